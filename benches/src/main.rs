@@ -1,0 +1,41 @@
+//! `cinder`: Cinder's command-line tool.
+//!
+//! - `cinder doctor`: what this machine offers Cinder (driver, device, embedded kernels, CPU
+//!   cores) and which mode Cinder will run in. Exits 0 on any machine.
+//! - `cinder gpu-check`: every embedded kernel against its host reference on the GPU, on fresh
+//!   random inputs of several sizes. Exits 2 without a CUDA device, 1 on any mismatch.
+//!
+//! The TPC-H runner and the criterion benches join this crate as they are built.
+
+mod doctor;
+mod gpu_check;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cinder",
+    version,
+    about = "Cinder: a GPU query executor for DataFusion and Spark"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the CUDA driver, device, embedded kernels, CPU cores and the mode Cinder runs in.
+    Doctor(doctor::Args),
+    /// Run every embedded kernel on the GPU against its host reference.
+    GpuCheck(gpu_check::Args),
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Doctor(args) => doctor::run(&args),
+        Command::GpuCheck(args) => gpu_check::run(&args),
+    }
+}

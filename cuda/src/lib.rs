@@ -1,0 +1,32 @@
+//! `cinder-cuda`: the only crate in Cinder that talks to the CUDA driver.
+//!
+//! It owns device discovery ([`probe`]), kernel module loading and launching ([`Device`]),
+//! and NVRTC compilation ([`nvrtc`], used by the kernel build tool, never at query time).
+//! Later it also owns the device memory pool, pinned staging buffers and the Arrow <->
+//! device column conversions.
+//!
+//! Everything here is built with cudarc's *dynamic loading*: the crate compiles and its
+//! tests pass on a machine with no CUDA toolkit and no driver. Discovery never panics:
+//! no `libcuda` gives [`CudaError::NoDriver`], a driver without a usable device gives
+//! [`CudaError::NoDevice`].
+//!
+//! What this crate is not for: kernels (see `cinder-kernels`) and query planning (see
+//! `cinder-planner`).
+
+mod device;
+mod error;
+pub mod nvrtc;
+
+pub use device::{
+    Device, DeviceInfo, GpuTarget, KernelModule, driver_present, driver_version, probe,
+};
+pub use error::{CudaError, Result};
+
+/// The parts of cudarc's driver API that kernel launchers need, re-exported so that only this
+/// crate depends on cudarc directly.
+pub mod driver {
+    pub use cudarc::driver::{
+        CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, DeviceRepr, LaunchConfig,
+        PushKernelArg, ValidAsZeroBits,
+    };
+}

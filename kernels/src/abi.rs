@@ -1,0 +1,89 @@
+//! `#[repr(C)]` mirrors of the structs in `kernels/cuda/include/cinder/abi.cuh`.
+//!
+//! A unit test parses the header and checks that every mirrored struct has the same fields in
+//! the same order at the same offsets, so the two cannot drift apart silently.
+
+use cinder_cuda::driver::DeviceRepr;
+
+/// One fixed-width column on the device, in Arrow's layout (`cinder::ColumnView`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnView {
+    /// Device address of row 0's value (the array's offset already applied).
+    pub data: u64,
+    /// Device address of the Arrow validity bitmap; 0 when there are no nulls.
+    pub validity: u64,
+    /// Bit index of row 0 in the validity bitmap.
+    pub validity_offset: i64,
+    /// Number of rows.
+    pub len: i64,
+}
+
+// SAFETY: `ColumnView` is `#[repr(C)]`, `Copy`, holds only plain integers, and has the exact
+// layout of `cinder::ColumnView` in abi.cuh (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for ColumnView {}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::{offset_of, size_of};
+
+    use super::*;
+
+    const HEADER: &str = include_str!("../cuda/include/cinder/abi.cuh");
+
+    /// `(field, size)` pairs of `struct NAME { ... };` in the header, in declaration order.
+    fn header_fields(name: &str) -> Vec<(String, usize)> {
+        let start = HEADER
+            .find(&format!("struct {name} {{"))
+            .unwrap_or_else(|| panic!("struct {name} not in abi.cuh"));
+        let body = &HEADER[start..];
+        let body = &body[body.find('{').unwrap() + 1..body.find("};").unwrap()];
+        body.lines()
+            .map(|l| l.split("//").next().unwrap().trim())
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let decl = l.strip_suffix(';').expect("one field per line");
+                let (ty, field) = decl.rsplit_once(' ').expect("TYPE NAME");
+                let size = match ty.trim() {
+                    "uint64_t" | "int64_t" => 8,
+                    "uint32_t" | "int32_t" => 4,
+                    "uint8_t" | "int8_t" => 1,
+                    other => panic!("abi.cuh uses an unmapped type {other}"),
+                };
+                (field.trim().to_string(), size)
+            })
+            .collect()
+    }
+
+    /// C layout of `fields`: offsets with natural alignment, and the padded total size.
+    fn c_layout(fields: &[(String, usize)]) -> (Vec<usize>, usize) {
+        let mut offset = 0usize;
+        let mut offsets = Vec::new();
+        let mut align = 1;
+        for (_, size) in fields {
+            offset = offset.next_multiple_of(*size);
+            offsets.push(offset);
+            offset += size;
+            align = align.max(*size);
+        }
+        (offsets, offset.next_multiple_of(align))
+    }
+
+    #[test]
+    fn abi_header_matches_rust_mirrors() {
+        let fields = header_fields("ColumnView");
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["data", "validity", "validity_offset", "len"]);
+        let (offsets, size) = c_layout(&fields);
+        assert_eq!(
+            offsets,
+            [
+                offset_of!(ColumnView, data),
+                offset_of!(ColumnView, validity),
+                offset_of!(ColumnView, validity_offset),
+                offset_of!(ColumnView, len),
+            ]
+        );
+        assert_eq!(size, size_of::<ColumnView>());
+    }
+}
