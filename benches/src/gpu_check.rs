@@ -4,6 +4,10 @@ use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use std::sync::Arc;
+
+use cinder_cuda::selfcheck::TRANSFER_CHECKS;
+use cinder_cuda::{MemoryPool, PoolConfig};
 use cinder_kernels::DeviceKernels;
 use cinder_kernels::selfcheck::{CHECKS, CheckEnv, DEFAULT_SIZES};
 
@@ -29,7 +33,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> ExitCode {
     let device = match cinder_cuda::probe(args.device_ordinal) {
-        Ok(device) => device,
+        Ok(device) => Arc::new(device),
         Err(e) => {
             println!("no CUDA device: {e}");
             return ExitCode::from(EXIT_NO_DEVICE);
@@ -118,7 +122,64 @@ pub fn run(args: &Args) -> ExitCode {
             );
         }
     }
-    let total = CHECKS.len() * args.sizes.len();
+    let mut total = CHECKS.len() * args.sizes.len();
+
+    println!(
+        "\n{:<36} {:>10}  {:<6} {:>10} {:>9}  detail",
+        "transfer", "rows", "result", "wall ms", "GB/s"
+    );
+    let pool = match MemoryPool::cuda(Arc::clone(&device), PoolConfig::default()) {
+        Ok(pool) => pool,
+        Err(e) => {
+            println!("FAIL: creating the device memory pool: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for check in TRANSFER_CHECKS {
+        let sizes: &[usize] = if check.sized { &args.sizes } else { &[0] };
+        for (i, &rows) in sizes.iter().enumerate() {
+            total += 1;
+            let seed = args.seed ^ ((i as u64) << 40) ^ rows as u64;
+            let result = panic::catch_unwind(AssertUnwindSafe(|| (check.run)(&pool, rows, seed)));
+            let (ok, ms, gbps, detail) = match result {
+                Ok(Ok(outcome)) => {
+                    // Bytes cross PCIe twice: up and back down.
+                    let gbps = (outcome.wall_ms > 0.0 && outcome.bytes > 0)
+                        .then(|| 2.0 * outcome.bytes as f64 / (outcome.wall_ms / 1e3) / 1e9);
+                    (
+                        outcome.ok,
+                        format!("{:.1}", outcome.wall_ms),
+                        gbps.map_or("-".into(), |g| format!("{g:.1}")),
+                        outcome.detail,
+                    )
+                }
+                Ok(Err(e)) => (false, "-".into(), "-".into(), e.to_string()),
+                Err(_) => (false, "-".into(), "-".into(), "panicked".into()),
+            };
+            if !ok {
+                failures += 1;
+            }
+            let rows = if check.sized {
+                rows.to_string()
+            } else {
+                "-".to_string()
+            };
+            let status = if ok { "ok" } else { "FAIL" };
+            println!(
+                "{:<36} {rows:>10}  {status:<6} {ms:>10} {gbps:>9}  {detail}",
+                check.name
+            );
+        }
+    }
+    let stats = pool.stats();
+    println!(
+        "pool: budget {} MiB, peak {} MiB, {} allocations, {} refused, {} bytes still held",
+        stats.budget >> 20,
+        stats.peak >> 20,
+        stats.allocations,
+        stats.failed_allocations,
+        stats.in_use
+    );
     println!("\n{} passed, {failures} failed", total - failures);
     if failures == 0 {
         ExitCode::SUCCESS

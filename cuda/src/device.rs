@@ -112,8 +112,11 @@ impl fmt::Display for DeviceInfo {
 pub struct Device {
     /// The device's primary context.
     ctx: Arc<CudaContext>,
-    /// The stream Cinder's work on this device is ordered on.
+    /// The stream Cinder's kernels are ordered on.
     stream: Arc<CudaStream>,
+    /// The stream host <-> device copies run on, so they can overlap kernels; cudarc's event
+    /// tracking orders each buffer's uses across the two streams.
+    copy_stream: Arc<CudaStream>,
     /// Facts read when the device was opened.
     info: DeviceInfo,
 }
@@ -140,6 +143,9 @@ impl Device {
         let stream = ctx
             .new_stream()
             .map_err(|e| CudaError::driver("cuStreamCreate", e))?;
+        let copy_stream = ctx
+            .new_stream()
+            .map_err(|e| CudaError::driver("cuStreamCreate", e))?;
         let name = ctx
             .name()
             .map_err(|e| CudaError::driver("cuDeviceGetName", e))?;
@@ -161,7 +167,12 @@ impl Device {
             sm_count,
             driver_version: driver_version()?,
         };
-        Ok(Self { ctx, stream, info })
+        Ok(Self {
+            ctx,
+            stream,
+            copy_stream,
+            info,
+        })
     }
 
     /// Facts about this device.
@@ -169,9 +180,19 @@ impl Device {
         &self.info
     }
 
-    /// The stream Cinder orders its work on.
+    /// The stream Cinder orders its kernels on.
     pub fn stream(&self) -> &Arc<CudaStream> {
         &self.stream
+    }
+
+    /// The stream host <-> device copies run on.
+    pub fn copy_stream(&self) -> &Arc<CudaStream> {
+        &self.copy_stream
+    }
+
+    /// The device's context.
+    pub(crate) fn context(&self) -> &Arc<CudaContext> {
+        &self.ctx
     }
 
     /// Loads a kernel module image built for `target` (a CUBIN, or PTX that the driver JIT
@@ -248,6 +269,55 @@ impl Device {
         times.sort_by(f32::total_cmp);
         let median_s = f64::from(times[times.len() / 2]) / 1e3;
         Ok((2 * words * 8) as f64 / median_s / 1e9)
+    }
+
+    /// Plain `cuMemcpy` bandwidth between one pinned host buffer of `bytes` and the device,
+    /// in GB/s as `(host to device, device to host)`: the ceiling staged transfers are
+    /// measured against. Median of `reps` copies after a warm-up.
+    pub fn pinned_copy_gbps(&self, bytes: usize, reps: usize) -> Result<(f64, f64)> {
+        let bytes = bytes.max(1);
+        // SAFETY: filled below before any copy reads it.
+        let mut host = unsafe { self.ctx.alloc_pinned_with_flags::<u8>(bytes, 0) }
+            .map_err(|e| CudaError::driver("cuMemHostAlloc", e))?;
+        for (i, b) in host
+            .as_mut_slice()
+            .map_err(|e| CudaError::driver("pinned buffer", e))?
+            .iter_mut()
+            .enumerate()
+        {
+            *b = (i % 251) as u8;
+        }
+        // SAFETY: written by the first host-to-device copy before being read.
+        let mut device = unsafe { self.stream.alloc::<u8>(bytes) }
+            .map_err(|e| CudaError::driver("cuMemAllocAsync", e))?;
+        let median = |copy: &mut dyn FnMut() -> Result<()>| -> Result<f64> {
+            copy()?;
+            let mut times = Vec::with_capacity(reps.max(1));
+            for _ in 0..reps.max(1) {
+                times.push(self.time_ms(|_| copy())?);
+            }
+            times.sort_by(f32::total_cmp);
+            Ok(bytes as f64 / (f64::from(times[times.len() / 2]) / 1e3) / 1e9)
+        };
+        let stream = &self.stream;
+        let h2d = median(&mut || {
+            stream
+                .memcpy_htod(&host, &mut device)
+                .map_err(|e| CudaError::driver("cuMemcpyHtoDAsync", e))
+        })?;
+        let d2h = median(&mut || {
+            stream
+                .memcpy_dtoh(&device, &mut host)
+                .map_err(|e| CudaError::driver("cuMemcpyDtoHAsync", e))
+        })?;
+        Ok((h2d, d2h))
+    }
+
+    /// Waits for all copies queued on the copy stream.
+    pub fn synchronize_copies(&self) -> Result<()> {
+        self.copy_stream
+            .synchronize()
+            .map_err(|e| CudaError::driver("cuStreamSynchronize", e))
     }
 
     /// Waits for all work queued on this device's stream.

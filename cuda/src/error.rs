@@ -37,6 +37,23 @@ pub enum CudaError {
         /// The compiler log.
         log: String,
     },
+    /// An allocation would exceed the memory pool's budget, or the device itself ran out.
+    /// Callers can free memory, retry with smaller batches, or fall back to the CPU.
+    #[error("device out of memory: requested {requested} bytes, {available} bytes available")]
+    OutOfMemory {
+        /// Bytes asked for.
+        requested: usize,
+        /// Bytes the pool (or device) had left.
+        available: usize,
+    },
+    /// An Arrow type Cinder cannot place on the device; the planner shows this as the reason
+    /// a node stays on the CPU.
+    #[error("unsupported type on the device: {0}")]
+    UnsupportedType(String),
+    /// Arrow data that violates its own layout rules, or a device batch that cannot be
+    /// turned back into Arrow.
+    #[error("invalid Arrow data: {0}")]
+    InvalidData(String),
     /// A kernel image cannot run on this device.
     #[error("no kernel image for this device: {0}")]
     NoImage(String),

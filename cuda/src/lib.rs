@@ -13,14 +13,20 @@
 //! What this crate is not for: kernels (see `cinder-kernels`) and query planning (see
 //! `cinder-planner`).
 
+pub mod column;
 mod device;
 mod error;
+pub mod memory;
 pub mod nvrtc;
+pub mod selfcheck;
+pub mod testdata;
 
+pub use column::{ColumnBody, DeviceBatch, DeviceColumn, OffsetWidth, check_supported};
 pub use device::{
     Device, DeviceInfo, GpuTarget, KernelModule, driver_present, driver_version, probe,
 };
 pub use error::{CudaError, Result};
+pub use memory::{Budget, DeviceBuffer, MemoryPool, MemoryStats, PoolConfig, TransferMode};
 
 /// The parts of cudarc's driver API that kernel launchers need, re-exported so that only this
 /// crate depends on cudarc directly.
