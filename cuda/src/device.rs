@@ -267,8 +267,7 @@ impl Device {
             times.push(self.time_ms(|_| copy(&mut dst))?);
         }
         times.sort_by(f32::total_cmp);
-        let median_s = f64::from(times[times.len() / 2]) / 1e3;
-        Ok((2 * words * 8) as f64 / median_s / 1e9)
+        Ok(gbps(2 * words * 8, times[times.len() / 2]))
     }
 
     /// Plain `cuMemcpy` bandwidth between one pinned host buffer of `bytes` and the device,
@@ -297,7 +296,7 @@ impl Device {
                 times.push(self.time_ms(|_| copy())?);
             }
             times.sort_by(f32::total_cmp);
-            Ok(bytes as f64 / (f64::from(times[times.len() / 2]) / 1e3) / 1e9)
+            Ok(gbps(bytes, times[times.len() / 2]))
         };
         let stream = &self.stream;
         let h2d = median(&mut || {
@@ -326,6 +325,13 @@ impl Device {
             .synchronize()
             .map_err(|e| CudaError::driver("cuStreamSynchronize", e))
     }
+}
+
+/// GB/s (10^9 bytes per second) for `bytes` moved in `ms` milliseconds. The event timer's
+/// resolution is about half a microsecond; a copy timed at zero is credited with that.
+fn gbps(bytes: usize, ms: f32) -> f64 {
+    const TIMER_RESOLUTION_MS: f64 = 0.0005;
+    bytes as f64 / (f64::from(ms).max(TIMER_RESOLUTION_MS) / 1e3) / 1e9
 }
 
 /// What a kernel image was compiled for.

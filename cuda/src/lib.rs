@@ -31,8 +31,9 @@ pub use memory::{Budget, DeviceBuffer, MemoryPool, MemoryStats, PoolConfig, Tran
 /// The parts of cudarc's driver API that kernel launchers need, re-exported so that only this
 /// crate depends on cudarc directly.
 pub mod driver {
+    pub use cudarc::driver::sys::CUevent_flags;
     pub use cudarc::driver::{
-        CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, DeviceRepr, LaunchConfig,
-        PushKernelArg, ValidAsZeroBits,
+        CudaEvent, CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, DeviceRepr,
+        LaunchConfig, PushKernelArg, ValidAsZeroBits,
     };
 }

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arrow::buffer::{Buffer, MutableBuffer};
 use cudarc::driver::sys::{CUmemPool_attribute, CUresult};
-use cudarc::driver::{CudaEvent, CudaSlice, CudaStream, DriverError, PinnedHostSlice};
+use cudarc::driver::{
+    CudaEvent, CudaSlice, CudaStream, DevicePtrMut, DriverError, PinnedHostSlice,
+};
 
 use crate::device::Device;
 use crate::error::{CudaError, Result};
@@ -182,7 +184,7 @@ impl MemoryPool {
     pub fn allocate(&self, len: usize) -> Result<DeviceBuffer> {
         match &self.inner.backend {
             Backend::Host => self.allocate_host(len),
-            Backend::Cuda(device) => self.allocate_cuda(device.stream(), len),
+            Backend::Cuda(device) => self.allocate_cuda(device.stream(), StreamRole::Kernels, len),
         }
     }
 
@@ -200,7 +202,7 @@ impl MemoryPool {
             }
             Backend::Cuda(device) => {
                 let stream = device.copy_stream();
-                let mut buffer = self.allocate_cuda(stream, bytes.len())?;
+                let mut buffer = self.allocate_cuda(stream, StreamRole::Copies, bytes.len())?;
                 if let Storage::Cuda(slice) = &mut buffer.storage {
                     if self.inner.transfer == TransferMode::Pinned
                         && bytes.len() >= PINNED_THRESHOLD_BYTES
@@ -247,7 +249,8 @@ impl MemoryPool {
         }
     }
 
-    /// Takes `len` bytes of budget, or says how much is left.
+    /// Takes `len` bytes of budget, or says how much is left. The allocation is counted
+    /// (and the peak raised) only by [`Self::commit`], once the memory really exists.
     fn reserve(&self, len: usize) -> Result<()> {
         let mut stats = lock(&self.inner.accounting);
         let available = stats.budget.saturating_sub(stats.in_use);
@@ -259,9 +262,13 @@ impl MemoryPool {
             });
         }
         stats.in_use += len;
+        Ok(())
+    }
+
+    fn commit(&self) {
+        let mut stats = lock(&self.inner.accounting);
         stats.peak = stats.peak.max(stats.in_use);
         stats.allocations += 1;
-        Ok(())
     }
 
     fn release(inner: &PoolInner, len: usize) {
@@ -271,18 +278,36 @@ impl MemoryPool {
 
     fn allocate_host(&self, len: usize) -> Result<DeviceBuffer> {
         self.reserve(len)?;
-        Ok(self.buffer(Storage::Host(MutableBuffer::from_len_zeroed(len)), len))
+        self.commit();
+        Ok(self.buffer(
+            Storage::Host(MutableBuffer::from_len_zeroed(len)),
+            len,
+            StreamRole::Kernels,
+        ))
     }
 
-    fn allocate_cuda(&self, stream: &Arc<CudaStream>, len: usize) -> Result<DeviceBuffer> {
+    fn allocate_cuda(
+        &self,
+        stream: &Arc<CudaStream>,
+        role: StreamRole,
+        len: usize,
+    ) -> Result<DeviceBuffer> {
         self.reserve(len)?;
         if len == 0 {
-            return Ok(self.buffer(Storage::Empty, 0));
+            self.commit();
+            return Ok(self.buffer(Storage::Empty, 0, role));
         }
         // SAFETY: the memory is uninitialised; every user of a freshly allocated buffer
         // (uploads, kernels producing output) writes it before anything reads it.
         match unsafe { stream.alloc::<u8>(len) } {
-            Ok(slice) => Ok(self.buffer(Storage::Cuda(slice), len)),
+            Ok(mut slice) => {
+                // cudarc creates the buffer's events unrecorded: record the write event on the
+                // allocating stream now, so a first use on the other stream waits for the
+                // stream-ordered allocation (whose block may have been freed there just before).
+                drop(slice.device_ptr_mut(stream));
+                self.commit();
+                Ok(self.buffer(Storage::Cuda(slice), len, role))
+            }
             Err(e) => {
                 Self::release(&self.inner, len);
                 lock(&self.inner.accounting).failed_allocations += 1;
@@ -301,10 +326,11 @@ impl MemoryPool {
         }
     }
 
-    fn buffer(&self, storage: Storage, len: usize) -> DeviceBuffer {
+    fn buffer(&self, storage: Storage, len: usize, role: StreamRole) -> DeviceBuffer {
         DeviceBuffer {
             storage,
             len,
+            role,
             pool: Arc::clone(&self.inner),
         }
     }
@@ -347,7 +373,18 @@ fn keep_freed_memory_cached(device: &Device) {
 pub struct DeviceBuffer {
     storage: Storage,
     len: usize,
+    /// The stream the memory was allocated on, and is freed on.
+    role: StreamRole,
     pool: Arc<PoolInner>,
+}
+
+/// Which of a device's two streams a buffer was allocated (and will be freed) on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamRole {
+    /// The kernel stream (kernel outputs).
+    Kernels,
+    /// The copy stream (uploads).
+    Copies,
 }
 
 #[derive(Debug)]
@@ -406,6 +443,18 @@ impl DeviceBuffer {
 
 impl Drop for DeviceBuffer {
     fn drop(&mut self) {
+        if let (Storage::Cuda(_), Backend::Cuda(device)) = (&self.storage, &self.pool.backend) {
+            // cudarc keeps one read event per buffer, which the last reader overwrites: a
+            // download on the copy stream after a kernel read on the kernel stream would let
+            // the stream-ordered free pass the kernel. Make the freeing stream wait for
+            // everything queued on the other one first. Errors here mean the context is
+            // already broken; the free itself then reports nothing more useful.
+            let (own, other) = match self.role {
+                StreamRole::Kernels => (device.stream(), device.copy_stream()),
+                StreamRole::Copies => (device.copy_stream(), device.stream()),
+            };
+            let _ = own.join(other);
+        }
         MemoryPool::release(&self.pool, self.len);
     }
 }
@@ -426,6 +475,16 @@ impl std::fmt::Debug for Staging {
         f.debug_struct("Staging")
             .field("chunk_bytes", &STAGING_CHUNK_BYTES)
             .finish()
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // The buffers are handed to the driver as plain slices, so cudarc does not know a DMA
+        // may still read them: wait for the last copies before `cuMemFreeHost` runs.
+        for done in self.h2d_done.iter().flatten() {
+            let _ = done.synchronize();
+        }
     }
 }
 

@@ -119,12 +119,25 @@ impl Drop for Program {
     }
 }
 
-/// Checks that NVRTC is present and turns a panic inside cudarc's lazy loader into an error.
+/// Checks that NVRTC is present and turns a panic inside cudarc (e.g. a symbol missing from
+/// an old NVRTC) into an error that carries the panic's message.
 fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     if !present() {
         return Err(CudaError::NoNvrtc);
     }
-    panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or(Err(CudaError::NoNvrtc))
+    panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        Err(CudaError::Compile {
+            name: "-".to_string(),
+            target: "-".to_string(),
+            message: format!("NVRTC failed: {message}"),
+            log: String::new(),
+        })
+    })
 }
 
 fn c_chars_to_string(chars: &[c_char]) -> String {

@@ -1,7 +1,36 @@
 //! Launch geometry shared by the launchers.
 
-use cinder_cuda::Device;
-use cinder_cuda::driver::LaunchConfig;
+use cinder_cuda::driver::{CudaEvent, LaunchConfig};
+use cinder_cuda::{CudaError, Device};
+
+/// Whether a launcher records events right around its kernel launch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    /// No events (queries).
+    Untimed,
+    /// Events before and after the launch itself, so no host work falls inside the timing
+    /// (`cinder gpu-check`, benchmarks).
+    Timed,
+}
+
+/// Device time of one kernel launch.
+#[derive(Debug)]
+pub struct LaunchTime {
+    pub(crate) start: CudaEvent,
+    pub(crate) end: CudaEvent,
+}
+
+impl LaunchTime {
+    /// Waits for the kernel and returns its device time in milliseconds.
+    pub fn elapsed_ms(&self) -> Result<f32, CudaError> {
+        self.end
+            .synchronize()
+            .map_err(|e| CudaError::driver("cuEventSynchronize", e))?;
+        self.start
+            .elapsed_ms(&self.end)
+            .map_err(|e| CudaError::driver("cuEventElapsedTime", e))
+    }
+}
 
 /// Threads per block for one-dimensional, memory-bound kernels: a multiple of the warp size
 /// that keeps enough warps per SM in flight on Ampere and Hopper.

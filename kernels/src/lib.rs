@@ -17,11 +17,12 @@
 pub mod abi;
 pub mod embedded;
 pub mod hash;
-mod launch;
+pub mod launch;
 pub mod selfcheck;
 pub mod testdata;
 
 pub use embedded::{DeviceKernels, EmbeddedImage, EmbeddedModule};
+pub use launch::{LaunchTime, Timing};
 
 /// Errors from kernel launchers and host references.
 #[derive(Debug, thiserror::Error)]
