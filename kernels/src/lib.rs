@@ -16,6 +16,7 @@
 
 pub mod abi;
 pub mod embedded;
+pub mod expr;
 pub mod hash;
 pub mod launch;
 pub mod selfcheck;
@@ -30,6 +31,9 @@ pub enum KernelError {
     /// The CUDA layer failed.
     #[error(transparent)]
     Cuda(#[from] cinder_cuda::CudaError),
+    /// A runtime failure with DataFusion's semantics (division by zero, checked overflow).
+    #[error("{0}")]
+    Execution(String),
     /// Arguments that break the kernel's contract (lengths, offsets); a caller bug.
     #[error("invalid kernel arguments for {kernel}: {reason}")]
     InvalidArgument {

@@ -1,0 +1,206 @@
+//! The device program: typed registers, one instruction per expression node.
+
+use std::fmt;
+
+/// The type of a register. Each maps to one Arrow type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    /// Arrow `Boolean`.
+    Bool,
+    /// Arrow `Int32`.
+    I32,
+    /// Arrow `Int64`.
+    I64,
+    /// Arrow `Float64`.
+    F64,
+    /// Arrow `Date32` (days since the epoch).
+    Date32,
+}
+
+impl ValueType {
+    /// The Arrow type of a register of this type.
+    pub fn arrow_type(self) -> arrow::datatypes::DataType {
+        use arrow::datatypes::DataType;
+        match self {
+            ValueType::Bool => DataType::Boolean,
+            ValueType::I32 => DataType::Int32,
+            ValueType::I64 => DataType::Int64,
+            ValueType::F64 => DataType::Float64,
+            ValueType::Date32 => DataType::Date32,
+        }
+    }
+
+    /// The register type for an Arrow type, if there is one.
+    pub fn from_arrow(data_type: &arrow::datatypes::DataType) -> Option<Self> {
+        use arrow::datatypes::DataType;
+        match data_type {
+            DataType::Boolean => Some(ValueType::Bool),
+            DataType::Int32 => Some(ValueType::I32),
+            DataType::Int64 => Some(ValueType::I64),
+            DataType::Float64 => Some(ValueType::F64),
+            DataType::Date32 => Some(ValueType::Date32),
+            _ => None,
+        }
+    }
+
+    /// Whether arithmetic is defined on it.
+    pub fn is_numeric(self) -> bool {
+        matches!(self, ValueType::I32 | ValueType::I64 | ValueType::F64)
+    }
+}
+
+/// A non-null constant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar {
+    /// A boolean.
+    Bool(bool),
+    /// A 32-bit integer.
+    I32(i32),
+    /// A 64-bit integer.
+    I64(i64),
+    /// A double.
+    F64(f64),
+    /// Days since the epoch.
+    Date32(i32),
+}
+
+impl Scalar {
+    /// Its type.
+    pub fn value_type(self) -> ValueType {
+        match self {
+            Scalar::Bool(_) => ValueType::Bool,
+            Scalar::I32(_) => ValueType::I32,
+            Scalar::I64(_) => ValueType::I64,
+            Scalar::F64(_) => ValueType::F64,
+            Scalar::Date32(_) => ValueType::Date32,
+        }
+    }
+}
+
+/// A register: the index of the instruction that produced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Reg(pub u16);
+
+/// Arithmetic operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`: integer division truncates; dividing by zero is an error for integers.
+    Div,
+    /// `%`: remainder with the dividend's sign; by zero is an error for integers.
+    Rem,
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    /// `=`
+    Eq,
+    /// `<>`
+    NotEq,
+    /// `<`
+    Lt,
+    /// `<=`
+    LtEq,
+    /// `>`
+    Gt,
+    /// `>=`
+    GtEq,
+}
+
+/// One instruction; its result is the register with its own index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Instr {
+    /// Column `index` of the input batch.
+    Column {
+        /// Column index in the input schema.
+        index: usize,
+    },
+    /// A constant; `None` is a typed null.
+    Literal(Option<Scalar>),
+    /// `left op right` on two registers of the same numeric type. `checked` makes integer
+    /// overflow an error instead of wrapping (DataFusion's `fail_on_overflow`).
+    Arith {
+        /// The operator.
+        op: ArithOp,
+        /// Left operand.
+        left: Reg,
+        /// Right operand.
+        right: Reg,
+        /// Whether integer overflow is an error.
+        checked: bool,
+    },
+    /// `-value` (wrapping for integers).
+    Negate(Reg),
+    /// `left op right` on two registers of the same type; null if either is null.
+    Cmp {
+        /// The operator.
+        op: CmpOp,
+        /// Left operand.
+        left: Reg,
+        /// Right operand.
+        right: Reg,
+    },
+    /// SQL AND (false wins over null).
+    And(Reg, Reg),
+    /// SQL OR (true wins over null).
+    Or(Reg, Reg),
+    /// SQL NOT.
+    Not(Reg),
+    /// `value IS NULL` (never null).
+    IsNull(Reg),
+    /// `value IS NOT NULL` (never null).
+    IsNotNull(Reg),
+    /// `value [NOT] IN (list)`: null if `value` is null, or if it matches nothing and the list
+    /// holds a null.
+    InList {
+        /// The probed value.
+        value: Reg,
+        /// The non-null constants.
+        list: Vec<Scalar>,
+        /// Whether the list held a null.
+        list_has_null: bool,
+        /// NOT IN.
+        negated: bool,
+    },
+    /// A widening conversion that cannot fail: Int32 to Int64, Int32 or Int64 to Float64
+    /// (rounding to nearest, as Arrow's cast does).
+    Cast {
+        /// The value.
+        value: Reg,
+        /// The target type.
+        to: ValueType,
+    },
+}
+
+/// A translated expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    /// The instructions; instruction `i` writes register `i`.
+    pub instrs: Vec<Instr>,
+    /// Each register's type.
+    pub types: Vec<ValueType>,
+    /// The register holding the result.
+    pub result: Reg,
+}
+
+impl Program {
+    /// The result's type.
+    pub fn result_type(&self) -> ValueType {
+        self.types[self.result.0 as usize]
+    }
+}
+
+impl fmt::Display for Program {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (instr, ty)) in self.instrs.iter().zip(&self.types).enumerate() {
+            writeln!(f, "r{i}: {ty:?} = {instr:?}")?;
+        }
+        write!(f, "result r{}", self.result.0)
+    }
+}
