@@ -62,9 +62,17 @@ pub fn run(args: &Args) -> ExitCode {
             None
         }
     };
+    let pool = match MemoryPool::cuda(Arc::clone(&device), PoolConfig::default()) {
+        Ok(pool) => pool,
+        Err(e) => {
+            println!("FAIL: creating the device memory pool: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let env = CheckEnv {
         device: &device,
         kernels: &kernels,
+        pool: &pool,
     };
     println!(
         "\n{:<28} {:>10}  {:<6} {:>10} {:>9} {:>7}  detail",
@@ -128,13 +136,6 @@ pub fn run(args: &Args) -> ExitCode {
         "\n{:<36} {:>10}  {:<6} {:>10} {:>9}  detail",
         "transfer", "rows", "result", "wall ms", "GB/s"
     );
-    let pool = match MemoryPool::cuda(Arc::clone(&device), PoolConfig::default()) {
-        Ok(pool) => pool,
-        Err(e) => {
-            println!("FAIL: creating the device memory pool: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     for check in TRANSFER_CHECKS {
         let sizes: &[usize] = if check.sized { &args.sizes } else { &[0] };
         for (i, &rows) in sizes.iter().enumerate() {

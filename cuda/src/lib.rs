@@ -1,9 +1,9 @@
 //! `cinder-cuda`: the only crate in Cinder that talks to the CUDA driver.
 //!
 //! It owns device discovery ([`probe`]), kernel module loading and launching ([`Device`]),
-//! and NVRTC compilation ([`nvrtc`], used by the kernel build tool, never at query time).
-//! Later it also owns the device memory pool, pinned staging buffers and the Arrow <->
-//! device column conversions.
+//! NVRTC compilation ([`nvrtc`], used by the kernel build tool, never at query time), the
+//! budgeted device memory pool with pinned staging ([`memory`]), and Arrow columns and
+//! batches on the device ([`column`]), on a CUDA device or on the host backend.
 //!
 //! Everything here is built with cudarc's *dynamic loading*: the crate compiles and its
 //! tests pass on a machine with no CUDA toolkit and no driver. Discovery never panics:
@@ -34,6 +34,6 @@ pub mod driver {
     pub use cudarc::driver::sys::CUevent_flags;
     pub use cudarc::driver::{
         CudaEvent, CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, DeviceRepr,
-        LaunchConfig, PushKernelArg, ValidAsZeroBits,
+        LaunchConfig, PushKernelArg, SyncOnDrop, ValidAsZeroBits,
     };
 }

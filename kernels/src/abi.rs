@@ -23,6 +23,58 @@ pub struct ColumnView {
 // layout of `cinder::ColumnView` in abi.cuh (checked by `abi_header_matches_rust_mirrors`).
 unsafe impl DeviceRepr for ColumnView {}
 
+/// One expression instruction (`cinder::ExprInstr`); see `expr::device` for the encoding.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExprInstr {
+    /// `EXPR_*` opcode.
+    pub opcode: i32,
+    /// Result type code.
+    pub ty: i32,
+    /// First operand register, or the column index.
+    pub a: i32,
+    /// Second operand register.
+    pub b: i32,
+    /// Type code of operand `a`.
+    pub arg_type: i32,
+    /// `EXPR_FLAG_*` bits.
+    pub flags: i32,
+    /// First IN list constant.
+    pub list_start: i32,
+    /// Number of IN list constants.
+    pub list_len: i32,
+    /// Literal bits.
+    pub imm: i64,
+}
+
+/// A program bound to its inputs and outputs (`cinder::ExprProgram`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExprProgram {
+    /// Device address of the instructions.
+    pub instrs: u64,
+    /// Device address of the IN list constants.
+    pub constants: u64,
+    /// Device address of the input `ColumnView`s.
+    pub columns: u64,
+    /// Number of instructions.
+    pub n_instrs: i32,
+    /// Result register.
+    pub result: i32,
+    /// Rows.
+    pub rows: i64,
+    /// Device address of the result values.
+    pub out_values: u64,
+    /// Device address of the result validity words.
+    pub out_validity: u64,
+    /// Device address of the error word.
+    pub error: u64,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::ExprProgram`
+// (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for ExprProgram {}
+
 #[cfg(test)]
 mod tests {
     use std::mem::{offset_of, size_of};
@@ -85,5 +137,71 @@ mod tests {
             ]
         );
         assert_eq!(size, size_of::<ColumnView>());
+
+        let fields = header_fields("ExprInstr");
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "opcode",
+                "type",
+                "a",
+                "b",
+                "arg_type",
+                "flags",
+                "list_start",
+                "list_len",
+                "imm"
+            ]
+        );
+        let (offsets, size) = c_layout(&fields);
+        assert_eq!(
+            offsets,
+            [
+                offset_of!(ExprInstr, opcode),
+                offset_of!(ExprInstr, ty),
+                offset_of!(ExprInstr, a),
+                offset_of!(ExprInstr, b),
+                offset_of!(ExprInstr, arg_type),
+                offset_of!(ExprInstr, flags),
+                offset_of!(ExprInstr, list_start),
+                offset_of!(ExprInstr, list_len),
+                offset_of!(ExprInstr, imm),
+            ]
+        );
+        assert_eq!(size, size_of::<ExprInstr>());
+
+        let fields = header_fields("ExprProgram");
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "instrs",
+                "constants",
+                "columns",
+                "n_instrs",
+                "result",
+                "rows",
+                "out_values",
+                "out_validity",
+                "error"
+            ]
+        );
+        let (offsets, size) = c_layout(&fields);
+        assert_eq!(
+            offsets,
+            [
+                offset_of!(ExprProgram, instrs),
+                offset_of!(ExprProgram, constants),
+                offset_of!(ExprProgram, columns),
+                offset_of!(ExprProgram, n_instrs),
+                offset_of!(ExprProgram, result),
+                offset_of!(ExprProgram, rows),
+                offset_of!(ExprProgram, out_values),
+                offset_of!(ExprProgram, out_validity),
+                offset_of!(ExprProgram, error),
+            ]
+        );
+        assert_eq!(size, size_of::<ExprProgram>());
     }
 }

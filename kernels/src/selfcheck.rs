@@ -3,10 +3,10 @@
 //! Each kernel family registers one [`CheckCase`] per kernel in [`CHECKS`]; a unit test fails
 //! if an embedded kernel has no check, so a new kernel cannot skip the GPU self-check.
 
-use cinder_cuda::Device;
+use cinder_cuda::{Device, MemoryPool};
 
 use crate::embedded::DeviceKernels;
-use crate::{Result, hash};
+use crate::{Result, expr, hash};
 
 /// What a check runs against.
 #[derive(Debug, Clone, Copy)]
@@ -15,6 +15,8 @@ pub struct CheckEnv<'a> {
     pub device: &'a Device,
     /// Every embedded module, loaded on it.
     pub kernels: &'a DeviceKernels,
+    /// A memory pool on the device.
+    pub pool: &'a MemoryPool,
 }
 
 /// One kernel's self-check.
@@ -29,11 +31,18 @@ pub struct CheckCase {
 }
 
 /// Every kernel's self-check.
-pub static CHECKS: &[CheckCase] = &[CheckCase {
-    module: hash::MODULE,
-    kernel: hash::HASH_I64,
-    run: hash::check_hash_i64,
-}];
+pub static CHECKS: &[CheckCase] = &[
+    CheckCase {
+        module: hash::MODULE,
+        kernel: hash::HASH_I64,
+        run: hash::check_hash_i64,
+    },
+    CheckCase {
+        module: expr::device::MODULE,
+        kernel: expr::device::EXPR_EVAL,
+        run: expr::device::check_expr_eval,
+    },
+];
 
 /// Row counts `cinder gpu-check` uses by default: empty, one row, odd sizes around block and
 /// word boundaries, and sizes large enough to stride the whole grid several times.

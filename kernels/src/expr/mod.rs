@@ -12,14 +12,21 @@
 //! semantics and otherwise returns a [`Unsupported`] reason of the form
 //! `not supported on GPU: <expr>: <why>`, which the planner shows in EXPLAIN.
 //!
+//! The device interpreter is `kernels/cuda/expr/eval.cu`, launched by
+//! [`device::evaluate_device`] and checked against [`evaluate`] by `cinder gpu-check`.
+//!
 //! Status: this is the first cut, covering Boolean, Int32, Int64, Float64 and Date32 values:
 //! columns, literals, `+ - * / %` (wrapping or checked, as the expression says), comparisons,
-//! AND/OR/NOT with three-valued logic, IS [NOT] NULL, IN (literal list), negation, and casts
-//! between those numeric types. The device interpreter kernel, decimals, strings, CASE and
-//! the date functions come next.
+//! AND/OR/NOT with three-valued logic, IS [NOT] NULL, IN (literal list), negation, and
+//! widening numeric casts. Decimals, strings, CASE, narrowing casts and the date functions
+//! come next. Unlike DataFusion, which skips the right side of AND/OR when the left side
+//! decides a whole batch, the interpreter evaluates every instruction for every row, so a
+//! division by zero there fails the query where DataFusion might not.
 
+pub mod device;
 mod host;
 mod program;
+mod samples;
 mod translate;
 
 #[cfg(test)]

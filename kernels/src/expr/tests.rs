@@ -3,54 +3,14 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int32Array, Int64Array, RecordBatch};
+use arrow::array::{Array, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
-use cinder_cuda::testdata::random_array;
 use datafusion::common::DFSchema;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 
+use super::samples::batch;
 use super::{Program, evaluate, translate};
-
-fn batch(rows: usize, offset: usize, seed: u64) -> RecordBatch {
-    let columns: [(&str, DataType); 9] = [
-        ("a", DataType::Int32),
-        ("b", DataType::Int32),
-        ("c", DataType::Int64),
-        ("d", DataType::Int64),
-        ("x", DataType::Float64),
-        ("y", DataType::Float64),
-        ("p", DataType::Boolean),
-        ("q", DataType::Boolean),
-        ("dt", DataType::Date32),
-    ];
-    let mut fields: Vec<Field> = columns
-        .iter()
-        .map(|(n, t)| Field::new(*n, t.clone(), true))
-        .collect();
-    let mut arrays: Vec<ArrayRef> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, (_, t))| random_array(t, rows, offset, 0.15, seed + i as u64))
-        .collect();
-    // Divisors without zeros (but with -1 and the minimum, for the overflow of MIN / -1).
-    let nz32: Int32Array = (0..rows as i32)
-        .map(|i| match i % 11 {
-            0 => None,
-            1 => Some(-1),
-            2 => Some(i32::MIN),
-            _ => Some(i % 7 + 1),
-        })
-        .collect();
-    let nz64: Int64Array = (0..rows as i64)
-        .map(|i| Some(if i % 13 == 1 { -1 } else { i % 5 + 2 }))
-        .collect();
-    fields.push(Field::new("nz", DataType::Int32, true));
-    fields.push(Field::new("nz64", DataType::Int64, true));
-    arrays.push(Arc::new(nz32));
-    arrays.push(Arc::new(nz64));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
-}
 
 fn physical(ctx: &SessionContext, sql: &str, schema: &Schema) -> Arc<dyn PhysicalExpr> {
     let df_schema = DFSchema::try_from(schema.clone()).unwrap();

@@ -37,3 +37,77 @@ __device__ __forceinline__ int64_t grid_stride() {
 }
 
 }  // namespace cinder
+
+namespace cinder {
+
+// Expression programs (kernels/src/expr/program.rs, encoded by kernels/src/expr/device.rs).
+// Opcodes and type codes are mirrored as constants in kernels/src/expr/device.rs.
+enum ExprOp : int32_t {
+  EXPR_COLUMN = 1,
+  EXPR_LITERAL = 2,
+  EXPR_ADD = 10,
+  EXPR_SUB = 11,
+  EXPR_MUL = 12,
+  EXPR_DIV = 13,
+  EXPR_REM = 14,
+  EXPR_NEGATE = 15,
+  EXPR_EQ = 20,
+  EXPR_NOT_EQ = 21,
+  EXPR_LT = 22,
+  EXPR_LT_EQ = 23,
+  EXPR_GT = 24,
+  EXPR_GT_EQ = 25,
+  EXPR_AND = 30,
+  EXPR_OR = 31,
+  EXPR_NOT = 32,
+  EXPR_IS_NULL = 33,
+  EXPR_IS_NOT_NULL = 34,
+  EXPR_IN_LIST = 35,
+  EXPR_CAST = 40,
+};
+
+enum ExprType : int32_t {
+  EXPR_BOOL = 1,
+  EXPR_I32 = 2,
+  EXPR_I64 = 3,
+  EXPR_F64 = 4,
+  EXPR_DATE32 = 5,
+};
+
+// Flags of an ExprInstr.
+constexpr int32_t EXPR_FLAG_CHECKED = 1;        // integer overflow is an error
+constexpr int32_t EXPR_FLAG_NEGATED = 2;        // NOT IN
+constexpr int32_t EXPR_FLAG_LIST_HAS_NULL = 4;  // the IN list held a null
+constexpr int32_t EXPR_FLAG_NULL_LITERAL = 8;   // the literal is null
+
+// Error codes the interpreter ORs into ExprProgram::error.
+constexpr uint32_t EXPR_ERROR_DIVIDE_BY_ZERO = 1;
+constexpr uint32_t EXPR_ERROR_OVERFLOW = 2;
+
+// One instruction; instruction i writes register i.
+struct ExprInstr {
+  int32_t opcode;      // ExprOp
+  int32_t type;        // ExprType of the result
+  int32_t a;           // first operand register; the column index for EXPR_COLUMN
+  int32_t b;           // second operand register
+  int32_t arg_type;    // ExprType of operand a (comparisons, casts, IN lists)
+  int32_t flags;       // EXPR_FLAG_*
+  int32_t list_start;  // first IN list constant in ExprProgram::constants
+  int32_t list_len;    // number of IN list constants
+  int64_t imm;         // literal bits: integers sign-extended, doubles as their bits, bool 0/1
+};
+
+// A program bound to its input columns and output buffers.
+struct ExprProgram {
+  uint64_t instrs;        // device address of ExprInstr[n_instrs]
+  uint64_t constants;     // device address of int64 IN list constants (same encoding as imm)
+  uint64_t columns;       // device address of ColumnView[] (the input batch's columns)
+  int32_t n_instrs;
+  int32_t result;         // register holding the result
+  int64_t rows;
+  uint64_t out_values;    // result values: bit-packed for EXPR_BOOL, else 4 or 8 bytes per row
+  uint64_t out_validity;  // result validity bitmap, in 32-bit words (ceil(rows / 32) of them)
+  uint64_t error;         // device address of one uint32 error word, zeroed before launch
+};
+
+}  // namespace cinder

@@ -1,0 +1,593 @@
+//! The device side of expressions: encoding a [`Program`] for the interpreter kernel
+//! (`kernels/cuda/expr/eval.cu`), its launcher, and its GPU self-check.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayData, ArrayRef, RecordBatch, make_array, new_empty_array};
+use arrow::buffer::{BooleanBuffer, NullBuffer};
+use cinder_cuda::driver::{
+    CUevent_flags, CudaStream, DevicePtr, DevicePtrMut, PushKernelArg, SyncOnDrop,
+};
+use cinder_cuda::{ColumnBody, CudaError, DeviceBatch, DeviceBuffer, MemoryPool};
+use datafusion::common::DFSchema;
+use datafusion::prelude::SessionContext;
+
+use super::program::{ArithOp, CmpOp, Instr, Program, Scalar, ValueType};
+use super::{evaluate, translate};
+use crate::abi::{ColumnView, ExprInstr, ExprProgram};
+use crate::embedded::DeviceKernels;
+use crate::launch::{self, LaunchTime, Timing};
+use crate::selfcheck::{CheckEnv, CheckOutcome, compare};
+use crate::{KernelError, Result};
+
+/// The module holding the interpreter.
+pub const MODULE: &str = "expr/eval";
+/// The interpreter kernel.
+pub const EXPR_EVAL: &str = "cinder_expr_eval";
+
+/// Opcodes, as `cinder::ExprOp` in abi.cuh (a test compares the two).
+pub mod opcode {
+    /// Load a column.
+    pub const COLUMN: i32 = 1;
+    /// A constant.
+    pub const LITERAL: i32 = 2;
+    /// `+`
+    pub const ADD: i32 = 10;
+    /// `-`
+    pub const SUB: i32 = 11;
+    /// `*`
+    pub const MUL: i32 = 12;
+    /// `/`
+    pub const DIV: i32 = 13;
+    /// `%`
+    pub const REM: i32 = 14;
+    /// unary `-`
+    pub const NEGATE: i32 = 15;
+    /// `=`
+    pub const EQ: i32 = 20;
+    /// `<>`
+    pub const NOT_EQ: i32 = 21;
+    /// `<`
+    pub const LT: i32 = 22;
+    /// `<=`
+    pub const LT_EQ: i32 = 23;
+    /// `>`
+    pub const GT: i32 = 24;
+    /// `>=`
+    pub const GT_EQ: i32 = 25;
+    /// AND
+    pub const AND: i32 = 30;
+    /// OR
+    pub const OR: i32 = 31;
+    /// NOT
+    pub const NOT: i32 = 32;
+    /// IS NULL
+    pub const IS_NULL: i32 = 33;
+    /// IS NOT NULL
+    pub const IS_NOT_NULL: i32 = 34;
+    /// [NOT] IN
+    pub const IN_LIST: i32 = 35;
+    /// widening cast
+    pub const CAST: i32 = 40;
+}
+
+/// Type codes, as `cinder::ExprType`.
+pub mod type_code {
+    /// Boolean
+    pub const BOOL: i32 = 1;
+    /// Int32
+    pub const I32: i32 = 2;
+    /// Int64
+    pub const I64: i32 = 3;
+    /// Float64
+    pub const F64: i32 = 4;
+    /// Date32
+    pub const DATE32: i32 = 5;
+}
+
+const FLAG_CHECKED: i32 = 1;
+const FLAG_NEGATED: i32 = 2;
+const FLAG_LIST_HAS_NULL: i32 = 4;
+const FLAG_NULL_LITERAL: i32 = 8;
+const ERROR_DIVIDE_BY_ZERO: u32 = 1;
+const ERROR_OVERFLOW: u32 = 2;
+
+fn code(ty: ValueType) -> i32 {
+    match ty {
+        ValueType::Bool => type_code::BOOL,
+        ValueType::I32 => type_code::I32,
+        ValueType::I64 => type_code::I64,
+        ValueType::F64 => type_code::F64,
+        ValueType::Date32 => type_code::DATE32,
+    }
+}
+
+/// A register-sized encoding of a constant: integers sign-extended, doubles as their bits.
+fn bits(s: Scalar) -> i64 {
+    match s {
+        Scalar::Bool(b) => i64::from(b),
+        Scalar::I32(v) | Scalar::Date32(v) => i64::from(v),
+        Scalar::I64(v) => v,
+        Scalar::F64(v) => v.to_bits() as i64,
+    }
+}
+
+/// A program encoded for the interpreter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    /// The instructions.
+    pub instrs: Vec<ExprInstr>,
+    /// IN list constants, referenced by `list_start`/`list_len`.
+    pub constants: Vec<i64>,
+}
+
+/// Encodes `program` for the interpreter kernel.
+pub fn encode(program: &Program) -> Encoded {
+    let mut constants = Vec::new();
+    let instrs = program
+        .instrs
+        .iter()
+        .zip(&program.types)
+        .map(|(instr, &ty)| {
+            let mut e = ExprInstr {
+                ty: code(ty),
+                a: -1,
+                b: -1,
+                ..ExprInstr::default()
+            };
+            let reg_type = |r: super::Reg| code(program.types[r.0 as usize]);
+            match instr {
+                Instr::Column { index } => {
+                    e.opcode = opcode::COLUMN;
+                    e.a = *index as i32;
+                }
+                Instr::Literal(value) => {
+                    e.opcode = opcode::LITERAL;
+                    match value {
+                        Some(s) => e.imm = bits(*s),
+                        None => e.flags = FLAG_NULL_LITERAL,
+                    }
+                }
+                Instr::Arith {
+                    op,
+                    left,
+                    right,
+                    checked,
+                } => {
+                    e.opcode = match op {
+                        ArithOp::Add => opcode::ADD,
+                        ArithOp::Sub => opcode::SUB,
+                        ArithOp::Mul => opcode::MUL,
+                        ArithOp::Div => opcode::DIV,
+                        ArithOp::Rem => opcode::REM,
+                    };
+                    (e.a, e.b, e.arg_type) =
+                        (i32::from(left.0), i32::from(right.0), reg_type(*left));
+                    if *checked {
+                        e.flags = FLAG_CHECKED;
+                    }
+                }
+                Instr::Negate(value) => {
+                    e.opcode = opcode::NEGATE;
+                    (e.a, e.arg_type) = (i32::from(value.0), reg_type(*value));
+                }
+                Instr::Cmp { op, left, right } => {
+                    e.opcode = match op {
+                        CmpOp::Eq => opcode::EQ,
+                        CmpOp::NotEq => opcode::NOT_EQ,
+                        CmpOp::Lt => opcode::LT,
+                        CmpOp::LtEq => opcode::LT_EQ,
+                        CmpOp::Gt => opcode::GT,
+                        CmpOp::GtEq => opcode::GT_EQ,
+                    };
+                    (e.a, e.b, e.arg_type) =
+                        (i32::from(left.0), i32::from(right.0), reg_type(*left));
+                }
+                Instr::And(l, r) => {
+                    (e.opcode, e.a, e.b) = (opcode::AND, i32::from(l.0), i32::from(r.0))
+                }
+                Instr::Or(l, r) => {
+                    (e.opcode, e.a, e.b) = (opcode::OR, i32::from(l.0), i32::from(r.0))
+                }
+                Instr::Not(v) => (e.opcode, e.a) = (opcode::NOT, i32::from(v.0)),
+                Instr::IsNull(v) => (e.opcode, e.a) = (opcode::IS_NULL, i32::from(v.0)),
+                Instr::IsNotNull(v) => (e.opcode, e.a) = (opcode::IS_NOT_NULL, i32::from(v.0)),
+                Instr::InList {
+                    value,
+                    list,
+                    list_has_null,
+                    negated,
+                } => {
+                    e.opcode = opcode::IN_LIST;
+                    (e.a, e.arg_type) = (i32::from(value.0), reg_type(*value));
+                    e.list_start = constants.len() as i32;
+                    e.list_len = list.len() as i32;
+                    constants.extend(list.iter().map(|s| bits(*s)));
+                    if *negated {
+                        e.flags |= FLAG_NEGATED;
+                    }
+                    if *list_has_null {
+                        e.flags |= FLAG_LIST_HAS_NULL;
+                    }
+                }
+                Instr::Cast { value, .. } => {
+                    e.opcode = opcode::CAST;
+                    (e.a, e.arg_type) = (i32::from(value.0), reg_type(*value));
+                }
+            }
+            e
+        })
+        .collect();
+    Encoded { instrs, constants }
+}
+
+fn as_bytes<T: Copy>(values: &[T]) -> &[u8] {
+    // SAFETY: `T` is one of the `#[repr(C)]` plain-integer ABI structs or an integer type, so
+    // every byte of the slice is initialised (the ABI structs have no padding: checked by the
+    // layout test), and u8 has no alignment requirement.
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    }
+}
+
+/// Evaluates `program` over `batch` (already in the CUDA pool `pool`) with the interpreter
+/// kernel, and downloads the result. Integer division by zero or overflow on any row is an
+/// error, as on the host.
+pub fn evaluate_device(
+    kernels: &DeviceKernels,
+    pool: &MemoryPool,
+    program: &Program,
+    batch: &DeviceBatch,
+    timing: Timing,
+) -> Result<(ArrayRef, Option<LaunchTime>)> {
+    let device = pool.device().ok_or_else(|| KernelError::InvalidArgument {
+        kernel: EXPR_EVAL,
+        reason: "the interpreter needs a CUDA pool".to_string(),
+    })?;
+    let rows = batch.num_rows();
+    let result_type = program.result_type();
+    if rows == 0 {
+        return Ok((new_empty_array(&result_type.arrow_type()), None));
+    }
+    let stream = device.stream();
+    let encoded = encode(program);
+
+    // Input column views; the guards order the kernel after the uploads and keep the
+    // buffers' read events until the launch is queued.
+    let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
+    let mut views = Vec::with_capacity(batch.columns().len());
+    for column in batch.columns() {
+        let data = match column.body() {
+            ColumnBody::Fixed { values, .. } | ColumnBody::Boolean { values } => {
+                read_ptr(Some(values), stream, &mut guards)
+            }
+            // Never referenced: the translator admits no string or dictionary column.
+            ColumnBody::Strings { .. } | ColumnBody::Dictionary { .. } => 0,
+        };
+        views.push(ColumnView {
+            data,
+            validity: read_ptr(column.validity(), stream, &mut guards),
+            validity_offset: 0,
+            len: column.len() as i64,
+        });
+    }
+    let constants = if encoded.constants.is_empty() {
+        vec![0]
+    } else {
+        encoded.constants.clone()
+    };
+    let instrs_buf = pool.upload(as_bytes(&encoded.instrs))?;
+    let constants_buf = pool.upload(as_bytes(&constants))?;
+    let views_buf = pool.upload(as_bytes(&views))?;
+
+    let words = rows.div_ceil(32);
+    let value_bytes = match result_type {
+        ValueType::Bool => words * 4,
+        ValueType::I32 | ValueType::Date32 => rows * 4,
+        ValueType::I64 | ValueType::F64 => rows * 8,
+    };
+    let mut values = pool.allocate(value_bytes)?;
+    let mut validity = pool.allocate(words * 4)?;
+    let mut error = pool.allocate(4)?;
+    let missing = || CudaError::InvalidData("a CUDA pool returned a host buffer".to_string());
+    stream
+        .memset_zeros(error.cuda_slice_mut().ok_or_else(missing)?)
+        .map_err(|e| CudaError::driver("cuMemsetD8Async", e))?;
+
+    let (instrs_ptr, g1) = instrs_buf
+        .cuda_slice()
+        .ok_or_else(missing)?
+        .device_ptr(stream);
+    let (constants_ptr, g2) = constants_buf
+        .cuda_slice()
+        .ok_or_else(missing)?
+        .device_ptr(stream);
+    let (views_ptr, g3) = views_buf
+        .cuda_slice()
+        .ok_or_else(missing)?
+        .device_ptr(stream);
+    let (values_ptr, g4) = values
+        .cuda_slice_mut()
+        .ok_or_else(missing)?
+        .device_ptr_mut(stream);
+    let (validity_ptr, g5) = validity
+        .cuda_slice_mut()
+        .ok_or_else(missing)?
+        .device_ptr_mut(stream);
+    let (error_ptr, g6) = error
+        .cuda_slice_mut()
+        .ok_or_else(missing)?
+        .device_ptr_mut(stream);
+    let params = ExprProgram {
+        instrs: instrs_ptr,
+        constants: constants_ptr,
+        columns: views_ptr,
+        n_instrs: encoded.instrs.len() as i32,
+        result: i32::from(program.result.0),
+        rows: rows as i64,
+        out_values: values_ptr,
+        out_validity: validity_ptr,
+        error: error_ptr,
+    };
+    let function = kernels.function(MODULE, EXPR_EVAL)?;
+    let config = launch::grid_stride_1d(device, rows);
+    let mut builder = stream.launch_builder(&function);
+    builder.arg(&params);
+    if timing == Timing::Timed {
+        builder.record_kernel_launch(CUevent_flags::CU_EVENT_DEFAULT);
+    }
+    // SAFETY: the kernel takes one `cinder::ExprProgram` by value, mirrored by `params`. Every
+    // address in it points into a live pool buffer sized above (instructions, constants, one
+    // view per batch column, `value_bytes` of values, ceil(rows / 32) validity words, one error
+    // word); the column views point into the batch's buffers, which hold `rows` rows. The
+    // guards order the launch after the uploads and record the writes for later readers.
+    let events = unsafe { builder.launch(config) }
+        .map_err(|e| CudaError::driver(format!("launching {EXPR_EVAL}"), e))?;
+    drop((g1, g2, g3, g4, g5, g6, guards));
+    let time = events.map(|(start, end)| LaunchTime { start, end });
+
+    let error_word = pool.download(&error)?;
+    let code = u32::from_le_bytes(error_word.as_slice()[..4].try_into().expect("4 bytes"));
+    if code & ERROR_DIVIDE_BY_ZERO != 0 {
+        return Err(KernelError::Execution("Divide by zero error".to_string()));
+    }
+    if code & ERROR_OVERFLOW != 0 {
+        return Err(KernelError::Execution("Arithmetic overflow".to_string()));
+    }
+    let nulls = NullBuffer::new(BooleanBuffer::new(pool.download(&validity)?, 0, rows));
+    let data = ArrayData::builder(result_type.arrow_type())
+        .len(rows)
+        .add_buffer(pool.download(&values)?)
+        .nulls(Some(nulls))
+        .build()
+        .map_err(|e| CudaError::InvalidData(e.to_string()))?;
+    drop((instrs_buf, constants_buf, views_buf));
+    Ok((make_array(data), time))
+}
+
+/// The device address of `buffer` for reading on `stream` (0 for none), keeping the guard
+/// that records the read.
+fn read_ptr<'a>(
+    buffer: Option<&'a DeviceBuffer>,
+    stream: &'a CudaStream,
+    guards: &mut Vec<SyncOnDrop<'a>>,
+) -> u64 {
+    match buffer.and_then(DeviceBuffer::cuda_slice) {
+        Some(slice) => {
+            let (ptr, guard) = slice.device_ptr(stream);
+            guards.push(guard);
+            ptr
+        }
+        None => 0,
+    }
+}
+
+/// Expressions the GPU self-check runs (all translate; see the tests for DataFusion parity).
+const CHECK_EXPRESSIONS: &[&str] = &[
+    "a + b",
+    "c * d",
+    "x / y",
+    "x % y",
+    "-a",
+    "a / nz",
+    "c % nz64",
+    "a / b",
+    "x < y",
+    "x = y",
+    "p AND q",
+    "NOT p OR q",
+    "a IN (1, 2, NULL)",
+    "x NOT IN (0.0, -0.0)",
+    "a + c",
+    "c * x",
+    "dt >= dt AND a BETWEEN -5 AND 5",
+    "(c + d) * 2 > c - 1",
+    "p IS NULL OR (q AND a IS NOT NULL)",
+];
+
+/// `cinder gpu-check` for [`EXPR_EVAL`]: every check expression on a random batch, on the
+/// device and on the host reference; results (or errors) must agree.
+pub(crate) fn check_expr_eval(env: &CheckEnv<'_>, rows: usize, seed: u64) -> Result<CheckOutcome> {
+    let batch = super::samples::batch(rows, 3, seed);
+    let on_device = DeviceBatch::upload(env.pool, &batch)?;
+    let ctx = SessionContext::new();
+    let mut outcome = CheckOutcome::default();
+    for sql in CHECK_EXPRESSIONS {
+        let program = program_for(&ctx, sql, &batch)?;
+        let host = evaluate(&program, &batch);
+        // Warm-up, then the timed run.
+        let _ = evaluate_device(env.kernels, env.pool, &program, &on_device, Timing::Untimed);
+        let device = evaluate_device(env.kernels, env.pool, &program, &on_device, Timing::Timed);
+        match (host, device) {
+            (Ok(expected), Ok((got, time))) => {
+                if let Some(time) = time {
+                    outcome.device_ms += time.elapsed_ms()?;
+                }
+                outcome.merge(compare_rows(sql, &expected, &got));
+            }
+            (Err(_), Err(_)) => outcome.compared += rows,
+            (host, device) => outcome.merge(CheckOutcome {
+                compared: rows,
+                mismatches: rows.max(1),
+                first_mismatch: Some(format!(
+                    "{sql}: host {:?}, device {:?}",
+                    host.map(|_| "ok"),
+                    device.map(|_| "ok")
+                )),
+                ..CheckOutcome::default()
+            }),
+        }
+    }
+    outcome.rows = rows;
+    // Per row and expression, roughly: the columns an expression reads (~2 x 8 bytes) and
+    // the result it writes (8 bytes).
+    outcome.bytes = rows * CHECK_EXPRESSIONS.len() * 24;
+    Ok(outcome)
+}
+
+/// Compares two arrays row by row (only when they differ as a whole).
+fn compare_rows(sql: &str, expected: &ArrayRef, got: &ArrayRef) -> CheckOutcome {
+    let rows = expected.len();
+    if expected.to_data() == got.to_data() {
+        return CheckOutcome {
+            compared: rows,
+            ..CheckOutcome::default()
+        };
+    }
+    if got.len() != rows || got.data_type() != expected.data_type() {
+        return compare(
+            sql,
+            &[expected.data_type().clone()],
+            &[got.data_type().clone()],
+        );
+    }
+    let mut outcome = CheckOutcome {
+        compared: rows,
+        ..CheckOutcome::default()
+    };
+    for row in 0..rows {
+        let (e, g) = (expected.slice(row, 1), got.slice(row, 1));
+        if e.to_data() != g.to_data() {
+            outcome.mismatches += 1;
+            if outcome.first_mismatch.is_none() {
+                outcome.first_mismatch =
+                    Some(format!("{sql}: row {row}: host {e:?}, device {g:?}"));
+            }
+        }
+    }
+    outcome
+}
+
+fn program_for(ctx: &SessionContext, sql: &str, batch: &RecordBatch) -> Result<Program> {
+    let schema = batch.schema();
+    let invalid = |e: String| KernelError::InvalidArgument {
+        kernel: EXPR_EVAL,
+        reason: e,
+    };
+    let df_schema = DFSchema::try_from(Arc::clone(&schema)).map_err(|e| invalid(e.to_string()))?;
+    let logical = ctx
+        .parse_sql_expr(sql, &df_schema)
+        .map_err(|e| invalid(e.to_string()))?;
+    let physical = ctx
+        .create_physical_expr(logical, &df_schema)
+        .map_err(|e| invalid(e.to_string()))?;
+    translate(&physical, &schema).map_err(|e| invalid(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = include_str!("../../cuda/include/cinder/abi.cuh");
+
+    /// The value of `NAME = value,` or `constexpr ... NAME = value;` in abi.cuh.
+    fn header_constant(name: &str) -> i64 {
+        let line = HEADER
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .find(|l| l.split_whitespace().any(|w| w == name) && l.contains('='))
+            .unwrap_or_else(|| panic!("{name} not in abi.cuh"));
+        let value = line.split('=').nth(1).unwrap().trim();
+        value
+            .trim_end_matches([',', ';'])
+            .parse()
+            .unwrap_or_else(|e| panic!("{name} = {value}: {e}"))
+    }
+
+    #[test]
+    fn opcodes_types_and_flags_match_the_header() {
+        let pairs: &[(&str, i64)] = &[
+            ("EXPR_COLUMN", opcode::COLUMN.into()),
+            ("EXPR_LITERAL", opcode::LITERAL.into()),
+            ("EXPR_ADD", opcode::ADD.into()),
+            ("EXPR_SUB", opcode::SUB.into()),
+            ("EXPR_MUL", opcode::MUL.into()),
+            ("EXPR_DIV", opcode::DIV.into()),
+            ("EXPR_REM", opcode::REM.into()),
+            ("EXPR_NEGATE", opcode::NEGATE.into()),
+            ("EXPR_EQ", opcode::EQ.into()),
+            ("EXPR_NOT_EQ", opcode::NOT_EQ.into()),
+            ("EXPR_LT", opcode::LT.into()),
+            ("EXPR_LT_EQ", opcode::LT_EQ.into()),
+            ("EXPR_GT", opcode::GT.into()),
+            ("EXPR_GT_EQ", opcode::GT_EQ.into()),
+            ("EXPR_AND", opcode::AND.into()),
+            ("EXPR_OR", opcode::OR.into()),
+            ("EXPR_NOT", opcode::NOT.into()),
+            ("EXPR_IS_NULL", opcode::IS_NULL.into()),
+            ("EXPR_IS_NOT_NULL", opcode::IS_NOT_NULL.into()),
+            ("EXPR_IN_LIST", opcode::IN_LIST.into()),
+            ("EXPR_CAST", opcode::CAST.into()),
+            ("EXPR_BOOL", type_code::BOOL.into()),
+            ("EXPR_I32", type_code::I32.into()),
+            ("EXPR_I64", type_code::I64.into()),
+            ("EXPR_F64", type_code::F64.into()),
+            ("EXPR_DATE32", type_code::DATE32.into()),
+            ("EXPR_FLAG_CHECKED", FLAG_CHECKED.into()),
+            ("EXPR_FLAG_NEGATED", FLAG_NEGATED.into()),
+            ("EXPR_FLAG_LIST_HAS_NULL", FLAG_LIST_HAS_NULL.into()),
+            ("EXPR_FLAG_NULL_LITERAL", FLAG_NULL_LITERAL.into()),
+            ("EXPR_ERROR_DIVIDE_BY_ZERO", ERROR_DIVIDE_BY_ZERO.into()),
+            ("EXPR_ERROR_OVERFLOW", ERROR_OVERFLOW.into()),
+        ];
+        for (name, value) in pairs {
+            assert_eq!(header_constant(name), *value, "{name}");
+        }
+    }
+
+    #[test]
+    fn every_check_expression_translates_and_encodes() {
+        let ctx = SessionContext::new();
+        let batch = super::super::samples::batch(10, 0, 1);
+        for sql in CHECK_EXPRESSIONS {
+            let program = program_for(&ctx, sql, &batch).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            let encoded = encode(&program);
+            assert_eq!(encoded.instrs.len(), program.instrs.len());
+            for (i, instr) in encoded.instrs.iter().enumerate() {
+                assert!(instr.opcode != 0, "{sql}: instruction {i} has no opcode");
+                // Operands always refer to earlier registers.
+                for r in [instr.a, instr.b] {
+                    if instr.opcode != opcode::COLUMN {
+                        assert!(r < i as i32, "{sql}: r{i} reads r{r}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn in_lists_share_one_constant_pool() {
+        let ctx = SessionContext::new();
+        let batch = super::super::samples::batch(10, 0, 1);
+        let program = program_for(&ctx, "a IN (1, 2) OR c IN (7, 8, 9)", &batch).unwrap();
+        let encoded = encode(&program);
+        assert_eq!(encoded.constants, [1, 2, 7, 8, 9]);
+        let lists: Vec<(i32, i32)> = encoded
+            .instrs
+            .iter()
+            .filter(|i| i.opcode == opcode::IN_LIST)
+            .map(|i| (i.list_start, i.list_len))
+            .collect();
+        assert_eq!(lists, [(0, 2), (2, 3)]);
+    }
+}
