@@ -140,26 +140,8 @@ impl DeviceColumn {
                     values: pool.upload(bits.sliced().as_slice())?,
                 }
             }
-            DataType::Utf8 => {
-                let offsets: &[i32] = data.buffers()[0].typed_data();
-                let (offsets, bytes) =
-                    rebase_offsets(offsets, offset, len, data.buffers()[1].as_slice())?;
-                ColumnBody::Strings {
-                    offsets: pool.upload(&offsets)?,
-                    offset_width: OffsetWidth::I32,
-                    bytes: pool.upload(bytes)?,
-                }
-            }
-            DataType::LargeUtf8 => {
-                let offsets: &[i64] = data.buffers()[0].typed_data();
-                let (offsets, bytes) =
-                    rebase_offsets(offsets, offset, len, data.buffers()[1].as_slice())?;
-                ColumnBody::Strings {
-                    offsets: pool.upload(&offsets)?,
-                    offset_width: OffsetWidth::I64,
-                    bytes: pool.upload(bytes)?,
-                }
-            }
+            DataType::Utf8 => string_body::<i32>(pool, &data, OffsetWidth::I32)?,
+            DataType::LargeUtf8 => string_body::<i64>(pool, &data, OffsetWidth::I64)?,
             DataType::Utf8View => {
                 let views = array.as_string_view();
                 let mut offsets = Vec::with_capacity((len + 1) * 8);
@@ -297,6 +279,30 @@ impl DeviceColumn {
                 ColumnBody::Dictionary { keys, values } => keys.pool_bytes() + values.pool_bytes(),
             }
     }
+}
+
+/// The device body of a `Utf8` (`O = i32`) or `LargeUtf8` (`O = i64`) array: its offsets
+/// rebased to 0 and only the bytes its rows cover.
+fn string_body<O>(
+    pool: &MemoryPool,
+    data: &ArrayData,
+    offset_width: OffsetWidth,
+) -> Result<ColumnBody>
+where
+    O: ArrowNativeType + Into<i64> + TryFrom<i64>,
+{
+    let offsets: &[O] = data.buffers()[0].typed_data();
+    let (offsets, bytes) = rebase_offsets(
+        offsets,
+        data.offset(),
+        data.len(),
+        data.buffers()[1].as_slice(),
+    )?;
+    Ok(ColumnBody::Strings {
+        offsets: pool.upload(&offsets)?,
+        offset_width,
+        bytes: pool.upload(bytes)?,
+    })
 }
 
 /// String offsets for rows `offset..offset + len`, rebased to start at 0, as little-endian

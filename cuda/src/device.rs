@@ -12,7 +12,7 @@ use cudarc::driver::sys::{CUdevice_attribute, CUevent_flags};
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream};
 use cudarc::nvrtc::Ptx;
 
-use crate::error::{CudaError, Result};
+use crate::error::{CudaError, Result, panic_message};
 
 /// Whether the CUDA driver library (`libcuda.so`) can be loaded on this machine.
 pub fn driver_present() -> bool {
@@ -59,11 +59,7 @@ fn catch_driver_panic<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T>
     match panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
         Err(payload) => {
-            let message = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown panic");
+            let message = panic_message(payload.as_ref());
             Err(CudaError::NoDevice(format!(
                 "the CUDA driver failed during {what}: {message}"
             )))

@@ -69,5 +69,14 @@ impl CudaError {
     }
 }
 
+/// The message of a caught panic, for errors that replace it.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic")
+}
+
 /// Result with a [`CudaError`].
 pub type Result<T, E = CudaError> = std::result::Result<T, E>;

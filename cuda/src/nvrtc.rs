@@ -11,7 +11,7 @@ use std::panic::{self, AssertUnwindSafe};
 use cudarc::nvrtc::{result, sys};
 
 use crate::device::GpuTarget;
-use crate::error::{CudaError, Result};
+use crate::error::{CudaError, Result, panic_message};
 
 /// Whether `libnvrtc` can be loaded on this machine.
 pub fn present() -> bool {
@@ -126,11 +126,7 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
         return Err(CudaError::NoNvrtc);
     }
     panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown panic");
+        let message = panic_message(payload.as_ref());
         Err(CudaError::Compile {
             name: "-".to_string(),
             target: "-".to_string(),

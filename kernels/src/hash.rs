@@ -183,29 +183,22 @@ pub(crate) fn check_hash_i64(env: &CheckEnv<'_>, rows: usize, seed: u64) -> Resu
         .alloc_zeros::<u64>(rows.max(1))
         .map_err(|e| cinder_cuda::CudaError::driver("allocating hash output", e))?;
 
-    // Warm-up: the first launch of a kernel may load it lazily; keep that out of the timing.
-    hash_i64_device(
-        device,
-        env.kernels,
-        first_on_device.column(),
-        key_seed,
-        HashMode::Replace,
-        &mut out,
-        Timing::Untimed,
-    )?;
-    let timed = hash_i64_device(
-        device,
-        env.kernels,
-        first_on_device.column(),
-        key_seed,
-        HashMode::Replace,
-        &mut out,
-        Timing::Timed,
-    )?;
-    let device_ms = match timed {
-        Some(time) => time.elapsed_ms()?,
-        None => 0.0,
-    };
+    // A warm-up launch (the first launch of a kernel may load it lazily), then the timed one.
+    let mut device_ms = 0.0;
+    for timing in [Timing::Untimed, Timing::Timed] {
+        let time = hash_i64_device(
+            device,
+            env.kernels,
+            first_on_device.column(),
+            key_seed,
+            HashMode::Replace,
+            &mut out,
+            timing,
+        )?;
+        if let Some(time) = time {
+            device_ms = time.elapsed_ms()?;
+        }
+    }
     let got_first = download(device, &out, rows)?;
     hash_i64_device(
         device,
