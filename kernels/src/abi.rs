@@ -7,7 +7,7 @@ use cinder_cuda::driver::DeviceRepr;
 
 /// One fixed-width column on the device, in Arrow's layout (`cinder::ColumnView`).
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ColumnView {
     /// Device address of row 0's value (the array's offset already applied).
     pub data: u64,

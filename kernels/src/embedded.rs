@@ -81,6 +81,15 @@ impl DeviceKernels {
         Ok(Self { modules })
     }
 
+    /// No modules at all: for tests of launchers' argument checks, which run before any
+    /// kernel is looked up.
+    #[cfg(test)]
+    pub(crate) fn empty() -> Self {
+        Self {
+            modules: BTreeMap::new(),
+        }
+    }
+
     /// A kernel from a loaded module.
     pub fn function(&self, module: &str, kernel: &str) -> Result<CudaFunction> {
         let loaded = self

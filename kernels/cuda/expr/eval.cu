@@ -52,7 +52,7 @@ __device__ __forceinline__ int64_t load(const ColumnView& col, int32_t type, int
 // Integer arithmetic with DataFusion's semantics; sets *error on division by zero or on
 // overflow (always for division, only when `checked` otherwise).
 __device__ int64_t int_arith(int32_t op, int32_t type, int64_t a, int64_t b, bool checked, uint32_t* error) {
-  const bool is32 = type == cinder::EXPR_I32;
+  const bool is32 = type == cinder::EXPR_I32 || type == cinder::EXPR_DATE32;
   const int64_t min = is32 ? -2147483648LL : static_cast<int64_t>(0x8000000000000000ULL);
   switch (op) {
     case cinder::EXPR_DIV:
@@ -128,12 +128,17 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
     uint64_t valid = 0;
     uint32_t error = 0;
     if (row < p.rows) {
-      for (int32_t i = 0; i < p.n_instrs; ++i) {
+      const int32_t n = p.n_instrs < kMaxRegisters ? p.n_instrs : kMaxRegisters;
+      for (int32_t i = 0; i < n; ++i) {
         const ExprInstr in = code[i];
-        const bool va = in.a >= 0 && in.a < kMaxRegisters && ((valid >> in.a) & 1);
-        const bool vb = in.b >= 0 && in.b < kMaxRegisters && ((valid >> in.b) & 1);
-        const int64_t a = (in.a >= 0 && in.a < kMaxRegisters) ? reg[in.a] : 0;
-        const int64_t b = (in.b >= 0 && in.b < kMaxRegisters) ? reg[in.b] : 0;
+        // Operands are earlier registers, except for loads, whose `a` is a column index.
+        const bool takes_registers = in.opcode != cinder::EXPR_COLUMN && in.opcode != cinder::EXPR_LITERAL;
+        const bool has_a = takes_registers && in.a >= 0 && in.a < i;
+        const bool has_b = takes_registers && in.b >= 0 && in.b < i;
+        const bool va = has_a && ((valid >> in.a) & 1);
+        const bool vb = has_b && ((valid >> in.b) & 1);
+        const int64_t a = has_a ? reg[in.a] : 0;
+        const int64_t b = has_b ? reg[in.b] : 0;
         bool ok = false;
         int64_t v = 0;
         switch (in.opcode) {
@@ -162,7 +167,8 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
           case cinder::EXPR_NEGATE:
             ok = va;
             if (in.type == cinder::EXPR_F64) {
-              v = f64_bits(-as_f64(a));
+              // Flip the sign bit, as Rust's -x does (PTX neg.f64 may canonicalise a NaN).
+              v = a ^ static_cast<int64_t>(0x8000000000000000ULL);
             } else if (in.type == cinder::EXPR_I32) {
               v = static_cast<int32_t>(0u - static_cast<uint32_t>(a));
             } else {

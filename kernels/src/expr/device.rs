@@ -240,6 +240,7 @@ pub fn evaluate_device(
     batch: &DeviceBatch,
     timing: Timing,
 ) -> Result<(ArrayRef, Option<LaunchTime>)> {
+    check_bindings(program, batch)?;
     let device = pool.device().ok_or_else(|| KernelError::InvalidArgument {
         kernel: EXPR_EVAL,
         reason: "the interpreter needs a CUDA pool".to_string(),
@@ -365,6 +366,49 @@ pub fn evaluate_device(
     Ok((make_array(data), time))
 }
 
+/// Refuses a program the kernel cannot run safely on `batch`: too many registers, or a column
+/// reference that does not match the batch (index, type, length).
+fn check_bindings(program: &Program, batch: &DeviceBatch) -> Result<()> {
+    let invalid = |reason: String| KernelError::InvalidArgument {
+        kernel: EXPR_EVAL,
+        reason,
+    };
+    if program.instrs.len() > super::translate::MAX_REGISTERS
+        || program.instrs.len() != program.types.len()
+    {
+        return Err(invalid(format!(
+            "{} instructions for {} registers (the interpreter holds {})",
+            program.instrs.len(),
+            program.types.len(),
+            super::translate::MAX_REGISTERS
+        )));
+    }
+    if usize::from(program.result.0) >= program.instrs.len() {
+        return Err(invalid(format!(
+            "result register r{} does not exist",
+            program.result.0
+        )));
+    }
+    for (instr, ty) in program.instrs.iter().zip(&program.types) {
+        if let Instr::Column { index } = instr {
+            let column = batch
+                .columns()
+                .get(*index)
+                .ok_or_else(|| invalid(format!("column {index} is not in the batch")))?;
+            if *column.data_type() != ty.arrow_type() || column.len() != batch.num_rows() {
+                return Err(invalid(format!(
+                    "column {index} is {} with {} rows; the program expects {:?} with {}",
+                    column.data_type(),
+                    column.len(),
+                    ty,
+                    batch.num_rows()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The device address of `buffer` for reading on `stream` (0 for none), keeping the guard
 /// that records the read.
 fn read_ptr<'a>(
@@ -389,6 +433,7 @@ const CHECK_EXPRESSIONS: &[&str] = &[
     "x / y",
     "x % y",
     "-a",
+    "-x < y",
     "a / nz",
     "c % nz64",
     "a / b",
@@ -573,6 +618,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn programs_that_do_not_fit_the_batch_are_refused() {
+        use cinder_cuda::{MemoryPool, PoolConfig};
+        // check_bindings runs before anything touches a device, so the host pool serves.
+        let pool = MemoryPool::host(PoolConfig::default()).unwrap();
+        let ctx = SessionContext::new();
+        let sample = super::super::samples::batch(10, 0, 1);
+        let narrow = DeviceBatch::upload(&pool, &sample.project(&[0, 1]).unwrap()).unwrap();
+        let full = DeviceBatch::upload(&pool, &sample).unwrap();
+
+        let program = program_for(&ctx, "c + d", &sample).unwrap();
+        check_bindings(&program, &full).unwrap();
+        let err = check_bindings(&program, &narrow).unwrap_err().to_string();
+        assert!(err.contains("column 2 is not in the batch"), "{err}");
+
+        let mut wrong = program_for(&ctx, "a + b", &sample).unwrap();
+        wrong.types[0] = ValueType::I64;
+        let err = check_bindings(&wrong, &full).unwrap_err().to_string();
+        assert!(err.contains("column 0 is Int32"), "{err}");
+
+        let mut long = program_for(&ctx, "a + b", &sample).unwrap();
+        long.instrs = vec![Instr::Literal(None); 65];
+        long.types = vec![ValueType::I32; 65];
+        let err = check_bindings(&long, &full).unwrap_err().to_string();
+        assert!(err.contains("65 instructions"), "{err}");
+
+        // The launcher checks the bindings first, then refuses a host pool.
+        let none = DeviceKernels::empty();
+        let err = evaluate_device(&none, &pool, &program, &narrow, Timing::Untimed).unwrap_err();
+        assert!(
+            err.to_string().contains("column 2 is not in the batch"),
+            "{err}"
+        );
+        let err = evaluate_device(&none, &pool, &program, &full, Timing::Untimed).unwrap_err();
+        assert!(err.to_string().contains("needs a CUDA pool"), "{err}");
     }
 
     #[test]
