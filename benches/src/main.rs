@@ -4,11 +4,12 @@
 //!   cores) and which mode Cinder will run in. Exits 0 on any machine.
 //! - `cinder gpu-check`: every embedded kernel against its host reference on the GPU, on fresh
 //!   random inputs of several sizes. Exits 2 without a CUDA device, 1 on any mismatch.
-//!
-//! The TPC-H runner and the criterion benches join this crate as they are built.
+//! - `cinder tpch`: the TPC-H runner (data generation and caching, the 22 queries on the CPU
+//!   baseline; the Cinder side joins as the DataFusion extension gains device operators).
 
 mod doctor;
 mod gpu_check;
+mod tpch;
 
 use std::process::ExitCode;
 
@@ -31,11 +32,14 @@ enum Command {
     Doctor(doctor::Args),
     /// Run every embedded kernel on the GPU against its host reference.
     GpuCheck(gpu_check::Args),
+    /// Run TPC-H: generate or reuse the data, run the 22 queries, report times.
+    Tpch(tpch::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Doctor(args) => doctor::run(&args),
         Command::GpuCheck(args) => gpu_check::run(&args),
+        Command::Tpch(args) => tpch::run(&args),
     }
 }

@@ -71,3 +71,133 @@ fn bad_arguments_are_usage_errors() {
     let (code, _) = cinder(&["gpu-check", "--sizes", "ten"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn tpch_runs_all_22_queries_at_sf_0_01_and_writes_json() {
+    let dir = std::env::temp_dir().join(format!("cinder-tpch-test-{}", std::process::id()));
+    let data = dir.join("data");
+    let json = dir.join("out.json");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, out) = cinder(&[
+        "tpch",
+        "--scale",
+        "0.01",
+        "--device",
+        "cpu",
+        "--iterations",
+        "1",
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("generating SF0.01"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let queries = report["queries"].as_array().unwrap();
+    assert_eq!(queries.len(), 22);
+    for (i, q) in queries.iter().enumerate() {
+        assert_eq!(q["query"], format!("Query {}", i + 1));
+        let iterations = q["iterations"].as_array().unwrap();
+        assert_eq!(iterations.len(), 1);
+        assert!(iterations[0]["elapsed"].as_f64().unwrap() > 0.0);
+    }
+    // Answer sizes that do not depend on timing: q1 has 4 groups (return flag x line status),
+    // q6 and q14 one row, and q15 finds its top supplier(s).
+    let rows = |q: usize| {
+        queries[q - 1]["iterations"][0]["row_count"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(rows(1), 4);
+    assert_eq!(rows(6), 1);
+    assert_eq!(rows(14), 1);
+    assert!(
+        rows(15) >= 1,
+        "q15's answer is its select, not the drop view"
+    );
+    assert_eq!(report["cinder"]["tables"]["lineitem"], 60175);
+    assert!(
+        std::fs::read_to_string(json.with_extension("svg"))
+            .unwrap()
+            .starts_with("<svg")
+    );
+
+    // A second run reuses the cache; a damaged cache is detected and regenerated.
+    let (code, out) = cinder(&[
+        "tpch",
+        "--scale",
+        "0.01",
+        "--device",
+        "cpu",
+        "--iterations",
+        "1",
+        "--queries",
+        "6",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("reusing SF0.01"), "{out}");
+    let part = std::fs::read_dir(data.join("lineitem"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&part, b"not parquet").unwrap();
+    let (code, out) = cinder(&[
+        "tpch",
+        "--scale",
+        "0.01",
+        "--device",
+        "cpu",
+        "--iterations",
+        "1",
+        "--queries",
+        "6",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("regenerating"), "{out}");
+    std::fs::remove_file(data.join("_complete.json")).unwrap();
+    let (code, out) = cinder(&[
+        "tpch",
+        "--scale",
+        "0.01",
+        "--device",
+        "cpu",
+        "--iterations",
+        "1",
+        "--queries",
+        "6",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("no completion marker"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn tpch_rejects_bad_arguments_and_unavailable_modes() {
+    let (code, out) = cinder(&["tpch", "--scale", "0", "--device", "cpu"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("--scale must be positive"), "{out}");
+    let (code, out) = cinder(&["tpch", "--queries", "23", "--device", "cpu"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("queries are numbered 1 to 22"), "{out}");
+    if cinder_cuda::probe(0).is_err() {
+        let (code, out) = cinder(&["tpch", "--device", "cuda", "--scale", "0.01"]);
+        assert_ne!(code, 0);
+        assert!(out.contains("cinder.device = cuda"), "{out}");
+    }
+    let (code, out) = cinder(&["tpch", "--device", "host", "--scale", "0.01"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("no device operators"), "{out}");
+    let (code, out) = cinder(&["tpch", "--device", "cpu", "--resident", "--scale", "0.01"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("--resident needs a CUDA device run"), "{out}");
+}

@@ -1,0 +1,220 @@
+//! Results of a run: the printed summary's numbers, JSON in the shape of DataFusion's dfbench
+//! output (plus a `cinder` section), and an SVG chart of per-query times.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+/// One query's timings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// Query number, 1-22.
+    pub query: usize,
+    /// Wall time of each timed iteration, in milliseconds.
+    pub iterations_ms: Vec<f64>,
+    /// Rows in the answer.
+    pub rows: usize,
+}
+
+impl QueryResult {
+    /// A query's result.
+    pub fn new(query: usize, iterations_ms: Vec<f64>, rows: usize) -> Self {
+        Self {
+            query,
+            iterations_ms,
+            rows,
+        }
+    }
+
+    /// Median of the iterations.
+    pub fn median_ms(&self) -> f64 {
+        let mut sorted = self.iterations_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        match sorted.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => sorted[n / 2],
+            n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+        }
+    }
+}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// Scale factor.
+    pub scale: f64,
+    /// CPU cores DataFusion used.
+    pub cores: usize,
+    /// Rows per table.
+    pub tables: BTreeMap<String, u64>,
+    /// Per-query results, in run order.
+    pub queries: Vec<QueryResult>,
+}
+
+impl RunReport {
+    /// A run's report.
+    pub fn new(
+        scale: f64,
+        cores: usize,
+        tables: BTreeMap<String, u64>,
+        queries: Vec<QueryResult>,
+    ) -> Self {
+        Self {
+            scale,
+            cores,
+            tables,
+            queries,
+        }
+    }
+
+    /// Sum of the per-query medians.
+    pub fn total_ms(&self) -> f64 {
+        self.queries.iter().map(QueryResult::median_ms).sum()
+    }
+
+    /// Geometric mean of the per-query medians.
+    pub fn geomean_ms(&self) -> f64 {
+        if self.queries.is_empty() {
+            return 0.0;
+        }
+        let log_sum: f64 = self
+            .queries
+            .iter()
+            .map(|q| q.median_ms().max(1e-6).ln())
+            .sum();
+        (log_sum / self.queries.len() as f64).exp()
+    }
+
+    /// The JSON document: dfbench's `context` and `queries`, plus `cinder`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let start_time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let queries: Vec<_> = self
+            .queries
+            .iter()
+            .map(|q| {
+                json!({
+                    "query": format!("Query {}", q.query),
+                    "iterations": q.iterations_ms.iter().map(|ms| json!({"elapsed": ms, "row_count": q.rows})).collect::<Vec<_>>(),
+                    "start_time": start_time,
+                    "success": true,
+                })
+            })
+            .collect();
+        json!({
+            "context": {
+                "benchmark_version": format!("cinder {}", env!("CARGO_PKG_VERSION")),
+                "datafusion_version": datafusion::DATAFUSION_VERSION,
+                "num_cpus": self.cores,
+                "start_time": start_time,
+                "arguments": std::env::args().collect::<Vec<_>>(),
+            },
+            "queries": queries,
+            "cinder": {
+                "scale_factor": self.scale,
+                "tables": self.tables,
+                "baseline": "DataFusion on the CPU",
+                "cinder_run": serde_json::Value::Null,
+                "per_query": self.queries.iter().map(|q| json!({
+                    "query": q.query,
+                    "cpu_ms": q.median_ms(),
+                    "rows": q.rows,
+                })).collect::<Vec<_>>(),
+                "total_cpu_ms": self.total_ms(),
+                "geomean_cpu_ms": self.geomean_ms(),
+            },
+        })
+    }
+
+    /// Writes the JSON to `path` and the SVG chart beside it.
+    pub fn write(&self, path: &Path) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(&self.to_json()).expect("report serialises");
+        std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+        let svg = svg_path(path);
+        std::fs::write(&svg, self.to_svg()).map_err(|e| format!("{}: {e}", svg.display()))
+    }
+
+    /// A bar chart of per-query median times.
+    pub fn to_svg(&self) -> String {
+        const BAR: f64 = 28.0;
+        const HEIGHT: f64 = 240.0;
+        const LEFT: f64 = 60.0;
+        let max = self
+            .queries
+            .iter()
+            .map(QueryResult::median_ms)
+            .fold(0.0, f64::max)
+            .max(1e-9);
+        let width = LEFT + BAR * self.queries.len() as f64 + 20.0;
+        let mut svg = String::new();
+        let _ = writeln!(
+            svg,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{}" font-family="sans-serif" font-size="10">"#,
+            HEIGHT + 60.0
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{LEFT}" y="14" font-size="12">TPC-H SF{} per-query median time (ms), DataFusion on {} cores</text>"#,
+            self.scale, self.cores
+        );
+        let _ = writeln!(svg, r#"<text x="4" y="{}">{max:.0} ms</text>"#, 34);
+        for (i, q) in self.queries.iter().enumerate() {
+            let h = HEIGHT * q.median_ms() / max;
+            let x = LEFT + BAR * i as f64;
+            let y = 30.0 + HEIGHT - h;
+            let _ = writeln!(
+                svg,
+                r##"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}" fill="#4878a8"><title>q{}: {:.1} ms</title></rect>"##,
+                BAR - 6.0,
+                q.query,
+                q.median_ms()
+            );
+            let _ = writeln!(
+                svg,
+                r#"<text x="{x:.1}" y="{:.1}">q{}</text>"#,
+                HEIGHT + 45.0,
+                q.query
+            );
+        }
+        svg.push_str("</svg>\n");
+        svg
+    }
+}
+
+/// The SVG chart's path for a JSON output path: `x.json` -> `x.svg`.
+pub fn svg_path(json: &Path) -> PathBuf {
+    json.with_extension("svg")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_totals_and_geomean() {
+        let report = RunReport::new(
+            0.01,
+            2,
+            BTreeMap::new(),
+            vec![
+                QueryResult::new(1, vec![3.0, 1.0, 2.0], 4),
+                QueryResult::new(6, vec![8.0, 2.0], 1),
+            ],
+        );
+        assert_eq!(report.queries[0].median_ms(), 2.0);
+        assert_eq!(report.queries[1].median_ms(), 5.0);
+        assert_eq!(report.total_ms(), 7.0);
+        assert!((report.geomean_ms() - 10f64.sqrt()).abs() < 1e-12);
+        let json = report.to_json();
+        assert_eq!(json["queries"][1]["query"], "Query 6");
+        assert_eq!(
+            json["queries"][0]["iterations"].as_array().unwrap().len(),
+            3
+        );
+        assert_eq!(json["cinder"]["total_cpu_ms"], 7.0);
+        assert!(report.to_svg().contains("<title>q6: 5.0 ms</title>"));
+    }
+}
