@@ -72,6 +72,24 @@ fn bad_arguments_are_usage_errors() {
     assert_eq!(code, 2);
 }
 
+/// `cinder tpch` running only q6 at SF0.01 on the CPU, with its data in `data`.
+fn q6_at_sf_0_01(data: &std::path::Path) -> (i32, String) {
+    let data = data.to_str().expect("a UTF-8 temp path");
+    cinder(&[
+        "tpch",
+        "--scale",
+        "0.01",
+        "--device",
+        "cpu",
+        "--iterations",
+        "1",
+        "--queries",
+        "6",
+        "--data",
+        data,
+    ])
+}
+
 #[test]
 fn tpch_runs_all_22_queries_at_sf_0_01_and_writes_json() {
     let dir = std::env::temp_dir().join(format!("cinder-tpch-test-{}", std::process::id()));
@@ -125,19 +143,7 @@ fn tpch_runs_all_22_queries_at_sf_0_01_and_writes_json() {
     );
 
     // A second run reuses the cache; a damaged cache is detected and regenerated.
-    let (code, out) = cinder(&[
-        "tpch",
-        "--scale",
-        "0.01",
-        "--device",
-        "cpu",
-        "--iterations",
-        "1",
-        "--queries",
-        "6",
-        "--data",
-        data.to_str().unwrap(),
-    ]);
+    let (code, out) = q6_at_sf_0_01(&data);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("reusing SF0.01"), "{out}");
     let part = std::fs::read_dir(data.join("lineitem"))
@@ -147,35 +153,11 @@ fn tpch_runs_all_22_queries_at_sf_0_01_and_writes_json() {
         .unwrap()
         .path();
     std::fs::write(&part, b"not parquet").unwrap();
-    let (code, out) = cinder(&[
-        "tpch",
-        "--scale",
-        "0.01",
-        "--device",
-        "cpu",
-        "--iterations",
-        "1",
-        "--queries",
-        "6",
-        "--data",
-        data.to_str().unwrap(),
-    ]);
+    let (code, out) = q6_at_sf_0_01(&data);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("regenerating"), "{out}");
     std::fs::remove_file(data.join("_complete.json")).unwrap();
-    let (code, out) = cinder(&[
-        "tpch",
-        "--scale",
-        "0.01",
-        "--device",
-        "cpu",
-        "--iterations",
-        "1",
-        "--queries",
-        "6",
-        "--data",
-        data.to_str().unwrap(),
-    ]);
+    let (code, out) = q6_at_sf_0_01(&data);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("no completion marker"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
