@@ -39,12 +39,19 @@ pub struct ExprInstr {
     pub arg_type: i32,
     /// `EXPR_FLAG_*` bits.
     pub flags: i32,
-    /// First IN list constant.
+    /// First entry of this instruction's constants (IN list items, CASE branches, a
+    /// precision bound).
     pub list_start: i32,
-    /// Number of IN list constants.
+    /// Number of items at `list_start`.
     pub list_len: i32,
-    /// Literal bits.
+    /// Literal bits (the low half of a decimal), or a decimal scaling factor.
     pub imm: i64,
+    /// An instruction-specific parameter.
+    pub p0: i32,
+    /// A second instruction-specific parameter.
+    pub p1: i32,
+    /// The high half of a 128-bit `imm`.
+    pub imm_hi: i64,
 }
 
 /// A program bound to its inputs and outputs (`cinder::ExprProgram`).
@@ -151,7 +158,10 @@ mod tests {
                 "flags",
                 "list_start",
                 "list_len",
-                "imm"
+                "imm",
+                "p0",
+                "p1",
+                "imm_hi"
             ]
         );
         let (offsets, size) = c_layout(&fields);
@@ -167,6 +177,9 @@ mod tests {
                 offset_of!(ExprInstr, list_start),
                 offset_of!(ExprInstr, list_len),
                 offset_of!(ExprInstr, imm),
+                offset_of!(ExprInstr, p0),
+                offset_of!(ExprInstr, p1),
+                offset_of!(ExprInstr, imm_hi),
             ]
         );
         assert_eq!(size, size_of::<ExprInstr>());

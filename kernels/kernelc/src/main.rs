@@ -29,8 +29,9 @@ const TARGETS: [GpuTarget; 3] = [
 ];
 
 /// NVRTC options for every image. `--fmad=false` keeps `a * b + c` as two rounded operations,
-/// as the CPU (and so DataFusion, the oracle) computes it.
-const OPTIONS: [&str; 2] = ["-std=c++17", "--fmad=false"];
+/// as the CPU (and so DataFusion, the oracle) computes it. `--device-int128` enables
+/// `__int128`, which decimal arithmetic uses.
+const OPTIONS: [&str; 3] = ["-std=c++17", "--fmad=false", "--device-int128"];
 
 /// Oldest Linux driver per PTX ISA version (CUDA toolkit release notes, "CUDA Toolkit and
 /// Corresponding Driver Versions").

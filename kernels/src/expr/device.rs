@@ -12,7 +12,8 @@ use cinder_cuda::{ColumnBody, CudaError, DeviceBatch, DeviceBuffer, MemoryPool};
 use datafusion::common::DFSchema;
 use datafusion::prelude::SessionContext;
 
-use super::program::{ArithOp, CmpOp, Instr, Program, Scalar, ValueType};
+use super::host::{Fault, pow10, rescale_plan};
+use super::program::{ArithOp, CmpOp, DatePart, Instr, Program, Scalar, ValueType};
 use super::{evaluate, translate};
 use crate::abi::{ColumnView, ExprInstr, ExprProgram};
 use crate::embedded::DeviceKernels;
@@ -67,8 +68,12 @@ pub mod opcode {
     pub const IS_NOT_NULL: i32 = 34;
     /// [NOT] IN
     pub const IN_LIST: i32 = 35;
-    /// widening cast
+    /// a cast
     pub const CAST: i32 = 40;
+    /// CASE
+    pub const CASE: i32 = 41;
+    /// date_part
+    pub const DATE_PART: i32 = 42;
 }
 
 /// Type codes, as `cinder::ExprType`.
@@ -83,14 +88,31 @@ pub mod type_code {
     pub const F64: i32 = 4;
     /// Date32
     pub const DATE32: i32 = 5;
+    /// Decimal128
+    pub const DECIMAL: i32 = 6;
+}
+
+/// Date part codes (`ExprInstr::p0` of [`opcode::DATE_PART`]), as `cinder::EXPR_PART_*`.
+pub mod part_code {
+    /// year
+    pub const YEAR: i32 = 1;
+    /// quarter
+    pub const QUARTER: i32 = 2;
+    /// month
+    pub const MONTH: i32 = 3;
+    /// day
+    pub const DAY: i32 = 4;
 }
 
 const FLAG_CHECKED: i32 = 1;
 const FLAG_NEGATED: i32 = 2;
 const FLAG_LIST_HAS_NULL: i32 = 4;
 const FLAG_NULL_LITERAL: i32 = 8;
+const FLAG_SAFE: i32 = 16;
+const FLAG_CHECK: i32 = 32;
 const ERROR_DIVIDE_BY_ZERO: u32 = 1;
 const ERROR_OVERFLOW: u32 = 2;
+const ERROR_CAST: u32 = 4;
 
 fn code(ty: ValueType) -> i32 {
     match ty {
@@ -99,16 +121,24 @@ fn code(ty: ValueType) -> i32 {
         ValueType::I64 => type_code::I64,
         ValueType::F64 => type_code::F64,
         ValueType::Date32 => type_code::DATE32,
+        ValueType::Decimal128 { .. } => type_code::DECIMAL,
     }
 }
 
-/// A register-sized encoding of a constant: integers sign-extended, doubles as their bits.
-fn bits(s: Scalar) -> i64 {
+/// The two 64-bit halves (low, high) of a 128-bit value.
+fn halves(v: i128) -> (i64, i64) {
+    (v as i64, (v >> 64) as i64)
+}
+
+/// A register encoding of a constant: integers sign-extended, doubles as their bits, decimals
+/// as two halves (the high half is 0 for the others).
+fn bits(s: Scalar) -> (i64, i64) {
     match s {
-        Scalar::Bool(b) => i64::from(b),
-        Scalar::I32(v) | Scalar::Date32(v) => i64::from(v),
-        Scalar::I64(v) => v,
-        Scalar::F64(v) => v.to_bits() as i64,
+        Scalar::Bool(b) => (i64::from(b), 0),
+        Scalar::I32(v) | Scalar::Date32(v) => (i64::from(v), 0),
+        Scalar::I64(v) => (v, 0),
+        Scalar::F64(v) => (v.to_bits() as i64, 0),
+        Scalar::Decimal128(v, _, _) => halves(v),
     }
 }
 
@@ -117,7 +147,8 @@ fn bits(s: Scalar) -> i64 {
 pub struct Encoded {
     /// The instructions.
     pub instrs: Vec<ExprInstr>,
-    /// IN list constants, referenced by `list_start`/`list_len`.
+    /// Constants (IN list items, CASE branches, precision bounds), referenced by
+    /// `list_start`/`list_len`.
     pub constants: Vec<i64>,
 }
 
@@ -136,6 +167,8 @@ pub fn encode(program: &Program) -> Encoded {
                 ..ExprInstr::default()
             };
             let reg_type = |r: super::Reg| code(program.types[r.0 as usize]);
+            let scale =
+                |r: super::Reg| i32::from(program.types[r.0 as usize].decimal_scale().unwrap_or(0));
             match instr {
                 Instr::Column { index } => {
                     e.opcode = opcode::COLUMN;
@@ -144,7 +177,7 @@ pub fn encode(program: &Program) -> Encoded {
                 Instr::Literal(value) => {
                     e.opcode = opcode::LITERAL;
                     match value {
-                        Some(s) => e.imm = bits(*s),
+                        Some(s) => (e.imm, e.imm_hi) = bits(*s),
                         None => e.flags = FLAG_NULL_LITERAL,
                     }
                 }
@@ -165,6 +198,20 @@ pub fn encode(program: &Program) -> Encoded {
                         (i32::from(left.0), i32::from(right.0), reg_type(*left));
                     if *checked {
                         e.flags = FLAG_CHECKED;
+                    }
+                    if ty.decimal_scale().is_some() {
+                        // The factor that rescales one operand first (host.rs decimal_arith).
+                        let (s1, s2) = (scale(*left), scale(*right));
+                        let (exp, scale_b) = match op {
+                            ArithOp::Mul => (0, false),
+                            ArithOp::Div => {
+                                let exp = (s1 + 4).min(38) - s1 + s2;
+                                (exp.abs(), exp < 0)
+                            }
+                            _ => ((s1 - s2).abs(), s2 < s1),
+                        };
+                        (e.imm, e.imm_hi) = halves(pow10(exp));
+                        e.p0 = i32::from(scale_b);
                     }
                 }
                 Instr::Negate(value) => {
@@ -202,7 +249,13 @@ pub fn encode(program: &Program) -> Encoded {
                     (e.a, e.arg_type) = (i32::from(value.0), reg_type(*value));
                     e.list_start = constants.len() as i32;
                     e.list_len = list.len() as i32;
-                    constants.extend(list.iter().map(|s| bits(*s)));
+                    for item in list {
+                        let (lo, hi) = bits(*item);
+                        constants.push(lo);
+                        if matches!(item, Scalar::Decimal128(..)) {
+                            constants.push(hi);
+                        }
+                    }
                     if *negated {
                         e.flags |= FLAG_NEGATED;
                     }
@@ -210,15 +263,77 @@ pub fn encode(program: &Program) -> Encoded {
                         e.flags |= FLAG_LIST_HAS_NULL;
                     }
                 }
-                Instr::Cast { value, .. } => {
+                Instr::Cast { value, to, safe } => {
                     e.opcode = opcode::CAST;
                     (e.a, e.arg_type) = (i32::from(value.0), reg_type(*value));
+                    if *safe {
+                        e.flags |= FLAG_SAFE;
+                    }
+                    let from = program.types[value.0 as usize];
+                    match (from, *to) {
+                        (
+                            ValueType::Decimal128 { precision, scale },
+                            ValueType::Decimal128 {
+                                precision: p2,
+                                scale: s2,
+                            },
+                        ) => {
+                            let plan = rescale_plan((precision, scale), (p2, s2));
+                            (e.imm, e.imm_hi) = halves(plan.factor);
+                            e.p0 = i32::from(plan.up);
+                            if plan.check {
+                                e.flags |= FLAG_CHECK;
+                                push_bound(&mut e, &mut constants, p2);
+                            }
+                        }
+                        (_, ValueType::Decimal128 { precision, scale }) => {
+                            (e.imm, e.imm_hi) = halves(pow10(i32::from(scale)));
+                            e.p0 = 1;
+                            e.flags |= FLAG_CHECK;
+                            push_bound(&mut e, &mut constants, precision);
+                        }
+                        (ValueType::Decimal128 { scale, .. }, ValueType::F64) => {
+                            // The divisor Arrow uses, bit for bit.
+                            e.imm = 10f64.powi(i32::from(scale)).to_bits() as i64;
+                        }
+                        _ => {}
+                    }
+                }
+                Instr::Case {
+                    branches,
+                    otherwise,
+                } => {
+                    e.opcode = opcode::CASE;
+                    e.b = otherwise.map_or(-1, |r| i32::from(r.0));
+                    e.list_start = constants.len() as i32;
+                    e.list_len = branches.len() as i32;
+                    for (condition, value) in branches {
+                        constants.push(i64::from(condition.0));
+                        constants.push(i64::from(value.0));
+                    }
+                }
+                Instr::DatePart { value, part } => {
+                    e.opcode = opcode::DATE_PART;
+                    (e.a, e.arg_type) = (i32::from(value.0), reg_type(*value));
+                    e.p0 = match part {
+                        DatePart::Year => part_code::YEAR,
+                        DatePart::Quarter => part_code::QUARTER,
+                        DatePart::Month => part_code::MONTH,
+                        DatePart::Day => part_code::DAY,
+                    };
                 }
             }
             e
         })
         .collect();
     Encoded { instrs, constants }
+}
+
+/// Appends the bound `10^precision - 1` a checked decimal result must lie within.
+fn push_bound(e: &mut ExprInstr, constants: &mut Vec<i64>, precision: u8) {
+    e.list_start = constants.len() as i32;
+    let (lo, hi) = halves(pow10(i32::from(precision)) - 1);
+    constants.extend([lo, hi]);
 }
 
 fn as_bytes<T: Copy>(values: &[T]) -> &[u8] {
@@ -286,6 +401,7 @@ pub fn evaluate_device(
         ValueType::Bool => words * 4,
         ValueType::I32 | ValueType::Date32 => rows * 4,
         ValueType::I64 | ValueType::F64 => rows * 8,
+        ValueType::Decimal128 { .. } => rows * 16,
     };
     let mut values = pool.allocate(value_bytes)?;
     let mut validity = pool.allocate(words * 4)?;
@@ -349,11 +465,14 @@ pub fn evaluate_device(
 
     let error_word = pool.download(&error)?;
     let code = u32::from_le_bytes(error_word.as_slice()[..4].try_into().expect("4 bytes"));
-    if code & ERROR_DIVIDE_BY_ZERO != 0 {
-        return Err(KernelError::Execution("Divide by zero error".to_string()));
-    }
-    if code & ERROR_OVERFLOW != 0 {
-        return Err(KernelError::Execution("Arithmetic overflow".to_string()));
+    for (bit, fault) in [
+        (ERROR_DIVIDE_BY_ZERO, Fault::DivideByZero),
+        (ERROR_OVERFLOW, Fault::Overflow),
+        (ERROR_CAST, Fault::Cast),
+    ] {
+        if code & bit != 0 {
+            return Err(fault.error());
+        }
     }
     let nulls = NullBuffer::new(BooleanBuffer::new(pool.download(&validity)?, 0, rows));
     let data = ArrayData::builder(result_type.arrow_type())
@@ -448,6 +567,27 @@ const CHECK_EXPRESSIONS: &[&str] = &[
     "dt >= dt AND a BETWEEN -5 AND 5",
     "(c + d) * 2 > c - 1",
     "p IS NULL OR (q AND a IS NOT NULL)",
+    "m + n",
+    "m * (1 - dsc) * (1 + dsc)",
+    "m / dnz",
+    "n % dnz",
+    "-m",
+    "m < n",
+    "dsc BETWEEN 0.05 AND 0.07",
+    "m IN (1.5, 2, -3.25)",
+    "w + w",
+    "CAST(dnz AS DECIMAL(38, 10)) / dnz",
+    "CAST(w AS DOUBLE)",
+    "CAST(m AS DOUBLE) * x",
+    "TRY_CAST(m AS DECIMAL(10, 1))",
+    "CAST(n AS DECIMAL(20, 6))",
+    "TRY_CAST(c AS DECIMAL(20, 2))",
+    "TRY_CAST(c AS INT)",
+    "date_part('year', dt) * 100 + date_part('month', dt)",
+    "date_part('day', dt) + date_part('quarter', dt)",
+    "CASE WHEN b <> 0 AND b <> -1 THEN a / b ELSE 0 END",
+    "CASE a WHEN 1 THEN x WHEN 2 THEN y ELSE 0.5 END",
+    "CASE WHEN p THEN m END",
 ];
 
 /// `cinder gpu-check` for [`EXPR_EVAL`]: every check expression on a random batch, on the
@@ -583,6 +723,24 @@ mod tests {
             ("EXPR_IS_NOT_NULL", opcode::IS_NOT_NULL.into()),
             ("EXPR_IN_LIST", opcode::IN_LIST.into()),
             ("EXPR_CAST", opcode::CAST.into()),
+            ("EXPR_CASE", opcode::CASE.into()),
+            ("EXPR_DATE_PART", opcode::DATE_PART.into()),
+            ("EXPR_DECIMAL", type_code::DECIMAL.into()),
+            ("EXPR_PART_YEAR", part_code::YEAR.into()),
+            ("EXPR_PART_QUARTER", part_code::QUARTER.into()),
+            ("EXPR_PART_MONTH", part_code::MONTH.into()),
+            ("EXPR_PART_DAY", part_code::DAY.into()),
+            ("EXPR_FLAG_SAFE", FLAG_SAFE.into()),
+            ("EXPR_FLAG_CHECK", FLAG_CHECK.into()),
+            ("EXPR_ERROR_CAST", ERROR_CAST.into()),
+            (
+                "EXPR_DATE_PART_MIN_DAYS",
+                super::super::host::DATE_PART_DAYS.0.into(),
+            ),
+            (
+                "EXPR_DATE_PART_MAX_DAYS",
+                super::super::host::DATE_PART_DAYS.1.into(),
+            ),
             ("EXPR_BOOL", type_code::BOOL.into()),
             ("EXPR_I32", type_code::I32.into()),
             ("EXPR_I64", type_code::I64.into()),

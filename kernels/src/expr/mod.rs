@@ -15,13 +15,19 @@
 //! The device interpreter is `kernels/cuda/expr/eval.cu`, launched by
 //! [`device::evaluate_device`] and checked against [`evaluate`] by `cinder gpu-check`.
 //!
-//! Status: this is the first cut, covering Boolean, Int32, Int64, Float64 and Date32 values:
-//! columns, literals, `+ - * / %` (wrapping or checked, as the expression says), comparisons,
-//! AND/OR/NOT with three-valued logic, IS [NOT] NULL, IN (literal list), negation, and
-//! widening numeric casts. Decimals, strings, CASE, narrowing casts and the date functions
-//! come next. Unlike DataFusion, which skips the right side of AND/OR when the left side
-//! decides a whole batch, the interpreter evaluates every instruction for every row, so a
-//! division by zero there fails the query where DataFusion might not.
+//! Covered: Boolean, Int32, Int64, Float64, Date32 and Decimal128 values; columns, literals,
+//! `+ - * / %` (wrapping or checked for integers, as the expression says; always checked for
+//! decimals, with Arrow's result precision and scale), comparisons, AND/OR/NOT with
+//! three-valued logic, IS [NOT] NULL, IN (literal list), negation, CASE (both forms), casts
+//! (integer widening and narrowing, integer and decimal to decimal, decimal to Float64; CAST
+//! fails and TRY_CAST gives null on a value that does not fit), and `date_part` year, quarter,
+//! month and day of a Date32. Strings come next.
+//!
+//! Faults (division by zero, overflow, a cast that does not fit) follow DataFusion: a fault in
+//! a row fails the evaluation, except inside a CASE branch the row does not take. Unlike
+//! DataFusion, which skips the right side of AND/OR when the left side decides a whole batch,
+//! the interpreter evaluates both sides for every row, so a division by zero there fails the
+//! query where DataFusion might not.
 
 pub mod device;
 mod host;
@@ -33,5 +39,5 @@ mod translate;
 mod tests;
 
 pub use host::evaluate;
-pub use program::{ArithOp, CmpOp, Instr, Program, Reg, Scalar, ValueType};
+pub use program::{ArithOp, CmpOp, DatePart, Instr, Program, Reg, Scalar, ValueType};
 pub use translate::{Unsupported, translate};

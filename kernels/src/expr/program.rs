@@ -15,6 +15,13 @@ pub enum ValueType {
     F64,
     /// Arrow `Date32` (days since the epoch).
     Date32,
+    /// Arrow `Decimal128(precision, scale)`: an `i128` count of `10^-scale` units.
+    Decimal128 {
+        /// Decimal digits, 1..=38.
+        precision: u8,
+        /// Digits after the point, 0..=precision (negative scales are not supported).
+        scale: i8,
+    },
 }
 
 impl ValueType {
@@ -27,6 +34,7 @@ impl ValueType {
             ValueType::I64 => DataType::Int64,
             ValueType::F64 => DataType::Float64,
             ValueType::Date32 => DataType::Date32,
+            ValueType::Decimal128 { precision, scale } => DataType::Decimal128(precision, scale),
         }
     }
 
@@ -39,13 +47,32 @@ impl ValueType {
             DataType::Int64 => Some(ValueType::I64),
             DataType::Float64 => Some(ValueType::F64),
             DataType::Date32 => Some(ValueType::Date32),
+            DataType::Decimal128(precision, scale)
+                if (1..=38).contains(precision) && (0..=*precision as i8).contains(scale) =>
+            {
+                Some(ValueType::Decimal128 {
+                    precision: *precision,
+                    scale: *scale,
+                })
+            }
             _ => None,
         }
     }
 
     /// Whether arithmetic is defined on it.
     pub fn is_numeric(self) -> bool {
-        matches!(self, ValueType::I32 | ValueType::I64 | ValueType::F64)
+        matches!(
+            self,
+            ValueType::I32 | ValueType::I64 | ValueType::F64 | ValueType::Decimal128 { .. }
+        )
+    }
+
+    /// The scale of a decimal, `None` for other types.
+    pub fn decimal_scale(self) -> Option<i8> {
+        match self {
+            ValueType::Decimal128 { scale, .. } => Some(scale),
+            _ => None,
+        }
     }
 }
 
@@ -62,6 +89,8 @@ pub enum Scalar {
     F64(f64),
     /// Days since the epoch.
     Date32(i32),
+    /// A decimal's unscaled value, with its type.
+    Decimal128(i128, u8, i8),
 }
 
 impl Scalar {
@@ -73,6 +102,7 @@ impl Scalar {
             Scalar::I64(_) => ValueType::I64,
             Scalar::F64(_) => ValueType::F64,
             Scalar::Date32(_) => ValueType::Date32,
+            Scalar::Decimal128(_, precision, scale) => ValueType::Decimal128 { precision, scale },
         }
     }
 }
@@ -168,14 +198,48 @@ pub enum Instr {
         /// NOT IN.
         negated: bool,
     },
-    /// A widening conversion that cannot fail: Int32 to Int64, Int32 or Int64 to Float64
-    /// (rounding to nearest, as Arrow's cast does).
+    /// A conversion with the semantics of Arrow's cast: widening integer and integer-to-float
+    /// casts, narrowing Int64 to Int32, Int32/Int64 to a decimal, decimal to decimal
+    /// (rescaling, rounding half away from zero), decimal to Float64. The register types say
+    /// which. A value that does not fit the target is an error, or null when `safe`
+    /// (`TRY_CAST`).
     Cast {
         /// The value.
         value: Reg,
         /// The target type.
         to: ValueType,
+        /// Null instead of an error when the value does not fit.
+        safe: bool,
     },
+    /// `CASE WHEN c1 THEN v1 WHEN c2 THEN v2 ... ELSE e END`: the first branch whose condition
+    /// is true (not null). Like DataFusion, only the conditions up to the chosen branch and
+    /// the chosen value are evaluated for a row: an error elsewhere does not count.
+    Case {
+        /// `(condition, value)` pairs, in order.
+        branches: Vec<(Reg, Reg)>,
+        /// The value when no condition is true; `None` is null.
+        otherwise: Option<Reg>,
+    },
+    /// A field of a Date32 (DataFusion's `date_part` / `EXTRACT`), as Int32.
+    DatePart {
+        /// The date.
+        value: Reg,
+        /// Which field.
+        part: DatePart,
+    },
+}
+
+/// The fields `date_part` can take from a Date32 on the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DatePart {
+    /// The year (proleptic Gregorian).
+    Year,
+    /// The quarter, 1..=4.
+    Quarter,
+    /// The month, 1..=12.
+    Month,
+    /// The day of the month, 1..=31.
+    Day,
 }
 
 /// A translated expression.

@@ -18,10 +18,34 @@ fn physical(ctx: &SessionContext, sql: &str, schema: &Schema) -> Arc<dyn Physica
     ctx.create_physical_expr(logical, &df_schema).unwrap()
 }
 
-/// Evaluates `sql` both ways on `batch`; both must succeed with equal arrays or both fail.
+/// As the planner builds it: coerced, then simplified (constants folded: casts of literals,
+/// `DATE '1994-01-01' + INTERVAL '1' YEAR`).
+fn simplified(ctx: &SessionContext, sql: &str, schema: &Schema) -> Arc<dyn PhysicalExpr> {
+    use datafusion::logical_expr::simplify::SimplifyContext;
+    use datafusion::optimizer::simplify_expressions::ExprSimplifier;
+    let df_schema = Arc::new(DFSchema::try_from(schema.clone()).unwrap());
+    let logical = ctx.parse_sql_expr(sql, &df_schema).unwrap();
+    let simplifier = ExprSimplifier::new(
+        SimplifyContext::builder()
+            .with_schema(Arc::clone(&df_schema))
+            .build(),
+    );
+    let coerced = simplifier.coerce(logical, &df_schema).unwrap();
+    let simple = simplifier.simplify(coerced).unwrap();
+    ctx.create_physical_expr(simple, &df_schema).unwrap()
+}
+
+/// Evaluates `sql` both ways on `batch`, as written and simplified; both must succeed with
+/// equal arrays or both fail.
 fn check(ctx: &SessionContext, sql: &str, batch: &RecordBatch) -> Program {
+    let expr = simplified(ctx, sql, batch.schema_ref());
+    check_expr(sql, &expr, batch);
     let expr = physical(ctx, sql, batch.schema_ref());
-    let program = translate(&expr, batch.schema_ref()).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    check_expr(sql, &expr, batch)
+}
+
+fn check_expr(sql: &str, expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Program {
+    let program = translate(expr, batch.schema_ref()).unwrap_or_else(|e| panic!("{sql}: {e}"));
     let ours = evaluate(&program, batch);
     let theirs = expr
         .evaluate(batch)
@@ -135,6 +159,74 @@ const SUPPORTED: &[&str] = &[
     "(a > 0 AND x < 0.5) OR NOT p",
     "(c + d) * 2 > c - 1",
     "p IS NULL OR (q AND a IS NOT NULL)",
+    // Decimals: Arrow's result types and rescaling; overflow and division by zero fail.
+    "m + n",
+    "m - n",
+    "m * n",
+    "n * dsc",
+    "m / dnz",
+    "n / dnz",
+    "m % dnz",
+    "n % dnz",
+    "m + 1",
+    "m * (1 - dsc)",
+    "m * (1 - dsc) * (1 + dsc)",
+    "-m",
+    "-w",
+    "m < n",
+    "m = m",
+    "w >= w",
+    "m < 24",
+    "dsc BETWEEN 0.05 AND 0.07",
+    "m IN (1.5, 2, -3.25)",
+    "dsc NOT IN (0.01, NULL)",
+    "w + w",
+    "w * dsc",
+    "w / dnz",
+    "n * n",
+    "CAST(dnz AS DECIMAL(38, 10)) / dnz",
+    "CAST(dsc AS DECIMAL(38, 30)) / dnz",
+    "CAST(dsc AS DECIMAL(38, 36)) * dsc",
+    "CAST(m AS DOUBLE)",
+    "CAST(n AS DOUBLE)",
+    "CAST(w AS DOUBLE)",
+    "CAST(a AS DECIMAL(10, 2))",
+    "CAST(a AS DECIMAL(12, 2))",
+    "CAST(c AS DECIMAL(38, 5))",
+    "CAST(c AS DECIMAL(20, 2))",
+    "TRY_CAST(c AS DECIMAL(20, 2))",
+    "CAST(m AS DECIMAL(10, 1))",
+    "TRY_CAST(m AS DECIMAL(10, 1))",
+    "CAST(m AS DECIMAL(16, 1))",
+    "CAST(n AS DECIMAL(20, 6))",
+    "CAST(n AS DECIMAL(12, 6))",
+    "TRY_CAST(n AS DECIMAL(12, 6))",
+    "CAST(w AS DECIMAL(38, 0))",
+    "CAST(dsc AS DECIMAL(5, 1))",
+    "CAST(c AS INT)",
+    "TRY_CAST(c AS INT)",
+    "TRY_CAST(d AS INT) IS NULL",
+    // Dates.
+    "extract(year FROM dt)",
+    "date_part('month', dt)",
+    "date_part('quarter', dt)",
+    "date_part('day', dt)",
+    // CASE: only the branch taken counts, as in DataFusion.
+    "CASE WHEN a > 1 THEN c ELSE d END",
+    "CASE WHEN p THEN a WHEN q THEN b END",
+    "CASE WHEN p THEN a WHEN q THEN b ELSE NULL END",
+    "CASE a WHEN 1 THEN x WHEN 2 THEN y ELSE 0.5 END",
+    "CASE c WHEN 5 THEN p = q END",
+    "CASE WHEN b <> 0 AND b <> -1 THEN a / b ELSE 0 END",
+    "CASE WHEN nz64 > 2 THEN c / (nz64 - 2) WHEN nz64 < 2 THEN c END",
+    "CASE WHEN dsc > 0.05 THEN m * dsc ELSE m END",
+    "CASE WHEN p THEN m END + 1",
+];
+
+/// Supported once the planner has folded their constants (date + interval).
+const SUPPORTED_SIMPLIFIED: &[&str] = &[
+    "dt >= DATE '1994-01-01' AND dt < DATE '1994-01-01' + INTERVAL '1' YEAR",
+    "dt BETWEEN DATE '1995-01-01' - INTERVAL '3' MONTH AND DATE '1996-12-31'",
 ];
 
 #[test]
@@ -145,7 +237,84 @@ fn host_evaluator_matches_datafusion() {
         for sql in SUPPORTED {
             check(&ctx, sql, &batch);
         }
+        for sql in SUPPORTED_SIMPLIFIED {
+            check_expr(sql, &simplified(&ctx, sql, batch.schema_ref()), &batch);
+        }
     }
+}
+
+/// Every field of the dates around the ends of the range Arrow's date_part takes, and of
+/// the extreme Date32 values (null there), against DataFusion.
+#[test]
+fn date_parts_at_the_edges_match_datafusion() {
+    use super::host::DATE_PART_DAYS;
+    use arrow::array::Date32Array;
+    let (min, max) = DATE_PART_DAYS;
+    let mut days = vec![
+        i32::MIN,
+        i32::MAX,
+        min - 1,
+        min,
+        min + 1,
+        max - 1,
+        max,
+        max + 1,
+    ];
+    // Leap days, century rules and the epoch.
+    days.extend((-800_000..800_000).step_by(997));
+    days.extend([-1, 0, 1, 59, 60, 10_956, 11_016, 11_017, -719_528, -719_162]);
+    let schema = Arc::new(Schema::new(vec![Field::new("dt", DataType::Date32, true)]));
+    let batch =
+        RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Date32Array::from(days))]).unwrap();
+    let ctx = SessionContext::new();
+    for part in ["year", "quarter", "month", "day"] {
+        check(&ctx, &format!("date_part('{part}', dt)"), &batch);
+    }
+}
+
+/// A fault inside a CASE branch that no row takes does not fail the evaluation (DataFusion
+/// evaluates a branch only on the rows that take it); one in a taken branch does.
+#[test]
+fn case_faults_count_only_in_taken_branches() {
+    let ctx = SessionContext::new();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Int64, true),
+        Field::new("b", DataType::Int64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(Int64Array::from(vec![
+                Some(6),
+                Some(7),
+                None,
+                Some(i64::MIN),
+            ])),
+            Arc::new(Int64Array::from(vec![Some(2), Some(0), Some(0), Some(-1)])),
+        ],
+    )
+    .unwrap();
+    let safe = "CASE WHEN b = 0 THEN -1 WHEN b = -1 THEN 0 ELSE a / b END";
+    let unsafe_ = "CASE WHEN b <> 0 THEN a / b ELSE a END";
+    let condition = "CASE WHEN a / b > 1 THEN 1 ELSE 0 END";
+    for sql in [safe, unsafe_, condition] {
+        check(&ctx, sql, &batch);
+    }
+    let eval = |sql: &str| {
+        evaluate(
+            &translate(&physical(&ctx, sql, &schema), &schema).unwrap(),
+            &batch,
+        )
+    };
+    assert!(eval(safe).is_ok());
+    assert!(
+        eval(unsafe_).is_err(),
+        "MIN / -1 overflows on a taken branch"
+    );
+    assert!(
+        eval(condition).is_err(),
+        "a condition is evaluated before the branch"
+    );
 }
 
 #[test]
@@ -232,9 +401,16 @@ fn unsupported_expressions_say_why() {
     for (sql, why) in [
         ("s = 'x'", "type Utf8 is not supported yet"),
         ("CAST(x AS INT)", "cast from F64 to I32"),
+        ("a & 3", "operator & is not supported yet"),
+        ("CAST(x AS DECIMAL(10, 2))", "cast from F64 to Decimal128"),
         (
-            "CASE WHEN a > 1 THEN 1 ELSE 2 END",
-            "this kind of expression is not supported yet",
+            "date_part('week', CAST(a AS DATE))",
+            "date part week is not supported",
+        ),
+        ("abs(a)", "function abs is not supported yet"),
+        (
+            "CASE x WHEN 1.0 THEN 1 END",
+            "CASE <Float64> WHEN ... is not supported",
         ),
         ("a IN (1, a)", "IN list items must be literals"),
     ] {
@@ -244,4 +420,16 @@ fn unsupported_expressions_say_why() {
         assert!(text.starts_with("not supported on GPU: "), "{text}");
         assert!(text.contains(why), "{sql}: {text}");
     }
+}
+
+/// The date range the device assumes is the one Arrow's date_part takes.
+#[test]
+fn date_part_range_is_arrows() {
+    use super::host::DATE_PART_DAYS;
+    use arrow::temporal_conversions::date32_to_datetime;
+    let (min, max) = DATE_PART_DAYS;
+    assert!(date32_to_datetime(min - 1).is_none());
+    assert!(date32_to_datetime(min).is_some());
+    assert!(date32_to_datetime(max).is_some());
+    assert!(date32_to_datetime(max + 1).is_none());
 }

@@ -7,12 +7,13 @@ use arrow::datatypes::Schema;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_expr::expressions::{
-    BinaryExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, Literal, NegativeExpr,
-    NotExpr,
+    BinaryExpr, CaseExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, Literal,
+    NegativeExpr, NotExpr, TryCastExpr,
 };
 
-use super::program::{ArithOp, CmpOp, Instr, Program, Reg, Scalar, ValueType};
+use super::program::{ArithOp, CmpOp, DatePart, Instr, Program, Reg, Scalar, ValueType};
 
 /// Why an expression stays on the CPU; displays as `not supported on GPU: <expr>: <why>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,33 +145,33 @@ impl Builder<'_> {
         if let Some(in_list) = e.downcast_ref::<InListExpr>() {
             return self.in_list(e, in_list);
         }
+        if e.downcast_ref::<CastExpr>().is_some() || e.downcast_ref::<TryCastExpr>().is_some() {
+            // A cast of a constant is a constant (the planner's simplifier usually folds it).
+            if let Some(value) = constant(expr) {
+                let (value, ty) = scalar(&value).ok_or_else(|| {
+                    unsupported(
+                        e,
+                        format!(
+                            "constant of type {} is not supported yet",
+                            value.data_type()
+                        ),
+                    )
+                })?;
+                return self.push(e, Instr::Literal(value), ty);
+            }
+        }
         if let Some(cast) = e.downcast_ref::<CastExpr>() {
-            let value = self.visit(cast.expr())?;
-            let from = self.ty(value);
-            let to = ValueType::from_arrow(cast.cast_type()).ok_or_else(|| {
-                unsupported(
-                    e,
-                    format!("cast to {} is not supported yet", cast.cast_type()),
-                )
-            })?;
-            if from == to {
-                return Ok(value);
-            }
-            let widening = matches!(
-                (from, to),
-                (ValueType::I32, ValueType::I64)
-                    | (ValueType::I32, ValueType::F64)
-                    | (ValueType::I64, ValueType::F64)
-            );
-            if !widening {
-                return Err(unsupported(
-                    e,
-                    format!(
-                        "cast from {from:?} to {to:?} is not supported yet (only widening numeric casts)"
-                    ),
-                ));
-            }
-            return self.push(e, Instr::Cast { value, to }, to);
+            // DataFusion's CAST errs on values that do not fit unless its options say `safe`.
+            return self.cast(e, cast.expr(), cast.cast_type(), cast.cast_options().safe);
+        }
+        if let Some(cast) = e.downcast_ref::<TryCastExpr>() {
+            return self.cast(e, cast.expr(), cast.cast_type(), true);
+        }
+        if let Some(case) = e.downcast_ref::<CaseExpr>() {
+            return self.case(e, case);
+        }
+        if let Some(function) = e.downcast_ref::<ScalarFunctionExpr>() {
+            return self.function(e, function);
         }
         Err(unsupported(
             e,
@@ -218,6 +219,9 @@ impl Builder<'_> {
         let left = self.visit(binary.left())?;
         let right = self.visit(binary.right())?;
         let (lt, rt) = (self.ty(left), self.ty(right));
+        if let (Some(ls), Some(rs)) = (lt.decimal_scale(), rt.decimal_scale()) {
+            return self.decimal_binary(e, binary, op, (left, ls), (right, rs), arith, cmp);
+        }
         if lt != rt {
             return Err(unsupported(
                 e,
@@ -258,6 +262,231 @@ impl Builder<'_> {
         self.push(e, instr, ValueType::Bool)
     }
 
+    /// Arithmetic and comparisons on two decimals, which may differ in precision and scale:
+    /// Arrow rescales them itself, with the result type the expression declares.
+    #[allow(clippy::too_many_arguments)]
+    fn decimal_binary(
+        &mut self,
+        e: &dyn PhysicalExpr,
+        binary: &BinaryExpr,
+        op: Operator,
+        (left, ls): (Reg, i8),
+        (right, rs): (Reg, i8),
+        arith: Option<ArithOp>,
+        cmp: Option<CmpOp>,
+    ) -> Result<Reg, Unsupported> {
+        if let Some(cmp) = cmp {
+            if ls != rs {
+                return Err(unsupported(
+                    e,
+                    format!("comparison of decimals with scales {ls} and {rs}"),
+                ));
+            }
+            return self.push(
+                e,
+                Instr::Cmp {
+                    op: cmp,
+                    left,
+                    right,
+                },
+                ValueType::Bool,
+            );
+        }
+        let Some(arith) = arith else {
+            return Err(unsupported(e, format!("operator {op} on decimals")));
+        };
+        let declared = binary
+            .data_type(self.schema)
+            .map_err(|err| unsupported(e, err.to_string()))?;
+        let ty = ValueType::from_arrow(&declared).ok_or_else(|| {
+            unsupported(e, format!("result type {declared} is not supported yet"))
+        })?;
+        let result_scale = ty.decimal_scale().unwrap_or(-1);
+        // Arrow's rules (arrow-arith's decimal_op): the scale each operator gives.
+        let (expected, factor) = match arith {
+            ArithOp::Add | ArithOp::Sub | ArithOp::Rem => (ls.max(rs), i32::from(ls.max(rs))),
+            ArithOp::Mul => (ls.saturating_add(rs), 0),
+            ArithOp::Div => {
+                let scale = ls.saturating_add(4).min(38);
+                (scale, i32::from(scale) - i32::from(ls) + i32::from(rs))
+            }
+        };
+        if i32::from(ls) + i32::from(rs) > 38 && arith == ArithOp::Mul {
+            return Err(unsupported(e, "the product's scale would exceed 38"));
+        }
+        if expected != result_scale || factor.abs() > 38 {
+            return Err(unsupported(
+                e,
+                format!("{declared} is not the result Arrow gives for scales {ls} and {rs}"),
+            ));
+        }
+        self.push(
+            e,
+            Instr::Arith {
+                op: arith,
+                left,
+                right,
+                // Arrow's decimal arithmetic is always checked.
+                checked: true,
+            },
+            ty,
+        )
+    }
+
+    fn cast(
+        &mut self,
+        e: &dyn PhysicalExpr,
+        input: &Arc<dyn PhysicalExpr>,
+        to: &arrow::datatypes::DataType,
+        safe: bool,
+    ) -> Result<Reg, Unsupported> {
+        let value = self.visit(input)?;
+        let from = self.ty(value);
+        let to = ValueType::from_arrow(to)
+            .ok_or_else(|| unsupported(e, format!("cast to {to} is not supported yet")))?;
+        if from == to {
+            return Ok(value);
+        }
+        use ValueType::*;
+        let supported = matches!(
+            (from, to),
+            (I32, I64)
+                | (I32, F64)
+                | (I64, F64)
+                | (I64, I32)
+                | (I32 | I64, Decimal128 { .. })
+                | (Decimal128 { .. }, Decimal128 { .. })
+                | (Decimal128 { .. }, F64)
+        );
+        if !supported {
+            return Err(unsupported(
+                e,
+                format!("cast from {from:?} to {to:?} is not supported yet"),
+            ));
+        }
+        self.push(e, Instr::Cast { value, to, safe }, to)
+    }
+
+    fn case(&mut self, e: &dyn PhysicalExpr, case: &CaseExpr) -> Result<Reg, Unsupported> {
+        let base = match case.expr() {
+            Some(base) => {
+                let reg = self.visit(base)?;
+                if self.ty(reg) == ValueType::F64 {
+                    // DataFusion may match float WHEN values by a lookup table, whose notion
+                    // of equality for NaN and -0.0 is not `=`'s.
+                    return Err(unsupported(e, "CASE <Float64> WHEN ... is not supported"));
+                }
+                Some(reg)
+            }
+            None => None,
+        };
+        let result_type = |this: &Self, reg: Reg, ty: &mut Option<ValueType>| {
+            let t = this.ty(reg);
+            match ty {
+                Some(expected) if *expected != t => Err(unsupported(
+                    e,
+                    format!("CASE values of types {expected:?} and {t:?}"),
+                )),
+                _ => {
+                    *ty = Some(t);
+                    Ok(())
+                }
+            }
+        };
+        let mut ty = None;
+        let mut branches = Vec::with_capacity(case.when_then_expr().len());
+        for (when, then) in case.when_then_expr() {
+            let when = self.visit(when)?;
+            let condition = match base {
+                Some(base) => {
+                    let (bt, wt) = (self.ty(base), self.ty(when));
+                    if bt != wt {
+                        return Err(unsupported(
+                            e,
+                            format!("CASE {bt:?} WHEN {wt:?} compares different types"),
+                        ));
+                    }
+                    self.push(
+                        e,
+                        Instr::Cmp {
+                            op: CmpOp::Eq,
+                            left: base,
+                            right: when,
+                        },
+                        ValueType::Bool,
+                    )?
+                }
+                None => {
+                    self.expect(e, when, ValueType::Bool)?;
+                    when
+                }
+            };
+            let then = self.visit(then)?;
+            result_type(self, then, &mut ty)?;
+            branches.push((condition, then));
+        }
+        let otherwise = match case.else_expr() {
+            Some(other) => {
+                let reg = self.visit(other)?;
+                result_type(self, reg, &mut ty)?;
+                Some(reg)
+            }
+            None => None,
+        };
+        let ty = ty.ok_or_else(|| unsupported(e, "CASE without a value"))?;
+        self.push(
+            e,
+            Instr::Case {
+                branches,
+                otherwise,
+            },
+            ty,
+        )
+    }
+
+    fn function(
+        &mut self,
+        e: &dyn PhysicalExpr,
+        function: &ScalarFunctionExpr,
+    ) -> Result<Reg, Unsupported> {
+        match function.name() {
+            "date_part" => {
+                let [part, value] = function.args() else {
+                    return Err(unsupported(e, "date_part takes two arguments"));
+                };
+                let part = match constant(part) {
+                    Some(ScalarValue::Utf8(Some(p)) | ScalarValue::Utf8View(Some(p))) => p,
+                    _ => return Err(unsupported(e, "the date part must be a constant string")),
+                };
+                let part = match part.to_ascii_lowercase().as_str() {
+                    "year" => DatePart::Year,
+                    "quarter" => DatePart::Quarter,
+                    "month" => DatePart::Month,
+                    "day" => DatePart::Day,
+                    other => {
+                        return Err(unsupported(
+                            e,
+                            format!("date part {other} is not supported"),
+                        ));
+                    }
+                };
+                let value = self.visit(value)?;
+                self.expect(e, value, ValueType::Date32)?;
+                if function.return_type() != &arrow::datatypes::DataType::Int32 {
+                    return Err(unsupported(
+                        e,
+                        format!("date_part returning {}", function.return_type()),
+                    ));
+                }
+                self.push(e, Instr::DatePart { value, part }, ValueType::I32)
+            }
+            name => Err(unsupported(
+                e,
+                format!("function {name} is not supported yet"),
+            )),
+        }
+    }
+
     fn in_list(&mut self, e: &dyn PhysicalExpr, in_list: &InListExpr) -> Result<Reg, Unsupported> {
         let value = self.visit(in_list.expr())?;
         let ty = self.ty(value);
@@ -296,8 +525,17 @@ fn constant(expr: &Arc<dyn PhysicalExpr>) -> Option<ScalarValue> {
     if let Some(literal) = expr.downcast_ref::<Literal>() {
         return Some(literal.value().clone());
     }
-    let cast = expr.downcast_ref::<CastExpr>()?;
-    constant(cast.expr())?.cast_to(cast.cast_type()).ok()
+    if let Some(cast) = expr.downcast_ref::<CastExpr>() {
+        return constant(cast.expr())?
+            .cast_to_with_options(cast.cast_type(), cast.cast_options())
+            .ok();
+    }
+    let cast = expr.downcast_ref::<TryCastExpr>()?;
+    let value = constant(cast.expr())?;
+    value
+        .cast_to(cast.cast_type())
+        .or_else(|_| ScalarValue::try_from(cast.cast_type()))
+        .ok()
 }
 
 /// A DataFusion scalar as a program constant: `(None, type)` for a typed null.
@@ -308,6 +546,10 @@ fn scalar(value: &ScalarValue) -> Option<(Option<Scalar>, ValueType)> {
         ScalarValue::Int64(v) => (v.map(Scalar::I64), ValueType::I64),
         ScalarValue::Float64(v) => (v.map(Scalar::F64), ValueType::F64),
         ScalarValue::Date32(v) => (v.map(Scalar::Date32), ValueType::Date32),
+        ScalarValue::Decimal128(v, precision, scale) => {
+            let ty = ValueType::from_arrow(&value.data_type())?;
+            (v.map(|v| Scalar::Decimal128(v, *precision, *scale)), ty)
+        }
         _ => return None,
     })
 }

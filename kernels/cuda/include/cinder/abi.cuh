@@ -64,6 +64,8 @@ enum ExprOp : int32_t {
   EXPR_IS_NOT_NULL = 34,
   EXPR_IN_LIST = 35,
   EXPR_CAST = 40,
+  EXPR_CASE = 41,
+  EXPR_DATE_PART = 42,
 };
 
 enum ExprType : int32_t {
@@ -72,6 +74,7 @@ enum ExprType : int32_t {
   EXPR_I64 = 3,
   EXPR_F64 = 4,
   EXPR_DATE32 = 5,
+  EXPR_DECIMAL = 6,  // Decimal128: 16 bytes, little-endian two's complement
 };
 
 // Flags of an ExprInstr.
@@ -79,12 +82,38 @@ constexpr int32_t EXPR_FLAG_CHECKED = 1;        // integer overflow is an error
 constexpr int32_t EXPR_FLAG_NEGATED = 2;        // NOT IN
 constexpr int32_t EXPR_FLAG_LIST_HAS_NULL = 4;  // the IN list held a null
 constexpr int32_t EXPR_FLAG_NULL_LITERAL = 8;   // the literal is null
+constexpr int32_t EXPR_FLAG_SAFE = 16;          // a cast that does not fit gives null (TRY_CAST)
+constexpr int32_t EXPR_FLAG_CHECK = 32;         // check a decimal result against its bound
 
 // Error codes the interpreter ORs into ExprProgram::error.
 constexpr uint32_t EXPR_ERROR_DIVIDE_BY_ZERO = 1;
 constexpr uint32_t EXPR_ERROR_OVERFLOW = 2;
+constexpr uint32_t EXPR_ERROR_CAST = 4;
 
-// One instruction; instruction i writes register i.
+// Date parts (ExprInstr::p0 of EXPR_DATE_PART), and the Date32 range Arrow's date_part takes a
+// field of (chrono's dates); outside it the field is null.
+constexpr int32_t EXPR_PART_YEAR = 1;
+constexpr int32_t EXPR_PART_QUARTER = 2;
+constexpr int32_t EXPR_PART_MONTH = 3;
+constexpr int32_t EXPR_PART_DAY = 4;
+constexpr int32_t EXPR_DATE_PART_MIN_DAYS = -96465292;
+constexpr int32_t EXPR_DATE_PART_MAX_DAYS = 95026236;
+
+// One instruction; instruction i writes register i. Registers are 64-bit, with a second
+// 64-bit half used by decimals only.
+//
+// Per opcode (see kernels/src/expr/device.rs, which encodes them):
+// - EXPR_LITERAL: imm (and imm_hi for a decimal) is the value.
+// - arithmetic on EXPR_DECIMAL: imm:imm_hi is the factor (10^k) that rescales operand a
+//   (p0 = 0) or b (p0 = 1) first: +, -, % to the common scale, / to the quotient's scale.
+// - EXPR_IN_LIST: list_len items at constants[list_start], two words each for decimals.
+// - EXPR_CAST: from arg_type to type. Integer -> decimal: multiply by imm:imm_hi. Decimal ->
+//   decimal: multiply (p0 = 1) or divide rounding half away from zero (p0 = 0) by imm:imm_hi.
+//   With EXPR_FLAG_CHECK the result must lie within +-constants[list_start..+2] (10^p - 1).
+//   Decimal -> F64: divide by the double whose bits are imm (10^scale).
+// - EXPR_CASE: list_len (condition, value) register pairs at constants[list_start]; b is the
+//   ELSE register, or -1 for null.
+// - EXPR_DATE_PART: p0 is an EXPR_PART_*.
 struct ExprInstr {
   int32_t opcode;      // ExprOp
   int32_t type;        // ExprType of the result
@@ -92,20 +121,23 @@ struct ExprInstr {
   int32_t b;           // second operand register
   int32_t arg_type;    // ExprType of operand a (comparisons, casts, IN lists)
   int32_t flags;       // EXPR_FLAG_*
-  int32_t list_start;  // first IN list constant in ExprProgram::constants
-  int32_t list_len;    // number of IN list constants
+  int32_t list_start;  // first of this instruction's entries in ExprProgram::constants
+  int32_t list_len;    // number of entries (items or pairs)
   int64_t imm;         // literal bits: integers sign-extended, doubles as their bits, bool 0/1
+  int32_t p0;          // instruction-specific parameter
+  int32_t p1;          // instruction-specific parameter
+  int64_t imm_hi;      // high half of a 128-bit imm
 };
 
 // A program bound to its input columns and output buffers.
 struct ExprProgram {
   uint64_t instrs;        // device address of ExprInstr[n_instrs]
-  uint64_t constants;     // device address of int64 IN list constants (same encoding as imm)
+  uint64_t constants;     // device address of the int64 constants the instructions refer to
   uint64_t columns;       // device address of ColumnView[] (the input batch's columns)
   int32_t n_instrs;
   int32_t result;         // register holding the result
   int64_t rows;
-  uint64_t out_values;    // result values: bit-packed for EXPR_BOOL, else 4 or 8 bytes per row
+  uint64_t out_values;    // result values: bit-packed for EXPR_BOOL, else 4, 8 or 16 bytes per row
   uint64_t out_validity;  // result validity bitmap, in 32-bit words (ceil(rows / 32) of them)
   uint64_t error;         // device address of one uint32 error word, zeroed before launch
 };
