@@ -185,6 +185,59 @@ impl DeviceColumn {
         })
     }
 
+    /// A column from buffers a kernel wrote, in the layout [`DeviceColumn::upload`] makes:
+    /// rows from 0, `validity` a bitmap of at least `len` bits (or `None`: no nulls), fixed
+    /// values of `width` bytes per row or a bitmap for Boolean. Checks the buffer sizes; only
+    /// fixed-width and Boolean columns can be assembled this way.
+    pub fn from_parts(
+        data_type: DataType,
+        len: usize,
+        null_count: usize,
+        validity: Option<DeviceBuffer>,
+        body: ColumnBody,
+    ) -> Result<Self> {
+        let invalid = |what: String| Err(CudaError::InvalidData(what));
+        if null_count > len || (null_count > 0 && validity.is_none()) {
+            return invalid(format!(
+                "{null_count} nulls in {len} rows (validity given: {})",
+                validity.is_some()
+            ));
+        }
+        if let Some(bits) = validity.as_ref().filter(|b| b.len() < len.div_ceil(8)) {
+            return invalid(format!("{} validity bytes for {len} rows", bits.len()));
+        }
+        match &body {
+            ColumnBody::Fixed { values, width } => {
+                if data_type.primitive_width() != Some(*width) || values.len() < len * width {
+                    return invalid(format!(
+                        "{} bytes of {width}-byte values for {len} rows of {data_type}",
+                        values.len()
+                    ));
+                }
+            }
+            ColumnBody::Boolean { values } => {
+                if data_type != DataType::Boolean || values.len() < len.div_ceil(8) {
+                    return invalid(format!(
+                        "{} bitmap bytes for {len} rows of {data_type}",
+                        values.len()
+                    ));
+                }
+            }
+            ColumnBody::Strings { .. } | ColumnBody::Dictionary { .. } => {
+                return invalid(format!(
+                    "assembling a {data_type} column from parts is not supported"
+                ));
+            }
+        }
+        Ok(Self {
+            data_type,
+            len,
+            null_count,
+            validity,
+            body,
+        })
+    }
+
     /// Copies the column back into an Arrow array equal to the one uploaded.
     pub fn download(&self, pool: &MemoryPool) -> Result<ArrayRef> {
         let invalid = |e: arrow::error::ArrowError| CudaError::InvalidData(e.to_string());
@@ -385,6 +438,34 @@ impl DeviceBatch {
         })
     }
 
+    /// A batch of columns already on the device; each must match its field's type and have
+    /// `num_rows` rows.
+    pub fn try_new(schema: SchemaRef, columns: Vec<DeviceColumn>, num_rows: usize) -> Result<Self> {
+        if schema.fields().len() != columns.len() {
+            return Err(CudaError::InvalidData(format!(
+                "{} columns for {} fields",
+                columns.len(),
+                schema.fields().len()
+            )));
+        }
+        for (field, column) in schema.fields().iter().zip(&columns) {
+            if field.data_type() != column.data_type() || column.len() != num_rows {
+                return Err(CudaError::InvalidData(format!(
+                    "column '{}' is {} with {} rows; expected {} with {num_rows}",
+                    field.name(),
+                    column.data_type(),
+                    column.len(),
+                    field.data_type()
+                )));
+            }
+        }
+        Ok(Self {
+            schema,
+            columns,
+            num_rows,
+        })
+    }
+
     /// Copies the batch back to the host.
     pub fn download(&self, pool: &MemoryPool) -> Result<RecordBatch> {
         let columns = self
@@ -436,6 +517,56 @@ mod tests {
         assert_eq!(on_device.len(), array.len());
         assert_eq!(on_device.null_count(), array.logical_null_count());
         on_device.download(pool).unwrap()
+    }
+
+    /// Columns assembled from kernel output are checked against their type and row count,
+    /// and download like uploaded ones.
+    #[test]
+    fn columns_from_parts_are_checked() {
+        let pool = MemoryPool::host(PoolConfig::default()).unwrap();
+        let values = |n: usize| pool.upload(&vec![7u8; n]).unwrap();
+        let ok = DeviceColumn::from_parts(
+            DataType::Int32,
+            2,
+            1,
+            Some(pool.upload(&[0b01]).unwrap()),
+            ColumnBody::Fixed {
+                values: values(8),
+                width: 4,
+            },
+        )
+        .unwrap();
+        let array = ok.download(&pool).unwrap();
+        assert_eq!(array.null_count(), 1);
+        assert!(array.is_valid(0) && array.is_null(1));
+        let short = DeviceColumn::from_parts(
+            DataType::Int64,
+            2,
+            0,
+            None,
+            ColumnBody::Fixed {
+                values: values(8),
+                width: 8,
+            },
+        );
+        assert!(
+            short
+                .unwrap_err()
+                .to_string()
+                .contains("8 bytes of 8-byte values")
+        );
+        let nulls_without_bitmap = DeviceColumn::from_parts(
+            DataType::Boolean,
+            2,
+            1,
+            None,
+            ColumnBody::Boolean { values: values(1) },
+        );
+        assert!(nulls_without_bitmap.is_err());
+        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int32, true)]));
+        let err = DeviceBatch::try_new(Arc::clone(&schema), vec![ok], 3).unwrap_err();
+        assert!(err.to_string().contains("expected Int32 with 3"), "{err}");
+        assert!(DeviceBatch::try_new(schema, vec![], 0).is_err());
     }
 
     #[test]

@@ -76,11 +76,65 @@ pub struct ExprProgram {
     pub out_validity: u64,
     /// Device address of the error word.
     pub error: u64,
+    /// Device address of the count of null results.
+    pub null_count: u64,
 }
 
 // SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::ExprProgram`
 // (checked by `abi_header_matches_rust_mirrors`).
 unsafe impl DeviceRepr for ExprProgram {}
+
+/// One column to compact (`cinder::FilterColumn`); see `filter` for its use.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FilterColumn {
+    /// Device address of the values (a bitmap when `width` is 0).
+    pub data: u64,
+    /// Device address of the validity bitmap; 0 when there are no nulls.
+    pub validity: u64,
+    /// Device address of the output values.
+    pub out_data: u64,
+    /// Device address of the output validity words (zeroed).
+    pub out_validity: u64,
+    /// Device address of the output null count (zeroed).
+    pub null_count: u64,
+    /// Bytes per value, or 0 for a bitmap.
+    pub width: i32,
+    /// Unused.
+    pub reserved: i32,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::FilterColumn`
+// (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for FilterColumn {}
+
+/// A filter's selection and block bookkeeping (`cinder::FilterParams`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FilterParams {
+    /// Device address of the predicate's value words.
+    pub values: u64,
+    /// Device address of the predicate's validity words.
+    pub validity: u64,
+    /// Device address of the per-block counts.
+    pub block_counts: u64,
+    /// Device address of the per-block output offsets (plus the total).
+    pub block_offsets: u64,
+    /// Device address of the `FilterColumn`s.
+    pub columns: u64,
+    /// Input rows.
+    pub rows: i64,
+    /// Blocks.
+    pub n_blocks: i64,
+    /// Columns.
+    pub n_columns: i32,
+    /// Unused.
+    pub reserved: i32,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::FilterParams`
+// (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for FilterParams {}
 
 #[cfg(test)]
 mod tests {
@@ -197,7 +251,8 @@ mod tests {
                 "rows",
                 "out_values",
                 "out_validity",
-                "error"
+                "error",
+                "null_count"
             ]
         );
         let (offsets, size) = c_layout(&fields);
@@ -213,8 +268,71 @@ mod tests {
                 offset_of!(ExprProgram, out_values),
                 offset_of!(ExprProgram, out_validity),
                 offset_of!(ExprProgram, error),
+                offset_of!(ExprProgram, null_count),
             ]
         );
         assert_eq!(size, size_of::<ExprProgram>());
+
+        let fields = header_fields("FilterColumn");
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "data",
+                "validity",
+                "out_data",
+                "out_validity",
+                "null_count",
+                "width",
+                "reserved"
+            ]
+        );
+        let (offsets, size) = c_layout(&fields);
+        assert_eq!(
+            offsets,
+            [
+                offset_of!(FilterColumn, data),
+                offset_of!(FilterColumn, validity),
+                offset_of!(FilterColumn, out_data),
+                offset_of!(FilterColumn, out_validity),
+                offset_of!(FilterColumn, null_count),
+                offset_of!(FilterColumn, width),
+                offset_of!(FilterColumn, reserved),
+            ]
+        );
+        assert_eq!(size, size_of::<FilterColumn>());
+
+        let fields = header_fields("FilterParams");
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "values",
+                "validity",
+                "block_counts",
+                "block_offsets",
+                "columns",
+                "rows",
+                "n_blocks",
+                "n_columns",
+                "reserved"
+            ]
+        );
+        let (offsets, size) = c_layout(&fields);
+        assert_eq!(
+            offsets,
+            [
+                offset_of!(FilterParams, values),
+                offset_of!(FilterParams, validity),
+                offset_of!(FilterParams, block_counts),
+                offset_of!(FilterParams, block_offsets),
+                offset_of!(FilterParams, columns),
+                offset_of!(FilterParams, rows),
+                offset_of!(FilterParams, n_blocks),
+                offset_of!(FilterParams, n_columns),
+                offset_of!(FilterParams, reserved),
+            ]
+        );
+        assert_eq!(size, size_of::<FilterParams>());
     }
 }

@@ -7,7 +7,7 @@
 //! into this crate by `build.rs`, which refuses stale images ([`embedded`]). A GPU node thus
 //! needs only the NVIDIA driver.
 //!
-//! Each kernel family has one module here (`hash`, later `filter`, `join`, `aggregate`) holding
+//! Each kernel family has one module here (`hash`, `expr`, `filter`, later `join`, `aggregate`) holding
 //! its launcher and its host reference; the host reference is what CI runs and what
 //! `cinder gpu-check` compares the device against ([`selfcheck`]).
 //!
@@ -17,6 +17,7 @@
 pub mod abi;
 pub mod embedded;
 pub mod expr;
+pub mod filter;
 pub mod hash;
 pub mod launch;
 pub mod selfcheck;

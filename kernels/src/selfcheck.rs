@@ -6,7 +6,7 @@
 use cinder_cuda::{Device, MemoryPool};
 
 use crate::embedded::DeviceKernels;
-use crate::{Result, expr, hash};
+use crate::{Result, expr, filter, hash};
 
 /// What a check runs against.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +26,8 @@ pub struct CheckCase {
     pub module: &'static str,
     /// The kernel's `extern "C"` name.
     pub kernel: &'static str,
+    /// Other kernels of the module this check runs too (one pipeline, one check).
+    pub covers: &'static [&'static str],
     /// Runs the kernel on `rows` fresh random rows from `seed` and compares with the host.
     pub run: fn(&CheckEnv<'_>, usize, u64) -> Result<CheckOutcome>,
 }
@@ -35,12 +37,20 @@ pub static CHECKS: &[CheckCase] = &[
     CheckCase {
         module: hash::MODULE,
         kernel: hash::HASH_I64,
+        covers: &[],
         run: hash::check_hash_i64,
     },
     CheckCase {
         module: expr::device::MODULE,
         kernel: expr::device::EXPR_EVAL,
+        covers: &[],
         run: expr::device::check_expr_eval,
+    },
+    CheckCase {
+        module: filter::MODULE,
+        kernel: filter::FILTER_GATHER,
+        covers: &[filter::FILTER_COUNT, filter::FILTER_SCAN],
+        run: filter::check_filter,
     },
 ];
 
@@ -122,9 +132,8 @@ mod tests {
         for module in MODULES {
             for kernel in module.kernels {
                 assert!(
-                    CHECKS
-                        .iter()
-                        .any(|c| c.module == module.name && c.kernel == *kernel),
+                    CHECKS.iter().any(|c| c.module == module.name
+                        && (c.kernel == *kernel || c.covers.contains(kernel))),
                     "{}::{kernel} has no CheckCase in selfcheck::CHECKS",
                     module.name
                 );
@@ -133,12 +142,13 @@ mod tests {
         for check in CHECKS {
             let module = crate::embedded::module(check.module)
                 .unwrap_or_else(|| panic!("{} is not embedded", check.module));
-            assert!(
-                module.kernels.contains(&check.kernel),
-                "{} not in {}",
-                check.kernel,
-                check.module
-            );
+            for kernel in std::iter::once(&check.kernel).chain(check.covers) {
+                assert!(
+                    module.kernels.contains(kernel),
+                    "{kernel} not in {}",
+                    check.module
+                );
+            }
         }
     }
 

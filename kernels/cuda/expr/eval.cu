@@ -496,7 +496,13 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
     const int64_t v_hi = ok ? reg_hi[p.result] : 0;
     const uint32_t valid_word = __ballot_sync(0xFFFFFFFFu, ok);
     const int64_t word = base >> 5;
-    if (lane == 0) reinterpret_cast<uint32_t*>(p.out_validity)[word] = valid_word;
+    if (lane == 0) {
+      reinterpret_cast<uint32_t*>(p.out_validity)[word] = valid_word;
+      const int64_t in_range = p.rows - base;
+      const uint32_t rows_mask = in_range >= 32 ? 0xFFFFFFFFu : ((1u << in_range) - 1);
+      const uint32_t nulls = __popc(~valid_word & rows_mask);
+      if (nulls != 0) atomicAdd(reinterpret_cast<unsigned long long*>(p.null_count), static_cast<unsigned long long>(nulls));
+    }
     if (result_type == cinder::EXPR_BOOL) {
       const uint32_t value_word = __ballot_sync(0xFFFFFFFFu, ok && v != 0);
       if (lane == 0) reinterpret_cast<uint32_t*>(p.out_values)[word] = value_word;

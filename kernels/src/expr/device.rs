@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayData, ArrayRef, RecordBatch, make_array, new_empty_array};
-use arrow::buffer::{BooleanBuffer, NullBuffer};
+use arrow::array::{Array, ArrayRef, RecordBatch};
 use cinder_cuda::driver::{
     CUevent_flags, CudaStream, DevicePtr, DevicePtrMut, PushKernelArg, SyncOnDrop,
 };
-use cinder_cuda::{ColumnBody, CudaError, DeviceBatch, DeviceBuffer, MemoryPool};
+use cinder_cuda::{ColumnBody, CudaError, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPool};
 use datafusion::common::DFSchema;
 use datafusion::prelude::SessionContext;
 
@@ -346,8 +345,8 @@ fn as_bytes<T: Copy>(values: &[T]) -> &[u8] {
 }
 
 /// Evaluates `program` over `batch` (already in the CUDA pool `pool`) with the interpreter
-/// kernel, and downloads the result. Integer division by zero or overflow on any row is an
-/// error, as on the host.
+/// kernel, and downloads the result. A fault (division by zero, overflow, a cast that does not
+/// fit) in any row's result is an error, as on the host.
 pub fn evaluate_device(
     kernels: &DeviceKernels,
     pool: &MemoryPool,
@@ -355,6 +354,20 @@ pub fn evaluate_device(
     batch: &DeviceBatch,
     timing: Timing,
 ) -> Result<(ArrayRef, Option<LaunchTime>)> {
+    let (column, time) = evaluate_on_device(kernels, pool, program, batch, timing)?;
+    Ok((column.download(pool)?, time))
+}
+
+/// Evaluates `program` over `batch` with the interpreter kernel, leaving the result in the
+/// pool as a column of the program's result type. Waits for the kernel (to read its error
+/// word and null count).
+pub fn evaluate_on_device(
+    kernels: &DeviceKernels,
+    pool: &MemoryPool,
+    program: &Program,
+    batch: &DeviceBatch,
+    timing: Timing,
+) -> Result<(DeviceColumn, Option<LaunchTime>)> {
     check_bindings(program, batch)?;
     let device = pool.device().ok_or_else(|| KernelError::InvalidArgument {
         kernel: EXPR_EVAL,
@@ -362,8 +375,22 @@ pub fn evaluate_device(
     })?;
     let rows = batch.num_rows();
     let result_type = program.result_type();
+    let body = |values: DeviceBuffer| match result_type {
+        ValueType::Bool => ColumnBody::Boolean { values },
+        ty => ColumnBody::Fixed {
+            values,
+            width: ty.arrow_type().primitive_width().unwrap_or(0),
+        },
+    };
     if rows == 0 {
-        return Ok((new_empty_array(&result_type.arrow_type()), None));
+        let column = DeviceColumn::from_parts(
+            result_type.arrow_type(),
+            0,
+            0,
+            None,
+            body(pool.allocate(0)?),
+        )?;
+        return Ok((column, None));
     }
     let stream = device.stream();
     let encoded = encode(program);
@@ -399,16 +426,15 @@ pub fn evaluate_device(
     let words = rows.div_ceil(32);
     let value_bytes = match result_type {
         ValueType::Bool => words * 4,
-        ValueType::I32 | ValueType::Date32 => rows * 4,
-        ValueType::I64 | ValueType::F64 => rows * 8,
-        ValueType::Decimal128 { .. } => rows * 16,
+        ty => rows * ty.arrow_type().primitive_width().unwrap_or(8),
     };
     let mut values = pool.allocate(value_bytes)?;
     let mut validity = pool.allocate(words * 4)?;
-    let mut error = pool.allocate(4)?;
+    // The error word at byte 0, the null count at byte 8.
+    let mut status = pool.allocate(16)?;
     let missing = || CudaError::InvalidData("a CUDA pool returned a host buffer".to_string());
     stream
-        .memset_zeros(error.cuda_slice_mut().ok_or_else(missing)?)
+        .memset_zeros(status.cuda_slice_mut().ok_or_else(missing)?)
         .map_err(|e| CudaError::driver("cuMemsetD8Async", e))?;
 
     let (instrs_ptr, g1) = instrs_buf
@@ -431,7 +457,7 @@ pub fn evaluate_device(
         .cuda_slice_mut()
         .ok_or_else(missing)?
         .device_ptr_mut(stream);
-    let (error_ptr, g6) = error
+    let (status_ptr, g6) = status
         .cuda_slice_mut()
         .ok_or_else(missing)?
         .device_ptr_mut(stream);
@@ -444,7 +470,8 @@ pub fn evaluate_device(
         rows: rows as i64,
         out_values: values_ptr,
         out_validity: validity_ptr,
-        error: error_ptr,
+        error: status_ptr,
+        null_count: status_ptr + 8,
     };
     let function = kernels.function(MODULE, EXPR_EVAL)?;
     let config = launch::grid_stride_1d(device, rows);
@@ -455,16 +482,17 @@ pub fn evaluate_device(
     }
     // SAFETY: the kernel takes one `cinder::ExprProgram` by value, mirrored by `params`. Every
     // address in it points into a live pool buffer sized above (instructions, constants, one
-    // view per batch column, `value_bytes` of values, ceil(rows / 32) validity words, one error
-    // word); the column views point into the batch's buffers, which hold `rows` rows. The
-    // guards order the launch after the uploads and record the writes for later readers.
+    // view per batch column, `value_bytes` of values, ceil(rows / 32) validity words, 16
+    // status bytes: the error word and the 8-byte-aligned null count); the column views point
+    // into the batch's buffers, which hold `rows` rows. The guards order the launch after the
+    // uploads and record the writes for later readers.
     let events = unsafe { builder.launch(config) }
         .map_err(|e| CudaError::driver(format!("launching {EXPR_EVAL}"), e))?;
     drop((g1, g2, g3, g4, g5, g6, guards));
     let time = events.map(|(start, end)| LaunchTime { start, end });
 
-    let error_word = pool.download(&error)?;
-    let code = u32::from_le_bytes(error_word.as_slice()[..4].try_into().expect("4 bytes"));
+    let status = pool.download(&status)?;
+    let code = u32::from_le_bytes(status.as_slice()[..4].try_into().expect("4 bytes"));
     for (bit, fault) in [
         (ERROR_DIVIDE_BY_ZERO, Fault::DivideByZero),
         (ERROR_OVERFLOW, Fault::Overflow),
@@ -474,15 +502,18 @@ pub fn evaluate_device(
             return Err(fault.error());
         }
     }
-    let nulls = NullBuffer::new(BooleanBuffer::new(pool.download(&validity)?, 0, rows));
-    let data = ArrayData::builder(result_type.arrow_type())
-        .len(rows)
-        .add_buffer(pool.download(&values)?)
-        .nulls(Some(nulls))
-        .build()
-        .map_err(|e| CudaError::InvalidData(e.to_string()))?;
+    let null_count = u64::from_le_bytes(status.as_slice()[8..16].try_into().expect("8 bytes"));
+    let null_count = usize::try_from(null_count).unwrap_or(usize::MAX);
+    let validity = (null_count > 0).then_some(validity);
+    let column = DeviceColumn::from_parts(
+        result_type.arrow_type(),
+        rows,
+        null_count,
+        validity,
+        body(values),
+    )?;
     drop((instrs_buf, constants_buf, views_buf));
-    Ok((make_array(data), time))
+    Ok((column, time))
 }
 
 /// Refuses a program the kernel cannot run safely on `batch`: too many registers, or a column
@@ -663,7 +694,7 @@ fn compare_rows(sql: &str, expected: &ArrayRef, got: &ArrayRef) -> CheckOutcome 
     outcome
 }
 
-fn program_for(ctx: &SessionContext, sql: &str, batch: &RecordBatch) -> Result<Program> {
+pub(crate) fn program_for(ctx: &SessionContext, sql: &str, batch: &RecordBatch) -> Result<Program> {
     let schema = batch.schema();
     let invalid = |e: String| KernelError::InvalidArgument {
         kernel: EXPR_EVAL,

@@ -32,7 +32,7 @@
 pub mod device;
 mod host;
 mod program;
-mod samples;
+pub(crate) mod samples;
 mod translate;
 
 #[cfg(test)]

@@ -140,6 +140,42 @@ struct ExprProgram {
   uint64_t out_values;    // result values: bit-packed for EXPR_BOOL, else 4, 8 or 16 bytes per row
   uint64_t out_validity;  // result validity bitmap, in 32-bit words (ceil(rows / 32) of them)
   uint64_t error;         // device address of one uint32 error word, zeroed before launch
+  uint64_t null_count;    // device address of one uint64 count of null results, zeroed before launch
+};
+
+}  // namespace cinder
+
+namespace cinder {
+
+// Filter compaction (kernels/cuda/filter/compact.cu, launched by kernels/src/filter.rs).
+// Rows are taken in blocks of FILTER_ROWS_PER_BLOCK: a count pass, a scan of the per-block
+// counts, then one gather pass that moves every column.
+constexpr int32_t FILTER_THREADS = 256;
+constexpr int32_t FILTER_TILES = 8;
+constexpr int32_t FILTER_ROWS_PER_BLOCK = FILTER_THREADS * FILTER_TILES;
+
+// One column to compact. Rows start at bit/element 0 (device columns are normalised).
+struct FilterColumn {
+  uint64_t data;          // values: `width` bytes per row, or a bitmap when width == 0
+  uint64_t validity;      // input validity bitmap; 0 = no nulls (then out_validity is 0 too)
+  uint64_t out_data;      // output values (bitmaps zeroed before launch)
+  uint64_t out_validity;  // output validity bitmap in 32-bit words, zeroed before launch
+  uint64_t null_count;    // device address of a uint64 count of output nulls, zeroed
+  int32_t width;          // bytes per value: 1, 2, 4, 8 or 16; 0 for a bitmap (Boolean)
+  int32_t reserved;
+};
+
+// The selection and where each block's rows go.
+struct FilterParams {
+  uint64_t values;        // predicate result bits, 32-bit words
+  uint64_t validity;      // predicate validity bits, 32-bit words (null does not select)
+  uint64_t block_counts;  // uint64 per block: selected rows (count pass writes)
+  uint64_t block_offsets; // uint64 per block + 1: exclusive scan of the counts (scan writes)
+  uint64_t columns;       // device address of FilterColumn[n_columns]
+  int64_t rows;
+  int64_t n_blocks;
+  int32_t n_columns;
+  int32_t reserved;
 };
 
 }  // namespace cinder
