@@ -184,6 +184,11 @@ pub fn filter_device(
         .into());
     }
 
+    if total == 0 {
+        // Nothing to gather (and empty pool buffers have no device address to pass).
+        return empty_like(pool, batch);
+    }
+
     // Output buffers: values, zeroed bitmaps, zeroed null counts (8 bytes per column).
     struct Out {
         values: DeviceBuffer,

@@ -33,6 +33,7 @@ pub mod device;
 mod host;
 mod program;
 pub(crate) mod samples;
+mod sql;
 mod translate;
 
 #[cfg(test)]
@@ -40,4 +41,5 @@ mod tests;
 
 pub use host::evaluate;
 pub use program::{ArithOp, CmpOp, DatePart, Instr, Program, Reg, Scalar, ValueType};
+pub use sql::{physical_from_sql, program_from_sql};
 pub use translate::{Unsupported, translate};

@@ -20,19 +20,8 @@ fn physical(ctx: &SessionContext, sql: &str, schema: &Schema) -> Arc<dyn Physica
 
 /// As the planner builds it: coerced, then simplified (constants folded: casts of literals,
 /// `DATE '1994-01-01' + INTERVAL '1' YEAR`).
-fn simplified(ctx: &SessionContext, sql: &str, schema: &Schema) -> Arc<dyn PhysicalExpr> {
-    use datafusion::logical_expr::simplify::SimplifyContext;
-    use datafusion::optimizer::simplify_expressions::ExprSimplifier;
-    let df_schema = Arc::new(DFSchema::try_from(schema.clone()).unwrap());
-    let logical = ctx.parse_sql_expr(sql, &df_schema).unwrap();
-    let simplifier = ExprSimplifier::new(
-        SimplifyContext::builder()
-            .with_schema(Arc::clone(&df_schema))
-            .build(),
-    );
-    let coerced = simplifier.coerce(logical, &df_schema).unwrap();
-    let simple = simplifier.simplify(coerced).unwrap();
-    ctx.create_physical_expr(simple, &df_schema).unwrap()
+fn simplified(_ctx: &SessionContext, sql: &str, schema: &Schema) -> Arc<dyn PhysicalExpr> {
+    super::physical_from_sql(sql, schema).unwrap()
 }
 
 /// Evaluates `sql` both ways on `batch`, as written and simplified; both must succeed with
