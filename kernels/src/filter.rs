@@ -24,7 +24,7 @@ use crate::abi::{FilterColumn, FilterParams};
 use crate::embedded::DeviceKernels;
 use crate::expr::device::evaluate_on_device;
 use crate::expr::{Program, ValueType, evaluate};
-use crate::launch::Timing;
+use crate::launch::{Timing, as_bytes, read_ptr};
 use crate::selfcheck::{CheckEnv, CheckOutcome};
 use crate::{KernelError, Result};
 
@@ -153,8 +153,8 @@ pub fn filter_device(
 
     let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
     let mut params = FilterParams {
-        values: read_ptr(sel_values, stream, &mut guards)?,
-        validity: read_ptr(sel_validity, stream, &mut guards)?,
+        values: read_ptr(Some(sel_values), stream, &mut guards),
+        validity: read_ptr(Some(sel_validity), stream, &mut guards),
         rows: rows as i64,
         n_blocks: n_blocks as i64,
         ..FilterParams::default()
@@ -238,12 +238,9 @@ pub fn filter_device(
             }
             None => 0,
         };
-        let validity = match column.validity() {
-            Some(bits) => read_ptr(bits, stream, &mut gather_guards)?,
-            None => 0,
-        };
+        let validity = read_ptr(column.validity(), stream, &mut gather_guards);
         descriptors.push(FilterColumn {
-            data: read_ptr(data, stream, &mut gather_guards)?,
+            data: read_ptr(Some(data), stream, &mut gather_guards),
             validity,
             out_data,
             out_validity,
@@ -332,19 +329,6 @@ fn launch(
     Ok(())
 }
 
-fn read_ptr<'a>(
-    buffer: &'a DeviceBuffer,
-    stream: &'a CudaStream,
-    guards: &mut Vec<SyncOnDrop<'a>>,
-) -> Result<u64> {
-    let slice = buffer
-        .cuda_slice()
-        .ok_or_else(|| CudaError::InvalidData("a CUDA pool returned a host buffer".to_string()))?;
-    let (ptr, guard) = slice.device_ptr(stream);
-    guards.push(guard);
-    Ok(ptr)
-}
-
 fn zeroed(pool: &MemoryPool, stream: &Arc<CudaStream>, len: usize) -> Result<DeviceBuffer> {
     let mut buffer = pool.allocate(len)?;
     if len > 0 {
@@ -386,15 +370,6 @@ fn empty_like(pool: &MemoryPool, batch: &DeviceBatch) -> Result<DeviceBatch> {
         columns,
         0,
     )?)
-}
-
-fn as_bytes<T: Copy>(values: &[T]) -> &[u8] {
-    // SAFETY: `T` is `FilterColumn`, a `#[repr(C)]` struct of plain integers without padding
-    // (checked by the layout test), so every byte is initialised; u8 has no alignment
-    // requirement.
-    unsafe {
-        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
-    }
 }
 
 /// Predicates the GPU self-check filters with, from none to every row selected.

@@ -1,7 +1,7 @@
 //! Launch geometry shared by the launchers.
 
-use cinder_cuda::driver::{CudaEvent, LaunchConfig};
-use cinder_cuda::{CudaError, Device};
+use cinder_cuda::driver::{CudaEvent, CudaStream, DevicePtr, LaunchConfig, SyncOnDrop};
+use cinder_cuda::{CudaError, Device, DeviceBuffer};
 
 /// Whether a launcher records events right around its kernel launch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,5 +49,32 @@ pub(crate) fn grid_stride_1d(device: &Device, rows: usize) -> LaunchConfig {
         grid_dim: (wanted.min(cap) as u32, 1, 1),
         block_dim: (BLOCK_THREADS, 1, 1),
         shared_mem_bytes: 0,
+    }
+}
+
+/// The bytes of a slice of `#[repr(C)]` ABI structs (or integers), to upload.
+pub(crate) fn as_bytes<T: Copy>(values: &[T]) -> &[u8] {
+    // SAFETY: callers pass only `T`s that are one of the `#[repr(C)]` plain-integer ABI structs or an integer type, so
+    // every byte of the slice is initialised (the ABI structs have no padding: checked by the
+    // layout test), and u8 has no alignment requirement.
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    }
+}
+
+/// The device address of `buffer` for reading on `stream` (0 for none), keeping the guard
+/// that records the read.
+pub(crate) fn read_ptr<'a>(
+    buffer: Option<&'a DeviceBuffer>,
+    stream: &'a CudaStream,
+    guards: &mut Vec<SyncOnDrop<'a>>,
+) -> u64 {
+    match buffer.and_then(DeviceBuffer::cuda_slice) {
+        Some(slice) => {
+            let (ptr, guard) = slice.device_ptr(stream);
+            guards.push(guard);
+            ptr
+        }
+        None => 0,
     }
 }

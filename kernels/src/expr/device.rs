@@ -4,9 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch};
-use cinder_cuda::driver::{
-    CUevent_flags, CudaStream, DevicePtr, DevicePtrMut, PushKernelArg, SyncOnDrop,
-};
+use cinder_cuda::driver::{CUevent_flags, DevicePtr, DevicePtrMut, PushKernelArg, SyncOnDrop};
 use cinder_cuda::{ColumnBody, CudaError, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPool};
 use datafusion::common::DFSchema;
 use datafusion::prelude::SessionContext;
@@ -16,7 +14,7 @@ use super::program::{ArithOp, CmpOp, DatePart, Instr, Program, Scalar, ValueType
 use super::{evaluate, translate};
 use crate::abi::{ColumnView, ExprInstr, ExprProgram};
 use crate::embedded::DeviceKernels;
-use crate::launch::{self, LaunchTime, Timing};
+use crate::launch::{self, LaunchTime, Timing, as_bytes, read_ptr};
 use crate::selfcheck::{CheckEnv, CheckOutcome, compare};
 use crate::{KernelError, Result};
 
@@ -335,15 +333,6 @@ fn push_bound(e: &mut ExprInstr, constants: &mut Vec<i64>, precision: u8) {
     constants.extend([lo, hi]);
 }
 
-fn as_bytes<T: Copy>(values: &[T]) -> &[u8] {
-    // SAFETY: `T` is one of the `#[repr(C)]` plain-integer ABI structs or an integer type, so
-    // every byte of the slice is initialised (the ABI structs have no padding: checked by the
-    // layout test), and u8 has no alignment requirement.
-    unsafe {
-        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
-    }
-}
-
 /// Evaluates `program` over `batch` (already in the CUDA pool `pool`) with the interpreter
 /// kernel, and downloads the result. A fault (division by zero, overflow, a cast that does not
 /// fit) in any row's result is an error, as on the host.
@@ -557,23 +546,6 @@ fn check_bindings(program: &Program, batch: &DeviceBatch) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The device address of `buffer` for reading on `stream` (0 for none), keeping the guard
-/// that records the read.
-fn read_ptr<'a>(
-    buffer: Option<&'a DeviceBuffer>,
-    stream: &'a CudaStream,
-    guards: &mut Vec<SyncOnDrop<'a>>,
-) -> u64 {
-    match buffer.and_then(DeviceBuffer::cuda_slice) {
-        Some(slice) => {
-            let (ptr, guard) = slice.device_ptr(stream);
-            guards.push(guard);
-            ptr
-        }
-        None => 0,
-    }
 }
 
 /// Expressions the GPU self-check runs (all translate; see the tests for DataFusion parity).
