@@ -1,12 +1,30 @@
 //! `cinder-planner`: Cinder for DataFusion.
 //!
-//! Today it holds Cinder's settings as a DataFusion configuration extension ([`CinderConfig`],
-//! so `SET cinder.device = 'host'` works from SQL) and the decision of which mode a session
-//! runs in ([`resolve_mode`]). The physical optimizer rule that moves supported operators into
-//! GPU regions, and the device operators themselves, come next (see the README's status table).
+//! [`with_cinder`] adds Cinder to a `SessionStateBuilder`: its settings as a DataFusion
+//! configuration extension ([`CinderConfig`], so `SET cinder.device = 'host'` works from SQL)
+//! and a physical optimizer rule ([`CinderRule`]) that moves `FilterExec` and `ProjectionExec`
+//! nodes whose expressions translate onto Cinder's operators ([`CinderFilterExec`],
+//! [`CinderProjectionExec`]). Every other operator Cinder targets (hash joins, aggregates, and
+//! filters or projections it cannot take) is marked in the plan with the reason it stays on
+//! the CPU ([`CinderCpuExec`], shown by EXPLAIN as `cinder: stays on CPU: <reason>`);
+//! [`placements`] returns the same for tests and tools.
+//!
+//! The session's mode ([`resolve_mode`]): `cinder.device = host` runs the operators on the
+//! kernels' host reference (what CI runs), `cuda` on a CUDA device, and `auto` on a device if
+//! there is one, else leaves plans to DataFusion and says so once in the log.
+//!
+//! Status: filter and projection move, one batch at a time (in cuda mode each batch is copied
+//! to the device and back). GPU regions that keep batches on the device across operators,
+//! batch coalescing, device joins and aggregates, and device metrics in EXPLAIN ANALYZE come
+//! next (see the README's status table).
 //!
 //! What this crate is not for: kernels (`cinder-kernels`) or the CUDA driver (`cinder-cuda`).
 
 pub mod config;
+pub mod exec;
+mod rule;
+pub mod runtime;
 
 pub use config::{CinderConfig, DeviceChoice, ExecutionMode, resolve_mode};
+pub use exec::{CinderCpuExec, CinderFilterExec, CinderProjectionExec};
+pub use rule::{CinderRule, Placement, placements, with_cinder};

@@ -1,0 +1,269 @@
+//! The physical optimizer rule that moves supported operators onto Cinder's kernels, and the
+//! one call that adds Cinder to a DataFusion session.
+
+use std::sync::{Arc, Once, OnceLock};
+
+use datafusion::common::Result;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::joins::HashJoinExec;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
+
+use cinder_cuda::{CudaError, DeviceInfo};
+use cinder_kernels::expr::translate;
+
+use crate::config::{CinderConfig, DeviceChoice, ExecutionMode, resolve_mode};
+use crate::exec::{Backend, CinderCpuExec, CinderFilterExec, CinderProjectionExec};
+
+/// Adds Cinder to a session: its settings (`cinder.*`, starting from `config`) and the
+/// physical optimizer rule, which runs after DataFusion's own rules.
+///
+/// ```no_run
+/// use datafusion::execution::SessionStateBuilder;
+/// use datafusion::prelude::SessionContext;
+/// let state = cinder_planner::with_cinder(
+///     SessionStateBuilder::new().with_default_features(),
+///     cinder_planner::CinderConfig::default(),
+/// )
+/// .build();
+/// let ctx = SessionContext::new_with_state(state);
+/// ```
+pub fn with_cinder(mut builder: SessionStateBuilder, config: CinderConfig) -> SessionStateBuilder {
+    let session = builder
+        .config()
+        .take()
+        .unwrap_or_default()
+        .with_option_extension(config);
+    builder
+        .with_config(session)
+        .with_physical_optimizer_rule(Arc::new(CinderRule))
+}
+
+/// Moves `FilterExec` and `ProjectionExec` nodes whose expressions translate onto Cinder's
+/// operators, and marks every other node Cinder targets (and any it could not move) with a
+/// [`CinderCpuExec`] that says why it stays on the CPU.
+#[derive(Debug, Default)]
+pub struct CinderRule;
+
+/// The device probe, once per process (creating a context is not free).
+fn probed() -> std::result::Result<DeviceInfo, CudaError> {
+    static PROBE: OnceLock<std::result::Result<DeviceInfo, String>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            cinder_cuda::probe(0)
+                .map(|d| d.info().clone())
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(CudaError::NoDevice)
+}
+
+impl PhysicalOptimizerRule for CinderRule {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let cinder = config
+            .extensions
+            .get::<CinderConfig>()
+            .cloned()
+            .unwrap_or_default();
+        let probe = match (cinder.enabled, cinder.device) {
+            // Host mode and a disabled Cinder need no device.
+            (false, _) | (_, DeviceChoice::Host) => Err(CudaError::NoDevice("not probed".into())),
+            _ => probed(),
+        };
+        let mode = resolve_mode(&cinder, &probe)?;
+        let Some(backend) = Backend::for_mode(&mode)? else {
+            if let ExecutionMode::Cpu { reason } = &mode {
+                static SAID: Once = Once::new();
+                SAID.call_once(|| {
+                    log::info!("cinder: plans stay on DataFusion's CPU operators: {reason}")
+                });
+            }
+            return Ok(plan);
+        };
+        let offload = Offload {
+            backend,
+            min_rows: cinder.min_rows,
+        };
+        Ok(plan.transform_up(|node| offload.visit(node))?.data)
+    }
+
+    fn name(&self) -> &str {
+        "cinder"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+struct Offload {
+    backend: Backend,
+    min_rows: usize,
+}
+
+fn stays(
+    node: Arc<dyn ExecutionPlan>,
+    reason: String,
+) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+    log::debug!("cinder: {} stays on CPU: {reason}", node.name());
+    Ok(Transformed::yes(Arc::new(CinderCpuExec::new(node, reason))))
+}
+
+impl Offload {
+    fn visit(&self, node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+        if let Some(filter) = node.downcast_ref::<FilterExec>() {
+            return match self.filter(filter) {
+                Ok(cinder) => Ok(Transformed::yes(Arc::new(cinder(Arc::clone(&node))))),
+                Err(reason) => stays(node, reason),
+            };
+        }
+        if let Some(projection) = node.downcast_ref::<ProjectionExec>() {
+            return match self.projection(projection) {
+                Ok(cinder) => Ok(Transformed::yes(Arc::new(cinder(Arc::clone(&node))))),
+                Err(reason) => stays(node, reason),
+            };
+        }
+        if node.is::<HashJoinExec>() {
+            return stays(node, "HashJoinExec: no device hash join yet".to_string());
+        }
+        if node.is::<AggregateExec>() {
+            return stays(node, "AggregateExec: no device aggregation yet".to_string());
+        }
+        Ok(Transformed::no(node))
+    }
+
+    /// Why `input` is too small to move, if it is.
+    fn too_small(&self, input: &Arc<dyn ExecutionPlan>) -> Option<String> {
+        let stats = StatisticsContext::new()
+            .compute(input.as_ref(), &StatisticsArgs::new())
+            .ok()?;
+        let rows = stats.num_rows;
+        let rows = *rows.get_value()?;
+        (rows < self.min_rows).then(|| {
+            format!(
+                "estimated {rows} input rows, below cinder.min_rows = {}",
+                self.min_rows
+            )
+        })
+    }
+
+    /// In cuda mode, why the device cannot take `input`'s columns, if it cannot.
+    fn device_columns(&self, input: &Arc<dyn ExecutionPlan>, compacts: bool) -> Option<String> {
+        if !matches!(self.backend, Backend::Cuda(_)) {
+            return None;
+        }
+        input.schema().fields().iter().find_map(|field| {
+            let dt = field.data_type();
+            if let Err(e) = cinder_cuda::check_supported(dt) {
+                return Some(format!("input column '{}': {e}", field.name()));
+            }
+            let fixed = dt.primitive_width().is_some()
+                || *dt == datafusion::arrow::datatypes::DataType::Boolean;
+            (compacts && !fixed).then(|| {
+                format!(
+                    "input column '{}' is {dt}, which the device filter does not compact yet",
+                    field.name()
+                )
+            })
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn filter(
+        &self,
+        filter: &FilterExec,
+    ) -> std::result::Result<Box<dyn FnOnce(Arc<dyn ExecutionPlan>) -> CinderFilterExec>, String>
+    {
+        let input = filter.input();
+        if filter.fetch().is_some() {
+            return Err("FilterExec with a fetch limit is not supported yet".to_string());
+        }
+        if let Some(reason) = self
+            .too_small(input)
+            .or_else(|| self.device_columns(input, true))
+        {
+            return Err(reason);
+        }
+        let predicate = Arc::clone(filter.predicate());
+        let program = translate(&predicate, &input.schema()).map_err(|e| e.to_string())?;
+        let projection = filter.projection().as_ref().map(|p| p.to_vec());
+        let backend = self.backend.clone();
+        Ok(Box::new(move |original| {
+            CinderFilterExec::new(original, predicate, program, projection, backend)
+        }))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn projection(
+        &self,
+        projection: &ProjectionExec,
+    ) -> std::result::Result<Box<dyn FnOnce(Arc<dyn ExecutionPlan>) -> CinderProjectionExec>, String>
+    {
+        let input = projection.input();
+        let exprs: Vec<Arc<dyn PhysicalExpr>> = projection
+            .expr()
+            .iter()
+            .map(|p| Arc::clone(&p.expr))
+            .collect();
+        if exprs.iter().all(|e| e.downcast_ref::<Column>().is_some()) {
+            return Err("ProjectionExec of column references only: nothing to compute".to_string());
+        }
+        if let Some(reason) = self
+            .too_small(input)
+            .or_else(|| self.device_columns(input, false))
+        {
+            return Err(reason);
+        }
+        let schema = input.schema();
+        let programs = exprs
+            .iter()
+            .map(|e| translate(e, &schema).map_err(|e| e.to_string()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let backend = self.backend.clone();
+        Ok(Box::new(move |original| {
+            CinderProjectionExec::new(original, exprs, programs, backend)
+        }))
+    }
+}
+
+/// Where one of the operators Cinder targets runs in a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The operator's name (`CinderFilterExec`, or the DataFusion operator that stayed).
+    pub operator: String,
+    /// Why it stays on the CPU; `None` when Cinder runs it.
+    pub reason: Option<String>,
+}
+
+/// The placement of every operator Cinder targets in `plan`, top-down: what moved to Cinder,
+/// and why the rest stayed on the CPU.
+pub fn placements(plan: &Arc<dyn ExecutionPlan>) -> Vec<Placement> {
+    let mut out = Vec::new();
+    let _ = plan.apply(|node| {
+        if let Some(cpu) = node.downcast_ref::<CinderCpuExec>() {
+            out.push(Placement {
+                operator: cpu.input().name().to_string(),
+                reason: Some(cpu.reason().to_string()),
+            });
+        } else if node.is::<CinderFilterExec>() || node.is::<CinderProjectionExec>() {
+            out.push(Placement {
+                operator: node.name().to_string(),
+                reason: None,
+            });
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    out
+}

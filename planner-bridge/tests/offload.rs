@@ -1,0 +1,204 @@
+//! The optimizer rule end to end on the host path: answers equal plain DataFusion's, EXPLAIN
+//! shows what moved and why the rest stayed, and a failing query leaves the session usable.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    BooleanArray, Date32Array, Decimal128Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::datasource::MemTable;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::physical_plan::{ExecutionPlan, displayable};
+use datafusion::prelude::SessionContext;
+
+use cinder_planner::{CinderConfig, DeviceChoice, Placement, placements, with_cinder};
+
+/// Three batches of a small table with decimals, dates, strings, booleans and nulls.
+fn table() -> MemTable {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("d", DataType::Decimal128(15, 2), true),
+        Field::new("dsc", DataType::Decimal128(15, 2), false),
+        Field::new("dt", DataType::Date32, true),
+        Field::new("s", DataType::Utf8, true),
+        Field::new("flag", DataType::Boolean, true),
+    ]));
+    let batch = |start: i64, rows: i64| {
+        let ks = start..start + rows;
+        RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from_iter_values(ks.clone())),
+                Arc::new(
+                    Decimal128Array::from_iter(
+                        ks.clone()
+                            .map(|k| (k % 17 != 0).then_some(i128::from(k * 7919 % 100_000))),
+                    )
+                    .with_precision_and_scale(15, 2)
+                    .unwrap(),
+                ),
+                Arc::new(
+                    Decimal128Array::from_iter_values(ks.clone().map(|k| i128::from(k % 11)))
+                        .with_precision_and_scale(15, 2)
+                        .unwrap(),
+                ),
+                Arc::new(Date32Array::from_iter(ks.clone().map(|k| {
+                    (k % 13 != 0).then_some(8_000 + (k * 37 % 2_500) as i32)
+                }))),
+                Arc::new(StringArray::from_iter(
+                    ks.clone()
+                        .map(|k| (k % 7 != 0).then(|| format!("s{}", k % 50))),
+                )),
+                Arc::new(BooleanArray::from_iter(
+                    ks.map(|k| (k % 5 != 0).then_some(k % 3 == 0)),
+                )),
+            ],
+        )
+        .unwrap()
+    };
+    MemTable::try_new(
+        Arc::clone(&schema),
+        vec![
+            vec![batch(0, 2000), batch(2000, 1500)],
+            vec![batch(3500, 1700)],
+        ],
+    )
+    .unwrap()
+}
+
+fn cinder(device: DeviceChoice, min_rows: usize) -> SessionContext {
+    let mut config = CinderConfig::default();
+    config.device = device;
+    config.min_rows = min_rows;
+    let state = with_cinder(SessionStateBuilder::new().with_default_features(), config).build();
+    let ctx = SessionContext::new_with_state(state);
+    ctx.register_table("t", Arc::new(table())).unwrap();
+    ctx
+}
+
+fn plain() -> SessionContext {
+    let ctx = SessionContext::new();
+    ctx.register_table("t", Arc::new(table())).unwrap();
+    ctx
+}
+
+async fn plan(ctx: &SessionContext, sql: &str) -> Arc<dyn ExecutionPlan> {
+    ctx.sql(sql)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap()
+}
+
+async fn answer(ctx: &SessionContext, sql: &str) -> String {
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    pretty_format_batches(&batches).unwrap().to_string()
+}
+
+const QUERIES: &[&str] = &[
+    "SELECT k, d * (1 - dsc) AS r FROM t WHERE dsc BETWEEN 0.02 AND 0.05 AND k % 3 = 1 ORDER BY k",
+    "SELECT s, k + 1 AS k1 FROM t WHERE dt >= DATE '1992-01-01' \
+     AND dt < DATE '1992-01-01' + INTERVAL '1' YEAR ORDER BY k1",
+    "SELECT k, CASE WHEN flag THEN d ELSE 0 END AS c, extract(year FROM dt) AS y FROM t \
+     WHERE k > 100 AND flag IS NOT NULL ORDER BY k",
+    "SELECT extract(year FROM dt) AS y, sum(d * (1 - dsc)) AS rev, count(*) AS n FROM t \
+     WHERE k < 4000 GROUP BY extract(year FROM dt) ORDER BY y",
+];
+
+#[tokio::test]
+async fn host_mode_answers_match_datafusion_and_filters_move() {
+    let (ours, theirs) = (cinder(DeviceChoice::Host, 0), plain());
+    for sql in QUERIES {
+        assert_eq!(
+            answer(&ours, sql).await,
+            answer(&theirs, sql).await,
+            "{sql}"
+        );
+        let moved = placements(&plan(&ours, sql).await);
+        assert!(
+            moved.iter().any(|p| p.operator == "CinderFilterExec"),
+            "{sql}: {moved:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn explain_shows_what_moved_and_why_the_rest_stayed() {
+    let ctx = cinder(DeviceChoice::Host, 0);
+    let sql = "SELECT s, count(*) FROM t WHERE s LIKE '%1%' AND k > 3 GROUP BY s";
+    let plan = plan(&ctx, sql).await;
+    let text = displayable(plan.as_ref()).indent(true).to_string();
+    assert!(
+        text.contains("cinder: stays on CPU: AggregateExec: no device aggregation yet"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cinder: stays on CPU: not supported on GPU: s@1 LIKE %1%"),
+        "{text}"
+    );
+    let placed = placements(&plan);
+    assert!(placed.contains(&Placement {
+        operator: "AggregateExec".to_string(),
+        reason: Some("AggregateExec: no device aggregation yet".to_string()),
+    }));
+
+    // The same from SQL's EXPLAIN, with a projection that moved.
+    let explain = answer(&ctx, "EXPLAIN SELECT k * 2 FROM t WHERE k > 3").await;
+    assert!(
+        explain.contains("CinderFilterExec: k@0 > 3 [host]"),
+        "{explain}"
+    );
+    assert!(explain.contains("CinderProjectionExec"), "{explain}");
+}
+
+#[tokio::test]
+async fn small_inputs_disabled_cinder_and_auto_without_a_gpu_stay_on_the_cpu() {
+    let sql = "SELECT k FROM t WHERE k > 3";
+    // The default cinder.min_rows (100000) is above the table's 5200 rows.
+    let small = placements(&plan(&cinder(DeviceChoice::Host, 100_000), sql).await);
+    assert!(
+        small.iter().any(|p| p
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("below cinder.min_rows = 100000"))),
+        "{small:?}"
+    );
+
+    let off = cinder(DeviceChoice::Host, 0);
+    off.sql("SET cinder.enabled = false").await.unwrap();
+    assert!(placements(&plan(&off, sql).await).is_empty());
+
+    if cinder_cuda::probe(0).is_err() {
+        let auto = cinder(DeviceChoice::Auto, 0);
+        assert!(placements(&plan(&auto, sql).await).is_empty());
+        assert_eq!(answer(&auto, sql).await, answer(&plain(), sql).await);
+    }
+}
+
+#[tokio::test]
+async fn a_failing_query_leaves_the_session_usable() {
+    let ctx = cinder(DeviceChoice::Host, 0);
+    let err = ctx
+        .sql("SELECT k / (k - k) FROM t WHERE k > 3")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Divide by zero"), "{err}");
+    assert!(
+        plain()
+            .sql("SELECT k / (k - k) FROM t WHERE k > 3")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .is_err(),
+        "DataFusion fails too"
+    );
+    let sql = QUERIES[0];
+    assert_eq!(answer(&ctx, sql).await, answer(&plain(), sql).await);
+}
