@@ -14,8 +14,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -197,23 +197,35 @@ impl ExecutionPlan for CinderFilterExec {
     }
 }
 
-/// `ProjectionExec` on Cinder's kernels: one program per output column.
+/// Where one output column of a [`CinderProjectionExec`] comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectionOutput {
+    /// Input column `i`, passed through as is (any type).
+    Column(usize),
+    /// The result of program `k`.
+    Computed(usize),
+}
+
+/// `ProjectionExec` on Cinder's kernels: a program per computed output column; plain column
+/// references pass through untouched.
 #[derive(Debug)]
 pub struct CinderProjectionExec {
     original: Arc<dyn ExecutionPlan>,
     input: Arc<dyn ExecutionPlan>,
     exprs: Vec<Arc<dyn PhysicalExpr>>,
+    outputs: Vec<ProjectionOutput>,
     programs: Vec<Program>,
     backend: Backend,
     metrics: ExecutionPlanMetricsSet,
 }
 
 impl CinderProjectionExec {
-    /// Replaces `original` (a `ProjectionExec` of `exprs`), whose expressions translated to
-    /// `programs`.
+    /// Replaces `original` (a `ProjectionExec` of `exprs`): output column `j` is
+    /// `outputs[j]`, with the computed ones' `programs`.
     pub fn new(
         original: Arc<dyn ExecutionPlan>,
         exprs: Vec<Arc<dyn PhysicalExpr>>,
+        outputs: Vec<ProjectionOutput>,
         programs: Vec<Program>,
         backend: Backend,
     ) -> Self {
@@ -222,6 +234,7 @@ impl CinderProjectionExec {
             original,
             input,
             exprs,
+            outputs,
             programs,
             backend,
             metrics: ExecutionPlanMetricsSet::new(),
@@ -281,6 +294,7 @@ impl ExecutionPlan for CinderProjectionExec {
         Ok(Arc::new(Self::new(
             original,
             self.exprs.clone(),
+            self.outputs.clone(),
             self.programs.clone(),
             self.backend.clone(),
         )))
@@ -294,17 +308,50 @@ impl ExecutionPlan for CinderProjectionExec {
         let input = self.input.execute(partition, context)?;
         let metrics = BaselineMetrics::new(&self.metrics, partition);
         let programs = self.programs.clone();
+        let outputs = self.outputs.clone();
         let backend = self.backend.clone();
         let schema = self.schema();
         let out_schema = Arc::clone(&schema);
+        // The computed columns' own schema, for the device path.
+        let computed_schema: SchemaRef = Arc::new(Schema::new(
+            programs
+                .iter()
+                .enumerate()
+                .map(|(k, p)| Field::new(format!("c{k}"), p.result_type().arrow_type(), true))
+                .collect::<Vec<_>>(),
+        ));
         Ok(map_batches(input, schema, metrics, move |batch| {
-            let schema = Arc::clone(&out_schema);
-            match &backend {
-                Backend::Host => project_host(&programs, batch, schema).map_err(external),
-                Backend::Cuda(rt) => rt.run(batch, |rt, on_device| {
-                    project_device(&rt.kernels, &rt.pool, &programs, on_device, schema)
-                }),
-            }
+            let computed: Vec<ArrayRef> = match &backend {
+                Backend::Host => project_host(&programs, batch, Arc::clone(&computed_schema))
+                    .map_err(external)?
+                    .columns()
+                    .to_vec(),
+                Backend::Cuda(rt) => rt
+                    .run(batch, |rt, on_device| {
+                        project_device(
+                            &rt.kernels,
+                            &rt.pool,
+                            &programs,
+                            on_device,
+                            Arc::clone(&computed_schema),
+                        )
+                    })?
+                    .columns()
+                    .to_vec(),
+            };
+            let columns = outputs
+                .iter()
+                .map(|o| match o {
+                    ProjectionOutput::Column(i) => Arc::clone(batch.column(*i)),
+                    ProjectionOutput::Computed(k) => Arc::clone(&computed[*k]),
+                })
+                .collect();
+            let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+            Ok(RecordBatch::try_new_with_options(
+                Arc::clone(&out_schema),
+                columns,
+                &options,
+            )?)
         }))
     }
 

@@ -21,7 +21,9 @@ use cinder_cuda::{CudaError, DeviceInfo};
 use cinder_kernels::expr::translate;
 
 use crate::config::{CinderConfig, DeviceChoice, ExecutionMode, resolve_mode};
-use crate::exec::{Backend, CinderCpuExec, CinderFilterExec, CinderProjectionExec};
+use crate::exec::{
+    Backend, CinderCpuExec, CinderFilterExec, CinderProjectionExec, ProjectionOutput,
+};
 
 /// Adds Cinder to a session: its settings (`cinder.*`, starting from `config`) and the
 /// physical optimizer rule, which runs after DataFusion's own rules.
@@ -136,10 +138,10 @@ impl Offload {
             };
         }
         if node.is::<HashJoinExec>() {
-            return stays(node, "HashJoinExec: no device hash join yet".to_string());
+            return stays(node, "no device hash join yet".to_string());
         }
         if node.is::<AggregateExec>() {
-            return stays(node, "AggregateExec: no device aggregation yet".to_string());
+            return stays(node, "no device aggregation yet".to_string());
         }
         Ok(Transformed::no(node))
     }
@@ -188,7 +190,7 @@ impl Offload {
     {
         let input = filter.input();
         if filter.fetch().is_some() {
-            return Err("FilterExec with a fetch limit is not supported yet".to_string());
+            return Err("a fetch limit is not supported yet".to_string());
         }
         if let Some(reason) = self
             .too_small(input)
@@ -218,7 +220,7 @@ impl Offload {
             .map(|p| Arc::clone(&p.expr))
             .collect();
         if exprs.iter().all(|e| e.downcast_ref::<Column>().is_some()) {
-            return Err("ProjectionExec of column references only: nothing to compute".to_string());
+            return Err("column references only: nothing to compute".to_string());
         }
         if let Some(reason) = self
             .too_small(input)
@@ -227,13 +229,20 @@ impl Offload {
             return Err(reason);
         }
         let schema = input.schema();
-        let programs = exprs
-            .iter()
-            .map(|e| translate(e, &schema).map_err(|e| e.to_string()))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut outputs = Vec::with_capacity(exprs.len());
+        let mut programs = Vec::new();
+        for expr in &exprs {
+            match expr.downcast_ref::<Column>() {
+                Some(column) => outputs.push(ProjectionOutput::Column(column.index())),
+                None => {
+                    programs.push(translate(expr, &schema).map_err(|e| e.to_string())?);
+                    outputs.push(ProjectionOutput::Computed(programs.len() - 1));
+                }
+            }
+        }
         let backend = self.backend.clone();
         Ok(Box::new(move |original| {
-            CinderProjectionExec::new(original, exprs, programs, backend)
+            CinderProjectionExec::new(original, exprs, outputs, programs, backend)
         }))
     }
 }

@@ -132,7 +132,7 @@ async fn explain_shows_what_moved_and_why_the_rest_stayed() {
     let plan = plan(&ctx, sql).await;
     let text = displayable(plan.as_ref()).indent(true).to_string();
     assert!(
-        text.contains("cinder: stays on CPU: AggregateExec: no device aggregation yet"),
+        text.contains("cinder: stays on CPU: no device aggregation yet"),
         "{text}"
     );
     assert!(
@@ -142,7 +142,7 @@ async fn explain_shows_what_moved_and_why_the_rest_stayed() {
     let placed = placements(&plan);
     assert!(placed.contains(&Placement {
         operator: "AggregateExec".to_string(),
-        reason: Some("AggregateExec: no device aggregation yet".to_string()),
+        reason: Some("no device aggregation yet".to_string()),
     }));
 
     // The same from SQL's EXPLAIN, with a projection that moved.

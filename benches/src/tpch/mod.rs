@@ -5,10 +5,14 @@
 //! and reports per-query times, the total and the geometric mean, as a table, JSON (in the
 //! shape of DataFusion's dfbench output plus Cinder's fields) and an SVG chart.
 //!
-//! Status: Cinder's DataFusion extension has no device operators yet, so only the CPU
-//! baseline runs. `--device auto` says so (and, without a GPU, that there is none) and runs
-//! the baseline; `--device host|cuda` fail with the reason; `--resident` is refused.
+//! `--device host` runs Cinder's host reference path (every operator Cinder can take is moved,
+//! whatever its size): a correctness check, not a speed claim. `--device cuda` runs on the
+//! GPU; `--device auto` does when there is one, and otherwise says so and runs the baseline
+//! alone. A query whose answer differs from the baseline's makes the run fail (after the
+//! report is written). Status: Cinder moves filters and projections so far; `--resident`
+//! (device-resident tables) is refused until the device operators keep data on the device.
 
+mod compare;
 mod data;
 mod queries;
 mod report;
@@ -17,11 +21,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use cinder_planner::{CinderConfig, DeviceChoice, ExecutionMode, resolve_mode};
+use cinder_planner::{
+    CinderConfig, DeviceChoice, ExecutionMode, placements, resolve_mode, with_cinder,
+};
 use datafusion::arrow::array::RecordBatch;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
-pub use report::{QueryResult, RunReport};
+pub use report::{CinderQuery, CinderRun, QueryResult, RunReport};
 
 /// `--device` for the runner: Cinder's setting, or `cpu` for the baseline alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,6 +67,9 @@ pub struct Args {
     /// Write the results as JSON here (and an SVG chart beside it).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Print, per query, why each operator Cinder targets but does not run stays on the CPU.
+    #[arg(long)]
+    explain: bool,
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -100,7 +110,7 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
     }
 
     // Decide what runs besides the CPU baseline, before spending time on data.
-    let cinder_mode = match args.device {
+    let cinder_config = match args.device {
         RunnerDevice::Cpu => None,
         device => {
             let mut config = CinderConfig::default();
@@ -109,32 +119,24 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
                 RunnerDevice::Host => DeviceChoice::Host,
                 _ => DeviceChoice::Auto,
             };
+            if device == RunnerDevice::Host {
+                // The correctness path checks every operator Cinder can take, however small.
+                config.min_rows = 0;
+            }
             let probe = cinder_cuda::probe(0).map(|d| d.info().clone());
             match resolve_mode(&config, &probe).map_err(|e| e.to_string())? {
                 ExecutionMode::Cpu { reason } => {
                     eprintln!("tpch: no GPU run: {reason}; running the CPU baseline only");
                     None
                 }
-                mode => Some(mode),
+                mode => Some((config, mode)),
             }
         }
     };
-    if let Some(mode) = &cinder_mode {
-        // Cinder's DataFusion extension has no device operators yet. Asked for explicitly,
-        // that is an error; under `auto` the run says so and goes on with the baseline.
-        let why = format!(
-            "Cinder's DataFusion extension has no device operators yet, so it cannot run TPC-H in mode {mode}"
-        );
-        if args.device == RunnerDevice::Auto {
-            eprintln!("tpch: {why}; running the CPU baseline only");
-        } else {
-            return Err(format!(
-                "{why} (the README's status table says what exists); use --device cpu for the baseline"
-            ));
-        }
-    }
     if args.resident {
-        return Err("--resident needs a CUDA device run, which is not available yet".to_string());
+        return Err(
+            "--resident needs device-resident tables, which Cinder does not have yet".to_string(),
+        );
     }
 
     let dir = args
@@ -150,38 +152,107 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
     .map_err(|e| format!("data generation failed: {e}"))??;
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let ctx = session(&dir, cores).await?;
+    let ctx = session(&dir, cores, None).await?;
+    let cinder_ctx = match &cinder_config {
+        Some((config, mode)) => {
+            eprintln!("tpch: DataFusion + Cinder in mode {mode}");
+            Some(session(&dir, cores, Some(config.clone())).await?)
+        }
+        None => None,
+    };
+    let speed_claim = matches!(cinder_config, Some((_, ExecutionMode::Cuda { .. })));
     let mut results = Vec::new();
-    println!("\n{:<6} {:>12} {:>10}", "query", "cpu ms", "rows");
+    let mut cinder_results = Vec::new();
+    match &cinder_ctx {
+        Some(_) => println!(
+            "\n{:<6} {:>10} {:>10} {:>8} {:>8} {:>6} {:>10}",
+            "query", "cpu ms", "cinder ms", "speedup", "rows", "agree", "on cinder"
+        ),
+        None => println!("\n{:<6} {:>12} {:>10}", "query", "cpu ms", "rows"),
+    }
     for &q in &queries {
         let sql = queries::sql(q, args.scale);
-        let (batches, _) = run_query(&ctx, &sql)
-            .await
-            .map_err(|e| format!("q{q} (warm-up): {e}"))?;
-        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        let mut times = Vec::with_capacity(args.iterations);
-        for _ in 0..args.iterations {
-            let (_, ms) = run_query(&ctx, &sql)
-                .await
-                .map_err(|e| format!("q{q}: {e}"))?;
-            times.push(ms);
-        }
+        let (cpu_answer, times, _) = timed(&ctx, &sql, args.iterations, q).await?;
+        let rows: usize = cpu_answer.iter().map(RecordBatch::num_rows).sum();
         let result = QueryResult::new(q, times, rows);
-        println!(
-            "{:<6} {:>12.1} {:>10}",
-            format!("q{q}"),
-            result.median_ms(),
-            rows
-        );
+        if let Some(cinder_ctx) = &cinder_ctx {
+            let (answer, times, placed) = timed(cinder_ctx, &sql, args.iterations, q).await?;
+            let cinder = CinderQuery {
+                query: q,
+                iterations_ms: times,
+                mismatch: compare::compare(&cpu_answer, &answer).err(),
+                on_cinder: placed.iter().filter(|p| p.reason.is_none()).count(),
+                targeted: placed.len(),
+            };
+            println!(
+                "{:<6} {:>10.1} {:>10.1} {:>7.2}x {:>8} {:>6} {:>10}",
+                format!("q{q}"),
+                result.median_ms(),
+                cinder.median_ms(),
+                result.median_ms() / cinder.median_ms().max(1e-9),
+                rows,
+                if cinder.mismatch.is_none() {
+                    "yes"
+                } else {
+                    "NO"
+                },
+                format!("{}/{}", cinder.on_cinder, cinder.targeted),
+            );
+            if let Some(diff) = &cinder.mismatch {
+                eprintln!("tpch: q{q}: answers differ: {diff}");
+            }
+            if args.explain {
+                let mut reasons: Vec<String> = placed
+                    .iter()
+                    .filter_map(|p| p.reason.as_ref().map(|r| format!("{}: {r}", p.operator)))
+                    .collect();
+                reasons.sort();
+                reasons.dedup();
+                for reason in reasons {
+                    println!("         stays on CPU: {reason}");
+                }
+            }
+            cinder_results.push(cinder);
+        } else {
+            println!(
+                "{:<6} {:>12.1} {:>10}",
+                format!("q{q}"),
+                result.median_ms(),
+                rows
+            );
+        }
         results.push(result);
     }
-    let report = RunReport::new(args.scale, cores, table_rows, results);
+    let mut report = RunReport::new(args.scale, cores, table_rows, results);
     println!(
         "\ntotal {:.1} ms, geometric mean {:.2} ms over {} queries (CPU baseline, DataFusion on {cores} cores)",
         report.total_ms(),
         report.geomean_ms(),
         report.queries.len()
     );
+    if let Some((_, mode)) = &cinder_config {
+        let run = CinderRun {
+            mode: mode.to_string(),
+            speed_claim,
+            queries: cinder_results,
+        };
+        println!(
+            "total {:.1} ms, geometric mean {:.2} ms with Cinder, mode {mode}{}",
+            run.total_ms(),
+            run.geomean_ms(),
+            if speed_claim {
+                ""
+            } else {
+                " (a correctness path: these times are not a speed claim)"
+            }
+        );
+        println!(
+            "answers: {} of {} queries agree with the CPU baseline",
+            run.queries.len() - run.mismatches(),
+            run.queries.len()
+        );
+        report.cinder = Some(run);
+    }
     if let Some(path) = &args.output {
         report.write(path)?;
         eprintln!(
@@ -190,13 +261,55 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
             report::svg_path(path).display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    match &report.cinder {
+        Some(run) if run.mismatches() > 0 => {
+            eprintln!(
+                "tpch: {} queries disagree with the CPU baseline",
+                run.mismatches()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
-/// A DataFusion session over the Parquet tables in `dir`, on `cores` partitions.
-async fn session(dir: &std::path::Path, cores: usize) -> Result<SessionContext, String> {
+/// One warm-up run (whose answer and operator placements are returned) and `iterations`
+/// timed runs of query `q`.
+async fn timed(
+    ctx: &SessionContext,
+    sql: &str,
+    iterations: usize,
+    q: usize,
+) -> Result<(Vec<RecordBatch>, Vec<f64>, Vec<cinder_planner::Placement>), String> {
+    let (answer, _, placed) = run_query(ctx, sql)
+        .await
+        .map_err(|e| format!("q{q} (warm-up): {e}"))?;
+    let mut times = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let (_, ms, _) = run_query(ctx, sql)
+            .await
+            .map_err(|e| format!("q{q}: {e}"))?;
+        times.push(ms);
+    }
+    Ok((answer, times, placed))
+}
+
+/// A DataFusion session over the Parquet tables in `dir`, on `cores` partitions, with Cinder
+/// when `cinder` is given (the same settings otherwise).
+async fn session(
+    dir: &std::path::Path,
+    cores: usize,
+    cinder: Option<CinderConfig>,
+) -> Result<SessionContext, String> {
     let config = SessionConfig::new().with_target_partitions(cores);
-    let ctx = SessionContext::new_with_config(config);
+    let builder = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features();
+    let builder = match cinder {
+        Some(cinder) => with_cinder(builder, cinder),
+        None => builder,
+    };
+    let ctx = SessionContext::new_with_state(builder.build());
     for table in data::TABLES {
         let path = dir.join(table);
         ctx.register_parquet(
@@ -211,18 +324,24 @@ async fn session(dir: &std::path::Path, cores: usize) -> Result<SessionContext, 
 }
 
 /// Runs one query (possibly several statements, as q15's create view / select / drop view:
-/// the answer is the select's) and returns its answer and wall time in milliseconds.
+/// the answer is the select's) and returns its answer, wall time in milliseconds, and where
+/// the operators Cinder targets ran.
 async fn run_query(
     ctx: &SessionContext,
     sql: &str,
-) -> datafusion::error::Result<(Vec<RecordBatch>, f64)> {
+) -> datafusion::error::Result<(Vec<RecordBatch>, f64, Vec<cinder_planner::Placement>)> {
     let started = Instant::now();
     let mut answer = Vec::new();
+    let mut placed = Vec::new();
     for statement in queries::statements(sql) {
-        let batches = ctx.sql(statement).await?.collect().await?;
+        let frame = ctx.sql(statement).await?;
         if queries::is_query(statement) {
-            answer = batches;
+            let plan = frame.create_physical_plan().await?;
+            placed = placements(&plan);
+            answer = datafusion::physical_plan::collect(plan, ctx.task_ctx()).await?;
+        } else {
+            frame.collect().await?;
         }
     }
-    Ok((answer, started.elapsed().as_secs_f64() * 1e3))
+    Ok((answer, started.elapsed().as_secs_f64() * 1e3, placed))
 }

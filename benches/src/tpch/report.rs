@@ -30,13 +30,80 @@ impl QueryResult {
 
     /// Median of the iterations.
     pub fn median_ms(&self) -> f64 {
-        let mut sorted = self.iterations_ms.clone();
-        sorted.sort_by(f64::total_cmp);
-        match sorted.len() {
-            0 => 0.0,
-            n if n % 2 == 1 => sorted[n / 2],
-            n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-        }
+        median(&self.iterations_ms)
+    }
+}
+
+/// One query on DataFusion + Cinder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CinderQuery {
+    /// Query number, 1-22.
+    pub query: usize,
+    /// Wall time of each timed iteration, in milliseconds.
+    pub iterations_ms: Vec<f64>,
+    /// `None` when the answer agrees with the CPU baseline's, else what differs.
+    pub mismatch: Option<String>,
+    /// Operators Cinder runs in the query's plan.
+    pub on_cinder: usize,
+    /// Operators Cinder targets in the plan (filters, projections, joins, aggregates).
+    pub targeted: usize,
+}
+
+impl CinderQuery {
+    /// Median of the iterations.
+    pub fn median_ms(&self) -> f64 {
+        median(&self.iterations_ms)
+    }
+}
+
+/// The DataFusion + Cinder side of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CinderRun {
+    /// The mode, as `cinder_planner::ExecutionMode` displays it.
+    pub mode: String,
+    /// Whether its times are a speed claim (cuda) or a correctness path (host).
+    pub speed_claim: bool,
+    /// Per query, in run order (the same order as the baseline's).
+    pub queries: Vec<CinderQuery>,
+}
+
+impl CinderRun {
+    /// Sum of the per-query medians.
+    pub fn total_ms(&self) -> f64 {
+        self.queries.iter().map(CinderQuery::median_ms).sum()
+    }
+
+    /// Geometric mean of the per-query medians.
+    pub fn geomean_ms(&self) -> f64 {
+        geomean(self.queries.iter().map(CinderQuery::median_ms))
+    }
+
+    /// Queries whose answers differ from the baseline's.
+    pub fn mismatches(&self) -> usize {
+        self.queries.iter().filter(|q| q.mismatch.is_some()).count()
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+fn geomean(values: impl Iterator<Item = f64>) -> f64 {
+    let (mut log_sum, mut n) = (0.0, 0usize);
+    for v in values {
+        log_sum += v.max(1e-6).ln();
+        n += 1;
+    }
+    if n == 0 {
+        0.0
+    } else {
+        (log_sum / n as f64).exp()
     }
 }
 
@@ -51,6 +118,8 @@ pub struct RunReport {
     pub tables: BTreeMap<String, u64>,
     /// Per-query results, in run order.
     pub queries: Vec<QueryResult>,
+    /// The DataFusion + Cinder run, if there was one.
+    pub cinder: Option<CinderRun>,
 }
 
 impl RunReport {
@@ -66,6 +135,7 @@ impl RunReport {
             cores,
             tables,
             queries,
+            cinder: None,
         }
     }
 
@@ -76,15 +146,7 @@ impl RunReport {
 
     /// Geometric mean of the per-query medians.
     pub fn geomean_ms(&self) -> f64 {
-        if self.queries.is_empty() {
-            return 0.0;
-        }
-        let log_sum: f64 = self
-            .queries
-            .iter()
-            .map(|q| q.median_ms().max(1e-6).ln())
-            .sum();
-        (log_sum / self.queries.len() as f64).exp()
+        geomean(self.queries.iter().map(QueryResult::median_ms))
     }
 
     /// The JSON document: dfbench's `context` and `queries`, plus `cinder`.
@@ -117,7 +179,23 @@ impl RunReport {
                 "scale_factor": self.scale,
                 "tables": self.tables,
                 "baseline": "DataFusion on the CPU",
-                "cinder_run": serde_json::Value::Null,
+                "cinder_run": self.cinder.as_ref().map(|run| json!({
+                    "mode": run.mode,
+                    "speed_claim": run.speed_claim,
+                    "per_query": run.queries.iter().zip(&self.queries).map(|(c, cpu)| json!({
+                        "query": c.query,
+                        "cinder_ms": c.median_ms(),
+                        "iterations_ms": c.iterations_ms,
+                        "speedup": cpu.median_ms() / c.median_ms().max(1e-9),
+                        "answers_agree": c.mismatch.is_none(),
+                        "mismatch": c.mismatch,
+                        "on_cinder": c.on_cinder,
+                        "targeted": c.targeted,
+                    })).collect::<Vec<_>>(),
+                    "total_cinder_ms": run.total_ms(),
+                    "geomean_cinder_ms": run.geomean_ms(),
+                    "mismatches": run.mismatches(),
+                })),
                 "per_query": self.queries.iter().map(|q| json!({
                     "query": q.query,
                     "cpu_ms": q.median_ms(),
