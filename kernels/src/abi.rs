@@ -17,6 +17,12 @@ pub struct ColumnView {
     pub validity_offset: i64,
     /// Number of rows.
     pub len: i64,
+    /// Strings: device address of the bytes the offsets index.
+    pub bytes: u64,
+    /// Strings: 4 or 8 bytes per offset; 0 otherwise.
+    pub offset_width: i32,
+    /// Unused.
+    pub reserved: i32,
 }
 
 // SAFETY: `ColumnView` is `#[repr(C)]`, `Copy`, holds only plain integers, and has the exact
@@ -78,6 +84,8 @@ pub struct ExprProgram {
     pub error: u64,
     /// Device address of the count of null results.
     pub null_count: u64,
+    /// Device address of the program's string constants.
+    pub strings: u64,
 }
 
 // SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::ExprProgram`
@@ -186,7 +194,18 @@ mod tests {
     fn abi_header_matches_rust_mirrors() {
         let fields = header_fields("ColumnView");
         let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["data", "validity", "validity_offset", "len"]);
+        assert_eq!(
+            names,
+            [
+                "data",
+                "validity",
+                "validity_offset",
+                "len",
+                "bytes",
+                "offset_width",
+                "reserved"
+            ]
+        );
         let (offsets, size) = c_layout(&fields);
         assert_eq!(
             offsets,
@@ -195,6 +214,9 @@ mod tests {
                 offset_of!(ColumnView, validity),
                 offset_of!(ColumnView, validity_offset),
                 offset_of!(ColumnView, len),
+                offset_of!(ColumnView, bytes),
+                offset_of!(ColumnView, offset_width),
+                offset_of!(ColumnView, reserved),
             ]
         );
         assert_eq!(size, size_of::<ColumnView>());
@@ -252,7 +274,8 @@ mod tests {
                 "out_values",
                 "out_validity",
                 "error",
-                "null_count"
+                "null_count",
+                "strings"
             ]
         );
         let (offsets, size) = c_layout(&fields);
@@ -269,6 +292,7 @@ mod tests {
                 offset_of!(ExprProgram, out_validity),
                 offset_of!(ExprProgram, error),
                 offset_of!(ExprProgram, null_count),
+                offset_of!(ExprProgram, strings),
             ]
         );
         assert_eq!(size, size_of::<ExprProgram>());

@@ -146,6 +146,7 @@ pub fn hash_i64_device(
         validity,
         validity_offset: validity_offset as i64,
         len: len as i64,
+        ..ColumnView::default()
     };
     let combine: i32 = (mode == HashMode::Combine).into();
     let config = launch::grid_stride_1d(device, len);

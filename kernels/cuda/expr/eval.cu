@@ -70,6 +70,18 @@ __device__ __forceinline__ int64_t load(const ColumnView& col, int32_t type, int
       *hi = words[2 * row + 1];
       return words[2 * row];
     }
+    case cinder::EXPR_STR: {
+      int64_t start, end;
+      if (col.offset_width == 4) {
+        start = reinterpret_cast<const int32_t*>(col.data)[row];
+        end = reinterpret_cast<const int32_t*>(col.data)[row + 1];
+      } else {
+        start = reinterpret_cast<const int64_t*>(col.data)[row];
+        end = reinterpret_cast<const int64_t*>(col.data)[row + 1];
+      }
+      *hi = end - start;
+      return static_cast<int64_t>(col.bytes) + start;
+    }
     default:  // EXPR_I64, EXPR_F64: 64-bit values
       return reinterpret_cast<const int64_t*>(col.data)[row];
   }
@@ -281,6 +293,91 @@ __device__ bool date_part(int32_t days, int32_t part, int64_t* out) {
   return true;
 }
 
+// Strings: a register holds the address of the first byte, its high half the length.
+__device__ __forceinline__ const uint8_t* str_ptr(int64_t v) { return reinterpret_cast<const uint8_t*>(v); }
+
+// Byte-wise comparison, as Rust compares &[u8] (and Arrow compares strings): -1, 0 or 1.
+__device__ int bytes_cmp(const uint8_t* a, int64_t la, const uint8_t* b, int64_t lb) {
+  const int64_t n = la < lb ? la : lb;
+  for (int64_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+  }
+  return la < lb ? -1 : (la > lb ? 1 : 0);
+}
+
+__device__ __forceinline__ bool bytes_eq(const uint8_t* a, int64_t la, const uint8_t* b, int64_t lb) {
+  return la == lb && bytes_cmp(a, la, b, lb) == 0;
+}
+
+// The first position of `needle` in `hay`, or -1.
+__device__ int64_t bytes_find(const uint8_t* hay, int64_t lh, const uint8_t* needle, int64_t ln) {
+  for (int64_t i = 0; i + ln <= lh; ++i) {
+    if (bytes_cmp(hay + i, ln, needle, ln) == 0) return i;
+  }
+  return -1;
+}
+
+// LIKE with literal segments (host.rs `like`): segments are (offset, length) pairs into the
+// string pool.
+__device__ bool like(const uint8_t* s, int64_t len, const int64_t* segs, int32_t n, const uint8_t* pool,
+                     bool open_start, bool open_end) {
+  const uint8_t* seg0 = pool + segs[0];
+  if (n == 1 && !open_start && !open_end) return bytes_eq(s, len, seg0, segs[1]);
+  int64_t pos = 0, end = len;
+  int32_t first = 0, last = n;
+  if (!open_start) {
+    if (segs[1] > len || bytes_cmp(s, segs[1], seg0, segs[1]) != 0) return false;
+    pos = segs[1];
+    first = 1;
+  }
+  if (!open_end && last > first) {
+    const uint8_t* tail = pool + segs[2 * (n - 1)];
+    const int64_t tail_len = segs[2 * (n - 1) + 1];
+    if (tail_len > end - pos || bytes_cmp(s + len - tail_len, tail_len, tail, tail_len) != 0) return false;
+    end -= tail_len;
+    last = n - 1;
+  }
+  for (int32_t k = first; k < last; ++k) {
+    const int64_t at = bytes_find(s + pos, end - pos, pool + segs[2 * k], segs[2 * k + 1]);
+    if (at < 0) return false;
+    pos += at + segs[2 * k + 1];
+  }
+  return true;
+}
+
+// DataFusion's substr in characters (host.rs `substr_bytes`): the byte range [*from, *to).
+__device__ void substr_bytes(const uint8_t* s, int64_t len, int64_t start, bool has_count, int64_t count,
+                             int64_t* from, int64_t* to) {
+  const int64_t first_raw = start - 1;
+  int64_t end_raw = len;
+  if (has_count) {
+    // Saturating first_raw + count (count >= 0).
+    end_raw = first_raw > static_cast<int64_t>(0x7FFFFFFFFFFFFFFFLL) - count ? static_cast<int64_t>(0x7FFFFFFFFFFFFFFFLL)
+                                                                            : first_raw + count;
+  }
+  const int64_t first = first_raw < 0 ? 0 : (first_raw > len ? len : first_raw);
+  const int64_t end = end_raw < 0 ? 0 : (end_raw > len ? len : end_raw);
+  *from = len;
+  *to = len;
+  int64_t chars = 0;
+  for (int64_t i = 0; i < len; ++i) {
+    if ((s[i] & 0xC0) == 0x80) continue;
+    if (chars == first) *from = i;
+    if (chars == end) {
+      *to = i;
+      break;
+    }
+    ++chars;
+  }
+  if (*to < *from) *to = *from;
+}
+
+__device__ int64_t char_count(const uint8_t* s, int64_t len) {
+  int64_t n = 0;
+  for (int64_t i = 0; i < len; ++i) n += (s[i] & 0xC0) != 0x80;
+  return n;
+}
+
 }  // namespace
 
 extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
@@ -328,7 +425,7 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
           }
           case cinder::EXPR_LITERAL:
             ok = (in.flags & cinder::EXPR_FLAG_NULL_LITERAL) == 0;
-            v = in.imm;
+            v = in.type == cinder::EXPR_STR ? static_cast<int64_t>(p.strings) + in.imm : in.imm;
             v_hi = in.imm_hi;
             break;
           case cinder::EXPR_ADD:
@@ -372,7 +469,9 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
           case cinder::EXPR_GT:
           case cinder::EXPR_GT_EQ: {
             ok = va && vb;
-            const int c = compare(in.arg_type, a, a_hi, b, b_hi);
+            const int c = in.arg_type == cinder::EXPR_STR
+                              ? (ok ? bytes_cmp(str_ptr(a), a_hi, str_ptr(b), b_hi) : 0)
+                              : compare(in.arg_type, a, a_hi, b, b_hi);
             switch (in.opcode) {
               case cinder::EXPR_EQ: v = c == 0; break;
               case cinder::EXPR_NOT_EQ: v = c != 0; break;
@@ -421,9 +520,14 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
             // Floats match by total order, i.e. by identical bits; integers by value
             // (constants are sign-extended, as registers are); decimals by both halves.
             const bool wide = in.arg_type == cinder::EXPR_DECIMAL;
+            const bool text = in.arg_type == cinder::EXPR_STR;
             bool found = false;
             for (int32_t k = 0; k < in.list_len && !found; ++k) {
-              if (wide) {
+              if (text) {
+                const int64_t offset = constants[in.list_start + 2 * k];
+                const int64_t len = constants[in.list_start + 2 * k + 1];
+                found = bytes_eq(str_ptr(a), a_hi, reinterpret_cast<const uint8_t*>(p.strings) + offset, len);
+              } else if (wide) {
                 found = constants[in.list_start + 2 * k] == a && constants[in.list_start + 2 * k + 1] == a_hi;
               } else {
                 found = constants[in.list_start + k] == a;
@@ -473,6 +577,29 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
             }
             break;
           }
+          case cinder::EXPR_LIKE:
+            ok = va;
+            if (ok) {
+              const bool matched = like(str_ptr(a), a_hi, constants + in.list_start, in.list_len,
+                                        reinterpret_cast<const uint8_t*>(p.strings), (in.p0 & 1) != 0,
+                                        (in.p0 & 2) != 0);
+              v = matched != ((in.flags & cinder::EXPR_FLAG_NEGATED) != 0);
+            }
+            break;
+          case cinder::EXPR_SUBSTR: {
+            ok = va;
+            if (ok) {
+              int64_t from, to;
+              substr_bytes(str_ptr(a), a_hi, in.imm, in.p0 == 1, in.imm_hi, &from, &to);
+              v = a + from;
+              v_hi = to - from;
+            }
+            break;
+          }
+          case cinder::EXPR_CHAR_LENGTH:
+            ok = va;
+            if (ok) v = char_count(str_ptr(a), a_hi);
+            break;
           case cinder::EXPR_DATE_PART:
             ok = va && date_part(static_cast<int32_t>(a), in.p0, &v);
             break;

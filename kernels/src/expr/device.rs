@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch};
 use cinder_cuda::driver::{CUevent_flags, DevicePtr, DevicePtrMut, PushKernelArg, SyncOnDrop};
-use cinder_cuda::{ColumnBody, CudaError, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPool};
+use cinder_cuda::{
+    ColumnBody, CudaError, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPool, OffsetWidth,
+};
 use datafusion::common::DFSchema;
 use datafusion::prelude::SessionContext;
 
@@ -71,6 +73,12 @@ pub mod opcode {
     pub const CASE: i32 = 41;
     /// date_part
     pub const DATE_PART: i32 = 42;
+    /// [NOT] LIKE
+    pub const LIKE: i32 = 43;
+    /// substr
+    pub const SUBSTR: i32 = 44;
+    /// character_length
+    pub const CHAR_LENGTH: i32 = 45;
 }
 
 /// Type codes, as `cinder::ExprType`.
@@ -87,6 +95,8 @@ pub mod type_code {
     pub const DATE32: i32 = 5;
     /// Decimal128
     pub const DECIMAL: i32 = 6;
+    /// A string
+    pub const STR: i32 = 7;
 }
 
 /// Date part codes (`ExprInstr::p0` of [`opcode::DATE_PART`]), as `cinder::EXPR_PART_*`.
@@ -119,6 +129,7 @@ fn code(ty: ValueType) -> i32 {
         ValueType::F64 => type_code::F64,
         ValueType::Date32 => type_code::DATE32,
         ValueType::Decimal128 { .. } => type_code::DECIMAL,
+        ValueType::Str => type_code::STR,
     }
 }
 
@@ -128,9 +139,11 @@ fn halves(v: i128) -> (i64, i64) {
 }
 
 /// A register encoding of a constant: integers sign-extended, doubles as their bits, decimals
-/// as two halves (the high half is 0 for the others).
-fn bits(s: Scalar) -> (i64, i64) {
+/// as two halves, strings as (offset in the string pool, length); the high half is 0 for the
+/// others.
+fn bits(s: Scalar, pool: &StringPool) -> (i64, i64) {
     match s {
+        Scalar::Str(i) => pool.entry(i),
         Scalar::Bool(b) => (i64::from(b), 0),
         Scalar::I32(v) | Scalar::Date32(v) => (i64::from(v), 0),
         Scalar::I64(v) => (v, 0),
@@ -139,18 +152,43 @@ fn bits(s: Scalar) -> (i64, i64) {
     }
 }
 
+/// A program's string constants back to back, with each one's (offset, length).
+struct StringPool {
+    bytes: Vec<u8>,
+    entries: Vec<(i64, i64)>,
+}
+
+impl StringPool {
+    fn new(strings: &[String]) -> Self {
+        let mut bytes = Vec::new();
+        let mut entries = Vec::with_capacity(strings.len());
+        for s in strings {
+            entries.push((bytes.len() as i64, s.len() as i64));
+            bytes.extend_from_slice(s.as_bytes());
+        }
+        Self { bytes, entries }
+    }
+
+    fn entry(&self, i: u32) -> (i64, i64) {
+        self.entries[i as usize]
+    }
+}
+
 /// A program encoded for the interpreter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Encoded {
     /// The instructions.
     pub instrs: Vec<ExprInstr>,
-    /// Constants (IN list items, CASE branches, precision bounds), referenced by
-    /// `list_start`/`list_len`.
+    /// Constants (IN list items, CASE branches, precision bounds, LIKE segments), referenced
+    /// by `list_start`/`list_len`.
     pub constants: Vec<i64>,
+    /// The string constants back to back (`ExprProgram::strings`).
+    pub strings: Vec<u8>,
 }
 
 /// Encodes `program` for the interpreter kernel.
 pub fn encode(program: &Program) -> Encoded {
+    let pool = StringPool::new(&program.strings);
     let mut constants = Vec::new();
     let instrs = program
         .instrs
@@ -174,7 +212,7 @@ pub fn encode(program: &Program) -> Encoded {
                 Instr::Literal(value) => {
                     e.opcode = opcode::LITERAL;
                     match value {
-                        Some(s) => (e.imm, e.imm_hi) = bits(*s),
+                        Some(s) => (e.imm, e.imm_hi) = bits(*s, &pool),
                         None => e.flags = FLAG_NULL_LITERAL,
                     }
                 }
@@ -247,9 +285,9 @@ pub fn encode(program: &Program) -> Encoded {
                     e.list_start = constants.len() as i32;
                     e.list_len = list.len() as i32;
                     for item in list {
-                        let (lo, hi) = bits(*item);
+                        let (lo, hi) = bits(*item, &pool);
                         constants.push(lo);
-                        if matches!(item, Scalar::Decimal128(..)) {
+                        if matches!(item, Scalar::Decimal128(..) | Scalar::Str(_)) {
                             constants.push(hi);
                         }
                     }
@@ -309,6 +347,42 @@ pub fn encode(program: &Program) -> Encoded {
                         constants.push(i64::from(value.0));
                     }
                 }
+                Instr::Like {
+                    value,
+                    segments,
+                    open_start,
+                    open_end,
+                    negated,
+                } => {
+                    e.opcode = opcode::LIKE;
+                    (e.a, e.arg_type) = (i32::from(value.0), reg_type(*value));
+                    e.list_start = constants.len() as i32;
+                    e.list_len = segments.len() as i32;
+                    for &segment in segments {
+                        let (offset, len) = pool.entry(segment);
+                        constants.extend([offset, len]);
+                    }
+                    e.p0 = i32::from(*open_start) | (i32::from(*open_end) << 1);
+                    if *negated {
+                        e.flags |= FLAG_NEGATED;
+                    }
+                }
+                Instr::Substr {
+                    value,
+                    start,
+                    count,
+                } => {
+                    e.opcode = opcode::SUBSTR;
+                    (e.a, e.arg_type) = (i32::from(value.0), reg_type(*value));
+                    e.imm = *start;
+                    if let Some(count) = count {
+                        (e.imm_hi, e.p0) = (*count, 1);
+                    }
+                }
+                Instr::CharLength(value) => {
+                    e.opcode = opcode::CHAR_LENGTH;
+                    (e.a, e.arg_type) = (i32::from(value.0), reg_type(*value));
+                }
                 Instr::DatePart { value, part } => {
                     e.opcode = opcode::DATE_PART;
                     (e.a, e.arg_type) = (i32::from(value.0), reg_type(*value));
@@ -323,7 +397,11 @@ pub fn encode(program: &Program) -> Encoded {
             e
         })
         .collect();
-    Encoded { instrs, constants }
+    Encoded {
+        instrs,
+        constants,
+        strings: pool.bytes,
+    }
 }
 
 /// Appends the bound `10^precision - 1` a checked decimal result must lie within.
@@ -389,19 +467,31 @@ pub fn evaluate_on_device(
     let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
     let mut views = Vec::with_capacity(batch.columns().len());
     for column in batch.columns() {
-        let data = match column.body() {
-            ColumnBody::Fixed { values, .. } | ColumnBody::Boolean { values } => {
-                read_ptr(Some(values), stream, &mut guards)
-            }
-            // Never referenced: the translator admits no string or dictionary column.
-            ColumnBody::Strings { .. } | ColumnBody::Dictionary { .. } => 0,
-        };
-        views.push(ColumnView {
-            data,
+        let mut view = ColumnView {
             validity: read_ptr(column.validity(), stream, &mut guards),
-            validity_offset: 0,
             len: column.len() as i64,
-        });
+            ..ColumnView::default()
+        };
+        match column.body() {
+            ColumnBody::Fixed { values, .. } | ColumnBody::Boolean { values } => {
+                view.data = read_ptr(Some(values), stream, &mut guards);
+            }
+            ColumnBody::Strings {
+                offsets,
+                offset_width,
+                bytes,
+            } => {
+                view.data = read_ptr(Some(offsets), stream, &mut guards);
+                view.bytes = read_ptr(Some(bytes), stream, &mut guards);
+                view.offset_width = match offset_width {
+                    OffsetWidth::I32 => 4,
+                    OffsetWidth::I64 => 8,
+                };
+            }
+            // Never referenced: the translator admits no dictionary column.
+            ColumnBody::Dictionary { .. } => {}
+        }
+        views.push(view);
     }
     let constants = if encoded.constants.is_empty() {
         vec![0]
@@ -411,6 +501,12 @@ pub fn evaluate_on_device(
     let instrs_buf = pool.upload(as_bytes(&encoded.instrs))?;
     let constants_buf = pool.upload(as_bytes(&constants))?;
     let views_buf = pool.upload(as_bytes(&views))?;
+    // One byte at least, so that the pool has a device address.
+    let strings_buf = pool.upload(if encoded.strings.is_empty() {
+        &[0]
+    } else {
+        &encoded.strings
+    })?;
 
     let words = rows.div_ceil(32);
     let value_bytes = match result_type {
@@ -450,6 +546,10 @@ pub fn evaluate_on_device(
         .cuda_slice_mut()
         .ok_or_else(missing)?
         .device_ptr_mut(stream);
+    let (strings_ptr, g7) = strings_buf
+        .cuda_slice()
+        .ok_or_else(missing)?
+        .device_ptr(stream);
     let params = ExprProgram {
         instrs: instrs_ptr,
         constants: constants_ptr,
@@ -461,6 +561,7 @@ pub fn evaluate_on_device(
         out_validity: validity_ptr,
         error: status_ptr,
         null_count: status_ptr + 8,
+        strings: strings_ptr,
     };
     let function = kernels.function(MODULE, EXPR_EVAL)?;
     let config = launch::grid_stride_1d(device, rows);
@@ -477,7 +578,7 @@ pub fn evaluate_on_device(
     // uploads and record the writes for later readers.
     let events = unsafe { builder.launch(config) }
         .map_err(|e| CudaError::driver(format!("launching {EXPR_EVAL}"), e))?;
-    drop((g1, g2, g3, g4, g5, g6, guards));
+    drop((g1, g2, g3, g4, g5, g6, g7, guards));
     let time = events.map(|(start, end)| LaunchTime { start, end });
 
     let status = pool.download(&status)?;
@@ -501,7 +602,7 @@ pub fn evaluate_on_device(
         validity,
         body(values),
     )?;
-    drop((instrs_buf, constants_buf, views_buf));
+    drop((instrs_buf, constants_buf, views_buf, strings_buf));
     Ok((column, time))
 }
 
@@ -534,7 +635,11 @@ fn check_bindings(program: &Program, batch: &DeviceBatch) -> Result<()> {
                 .columns()
                 .get(*index)
                 .ok_or_else(|| invalid(format!("column {index} is not in the batch")))?;
-            if *column.data_type() != ty.arrow_type() || column.len() != batch.num_rows() {
+            let type_fits = match ty {
+                ValueType::Str => ValueType::from_arrow(column.data_type()) == Some(ValueType::Str),
+                ty => *column.data_type() == ty.arrow_type(),
+            };
+            if !type_fits || column.len() != batch.num_rows() {
                 return Err(invalid(format!(
                     "column {index} is {} with {} rows; the program expects {:?} with {}",
                     column.data_type(),
@@ -613,6 +718,34 @@ pub(crate) fn check_expr_eval(env: &CheckEnv<'_>, rows: usize, seed: u64) -> Res
                 }
                 outcome.merge(compare_rows(sql, &expected, &got));
             }
+            (Err(_), Err(_)) => outcome.compared += rows,
+            (host, device) => outcome.merge(CheckOutcome {
+                compared: rows,
+                mismatches: rows.max(1),
+                first_mismatch: Some(format!(
+                    "{sql}: host {:?}, device {:?}",
+                    host.map(|_| "ok"),
+                    device.map(|_| "ok")
+                )),
+                ..CheckOutcome::default()
+            }),
+        }
+    }
+    // String expressions on their own batch (every Arrow string type).
+    let strings = super::samples::string_batch(rows);
+    let strings_on_device = DeviceBatch::upload(env.pool, &strings)?;
+    for sql in super::samples::STRING_EXPRESSIONS {
+        let program = program_for(&ctx, sql, &strings)?;
+        let host = evaluate(&program, &strings);
+        let device = evaluate_device(
+            env.kernels,
+            env.pool,
+            &program,
+            &strings_on_device,
+            Timing::Untimed,
+        );
+        match (host, device) {
+            (Ok(expected), Ok((got, _))) => outcome.merge(compare_rows(sql, &expected, &got)),
             (Err(_), Err(_)) => outcome.compared += rows,
             (host, device) => outcome.merge(CheckOutcome {
                 compared: rows,
@@ -729,6 +862,10 @@ mod tests {
             ("EXPR_CASE", opcode::CASE.into()),
             ("EXPR_DATE_PART", opcode::DATE_PART.into()),
             ("EXPR_DECIMAL", type_code::DECIMAL.into()),
+            ("EXPR_STR", type_code::STR.into()),
+            ("EXPR_LIKE", opcode::LIKE.into()),
+            ("EXPR_SUBSTR", opcode::SUBSTR.into()),
+            ("EXPR_CHAR_LENGTH", opcode::CHAR_LENGTH.into()),
             ("EXPR_PART_YEAR", part_code::YEAR.into()),
             ("EXPR_PART_QUARTER", part_code::QUARTER.into()),
             ("EXPR_PART_MONTH", part_code::MONTH.into()),
@@ -765,8 +902,14 @@ mod tests {
     fn every_check_expression_translates_and_encodes() {
         let ctx = SessionContext::new();
         let batch = super::super::samples::batch(10, 0, 1);
-        for sql in CHECK_EXPRESSIONS {
-            let program = program_for(&ctx, sql, &batch).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let strings = super::super::samples::string_batch(10);
+        let all = CHECK_EXPRESSIONS.iter().map(|sql| (sql, &batch)).chain(
+            super::super::samples::STRING_EXPRESSIONS
+                .iter()
+                .map(|sql| (sql, &strings)),
+        );
+        for (sql, batch) in all {
+            let program = program_for(&ctx, sql, batch).unwrap_or_else(|e| panic!("{sql}: {e}"));
             let encoded = encode(&program);
             assert_eq!(encoded.instrs.len(), program.instrs.len());
             for (i, instr) in encoded.instrs.iter().enumerate() {

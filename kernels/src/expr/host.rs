@@ -28,6 +28,45 @@ enum V {
     I64(i64),
     F64(f64),
     D(i128),
+    /// Bytes `start..start + len` of a string in the current row (or a constant).
+    S(StrSrc, usize, usize),
+}
+
+/// Where a string register's bytes live.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum StrSrc {
+    /// The current row of input column `i`.
+    Column(usize),
+    /// `Program::strings[i]`.
+    Constant(u32),
+}
+
+/// What a row's string registers point into.
+struct Row<'a> {
+    program: &'a Program,
+    batch: &'a RecordBatch,
+    row: usize,
+}
+
+impl<'a> Row<'a> {
+    fn bytes(&self, v: V) -> &'a [u8] {
+        let V::S(src, start, len) = v else {
+            unreachable!("not a string register: {v:?}")
+        };
+        let whole: &'a [u8] = match src {
+            StrSrc::Constant(i) => self.program.strings[i as usize].as_bytes(),
+            StrSrc::Column(i) => {
+                let column = self.batch.column(i);
+                match column.data_type() {
+                    DataType::Utf8 => column.as_string::<i32>().value(self.row).as_bytes(),
+                    DataType::LargeUtf8 => column.as_string::<i64>().value(self.row).as_bytes(),
+                    DataType::Utf8View => column.as_string_view().value(self.row).as_bytes(),
+                    other => unreachable!("the translator admits no {other} string column"),
+                }
+            }
+        };
+        &whole[start..start + len]
+    }
 }
 
 /// Why a register holds no value.
@@ -65,7 +104,16 @@ impl From<Scalar> for V {
             Scalar::I64(v) => V::I64(v),
             Scalar::F64(v) => V::F64(v),
             Scalar::Decimal128(v, _, _) => V::D(v),
+            Scalar::Str(_) => unreachable!("string constants need their program: see `constant`"),
         }
+    }
+}
+
+/// A constant as a register value.
+fn constant(program: &Program, s: Scalar) -> V {
+    match s {
+        Scalar::Str(i) => V::S(StrSrc::Constant(i), 0, program.strings[i as usize].len()),
+        s => V::from(s),
     }
 }
 
@@ -75,6 +123,12 @@ impl From<Scalar> for V {
 /// checked or decimal arithmetic, a cast that does not fit) fails the whole evaluation, as in
 /// DataFusion; null rows never fail.
 pub fn evaluate(program: &Program, batch: &RecordBatch) -> Result<ArrayRef> {
+    if program.result_type() == ValueType::Str {
+        return Err(KernelError::InvalidArgument {
+            kernel: "expr::evaluate",
+            reason: "a program cannot return a string".to_string(),
+        });
+    }
     let rows = batch.num_rows();
     let mut regs: Vec<Slot> = vec![Ok(None); program.instrs.len()];
     let mut out = Output::new(program.result_type(), rows);
@@ -90,9 +144,14 @@ pub fn evaluate(program: &Program, batch: &RecordBatch) -> Result<ArrayRef> {
 fn step(program: &Program, i: usize, regs: &[Slot], batch: &RecordBatch, row: usize) -> Slot {
     let reg = |r: super::Reg| regs[r.0 as usize];
     let ty = |r: super::Reg| program.types[r.0 as usize];
+    let here = Row {
+        program,
+        batch,
+        row,
+    };
     Ok(match &program.instrs[i] {
-        Instr::Column { index } => read(batch.column(*index), row),
-        Instr::Literal(value) => value.map(V::from),
+        Instr::Column { index } => read(batch.column(*index), *index, row),
+        Instr::Literal(value) => value.map(|s| constant(program, s)),
         Instr::Arith {
             op,
             left,
@@ -111,9 +170,12 @@ fn step(program: &Program, i: usize, regs: &[Slot], batch: &RecordBatch, row: us
             V::I64(x) => V::I64(x.wrapping_neg()),
             V::F64(x) => V::F64(-x),
             V::D(x) => V::D(x.wrapping_neg()),
-            V::B(b) => V::B(b),
+            other => other,
         }),
         Instr::Cmp { op, left, right } => match (reg(*left)?, reg(*right)?) {
+            (Some(a @ V::S(..)), Some(b)) => {
+                Some(V::B(ordered(*op, here.bytes(a).cmp(here.bytes(b)))))
+            }
             (Some(a), Some(b)) => Some(V::B(compare(*op, a, b))),
             _ => None,
         },
@@ -136,7 +198,11 @@ fn step(program: &Program, i: usize, regs: &[Slot], batch: &RecordBatch, row: us
             list_has_null,
             negated,
         } => reg(*value)?.and_then(|v| {
-            if list.iter().any(|&item| in_list_match(v, V::from(item))) {
+            let matches = |item: V| match v {
+                V::S(..) => here.bytes(v) == here.bytes(item),
+                _ => in_list_match(v, item),
+            };
+            if list.iter().any(|&item| matches(constant(program, item))) {
                 Some(V::B(!negated))
             } else if *list_has_null {
                 None
@@ -166,6 +232,37 @@ fn step(program: &Program, i: usize, regs: &[Slot], batch: &RecordBatch, row: us
                 None => None,
             }
         }
+        Instr::Like {
+            value,
+            segments,
+            open_start,
+            open_end,
+            negated,
+        } => reg(*value)?.map(|v| {
+            let segments: Vec<&[u8]> = segments
+                .iter()
+                .map(|&i| program.strings[i as usize].as_bytes())
+                .collect();
+            V::B(like(here.bytes(v), &segments, *open_start, *open_end) != *negated)
+        }),
+        Instr::Substr {
+            value,
+            start,
+            count,
+        } => reg(*value)?.map(|v| {
+            let V::S(src, offset, _) = v else {
+                unreachable!("substr of a string register")
+            };
+            let (from, to) = substr_bytes(here.bytes(v), *start, *count);
+            V::S(src, offset + from, to - from)
+        }),
+        Instr::CharLength(value) => reg(*value)?.map(|v| {
+            let chars = char_count(here.bytes(v));
+            match program.types[i] {
+                ValueType::I64 => V::I64(chars as i64),
+                _ => V::I32(chars as i32),
+            }
+        }),
         Instr::DatePart { value, part } => match reg(*value)? {
             Some(V::I32(days)) => date_part(days, *part).map(V::I32),
             None => None,
@@ -187,11 +284,26 @@ fn as_bool(v: Option<V>) -> Option<bool> {
     }
 }
 
-fn read(column: &ArrayRef, row: usize) -> Option<V> {
+fn read(column: &ArrayRef, index: usize, row: usize) -> Option<V> {
     if column.is_null(row) {
         return None;
     }
     Some(match column.data_type() {
+        DataType::Utf8 => V::S(
+            StrSrc::Column(index),
+            0,
+            column.as_string::<i32>().value(row).len(),
+        ),
+        DataType::LargeUtf8 => V::S(
+            StrSrc::Column(index),
+            0,
+            column.as_string::<i64>().value(row).len(),
+        ),
+        DataType::Utf8View => V::S(
+            StrSrc::Column(index),
+            0,
+            column.as_string_view().value(row).len(),
+        ),
         DataType::Boolean => V::B(column.as_boolean().value(row)),
         DataType::Int32 => V::I32(column.as_primitive::<Int32Type>().value(row)),
         DataType::Date32 => V::I32(column.as_primitive::<Date32Type>().value(row)),
@@ -411,6 +523,86 @@ fn date_part(days: i32, part: DatePart) -> Option<i32> {
     })
 }
 
+/// Characters of UTF-8 `bytes`: the bytes that do not continue a character.
+pub(crate) fn char_count(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
+}
+
+/// Byte range of DataFusion's `substr(s, start, count)` (PostgreSQL's rules, in characters):
+/// characters `start - 1 .. start - 1 + count`, clamped to the string.
+pub(crate) fn substr_bytes(s: &[u8], start: i64, count: Option<i64>) -> (usize, usize) {
+    let len = s.len() as i64;
+    let first = start - 1;
+    let end = count.map_or(len, |c| first.saturating_add(c));
+    let (first, end) = (first.clamp(0, len) as usize, end.clamp(0, len) as usize);
+    let (mut from, mut to) = (s.len(), s.len());
+    let mut chars = 0usize;
+    for (byte, &b) in s.iter().enumerate() {
+        if b & 0xC0 == 0x80 {
+            continue;
+        }
+        if chars == first {
+            from = byte;
+        }
+        if chars == end {
+            to = byte;
+            break;
+        }
+        chars += 1;
+    }
+    (from, to.max(from))
+}
+
+/// `s LIKE pattern` for a pattern of literal `segments` separated by `%` (see `Instr::Like`).
+pub(crate) fn like(s: &[u8], segments: &[&[u8]], open_start: bool, open_end: bool) -> bool {
+    let n = segments.len();
+    if n == 1 && !open_start && !open_end {
+        return s == segments[0];
+    }
+    let (mut pos, mut end) = (0, s.len());
+    let (mut first, mut last) = (0, n);
+    if !open_start {
+        if !s.starts_with(segments[0]) {
+            return false;
+        }
+        pos = segments[0].len();
+        first = 1;
+    }
+    if !open_end && last > first {
+        let tail = segments[n - 1];
+        if tail.len() > end - pos || !s.ends_with(tail) {
+            return false;
+        }
+        end -= tail.len();
+        last = n - 1;
+    }
+    for segment in &segments[first..last] {
+        match find(&s[pos..end], segment) {
+            Some(at) => pos += at + segment.len(),
+            None => return false,
+        }
+    }
+    true
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn ordered(op: CmpOp, ordering: Ordering) -> bool {
+    match op {
+        CmpOp::Eq => ordering == Ordering::Equal,
+        CmpOp::NotEq => ordering != Ordering::Equal,
+        CmpOp::Lt => ordering == Ordering::Less,
+        CmpOp::LtEq => ordering != Ordering::Greater,
+        CmpOp::Gt => ordering == Ordering::Greater,
+        CmpOp::GtEq => ordering != Ordering::Less,
+    }
+}
+
 /// Comparison as Arrow's kernels do it: floats by IEEE total order (a NaN equals a NaN with
 /// the same bits; positive NaNs sort above every number, negative ones below), except that
 /// -0.0 and 0.0 are equal.
@@ -424,14 +616,7 @@ fn compare(op: CmpOp, a: V, b: V) -> bool {
         (V::F64(a), V::F64(b)) => a.total_cmp(&b),
         (a, b) => unreachable!("the translator admits no comparison of {a:?} and {b:?}"),
     };
-    match op {
-        CmpOp::Eq => ordering == Ordering::Equal,
-        CmpOp::NotEq => ordering != Ordering::Equal,
-        CmpOp::Lt => ordering == Ordering::Less,
-        CmpOp::LtEq => ordering != Ordering::Greater,
-        CmpOp::Gt => ordering == Ordering::Greater,
-        CmpOp::GtEq => ordering != Ordering::Less,
-    }
+    ordered(op, ordering)
 }
 
 /// Membership in an IN list, as DataFusion's IN does it: floats match by total order, so
@@ -464,6 +649,7 @@ impl Output {
             ValueType::Decimal128 { precision, scale } => {
                 Output::Decimal(Decimal128Builder::with_capacity(rows), precision, scale)
             }
+            ValueType::Str => unreachable!("`evaluate` refuses string results"),
         }
     }
 

@@ -15,6 +15,9 @@ pub enum ValueType {
     F64,
     /// Arrow `Date32` (days since the epoch).
     Date32,
+    /// A string from a `Utf8`, `LargeUtf8` or `Utf8View` column, a literal, or a substring
+    /// of one. Strings are compared and matched, never a program's result.
+    Str,
     /// Arrow `Decimal128(precision, scale)`: an `i128` count of `10^-scale` units.
     Decimal128 {
         /// Decimal digits, 1..=38.
@@ -35,6 +38,7 @@ impl ValueType {
             ValueType::F64 => DataType::Float64,
             ValueType::Date32 => DataType::Date32,
             ValueType::Decimal128 { precision, scale } => DataType::Decimal128(precision, scale),
+            ValueType::Str => DataType::Utf8,
         }
     }
 
@@ -47,6 +51,7 @@ impl ValueType {
             DataType::Int64 => Some(ValueType::I64),
             DataType::Float64 => Some(ValueType::F64),
             DataType::Date32 => Some(ValueType::Date32),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(ValueType::Str),
             DataType::Decimal128(precision, scale)
                 if (1..=38).contains(precision) && (0..=*precision as i8).contains(scale) =>
             {
@@ -91,6 +96,8 @@ pub enum Scalar {
     Date32(i32),
     /// A decimal's unscaled value, with its type.
     Decimal128(i128, u8, i8),
+    /// A string: its index in [`Program::strings`].
+    Str(u32),
 }
 
 impl Scalar {
@@ -103,6 +110,7 @@ impl Scalar {
             Scalar::F64(_) => ValueType::F64,
             Scalar::Date32(_) => ValueType::Date32,
             Scalar::Decimal128(_, precision, scale) => ValueType::Decimal128 { precision, scale },
+            Scalar::Str(_) => ValueType::Str,
         }
     }
 }
@@ -220,6 +228,36 @@ pub enum Instr {
         /// The value when no condition is true; `None` is null.
         otherwise: Option<Reg>,
     },
+    /// `value [NOT] LIKE pattern` for a constant pattern without `_` or escapes: the pattern
+    /// split at its `%`s into literal segments (indices into [`Program::strings`]) that must
+    /// appear in order, the first at the start unless the pattern starts with `%`, the last at
+    /// the end unless it ends with `%`.
+    Like {
+        /// The string.
+        value: Reg,
+        /// The literal segments, in order (a pattern without `%` has one).
+        segments: Vec<u32>,
+        /// Whether the pattern starts with `%`.
+        open_start: bool,
+        /// Whether the pattern ends with `%`.
+        open_end: bool,
+        /// NOT LIKE.
+        negated: bool,
+    },
+    /// DataFusion's `substr(value, start [, count])` with constant `start` and `count`:
+    /// characters (not bytes), 1-based, PostgreSQL's rules for a start before the string.
+    Substr {
+        /// The string.
+        value: Reg,
+        /// The first character, 1-based (may be 0 or negative).
+        start: i64,
+        /// How many characters (from `start`, counting positions before the string); `None`
+        /// to the end.
+        count: Option<i64>,
+    },
+    /// The number of characters of a string, as Int32 (or Int64 for LargeUtf8, as DataFusion's
+    /// `character_length` types it).
+    CharLength(Reg),
     /// A field of a Date32 (DataFusion's `date_part` / `EXTRACT`), as Int32.
     DatePart {
         /// The date.
@@ -251,6 +289,8 @@ pub struct Program {
     pub types: Vec<ValueType>,
     /// The register holding the result.
     pub result: Reg,
+    /// String constants ([`Scalar::Str`] and LIKE segments refer to them by index).
+    pub strings: Vec<String>,
 }
 
 impl Program {
@@ -264,6 +304,9 @@ impl fmt::Display for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, (instr, ty)) in self.instrs.iter().zip(&self.types).enumerate() {
             writeln!(f, "r{i}: {ty:?} = {instr:?}")?;
+        }
+        for (i, s) in self.strings.iter().enumerate() {
+            writeln!(f, "s{i} = {s:?}")?;
         }
         write!(f, "result r{}", self.result.0)
     }

@@ -76,3 +76,92 @@ pub(crate) fn batch(rows: usize, offset: usize, seed: u64) -> RecordBatch {
     arrays.push(Arc::new(dnz));
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
 }
+
+/// String columns of each Arrow string type, with nulls, empty strings and multi-byte
+/// characters: s and t (Utf8), ls (LargeUtf8), sv (Utf8View), a (Int32).
+pub(crate) fn string_batch(rows: usize) -> RecordBatch {
+    use arrow::array::{Int32Array, LargeStringArray, StringArray, StringViewArray};
+    const WORDS: &[&str] = &[
+        "",
+        "a",
+        "ab",
+        "abc",
+        "abcd",
+        "bc",
+        "é",
+        "aé",
+        "éa",
+        "abé",
+        "xyz",
+        "a%c",
+        "héllo wörld",
+        "ab\nc",
+        "Customer Complaints",
+        "forest green",
+        "PROMO BRASS",
+        "13",
+        "31-555",
+        "special requests",
+        "zzzzzzzzzzzzzzzzzzzzzz",
+        "日本語",
+    ];
+    let pick = |i: usize, k: usize| (i % 9 != k).then(|| WORDS[(i * 7 + k * 3) % WORDS.len()]);
+    let s: StringArray = (0..rows).map(|i| pick(i, 0)).collect();
+    let t: StringArray = (0..rows).map(|i| pick(i, 1)).collect();
+    let ls: LargeStringArray = (0..rows).map(|i| pick(i, 2)).collect();
+    let sv: StringViewArray = (0..rows).map(|i| pick(i, 3)).collect();
+    let a: Int32Array = (0..rows as i32).map(|i| Some(i % 5 - 1)).collect();
+    RecordBatch::try_from_iter([
+        ("s", Arc::new(s) as ArrayRef),
+        ("t", Arc::new(t)),
+        ("ls", Arc::new(ls)),
+        ("sv", Arc::new(sv)),
+        ("a", Arc::new(a)),
+    ])
+    .unwrap()
+}
+
+/// String expressions checked against DataFusion (tests) and the host (gpu-check).
+pub(crate) const STRING_EXPRESSIONS: &[&str] = &[
+    "s = 'abc'",
+    "s <> t",
+    "s < t",
+    "s >= 'b'",
+    "ls <= 'ab'",
+    "sv > 'a'",
+    "s = sv",
+    "s IN ('abc', 'é', '')",
+    "s NOT IN ('x', NULL)",
+    "sv IN ('13', '31')",
+    "s LIKE 'ab%'",
+    "s LIKE '%bc'",
+    "s LIKE '%b%'",
+    "s LIKE 'a%c'",
+    "s LIKE '%a%b%c%'",
+    "s NOT LIKE '%é%'",
+    "s LIKE ''",
+    "s LIKE '%'",
+    "s LIKE 'abc'",
+    "s LIKE 'a%%c'",
+    "s LIKE '%%'",
+    "s LIKE 'ab%b'",
+    "sv LIKE '%Customer%Complaints%'",
+    "ls NOT LIKE '%special%requests%'",
+    "sv LIKE 'forest%'",
+    "s LIKE '%BRASS'",
+    "substr(s, 1, 2) = 'ab'",
+    "substr(s, 0, 2) IN ('a', 'é', '')",
+    "substr(s, 3) = 'c'",
+    "substr(s, -1, 3) = 'a'",
+    "substr(s, 2, 0) = ''",
+    "substr(sv, 2, 2) < 'c'",
+    "substr(s, 100) = ''",
+    "substr(s, 1, 2) IN ('13', '31', 'ab')",
+    "character_length(s) > 2",
+    "character_length(s)",
+    "length(sv)",
+    "char_length(ls)",
+    "CASE WHEN s LIKE 'a%' THEN 1 ELSE 2 END",
+    "CASE WHEN a > 0 THEN s ELSE t END = 'abc'",
+    "s IS NULL OR t IS NOT NULL",
+];

@@ -9,8 +9,8 @@ use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_expr::expressions::{
-    BinaryExpr, CaseExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, Literal,
-    NegativeExpr, NotExpr, TryCastExpr,
+    BinaryExpr, CaseExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, LikeExpr,
+    Literal, NegativeExpr, NotExpr, TryCastExpr,
 };
 
 use super::program::{ArithOp, CmpOp, DatePart, Instr, Program, Reg, Scalar, ValueType};
@@ -43,9 +43,16 @@ pub fn translate(expr: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Result<Progra
             instrs: Vec::new(),
             types: Vec::new(),
             result: Reg(0),
+            strings: Vec::new(),
         },
     };
     let result = builder.visit(expr)?;
+    if builder.ty(result) == ValueType::Str {
+        return Err(unsupported(
+            expr.as_ref(),
+            "a string result is not supported yet (strings are compared and matched)",
+        ));
+    }
     builder.program.result = result;
     Ok(builder.program)
 }
@@ -107,7 +114,7 @@ impl Builder<'_> {
             );
         }
         if let Some(literal) = e.downcast_ref::<Literal>() {
-            let (value, ty) = scalar(literal.value()).ok_or_else(|| {
+            let (value, ty) = self.scalar(literal.value()).ok_or_else(|| {
                 unsupported(
                     e,
                     format!(
@@ -148,7 +155,7 @@ impl Builder<'_> {
         if e.downcast_ref::<CastExpr>().is_some() || e.downcast_ref::<TryCastExpr>().is_some() {
             // A cast of a constant is a constant (the planner's simplifier usually folds it).
             if let Some(value) = constant(expr) {
-                let (value, ty) = scalar(&value).ok_or_else(|| {
+                let (value, ty) = self.scalar(&value).ok_or_else(|| {
                     unsupported(
                         e,
                         format!(
@@ -172,6 +179,9 @@ impl Builder<'_> {
         }
         if let Some(function) = e.downcast_ref::<ScalarFunctionExpr>() {
             return self.function(e, function);
+        }
+        if let Some(like) = e.downcast_ref::<LikeExpr>() {
+            return self.like(e, like);
         }
         Err(unsupported(
             e,
@@ -480,11 +490,136 @@ impl Builder<'_> {
                 }
                 self.push(e, Instr::DatePart { value, part }, ValueType::I32)
             }
+            "substr" => {
+                let (value, start, count) = match function.args() {
+                    [value, start] => (value, start, None),
+                    [value, start, count] => (value, start, Some(count)),
+                    _ => return Err(unsupported(e, "substr takes two or three arguments")),
+                };
+                let int = |arg: &Arc<dyn PhysicalExpr>| match constant(arg) {
+                    Some(ScalarValue::Int64(Some(v))) => Some(v),
+                    _ => None,
+                };
+                let start = int(start)
+                    .filter(|s| *s != i64::MIN)
+                    .ok_or_else(|| unsupported(e, "the substr start must be a constant"))?;
+                let count = match count {
+                    Some(count) => Some(int(count).filter(|c| *c >= 0).ok_or_else(|| {
+                        unsupported(e, "the substr count must be a constant >= 0")
+                    })?),
+                    None => None,
+                };
+                let value = self.visit(value)?;
+                self.expect(e, value, ValueType::Str)?;
+                self.push(
+                    e,
+                    Instr::Substr {
+                        value,
+                        start,
+                        count,
+                    },
+                    ValueType::Str,
+                )
+            }
+            "character_length" | "char_length" | "length" => {
+                let [value] = function.args() else {
+                    return Err(unsupported(e, "character_length takes one argument"));
+                };
+                let value = self.visit(value)?;
+                self.expect(e, value, ValueType::Str)?;
+                let ty = match function.return_type() {
+                    arrow::datatypes::DataType::Int32 => ValueType::I32,
+                    arrow::datatypes::DataType::Int64 => ValueType::I64,
+                    other => {
+                        return Err(unsupported(
+                            e,
+                            format!("character_length returning {other}"),
+                        ));
+                    }
+                };
+                self.push(e, Instr::CharLength(value), ty)
+            }
             name => Err(unsupported(
                 e,
                 format!("function {name} is not supported yet"),
             )),
         }
+    }
+
+    /// A DataFusion scalar as a program constant: `(None, type)` for a typed null. Strings
+    /// go into the program's string pool.
+    fn scalar(&mut self, value: &ScalarValue) -> Option<(Option<Scalar>, ValueType)> {
+        Some(match value {
+            ScalarValue::Boolean(v) => (v.map(Scalar::Bool), ValueType::Bool),
+            ScalarValue::Int32(v) => (v.map(Scalar::I32), ValueType::I32),
+            ScalarValue::Int64(v) => (v.map(Scalar::I64), ValueType::I64),
+            ScalarValue::Float64(v) => (v.map(Scalar::F64), ValueType::F64),
+            ScalarValue::Date32(v) => (v.map(Scalar::Date32), ValueType::Date32),
+            ScalarValue::Decimal128(v, precision, scale) => {
+                let ty = ValueType::from_arrow(&value.data_type())?;
+                (v.map(|v| Scalar::Decimal128(v, *precision, *scale)), ty)
+            }
+            ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => (
+                v.as_ref().map(|s| Scalar::Str(self.intern(s))),
+                ValueType::Str,
+            ),
+            _ => return None,
+        })
+    }
+
+    /// The index of `s` in the program's string pool.
+    fn intern(&mut self, s: &str) -> u32 {
+        let strings = &mut self.program.strings;
+        match strings.iter().position(|t| t == s) {
+            Some(i) => i as u32,
+            None => {
+                strings.push(s.to_string());
+                (strings.len() - 1) as u32
+            }
+        }
+    }
+
+    fn like(&mut self, e: &dyn PhysicalExpr, like: &LikeExpr) -> Result<Reg, Unsupported> {
+        if like.case_insensitive() {
+            return Err(unsupported(e, "ILIKE is not supported yet"));
+        }
+        let pattern = match constant(like.pattern()) {
+            Some(ScalarValue::Utf8(Some(p)) | ScalarValue::LargeUtf8(Some(p)))
+            | Some(ScalarValue::Utf8View(Some(p))) => p,
+            _ => return Err(unsupported(e, "the LIKE pattern must be a constant string")),
+        };
+        if pattern.contains(['_', '\\']) {
+            return Err(unsupported(
+                e,
+                "LIKE patterns with _ or escapes are not supported yet",
+            ));
+        }
+        let value = self.visit(like.expr())?;
+        self.expect(e, value, ValueType::Str)?;
+        let open_start = pattern.starts_with('%');
+        let open_end = pattern.ends_with('%');
+        let pieces: Vec<&str> = pattern.split('%').collect();
+        let n = pieces.len();
+        let mut segments = Vec::with_capacity(n);
+        for (i, piece) in pieces.into_iter().enumerate() {
+            // Empty pieces only matter as the anchored first or last segment.
+            let anchored = (i == 0 && !open_start) || (i == n - 1 && !open_end);
+            if piece.is_empty() && !anchored {
+                continue;
+            }
+            segments.push(self.intern(piece));
+        }
+        self.push(
+            e,
+            Instr::Like {
+                value,
+                segments,
+                open_start,
+                open_end,
+                negated: like.negated(),
+            },
+            ValueType::Bool,
+        )
     }
 
     fn in_list(&mut self, e: &dyn PhysicalExpr, in_list: &InListExpr) -> Result<Reg, Unsupported> {
@@ -495,7 +630,7 @@ impl Builder<'_> {
         for item in in_list.list() {
             let constant =
                 constant(item).ok_or_else(|| unsupported(e, "IN list items must be literals"))?;
-            match scalar(&constant) {
+            match self.scalar(&constant) {
                 Some((Some(s), t)) if t == ty => list.push(s),
                 Some((None, _)) => list_has_null = true,
                 _ => {
@@ -536,20 +671,4 @@ fn constant(expr: &Arc<dyn PhysicalExpr>) -> Option<ScalarValue> {
         .cast_to(cast.cast_type())
         .or_else(|_| ScalarValue::try_from(cast.cast_type()))
         .ok()
-}
-
-/// A DataFusion scalar as a program constant: `(None, type)` for a typed null.
-fn scalar(value: &ScalarValue) -> Option<(Option<Scalar>, ValueType)> {
-    Some(match value {
-        ScalarValue::Boolean(v) => (v.map(Scalar::Bool), ValueType::Bool),
-        ScalarValue::Int32(v) => (v.map(Scalar::I32), ValueType::I32),
-        ScalarValue::Int64(v) => (v.map(Scalar::I64), ValueType::I64),
-        ScalarValue::Float64(v) => (v.map(Scalar::F64), ValueType::F64),
-        ScalarValue::Date32(v) => (v.map(Scalar::Date32), ValueType::Date32),
-        ScalarValue::Decimal128(v, precision, scale) => {
-            let ty = ValueType::from_arrow(&value.data_type())?;
-            (v.map(|v| Scalar::Decimal128(v, *precision, *scale)), ty)
-        }
-        _ => return None,
-    })
 }

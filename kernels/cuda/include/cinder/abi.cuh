@@ -15,12 +15,16 @@ typedef unsigned long long uint64_t;
 
 namespace cinder {
 
-// One fixed-width column on the device, in Arrow's layout.
+// One column on the device, in Arrow's layout.
 struct ColumnView {
-  uint64_t data;             // device address of row 0's value (the array's offset applied)
+  uint64_t data;             // device address of row 0's value (the array's offset applied);
+                             // for strings, of row 0's offset
   uint64_t validity;         // device address of the Arrow validity bitmap; 0 = no nulls
   int64_t validity_offset;   // bit index of row 0 in the validity bitmap
   int64_t len;               // number of rows
+  uint64_t bytes;            // strings: device address of the bytes the offsets index
+  int32_t offset_width;      // strings: 4 or 8 bytes per offset; 0 otherwise
+  int32_t reserved;
 };
 
 // Arrow validity: bit i (LSB first) set means row i is valid. A null bitmap means all valid.
@@ -66,6 +70,9 @@ enum ExprOp : int32_t {
   EXPR_CAST = 40,
   EXPR_CASE = 41,
   EXPR_DATE_PART = 42,
+  EXPR_LIKE = 43,
+  EXPR_SUBSTR = 44,
+  EXPR_CHAR_LENGTH = 45,
 };
 
 enum ExprType : int32_t {
@@ -75,6 +82,7 @@ enum ExprType : int32_t {
   EXPR_F64 = 4,
   EXPR_DATE32 = 5,
   EXPR_DECIMAL = 6,  // Decimal128: 16 bytes, little-endian two's complement
+  EXPR_STR = 7,      // a string: register = address of its first byte, high half = length
 };
 
 // Flags of an ExprInstr.
@@ -114,6 +122,10 @@ constexpr int32_t EXPR_DATE_PART_MAX_DAYS = 95026236;
 // - EXPR_CASE: list_len (condition, value) register pairs at constants[list_start]; b is the
 //   ELSE register, or -1 for null.
 // - EXPR_DATE_PART: p0 is an EXPR_PART_*.
+// - Strings: an EXPR_STR literal is imm:imm_hi = (offset in ExprProgram::strings, length); so
+//   are the IN list items and the EXPR_LIKE segments (list_len pairs at constants[list_start];
+//   p0 bit 0: the pattern starts with %, bit 1: it ends with %). EXPR_SUBSTR: start in imm,
+//   count in imm_hi when p0 = 1 (else to the end). EXPR_CHAR_LENGTH: characters, as `type`.
 struct ExprInstr {
   int32_t opcode;      // ExprOp
   int32_t type;        // ExprType of the result
@@ -141,6 +153,7 @@ struct ExprProgram {
   uint64_t out_validity;  // result validity bitmap, in 32-bit words (ceil(rows / 32) of them)
   uint64_t error;         // device address of one uint32 error word, zeroed before launch
   uint64_t null_count;    // device address of one uint64 count of null results, zeroed before launch
+  uint64_t strings;       // device address of the program's string constants, back to back
 };
 
 }  // namespace cinder
