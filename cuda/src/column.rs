@@ -223,7 +223,28 @@ impl DeviceColumn {
                     ));
                 }
             }
-            ColumnBody::Strings { .. } | ColumnBody::Dictionary { .. } => {
+            ColumnBody::Strings {
+                offsets,
+                offset_width,
+                ..
+            } => {
+                let expected = match data_type {
+                    DataType::Utf8 => Some(OffsetWidth::I32),
+                    DataType::LargeUtf8 | DataType::Utf8View => Some(OffsetWidth::I64),
+                    _ => None,
+                };
+                let width = match offset_width {
+                    OffsetWidth::I32 => 4,
+                    OffsetWidth::I64 => 8,
+                };
+                if expected != Some(*offset_width) || offsets.len() < (len + 1) * width {
+                    return invalid(format!(
+                        "{} bytes of {width}-byte offsets for {len} rows of {data_type}",
+                        offsets.len()
+                    ));
+                }
+            }
+            ColumnBody::Dictionary { .. } => {
                 return invalid(format!(
                     "assembling a {data_type} column from parts is not supported"
                 ));

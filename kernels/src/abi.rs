@@ -106,10 +106,18 @@ pub struct FilterColumn {
     pub out_validity: u64,
     /// Device address of the output null count (zeroed).
     pub null_count: u64,
-    /// Bytes per value, or 0 for a bitmap.
+    /// Strings: device address of the input bytes.
+    pub bytes: u64,
+    /// Strings: device address of the output bytes.
+    pub out_bytes: u64,
+    /// Strings: device address of the per-block kept byte counts.
+    pub block_bytes: u64,
+    /// Strings: device address of their exclusive scan (plus the total).
+    pub block_byte_offsets: u64,
+    /// Bytes per value, 0 for a bitmap, -1 for strings.
     pub width: i32,
-    /// Unused.
-    pub reserved: i32,
+    /// Strings: 4 or 8 bytes per offset.
+    pub offset_width: i32,
 }
 
 // SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::FilterColumn`
@@ -307,8 +315,12 @@ mod tests {
                 "out_data",
                 "out_validity",
                 "null_count",
+                "bytes",
+                "out_bytes",
+                "block_bytes",
+                "block_byte_offsets",
                 "width",
-                "reserved"
+                "offset_width"
             ]
         );
         let (offsets, size) = c_layout(&fields);
@@ -320,8 +332,12 @@ mod tests {
                 offset_of!(FilterColumn, out_data),
                 offset_of!(FilterColumn, out_validity),
                 offset_of!(FilterColumn, null_count),
+                offset_of!(FilterColumn, bytes),
+                offset_of!(FilterColumn, out_bytes),
+                offset_of!(FilterColumn, block_bytes),
+                offset_of!(FilterColumn, block_byte_offsets),
                 offset_of!(FilterColumn, width),
-                offset_of!(FilterColumn, reserved),
+                offset_of!(FilterColumn, offset_width),
             ]
         );
         assert_eq!(size, size_of::<FilterColumn>());

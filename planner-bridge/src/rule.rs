@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Once, OnceLock};
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -171,9 +172,7 @@ impl Offload {
             if let Err(e) = cinder_cuda::check_supported(dt) {
                 return Some(format!("input column '{}': {e}", field.name()));
             }
-            let fixed = dt.primitive_width().is_some()
-                || *dt == datafusion::arrow::datatypes::DataType::Boolean;
-            (compacts && !fixed).then(|| {
+            (compacts && matches!(dt, DataType::Dictionary(..))).then(|| {
                 format!(
                     "input column '{}' is {dt}, which the device filter does not compact yet",
                     field.name()

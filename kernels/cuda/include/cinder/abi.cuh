@@ -169,13 +169,17 @@ constexpr int32_t FILTER_ROWS_PER_BLOCK = FILTER_THREADS * FILTER_TILES;
 
 // One column to compact. Rows start at bit/element 0 (device columns are normalised).
 struct FilterColumn {
-  uint64_t data;          // values: `width` bytes per row, or a bitmap when width == 0
-  uint64_t validity;      // input validity bitmap; 0 = no nulls (then out_validity is 0 too)
-  uint64_t out_data;      // output values (bitmaps zeroed before launch)
-  uint64_t out_validity;  // output validity bitmap in 32-bit words, zeroed before launch
-  uint64_t null_count;    // device address of a uint64 count of output nulls, zeroed
-  int32_t width;          // bytes per value: 1, 2, 4, 8 or 16; 0 for a bitmap (Boolean)
-  int32_t reserved;
+  uint64_t data;                // values (`width` bytes each), a bitmap (width 0), or offsets (width -1)
+  uint64_t validity;            // input validity bitmap; 0 = no nulls (then out_validity is 0 too)
+  uint64_t out_data;            // output values or offsets (bitmaps zeroed before launch)
+  uint64_t out_validity;        // output validity bitmap in 32-bit words, zeroed before launch
+  uint64_t null_count;          // device address of a uint64 count of output nulls, zeroed
+  uint64_t bytes;               // strings: the bytes the input offsets index
+  uint64_t out_bytes;           // strings: the output bytes
+  uint64_t block_bytes;         // strings: uint64 per block, kept bytes (the count pass writes)
+  uint64_t block_byte_offsets;  // strings: uint64 per block + 1, their exclusive scan
+  int32_t width;                // bytes per value: 1, 2, 4, 8 or 16; 0 for a bitmap; -1 for strings
+  int32_t offset_width;         // strings: 4 or 8 bytes per offset (output as input)
 };
 
 // The selection and where each block's rows go.
