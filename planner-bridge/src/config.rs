@@ -81,6 +81,75 @@ impl ConfigField for DeviceChoice {
     }
 }
 
+/// Testing only: a failure every Cinder operator injects into each batch's device work, to
+/// check that device errors and out-of-memory are handled (`cinder.test_inject_failure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InjectedFailure {
+    /// No injection (the default).
+    #[default]
+    None,
+    /// A device error: the query fails with it, the session goes on.
+    Error,
+    /// Device out-of-memory: the operator halves the batch, then falls back to the CPU.
+    Oom,
+}
+
+impl InjectedFailure {
+    /// Every value.
+    pub const ALL: [InjectedFailure; 3] = [
+        InjectedFailure::None,
+        InjectedFailure::Error,
+        InjectedFailure::Oom,
+    ];
+
+    /// The setting's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InjectedFailure::None => "none",
+            InjectedFailure::Error => "error",
+            InjectedFailure::Oom => "oom",
+        }
+    }
+}
+
+impl fmt::Display for InjectedFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for InjectedFailure {
+    type Err = DataFusionError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let wanted = s.trim();
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| {
+                DataFusionError::Configuration(format!(
+                    "cinder.test_inject_failure must be one of none, error, oom; got '{s}'"
+                ))
+            })
+    }
+}
+
+impl ConfigField for InjectedFailure {
+    fn visit<V: Visit>(&self, v: &mut V, key: &str, description: &'static str) {
+        v.some(key, self, description)
+    }
+
+    fn set(&mut self, _key: &str, value: &str) -> Result<()> {
+        *self = value.parse()?;
+        Ok(())
+    }
+
+    fn reset(&mut self, _key: &str) -> Result<()> {
+        *self = InjectedFailure::default();
+        Ok(())
+    }
+}
+
 extensions_options! {
     /// Cinder's settings, under `cinder.` in DataFusion's configuration.
     pub struct CinderConfig {
@@ -93,6 +162,13 @@ extensions_options! {
         pub min_rows: usize, default = DEFAULT_MIN_ROWS
         /// Rows per device batch; small input batches are coalesced up to it.
         pub batch_rows: usize, default = DEFAULT_BATCH_ROWS
+        /// Whether Cinder takes FilterExec nodes.
+        pub filter_enabled: bool, default = true
+        /// Whether Cinder takes ProjectionExec nodes.
+        pub projection_enabled: bool, default = true
+        /// Testing only: inject a failure into every batch's device work: none, error
+        /// (the query fails, the session goes on) or oom (halve the batch, then CPU).
+        pub test_inject_failure: InjectedFailure, default = InjectedFailure::None
     }
 }
 

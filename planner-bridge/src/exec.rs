@@ -8,27 +8,34 @@
 //!
 //! Per batch, in [`ExecutionMode::Host`] the operators run the kernels' host reference; in
 //! [`ExecutionMode::Cuda`] they copy the batch to the device, run the kernels and copy the
-//! result back. Keeping batches on the device across operators, and coalescing small batches,
-//! come with the GPU regions.
+//! result back. A device error fails the query (the session goes on). Device out-of-memory
+//! halves the batch, up to three times, and then runs that batch on DataFusion's own CPU
+//! expressions; the metrics count both. Keeping batches on the device across operators, and
+//! coalescing small batches, come with the GPU regions.
 
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::compute::{concat_batches, filter_record_batch, prep_null_mask_filter};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder, MetricsSet, Time,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::StreamExt;
 
+use cinder_cuda::{CudaError, DeviceBatch};
+use cinder_kernels::KernelError;
 use cinder_kernels::expr::Program;
 use cinder_kernels::filter::{filter_device, filter_host, project_device, project_host};
 
-use crate::config::ExecutionMode;
+use crate::config::{ExecutionMode, InjectedFailure};
 use crate::runtime::DeviceRuntime;
 
 /// Where a Cinder operator runs its kernels.
@@ -62,24 +69,184 @@ fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionErro
     DataFusionError::External(Box::new(e))
 }
 
-/// Runs `f` on every batch of `input`, timing it as compute and counting output rows.
-fn map_batches(
-    input: SendableRecordBatchStream,
-    schema: SchemaRef,
-    metrics: BaselineMetrics,
-    f: impl Fn(&RecordBatch) -> Result<RecordBatch> + Send + 'static,
-) -> SendableRecordBatchStream {
-    let stream = input.map(move |batch| {
-        let batch = batch?;
-        let timer = metrics.elapsed_compute().timer();
-        let out = f(&batch);
-        timer.done();
-        if let Ok(out) = &out {
-            metrics.record_output(out.num_rows());
+/// How many times a batch is halved on device out-of-memory before it runs on the CPU.
+const MAX_SPLITS: usize = 3;
+
+/// What one operator does to a batch: on the device, on the host reference, and with
+/// DataFusion's own expressions (the CPU fallback), then a last step shared by all three.
+trait BatchWork: fmt::Debug + Send + Sync {
+    fn device(&self, rt: &DeviceRuntime, batch: &DeviceBatch) -> Result<DeviceBatch, KernelError>;
+    fn host(&self, batch: &RecordBatch) -> Result<RecordBatch>;
+    fn cpu(&self, batch: &RecordBatch) -> Result<RecordBatch>;
+    /// From the work's result on `input` to the operator's output batch.
+    fn finish(&self, input: &RecordBatch, out: RecordBatch) -> Result<RecordBatch>;
+}
+
+/// The device metrics every Cinder operator reports (EXPLAIN ANALYZE shows them).
+#[derive(Debug, Clone)]
+struct DeviceMetrics {
+    bytes_to_device: Count,
+    bytes_from_device: Count,
+    device_time: Time,
+    peak_device_bytes: Gauge,
+    oom_splits: Count,
+    cpu_fallback_batches: Count,
+}
+
+impl DeviceMetrics {
+    fn new(set: &ExecutionPlanMetricsSet, partition: usize) -> Self {
+        Self {
+            bytes_to_device: MetricBuilder::new(set).counter("bytes_to_device", partition),
+            bytes_from_device: MetricBuilder::new(set).counter("bytes_from_device", partition),
+            device_time: MetricBuilder::new(set).subset_time("device_time", partition),
+            peak_device_bytes: MetricBuilder::new(set).gauge("peak_device_bytes", partition),
+            oom_splits: MetricBuilder::new(set).counter("oom_splits", partition),
+            cpu_fallback_batches: MetricBuilder::new(set)
+                .counter("cpu_fallback_batches", partition),
         }
-        out
-    });
-    Box::pin(RecordBatchStreamAdapter::new(schema, stream))
+    }
+}
+
+/// Why an attempt on the device failed.
+enum Failure {
+    OutOfMemory(String),
+    Other(DataFusionError),
+}
+
+fn classify(e: KernelError) -> Failure {
+    match e {
+        KernelError::Cuda(e @ CudaError::OutOfMemory { .. }) => Failure::OutOfMemory(e.to_string()),
+        e => Failure::Other(external(e)),
+    }
+}
+
+/// Runs a [`BatchWork`] on each batch with one backend, handling device out-of-memory.
+#[derive(Debug, Clone)]
+struct Runner {
+    backend: Backend,
+    inject: InjectedFailure,
+    metrics: DeviceMetrics,
+}
+
+impl Runner {
+    fn attempt(&self, work: &dyn BatchWork, batch: &RecordBatch) -> Result<RecordBatch, Failure> {
+        match self.inject {
+            InjectedFailure::None => {}
+            InjectedFailure::Error => {
+                return Err(Failure::Other(DataFusionError::External(
+                    "injected device failure (cinder.test_inject_failure = error)".into(),
+                )));
+            }
+            InjectedFailure::Oom => {
+                return Err(Failure::OutOfMemory(
+                    "injected device out-of-memory (cinder.test_inject_failure = oom)".into(),
+                ));
+            }
+        }
+        match &self.backend {
+            Backend::Host => work.host(batch).map_err(Failure::Other),
+            Backend::Cuda(rt) => {
+                let timer = self.metrics.device_time.timer();
+                let on_device = DeviceBatch::upload(&rt.pool, batch)
+                    .map_err(|e| classify(KernelError::Cuda(e)))?;
+                self.metrics.bytes_to_device.add(on_device.pool_bytes());
+                let out = work.device(rt, &on_device).map_err(classify)?;
+                let host = out
+                    .download(&rt.pool)
+                    .map_err(|e| classify(KernelError::Cuda(e)))?;
+                self.metrics.bytes_from_device.add(out.pool_bytes());
+                timer.done();
+                self.metrics.peak_device_bytes.set_max(rt.pool.stats().peak);
+                Ok(host)
+            }
+        }
+    }
+
+    fn run(&self, work: &dyn BatchWork, batch: &RecordBatch, depth: usize) -> Result<RecordBatch> {
+        match self.attempt(work, batch) {
+            Ok(out) => Ok(out),
+            Err(Failure::Other(e)) => Err(e),
+            Err(Failure::OutOfMemory(_)) if depth < MAX_SPLITS && batch.num_rows() > 1 => {
+                self.metrics.oom_splits.add(1);
+                let half = batch.num_rows() / 2;
+                let first = self.run(work, &batch.slice(0, half), depth + 1)?;
+                let second =
+                    self.run(work, &batch.slice(half, batch.num_rows() - half), depth + 1)?;
+                Ok(concat_batches(&first.schema(), [&first, &second])?)
+            }
+            Err(Failure::OutOfMemory(why)) => {
+                self.metrics.cpu_fallback_batches.add(1);
+                log::warn!(
+                    "cinder: {why}; running this batch of {} rows on DataFusion's CPU expressions",
+                    batch.num_rows()
+                );
+                work.cpu(batch)
+            }
+        }
+    }
+
+    /// The operator's output stream over `input`.
+    fn stream(
+        self,
+        input: SendableRecordBatchStream,
+        schema: SchemaRef,
+        baseline: BaselineMetrics,
+        work: Arc<dyn BatchWork>,
+    ) -> SendableRecordBatchStream {
+        let stream = input.map(move |batch| {
+            let batch = batch?;
+            let timer = baseline.elapsed_compute().timer();
+            let out = self
+                .run(work.as_ref(), &batch, 0)
+                .and_then(|out| work.finish(&batch, out));
+            timer.done();
+            if let Ok(out) = &out {
+                baseline.record_output(out.num_rows());
+            }
+            out
+        });
+        Box::pin(RecordBatchStreamAdapter::new(schema, stream))
+    }
+}
+
+/// The filter's work: the predicate's program (DataFusion's predicate on the CPU fallback),
+/// then the filter's own projection.
+#[derive(Debug)]
+struct FilterWork {
+    predicate: Arc<dyn PhysicalExpr>,
+    program: Program,
+    projection: Option<Vec<usize>>,
+}
+
+impl BatchWork for FilterWork {
+    fn device(&self, rt: &DeviceRuntime, batch: &DeviceBatch) -> Result<DeviceBatch, KernelError> {
+        filter_device(&rt.kernels, &rt.pool, &self.program, batch)
+    }
+
+    fn host(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        filter_host(&self.program, batch).map_err(external)
+    }
+
+    fn cpu(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let mask = self
+            .predicate
+            .evaluate(batch)?
+            .into_array(batch.num_rows())?;
+        let mask = mask.as_boolean();
+        let mask = if mask.null_count() > 0 {
+            prep_null_mask_filter(mask)
+        } else {
+            mask.clone()
+        };
+        Ok(filter_record_batch(batch, &mask)?)
+    }
+
+    fn finish(&self, _input: &RecordBatch, out: RecordBatch) -> Result<RecordBatch> {
+        match &self.projection {
+            Some(indices) => Ok(out.project(indices)?),
+            None => Ok(out),
+        }
+    }
 }
 
 /// `FilterExec` on Cinder's kernels: the predicate's program, then the filter's own
@@ -88,15 +255,14 @@ fn map_batches(
 pub struct CinderFilterExec {
     original: Arc<dyn ExecutionPlan>,
     input: Arc<dyn ExecutionPlan>,
-    predicate: Arc<dyn PhysicalExpr>,
-    program: Program,
-    projection: Option<Vec<usize>>,
+    work: Arc<FilterWork>,
     backend: Backend,
+    inject: InjectedFailure,
     metrics: ExecutionPlanMetricsSet,
 }
 
 impl CinderFilterExec {
-    /// Replaces `original` (a `FilterExec` over `input` with `predicate` and an optional
+    /// Replaces `original` (a `FilterExec` over its input with `predicate` and an optional
     /// projection), whose predicate translated to `program`.
     pub fn new(
         original: Arc<dyn ExecutionPlan>,
@@ -104,15 +270,19 @@ impl CinderFilterExec {
         program: Program,
         projection: Option<Vec<usize>>,
         backend: Backend,
+        inject: InjectedFailure,
     ) -> Self {
         let input = Arc::clone(original.children()[0]);
         Self {
             original,
             input,
-            predicate,
-            program,
-            projection,
+            work: Arc::new(FilterWork {
+                predicate,
+                program,
+                projection,
+            }),
             backend,
+            inject,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -123,10 +293,10 @@ impl DisplayAs for CinderFilterExec {
         write!(
             f,
             "CinderFilterExec: {} [{}]",
-            self.predicate,
+            self.work.predicate,
             self.backend.label()
         )?;
-        if let Some(projection) = &self.projection {
+        if let Some(projection) = &self.work.projection {
             write!(f, ", projection={projection:?}")?;
         }
         Ok(())
@@ -150,7 +320,7 @@ impl ExecutionPlan for CinderFilterExec {
         &self,
         f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
     ) -> Result<TreeNodeRecursion> {
-        f(&self.predicate)
+        f(&self.work.predicate)
     }
 
     #[allow(deprecated)]
@@ -159,13 +329,15 @@ impl ExecutionPlan for CinderFilterExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let original = Arc::clone(&self.original).with_new_children(children)?;
-        Ok(Arc::new(Self::new(
+        let input = Arc::clone(original.children()[0]);
+        Ok(Arc::new(Self {
             original,
-            Arc::clone(&self.predicate),
-            self.program.clone(),
-            self.projection.clone(),
-            self.backend.clone(),
-        )))
+            input,
+            work: Arc::clone(&self.work),
+            backend: self.backend.clone(),
+            inject: self.inject,
+            metrics: ExecutionPlanMetricsSet::new(),
+        }))
     }
 
     fn execute(
@@ -174,22 +346,18 @@ impl ExecutionPlan for CinderFilterExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
-        let metrics = BaselineMetrics::new(&self.metrics, partition);
-        let program = self.program.clone();
-        let projection = self.projection.clone();
-        let backend = self.backend.clone();
-        Ok(map_batches(input, self.schema(), metrics, move |batch| {
-            let kept = match &backend {
-                Backend::Host => filter_host(&program, batch).map_err(external)?,
-                Backend::Cuda(rt) => rt.run(batch, |rt, on_device| {
-                    filter_device(&rt.kernels, &rt.pool, &program, on_device)
-                })?,
-            };
-            match &projection {
-                Some(indices) => Ok(kept.project(indices)?),
-                None => Ok(kept),
-            }
-        }))
+        let runner = Runner {
+            backend: self.backend.clone(),
+            inject: self.inject,
+            metrics: DeviceMetrics::new(&self.metrics, partition),
+        };
+        let work: Arc<dyn BatchWork> = Arc::clone(&self.work) as Arc<dyn BatchWork>;
+        Ok(runner.stream(
+            input,
+            self.schema(),
+            BaselineMetrics::new(&self.metrics, partition),
+            work,
+        ))
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
@@ -206,6 +374,65 @@ pub enum ProjectionOutput {
     Computed(usize),
 }
 
+/// The projection's work: the computed columns (as a batch of `computed_schema`), then the
+/// output assembled with the passed-through columns.
+#[derive(Debug)]
+struct ProjectionWork {
+    /// The computed expressions (DataFusion's, for the CPU fallback) and their programs.
+    computed: Vec<Arc<dyn PhysicalExpr>>,
+    programs: Vec<Program>,
+    computed_schema: SchemaRef,
+    outputs: Vec<ProjectionOutput>,
+    out_schema: SchemaRef,
+}
+
+impl BatchWork for ProjectionWork {
+    fn device(&self, rt: &DeviceRuntime, batch: &DeviceBatch) -> Result<DeviceBatch, KernelError> {
+        project_device(
+            &rt.kernels,
+            &rt.pool,
+            &self.programs,
+            batch,
+            Arc::clone(&self.computed_schema),
+        )
+    }
+
+    fn host(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        project_host(&self.programs, batch, Arc::clone(&self.computed_schema)).map_err(external)
+    }
+
+    fn cpu(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let columns = self
+            .computed
+            .iter()
+            .map(|e| e.evaluate(batch)?.into_array(batch.num_rows()))
+            .collect::<Result<Vec<_>>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        Ok(RecordBatch::try_new_with_options(
+            Arc::clone(&self.computed_schema),
+            columns,
+            &options,
+        )?)
+    }
+
+    fn finish(&self, input: &RecordBatch, computed: RecordBatch) -> Result<RecordBatch> {
+        let columns: Vec<ArrayRef> = self
+            .outputs
+            .iter()
+            .map(|o| match o {
+                ProjectionOutput::Column(i) => Arc::clone(input.column(*i)),
+                ProjectionOutput::Computed(k) => Arc::clone(computed.column(*k)),
+            })
+            .collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(input.num_rows()));
+        Ok(RecordBatch::try_new_with_options(
+            Arc::clone(&self.out_schema),
+            columns,
+            &options,
+        )?)
+    }
+}
+
 /// `ProjectionExec` on Cinder's kernels: a program per computed output column; plain column
 /// references pass through untouched.
 #[derive(Debug)]
@@ -213,9 +440,9 @@ pub struct CinderProjectionExec {
     original: Arc<dyn ExecutionPlan>,
     input: Arc<dyn ExecutionPlan>,
     exprs: Vec<Arc<dyn PhysicalExpr>>,
-    outputs: Vec<ProjectionOutput>,
-    programs: Vec<Program>,
+    work: Arc<ProjectionWork>,
     backend: Backend,
+    inject: InjectedFailure,
     metrics: ExecutionPlanMetricsSet,
 }
 
@@ -228,15 +455,36 @@ impl CinderProjectionExec {
         outputs: Vec<ProjectionOutput>,
         programs: Vec<Program>,
         backend: Backend,
+        inject: InjectedFailure,
     ) -> Self {
         let input = Arc::clone(original.children()[0]);
+        let computed = outputs
+            .iter()
+            .zip(&exprs)
+            .filter(|(o, _)| matches!(o, ProjectionOutput::Computed(_)))
+            .map(|(_, e)| Arc::clone(e))
+            .collect();
+        let computed_schema = Arc::new(Schema::new(
+            programs
+                .iter()
+                .enumerate()
+                .map(|(k, p)| Field::new(format!("c{k}"), p.result_type().arrow_type(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let work = Arc::new(ProjectionWork {
+            computed,
+            programs,
+            computed_schema,
+            outputs,
+            out_schema: original.schema(),
+        });
         Self {
             original,
             input,
             exprs,
-            outputs,
-            programs,
+            work,
             backend,
+            inject,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -291,13 +539,16 @@ impl ExecutionPlan for CinderProjectionExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let original = Arc::clone(&self.original).with_new_children(children)?;
-        Ok(Arc::new(Self::new(
+        let input = Arc::clone(original.children()[0]);
+        Ok(Arc::new(Self {
             original,
-            self.exprs.clone(),
-            self.outputs.clone(),
-            self.programs.clone(),
-            self.backend.clone(),
-        )))
+            input,
+            exprs: self.exprs.clone(),
+            work: Arc::clone(&self.work),
+            backend: self.backend.clone(),
+            inject: self.inject,
+            metrics: ExecutionPlanMetricsSet::new(),
+        }))
     }
 
     fn execute(
@@ -306,53 +557,18 @@ impl ExecutionPlan for CinderProjectionExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
-        let metrics = BaselineMetrics::new(&self.metrics, partition);
-        let programs = self.programs.clone();
-        let outputs = self.outputs.clone();
-        let backend = self.backend.clone();
-        let schema = self.schema();
-        let out_schema = Arc::clone(&schema);
-        // The computed columns' own schema, for the device path.
-        let computed_schema: SchemaRef = Arc::new(Schema::new(
-            programs
-                .iter()
-                .enumerate()
-                .map(|(k, p)| Field::new(format!("c{k}"), p.result_type().arrow_type(), true))
-                .collect::<Vec<_>>(),
-        ));
-        Ok(map_batches(input, schema, metrics, move |batch| {
-            let computed: Vec<ArrayRef> = match &backend {
-                Backend::Host => project_host(&programs, batch, Arc::clone(&computed_schema))
-                    .map_err(external)?
-                    .columns()
-                    .to_vec(),
-                Backend::Cuda(rt) => rt
-                    .run(batch, |rt, on_device| {
-                        project_device(
-                            &rt.kernels,
-                            &rt.pool,
-                            &programs,
-                            on_device,
-                            Arc::clone(&computed_schema),
-                        )
-                    })?
-                    .columns()
-                    .to_vec(),
-            };
-            let columns = outputs
-                .iter()
-                .map(|o| match o {
-                    ProjectionOutput::Column(i) => Arc::clone(batch.column(*i)),
-                    ProjectionOutput::Computed(k) => Arc::clone(&computed[*k]),
-                })
-                .collect();
-            let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-            Ok(RecordBatch::try_new_with_options(
-                Arc::clone(&out_schema),
-                columns,
-                &options,
-            )?)
-        }))
+        let runner = Runner {
+            backend: self.backend.clone(),
+            inject: self.inject,
+            metrics: DeviceMetrics::new(&self.metrics, partition),
+        };
+        let work: Arc<dyn BatchWork> = Arc::clone(&self.work) as Arc<dyn BatchWork>;
+        Ok(runner.stream(
+            input,
+            self.schema(),
+            BaselineMetrics::new(&self.metrics, partition),
+            work,
+        ))
     }
 
     fn metrics(&self) -> Option<MetricsSet> {

@@ -25,6 +25,6 @@ pub mod exec;
 mod rule;
 pub mod runtime;
 
-pub use config::{CinderConfig, DeviceChoice, ExecutionMode, resolve_mode};
+pub use config::{CinderConfig, DeviceChoice, ExecutionMode, InjectedFailure, resolve_mode};
 pub use exec::{CinderCpuExec, CinderFilterExec, CinderProjectionExec};
 pub use rule::{CinderRule, Placement, placements, with_cinder};

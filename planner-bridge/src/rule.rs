@@ -97,7 +97,7 @@ impl PhysicalOptimizerRule for CinderRule {
         };
         let offload = Offload {
             backend,
-            min_rows: cinder.min_rows,
+            config: cinder,
         };
         Ok(plan.transform_up(|node| offload.visit(node))?.data)
     }
@@ -113,7 +113,7 @@ impl PhysicalOptimizerRule for CinderRule {
 
 struct Offload {
     backend: Backend,
-    min_rows: usize,
+    config: CinderConfig,
 }
 
 fn stays(
@@ -154,10 +154,10 @@ impl Offload {
             .ok()?;
         let rows = stats.num_rows;
         let rows = *rows.get_value()?;
-        (rows < self.min_rows).then(|| {
+        (rows < self.config.min_rows).then(|| {
             format!(
                 "estimated {rows} input rows, below cinder.min_rows = {}",
-                self.min_rows
+                self.config.min_rows
             )
         })
     }
@@ -188,6 +188,9 @@ impl Offload {
     ) -> std::result::Result<Box<dyn FnOnce(Arc<dyn ExecutionPlan>) -> CinderFilterExec>, String>
     {
         let input = filter.input();
+        if !self.config.filter_enabled {
+            return Err("cinder.filter_enabled = false".to_string());
+        }
         if filter.fetch().is_some() {
             return Err("a fetch limit is not supported yet".to_string());
         }
@@ -200,9 +203,9 @@ impl Offload {
         let predicate = Arc::clone(filter.predicate());
         let program = translate(&predicate, &input.schema()).map_err(|e| e.to_string())?;
         let projection = filter.projection().as_ref().map(|p| p.to_vec());
-        let backend = self.backend.clone();
+        let (backend, inject) = (self.backend.clone(), self.config.test_inject_failure);
         Ok(Box::new(move |original| {
-            CinderFilterExec::new(original, predicate, program, projection, backend)
+            CinderFilterExec::new(original, predicate, program, projection, backend, inject)
         }))
     }
 
@@ -213,6 +216,9 @@ impl Offload {
     ) -> std::result::Result<Box<dyn FnOnce(Arc<dyn ExecutionPlan>) -> CinderProjectionExec>, String>
     {
         let input = projection.input();
+        if !self.config.projection_enabled {
+            return Err("cinder.projection_enabled = false".to_string());
+        }
         let exprs: Vec<Arc<dyn PhysicalExpr>> = projection
             .expr()
             .iter()
@@ -239,9 +245,9 @@ impl Offload {
                 }
             }
         }
-        let backend = self.backend.clone();
+        let (backend, inject) = (self.backend.clone(), self.config.test_inject_failure);
         Ok(Box::new(move |original| {
-            CinderProjectionExec::new(original, exprs, outputs, programs, backend)
+            CinderProjectionExec::new(original, exprs, outputs, programs, backend, inject)
         }))
     }
 }

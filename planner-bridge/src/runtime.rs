@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use datafusion::arrow::array::RecordBatch;
 use datafusion::common::{DataFusionError, Result};
 
-use cinder_cuda::{Device, DeviceBatch, MemoryPool, PoolConfig};
-use cinder_kernels::{DeviceKernels, KernelError};
+use cinder_cuda::{Device, MemoryPool, PoolConfig};
+use cinder_kernels::DeviceKernels;
 
 /// A device with its kernels and memory pool.
 pub struct DeviceRuntime {
@@ -55,16 +54,5 @@ impl DeviceRuntime {
         });
         map.insert(ordinal, Arc::clone(&runtime));
         Ok(runtime)
-    }
-
-    /// Copies `batch` to the device, runs `f` on it, and copies the result back.
-    pub fn run(
-        &self,
-        batch: &RecordBatch,
-        f: impl FnOnce(&Self, &DeviceBatch) -> std::result::Result<DeviceBatch, KernelError>,
-    ) -> Result<RecordBatch> {
-        let on_device = DeviceBatch::upload(&self.pool, batch).map_err(external)?;
-        let out = f(self, &on_device).map_err(external)?;
-        out.download(&self.pool).map_err(external)
     }
 }
