@@ -223,6 +223,16 @@ __device__ double i128_to_f64(i128 v) {
   return negative ? -r : r;
 }
 
+// An integral double of magnitude below 2^127 as an exact i128.
+__device__ i128 integral_f64_to_i128(double r) {
+  if (r > -9.2e18 && r < 9.2e18) return static_cast<i128>(static_cast<int64_t>(r));
+  const uint64_t bits = static_cast<uint64_t>(__double_as_longlong(r));
+  const int exponent = static_cast<int>((bits >> 52) & 0x7FF) - 1075;  // value = mantissa * 2^exponent
+  const uint64_t mantissa = (bits & 0xFFFFFFFFFFFFFull) | (1ull << 52);
+  const i128 magnitude = static_cast<i128>(static_cast<u128>(mantissa) << exponent);
+  return (bits >> 63) ? static_cast<i128>(static_cast<u128>(0) - static_cast<u128>(magnitude)) : magnitude;
+}
+
 // Arrow's casts among the register types (see host.rs `cast`); returns a fault code.
 __device__ uint32_t cast(const ExprInstr& in, const int64_t* constants, int64_t a, int64_t a_hi, int64_t* out, int64_t* out_hi) {
   const int32_t from = in.arg_type, to = in.type;
@@ -235,6 +245,15 @@ __device__ uint32_t cast(const ExprInstr& in, const int64_t* constants, int64_t 
     }
     return 0;
   }
+  if (from == cinder::EXPR_F64 && to != cinder::EXPR_DECIMAL) {
+    // To I64 or I32: truncate toward zero; NaN and values out of range do not fit.
+    const double x = as_f64(a);
+    const bool fits = to == cinder::EXPR_I64 ? (x >= -9223372036854775808.0 && x < 9223372036854775808.0)
+                                            : (x > -2147483649.0 && x < 2147483648.0);
+    if (!fits) return cinder::EXPR_ERROR_CAST;
+    *out = to == cinder::EXPR_I64 ? static_cast<int64_t>(x) : static_cast<int64_t>(static_cast<int32_t>(x));
+    return 0;
+  }
   if (to == cinder::EXPR_I32) {  // from I64
     *out = static_cast<int32_t>(a);
     return a == static_cast<int64_t>(static_cast<int32_t>(a)) ? 0 : cinder::EXPR_ERROR_CAST;
@@ -245,7 +264,12 @@ __device__ uint32_t cast(const ExprInstr& in, const int64_t* constants, int64_t 
   }
   const i128 factor = make_i128(in.imm, in.imm_hi);
   i128 v;
-  if (from == cinder::EXPR_DECIMAL && in.p0 == 0) {
+  if (from == cinder::EXPR_F64) {
+    // round(10^scale * x), half away from zero; imm holds 10^scale's bits.
+    const double r = round(as_f64(in.imm) * as_f64(a));
+    if (!(r >= -1.7014118346046923e38 && r < 1.7014118346046923e38)) return cinder::EXPR_ERROR_CAST;
+    v = integral_f64_to_i128(r);
+  } else if (from == cinder::EXPR_DECIMAL && in.p0 == 0) {
     // Divide, rounding half away from zero.
     const i128 x = make_i128(a, a_hi);
     i128 d, r;

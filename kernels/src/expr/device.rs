@@ -321,6 +321,12 @@ pub fn encode(program: &Program) -> Encoded {
                                 push_bound(&mut e, &mut constants, p2);
                             }
                         }
+                        (ValueType::F64, ValueType::Decimal128 { precision, scale }) => {
+                            // Arrow's multiplier, bit for bit; the precision is always checked.
+                            e.imm = 10f64.powi(i32::from(scale)).to_bits() as i64;
+                            e.flags |= FLAG_CHECK;
+                            push_bound(&mut e, &mut constants, precision);
+                        }
                         (_, ValueType::Decimal128 { precision, scale }) => {
                             (e.imm, e.imm_hi) = halves(pow10(i32::from(scale)));
                             e.p0 = 1;
@@ -691,6 +697,9 @@ const CHECK_EXPRESSIONS: &[&str] = &[
     "CAST(n AS DECIMAL(20, 6))",
     "TRY_CAST(c AS DECIMAL(20, 2))",
     "TRY_CAST(c AS INT)",
+    "TRY_CAST(x AS BIGINT)",
+    "TRY_CAST(x * 0.01 AS DECIMAL(38, 15))",
+    "CAST(CAST(m AS DOUBLE) * 0.2 AS DECIMAL(30, 15))",
     "date_part('year', dt) * 100 + date_part('month', dt)",
     "date_part('day', dt) + date_part('quarter', dt)",
     "CASE WHEN b <> 0 AND b <> -1 THEN a / b ELSE 0 END",

@@ -430,6 +430,36 @@ fn cast(v: V, from: ValueType, to: ValueType) -> std::result::Result<V, Fault> {
             V::D(rescale(x, (p1, s1), (precision, scale))?)
         }
         (V::D(x), ValueType::F64) => V::F64(x as f64 / 10f64.powi(i32::from(scale(from)))),
+        // Floats to integers truncate toward zero; NaN and values out of range do not fit
+        // (num-traits' rules, which Arrow's cast uses).
+        (V::F64(x), ValueType::I64) => {
+            if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&x) {
+                V::I64(x as i64)
+            } else {
+                return Err(Fault::Cast);
+            }
+        }
+        (V::F64(x), ValueType::I32) => {
+            // Open at both ends: -2^31 - 1 and 2^31 are out, -2^31 - 0.5 truncates in.
+            if x > -2_147_483_649.0 && x < 2_147_483_648.0 {
+                V::I32(x as i32)
+            } else {
+                return Err(Fault::Cast);
+            }
+        }
+        // Arrow's single_float_to_decimal: round(10^scale * x), half away from zero, then
+        // the target precision.
+        (V::F64(x), ValueType::Decimal128 { precision, scale }) => {
+            let r = (10f64.powi(i32::from(scale)) * x).round();
+            if !(-(2f64.powi(127))..2f64.powi(127)).contains(&r) {
+                return Err(Fault::Cast);
+            }
+            let d = r as i128;
+            if !fits_precision(d, precision) {
+                return Err(Fault::Cast);
+            }
+            V::D(d)
+        }
         (v, to) => unreachable!("the translator admits no cast of {v:?} to {to:?}"),
     })
 }

@@ -367,6 +367,7 @@ impl Builder<'_> {
                 | (I32 | I64, Decimal128 { .. })
                 | (Decimal128 { .. }, Decimal128 { .. })
                 | (Decimal128 { .. }, F64)
+                | (F64, I64 | I32 | Decimal128 { .. })
         );
         if !supported {
             return Err(unsupported(
