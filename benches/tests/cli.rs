@@ -204,3 +204,24 @@ fn tpch_rejects_bad_arguments_and_unavailable_modes() {
         "{out}"
     );
 }
+
+/// Issue 7's parity check: all 22 queries at SF0.1 through DataFusion + Cinder (host path)
+/// give the same answers as plain DataFusion.
+#[test]
+fn tpch_sf_0_1_answers_agree_on_the_host_path() {
+    let dir = std::env::temp_dir().join(format!("cinder-tpch-sf01-{}", std::process::id()));
+    let (code, out) = cinder(&[
+        "tpch",
+        "--scale",
+        "0.1",
+        "--device",
+        "host",
+        "--iterations",
+        "1",
+        "--data",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("22 of 22 queries agree"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -8,8 +8,8 @@
 // A fault (division by zero, overflow, a cast that does not fit) poisons its register; every
 // instruction that reads a poisoned register is poisoned, except CASE, which reads only the
 // conditions up to the branch it takes and that branch's value. A poisoned result fails the
-// evaluation (the error word). This is DataFusion's behaviour: it evaluates a CASE branch only
-// on the rows that take it.
+// evaluation: the error word gets the first failing row's fault, as on the host. This is
+// DataFusion's behaviour: it evaluates a CASE branch only on the rows that take it.
 // Host reference: kernels/src/expr/host.rs, whose semantics the tests hold to DataFusion's.
 
 #include "cinder/abi.cuh"
@@ -27,6 +27,11 @@ constexpr int kMaxRegisters = 64;
 
 __device__ __forceinline__ double as_f64(int64_t bits) { return __longlong_as_double(bits); }
 __device__ __forceinline__ int64_t f64_bits(double v) { return __double_as_longlong(v); }
+
+// Register r's two-bit fault code from the two masks.
+__device__ __forceinline__ uint32_t fault_code(uint64_t lo, uint64_t hi, int32_t r) {
+  return static_cast<uint32_t>(((lo >> r) & 1) | (((hi >> r) & 1) << 1));
+}
 
 __device__ __forceinline__ i128 make_i128(int64_t lo, int64_t hi) {
   return static_cast<i128>((static_cast<u128>(static_cast<uint64_t>(hi)) << 64) | static_cast<uint64_t>(lo));
@@ -342,9 +347,10 @@ __device__ int64_t bytes_find(const uint8_t* hay, int64_t lh, const uint8_t* nee
 }
 
 // LIKE with literal segments (host.rs `like`): segments are (offset, length) pairs into the
-// string pool.
+// string pool. No segments at all is a pattern of only `%`s: everything matches.
 __device__ bool like(const uint8_t* s, int64_t len, const int64_t* segs, int32_t n, const uint8_t* pool,
                      bool open_start, bool open_end) {
+  if (n == 0) return true;
   const uint8_t* seg0 = pool + segs[0];
   if (n == 1 && !open_start && !open_end) return bytes_eq(s, len, seg0, segs[1]);
   int64_t pos = 0, end = len;
@@ -419,7 +425,9 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
     int64_t reg_hi[kMaxRegisters];
     uint64_t valid = 0;
     uint64_t poison = 0;
-    uint32_t faults = 0;
+    // Each poisoned register's fault, two bits per register: 1 divide by zero, 2 overflow,
+    // 3 cast (bit r of fault_lo is the low bit of register r's code).
+    uint64_t fault_lo = 0, fault_hi = 0;
     if (row < p.rows) {
       const int32_t n = p.n_instrs < kMaxRegisters ? p.n_instrs : kMaxRegisters;
       for (int32_t i = 0; i < n; ++i) {
@@ -434,9 +442,12 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
         const int64_t b = has_b ? reg[in.b] : 0;
         const int64_t a_hi = has_a ? reg_hi[in.a] : 0;
         const int64_t b_hi = has_b ? reg_hi[in.b] : 0;
-        // A poisoned operand poisons the result (CASE decides for itself).
-        bool poisoned = in.opcode != cinder::EXPR_CASE &&
-                        ((has_a && ((poison >> in.a) & 1)) || (has_b && ((poison >> in.b) & 1)));
+        // A poisoned operand poisons the result with its fault, the first operand's first
+        // (CASE decides for itself).
+        const bool pa = in.opcode != cinder::EXPR_CASE && has_a && ((poison >> in.a) & 1);
+        const bool pb = in.opcode != cinder::EXPR_CASE && has_b && ((poison >> in.b) & 1);
+        bool poisoned = pa || pb;
+        uint32_t code = pa ? fault_code(fault_lo, fault_hi, in.a) : (pb ? fault_code(fault_lo, fault_hi, in.b) : 0);
         uint32_t fault = 0;
         bool ok = false;
         int64_t v = 0, v_hi = 0;
@@ -586,6 +597,7 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
               if (c < 0 || c >= i) continue;
               if ((poison >> c) & 1) {
                 poisoned = true;
+                code = fault_code(fault_lo, fault_hi, c);
                 decided = true;
                 chosen = -1;
               } else if (((valid >> c) & 1) && reg[c] != 0) {
@@ -595,7 +607,10 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
             }
             if (chosen >= 0 && chosen < i) {
               ok = (valid >> chosen) & 1;
-              poisoned = poisoned || ((poison >> chosen) & 1);
+              if ((poison >> chosen) & 1) {
+                poisoned = true;
+                code = fault_code(fault_lo, fault_hi, chosen);
+              }
               v = reg[chosen];
               v_hi = reg_hi[chosen];
             }
@@ -622,7 +637,11 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
           }
           case cinder::EXPR_CHAR_LENGTH:
             ok = va;
-            if (ok) v = char_count(str_ptr(a), a_hi);
+            if (ok) {
+              const int64_t chars = char_count(str_ptr(a), a_hi);
+              // Int32 results wrap as the host's `as i32` does.
+              v = in.type == cinder::EXPR_I32 ? static_cast<int64_t>(static_cast<int32_t>(chars)) : chars;
+            }
             break;
           case cinder::EXPR_DATE_PART:
             ok = va && date_part(static_cast<int32_t>(a), in.p0, &v);
@@ -633,12 +652,16 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
         }
         if (fault != 0) {
           poisoned = true;
-          faults |= fault;
+          code = fault == cinder::EXPR_ERROR_CAST ? 3 : fault;
         }
         reg[i] = v;
         reg_hi[i] = v_hi;
         if (ok) valid |= 1ull << i;
-        if (poisoned) poison |= 1ull << i;
+        if (poisoned) {
+          poison |= 1ull << i;
+          fault_lo |= static_cast<uint64_t>(code & 1) << i;
+          fault_hi |= static_cast<uint64_t>((code >> 1) & 1) << i;
+        }
       }
     }
     const bool failed = row < p.rows && ((poison >> p.result) & 1);
@@ -667,8 +690,13 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
         reinterpret_cast<int64_t*>(p.out_values)[row] = v;
       }
     }
-    // A poisoned result fails the evaluation. Faults of the row that the result did not read
-    // (a CASE branch not taken) may add bits, but only when some fault reached the result.
-    if (failed) atomicOr(reinterpret_cast<unsigned int*>(p.error), faults != 0 ? faults : cinder::EXPR_ERROR_OVERFLOW);
+    // A poisoned result fails the evaluation; like the host, report the first failing row's
+    // fault: the smallest (row << 3) | EXPR_ERROR_* wins.
+    if (failed) {
+      const uint32_t c = fault_code(fault_lo, fault_hi, p.result);
+      const uint64_t kind = c == 3 ? cinder::EXPR_ERROR_CAST : (c == 0 ? cinder::EXPR_ERROR_OVERFLOW : c);
+      atomicMin(reinterpret_cast<unsigned long long*>(p.error),
+                static_cast<unsigned long long>((static_cast<uint64_t>(row) << 3) | kind));
+    }
   }
 }

@@ -448,6 +448,12 @@ pub fn evaluate_on_device(
     })?;
     let rows = batch.num_rows();
     let result_type = program.result_type();
+    if result_type == ValueType::Str {
+        return Err(KernelError::InvalidArgument {
+            kernel: EXPR_EVAL,
+            reason: "a program cannot return a string".to_string(),
+        });
+    }
     let body = |values: DeviceBuffer| match result_type {
         ValueType::Bool => ColumnBody::Boolean { values },
         ty => ColumnBody::Fixed {
@@ -506,6 +512,10 @@ pub fn evaluate_on_device(
     };
     let instrs_buf = pool.upload(as_bytes(&encoded.instrs))?;
     let constants_buf = pool.upload(as_bytes(&constants))?;
+    // One view at least, so that the upload has a device address (a batch without columns).
+    if views.is_empty() {
+        views.push(ColumnView::default());
+    }
     let views_buf = pool.upload(as_bytes(&views))?;
     // One byte at least, so that the pool has a device address.
     let strings_buf = pool.upload(if encoded.strings.is_empty() {
@@ -521,12 +531,9 @@ pub fn evaluate_on_device(
     };
     let mut values = pool.allocate(value_bytes)?;
     let mut validity = pool.allocate(words * 4)?;
-    // The error word at byte 0, the null count at byte 8.
-    let mut status = pool.allocate(16)?;
+    // The first failure at byte 0 (all ones: none), the null count at byte 8.
+    let mut status = pool.upload(&[[0xFF; 8], [0; 8]].concat())?;
     let missing = || CudaError::InvalidData("a CUDA pool returned a host buffer".to_string());
-    stream
-        .memset_zeros(status.cuda_slice_mut().ok_or_else(missing)?)
-        .map_err(|e| CudaError::driver("cuMemsetD8Async", e))?;
 
     let (instrs_ptr, g1) = instrs_buf
         .cuda_slice()
@@ -588,15 +595,21 @@ pub fn evaluate_on_device(
     let time = events.map(|(start, end)| LaunchTime { start, end });
 
     let status = pool.download(&status)?;
-    let code = u32::from_le_bytes(status.as_slice()[..4].try_into().expect("4 bytes"));
-    for (bit, fault) in [
-        (ERROR_DIVIDE_BY_ZERO, Fault::DivideByZero),
-        (ERROR_OVERFLOW, Fault::Overflow),
-        (ERROR_CAST, Fault::Cast),
-    ] {
-        if code & bit != 0 {
-            return Err(fault.error());
-        }
+    let first_failure = u64::from_le_bytes(status.as_slice()[..8].try_into().expect("8 bytes"));
+    if first_failure != u64::MAX {
+        let kind = (first_failure & 7) as u32;
+        let fault = match kind {
+            ERROR_DIVIDE_BY_ZERO => Fault::DivideByZero,
+            ERROR_OVERFLOW => Fault::Overflow,
+            ERROR_CAST => Fault::Cast,
+            other => {
+                return Err(CudaError::InvalidData(format!(
+                    "the interpreter reported fault {other}"
+                ))
+                .into());
+            }
+        };
+        return Err(fault.error());
     }
     let null_count = u64::from_le_bytes(status.as_slice()[8..16].try_into().expect("8 bytes"));
     let null_count = usize::try_from(null_count).unwrap_or(usize::MAX);
@@ -727,7 +740,14 @@ pub(crate) fn check_expr_eval(env: &CheckEnv<'_>, rows: usize, seed: u64) -> Res
                 }
                 outcome.merge(compare_rows(sql, &expected, &got));
             }
-            (Err(_), Err(_)) => outcome.compared += rows,
+            // Both fail: with the same fault (the first failing row's, on both sides).
+            (Err(h), Err(d)) => outcome.merge(CheckOutcome {
+                compared: rows,
+                mismatches: usize::from(h.to_string() != d.to_string()),
+                first_mismatch: (h.to_string() != d.to_string())
+                    .then(|| format!("{sql}: host fails with {h}, device with {d}")),
+                ..CheckOutcome::default()
+            }),
             (host, device) => outcome.merge(CheckOutcome {
                 compared: rows,
                 mismatches: rows.max(1),
@@ -755,7 +775,14 @@ pub(crate) fn check_expr_eval(env: &CheckEnv<'_>, rows: usize, seed: u64) -> Res
         );
         match (host, device) {
             (Ok(expected), Ok((got, _))) => outcome.merge(compare_rows(sql, &expected, &got)),
-            (Err(_), Err(_)) => outcome.compared += rows,
+            // Both fail: with the same fault (the first failing row's, on both sides).
+            (Err(h), Err(d)) => outcome.merge(CheckOutcome {
+                compared: rows,
+                mismatches: usize::from(h.to_string() != d.to_string()),
+                first_mismatch: (h.to_string() != d.to_string())
+                    .then(|| format!("{sql}: host fails with {h}, device with {d}")),
+                ..CheckOutcome::default()
+            }),
             (host, device) => outcome.merge(CheckOutcome {
                 compared: rows,
                 mismatches: rows.max(1),

@@ -93,7 +93,7 @@ constexpr int32_t EXPR_FLAG_NULL_LITERAL = 8;   // the literal is null
 constexpr int32_t EXPR_FLAG_SAFE = 16;          // a cast that does not fit gives null (TRY_CAST)
 constexpr int32_t EXPR_FLAG_CHECK = 32;         // check a decimal result against its bound
 
-// Error codes the interpreter ORs into ExprProgram::error.
+// Fault kinds (ExprProgram::error holds the first failing row's).
 constexpr uint32_t EXPR_ERROR_DIVIDE_BY_ZERO = 1;
 constexpr uint32_t EXPR_ERROR_OVERFLOW = 2;
 constexpr uint32_t EXPR_ERROR_CAST = 4;
@@ -118,7 +118,9 @@ constexpr int32_t EXPR_DATE_PART_MAX_DAYS = 95026236;
 // - EXPR_CAST: from arg_type to type. Integer -> decimal: multiply by imm:imm_hi. Decimal ->
 //   decimal: multiply (p0 = 1) or divide rounding half away from zero (p0 = 0) by imm:imm_hi.
 //   With EXPR_FLAG_CHECK the result must lie within +-constants[list_start..+2] (10^p - 1).
-//   Decimal -> F64: divide by the double whose bits are imm (10^scale).
+//   Decimal -> F64: divide by the double whose bits are imm (10^scale). F64 -> decimal:
+//   round(imm as a double (10^scale) * x), always checked against the bound. F64 -> I64/I32:
+//   truncate, refusing NaN and values out of range.
 // - EXPR_CASE: list_len (condition, value) register pairs at constants[list_start]; b is the
 //   ELSE register, or -1 for null.
 // - EXPR_DATE_PART: p0 is an EXPR_PART_*.
@@ -151,7 +153,8 @@ struct ExprProgram {
   int64_t rows;
   uint64_t out_values;    // result values: bit-packed for EXPR_BOOL, else 4, 8 or 16 bytes per row
   uint64_t out_validity;  // result validity bitmap, in 32-bit words (ceil(rows / 32) of them)
-  uint64_t error;         // device address of one uint32 error word, zeroed before launch
+  uint64_t error;         // device address of one uint64: the smallest (row << 3) | EXPR_ERROR_*
+                          // over failing rows; all ones before launch (no failure)
   uint64_t null_count;    // device address of one uint64 count of null results, zeroed before launch
   uint64_t strings;       // device address of the program's string constants, back to back
 };
