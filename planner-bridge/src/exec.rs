@@ -8,10 +8,10 @@
 //!
 //! Per batch, in [`ExecutionMode::Host`] the operators run the kernels' host reference; in
 //! [`ExecutionMode::Cuda`] they copy the batch to the device, run the kernels and copy the
-//! result back. A device error fails the query (the session goes on). Device out-of-memory
-//! halves the batch, up to three times, and then runs that batch on DataFusion's own CPU
-//! expressions; the metrics count both. Keeping batches on the device across operators, and
-//! coalescing small batches, come with the GPU regions.
+//! result back, after coalescing input batches up to `cinder.batch_rows` rows. A device error
+//! fails the query (the session goes on). Device out-of-memory halves the batch, up to three
+//! times, and then runs that batch on DataFusion's own CPU expressions; the metrics count
+//! both. Keeping batches on the device across operators comes with the GPU regions.
 
 use std::fmt;
 use std::sync::Arc;
@@ -67,6 +67,15 @@ impl Backend {
 
 fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
     DataFusionError::External(Box::new(e))
+}
+
+/// The session settings a Cinder operator runs with.
+#[derive(Debug, Clone, Copy)]
+pub struct OperatorSettings {
+    /// Input batches are coalesced up to this many rows (`cinder.batch_rows`).
+    pub batch_rows: usize,
+    /// `cinder.test_inject_failure`.
+    pub inject: InjectedFailure,
 }
 
 /// How many times a batch is halved on device out-of-memory before it runs on the CPU.
@@ -185,15 +194,18 @@ impl Runner {
         }
     }
 
-    /// The operator's output stream over `input`.
+    /// The operator's output stream over `input`: input batches are first coalesced up to
+    /// `batch_rows` rows (a GPU needs millions of rows in flight; DataFusion's batches are a
+    /// few thousand), then each coalesced batch runs through the work.
     fn stream(
         self,
         input: SendableRecordBatchStream,
         schema: SchemaRef,
+        batch_rows: usize,
         baseline: BaselineMetrics,
         work: Arc<dyn BatchWork>,
     ) -> SendableRecordBatchStream {
-        let stream = input.map(move |batch| {
+        let stream = coalesce(input, batch_rows).map(move |batch| {
             let batch = batch?;
             let timer = baseline.elapsed_compute().timer();
             let out = self
@@ -207,6 +219,47 @@ impl Runner {
         });
         Box::pin(RecordBatchStreamAdapter::new(schema, stream))
     }
+}
+
+/// `input`'s batches concatenated into batches of at least `rows` rows (the last may be
+/// smaller); a larger input batch passes as is. Errors pass through at once.
+fn coalesce(
+    input: SendableRecordBatchStream,
+    rows: usize,
+) -> impl futures::Stream<Item = Result<RecordBatch>> + Send {
+    let schema = input.schema();
+    futures::stream::unfold(Some(input), move |state| {
+        let schema = Arc::clone(&schema);
+        async move {
+            let mut input = state?;
+            let mut pending: Vec<RecordBatch> = Vec::new();
+            let mut pending_rows = 0;
+            loop {
+                match input.next().await {
+                    Some(Ok(batch)) => {
+                        if batch.num_rows() == 0 {
+                            continue;
+                        }
+                        pending_rows += batch.num_rows();
+                        pending.push(batch);
+                        if pending_rows >= rows {
+                            return Some((concat(&schema, pending), Some(input)));
+                        }
+                    }
+                    Some(Err(e)) => return Some((Err(e), None)),
+                    None if pending.is_empty() => return None,
+                    None => return Some((concat(&schema, pending), None)),
+                }
+            }
+        }
+    })
+}
+
+fn concat(schema: &SchemaRef, mut batches: Vec<RecordBatch>) -> Result<RecordBatch> {
+    if batches.len() == 1 {
+        return Ok(batches.remove(0));
+    }
+    Ok(concat_batches(schema, &batches)?)
 }
 
 /// The filter's work: the predicate's program (DataFusion's predicate on the CPU fallback),
@@ -258,6 +311,7 @@ pub struct CinderFilterExec {
     work: Arc<FilterWork>,
     backend: Backend,
     inject: InjectedFailure,
+    batch_rows: usize,
     metrics: ExecutionPlanMetricsSet,
 }
 
@@ -270,7 +324,7 @@ impl CinderFilterExec {
         program: Program,
         projection: Option<Vec<usize>>,
         backend: Backend,
-        inject: InjectedFailure,
+        settings: OperatorSettings,
     ) -> Self {
         let input = Arc::clone(original.children()[0]);
         Self {
@@ -282,7 +336,8 @@ impl CinderFilterExec {
                 projection,
             }),
             backend,
-            inject,
+            inject: settings.inject,
+            batch_rows: settings.batch_rows,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -336,6 +391,7 @@ impl ExecutionPlan for CinderFilterExec {
             work: Arc::clone(&self.work),
             backend: self.backend.clone(),
             inject: self.inject,
+            batch_rows: self.batch_rows,
             metrics: ExecutionPlanMetricsSet::new(),
         }))
     }
@@ -355,6 +411,7 @@ impl ExecutionPlan for CinderFilterExec {
         Ok(runner.stream(
             input,
             self.schema(),
+            self.batch_rows,
             BaselineMetrics::new(&self.metrics, partition),
             work,
         ))
@@ -443,6 +500,7 @@ pub struct CinderProjectionExec {
     work: Arc<ProjectionWork>,
     backend: Backend,
     inject: InjectedFailure,
+    batch_rows: usize,
     metrics: ExecutionPlanMetricsSet,
 }
 
@@ -455,7 +513,7 @@ impl CinderProjectionExec {
         outputs: Vec<ProjectionOutput>,
         programs: Vec<Program>,
         backend: Backend,
-        inject: InjectedFailure,
+        settings: OperatorSettings,
     ) -> Self {
         let input = Arc::clone(original.children()[0]);
         let computed = outputs
@@ -484,7 +542,8 @@ impl CinderProjectionExec {
             exprs,
             work,
             backend,
-            inject,
+            inject: settings.inject,
+            batch_rows: settings.batch_rows,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -547,6 +606,7 @@ impl ExecutionPlan for CinderProjectionExec {
             work: Arc::clone(&self.work),
             backend: self.backend.clone(),
             inject: self.inject,
+            batch_rows: self.batch_rows,
             metrics: ExecutionPlanMetricsSet::new(),
         }))
     }
@@ -566,6 +626,7 @@ impl ExecutionPlan for CinderProjectionExec {
         Ok(runner.stream(
             input,
             self.schema(),
+            self.batch_rows,
             BaselineMetrics::new(&self.metrics, partition),
             work,
         ))

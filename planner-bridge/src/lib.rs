@@ -13,10 +13,11 @@
 //! kernels' host reference (what CI runs), `cuda` on a CUDA device, and `auto` on a device if
 //! there is one, else leaves plans to DataFusion and says so once in the log.
 //!
-//! Status: filter and projection move, one batch at a time (in cuda mode each batch is copied
-//! to the device and back). GPU regions that keep batches on the device across operators,
-//! batch coalescing, device joins and aggregates, and device metrics in EXPLAIN ANALYZE come
-//! next (see the README's status table).
+//! Status: filter and projection move, with input batches coalesced to `cinder.batch_rows`
+//! rows (in cuda mode each coalesced batch is copied to the device and back), device metrics
+//! in EXPLAIN ANALYZE, and out-of-memory handled by splitting then falling back to the CPU.
+//! GPU regions that keep batches on the device across operators, and device joins and
+//! aggregates, come next (see the README's status table).
 //!
 //! What this crate is not for: kernels (`cinder-kernels`) or the CUDA driver (`cinder-cuda`).
 
@@ -26,5 +27,5 @@ mod rule;
 pub mod runtime;
 
 pub use config::{CinderConfig, DeviceChoice, ExecutionMode, InjectedFailure, resolve_mode};
-pub use exec::{CinderCpuExec, CinderFilterExec, CinderProjectionExec};
+pub use exec::{CinderCpuExec, CinderFilterExec, CinderProjectionExec, OperatorSettings};
 pub use rule::{CinderRule, Placement, placements, with_cinder};

@@ -23,7 +23,8 @@ use cinder_kernels::expr::translate;
 
 use crate::config::{CinderConfig, DeviceChoice, ExecutionMode, resolve_mode};
 use crate::exec::{
-    Backend, CinderCpuExec, CinderFilterExec, CinderProjectionExec, ProjectionOutput,
+    Backend, CinderCpuExec, CinderFilterExec, CinderProjectionExec, OperatorSettings,
+    ProjectionOutput,
 };
 
 /// Adds Cinder to a session: its settings (`cinder.*`, starting from `config`) and the
@@ -125,6 +126,13 @@ fn stays(
 }
 
 impl Offload {
+    fn settings(&self) -> OperatorSettings {
+        OperatorSettings {
+            batch_rows: self.config.batch_rows.max(1),
+            inject: self.config.test_inject_failure,
+        }
+    }
+
     fn visit(&self, node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
         if let Some(filter) = node.downcast_ref::<FilterExec>() {
             return match self.filter(filter) {
@@ -203,9 +211,9 @@ impl Offload {
         let predicate = Arc::clone(filter.predicate());
         let program = translate(&predicate, &input.schema()).map_err(|e| e.to_string())?;
         let projection = filter.projection().as_ref().map(|p| p.to_vec());
-        let (backend, inject) = (self.backend.clone(), self.config.test_inject_failure);
+        let (backend, settings) = (self.backend.clone(), self.settings());
         Ok(Box::new(move |original| {
-            CinderFilterExec::new(original, predicate, program, projection, backend, inject)
+            CinderFilterExec::new(original, predicate, program, projection, backend, settings)
         }))
     }
 
@@ -245,9 +253,9 @@ impl Offload {
                 }
             }
         }
-        let (backend, inject) = (self.backend.clone(), self.config.test_inject_failure);
+        let (backend, settings) = (self.backend.clone(), self.settings());
         Ok(Box::new(move |original| {
-            CinderProjectionExec::new(original, exprs, outputs, programs, backend, inject)
+            CinderProjectionExec::new(original, exprs, outputs, programs, backend, settings)
         }))
     }
 }

@@ -266,3 +266,27 @@ async fn per_operator_switches_work_from_sql() {
     assert!(placed.iter().all(|p| p.reason.is_some()), "{placed:?}");
     assert_eq!(answer(&ctx, sql).await, answer(&plain(), sql).await);
 }
+
+#[tokio::test]
+async fn input_batches_are_coalesced_up_to_batch_rows() {
+    use datafusion::physical_plan::collect_partitioned;
+    let sql = "SELECT k, d * (1 - dsc) AS r FROM t WHERE k >= 0";
+    let batches_with = |batch_rows: usize| async move {
+        let ctx = cinder(DeviceChoice::Host, 0);
+        ctx.sql(&format!("SET cinder.batch_rows = {batch_rows}"))
+            .await
+            .unwrap();
+        let plan = plan(&ctx, sql).await;
+        let parts = collect_partitioned(plan, ctx.task_ctx()).await.unwrap();
+        let batches: Vec<&RecordBatch> = parts.iter().flatten().collect();
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        (batches.len(), rows)
+    };
+    // The table holds 3 batches (2000 and 1500 rows in one partition, 1700 in the other).
+    let (coalesced, rows) = batches_with(1 << 20).await;
+    assert_eq!(rows, 5200);
+    assert!(coalesced <= 2, "{coalesced} batches");
+    let (small, rows) = batches_with(1000).await;
+    assert_eq!(rows, 5200);
+    assert!(small >= 3, "{small} batches");
+}
