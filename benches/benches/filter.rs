@@ -126,7 +126,7 @@ fn tpch_expressions(
     let revenue = program_from_sql("l_extendedprice * l_discount", &schema).expect("revenue");
     let revenue_schema = Arc::new(Schema::new(vec![Field::new(
         "revenue",
-        revenue.result_type().arrow_type(),
+        revenue.result_arrow_type(),
         true,
     )]));
     let q1_predicate = program_from_sql(
@@ -143,7 +143,7 @@ fn tpch_expressions(
         q1_exprs
             .iter()
             .enumerate()
-            .map(|(i, p)| Field::new(format!("e{i}"), p.result_type().arrow_type(), true))
+            .map(|(i, p)| Field::new(format!("e{i}"), p.result_arrow_type(), true))
             .collect::<Vec<_>>(),
     ));
 

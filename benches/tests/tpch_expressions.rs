@@ -40,7 +40,7 @@ async fn q6_on_the_host_path_matches_datafusion() {
     let kept = filter_host(&predicate, &lineitem).unwrap();
     let out_schema = Arc::new(Schema::new(vec![Field::new(
         "revenue",
-        revenue.result_type().arrow_type(),
+        revenue.result_arrow_type(),
         true,
     )]));
     let projected = project_host(&[revenue], &kept, out_schema).unwrap();
@@ -89,7 +89,7 @@ async fn q1_charges_on_the_host_path_match_datafusion() {
         exprs
             .iter()
             .enumerate()
-            .map(|(i, p)| Field::new(format!("e{i}"), p.result_type().arrow_type(), true))
+            .map(|(i, p)| Field::new(format!("e{i}"), p.result_arrow_type(), true))
             .collect::<Vec<_>>(),
     ));
     let projected = project_host(&exprs, &kept, out_schema).unwrap();

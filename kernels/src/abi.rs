@@ -152,6 +152,32 @@ pub struct FilterParams {
 // (checked by `abi_header_matches_rust_mirrors`).
 unsafe impl DeviceRepr for FilterParams {}
 
+/// Building a string column from a string result (`cinder::StringBuildParams`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StringBuildParams {
+    /// Device address of the (address, length) pairs.
+    pub refs: u64,
+    /// Device address of the per-block byte counts.
+    pub block_bytes: u64,
+    /// Device address of their exclusive scan (plus the total).
+    pub block_offsets: u64,
+    /// Device address of the output offsets.
+    pub out_offsets: u64,
+    /// Device address of the output bytes (0 when there are none).
+    pub out_bytes: u64,
+    /// Rows.
+    pub rows: i64,
+    /// 4 or 8 bytes per offset.
+    pub offset_width: i32,
+    /// Unused.
+    pub reserved: i32,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::StringBuildParams`
+// (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for StringBuildParams {}
+
 #[cfg(test)]
 mod tests {
     use std::mem::{offset_of, size_of};
@@ -374,5 +400,36 @@ mod tests {
             ]
         );
         assert_eq!(size, size_of::<FilterParams>());
+
+        let fields = header_fields("StringBuildParams");
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "refs",
+                "block_bytes",
+                "block_offsets",
+                "out_offsets",
+                "out_bytes",
+                "rows",
+                "offset_width",
+                "reserved"
+            ]
+        );
+        let (offsets, size) = c_layout(&fields);
+        assert_eq!(
+            offsets,
+            [
+                offset_of!(StringBuildParams, refs),
+                offset_of!(StringBuildParams, block_bytes),
+                offset_of!(StringBuildParams, block_offsets),
+                offset_of!(StringBuildParams, out_offsets),
+                offset_of!(StringBuildParams, out_bytes),
+                offset_of!(StringBuildParams, rows),
+                offset_of!(StringBuildParams, offset_width),
+                offset_of!(StringBuildParams, reserved),
+            ]
+        );
+        assert_eq!(size, size_of::<StringBuildParams>());
     }
 }

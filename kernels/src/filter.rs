@@ -17,7 +17,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
 use arrow::compute::{filter_record_batch, prep_null_mask_filter};
 use arrow::datatypes::SchemaRef;
-use cinder_cuda::driver::{CudaStream, DevicePtrMut, PushKernelArg, SyncOnDrop};
+use cinder_cuda::driver::{CudaStream, PushKernelArg, SyncOnDrop};
 use cinder_cuda::{
     ColumnBody, CudaError, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPool, OffsetWidth,
 };
@@ -26,7 +26,7 @@ use crate::abi::{FilterColumn, FilterParams};
 use crate::embedded::DeviceKernels;
 use crate::expr::device::evaluate_on_device;
 use crate::expr::{Program, ValueType, evaluate};
-use crate::launch::{Timing, as_bytes, read_ptr};
+use crate::launch::{Timing, as_bytes, read_ptr, write_ptr};
 use crate::selfcheck::{CheckEnv, CheckOutcome};
 use crate::{KernelError, Result};
 
@@ -343,23 +343,8 @@ fn offset_bytes(width: OffsetWidth) -> usize {
     }
 }
 
-/// The device address of `buffer` for writing on `stream`, keeping the guard that records
-/// the write.
-fn write_ptr<'a>(
-    buffer: &'a mut DeviceBuffer,
-    stream: &'a CudaStream,
-    guards: &mut Vec<SyncOnDrop<'a>>,
-) -> Result<u64> {
-    let slice = buffer
-        .cuda_slice_mut()
-        .ok_or_else(|| CudaError::InvalidData("a CUDA pool returned a host buffer".into()))?;
-    let (ptr, guard) = slice.device_ptr_mut(stream);
-    guards.push(guard);
-    Ok(ptr)
-}
-
 /// Launches one compaction kernel with `blocks` blocks of [`THREADS`] threads.
-fn launch(
+pub(crate) fn launch(
     kernels: &DeviceKernels,
     stream: &Arc<CudaStream>,
     kernel: &'static str,
@@ -579,7 +564,7 @@ mod tests {
             programs
                 .iter()
                 .enumerate()
-                .map(|(i, p)| Field::new(format!("e{i}"), p.result_type().arrow_type(), true))
+                .map(|(i, p)| Field::new(format!("e{i}"), p.result_arrow_type(), true))
                 .collect::<Vec<_>>(),
         ));
         let out = project_host(&programs, &batch, out_schema).unwrap();

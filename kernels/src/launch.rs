@@ -1,6 +1,8 @@
 //! Launch geometry shared by the launchers.
 
-use cinder_cuda::driver::{CudaEvent, CudaStream, DevicePtr, LaunchConfig, SyncOnDrop};
+use cinder_cuda::driver::{
+    CudaEvent, CudaStream, DevicePtr, DevicePtrMut, LaunchConfig, SyncOnDrop,
+};
 use cinder_cuda::{CudaError, Device, DeviceBuffer};
 
 /// Whether a launcher records events right around its kernel launch.
@@ -77,4 +79,19 @@ pub(crate) fn read_ptr<'a>(
         }
         None => 0,
     }
+}
+
+/// The device address of `buffer` for writing on `stream`, keeping the guard that records
+/// the write.
+pub(crate) fn write_ptr<'a>(
+    buffer: &'a mut DeviceBuffer,
+    stream: &'a CudaStream,
+    guards: &mut Vec<SyncOnDrop<'a>>,
+) -> crate::Result<u64> {
+    let slice = buffer
+        .cuda_slice_mut()
+        .ok_or_else(|| CudaError::InvalidData("a CUDA pool returned a host buffer".into()))?;
+    let (ptr, guard) = slice.device_ptr_mut(stream);
+    guards.push(guard);
+    Ok(ptr)
 }

@@ -47,6 +47,12 @@ pub static CHECKS: &[CheckCase] = &[
         run: expr::device::check_expr_eval,
     },
     CheckCase {
+        module: expr::strings::MODULE,
+        kernel: expr::strings::STRING_BUILD,
+        covers: &[expr::strings::STRING_LENGTHS],
+        run: expr::device::check_string_results,
+    },
+    CheckCase {
         module: filter::MODULE,
         kernel: filter::FILTER_GATHER,
         covers: &[filter::FILTER_COUNT, filter::FILTER_SCAN],

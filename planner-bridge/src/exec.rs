@@ -526,7 +526,7 @@ impl CinderProjectionExec {
             programs
                 .iter()
                 .enumerate()
-                .map(|(k, p)| Field::new(format!("c{k}"), p.result_type().arrow_type(), true))
+                .map(|(k, p)| Field::new(format!("c{k}"), p.result_arrow_type(), true))
                 .collect::<Vec<_>>(),
         ));
         let work = Arc::new(ProjectionWork {

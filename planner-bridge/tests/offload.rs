@@ -106,6 +106,8 @@ const QUERIES: &[&str] = &[
      WHERE k > 100 AND flag IS NOT NULL ORDER BY k",
     "SELECT extract(year FROM dt) AS y, sum(d * (1 - dsc)) AS rev, count(*) AS n FROM t \
      WHERE k < 4000 GROUP BY extract(year FROM dt) ORDER BY y",
+    "SELECT k, substr(s, 2, 1) AS tail, CASE WHEN flag THEN s ELSE 'none' END AS label FROM t \
+     WHERE s LIKE 's1%' ORDER BY k",
 ];
 
 #[tokio::test]

@@ -683,7 +683,8 @@ extern "C" __global__ void cinder_expr_eval(ExprProgram p) {
     } else if (row < p.rows) {
       if (result_type == cinder::EXPR_I32 || result_type == cinder::EXPR_DATE32) {
         reinterpret_cast<int32_t*>(p.out_values)[row] = static_cast<int32_t>(v);
-      } else if (result_type == cinder::EXPR_DECIMAL) {
+      } else if (result_type == cinder::EXPR_DECIMAL || result_type == cinder::EXPR_STR) {
+        // Decimals: low and high halves. Strings: address and length (0 and 0 for nulls).
         reinterpret_cast<int64_t*>(p.out_values)[2 * row] = v;
         reinterpret_cast<int64_t*>(p.out_values)[2 * row + 1] = v_hi;
       } else {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch};
+use arrow::datatypes::DataType;
 use cinder_cuda::driver::{CUevent_flags, DevicePtr, DevicePtrMut, PushKernelArg, SyncOnDrop};
 use cinder_cuda::{
     ColumnBody, CudaError, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPool, OffsetWidth,
@@ -448,12 +449,7 @@ pub fn evaluate_on_device(
     })?;
     let rows = batch.num_rows();
     let result_type = program.result_type();
-    if result_type == ValueType::Str {
-        return Err(KernelError::InvalidArgument {
-            kernel: EXPR_EVAL,
-            reason: "a program cannot return a string".to_string(),
-        });
-    }
+
     let body = |values: DeviceBuffer| match result_type {
         ValueType::Bool => ColumnBody::Boolean { values },
         ty => ColumnBody::Fixed {
@@ -462,13 +458,23 @@ pub fn evaluate_on_device(
         },
     };
     if rows == 0 {
-        let column = DeviceColumn::from_parts(
-            result_type.arrow_type(),
-            0,
-            0,
-            None,
-            body(pool.allocate(0)?),
-        )?;
+        let data_type = program.result_arrow_type();
+        let column = match data_type {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                let (offset_width, width) = if data_type == DataType::Utf8 {
+                    (OffsetWidth::I32, 4)
+                } else {
+                    (OffsetWidth::I64, 8)
+                };
+                let body = ColumnBody::Strings {
+                    offsets: pool.upload(&vec![0; width])?,
+                    offset_width,
+                    bytes: pool.allocate(0)?,
+                };
+                DeviceColumn::from_parts(data_type, 0, 0, None, body)?
+            }
+            data_type => DeviceColumn::from_parts(data_type, 0, 0, None, body(pool.allocate(0)?))?,
+        };
         return Ok((column, None));
     }
     let stream = device.stream();
@@ -527,6 +533,8 @@ pub fn evaluate_on_device(
     let words = rows.div_ceil(32);
     let value_bytes = match result_type {
         ValueType::Bool => words * 4,
+        // (address, length) per row, for the string build pass.
+        ValueType::Str => rows * 16,
         ty => rows * ty.arrow_type().primitive_width().unwrap_or(8),
     };
     let mut values = pool.allocate(value_bytes)?;
@@ -614,13 +622,29 @@ pub fn evaluate_on_device(
     let null_count = u64::from_le_bytes(status.as_slice()[8..16].try_into().expect("8 bytes"));
     let null_count = usize::try_from(null_count).unwrap_or(usize::MAX);
     let validity = (null_count > 0).then_some(validity);
-    let column = DeviceColumn::from_parts(
-        result_type.arrow_type(),
-        rows,
-        null_count,
-        validity,
-        body(values),
-    )?;
+    let column = if result_type == ValueType::Str {
+        // The pairs point into the batch and the string constants: build the column, and
+        // wait for it before the constants go.
+        let column = super::strings::build(
+            kernels,
+            pool,
+            &values,
+            rows,
+            program.result_arrow_type(),
+            null_count,
+            validity,
+        )?;
+        device.synchronize()?;
+        column
+    } else {
+        DeviceColumn::from_parts(
+            result_type.arrow_type(),
+            rows,
+            null_count,
+            validity,
+            body(values),
+        )?
+    };
     drop((instrs_buf, constants_buf, views_buf, strings_buf));
     Ok((column, time))
 }
@@ -765,6 +789,9 @@ pub(crate) fn check_expr_eval(env: &CheckEnv<'_>, rows: usize, seed: u64) -> Res
     let strings_on_device = DeviceBatch::upload(env.pool, &strings)?;
     for sql in super::samples::STRING_EXPRESSIONS {
         let program = program_for(&ctx, sql, &strings)?;
+        if program.result_type() == ValueType::Str {
+            continue; // check_string_results
+        }
         let host = evaluate(&program, &strings);
         let device = evaluate_device(
             env.kernels,
@@ -799,6 +826,34 @@ pub(crate) fn check_expr_eval(env: &CheckEnv<'_>, rows: usize, seed: u64) -> Res
     // Per row and expression, roughly: the columns an expression reads (~2 x 8 bytes) and
     // the result it writes (8 bytes).
     outcome.bytes = rows * CHECK_EXPRESSIONS.len() * 24;
+    Ok(outcome)
+}
+
+/// `cinder gpu-check` for the string build kernels: every sample expression with a string
+/// result (each Arrow string type), on the device and on the host reference.
+pub(crate) fn check_string_results(
+    env: &CheckEnv<'_>,
+    rows: usize,
+    _seed: u64,
+) -> Result<CheckOutcome> {
+    let ctx = SessionContext::new();
+    let strings = super::samples::string_batch(rows);
+    let on_device = DeviceBatch::upload(env.pool, &strings)?;
+    let mut outcome = CheckOutcome {
+        rows,
+        ..CheckOutcome::default()
+    };
+    for sql in super::samples::STRING_EXPRESSIONS {
+        let program = program_for(&ctx, sql, &strings)?;
+        if program.result_type() != ValueType::Str {
+            continue;
+        }
+        let expected = evaluate(&program, &strings)?;
+        let (got, _) =
+            evaluate_device(env.kernels, env.pool, &program, &on_device, Timing::Untimed)?;
+        outcome.merge(compare_rows(sql, &expected, &got));
+        outcome.bytes += expected.get_array_memory_size() * 2;
+    }
     Ok(outcome)
 }
 

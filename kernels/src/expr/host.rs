@@ -123,13 +123,10 @@ fn constant(program: &Program, s: Scalar) -> V {
 /// checked or decimal arithmetic, a cast that does not fit) fails the whole evaluation, as in
 /// DataFusion; null rows never fail.
 pub fn evaluate(program: &Program, batch: &RecordBatch) -> Result<ArrayRef> {
-    if program.result_type() == ValueType::Str {
-        return Err(KernelError::InvalidArgument {
-            kernel: "expr::evaluate",
-            reason: "a program cannot return a string".to_string(),
-        });
-    }
     let rows = batch.num_rows();
+    if program.result_type() == ValueType::Str {
+        return evaluate_strings(program, batch);
+    }
     let mut regs: Vec<Slot> = vec![Ok(None); program.instrs.len()];
     let mut out = Output::new(program.result_type(), rows);
     for row in 0..rows {
@@ -139,6 +136,48 @@ pub fn evaluate(program: &Program, batch: &RecordBatch) -> Result<ArrayRef> {
         out.push(regs[program.result.0 as usize].map_err(Fault::error)?);
     }
     Ok(out.finish())
+}
+
+/// [`evaluate`] for a program whose result is a string, built as its declared Arrow type.
+fn evaluate_strings(program: &Program, batch: &RecordBatch) -> Result<ArrayRef> {
+    use arrow::array::{LargeStringBuilder, StringBuilder, StringViewBuilder};
+    let rows = batch.num_rows();
+    let mut regs: Vec<Slot> = vec![Ok(None); program.instrs.len()];
+    let mut values: Vec<Option<&str>> = Vec::with_capacity(rows);
+    for row in 0..rows {
+        for i in 0..program.instrs.len() {
+            regs[i] = step(program, i, &regs, batch, row);
+        }
+        let here = Row {
+            program,
+            batch,
+            row,
+        };
+        let value = regs[program.result.0 as usize].map_err(Fault::error)?;
+        values.push(match value {
+            Some(v) => Some(std::str::from_utf8(here.bytes(v)).map_err(|e| {
+                KernelError::Execution(format!("a string result is not UTF-8: {e}"))
+            })?),
+            None => None,
+        });
+    }
+    Ok(match program.result_arrow_type() {
+        DataType::LargeUtf8 => {
+            let mut b = LargeStringBuilder::with_capacity(rows, 0);
+            values.iter().for_each(|v| b.append_option(*v));
+            Arc::new(b.finish())
+        }
+        DataType::Utf8View => {
+            let mut b = StringViewBuilder::with_capacity(rows);
+            values.iter().for_each(|v| b.append_option(*v));
+            Arc::new(b.finish())
+        }
+        _ => {
+            let mut b = StringBuilder::with_capacity(rows, 0);
+            values.iter().for_each(|v| b.append_option(*v));
+            Arc::new(b.finish())
+        }
+    })
 }
 
 fn step(program: &Program, i: usize, regs: &[Slot], batch: &RecordBatch, row: usize) -> Slot {

@@ -34,6 +34,7 @@ mod host;
 mod program;
 pub(crate) mod samples;
 mod sql;
+pub mod strings;
 mod translate;
 
 #[cfg(test)]

@@ -291,12 +291,23 @@ pub struct Program {
     pub result: Reg,
     /// String constants ([`Scalar::Str`] and LIKE segments refer to them by index).
     pub strings: Vec<String>,
+    /// The Arrow type of a string result (Utf8, LargeUtf8 or Utf8View, as DataFusion types
+    /// the expression); `None` when the result is not a string.
+    pub string_output: Option<arrow::datatypes::DataType>,
 }
 
 impl Program {
     /// The result's type.
     pub fn result_type(&self) -> ValueType {
         self.types[self.result.0 as usize]
+    }
+
+    /// The Arrow type of the result column.
+    pub fn result_arrow_type(&self) -> arrow::datatypes::DataType {
+        match (&self.string_output, self.result_type()) {
+            (Some(t), ValueType::Str) => t.clone(),
+            (_, t) => t.arrow_type(),
+        }
     }
 }
 

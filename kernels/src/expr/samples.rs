@@ -164,4 +164,11 @@ pub(crate) const STRING_EXPRESSIONS: &[&str] = &[
     "CASE WHEN s LIKE 'a%' THEN 1 ELSE 2 END",
     "CASE WHEN a > 0 THEN s ELSE t END = 'abc'",
     "s IS NULL OR t IS NOT NULL",
+    // String results, built as the type DataFusion declares.
+    "substr(s, 1, 2)",
+    "substr(sv, 2)",
+    "substr(ls, 0, 3)",
+    "s",
+    "CASE WHEN a > 0 THEN s ELSE 'none' END",
+    "CASE WHEN s LIKE 'a%' THEN substr(s, 2) END",
 ];

@@ -44,14 +44,21 @@ pub fn translate(expr: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Result<Progra
             types: Vec::new(),
             result: Reg(0),
             strings: Vec::new(),
+            string_output: None,
         },
     };
     let result = builder.visit(expr)?;
     if builder.ty(result) == ValueType::Str {
-        return Err(unsupported(
-            expr.as_ref(),
-            "a string result is not supported yet (strings are compared and matched)",
-        ));
+        let declared = expr
+            .data_type(schema)
+            .map_err(|e| unsupported(expr.as_ref(), e.to_string()))?;
+        if ValueType::from_arrow(&declared) != Some(ValueType::Str) {
+            return Err(unsupported(
+                expr.as_ref(),
+                format!("a string result typed {declared}"),
+            ));
+        }
+        builder.program.string_output = Some(declared);
     }
     builder.program.result = result;
     Ok(builder.program)

@@ -151,7 +151,8 @@ struct ExprProgram {
   int32_t n_instrs;
   int32_t result;         // register holding the result
   int64_t rows;
-  uint64_t out_values;    // result values: bit-packed for EXPR_BOOL, else 4, 8 or 16 bytes per row
+  uint64_t out_values;    // result values: bit-packed for EXPR_BOOL, else 4, 8 or 16 bytes per
+                          // row (EXPR_STR: the string's address and length)
   uint64_t out_validity;  // result validity bitmap, in 32-bit words (ceil(rows / 32) of them)
   uint64_t error;         // device address of one uint64: the smallest (row << 3) | EXPR_ERROR_*
                           // over failing rows; all ones before launch (no failure)
@@ -195,6 +196,25 @@ struct FilterParams {
   int64_t rows;
   int64_t n_blocks;
   int32_t n_columns;
+  int32_t reserved;
+};
+
+}  // namespace cinder
+
+namespace cinder {
+
+// Building a string column from an expression's string result (kernels/cuda/expr/strings.cu):
+// the interpreter writes each row's (address, length); blocks of FILTER_ROWS_PER_BLOCK rows
+// sum their lengths, cinder_filter_scan scans the sums, and the build pass writes offsets
+// and copies bytes.
+struct StringBuildParams {
+  uint64_t refs;           // int64 (address, length) pairs, one per row (length 0 for nulls)
+  uint64_t block_bytes;    // uint64 per block: the bytes of its rows
+  uint64_t block_offsets;  // uint64 per block + 1: their exclusive scan
+  uint64_t out_offsets;    // rows + 1 offsets of offset_width bytes
+  uint64_t out_bytes;      // the bytes (0 when there are none)
+  int64_t rows;
+  int32_t offset_width;    // 4 or 8
   int32_t reserved;
 };
 
