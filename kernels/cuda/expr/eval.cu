@@ -259,11 +259,12 @@ __device__ uint32_t cast(const ExprInstr& in, const int64_t* constants, int64_t 
     *out = to == cinder::EXPR_I64 ? static_cast<int64_t>(x) : static_cast<int64_t>(static_cast<int32_t>(x));
     return 0;
   }
-  if (to == cinder::EXPR_I32) {  // from I64
+  if (to == cinder::EXPR_I32 || to == cinder::EXPR_DATE32) {
+    // From I64: the range is checked; from I32 or Date32 the days are reinterpreted.
     *out = static_cast<int32_t>(a);
     return a == static_cast<int64_t>(static_cast<int32_t>(a)) ? 0 : cinder::EXPR_ERROR_CAST;
   }
-  if (to != cinder::EXPR_DECIMAL) {  // I32 -> I64: registers are already sign-extended
+  if (to != cinder::EXPR_DECIMAL) {  // I32 or Date32 -> I64: registers are already sign-extended
     *out = a;
     return 0;
   }

@@ -445,7 +445,11 @@ fn cast(v: V, from: ValueType, to: ValueType) -> std::result::Result<V, Fault> {
         (V::I32(x), ValueType::I64) => V::I64(i64::from(x)),
         (V::I32(x), ValueType::F64) => V::F64(f64::from(x)),
         (V::I64(x), ValueType::F64) => V::F64(x as f64),
-        (V::I64(x), ValueType::I32) => V::I32(i32::try_from(x).map_err(|_| Fault::Cast)?),
+        // Int64 to Int32 or Date32 checks the range; Date32 <-> Int32 reinterpret the days.
+        (V::I64(x), ValueType::I32 | ValueType::Date32) => {
+            V::I32(i32::try_from(x).map_err(|_| Fault::Cast)?)
+        }
+        (V::I32(x), ValueType::I32 | ValueType::Date32) => V::I32(x),
         (V::I32(_) | V::I64(_), ValueType::Decimal128 { precision, scale }) => {
             let x = match v {
                 V::I32(x) => i128::from(x),

@@ -205,6 +205,12 @@ const SUPPORTED: &[&str] = &[
     "CAST(CAST(a AS DOUBLE) * 0.5 AS DECIMAL(20, 2))",
     "CAST(CAST(c AS DOUBLE) * 1e10 AS DECIMAL(38, 2))",
     "CAST(CAST(m AS DOUBLE) * 0.2 AS DECIMAL(30, 15))",
+    "CAST(dt AS INT) + 1",
+    "CAST(dt AS BIGINT) * 86400",
+    "CAST(a AS DATE) < dt",
+    "CAST(c AS DATE) IS NULL",
+    "TRY_CAST(c AS DATE) IS NULL",
+    "CAST(CAST(a AS BIGINT) AS DATE)",
     "TRY_CAST(d AS INT) IS NULL",
     // Dates.
     "extract(year FROM dt)",
@@ -400,7 +406,7 @@ fn unsupported_expressions_say_why() {
     ]);
     for (sql, why) in [
         ("s || 'x' = 'y'", "operator || is not supported yet"),
-        ("CAST(a AS DATE)", "cast from I32 to Date32"),
+        ("CAST(a > 1 AS INT)", "cast from Bool to I32"),
         ("a & 3", "operator & is not supported yet"),
         ("CAST(s AS INT)", "cast from Str to I32"),
         (

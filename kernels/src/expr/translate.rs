@@ -375,6 +375,8 @@ impl Builder<'_> {
                 | (Decimal128 { .. }, Decimal128 { .. })
                 | (Decimal128 { .. }, F64)
                 | (F64, I64 | I32 | Decimal128 { .. })
+                | (Date32, I32 | I64)
+                | (I32 | I64, Date32)
         );
         if !supported {
             return Err(unsupported(
