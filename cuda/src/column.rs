@@ -514,6 +514,11 @@ impl DeviceBatch {
         self.num_rows
     }
 
+    /// The columns, taken out of the batch (to assemble another batch from them).
+    pub fn into_columns(self) -> Vec<DeviceColumn> {
+        self.columns
+    }
+
     /// Bytes the batch holds in the pool.
     pub fn pool_bytes(&self) -> usize {
         self.columns.iter().map(DeviceColumn::pool_bytes).sum()

@@ -637,6 +637,243 @@ impl ExecutionPlan for CinderProjectionExec {
     }
 }
 
+/// A projection over a filter, fused so that a batch crosses to the device and back once:
+/// on the device the filter's output feeds the projection's programs directly (their column
+/// references remapped through the filter's own projection).
+#[derive(Debug)]
+struct FusedWork {
+    filter: Arc<FilterWork>,
+    projection: Arc<ProjectionWork>,
+    /// The projection's programs and outputs over the filter's *input* columns.
+    device_programs: Vec<Program>,
+    device_outputs: Vec<ProjectionOutput>,
+}
+
+impl BatchWork for FusedWork {
+    fn device(&self, rt: &DeviceRuntime, batch: &DeviceBatch) -> Result<DeviceBatch, KernelError> {
+        let kept = filter_device(&rt.kernels, &rt.pool, &self.filter.program, batch)?;
+        let rows = kept.num_rows();
+        let computed = project_device(
+            &rt.kernels,
+            &rt.pool,
+            &self.device_programs,
+            &kept,
+            Arc::clone(&self.projection.computed_schema),
+        )?;
+        let mut kept: Vec<Option<cinder_cuda::DeviceColumn>> =
+            kept.into_columns().into_iter().map(Some).collect();
+        let mut computed: Vec<Option<cinder_cuda::DeviceColumn>> =
+            computed.into_columns().into_iter().map(Some).collect();
+        let taken = |slot: Option<cinder_cuda::DeviceColumn>| {
+            slot.ok_or_else(|| KernelError::InvalidArgument {
+                kernel: "CinderFilterProjectExec",
+                reason: "an output column is used twice".to_string(),
+            })
+        };
+        let columns = self
+            .device_outputs
+            .iter()
+            .map(|o| match o {
+                ProjectionOutput::Column(i) => taken(kept[*i].take()),
+                ProjectionOutput::Computed(k) => taken(computed[*k].take()),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DeviceBatch::try_new(
+            Arc::clone(&self.projection.out_schema),
+            columns,
+            rows,
+        )?)
+    }
+
+    fn host(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let kept = self.filter.finish(batch, self.filter.host(batch)?)?;
+        let computed = self.projection.host(&kept)?;
+        self.projection.finish(&kept, computed)
+    }
+
+    fn cpu(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let kept = self.filter.finish(batch, self.filter.cpu(batch)?)?;
+        let computed = self.projection.cpu(&kept)?;
+        self.projection.finish(&kept, computed)
+    }
+
+    fn finish(&self, _input: &RecordBatch, out: RecordBatch) -> Result<RecordBatch> {
+        Ok(out)
+    }
+}
+
+/// `ProjectionExec` over `FilterExec`, both on Cinder's kernels in one pass per batch (see
+/// [`fuse`]).
+#[derive(Debug)]
+pub struct CinderFilterProjectExec {
+    filter_original: Arc<dyn ExecutionPlan>,
+    projection_original: Arc<dyn ExecutionPlan>,
+    input: Arc<dyn ExecutionPlan>,
+    exprs: Vec<Arc<dyn PhysicalExpr>>,
+    work: Arc<FusedWork>,
+    backend: Backend,
+    inject: InjectedFailure,
+    batch_rows: usize,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+/// A [`CinderFilterProjectExec`] for `projection` over `filter`, when their backends agree
+/// and no input column is passed through twice (device columns are moved, not copied).
+pub fn fuse(
+    projection: &CinderProjectionExec,
+    filter: &CinderFilterExec,
+) -> Option<CinderFilterProjectExec> {
+    if projection.backend.label() != filter.backend.label() {
+        return None;
+    }
+    let through = |j: usize| match &filter.work.projection {
+        Some(indices) => indices.get(j).copied(),
+        None => Some(j),
+    };
+    let mut device_outputs = Vec::with_capacity(projection.work.outputs.len());
+    let mut used = std::collections::HashSet::new();
+    for output in &projection.work.outputs {
+        device_outputs.push(match output {
+            ProjectionOutput::Column(j) => {
+                let i = through(*j)?;
+                if !used.insert(i) {
+                    return None;
+                }
+                ProjectionOutput::Column(i)
+            }
+            ProjectionOutput::Computed(k) => ProjectionOutput::Computed(*k),
+        });
+    }
+    let mut device_programs = Vec::with_capacity(projection.work.programs.len());
+    for program in &projection.work.programs {
+        let mut program = program.clone();
+        for instr in &mut program.instrs {
+            if let cinder_kernels::expr::Instr::Column { index } = instr {
+                *index = through(*index)?;
+            }
+        }
+        device_programs.push(program);
+    }
+    Some(CinderFilterProjectExec {
+        filter_original: Arc::clone(&filter.original),
+        projection_original: Arc::clone(&projection.original),
+        input: Arc::clone(&filter.input),
+        exprs: projection.exprs.clone(),
+        work: Arc::new(FusedWork {
+            filter: Arc::clone(&filter.work),
+            projection: Arc::clone(&projection.work),
+            device_programs,
+            device_outputs,
+        }),
+        backend: projection.backend.clone(),
+        inject: projection.inject,
+        batch_rows: projection.batch_rows,
+        metrics: ExecutionPlanMetricsSet::new(),
+    })
+}
+
+impl DisplayAs for CinderFilterProjectExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let schema = self.projection_original.schema();
+        let exprs: Vec<String> = self
+            .exprs
+            .iter()
+            .zip(schema.fields())
+            .map(|(e, field)| format!("{e} as {}", field.name()))
+            .collect();
+        write!(
+            f,
+            "CinderFilterProjectExec: filter={}",
+            self.work.filter.predicate
+        )?;
+        if let Some(projection) = &self.work.filter.projection {
+            write!(f, ", filter projection={projection:?}")?;
+        }
+        write!(
+            f,
+            ", expr=[{}] [{}]",
+            exprs.join(", "),
+            self.backend.label()
+        )
+    }
+}
+
+impl ExecutionPlan for CinderFilterProjectExec {
+    fn name(&self) -> &str {
+        "CinderFilterProjectExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.projection_original.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        if f(&self.work.filter.predicate)? == TreeNodeRecursion::Stop {
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        for expr in &self.exprs {
+            if f(expr)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    #[allow(deprecated)]
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let filter_original = Arc::clone(&self.filter_original).with_new_children(children)?;
+        let projection_original = Arc::clone(&self.projection_original)
+            .with_new_children(vec![Arc::clone(&filter_original)])?;
+        let input = Arc::clone(filter_original.children()[0]);
+        Ok(Arc::new(Self {
+            filter_original,
+            projection_original,
+            input,
+            exprs: self.exprs.clone(),
+            work: Arc::clone(&self.work),
+            backend: self.backend.clone(),
+            inject: self.inject,
+            batch_rows: self.batch_rows,
+            metrics: ExecutionPlanMetricsSet::new(),
+        }))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, context)?;
+        let runner = Runner {
+            backend: self.backend.clone(),
+            inject: self.inject,
+            metrics: DeviceMetrics::new(&self.metrics, partition),
+        };
+        let work: Arc<dyn BatchWork> = Arc::clone(&self.work) as Arc<dyn BatchWork>;
+        Ok(runner.stream(
+            input,
+            self.schema(),
+            self.batch_rows,
+            BaselineMetrics::new(&self.metrics, partition),
+            work,
+        ))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
+
 /// A node that stays on DataFusion's CPU operator, marked with the reason. It adds nothing at
 /// run time: it executes its child as is.
 #[derive(Debug)]

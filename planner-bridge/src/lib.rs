@@ -27,5 +27,8 @@ mod rule;
 pub mod runtime;
 
 pub use config::{CinderConfig, DeviceChoice, ExecutionMode, InjectedFailure, resolve_mode};
-pub use exec::{CinderCpuExec, CinderFilterExec, CinderProjectionExec, OperatorSettings};
+pub use exec::{
+    CinderCpuExec, CinderFilterExec, CinderFilterProjectExec, CinderProjectionExec,
+    OperatorSettings,
+};
 pub use rule::{CinderRule, Placement, placements, with_cinder};

@@ -23,8 +23,8 @@ use cinder_kernels::expr::translate;
 
 use crate::config::{CinderConfig, DeviceChoice, ExecutionMode, resolve_mode};
 use crate::exec::{
-    Backend, CinderCpuExec, CinderFilterExec, CinderProjectionExec, OperatorSettings,
-    ProjectionOutput,
+    Backend, CinderCpuExec, CinderFilterExec, CinderFilterProjectExec, CinderProjectionExec,
+    OperatorSettings, ProjectionOutput, fuse,
 };
 
 /// Adds Cinder to a session: its settings (`cinder.*`, starting from `config`) and the
@@ -100,7 +100,9 @@ impl PhysicalOptimizerRule for CinderRule {
             backend,
             config: cinder,
         };
-        Ok(plan.transform_up(|node| offload.visit(node))?.data)
+        let moved = plan.transform_up(|node| offload.visit(node))?.data;
+        // A projection right over a filter runs as one operator: one trip to the device.
+        Ok(moved.transform_up(fuse_filter_projection)?.data)
     }
 
     fn name(&self) -> &str {
@@ -110,6 +112,21 @@ impl PhysicalOptimizerRule for CinderRule {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+fn fuse_filter_projection(
+    node: Arc<dyn ExecutionPlan>,
+) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+    let Some(projection) = node.downcast_ref::<CinderProjectionExec>() else {
+        return Ok(Transformed::no(node));
+    };
+    let Some(filter) = node.children()[0].downcast_ref::<CinderFilterExec>() else {
+        return Ok(Transformed::no(node));
+    };
+    Ok(match fuse(projection, filter) {
+        Some(fused) => Transformed::yes(Arc::new(fused)),
+        None => Transformed::no(node),
+    })
 }
 
 struct Offload {
@@ -284,6 +301,14 @@ pub fn placements(plan: &Arc<dyn ExecutionPlan>) -> Vec<Placement> {
                 operator: node.name().to_string(),
                 reason: None,
             });
+        } else if node.is::<CinderFilterProjectExec>() {
+            // Two of DataFusion's operators in one.
+            for _ in 0..2 {
+                out.push(Placement {
+                    operator: node.name().to_string(),
+                    reason: None,
+                });
+            }
         }
         Ok(TreeNodeRecursion::Continue)
     });
