@@ -19,13 +19,16 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch, prep_null_mask_filter};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::common::Statistics;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::metrics::RecordOutput;
 use datafusion::physical_plan::metrics::{
     BaselineMetrics, Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder, MetricsSet, Time,
 };
+use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::StreamExt;
@@ -212,17 +215,15 @@ impl Runner {
                 .run(work.as_ref(), &batch, 0)
                 .and_then(|out| work.finish(&batch, out));
             timer.done();
-            if let Ok(out) = &out {
-                baseline.record_output(out.num_rows());
-            }
-            out
+            // Rows, bytes and batches, as DataFusion's own operators count them.
+            out.map(|out| out.record_output(&baseline))
         });
         Box::pin(RecordBatchStreamAdapter::new(schema, stream))
     }
 }
 
 /// `input`'s batches concatenated into batches of at least `rows` rows (the last may be
-/// smaller); a larger input batch passes as is. Errors pass through at once.
+/// smaller); empty batches are dropped. Errors pass through at once.
 fn coalesce(
     input: SendableRecordBatchStream,
     rows: usize,
@@ -361,6 +362,23 @@ impl DisplayAs for CinderFilterExec {
 impl ExecutionPlan for CinderFilterExec {
     fn name(&self) -> &str {
         "CinderFilterExec"
+    }
+
+    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+        self.original.child_stats_requests(partition)
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        // The replaced node's estimate: same input, same output.
+        self.original.statistics_from_inputs(input_stats, args)
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
@@ -570,6 +588,23 @@ impl DisplayAs for CinderProjectionExec {
 impl ExecutionPlan for CinderProjectionExec {
     fn name(&self) -> &str {
         "CinderProjectionExec"
+    }
+
+    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+        self.original.child_stats_requests(partition)
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        // The replaced node's estimate: same input, same output.
+        self.original.statistics_from_inputs(input_stats, args)
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
@@ -803,6 +838,26 @@ impl ExecutionPlan for CinderFilterProjectExec {
         "CinderFilterProjectExec"
     }
 
+    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+        self.filter_original.child_stats_requests(partition)
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        let filtered = self
+            .filter_original
+            .statistics_from_inputs(input_stats, args)?;
+        self.projection_original
+            .statistics_from_inputs(&[filtered], args)
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
     fn properties(&self) -> &Arc<PlanProperties> {
         self.projection_original.properties()
     }
@@ -908,6 +963,18 @@ impl DisplayAs for CinderCpuExec {
 impl ExecutionPlan for CinderCpuExec {
     fn name(&self) -> &str {
         "CinderCpuExec"
+    }
+
+    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+        vec![ChildStats::At(partition)]
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        _args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        Ok(Arc::clone(&input_stats[0]))
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {

@@ -86,8 +86,20 @@ impl PhysicalOptimizerRule for CinderRule {
             (false, _) | (_, DeviceChoice::Host) => Err(CudaError::NoDevice("not probed".into())),
             _ => probed(),
         };
-        let mode = resolve_mode(&cinder, &probe)?;
-        let Some(backend) = Backend::for_mode(&mode)? else {
+        let mut mode = resolve_mode(&cinder, &probe)?;
+        let backend = match Backend::for_mode(&mode) {
+            Ok(backend) => backend,
+            // Under auto, a device that probes but cannot run Cinder (no kernel image for
+            // it, no memory pool) leaves the plans to DataFusion, as no device would.
+            Err(e) if cinder.device == DeviceChoice::Auto => {
+                mode = ExecutionMode::Cpu {
+                    reason: format!("cinder.device = auto and the device cannot run Cinder: {e}"),
+                };
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(backend) = backend else {
             if let ExecutionMode::Cpu { reason } = &mode {
                 static SAID: Once = Once::new();
                 SAID.call_once(|| {
@@ -96,6 +108,11 @@ impl PhysicalOptimizerRule for CinderRule {
             }
             return Ok(plan);
         };
+        // Once per plan: a plan that already holds Cinder's nodes (the rule registered
+        // twice, or a plan optimised again) is left as it is.
+        if contains_cinder(&plan) {
+            return Ok(plan);
+        }
         let offload = Offload {
             backend,
             config: cinder,
@@ -112,6 +129,22 @@ impl PhysicalOptimizerRule for CinderRule {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+fn contains_cinder(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    let mut found = false;
+    let _ = plan.apply(|node| {
+        found = node.is::<CinderCpuExec>()
+            || node.is::<CinderFilterExec>()
+            || node.is::<CinderProjectionExec>()
+            || node.is::<CinderFilterProjectExec>();
+        Ok(if found {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    found
 }
 
 fn fuse_filter_projection(

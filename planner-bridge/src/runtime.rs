@@ -25,34 +25,41 @@ impl std::fmt::Debug for DeviceRuntime {
     }
 }
 
-fn runtimes() -> &'static Mutex<HashMap<usize, Arc<DeviceRuntime>>> {
-    static RUNTIMES: OnceLock<Mutex<HashMap<usize, Arc<DeviceRuntime>>>> = OnceLock::new();
+/// Per ordinal: the runtime, or why it could not be made (not retried for every query).
+type Runtimes = HashMap<usize, std::result::Result<Arc<DeviceRuntime>, String>>;
+
+fn runtimes() -> &'static Mutex<Runtimes> {
+    static RUNTIMES: OnceLock<Mutex<Runtimes>> = OnceLock::new();
     RUNTIMES.get_or_init(Default::default)
 }
 
-fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
-    DataFusionError::External(Box::new(e))
-}
-
 impl DeviceRuntime {
-    /// The runtime of device `ordinal`, created (probe, kernel load, pool) on first use.
+    /// The runtime of device `ordinal`, created (probe, kernel load, pool) on first use. A
+    /// device that cannot run Cinder says why, and is not tried again.
     pub fn get(ordinal: usize) -> Result<Arc<Self>> {
         let mut map = runtimes()
             .lock()
             .map_err(|_| DataFusionError::Internal("the device runtime lock is poisoned".into()))?;
-        if let Some(runtime) = map.get(&ordinal) {
-            return Ok(Arc::clone(runtime));
+        let runtime = map
+            .entry(ordinal)
+            .or_insert_with(|| Self::create(ordinal).map(Arc::new));
+        match runtime {
+            Ok(runtime) => Ok(Arc::clone(runtime)),
+            Err(why) => Err(DataFusionError::Execution(format!(
+                "CUDA device {ordinal} cannot run Cinder: {why}"
+            ))),
         }
-        let device = Arc::new(cinder_cuda::probe(ordinal).map_err(external)?);
-        let kernels = DeviceKernels::load(&device).map_err(external)?;
-        let pool =
-            MemoryPool::cuda(Arc::clone(&device), PoolConfig::default()).map_err(external)?;
-        let runtime = Arc::new(Self {
+    }
+
+    fn create(ordinal: usize) -> std::result::Result<Self, String> {
+        let device = Arc::new(cinder_cuda::probe(ordinal).map_err(|e| e.to_string())?);
+        let kernels = DeviceKernels::load(&device).map_err(|e| e.to_string())?;
+        let pool = MemoryPool::cuda(Arc::clone(&device), PoolConfig::default())
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
             device,
             kernels,
             pool,
-        });
-        map.insert(ordinal, Arc::clone(&runtime));
-        Ok(runtime)
+        })
     }
 }

@@ -349,3 +349,41 @@ async fn explain_snapshots() {
         );
     }
 }
+
+#[tokio::test]
+async fn min_rows_sees_through_nodes_that_stayed_and_the_rule_runs_once() {
+    // The filter stays (upper is not supported); the projection above it sees the filter's
+    // estimate (a fraction of 5200 rows), not an unknown, and stays below min_rows too.
+    let ctx = cinder(DeviceChoice::Host, 100_000);
+    let sql = "SELECT k * 2 AS k2 FROM t WHERE upper(s) = 'S1'";
+    let placed = placements(&plan(&ctx, sql).await);
+    assert!(
+        placed.iter().any(|p| p.operator == "ProjectionExec"
+            && p.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("below cinder.min_rows"))),
+        "{placed:?}"
+    );
+
+    // Registered twice, the rule still marks each node once.
+    let mut config = CinderConfig::default();
+    config.device = DeviceChoice::Host;
+    config.min_rows = 0;
+    let builder = with_cinder(
+        SessionStateBuilder::new().with_default_features(),
+        config.clone(),
+    );
+    let twice = SessionContext::new_with_state(with_cinder(builder, config).build());
+    twice.register_table("t", Arc::new(table())).unwrap();
+    let sql = "SELECT s, count(*) FROM t WHERE k > 3 GROUP BY s";
+    let once = placements(&plan(&cinder(DeviceChoice::Host, 0), sql).await);
+    assert_eq!(placements(&plan(&twice, sql).await), once);
+}
+
+#[tokio::test]
+async fn explain_analyze_counts_output_rows_bytes_and_batches() {
+    let ctx = cinder(DeviceChoice::Host, 0);
+    let analyzed = answer(&ctx, "EXPLAIN ANALYZE SELECT k FROM t WHERE k % 2 = 0").await;
+    assert!(analyzed.contains("output_rows=2.60 K"), "{analyzed}");
+    assert!(!analyzed.contains("output_batches=0"), "{analyzed}");
+}

@@ -15,13 +15,15 @@
 //! The device interpreter is `kernels/cuda/expr/eval.cu`, launched by
 //! [`device::evaluate_device`] and checked against [`evaluate`] by `cinder gpu-check`.
 //!
-//! Covered: Boolean, Int32, Int64, Float64, Date32 and Decimal128 values; columns, literals,
-//! `+ - * / %` (wrapping or checked for integers, as the expression says; always checked for
-//! decimals, with Arrow's result precision and scale), comparisons, AND/OR/NOT with
-//! three-valued logic, IS [NOT] NULL, IN (literal list), negation, CASE (both forms), casts
-//! (integer widening and narrowing, integer and decimal to decimal, decimal to Float64; CAST
-//! fails and TRY_CAST gives null on a value that does not fit), and `date_part` year, quarter,
-//! month and day of a Date32. Strings come next.
+//! Covered: Boolean, Int32, Int64, Float64, Date32, Decimal128 and string (Utf8, LargeUtf8,
+//! Utf8View) values; columns, literals, `+ - * / %` (wrapping or checked for integers, as the
+//! expression says; always checked for decimals, with Arrow's result precision and scale),
+//! comparisons, AND/OR/NOT with three-valued logic, IS [NOT] NULL, IN (literal list),
+//! negation, CASE (both forms), casts (integers, Float64, decimals and Date32 among themselves
+//! as arrow-cast does them; CAST fails and TRY_CAST gives null on a value that does not fit),
+//! `date_part` year, quarter, month and day of a Date32, and on strings LIKE with `%`
+//! patterns, `substr` and `character_length`. A string may be the result (built as the type
+//! DataFusion declares; on the device by [`strings`]).
 //!
 //! Faults (division by zero, overflow, a cast that does not fit) follow DataFusion: a fault in
 //! a row fails the evaluation, except inside a CASE branch the row does not take. Unlike

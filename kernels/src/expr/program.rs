@@ -16,7 +16,7 @@ pub enum ValueType {
     /// Arrow `Date32` (days since the epoch).
     Date32,
     /// A string from a `Utf8`, `LargeUtf8` or `Utf8View` column, a literal, or a substring
-    /// of one. Strings are compared and matched, never a program's result.
+    /// of one. As a program's result it is built as [`Program::string_output`].
     Str,
     /// Arrow `Decimal128(precision, scale)`: an `i128` count of `10^-scale` units.
     Decimal128 {
