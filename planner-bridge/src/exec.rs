@@ -72,6 +72,21 @@ fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionErro
     DataFusionError::External(Box::new(e))
 }
 
+/// Refuses new children whose schema differs from the one the operator's programs were
+/// translated for (column indices and types would no longer match).
+fn check_input_schema(
+    name: &str,
+    old: &Arc<dyn ExecutionPlan>,
+    new: &Arc<dyn ExecutionPlan>,
+) -> Result<()> {
+    if old.schema().fields() != new.schema().fields() {
+        return Err(DataFusionError::Internal(format!(
+            "{name}: its input's schema changed after translation; plan the query again"
+        )));
+    }
+    Ok(())
+}
+
 /// The session settings a Cinder operator runs with.
 #[derive(Debug, Clone, Copy)]
 pub struct OperatorSettings {
@@ -208,7 +223,7 @@ impl Runner {
         baseline: BaselineMetrics,
         work: Arc<dyn BatchWork>,
     ) -> SendableRecordBatchStream {
-        let stream = coalesce(input, batch_rows).map(move |batch| {
+        let stream = coalesce(input, batch_rows).map(move |batch| -> Result<RecordBatch> {
             let batch = batch?;
             let timer = baseline.elapsed_compute().timer();
             let out = self
@@ -218,6 +233,9 @@ impl Runner {
             // Rows, bytes and batches, as DataFusion's own operators count them.
             out.map(|out| out.record_output(&baseline))
         });
+        // No empty batches downstream (FilterExec emits none either).
+        let stream = stream
+            .filter(|out| futures::future::ready(out.as_ref().map_or(true, |b| b.num_rows() > 0)));
         Box::pin(RecordBatchStreamAdapter::new(schema, stream))
     }
 }
@@ -270,6 +288,8 @@ struct FilterWork {
     predicate: Arc<dyn PhysicalExpr>,
     program: Program,
     projection: Option<Vec<usize>>,
+    /// The schema FilterExec declares for its output.
+    out_schema: SchemaRef,
 }
 
 impl BatchWork for FilterWork {
@@ -296,10 +316,17 @@ impl BatchWork for FilterWork {
     }
 
     fn finish(&self, _input: &RecordBatch, out: RecordBatch) -> Result<RecordBatch> {
-        match &self.projection {
-            Some(indices) => Ok(out.project(indices)?),
-            None => Ok(out),
-        }
+        let out = match &self.projection {
+            Some(indices) => out.project(indices)?,
+            None => out,
+        };
+        // The declared schema (field names, nullability, metadata), as FilterExec emits.
+        let options = RecordBatchOptions::new().with_row_count(Some(out.num_rows()));
+        Ok(RecordBatch::try_new_with_options(
+            Arc::clone(&self.out_schema),
+            out.columns().to_vec(),
+            &options,
+        )?)
     }
 }
 
@@ -328,6 +355,7 @@ impl CinderFilterExec {
         settings: OperatorSettings,
     ) -> Self {
         let input = Arc::clone(original.children()[0]);
+        let out_schema = original.schema();
         Self {
             original,
             input,
@@ -335,6 +363,7 @@ impl CinderFilterExec {
                 predicate,
                 program,
                 projection,
+                out_schema,
             }),
             backend,
             inject: settings.inject,
@@ -403,6 +432,7 @@ impl ExecutionPlan for CinderFilterExec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let original = Arc::clone(&self.original).with_new_children(children)?;
         let input = Arc::clone(original.children()[0]);
+        check_input_schema(self.name(), &self.input, &input)?;
         Ok(Arc::new(Self {
             original,
             input,
@@ -634,6 +664,7 @@ impl ExecutionPlan for CinderProjectionExec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let original = Arc::clone(&self.original).with_new_children(children)?;
         let input = Arc::clone(original.children()[0]);
+        check_input_schema(self.name(), &self.input, &input)?;
         Ok(Arc::new(Self {
             original,
             input,
@@ -887,6 +918,7 @@ impl ExecutionPlan for CinderFilterProjectExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let filter_original = Arc::clone(&self.filter_original).with_new_children(children)?;
+        check_input_schema(self.name(), &self.input, filter_original.children()[0])?;
         let projection_original = Arc::clone(&self.projection_original)
             .with_new_children(vec![Arc::clone(&filter_original)])?;
         let input = Arc::clone(filter_original.children()[0]);

@@ -298,7 +298,15 @@ impl Offload {
             match expr.downcast_ref::<Column>() {
                 Some(column) => outputs.push(ProjectionOutput::Column(column.index())),
                 None => {
-                    programs.push(translate(expr, &schema).map_err(|e| e.to_string())?);
+                    let program = translate(expr, &schema).map_err(|e| e.to_string())?;
+                    let declared = projection.schema().field(outputs.len()).data_type().clone();
+                    if program.result_arrow_type() != declared {
+                        return Err(format!(
+                            "{expr}: Cinder computes {}, the plan declares {declared}",
+                            program.result_arrow_type()
+                        ));
+                    }
+                    programs.push(program);
                     outputs.push(ProjectionOutput::Computed(programs.len() - 1));
                 }
             }
