@@ -16,6 +16,53 @@ pub const DEFAULT_MIN_ROWS: usize = 100_000;
 /// since per-launch overhead is microseconds and GPUs need millions of threads in flight.
 pub const DEFAULT_BATCH_ROWS: usize = 1 << 20;
 
+/// Display, parsing (case-insensitive, naming the allowed values on error) and DataFusion's
+/// `ConfigField` for a setting enum with `ALL` and `as_str`.
+macro_rules! setting_enum {
+    ($ty:ident, $setting:literal) => {
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = DataFusionError;
+
+            fn from_str(s: &str) -> Result<Self> {
+                let wanted = s.trim();
+                Self::ALL
+                    .into_iter()
+                    .find(|c| c.as_str().eq_ignore_ascii_case(wanted))
+                    .ok_or_else(|| {
+                        let allowed: Vec<&str> = Self::ALL.iter().map(|c| c.as_str()).collect();
+                        DataFusionError::Configuration(format!(
+                            "{} must be one of {}; got '{s}'",
+                            $setting,
+                            allowed.join(", ")
+                        ))
+                    })
+            }
+        }
+
+        impl ConfigField for $ty {
+            fn visit<V: Visit>(&self, v: &mut V, key: &str, description: &'static str) {
+                v.some(key, self, description)
+            }
+
+            fn set(&mut self, _key: &str, value: &str) -> Result<()> {
+                *self = value.parse()?;
+                Ok(())
+            }
+
+            fn reset(&mut self, _key: &str) -> Result<()> {
+                *self = $ty::default();
+                Ok(())
+            }
+        }
+    };
+}
+
 /// Where Cinder's operators run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeviceChoice {
@@ -43,43 +90,7 @@ impl DeviceChoice {
     }
 }
 
-impl fmt::Display for DeviceChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for DeviceChoice {
-    type Err = DataFusionError;
-
-    fn from_str(s: &str) -> Result<Self> {
-        let wanted = s.trim();
-        Self::ALL
-            .into_iter()
-            .find(|c| c.as_str().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| {
-                DataFusionError::Configuration(format!(
-                    "cinder.device must be one of auto, cuda, host; got '{s}'"
-                ))
-            })
-    }
-}
-
-impl ConfigField for DeviceChoice {
-    fn visit<V: Visit>(&self, v: &mut V, key: &str, description: &'static str) {
-        v.some(key, self, description)
-    }
-
-    fn set(&mut self, _key: &str, value: &str) -> Result<()> {
-        *self = value.parse()?;
-        Ok(())
-    }
-
-    fn reset(&mut self, _key: &str) -> Result<()> {
-        *self = DeviceChoice::default();
-        Ok(())
-    }
-}
+setting_enum!(DeviceChoice, "cinder.device");
 
 /// Testing only: a failure every Cinder operator injects into each batch's device work, to
 /// check that device errors and out-of-memory are handled (`cinder.test_inject_failure`).
@@ -112,43 +123,7 @@ impl InjectedFailure {
     }
 }
 
-impl fmt::Display for InjectedFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for InjectedFailure {
-    type Err = DataFusionError;
-
-    fn from_str(s: &str) -> Result<Self> {
-        let wanted = s.trim();
-        Self::ALL
-            .into_iter()
-            .find(|c| c.as_str().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| {
-                DataFusionError::Configuration(format!(
-                    "cinder.test_inject_failure must be one of none, error, oom; got '{s}'"
-                ))
-            })
-    }
-}
-
-impl ConfigField for InjectedFailure {
-    fn visit<V: Visit>(&self, v: &mut V, key: &str, description: &'static str) {
-        v.some(key, self, description)
-    }
-
-    fn set(&mut self, _key: &str, value: &str) -> Result<()> {
-        *self = value.parse()?;
-        Ok(())
-    }
-
-    fn reset(&mut self, _key: &str) -> Result<()> {
-        *self = InjectedFailure::default();
-        Ok(())
-    }
-}
+setting_enum!(InjectedFailure, "cinder.test_inject_failure");
 
 extensions_options! {
     /// Cinder's settings, under `cinder.` in DataFusion's configuration.

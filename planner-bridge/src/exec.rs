@@ -96,6 +96,60 @@ pub struct OperatorSettings {
     pub inject: InjectedFailure,
 }
 
+/// What every Cinder operator runs with: where, how, and its metrics.
+#[derive(Debug)]
+struct OperatorCore {
+    backend: Backend,
+    inject: InjectedFailure,
+    batch_rows: usize,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl OperatorCore {
+    fn new(backend: Backend, settings: OperatorSettings) -> Self {
+        Self {
+            backend,
+            inject: settings.inject,
+            batch_rows: settings.batch_rows,
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+
+    /// The same settings with fresh metrics (for a rebuilt node).
+    fn renewed(&self) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            inject: self.inject,
+            batch_rows: self.batch_rows,
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+
+    /// Partition `partition` of the operator: `input`'s partition through `work`.
+    fn execute(
+        &self,
+        input: &Arc<dyn ExecutionPlan>,
+        partition: usize,
+        context: Arc<TaskContext>,
+        schema: SchemaRef,
+        work: Arc<dyn BatchWork>,
+    ) -> Result<SendableRecordBatchStream> {
+        let input = input.execute(partition, context)?;
+        let runner = Runner {
+            backend: self.backend.clone(),
+            inject: self.inject,
+            metrics: DeviceMetrics::new(&self.metrics, partition),
+        };
+        Ok(runner.stream(
+            input,
+            schema,
+            self.batch_rows,
+            BaselineMetrics::new(&self.metrics, partition),
+            work,
+        ))
+    }
+}
+
 /// How many times a batch is halved on device out-of-memory before it runs on the CPU.
 const MAX_SPLITS: usize = 3;
 
@@ -337,10 +391,7 @@ pub struct CinderFilterExec {
     original: Arc<dyn ExecutionPlan>,
     input: Arc<dyn ExecutionPlan>,
     work: Arc<FilterWork>,
-    backend: Backend,
-    inject: InjectedFailure,
-    batch_rows: usize,
-    metrics: ExecutionPlanMetricsSet,
+    core: OperatorCore,
 }
 
 impl CinderFilterExec {
@@ -365,10 +416,7 @@ impl CinderFilterExec {
                 projection,
                 out_schema,
             }),
-            backend,
-            inject: settings.inject,
-            batch_rows: settings.batch_rows,
-            metrics: ExecutionPlanMetricsSet::new(),
+            core: OperatorCore::new(backend, settings),
         }
     }
 }
@@ -379,7 +427,7 @@ impl DisplayAs for CinderFilterExec {
             f,
             "CinderFilterExec: {} [{}]",
             self.work.predicate,
-            self.backend.label()
+            self.core.backend.label()
         )?;
         if let Some(projection) = &self.work.projection {
             write!(f, ", projection={projection:?}")?;
@@ -437,10 +485,7 @@ impl ExecutionPlan for CinderFilterExec {
             original,
             input,
             work: Arc::clone(&self.work),
-            backend: self.backend.clone(),
-            inject: self.inject,
-            batch_rows: self.batch_rows,
-            metrics: ExecutionPlanMetricsSet::new(),
+            core: self.core.renewed(),
         }))
     }
 
@@ -449,24 +494,13 @@ impl ExecutionPlan for CinderFilterExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let input = self.input.execute(partition, context)?;
-        let runner = Runner {
-            backend: self.backend.clone(),
-            inject: self.inject,
-            metrics: DeviceMetrics::new(&self.metrics, partition),
-        };
         let work: Arc<dyn BatchWork> = Arc::clone(&self.work) as Arc<dyn BatchWork>;
-        Ok(runner.stream(
-            input,
-            self.schema(),
-            self.batch_rows,
-            BaselineMetrics::new(&self.metrics, partition),
-            work,
-        ))
+        self.core
+            .execute(&self.input, partition, context, self.schema(), work)
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
-        Some(self.metrics.clone_inner())
+        Some(self.core.metrics.clone_inner())
     }
 }
 
@@ -546,10 +580,7 @@ pub struct CinderProjectionExec {
     input: Arc<dyn ExecutionPlan>,
     exprs: Vec<Arc<dyn PhysicalExpr>>,
     work: Arc<ProjectionWork>,
-    backend: Backend,
-    inject: InjectedFailure,
-    batch_rows: usize,
-    metrics: ExecutionPlanMetricsSet,
+    core: OperatorCore,
 }
 
 impl CinderProjectionExec {
@@ -589,10 +620,7 @@ impl CinderProjectionExec {
             input,
             exprs,
             work,
-            backend,
-            inject: settings.inject,
-            batch_rows: settings.batch_rows,
-            metrics: ExecutionPlanMetricsSet::new(),
+            core: OperatorCore::new(backend, settings),
         }
     }
 }
@@ -610,7 +638,7 @@ impl DisplayAs for CinderProjectionExec {
             f,
             "CinderProjectionExec: expr=[{}] [{}]",
             exprs.join(", "),
-            self.backend.label()
+            self.core.backend.label()
         )
     }
 }
@@ -670,10 +698,7 @@ impl ExecutionPlan for CinderProjectionExec {
             input,
             exprs: self.exprs.clone(),
             work: Arc::clone(&self.work),
-            backend: self.backend.clone(),
-            inject: self.inject,
-            batch_rows: self.batch_rows,
-            metrics: ExecutionPlanMetricsSet::new(),
+            core: self.core.renewed(),
         }))
     }
 
@@ -682,24 +707,13 @@ impl ExecutionPlan for CinderProjectionExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let input = self.input.execute(partition, context)?;
-        let runner = Runner {
-            backend: self.backend.clone(),
-            inject: self.inject,
-            metrics: DeviceMetrics::new(&self.metrics, partition),
-        };
         let work: Arc<dyn BatchWork> = Arc::clone(&self.work) as Arc<dyn BatchWork>;
-        Ok(runner.stream(
-            input,
-            self.schema(),
-            self.batch_rows,
-            BaselineMetrics::new(&self.metrics, partition),
-            work,
-        ))
+        self.core
+            .execute(&self.input, partition, context, self.schema(), work)
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
-        Some(self.metrics.clone_inner())
+        Some(self.core.metrics.clone_inner())
     }
 }
 
@@ -777,10 +791,7 @@ pub struct CinderFilterProjectExec {
     input: Arc<dyn ExecutionPlan>,
     exprs: Vec<Arc<dyn PhysicalExpr>>,
     work: Arc<FusedWork>,
-    backend: Backend,
-    inject: InjectedFailure,
-    batch_rows: usize,
-    metrics: ExecutionPlanMetricsSet,
+    core: OperatorCore,
 }
 
 /// A [`CinderFilterProjectExec`] for `projection` over `filter`, when their backends agree
@@ -789,7 +800,7 @@ pub fn fuse(
     projection: &CinderProjectionExec,
     filter: &CinderFilterExec,
 ) -> Option<CinderFilterProjectExec> {
-    if projection.backend.label() != filter.backend.label() {
+    if projection.core.backend.label() != filter.core.backend.label() {
         return None;
     }
     let through = |j: usize| match &filter.work.projection {
@@ -831,10 +842,7 @@ pub fn fuse(
             device_programs,
             device_outputs,
         }),
-        backend: projection.backend.clone(),
-        inject: projection.inject,
-        batch_rows: projection.batch_rows,
-        metrics: ExecutionPlanMetricsSet::new(),
+        core: projection.core.renewed(),
     })
 }
 
@@ -859,7 +867,7 @@ impl DisplayAs for CinderFilterProjectExec {
             f,
             ", expr=[{}] [{}]",
             exprs.join(", "),
-            self.backend.label()
+            self.core.backend.label()
         )
     }
 }
@@ -928,10 +936,7 @@ impl ExecutionPlan for CinderFilterProjectExec {
             input,
             exprs: self.exprs.clone(),
             work: Arc::clone(&self.work),
-            backend: self.backend.clone(),
-            inject: self.inject,
-            batch_rows: self.batch_rows,
-            metrics: ExecutionPlanMetricsSet::new(),
+            core: self.core.renewed(),
         }))
     }
 
@@ -940,24 +945,13 @@ impl ExecutionPlan for CinderFilterProjectExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let input = self.input.execute(partition, context)?;
-        let runner = Runner {
-            backend: self.backend.clone(),
-            inject: self.inject,
-            metrics: DeviceMetrics::new(&self.metrics, partition),
-        };
         let work: Arc<dyn BatchWork> = Arc::clone(&self.work) as Arc<dyn BatchWork>;
-        Ok(runner.stream(
-            input,
-            self.schema(),
-            self.batch_rows,
-            BaselineMetrics::new(&self.metrics, partition),
-            work,
-        ))
+        self.core
+            .execute(&self.input, partition, context, self.schema(), work)
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
-        Some(self.metrics.clone_inner())
+        Some(self.core.metrics.clone_inner())
     }
 }
 

@@ -750,79 +750,54 @@ const CHECK_EXPRESSIONS: &[&str] = &[
 /// `cinder gpu-check` for [`EXPR_EVAL`]: every check expression on a random batch, on the
 /// device and on the host reference; results (or errors) must agree.
 pub(crate) fn check_expr_eval(env: &CheckEnv<'_>, rows: usize, seed: u64) -> Result<CheckOutcome> {
-    let batch = super::samples::batch(rows, 3, seed);
-    let on_device = DeviceBatch::upload(env.pool, &batch)?;
     let ctx = SessionContext::new();
     let mut outcome = CheckOutcome::default();
-    for sql in CHECK_EXPRESSIONS {
-        let program = program_for(&ctx, sql, &batch)?;
-        let host = evaluate(&program, &batch);
-        // Warm-up, then the timed run.
-        let _ = evaluate_device(env.kernels, env.pool, &program, &on_device, Timing::Untimed);
-        let device = evaluate_device(env.kernels, env.pool, &program, &on_device, Timing::Timed);
-        match (host, device) {
-            (Ok(expected), Ok((got, time))) => {
-                if let Some(time) = time {
-                    outcome.device_ms += time.elapsed_ms()?;
-                }
-                outcome.merge(compare_rows(sql, &expected, &got));
-            }
-            // Both fail: with the same fault (the first failing row's, on both sides).
-            (Err(h), Err(d)) => outcome.merge(CheckOutcome {
-                compared: rows,
-                mismatches: usize::from(h.to_string() != d.to_string()),
-                first_mismatch: (h.to_string() != d.to_string())
-                    .then(|| format!("{sql}: host fails with {h}, device with {d}")),
-                ..CheckOutcome::default()
-            }),
-            (host, device) => outcome.merge(CheckOutcome {
-                compared: rows,
-                mismatches: rows.max(1),
-                first_mismatch: Some(format!(
-                    "{sql}: host {:?}, device {:?}",
-                    host.map(|_| "ok"),
-                    device.map(|_| "ok")
-                )),
-                ..CheckOutcome::default()
-            }),
-        }
-    }
-    // String expressions on their own batch (every Arrow string type).
+    // The mixed-type sample, then string expressions on their own batch (every Arrow string
+    // type; string results are check_string_results').
+    let batch = super::samples::batch(rows, 3, seed);
     let strings = super::samples::string_batch(rows);
-    let strings_on_device = DeviceBatch::upload(env.pool, &strings)?;
-    for sql in super::samples::STRING_EXPRESSIONS {
-        let program = program_for(&ctx, sql, &strings)?;
-        if program.result_type() == ValueType::Str {
-            continue; // check_string_results
-        }
-        let host = evaluate(&program, &strings);
-        let device = evaluate_device(
-            env.kernels,
-            env.pool,
-            &program,
-            &strings_on_device,
-            Timing::Untimed,
-        );
-        match (host, device) {
-            (Ok(expected), Ok((got, _))) => outcome.merge(compare_rows(sql, &expected, &got)),
-            // Both fail: with the same fault (the first failing row's, on both sides).
-            (Err(h), Err(d)) => outcome.merge(CheckOutcome {
-                compared: rows,
-                mismatches: usize::from(h.to_string() != d.to_string()),
-                first_mismatch: (h.to_string() != d.to_string())
-                    .then(|| format!("{sql}: host fails with {h}, device with {d}")),
-                ..CheckOutcome::default()
-            }),
-            (host, device) => outcome.merge(CheckOutcome {
-                compared: rows,
-                mismatches: rows.max(1),
-                first_mismatch: Some(format!(
-                    "{sql}: host {:?}, device {:?}",
-                    host.map(|_| "ok"),
-                    device.map(|_| "ok")
-                )),
-                ..CheckOutcome::default()
-            }),
+    let cases = [
+        (&batch, CHECK_EXPRESSIONS),
+        (&strings, super::samples::STRING_EXPRESSIONS),
+    ];
+    for (batch, expressions) in cases {
+        let on_device = DeviceBatch::upload(env.pool, batch)?;
+        for sql in expressions {
+            let program = program_for(&ctx, sql, batch)?;
+            if program.result_type() == ValueType::Str {
+                continue;
+            }
+            let host = evaluate(&program, batch);
+            // Warm-up, then the timed run.
+            let _ = evaluate_device(env.kernels, env.pool, &program, &on_device, Timing::Untimed);
+            let device =
+                evaluate_device(env.kernels, env.pool, &program, &on_device, Timing::Timed);
+            match (host, device) {
+                (Ok(expected), Ok((got, time))) => {
+                    if let Some(time) = time {
+                        outcome.device_ms += time.elapsed_ms()?;
+                    }
+                    outcome.merge(compare_rows(sql, &expected, &got));
+                }
+                // Both fail: with the same fault (the first failing row's, on both sides).
+                (Err(h), Err(d)) => outcome.merge(CheckOutcome {
+                    compared: rows,
+                    mismatches: usize::from(h.to_string() != d.to_string()),
+                    first_mismatch: (h.to_string() != d.to_string())
+                        .then(|| format!("{sql}: host fails with {h}, device with {d}")),
+                    ..CheckOutcome::default()
+                }),
+                (host, device) => outcome.merge(CheckOutcome {
+                    compared: rows,
+                    mismatches: rows.max(1),
+                    first_mismatch: Some(format!(
+                        "{sql}: host {:?}, device {:?}",
+                        host.map(|_| "ok"),
+                        device.map(|_| "ok")
+                    )),
+                    ..CheckOutcome::default()
+                }),
+            }
         }
     }
     outcome.rows = rows;
