@@ -20,7 +20,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use cinder_cuda::{Device, DeviceBatch, MemoryPool, PoolConfig};
 use cinder_kernels::DeviceKernels;
 use cinder_kernels::expr::program_from_sql;
-use cinder_kernels::filter::{filter_device, project_device};
+use cinder_kernels::filter::{filter_device, project_device, results_schema};
 use criterion::{BenchmarkId, Criterion, Throughput};
 
 const ROWS: usize = 16 << 20;
@@ -139,13 +139,7 @@ fn tpch_expressions(
         "l_extendedprice * (1 - l_discount) * (1 + l_tax)",
     ]
     .map(|sql| program_from_sql(sql, &schema).expect("Q1's expressions translate"));
-    let q1_schema = Arc::new(Schema::new(
-        q1_exprs
-            .iter()
-            .enumerate()
-            .map(|(i, p)| Field::new(format!("e{i}"), p.result_arrow_type(), true))
-            .collect::<Vec<_>>(),
-    ));
+    let q1_schema = results_schema(&q1_exprs);
 
     let mut group = c.benchmark_group(format!("tpch/lineitem SF{scale} on the device"));
     group.throughput(Throughput::Elements(lineitem.num_rows() as u64));

@@ -8,7 +8,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{Decimal128Type, Field, Schema};
 use cinder_kernels::expr::program_from_sql;
-use cinder_kernels::filter::{filter_host, project_host};
+use cinder_kernels::filter::{filter_host, project_host, results_schema};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use tpchgen::generators::LineItemGenerator;
@@ -85,13 +85,7 @@ async fn q1_charges_on_the_host_path_match_datafusion() {
     ]
     .map(|sql| program_from_sql(sql, &schema).unwrap());
     let kept = filter_host(&predicate, &lineitem).unwrap();
-    let out_schema = Arc::new(Schema::new(
-        exprs
-            .iter()
-            .enumerate()
-            .map(|(i, p)| Field::new(format!("e{i}"), p.result_arrow_type(), true))
-            .collect::<Vec<_>>(),
-    ));
+    let out_schema = results_schema(&exprs);
     let projected = project_host(&exprs, &kept, out_schema).unwrap();
 
     let ctx = SessionContext::new();

@@ -58,6 +58,26 @@ pub enum OffsetWidth {
     I64,
 }
 
+impl OffsetWidth {
+    /// The device offsets of a string type: i32 for Utf8, i64 for LargeUtf8 and Utf8View;
+    /// `None` for other types.
+    pub fn of(data_type: &DataType) -> Option<Self> {
+        match data_type {
+            DataType::Utf8 => Some(OffsetWidth::I32),
+            DataType::LargeUtf8 | DataType::Utf8View => Some(OffsetWidth::I64),
+            _ => None,
+        }
+    }
+
+    /// Bytes per offset.
+    pub fn bytes(self) -> usize {
+        match self {
+            OffsetWidth::I32 => 4,
+            OffsetWidth::I64 => 8,
+        }
+    }
+}
+
 /// The buffers of a device column, by layout.
 #[derive(Debug)]
 pub enum ColumnBody {
@@ -228,16 +248,10 @@ impl DeviceColumn {
                 offset_width,
                 ..
             } => {
-                let expected = match data_type {
-                    DataType::Utf8 => Some(OffsetWidth::I32),
-                    DataType::LargeUtf8 | DataType::Utf8View => Some(OffsetWidth::I64),
-                    _ => None,
-                };
-                let width = match offset_width {
-                    OffsetWidth::I32 => 4,
-                    OffsetWidth::I64 => 8,
-                };
-                if expected != Some(*offset_width) || offsets.len() < (len + 1) * width {
+                let width = offset_width.bytes();
+                if OffsetWidth::of(&data_type) != Some(*offset_width)
+                    || offsets.len() < (len + 1) * width
+                {
                     return invalid(format!(
                         "{} bytes of {width}-byte offsets for {len} rows of {data_type}",
                         offsets.len()
@@ -257,6 +271,32 @@ impl DeviceColumn {
             validity,
             body,
         })
+    }
+
+    /// A column of no rows of `data_type` (fixed-width, Boolean or string), as kernels return
+    /// for empty input.
+    pub fn empty(pool: &MemoryPool, data_type: DataType) -> Result<Self> {
+        let body = if let Some(offset_width) = OffsetWidth::of(&data_type) {
+            ColumnBody::Strings {
+                // One zero offset: the end of the (absent) first row.
+                offsets: pool.upload(&vec![0; offset_width.bytes()])?,
+                offset_width,
+                bytes: pool.allocate(0)?,
+            }
+        } else if data_type == DataType::Boolean {
+            ColumnBody::Boolean {
+                values: pool.allocate(0)?,
+            }
+        } else {
+            let width = data_type.primitive_width().ok_or_else(|| {
+                CudaError::UnsupportedType(format!("an empty {data_type} column"))
+            })?;
+            ColumnBody::Fixed {
+                values: pool.allocate(0)?,
+                width,
+            }
+        };
+        Self::from_parts(data_type, 0, 0, None, body)
     }
 
     /// Copies the column back into an Arrow array equal to the one uploaded.
@@ -593,6 +633,21 @@ mod tests {
         let err = DeviceBatch::try_new(Arc::clone(&schema), vec![ok], 3).unwrap_err();
         assert!(err.to_string().contains("expected Int32 with 3"), "{err}");
         assert!(DeviceBatch::try_new(schema, vec![], 0).is_err());
+
+        // Empty columns of every layout download as empty arrays of their type.
+        for data_type in [
+            DataType::Int32,
+            DataType::Decimal128(15, 2),
+            DataType::Boolean,
+            DataType::Utf8,
+            DataType::LargeUtf8,
+            DataType::Utf8View,
+        ] {
+            let empty = DeviceColumn::empty(&pool, data_type.clone()).unwrap();
+            let array = empty.download(&pool).unwrap();
+            assert_eq!((array.len(), array.data_type()), (0, &data_type));
+        }
+        assert!(DeviceColumn::empty(&pool, DataType::Null).is_err());
     }
 
     #[test]

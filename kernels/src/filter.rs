@@ -18,9 +18,7 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
 use arrow::compute::{filter_record_batch, prep_null_mask_filter};
 use arrow::datatypes::SchemaRef;
 use cinder_cuda::driver::{CudaStream, PushKernelArg, SyncOnDrop};
-use cinder_cuda::{
-    ColumnBody, CudaError, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPool, OffsetWidth,
-};
+use cinder_cuda::{ColumnBody, CudaError, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPool};
 
 use crate::abi::{FilterColumn, FilterParams};
 use crate::embedded::DeviceKernels;
@@ -68,6 +66,20 @@ pub fn filter_host(predicate: &Program, batch: &RecordBatch) -> Result<RecordBat
         mask.clone()
     };
     filter_record_batch(batch, &mask).map_err(|e| KernelError::Execution(e.to_string()))
+}
+
+/// The schema of the programs' results, a nullable column `c<k>` for program `k`, each of the
+/// Arrow type the program returns.
+pub fn results_schema(programs: &[Program]) -> SchemaRef {
+    Arc::new(arrow::datatypes::Schema::new(
+        programs
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                arrow::datatypes::Field::new(format!("c{k}"), p.result_arrow_type(), true)
+            })
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Each program's result on `batch`, as the columns of `schema` (host reference).
@@ -197,7 +209,7 @@ pub fn filter_device(
                 d.data = read_ptr(Some(offsets), stream, &mut guards);
                 d.bytes = read_ptr(Some(bytes), stream, &mut guards);
                 d.width = -1;
-                d.offset_width = offset_bytes(*offset_width) as i32;
+                d.offset_width = offset_width.bytes() as i32;
                 let (block_bytes, block_offsets) = blocks.as_mut().expect("a string column");
                 d.block_bytes = write_ptr(block_bytes, stream, &mut scan_guards)?;
                 d.block_byte_offsets = write_ptr(block_offsets, stream, &mut scan_guards)?;
@@ -253,7 +265,7 @@ pub fn filter_device(
                 let (_, scanned) = blocks.as_ref().expect("a string column");
                 let byte_total = total_of(scanned)?;
                 (
-                    pool.allocate((total + 1) * offset_bytes(*offset_width))?,
+                    pool.allocate((total + 1) * offset_width.bytes())?,
                     Some(pool.allocate(byte_total)?),
                 )
             }
@@ -336,10 +348,13 @@ pub fn filter_device(
     )?)
 }
 
-fn offset_bytes(width: OffsetWidth) -> usize {
-    match width {
-        OffsetWidth::I32 => 4,
-        OffsetWidth::I64 => 8,
+/// `blocks` blocks (at least one) of [`THREADS`] threads: the geometry of the kernels that
+/// work on blocks of [`ROWS_PER_BLOCK`] rows (compaction, string building).
+pub(crate) fn block_config(blocks: u32) -> cinder_cuda::driver::LaunchConfig {
+    cinder_cuda::driver::LaunchConfig {
+        grid_dim: (blocks.max(1), 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
     }
 }
 
@@ -352,11 +367,7 @@ pub(crate) fn launch(
     params: &FilterParams,
 ) -> Result<()> {
     let function = kernels.function(MODULE, kernel)?;
-    let config = cinder_cuda::driver::LaunchConfig {
-        grid_dim: (blocks.max(1), 1, 1),
-        block_dim: (THREADS, 1, 1),
-        shared_mem_bytes: 0,
-    };
+    let config = block_config(blocks);
     let mut builder = stream.launch_builder(&function);
     builder.arg(params);
     // SAFETY: every compaction kernel takes one `cinder::FilterParams` by value, mirrored by
@@ -386,30 +397,8 @@ fn empty_like(pool: &MemoryPool, batch: &DeviceBatch) -> Result<DeviceBatch> {
     let columns = batch
         .columns()
         .iter()
-        .map(|column| {
-            let body = match column.body() {
-                ColumnBody::Fixed { width, .. } => ColumnBody::Fixed {
-                    values: pool.allocate(0)?,
-                    width: *width,
-                },
-                ColumnBody::Strings { offset_width, .. } => ColumnBody::Strings {
-                    offsets: pool.upload(&vec![0; offset_bytes(*offset_width)])?,
-                    offset_width: *offset_width,
-                    bytes: pool.allocate(0)?,
-                },
-                _ => ColumnBody::Boolean {
-                    values: pool.allocate(0)?,
-                },
-            };
-            Ok(DeviceColumn::from_parts(
-                column.data_type().clone(),
-                0,
-                0,
-                None,
-                body,
-            )?)
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .map(|column| DeviceColumn::empty(pool, column.data_type().clone()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(DeviceBatch::try_new(
         Arc::clone(batch.schema()),
         columns,
@@ -560,13 +549,7 @@ mod tests {
         let schema = batch.schema();
         let sqls = ["m * (1 - dsc)", "a + 1", "p OR q"];
         let programs: Vec<Program> = sqls.iter().map(|s| program(&ctx, s, &schema)).collect();
-        let out_schema = Arc::new(Schema::new(
-            programs
-                .iter()
-                .enumerate()
-                .map(|(i, p)| Field::new(format!("e{i}"), p.result_arrow_type(), true))
-                .collect::<Vec<_>>(),
-        ));
+        let out_schema = results_schema(&programs);
         let out = project_host(&programs, &batch, out_schema).unwrap();
         assert_eq!(out.num_rows(), 300);
         for (i, p) in programs.iter().enumerate() {

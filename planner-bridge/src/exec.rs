@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch, prep_null_mask_filter};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::Statistics;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
@@ -601,13 +601,7 @@ impl CinderProjectionExec {
             .filter(|(o, _)| matches!(o, ProjectionOutput::Computed(_)))
             .map(|(_, e)| Arc::clone(e))
             .collect();
-        let computed_schema = Arc::new(Schema::new(
-            programs
-                .iter()
-                .enumerate()
-                .map(|(k, p)| Field::new(format!("c{k}"), p.result_arrow_type(), true))
-                .collect::<Vec<_>>(),
-        ));
+        let computed_schema = cinder_kernels::filter::results_schema(&programs);
         let work = Arc::new(ProjectionWork {
             computed,
             programs,

@@ -4,11 +4,8 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch};
-use arrow::datatypes::DataType;
 use cinder_cuda::driver::{CUevent_flags, DevicePtr, DevicePtrMut, PushKernelArg, SyncOnDrop};
-use cinder_cuda::{
-    ColumnBody, CudaError, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPool, OffsetWidth,
-};
+use cinder_cuda::{ColumnBody, CudaError, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPool};
 use datafusion::common::DFSchema;
 use datafusion::prelude::SessionContext;
 
@@ -458,23 +455,7 @@ pub fn evaluate_on_device(
         },
     };
     if rows == 0 {
-        let data_type = program.result_arrow_type();
-        let column = match data_type {
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                let (offset_width, width) = if data_type == DataType::Utf8 {
-                    (OffsetWidth::I32, 4)
-                } else {
-                    (OffsetWidth::I64, 8)
-                };
-                let body = ColumnBody::Strings {
-                    offsets: pool.upload(&vec![0; width])?,
-                    offset_width,
-                    bytes: pool.allocate(0)?,
-                };
-                DeviceColumn::from_parts(data_type, 0, 0, None, body)?
-            }
-            data_type => DeviceColumn::from_parts(data_type, 0, 0, None, body(pool.allocate(0)?))?,
-        };
+        let column = DeviceColumn::empty(pool, program.result_arrow_type())?;
         return Ok((column, None));
     }
     let stream = device.stream();
@@ -501,10 +482,7 @@ pub fn evaluate_on_device(
             } => {
                 view.data = read_ptr(Some(offsets), stream, &mut guards);
                 view.bytes = read_ptr(Some(bytes), stream, &mut guards);
-                view.offset_width = match offset_width {
-                    OffsetWidth::I32 => 4,
-                    OffsetWidth::I64 => 8,
-                };
+                view.offset_width = offset_width.bytes() as i32;
             }
             // Never referenced: the translator admits no dictionary column.
             ColumnBody::Dictionary { .. } => {}

@@ -10,7 +10,7 @@ use cinder_cuda::{ColumnBody, CudaError, DeviceBuffer, DeviceColumn, MemoryPool,
 
 use crate::abi::{FilterParams, StringBuildParams};
 use crate::embedded::DeviceKernels;
-use crate::filter::{self, ROWS_PER_BLOCK, THREADS};
+use crate::filter::{self, ROWS_PER_BLOCK};
 use crate::launch::{read_ptr, write_ptr};
 use crate::{KernelError, Result};
 
@@ -37,10 +37,11 @@ pub(crate) fn build(
         reason: "building strings needs a CUDA pool".to_string(),
     })?;
     let stream = device.stream();
-    let (offset_width, width) = match data_type {
-        DataType::Utf8 => (OffsetWidth::I32, 4),
-        _ => (OffsetWidth::I64, 8),
-    };
+    let offset_width = OffsetWidth::of(&data_type).ok_or_else(|| KernelError::InvalidArgument {
+        kernel: STRING_BUILD,
+        reason: format!("{data_type} is not a string type"),
+    })?;
+    let width = offset_width.bytes();
     let n_blocks = rows.div_ceil(ROWS_PER_BLOCK);
     let mut block_bytes = pool.allocate(n_blocks * 8)?;
     let mut block_offsets = pool.allocate((n_blocks + 1) * 8)?;
@@ -105,11 +106,7 @@ fn launch(
     params: &StringBuildParams,
 ) -> Result<()> {
     let function = kernels.function(MODULE, kernel)?;
-    let config = cinder_cuda::driver::LaunchConfig {
-        grid_dim: (blocks.max(1), 1, 1),
-        block_dim: (THREADS, 1, 1),
-        shared_mem_bytes: 0,
-    };
+    let config = filter::block_config(blocks);
     let mut builder = stream.launch_builder(&function);
     builder.arg(params);
     // SAFETY: both string kernels take one `cinder::StringBuildParams` by value, mirrored by
