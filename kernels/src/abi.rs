@@ -178,6 +178,110 @@ pub struct StringBuildParams {
 // (checked by `abi_header_matches_rust_mirrors`).
 unsafe impl DeviceRepr for StringBuildParams {}
 
+/// One group key column (`cinder::AggKey`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AggKey {
+    /// Device address of the values, bitmap or offsets.
+    pub data: u64,
+    /// Device address of the validity bitmap; 0 when there are no nulls.
+    pub validity: u64,
+    /// Strings: device address of the bytes.
+    pub bytes: u64,
+    /// `AGG_KEY_*`.
+    pub kind: i32,
+    /// Strings: 4 or 8 bytes per offset.
+    pub offset_width: i32,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::AggKey` (checked by
+// `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for AggKey {}
+
+/// Group numbering buffers (`cinder::GroupParams`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupParams {
+    /// Device address of the `AggKey`s.
+    pub keys: u64,
+    /// Device address of the hash table's slots (zeroed).
+    pub slots: u64,
+    /// Device address of each row's slot.
+    pub row_slot: u64,
+    /// Device address of the first-row flags (32-bit words).
+    pub rep_bits: u64,
+    /// Device address of each row's number (Int32).
+    pub row_index: u64,
+    /// Device address of each group's first row (Int32).
+    pub first_rows: u64,
+    /// Device address of the group each first row starts.
+    pub rep_group: u64,
+    /// Device address of each row's group (output).
+    pub groups: u64,
+    /// Rows.
+    pub rows: i64,
+    /// Groups (known after the compaction).
+    pub n_groups: i64,
+    /// Slots - 1.
+    pub mask: u64,
+    /// Key columns.
+    pub n_keys: i32,
+    /// Unused.
+    pub reserved: i32,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::GroupParams`
+// (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for GroupParams {}
+
+/// One accumulator operation (`cinder::AggOp`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AggOp {
+    /// Device address of the input values; 0 for `count(*)`.
+    pub data: u64,
+    /// Device address of the input validity bitmap; 0 when there are no nulls.
+    pub validity: u64,
+    /// Device address of the per-group values.
+    pub values: u64,
+    /// Device address of the per-group seen flags.
+    pub seen: u64,
+    /// `AGG_OP_*`.
+    pub kind: i32,
+    /// `AGG_READ_*`.
+    pub read: i32,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::AggOp` (checked by
+// `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for AggOp {}
+
+/// One accumulation pass (`cinder::AccumulateParams`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccumulateParams {
+    /// Device address of the `AggOp`s.
+    pub ops: u64,
+    /// Device address of each row's group.
+    pub groups: u64,
+    /// Rows.
+    pub rows: i64,
+    /// Groups.
+    pub n_groups: i64,
+    /// Operations.
+    pub n_ops: i32,
+    /// 0 or 1.
+    pub pass: i32,
+    /// Whether blocks accumulate in shared memory first.
+    pub shared: i32,
+    /// Unused.
+    pub reserved: i32,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::AccumulateParams`
+// (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for AccumulateParams {}
+
 #[cfg(test)]
 mod tests {
     use std::mem::{offset_of, size_of};
@@ -431,5 +535,30 @@ mod tests {
             ]
         );
         assert_eq!(size, size_of::<StringBuildParams>());
+
+        // The aggregation structs, checked the same way by a macro.
+        macro_rules! layout {
+            ($ty:ident, [$($field:ident),* $(,)?]) => {{
+                let fields = header_fields(stringify!($ty));
+                let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+                assert_eq!(names, [$(stringify!($field)),*], stringify!($ty));
+                let (offsets, size) = c_layout(&fields);
+                assert_eq!(offsets, [$(offset_of!($ty, $field)),*], stringify!($ty));
+                assert_eq!(size, size_of::<$ty>(), stringify!($ty));
+            }};
+        }
+        layout!(AggKey, [data, validity, bytes, kind, offset_width]);
+        layout!(
+            GroupParams,
+            [
+                keys, slots, row_slot, rep_bits, row_index, first_rows, rep_group, groups, rows,
+                n_groups, mask, n_keys, reserved
+            ]
+        );
+        layout!(AggOp, [data, validity, values, seen, kind, read]);
+        layout!(
+            AccumulateParams,
+            [ops, groups, rows, n_groups, n_ops, pass, shared, reserved]
+        );
     }
 }

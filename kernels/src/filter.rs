@@ -123,6 +123,19 @@ pub fn filter_device(
     if predicate.result_type() != ValueType::Bool {
         return Err(not_a_predicate(FILTER_GATHER, predicate));
     }
+    refuse_dictionaries(batch)?;
+    if !pool.is_cuda() {
+        return Err(KernelError::InvalidArgument {
+            kernel: FILTER_GATHER,
+            reason: "filter_device needs a CUDA pool".to_string(),
+        });
+    }
+    let (selection, _) = evaluate_on_device(kernels, pool, predicate, batch, Timing::Untimed)?;
+    compact_device(kernels, pool, &selection, batch)
+}
+
+/// Dictionary columns are not compacted on the device yet: a clear error.
+fn refuse_dictionaries(batch: &DeviceBatch) -> Result<()> {
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
         if matches!(column.body(), ColumnBody::Dictionary { .. }) {
             return Err(KernelError::InvalidArgument {
@@ -135,19 +148,56 @@ pub fn filter_device(
             });
         }
     }
+    Ok(())
+}
+
+/// The rows of `batch` (in `pool`) where the Boolean column `selection` (one row per batch
+/// row) is true and not null, every column compacted on the device. Waits for the counts.
+pub fn compact_device(
+    kernels: &DeviceKernels,
+    pool: &MemoryPool,
+    selection: &DeviceColumn,
+    batch: &DeviceBatch,
+) -> Result<DeviceBatch> {
+    refuse_dictionaries(batch)?;
+    let columns: Vec<&DeviceColumn> = batch.columns().iter().collect();
+    let (compacted, rows) = compact_columns(kernels, pool, selection, &columns, batch.num_rows())?;
+    Ok(DeviceBatch::try_new(
+        Arc::clone(batch.schema()),
+        compacted,
+        rows,
+    )?)
+}
+
+/// The selected rows of `columns` (each of `rows` rows; no dictionaries), compacted on the
+/// device, and their number: [`compact_device`] on loose columns.
+pub fn compact_columns(
+    kernels: &DeviceKernels,
+    pool: &MemoryPool,
+    selection: &DeviceColumn,
+    columns: &[&DeviceColumn],
+    rows: usize,
+) -> Result<(Vec<DeviceColumn>, usize)> {
     let device = pool.device().ok_or_else(|| KernelError::InvalidArgument {
         kernel: FILTER_GATHER,
-        reason: "filter_device needs a CUDA pool".to_string(),
+        reason: "compact_device needs a CUDA pool".to_string(),
     })?;
-    let (selection, _) = evaluate_on_device(kernels, pool, predicate, batch, Timing::Untimed)?;
-    let rows = batch.num_rows();
+    if selection.len() != rows {
+        return Err(KernelError::InvalidArgument {
+            kernel: FILTER_GATHER,
+            reason: format!("a selection of {} rows for {rows} rows", selection.len()),
+        });
+    }
     let n_blocks = rows.div_ceil(ROWS_PER_BLOCK);
     if rows == 0 {
-        return empty_like(pool, batch);
+        return empty_columns(pool, columns);
     }
     let stream = device.stream();
     let ColumnBody::Boolean { values: sel_values } = selection.body() else {
-        return Err(not_a_predicate(FILTER_GATHER, predicate));
+        return Err(KernelError::InvalidArgument {
+            kernel: FILTER_GATHER,
+            reason: format!("a selection must be Boolean, not {}", selection.data_type()),
+        });
     };
     // No validity buffer means no nulls: every predicate row is valid.
     let all_valid;
@@ -161,8 +211,7 @@ pub fn filter_device(
     // Per-block counts and their scans: rows, then the kept bytes of each string column.
     let mut counts = pool.allocate(n_blocks * 8)?;
     let mut offsets = pool.allocate((n_blocks + 1) * 8)?;
-    let mut string_blocks: Vec<Option<(DeviceBuffer, DeviceBuffer)>> = batch
-        .columns()
+    let mut string_blocks: Vec<Option<(DeviceBuffer, DeviceBuffer)>> = columns
         .iter()
         .map(|c| match c.body() {
             ColumnBody::Strings { .. } => Ok(Some((
@@ -184,12 +233,12 @@ pub fn filter_device(
         block_offsets: write_ptr(&mut offsets, stream, &mut scan_guards)?,
         rows: rows as i64,
         n_blocks: n_blocks as i64,
-        n_columns: batch.columns().len() as i32,
+        n_columns: columns.len() as i32,
         ..FilterParams::default()
     };
     // Input side of every column (the count pass reads the string offsets).
-    let mut descriptors = Vec::with_capacity(batch.columns().len());
-    for (column, blocks) in batch.columns().iter().zip(string_blocks.iter_mut()) {
+    let mut descriptors = Vec::with_capacity(columns.len());
+    for (column, blocks) in columns.iter().zip(string_blocks.iter_mut()) {
         let mut d = FilterColumn {
             validity: read_ptr(column.validity(), stream, &mut guards),
             ..FilterColumn::default()
@@ -247,7 +296,7 @@ pub fn filter_device(
     }
     if total == 0 {
         // Nothing to gather (and empty pool buffers have no device address to pass).
-        return empty_like(pool, batch);
+        return empty_columns(pool, columns);
     }
 
     // Output buffers: values or offsets (and bytes), zeroed bitmaps, zeroed null counts.
@@ -257,8 +306,8 @@ pub fn filter_device(
         validity: Option<DeviceBuffer>,
     }
     let words = total.div_ceil(32);
-    let mut outs = Vec::with_capacity(batch.columns().len());
-    for (column, blocks) in batch.columns().iter().zip(&string_blocks) {
+    let mut outs = Vec::with_capacity(columns.len());
+    for (column, blocks) in columns.iter().zip(&string_blocks) {
         let (values, bytes) = match column.body() {
             ColumnBody::Fixed { width, .. } => (pool.allocate(total * width)?, None),
             ColumnBody::Strings { offset_width, .. } => {
@@ -281,7 +330,7 @@ pub fn filter_device(
             validity,
         });
     }
-    let mut null_counts = zeroed(pool, stream, batch.columns().len().max(1) * 8)?;
+    let mut null_counts = zeroed(pool, stream, columns.len().max(1) * 8)?;
     // Declared after the buffers they borrow, so that they are dropped first on every path.
     let mut gather_guards: Vec<SyncOnDrop<'_>> = Vec::new();
     let nulls_ptr = write_ptr(&mut null_counts, stream, &mut gather_guards)?;
@@ -312,8 +361,8 @@ pub fn filter_device(
     drop((descriptor_guards, gather_guards, guards));
 
     let null_counts = pool.download(&null_counts)?;
-    let mut columns = Vec::with_capacity(outs.len());
-    for (i, (column, out)) in batch.columns().iter().zip(outs).enumerate() {
+    let mut out_columns = Vec::with_capacity(outs.len());
+    for (i, (column, out)) in columns.iter().zip(outs).enumerate() {
         let nulls = u64::from_le_bytes(
             null_counts.as_slice()[8 * i..8 * i + 8]
                 .try_into()
@@ -332,7 +381,7 @@ pub fn filter_device(
             _ => ColumnBody::Boolean { values: out.values },
         };
         let validity = out.validity.filter(|_| nulls > 0);
-        columns.push(DeviceColumn::from_parts(
+        out_columns.push(DeviceColumn::from_parts(
             column.data_type().clone(),
             total,
             nulls,
@@ -341,11 +390,7 @@ pub fn filter_device(
         )?);
     }
     drop((inputs_buf, outputs_buf, string_blocks, counts, offsets));
-    Ok(DeviceBatch::try_new(
-        Arc::clone(batch.schema()),
-        columns,
-        total,
-    )?)
+    Ok((out_columns, total))
 }
 
 /// `blocks` blocks (at least one) of [`THREADS`] threads: the geometry of the kernels that
@@ -380,7 +425,11 @@ pub(crate) fn launch(
     Ok(())
 }
 
-fn zeroed(pool: &MemoryPool, stream: &Arc<CudaStream>, len: usize) -> Result<DeviceBuffer> {
+pub(crate) fn zeroed(
+    pool: &MemoryPool,
+    stream: &Arc<CudaStream>,
+    len: usize,
+) -> Result<DeviceBuffer> {
     let mut buffer = pool.allocate(len)?;
     if len > 0 {
         let slice = buffer
@@ -393,17 +442,15 @@ fn zeroed(pool: &MemoryPool, stream: &Arc<CudaStream>, len: usize) -> Result<Dev
     Ok(buffer)
 }
 
-fn empty_like(pool: &MemoryPool, batch: &DeviceBatch) -> Result<DeviceBatch> {
-    let columns = batch
-        .columns()
+fn empty_columns(
+    pool: &MemoryPool,
+    columns: &[&DeviceColumn],
+) -> Result<(Vec<DeviceColumn>, usize)> {
+    let columns = columns
         .iter()
         .map(|column| DeviceColumn::empty(pool, column.data_type().clone()))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(DeviceBatch::try_new(
-        Arc::clone(batch.schema()),
-        columns,
-        0,
-    )?)
+    Ok((columns, 0))
 }
 
 /// Predicates the GPU self-check filters with, from none to every row selected.

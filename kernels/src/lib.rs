@@ -15,6 +15,7 @@
 //! planning (that is `cinder-planner`).
 
 pub mod abi;
+pub mod aggregate;
 pub mod embedded;
 pub mod expr;
 pub mod filter;

@@ -6,7 +6,7 @@
 use cinder_cuda::{Device, MemoryPool};
 
 use crate::embedded::DeviceKernels;
-use crate::{Result, expr, filter, hash};
+use crate::{Result, aggregate, expr, filter, hash};
 
 /// What a check runs against.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +51,18 @@ pub static CHECKS: &[CheckCase] = &[
         kernel: expr::strings::STRING_BUILD,
         covers: &[expr::strings::STRING_LENGTHS],
         run: expr::device::check_string_results,
+    },
+    CheckCase {
+        module: aggregate::device::MODULE,
+        kernel: aggregate::device::AGG_ACCUMULATE,
+        covers: &[
+            aggregate::device::AGG_INSERT,
+            aggregate::device::AGG_MARK,
+            aggregate::device::AGG_SCATTER,
+            aggregate::device::AGG_ASSIGN,
+            aggregate::device::AGG_INIT,
+        ],
+        run: aggregate::device::check_aggregate,
     },
     CheckCase {
         module: filter::MODULE,

@@ -219,3 +219,93 @@ struct StringBuildParams {
 };
 
 }  // namespace cinder
+
+namespace cinder {
+
+// Hash aggregation (kernels/cuda/aggregate/groupby.cu, launched by
+// kernels/src/aggregate/device.rs). Rows are numbered with 32-bit integers.
+constexpr uint32_t AGG_EMPTY_SLOT = 0;  // a slot holds its key's smallest row + 1
+
+// Key kinds (AggKey::kind).
+constexpr int32_t AGG_KEY_BOOL = 1;  // a bitmap
+constexpr int32_t AGG_KEY_4 = 4;     // 4-byte values (Int32, Date32)
+constexpr int32_t AGG_KEY_8 = 8;     // 8-byte integers (Int64)
+constexpr int32_t AGG_KEY_F64 = 9;   // Float64: -0.0 is +0.0, NaNs equal by bit pattern
+constexpr int32_t AGG_KEY_16 = 16;   // Decimal128
+constexpr int32_t AGG_KEY_STR = 20;  // offsets (offset_width bytes each) into bytes
+
+// One group key column. Rows start at element / bit 0 (device columns are normalised).
+struct AggKey {
+  uint64_t data;         // values, bitmap, or offsets
+  uint64_t validity;     // validity bitmap; 0 = no nulls
+  uint64_t bytes;        // strings: the bytes the offsets index
+  int32_t kind;          // AGG_KEY_*
+  int32_t offset_width;  // strings: 4 or 8
+};
+
+// Group numbering: insert every row into an open-addressing table whose slots keep the
+// smallest row (+ 1) of their key (cinder_agg_insert), flag each key's first row (cinder_agg_mark,
+// which also writes row_index = row), compact the keys and row_index by those flags (the
+// filter kernels: first_rows, in row order), number the first rows (cinder_agg_scatter), and
+// give every row its group (cinder_agg_assign).
+struct GroupParams {
+  uint64_t keys;        // AggKey[n_keys]
+  uint64_t slots;       // uint32 per slot (mask + 1 of them, a power of two), zeroed before
+  uint64_t row_slot;    // uint32 per row: the slot of the row's key
+  uint64_t rep_bits;    // uint32 words, one bit per row: the row is its key's first row
+  uint64_t row_index;   // int32 per row: the row's own number
+  uint64_t first_rows;  // int32 per group: its first row (compacted from row_index)
+  uint64_t rep_group;   // uint32 per row: the group a first row starts (others unused)
+  uint64_t groups;      // uint32 per row: the row's group (output)
+  int64_t rows;
+  int64_t n_groups;
+  uint64_t mask;        // slots - 1
+  int32_t n_keys;
+  int32_t reserved;
+};
+
+// Accumulator operations (AggOp::kind), as kernels/src/aggregate/spec.rs `OpKind`.
+constexpr int32_t AGG_OP_COUNT = 1;   // int64 count of valid rows (every row when data = 0)
+constexpr int32_t AGG_OP_SUM64 = 2;   // wrapping int64 sum
+constexpr int32_t AGG_OP_SUM128 = 3;  // wrapping 128-bit sum
+constexpr int32_t AGG_OP_SUMF64 = 4;  // double sum
+constexpr int32_t AGG_OP_MIN64 = 5;   // signed 64-bit minimum
+constexpr int32_t AGG_OP_MAX64 = 6;   // signed 64-bit maximum
+constexpr int32_t AGG_OP_MIN128 = 7;  // signed 128-bit minimum: high words, then low words
+constexpr int32_t AGG_OP_MAX128 = 8;  // signed 128-bit maximum: high words, then low words
+
+// How an operation reads its input (AggOp::read), as spec.rs `ValueRead`.
+constexpr int32_t AGG_READ_I32 = 1;         // int32 (or Date32), sign-extended
+constexpr int32_t AGG_READ_I64 = 2;         // int64 or uint64
+constexpr int32_t AGG_READ_BOOL = 3;        // a bitmap, as 0 or 1
+constexpr int32_t AGG_READ_F64 = 4;         // double
+constexpr int32_t AGG_READ_F64_ORDERED = 5; // double as its total-order key
+constexpr int32_t AGG_READ_I128 = 6;        // 16 bytes
+
+// One accumulator operation over one input column.
+struct AggOp {
+  uint64_t data;      // input values; 0 for count(*)
+  uint64_t validity;  // input validity bitmap; 0 = no nulls
+  uint64_t values;    // per group: 8 bytes (16 for the 128-bit operations: low word, high word)
+  uint64_t seen;      // uint32 per group: a valid input reached the group
+  int32_t kind;       // AGG_OP_*
+  int32_t read;       // AGG_READ_*
+};
+
+// Accumulation over rows already numbered by group. Pass 0 runs every operation (the
+// 128-bit min/max on high words only); pass 1 runs the 128-bit min/max on the low words of
+// rows whose high word equals their group's result. With shared != 0 every block first
+// accumulates in shared memory (n_groups small enough; see device.rs) and then merges into
+// the global values.
+struct AccumulateParams {
+  uint64_t ops;      // AggOp[n_ops]
+  uint64_t groups;   // uint32 per row
+  int64_t rows;
+  int64_t n_groups;
+  int32_t n_ops;
+  int32_t pass;
+  int32_t shared;
+  int32_t reserved;
+};
+
+}  // namespace cinder

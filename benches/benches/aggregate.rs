@@ -1,0 +1,107 @@
+//! Device hash aggregation, data already on the device.
+//!
+//! `GROUP BY k` with `count(*)`, `sum(v)` (Int64) and `sum(d)` (Decimal128(15, 2)) over 60M
+//! rows (`CINDER_BENCH_AGG_ROWS` overrides) with 4, 1K, 1M and 15M groups: group numbering
+//! (hash table, first-row compaction), accumulation (shared memory for few groups, global
+//! atomics for many) and the copy of the group keys and results back to the host, which is
+//! what `CinderAggregateExec` does per batch. Reported as rows per second and as bytes read
+//! per second next to the device's copy bandwidth measured in the same run. Targets on an
+//! H100: 4 groups >= 50% of copy bandwidth; 15M groups >= 1 G rows/s. A no-GROUP-BY sum is
+//! measured too.
+//!
+//! Without a CUDA device it says the benchmark was skipped.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use arrow::array::{Decimal128Array, Int64Array};
+use cinder_cuda::{DeviceColumn, MemoryPool, PoolConfig};
+use cinder_kernels::DeviceKernels;
+use cinder_kernels::aggregate::device::aggregate_device;
+use cinder_kernels::aggregate::{Op, OpKind, ValueRead};
+use criterion::{BenchmarkId, Criterion, Throughput};
+
+fn main() {
+    let device = match cinder_cuda::probe(0) {
+        Ok(device) => Arc::new(device),
+        Err(e) => {
+            println!("aggregate benchmark skipped: no CUDA device ({e})");
+            return;
+        }
+    };
+    println!("device: {}", device.info());
+    match device.copy_bandwidth_gbps(1 << 30, 10) {
+        Ok(gbps) => println!("baseline: device copy bandwidth {gbps:.0} GB/s (read + write)"),
+        Err(e) => println!("baseline not measured: {e}"),
+    }
+    let rows: usize = std::env::var("CINDER_BENCH_AGG_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60_000_000);
+    let kernels = DeviceKernels::load(&device).expect("kernels load");
+    let pool = MemoryPool::cuda(Arc::clone(&device), PoolConfig::default()).expect("a pool");
+    let mut criterion = Criterion::default().configure_from_args().sample_size(10);
+
+    let values = Int64Array::from_iter(
+        (0..rows as i64).map(|i| (i % 97 != 0).then_some(i % 1_000_003 - 500_000)),
+    );
+    let decimals = Decimal128Array::from_iter(
+        (0..rows as i128).map(|i| (i % 89 != 0).then_some(i % 10_000_019)),
+    )
+    .with_precision_and_scale(15, 2)
+    .expect("a decimal type");
+    let v = DeviceColumn::upload(&pool, &values).expect("upload");
+    let d = DeviceColumn::upload(&pool, &decimals).expect("upload");
+    drop((values, decimals));
+    let ops = [
+        Op {
+            kind: OpKind::Count,
+            input: None,
+            read: ValueRead::I64,
+        },
+        Op {
+            kind: OpKind::Sum64,
+            input: Some(0),
+            read: ValueRead::I64,
+        },
+        Op {
+            kind: OpKind::Sum128,
+            input: Some(1),
+            read: ValueRead::I128,
+        },
+    ];
+    // Bytes read per row: the key, the Int64 and the decimal value, and their validity.
+    let read_per_row = 8 + 8 + 16;
+    let mut group = criterion.benchmark_group(format!(
+        "aggregate/{rows} rows, count + sum(int64) + sum(decimal)"
+    ));
+    group.throughput(Throughput::Elements(rows as u64));
+    group.bench_function("no group by", |b| {
+        b.iter(|| {
+            black_box(
+                aggregate_device(&kernels, &pool, &[], &[&v, &d], &ops, rows).expect("aggregate"),
+            )
+        })
+    });
+    for groups in [4usize, 1_000, 1_000_000, 15_000_000] {
+        // Keys spread over the rows (not sorted), every group about the same size.
+        let keys = Int64Array::from_iter_values(
+            (0..rows as u64)
+                .map(|i| ((i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17) % groups as u64) as i64),
+        );
+        let k = DeviceColumn::upload(&pool, &keys).expect("upload");
+        drop(keys);
+        device.synchronize_copies().expect("synchronise");
+        group.bench_function(BenchmarkId::new("groups", groups), |b| {
+            b.iter(|| {
+                black_box(
+                    aggregate_device(&kernels, &pool, &[&k], &[&v, &d], &ops, rows)
+                        .expect("aggregate"),
+                )
+            })
+        });
+    }
+    group.finish();
+    println!("bytes read per row: {read_per_row} (GB/s = rows/s x {read_per_row} / 1e9)");
+    criterion.final_summary();
+}
