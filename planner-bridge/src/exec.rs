@@ -60,7 +60,7 @@ impl Backend {
         })
     }
 
-    fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Backend::Host => "host",
             Backend::Cuda(_) => "cuda",
@@ -68,13 +68,13 @@ impl Backend {
     }
 }
 
-fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
+pub(crate) fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
     DataFusionError::External(Box::new(e))
 }
 
 /// Refuses new children whose schema differs from the one the operator's programs were
 /// translated for (column indices and types would no longer match).
-fn check_input_schema(
+pub(crate) fn check_input_schema(
     name: &str,
     old: &Arc<dyn ExecutionPlan>,
     new: &Arc<dyn ExecutionPlan>,
@@ -98,15 +98,15 @@ pub struct OperatorSettings {
 
 /// What every Cinder operator runs with: where, how, and its metrics.
 #[derive(Debug)]
-struct OperatorCore {
-    backend: Backend,
-    inject: InjectedFailure,
-    batch_rows: usize,
-    metrics: ExecutionPlanMetricsSet,
+pub(crate) struct OperatorCore {
+    pub(crate) backend: Backend,
+    pub(crate) inject: InjectedFailure,
+    pub(crate) batch_rows: usize,
+    pub(crate) metrics: ExecutionPlanMetricsSet,
 }
 
 impl OperatorCore {
-    fn new(backend: Backend, settings: OperatorSettings) -> Self {
+    pub(crate) fn new(backend: Backend, settings: OperatorSettings) -> Self {
         Self {
             backend,
             inject: settings.inject,
@@ -116,7 +116,7 @@ impl OperatorCore {
     }
 
     /// The same settings with fresh metrics (for a rebuilt node).
-    fn renewed(&self) -> Self {
+    pub(crate) fn renewed(&self) -> Self {
         Self {
             backend: self.backend.clone(),
             inject: self.inject,
@@ -155,8 +155,22 @@ const MAX_SPLITS: usize = 3;
 
 /// What one operator does to a batch: on the device, on the host reference, and with
 /// DataFusion's own expressions (the CPU fallback), then a last step shared by all three.
-trait BatchWork: fmt::Debug + Send + Sync {
+pub(crate) trait BatchWork: fmt::Debug + Send + Sync {
     fn device(&self, rt: &DeviceRuntime, batch: &DeviceBatch) -> Result<DeviceBatch, KernelError>;
+    /// The device work with its result on the host, and the bytes it copied back.
+    fn device_to_host(
+        &self,
+        rt: &DeviceRuntime,
+        batch: &DeviceBatch,
+    ) -> Result<(RecordBatch, usize), KernelError> {
+        let out = self.device(rt, batch)?;
+        Ok((out.download(&rt.pool)?, out.pool_bytes()))
+    }
+    /// Whether a batch may be split in two on device out-of-memory (the two results
+    /// concatenated mean the same as one).
+    fn splittable(&self) -> bool {
+        true
+    }
     fn host(&self, batch: &RecordBatch) -> Result<RecordBatch>;
     fn cpu(&self, batch: &RecordBatch) -> Result<RecordBatch>;
     /// From the work's result on `input` to the operator's output batch.
@@ -165,7 +179,7 @@ trait BatchWork: fmt::Debug + Send + Sync {
 
 /// The device metrics every Cinder operator reports (EXPLAIN ANALYZE shows them).
 #[derive(Debug, Clone)]
-struct DeviceMetrics {
+pub(crate) struct DeviceMetrics {
     bytes_to_device: Count,
     bytes_from_device: Count,
     device_time: Time,
@@ -175,7 +189,7 @@ struct DeviceMetrics {
 }
 
 impl DeviceMetrics {
-    fn new(set: &ExecutionPlanMetricsSet, partition: usize) -> Self {
+    pub(crate) fn new(set: &ExecutionPlanMetricsSet, partition: usize) -> Self {
         Self {
             bytes_to_device: MetricBuilder::new(set).counter("bytes_to_device", partition),
             bytes_from_device: MetricBuilder::new(set).counter("bytes_from_device", partition),
@@ -203,10 +217,10 @@ fn classify(e: KernelError) -> Failure {
 
 /// Runs a [`BatchWork`] on each batch with one backend, handling device out-of-memory.
 #[derive(Debug, Clone)]
-struct Runner {
-    backend: Backend,
-    inject: InjectedFailure,
-    metrics: DeviceMetrics,
+pub(crate) struct Runner {
+    pub(crate) backend: Backend,
+    pub(crate) inject: InjectedFailure,
+    pub(crate) metrics: DeviceMetrics,
 }
 
 impl Runner {
@@ -231,11 +245,8 @@ impl Runner {
                 let on_device = DeviceBatch::upload(&rt.pool, batch)
                     .map_err(|e| classify(KernelError::Cuda(e)))?;
                 self.metrics.bytes_to_device.add(on_device.pool_bytes());
-                let out = work.device(rt, &on_device).map_err(classify)?;
-                let host = out
-                    .download(&rt.pool)
-                    .map_err(|e| classify(KernelError::Cuda(e)))?;
-                self.metrics.bytes_from_device.add(out.pool_bytes());
+                let (host, bytes) = work.device_to_host(rt, &on_device).map_err(classify)?;
+                self.metrics.bytes_from_device.add(bytes);
                 timer.done();
                 self.metrics.peak_device_bytes.set_max(rt.pool.stats().peak);
                 Ok(host)
@@ -243,11 +254,18 @@ impl Runner {
         }
     }
 
-    fn run(&self, work: &dyn BatchWork, batch: &RecordBatch, depth: usize) -> Result<RecordBatch> {
+    pub(crate) fn run(
+        &self,
+        work: &dyn BatchWork,
+        batch: &RecordBatch,
+        depth: usize,
+    ) -> Result<RecordBatch> {
         match self.attempt(work, batch) {
             Ok(out) => Ok(out),
             Err(Failure::Other(e)) => Err(e),
-            Err(Failure::OutOfMemory(_)) if depth < MAX_SPLITS && batch.num_rows() > 1 => {
+            Err(Failure::OutOfMemory(_))
+                if work.splittable() && depth < MAX_SPLITS && batch.num_rows() > 1 =>
+            {
                 self.metrics.oom_splits.add(1);
                 let half = batch.num_rows() / 2;
                 let first = self.run(work, &batch.slice(0, half), depth + 1)?;
@@ -296,7 +314,7 @@ impl Runner {
 
 /// `input`'s batches concatenated into batches of at least `rows` rows (the last may be
 /// smaller); empty batches are dropped. Errors pass through at once.
-fn coalesce(
+pub(crate) fn coalesce(
     input: SendableRecordBatchStream,
     rows: usize,
 ) -> impl futures::Stream<Item = Result<RecordBatch>> + Send {
@@ -328,7 +346,7 @@ fn coalesce(
     })
 }
 
-fn concat(schema: &SchemaRef, mut batches: Vec<RecordBatch>) -> Result<RecordBatch> {
+pub(crate) fn concat(schema: &SchemaRef, mut batches: Vec<RecordBatch>) -> Result<RecordBatch> {
     if batches.len() == 1 {
         return Ok(batches.remove(0));
     }

@@ -21,11 +21,13 @@
 //!
 //! What this crate is not for: kernels (`cinder-kernels`) or the CUDA driver (`cinder-cuda`).
 
+pub mod aggregate;
 pub mod config;
 pub mod exec;
 mod rule;
 pub mod runtime;
 
+pub use aggregate::CinderAggregateExec;
 pub use config::{CinderConfig, DeviceChoice, ExecutionMode, InjectedFailure, resolve_mode};
 pub use exec::{
     CinderCpuExec, CinderFilterExec, CinderFilterProjectExec, CinderProjectionExec,

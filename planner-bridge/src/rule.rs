@@ -21,6 +21,7 @@ use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 use cinder_cuda::{CudaError, DeviceInfo};
 use cinder_kernels::expr::translate;
 
+use crate::aggregate::{CinderAggregateExec, plan_aggregate};
 use crate::config::{CinderConfig, DeviceChoice, ExecutionMode, resolve_mode};
 use crate::exec::{
     Backend, CinderCpuExec, CinderFilterExec, CinderFilterProjectExec, CinderProjectionExec,
@@ -137,7 +138,8 @@ fn contains_cinder(plan: &Arc<dyn ExecutionPlan>) -> bool {
         found = node.is::<CinderCpuExec>()
             || node.is::<CinderFilterExec>()
             || node.is::<CinderProjectionExec>()
-            || node.is::<CinderFilterProjectExec>();
+            || node.is::<CinderFilterProjectExec>()
+            || node.is::<CinderAggregateExec>();
         Ok(if found {
             TreeNodeRecursion::Stop
         } else {
@@ -199,10 +201,45 @@ impl Offload {
         if node.is::<HashJoinExec>() {
             return stays(node, "no device hash join yet".to_string());
         }
-        if node.is::<AggregateExec>() {
-            return stays(node, "no device aggregation yet".to_string());
+        if let Some(agg) = node.downcast_ref::<AggregateExec>() {
+            return match self.aggregate(agg) {
+                Ok((stage, aggregation, state_schema)) => {
+                    Ok(Transformed::yes(Arc::new(CinderAggregateExec::new(
+                        Arc::clone(&node),
+                        stage,
+                        aggregation,
+                        state_schema,
+                        self.backend.clone(),
+                        self.settings(),
+                    ))))
+                }
+                Err(reason) => stays(node, reason),
+            };
         }
         Ok(Transformed::no(node))
+    }
+
+    fn aggregate(
+        &self,
+        agg: &AggregateExec,
+    ) -> std::result::Result<
+        (
+            cinder_kernels::aggregate::Stage,
+            cinder_kernels::aggregate::Aggregation,
+            datafusion::arrow::datatypes::SchemaRef,
+        ),
+        String,
+    > {
+        if !self.config.aggregate_enabled {
+            return Err("cinder.aggregate_enabled = false".to_string());
+        }
+        if let Some(reason) = self
+            .too_small(agg.input())
+            .or_else(|| self.device_columns(agg.input(), false))
+        {
+            return Err(reason);
+        }
+        plan_aggregate(agg)
     }
 
     /// Why `input` is too small to move, if it is.
@@ -337,7 +374,10 @@ pub fn placements(plan: &Arc<dyn ExecutionPlan>) -> Vec<Placement> {
                 operator: cpu.input().name().to_string(),
                 reason: Some(cpu.reason().to_string()),
             });
-        } else if node.is::<CinderFilterExec>() || node.is::<CinderProjectionExec>() {
+        } else if node.is::<CinderFilterExec>()
+            || node.is::<CinderProjectionExec>()
+            || node.is::<CinderAggregateExec>()
+        {
             out.push(Placement {
                 operator: node.name().to_string(),
                 reason: None,

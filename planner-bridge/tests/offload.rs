@@ -130,11 +130,11 @@ async fn host_mode_answers_match_datafusion_and_filters_move() {
 #[tokio::test]
 async fn explain_shows_what_moved_and_why_the_rest_stayed() {
     let ctx = cinder(DeviceChoice::Host, 0);
-    let sql = "SELECT s, count(*) FROM t WHERE upper(s) = 'S1' AND k > 3 GROUP BY s";
+    let sql = "SELECT s, median(k) FROM t WHERE upper(s) = 'S1' AND k > 3 GROUP BY s";
     let plan = plan(&ctx, sql).await;
     let text = displayable(plan.as_ref()).indent(true).to_string();
     assert!(
-        text.contains("cinder: stays on CPU: no device aggregation yet"),
+        text.contains("cinder: stays on CPU: aggregate median(t.k): median is not supported"),
         "{text}"
     );
     assert!(
@@ -144,7 +144,7 @@ async fn explain_shows_what_moved_and_why_the_rest_stayed() {
     let placed = placements(&plan);
     assert!(placed.contains(&Placement {
         operator: "AggregateExec".to_string(),
-        reason: Some("no device aggregation yet".to_string()),
+        reason: Some("aggregate median(t.k): median is not supported".to_string()),
     }));
 
     // The same from SQL's EXPLAIN: a projection right over a filter runs fused.
