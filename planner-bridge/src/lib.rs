@@ -2,10 +2,11 @@
 //!
 //! [`with_cinder`] adds Cinder to a `SessionStateBuilder`: its settings as a DataFusion
 //! configuration extension ([`CinderConfig`], so `SET cinder.device = 'host'` works from SQL)
-//! and a physical optimizer rule ([`CinderRule`]) that moves `FilterExec` and `ProjectionExec`
-//! nodes whose expressions translate onto Cinder's operators ([`CinderFilterExec`],
-//! [`CinderProjectionExec`]). Every other operator Cinder targets (hash joins, aggregates, and
-//! filters or projections it cannot take) is marked in the plan with the reason it stays on
+//! and a physical optimizer rule ([`CinderRule`]) that moves `FilterExec`, `ProjectionExec` and
+//! `AggregateExec` nodes whose expressions and types Cinder supports onto its operators
+//! ([`CinderFilterExec`], [`CinderProjectionExec`], [`CinderFilterProjectExec`],
+//! [`CinderAggregateExec`]). Every other operator Cinder targets (hash joins, and filters,
+//! projections or aggregates it cannot take) is marked in the plan with the reason it stays on
 //! the CPU ([`CinderCpuExec`], shown by EXPLAIN as `cinder: stays on CPU: <reason>`);
 //! [`placements`] returns the same for tests and tools.
 //!
@@ -13,11 +14,11 @@
 //! kernels' host reference (what CI runs), `cuda` on a CUDA device, and `auto` on a device if
 //! there is one, else leaves plans to DataFusion and says so once in the log.
 //!
-//! Status: filter and projection move, with input batches coalesced to `cinder.batch_rows`
-//! rows (in cuda mode each coalesced batch is copied to the device and back), device metrics
-//! in EXPLAIN ANALYZE, and out-of-memory handled by splitting then falling back to the CPU.
-//! GPU regions that keep batches on the device across operators, and device joins and
-//! aggregates, come next (see the README's status table).
+//! Status: filters, projections and aggregates move, with input batches coalesced to
+//! `cinder.batch_rows` rows (in cuda mode each coalesced batch is copied to the device and
+//! back), device metrics in EXPLAIN ANALYZE, and out-of-memory handled by splitting then
+//! falling back to the CPU. GPU regions that keep batches on the device across operators, and
+//! device joins, come next (see the README's status table).
 //!
 //! What this crate is not for: kernels (`cinder-kernels`) or the CUDA driver (`cinder-cuda`).
 
