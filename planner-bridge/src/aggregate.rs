@@ -43,6 +43,9 @@ use crate::runtime::DeviceRuntime;
 /// One step of an aggregation: raw rows or state in, state or final values out.
 #[derive(Debug)]
 struct AggregateStep {
+    /// A row-wise operator absorbed below a raw-input step: it runs first, and on the device
+    /// its output stays there for the aggregation.
+    pre: Option<Arc<dyn BatchWork>>,
     aggregation: Arc<Aggregation>,
     /// Whether the input is state (else raw rows).
     merge: bool,
@@ -88,6 +91,9 @@ impl BatchWork for AggregateStep {
         let agg = &self.aggregation;
         let (keys, results) = if self.merge {
             agg.merge_device(&rt.kernels, &rt.pool, batch)?
+        } else if let Some(pre) = &self.pre {
+            let rows = pre.device_output(rt, batch)?;
+            agg.update_device(&rt.kernels, &rt.pool, &rows)?
         } else {
             agg.update_device(&rt.kernels, &rt.pool, batch)?
         };
@@ -102,6 +108,28 @@ impl BatchWork for AggregateStep {
     }
 
     fn host(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        match &self.pre {
+            Some(pre) => self.aggregate_host(&pre.finish(batch, pre.host(batch)?)?),
+            None => self.aggregate_host(batch),
+        }
+    }
+
+    fn cpu(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        // The absorbed operator on DataFusion's expressions, then the aggregation's host
+        // reference (CPU code with DataFusion's semantics).
+        match &self.pre {
+            Some(pre) => self.aggregate_host(&pre.finish(batch, pre.cpu(batch)?)?),
+            None => self.aggregate_host(batch),
+        }
+    }
+
+    fn finish(&self, _input: &RecordBatch, out: RecordBatch) -> Result<RecordBatch> {
+        Ok(out)
+    }
+}
+
+impl AggregateStep {
+    fn aggregate_host(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         let agg = &self.aggregation;
         let (keys, inputs, ops) = if self.merge {
             let (k, i) = agg.state_inputs(batch);
@@ -114,21 +142,15 @@ impl BatchWork for AggregateStep {
             .map_err(crate::exec::external)?;
         self.emit(keys, &results).map_err(crate::exec::external)
     }
-
-    fn cpu(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        // The host reference is CPU code with DataFusion's semantics.
-        self.host(batch)
-    }
-
-    fn finish(&self, _input: &RecordBatch, out: RecordBatch) -> Result<RecordBatch> {
-        Ok(out)
-    }
 }
 
 /// `AggregateExec` on Cinder's kernels.
 #[derive(Debug)]
 pub struct CinderAggregateExec {
     original: Arc<dyn ExecutionPlan>,
+    /// The Cinder row-wise operator between `original` and `input` that this one runs as its
+    /// first step (`None`: `input` is `original`'s child).
+    absorbed: Option<Arc<dyn ExecutionPlan>>,
     input: Arc<dyn ExecutionPlan>,
     stage: Stage,
     /// Raw rows to state, for raw-input stages.
@@ -358,6 +380,7 @@ impl CinderAggregateExec {
         let aggregation = Arc::new(aggregation);
         let update = stage.raw_input().then(|| {
             Arc::new(AggregateStep {
+                pre: None,
                 aggregation: Arc::clone(&aggregation),
                 merge: false,
                 final_output: false,
@@ -365,6 +388,7 @@ impl CinderAggregateExec {
             })
         });
         let merge = Arc::new(AggregateStep {
+            pre: None,
             aggregation,
             merge: true,
             final_output: stage.final_output(),
@@ -372,12 +396,48 @@ impl CinderAggregateExec {
         });
         Self {
             original,
+            absorbed: None,
             input,
             stage,
             update,
             merge,
             core: OperatorCore::new(backend, settings),
         }
+    }
+
+    /// This aggregate with its input operator `child` (a Cinder filter, or filter and
+    /// projection, whose output it can take on the device) run as its first step, so that
+    /// on the device a batch crosses once for both; `None` when it cannot absorb `child`.
+    pub(crate) fn absorb(
+        &self,
+        child: &Arc<dyn ExecutionPlan>,
+        pre: Arc<dyn BatchWork>,
+        input: &Arc<dyn ExecutionPlan>,
+    ) -> Option<Self> {
+        let update = self.update.as_ref()?;
+        if self.absorbed.is_some() || !pre.has_device_output() {
+            return None;
+        }
+        Some(Self {
+            original: Arc::clone(&self.original),
+            absorbed: Some(Arc::clone(child)),
+            input: Arc::clone(input),
+            stage: self.stage,
+            update: Some(Arc::new(AggregateStep {
+                pre: Some(pre),
+                aggregation: Arc::clone(&update.aggregation),
+                merge: false,
+                final_output: false,
+                schema: Arc::clone(&update.schema),
+            })),
+            merge: Arc::clone(&self.merge),
+            core: self.core.renewed(),
+        })
+    }
+
+    /// The Cinder operator this one runs as its first step, if any.
+    pub fn absorbed(&self) -> Option<&Arc<dyn ExecutionPlan>> {
+        self.absorbed.as_ref()
     }
 
     /// The stage this operator runs.
@@ -400,7 +460,12 @@ impl DisplayAs for CinderAggregateExec {
             f,
             "CinderAggregateExec: {line} [{}]",
             self.core.backend.label()
-        )
+        )?;
+        if let Some(absorbed) = &self.absorbed {
+            let below = displayable(absorbed.as_ref()).one_line().to_string();
+            write!(f, ", over {}", below.trim_end())?;
+        }
+        Ok(())
     }
 }
 
@@ -410,7 +475,10 @@ impl ExecutionPlan for CinderAggregateExec {
     }
 
     fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
-        self.original.child_stats_requests(partition)
+        match &self.absorbed {
+            Some(absorbed) => absorbed.child_stats_requests(partition),
+            None => self.original.child_stats_requests(partition),
+        }
     }
 
     fn statistics_from_inputs(
@@ -418,7 +486,13 @@ impl ExecutionPlan for CinderAggregateExec {
         input_stats: &[Arc<Statistics>],
         args: &StatisticsArgs,
     ) -> Result<Arc<Statistics>> {
-        self.original.statistics_from_inputs(input_stats, args)
+        match &self.absorbed {
+            Some(absorbed) => {
+                let below = absorbed.statistics_from_inputs(input_stats, args)?;
+                self.original.statistics_from_inputs(&[below], args)
+            }
+            None => self.original.statistics_from_inputs(input_stats, args),
+        }
     }
 
     #[allow(deprecated)]
@@ -450,11 +524,26 @@ impl ExecutionPlan for CinderAggregateExec {
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let original = Arc::clone(&self.original).with_new_children(children)?;
-        let input = Arc::clone(original.children()[0]);
+        let (original, absorbed) = match &self.absorbed {
+            Some(absorbed) => {
+                let absorbed = Arc::clone(absorbed).with_new_children(children)?;
+                let original =
+                    Arc::clone(&self.original).with_new_children(vec![Arc::clone(&absorbed)])?;
+                (original, Some(absorbed))
+            }
+            None => (
+                Arc::clone(&self.original).with_new_children(children)?,
+                None,
+            ),
+        };
+        let input = match &absorbed {
+            Some(absorbed) => Arc::clone(absorbed.children()[0]),
+            None => Arc::clone(original.children()[0]),
+        };
         check_input_schema(self.name(), &self.input, &input)?;
         Ok(Arc::new(Self {
             original,
+            absorbed,
             input,
             stage: self.stage,
             update: self.update.clone(),

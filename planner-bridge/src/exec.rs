@@ -171,6 +171,23 @@ pub(crate) trait BatchWork: fmt::Debug + Send + Sync {
     fn splittable(&self) -> bool {
         true
     }
+    /// Whether [`BatchWork::device_output`] gives the operator's whole output on the device
+    /// (so that a consumer, such as a fused aggregate, keeps it there).
+    fn has_device_output(&self) -> bool {
+        false
+    }
+    /// The operator's whole output (its declared schema) on the device.
+    fn device_output(
+        &self,
+        rt: &DeviceRuntime,
+        batch: &DeviceBatch,
+    ) -> Result<DeviceBatch, KernelError> {
+        let _ = (rt, batch);
+        Err(KernelError::InvalidArgument {
+            kernel: "device_output",
+            reason: format!("{self:?} stitches its output on the host"),
+        })
+    }
     fn host(&self, batch: &RecordBatch) -> Result<RecordBatch>;
     fn cpu(&self, batch: &RecordBatch) -> Result<RecordBatch>;
     /// From the work's result on `input` to the operator's output batch.
@@ -369,6 +386,48 @@ impl BatchWork for FilterWork {
         filter_device(&rt.kernels, &rt.pool, &self.program, batch)
     }
 
+    fn has_device_output(&self) -> bool {
+        // Device columns are moved, not copied: each may be projected once.
+        self.projection.as_ref().is_none_or(|p| {
+            let mut seen = std::collections::HashSet::new();
+            p.iter().all(|i| seen.insert(*i))
+        })
+    }
+
+    fn device_output(
+        &self,
+        rt: &DeviceRuntime,
+        batch: &DeviceBatch,
+    ) -> Result<DeviceBatch, KernelError> {
+        let kept = self.device(rt, batch)?;
+        let rows = kept.num_rows();
+        let columns = match &self.projection {
+            None => kept.into_columns(),
+            Some(indices) => {
+                let mut columns: Vec<Option<_>> =
+                    kept.into_columns().into_iter().map(Some).collect();
+                indices
+                    .iter()
+                    .map(|&i| {
+                        columns.get_mut(i).and_then(Option::take).ok_or_else(|| {
+                            KernelError::InvalidArgument {
+                                kernel: "device_output",
+                                reason: format!(
+                                    "the filter projects column {i} twice or out of range"
+                                ),
+                            }
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        Ok(DeviceBatch::try_new(
+            Arc::clone(&self.out_schema),
+            columns,
+            rows,
+        )?)
+    }
+
     fn host(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         filter_host(&self.program, batch).map_err(external)
     }
@@ -413,6 +472,11 @@ pub struct CinderFilterExec {
 }
 
 impl CinderFilterExec {
+    /// The work and input, for an operator that absorbs this one.
+    pub(crate) fn parts(&self) -> (Arc<dyn BatchWork>, &Arc<dyn ExecutionPlan>) {
+        (Arc::clone(&self.work) as Arc<dyn BatchWork>, &self.input)
+    }
+
     /// Replaces `original` (a `FilterExec` over its input with `predicate` and an optional
     /// projection), whose predicate translated to `program`.
     pub fn new(
@@ -742,6 +806,19 @@ struct FusedWork {
 }
 
 impl BatchWork for FusedWork {
+    fn has_device_output(&self) -> bool {
+        true
+    }
+
+    fn device_output(
+        &self,
+        rt: &DeviceRuntime,
+        batch: &DeviceBatch,
+    ) -> Result<DeviceBatch, KernelError> {
+        // The fused device path already builds the projection's whole output.
+        self.device(rt, batch)
+    }
+
     fn device(&self, rt: &DeviceRuntime, batch: &DeviceBatch) -> Result<DeviceBatch, KernelError> {
         let kept = filter_device(&rt.kernels, &rt.pool, &self.filter.program, batch)?;
         let rows = kept.num_rows();
@@ -856,6 +933,13 @@ pub fn fuse(
         }),
         core: projection.core.renewed(),
     })
+}
+
+impl CinderFilterProjectExec {
+    /// The work and input, for an operator that absorbs this one.
+    pub(crate) fn parts(&self) -> (Arc<dyn BatchWork>, &Arc<dyn ExecutionPlan>) {
+        (Arc::clone(&self.work) as Arc<dyn BatchWork>, &self.input)
+    }
 }
 
 impl DisplayAs for CinderFilterProjectExec {

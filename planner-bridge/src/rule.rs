@@ -120,7 +120,9 @@ impl PhysicalOptimizerRule for CinderRule {
         };
         let moved = plan.transform_up(|node| offload.visit(node))?.data;
         // A projection right over a filter runs as one operator: one trip to the device.
-        Ok(moved.transform_up(fuse_filter_projection)?.data)
+        let fused = moved.transform_up(fuse_filter_projection)?.data;
+        // And an aggregate over either takes it as its first step.
+        Ok(fused.transform_up(absorb_into_aggregate)?.data)
     }
 
     fn name(&self) -> &str {
@@ -159,6 +161,29 @@ fn fuse_filter_projection(
         return Ok(Transformed::no(node));
     };
     Ok(match fuse(projection, filter) {
+        Some(fused) => Transformed::yes(Arc::new(fused)),
+        None => Transformed::no(node),
+    })
+}
+
+/// A Cinder aggregate over a Cinder filter (or filter and projection) whose output stays on
+/// the device runs that operator as its first step: one device trip per batch for both.
+fn absorb_into_aggregate(
+    node: Arc<dyn ExecutionPlan>,
+) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+    let Some(agg) = node.downcast_ref::<CinderAggregateExec>() else {
+        return Ok(Transformed::no(node));
+    };
+    let child = node.children()[0];
+    let parts = if let Some(filter) = child.downcast_ref::<CinderFilterExec>() {
+        Some(filter.parts())
+    } else {
+        child
+            .downcast_ref::<CinderFilterProjectExec>()
+            .map(CinderFilterProjectExec::parts)
+    };
+    let absorbed = parts.and_then(|(work, input)| agg.absorb(child, work, input));
+    Ok(match absorbed {
         Some(fused) => Transformed::yes(Arc::new(fused)),
         None => Transformed::no(node),
     })
@@ -204,14 +229,15 @@ impl Offload {
         if let Some(agg) = node.downcast_ref::<AggregateExec>() {
             return match self.aggregate(agg) {
                 Ok((stage, aggregation, state_schema)) => {
-                    Ok(Transformed::yes(Arc::new(CinderAggregateExec::new(
+                    let exec = CinderAggregateExec::new(
                         Arc::clone(&node),
                         stage,
                         aggregation,
                         state_schema,
                         self.backend.clone(),
                         self.settings(),
-                    ))))
+                    );
+                    Ok(Transformed::yes(Arc::new(exec)))
                 }
                 Err(reason) => stays(node, reason),
             };
@@ -374,10 +400,26 @@ pub fn placements(plan: &Arc<dyn ExecutionPlan>) -> Vec<Placement> {
                 operator: cpu.input().name().to_string(),
                 reason: Some(cpu.reason().to_string()),
             });
-        } else if node.is::<CinderFilterExec>()
-            || node.is::<CinderProjectionExec>()
-            || node.is::<CinderAggregateExec>()
-        {
+        } else if let Some(agg) = node.downcast_ref::<CinderAggregateExec>() {
+            out.push(Placement {
+                operator: node.name().to_string(),
+                reason: None,
+            });
+            // The operators it runs as its first step moved too.
+            if let Some(absorbed) = agg.absorbed() {
+                let count = if absorbed.is::<CinderFilterProjectExec>() {
+                    2
+                } else {
+                    1
+                };
+                for _ in 0..count {
+                    out.push(Placement {
+                        operator: absorbed.name().to_string(),
+                        reason: None,
+                    });
+                }
+            }
+        } else if node.is::<CinderFilterExec>() || node.is::<CinderProjectionExec>() {
             out.push(Placement {
                 operator: node.name().to_string(),
                 reason: None,

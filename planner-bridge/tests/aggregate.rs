@@ -159,6 +159,9 @@ const QUERIES: &[&str] = &[
     // A filter below and HAVING above (over the final values).
     "SELECT s, sum(m) AS total FROM t WHERE dt > DATE '1994-08-01' GROUP BY s \
      HAVING sum(m) > 0 ORDER BY s",
+    // A common subexpression: a projection between the filter and the aggregate.
+    "SELECT g, sum(m * (1 - m)) AS a, sum(m * (1 - m) * 2) AS b FROM t WHERE i > 0 \
+     GROUP BY g ORDER BY g",
 ];
 
 #[tokio::test]
@@ -291,4 +294,49 @@ async fn unsupported_aggregates_stay_with_their_reason() {
         placed.iter().all(|p| p.operator != "CinderAggregateExec"),
         "{placed:?}"
     );
+}
+
+#[tokio::test]
+async fn an_aggregate_takes_the_filter_and_projection_below_it_as_its_first_step() {
+    let (ours, theirs) = (session(true, 4), session(false, 4));
+    for (sql, absorbed) in [
+        (QUERIES[8], "over CinderFilterExec"),
+        (QUERIES[9], "over CinderFilterProjectExec"),
+    ] {
+        let plan = physical(&ours, sql).await;
+        let text = displayable(plan.as_ref()).indent(true).to_string();
+        assert!(text.contains(absorbed), "{sql}: {text}");
+        let placed = placements(&plan);
+        assert!(
+            placed
+                .iter()
+                .any(|p| p.operator.starts_with("CinderFilter")),
+            "{sql}: {placed:?}"
+        );
+        let expected = run(&theirs, physical(&theirs, sql).await).await;
+        assert_eq!(run(&ours, plan).await, expected, "{sql}");
+    }
+}
+
+#[tokio::test]
+async fn device_out_of_memory_splits_the_update_and_runs_the_merge_on_the_cpu() {
+    let (ours, theirs) = (session(true, 4), session(false, 4));
+    ours.sql("SET cinder.test_inject_failure = 'oom'")
+        .await
+        .unwrap();
+    let sql = QUERIES[1];
+    let expected = run(&theirs, physical(&theirs, sql).await).await;
+    let plan = physical(&ours, sql).await;
+    assert_eq!(run(&ours, Arc::clone(&plan)).await, expected, "{sql}");
+    let mut fallbacks = 0;
+    let _ = plan.apply(|node| {
+        if node.is::<CinderAggregateExec>() {
+            let metrics = node.metrics().unwrap();
+            fallbacks += metrics
+                .sum_by_name("cpu_fallback_batches")
+                .map_or(0, |v| v.as_usize());
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    assert!(fallbacks > 0, "no batch fell back to the CPU");
 }
