@@ -20,6 +20,7 @@ pub mod embedded;
 pub mod expr;
 pub mod filter;
 pub mod hash;
+pub mod join;
 pub mod launch;
 pub mod selfcheck;
 pub mod testdata;
