@@ -143,6 +143,8 @@ extensions_options! {
         pub projection_enabled: bool, default = true
         /// Whether Cinder takes AggregateExec nodes.
         pub aggregate_enabled: bool, default = true
+        /// Whether Cinder takes HashJoinExec nodes (host mode only until the device join).
+        pub join_enabled: bool, default = true
         /// Testing only: inject a failure into every batch's device work: none, error
         /// (the query fails, the session goes on) or oom (halve the batch, then CPU).
         pub test_inject_failure: InjectedFailure, default = InjectedFailure::None

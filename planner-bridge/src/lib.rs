@@ -2,11 +2,12 @@
 //!
 //! [`with_cinder`] adds Cinder to a `SessionStateBuilder`: its settings as a DataFusion
 //! configuration extension ([`CinderConfig`], so `SET cinder.device = 'host'` works from SQL)
-//! and a physical optimizer rule ([`CinderRule`]) that moves `FilterExec`, `ProjectionExec` and
-//! `AggregateExec` nodes whose expressions and types Cinder supports onto its operators
-//! ([`CinderFilterExec`], [`CinderProjectionExec`], [`CinderFilterProjectExec`],
-//! [`CinderAggregateExec`]). Every other operator Cinder targets (hash joins, and filters,
-//! projections or aggregates it cannot take) is marked in the plan with the reason it stays on
+//! and a physical optimizer rule ([`CinderRule`]) that moves `FilterExec`, `ProjectionExec`,
+//! `AggregateExec` and (in host mode, until the device join) `HashJoinExec` nodes whose
+//! expressions and types Cinder supports onto its operators ([`CinderFilterExec`],
+//! [`CinderProjectionExec`], [`CinderFilterProjectExec`], [`CinderAggregateExec`],
+//! [`CinderHashJoinExec`]). Every other operator Cinder targets (and any it cannot take) is
+//! marked in the plan with the reason it stays on
 //! the CPU ([`CinderCpuExec`], shown by EXPLAIN as `cinder: stays on CPU: <reason>`);
 //! [`placements`] returns the same for tests and tools.
 //!
@@ -25,6 +26,7 @@
 pub mod aggregate;
 pub mod config;
 pub mod exec;
+pub mod join;
 mod rule;
 pub mod runtime;
 
@@ -34,4 +36,5 @@ pub use exec::{
     CinderCpuExec, CinderFilterExec, CinderFilterProjectExec, CinderProjectionExec,
     OperatorSettings,
 };
+pub use join::CinderHashJoinExec;
 pub use rule::{CinderRule, Placement, placements, with_cinder};

@@ -27,6 +27,7 @@ use crate::exec::{
     Backend, CinderCpuExec, CinderFilterExec, CinderFilterProjectExec, CinderProjectionExec,
     OperatorSettings, ProjectionOutput, fuse,
 };
+use crate::join::{CinderHashJoinExec, JoinSpecHandle, plan_join};
 
 /// Adds Cinder to a session: its settings (`cinder.*`, starting from `config`) and the
 /// physical optimizer rule, which runs after DataFusion's own rules.
@@ -141,7 +142,8 @@ fn contains_cinder(plan: &Arc<dyn ExecutionPlan>) -> bool {
             || node.is::<CinderFilterExec>()
             || node.is::<CinderProjectionExec>()
             || node.is::<CinderFilterProjectExec>()
-            || node.is::<CinderAggregateExec>();
+            || node.is::<CinderAggregateExec>()
+            || node.is::<CinderHashJoinExec>();
         Ok(if found {
             TreeNodeRecursion::Stop
         } else {
@@ -223,8 +225,16 @@ impl Offload {
                 Err(reason) => stays(node, reason),
             };
         }
-        if node.is::<HashJoinExec>() {
-            return stays(node, "no device hash join yet".to_string());
+        if let Some(join) = node.downcast_ref::<HashJoinExec>() {
+            return match self.join(join) {
+                Ok(spec) => Ok(Transformed::yes(Arc::new(CinderHashJoinExec::new(
+                    Arc::clone(&node),
+                    spec,
+                    self.backend.clone(),
+                    self.settings(),
+                )))),
+                Err(reason) => stays(node, reason),
+            };
         }
         if let Some(agg) = node.downcast_ref::<AggregateExec>() {
             return match self.aggregate(agg) {
@@ -243,6 +253,22 @@ impl Offload {
             };
         }
         Ok(Transformed::no(node))
+    }
+
+    fn join(&self, join: &HashJoinExec) -> std::result::Result<JoinSpecHandle, String> {
+        if !self.config.join_enabled {
+            return Err("cinder.join_enabled = false".to_string());
+        }
+        if matches!(self.backend, Backend::Cuda(_)) {
+            return Err(
+                "no device hash join yet (its host reference runs with cinder.device = host)"
+                    .to_string(),
+            );
+        }
+        if let Some(reason) = self.too_small(join.right()) {
+            return Err(reason);
+        }
+        plan_join(join)
     }
 
     fn aggregate(
@@ -419,7 +445,10 @@ pub fn placements(plan: &Arc<dyn ExecutionPlan>) -> Vec<Placement> {
                     });
                 }
             }
-        } else if node.is::<CinderFilterExec>() || node.is::<CinderProjectionExec>() {
+        } else if node.is::<CinderFilterExec>()
+            || node.is::<CinderProjectionExec>()
+            || node.is::<CinderHashJoinExec>()
+        {
             out.push(Placement {
                 operator: node.name().to_string(),
                 reason: None,

@@ -1,0 +1,550 @@
+//! [`CinderHashJoinExec`]: DataFusion's `HashJoinExec` on Cinder's hash join (the host
+//! reference in `cinder_kernels::join`; the device kernels are not written yet, so in cuda
+//! mode joins stay on the CPU with that reason).
+//!
+//! As in DataFusion, the left input is the build side and the right input probes. With
+//! `PartitionMode::CollectLeft` the build side is collected once and shared by every probe
+//! partition; the build rows that only the end of probing settles (Left and Full's unmatched
+//! rows, LeftSemi, LeftAnti) are emitted by the last probe partition to finish, from the
+//! match flags of all of them. With `PartitionMode::Partitioned` each partition joins its own
+//! build and probe partitions. Probe batches are coalesced to `cinder.batch_rows`, and each
+//! yields output in chunks of at most `cinder.batch_rows` candidate pairs.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, JoinSide, JoinType, NullEquality, Result, Statistics};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
+use datafusion::physical_plan::metrics::{BaselineMetrics, MetricsSet, RecordOutput};
+use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, ExecutionPlanProperties,
+    PlanProperties, displayable,
+};
+use futures::StreamExt;
+use futures::future::{BoxFuture, FutureExt, Shared};
+
+use cinder_kernels::expr::{Program, evaluate, translate};
+use cinder_kernels::join::{
+    BuildTable, JoinAssembler, JoinFilterProgram, JoinIndices, JoinKind, NullMatch, Side, gather,
+    joinable,
+};
+
+use crate::exec::{
+    Backend, OperatorCore, OperatorSettings, check_input_schema, coalesce, concat, external,
+};
+
+/// What a join computes, translated from a `HashJoinExec`.
+#[derive(Debug)]
+struct JoinSpec {
+    kind: JoinKind,
+    nulls: NullMatch,
+    collect_left: bool,
+    left_keys: Vec<Program>,
+    right_keys: Vec<Program>,
+    filter: Option<JoinFilterProgram>,
+    /// The join's schema before its projection.
+    join_schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    /// The declared output schema (after the projection).
+    out_schema: SchemaRef,
+}
+
+/// Cinder's plan for `join`, or why it stays on the CPU.
+pub(crate) fn plan_join(join: &HashJoinExec) -> std::result::Result<JoinSpecHandle, String> {
+    let kind = match join.join_type() {
+        JoinType::Inner => JoinKind::Inner,
+        JoinType::Left => JoinKind::Left,
+        JoinType::Right => JoinKind::Right,
+        JoinType::Full => JoinKind::Full,
+        JoinType::LeftSemi => JoinKind::LeftSemi,
+        JoinType::LeftAnti => JoinKind::LeftAnti,
+        JoinType::RightSemi => JoinKind::RightSemi,
+        JoinType::RightAnti => JoinKind::RightAnti,
+        other => return Err(format!("join type {other} is not supported")),
+    };
+    let collect_left = match join.partition_mode() {
+        PartitionMode::CollectLeft => true,
+        PartitionMode::Partitioned => false,
+        PartitionMode::Auto => return Err("partition mode Auto is not supported".into()),
+    };
+    if join.null_aware {
+        return Err("a null-aware anti join (NOT IN) is not supported".into());
+    }
+    if join.fetch().is_some() {
+        return Err("a join with a fetch limit is not supported".into());
+    }
+    let nulls = match join.null_equality() {
+        NullEquality::NullEqualsNothing => NullMatch::NullEqualsNothing,
+        NullEquality::NullEqualsNull => NullMatch::NullEqualsNull,
+    };
+    let (left_schema, right_schema) = (join.left().schema(), join.right().schema());
+    let mut left_keys = Vec::new();
+    let mut right_keys = Vec::new();
+    for (l, r) in join.on() {
+        let lt = l.data_type(&left_schema).map_err(|e| e.to_string())?;
+        let rt = r.data_type(&right_schema).map_err(|e| e.to_string())?;
+        if lt != rt {
+            return Err(format!(
+                "join keys {l} ({lt}) and {r} ({rt}) differ in type"
+            ));
+        }
+        if !joinable(&lt) {
+            return Err(format!("join key {l} of type {lt} is not supported"));
+        }
+        let lp = translate(l, &left_schema).map_err(|e| e.to_string())?;
+        let rp = translate(r, &right_schema).map_err(|e| e.to_string())?;
+        if lp.result_arrow_type() != lt || rp.result_arrow_type() != rt {
+            return Err(format!("join keys {l} = {r}: Cinder computes other types"));
+        }
+        left_keys.push(lp);
+        right_keys.push(rp);
+    }
+    if left_keys.is_empty() {
+        return Err("a join without equality keys is not supported".into());
+    }
+    let filter = match join.filter() {
+        None => None,
+        Some(f) => {
+            let program =
+                translate(f.expression(), f.schema()).map_err(|e| format!("join filter: {e}"))?;
+            let columns = f
+                .column_indices()
+                .iter()
+                .map(|c| match c.side {
+                    JoinSide::Left => Ok((Side::Build, c.index)),
+                    JoinSide::Right => Ok((Side::Probe, c.index)),
+                    JoinSide::None => Err("a join filter over a mark column".to_string()),
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Some(JoinFilterProgram {
+                program,
+                columns,
+                schema: Arc::clone(f.schema()),
+            })
+        }
+    };
+    Ok(JoinSpecHandle(Arc::new(JoinSpec {
+        kind,
+        nulls,
+        collect_left,
+        left_keys,
+        right_keys,
+        filter,
+        join_schema: Arc::clone(join.join_schema()),
+        projection: join.projection.as_ref().map(|p| p.to_vec()),
+        out_schema: join.schema(),
+    })))
+}
+
+/// A translated join, opaque outside this module.
+#[derive(Debug, Clone)]
+pub(crate) struct JoinSpecHandle(Arc<JoinSpec>);
+
+/// The collected build side of a CollectLeft join, shared by the probe partitions.
+#[derive(Debug)]
+struct BuildSide {
+    batch: RecordBatch,
+    table: BuildTable,
+    /// Build rows matched by any finished probe partition.
+    matched: Mutex<Vec<bool>>,
+    /// Probe partitions still running.
+    remaining: AtomicUsize,
+}
+
+type SharedBuild =
+    Shared<BoxFuture<'static, std::result::Result<Arc<BuildSide>, Arc<DataFusionError>>>>;
+
+/// `HashJoinExec` on Cinder's hash join.
+pub struct CinderHashJoinExec {
+    original: Arc<dyn ExecutionPlan>,
+    left: Arc<dyn ExecutionPlan>,
+    right: Arc<dyn ExecutionPlan>,
+    spec: Arc<JoinSpec>,
+    /// CollectLeft: the build side, collected once per execution of this node.
+    build: Mutex<Option<SharedBuild>>,
+    core: OperatorCore,
+}
+
+impl fmt::Debug for CinderHashJoinExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CinderHashJoinExec")
+            .field("original", &self.original)
+            .field("spec", &self.spec)
+            .finish()
+    }
+}
+
+impl CinderHashJoinExec {
+    /// Replaces `original` (a `HashJoinExec`) with the plan [`plan_join`] made for it.
+    pub(crate) fn new(
+        original: Arc<dyn ExecutionPlan>,
+        spec: JoinSpecHandle,
+        backend: Backend,
+        settings: OperatorSettings,
+    ) -> Self {
+        let children = original.children();
+        let (left, right) = (Arc::clone(children[0]), Arc::clone(children[1]));
+        Self {
+            original,
+            left,
+            right,
+            spec: spec.0,
+            build: Mutex::new(None),
+            core: OperatorCore::new(backend, settings),
+        }
+    }
+
+    /// The `HashJoinExec` this operator replaces.
+    pub fn original(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.original
+    }
+}
+
+/// Collects every partition of `left` and groups it by the join keys.
+async fn collect_build(
+    left: Arc<dyn ExecutionPlan>,
+    partitions: std::ops::Range<usize>,
+    context: Arc<TaskContext>,
+    spec: Arc<JoinSpec>,
+    probe_partitions: usize,
+) -> Result<Arc<BuildSide>> {
+    let schema = left.schema();
+    let mut batches = Vec::new();
+    for p in partitions {
+        let mut stream = left.execute(p, Arc::clone(&context))?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            if batch.num_rows() > 0 {
+                batches.push(batch);
+            }
+        }
+    }
+    let batch = if batches.is_empty() {
+        RecordBatch::new_empty(Arc::clone(&schema))
+    } else {
+        concat(&schema, batches)?
+    };
+    let keys = spec
+        .left_keys
+        .iter()
+        .map(|p| evaluate(p, &batch))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(external)?;
+    let table = BuildTable::new(&keys, batch.num_rows(), spec.nulls).map_err(external)?;
+    Ok(Arc::new(BuildSide {
+        matched: Mutex::new(vec![false; batch.num_rows()]),
+        remaining: AtomicUsize::new(probe_partitions),
+        batch,
+        table,
+    }))
+}
+
+/// The join's output rows for `indices`, projected and labelled as the declared schema.
+fn output(
+    spec: &JoinSpec,
+    build: &RecordBatch,
+    probe: &RecordBatch,
+    indices: &JoinIndices,
+) -> Result<RecordBatch> {
+    let joined = gather(spec.kind, build, probe, indices, &spec.join_schema).map_err(external)?;
+    let joined = match &spec.projection {
+        Some(p) => joined.project(p)?,
+        None => joined,
+    };
+    let options = RecordBatchOptions::new().with_row_count(Some(joined.num_rows()));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(&spec.out_schema),
+        joined.columns().to_vec(),
+        &options,
+    )?)
+}
+
+/// One probe batch through the build side: its output batches, in order.
+fn probe_batch(
+    spec: &JoinSpec,
+    build: &BuildSide,
+    probe: &RecordBatch,
+    assembler: &mut JoinAssembler,
+    budget: usize,
+) -> Result<Vec<RecordBatch>> {
+    let keys = spec
+        .right_keys
+        .iter()
+        .map(|p| evaluate(p, probe))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(external)?;
+    let mut prober = build
+        .table
+        .prober(&keys, probe.num_rows())
+        .map_err(external)?;
+    let mut probe_matched = vec![false; probe.num_rows()];
+    let mut out = Vec::new();
+    while let Some(pairs) = prober.next_chunk(budget) {
+        let kept = match &spec.filter {
+            Some(f) => f.keep(&build.batch, probe, &pairs).map_err(external)?,
+            None => vec![true; pairs.build.len()],
+        };
+        let indices = assembler.chunk(&pairs, &kept, &mut probe_matched);
+        if !indices.is_empty() {
+            out.push(output(spec, &build.batch, probe, &indices)?);
+        }
+    }
+    Ok(out)
+}
+
+/// One output partition's state: the build side once it is ready, the probe stream, and
+/// output batches not yet handed out.
+struct JoinStream<P> {
+    spec: Arc<JoinSpec>,
+    build_fut: SharedBuild,
+    build: Option<Arc<BuildSide>>,
+    assembler: Option<JoinAssembler>,
+    probe: P,
+    probe_schema: SchemaRef,
+    pending: VecDeque<RecordBatch>,
+    finished: bool,
+    failed: bool,
+    budget: usize,
+    baseline: BaselineMetrics,
+}
+
+impl<P> JoinStream<P>
+where
+    P: futures::Stream<Item = Result<RecordBatch>> + Unpin,
+{
+    /// The next output batch; `None` at the end (or after an error was handed out).
+    async fn next(&mut self) -> Option<Result<RecordBatch>> {
+        let result = self.step().await;
+        if matches!(result, Some(Err(_))) {
+            self.failed = true;
+        }
+        result
+    }
+
+    async fn step(&mut self) -> Option<Result<RecordBatch>> {
+        loop {
+            if self.failed {
+                return None;
+            }
+            if let Some(batch) = self.pending.pop_front() {
+                return Some(Ok(batch.record_output(&self.baseline)));
+            }
+            if self.finished {
+                return None;
+            }
+            let build = match &self.build {
+                Some(b) => Arc::clone(b),
+                None => match self.build_fut.clone().await {
+                    Ok(b) => {
+                        self.assembler =
+                            Some(JoinAssembler::new(self.spec.kind, b.batch.num_rows()));
+                        self.build = Some(Arc::clone(&b));
+                        b
+                    }
+                    Err(e) => return Some(Err(DataFusionError::Shared(e))),
+                },
+            };
+            let assembler = self.assembler.as_mut().expect("set with the build side");
+            match self.probe.next().await {
+                Some(Ok(batch)) => {
+                    let _timer = self.baseline.elapsed_compute().timer();
+                    match probe_batch(&self.spec, &build, &batch, assembler, self.budget) {
+                        Ok(out) => self.pending.extend(out),
+                        Err(e) => return Some(Err(e)),
+                    }
+                }
+                Some(Err(e)) => return Some(Err(e)),
+                None => {
+                    self.finished = true;
+                    if !self.spec.kind.emits_build_remainder() {
+                        continue;
+                    }
+                    // The last probe partition settles the build rows from every
+                    // partition's matches (CollectLeft); a Partitioned one from its own.
+                    let settle = if self.spec.collect_left {
+                        let Ok(mut matched) = build.matched.lock() else {
+                            return Some(Err(DataFusionError::Internal(
+                                "the join's match lock is poisoned".into(),
+                            )));
+                        };
+                        for (m, mine) in matched.iter_mut().zip(&assembler.build_matched) {
+                            *m |= *mine;
+                        }
+                        if build.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                            assembler.build_matched = matched.clone();
+                            true
+                        } else {
+                            false
+                        }
+                    } else {
+                        true
+                    };
+                    if settle {
+                        let indices = assembler.finish();
+                        if !indices.is_empty() {
+                            let empty = RecordBatch::new_empty(Arc::clone(&self.probe_schema));
+                            match output(&self.spec, &build.batch, &empty, &indices) {
+                                Ok(b) => self.pending.push_back(b),
+                                Err(e) => return Some(Err(e)),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl DisplayAs for CinderHashJoinExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let line = displayable(self.original.as_ref()).one_line().to_string();
+        let line = line.trim_end();
+        let line = line.strip_prefix("HashJoinExec: ").unwrap_or(line);
+        write!(
+            f,
+            "CinderHashJoinExec: {line} [{}]",
+            self.core.backend.label()
+        )
+    }
+}
+
+impl ExecutionPlan for CinderHashJoinExec {
+    fn name(&self) -> &str {
+        "CinderHashJoinExec"
+    }
+
+    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+        self.original.child_stats_requests(partition)
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        self.original.statistics_from_inputs(input_stats, args)
+    }
+
+    #[allow(deprecated)]
+    fn required_input_distribution(&self) -> Vec<Distribution> {
+        self.original.required_input_distribution()
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        self.original.maintains_input_order()
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.original.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.left, &self.right]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        self.original.apply_expressions(f)
+    }
+
+    #[allow(deprecated)]
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let original = Arc::clone(&self.original).with_new_children(children)?;
+        let new = original.children();
+        check_input_schema(self.name(), &self.left, new[0])?;
+        check_input_schema(self.name(), &self.right, new[1])?;
+        let (left, right) = (Arc::clone(new[0]), Arc::clone(new[1]));
+        Ok(Arc::new(Self {
+            original,
+            left,
+            right,
+            spec: Arc::clone(&self.spec),
+            build: Mutex::new(None),
+            core: self.core.renewed(),
+        }))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let spec = Arc::clone(&self.spec);
+        let probe_partitions = self.right.output_partitioning().partition_count();
+        let build: SharedBuild = if spec.collect_left {
+            let mut slot = self.build.lock().map_err(|_| {
+                DataFusionError::Internal("the join's build lock is poisoned".into())
+            })?;
+            slot.get_or_insert_with(|| {
+                let (left, ctx, spec) = (
+                    Arc::clone(&self.left),
+                    Arc::clone(&context),
+                    Arc::clone(&spec),
+                );
+                let partitions = 0..left.output_partitioning().partition_count();
+                collect_build(left, partitions, ctx, spec, probe_partitions)
+                    .map(|r| r.map_err(Arc::new))
+                    .boxed()
+                    .shared()
+            })
+            .clone()
+        } else {
+            collect_build(
+                Arc::clone(&self.left),
+                partition..partition + 1,
+                Arc::clone(&context),
+                Arc::clone(&spec),
+                1,
+            )
+            .map(|r| r.map_err(Arc::new))
+            .boxed()
+            .shared()
+        };
+        let probe_schema = self.right.schema();
+        let probe = Box::pin(coalesce(
+            self.right.execute(partition, context)?,
+            self.core.batch_rows,
+        ));
+        let budget = self.core.batch_rows.max(1);
+        let baseline = BaselineMetrics::new(&self.core.metrics, partition);
+        let state = JoinStream {
+            spec,
+            build_fut: build,
+            build: None,
+            assembler: None,
+            probe,
+            probe_schema,
+            pending: VecDeque::new(),
+            finished: false,
+            failed: false,
+            budget,
+            baseline,
+        };
+        let stream = futures::stream::unfold(state, |mut state| async move {
+            let item = state.next().await?;
+            Some((item, state))
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            stream,
+        )))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.core.metrics.clone_inner())
+    }
+}

@@ -1,0 +1,184 @@
+//! `CinderHashJoinExec` on the host path against DataFusion's `HashJoinExec`: every join type,
+//! CollectLeft and Partitioned modes, residual filters, null keys, string keys, projections,
+//! and Cinder's join next to DataFusion's aggregates and sorts.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Int32Array, Int64Array, RecordBatch, StringViewArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::datasource::MemTable;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::physical_plan::{ExecutionPlan, collect, displayable};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use cinder_planner::{CinderConfig, DeviceChoice, placements, with_cinder};
+
+fn table(prefix: &str, seed: i64, rows: i64, key_range: i64) -> MemTable {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(format!("{prefix}k"), DataType::Int64, true),
+        Field::new(format!("{prefix}v"), DataType::Int32, true),
+        Field::new(format!("{prefix}s"), DataType::Utf8View, true),
+    ]));
+    let batch = |part: i64| {
+        let ids: Vec<i64> = (0..rows).map(|r| part * rows + r).collect();
+        let mix =
+            |id: i64| (id.wrapping_mul(0x9E37_79B9).wrapping_add(seed) >> 5).rem_euclid(1_000_003);
+        RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from_iter(
+                    ids.iter()
+                        .map(|&id| (mix(id) % 17 != 0).then_some(mix(id) % key_range)),
+                )),
+                Arc::new(Int32Array::from_iter(ids.iter().map(|&id| {
+                    (mix(id) % 7 != 0).then_some((mix(id) % 1000) as i32)
+                }))),
+                Arc::new(StringViewArray::from_iter(ids.iter().map(|&id| {
+                    (mix(id) % 11 != 0).then(|| format!("name-{}", mix(id) % (key_range / 2 + 1)))
+                }))),
+            ],
+        )
+        .unwrap()
+    };
+    MemTable::try_new(
+        Arc::clone(&schema),
+        (0..4).map(|p| vec![batch(p)]).collect(),
+    )
+    .unwrap()
+}
+
+fn session(cinder: bool, partitioned: bool) -> SessionContext {
+    let mut config = SessionConfig::new()
+        .with_target_partitions(4)
+        .with_batch_size(500);
+    if partitioned {
+        let options = config.options_mut();
+        options.optimizer.hash_join_single_partition_threshold = 0;
+        options.optimizer.hash_join_single_partition_threshold_rows = 0;
+    }
+    let builder = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features();
+    let state = if cinder {
+        let mut c = CinderConfig::default();
+        c.device = DeviceChoice::Host;
+        c.min_rows = 0;
+        // Small chunks: many candidate-pair chunks per probe batch.
+        c.batch_rows = 250;
+        with_cinder(builder, c).build()
+    } else {
+        builder.build()
+    };
+    let ctx = SessionContext::new_with_state(state);
+    ctx.register_table("l", Arc::new(table("l", 1, 300, 120)))
+        .unwrap();
+    ctx.register_table("r", Arc::new(table("r", 2, 400, 160)))
+        .unwrap();
+    ctx
+}
+
+async fn physical(ctx: &SessionContext, sql: &str) -> Arc<dyn ExecutionPlan> {
+    ctx.sql(sql)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap()
+}
+
+async fn answer(ctx: &SessionContext, plan: Arc<dyn ExecutionPlan>) -> String {
+    let batches = collect(plan, ctx.task_ctx()).await.unwrap();
+    pretty_format_batches(&batches).unwrap().to_string()
+}
+
+const JOINS: [&str; 8] = [
+    "JOIN",
+    "LEFT JOIN",
+    "RIGHT JOIN",
+    "FULL JOIN",
+    "LEFT SEMI JOIN",
+    "LEFT ANTI JOIN",
+    "RIGHT SEMI JOIN",
+    "RIGHT ANTI JOIN",
+];
+
+#[tokio::test]
+async fn every_join_type_equals_datafusion_in_both_partition_modes() {
+    for partitioned in [false, true] {
+        let (ours, theirs) = (session(true, partitioned), session(false, partitioned));
+        for join in JOINS {
+            let (cols, order) = if join.contains("SEMI") || join.contains("ANTI") {
+                let side = if join.starts_with("LEFT") { "l" } else { "r" };
+                (
+                    format!("{side}.*"),
+                    format!("{side}.{side}k, {side}.{side}v, {side}.{side}s"),
+                )
+            } else {
+                ("l.*, r.*".to_string(), "lk, lv, ls, rk, rv, rs".to_string())
+            };
+            for on in [
+                "l.lk = r.rk",
+                "l.ls = r.rs",
+                "l.lk = r.rk AND l.lv < r.rv",
+                "l.lk = r.rk AND l.ls = r.rs",
+                "l.lk IS NOT DISTINCT FROM r.rk",
+            ] {
+                let sql = format!("SELECT {cols} FROM l {join} r ON {on} ORDER BY {order}");
+                let plan = physical(&ours, &sql).await;
+                let text = displayable(plan.as_ref()).indent(true).to_string();
+                assert!(text.contains("CinderHashJoinExec"), "{sql}: {text}");
+                let mode = if partitioned {
+                    "mode=Partitioned"
+                } else {
+                    "mode=CollectLeft"
+                };
+                assert!(text.contains(mode), "{sql}: {text}");
+                let expected = answer(&theirs, physical(&theirs, &sql).await).await;
+                assert_eq!(
+                    answer(&ours, plan).await,
+                    expected,
+                    "{sql} (partitioned: {partitioned})"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn joins_under_aggregates_and_with_projections_equal_datafusion() {
+    let (ours, theirs) = (session(true, false), session(false, false));
+    for sql in [
+        "SELECT l.ls, count(*), sum(r.rv) FROM l JOIN r ON l.lk = r.rk WHERE r.rv > 100 \
+         GROUP BY l.ls ORDER BY l.ls",
+        "SELECT count(*) FROM l LEFT JOIN r ON l.lk = r.rk AND r.rs LIKE 'name-1%' WHERE r.rk IS NULL",
+        "SELECT l.lk + 1 AS k1, r.rv FROM l JOIN r ON l.lk = r.rk ORDER BY k1, r.rv",
+        "SELECT * FROM l WHERE l.lk NOT IN (SELECT rk FROM r WHERE rk IS NOT NULL) ORDER BY lk, lv, ls",
+        "SELECT * FROM l WHERE EXISTS (SELECT 1 FROM r WHERE r.rk = l.lk AND r.rv > l.lv) \
+         ORDER BY lk, lv, ls",
+    ] {
+        let plan = physical(&ours, sql).await;
+        let expected = answer(&theirs, physical(&theirs, sql).await).await;
+        assert_eq!(answer(&ours, Arc::clone(&plan)).await, expected, "{sql}");
+        let placed = placements(&plan);
+        assert!(
+            placed.iter().any(|p| p.operator == "CinderHashJoinExec")
+                || placed
+                    .iter()
+                    .any(|p| p.operator == "HashJoinExec" && p.reason.is_some()),
+            "{sql}: {placed:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn join_switch_and_reasons() {
+    let ctx = session(true, false);
+    ctx.sql("SET cinder.join_enabled = false").await.unwrap();
+    let placed = placements(&physical(&ctx, "SELECT * FROM l JOIN r ON l.lk = r.rk").await);
+    assert!(
+        placed.iter().any(|p| p.operator == "HashJoinExec"
+            && p.reason.as_deref() == Some("cinder.join_enabled = false")),
+        "{placed:?}"
+    );
+}
