@@ -282,6 +282,78 @@ pub struct AccumulateParams {
 // (checked by `abi_header_matches_rust_mirrors`).
 unsafe impl DeviceRepr for AccumulateParams {}
 
+/// An exclusive scan (`cinder::ScanParams`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScanParams {
+    /// Device address of the `n` input values (u64).
+    pub r#in: u64,
+    /// Device address of the `n + 1` outputs.
+    pub out: u64,
+    /// Device address of the per-tile sums.
+    pub tile_sums: u64,
+    /// Values.
+    pub n: i64,
+    /// Tiles.
+    pub n_tiles: i64,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::ScanParams`
+// (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for ScanParams {}
+
+/// Hash join build and probe buffers (`cinder::JoinParams`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JoinParams {
+    /// Device address of the build keys' `AggKey`s.
+    pub build_keys: u64,
+    /// Device address of the probe keys' `AggKey`s.
+    pub probe_keys: u64,
+    /// Device address of the build table's slots.
+    pub slots: u64,
+    /// Device address of the group of each key's first build row.
+    pub rep_group: u64,
+    /// Device address of each build row's group.
+    pub build_groups: u64,
+    /// Device address of the per-group build row counts.
+    pub group_counts: u64,
+    /// Device address of their exclusive scan.
+    pub group_offsets: u64,
+    /// Device address of the per-group fill cursors.
+    pub group_cursor: u64,
+    /// Device address of the grouped build rows.
+    pub group_rows: u64,
+    /// Device address of each probe row's group (-1: none).
+    pub probe_group: u64,
+    /// Device address of each probe row's match count.
+    pub probe_counts: u64,
+    /// Device address of their exclusive scan.
+    pub probe_offsets: u64,
+    /// Device address of the chunk's build rows.
+    pub out_build: u64,
+    /// Device address of the chunk's probe rows.
+    pub out_probe: u64,
+    /// Slots - 1.
+    pub mask: u64,
+    /// Build rows.
+    pub build_rows: i64,
+    /// Probe rows.
+    pub probe_rows: i64,
+    /// First pair of the chunk.
+    pub pair_start: i64,
+    /// One past the chunk's last pair.
+    pub pair_end: i64,
+    /// Key columns.
+    pub n_keys: i32,
+    /// Whether a probe row with a null key matches nothing.
+    pub skip_null_keys: i32,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::JoinParams`
+// (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for JoinParams {}
+
 #[cfg(test)]
 mod tests {
     use std::mem::{offset_of, size_of};
@@ -559,6 +631,47 @@ mod tests {
         layout!(
             AccumulateParams,
             [ops, groups, rows, n_groups, n_ops, pass, shared, reserved]
+        );
+        let fields = header_fields("ScanParams");
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["in", "out", "tile_sums", "n", "n_tiles"]);
+        let (offsets, size) = c_layout(&fields);
+        assert_eq!(
+            offsets,
+            [
+                offset_of!(ScanParams, r#in),
+                offset_of!(ScanParams, out),
+                offset_of!(ScanParams, tile_sums),
+                offset_of!(ScanParams, n),
+                offset_of!(ScanParams, n_tiles),
+            ]
+        );
+        assert_eq!(size, size_of::<ScanParams>());
+        layout!(
+            JoinParams,
+            [
+                build_keys,
+                probe_keys,
+                slots,
+                rep_group,
+                build_groups,
+                group_counts,
+                group_offsets,
+                group_cursor,
+                group_rows,
+                probe_group,
+                probe_counts,
+                probe_offsets,
+                out_build,
+                out_probe,
+                mask,
+                build_rows,
+                probe_rows,
+                pair_start,
+                pair_end,
+                n_keys,
+                skip_null_keys
+            ]
         );
     }
 }

@@ -6,7 +6,7 @@
 use cinder_cuda::{Device, MemoryPool};
 
 use crate::embedded::DeviceKernels;
-use crate::{Result, aggregate, expr, filter, hash};
+use crate::{Result, aggregate, expr, filter, hash, join};
 
 /// What a check runs against.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +63,19 @@ pub static CHECKS: &[CheckCase] = &[
             aggregate::device::AGG_INIT,
         ],
         run: aggregate::device::check_aggregate,
+    },
+    CheckCase {
+        module: join::device::MODULE,
+        kernel: join::device::JOIN_PAIRS,
+        covers: &[
+            join::device::SCAN_TILES,
+            join::device::SCAN_SPINE,
+            join::device::SCAN_APPLY,
+            join::device::JOIN_COUNT,
+            join::device::JOIN_FILL,
+            join::device::JOIN_PROBE,
+        ],
+        run: join::device::check_join,
     },
     CheckCase {
         module: filter::MODULE,

@@ -197,12 +197,12 @@ pub(crate) trait BatchWork: fmt::Debug + Send + Sync {
 /// The device metrics every Cinder operator reports (EXPLAIN ANALYZE shows them).
 #[derive(Debug, Clone)]
 pub(crate) struct DeviceMetrics {
-    bytes_to_device: Count,
-    bytes_from_device: Count,
-    device_time: Time,
-    peak_device_bytes: Gauge,
-    oom_splits: Count,
-    cpu_fallback_batches: Count,
+    pub(crate) bytes_to_device: Count,
+    pub(crate) bytes_from_device: Count,
+    pub(crate) device_time: Time,
+    pub(crate) peak_device_bytes: Gauge,
+    pub(crate) oom_splits: Count,
+    pub(crate) cpu_fallback_batches: Count,
 }
 
 impl DeviceMetrics {

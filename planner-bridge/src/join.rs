@@ -13,9 +13,9 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, JoinSide, JoinType, NullEquality, Result, Statistics};
@@ -32,15 +32,20 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 use futures::future::{BoxFuture, FutureExt, Shared};
 
+use cinder_cuda::{CudaError, DeviceColumn};
+use cinder_kernels::KernelError;
 use cinder_kernels::expr::{Program, evaluate, translate};
+use cinder_kernels::join::device::{DeviceBuild, build_device, probe_device};
 use cinder_kernels::join::{
-    BuildTable, JoinAssembler, JoinFilterProgram, JoinIndices, JoinKind, NullMatch, Side, gather,
-    joinable,
+    BuildTable, JoinAssembler, JoinFilterProgram, JoinIndices, JoinKind, NullMatch, Pairs, Side,
+    gather, joinable,
 };
 
 use crate::exec::{
-    Backend, OperatorCore, OperatorSettings, check_input_schema, coalesce, concat, external,
+    Backend, DeviceMetrics, OperatorCore, OperatorSettings, check_input_schema, coalesce, concat,
+    external,
 };
+use crate::runtime::DeviceRuntime;
 
 /// What a join computes, translated from a `HashJoinExec`.
 #[derive(Debug)]
@@ -153,7 +158,14 @@ pub(crate) struct JoinSpecHandle(Arc<JoinSpec>);
 #[derive(Debug)]
 struct BuildSide {
     batch: RecordBatch,
-    table: BuildTable,
+    /// The build keys, evaluated on the host.
+    keys: Vec<ArrayRef>,
+    /// The host reference's table (host mode, and device out-of-memory fallback), built on
+    /// first use.
+    table: OnceLock<std::result::Result<BuildTable, String>>,
+    nulls: NullMatch,
+    /// The table on the device (cuda mode), with its runtime.
+    device: Option<(Arc<DeviceRuntime>, DeviceBuild)>,
     /// Build rows matched by any finished probe partition.
     matched: Mutex<Vec<bool>>,
     /// Probe partitions still running.
@@ -216,6 +228,8 @@ async fn collect_build(
     context: Arc<TaskContext>,
     spec: Arc<JoinSpec>,
     probe_partitions: usize,
+    backend: Backend,
+    metrics: DeviceMetrics,
 ) -> Result<Arc<BuildSide>> {
     let schema = left.schema();
     let mut batches = Vec::new();
@@ -239,13 +253,59 @@ async fn collect_build(
         .map(|p| evaluate(p, &batch))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(external)?;
-    let table = BuildTable::new(&keys, batch.num_rows(), spec.nulls).map_err(external)?;
+    let device = match &backend {
+        Backend::Host => None,
+        Backend::Cuda(rt) => {
+            let timer = metrics.device_time.timer();
+            let built = keys
+                .iter()
+                .map(|k| DeviceColumn::upload(&rt.pool, k.as_ref()))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(KernelError::from)
+                .and_then(|columns| {
+                    metrics
+                        .bytes_to_device
+                        .add(columns.iter().map(DeviceColumn::pool_bytes).sum());
+                    build_device(&rt.kernels, &rt.pool, columns, batch.num_rows(), spec.nulls)
+                });
+            timer.done();
+            match built {
+                Ok(build) => Some((Arc::clone(rt), build)),
+                Err(e) if is_oom(&e) => {
+                    metrics.cpu_fallback_batches.add(1);
+                    log::warn!("cinder: {e}; this join's build side stays on the host reference");
+                    None
+                }
+                Err(e) => return Err(external(e)),
+            }
+        }
+    };
     Ok(Arc::new(BuildSide {
         matched: Mutex::new(vec![false; batch.num_rows()]),
         remaining: AtomicUsize::new(probe_partitions),
         batch,
-        table,
+        keys,
+        table: OnceLock::new(),
+        nulls: spec.nulls,
+        device,
     }))
+}
+
+fn is_oom(e: &KernelError) -> bool {
+    matches!(e, KernelError::Cuda(CudaError::OutOfMemory { .. }))
+}
+
+impl BuildSide {
+    /// The host reference's table, built on first use.
+    fn host_table(&self) -> Result<&BuildTable> {
+        self.table
+            .get_or_init(|| {
+                BuildTable::new(&self.keys, self.batch.num_rows(), self.nulls)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| DataFusionError::Execution(e.clone()))
+    }
 }
 
 /// The join's output rows for `indices`, projected and labelled as the declared schema.
@@ -275,6 +335,7 @@ fn probe_batch(
     probe: &RecordBatch,
     assembler: &mut JoinAssembler,
     budget: usize,
+    metrics: &DeviceMetrics,
 ) -> Result<Vec<RecordBatch>> {
     let keys = spec
         .right_keys
@@ -282,13 +343,9 @@ fn probe_batch(
         .map(|p| evaluate(p, probe))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(external)?;
-    let mut prober = build
-        .table
-        .prober(&keys, probe.num_rows())
-        .map_err(external)?;
     let mut probe_matched = vec![false; probe.num_rows()];
     let mut out = Vec::new();
-    while let Some(pairs) = prober.next_chunk(budget) {
+    let mut take = |pairs: Pairs, out: &mut Vec<RecordBatch>| -> Result<()> {
         let kept = match &spec.filter {
             Some(f) => f.keep(&build.batch, probe, &pairs).map_err(external)?,
             None => vec![true; pairs.build.len()],
@@ -297,6 +354,62 @@ fn probe_batch(
         if !indices.is_empty() {
             out.push(output(spec, &build.batch, probe, &indices)?);
         }
+        Ok(())
+    };
+    if let Some((rt, device_build)) = &build.device {
+        // The probe keys go to the device; the pairs come back chunk by chunk.
+        let timer = metrics.device_time.timer();
+        let probed = keys
+            .iter()
+            .map(|k| DeviceColumn::upload(&rt.pool, k.as_ref()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(KernelError::from)
+            .and_then(|columns| {
+                metrics
+                    .bytes_to_device
+                    .add(columns.iter().map(DeviceColumn::pool_bytes).sum());
+                probe_device(
+                    &rt.kernels,
+                    &rt.pool,
+                    device_build,
+                    columns,
+                    probe.num_rows(),
+                )
+            });
+        timer.done();
+        match probed {
+            Ok(mut prober) => {
+                loop {
+                    let timer = metrics.device_time.timer();
+                    let chunk = prober.next_chunk(&rt.kernels, &rt.pool, budget);
+                    timer.done();
+                    match chunk.map_err(external)? {
+                        Some(pairs) => {
+                            metrics.bytes_from_device.add(pairs.build.len() * 8);
+                            take(pairs, &mut out)?;
+                        }
+                        None => break,
+                    }
+                }
+                metrics.peak_device_bytes.set_max(rt.pool.stats().peak);
+                return Ok(out);
+            }
+            Err(e) if is_oom(&e) => {
+                metrics.cpu_fallback_batches.add(1);
+                log::warn!(
+                    "cinder: {e}; probing this batch of {} rows on the host reference",
+                    probe.num_rows()
+                );
+            }
+            Err(e) => return Err(external(e)),
+        }
+    }
+    let mut prober = build
+        .host_table()?
+        .prober(&keys, probe.num_rows())
+        .map_err(external)?;
+    while let Some(pairs) = prober.next_chunk(budget) {
+        take(pairs, &mut out)?;
     }
     Ok(out)
 }
@@ -315,6 +428,7 @@ struct JoinStream<P> {
     failed: bool,
     budget: usize,
     baseline: BaselineMetrics,
+    metrics: DeviceMetrics,
 }
 
 impl<P> JoinStream<P>
@@ -357,7 +471,14 @@ where
             match self.probe.next().await {
                 Some(Ok(batch)) => {
                     let _timer = self.baseline.elapsed_compute().timer();
-                    match probe_batch(&self.spec, &build, &batch, assembler, self.budget) {
+                    match probe_batch(
+                        &self.spec,
+                        &build,
+                        &batch,
+                        assembler,
+                        self.budget,
+                        &self.metrics,
+                    ) {
                         Ok(out) => self.pending.extend(out),
                         Err(e) => return Some(Err(e)),
                     }
@@ -485,21 +606,31 @@ impl ExecutionPlan for CinderHashJoinExec {
     ) -> Result<SendableRecordBatchStream> {
         let spec = Arc::clone(&self.spec);
         let probe_partitions = self.right.output_partitioning().partition_count();
+        let metrics = DeviceMetrics::new(&self.core.metrics, partition);
         let build: SharedBuild = if spec.collect_left {
             let mut slot = self.build.lock().map_err(|_| {
                 DataFusionError::Internal("the join's build lock is poisoned".into())
             })?;
             slot.get_or_insert_with(|| {
+                let (backend, metrics) = (self.core.backend.clone(), metrics.clone());
                 let (left, ctx, spec) = (
                     Arc::clone(&self.left),
                     Arc::clone(&context),
                     Arc::clone(&spec),
                 );
                 let partitions = 0..left.output_partitioning().partition_count();
-                collect_build(left, partitions, ctx, spec, probe_partitions)
-                    .map(|r| r.map_err(Arc::new))
-                    .boxed()
-                    .shared()
+                collect_build(
+                    left,
+                    partitions,
+                    ctx,
+                    spec,
+                    probe_partitions,
+                    backend,
+                    metrics,
+                )
+                .map(|r| r.map_err(Arc::new))
+                .boxed()
+                .shared()
             })
             .clone()
         } else {
@@ -509,6 +640,8 @@ impl ExecutionPlan for CinderHashJoinExec {
                 Arc::clone(&context),
                 Arc::clone(&spec),
                 1,
+                self.core.backend.clone(),
+                metrics.clone(),
             )
             .map(|r| r.map_err(Arc::new))
             .boxed()
@@ -533,6 +666,7 @@ impl ExecutionPlan for CinderHashJoinExec {
             failed: false,
             budget,
             baseline,
+            metrics,
         };
         let stream = futures::stream::unfold(state, |mut state| async move {
             let item = state.next().await?;

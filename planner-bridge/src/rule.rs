@@ -259,13 +259,11 @@ impl Offload {
         if !self.config.join_enabled {
             return Err("cinder.join_enabled = false".to_string());
         }
-        if matches!(self.backend, Backend::Cuda(_)) {
-            return Err(
-                "no device hash join yet (its host reference runs with cinder.device = host)"
-                    .to_string(),
-            );
-        }
-        if let Some(reason) = self.too_small(join.right()) {
+        if let Some(reason) = self
+            .too_small(join.right())
+            .or_else(|| self.device_columns(join.left(), false))
+            .or_else(|| self.device_columns(join.right(), false))
+        {
             return Err(reason);
         }
         plan_join(join)

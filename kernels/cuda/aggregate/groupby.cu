@@ -10,7 +10,7 @@
 // Host reference: kernels/src/aggregate/host.rs (group_host, accumulate_host).
 
 #include "cinder/abi.cuh"
-#include "cinder/hash.cuh"
+#include "cinder/keys.cuh"
 
 namespace {
 
@@ -24,113 +24,16 @@ typedef unsigned long long ull;
 // Operations a block can accumulate in shared memory at once (device.rs SHARED_MAX_OPS).
 constexpr int32_t kSharedMaxOps = 32;
 
-__device__ __forceinline__ bool valid_at(uint64_t validity, int64_t row) {
-  return validity == 0 || ((reinterpret_cast<const uint8_t*>(validity)[row >> 3] >> (row & 7)) & 1) != 0;
-}
-
-__device__ __forceinline__ bool bit_at(uint64_t bitmap, int64_t row) {
-  return ((reinterpret_cast<const uint8_t*>(bitmap)[row >> 3] >> (row & 7)) & 1) != 0;
-}
-
-__device__ __forceinline__ int64_t str_offset(const AggKey& k, int64_t i) {
-  return k.offset_width == 4 ? static_cast<int64_t>(reinterpret_cast<const int32_t*>(k.data)[i])
-                             : reinterpret_cast<const int64_t*>(k.data)[i];
-}
-
-// -0.0 and +0.0 group together, as +0.0 (DataFusion's group values canonicalise floats).
-__device__ __forceinline__ uint64_t canonical_f64(uint64_t bits) { return (bits << 1) == 0 ? 0 : bits; }
-
-__device__ uint64_t key_hash(const AggKey& k, int64_t row, uint64_t seed) {
-  const uint64_t mixed = cinder::mix_seed(seed);
-  if (!valid_at(k.validity, row)) return cinder::hash_null(mixed);
-  switch (k.kind) {
-    case cinder::AGG_KEY_BOOL:
-      return cinder::hash_u64(bit_at(k.data, row) ? 1 : 0, mixed);
-    case cinder::AGG_KEY_4:
-      return cinder::hash_u64(
-          static_cast<uint64_t>(static_cast<int64_t>(reinterpret_cast<const int32_t*>(k.data)[row])), mixed);
-    case cinder::AGG_KEY_8:
-      return cinder::hash_u64(reinterpret_cast<const uint64_t*>(k.data)[row], mixed);
-    case cinder::AGG_KEY_F64:
-      return cinder::hash_u64(canonical_f64(reinterpret_cast<const uint64_t*>(k.data)[row]), mixed);
-    case cinder::AGG_KEY_16: {
-      const uint64_t* w = reinterpret_cast<const uint64_t*>(k.data) + 2 * row;
-      return cinder::hash_combine(cinder::hash_u64(w[0], mixed), cinder::hash_u64(w[1], mixed));
-    }
-    default: {  // AGG_KEY_STR: the length, then 8-byte little-endian chunks
-      const int64_t start = str_offset(k, row);
-      const int64_t len = str_offset(k, row + 1) - start;
-      const uint8_t* s = reinterpret_cast<const uint8_t*>(k.bytes) + start;
-      uint64_t h = cinder::hash_u64(static_cast<uint64_t>(len), mixed);
-      uint64_t word = 0;
-      int n = 0;
-      for (int64_t i = 0; i < len; ++i) {
-        word |= static_cast<uint64_t>(s[i]) << (8 * n);
-        if (++n == 8) {
-          h = cinder::hash_combine(h, cinder::hash_u64(word, mixed));
-          word = 0;
-          n = 0;
-        }
-      }
-      if (n > 0) h = cinder::hash_combine(h, cinder::hash_u64(word, mixed));
-      return h;
-    }
-  }
-}
-
-// Whether rows a and b hold the same key: null equals null; floats by canonical bits.
-__device__ bool key_equal(const AggKey& k, int64_t a, int64_t b) {
-  const bool va = valid_at(k.validity, a);
-  const bool vb = valid_at(k.validity, b);
-  if (!va || !vb) return va == vb;
-  switch (k.kind) {
-    case cinder::AGG_KEY_BOOL:
-      return bit_at(k.data, a) == bit_at(k.data, b);
-    case cinder::AGG_KEY_4: {
-      const int32_t* v = reinterpret_cast<const int32_t*>(k.data);
-      return v[a] == v[b];
-    }
-    case cinder::AGG_KEY_8: {
-      const uint64_t* v = reinterpret_cast<const uint64_t*>(k.data);
-      return v[a] == v[b];
-    }
-    case cinder::AGG_KEY_F64: {
-      const uint64_t* v = reinterpret_cast<const uint64_t*>(k.data);
-      return canonical_f64(v[a]) == canonical_f64(v[b]);
-    }
-    case cinder::AGG_KEY_16: {
-      const uint64_t* v = reinterpret_cast<const uint64_t*>(k.data);
-      return v[2 * a] == v[2 * b] && v[2 * a + 1] == v[2 * b + 1];
-    }
-    default: {
-      const int64_t sa = str_offset(k, a), sb = str_offset(k, b);
-      const int64_t la = str_offset(k, a + 1) - sa, lb = str_offset(k, b + 1) - sb;
-      if (la != lb) return false;
-      const uint8_t* bytes = reinterpret_cast<const uint8_t*>(k.bytes);
-      for (int64_t i = 0; i < la; ++i) {
-        if (bytes[sa + i] != bytes[sb + i]) return false;
-      }
-      return true;
-    }
-  }
-}
+using cinder::bit_at;
+using cinder::valid_at;
 
 __device__ __forceinline__ uint64_t row_hash(const GroupParams& p, int64_t row) {
-  const AggKey* keys = reinterpret_cast<const AggKey*>(p.keys);
-  uint64_t h = 0;
-  for (int32_t i = 0; i < p.n_keys; ++i) {
-    const uint64_t hk = key_hash(keys[i], row, static_cast<uint64_t>(i));
-    h = i == 0 ? hk : cinder::hash_combine(h, hk);
-  }
-  return h;
+  return cinder::keys_hash(reinterpret_cast<const AggKey*>(p.keys), p.n_keys, row);
 }
 
 __device__ __forceinline__ bool rows_equal(const GroupParams& p, int64_t a, int64_t b) {
   const AggKey* keys = reinterpret_cast<const AggKey*>(p.keys);
-  for (int32_t i = 0; i < p.n_keys; ++i) {
-    if (!key_equal(keys[i], a, b)) return false;
-  }
-  return true;
+  return cinder::keys_equal(keys, a, keys, b, p.n_keys);
 }
 
 __device__ __forceinline__ bool is_wide_min_max(int32_t kind) {

@@ -75,7 +75,7 @@ pub struct DeviceGroups {
     pub keys: Vec<ArrayRef>,
 }
 
-fn key_kind(column: &DeviceColumn) -> Result<i32> {
+pub(crate) fn key_kind(column: &DeviceColumn) -> Result<i32> {
     use arrow::datatypes::DataType;
     Ok(match (column.data_type(), column.body()) {
         (DataType::Boolean, ColumnBody::Boolean { .. }) => KEY_BOOL,
@@ -117,6 +117,93 @@ pub fn group_device(
     keys: &[&DeviceColumn],
     rows: usize,
 ) -> Result<DeviceGroups> {
+    match number_groups(kernels, pool, keys, rows)? {
+        None => Ok(DeviceGroups {
+            ids: None,
+            count: 0,
+            keys: keys
+                .iter()
+                .map(|k| new_empty_array(k.data_type()))
+                .collect(),
+        }),
+        Some(grouping) => {
+            let keys = grouping
+                .keys
+                .iter()
+                .map(|c| c.download(pool).map(|a| canonical_key(&a)))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(DeviceGroups {
+                ids: Some(grouping.ids),
+                count: grouping.count,
+                keys,
+            })
+        }
+    }
+}
+
+/// Rows numbered by group, everything on the device: what [`group_device`] downloads from,
+/// and what a hash join's build side probes.
+#[derive(Debug)]
+pub(crate) struct DeviceGrouping {
+    /// The group of each row (`u32`).
+    pub ids: DeviceBuffer,
+    /// The number of groups.
+    pub count: usize,
+    /// The hash table: per slot, the smallest row + 1 of its key, or 0.
+    pub slots: DeviceBuffer,
+    /// Slots - 1.
+    pub mask: u64,
+    /// Per row: the group a key's first row starts (other entries unused).
+    pub rep_group: DeviceBuffer,
+    /// Each group's keys (the first rows' values), in group order.
+    pub keys: Vec<DeviceColumn>,
+}
+
+/// The `AggKey` descriptors of `keys`, their reads recorded in `guards`.
+pub(crate) fn key_descriptors<'a>(
+    keys: &[&'a DeviceColumn],
+    stream: &'a cinder_cuda::driver::CudaStream,
+    guards: &mut Vec<SyncOnDrop<'a>>,
+) -> Result<Vec<AggKey>> {
+    let mut descriptors = Vec::with_capacity(keys.len());
+    for key in keys {
+        let mut d = AggKey {
+            validity: read_ptr(key.validity(), stream, guards),
+            kind: key_kind(key)?,
+            ..AggKey::default()
+        };
+        match key.body() {
+            ColumnBody::Fixed { values, .. } | ColumnBody::Boolean { values } => {
+                d.data = read_ptr(Some(values), stream, guards);
+            }
+            ColumnBody::Strings {
+                offsets,
+                offset_width,
+                bytes,
+            } => {
+                d.data = read_ptr(Some(offsets), stream, guards);
+                d.bytes = read_ptr(Some(bytes), stream, guards);
+                d.offset_width = offset_width.bytes() as i32;
+            }
+            ColumnBody::Dictionary { .. } => {
+                return Err(invalid(
+                    AGG_INSERT,
+                    "dictionary keys are not grouped on the device",
+                ));
+            }
+        }
+        descriptors.push(d);
+    }
+    Ok(descriptors)
+}
+
+/// Numbers the rows of `keys` by group on the device; `None` when there are no rows.
+pub(crate) fn number_groups(
+    kernels: &DeviceKernels,
+    pool: &MemoryPool,
+    keys: &[&DeviceColumn],
+    rows: usize,
+) -> Result<Option<DeviceGrouping>> {
     let device = pool
         .device()
         .ok_or_else(|| invalid(AGG_INSERT, "group_device needs a CUDA pool"))?;
@@ -136,14 +223,7 @@ pub fn group_device(
         ));
     }
     if rows == 0 {
-        return Ok(DeviceGroups {
-            ids: None,
-            count: 0,
-            keys: keys
-                .iter()
-                .map(|k| new_empty_array(k.data_type()))
-                .collect(),
-        });
+        return Ok(None);
     }
     let stream = device.stream();
     let slots_len = (2 * rows).next_power_of_two().max(64);
@@ -162,35 +242,7 @@ pub fn group_device(
     };
     {
         let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
-        let mut descriptors = Vec::with_capacity(keys.len());
-        for key in keys {
-            let mut d = AggKey {
-                validity: read_ptr(key.validity(), stream, &mut guards),
-                kind: key_kind(key)?,
-                ..AggKey::default()
-            };
-            match key.body() {
-                ColumnBody::Fixed { values, .. } | ColumnBody::Boolean { values } => {
-                    d.data = read_ptr(Some(values), stream, &mut guards);
-                }
-                ColumnBody::Strings {
-                    offsets,
-                    offset_width,
-                    bytes,
-                } => {
-                    d.data = read_ptr(Some(offsets), stream, &mut guards);
-                    d.bytes = read_ptr(Some(bytes), stream, &mut guards);
-                    d.offset_width = offset_width.bytes() as i32;
-                }
-                ColumnBody::Dictionary { .. } => {
-                    return Err(invalid(
-                        AGG_INSERT,
-                        "dictionary keys are not grouped on the device",
-                    ));
-                }
-            }
-            descriptors.push(d);
-        }
+        let descriptors = key_descriptors(keys, stream, &mut guards)?;
         let keys_buf = pool.upload(as_bytes(&descriptors))?;
         let mut desc_guards: Vec<SyncOnDrop<'_>> = Vec::new();
         params.keys = read_ptr(Some(&keys_buf), stream, &mut desc_guards);
@@ -267,16 +319,15 @@ pub fn group_device(
         };
         launch(kernels, stream, AGG_ASSIGN, config, &assign)?;
     }
-    let keys = compacted
-        .iter()
-        .map(|c| c.download(pool).map(|a| canonical_key(&a)))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    drop((slots, row_slot, rep_group, first_rows));
-    Ok(DeviceGroups {
-        ids: Some(ids),
+    drop((row_slot, first_rows));
+    Ok(Some(DeviceGrouping {
+        ids,
         count: n_groups,
-        keys,
-    })
+        slots,
+        mask: (slots_len - 1) as u64,
+        rep_group,
+        keys: compacted,
+    }))
 }
 
 /// Bytes of per-group state a block keeps in shared memory for `ops` over `groups` groups

@@ -29,6 +29,8 @@ use arrow::row::{RowConverter, Rows, SortField};
 use crate::expr::{Program, evaluate};
 use crate::{KernelError, Result};
 
+pub mod device;
+
 fn arrow_error(e: arrow::error::ArrowError) -> KernelError {
     KernelError::Execution(e.to_string())
 }

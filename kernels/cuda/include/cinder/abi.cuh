@@ -309,3 +309,48 @@ struct AccumulateParams {
 };
 
 }  // namespace cinder
+
+namespace cinder {
+
+// Exclusive scan of uint64 values (kernels/cuda/join/hash_join.cu): out[i] = sum of in[0..i),
+// out[n] = the total. Tiles of SCAN_TILE values: per-tile sums, a one-block scan of those,
+// then each tile's scan plus its offset.
+constexpr int32_t SCAN_THREADS = 256;
+constexpr int32_t SCAN_TILE = 2048;
+
+struct ScanParams {
+  uint64_t in;         // uint64[n]
+  uint64_t out;        // uint64[n + 1]
+  uint64_t tile_sums;  // uint64 per tile, then their exclusive scan in place
+  int64_t n;
+  int64_t n_tiles;
+};
+
+// Hash join (kernels/cuda/join/hash_join.cu, launched by kernels/src/join/device.rs). The
+// build side is numbered by group with the aggregation's kernels (GroupParams): its slots
+// keep each key's smallest build row + 1, rep_group gives that row's group.
+struct JoinParams {
+  uint64_t build_keys;     // AggKey[n_keys] over the build rows
+  uint64_t probe_keys;     // AggKey[n_keys] over the probe rows (same kinds)
+  uint64_t slots;          // uint32 per slot (mask + 1): smallest build row + 1 of a key, or 0
+  uint64_t rep_group;      // uint32 per build row: the group a key's first row starts
+  uint64_t build_groups;   // uint32 per build row: its group
+  uint64_t group_counts;   // uint64 per group: build rows (cinder_join_count adds, zeroed before)
+  uint64_t group_offsets;  // uint64 per group + 1: their exclusive scan
+  uint64_t group_cursor;   // uint64 per group: rows placed so far (zeroed before)
+  uint64_t group_rows;     // uint32 per build row: the build rows, grouped
+  uint64_t probe_group;    // int32 per probe row: its group, or -1 for no match
+  uint64_t probe_counts;   // uint64 per probe row: its matches
+  uint64_t probe_offsets;  // uint64 per probe row + 1: their exclusive scan
+  uint64_t out_build;      // uint32 per pair of the chunk: the build row
+  uint64_t out_probe;      // uint32 per pair of the chunk: the probe row
+  uint64_t mask;           // slots - 1
+  int64_t build_rows;
+  int64_t probe_rows;
+  int64_t pair_start;      // the chunk: pairs [pair_start, pair_end) in probe-row order
+  int64_t pair_end;
+  int32_t n_keys;
+  int32_t skip_null_keys;  // a probe row with a null key matches nothing (NullEqualsNothing)
+};
+
+}  // namespace cinder
