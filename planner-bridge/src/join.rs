@@ -368,13 +368,8 @@ fn probe_batch(
                 metrics
                     .bytes_to_device
                     .add(columns.iter().map(DeviceColumn::pool_bytes).sum());
-                probe_device(
-                    &rt.kernels,
-                    &rt.pool,
-                    device_build,
-                    columns,
-                    probe.num_rows(),
-                )
+                let refs: Vec<&DeviceColumn> = columns.iter().collect();
+                probe_device(&rt.kernels, &rt.pool, device_build, &refs, probe.num_rows())
             });
         timer.done();
         match probed {

@@ -267,7 +267,7 @@ pub fn probe_device<'b>(
     kernels: &DeviceKernels,
     pool: &MemoryPool,
     build: &'b DeviceBuild,
-    keys: Vec<DeviceColumn>,
+    keys: &[&DeviceColumn],
     rows: usize,
 ) -> Result<DeviceProbe<'b>> {
     let device = pool
@@ -324,7 +324,7 @@ pub fn probe_device<'b>(
     {
         let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
         let build_refs: Vec<&DeviceColumn> = build.keys.iter().collect();
-        let probe_refs: Vec<&DeviceColumn> = keys.iter().collect();
+        let probe_refs: Vec<&DeviceColumn> = keys.to_vec();
         let build_desc = key_descriptors(&build_refs, stream, &mut guards)?;
         let probe_desc = key_descriptors(&probe_refs, stream, &mut guards)?;
         let build_buf = pool.upload(as_bytes(&build_desc))?;
@@ -363,7 +363,6 @@ pub fn probe_device<'b>(
         .take(rows + 1)
         .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
         .collect();
-    drop(keys);
     Ok(DeviceProbe {
         build,
         probe_group: Some(probe_group),
@@ -591,17 +590,13 @@ pub(crate) fn check_join(
                 while let Some(c) = host.next_chunk(budget) {
                     host_chunks.push(c);
                 }
+                let on_device: Vec<DeviceColumn> = probe_keys
+                    .iter()
+                    .map(upload)
+                    .collect::<std::result::Result<_, _>>()?;
+                let refs: Vec<&DeviceColumn> = on_device.iter().collect();
                 let started = std::time::Instant::now();
-                let mut device = probe_device(
-                    env.kernels,
-                    env.pool,
-                    &build,
-                    probe_keys
-                        .iter()
-                        .map(upload)
-                        .collect::<std::result::Result<_, _>>()?,
-                    probe_rows,
-                )?;
+                let mut device = probe_device(env.kernels, env.pool, &build, &refs, probe_rows)?;
                 let mut device_chunks = Vec::new();
                 while let Some(c) = device.next_chunk(env.kernels, env.pool, budget)? {
                     if c.build.len() > budget {

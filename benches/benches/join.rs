@@ -1,0 +1,116 @@
+//! Device hash join build and probe, keys already on the device.
+//!
+//! Int64 keys; build 1M and 15M rows with 1 or 4 rows per key; probe 60M rows
+//! (`CINDER_BENCH_JOIN_PROBE_ROWS` overrides) whose keys hit the build side 100% or 1% of the
+//! time. `build` is `build_device` (group numbering, counts, scan, fill); `probe` is
+//! `probe_device` plus every chunk of pairs, copied back to the host as `CinderHashJoinExec`
+//! receives them (the probe offsets come back too, to cut chunks: 8 bytes per probe row).
+//! Reported as keys or probe rows per second. Targets on an H100 for 15M x 60M: build >= 2 G
+//! keys/s, probe >= 4 G probes/s; compare with the device's copy bandwidth printed first.
+//!
+//! Without a CUDA device it says the benchmark was skipped.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use arrow::array::Int64Array;
+use cinder_cuda::{DeviceColumn, MemoryPool, PoolConfig};
+use cinder_kernels::DeviceKernels;
+use cinder_kernels::join::NullMatch;
+use cinder_kernels::join::device::{build_device, probe_device};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
+
+fn main() {
+    let device = match cinder_cuda::probe(0) {
+        Ok(device) => Arc::new(device),
+        Err(e) => {
+            println!("join benchmark skipped: no CUDA device ({e})");
+            return;
+        }
+    };
+    println!("device: {}", device.info());
+    match device.copy_bandwidth_gbps(1 << 30, 10) {
+        Ok(gbps) => println!("baseline: device copy bandwidth {gbps:.0} GB/s (read + write)"),
+        Err(e) => println!("baseline not measured: {e}"),
+    }
+    let probe_rows: usize = std::env::var("CINDER_BENCH_JOIN_PROBE_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60_000_000);
+    let kernels = DeviceKernels::load(&device).expect("kernels load");
+    let pool = MemoryPool::cuda(Arc::clone(&device), PoolConfig::default()).expect("a pool");
+    let mut criterion = Criterion::default().configure_from_args().sample_size(10);
+    let scatter = |i: u64, n: u64| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) % n;
+    for build_rows in [1_000_000usize, 15_000_000] {
+        for per_key in [1usize, 4] {
+            let distinct = (build_rows / per_key) as u64;
+            let build_keys =
+                Int64Array::from_iter_values((0..build_rows as u64).map(|i| (i % distinct) as i64));
+            let upload = |a: &Int64Array| DeviceColumn::upload(&pool, a).expect("upload");
+            let mut group = criterion
+                .benchmark_group(format!("join/build {build_rows} rows, {per_key} per key"));
+            group.throughput(Throughput::Elements(build_rows as u64));
+            group.bench_function("build", |b| {
+                // The keys' upload is set-up, outside the timing.
+                b.iter_batched(
+                    || vec![upload(&build_keys)],
+                    |keys| {
+                        black_box(
+                            build_device(
+                                &kernels,
+                                &pool,
+                                keys,
+                                build_rows,
+                                NullMatch::NullEqualsNothing,
+                            )
+                            .expect("build"),
+                        )
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+            group.finish();
+            let build = build_device(
+                &kernels,
+                &pool,
+                vec![upload(&build_keys)],
+                build_rows,
+                NullMatch::NullEqualsNothing,
+            )
+            .expect("build");
+            let mut group = criterion.benchmark_group(format!(
+                "join/probe {probe_rows} rows against {build_rows}, {per_key} per key"
+            ));
+            group.throughput(Throughput::Elements(probe_rows as u64));
+            for (label, hit_percent) in [("100% match", 100u64), ("1% match", 1)] {
+                let probe_keys = Int64Array::from_iter_values((0..probe_rows as u64).map(|i| {
+                    let key = scatter(i, distinct) as i64;
+                    if scatter(i ^ 0x5555, 100) < hit_percent {
+                        key
+                    } else {
+                        key + distinct as i64
+                    }
+                }));
+                let probe = upload(&probe_keys);
+                drop(probe_keys);
+                device.synchronize_copies().expect("synchronise");
+                group.bench_function(BenchmarkId::new("probe", label), |b| {
+                    b.iter(|| {
+                        let mut prober =
+                            probe_device(&kernels, &pool, &build, &[&probe], probe_rows)
+                                .expect("probe");
+                        let mut pairs = 0usize;
+                        while let Some(chunk) =
+                            prober.next_chunk(&kernels, &pool, 1 << 24).expect("chunk")
+                        {
+                            pairs += chunk.build.len();
+                        }
+                        black_box(pairs)
+                    })
+                });
+            }
+            group.finish();
+        }
+    }
+    criterion.final_summary();
+}
