@@ -16,6 +16,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result, ScalarValue, Statistics};
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{Column, Literal};
@@ -558,6 +559,10 @@ impl ExecutionPlan for CinderAggregateExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let batch_size = context.session_config().batch_size().max(1);
+        // The state batches this partition holds until its input ends, in DataFusion's
+        // memory pool (Cinder does not spill: a pool too small fails the query).
+        let reservation = MemoryConsumer::new(format!("CinderAggregateExec[{partition}]"))
+            .register(context.memory_pool());
         let input = self.input.execute(partition, context)?;
         let runner = Runner {
             backend: self.core.backend.clone(),
@@ -578,12 +583,16 @@ impl ExecutionPlan for CinderAggregateExec {
             while let Some(batch) = batches.next().await {
                 let batch = batch?;
                 let _timer = baseline.elapsed_compute().timer();
-                states.push(match &update {
+                let state = match &update {
                     Some(step) => runner.run(step.as_ref(), &batch, 0)?,
                     None => batch,
-                });
+                };
+                reservation.try_grow(state.get_array_memory_size())?;
+                states.push(state);
             }
             let _timer = baseline.elapsed_compute().timer();
+            // The merge holds the concatenated state and its result besides.
+            reservation.try_grow(reservation.size())?;
             let out = if stage == Stage::Partial && states.len() == 1 {
                 states.remove(0)
             } else {

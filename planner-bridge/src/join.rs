@@ -19,6 +19,7 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, JoinSide, JoinType, NullEquality, Result, Statistics};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
@@ -170,6 +171,8 @@ struct BuildSide {
     matched: Mutex<Vec<bool>>,
     /// Probe partitions still running.
     remaining: AtomicUsize,
+    /// The build side's memory in DataFusion's pool, held as long as the build side.
+    _reservation: MemoryReservation,
 }
 
 type SharedBuild =
@@ -247,12 +250,18 @@ async fn collect_build(
     } else {
         concat(&schema, batches)?
     };
+    // The collected rows, their keys and the host table (about 16 bytes a row) in
+    // DataFusion's memory pool; like DataFusion's hash join, Cinder's does not spill.
+    let reservation =
+        MemoryConsumer::new("CinderHashJoinExec build side").register(context.memory_pool());
+    reservation.try_grow(batch.get_array_memory_size() + 16 * batch.num_rows())?;
     let keys = spec
         .left_keys
         .iter()
         .map(|p| evaluate(p, &batch))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(external)?;
+    reservation.try_grow(keys.iter().map(|k| k.get_array_memory_size()).sum())?;
     let device = match &backend {
         Backend::Host => None,
         Backend::Cuda(rt) => {
@@ -288,6 +297,7 @@ async fn collect_build(
         table: OnceLock::new(),
         nulls: spec.nulls,
         device,
+        _reservation: reservation,
     }))
 }
 

@@ -340,3 +340,45 @@ async fn device_out_of_memory_splits_the_update_and_runs_the_merge_on_the_cpu() 
     });
     assert!(fallbacks > 0, "no batch fell back to the CPU");
 }
+
+#[tokio::test]
+async fn a_memory_pool_too_small_for_the_state_fails_the_query_not_the_session() {
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(256 * 1024, 1.0)
+        .build_arc()
+        .unwrap();
+    let mut c = CinderConfig::default();
+    c.device = DeviceChoice::Host;
+    c.min_rows = 0;
+    c.batch_rows = 2_500;
+    let state = with_cinder(
+        SessionStateBuilder::new()
+            .with_config(SessionConfig::new().with_target_partitions(1))
+            .with_runtime_env(runtime)
+            .with_default_features(),
+        c,
+    )
+    .build();
+    let ctx = SessionContext::new_with_state(state);
+    ctx.register_table("t", Arc::new(table())).unwrap();
+    // One group per row: the state outgrows the pool.
+    let err = ctx
+        .sql("SELECT id, sum(m), count(*) FROM t GROUP BY id")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("CinderAggregateExec"), "{err}");
+    // The session goes on.
+    let ok = ctx
+        .sql("SELECT count(*) FROM t")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(ok[0].num_rows(), 1);
+}

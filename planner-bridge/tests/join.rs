@@ -182,3 +182,46 @@ async fn join_switch_and_reasons() {
         "{placed:?}"
     );
 }
+
+#[tokio::test]
+async fn a_memory_pool_too_small_for_the_build_side_fails_the_query_not_the_session() {
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(16 * 1024, 1.0)
+        .build_arc()
+        .unwrap();
+    let mut c = CinderConfig::default();
+    c.device = DeviceChoice::Host;
+    c.min_rows = 0;
+    let state = with_cinder(
+        SessionStateBuilder::new()
+            .with_config(SessionConfig::new().with_target_partitions(1))
+            .with_runtime_env(runtime)
+            .with_default_features(),
+        c,
+    )
+    .build();
+    let ctx = SessionContext::new_with_state(state);
+    ctx.register_table("l", Arc::new(table("l", 1, 300, 120)))
+        .unwrap();
+    ctx.register_table("r", Arc::new(table("r", 2, 400, 160)))
+        .unwrap();
+    let sql = "SELECT l.lk, r.rv FROM l JOIN r ON l.lk = r.rk";
+    let plan = physical(&ctx, sql).await;
+    assert!(
+        displayable(plan.as_ref())
+            .indent(true)
+            .to_string()
+            .contains("CinderHashJoinExec")
+    );
+    let err = collect(plan, ctx.task_ctx()).await.unwrap_err().to_string();
+    assert!(err.contains("CinderHashJoinExec build side"), "{err}");
+    let ok = ctx
+        .sql("SELECT count(*) FROM r")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(ok[0].num_rows(), 1);
+}
