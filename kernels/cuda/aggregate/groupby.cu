@@ -182,6 +182,138 @@ __device__ __forceinline__ void merge_into(const AggOp& op, const ull* part, ull
   }
 }
 
+
+// Warp reductions (butterfly: every lane gets the result). All 32 lanes must take part.
+constexpr unsigned kFullWarp = 0xFFFFFFFFu;
+
+__device__ __forceinline__ ull warp_sum(ull v) {
+  for (int d = 16; d > 0; d >>= 1) v += __shfl_xor_sync(kFullWarp, v, d);
+  return v;
+}
+
+__device__ __forceinline__ double warp_sum_f64(double v) {
+  for (int d = 16; d > 0; d >>= 1) v += __shfl_xor_sync(kFullWarp, v, d);
+  return v;
+}
+
+__device__ __forceinline__ long long warp_min(long long v) {
+  for (int d = 16; d > 0; d >>= 1) v = min(v, __shfl_xor_sync(kFullWarp, v, d));
+  return v;
+}
+
+__device__ __forceinline__ long long warp_max(long long v) {
+  for (int d = 16; d > 0; d >>= 1) v = max(v, __shfl_xor_sync(kFullWarp, v, d));
+  return v;
+}
+
+__device__ __forceinline__ ull warp_min_u(ull v) {
+  for (int d = 16; d > 0; d >>= 1) v = min(v, __shfl_xor_sync(kFullWarp, v, d));
+  return v;
+}
+
+__device__ __forceinline__ ull warp_max_u(ull v) {
+  for (int d = 16; d > 0; d >>= 1) v = max(v, __shfl_xor_sync(kFullWarp, v, d));
+  return v;
+}
+
+// Wrapping 128-bit sum over the warp: the low words' carries go to the high words.
+__device__ __forceinline__ void warp_sum128(ull* lo, ull* hi) {
+  for (int d = 16; d > 0; d >>= 1) {
+    const ull other_lo = __shfl_xor_sync(kFullWarp, *lo, d);
+    const ull other_hi = __shfl_xor_sync(kFullWarp, *hi, d);
+    const ull sum = *lo + other_lo;
+    *hi += other_hi + (sum < *lo ? 1ull : 0ull);
+    *lo = sum;
+  }
+}
+
+// Few groups (at most kWarpCombineGroups): the lanes of a warp that hold rows of group g
+// (`mine`) fold their values with warp reductions first, and the leader lane applies the
+// warp's result with one atomic, instead of up to 32 atomics on one address. Every lane of
+// the warp calls this with the same op, g and pass.
+constexpr int64_t kWarpCombineGroups = 32;
+
+__device__ __forceinline__ void warp_apply(const AggOp& op, ull* values, uint32_t* seen, int64_t g, int64_t row,
+                                           bool mine, bool leader, int32_t pass, const ull* result) {
+  const bool valid = mine && valid_at(op.validity, row);
+  if (pass == 1) {
+    if (!is_wide_min_max(op.kind)) return;
+    const bool is_min = op.kind == cinder::AGG_OP_MIN128;
+    bool take = false;
+    ull lo = is_min ? ~0ull : 0ull;
+    if (valid) {
+      const int64_t* w = reinterpret_cast<const int64_t*>(op.data) + 2 * row;
+      take = w[1] == static_cast<int64_t>(result[2 * g + 1]);
+      if (take) lo = static_cast<ull>(w[0]);
+    }
+    lo = is_min ? warp_min_u(lo) : warp_max_u(lo);
+    if (__any_sync(kFullWarp, take) && leader) {
+      if (is_min) {
+        atomicMin(values + 2 * g, lo);
+      } else {
+        atomicMax(values + 2 * g, lo);
+      }
+      seen[g] = 1;
+    }
+    return;
+  }
+  const bool any = __any_sync(kFullWarp, valid);
+  switch (op.kind) {
+    case cinder::AGG_OP_COUNT: {
+      const ull n = warp_sum(valid ? 1ull : 0ull);
+      if (any && leader) atomicAdd(values + g, n);
+      break;
+    }
+    case cinder::AGG_OP_SUM64: {
+      const ull v = warp_sum(valid ? static_cast<ull>(read64(op, row)) : 0ull);
+      if (any && leader) atomicAdd(values + g, v);
+      break;
+    }
+    case cinder::AGG_OP_SUMF64: {
+      const double v = warp_sum_f64(valid ? reinterpret_cast<const double*>(op.data)[row] : 0.0);
+      if (any && leader) atomicAdd(reinterpret_cast<double*>(values + g), v);
+      break;
+    }
+    case cinder::AGG_OP_MIN64: {
+      const long long v = warp_min(valid ? static_cast<long long>(read64(op, row)) : 0x7FFFFFFFFFFFFFFFll);
+      if (any && leader) atomicMin(reinterpret_cast<long long*>(values + g), v);
+      break;
+    }
+    case cinder::AGG_OP_MAX64: {
+      const long long v =
+          warp_max(valid ? static_cast<long long>(read64(op, row)) : static_cast<long long>(0x8000000000000000ull));
+      if (any && leader) atomicMax(reinterpret_cast<long long*>(values + g), v);
+      break;
+    }
+    case cinder::AGG_OP_SUM128: {
+      ull lo = 0, hi = 0;
+      if (valid) {
+        const uint64_t* w = reinterpret_cast<const uint64_t*>(op.data) + 2 * row;
+        lo = w[0];
+        hi = w[1];
+      }
+      warp_sum128(&lo, &hi);
+      if (any && leader) atomic_add128(values + 2 * g, lo, hi);
+      break;
+    }
+    case cinder::AGG_OP_MIN128: {
+      const long long h =
+          warp_min(valid ? reinterpret_cast<const long long*>(op.data)[2 * row + 1] : 0x7FFFFFFFFFFFFFFFll);
+      if (any && leader) atomicMin(reinterpret_cast<long long*>(values + 2 * g + 1), h);
+      break;
+    }
+    case cinder::AGG_OP_MAX128: {
+      const long long h = warp_max(valid ? reinterpret_cast<const long long*>(op.data)[2 * row + 1]
+                                         : static_cast<long long>(0x8000000000000000ull));
+      if (any && leader) atomicMax(reinterpret_cast<long long*>(values + 2 * g + 1), h);
+      break;
+    }
+    default:
+      return;
+  }
+  if (any && leader) seen[g] = 1;
+}
+
 }  // namespace
 
 // Inserts every row's key: the slot of an equal key (keeping the smaller row) or the first
@@ -295,10 +427,34 @@ extern "C" __global__ void cinder_agg_accumulate(AccumulateParams p) {
     }
   }
   __syncthreads();
-  for (int64_t row = cinder::grid_first_row(); row < p.rows; row += cinder::grid_stride()) {
-    const int64_t g = groups[row];
-    for (int32_t j = 0; j < p.n_ops; ++j) {
-      apply(ops[j], part_values[j], part_seen[j], g, row, p.pass, reinterpret_cast<const ull*>(ops[j].values));
+  if (p.n_groups <= kWarpCombineGroups) {
+    // Whole warps step through the rows together (the reductions need all 32 lanes); each
+    // round takes the group of the lowest lane still to do, until every lane's row is done.
+    const int lane = threadIdx.x & 31;
+    const int64_t warp = cinder::grid_first_row() >> 5;
+    const int64_t warps = cinder::grid_stride() >> 5;
+    for (int64_t base = warp * 32; base < p.rows; base += warps * 32) {
+      const int64_t row = base + lane;
+      const bool in_range = row < p.rows;
+      const int64_t g = in_range ? static_cast<int64_t>(groups[row]) : -1;
+      unsigned todo = __ballot_sync(kFullWarp, in_range);
+      while (todo != 0) {
+        const int leader = __ffs(todo) - 1;
+        const int64_t lead_g = __shfl_sync(kFullWarp, g, leader);
+        const bool mine = in_range && g == lead_g;
+        todo &= ~__ballot_sync(kFullWarp, mine);
+        for (int32_t j = 0; j < p.n_ops; ++j) {
+          warp_apply(ops[j], part_values[j], part_seen[j], lead_g, row, mine, lane == leader, p.pass,
+                     reinterpret_cast<const ull*>(ops[j].values));
+        }
+      }
+    }
+  } else {
+    for (int64_t row = cinder::grid_first_row(); row < p.rows; row += cinder::grid_stride()) {
+      const int64_t g = groups[row];
+      for (int32_t j = 0; j < p.n_ops; ++j) {
+        apply(ops[j], part_values[j], part_seen[j], g, row, p.pass, reinterpret_cast<const ull*>(ops[j].values));
+      }
     }
   }
   __syncthreads();
