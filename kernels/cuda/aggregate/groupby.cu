@@ -430,6 +430,7 @@ extern "C" __global__ void cinder_agg_accumulate(AccumulateParams p) {
   if (p.n_groups <= kWarpCombineGroups) {
     // Whole warps step through the rows together (the reductions need all 32 lanes); each
     // round takes the group of the lowest lane still to do, until every lane's row is done.
+    if ((blockDim.x & 31) != 0) __trap();  // device.rs launches whole warps (256 threads)
     const int lane = threadIdx.x & 31;
     const int64_t warp = cinder::grid_first_row() >> 5;
     const int64_t warps = cinder::grid_stride() >> 5;
