@@ -50,34 +50,46 @@ fn main() {
             let mut group = criterion
                 .benchmark_group(format!("join/build {build_rows} rows, {per_key} per key"));
             group.throughput(Throughput::Elements(build_rows as u64));
-            group.bench_function("build", |b| {
-                // The keys' upload is set-up, outside the timing.
-                b.iter_batched(
-                    || vec![upload(&build_keys)],
-                    |keys| {
-                        black_box(
-                            build_device(
-                                &kernels,
-                                &pool,
-                                keys,
-                                build_rows,
-                                NullMatch::NullEqualsNothing,
+            // The hash table, and the dense-key path (the keys are 0..distinct).
+            let dense = Some((0i64, distinct as i64 - 1));
+            for (label, path) in [("hash table", None), ("dense keys", dense)] {
+                group.bench_function(BenchmarkId::new("build", label), |b| {
+                    // The keys' upload is set-up, outside the timing.
+                    b.iter_batched(
+                        || vec![upload(&build_keys)],
+                        |keys| {
+                            black_box(
+                                build_device(
+                                    &kernels,
+                                    &pool,
+                                    keys,
+                                    build_rows,
+                                    NullMatch::NullEqualsNothing,
+                                    path,
+                                )
+                                .expect("build"),
                             )
-                            .expect("build"),
-                        )
-                    },
-                    BatchSize::PerIteration,
-                )
-            });
+                        },
+                        BatchSize::PerIteration,
+                    )
+                });
+            }
             group.finish();
-            let build = build_device(
-                &kernels,
-                &pool,
-                vec![upload(&build_keys)],
-                build_rows,
-                NullMatch::NullEqualsNothing,
-            )
-            .expect("build");
+            let builds: Vec<(&str, _)> = [("hash table", None), ("dense keys", dense)]
+                .into_iter()
+                .map(|(label, path)| {
+                    let build = build_device(
+                        &kernels,
+                        &pool,
+                        vec![upload(&build_keys)],
+                        build_rows,
+                        NullMatch::NullEqualsNothing,
+                        path,
+                    )
+                    .expect("build");
+                    (label, build)
+                })
+                .collect();
             let mut group = criterion.benchmark_group(format!(
                 "join/probe {probe_rows} rows against {build_rows}, {per_key} per key"
             ));
@@ -94,20 +106,22 @@ fn main() {
                 let probe = upload(&probe_keys);
                 drop(probe_keys);
                 device.synchronize_copies().expect("synchronise");
-                group.bench_function(BenchmarkId::new("probe", label), |b| {
-                    b.iter(|| {
-                        let mut prober =
-                            probe_device(&kernels, &pool, &build, &[&probe], probe_rows)
-                                .expect("probe");
-                        let mut pairs = 0usize;
-                        while let Some(chunk) =
-                            prober.next_chunk(&kernels, &pool, 1 << 24).expect("chunk")
-                        {
-                            pairs += chunk.build.len();
-                        }
-                        black_box(pairs)
-                    })
-                });
+                for (path, build) in &builds {
+                    group.bench_function(BenchmarkId::new(format!("probe, {path}"), label), |b| {
+                        b.iter(|| {
+                            let mut prober =
+                                probe_device(&kernels, &pool, build, &[&probe], probe_rows)
+                                    .expect("probe");
+                            let mut pairs = 0usize;
+                            while let Some(chunk) =
+                                prober.next_chunk(&kernels, &pool, 1 << 24).expect("chunk")
+                            {
+                                pairs += chunk.build.len();
+                            }
+                            black_box(pairs)
+                        })
+                    });
+                }
             }
             group.finish();
         }

@@ -344,6 +344,10 @@ pub struct JoinParams {
     pub pair_start: i64,
     /// One past the chunk's last pair.
     pub pair_end: i64,
+    /// Dense keys: the smallest build key.
+    pub dense_min: i64,
+    /// Dense keys: max - min + 1.
+    pub dense_range: i64,
     /// Key columns.
     pub n_keys: i32,
     /// Whether a probe row with a null key matches nothing.
@@ -669,6 +673,8 @@ mod tests {
                 probe_rows,
                 pair_start,
                 pair_end,
+                dense_min,
+                dense_range,
                 n_keys,
                 skip_null_keys
             ]

@@ -39,7 +39,7 @@ use cinder_kernels::expr::{Program, evaluate, translate};
 use cinder_kernels::join::device::{DeviceBuild, build_device, probe_device};
 use cinder_kernels::join::{
     BuildTable, JoinAssembler, JoinFilterProgram, JoinIndices, JoinKind, NullMatch, Pairs, Side,
-    gather, joinable,
+    dense_range, gather, joinable,
 };
 
 use crate::exec::{
@@ -275,7 +275,14 @@ async fn collect_build(
                     metrics
                         .bytes_to_device
                         .add(columns.iter().map(DeviceColumn::pool_bytes).sum());
-                    build_device(&rt.kernels, &rt.pool, columns, batch.num_rows(), spec.nulls)
+                    build_device(
+                        &rt.kernels,
+                        &rt.pool,
+                        columns,
+                        batch.num_rows(),
+                        spec.nulls,
+                        dense_range(&keys, batch.num_rows(), spec.nulls),
+                    )
                 });
             timer.done();
             match built {

@@ -182,3 +182,55 @@ extern "C" __global__ void cinder_join_pairs(JoinParams p) {
     out_probe[i] = static_cast<uint32_t>(lo);
   }
 }
+
+// Dense keys (one Int32, Int64 or Date32 key over a small range; see JoinParams): the value of
+// a row's key, and whether the row takes part (valid, and for probe rows within the range).
+__device__ __forceinline__ bool dense_index(const AggKey& key, int64_t row, int64_t min, int64_t range,
+                                            int64_t* index) {
+  if (!cinder::valid_at(key.validity, row)) return false;
+  const int64_t v = key.kind == cinder::AGG_KEY_4 ? static_cast<int64_t>(reinterpret_cast<const int32_t*>(key.data)[row])
+                                                  : reinterpret_cast<const int64_t*>(key.data)[row];
+  // Unsigned difference: also rejects values below min, without overflow.
+  const ull offset = static_cast<ull>(v) - static_cast<ull>(min);
+  if (offset >= static_cast<ull>(range)) return false;
+  *index = static_cast<int64_t>(offset);
+  return true;
+}
+
+// Counts the build rows of each key value.
+extern "C" __global__ void cinder_join_dense_count(JoinParams p) {
+  const AggKey key = reinterpret_cast<const AggKey*>(p.build_keys)[0];
+  ull* counts = reinterpret_cast<ull*>(p.group_counts);
+  for (int64_t row = cinder::grid_first_row(); row < p.build_rows; row += cinder::grid_stride()) {
+    int64_t index;
+    if (dense_index(key, row, p.dense_min, p.dense_range, &index)) atomicAdd(counts + index, 1ull);
+  }
+}
+
+// Places every valid build row in its key value's range of group_rows.
+extern "C" __global__ void cinder_join_dense_fill(JoinParams p) {
+  const AggKey key = reinterpret_cast<const AggKey*>(p.build_keys)[0];
+  const ull* offsets = reinterpret_cast<const ull*>(p.group_offsets);
+  ull* cursor = reinterpret_cast<ull*>(p.group_cursor);
+  uint32_t* rows = reinterpret_cast<uint32_t*>(p.group_rows);
+  for (int64_t row = cinder::grid_first_row(); row < p.build_rows; row += cinder::grid_stride()) {
+    int64_t index;
+    if (dense_index(key, row, p.dense_min, p.dense_range, &index)) {
+      rows[offsets[index] + atomicAdd(cursor + index, 1ull)] = static_cast<uint32_t>(row);
+    }
+  }
+}
+
+// Each probe row's key value (its "group") and number of matches.
+extern "C" __global__ void cinder_join_dense_probe(JoinParams p) {
+  const AggKey key = reinterpret_cast<const AggKey*>(p.probe_keys)[0];
+  const ull* counts = reinterpret_cast<const ull*>(p.group_counts);
+  int32_t* probe_group = reinterpret_cast<int32_t*>(p.probe_group);
+  ull* probe_counts = reinterpret_cast<ull*>(p.probe_counts);
+  for (int64_t row = cinder::grid_first_row(); row < p.probe_rows; row += cinder::grid_stride()) {
+    int64_t index;
+    const bool hit = dense_index(key, row, p.dense_min, p.dense_range, &index) && counts[index] > 0;
+    probe_group[row] = hit ? static_cast<int32_t>(index) : -1;
+    probe_counts[row] = hit ? counts[index] : 0;
+  }
+}

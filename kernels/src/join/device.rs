@@ -41,6 +41,12 @@ pub const JOIN_FILL: &str = "cinder_join_fill";
 pub const JOIN_PROBE: &str = "cinder_join_probe";
 /// A chunk of pairs.
 pub const JOIN_PAIRS: &str = "cinder_join_pairs";
+/// Dense keys: build rows per key value.
+pub const JOIN_DENSE_COUNT: &str = "cinder_join_dense_count";
+/// Dense keys: build rows placed per key value.
+pub const JOIN_DENSE_FILL: &str = "cinder_join_dense_fill";
+/// Dense keys: each probe row's key value and match count.
+pub const JOIN_DENSE_PROBE: &str = "cinder_join_dense_probe";
 
 /// Threads per scan block (`cinder::SCAN_THREADS`).
 const SCAN_THREADS: u32 = 256;
@@ -142,6 +148,8 @@ pub struct DeviceBuild {
     group_rows: Option<DeviceBuffer>,
     rows: usize,
     nulls: NullMatch,
+    /// The dense-key path: the smallest build key and the number of key values.
+    dense: Option<(i64, i64)>,
 }
 
 impl DeviceBuild {
@@ -149,16 +157,27 @@ impl DeviceBuild {
     pub fn rows(&self) -> usize {
         self.rows
     }
+
+    /// Whether the build took the dense-key path.
+    pub fn is_dense(&self) -> bool {
+        self.dense.is_some()
+    }
 }
 
-/// Groups the build rows of `keys` (each of `rows` rows) on the device.
+/// Groups the build rows of `keys` (each of `rows` rows) on the device. With `dense` (the
+/// smallest and largest build key, from [`super::dense_range`]) a single integer key takes
+/// the direct-mapped path: a key's slot is its value minus the smallest, with no hashing.
 pub fn build_device(
     kernels: &DeviceKernels,
     pool: &MemoryPool,
     keys: Vec<DeviceColumn>,
     rows: usize,
     nulls: NullMatch,
+    dense: Option<(i64, i64)>,
 ) -> Result<DeviceBuild> {
+    if let Some((min, max)) = dense {
+        return build_dense(kernels, pool, keys, rows, nulls, min, max);
+    }
     let device = pool
         .device()
         .ok_or_else(|| invalid(JOIN_COUNT, "build_device needs a CUDA pool"))?;
@@ -181,6 +200,7 @@ pub fn build_device(
             group_rows: None,
             rows,
             nulls,
+            dense: None,
         });
     };
     let stream = device.stream();
@@ -244,6 +264,107 @@ pub fn build_device(
         group_rows: Some(members),
         rows,
         nulls,
+        dense: None,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_dense(
+    kernels: &DeviceKernels,
+    pool: &MemoryPool,
+    keys: Vec<DeviceColumn>,
+    rows: usize,
+    nulls: NullMatch,
+    min: i64,
+    max: i64,
+) -> Result<DeviceBuild> {
+    use arrow::datatypes::DataType;
+    let device = pool
+        .device()
+        .ok_or_else(|| invalid(JOIN_DENSE_COUNT, "build_device needs a CUDA pool"))?;
+    let range = max
+        .checked_sub(min)
+        .and_then(|r| r.checked_add(1))
+        .filter(|r| *r > 0 && *r <= super::MAX_DENSE_RANGE)
+        .ok_or_else(|| invalid(JOIN_DENSE_COUNT, format!("dense keys from {min} to {max}")))?;
+    if keys.len() != 1
+        || !matches!(
+            keys[0].data_type(),
+            DataType::Int32 | DataType::Int64 | DataType::Date32
+        )
+        || nulls != NullMatch::NullEqualsNothing
+    {
+        return Err(invalid(
+            JOIN_DENSE_COUNT,
+            "the dense path takes one Int32, Int64 or Date32 key whose nulls match nothing",
+        ));
+    }
+    let stream = device.stream();
+    let groups = range as usize;
+    let mut counts = zeroed(pool, stream, groups * 8)?;
+    {
+        let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
+        let desc = key_descriptors(&[&keys[0]], stream, &mut guards)?;
+        let desc_buf = pool.upload(as_bytes(&desc))?;
+        let mut desc_guards: Vec<SyncOnDrop<'_>> = Vec::new();
+        let params = JoinParams {
+            build_keys: read_ptr(Some(&desc_buf), stream, &mut desc_guards),
+            group_counts: write_ptr(&mut counts, stream, &mut guards)?,
+            build_rows: rows as i64,
+            dense_min: min,
+            dense_range: range,
+            ..JoinParams::default()
+        };
+        if rows > 0 {
+            launch(
+                kernels,
+                stream,
+                JOIN_DENSE_COUNT,
+                grid_stride_1d(device, rows),
+                &params,
+            )?;
+        }
+        drop((desc_guards, guards));
+    }
+    let offsets = exclusive_scan(kernels, pool, &counts, groups)?;
+    let mut cursor = zeroed(pool, stream, groups * 8)?;
+    let mut members = pool.allocate(rows.max(1) * 4)?;
+    {
+        let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
+        let desc = key_descriptors(&[&keys[0]], stream, &mut guards)?;
+        let desc_buf = pool.upload(as_bytes(&desc))?;
+        let mut desc_guards: Vec<SyncOnDrop<'_>> = Vec::new();
+        let params = JoinParams {
+            build_keys: read_ptr(Some(&desc_buf), stream, &mut desc_guards),
+            group_offsets: read_ptr(Some(&offsets), stream, &mut guards),
+            group_cursor: write_ptr(&mut cursor, stream, &mut guards)?,
+            group_rows: write_ptr(&mut members, stream, &mut guards)?,
+            build_rows: rows as i64,
+            dense_min: min,
+            dense_range: range,
+            ..JoinParams::default()
+        };
+        if rows > 0 {
+            launch(
+                kernels,
+                stream,
+                JOIN_DENSE_FILL,
+                grid_stride_1d(device, rows),
+                &params,
+            )?;
+        }
+        drop((desc_guards, guards));
+    }
+    drop(cursor);
+    Ok(DeviceBuild {
+        keys,
+        grouping: None,
+        group_counts: Some(counts),
+        group_offsets: Some(offsets),
+        group_rows: Some(members),
+        rows,
+        nulls,
+        dense: Some((min, range)),
     })
 }
 
@@ -312,16 +433,36 @@ pub fn probe_device<'b>(
         done: 0,
         started: false,
     };
-    let Some(grouping) = &build.grouping else {
+    if rows == 0 || (build.grouping.is_none() && build.dense.is_none()) {
         return Ok(no_match(rows));
-    };
-    if rows == 0 {
-        return Ok(no_match(0));
     }
     let stream = device.stream();
     let mut probe_group = pool.allocate(rows * 4)?;
     let mut probe_counts = pool.allocate(rows * 8)?;
-    {
+    if let Some((min, range)) = build.dense {
+        let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
+        let desc = key_descriptors(keys, stream, &mut guards)?;
+        let desc_buf = pool.upload(as_bytes(&desc))?;
+        let mut desc_guards: Vec<SyncOnDrop<'_>> = Vec::new();
+        let params = JoinParams {
+            probe_keys: read_ptr(Some(&desc_buf), stream, &mut desc_guards),
+            group_counts: read_ptr(build.group_counts.as_ref(), stream, &mut guards),
+            probe_group: write_ptr(&mut probe_group, stream, &mut guards)?,
+            probe_counts: write_ptr(&mut probe_counts, stream, &mut guards)?,
+            probe_rows: rows as i64,
+            dense_min: min,
+            dense_range: range,
+            ..JoinParams::default()
+        };
+        launch(
+            kernels,
+            stream,
+            JOIN_DENSE_PROBE,
+            grid_stride_1d(device, rows),
+            &params,
+        )?;
+        drop((desc_guards, guards));
+    } else if let Some(grouping) = &build.grouping {
         let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
         let build_refs: Vec<&DeviceColumn> = build.keys.iter().collect();
         let probe_refs: Vec<&DeviceColumn> = keys.to_vec();
@@ -574,47 +715,60 @@ pub(crate) fn check_join(
         let upload = |a: &ArrayRef| DeviceColumn::upload(env.pool, a.as_ref());
         for nulls in [NullMatch::NullEqualsNothing, NullMatch::NullEqualsNull] {
             let table = super::BuildTable::new(&build_keys, build_rows, nulls)?;
-            let build = build_device(
-                env.kernels,
-                env.pool,
-                build_keys
-                    .iter()
-                    .map(upload)
-                    .collect::<std::result::Result<_, _>>()?,
-                build_rows,
-                nulls,
-            )?;
-            for budget in [1000, usize::MAX / 2] {
-                let mut host = table.prober(&probe_keys, probe_rows)?;
-                let mut host_chunks = Vec::new();
-                while let Some(c) = host.next_chunk(budget) {
-                    host_chunks.push(c);
-                }
-                let on_device: Vec<DeviceColumn> = probe_keys
-                    .iter()
-                    .map(upload)
-                    .collect::<std::result::Result<_, _>>()?;
-                let refs: Vec<&DeviceColumn> = on_device.iter().collect();
-                let started = std::time::Instant::now();
-                let mut device = probe_device(env.kernels, env.pool, &build, &refs, probe_rows)?;
-                let mut device_chunks = Vec::new();
-                while let Some(c) = device.next_chunk(env.kernels, env.pool, budget)? {
-                    if c.build.len() > budget {
-                        outcome.mismatches += 1;
+            // The hash table, and the dense-key path where the keys suit it.
+            let dense = super::dense_range(&build_keys, build_rows, nulls);
+            for path in std::iter::once(None).chain(dense.map(Some)) {
+                let build = build_device(
+                    env.kernels,
+                    env.pool,
+                    build_keys
+                        .iter()
+                        .map(upload)
+                        .collect::<std::result::Result<_, _>>()?,
+                    build_rows,
+                    nulls,
+                    path,
+                )?;
+                for budget in [1000, usize::MAX / 2] {
+                    let mut host = table.prober(&probe_keys, probe_rows)?;
+                    let mut host_chunks = Vec::new();
+                    while let Some(c) = host.next_chunk(budget) {
+                        host_chunks.push(c);
                     }
-                    device_chunks.push(c);
-                }
-                outcome.device_ms += started.elapsed().as_secs_f32() * 1000.0;
-                let (expected, _) = all_pairs(&host_chunks, probe_rows);
-                let (got, settled) = all_pairs(&device_chunks, probe_rows);
-                let what = format!("JOIN ON {label} ({nulls:?}, chunks of {budget})");
-                outcome.merge(crate::selfcheck::compare(&what, &expected, &got));
-                outcome.compared += 1;
-                if !settled {
-                    outcome.mismatches += 1;
-                    outcome.first_mismatch.get_or_insert_with(|| {
-                        format!("{what}: the chunks do not settle every probe row once")
-                    });
+                    let on_device: Vec<DeviceColumn> = probe_keys
+                        .iter()
+                        .map(upload)
+                        .collect::<std::result::Result<_, _>>()?;
+                    let refs: Vec<&DeviceColumn> = on_device.iter().collect();
+                    let started = std::time::Instant::now();
+                    let mut device =
+                        probe_device(env.kernels, env.pool, &build, &refs, probe_rows)?;
+                    let mut device_chunks = Vec::new();
+                    while let Some(c) = device.next_chunk(env.kernels, env.pool, budget)? {
+                        if c.build.len() > budget {
+                            outcome.mismatches += 1;
+                        }
+                        device_chunks.push(c);
+                    }
+                    outcome.device_ms += started.elapsed().as_secs_f32() * 1000.0;
+                    let (expected, _) = all_pairs(&host_chunks, probe_rows);
+                    let (got, settled) = all_pairs(&device_chunks, probe_rows);
+                    let what = format!(
+                        "JOIN ON {label} ({nulls:?}, {}, chunks of {budget})",
+                        if build.is_dense() {
+                            "dense keys"
+                        } else {
+                            "hash table"
+                        }
+                    );
+                    outcome.merge(crate::selfcheck::compare(&what, &expected, &got));
+                    outcome.compared += 1;
+                    if !settled {
+                        outcome.mismatches += 1;
+                        outcome.first_mismatch.get_or_insert_with(|| {
+                            format!("{what}: the chunks do not settle every probe row once")
+                        });
+                    }
                 }
             }
         }
@@ -651,6 +805,13 @@ mod tests {
                 total += c.build.len();
             }
             assert!(total > 0, "{label}: no pairs at all");
+            if label.starts_with("Int") {
+                assert!(
+                    super::super::dense_range(&build, build_rows, NullMatch::NullEqualsNothing)
+                        .is_some(),
+                    "{label}: gpu-check should cover the dense-key path"
+                );
+            }
             assert!(total <= 70 * (rows - half), "{label}: {total} pairs");
         }
     }

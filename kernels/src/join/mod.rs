@@ -108,6 +108,45 @@ pub fn joinable(data_type: &DataType) -> bool {
     )
 }
 
+/// Largest key range the dense-key path takes (its "groups" are i32 on the device).
+pub const MAX_DENSE_RANGE: i64 = i32::MAX as i64;
+
+/// The smallest and largest build key when the build side suits the dense-key path on the
+/// device: one Int32, Int64 or Date32 key, nulls matching nothing, and a value range of at
+/// most four per build row (TPC-H's keys are dense or, like `o_orderkey`, one in four), or
+/// 4096. `None` otherwise (the hash table then).
+pub fn dense_range(keys: &[ArrayRef], rows: usize, nulls: NullMatch) -> Option<(i64, i64)> {
+    use arrow::datatypes::{Date32Type, Int32Type, Int64Type};
+    if keys.len() != 1 || nulls != NullMatch::NullEqualsNothing || rows == 0 {
+        return None;
+    }
+    let key = &keys[0];
+    let (min, max) = match key.data_type() {
+        DataType::Int32 => {
+            let a = key.as_primitive::<Int32Type>();
+            (
+                arrow::compute::min(a)? as i64,
+                arrow::compute::max(a)? as i64,
+            )
+        }
+        DataType::Date32 => {
+            let a = key.as_primitive::<Date32Type>();
+            (
+                arrow::compute::min(a)? as i64,
+                arrow::compute::max(a)? as i64,
+            )
+        }
+        DataType::Int64 => {
+            let a = key.as_primitive::<Int64Type>();
+            (arrow::compute::min(a)?, arrow::compute::max(a)?)
+        }
+        _ => return None,
+    };
+    let range = (max as i128) - (min as i128) + 1;
+    let limit = (4 * rows as i128).max(4096).min(MAX_DENSE_RANGE as i128);
+    (range <= limit).then_some((min, max))
+}
+
 /// Rows with a null in any key (they match nothing under [`NullMatch::NullEqualsNothing`]).
 fn null_key_rows(keys: &[ArrayRef], rows: usize) -> Vec<bool> {
     let mut out = vec![false; rows];

@@ -214,3 +214,41 @@ async fn every_join_type_matches_datafusion() {
     )
     .await;
 }
+
+#[test]
+fn dense_range_takes_one_small_integer_key_whose_nulls_match_nothing() {
+    use arrow::array::Date32Array;
+    let dense: ArrayRef = Arc::new(Int64Array::from(vec![Some(10), None, Some(13), Some(11)]));
+    let nothing = NullMatch::NullEqualsNothing;
+    assert_eq!(
+        dense_range(&[Arc::clone(&dense)], 4, nothing),
+        Some((10, 13))
+    );
+    assert_eq!(
+        dense_range(&[Arc::clone(&dense)], 4, NullMatch::NullEqualsNull),
+        None
+    );
+    assert_eq!(
+        dense_range(&[Arc::clone(&dense), Arc::clone(&dense)], 4, nothing),
+        None
+    );
+    // At most four values per build row (or 4096).
+    let sparse: ArrayRef = Arc::new(Int64Array::from(vec![0, 1 << 40]));
+    assert_eq!(dense_range(&[sparse], 2, nothing), None);
+    let wide: ArrayRef = Arc::new(Int64Array::from(
+        (0..10_000).map(|i| i * 5).collect::<Vec<_>>(),
+    ));
+    assert_eq!(dense_range(&[Arc::clone(&wide)], 10_000, nothing), None);
+    let fits: ArrayRef = Arc::new(Int64Array::from(
+        (0..10_000).map(|i| i * 4).collect::<Vec<_>>(),
+    ));
+    assert_eq!(dense_range(&[fits], 10_000, nothing), Some((0, 39_996)));
+    let dates: ArrayRef = Arc::new(Date32Array::from(vec![9000, 9100]));
+    assert_eq!(dense_range(&[dates], 2, nothing), Some((9000, 9100)));
+    let extremes: ArrayRef = Arc::new(Int64Array::from(vec![i64::MIN, i64::MAX]));
+    assert_eq!(dense_range(&[extremes], 2, nothing), None);
+    let strings: ArrayRef = Arc::new(StringArray::from(vec!["a"]));
+    assert_eq!(dense_range(&[strings], 1, nothing), None);
+    let empty: ArrayRef = Arc::new(Int64Array::from(Vec::<i64>::new()));
+    assert_eq!(dense_range(&[empty], 0, nothing), None);
+}

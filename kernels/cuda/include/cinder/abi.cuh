@@ -349,8 +349,14 @@ struct JoinParams {
   int64_t probe_rows;
   int64_t pair_start;      // the chunk: pairs [pair_start, pair_end) in probe-row order
   int64_t pair_end;
+  int64_t dense_min;       // dense keys: the smallest build key (its "group" is 0)
+  int64_t dense_range;     // dense keys: max - min + 1 "groups", one per key value
   int32_t n_keys;
   int32_t skip_null_keys;  // a probe row with a null key matches nothing (NullEqualsNothing)
 };
+
+// The dense-key fast path (cinder_join_dense_*): one Int32, Int64 or Date32 key whose build
+// values span a small range; a key's "group" is its value minus dense_min, so no hashing and
+// no key comparison. Null keys never match (only NullEqualsNothing takes this path).
 
 }  // namespace cinder
