@@ -275,14 +275,34 @@ async fn collect_build(
                     metrics
                         .bytes_to_device
                         .add(columns.iter().map(DeviceColumn::pool_bytes).sum());
-                    build_device(
+                    let dense = dense_range(&keys, batch.num_rows(), spec.nulls);
+                    match build_device(
                         &rt.kernels,
                         &rt.pool,
                         columns,
                         batch.num_rows(),
                         spec.nulls,
-                        dense_range(&keys, batch.num_rows(), spec.nulls),
-                    )
+                        dense,
+                    ) {
+                        // The dense table is sized by the key range: without it, try the
+                        // hash table (sized by the rows) before the host.
+                        Err(e) if dense.is_some() && is_oom(&e) => keys
+                            .iter()
+                            .map(|k| DeviceColumn::upload(&rt.pool, k.as_ref()))
+                            .collect::<std::result::Result<Vec<_>, _>>()
+                            .map_err(KernelError::from)
+                            .and_then(|columns| {
+                                build_device(
+                                    &rt.kernels,
+                                    &rt.pool,
+                                    columns,
+                                    batch.num_rows(),
+                                    spec.nulls,
+                                    None,
+                                )
+                            }),
+                        other => other,
+                    }
                 });
             timer.done();
             match built {

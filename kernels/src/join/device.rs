@@ -148,7 +148,8 @@ pub struct DeviceBuild {
     group_rows: Option<DeviceBuffer>,
     rows: usize,
     nulls: NullMatch,
-    /// The dense-key path: the smallest build key and the number of key values.
+    /// The dense-key path: the smallest build key and the number of key values (not the
+    /// largest key, which `build_device` takes).
     dense: Option<(i64, i64)>,
 }
 
@@ -288,6 +289,8 @@ fn build_dense(
         .filter(|r| *r > 0 && *r <= super::MAX_DENSE_RANGE)
         .ok_or_else(|| invalid(JOIN_DENSE_COUNT, format!("dense keys from {min} to {max}")))?;
     if keys.len() != 1
+        || keys[0].len() != rows
+        || rows > crate::aggregate::device::MAX_DEVICE_ROWS
         || !matches!(
             keys[0].data_type(),
             DataType::Int32 | DataType::Int64 | DataType::Date32
@@ -296,7 +299,7 @@ fn build_dense(
     {
         return Err(invalid(
             JOIN_DENSE_COUNT,
-            "the dense path takes one Int32, Int64 or Date32 key whose nulls match nothing",
+            "the dense path takes one Int32, Int64 or Date32 key of `rows` rows whose nulls match nothing",
         ));
     }
     let stream = device.stream();
@@ -672,7 +675,12 @@ fn join_cases(rows: usize, seed: u64) -> Result<Vec<JoinCase>> {
     Ok(vec![
         ("Int64".to_string(), vec![int64], None),
         ("Int32".to_string(), vec![A::clone(&int32)], None),
-        ("Date32, Boolean".to_string(), vec![date, flag], None),
+        (
+            "Date32, Boolean".to_string(),
+            vec![A::clone(&date), flag],
+            None,
+        ),
+        ("Int (Date32)".to_string(), vec![date], None),
         ("Decimal128".to_string(), vec![decimal], None),
         ("Utf8, Int32".to_string(), vec![text, int32], None),
         ("dsc".to_string(), vec![eval("dsc", &batch)?], Some(64)),
