@@ -19,11 +19,16 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch, prep_null_mask_filter};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::ScalarValue;
 use datafusion::common::Statistics;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Literal;
+use datafusion::physical_expr::scalar_subquery::ScalarSubqueryExpr;
 use datafusion::physical_plan::metrics::RecordOutput;
 use datafusion::physical_plan::metrics::{
     BaselineMetrics, Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder, MetricsSet, Time,
@@ -35,7 +40,7 @@ use futures::StreamExt;
 
 use cinder_cuda::{CudaError, DeviceBatch};
 use cinder_kernels::KernelError;
-use cinder_kernels::expr::Program;
+use cinder_kernels::expr::{Program, translate};
 use cinder_kernels::filter::{filter_device, filter_host, project_device, project_host};
 
 use crate::config::{ExecutionMode, InjectedFailure};
@@ -375,15 +380,90 @@ pub(crate) fn concat(schema: &SchemaRef, mut batches: Vec<RecordBatch>) -> Resul
 #[derive(Debug)]
 struct FilterWork {
     predicate: Arc<dyn PhysicalExpr>,
-    program: Program,
+    /// The predicate's program: translated at planning, or, for a predicate over scalar
+    /// subqueries, at the first batch (their values are known by then).
+    program: PredicateProgram,
     projection: Option<Vec<usize>>,
     /// The schema FilterExec declares for its output.
     out_schema: SchemaRef,
 }
 
+/// A filter predicate's program, translated now or once its scalar subqueries have values.
+#[derive(Debug)]
+pub(crate) enum PredicateProgram {
+    /// Translated at planning.
+    Ready(Program),
+    /// A predicate over scalar subqueries: each is replaced by its value (a literal) and the
+    /// result translated, once, at the first batch.
+    Deferred {
+        input_schema: SchemaRef,
+        program: std::sync::OnceLock<std::result::Result<Program, String>>,
+    },
+}
+
+/// Whether `expr` holds a scalar subquery (a value known only at execution).
+pub(crate) fn has_scalar_subquery(expr: &Arc<dyn PhysicalExpr>) -> bool {
+    let mut found = false;
+    let _ = expr.apply(|e| {
+        found |= e.is::<ScalarSubqueryExpr>();
+        Ok(if found {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    found
+}
+
+/// `expr` with every scalar subquery replaced by a literal: its value (`value(subquery)`).
+pub(crate) fn with_subquery_literals(
+    expr: &Arc<dyn PhysicalExpr>,
+    value: &dyn Fn(&ScalarSubqueryExpr) -> Result<ScalarValue>,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    Ok(Arc::clone(expr)
+        .transform_up(|e| {
+            Ok(match e.downcast_ref::<ScalarSubqueryExpr>() {
+                Some(subquery) => Transformed::yes(
+                    Arc::new(Literal::new(value(subquery)?)) as Arc<dyn PhysicalExpr>
+                ),
+                None => Transformed::no(e),
+            })
+        })?
+        .data)
+}
+
+impl FilterWork {
+    /// The predicate's program (translated on first use when it waits for subqueries).
+    fn program(&self) -> Result<&Program, KernelError> {
+        match &self.program {
+            PredicateProgram::Ready(p) => Ok(p),
+            PredicateProgram::Deferred {
+                input_schema,
+                program,
+            } => program
+                .get_or_init(|| {
+                    let empty = RecordBatch::new_empty(Arc::clone(input_schema));
+                    let resolved =
+                        with_subquery_literals(&self.predicate, &|subquery| match subquery
+                            .evaluate(&empty)?
+                        {
+                            ColumnarValue::Scalar(v) => Ok(v),
+                            ColumnarValue::Array(_) => Err(DataFusionError::Internal(
+                                "a scalar subquery gave an array".into(),
+                            )),
+                        })
+                        .map_err(|e| e.to_string())?;
+                    translate(&resolved, input_schema).map_err(|e| e.to_string())
+                })
+                .as_ref()
+                .map_err(|e| KernelError::Execution(format!("the filter's predicate: {e}"))),
+        }
+    }
+}
+
 impl BatchWork for FilterWork {
     fn device(&self, rt: &DeviceRuntime, batch: &DeviceBatch) -> Result<DeviceBatch, KernelError> {
-        filter_device(&rt.kernels, &rt.pool, &self.program, batch)
+        filter_device(&rt.kernels, &rt.pool, self.program()?, batch)
     }
 
     fn has_device_output(&self) -> bool {
@@ -429,7 +509,7 @@ impl BatchWork for FilterWork {
     }
 
     fn host(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        filter_host(&self.program, batch).map_err(external)
+        filter_host(self.program().map_err(external)?, batch).map_err(external)
     }
 
     fn cpu(&self, batch: &RecordBatch) -> Result<RecordBatch> {
@@ -479,10 +559,10 @@ impl CinderFilterExec {
 
     /// Replaces `original` (a `FilterExec` over its input with `predicate` and an optional
     /// projection), whose predicate translated to `program`.
-    pub fn new(
+    pub(crate) fn new(
         original: Arc<dyn ExecutionPlan>,
         predicate: Arc<dyn PhysicalExpr>,
-        program: Program,
+        program: PredicateProgram,
         projection: Option<Vec<usize>>,
         backend: Backend,
         settings: OperatorSettings,
@@ -820,7 +900,7 @@ impl BatchWork for FusedWork {
     }
 
     fn device(&self, rt: &DeviceRuntime, batch: &DeviceBatch) -> Result<DeviceBatch, KernelError> {
-        let kept = filter_device(&rt.kernels, &rt.pool, &self.filter.program, batch)?;
+        let kept = filter_device(&rt.kernels, &rt.pool, self.filter.program()?, batch)?;
         let rows = kept.num_rows();
         let computed = project_device(
             &rt.kernels,

@@ -4,9 +4,9 @@
 use std::sync::{Arc, Once, OnceLock};
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Result, ScalarValue};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
@@ -25,7 +25,8 @@ use crate::aggregate::{CinderAggregateExec, plan_aggregate};
 use crate::config::{CinderConfig, DeviceChoice, ExecutionMode, resolve_mode};
 use crate::exec::{
     Backend, CinderCpuExec, CinderFilterExec, CinderFilterProjectExec, CinderProjectionExec,
-    OperatorSettings, ProjectionOutput, fuse,
+    OperatorSettings, PredicateProgram, ProjectionOutput, fuse, has_scalar_subquery,
+    with_subquery_literals,
 };
 use crate::join::{CinderHashJoinExec, JoinSpecHandle, plan_join};
 
@@ -346,7 +347,23 @@ impl Offload {
             return Err(reason);
         }
         let predicate = Arc::clone(filter.predicate());
-        let program = translate(&predicate, &input.schema()).map_err(|e| e.to_string())?;
+        let schema = input.schema();
+        let program = if has_scalar_subquery(&predicate) {
+            // The subqueries' values come at execution: check now that the predicate
+            // translates with typed nulls in their place, translate it for real later.
+            let placeholder = with_subquery_literals(&predicate, &|subquery| {
+                let field = subquery.return_field(&schema)?;
+                ScalarValue::try_from(field.data_type())
+            })
+            .map_err(|e| e.to_string())?;
+            translate(&placeholder, &schema).map_err(|e| e.to_string())?;
+            PredicateProgram::Deferred {
+                input_schema: Arc::clone(&schema),
+                program: std::sync::OnceLock::new(),
+            }
+        } else {
+            PredicateProgram::Ready(translate(&predicate, &schema).map_err(|e| e.to_string())?)
+        };
         let projection = filter.projection().as_ref().map(|p| p.to_vec());
         let (backend, settings) = (self.backend.clone(), self.settings());
         Ok(Box::new(move |original| {

@@ -108,6 +108,9 @@ const QUERIES: &[&str] = &[
      WHERE k < 4000 GROUP BY extract(year FROM dt) ORDER BY y",
     "SELECT k, substr(s, 2, 1) AS tail, CASE WHEN flag THEN s ELSE 'none' END AS label FROM t \
      WHERE s LIKE 's1%' ORDER BY k",
+    // Scalar subqueries: the predicate is translated once their values are known.
+    "SELECT k, d FROM t WHERE d > (SELECT avg(d) FROM t) * 1.5 \
+     AND dt < (SELECT max(dt) FROM t WHERE k < 100) ORDER BY k",
 ];
 
 #[tokio::test]
