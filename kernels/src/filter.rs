@@ -17,14 +17,14 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
 use arrow::compute::{filter_record_batch, prep_null_mask_filter};
 use arrow::datatypes::SchemaRef;
-use cinder_cuda::driver::{CudaStream, PushKernelArg, SyncOnDrop};
+use cinder_cuda::driver::{CudaStream, SyncOnDrop};
 use cinder_cuda::{ColumnBody, CudaError, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPool};
 
 use crate::abi::{FilterColumn, FilterParams};
 use crate::embedded::DeviceKernels;
 use crate::expr::device::evaluate_on_device;
 use crate::expr::{Program, ValueType, evaluate};
-use crate::launch::{Timing, as_bytes, read_ptr, write_ptr};
+use crate::launch::{Timing, as_bytes, launch_params, read_ptr, write_ptr};
 use crate::selfcheck::{CheckEnv, CheckOutcome};
 use crate::{KernelError, Result};
 
@@ -411,18 +411,13 @@ pub(crate) fn launch(
     blocks: u32,
     params: &FilterParams,
 ) -> Result<()> {
-    let function = kernels.function(MODULE, kernel)?;
     let config = block_config(blocks);
-    let mut builder = stream.launch_builder(&function);
-    builder.arg(params);
     // SAFETY: every compaction kernel takes one `cinder::FilterParams` by value, mirrored by
     // `params`, whose addresses the caller took from live pool buffers: the selection (ceil(rows
     // / 32) words each), `n_blocks` counts, `n_blocks + 1` offsets, and `n_columns`
     // descriptors whose outputs hold the scanned total of rows. Count and gather run
     // `n_blocks` blocks of FILTER_THREADS, the scan one block, as the kernels expect.
-    unsafe { builder.launch(config) }
-        .map_err(|e| CudaError::driver(format!("launching {kernel}"), e))?;
-    Ok(())
+    unsafe { launch_params(kernels, stream, MODULE, kernel, config, params) }
 }
 
 pub(crate) fn zeroed(

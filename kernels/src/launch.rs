@@ -1,8 +1,36 @@
 //! Launch geometry shared by the launchers.
 
 use cinder_cuda::driver::{
-    CudaEvent, CudaStream, DevicePtr, DevicePtrMut, LaunchConfig, SyncOnDrop,
+    CudaEvent, CudaStream, DevicePtr, DevicePtrMut, DeviceRepr, LaunchConfig, PushKernelArg,
+    SyncOnDrop,
 };
+
+use crate::embedded::DeviceKernels;
+
+/// Launches `module`'s `kernel`, which takes one params struct by value, with `config`, on
+/// `stream`; does not wait for it.
+///
+/// # Safety
+///
+/// `P` must mirror the kernel's one parameter, every device address in `params` must point
+/// into a live buffer of at least the size the kernel reads or writes there, and `config`
+/// (grid, block, shared memory) must be the geometry the kernel expects.
+pub(crate) unsafe fn launch_params<P: DeviceRepr>(
+    kernels: &DeviceKernels,
+    stream: &CudaStream,
+    module: &str,
+    kernel: &'static str,
+    config: LaunchConfig,
+    params: &P,
+) -> crate::Result<()> {
+    let function = kernels.function(module, kernel)?;
+    let mut builder = stream.launch_builder(&function);
+    builder.arg(params);
+    // SAFETY: the caller's obligations above are exactly the launch's.
+    unsafe { builder.launch(config) }
+        .map_err(|e| CudaError::driver(format!("launching {kernel}"), e))?;
+    Ok(())
+}
 use cinder_cuda::{CudaError, Device, DeviceBuffer};
 
 /// Whether a launcher records events right around its kernel launch.

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, new_empty_array};
-use cinder_cuda::driver::{LaunchConfig, PushKernelArg, SyncOnDrop};
+use cinder_cuda::driver::{LaunchConfig, SyncOnDrop};
 use cinder_cuda::{ColumnBody, CudaError, DeviceBuffer, DeviceColumn, MemoryPool};
 
 use super::host::{OpResult, OpValues, canonical_key};
@@ -23,7 +23,7 @@ use super::spec::{Op, OpKind, ValueRead};
 use crate::abi::{AccumulateParams, AggKey, AggOp, GroupParams};
 use crate::embedded::DeviceKernels;
 use crate::filter::{compact_columns, zeroed};
-use crate::launch::{as_bytes, grid_stride_1d, read_ptr, write_ptr};
+use crate::launch::{as_bytes, grid_stride_1d, launch_params, read_ptr, write_ptr};
 use crate::{KernelError, Result};
 
 /// The module holding the aggregation kernels.
@@ -95,18 +95,13 @@ fn launch<P: cinder_cuda::driver::DeviceRepr>(
     config: LaunchConfig,
     params: &P,
 ) -> Result<()> {
-    let function = kernels.function(MODULE, kernel)?;
-    let mut builder = stream.launch_builder(&function);
-    builder.arg(params);
     // SAFETY: every aggregation kernel takes one params struct by value (`GroupParams` or
     // `AccumulateParams`, mirrored in abi.rs and checked by the layout test), whose addresses
     // the callers took from live pool buffers sized as the struct's comments in abi.cuh say:
     // per-row buffers of `rows` entries, per-slot of `mask + 1`, per-group of `n_groups`,
     // descriptors of `n_keys` / `n_ops`; the shared-memory size covers the layout
     // `cinder_agg_accumulate` computes (`shared_bytes`).
-    unsafe { builder.launch(config) }
-        .map_err(|e| CudaError::driver(format!("launching {kernel}"), e))?;
-    Ok(())
+    unsafe { launch_params(kernels, stream, MODULE, kernel, config, params) }
 }
 
 /// Numbers the rows of `keys` (each of `rows` rows, at least one key) by group on the device,

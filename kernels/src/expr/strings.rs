@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use arrow::datatypes::DataType;
-use cinder_cuda::driver::{PushKernelArg, SyncOnDrop};
-use cinder_cuda::{ColumnBody, CudaError, DeviceBuffer, DeviceColumn, MemoryPool, OffsetWidth};
+use cinder_cuda::driver::SyncOnDrop;
+use cinder_cuda::{ColumnBody, DeviceBuffer, DeviceColumn, MemoryPool, OffsetWidth};
 
 use crate::abi::{FilterParams, StringBuildParams};
 use crate::embedded::DeviceKernels;
 use crate::filter::{self, ROWS_PER_BLOCK};
-use crate::launch::{read_ptr, write_ptr};
+use crate::launch::{launch_params, read_ptr, write_ptr};
 use crate::{KernelError, Result};
 
 /// The module holding the string build kernels.
@@ -105,16 +105,11 @@ fn launch(
     blocks: u32,
     params: &StringBuildParams,
 ) -> Result<()> {
-    let function = kernels.function(MODULE, kernel)?;
     let config = filter::block_config(blocks);
-    let mut builder = stream.launch_builder(&function);
-    builder.arg(params);
     // SAFETY: both string kernels take one `cinder::StringBuildParams` by value, mirrored by
     // `params`, whose addresses the caller took from live pool buffers: `rows` (address,
     // length) pairs pointing into live device strings, `n_blocks` byte counts, `n_blocks + 1`
     // scanned offsets, `rows + 1` output offsets and the scanned total of output bytes. They
     // run `n_blocks` blocks of FILTER_THREADS threads, as the kernels expect.
-    unsafe { builder.launch(config) }
-        .map_err(|e| CudaError::driver(format!("launching {kernel}"), e))?;
-    Ok(())
+    unsafe { launch_params(kernels, stream, MODULE, kernel, config, params) }
 }

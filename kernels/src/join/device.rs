@@ -14,15 +14,15 @@
 use std::sync::Arc;
 
 use arrow::array::ArrayRef;
-use cinder_cuda::driver::{CudaStream, LaunchConfig, PushKernelArg, SyncOnDrop};
-use cinder_cuda::{CudaError, DeviceBuffer, DeviceColumn, MemoryPool};
+use cinder_cuda::driver::{CudaStream, LaunchConfig, SyncOnDrop};
+use cinder_cuda::{DeviceBuffer, DeviceColumn, MemoryPool};
 
 use super::{NullMatch, Pairs};
 use crate::abi::{JoinParams, ScanParams};
 use crate::aggregate::device::{DeviceGrouping, key_descriptors, key_kind, number_groups};
 use crate::embedded::DeviceKernels;
 use crate::filter::zeroed;
-use crate::launch::{as_bytes, grid_stride_1d, read_ptr, write_ptr};
+use crate::launch::{as_bytes, grid_stride_1d, launch_params, read_ptr, write_ptr};
 use crate::{KernelError, Result};
 
 /// The module holding the join and scan kernels.
@@ -67,9 +67,6 @@ fn launch<P: cinder_cuda::driver::DeviceRepr>(
     config: LaunchConfig,
     params: &P,
 ) -> Result<()> {
-    let function = kernels.function(MODULE, kernel)?;
-    let mut builder = stream.launch_builder(&function);
-    builder.arg(params);
     // SAFETY: every kernel of the module takes one params struct by value (`ScanParams` or
     // `JoinParams`, mirrored in abi.rs and checked by the layout test) whose addresses the
     // callers took from live pool buffers of the sizes abi.cuh documents: scans read `n`
@@ -77,9 +74,7 @@ fn launch<P: cinder_cuda::driver::DeviceRepr>(
     // block for the spine) of SCAN_THREADS threads; join kernels read per-row buffers of
     // `build_rows` / `probe_rows` entries, per-group buffers of the build's group count, the
     // slots of `mask + 1`, and write `pair_end - pair_start` pairs.
-    unsafe { builder.launch(config) }
-        .map_err(|e| CudaError::driver(format!("launching {kernel}"), e))?;
-    Ok(())
+    unsafe { launch_params(kernels, stream, MODULE, kernel, config, params) }
 }
 
 fn scan_config(blocks: usize) -> LaunchConfig {
@@ -304,14 +299,17 @@ fn build_dense(
     }
     let stream = device.stream();
     let groups = range as usize;
+    // The key's descriptor, uploaded once for both kernels.
+    let mut key_guards: Vec<SyncOnDrop<'_>> = Vec::new();
+    let desc = key_descriptors(&[&keys[0]], stream, &mut key_guards)?;
+    let desc_buf = pool.upload(as_bytes(&desc))?;
+    let mut desc_guards: Vec<SyncOnDrop<'_>> = Vec::new();
+    let build_keys = read_ptr(Some(&desc_buf), stream, &mut desc_guards);
     let mut counts = zeroed(pool, stream, groups * 8)?;
     {
         let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
-        let desc = key_descriptors(&[&keys[0]], stream, &mut guards)?;
-        let desc_buf = pool.upload(as_bytes(&desc))?;
-        let mut desc_guards: Vec<SyncOnDrop<'_>> = Vec::new();
         let params = JoinParams {
-            build_keys: read_ptr(Some(&desc_buf), stream, &mut desc_guards),
+            build_keys,
             group_counts: write_ptr(&mut counts, stream, &mut guards)?,
             build_rows: rows as i64,
             dense_min: min,
@@ -327,18 +325,14 @@ fn build_dense(
                 &params,
             )?;
         }
-        drop((desc_guards, guards));
     }
     let offsets = exclusive_scan(kernels, pool, &counts, groups)?;
     let mut cursor = zeroed(pool, stream, groups * 8)?;
     let mut members = pool.allocate(rows.max(1) * 4)?;
     {
         let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
-        let desc = key_descriptors(&[&keys[0]], stream, &mut guards)?;
-        let desc_buf = pool.upload(as_bytes(&desc))?;
-        let mut desc_guards: Vec<SyncOnDrop<'_>> = Vec::new();
         let params = JoinParams {
-            build_keys: read_ptr(Some(&desc_buf), stream, &mut desc_guards),
+            build_keys,
             group_offsets: read_ptr(Some(&offsets), stream, &mut guards),
             group_cursor: write_ptr(&mut cursor, stream, &mut guards)?,
             group_rows: write_ptr(&mut members, stream, &mut guards)?,
@@ -356,8 +350,10 @@ fn build_dense(
                 &params,
             )?;
         }
-        drop((desc_guards, guards));
     }
+    drop(desc_guards);
+    drop(desc_buf);
+    drop(key_guards);
     drop(cursor);
     Ok(DeviceBuild {
         keys,
