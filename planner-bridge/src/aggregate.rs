@@ -37,7 +37,7 @@ use cinder_kernels::expr::translate;
 
 use crate::exec::{
     Backend, BatchWork, DeviceMetrics, OperatorCore, OperatorSettings, Runner, check_input_schema,
-    coalesce, concat,
+    coalesce, concat, original_line,
 };
 use crate::runtime::DeviceRuntime;
 
@@ -454,9 +454,7 @@ impl CinderAggregateExec {
 
 impl DisplayAs for CinderAggregateExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let line = displayable(self.original.as_ref()).one_line().to_string();
-        let line = line.trim_end();
-        let line = line.strip_prefix("AggregateExec: ").unwrap_or(line);
+        let line = original_line(self.original.as_ref());
         write!(
             f,
             "CinderAggregateExec: {line} [{}]",

@@ -77,6 +77,17 @@ pub(crate) fn external(e: impl std::error::Error + Send + Sync + 'static) -> Dat
     DataFusionError::External(Box::new(e))
 }
 
+/// The replaced node's one-line EXPLAIN text without its leading `"<name>: "`, for the
+/// Cinder operator that shows it as its own.
+pub(crate) fn original_line(original: &dyn ExecutionPlan) -> String {
+    let line = datafusion::physical_plan::displayable(original)
+        .one_line()
+        .to_string();
+    let line = line.trim_end();
+    let prefix = format!("{}: ", original.name());
+    line.strip_prefix(&prefix).unwrap_or(line).to_string()
+}
+
 /// Refuses new children whose schema differs from the one the operator's programs were
 /// translated for (column indices and types would no longer match).
 pub(crate) fn check_input_schema(

@@ -28,7 +28,7 @@ use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, ExecutionPlanProperties,
-    PlanProperties, displayable,
+    PlanProperties,
 };
 use futures::StreamExt;
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -44,7 +44,7 @@ use cinder_kernels::join::{
 
 use crate::exec::{
     Backend, DeviceMetrics, OperatorCore, OperatorSettings, check_input_schema, coalesce, concat,
-    external,
+    external, original_line,
 };
 use crate::runtime::DeviceRuntime;
 
@@ -266,44 +266,25 @@ async fn collect_build(
         Backend::Host => None,
         Backend::Cuda(rt) => {
             let timer = metrics.device_time.timer();
-            let built = keys
-                .iter()
-                .map(|k| DeviceColumn::upload(&rt.pool, k.as_ref()))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(KernelError::from)
-                .and_then(|columns| {
-                    metrics
-                        .bytes_to_device
-                        .add(columns.iter().map(DeviceColumn::pool_bytes).sum());
-                    let dense = dense_range(&keys, batch.num_rows(), spec.nulls);
-                    match build_device(
+            let build = |dense| {
+                upload_keys(rt, &keys, &metrics).and_then(|columns| {
+                    build_device(
                         &rt.kernels,
                         &rt.pool,
                         columns,
                         batch.num_rows(),
                         spec.nulls,
                         dense,
-                    ) {
-                        // The dense table is sized by the key range: without it, try the
-                        // hash table (sized by the rows) before the host.
-                        Err(e) if dense.is_some() && is_oom(&e) => keys
-                            .iter()
-                            .map(|k| DeviceColumn::upload(&rt.pool, k.as_ref()))
-                            .collect::<std::result::Result<Vec<_>, _>>()
-                            .map_err(KernelError::from)
-                            .and_then(|columns| {
-                                build_device(
-                                    &rt.kernels,
-                                    &rt.pool,
-                                    columns,
-                                    batch.num_rows(),
-                                    spec.nulls,
-                                    None,
-                                )
-                            }),
-                        other => other,
-                    }
-                });
+                    )
+                })
+            };
+            let dense = dense_range(&keys, batch.num_rows(), spec.nulls);
+            let built = match build(dense) {
+                // The dense table is sized by the key range: without it, try the hash table
+                // (sized by the rows) before the host.
+                Err(e) if dense.is_some() && is_oom(&e) => build(None),
+                other => other,
+            };
             timer.done();
             match built {
                 Ok(build) => Some((Arc::clone(rt), build)),
@@ -326,6 +307,22 @@ async fn collect_build(
         device,
         _reservation: reservation,
     }))
+}
+
+/// Join keys evaluated on the host, copied to the device (counted in `bytes_to_device`).
+fn upload_keys(
+    rt: &DeviceRuntime,
+    keys: &[ArrayRef],
+    metrics: &DeviceMetrics,
+) -> std::result::Result<Vec<DeviceColumn>, KernelError> {
+    let columns = keys
+        .iter()
+        .map(|k| DeviceColumn::upload(&rt.pool, k.as_ref()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    metrics
+        .bytes_to_device
+        .add(columns.iter().map(DeviceColumn::pool_bytes).sum());
+    Ok(columns)
 }
 
 fn is_oom(e: &KernelError) -> bool {
@@ -396,18 +393,10 @@ fn probe_batch(
     if let Some((rt, device_build)) = &build.device {
         // The probe keys go to the device; the pairs come back chunk by chunk.
         let timer = metrics.device_time.timer();
-        let probed = keys
-            .iter()
-            .map(|k| DeviceColumn::upload(&rt.pool, k.as_ref()))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(KernelError::from)
-            .and_then(|columns| {
-                metrics
-                    .bytes_to_device
-                    .add(columns.iter().map(DeviceColumn::pool_bytes).sum());
-                let refs: Vec<&DeviceColumn> = columns.iter().collect();
-                probe_device(&rt.kernels, &rt.pool, device_build, &refs, probe.num_rows())
-            });
+        let probed = upload_keys(rt, &keys, metrics).and_then(|columns| {
+            let refs: Vec<&DeviceColumn> = columns.iter().collect();
+            probe_device(&rt.kernels, &rt.pool, device_build, &refs, probe.num_rows())
+        });
         timer.done();
         match probed {
             Ok(mut prober) => {
@@ -559,9 +548,7 @@ where
 
 impl DisplayAs for CinderHashJoinExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let line = displayable(self.original.as_ref()).one_line().to_string();
-        let line = line.trim_end();
-        let line = line.strip_prefix("HashJoinExec: ").unwrap_or(line);
+        let line = original_line(self.original.as_ref());
         write!(
             f,
             "CinderHashJoinExec: {line} [{}]",
