@@ -12,34 +12,25 @@
 //! Without a CUDA device it says the benchmark was skipped.
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use arrow::array::{Decimal128Array, Int64Array};
-use cinder_cuda::{DeviceColumn, MemoryPool, PoolConfig};
-use cinder_kernels::DeviceKernels;
+use cinder_cuda::DeviceColumn;
 use cinder_kernels::aggregate::device::aggregate_device;
 use cinder_kernels::aggregate::{Op, OpKind, ValueRead};
 use criterion::{BenchmarkId, Criterion, Throughput};
 
+mod common;
+
 fn main() {
-    let device = match cinder_cuda::probe(0) {
-        Ok(device) => Arc::new(device),
-        Err(e) => {
-            println!("aggregate benchmark skipped: no CUDA device ({e})");
-            return;
-        }
+    let Some(common::Bench {
+        device,
+        kernels,
+        pool,
+    }) = common::device_or_skip("aggregate")
+    else {
+        return;
     };
-    println!("device: {}", device.info());
-    match device.copy_bandwidth_gbps(1 << 30, 10) {
-        Ok(gbps) => println!("baseline: device copy bandwidth {gbps:.0} GB/s (read + write)"),
-        Err(e) => println!("baseline not measured: {e}"),
-    }
-    let rows: usize = std::env::var("CINDER_BENCH_AGG_ROWS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60_000_000);
-    let kernels = DeviceKernels::load(&device).expect("kernels load");
-    let pool = MemoryPool::cuda(Arc::clone(&device), PoolConfig::default()).expect("a pool");
+    let rows: usize = common::env_or("CINDER_BENCH_AGG_ROWS", 60_000_000);
     let mut criterion = Criterion::default().configure_from_args().sample_size(10);
 
     let values = Int64Array::from_iter(

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Decimal128Array, Float64Array, Int64Array, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use cinder_cuda::{Device, DeviceBatch, MemoryPool, PoolConfig};
+use cinder_cuda::{Device, DeviceBatch, MemoryPool};
 use cinder_kernels::DeviceKernels;
 use cinder_kernels::expr::program_from_sql;
 use cinder_kernels::filter::{filter_device, project_device, results_schema};
@@ -26,21 +26,17 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 const ROWS: usize = 16 << 20;
 const KEY_RANGE: i64 = 1_000_000;
 
+mod common;
+
 fn main() {
-    let device = match cinder_cuda::probe(0) {
-        Ok(device) => Arc::new(device),
-        Err(e) => {
-            println!("filter benchmark skipped: no CUDA device ({e})");
-            return;
-        }
+    let Some(common::Bench {
+        device,
+        kernels,
+        pool,
+    }) = common::device_or_skip("filter")
+    else {
+        return;
     };
-    println!("device: {}", device.info());
-    match device.copy_bandwidth_gbps(1 << 30, 10) {
-        Ok(gbps) => println!("baseline: device copy bandwidth {gbps:.0} GB/s (read + write)"),
-        Err(e) => println!("baseline not measured: {e}"),
-    }
-    let kernels = DeviceKernels::load(&device).expect("kernels load");
-    let pool = MemoryPool::cuda(Arc::clone(&device), PoolConfig::default()).expect("a pool");
     let mut criterion = Criterion::default().configure_from_args().sample_size(20);
     selectivities(&mut criterion, &device, &kernels, &pool);
     tpch_expressions(&mut criterion, &device, &kernels, &pool);
@@ -103,10 +99,7 @@ fn tpch_expressions(
     kernels: &DeviceKernels,
     pool: &MemoryPool,
 ) {
-    let scale: f64 = std::env::var("CINDER_BENCH_SF")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10.0);
+    let scale: f64 = common::env_or("CINDER_BENCH_SF", 10.0);
     let started = std::time::Instant::now();
     let lineitem = lineitem(scale);
     println!(

@@ -11,34 +11,25 @@
 //! Without a CUDA device it says the benchmark was skipped.
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use arrow::array::Int64Array;
-use cinder_cuda::{DeviceColumn, MemoryPool, PoolConfig};
-use cinder_kernels::DeviceKernels;
+use cinder_cuda::DeviceColumn;
 use cinder_kernels::join::NullMatch;
 use cinder_kernels::join::device::{build_device, probe_device};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
 
+mod common;
+
 fn main() {
-    let device = match cinder_cuda::probe(0) {
-        Ok(device) => Arc::new(device),
-        Err(e) => {
-            println!("join benchmark skipped: no CUDA device ({e})");
-            return;
-        }
+    let Some(common::Bench {
+        device,
+        kernels,
+        pool,
+    }) = common::device_or_skip("join")
+    else {
+        return;
     };
-    println!("device: {}", device.info());
-    match device.copy_bandwidth_gbps(1 << 30, 10) {
-        Ok(gbps) => println!("baseline: device copy bandwidth {gbps:.0} GB/s (read + write)"),
-        Err(e) => println!("baseline not measured: {e}"),
-    }
-    let probe_rows: usize = std::env::var("CINDER_BENCH_JOIN_PROBE_ROWS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60_000_000);
-    let kernels = DeviceKernels::load(&device).expect("kernels load");
-    let pool = MemoryPool::cuda(Arc::clone(&device), PoolConfig::default()).expect("a pool");
+    let probe_rows: usize = common::env_or("CINDER_BENCH_JOIN_PROBE_ROWS", 60_000_000);
     let mut criterion = Criterion::default().configure_from_args().sample_size(10);
     let scatter = |i: u64, n: u64| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) % n;
     for build_rows in [1_000_000usize, 15_000_000] {
