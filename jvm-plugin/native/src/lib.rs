@@ -1,9 +1,216 @@
 //! `cinder-jni`: the native library inside Cinder's Spark plugin jar.
 //!
-//! It will hold thin `Java_*` shims over create / next-batch / release handles for native
-//! plans, each body run inside one helper that turns errors and panics into Java exceptions,
-//! so that nothing native can take down a JVM. The Scala side lives in `jvm-plugin/src/`.
+//! The Scala plugin (`jvm-plugin/src/`) turns supported Spark plan subtrees into a versioned
+//! plan message ([`message`]); this library builds a DataFusion physical plan from it with
+//! Spark's expression semantics ([`planner`]), lets Cinder's rule move what it supports, runs
+//! it, and hands each result batch to the JVM without copying ([`native_plan`]).
 //!
-//! Not built yet: this crate exists so the workspace has the layout the architecture
-//! describes and so the JNI library is built and linted with everything else from the start.
-//! It exports nothing today.
+//! The JNI surface is the static native methods of `org.apache.spark.sql.cinder.NativeBridge`:
+//! `version`, `createPlan`, `nextBatch`, `explainPlan`, `closePlan`, `releaseBuffer`,
+//! `liveBuffers`. Every body runs inside [`jni_call`], which turns errors into Java exceptions
+//! ([`NativeError::java_class`]) and catches panics (a `RuntimeException`), so nothing native
+//! takes down the JVM. Java holds only numeric handles, checked on every call.
+
+pub mod error;
+pub mod message;
+pub mod native_plan;
+pub mod planner;
+
+use jni::errors::ErrorPolicy;
+use jni::objects::{JByteArray, JClass, JLongArray, JString};
+use jni::strings::JNIString;
+use jni::sys::jlong;
+use jni::{Env, EnvUnowned, jni_str};
+
+pub use error::NativeError;
+pub use native_plan::{NativePlan, describe_batch};
+
+/// The error policy of every native method: an error becomes the Java exception its kind
+/// maps to, a panic a `java.lang.RuntimeException`; the method then returns a default value.
+#[derive(Debug, Default)]
+pub struct ThrowJava;
+
+impl ThrowJava {
+    fn throw(env: &mut Env<'_>, class: &'static str, message: String) -> jni::errors::Result<()> {
+        if env.exception_check() {
+            // A Java exception from a JNI call is already on its way.
+            return Ok(());
+        }
+        log::warn!("{message}");
+        let message = JNIString::from(message);
+        let result = match class {
+            "java/lang/IllegalArgumentException" => {
+                env.throw_new(jni_str!("java/lang/IllegalArgumentException"), &message)
+            }
+            "java/lang/IllegalStateException" => {
+                env.throw_new(jni_str!("java/lang/IllegalStateException"), &message)
+            }
+            _ => env.throw_new(jni_str!("java/lang/RuntimeException"), &message),
+        };
+        // `throw_new` reports the exception it just raised as an error; that is the point.
+        match result {
+            Err(jni::errors::Error::JavaException) | Ok(()) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl<T: Default> ErrorPolicy<T, NativeError> for ThrowJava {
+    type Captures<'unowned_env_local: 'native_method, 'native_method> = ();
+
+    fn on_error<'unowned_env_local: 'native_method, 'native_method>(
+        env: &mut Env<'unowned_env_local>,
+        _captures: &mut Self::Captures<'unowned_env_local, 'native_method>,
+        err: NativeError,
+    ) -> jni::errors::Result<T> {
+        Self::throw(env, err.java_class(), err.to_string())?;
+        Ok(T::default())
+    }
+
+    fn on_panic<'unowned_env_local: 'native_method, 'native_method>(
+        env: &mut Env<'unowned_env_local>,
+        _captures: &mut Self::Captures<'unowned_env_local, 'native_method>,
+        payload: Box<dyn std::any::Any + Send + 'static>,
+    ) -> jni::errors::Result<T> {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        Self::throw(
+            env,
+            "java/lang/RuntimeException",
+            format!("cinder: internal error (native panic): {what}"),
+        )?;
+        Ok(T::default())
+    }
+}
+
+/// Runs a native method's body: errors and panics become Java exceptions.
+fn jni_call<'local, T: Default>(
+    env: &mut EnvUnowned<'local>,
+    body: impl FnOnce(&mut Env<'local>) -> Result<T, NativeError>,
+) -> T {
+    env.with_env(body).resolve::<ThrowJava>()
+}
+
+/// `static native String version()`: the library's version and plan message version.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_version<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> JString<'local> {
+    jni_call(&mut env, |env| {
+        let text = format!(
+            "cinder-jni {} (plan message version {})",
+            env!("CARGO_PKG_VERSION"),
+            message::PLAN_VERSION
+        );
+        Ok(JString::from_str(env, text)?)
+    })
+}
+
+/// `static native long createPlan(byte[] plan)`: a handle to a planned, not yet started plan.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_createPlan<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    plan: JByteArray<'local>,
+) -> jlong {
+    jni_call(&mut env, |env| {
+        if plan.is_null() {
+            return Err(NativeError::plan("the plan message is null"));
+        }
+        let bytes = env.convert_byte_array(&plan)?;
+        let plan = NativePlan::create(&bytes)?;
+        Ok(native_plan::register_plan(plan))
+    })
+}
+
+/// `static native long[] nextBatch(long plan)`: the next batch's description (see
+/// [`describe_batch`]), or null at the end.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_nextBatch<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JLongArray<'local> {
+    jni_call(&mut env, |env| {
+        let plan = native_plan::plan(handle)?;
+        let batch = native_plan::lock_plan(&plan).next_batch()?;
+        let Some(batch) = batch else {
+            return Ok(JLongArray::default());
+        };
+        let description = describe_batch(&batch)?;
+        let array = JLongArray::new(env, description.len())?;
+        if let Err(e) = array.set_region(env, 0, &description) {
+            release_described(&description);
+            return Err(e.into());
+        }
+        Ok(array)
+    })
+}
+
+/// Releases the buffers of a description that could not reach Java.
+fn release_described(description: &[i64]) {
+    let mut i = 2;
+    let columns = description.get(1).copied().unwrap_or(0);
+    for _ in 0..columns {
+        let buffers = description.get(i + 1).copied().unwrap_or(0);
+        i += 2;
+        for _ in 0..buffers {
+            if let Some(&handle) = description.get(i + 2)
+                && handle != 0
+            {
+                let _ = native_plan::release_buffer(handle);
+            }
+            i += 3;
+        }
+    }
+}
+
+/// `static native String explainPlan(long plan)`: the DataFusion plan, as EXPLAIN shows it.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_explainPlan<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JString<'local> {
+    jni_call(&mut env, |env| {
+        let plan = native_plan::plan(handle)?;
+        let text = native_plan::lock_plan(&plan).explain();
+        Ok(JString::from_str(env, text)?)
+    })
+}
+
+/// `static native void closePlan(long plan)`: stops and frees a plan.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_closePlan<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    jni_call(&mut env, |_| native_plan::close_plan(handle))
+}
+
+/// `static native void releaseBuffer(long buffer)`: frees one exported buffer (Arrow Java's
+/// release callback).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_releaseBuffer<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    jni_call(&mut env, |_| native_plan::release_buffer(handle))
+}
+
+/// `static native long liveBuffers()`: exported buffers not yet released (for tests).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_liveBuffers<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> jlong {
+    jni_call(&mut env, |_| {
+        Ok(i64::try_from(native_plan::live_buffers()).unwrap_or(i64::MAX))
+    })
+}

@@ -1,0 +1,48 @@
+//! Errors of the native side, and which Java exception each becomes.
+
+use datafusion::error::DataFusionError;
+
+/// What went wrong on the native side.
+#[derive(Debug, thiserror::Error)]
+pub enum NativeError {
+    /// The plan message is malformed, of another version, or asks for something this library
+    /// cannot do. Becomes `java.lang.IllegalArgumentException`.
+    #[error("cinder: invalid plan: {0}")]
+    Plan(String),
+    /// Executing a valid plan failed (I/O, arithmetic, device). Becomes
+    /// `java.lang.RuntimeException`; the JVM and other plans are unaffected.
+    #[error("cinder: execution failed: {0}")]
+    Execution(String),
+    /// A handle passed from Java is not one this library gave out (or was already closed).
+    /// Becomes `java.lang.IllegalStateException`.
+    #[error("cinder: {0}")]
+    Handle(String),
+    /// A JNI call failed; a Java exception may already be pending.
+    #[error("cinder: JNI: {0}")]
+    Jni(#[from] jni::errors::Error),
+}
+
+impl NativeError {
+    /// A [`NativeError::Plan`].
+    pub fn plan(message: impl Into<String>) -> Self {
+        Self::Plan(message.into())
+    }
+
+    /// The JNI name of the Java exception class this error is thrown as.
+    pub fn java_class(&self) -> &'static str {
+        match self {
+            Self::Plan(_) => "java/lang/IllegalArgumentException",
+            Self::Handle(_) => "java/lang/IllegalStateException",
+            Self::Execution(_) | Self::Jni(_) => "java/lang/RuntimeException",
+        }
+    }
+}
+
+impl From<DataFusionError> for NativeError {
+    fn from(e: DataFusionError) -> Self {
+        Self::Execution(e.to_string())
+    }
+}
+
+/// Results of the native side.
+pub type Result<T, E = NativeError> = std::result::Result<T, E>;

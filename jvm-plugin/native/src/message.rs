@@ -1,0 +1,298 @@
+//! The plan message: what the Scala plugin sends for one task of one `CinderNativeExec`.
+//!
+//! Version 1 is JSON, parsed strictly: unknown fields, unknown operators or expressions, a
+//! wrong version, trailing bytes or a truncated message are all errors that name the problem.
+//! The shape (field names and the types' spellings) is written by `PlanJson.scala`; this file
+//! is the one place it is read.
+//!
+//! ```json
+//! {"version": 1,
+//!  "output": [{"name": "l_orderkey", "type": "long", "nullable": true}],
+//!  "files": [{"path": "/data/part-0.parquet", "start": 0, "length": 1024, "file_size": 1024,
+//!             "partition_values": []}],
+//!  "root": {"op": "filter",
+//!           "condition": {"kind": "binary", "op": "gt", "type": "boolean",
+//!                         "left": {"kind": "column", "index": 0},
+//!                         "right": {"kind": "literal", "type": "long", "value": 5}},
+//!           "input": {"op": "parquet_scan", "schema": [...], "partition_schema": []}}}
+//! ```
+//!
+//! `files` belongs to the plan's one Parquet scan: the plugin builds the operator tree once
+//! per query and adds each task's file splits when the task runs.
+
+use serde::Deserialize;
+
+use crate::error::{NativeError, Result};
+
+/// The message version this library reads.
+pub const PLAN_VERSION: u32 = 1;
+
+/// Plans larger than this are refused before parsing (a plan is a few kilobytes).
+pub const MAX_PLAN_BYTES: usize = 64 << 20;
+
+/// One task's plan.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanMessage {
+    /// Must be [`PLAN_VERSION`].
+    pub version: u32,
+    /// The columns the plan returns, in order, with Spark's types: results are cast to them.
+    pub output: Vec<FieldSpec>,
+    /// The file splits of the plan's Parquet scan for this task.
+    #[serde(default)]
+    pub files: Vec<FileSplit>,
+    /// Settings for this plan's execution.
+    #[serde(default)]
+    pub settings: Settings,
+    /// The operator tree.
+    pub root: Node,
+}
+
+/// Execution settings carried by the message (from `spark.cinder.*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where Cinder's operators run: `auto`, `cuda`, `host` or `cpu` (plain DataFusion).
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Rows per batch the scan produces.
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            device: default_device(),
+            batch_rows: default_batch_rows(),
+        }
+    }
+}
+
+fn default_device() -> String {
+    "auto".to_owned()
+}
+
+fn default_batch_rows() -> usize {
+    8192
+}
+
+/// A column: name, Spark type name (`long`, `decimal(15,2)`, ...) and nullability.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    /// The column's name (for reading Parquet, the name in the file).
+    pub name: String,
+    /// Spark's `DataType.simpleString` of the column.
+    #[serde(rename = "type")]
+    pub data_type: String,
+    /// Whether the column may hold nulls.
+    pub nullable: bool,
+}
+
+/// One file split: a byte range of one local Parquet file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSplit {
+    /// Absolute local path (decoded, without a scheme).
+    pub path: String,
+    /// First byte of the split.
+    pub start: u64,
+    /// Bytes in the split.
+    pub length: u64,
+    /// Size of the whole file.
+    pub file_size: u64,
+    /// The file's partition column values, in `partition_schema` order.
+    #[serde(default)]
+    pub partition_values: Vec<serde_json::Value>,
+}
+
+/// An operator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Node {
+    /// Reads the task's [`FileSplit`]s: `schema`'s columns from the files, then the partition
+    /// columns.
+    ParquetScan {
+        /// Columns read from the files.
+        schema: Vec<FieldSpec>,
+        /// Partition columns, whose values come with each file.
+        #[serde(default)]
+        partition_schema: Vec<FieldSpec>,
+    },
+    /// Keeps the rows for which `condition` is true.
+    Filter {
+        /// A boolean expression over the input's columns.
+        condition: Expr,
+        /// The input operator.
+        input: Box<Node>,
+    },
+    /// Computes `exprs` over each input row.
+    Project {
+        /// One expression per output column.
+        exprs: Vec<Expr>,
+        /// The input operator.
+        input: Box<Node>,
+    },
+}
+
+/// An expression over an operator's input, with Spark's (non-ANSI) semantics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Expr {
+    /// The input column at `index`.
+    Column {
+        /// Ordinal in the input's columns.
+        index: usize,
+    },
+    /// A constant; `value` is JSON null for a typed null.
+    Literal {
+        /// Spark type name.
+        #[serde(rename = "type")]
+        data_type: String,
+        /// Numbers and booleans as JSON; strings, decimals and special floats ("NaN",
+        /// "Infinity", "-Infinity") as strings; dates as days since the epoch.
+        value: serde_json::Value,
+    },
+    /// Arithmetic, comparison or boolean connective.
+    Binary {
+        /// One of [`BinaryOp`].
+        op: BinaryOp,
+        /// Left operand.
+        left: Box<Expr>,
+        /// Right operand.
+        right: Box<Expr>,
+        /// Spark's result type.
+        #[serde(rename = "type")]
+        data_type: String,
+    },
+    /// Boolean negation.
+    Not {
+        /// The operand.
+        child: Box<Expr>,
+    },
+    /// Arithmetic negation (`-x`, wrapping for integers as Spark's non-ANSI mode does).
+    Negative {
+        /// The operand.
+        child: Box<Expr>,
+    },
+    /// `child IS NULL`.
+    IsNull {
+        /// The operand.
+        child: Box<Expr>,
+    },
+    /// `child IS NOT NULL`.
+    IsNotNull {
+        /// The operand.
+        child: Box<Expr>,
+    },
+    /// A cast to `type` (only the casts whose Spark and Arrow semantics agree are sent).
+    Cast {
+        /// The operand.
+        child: Box<Expr>,
+        /// Target Spark type.
+        #[serde(rename = "type")]
+        data_type: String,
+    },
+    /// `child IN (list)`.
+    In {
+        /// The value looked up.
+        child: Box<Expr>,
+        /// The candidates.
+        list: Vec<Expr>,
+    },
+    /// `CASE WHEN .. THEN .. [ELSE ..] END`.
+    Case {
+        /// `(when, then)` pairs.
+        branches: Vec<(Expr, Expr)>,
+        /// The value when no branch matches (null when absent).
+        #[serde(default)]
+        otherwise: Option<Box<Expr>>,
+        /// Spark's result type.
+        #[serde(rename = "type")]
+        data_type: String,
+    },
+}
+
+/// The binary operators of [`Expr::Binary`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinaryOp {
+    /// `+`
+    Add,
+    /// `-`
+    Subtract,
+    /// `*`
+    Multiply,
+    /// `/` (Spark only divides doubles and decimals; by zero gives null)
+    Divide,
+    /// `%` (by zero gives null)
+    Remainder,
+    /// `=`
+    Eq,
+    /// `<=>`
+    EqNullSafe,
+    /// `<`
+    Lt,
+    /// `<=`
+    LtEq,
+    /// `>`
+    Gt,
+    /// `>=`
+    GtEq,
+    /// `AND`
+    And,
+    /// `OR`
+    Or,
+}
+
+impl PlanMessage {
+    /// Parses and checks a message.
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        if bytes.is_empty() {
+            return Err(NativeError::plan("the plan message is empty"));
+        }
+        if bytes.len() > MAX_PLAN_BYTES {
+            return Err(NativeError::plan(format!(
+                "the plan message is {} bytes, more than the {MAX_PLAN_BYTES} allowed",
+                bytes.len()
+            )));
+        }
+        // Read the version first, so a message from a newer plugin says so rather than
+        // failing on whatever field it added.
+        #[derive(Deserialize)]
+        struct Versioned {
+            version: Option<u32>,
+        }
+        let versioned: Versioned = serde_json::from_slice(bytes)
+            .map_err(|e| NativeError::plan(format!("malformed plan message: {e}")))?;
+        match versioned.version {
+            Some(PLAN_VERSION) => {}
+            Some(v) => {
+                return Err(NativeError::plan(format!(
+                    "plan message version {v} is not supported: this native library reads \
+                     version {PLAN_VERSION} (is the jar's native library from another build?)"
+                )));
+            }
+            None => return Err(NativeError::plan("the plan message has no version")),
+        }
+        let message: PlanMessage = serde_json::from_slice(bytes)
+            .map_err(|e| NativeError::plan(format!("malformed plan message: {e}")))?;
+        let scans = message.root.count_scans();
+        if scans != 1 {
+            return Err(NativeError::plan(format!(
+                "a plan needs exactly one parquet_scan, this one has {scans}"
+            )));
+        }
+        Ok(message)
+    }
+}
+
+impl Node {
+    fn count_scans(&self) -> usize {
+        match self {
+            Node::ParquetScan { .. } => 1,
+            Node::Filter { input, .. } | Node::Project { input, .. } => input.count_scans(),
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! A running plan, the handles Java holds, and the zero-copy batch description.
+//!
+//! Java never holds a native pointer: plans and exported buffers live in process-wide
+//! registries keyed by numbers. A stale, repeated or invented handle is an error (an
+//! `IllegalStateException` in Java), never a use-after-free, and releasing a buffer twice is
+//! detected rather than freeing memory twice.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use datafusion::arrow::array::{Array, ArrayData, MutableArrayData};
+use datafusion::arrow::buffer::Buffer;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::TaskContext;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, displayable};
+use datafusion::prelude::SessionConfig;
+use futures::StreamExt;
+
+use cinder_planner::{CinderConfig, CinderRule, DeviceChoice};
+
+use crate::error::{NativeError, Result};
+use crate::message::PlanMessage;
+use crate::planner::{arrow_schema, build_plan, check_output, conform};
+
+/// The tokio runtime the native plans run on (one per process).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("cinder-native")
+            .enable_all()
+            .build()
+            .expect("cinder: cannot start the native tokio runtime")
+    })
+}
+
+/// One task's running plan.
+pub struct NativePlan {
+    plan: Arc<dyn ExecutionPlan>,
+    output: SchemaRef,
+    stream: Option<SendableRecordBatchStream>,
+}
+
+impl std::fmt::Debug for NativePlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativePlan")
+            .field("output", &self.output)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NativePlan {
+    /// Parses, checks and plans a message; nothing is read until the first batch.
+    pub fn create(bytes: &[u8]) -> Result<Self> {
+        let message = PlanMessage::parse(bytes)?;
+        let as_plan_error = |e: NativeError| match e {
+            NativeError::Execution(m) => NativeError::Plan(m),
+            other => other,
+        };
+        let output = Arc::new(arrow_schema(&message.output)?);
+        let plan =
+            build_plan(&message.root, &message.files, &message.settings).map_err(as_plan_error)?;
+        check_output(&plan, &output)?;
+        let (plan, config) = optimize(plan, &message.settings.device).map_err(as_plan_error)?;
+        let context = Arc::new(TaskContext::default().with_session_config(config));
+        let _guard = runtime().enter();
+        let stream = plan.execute(0, context)?;
+        Ok(Self {
+            plan,
+            output,
+            stream: Some(stream),
+        })
+    }
+
+    /// The next batch, cast to Spark's types; `None` at the end.
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(None);
+        };
+        loop {
+            match runtime().block_on(stream.next()) {
+                None => {
+                    self.stream = None;
+                    return Ok(None);
+                }
+                Some(Err(e)) => {
+                    self.stream = None;
+                    return Err(e.into());
+                }
+                Some(Ok(batch)) if batch.num_rows() == 0 => continue,
+                Some(Ok(batch)) => return conform(batch, &self.output).map(Some),
+            }
+        }
+    }
+
+    /// The physical plan, indented, as EXPLAIN shows it.
+    pub fn explain(&self) -> String {
+        displayable(self.plan.as_ref()).indent(true).to_string()
+    }
+}
+
+/// Applies Cinder's rule for `device` (`cpu`: none), with a session config that carries it.
+fn optimize(
+    plan: Arc<dyn ExecutionPlan>,
+    device: &str,
+) -> Result<(Arc<dyn ExecutionPlan>, SessionConfig)> {
+    let mut cinder = CinderConfig::default();
+    let choice = match device {
+        "cpu" => None,
+        "auto" => Some(DeviceChoice::Auto),
+        "cuda" => Some(DeviceChoice::Cuda),
+        "host" => Some(DeviceChoice::Host),
+        other => {
+            return Err(NativeError::plan(format!(
+                "device {other:?} is not one of auto, cuda, host, cpu"
+            )));
+        }
+    };
+    cinder.enabled = choice.is_some();
+    if let Some(choice) = choice {
+        cinder.device = choice;
+    }
+    // Spark hands over one task's rows at a time: let Cinder take every operator it supports.
+    cinder.min_rows = 0;
+    let config = SessionConfig::new().with_option_extension(cinder);
+    let plan = if choice.is_some() {
+        CinderRule.optimize(plan, config.options())?
+    } else {
+        plan
+    };
+    Ok((plan, config))
+}
+
+fn next_id() -> i64 {
+    static NEXT: AtomicI64 = AtomicI64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn plans() -> &'static Mutex<HashMap<i64, Arc<Mutex<NativePlan>>>> {
+    static PLANS: OnceLock<Mutex<HashMap<i64, Arc<Mutex<NativePlan>>>>> = OnceLock::new();
+    PLANS.get_or_init(Default::default)
+}
+
+fn buffers() -> &'static Mutex<HashMap<i64, Buffer>> {
+    static BUFFERS: OnceLock<Mutex<HashMap<i64, Buffer>>> = OnceLock::new();
+    BUFFERS.get_or_init(Default::default)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while a registry was locked cannot leave a map half-updated (every update is
+    // one insert or remove), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Registers a plan; returns its handle.
+pub fn register_plan(plan: NativePlan) -> i64 {
+    let id = next_id();
+    lock(plans()).insert(id, Arc::new(Mutex::new(plan)));
+    id
+}
+
+/// The plan behind `handle`.
+pub fn plan(handle: i64) -> Result<Arc<Mutex<NativePlan>>> {
+    lock(plans())
+        .get(&handle)
+        .cloned()
+        .ok_or_else(|| NativeError::Handle(format!("no open native plan has handle {handle}")))
+}
+
+/// Closes a plan; its exported buffers stay valid until released.
+pub fn close_plan(handle: i64) -> Result<()> {
+    lock(plans())
+        .remove(&handle)
+        .map(drop)
+        .ok_or_else(|| NativeError::Handle(format!("no open native plan has handle {handle}")))
+}
+
+/// Releases one exported buffer.
+pub fn release_buffer(handle: i64) -> Result<()> {
+    lock(buffers()).remove(&handle).map(drop).ok_or_else(|| {
+        NativeError::Handle(format!(
+            "buffer handle {handle} is not live (released twice, or never exported)"
+        ))
+    })
+}
+
+/// How many exported buffers Java has not released yet.
+pub fn live_buffers() -> usize {
+    lock(buffers()).len()
+}
+
+/// How many plans are open.
+pub fn open_plans() -> usize {
+    lock(plans()).len()
+}
+
+/// Describes `batch` for zero-copy import by Arrow Java, registering its buffers.
+///
+/// The layout, all `long`s: `rows, columns`, then per column `null_count, buffer_count` and
+/// per buffer `address, length_in_bytes, handle`. Buffers come in Arrow Java's order for the
+/// column's vector: validity then values (`boolean`, numbers, dates, decimals), or validity,
+/// offsets, values (`string`). An absent validity buffer (no nulls) is `0, 0, 0`. Each
+/// non-zero handle is released exactly once with [`release_buffer`].
+pub fn describe_batch(batch: &RecordBatch) -> Result<Vec<i64>> {
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for column in batch.columns() {
+        let data = column.to_data();
+        // Arrow Java loads buffers from their first byte: a sliced array is copied.
+        let nulls_offset = data.nulls().map_or(0, |n| n.offset());
+        let data = if data.offset() != 0 || nulls_offset != 0 {
+            compact(&data)?
+        } else {
+            data
+        };
+        let validity = data.nulls().map(|n| n.buffer().clone());
+        let mut parts = vec![validity];
+        match data.data_type() {
+            DataType::Boolean
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Date32
+            | DataType::Decimal128(..) => parts.push(Some(data.buffers()[0].clone())),
+            DataType::Utf8 => {
+                parts.push(Some(data.buffers()[0].clone()));
+                parts.push(Some(data.buffers()[1].clone()));
+            }
+            other => {
+                return Err(NativeError::Execution(format!(
+                    "cannot hand a {other} column to Spark"
+                )));
+            }
+        }
+        columns.push((data.null_count(), parts));
+    }
+    let count = |n: usize| {
+        i64::try_from(n).map_err(|_| NativeError::Execution("size overflows a long".into()))
+    };
+    let mut out = vec![count(batch.num_rows())?, count(batch.num_columns())?];
+    let mut registry = lock(buffers());
+    for (null_count, parts) in columns {
+        out.push(count(null_count)?);
+        out.push(count(parts.len())?);
+        for part in parts {
+            match part {
+                None => out.extend([0, 0, 0]),
+                Some(buffer) => {
+                    let id = next_id();
+                    out.push(buffer.as_ptr() as i64);
+                    out.push(count(buffer.len())?);
+                    out.push(id);
+                    registry.insert(id, buffer);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A copy of `data` that starts at offset 0 (values and validity).
+fn compact(data: &ArrayData) -> Result<ArrayData> {
+    let mut copy = MutableArrayData::new(vec![data], false, data.len());
+    copy.try_extend(0, 0, data.len())
+        .map_err(|e| NativeError::Execution(format!("copying a sliced column: {e}")))?;
+    Ok(copy.freeze())
+}
+
+/// Locks a plan for one call (a panic in an earlier call does not poison it for good).
+pub fn lock_plan(plan: &Mutex<NativePlan>) -> std::sync::MutexGuard<'_, NativePlan> {
+    lock(plan)
+}

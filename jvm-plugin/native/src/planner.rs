@@ -1,0 +1,662 @@
+//! From a [`PlanMessage`] to a DataFusion physical plan, with Spark's expression semantics.
+//!
+//! The plan is built directly as physical operators (Spark already planned it), then, unless
+//! the device is `cpu`, Cinder's rule moves what it supports onto Cinder's operators, as it
+//! does for a DataFusion session.
+//!
+//! Where DataFusion's semantics differ from Spark's non-ANSI defaults, the translation adds
+//! what Spark does:
+//! - `/` and `%` by zero give null (DataFusion errors or gives infinity/NaN);
+//! - `x % -1` is 0 for integers (DataFusion reports an overflow for `MIN % -1`);
+//! - float comparisons see `-0.0` equal to `0.0` and every NaN equal to every NaN (Arrow
+//!   compares floats by their total order, which tells them apart);
+//! - every expression's result is cast to the Spark type the plugin sent when DataFusion's
+//!   type differs (decimal precision, for example).
+
+use std::fmt;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Float32Array, Float64Array};
+use datafusion::arrow::compute::{CastOptions, can_cast_types};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::FormatOptions;
+use datafusion::common::ScalarValue;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{ColumnarValue, Operator};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{
+    BinaryExpr, CaseExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, Literal,
+    NegativeExpr, NotExpr,
+};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
+
+use crate::error::{NativeError, Result};
+use crate::message::{BinaryOp, Expr, FieldSpec, FileSplit, Node, Settings};
+
+/// Cast options with Spark's non-ANSI behaviour: a value that does not fit becomes null.
+const SPARK_CAST: CastOptions<'static> = CastOptions {
+    safe: true,
+    format_options: FormatOptions::new(),
+};
+
+/// The Arrow type of a Spark type name (`DataType.simpleString`).
+pub fn arrow_type(spark: &str) -> Result<DataType> {
+    Ok(match spark {
+        "boolean" => DataType::Boolean,
+        "tinyint" => DataType::Int8,
+        "smallint" => DataType::Int16,
+        "int" => DataType::Int32,
+        "bigint" => DataType::Int64,
+        "float" => DataType::Float32,
+        "double" => DataType::Float64,
+        "string" => DataType::Utf8,
+        "date" => DataType::Date32,
+        other => {
+            let Some(args) = other
+                .strip_prefix("decimal(")
+                .and_then(|s| s.strip_suffix(')'))
+            else {
+                return Err(NativeError::plan(format!("unsupported type {other:?}")));
+            };
+            let parsed = args.split_once(',').and_then(|(p, s)| {
+                Some((p.trim().parse::<u8>().ok()?, s.trim().parse::<i8>().ok()?))
+            });
+            match parsed {
+                Some((p, s)) if (1..=38).contains(&p) && s >= 0 && s as u8 <= p => {
+                    DataType::Decimal128(p, s)
+                }
+                _ => return Err(NativeError::plan(format!("invalid decimal type {other:?}"))),
+            }
+        }
+    })
+}
+
+/// An Arrow schema from the message's fields.
+pub fn arrow_schema(fields: &[FieldSpec]) -> Result<Schema> {
+    let fields = fields
+        .iter()
+        .map(|f| Ok(Field::new(&f.name, arrow_type(&f.data_type)?, f.nullable)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Schema::new(fields))
+}
+
+/// A constant of a Spark type from its JSON form (see [`Expr::Literal`]).
+pub fn scalar(spark_type: &str, value: &serde_json::Value) -> Result<ScalarValue> {
+    use serde_json::Value;
+    let data_type = arrow_type(spark_type)?;
+    if value.is_null() {
+        return ScalarValue::try_from(&data_type).map_err(|e| NativeError::plan(e.to_string()));
+    }
+    let bad = || NativeError::plan(format!("literal {value} is not a valid {spark_type}"));
+    let int = || value.as_i64().ok_or_else(bad);
+    let float = || match value {
+        Value::Number(n) => n.as_f64().ok_or_else(bad),
+        Value::String(s) => match s.as_str() {
+            "NaN" => Ok(f64::NAN),
+            "Infinity" => Ok(f64::INFINITY),
+            "-Infinity" => Ok(f64::NEG_INFINITY),
+            _ => Err(bad()),
+        },
+        _ => Err(bad()),
+    };
+    Ok(match data_type {
+        DataType::Boolean => ScalarValue::Boolean(Some(value.as_bool().ok_or_else(bad)?)),
+        DataType::Int8 => ScalarValue::Int8(Some(i8::try_from(int()?).map_err(|_| bad())?)),
+        DataType::Int16 => ScalarValue::Int16(Some(i16::try_from(int()?).map_err(|_| bad())?)),
+        DataType::Int32 => ScalarValue::Int32(Some(i32::try_from(int()?).map_err(|_| bad())?)),
+        DataType::Int64 => ScalarValue::Int64(Some(int()?)),
+        DataType::Date32 => ScalarValue::Date32(Some(i32::try_from(int()?).map_err(|_| bad())?)),
+        DataType::Float32 => ScalarValue::Float32(Some(float()? as f32)),
+        DataType::Float64 => ScalarValue::Float64(Some(float()?)),
+        DataType::Utf8 => ScalarValue::Utf8(Some(value.as_str().ok_or_else(bad)?.to_owned())),
+        DataType::Decimal128(p, s) => {
+            let text = value.as_str().ok_or_else(bad)?;
+            ScalarValue::Decimal128(Some(parse_decimal(text, s).ok_or_else(bad)?), p, s)
+        }
+        _ => return Err(bad()),
+    })
+}
+
+/// The unscaled value of a plain decimal string (`-12.340`) at `scale`, if it is exact.
+fn parse_decimal(text: &str, scale: i8) -> Option<i128> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let scale = usize::try_from(scale).ok()?;
+    if fraction.len() > scale
+        || !(whole.chars().chain(fraction.chars())).all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let mut unscaled: i128 = 0;
+    for c in whole
+        .chars()
+        .chain(fraction.chars())
+        .chain(std::iter::repeat_n('0', scale - fraction.len()))
+    {
+        unscaled = unscaled
+            .checked_mul(10)?
+            .checked_add(i128::from(c as u8 - b'0'))?;
+    }
+    Some(if negative { -unscaled } else { unscaled })
+}
+
+/// Builds the operator tree of a message whose scan reads `files`.
+pub fn build_plan(
+    node: &Node,
+    files: &[FileSplit],
+    settings: &Settings,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    match node {
+        Node::ParquetScan {
+            schema,
+            partition_schema,
+        } => build_scan(schema, partition_schema, files, settings),
+        Node::Filter { condition, input } => {
+            let input = build_plan(input, files, settings)?;
+            let predicate = translate(condition, &input.schema())?;
+            let predicate_type = predicate.data_type(&input.schema())?;
+            if predicate_type != DataType::Boolean {
+                return Err(NativeError::plan(format!(
+                    "a filter condition must be boolean, this one is {predicate_type}"
+                )));
+            }
+            Ok(Arc::new(
+                FilterExec::try_new(predicate, input)
+                    .map_err(|e| NativeError::plan(e.to_string()))?,
+            ))
+        }
+        Node::Project { exprs, input } => {
+            let input = build_plan(input, files, settings)?;
+            let schema = input.schema();
+            let exprs = exprs
+                .iter()
+                .enumerate()
+                .map(|(i, e)| Ok(ProjectionExpr::new(translate(e, &schema)?, format!("c{i}"))))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Arc::new(
+                ProjectionExec::try_new(exprs, input)
+                    .map_err(|e| NativeError::plan(e.to_string()))?,
+            ))
+        }
+    }
+}
+
+fn build_scan(
+    schema: &[FieldSpec],
+    partition_schema: &[FieldSpec],
+    files: &[FileSplit],
+    settings: &Settings,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let file_schema: SchemaRef = Arc::new(arrow_schema(schema)?);
+    let partition_fields: Vec<FieldRef> = arrow_schema(partition_schema)?
+        .fields()
+        .iter()
+        .cloned()
+        .collect();
+    let mut partitioned = Vec::with_capacity(files.len());
+    for file in files {
+        let path = file.path.strip_prefix('/').ok_or_else(|| {
+            NativeError::plan(format!(
+                "file path {:?} is not an absolute local path",
+                file.path
+            ))
+        })?;
+        let end = file
+            .start
+            .checked_add(file.length)
+            .filter(|&end| end <= file.file_size);
+        let (Some(end), Ok(start), Ok(end_i64)) = (
+            end,
+            i64::try_from(file.start),
+            i64::try_from(end.unwrap_or(0)),
+        ) else {
+            return Err(NativeError::plan(format!(
+                "file split {}+{} of {:?} lies outside its {} bytes",
+                file.start, file.length, file.path, file.file_size
+            )));
+        };
+        let _ = end;
+        if file.partition_values.len() != partition_schema.len() {
+            return Err(NativeError::plan(format!(
+                "file {:?} has {} partition values for {} partition columns",
+                file.path,
+                file.partition_values.len(),
+                partition_schema.len()
+            )));
+        }
+        let values = partition_schema
+            .iter()
+            .zip(&file.partition_values)
+            .map(|(field, value)| scalar(&field.data_type, value))
+            .collect::<Result<Vec<_>>>()?;
+        partitioned.push(
+            PartitionedFile::new_with_range(path.to_owned(), file.file_size, start, end_i64)
+                .with_partition_values(values),
+        );
+    }
+    let table_schema = TableSchema::builder(file_schema)
+        .with_table_partition_cols(partition_fields)
+        .build();
+    let source = Arc::new(ParquetSource::new(table_schema));
+    let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+        .with_file_group(FileGroup::new(partitioned))
+        .with_batch_size(Some(settings.batch_rows.max(1)))
+        .build();
+    Ok(DataSourceExec::from_data_source(config))
+}
+
+/// Translates one expression over `schema` (the input operator's output).
+pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr>> {
+    let out: Arc<dyn PhysicalExpr> = match expr {
+        Expr::Column { index } => {
+            let field = schema.fields().get(*index).ok_or_else(|| {
+                NativeError::plan(format!(
+                    "column {index} does not exist: the input has {} columns",
+                    schema.fields().len()
+                ))
+            })?;
+            Arc::new(Column::new(field.name(), *index))
+        }
+        Expr::Literal { data_type, value } => Arc::new(Literal::new(scalar(data_type, value)?)),
+        Expr::Binary {
+            op,
+            left,
+            right,
+            data_type,
+        } => {
+            let left = translate(left, schema)?;
+            let right = translate(right, schema)?;
+            let out = binary(*op, left, right, schema)?;
+            cast_to(out, data_type, schema)?
+        }
+        Expr::Not { child } => Arc::new(NotExpr::new(boolean(translate(child, schema)?, schema)?)),
+        Expr::Negative { child } => {
+            let child = translate(child, schema)?;
+            let child_type = child.data_type(schema)?;
+            if !child_type.is_numeric() {
+                return Err(NativeError::plan(format!("cannot negate a {child_type}")));
+            }
+            Arc::new(NegativeExpr::new(child))
+        }
+        Expr::IsNull { child } => Arc::new(IsNullExpr::new(translate(child, schema)?)),
+        Expr::IsNotNull { child } => Arc::new(IsNotNullExpr::new(translate(child, schema)?)),
+        Expr::Cast { child, data_type } => cast_to(translate(child, schema)?, data_type, schema)?,
+        Expr::In { child, list } => {
+            let child = normalize_float(translate(child, schema)?, schema)?;
+            let child_type = child.data_type(schema)?;
+            let list = list
+                .iter()
+                .map(|e| {
+                    let e = normalize_float(translate(e, schema)?, schema)?;
+                    let t = e.data_type(schema)?;
+                    if t == child_type {
+                        Ok(e)
+                    } else {
+                        Err(NativeError::plan(format!(
+                            "IN list item of type {t} for a {child_type} value"
+                        )))
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Arc::new(
+                InListExpr::try_new(child, list, false, schema)
+                    .map_err(|e| NativeError::plan(e.to_string()))?,
+            )
+        }
+        Expr::Case {
+            branches,
+            otherwise,
+            data_type,
+        } => {
+            let branches = branches
+                .iter()
+                .map(|(when, then)| {
+                    Ok((
+                        boolean(translate(when, schema)?, schema)?,
+                        cast_to(translate(then, schema)?, data_type, schema)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let otherwise = otherwise
+                .as_ref()
+                .map(|e| cast_to(translate(e, schema)?, data_type, schema))
+                .transpose()?;
+            Arc::new(
+                CaseExpr::try_new(None, branches, otherwise)
+                    .map_err(|e| NativeError::plan(e.to_string()))?,
+            )
+        }
+    };
+    Ok(out)
+}
+
+/// Checks that `expr` is boolean.
+fn boolean(expr: Arc<dyn PhysicalExpr>, schema: &Schema) -> Result<Arc<dyn PhysicalExpr>> {
+    let t = expr.data_type(schema)?;
+    if t == DataType::Boolean {
+        Ok(expr)
+    } else {
+        Err(NativeError::plan(format!(
+            "expected a boolean expression, got {t}: {expr}"
+        )))
+    }
+}
+
+/// Casts `expr` to Spark type `spark_type` unless it already has that type.
+fn cast_to(
+    expr: Arc<dyn PhysicalExpr>,
+    spark_type: &str,
+    schema: &Schema,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    let target = arrow_type(spark_type)?;
+    let from = expr.data_type(schema)?;
+    if from == target {
+        return Ok(expr);
+    }
+    if !can_cast_types(&from, &target) {
+        return Err(NativeError::plan(format!("cannot cast {from} to {target}")));
+    }
+    Ok(Arc::new(CastExpr::new(expr, target, Some(SPARK_CAST))))
+}
+
+fn binary(
+    op: BinaryOp,
+    left: Arc<dyn PhysicalExpr>,
+    right: Arc<dyn PhysicalExpr>,
+    schema: &Schema,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    let left_type = left.data_type(schema)?;
+    let right_type = right.data_type(schema)?;
+    let same_kind = left_type == right_type
+        || matches!(
+            (&left_type, &right_type),
+            (DataType::Decimal128(..), DataType::Decimal128(..))
+        );
+    if !same_kind {
+        return Err(NativeError::plan(format!(
+            "operands of {op:?} must have the same type, got {left_type} and {right_type}"
+        )));
+    }
+    let plain = |l, o, r| -> Arc<dyn PhysicalExpr> { Arc::new(BinaryExpr::new(l, o, r)) };
+    let zero = ScalarValue::new_zero(&right_type).map_err(|e| NativeError::plan(e.to_string()));
+    Ok(match op {
+        BinaryOp::Add | BinaryOp::Subtract | BinaryOp::Multiply => {
+            if !left_type.is_numeric() {
+                return Err(NativeError::plan(format!(
+                    "{op:?} needs numbers, got {left_type}"
+                )));
+            }
+            let o = match op {
+                BinaryOp::Add => Operator::Plus,
+                BinaryOp::Subtract => Operator::Minus,
+                _ => Operator::Multiply,
+            };
+            plain(left, o, right)
+        }
+        BinaryOp::Divide => {
+            if !matches!(left_type, DataType::Float64 | DataType::Float32) {
+                return Err(NativeError::plan(format!(
+                    "division of {left_type} is not supported natively yet (doubles only)"
+                )));
+            }
+            // Spark: x / 0 is null (for -0.0 too: normalised before the comparison).
+            let is_zero = plain(
+                normalize_float(Arc::clone(&right), schema)?,
+                Operator::Eq,
+                Arc::new(Literal::new(zero?)),
+            );
+            null_when(is_zero, plain(left, Operator::Divide, right), &left_type)?
+        }
+        BinaryOp::Remainder => {
+            if !left_type.is_numeric() {
+                return Err(NativeError::plan(format!(
+                    "{op:?} needs numbers, got {left_type}"
+                )));
+            }
+            let zero = zero?;
+            let is_zero = plain(
+                normalize_float(Arc::clone(&right), schema)?,
+                Operator::Eq,
+                Arc::new(Literal::new(zero.clone())),
+            );
+            let rem = plain(Arc::clone(&left), Operator::Modulo, Arc::clone(&right));
+            let rem: Arc<dyn PhysicalExpr> = if left_type.is_integer() {
+                // MIN % -1 overflows in Arrow; in Spark (Java) x % -1 is 0.
+                let minus_one = ScalarValue::try_from_string("-1".to_owned(), &right_type)
+                    .map_err(|e| NativeError::plan(e.to_string()))?;
+                let is_minus_one = plain(right, Operator::Eq, Arc::new(Literal::new(minus_one)));
+                Arc::new(
+                    CaseExpr::try_new(
+                        None,
+                        vec![(is_minus_one, Arc::new(Literal::new(zero)))],
+                        Some(rem),
+                    )
+                    .map_err(|e| NativeError::plan(e.to_string()))?,
+                )
+            } else {
+                rem
+            };
+            null_when(is_zero, rem, &left_type)?
+        }
+        BinaryOp::Eq
+        | BinaryOp::EqNullSafe
+        | BinaryOp::Lt
+        | BinaryOp::LtEq
+        | BinaryOp::Gt
+        | BinaryOp::GtEq => {
+            let o = match op {
+                BinaryOp::Eq => Operator::Eq,
+                BinaryOp::EqNullSafe => Operator::IsNotDistinctFrom,
+                BinaryOp::Lt => Operator::Lt,
+                BinaryOp::LtEq => Operator::LtEq,
+                BinaryOp::Gt => Operator::Gt,
+                _ => Operator::GtEq,
+            };
+            plain(
+                normalize_float(left, schema)?,
+                o,
+                normalize_float(right, schema)?,
+            )
+        }
+        BinaryOp::And | BinaryOp::Or => {
+            let o = if op == BinaryOp::And {
+                Operator::And
+            } else {
+                Operator::Or
+            };
+            plain(boolean(left, schema)?, o, boolean(right, schema)?)
+        }
+    })
+}
+
+/// `CASE WHEN condition THEN NULL ELSE value END`.
+fn null_when(
+    condition: Arc<dyn PhysicalExpr>,
+    value: Arc<dyn PhysicalExpr>,
+    data_type: &DataType,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    let null = ScalarValue::try_from(data_type).map_err(|e| NativeError::plan(e.to_string()))?;
+    Ok(Arc::new(
+        CaseExpr::try_new(
+            None,
+            vec![(condition, Arc::new(Literal::new(null)))],
+            Some(value),
+        )
+        .map_err(|e| NativeError::plan(e.to_string()))?,
+    ))
+}
+
+/// Wraps float expressions in [`SparkNormalizeFloat`]; other types pass through.
+fn normalize_float(expr: Arc<dyn PhysicalExpr>, schema: &Schema) -> Result<Arc<dyn PhysicalExpr>> {
+    Ok(match expr.data_type(schema)? {
+        DataType::Float32 | DataType::Float64 => Arc::new(SparkNormalizeFloat { child: expr }),
+        _ => expr,
+    })
+}
+
+/// Maps `-0.0` to `0.0` and every NaN to the canonical NaN, so that Arrow's total-order
+/// comparisons agree with Spark's (`-0.0 = 0.0`, `NaN = NaN`).
+#[derive(Debug, Eq)]
+pub struct SparkNormalizeFloat {
+    child: Arc<dyn PhysicalExpr>,
+}
+
+// Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
+impl PartialEq for SparkNormalizeFloat {
+    fn eq(&self, other: &Self) -> bool {
+        self.child.eq(&other.child)
+    }
+}
+
+impl Hash for SparkNormalizeFloat {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.child.hash(state);
+    }
+}
+
+impl fmt::Display for SparkNormalizeFloat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_normalize_float({})", self.child)
+    }
+}
+
+fn normalize_array(array: &ArrayRef) -> Result<ArrayRef> {
+    Ok(match array.data_type() {
+        DataType::Float64 => {
+            let a = array
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .ok_or_else(|| NativeError::Execution("expected Float64".into()))?;
+            Arc::new(
+                a.unary::<_, datafusion::arrow::datatypes::Float64Type>(|v| {
+                    if v.is_nan() { f64::NAN } else { v + 0.0 }
+                }),
+            )
+        }
+        DataType::Float32 => {
+            let a = array
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .ok_or_else(|| NativeError::Execution("expected Float32".into()))?;
+            Arc::new(
+                a.unary::<_, datafusion::arrow::datatypes::Float32Type>(|v| {
+                    if v.is_nan() { f32::NAN } else { v + 0.0 }
+                }),
+            )
+        }
+        _ => Arc::clone(array),
+    })
+}
+
+impl PhysicalExpr for SparkNormalizeFloat {
+    fn data_type(&self, input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        self.child.data_type(input_schema)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        self.child.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        let to_df = |e: NativeError| datafusion::error::DataFusionError::Execution(e.to_string());
+        Ok(match self.child.evaluate(batch)? {
+            ColumnarValue::Array(a) => ColumnarValue::Array(normalize_array(&a).map_err(to_df)?),
+            ColumnarValue::Scalar(s) => {
+                let a = normalize_array(&s.to_array()?).map_err(to_df)?;
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
+            }
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        match (children.pop(), children.is_empty()) {
+            (Some(child), true) => Ok(Arc::new(Self { child })),
+            _ => datafusion::common::internal_err!("spark_normalize_float takes one child"),
+        }
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_normalize_float(")?;
+        self.child.fmt_sql(f)?;
+        write!(f, ")")
+    }
+}
+
+/// Casts a result batch's columns to the types Spark expects (`output`).
+pub fn conform(batch: RecordBatch, output: &SchemaRef) -> Result<RecordBatch> {
+    if batch.num_columns() != output.fields().len() {
+        return Err(NativeError::Execution(format!(
+            "the plan returned {} columns where Spark expects {}",
+            batch.num_columns(),
+            output.fields().len()
+        )));
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(output.fields())
+        .map(|(column, field)| {
+            if column.data_type() == field.data_type() {
+                Ok(Arc::clone(column))
+            } else {
+                datafusion::arrow::compute::cast_with_options(
+                    column,
+                    field.data_type(),
+                    &SPARK_CAST,
+                )
+                .map_err(|e| {
+                    NativeError::Execution(format!("casting column {}: {e}", field.name()))
+                })
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let options = datafusion::arrow::record_batch::RecordBatchOptions::new()
+        .with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(Arc::clone(output), columns, &options)
+        .map_err(|e| NativeError::Execution(e.to_string()))
+}
+
+/// Checks at planning time that the plan's columns can become Spark's `output` columns.
+pub fn check_output(plan: &Arc<dyn ExecutionPlan>, output: &Schema) -> Result<()> {
+    let schema = plan.schema();
+    if schema.fields().len() != output.fields().len() {
+        return Err(NativeError::plan(format!(
+            "the plan returns {} columns but the message declares {}",
+            schema.fields().len(),
+            output.fields().len()
+        )));
+    }
+    for (got, want) in schema.fields().iter().zip(output.fields()) {
+        if got.data_type() != want.data_type() && !can_cast_types(got.data_type(), want.data_type())
+        {
+            return Err(NativeError::plan(format!(
+                "output column {} is {} in the plan and {} in the message",
+                want.name(),
+                got.data_type(),
+                want.data_type()
+            )));
+        }
+    }
+    Ok(())
+}
