@@ -165,6 +165,10 @@ pub enum Expr {
         /// Spark's result type.
         #[serde(rename = "type")]
         data_type: String,
+        /// ANSI mode: integer overflow in `add`, `subtract` and `multiply` is an error
+        /// instead of wrapping.
+        #[serde(default)]
+        ansi: bool,
     },
     /// Boolean negation.
     Not {

@@ -277,10 +277,11 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             left,
             right,
             data_type,
+            ansi,
         } => {
             let left = translate(left, schema)?;
             let right = translate(right, schema)?;
-            let out = binary(*op, left, right, schema)?;
+            let out = binary(*op, left, right, *ansi, schema)?;
             cast_to(out, data_type, schema)?
         }
         Expr::Not { child } => Arc::new(NotExpr::new(boolean(translate(child, schema)?, schema)?)),
@@ -377,6 +378,7 @@ fn binary(
     op: BinaryOp,
     left: Arc<dyn PhysicalExpr>,
     right: Arc<dyn PhysicalExpr>,
+    ansi: bool,
     schema: &Schema,
 ) -> Result<Arc<dyn PhysicalExpr>> {
     let left_type = left.data_type(schema)?;
@@ -405,7 +407,7 @@ fn binary(
                 BinaryOp::Subtract => Operator::Minus,
                 _ => Operator::Multiply,
             };
-            plain(left, o, right)
+            Arc::new(BinaryExpr::new(left, o, right).with_fail_on_overflow(ansi))
         }
         BinaryOp::Divide => {
             if !matches!(left_type, DataType::Float64 | DataType::Float32) {
@@ -438,7 +440,12 @@ fn binary(
                 // MIN % -1 overflows in Arrow; in Spark (Java) x % -1 is 0.
                 let minus_one = ScalarValue::try_from_string("-1".to_owned(), &right_type)
                     .map_err(|e| NativeError::plan(e.to_string()))?;
-                let is_minus_one = plain(right, Operator::Eq, Arc::new(Literal::new(minus_one)));
+                // Only for a non-null dividend: null % -1 stays null.
+                let is_minus_one = plain(
+                    plain(right, Operator::Eq, Arc::new(Literal::new(minus_one))),
+                    Operator::And,
+                    Arc::new(IsNotNullExpr::new(left)),
+                );
                 Arc::new(
                     CaseExpr::try_new(
                         None,

@@ -1,0 +1,62 @@
+package org.apache.spark.sql.cinder
+
+import org.apache.spark.sql.internal.SQLConf
+
+/** One setting: defined once, read from Spark's SQL conf, documented in docs/spark.md. */
+final case class CinderConfEntry(key: String, kind: String, default: String, doc: String) {
+  def raw(conf: SQLConf): String = conf.getConfString(key, default).trim
+
+  def bool(conf: SQLConf): Boolean = raw(conf).toLowerCase match {
+    case "true" => true
+    case "false" => false
+    case other => throw new IllegalArgumentException(s"$key must be true or false, not '$other'")
+  }
+
+  def choice(conf: SQLConf): String = {
+    val value = raw(conf).toLowerCase
+    val allowed = kind.split('|').map(_.toLowerCase)
+    if (!allowed.contains(value)) {
+      throw new IllegalArgumentException(s"$key must be one of ${allowed.mkString(", ")}, not '$value'")
+    }
+    value
+  }
+
+  def int(conf: SQLConf): Int = {
+    val value = raw(conf)
+    value.toIntOption.filter(_ > 0).getOrElse(
+      throw new IllegalArgumentException(s"$key must be a positive integer, not '$value'"))
+  }
+}
+
+/** Cinder's Spark settings. `main` prints the table in docs/spark.md. */
+object CinderConf {
+  val Enabled = CinderConfEntry("spark.cinder.enabled", "boolean", "true",
+    "Whether Cinder converts supported plan subtrees to native execution at all.")
+  val Device = CinderConfEntry("spark.cinder.device", "auto|cuda|host|cpu", "auto",
+    "Where native plans run: auto (Cinder's kernels on a CUDA device if there is one, else " +
+      "DataFusion on the CPU), cuda (a CUDA device or an error), host (Cinder's host " +
+      "reference, a correctness path), cpu (DataFusion only).")
+  val Explain = CinderConfEntry("spark.cinder.explain", "NONE|NOT_ON_NATIVE|ALL", "NOT_ON_NATIVE",
+    "What the plugin logs for each query plan: nothing, the operators that stay on Spark and " +
+      "why, or also the native subtrees.")
+  val BatchRows = CinderConfEntry("spark.cinder.batchRows", "integer", "8192",
+    "Rows per batch the native scan produces.")
+  val ScanEnabled = CinderConfEntry("spark.cinder.scan.enabled", "boolean", "true",
+    "Whether Parquet scans (FileSourceScanExec) run natively.")
+  val FilterEnabled = CinderConfEntry("spark.cinder.filter.enabled", "boolean", "true",
+    "Whether FilterExec runs natively.")
+  val ProjectEnabled = CinderConfEntry("spark.cinder.project.enabled", "boolean", "true",
+    "Whether ProjectExec runs natively.")
+
+  val all: Seq[CinderConfEntry] =
+    Seq(Enabled, Device, Explain, BatchRows, ScanEnabled, FilterEnabled, ProjectEnabled)
+
+  /** The Markdown table of every setting. */
+  def markdownTable: String = {
+    val header = "| setting | values | default | what it does |\n|---|---|---|---|\n"
+    header + all.map(e => s"| `${e.key}` | ${e.kind.replace("|", " \\| ")} | `${e.default}` | ${e.doc} |")
+      .mkString("\n") + "\n"
+  }
+
+  def main(args: Array[String]): Unit = print(markdownTable)
+}

@@ -1,0 +1,221 @@
+package org.apache.spark.sql.cinder
+
+import org.apache.spark.sql.catalyst.expressions.{Left => _, Right => _, _}
+import org.apache.spark.sql.types._
+import org.apache.spark.unsafe.types.UTF8String
+
+/**
+ * Writes the plan message (version 1; read by jvm-plugin/native/src/message.rs) and decides
+ * which expressions and types can go native. Every `Left` is the reason an operator stays on
+ * Spark.
+ *
+ * Semantics follow Spark's: with ANSI mode on (Spark 4's default) integer arithmetic fails on
+ * overflow natively too, and the operations whose ANSI behaviour the native side does not
+ * reproduce (division and remainder by zero, narrowing casts) stay on Spark.
+ */
+object PlanJson {
+  val Version = 1
+
+  /** A JSON string literal. */
+  def str(s: String): String = {
+    val b = new StringBuilder("\"")
+    s.foreach {
+      case '"' => b.append("\\\"")
+      case '\\' => b.append("\\\\")
+      case '\n' => b.append("\\n")
+      case '\r' => b.append("\\r")
+      case '\t' => b.append("\\t")
+      case c if c < ' ' => b.append(f"\\u${c.toInt}%04x")
+      case c => b.append(c)
+    }
+    b.append('"').toString
+  }
+
+  /** Spark's type name for the native side, or why the type is not supported. */
+  def typeName(dt: DataType): Either[String, String] = dt match {
+    case BooleanType | ByteType | ShortType | IntegerType | LongType | FloatType | DoubleType |
+        DateType => Right(dt.simpleString)
+    case s: StringType if s == StringType => Right("string")
+    case s: StringType => Left(s"strings with collation ${s.simpleString} are not supported natively")
+    case d: DecimalType => Right(s"decimal(${d.precision},${d.scale})")
+    case other => Left(s"type ${other.simpleString} is not supported natively yet")
+  }
+
+  /** The message's field list for a schema. */
+  def fields(fields: Seq[StructField]): Either[String, String] = {
+    val out = fields.map(f => typeName(f.dataType).map(t =>
+      s"""{"name":${str(f.name)},"type":${str(t)},"nullable":${f.nullable}}"""))
+    out.collectFirst { case Left(r) => r }.toLeft(out.collect { case Right(j) => j }.mkString("[", ",", "]"))
+  }
+
+  /** A literal's JSON value (see message.rs). */
+  def literalValue(value: Any, dt: DataType): Either[String, String] = (value, dt) match {
+    case (null, _) => Right("null")
+    case (b: Boolean, BooleanType) => Right(b.toString)
+    case (v: Byte, ByteType) => Right(v.toString)
+    case (v: Short, ShortType) => Right(v.toString)
+    case (v: Int, IntegerType | DateType) => Right(v.toString)
+    case (v: Long, LongType) => Right(v.toString)
+    case (v: Float, FloatType) => Right(floatJson(v.toDouble))
+    case (v: Double, DoubleType) => Right(floatJson(v))
+    case (v: UTF8String, _: StringType) => Right(str(v.toString))
+    case (v: Decimal, _: DecimalType) => Right(str(v.toJavaBigDecimal.toPlainString))
+    case (v, t) => Left(s"literal $v of type ${t.simpleString} is not supported natively")
+  }
+
+  private def floatJson(v: Double): String =
+    if (v.isNaN) "\"NaN\""
+    else if (v.isPosInfinity) "\"Infinity\""
+    else if (v.isNegInfinity) "\"-Infinity\""
+    else java.lang.Double.toString(v)
+
+  private def seq(items: Seq[Either[String, String]]): Either[String, Seq[String]] =
+    items.collectFirst { case Left(r) => r }.toLeft(items.collect { case Right(j) => j })
+
+  private def binary(op: String, l: Expression, r: Expression, dt: DataType, input: Seq[Attribute],
+      ansi: Boolean = false): Either[String, String] =
+    for {
+      left <- expr(l, input)
+      right <- expr(r, input)
+      t <- typeName(dt)
+    } yield {
+      val ansiField = if (ansi) ""","ansi":true""" else ""
+      s"""{"kind":"binary","op":"$op","type":${str(t)},"left":$left,"right":$right$ansiField}"""
+    }
+
+  private def unary(kind: String, child: Expression, input: Seq[Attribute]): Either[String, String] =
+    expr(child, input).map(c => s"""{"kind":"$kind","child":$c}""")
+
+  /** Decimal arithmetic goes native only where DataFusion's result type is Spark's. */
+  private def decimalFits(op: String, l: DataType, r: DataType): Either[String, Unit] = (l, r) match {
+    case (a: DecimalType, b: DecimalType) =>
+      val p = op match {
+        case "multiply" => a.precision + b.precision + 1
+        case _ => math.max(a.scale, b.scale) + math.max(a.precision - a.scale, b.precision - b.scale) + 1
+      }
+      if (p <= DecimalType.MAX_PRECISION) Right(())
+      else Left(s"decimal $op needs precision $p > 38 (Spark then reduces the scale; not native yet)")
+    case _ => Right(())
+  }
+
+  private def arithmetic(op: String, l: Expression, r: Expression, dt: DataType, mode: EvalMode.Value,
+      input: Seq[Attribute]): Either[String, String] = {
+    if (mode == EvalMode.TRY) {
+      return Left(s"try_$op is not supported natively")
+    }
+    dt match {
+      case ByteType | ShortType | IntegerType | LongType | FloatType | DoubleType | _: DecimalType =>
+      case other => return Left(s"$op of ${other.simpleString} is not supported natively")
+    }
+    decimalFits(op, l.dataType, r.dataType).flatMap { _ =>
+      // ANSI integer overflow fails natively too; decimals here cannot overflow (their
+      // precision bounds the result) and floats never fail.
+      binary(op, l, r, dt, input, ansi = mode == EvalMode.ANSI)
+    }
+  }
+
+  private def isIntegral(dt: DataType): Boolean = dt match {
+    case ByteType | ShortType | IntegerType | LongType => true
+    case _ => false
+  }
+
+  private def integralRank(dt: DataType): Int = dt match {
+    case ByteType => 1
+    case ShortType => 2
+    case IntegerType => 3
+    case LongType => 4
+    case _ => 0
+  }
+
+  /** Casts whose native (Arrow, overflow to null) result is Spark's in `mode`. */
+  private def castSupported(from: DataType, to: DataType, mode: EvalMode.Value): Either[String, Unit] = {
+    val widening = (from, to) match {
+      case (a, b) if a == b => true
+      case (a, b) if isIntegral(a) && isIntegral(b) => integralRank(a) <= integralRank(b)
+      case (a, FloatType | DoubleType) if isIntegral(a) => true
+      case (FloatType, DoubleType) => true
+      case (a, d: DecimalType) if isIntegral(a) =>
+        DecimalType.forType(a).asInstanceOf[DecimalType].precision <= d.precision - d.scale
+      case (a: DecimalType, b: DecimalType) =>
+        a.precision - a.scale <= b.precision - b.scale && a.scale <= b.scale
+      case _ => false
+    }
+    val narrowingOk = (from, to) match {
+      // Non-ANSI decimal rescale rounds half up and overflows to null, as Arrow's safe cast.
+      case (_: DecimalType, _: DecimalType) => mode == EvalMode.LEGACY
+      case (a, _: DecimalType) if isIntegral(a) => mode == EvalMode.LEGACY
+      case _ => false
+    }
+    if (widening || narrowingOk) Right(())
+    else Left(s"cast from ${from.simpleString} to ${to.simpleString} (${mode.toString.toLowerCase} mode) " +
+      "is not supported natively yet")
+  }
+
+  /** The native form of `e` over `input`'s columns, or why it cannot go native. */
+  def expr(e: Expression, input: Seq[Attribute]): Either[String, String] = e match {
+    case Alias(child, _) => expr(child, input)
+    case a: AttributeReference =>
+      val index = input.indexWhere(_.exprId == a.exprId)
+      if (index < 0) Left(s"column ${a.name} is not in the native input")
+      else typeName(a.dataType).map(_ => s"""{"kind":"column","index":$index}""")
+    case Literal(value, dt) =>
+      for (t <- typeName(dt); v <- literalValue(value, dt))
+        yield s"""{"kind":"literal","type":${str(t)},"value":$v}"""
+
+    case Add(l, r, mode) => arithmetic("add", l, r, e.dataType, mode, input)
+    case Subtract(l, r, mode) => arithmetic("subtract", l, r, e.dataType, mode, input)
+    case Multiply(l, r, mode) => arithmetic("multiply", l, r, e.dataType, mode, input)
+    case Divide(l, r, mode) =>
+      if (mode != EvalMode.LEGACY) Left("division with ANSI mode on (an error on zero) is not native yet")
+      else if (e.dataType != DoubleType) Left(s"division of ${e.dataType.simpleString} is not native yet")
+      else binary("divide", l, r, e.dataType, input)
+    case Remainder(l, r, mode) =>
+      if (mode != EvalMode.LEGACY) Left("remainder with ANSI mode on (an error on zero) is not native yet")
+      else if (e.dataType.isInstanceOf[DecimalType]) Left("decimal remainder is not native yet")
+      else binary("remainder", l, r, e.dataType, input)
+    case UnaryMinus(child, failOnError) =>
+      if (failOnError && isIntegral(child.dataType)) Left("ANSI negation (an error on overflow) is not native yet")
+      else unary("negative", child, input)
+
+    case EqualTo(l, r) => binary("eq", l, r, BooleanType, input)
+    case EqualNullSafe(l, r) => binary("eq_null_safe", l, r, BooleanType, input)
+    case LessThan(l, r) => binary("lt", l, r, BooleanType, input)
+    case LessThanOrEqual(l, r) => binary("lt_eq", l, r, BooleanType, input)
+    case GreaterThan(l, r) => binary("gt", l, r, BooleanType, input)
+    case GreaterThanOrEqual(l, r) => binary("gt_eq", l, r, BooleanType, input)
+    case And(l, r) => binary("and", l, r, BooleanType, input)
+    case Or(l, r) => binary("or", l, r, BooleanType, input)
+    case Not(child) => unary("not", child, input)
+    case IsNull(child) => unary("is_null", child, input)
+    case IsNotNull(child) => unary("is_not_null", child, input)
+
+    case c: Cast =>
+      for {
+        _ <- castSupported(c.child.dataType, c.dataType, c.evalMode)
+        child <- expr(c.child, input)
+        t <- typeName(c.dataType)
+      } yield s"""{"kind":"cast","type":${str(t)},"child":$child}"""
+    case In(value, list) =>
+      if (!list.forall(_.foldable)) Left("IN with non-constant items is not native yet")
+      else for (v <- expr(value, input); items <- seq(list.map(expr(_, input))))
+        yield s"""{"kind":"in","child":$v,"list":${items.mkString("[", ",", "]")}}"""
+    case InSet(value, set) =>
+      val items = set.toSeq.map(v => Literal(v, value.dataType)).map(expr(_, input))
+      for (v <- expr(value, input); is <- seq(items))
+        yield s"""{"kind":"in","child":$v,"list":${is.mkString("[", ",", "]")}}"""
+    case CaseWhen(branches, elseValue) =>
+      for {
+        t <- typeName(e.dataType)
+        pairs <- seq(branches.map { case (w, th) =>
+          for (wj <- expr(w, input); tj <- expr(th, input)) yield s"[$wj,$tj]"
+        })
+        otherwise <- elseValue.map(x => expr(x, input).map(Some(_))).getOrElse(Right(None))
+      } yield {
+        val other = otherwise.map(o => s""","otherwise":$o""").getOrElse("")
+        s"""{"kind":"case","type":${str(t)},"branches":${pairs.mkString("[", ",", "]")}$other}"""
+      }
+    case If(predicate, t, f) => expr(CaseWhen(Seq(predicate -> t), Some(f)), input)
+
+    case other => Left(s"expression ${other.prettyName} (${other.getClass.getSimpleName}) is not supported natively yet")
+  }
+}

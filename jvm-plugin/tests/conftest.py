@@ -1,0 +1,110 @@
+"""One local Spark session with Cinder's plugin for the whole test run.
+
+The jar comes from jvm-plugin/build.sh (CINDER_JAR overrides its path). Each test compares a
+query's rows with the plugin's conversion off (vanilla Spark) and on, and checks where the
+operators ran.
+"""
+
+import glob
+import math
+import os
+import shutil
+import tempfile
+from decimal import Decimal
+
+import pytest
+from pyspark.sql import SparkSession
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _jar():
+    jar = os.environ.get("CINDER_JAR")
+    if jar:
+        return jar
+    jars = sorted(glob.glob(os.path.join(HERE, "..", "target", "cinder-spark_2.13-*.jar")))
+    if not jars:
+        pytest.exit("no plugin jar: run jvm-plugin/build.sh first", returncode=2)
+    return os.path.abspath(jars[-1])
+
+
+@pytest.fixture(scope="session")
+def spark():
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("cinder-plugin-tests")
+        .config("spark.jars", _jar())
+        .config("spark.plugins", "org.apache.spark.sql.cinder.CinderPlugin")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1")
+        .config("spark.cinder.device", os.environ.get("CINDER_SPARK_DEVICE", "auto"))
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    path = tempfile.mkdtemp(prefix="cinder-spark-tests-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _key(value):
+    """Rows sort and compare with NaN equal to NaN and None first."""
+    if value is None:
+        return (0, "")
+    if isinstance(value, float) and math.isnan(value):
+        return (1, "NaN")
+    return (2, repr(value))
+
+
+def normalise(rows):
+    out = []
+    for row in rows:
+        out.append(tuple(_key(v) for v in row))
+    return sorted(out)
+
+
+def executed_plan(df):
+    return df._jdf.queryExecution().executedPlan().toString()
+
+
+def native_subtrees(spark):
+    return list(spark._jvm.org.apache.spark.sql.cinder.CinderExplain.nativeSubtrees())
+
+
+def fallback_reasons(spark):
+    return list(spark._jvm.org.apache.spark.sql.cinder.CinderExplain.fallbackReasons())
+
+
+def compare(spark, sql, native=True, conf=None):
+    """Runs `sql` on vanilla Spark and with Cinder; asserts equal rows; returns the Cinder plan.
+
+    native=True asserts the plan has a CinderNativeExec, False that it has none, None neither.
+    """
+    conf = dict(conf or {})
+    for key, value in conf.items():
+        spark.conf.set(key, value)
+    try:
+        spark.conf.set("spark.cinder.enabled", "false")
+        expected = spark.sql(sql).collect()
+        spark.conf.set("spark.cinder.enabled", "true")
+        df = spark.sql(sql)
+        got = df.collect()
+        plan = executed_plan(df)
+    finally:
+        spark.conf.set("spark.cinder.enabled", "true")
+        for key in conf:
+            spark.conf.unset(key)
+    assert normalise(got) == normalise(expected), f"rows differ for {sql}\nplan:\n{plan}"
+    if native is True:
+        assert "CinderNativeExec" in plan, f"expected a native subtree for {sql}:\n{plan}"
+    elif native is False:
+        assert "CinderNativeExec" not in plan, f"expected no native subtree for {sql}:\n{plan}"
+    return plan
+
+
+D = Decimal

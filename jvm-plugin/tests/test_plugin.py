@@ -1,0 +1,196 @@
+"""Cinder's Spark plugin against vanilla Spark: scans, filters, projections, fallbacks, bad input."""
+
+import datetime
+import math
+import os
+
+import pytest
+from py4j.protocol import Py4JJavaError
+from pyspark.sql.types import (
+    BooleanType, ByteType, DateType, DecimalType, DoubleType, FloatType, IntegerType, LongType,
+    ShortType, StringType, StructField, StructType,
+)
+
+from conftest import D, compare, fallback_reasons, native_subtrees
+
+SCHEMA = StructType([
+    StructField("id", LongType(), False),
+    StructField("b", BooleanType(), True),
+    StructField("t", ByteType(), True),
+    StructField("sm", ShortType(), True),
+    StructField("i", IntegerType(), True),
+    StructField("l", LongType(), True),
+    StructField("f", FloatType(), True),
+    StructField("x", DoubleType(), True),
+    StructField("s", StringType(), True),
+    StructField("d", DateType(), True),
+    StructField("p", DecimalType(15, 2), True),
+    StructField("q", DecimalType(38, 10), True),
+])
+
+
+def _row(n):
+    """Row n: nulls, duplicates and edge values spread over the columns."""
+    specials_x = [None, 0.0, -0.0, float("nan"), float("inf"), float("-inf"), 1e308, -2.5]
+    specials_i = [None, 0, -1, 2**31 - 1, -(2**31), 7]
+    specials_l = [None, 0, -1, 2**63 - 1, -(2**63), 1 << 40]
+    return (
+        n,
+        None if n % 5 == 0 else n % 2 == 0,
+        None if n % 7 == 0 else (n % 256) - 128,
+        None if n % 9 == 0 else (n * 37 % 65536) - 32768,
+        specials_i[n % len(specials_i)] if n % 3 else n,
+        specials_l[n % len(specials_l)] if n % 4 else n * 1000,
+        None if n % 11 == 0 else float(n) / 8,
+        specials_x[n % len(specials_x)] if n % 2 else n / 3,
+        None if n % 6 == 0 else ("" if n % 13 == 0 else f"s{n % 17}é"),
+        None if n % 8 == 0 else datetime.date(1970, 1, 1) + datetime.timedelta(days=n * 13 - 600),
+        None if n % 4 == 0 else D(n * 101) / D(100) * (1 if n % 3 else -1),
+        None if n % 10 == 0 else D(n) / D(7),
+    )
+
+
+@pytest.fixture(scope="module")
+def table(spark, data_dir):
+    path = os.path.join(data_dir, "t")
+    rows = [_row(n) for n in range(3000)]
+    df = spark.createDataFrame(
+        [tuple(v.quantize(D("0.0000000001")) if isinstance(v, D) and i == 11 else v
+               for i, v in enumerate(r)) for r in rows],
+        SCHEMA,
+    )
+    df.repartition(3).write.mode("overwrite").option("parquet.block.size", 16 * 1024).parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("t")
+    return path
+
+
+@pytest.fixture(scope="module")
+def partitioned(spark, data_dir):
+    path = os.path.join(data_dir, "pt")
+    df = spark.range(0, 1200).selectExpr(
+        "id", "cast(id % 3 as int) as part", "concat('k', cast(id % 4 as string)) as region",
+        "cast(id * 2.5 as double) as v")
+    df.write.mode("overwrite").partitionBy("part", "region").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("pt")
+    return path
+
+
+def test_scan_returns_every_type_with_nulls_and_edge_values(spark, table):
+    compare(spark, "SELECT * FROM t")
+    assert any("ParquetScan" in n for n in native_subtrees(spark))
+
+
+def test_scan_with_splits_reads_every_row_once(spark, table):
+    # Small splits cut files between row groups: each row group must be read exactly once.
+    plan = compare(spark, "SELECT id, s FROM t", conf={"spark.sql.files.maxPartitionBytes": "8k",
+                                                     "spark.sql.files.openCostInBytes": "1"})
+    assert "CinderNativeExec" in plan
+    assert spark.sql("SELECT count(*) FROM t").collect()[0][0] == 3000
+
+
+@pytest.mark.parametrize("predicate", [
+    "i > 3", "l <= 0", "t = -1", "sm <> 5", "b", "NOT b", "b IS NULL", "s IS NOT NULL",
+    "x = 0.0", "x > 0", "x = double('NaN')", "x < double('-inf') OR x > 1e300", "f >= 100.5",
+    "s = 's3é'", "s > 's5'", "s = ''", "d < date'1971-01-01'", "d >= date'1975-06-01'",
+    "p > 10.00", "p = -3.03", "q < 1.5", "i IN (0, -1, 7)", "s IN ('s1é', 's2é', NULL)",
+    "l NOT IN (0, -1)", "i BETWEEN -5 AND 500", "id % 7 = 3 AND (x > 1 OR i IS NULL)",
+    "i <=> NULL", "x <=> -0.0", "CASE WHEN i > 0 THEN s = 's1é' ELSE b END",
+])
+def test_filters_match_spark(spark, table, predicate):
+    compare(spark, f"SELECT id, i, s FROM t WHERE {predicate}",
+            conf={"spark.sql.ansi.enabled": "false"})
+
+
+@pytest.mark.parametrize("expr", [
+    "i + 1", "l + l", "l * 3", "t + t", "sm - 1", "i * i", "x + 1.5", "x * x", "f - 1.0",
+    "x / 2.0", "x / (x - x)", "1.0 / x", "i % 3", "i % 0", "l % -1", "x % 2.0", "-i", "-l", "-x",
+    "p + p", "p * p", "p - 1.05", "p + q", "q * 2",
+    "CASE WHEN i > 0 THEN 'pos' WHEN i < 0 THEN 'neg' END", "IF(b, x, -x)",
+    "cast(i as bigint)", "cast(t as int)", "cast(i as double)", "cast(l as double)",
+    "cast(f as double)", "cast(i as decimal(12, 2))", "cast(p as decimal(20, 4))",
+    "cast(p as decimal(5, 1))", "cast(q as decimal(10, 2))",
+])
+def test_projections_match_spark_legacy_mode(spark, table, expr):
+    compare(spark, f"SELECT id, {expr} AS v FROM t", conf={"spark.sql.ansi.enabled": "false"})
+
+
+@pytest.mark.parametrize("expr", ["i + 1", "x / 2.0", "p * p", "cast(i as bigint)"])
+def test_projections_match_spark_ansi_mode(spark, table, expr):
+    compare(spark, f"SELECT id, {expr} AS v FROM t WHERE i BETWEEN -1000000 AND 1000000",
+            conf={"spark.sql.ansi.enabled": "true"}, native=None)
+
+
+def test_ansi_overflow_fails_natively_as_in_spark(spark, table):
+    spark.conf.set("spark.sql.ansi.enabled", "true")
+    try:
+        for enabled in ("false", "true"):
+            spark.conf.set("spark.cinder.enabled", enabled)
+            with pytest.raises(Exception, match="ARITHMETIC_OVERFLOW|[Oo]verflow"):
+                spark.sql("SELECT l * 4 FROM t WHERE l = 9223372036854775807").collect()
+    finally:
+        spark.conf.set("spark.cinder.enabled", "true")
+        spark.conf.unset("spark.sql.ansi.enabled")
+
+
+def test_partition_columns_and_filters_on_them(spark, partitioned):
+    compare(spark, "SELECT * FROM pt")
+    compare(spark, "SELECT id, part, region, v * 2 FROM pt WHERE region = 'k2' AND v > 100")
+    compare(spark, "SELECT part, region FROM pt WHERE part = 1")
+
+
+def test_unsupported_expression_stays_on_spark_with_its_reason(spark, table):
+    plan = compare(spark, "SELECT id, upper(s) FROM t WHERE i > 0")
+    reasons = fallback_reasons(spark)
+    assert any("Project" in r and "upper" in r.lower() for r in reasons), reasons
+    # The filter under it still went native.
+    assert "Filter" in " ".join(native_subtrees(spark)), plan
+
+
+def test_switched_off_operator_says_so(spark, table):
+    compare(spark, "SELECT id FROM t WHERE i > 0", conf={"spark.cinder.filter.enabled": "false"})
+    assert any("spark.cinder.filter.enabled is false" in r for r in fallback_reasons(spark))
+
+
+def test_disabled_plugin_converts_nothing(spark, table):
+    spark.conf.set("spark.cinder.enabled", "false")
+    try:
+        plan = spark.sql("SELECT id FROM t WHERE i > 0")._jdf.queryExecution().executedPlan().toString()
+    finally:
+        spark.conf.set("spark.cinder.enabled", "true")
+    assert "CinderNativeExec" not in plan
+
+
+def _bridge(spark):
+    return spark._jvm.org.apache.spark.sql.cinder.NativeBridge
+
+
+@pytest.mark.parametrize("payload", [
+    b"", b"garbage", b'{"version": 1', b'{"version": 99, "output": []}',
+    b'{"version": 1, "output": [], "root": {"op": "parquet_scan", "schema": []}, "extra": 1}',
+    b'{"version": 1, "output": [], "root": {"op": "filter", "input": {"op": "parquet_scan", "schema": []},'
+    b' "condition": {"kind": "column", "index": 5}}}',
+])
+def test_malformed_plan_bytes_raise_a_java_exception(spark, table, payload):
+    # PySpark re-raises the JVM's IllegalArgumentException as its own of the same name.
+    with pytest.raises(Exception) as caught:
+        _bridge(spark).createPlan(bytearray(payload))
+    assert type(caught.value).__name__ == "IllegalArgumentException", repr(caught.value)
+    assert "cinder: invalid plan" in str(caught.value)
+    # The session goes on.
+    compare(spark, "SELECT count(*) FROM t WHERE i > 0")
+
+
+def test_stale_handles_raise_instead_of_crashing(spark, table):
+    bridge = _bridge(spark)
+    for call in (lambda: bridge.nextBatch(123456789), lambda: bridge.closePlan(123456789),
+                 lambda: bridge.releaseBuffer(987654321)):
+        with pytest.raises(Py4JJavaError) as caught:
+            call()
+        assert "IllegalStateException" in str(caught.value.java_exception.getClass()), caught.value
+
+
+def test_every_native_buffer_is_released(spark, table, partitioned):
+    compare(spark, "SELECT * FROM t WHERE i > 0")
+    compare(spark, "SELECT * FROM pt")
+    spark.sql("SELECT * FROM t LIMIT 5").collect()  # a task that stops early
+    assert _bridge(spark).liveBuffers() == 0
