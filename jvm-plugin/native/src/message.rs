@@ -127,6 +127,18 @@ pub enum Node {
         /// The input operator.
         input: Box<Node>,
     },
+    /// Groups the input by `groups` and computes `aggregates` per group (one row with no
+    /// groups, also for empty input). Output: the group values, then one column per
+    /// aggregate. The Spark plugin wraps it in a `project` that lays out Spark's aggregation
+    /// buffers.
+    HashAggregate {
+        /// Grouping expressions over the input.
+        groups: Vec<Expr>,
+        /// The aggregates.
+        aggregates: Vec<AggregateCall>,
+        /// The input operator.
+        input: Box<Node>,
+    },
     /// Computes `exprs` over each input row.
     Project {
         /// One expression per output column.
@@ -218,6 +230,31 @@ pub enum Expr {
     },
 }
 
+/// One aggregate of [`Node::HashAggregate`]: nulls are skipped, as in SQL.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateCall {
+    /// The function.
+    pub func: AggregateFunc,
+    /// Its argument.
+    pub arg: Expr,
+}
+
+/// The functions of [`AggregateCall`] (DataFusion's: `count` is `Int64`, `sum` of integers
+/// `Int64`, of decimals `Decimal128(min(38, p + 10), s)`, of floats `Float64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateFunc {
+    /// Non-null values.
+    Count,
+    /// Sum of non-null values; null when there is none.
+    Sum,
+    /// Smallest non-null value.
+    Min,
+    /// Largest non-null value.
+    Max,
+}
+
 /// The binary operators of [`Expr::Binary`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -296,7 +333,9 @@ impl Node {
     fn count_scans(&self) -> usize {
         match self {
             Node::ParquetScan { .. } => 1,
-            Node::Filter { input, .. } | Node::Project { input, .. } => input.count_scans(),
+            Node::Filter { input, .. }
+            | Node::Project { input, .. }
+            | Node::HashAggregate { input, .. } => input.count_scans(),
         }
     }
 }

@@ -28,18 +28,25 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, Pa
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::functions_aggregate::count::count_udaf;
+use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
+use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::logical_expr::{ColumnarValue, Operator};
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::aggregate::AggregateExprBuilder;
 use datafusion::physical_expr::expressions::{
     BinaryExpr, CaseExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, Literal,
     NegativeExpr, NotExpr,
 };
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode, PhysicalGroupBy};
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 
 use crate::error::{NativeError, Result};
-use crate::message::{BinaryOp, Expr, FieldSpec, FileSplit, Node, Settings};
+use crate::message::{
+    AggregateCall, AggregateFunc, BinaryOp, Expr, FieldSpec, FileSplit, Node, Settings,
+};
 
 /// Cast options with Spark's non-ANSI behaviour: a value that does not fit becomes null.
 const SPARK_CAST: CastOptions<'static> = CastOptions {
@@ -164,9 +171,21 @@ pub fn build_plan(
         Node::ParquetScan {
             schema,
             partition_schema,
-        } => build_scan(schema, partition_schema, files, settings),
+        } => build_scan(schema, partition_schema, files, settings, None),
         Node::Filter { condition, input } => {
-            let input = build_plan(input, files, settings)?;
+            let input = match input.as_ref() {
+                // The condition also goes to the Parquet reader, which skips row groups (and
+                // pages) its statistics rule out; the filter above still decides every row.
+                Node::ParquetScan {
+                    schema,
+                    partition_schema,
+                } => {
+                    let scan = build_scan(schema, partition_schema, files, settings, None)?;
+                    let predicate = translate(condition, &scan.schema())?;
+                    build_scan(schema, partition_schema, files, settings, Some(predicate))?
+                }
+                other => build_plan(other, files, settings)?,
+            };
             let predicate = translate(condition, &input.schema())?;
             let predicate_type = predicate.data_type(&input.schema())?;
             if predicate_type != DataType::Boolean {
@@ -179,6 +198,11 @@ pub fn build_plan(
                     .map_err(|e| NativeError::plan(e.to_string()))?,
             ))
         }
+        Node::HashAggregate {
+            groups,
+            aggregates,
+            input,
+        } => build_aggregate(groups, aggregates, build_plan(input, files, settings)?),
         Node::Project { exprs, input } => {
             let input = build_plan(input, files, settings)?;
             let schema = input.schema();
@@ -195,11 +219,55 @@ pub fn build_plan(
     }
 }
 
+fn build_aggregate(
+    groups: &[Expr],
+    aggregates: &[AggregateCall],
+    input: Arc<dyn ExecutionPlan>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let schema = input.schema();
+    let groups = groups
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Ok((translate(e, &schema)?, format!("g{i}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let aggregates = aggregates
+        .iter()
+        .enumerate()
+        .map(|(i, call)| {
+            let arg = translate(&call.arg, &schema)?;
+            let udaf = match call.func {
+                AggregateFunc::Count => count_udaf(),
+                AggregateFunc::Sum => sum_udaf(),
+                AggregateFunc::Min => min_udaf(),
+                AggregateFunc::Max => max_udaf(),
+            };
+            let expr = AggregateExprBuilder::new(udaf, vec![arg])
+                .schema(Arc::clone(&schema))
+                .alias(format!("a{i}"))
+                .build()
+                .map_err(|e| NativeError::plan(format!("aggregate {:?}: {e}", call.func)))?;
+            Ok(Arc::new(expr))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let filters = vec![None; aggregates.len()];
+    let aggregate = AggregateExec::try_new(
+        AggregateMode::Single,
+        PhysicalGroupBy::new_single(groups),
+        aggregates,
+        filters,
+        input,
+        schema,
+    )
+    .map_err(|e| NativeError::plan(e.to_string()))?;
+    Ok(Arc::new(aggregate))
+}
+
 fn build_scan(
     schema: &[FieldSpec],
     partition_schema: &[FieldSpec],
     files: &[FileSplit],
     settings: &Settings,
+    predicate: Option<Arc<dyn PhysicalExpr>>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let file_schema: SchemaRef = Arc::new(arrow_schema(schema)?);
     let partition_fields: Vec<FieldRef> = arrow_schema(partition_schema)?
@@ -251,7 +319,11 @@ fn build_scan(
     let table_schema = TableSchema::builder(file_schema)
         .with_table_partition_cols(partition_fields)
         .build();
-    let source = Arc::new(ParquetSource::new(table_schema));
+    let mut source = ParquetSource::new(table_schema);
+    if let Some(predicate) = predicate {
+        source = source.with_predicate(predicate);
+    }
+    let source = Arc::new(source);
     let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
         .with_file_group(FileGroup::new(partitioned))
         .with_batch_size(Some(settings.batch_rows.max(1)))

@@ -5,7 +5,11 @@ import scala.collection.mutable
 import org.apache.spark.internal.Logging
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
+import org.apache.spark.sql.catalyst.expressions.aggregate.{Average, Count, Max, Min, Partial, Sum}
+import org.apache.spark.sql.catalyst.expressions.EvalMode
 import org.apache.spark.sql.execution.{ColumnarRule, FileSourceScanExec, FilterExec, ProjectExec, SparkPlan}
+import org.apache.spark.sql.execution.aggregate.HashAggregateExec
+import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, FloatType, LongType, BooleanType}
 import org.apache.spark.sql.internal.SQLConf
 
 /**
@@ -29,7 +33,8 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
   private val converters: Map[Class[_], Converter] = Map(
     classOf[FileSourceScanExec] -> ((p, conf) => convertScan(p.asInstanceOf[FileSourceScanExec], conf)),
     classOf[FilterExec] -> ((p, conf) => convertFilter(p.asInstanceOf[FilterExec], conf)),
-    classOf[ProjectExec] -> ((p, conf) => convertProject(p.asInstanceOf[ProjectExec], conf)))
+    classOf[ProjectExec] -> ((p, conf) => convertProject(p.asInstanceOf[ProjectExec], conf)),
+    classOf[HashAggregateExec] -> ((p, conf) => convertAggregate(p.asInstanceOf[HashAggregateExec], conf)))
 
   override def apply(plan: SparkPlan): SparkPlan = {
     val conf = SQLConf.get
@@ -121,6 +126,16 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }
   }
 
+  private def convertAggregate(agg: HashAggregateExec, conf: SQLConf): Either[String, CinderNativeExec] = {
+    if (!CinderConf.AggregateEnabled.bool(conf)) {
+      return Left(s"${CinderConf.AggregateEnabled.key} is false")
+    }
+    agg.child match {
+      case child: CinderNativeExec => AggregateConversion.convert(agg, child)
+      case other => Left(s"its input (${other.nodeName}) is not native")
+    }
+  }
+
   private def convertProject(project: ProjectExec, conf: SQLConf): Either[String, CinderNativeExec] = {
     if (!CinderConf.ProjectEnabled.bool(conf)) {
       return Left(s"${CinderConf.ProjectEnabled.key} is false")
@@ -142,25 +157,141 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
   }
 }
 
-/** What the last planned query converted and why the rest stayed on Spark (for tests, tools). */
+private object AggregateConversion {
+  import PlanJson._
+
+  /**
+   * A partial HashAggregateExec over a native subtree: a native hash aggregate of DataFusion
+   * functions, then a projection that lays out Spark's aggregation buffers exactly (the final
+   * stage, on Spark, merges them):
+   * - count(x): [count];
+   * - sum(x): [sum] (null when no value), and for decimals [sum (0 when no value), isEmpty];
+   * - avg(x): [sum (0 when no value, double or decimal(p+10,s)), count];
+   * - min(x), max(x): [value] (not for floats, whose -0.0/NaN ordering differs).
+   */
+  def convert(agg: HashAggregateExec, child: CinderNativeExec): Either[String, CinderNativeExec] = {
+    val exprs = agg.aggregateExpressions
+    if (exprs.exists(_.mode != Partial)) {
+      return Left("only the partial stage of an aggregation runs natively yet (the final " +
+        "stage reads shuffled rows, which cannot feed a native subtree yet)")
+    }
+    if (exprs.exists(e => e.isDistinct || e.filter.isDefined)) {
+      return Left("DISTINCT and FILTER aggregates are not native yet")
+    }
+    val input = child.output
+    val groups = agg.groupingExpressions.map(e => expr(e, input))
+    groups.collectFirst { case Left(r) => return Left(r) }
+    val groupJson = groups.collect { case Right(j) => j }
+    val calls = scala.collection.mutable.ArrayBuffer.empty[String]
+    // Each call's column in the aggregate's output (the groups come first).
+    def call(func: String, arg: String): String = {
+      calls += s"""{"func":"$func","arg":$arg}"""
+      column(groupJson.size + calls.size - 1)
+    }
+    val buffers = scala.collection.mutable.ArrayBuffer.empty[(String, DataType)]
+    def argument(child: org.apache.spark.sql.catalyst.expressions.Expression, to: DataType)
+        : Either[String, String] =
+      expr(child, input).flatMap { json =>
+        if (child.dataType == to || child.dataType.isInstanceOf[DecimalType]) Right(json)
+        else typeName(to).map(t => castJson(json, t))
+      }
+    for (ae <- exprs) {
+      val converted: Either[String, Unit] = ae.aggregateFunction match {
+        case Count(Seq(arg)) =>
+          expr(arg, input).map(a => buffers += call("count", a) -> LongType)
+        case Count(_) => Left("count of several columns is not native yet")
+        case s: Sum =>
+          if (s.evalMode == EvalMode.TRY) Left("try_sum is not native yet")
+          else if (s.evalMode == EvalMode.ANSI && !s.dataType.isInstanceOf[DecimalType] &&
+            s.dataType != DoubleType) {
+            Left("sum of integers with ANSI mode on (an error on overflow) is not native yet")
+          } else {
+            for (a <- argument(s.child, s.dataType); t <- typeName(s.dataType)) yield {
+              val sum = call("sum", a)
+              if (s.dataType.isInstanceOf[DecimalType]) {
+                val count = call("count", a)
+                val empty = binaryJson("eq", "boolean", count, literal("bigint", "0"))
+                buffers += caseWhen(empty, literal(t, "\"0\""), sum, t) -> s.dataType
+                buffers += empty -> BooleanType
+              } else {
+                buffers += sum -> s.dataType
+              }
+            }
+          }
+        case a: Average =>
+          if (a.evalMode == EvalMode.TRY) Left("try_avg is not native yet")
+          else {
+            val sumType = a.sumDataType
+            for (arg <- argument(a.child, sumType); t <- typeName(sumType)) yield {
+              val sum = call("sum", arg)
+              val count = call("count", arg)
+              val zero = if (sumType.isInstanceOf[DecimalType]) "\"0\"" else "0.0"
+              val empty = binaryJson("eq", "boolean", count, literal("bigint", "0"))
+              buffers += caseWhen(empty, literal(t, zero), sum, t) -> sumType
+              buffers += count -> LongType
+            }
+          }
+        case m @ (_: Min | _: Max) =>
+          val child = m.children.head
+          child.dataType match {
+            case FloatType | DoubleType =>
+              Left(s"${m.prettyName} of ${child.dataType.simpleString} is not native yet (-0.0 and NaN order)")
+            case _ =>
+              val func = if (m.isInstanceOf[Min]) "min" else "max"
+              expr(child, input).map(c => buffers += call(func, c) -> child.dataType)
+          }
+        case other => Left(s"aggregate ${other.prettyName} is not native yet")
+      }
+      converted match {
+        case Left(reason) => return Left(reason)
+        case Right(_) =>
+      }
+    }
+    val produced = agg.groupingExpressions.map(_.dataType) ++ buffers.map(_._2)
+    val expected = agg.output.map(_.dataType)
+    if (produced != expected) {
+      return Left(s"unexpected partial aggregation layout ${expected.map(_.simpleString).mkString(", ")} " +
+        s"(native would give ${produced.map(_.simpleString).mkString(", ")})")
+    }
+    val aggregate = s"""{"op":"hash_aggregate","groups":${groupJson.mkString("[", ",", "]")},""" +
+      s""""aggregates":${calls.mkString("[", ",", "]")},"input":${child.root}}"""
+    val layout = (groupJson.indices.map(column) ++ buffers.map(_._1)).mkString("[", ",", "]")
+    Right(child.copy(
+      root = s"""{"op":"project","exprs":$layout,"input":$aggregate}""",
+      output = agg.output,
+      describe = s"HashAggregate(partial) <- ${child.describe}"))
+  }
+}
+
+/**
+ * What the conversions since the last `clear()` moved and why the rest stayed on Spark (for
+ * tests and tools; adaptive execution converts each query stage separately). Bounded: only the
+ * latest 1000 entries of each are kept.
+ */
 object CinderExplain {
-  @volatile private var lastReasons: Seq[(String, String)] = Seq.empty
-  @volatile private var lastNative: Seq[String] = Seq.empty
+  import scala.jdk.CollectionConverters._
 
-  private[cinder] def record(reasons: Seq[(String, String)], natives: Seq[String]): Unit = {
-    lastReasons = reasons
-    lastNative = natives
+  private val Limit = 1000
+  private val reasons = scala.collection.mutable.Queue.empty[String]
+  private val natives = scala.collection.mutable.Queue.empty[String]
+
+  private[cinder] def record(newReasons: Seq[(String, String)], newNatives: Seq[String]): Unit =
+    synchronized {
+      newReasons.foreach { case (node, reason) => reasons.enqueue(s"$node: $reason") }
+      natives ++= newNatives
+      while (reasons.size > Limit) reasons.dequeue()
+      while (natives.size > Limit) natives.dequeue()
+    }
+
+  /** Forgets what was recorded. */
+  def clear(): Unit = synchronized {
+    reasons.clear()
+    natives.clear()
   }
 
-  /** `node: reason` for each operator the last conversion left on Spark. */
-  def fallbackReasons(): java.util.List[String] = {
-    import scala.jdk.CollectionConverters._
-    lastReasons.map { case (node, reason) => s"$node: $reason" }.asJava
-  }
+  /** `node: reason` for each operator a conversion left on Spark. */
+  def fallbackReasons(): java.util.List[String] = synchronized(reasons.toList.asJava)
 
-  /** The native subtrees of the last conversion, e.g. `Project <- Filter <- ParquetScan(t)`. */
-  def nativeSubtrees(): java.util.List[String] = {
-    import scala.jdk.CollectionConverters._
-    lastNative.asJava
-  }
+  /** The native subtrees formed, e.g. `Project <- Filter <- ParquetScan(t)`. */
+  def nativeSubtrees(): java.util.List[String] = synchronized(natives.toList.asJava)
 }

@@ -48,8 +48,11 @@ object CinderConf {
   val ProjectEnabled = CinderConfEntry("spark.cinder.project.enabled", "boolean", "true",
     "Whether ProjectExec runs natively.")
 
+  val AggregateEnabled = CinderConfEntry("spark.cinder.aggregate.enabled", "boolean", "true",
+    "Whether HashAggregateExec runs natively (its partial stage, for now).")
+
   val all: Seq[CinderConfEntry] =
-    Seq(Enabled, Device, Explain, BatchRows, ScanEnabled, FilterEnabled, ProjectEnabled)
+    Seq(Enabled, Device, Explain, BatchRows, ScanEnabled, FilterEnabled, ProjectEnabled, AggregateEnabled)
 
   /** The Markdown table of every setting. */
   def markdownTable: String = {

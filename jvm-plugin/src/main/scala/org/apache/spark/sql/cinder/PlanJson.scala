@@ -151,6 +151,23 @@ object PlanJson {
       "is not supported natively yet")
   }
 
+  /** `{"kind":"column"}` for input column `index`. */
+  def column(index: Int): String = s"""{"kind":"column","index":$index}"""
+
+  /** A literal of Spark type name `t` with JSON value `value`. */
+  def literal(t: String, value: String): String = s"""{"kind":"literal","type":${str(t)},"value":$value}"""
+
+  /** `CASE WHEN when THEN then ELSE otherwise END` of Spark type name `t`. */
+  def caseWhen(when: String, thenJson: String, otherwise: String, t: String): String =
+    s"""{"kind":"case","type":${str(t)},"branches":[[$when,$thenJson]],"otherwise":$otherwise}"""
+
+  /** A binary expression of Spark type name `t`. */
+  def binaryJson(op: String, t: String, left: String, right: String): String =
+    s"""{"kind":"binary","op":"$op","type":${str(t)},"left":$left,"right":$right}"""
+
+  /** A cast of `child` to Spark type name `t`. */
+  def castJson(child: String, t: String): String = s"""{"kind":"cast","type":${str(t)},"child":$child}"""
+
   /** The native form of `e` over `input`'s columns, or why it cannot go native. */
   def expr(e: Expression, input: Seq[Attribute]): Either[String, String] = e match {
     case Alias(child, _) => expr(child, input)

@@ -1,0 +1,49 @@
+package org.apache.spark.sql.cinder
+
+/**
+ * The generated parts of docs/spark.md (`jvm-plugin/gen-docs.sh` writes them between the
+ * `<!-- cinder:NAME -->` markers; a test checks the file is fresh).
+ */
+object CinderDocs {
+  /** Operators: Spark class, what runs natively, what stays on Spark. */
+  val operators: Seq[(String, String, String)] = Seq(
+    ("FileSourceScanExec", "Parquet on local files: the task's file splits, read columns, partition columns",
+      "other formats, bucketed scans, `_metadata` columns, non-`file:` paths"),
+    ("FilterExec", "the condition, when every expression in it is supported", "unsupported expressions"),
+    ("ProjectExec", "every output expression, when all are supported", "unsupported expressions"),
+    ("HashAggregateExec", "the partial stage of count, sum, avg, min, max (Spark's buffer layout)",
+      "final and merge stages (their input is shuffled), DISTINCT, FILTER, float min/max, integer " +
+        "sum in ANSI mode, other functions"))
+
+  /** Expressions: Spark expression, notes. */
+  val expressions: Seq[(String, String)] = Seq(
+    ("column, literal", "types: boolean, tinyint, smallint, int, bigint, float, double, string (default collation), date, decimal(p ≤ 38)"),
+    ("`+`, `-`, `*`", "wrapping (legacy) or failing (ANSI) on integer overflow; decimals when the exact result precision is ≤ 38"),
+    ("`/`", "doubles, legacy mode (by zero: null)"),
+    ("`%`", "integers and floats, legacy mode (by zero: null; `x % -1` = 0)"),
+    ("unary `-`", "legacy mode, or floats"),
+    ("`=`, `<=>`, `<`, `<=`, `>`, `>=`", "floats compare as Spark does: `-0.0 = 0.0`, `NaN = NaN`, NaN largest"),
+    ("`AND`, `OR`, `NOT`, `IS NULL`, `IS NOT NULL`", ""),
+    ("`IN`, `InSet`", "constant lists"),
+    ("`CASE WHEN`, `IF`", ""),
+    ("`CAST`", "widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); in legacy mode also narrowing decimal casts (round half up, null on overflow)"))
+
+  private def row(cells: String*): String = cells.map(_.replace("|", "\\|")).mkString("| ", " | ", " |")
+
+  def operatorTable: String =
+    (Seq("| Spark operator | native | stays on Spark |", "|---|---|---|") ++
+      operators.map { case (a, b, c) => row(s"`$a`", b, c) }).mkString("", "\n", "\n")
+
+  def expressionTable: String =
+    (Seq("| expression | notes |", "|---|---|") ++
+      expressions.map { case (a, b) => s"| $a | ${b.replace("|", "\\|")} |" }).mkString("", "\n", "\n")
+
+  def configTable: String = CinderConf.markdownTable
+
+  /** `name -> generated text` for every marked section. */
+  def sections: Map[String, String] =
+    Map("configs" -> configTable, "operators" -> operatorTable, "expressions" -> expressionTable)
+
+  /** Prints one section: `CinderDocs configs|operators|expressions`. */
+  def main(args: Array[String]): Unit = print(sections(args.headOption.getOrElse("configs")))
+}

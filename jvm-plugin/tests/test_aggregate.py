@@ -1,0 +1,70 @@
+"""Partial aggregation runs natively and Spark's final stage merges its buffers."""
+
+import pytest
+
+from conftest import compare, fallback_reasons, native_subtrees
+from test_plugin import partitioned, table  # noqa: F401 (fixtures)
+
+
+def _partial_is_native(spark):
+    return any("HashAggregate(partial)" in n for n in native_subtrees(spark))
+
+
+@pytest.mark.parametrize("aggregates", [
+    "count(*)", "count(i)", "count(s), count(x)",
+    "sum(i)", "sum(l)", "sum(t)", "sum(sm)", "sum(p)", "sum(q)",
+    "avg(i)", "avg(l)", "avg(p)", "avg(q)",
+    "min(i), max(i)", "min(l), max(l)", "min(p), max(q)", "min(d), max(d)", "min(t), max(sm)",
+    "min(b), max(b)",
+    "count(*), sum(p), avg(p), min(d), max(i), count(s)",
+])
+@pytest.mark.parametrize("group_by", ["", "b", "s", "d, b", "i % 5", "p"])
+def test_partial_aggregates_match_spark(spark, table, aggregates, group_by):
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    compare(spark, f"SELECT {keys}{aggregates} FROM t{tail}", conf={"spark.sql.ansi.enabled": "false"})
+    assert _partial_is_native(spark), native_subtrees(spark)
+
+
+@pytest.mark.parametrize("aggregates", ["sum(cast(i AS double))", "avg(cast(i AS double))", "sum(f)",
+                                        "avg(f)", "sum(x)", "avg(x)"])
+def test_float_sums_match_spark(spark, table, aggregates):
+    # Integer-valued doubles and multiples of 1/8 sum exactly in any order; x's infinities and
+    # NaNs make NaN or infinity in any order too.
+    compare(spark, f"SELECT b, {aggregates} FROM t GROUP BY b", conf={"spark.sql.ansi.enabled": "false"})
+    assert _partial_is_native(spark)
+
+
+def test_aggregates_over_empty_input_and_all_null_groups(spark, table):
+    conf = {"spark.sql.ansi.enabled": "false"}
+    compare(spark, "SELECT count(*), sum(p), avg(p), sum(l), avg(x), min(s) FROM t WHERE id < 0", conf=conf)
+    # Adaptive execution sees the empty shuffle and answers from an empty local relation.
+    compare(spark, "SELECT count(*), sum(p), avg(q), min(i) FROM t WHERE id < 0 GROUP BY b", conf=conf,
+            native=None)
+    # Groups whose values are all null: sum is null, avg is null, count is 0.
+    compare(spark, "SELECT id % 4, sum(p), avg(p), count(p) FROM t WHERE p IS NULL OR id % 4 = 1 "
+                   "GROUP BY id % 4", conf=conf)
+
+
+def test_ansi_mode_sums(spark, table):
+    conf = {"spark.sql.ansi.enabled": "true"}
+    compare(spark, "SELECT b, sum(p), avg(p), count(*) FROM t GROUP BY b", conf=conf)
+    assert _partial_is_native(spark)
+    # An integer sum in ANSI mode fails on overflow: it stays on Spark, and says why.
+    compare(spark, "SELECT b, sum(i) FROM t GROUP BY b", conf=conf)
+    assert any("ANSI" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+def test_partitioned_aggregation(spark, partitioned):  # noqa: F811
+    compare(spark, "SELECT part, region, count(*), sum(v), min(id), max(id) FROM pt GROUP BY part, region")
+    assert _partial_is_native(spark)
+
+
+def test_unsupported_aggregates_stay_on_spark_with_reasons(spark, table):
+    compare(spark, "SELECT b, count(DISTINCT i) FROM t GROUP BY b")
+    compare(spark, "SELECT b, max(x) FROM t GROUP BY b", conf={"spark.sql.ansi.enabled": "false"})
+    assert any("max of double" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    compare(spark, "SELECT b, stddev(i) FROM t GROUP BY b")
+    compare(spark, "SELECT b, sum(i) FROM t GROUP BY b",
+            conf={"spark.cinder.aggregate.enabled": "false", "spark.sql.ansi.enabled": "false"})
+    assert any("spark.cinder.aggregate.enabled is false" in r for r in fallback_reasons(spark))
