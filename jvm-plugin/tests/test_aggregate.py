@@ -10,6 +10,10 @@ def _partial_is_native(spark):
     return any("HashAggregate(partial)" in n for n in native_subtrees(spark))
 
 
+def _final_is_native(spark):
+    return any("HashAggregate(final)" in n for n in native_subtrees(spark))
+
+
 @pytest.mark.parametrize("aggregates", [
     "count(*)", "count(i)", "count(s), count(x)",
     "sum(i)", "sum(l)", "sum(t)", "sum(sm)", "sum(p)", "sum(q)",
@@ -24,6 +28,31 @@ def test_partial_aggregates_match_spark(spark, table, aggregates, group_by):
     tail = f" GROUP BY {group_by}" if group_by else ""
     compare(spark, f"SELECT {keys}{aggregates} FROM t{tail}", conf={"spark.sql.ansi.enabled": "false"})
     assert _partial_is_native(spark), native_subtrees(spark)
+    assert _final_is_native(spark), (native_subtrees(spark), fallback_reasons(spark))
+
+
+@pytest.mark.parametrize("ansi", ["true", "false"])
+def test_decimal_averages_round_as_spark_does(spark, table, ansi):
+    # Many groups of few rows: quotients that round at every digit.
+    compare(spark, "SELECT id % 211 AS g, avg(p), avg(q), sum(p), sum(q) FROM t GROUP BY id % 211",
+            conf={"spark.sql.ansi.enabled": ansi})
+    assert _final_is_native(spark), fallback_reasons(spark)
+    compare(spark, "SELECT avg(p) * 3, avg(q) FROM t", conf={"spark.sql.ansi.enabled": ansi})
+    assert _final_is_native(spark), fallback_reasons(spark)
+
+
+def test_final_stage_reads_a_spark_partial_stage(spark, table):
+    # upper() keeps the filter, so the partial aggregation, on Spark; the final stage reads the
+    # shuffle natively.
+    compare(spark, "SELECT b, s, sum(p), avg(p), count(*), min(d), max(i) FROM t "
+                   "WHERE upper(s) >= 'S1' GROUP BY b, s", conf={"spark.sql.ansi.enabled": "false"})
+    assert _final_is_native(spark) and not _partial_is_native(spark), (native_subtrees(spark),
+                                                                       fallback_reasons(spark))
+
+
+def test_distinct_rows_run_natively(spark, table):
+    compare(spark, "SELECT DISTINCT b, s FROM t")
+    compare(spark, "SELECT DISTINCT d FROM t WHERE i > 0")
 
 
 @pytest.mark.parametrize("aggregates", ["sum(cast(i AS double))", "avg(cast(i AS double))", "sum(f)",

@@ -12,15 +12,16 @@
 //! takes down the JVM. Java holds only numeric handles, checked on every call.
 
 pub mod error;
+pub mod input;
 pub mod message;
 pub mod native_plan;
 pub mod planner;
 
 use jni::errors::ErrorPolicy;
-use jni::objects::{JByteArray, JClass, JLongArray, JString};
+use jni::objects::{JByteArray, JClass, JLongArray, JObject, JString};
 use jni::strings::JNIString;
 use jni::sys::jlong;
-use jni::{Env, EnvUnowned, jni_str};
+use jni::{Env, EnvUnowned, jni_sig, jni_str};
 
 pub use error::NativeError;
 pub use native_plan::{NativePlan, describe_batch};
@@ -125,6 +126,70 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_createPlan<
         let plan = NativePlan::create(&bytes)?;
         Ok(native_plan::register_plan(plan))
     })
+}
+
+/// `static native long createPlanWithInput(byte[] plan, NativeInput input)`: a plan whose
+/// `input` leaf pulls batches from `input.next()`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_createPlanWithInput<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    plan: JByteArray<'local>,
+    input: JObject<'local>,
+) -> jlong {
+    jni_call(&mut env, |env| {
+        if plan.is_null() {
+            return Err(NativeError::plan("the plan message is null"));
+        }
+        if input.is_null() {
+            return Err(NativeError::plan("the plan's input is null"));
+        }
+        let bytes = env.convert_byte_array(&plan)?;
+        let source = JvmBatchSource {
+            vm: env.get_java_vm()?,
+            input: env.new_global_ref(&input)?,
+            schema: None,
+        };
+        let plan = NativePlan::create_with_input(&bytes, Some(Box::new(source)))?;
+        Ok(native_plan::register_plan(plan))
+    })
+}
+
+/// The plugin's `NativeInput` object: `long[] next()` describes the next batch of Arrow Java
+/// buffers (or returns null at the end).
+struct JvmBatchSource {
+    vm: jni::JavaVM,
+    input: jni::refs::Global<JObject<'static>>,
+    schema: Option<datafusion::arrow::datatypes::SchemaRef>,
+}
+
+impl input::BatchSource for JvmBatchSource {
+    fn set_schema(&mut self, schema: datafusion::arrow::datatypes::SchemaRef) {
+        self.schema = Some(schema);
+    }
+
+    fn next_batch(
+        &mut self,
+    ) -> Result<Option<datafusion::arrow::record_batch::RecordBatch>, NativeError> {
+        let schema = self
+            .schema
+            .clone()
+            .ok_or_else(|| NativeError::Execution("the input's schema was not set".into()))?;
+        let input = &self.input;
+        self.vm.attach_current_thread(|env| {
+            let value = env.call_method(input.as_obj(), jni_str!("next"), jni_sig!("()[J"), &[])?;
+            let object = value.l()?;
+            if object.is_null() {
+                return Ok(None);
+            }
+            let array = env.cast_local::<JLongArray>(object)?;
+            let mut description = vec![0_i64; array.len(env)?];
+            array.get_region(env, 0, &mut description)?;
+            // SAFETY: `NativeInput.next` describes Arrow Java buffers that stay allocated until
+            // its next call, which cannot happen before this one returns.
+            unsafe { input::import_batch(&schema, &description) }.map(Some)
+        })
+    }
 }
 
 /// `static native long[] nextBatch(long plan)`: the next batch's description (see

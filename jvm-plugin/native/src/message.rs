@@ -120,6 +120,12 @@ pub enum Node {
         #[serde(default)]
         partition_schema: Vec<FieldSpec>,
     },
+    /// Batches from the Spark child of the native subtree (a shuffle read, say), converted to
+    /// Arrow by the plugin.
+    Input {
+        /// The child's columns.
+        schema: Vec<FieldSpec>,
+    },
     /// Keeps the rows for which `condition` is true.
     Filter {
         /// A boolean expression over the input's columns.
@@ -209,6 +215,24 @@ pub enum Expr {
         /// Target Spark type.
         #[serde(rename = "type")]
         data_type: String,
+        /// ANSI mode: a value that does not fit is an error instead of null.
+        #[serde(default)]
+        ansi: bool,
+    },
+    /// Spark's final average of a decimal: `sum / count` computed as Spark does (the quotient
+    /// rounded half up to 38 significant digits, then half up to the result's scale), null
+    /// when `count` is 0 or null, and null (legacy) or an error (ANSI) when it does not fit.
+    SparkDecimalAvg {
+        /// The summed values (decimal).
+        sum: Box<Expr>,
+        /// The count (bigint).
+        count: Box<Expr>,
+        /// Spark's result type, `decimal(p + 4, s + 4)` bounded to 38.
+        #[serde(rename = "type")]
+        data_type: String,
+        /// ANSI mode: overflow is an error.
+        #[serde(default)]
+        ansi: bool,
     },
     /// `child IN (list)`.
     In {
@@ -319,10 +343,10 @@ impl PlanMessage {
         }
         let message: PlanMessage = serde_json::from_slice(bytes)
             .map_err(|e| NativeError::plan(format!("malformed plan message: {e}")))?;
-        let scans = message.root.count_scans();
-        if scans != 1 {
+        let leaves = message.root.count_leaves();
+        if leaves != 1 {
             return Err(NativeError::plan(format!(
-                "a plan needs exactly one parquet_scan, this one has {scans}"
+                "a plan needs exactly one leaf (parquet_scan or input), this one has {leaves}"
             )));
         }
         Ok(message)
@@ -330,12 +354,23 @@ impl PlanMessage {
 }
 
 impl Node {
-    fn count_scans(&self) -> usize {
+    fn count_leaves(&self) -> usize {
         match self {
-            Node::ParquetScan { .. } => 1,
+            Node::ParquetScan { .. } | Node::Input { .. } => 1,
             Node::Filter { input, .. }
             | Node::Project { input, .. }
-            | Node::HashAggregate { input, .. } => input.count_scans(),
+            | Node::HashAggregate { input, .. } => input.count_leaves(),
+        }
+    }
+
+    /// Whether the plan's leaf is an `input` (it then needs a batch source).
+    pub fn reads_input(&self) -> bool {
+        match self {
+            Node::Input { .. } => true,
+            Node::ParquetScan { .. } => false,
+            Node::Filter { input, .. }
+            | Node::Project { input, .. }
+            | Node::HashAggregate { input, .. } => input.reads_input(),
         }
     }
 }

@@ -22,8 +22,9 @@ use futures::StreamExt;
 use cinder_planner::{CinderConfig, CinderRule, DeviceChoice};
 
 use crate::error::{NativeError, Result};
+use crate::input::BatchSource;
 use crate::message::PlanMessage;
-use crate::planner::{arrow_schema, build_plan, check_output, conform};
+use crate::planner::{Leaves, arrow_schema, build_plan, check_output, conform};
 
 /// The tokio runtime the native plans run on (one per process).
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -55,14 +56,36 @@ impl std::fmt::Debug for NativePlan {
 impl NativePlan {
     /// Parses, checks and plans a message; nothing is read until the first batch.
     pub fn create(bytes: &[u8]) -> Result<Self> {
+        Self::create_with_input(bytes, None)
+    }
+
+    /// [`NativePlan::create`] for a plan whose `input` leaf reads `source`.
+    pub fn create_with_input(bytes: &[u8], source: Option<Box<dyn BatchSource>>) -> Result<Self> {
         let message = PlanMessage::parse(bytes)?;
+        match (message.root.reads_input(), source.is_some()) {
+            (true, false) => {
+                return Err(NativeError::plan(
+                    "the plan reads an input but none was given",
+                ));
+            }
+            (false, true) => {
+                return Err(NativeError::plan(
+                    "an input was given to a plan without an input leaf",
+                ));
+            }
+            _ => {}
+        }
         let as_plan_error = |e: NativeError| match e {
             NativeError::Execution(m) => NativeError::Plan(m),
             other => other,
         };
         let output = Arc::new(arrow_schema(&message.output)?);
-        let plan =
-            build_plan(&message.root, &message.files, &message.settings).map_err(as_plan_error)?;
+        let leaves = Leaves {
+            files: &message.files,
+            settings: &message.settings,
+            source: Arc::new(Mutex::new(source)),
+        };
+        let plan = build_plan(&message.root, &leaves).map_err(as_plan_error)?;
         check_output(&plan, &output)?;
         let (plan, config) = optimize(plan, &message.settings.device).map_err(as_plan_error)?;
         let context = Arc::new(TaskContext::default().with_session_config(config));

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float32Array, Float64Array};
 use datafusion::arrow::compute::{CastOptions, can_cast_types};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, i256};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::FormatOptions;
 use datafusion::common::ScalarValue;
@@ -44,6 +44,7 @@ use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 
 use crate::error::{NativeError, Result};
+use crate::input::{JvmInputExec, SourceSlot};
 use crate::message::{
     AggregateCall, AggregateFunc, BinaryOp, Expr, FieldSpec, FileSplit, Node, Settings,
 };
@@ -161,13 +162,25 @@ fn parse_decimal(text: &str, scale: i8) -> Option<i128> {
     Some(if negative { -unscaled } else { unscaled })
 }
 
-/// Builds the operator tree of a message whose scan reads `files`.
-pub fn build_plan(
-    node: &Node,
-    files: &[FileSplit],
-    settings: &Settings,
-) -> Result<Arc<dyn ExecutionPlan>> {
+/// What a plan's leaf reads: the task's file splits (a `parquet_scan`) or a batch source (an
+/// `input`).
+pub struct Leaves<'a> {
+    /// The task's Parquet file splits.
+    pub files: &'a [FileSplit],
+    /// Execution settings.
+    pub settings: &'a Settings,
+    /// The batch source of an `input` leaf.
+    pub source: SourceSlot,
+}
+
+/// Builds the operator tree of a message.
+pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionPlan>> {
+    let (files, settings) = (leaves.files, leaves.settings);
     match node {
+        Node::Input { schema } => Ok(Arc::new(JvmInputExec::new(
+            Arc::new(arrow_schema(schema)?),
+            Arc::clone(&leaves.source),
+        ))),
         Node::ParquetScan {
             schema,
             partition_schema,
@@ -184,7 +197,7 @@ pub fn build_plan(
                     let predicate = translate(condition, &scan.schema())?;
                     build_scan(schema, partition_schema, files, settings, Some(predicate))?
                 }
-                other => build_plan(other, files, settings)?,
+                other => build_plan(other, leaves)?,
             };
             let predicate = translate(condition, &input.schema())?;
             let predicate_type = predicate.data_type(&input.schema())?;
@@ -202,9 +215,9 @@ pub fn build_plan(
             groups,
             aggregates,
             input,
-        } => build_aggregate(groups, aggregates, build_plan(input, files, settings)?),
+        } => build_aggregate(groups, aggregates, build_plan(input, leaves)?),
         Node::Project { exprs, input } => {
-            let input = build_plan(input, files, settings)?;
+            let input = build_plan(input, leaves)?;
             let schema = input.schema();
             let exprs = exprs
                 .iter()
@@ -367,7 +380,51 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
         }
         Expr::IsNull { child } => Arc::new(IsNullExpr::new(translate(child, schema)?)),
         Expr::IsNotNull { child } => Arc::new(IsNotNullExpr::new(translate(child, schema)?)),
-        Expr::Cast { child, data_type } => cast_to(translate(child, schema)?, data_type, schema)?,
+        Expr::Cast {
+            child,
+            data_type,
+            ansi,
+        } => {
+            let options = if *ansi { ANSI_CAST } else { SPARK_CAST };
+            cast_with(translate(child, schema)?, data_type, schema, options)?
+        }
+        Expr::SparkDecimalAvg {
+            sum,
+            count,
+            data_type,
+            ansi,
+        } => {
+            let sum = translate(sum, schema)?;
+            let count = translate(count, schema)?;
+            let (sum_type, count_type) = (sum.data_type(schema)?, count.data_type(schema)?);
+            let target = arrow_type(data_type)?;
+            let (
+                DataType::Decimal128(_, sum_scale),
+                DataType::Int64,
+                DataType::Decimal128(precision, scale),
+            ) = (&sum_type, &count_type, &target)
+            else {
+                return Err(NativeError::plan(format!(
+                    "spark_decimal_avg takes a decimal sum, a bigint count and a decimal type, \
+                     got {sum_type}, {count_type}, {target}"
+                )));
+            };
+            let (Ok(sum_scale @ 0..=18), Ok(scale)) =
+                (u32::try_from(*sum_scale), u32::try_from(*scale))
+            else {
+                return Err(NativeError::plan(format!(
+                    "spark_decimal_avg supports sums of scale 0 to 18, not {sum_scale}"
+                )));
+            };
+            Arc::new(SparkDecimalAvg {
+                sum,
+                count,
+                sum_scale,
+                precision: *precision,
+                scale,
+                ansi: *ansi,
+            })
+        }
         Expr::In { child, list } => {
             let child = normalize_float(translate(child, schema)?, schema)?;
             let child_type = child.data_type(schema)?;
@@ -429,11 +486,26 @@ fn boolean(expr: Arc<dyn PhysicalExpr>, schema: &Schema) -> Result<Arc<dyn Physi
     }
 }
 
+/// Cast options with Spark's ANSI behaviour: a value that does not fit is an error.
+const ANSI_CAST: CastOptions<'static> = CastOptions {
+    safe: false,
+    format_options: FormatOptions::new(),
+};
+
 /// Casts `expr` to Spark type `spark_type` unless it already has that type.
 fn cast_to(
     expr: Arc<dyn PhysicalExpr>,
     spark_type: &str,
     schema: &Schema,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    cast_with(expr, spark_type, schema, SPARK_CAST)
+}
+
+fn cast_with(
+    expr: Arc<dyn PhysicalExpr>,
+    spark_type: &str,
+    schema: &Schema,
+    options: CastOptions<'static>,
 ) -> Result<Arc<dyn PhysicalExpr>> {
     let target = arrow_type(spark_type)?;
     let from = expr.data_type(schema)?;
@@ -443,7 +515,7 @@ fn cast_to(
     if !can_cast_types(&from, &target) {
         return Err(NativeError::plan(format!("cannot cast {from} to {target}")));
     }
-    Ok(Arc::new(CastExpr::new(expr, target, Some(SPARK_CAST))))
+    Ok(Arc::new(CastExpr::new(expr, target, Some(options))))
 }
 
 fn binary(
@@ -738,4 +810,183 @@ pub fn check_output(plan: &Arc<dyn ExecutionPlan>, output: &Schema) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Spark's decimal average (see [`Expr::SparkDecimalAvg`]).
+#[derive(Debug, Eq)]
+pub struct SparkDecimalAvg {
+    sum: Arc<dyn PhysicalExpr>,
+    count: Arc<dyn PhysicalExpr>,
+    sum_scale: u32,
+    precision: u8,
+    scale: u32,
+    ansi: bool,
+}
+
+impl PartialEq for SparkDecimalAvg {
+    fn eq(&self, other: &Self) -> bool {
+        self.sum.eq(&other.sum)
+            && self.count.eq(&other.count)
+            && (self.sum_scale, self.precision, self.scale, self.ansi)
+                == (other.sum_scale, other.precision, other.scale, other.ansi)
+    }
+}
+
+impl Hash for SparkDecimalAvg {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.sum.hash(state);
+        self.count.hash(state);
+        (self.sum_scale, self.precision, self.scale, self.ansi).hash(state);
+    }
+}
+
+impl fmt::Display for SparkDecimalAvg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_decimal_avg({}, {})", self.sum, self.count)
+    }
+}
+
+fn pow10(k: u32) -> Option<i256> {
+    i256::from_i128(10).checked_pow(k)
+}
+
+/// `round_half_up(n / d)` for `n >= 0`, `d > 0`.
+fn div_half_up(n: i256, d: i256) -> Option<i256> {
+    n.checked_mul(i256::from_i128(2))?
+        .checked_add(d)?
+        .checked_div(d.checked_mul(i256::from_i128(2))?)
+}
+
+/// Spark's average of a decimal sum (unscaled `sum` at `sum_scale`, `sum_scale <= 18`) over
+/// `count != 0` rows, unscaled at `scale`: `Some(None)` when it does not fit `precision`
+/// digits; `None` only if the 256-bit arithmetic overflows (not reached for the supported
+/// scales).
+pub fn spark_decimal_avg(
+    sum: i128,
+    sum_scale: u32,
+    count: i64,
+    precision: u8,
+    scale: u32,
+) -> Option<Option<i128>> {
+    let negative = (sum < 0) != (count < 0);
+    let n = i256::from_i128(sum).checked_abs()?;
+    let d = i256::from_i128(i128::from(count))
+        .checked_abs()?
+        .checked_mul(pow10(sum_scale)?)?;
+    if n == i256::ZERO {
+        return Some(Some(0));
+    }
+    // Step 1 (java.math.BigDecimal.divide with MathContext(38, HALF_UP)): the quotient to 38
+    // significant digits, as q1 / 10^e.
+    let digits = |v: i256| v.checked_ilog10().map(|l| i64::from(l) + 1);
+    let (low, high) = (pow10(37)?, pow10(38)?);
+    let mut e = u32::try_from((37 - (digits(n)? - digits(d)?)).max(0)).ok()?;
+    for _ in 0..8 {
+        let t = n.checked_mul(pow10(e)?)?.checked_div(d)?;
+        if t >= high && e > 0 {
+            e -= 1;
+        } else if t < low {
+            e += 1;
+        } else {
+            break;
+        }
+    }
+    let q1 = div_half_up(n.checked_mul(pow10(e)?)?, d)?;
+    // Step 2 (Decimal.toPrecision with ROUND_HALF_UP): to `scale` digits after the point.
+    let r = if scale >= e {
+        q1.checked_mul(pow10(scale - e)?)
+    } else {
+        div_half_up(q1, pow10(e - scale)?)
+    };
+    let limit = pow10(u32::from(precision))?;
+    let Some(r) = r.filter(|r| *r < limit) else {
+        return Some(None);
+    };
+    let r = r.to_i128()?;
+    Some(Some(if negative { -r } else { r }))
+}
+
+impl PhysicalExpr for SparkDecimalAvg {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Decimal128(self.precision, self.scale as i8))
+    }
+
+    fn nullable(&self, _input_schema: &Schema) -> datafusion::common::Result<bool> {
+        Ok(true)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        use datafusion::arrow::array::{Array, AsArray, Decimal128Builder};
+        use datafusion::arrow::datatypes::{Decimal128Type, Int64Type};
+        let rows = batch.num_rows();
+        let sum = self.sum.evaluate(batch)?.into_array(rows)?;
+        let count = self.count.evaluate(batch)?.into_array(rows)?;
+        let sum = sum.as_primitive::<Decimal128Type>();
+        let count = count.as_primitive::<Int64Type>();
+        let mut out = Decimal128Builder::with_capacity(rows);
+        for row in 0..rows {
+            if sum.is_null(row) || count.is_null(row) || count.value(row) == 0 {
+                out.append_null();
+                continue;
+            }
+            let value = spark_decimal_avg(
+                sum.value(row),
+                self.sum_scale,
+                count.value(row),
+                self.precision,
+                self.scale,
+            )
+            .ok_or_else(|| {
+                datafusion::error::DataFusionError::Execution(
+                    "spark_decimal_avg: 256-bit arithmetic overflow".into(),
+                )
+            })?;
+            match value {
+                Some(v) => out.append_value(v),
+                None if self.ansi => {
+                    return datafusion::common::exec_err!(
+                        "[NUMERIC_VALUE_OUT_OF_RANGE] an average does not fit decimal({}, {})",
+                        self.precision,
+                        self.scale
+                    );
+                }
+                None => out.append_null(),
+            }
+        }
+        let out = out
+            .finish()
+            .with_precision_and_scale(self.precision, self.scale as i8)?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.sum, &self.count]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        let [sum, count]: [Arc<dyn PhysicalExpr>; 2] = children.try_into().map_err(|_| {
+            datafusion::error::DataFusionError::Internal(
+                "spark_decimal_avg takes two children".into(),
+            )
+        })?;
+        Ok(Arc::new(Self {
+            sum,
+            count,
+            sum_scale: self.sum_scale,
+            precision: self.precision,
+            scale: self.scale,
+            ansi: self.ansi,
+        }))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_decimal_avg(")?;
+        self.sum.fmt_sql(f)?;
+        write!(f, ", ")?;
+        self.count.fmt_sql(f)?;
+        write!(f, ")")
+    }
 }

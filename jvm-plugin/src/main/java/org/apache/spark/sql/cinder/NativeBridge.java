@@ -60,6 +60,12 @@ public final class NativeBridge {
   public static native long createPlan(byte[] plan);
 
   /**
+   * Like {@link #createPlan}, for a plan whose {@code input} leaf reads {@code input}'s
+   * batches.
+   */
+  public static native long createPlanWithInput(byte[] plan, NativeInput input);
+
+  /**
    * The next batch's description (rows, columns, then per column null count, buffer count and
    * per buffer address, length, release handle), or null at the end of the plan.
    */

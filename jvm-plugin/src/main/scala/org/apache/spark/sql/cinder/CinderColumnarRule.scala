@@ -5,9 +5,9 @@ import scala.collection.mutable
 import org.apache.spark.internal.Logging
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
-import org.apache.spark.sql.catalyst.expressions.aggregate.{Average, Count, Max, Min, Partial, Sum}
+import org.apache.spark.sql.catalyst.expressions.aggregate.{Average, Count, Final, Max, Min, Partial, Sum}
 import org.apache.spark.sql.catalyst.expressions.EvalMode
-import org.apache.spark.sql.execution.{ColumnarRule, FileSourceScanExec, FilterExec, ProjectExec, SparkPlan}
+import org.apache.spark.sql.execution.{ColumnarRule, FileSourceScanExec, FilterExec, ProjectExec, RowToColumnarExec, SparkPlan}
 import org.apache.spark.sql.execution.aggregate.HashAggregateExec
 import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, FloatType, LongType, BooleanType}
 import org.apache.spark.sql.internal.SQLConf
@@ -21,13 +21,26 @@ import org.apache.spark.sql.internal.SQLConf
  */
 case class CinderColumnarRule(session: SparkSession) extends ColumnarRule {
   override def preColumnarTransitions: Rule[SparkPlan] = CinderConvert
+
+  override def postColumnarTransitions: Rule[SparkPlan] = CinderInputTransitions
+}
+
+/** Removes the `RowToColumnarExec` Spark puts under a native subtree that reads rows itself. */
+object CinderInputTransitions extends Rule[SparkPlan] {
+  override def apply(plan: SparkPlan): SparkPlan = plan.transformUp {
+    case native: CinderNativeInputExec =>
+      native.child match {
+        case r: RowToColumnarExec => native.copy(child = r.child)
+        case _ => native
+      }
+  }
 }
 
 /** The conversion itself (a rule, so tests and tools can apply it to any plan). */
 object CinderConvert extends Rule[SparkPlan] with Logging {
 
   /** One operator class's converter: a native subtree, or why the operator stays on Spark. */
-  private type Converter = (SparkPlan, SQLConf) => Either[String, CinderNativeExec]
+  private type Converter = (SparkPlan, SQLConf) => Either[String, CinderNative]
 
   /** The operators Cinder converts, each with its converter. */
   private val converters: Map[Class[_], Converter] = Map(
@@ -44,9 +57,10 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     val explain = CinderConf.Explain.choice(conf)
     val reasons = mutable.ArrayBuffer.empty[(String, String)]
     val converted = plan.transformUp {
-      case native: CinderNativeExec => native
+      case native: CinderNative => native
       case node =>
         converters.get(node.getClass) match {
+          case None if structural(node) => node
           case None =>
             reasons += node.nodeName -> s"no native converter for ${node.nodeName}"
             node
@@ -59,7 +73,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
             }
         }
     }
-    val natives = converted.collect { case n: CinderNativeExec => n }
+    val natives = converted.collect { case n: CinderNative => n }
     CinderExplain.record(reasons.toSeq, natives.map(_.describe))
     if (explain != "none") {
       reasons.foreach { case (node, reason) => logInfo(s"cinder: $node stays on Spark: $reason") }
@@ -110,14 +124,14 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }
   }
 
-  private def convertFilter(filter: FilterExec, conf: SQLConf): Either[String, CinderNativeExec] = {
+  private def convertFilter(filter: FilterExec, conf: SQLConf): Either[String, CinderNative] = {
     if (!CinderConf.FilterEnabled.bool(conf)) {
       return Left(s"${CinderConf.FilterEnabled.key} is false")
     }
     filter.child match {
-      case child: CinderNativeExec =>
+      case child: CinderNative =>
         PlanJson.expr(filter.condition, child.output).map { condition =>
-          child.copy(
+          child.withPlan(
             root = s"""{"op":"filter","condition":$condition,"input":${child.root}}""",
             output = filter.output,
             describe = s"Filter <- ${child.describe}")
@@ -126,28 +140,50 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }
   }
 
-  private def convertAggregate(agg: HashAggregateExec, conf: SQLConf): Either[String, CinderNativeExec] = {
+  private def convertAggregate(agg: HashAggregateExec, conf: SQLConf): Either[String, CinderNative] = {
     if (!CinderConf.AggregateEnabled.bool(conf)) {
       return Left(s"${CinderConf.AggregateEnabled.key} is false")
     }
     agg.child match {
-      case child: CinderNativeExec => AggregateConversion.convert(agg, child)
+      case child: CinderNative => AggregateConversion.convert(agg, child)
+      case other if agg.aggregateExpressions.nonEmpty &&
+          agg.aggregateExpressions.forall(_.mode == Final) ||
+          agg.aggregateExpressions.isEmpty && agg.groupingExpressions.nonEmpty && isShuffleRead(other) =>
+        // A final aggregation (typically over a shuffle) starts a native subtree that reads
+        // its child's rows.
+        PlanJson.fields(other.output.map(a =>
+          org.apache.spark.sql.types.StructField(a.name, a.dataType, a.nullable))).flatMap { schema =>
+          val input = CinderNativeInputExec(s"""{"op":"input","schema":$schema}""", other.output, other,
+            s"Input(${other.nodeName})")
+          AggregateConversion.convert(agg, input)
+        }
       case other => Left(s"its input (${other.nodeName}) is not native")
     }
   }
 
-  private def convertProject(project: ProjectExec, conf: SQLConf): Either[String, CinderNativeExec] = {
+  /** Nodes that are Spark's by design (exchanges, adaptive stages, transitions): no reason logged. */
+  private def structural(plan: SparkPlan): Boolean = {
+    val name = plan.getClass.getSimpleName
+    name.contains("Exchange") || name.contains("QueryStage") || name.startsWith("AdaptiveSparkPlan") ||
+      name.startsWith("AQEShuffleRead") || name.contains("ColumnarToRow") || name.contains("RowToColumnar") ||
+      name == "InputAdapter" || name == "WholeStageCodegenExec"
+  }
+
+  private def isShuffleRead(plan: SparkPlan): Boolean = plan.nodeName.contains("Exchange") ||
+    plan.nodeName.contains("ShuffleQueryStage") || plan.nodeName.contains("AQEShuffleRead")
+
+  private def convertProject(project: ProjectExec, conf: SQLConf): Either[String, CinderNative] = {
     if (!CinderConf.ProjectEnabled.bool(conf)) {
       return Left(s"${CinderConf.ProjectEnabled.key} is false")
     }
     project.child match {
-      case child: CinderNativeExec =>
+      case child: CinderNative =>
         val exprs = project.projectList.map(e => PlanJson.expr(e, child.output))
         exprs.collectFirst { case Left(reason) => reason } match {
           case Some(reason) => Left(reason)
           case None =>
             val list = exprs.collect { case Right(json) => json }.mkString("[", ",", "]")
-            Right(child.copy(
+            Right(child.withPlan(
               root = s"""{"op":"project","exprs":$list,"input":${child.root}}""",
               output = project.output,
               describe = s"Project <- ${child.describe}"))
@@ -169,15 +205,110 @@ private object AggregateConversion {
    * - avg(x): [sum (0 when no value, double or decimal(p+10,s)), count];
    * - min(x), max(x): [value] (not for floats, whose -0.0/NaN ordering differs).
    */
-  def convert(agg: HashAggregateExec, child: CinderNativeExec): Either[String, CinderNativeExec] = {
+  def convert(agg: HashAggregateExec, child: CinderNative): Either[String, CinderNative] = {
     val exprs = agg.aggregateExpressions
-    if (exprs.exists(_.mode != Partial)) {
-      return Left("only the partial stage of an aggregation runs natively yet (the final " +
-        "stage reads shuffled rows, which cannot feed a native subtree yet)")
-    }
     if (exprs.exists(e => e.isDistinct || e.filter.isDefined)) {
       return Left("DISTINCT and FILTER aggregates are not native yet")
     }
+    if (exprs.forall(_.mode == Partial)) partial(agg, child)
+    else if (exprs.forall(_.mode == Final)) finalStage(agg, child)
+    else Left(s"aggregation mode ${exprs.map(_.mode).distinct.mkString(", ")} is not native yet")
+  }
+
+  private def ansiIntegralSum(s: Sum): Boolean =
+    s.evalMode == EvalMode.ANSI && !s.dataType.isInstanceOf[DecimalType] && s.dataType != DoubleType
+
+  /**
+   * A final HashAggregateExec: merges Spark's buffers (from the partial stage, native or not)
+   * with DataFusion aggregates, then evaluates each function's result as Spark does, then the
+   * aggregate's result expressions.
+   */
+  private def finalStage(agg: HashAggregateExec, child: CinderNative): Either[String, CinderNative] = {
+    val input = child.output
+    val groups = agg.groupingExpressions.map(e => expr(e, input))
+    groups.collectFirst { case Left(r) => return Left(r) }
+    val groupJson = groups.collect { case Right(j) => j }
+    val calls = scala.collection.mutable.ArrayBuffer.empty[String]
+    def call(func: String, arg: String): String = {
+      calls += s"""{"func":"$func","arg":$arg}"""
+      column(groupJson.size + calls.size - 1)
+    }
+    def buffer(ae: org.apache.spark.sql.catalyst.expressions.aggregate.AggregateExpression, i: Int)
+        : Either[String, String] = {
+      val attr = ae.aggregateFunction.inputAggBufferAttributes(i)
+      val index = input.indexWhere(_.exprId == attr.exprId)
+      if (index < 0) Left(s"aggregation buffer ${attr.name} is not in the native input") else Right(column(index))
+    }
+    val finals = scala.collection.mutable.ArrayBuffer.empty[String]
+    for (ae <- agg.aggregateExpressions) {
+      val converted: Either[String, String] = ae.aggregateFunction match {
+        case Count(Seq(_)) =>
+          buffer(ae, 0).map { c =>
+            val merged = call("sum", c)
+            caseWhen(s"""{"kind":"is_null","child":$merged}""", literal("bigint", "0"), merged, "bigint")
+          }
+        case s: Sum if s.evalMode == EvalMode.TRY => Left("try_sum is not native yet")
+        case s: Sum if ansiIntegralSum(s) =>
+          Left("sum of integers with ANSI mode on (an error on overflow) is not native yet")
+        case s: Sum if s.dataType.isInstanceOf[DecimalType] =>
+          for (sum <- buffer(ae, 0); empty <- buffer(ae, 1); t <- typeName(s.dataType)) yield {
+            val merged = call("sum", sum)
+            val allEmpty = call("min", empty)
+            val overflowed = call("max", caseWhen(
+              binaryJson("and", "boolean", s"""{"kind":"not","child":$empty}""",
+                s"""{"kind":"is_null","child":$sum}"""),
+              literal("boolean", "true"), literal("boolean", "false"), "boolean"))
+            val ansi = s.evalMode == EvalMode.ANSI
+            val value = s"""{"kind":"cast","type":${str(t)},"child":$merged,"ansi":$ansi}"""
+            caseWhen(binaryJson("or", "boolean", allEmpty, overflowed), literal(t, "null"), value, t)
+          }
+        case s: Sum => buffer(ae, 0).map(b => call("sum", b))
+        case a: Average if a.evalMode == EvalMode.TRY => Left("try_avg is not native yet")
+        case a: Average =>
+          for (sum <- buffer(ae, 0); count <- buffer(ae, 1); t <- typeName(a.dataType)) yield {
+            val (s, c) = (call("sum", sum), call("sum", count))
+            a.dataType match {
+              case _: DecimalType =>
+                s"""{"kind":"spark_decimal_avg","type":${str(t)},"sum":$s,"count":$c,""" +
+                  s""""ansi":${a.evalMode == EvalMode.ANSI}}"""
+              case _ => binaryJson("divide", "double", s, castJson(c, "double"))
+            }
+          }
+        case m @ (_: Min | _: Max) =>
+          m.children.head.dataType match {
+            case FloatType | DoubleType =>
+              Left(s"${m.prettyName} of ${m.children.head.dataType.simpleString} is not native yet " +
+                "(-0.0 and NaN order)")
+            case _ => buffer(ae, 0).map(b => call(if (m.isInstanceOf[Min]) "min" else "max", b))
+          }
+        case other => Left(s"aggregate ${other.prettyName} is not native yet")
+      }
+      converted match {
+        case Left(reason) => return Left(reason)
+        case Right(json) => finals += json
+      }
+    }
+    agg.aggregateExpressions.map(_.aggregateFunction).collectFirst {
+      case a: Average if a.dataType.isInstanceOf[DecimalType] &&
+          a.sumDataType.asInstanceOf[DecimalType].scale > 18 =>
+        return Left("avg of a decimal with scale > 18 is not native yet")
+    }
+    val aggregate = s"""{"op":"hash_aggregate","groups":${groupJson.mkString("[", ",", "]")},""" +
+      s""""aggregates":${calls.mkString("[", ",", "]")},"input":${child.root}}"""
+    val values = (groupJson.indices.map(column) ++ finals).mkString("[", ",", "]")
+    val merged = s"""{"op":"project","exprs":$values,"input":$aggregate}"""
+    val resultInput = agg.groupingExpressions.map(_.toAttribute) ++ agg.aggregateAttributes
+    val results = agg.resultExpressions.map(e => expr(e, resultInput))
+    results.collectFirst { case Left(r) => return Left(r) }
+    val resultJson = results.collect { case Right(j) => j }.mkString("[", ",", "]")
+    Right(child.withPlan(
+      root = s"""{"op":"project","exprs":$resultJson,"input":$merged}""",
+      output = agg.output,
+      describe = s"HashAggregate(final) <- ${child.describe}"))
+  }
+
+  private def partial(agg: HashAggregateExec, child: CinderNative): Either[String, CinderNative] = {
+    val exprs = agg.aggregateExpressions
     val input = child.output
     val groups = agg.groupingExpressions.map(e => expr(e, input))
     groups.collectFirst { case Left(r) => return Left(r) }
@@ -202,8 +333,7 @@ private object AggregateConversion {
         case Count(_) => Left("count of several columns is not native yet")
         case s: Sum =>
           if (s.evalMode == EvalMode.TRY) Left("try_sum is not native yet")
-          else if (s.evalMode == EvalMode.ANSI && !s.dataType.isInstanceOf[DecimalType] &&
-            s.dataType != DoubleType) {
+          else if (ansiIntegralSum(s)) {
             Left("sum of integers with ANSI mode on (an error on overflow) is not native yet")
           } else {
             for (a <- argument(s.child, s.dataType); t <- typeName(s.dataType)) yield {
@@ -256,7 +386,7 @@ private object AggregateConversion {
     val aggregate = s"""{"op":"hash_aggregate","groups":${groupJson.mkString("[", ",", "]")},""" +
       s""""aggregates":${calls.mkString("[", ",", "]")},"input":${child.root}}"""
     val layout = (groupJson.indices.map(column) ++ buffers.map(_._1)).mkString("[", ",", "]")
-    Right(child.copy(
+    Right(child.withPlan(
       root = s"""{"op":"project","exprs":$layout,"input":$aggregate}""",
       output = agg.output,
       describe = s"HashAggregate(partial) <- ${child.describe}"))

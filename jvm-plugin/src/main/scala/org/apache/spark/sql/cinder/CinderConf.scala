@@ -49,7 +49,7 @@ object CinderConf {
     "Whether ProjectExec runs natively.")
 
   val AggregateEnabled = CinderConfEntry("spark.cinder.aggregate.enabled", "boolean", "true",
-    "Whether HashAggregateExec runs natively (its partial stage, for now).")
+    "Whether HashAggregateExec runs natively (partial and final stages).")
 
   val all: Seq[CinderConfEntry] =
     Seq(Enabled, Device, Explain, BatchRows, ScanEnabled, FilterEnabled, ProjectEnabled, AggregateEnabled)

@@ -11,9 +11,11 @@ object CinderDocs {
       "other formats, bucketed scans, `_metadata` columns, non-`file:` paths"),
     ("FilterExec", "the condition, when every expression in it is supported", "unsupported expressions"),
     ("ProjectExec", "every output expression, when all are supported", "unsupported expressions"),
-    ("HashAggregateExec", "the partial stage of count, sum, avg, min, max (Spark's buffer layout)",
-      "final and merge stages (their input is shuffled), DISTINCT, FILTER, float min/max, integer " +
-        "sum in ANSI mode, other functions"))
+    ("HashAggregateExec", "count, sum, avg, min, max: the partial stage over a native subtree (writing " +
+      "Spark's aggregation buffers) and the final stage, over native input or over the shuffle (its rows " +
+      "converted to Arrow a batch at a time)",
+      "merge stages, DISTINCT, FILTER, float min/max, integer sum in ANSI mode, avg of decimals of scale " +
+        "> 18, other functions"))
 
   /** Expressions: Spark expression, notes. */
   val expressions: Seq[(String, String)] = Seq(

@@ -24,7 +24,10 @@ case class CinderNativeExec(
     output: Seq[Attribute],
     @transient scan: FileSourceScanExec,
     describe: String)
-  extends LeafExecNode {
+  extends LeafExecNode with CinderNative {
+
+  override def withPlan(root: String, output: Seq[Attribute], describe: String): CinderNative =
+    copy(root = root, output = output, describe = describe)
 
   override def supportsColumnar: Boolean = true
 
@@ -48,11 +51,9 @@ case class CinderNativeExec(
         s"cinder: expected the scan's FileScanRDD, found ${other.getClass.getName}")
     }
     val conf = SQLConf.get
-    val settings = s"""{"device":${PlanJson.str(CinderConf.Device.choice(conf))},""" +
-      s""""batch_rows":${CinderConf.BatchRows.int(conf)}}"""
-    val fields = PlanJson.fields(output.map(a => StructField(a.name, a.dataType, a.nullable)))
-      .fold(r => throw new IllegalStateException(s"cinder: $r"), identity)
-    val head = s"""{"version":${PlanJson.Version},"output":$fields,"settings":$settings,"root":$root,"files":"""
+    // The message up to the files field, which each task completes with its own splits.
+    val full = CinderNative.message(root, output, conf, files = Some("\u0000"))
+    val head = full.substring(0, full.indexOf("\u0000"))
     val schema = StructType(output.map(a => StructField(a.name, a.dataType, a.nullable)))
     val partitionTypes = scan.relation.partitionSchema.fields.map(_.dataType).toSeq
     new CinderNativeRDD(sparkContext, partitions, head, schema, partitionTypes,
@@ -115,7 +116,8 @@ private[cinder] class NativeBatchIterator(
     context: TaskContext,
     numOutputRows: SQLMetric,
     numOutputBatches: SQLMetric,
-    nativeTime: SQLMetric)
+    nativeTime: SQLMetric,
+    input: Option[RowsToArrowInput] = None)
   extends Iterator[ColumnarBatch] {
 
   private var current: ColumnarBatch = _
@@ -129,7 +131,15 @@ private[cinder] class NativeBatchIterator(
     if (pending == null && !finished) {
       closeCurrent()
       val started = System.nanoTime()
-      val description = NativeBridge.nextBatch(handle)
+      val description =
+        try NativeBridge.nextBatch(handle)
+        catch {
+          // A failure of the Spark input (a shuffle fetch failure, say) surfaces as itself.
+          case e: RuntimeException if input.exists(_.failure.isDefined) =>
+            val original = input.get.failure.get
+            original.addSuppressed(e)
+            throw original
+        }
       nativeTime += System.nanoTime() - started
       if (description == null) {
         finished = true
