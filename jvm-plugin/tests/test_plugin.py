@@ -95,6 +95,9 @@ def test_scan_with_splits_reads_every_row_once(spark, table):
     "p > 10.00", "p = -3.03", "q < 1.5", "i IN (0, -1, 7)", "s IN ('s1é', 's2é', NULL)",
     "l NOT IN (0, -1)", "i BETWEEN -5 AND 500", "id % 7 = 3 AND (x > 1 OR i IS NULL)",
     "i <=> NULL", "x <=> -0.0", "CASE WHEN i > 0 THEN s = 's1é' ELSE b END",
+    "s LIKE 's1%'", "s LIKE '%é'", "s LIKE '%1_é'", "s LIKE 's_é'", "s LIKE '%\\%%'", "s LIKE 'S1%'",
+    "s LIKE ''", "s NOT LIKE '%3%'", "startswith(s, 's1')", "endswith(s, '6é')", "contains(s, '1')",
+    "year(d) = 1971", "month(d) BETWEEN 3 AND 5", "day(d) = 13",
 ])
 def test_filters_match_spark(spark, table, predicate):
     compare(spark, f"SELECT id, i, s FROM t WHERE {predicate}",
@@ -109,6 +112,8 @@ def test_filters_match_spark(spark, table, predicate):
     "cast(i as bigint)", "cast(t as int)", "cast(i as double)", "cast(l as double)",
     "cast(f as double)", "cast(i as decimal(12, 2))", "cast(p as decimal(20, 4))",
     "cast(p as decimal(5, 1))", "cast(q as decimal(10, 2))",
+    "substring(s, 1, 2)", "substring(s, 2)", "substring(s, 3, 0)", "substr(s, 2, 100)",
+    "year(d)", "month(d)", "day(d)", "year(d) * 100 + month(d)",
 ])
 def test_projections_match_spark_legacy_mode(spark, table, expr):
     compare(spark, f"SELECT id, {expr} AS v FROM t", conf={"spark.sql.ansi.enabled": "false"})
@@ -136,6 +141,13 @@ def test_partition_columns_and_filters_on_them(spark, partitioned):
     compare(spark, "SELECT * FROM pt")
     compare(spark, "SELECT id, part, region, v * 2 FROM pt WHERE region = 'k2' AND v > 100")
     compare(spark, "SELECT part, region FROM pt WHERE part = 1")
+
+
+def test_unsupported_string_and_date_forms_stay_on_spark(spark, table):
+    compare(spark, "SELECT id, substring(s, -2, 1) FROM t", native=True)
+    assert any("substring from -2" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    compare(spark, "SELECT id FROM t WHERE s LIKE 's1!%' ESCAPE '!'")
+    assert any("escape character" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
 
 
 def test_unsupported_expression_stays_on_spark_with_its_reason(spark, table):

@@ -241,6 +241,29 @@ pub enum Expr {
         /// The candidates.
         list: Vec<Expr>,
     },
+    /// `child LIKE pattern` (`%` any characters, `_` one, `\` escapes the next character).
+    Like {
+        /// A string.
+        child: Box<Expr>,
+        /// The pattern.
+        pattern: String,
+    },
+    /// `substring(child, pos, len)` in characters, with `pos >= 1` and `len >= 0`.
+    Substring {
+        /// A string.
+        child: Box<Expr>,
+        /// First character, from 1.
+        pos: i64,
+        /// Characters at most.
+        len: i64,
+    },
+    /// `year`, `month` or `day` of a date, as an int.
+    DatePart {
+        /// A date.
+        child: Box<Expr>,
+        /// `year`, `month` or `day`.
+        part: String,
+    },
     /// `CASE WHEN .. THEN .. [ELSE ..] END`.
     Case {
         /// `(when, then)` pairs.

@@ -35,8 +35,8 @@ use datafusion::logical_expr::{ColumnarValue, Operator};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::aggregate::AggregateExprBuilder;
 use datafusion::physical_expr::expressions::{
-    BinaryExpr, CaseExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, Literal,
-    NegativeExpr, NotExpr,
+    BinaryExpr, CaseExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, LikeExpr,
+    Literal, NegativeExpr, NotExpr,
 };
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode, PhysicalGroupBy};
@@ -447,6 +447,47 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                     .map_err(|e| NativeError::plan(e.to_string()))?,
             )
         }
+        Expr::Like { child, pattern } => {
+            let child = translate(child, schema)?;
+            expect_type(&child, schema, &DataType::Utf8, "LIKE")?;
+            if !like_pattern_is_valid(pattern) {
+                return Err(NativeError::plan(format!(
+                    "LIKE pattern {pattern:?} has an escape that is not followed by %, _ or \\"
+                )));
+            }
+            let pattern = Arc::new(Literal::new(ScalarValue::Utf8(Some(pattern.clone()))));
+            Arc::new(LikeExpr::new(false, false, child, pattern))
+        }
+        Expr::Substring { child, pos, len } => {
+            let child = translate(child, schema)?;
+            expect_type(&child, schema, &DataType::Utf8, "substring")?;
+            if *pos < 1 || *len < 0 {
+                return Err(NativeError::plan(format!(
+                    "substring needs pos >= 1 and len >= 0, got {pos} and {len}"
+                )));
+            }
+            let args: Vec<Arc<dyn PhysicalExpr>> = vec![
+                child,
+                Arc::new(Literal::new(ScalarValue::Int64(Some(*pos)))),
+                Arc::new(Literal::new(ScalarValue::Int64(Some(*len)))),
+            ];
+            scalar_function(datafusion::functions::unicode::substr(), args, schema)?
+        }
+        Expr::DatePart { child, part } => {
+            let child = translate(child, schema)?;
+            expect_type(&child, schema, &DataType::Date32, "a date part")?;
+            if !matches!(part.as_str(), "year" | "month" | "day") {
+                return Err(NativeError::plan(format!(
+                    "date part {part:?} is not year, month or day"
+                )));
+            }
+            let args: Vec<Arc<dyn PhysicalExpr>> = vec![
+                Arc::new(Literal::new(ScalarValue::Utf8(Some(part.clone())))),
+                child,
+            ];
+            let part = scalar_function(datafusion::functions::datetime::date_part(), args, schema)?;
+            cast_to(part, "int", schema)?
+        }
         Expr::Case {
             branches,
             otherwise,
@@ -472,6 +513,47 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
         }
     };
     Ok(out)
+}
+
+/// Checks that `expr` has type `want`.
+fn expect_type(
+    expr: &Arc<dyn PhysicalExpr>,
+    schema: &Schema,
+    want: &DataType,
+    what: &str,
+) -> Result<()> {
+    let got = expr.data_type(schema)?;
+    if &got == want {
+        Ok(())
+    } else {
+        Err(NativeError::plan(format!(
+            "{what} takes a {want}, got {got}"
+        )))
+    }
+}
+
+/// Whether every `\` in a LIKE pattern escapes `%`, `_` or `\` (as Spark requires).
+fn like_pattern_is_valid(pattern: &str) -> bool {
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' && !matches!(chars.next(), Some('%' | '_' | '\\')) {
+            return false;
+        }
+    }
+    true
+}
+
+/// A DataFusion scalar function over `args`.
+fn scalar_function(
+    udf: Arc<datafusion::logical_expr::ScalarUDF>,
+    args: Vec<Arc<dyn PhysicalExpr>>,
+    schema: &Schema,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    let config = Arc::new(datafusion::config::ConfigOptions::default());
+    let function =
+        datafusion::physical_expr::ScalarFunctionExpr::try_new(udf, args, schema, config)
+            .map_err(|e| NativeError::plan(e.to_string()))?;
+    Ok(Arc::new(function))
 }
 
 /// Checks that `expr` is boolean.

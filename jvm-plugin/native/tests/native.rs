@@ -457,3 +457,127 @@ fn handles_of(d: &[i64]) -> Vec<i64> {
     }
     out
 }
+
+mod decimal_avg {
+    use cinder_jni::planner::spark_decimal_avg;
+
+    /// The reference: exact rational `sum / (count * 10^sum_scale)` rounded half up once to
+    /// `scale` (equal to Spark's two-step rounding unless a 38-digit quotient lands exactly on
+    /// a half, which these cases avoid).
+    fn once(sum: i128, sum_scale: u32, count: i64, scale: u32) -> i128 {
+        let n = sum.abs() * 10_i128.pow(scale);
+        let d = i128::from(count.abs()) * 10_i128.pow(sum_scale);
+        let r = (2 * n + d) / (2 * d);
+        if (sum < 0) != (count < 0) { -r } else { r }
+    }
+
+    #[test]
+    fn matches_exact_rounding() {
+        // avg(1.00, 2.00, 2.00) = 1.6666... -> decimal(19, 6) 1.666667.
+        assert_eq!(spark_decimal_avg(500, 2, 3, 19, 6), Some(Some(1_666_667)));
+        assert_eq!(spark_decimal_avg(-500, 2, 3, 19, 6), Some(Some(-1_666_667)));
+        // Exact quotients and halves: 0.125 -> scale 2 rounds half up to 0.13, -0.125 to -0.13.
+        assert_eq!(spark_decimal_avg(125, 3, 1, 10, 2), Some(Some(13)));
+        assert_eq!(spark_decimal_avg(-125, 3, 1, 10, 2), Some(Some(-13)));
+        assert_eq!(spark_decimal_avg(0, 2, 7, 19, 6), Some(Some(0)));
+        for sum in [1_i128, 7, 99, 12_345, -98_765_432_123, 10_i128.pow(20) + 3] {
+            for count in [1_i64, 2, 3, 7, 9, 1000, 999_999_937] {
+                for (sum_scale, scale) in [(0, 4), (2, 6), (10, 14), (18, 22)] {
+                    if sum
+                        .unsigned_abs()
+                        .checked_mul(2 * 10_u128.pow(scale))
+                        .is_none_or(|v| v > i128::MAX as u128)
+                    {
+                        continue; // beyond the i128 reference
+                    }
+                    let got = spark_decimal_avg(sum, sum_scale, count, 38, scale);
+                    assert_eq!(
+                        got,
+                        Some(Some(once(sum, sum_scale, count, scale))),
+                        "{sum} / {count} at {sum_scale}->{scale}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn overflow_is_reported_not_wrapped() {
+        // 10^6 / 1 at scale 4 needs 11 digits: does not fit decimal(10, 4).
+        assert_eq!(spark_decimal_avg(1_000_000, 0, 1, 10, 4), Some(None));
+        assert_eq!(
+            spark_decimal_avg(999_999, 0, 1, 10, 4),
+            Some(Some(9_999_990_000))
+        );
+        // The largest sums at scale 18 still compute.
+        let max = 10_i128.pow(38) - 1;
+        assert!(spark_decimal_avg(max, 18, i64::MAX, 38, 22).is_some());
+    }
+}
+
+mod input_batches {
+    use std::sync::Arc;
+
+    use cinder_jni::input::import_batch;
+    use datafusion::arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    fn triple(bytes: &[u8]) -> [i64; 3] {
+        [bytes.as_ptr() as i64, bytes.len() as i64, 0]
+    }
+
+    #[test]
+    fn imports_a_copy_of_arrow_java_buffers() {
+        let ints = Int64Array::from(vec![Some(5), None, Some(-7)]);
+        let strings = StringArray::from(vec![Some("a"), Some("héllo"), None]);
+        let bools = BooleanArray::from(vec![true, false, true]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("i", DataType::Int64, true),
+            Field::new("s", DataType::Utf8, true),
+            Field::new("b", DataType::Boolean, true),
+        ]));
+        let validity = |a: &dyn Array| {
+            a.nulls()
+                .map(|n| n.buffer().as_slice().to_vec())
+                .unwrap_or_default()
+        };
+        let (iv, sv) = (validity(&ints), validity(&strings));
+        let int_values = ints.values().inner().as_slice().to_vec();
+        let offsets = strings.offsets().inner().inner().as_slice().to_vec();
+        let data = strings.values().as_slice().to_vec();
+        let bits = bools.values().inner().as_slice().to_vec();
+        let mut d = vec![3, 3, 1, 2];
+        d.extend(triple(&iv));
+        d.extend(triple(&int_values));
+        d.extend([1, 3]);
+        d.extend(triple(&sv));
+        d.extend(triple(&offsets));
+        d.extend(triple(&data));
+        d.extend([0, 2, 0, 0, 0]);
+        d.extend(triple(&bits));
+        // SAFETY: every address points into a live Vec of the given length.
+        let batch = unsafe { import_batch(&schema, &d) }.unwrap();
+        let expected = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(ints), Arc::new(strings), Arc::new(bools)],
+        )
+        .unwrap();
+        assert_eq!(batch, expected);
+
+        // Wrong buffer counts and offsets past the data are errors, not reads out of bounds.
+        let mut short = d.clone();
+        short[1] = 2;
+        // SAFETY: as above.
+        assert!(unsafe { import_batch(&schema, &short) }.is_err());
+        let bad_offsets: Vec<u8> = [0_i32, 1, 400, 401]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let mut bad = d.clone();
+        let at = 4 + 6 + 2 + 3;
+        bad[at..at + 3].copy_from_slice(&triple(&bad_offsets));
+        // SAFETY: as above.
+        let err = unsafe { import_batch(&schema, &bad) }.unwrap_err();
+        assert!(err.to_string().contains("malformed input batch"), "{err}");
+    }
+}

@@ -28,6 +28,9 @@ object CinderDocs {
     ("`AND`, `OR`, `NOT`, `IS NULL`, `IS NOT NULL`", ""),
     ("`IN`, `InSet`", "constant lists"),
     ("`CASE WHEN`, `IF`", ""),
+    ("`LIKE`, `startswith`, `endswith`, `contains`", "constant patterns, escape character `\\`"),
+    ("`substring`", "constant position ≥ 1 and length ≥ 0"),
+    ("`year`, `month`, `day`", "of dates"),
     ("`CAST`", "widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); in legacy mode also narrowing decimal casts (round half up, null on overflow)"))
 
   private def row(cells: String*): String = cells.map(_.replace("|", "\\|")).mkString("| ", " | ", " |")

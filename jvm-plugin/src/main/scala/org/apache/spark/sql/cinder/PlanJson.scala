@@ -168,6 +168,34 @@ object PlanJson {
   /** A cast of `child` to Spark type name `t`. */
   def castJson(child: String, t: String): String = s"""{"kind":"cast","type":${str(t)},"child":$child}"""
 
+  /** Escapes LIKE's special characters in a literal string. */
+  private def escapeLike(s: String): String =
+    s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+  private def like(child: Expression, pattern: String, input: Seq[Attribute]): Either[String, String] = {
+    // Spark rejects an escape before any other character; such patterns stay on Spark.
+    var valid = true
+    var i = 0
+    while (i < pattern.length) {
+      if (pattern(i) == '\\') {
+        valid &&= i + 1 < pattern.length && "%_\\".contains(pattern(i + 1))
+        i += 1
+      }
+      i += 1
+    }
+    if (!valid) {
+      Left(s"LIKE pattern '$pattern' escapes an ordinary character")
+    } else if (child.dataType != StringType) {
+      Left(s"LIKE on ${child.dataType.simpleString} is not native yet")
+    } else {
+      expr(child, input).map(c => s"""{"kind":"like","child":$c,"pattern":${str(pattern)}}""")
+    }
+  }
+
+  private def datePart(child: Expression, part: String, input: Seq[Attribute]): Either[String, String] =
+    if (child.dataType != DateType) Left(s"$part of ${child.dataType.simpleString} is not native yet")
+    else expr(child, input).map(c => s"""{"kind":"date_part","child":$c,"part":"$part"}""")
+
   /** The native form of `e` over `input`'s columns, or why it cannot go native. */
   def expr(e: Expression, input: Seq[Attribute]): Either[String, String] = e match {
     case Alias(child, _) => expr(child, input)
@@ -232,6 +260,23 @@ object PlanJson {
         s"""{"kind":"case","type":${str(t)},"branches":${pairs.mkString("[", ",", "]")}$other}"""
       }
     case If(predicate, t, f) => expr(CaseWhen(Seq(predicate -> t), Some(f)), input)
+
+    case Like(child, Literal(pattern: UTF8String, _: StringType), escape) =>
+      if (escape != '\\') Left(s"LIKE with escape character '$escape' is not native yet")
+      else like(child, pattern.toString, input)
+    case StartsWith(child, Literal(prefix: UTF8String, _: StringType)) =>
+      like(child, escapeLike(prefix.toString) + "%", input)
+    case EndsWith(child, Literal(suffix: UTF8String, _: StringType)) =>
+      like(child, "%" + escapeLike(suffix.toString), input)
+    case Contains(child, Literal(part: UTF8String, _: StringType)) =>
+      like(child, "%" + escapeLike(part.toString) + "%", input)
+    case Substring(child, Literal(pos: Int, IntegerType), Literal(len: Int, IntegerType))
+        if child.dataType == StringType =>
+      if (pos < 1 || len < 0) Left(s"substring from $pos for $len is not native yet (pos >= 1, len >= 0 only)")
+      else expr(child, input).map(c => s"""{"kind":"substring","child":$c,"pos":$pos,"len":$len}""")
+    case Year(child) => datePart(child, "year", input)
+    case Month(child) => datePart(child, "month", input)
+    case DayOfMonth(child) => datePart(child, "day", input)
 
     case other => Left(s"expression ${other.prettyName} (${other.getClass.getSimpleName}) is not supported natively yet")
   }
