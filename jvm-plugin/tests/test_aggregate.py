@@ -97,3 +97,49 @@ def test_unsupported_aggregates_stay_on_spark_with_reasons(spark, table):
     compare(spark, "SELECT b, sum(i) FROM t GROUP BY b",
             conf={"spark.cinder.aggregate.enabled": "false", "spark.sql.ansi.enabled": "false"})
     assert any("spark.cinder.aggregate.enabled is false" in r for r in fallback_reasons(spark))
+
+
+def test_grouping_only_final_stage_keeps_its_result_expressions(spark, table):
+    # The final stage of a GROUP BY without functions projects the user's expressions.
+    compare(spark, "SELECT s, b FROM t GROUP BY b, s")
+    compare(spark, "SELECT i + 1 AS j FROM t GROUP BY i", conf={"spark.sql.ansi.enabled": "false"})
+    assert _final_is_native(spark), fallback_reasons(spark)
+
+
+@pytest.fixture(scope="module")
+def big_decimals(spark, data_dir):
+    import os
+    path = os.path.join(data_dir, "big")
+    spark.sql("""
+        SELECT id, id % 3 AS g,
+               CASE WHEN id < 4 THEN CAST('9999999999999999999999999999.0000000001' AS DECIMAL(38, 10))
+                    ELSE CAST(id AS DECIMAL(38, 10)) END AS v,
+               CAST(CASE WHEN id < 10 THEN '123456789012345' ELSE '123456789012350' END
+                    AS DECIMAL(38, 18)) AS w
+        FROM range(0, 11)""").write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("big")
+    return path
+
+
+def test_decimal_sum_overflow_is_null_in_legacy_mode(spark, big_decimals):
+    compare(spark, "SELECT g, sum(v), avg(v) FROM big GROUP BY g", conf={"spark.sql.ansi.enabled": "false"})
+    assert _final_is_native(spark) and _partial_is_native(spark), fallback_reasons(spark)
+    compare(spark, "SELECT sum(v), avg(v) FROM big", conf={"spark.sql.ansi.enabled": "false"})
+
+
+def test_decimal_sum_overflow_is_an_error_in_ansi_mode(spark, big_decimals):
+    spark.conf.set("spark.sql.ansi.enabled", "true")
+    try:
+        for enabled in ("false", "true"):
+            spark.conf.set("spark.cinder.enabled", enabled)
+            with pytest.raises(Exception, match="(?i)overflow"):
+                spark.sql("SELECT g, sum(v) FROM big GROUP BY g").collect()
+    finally:
+        spark.conf.set("spark.cinder.enabled", "true")
+        spark.conf.unset("spark.sql.ansi.enabled")
+
+
+def test_decimal_average_rounds_the_exact_quotient_once(spark, big_decimals):
+    # avg of ten 123456789012345 and one 123456789012350 at decimal(38, 18): ...4545 at scale 22.
+    compare(spark, "SELECT avg(w) FROM big")
+    assert _final_is_native(spark), fallback_reasons(spark)

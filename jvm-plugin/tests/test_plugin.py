@@ -143,6 +143,18 @@ def test_partition_columns_and_filters_on_them(spark, partitioned):
     compare(spark, "SELECT part, region FROM pt WHERE part = 1")
 
 
+def test_input_file_name_keeps_spark_scan(spark, table):
+    compare(spark, "SELECT id, input_file_name() FROM t WHERE i > 0", native=False)
+    assert any("input_file_name" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+def test_ansi_and_or_do_not_evaluate_the_right_side_where_spark_does_not(spark, table):
+    conf = {"spark.sql.ansi.enabled": "true"}
+    compare(spark, "SELECT id FROM t WHERE l BETWEEN 0 AND 10 AND l * 1000000000 > 0", conf=conf)
+    compare(spark, "SELECT id FROM t WHERE l < 0 OR l > 10 OR l * 1000000000 <= 0", conf=conf)
+    compare(spark, "SELECT id, l BETWEEN 0 AND 10 AND l * 1000000000 > 0 FROM t", conf=conf)
+
+
 def test_unsupported_string_and_date_forms_stay_on_spark(spark, table):
     compare(spark, "SELECT id, substring(s, -2, 1) FROM t", native=True)
     assert any("substring from -2" in r for r in fallback_reasons(spark)), fallback_reasons(spark)

@@ -128,6 +128,27 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_createPlan<
     })
 }
 
+/// `static native String checkPlan(byte[] plan)`: null if the plan can run natively, else
+/// the reason it cannot (nothing is read).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_checkPlan<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    plan: JByteArray<'local>,
+) -> JString<'local> {
+    jni_call(&mut env, |env| {
+        if plan.is_null() {
+            return Err(NativeError::plan("the plan message is null"));
+        }
+        let bytes = env.convert_byte_array(&plan)?;
+        match NativePlan::check(&bytes) {
+            Ok(()) => Ok(JString::default()),
+            Err(NativeError::Plan(reason)) => Ok(JString::from_str(env, reason)?),
+            Err(other) => Err(other),
+        }
+    })
+}
+
 /// `static native long createPlanWithInput(byte[] plan, NativeInput input)`: a plan whose
 /// `input` leaf pulls batches from `input.next()`.
 #[unsafe(no_mangle)]
@@ -207,12 +228,13 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_nextBatch<'
             return Ok(JLongArray::default());
         };
         let description = describe_batch(&batch)?;
-        let array = JLongArray::new(env, description.len())?;
-        if let Err(e) = array.set_region(env, 0, &description) {
+        let array = JLongArray::new(env, description.len())
+            .and_then(|array| array.set_region(env, 0, &description).map(|()| array));
+        array.map_err(|e| {
+            // The description never reaches Java: nothing else will release its buffers.
             release_described(&description);
-            return Err(e.into());
-        }
-        Ok(array)
+            e.into()
+        })
     })
 }
 

@@ -264,6 +264,15 @@ pub enum Expr {
         /// `year`, `month` or `day`.
         part: String,
     },
+    /// Fails the query with `message` if evaluated on any row (Spark's ANSI errors, under a
+    /// CASE branch).
+    RaiseError {
+        /// The error message.
+        message: String,
+        /// The type the expression pretends to have.
+        #[serde(rename = "type")]
+        data_type: String,
+    },
     /// `CASE WHEN .. THEN .. [ELSE ..] END`.
     Case {
         /// `(when, then)` pairs.

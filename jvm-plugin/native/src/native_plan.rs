@@ -59,6 +59,24 @@ impl NativePlan {
         Self::create_with_input(bytes, None)
     }
 
+    /// Checks a message as `create` would (parsing, translation, output types) without
+    /// reading anything: what the plugin asks on the driver before it converts a subtree.
+    pub fn check(bytes: &[u8]) -> Result<()> {
+        let message = PlanMessage::parse(bytes)?;
+        let as_plan_error = |e: NativeError| match e {
+            NativeError::Execution(m) => NativeError::Plan(m),
+            other => other,
+        };
+        let output = arrow_schema(&message.output)?;
+        let leaves = Leaves {
+            files: &[],
+            settings: &message.settings,
+            source: Arc::new(Mutex::new(None)),
+        };
+        let plan = build_plan(&message.root, &leaves).map_err(as_plan_error)?;
+        check_output(&plan, &output)
+    }
+
     /// [`NativePlan::create`] for a plan whose `input` leaf reads `source`.
     pub fn create_with_input(bytes: &[u8], source: Option<Box<dyn BatchSource>>) -> Result<Self> {
         let message = PlanMessage::parse(bytes)?;

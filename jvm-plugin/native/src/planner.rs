@@ -67,6 +67,22 @@ pub fn arrow_type(spark: &str) -> Result<DataType> {
         "double" => DataType::Float64,
         "string" => DataType::Utf8,
         "date" => DataType::Date32,
+        // Not a Spark type: the plugin sums decimals in 256 bits to see overflow.
+        other if other.starts_with("decimal256(") => {
+            let parsed = other
+                .strip_prefix("decimal256(")
+                .and_then(|s| s.strip_suffix(')'))
+                .and_then(|s| s.split_once(','))
+                .and_then(|(p, s)| {
+                    Some((p.trim().parse::<u8>().ok()?, s.trim().parse::<i8>().ok()?))
+                });
+            match parsed {
+                Some((p, s)) if (1..=76).contains(&p) && s >= 0 && s as u8 <= p => {
+                    DataType::Decimal256(p, s)
+                }
+                _ => return Err(NativeError::plan(format!("invalid decimal type {other:?}"))),
+            }
+        }
         other => {
             let Some(args) = other
                 .strip_prefix("decimal(")
@@ -488,6 +504,10 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             let part = scalar_function(datafusion::functions::datetime::date_part(), args, schema)?;
             cast_to(part, "int", schema)?
         }
+        Expr::RaiseError { message, data_type } => Arc::new(SparkRaiseError {
+            message: message.clone(),
+            data_type: arrow_type(data_type)?,
+        }),
         Expr::Case {
             branches,
             otherwise,
@@ -940,9 +960,14 @@ fn div_half_up(n: i256, d: i256) -> Option<i256> {
 }
 
 /// Spark's average of a decimal sum (unscaled `sum` at `sum_scale`, `sum_scale <= 18`) over
-/// `count != 0` rows, unscaled at `scale`: `Some(None)` when it does not fit `precision`
-/// digits; `None` only if the 256-bit arithmetic overflows (not reached for the supported
-/// scales).
+/// `count != 0` rows, unscaled at `scale` (`scale <= 22`): `Some(None)` when it does not fit
+/// `precision` digits; `None` only if the 256-bit arithmetic overflows (not reached for the
+/// supported scales).
+///
+/// Spark 4.0 divides with `BigDecimal.divide(divisor, 39, RoundingMode.DOWN)` and then rounds
+/// half up to the result's scale (`Decimal.toPrecision`). Truncating at 39 digits never moves
+/// a value across the half-way point of a scale of at most 38, so this is the exact quotient
+/// rounded half up once.
 pub fn spark_decimal_avg(
     sum: i128,
     sum_scale: u32,
@@ -951,39 +976,17 @@ pub fn spark_decimal_avg(
     scale: u32,
 ) -> Option<Option<i128>> {
     let negative = (sum < 0) != (count < 0);
-    let n = i256::from_i128(sum).checked_abs()?;
+    let n = i256::from_i128(sum)
+        .checked_abs()?
+        .checked_mul(pow10(scale)?)?;
     let d = i256::from_i128(i128::from(count))
         .checked_abs()?
         .checked_mul(pow10(sum_scale)?)?;
-    if n == i256::ZERO {
-        return Some(Some(0));
-    }
-    // Step 1 (java.math.BigDecimal.divide with MathContext(38, HALF_UP)): the quotient to 38
-    // significant digits, as q1 / 10^e.
-    let digits = |v: i256| v.checked_ilog10().map(|l| i64::from(l) + 1);
-    let (low, high) = (pow10(37)?, pow10(38)?);
-    let mut e = u32::try_from((37 - (digits(n)? - digits(d)?)).max(0)).ok()?;
-    for _ in 0..8 {
-        let t = n.checked_mul(pow10(e)?)?.checked_div(d)?;
-        if t >= high && e > 0 {
-            e -= 1;
-        } else if t < low {
-            e += 1;
-        } else {
-            break;
-        }
-    }
-    let q1 = div_half_up(n.checked_mul(pow10(e)?)?, d)?;
-    // Step 2 (Decimal.toPrecision with ROUND_HALF_UP): to `scale` digits after the point.
-    let r = if scale >= e {
-        q1.checked_mul(pow10(scale - e)?)
-    } else {
-        div_half_up(q1, pow10(e - scale)?)
-    };
+    let r = div_half_up(n, d)?;
     let limit = pow10(u32::from(precision))?;
-    let Some(r) = r.filter(|r| *r < limit) else {
+    if r >= limit {
         return Some(None);
-    };
+    }
     let r = r.to_i128()?;
     Some(Some(if negative { -r } else { r }))
 }
@@ -1070,5 +1073,53 @@ impl PhysicalExpr for SparkDecimalAvg {
         write!(f, ", ")?;
         self.count.fmt_sql(f)?;
         write!(f, ")")
+    }
+}
+
+/// An error raised when evaluated on any row (see [`Expr::RaiseError`]); under a CASE branch
+/// it fires only for the rows that reach it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SparkRaiseError {
+    message: String,
+    data_type: DataType,
+}
+
+impl fmt::Display for SparkRaiseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "raise_error({:?})", self.message)
+    }
+}
+
+impl PhysicalExpr for SparkRaiseError {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(self.data_type.clone())
+    }
+
+    fn nullable(&self, _input_schema: &Schema) -> datafusion::common::Result<bool> {
+        Ok(true)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        if batch.num_rows() > 0 {
+            return datafusion::common::exec_err!("{}", self.message);
+        }
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from(
+            &self.data_type,
+        )?))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        Ok(self)
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
     }
 }

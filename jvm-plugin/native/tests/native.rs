@@ -461,9 +461,8 @@ fn handles_of(d: &[i64]) -> Vec<i64> {
 mod decimal_avg {
     use cinder_jni::planner::spark_decimal_avg;
 
-    /// The reference: exact rational `sum / (count * 10^sum_scale)` rounded half up once to
-    /// `scale` (equal to Spark's two-step rounding unless a 38-digit quotient lands exactly on
-    /// a half, which these cases avoid).
+    /// The reference: the exact quotient rounded half up once to `scale` (what Spark 4.0's
+    /// divide-to-39-digits-truncating then round-half-up amounts to), in i128 for small cases.
     fn once(sum: i128, sum_scale: u32, count: i64, scale: u32) -> i128 {
         let n = sum.abs() * 10_i128.pow(scale);
         let d = i128::from(count.abs()) * 10_i128.pow(sum_scale);
@@ -499,6 +498,18 @@ mod decimal_avg {
                 }
             }
         }
+    }
+
+    #[test]
+    fn rounds_once_not_twice() {
+        // Ten rows of 123456789012345 and one of 123456789012350 as decimal(38, 18): the
+        // average 123456789012345.4545... rounds down at scale 22. Rounding to 38 significant
+        // digits first (then to the scale) would end in ...4546.
+        let sum = (10 * 123_456_789_012_345_i128 + 123_456_789_012_350) * 10_i128.pow(18);
+        assert_eq!(
+            spark_decimal_avg(sum, 18, 11, 38, 22),
+            Some(Some(1_234_567_890_123_454_545_454_545_454_545_454_545))
+        );
     }
 
     #[test]

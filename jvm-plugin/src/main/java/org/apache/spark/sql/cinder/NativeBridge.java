@@ -60,6 +60,12 @@ public final class NativeBridge {
   public static native long createPlan(byte[] plan);
 
   /**
+   * Checks a plan message as {@link #createPlan} would, reading nothing: null if it can run
+   * natively, else the reason it cannot.
+   */
+  public static native String checkPlan(byte[] plan);
+
+  /**
    * Like {@link #createPlan}, for a plan whose {@code input} leaf reads {@code input}'s
    * batches.
    */

@@ -39,13 +39,18 @@ private[cinder] object ArrowImport {
     var wrappedHandles = 0
     try {
       for ((_, bufs) <- layout) {
-        wrapped += bufs.map { case (address, length, handle) =>
-          if (handle == 0) allocator.getEmpty
-          else {
-            val buf = allocator.wrapForeignAllocation(new NativeAllocation(length, address, handle))
-            wrappedHandles += 1
-            buf
+        val column = scala.collection.mutable.ArrayBuffer.empty[ArrowBuf]
+        try {
+          for ((address, length, handle) <- bufs) {
+            if (handle == 0) column += allocator.getEmpty
+            else {
+              column += allocator.wrapForeignAllocation(new NativeAllocation(length, address, handle))
+              wrappedHandles += 1
+            }
           }
+        } finally {
+          // Also on failure, so the buffers wrapped so far are released below.
+          wrapped += column.toSeq
         }
       }
     } catch {

@@ -6,7 +6,9 @@ import org.apache.spark.internal.Logging
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.catalyst.expressions.aggregate.{Average, Count, Final, Max, Min, Partial, Sum}
-import org.apache.spark.sql.catalyst.expressions.EvalMode
+import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
+  InputFileBlockStart, InputFileName}
+import org.apache.spark.sql.execution.ExecSubqueryExpression
 import org.apache.spark.sql.execution.{ColumnarRule, FileSourceScanExec, FilterExec, ProjectExec, RowToColumnarExec, SparkPlan}
 import org.apache.spark.sql.execution.aggregate.HashAggregateExec
 import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, FloatType, LongType, BooleanType}
@@ -56,8 +58,17 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }
     val explain = CinderConf.Explain.choice(conf)
     val reasons = mutable.ArrayBuffer.empty[(String, String)]
+    // The native scan does not set Spark's per-task input file (InputFileBlockHolder).
+    val usesInputFile = plan.exists(_.expressions.exists(_.exists {
+      case _: InputFileName | _: InputFileBlockStart | _: InputFileBlockLength => true
+      case _ => false
+    }))
     val converted = plan.transformUp {
       case native: CinderNative => native
+      case scan: FileSourceScanExec if usesInputFile =>
+        reasons += scan.nodeName -> ("the query reads input_file_name() or the input file's block, " +
+          "which only Spark's own scan provides")
+        scan
       case node =>
         converters.get(node.getClass) match {
           case None if structural(node) => node
@@ -65,7 +76,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
             reasons += node.nodeName -> s"no native converter for ${node.nodeName}"
             node
           case Some(convert) =>
-            convert(node, conf) match {
+            convert(node, conf).flatMap(native => CinderNative.check(native, conf)) match {
               case Right(native) => native
               case Left(reason) =>
                 reasons += node.nodeName -> reason
@@ -95,8 +106,16 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     if (scan.bucketedScan) {
       return Left("bucketed scans are not supported natively yet")
     }
-    if (scan.fileConstantMetadataColumns.nonEmpty) {
+    if (scan.fileConstantMetadataColumns.nonEmpty ||
+        scan.requiredSchema.fields.exists(f => f.name.startsWith("_tmp_metadata") ||
+          f.metadata.contains("__file_source_generated_metadata_col"))) {
       return Left("file metadata columns (_metadata) are not supported natively")
+    }
+    if ((scan.partitionFilters ++ scan.dataFilters).exists(_.exists {
+      case _: ExecSubqueryExpression | _: DynamicPruningExpression => true
+      case _ => false
+    })) {
+      return Left("scans filtered by a subquery or dynamic partition pruning are not native yet")
     }
     val dataFields = scan.requiredSchema.fields.toSeq
     val partitionFields = scan.relation.partitionSchema.fields.toSeq
@@ -134,7 +153,8 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
           child.withPlan(
             root = s"""{"op":"filter","condition":$condition,"input":${child.root}}""",
             output = filter.output,
-            describe = s"Filter <- ${child.describe}")
+            describe = s"Filter <- ${child.describe}",
+            partitioning = filter.outputPartitioning)
         }
       case other => Left(s"its input (${other.nodeName}) is not native")
     }
@@ -146,15 +166,13 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }
     agg.child match {
       case child: CinderNative => AggregateConversion.convert(agg, child)
-      case other if agg.aggregateExpressions.nonEmpty &&
-          agg.aggregateExpressions.forall(_.mode == Final) ||
-          agg.aggregateExpressions.isEmpty && agg.groupingExpressions.nonEmpty && isShuffleRead(other) =>
+      case other if AggregateConversion.isFinal(agg) && !other.supportsColumnar =>
         // A final aggregation (typically over a shuffle) starts a native subtree that reads
         // its child's rows.
         PlanJson.fields(other.output.map(a =>
           org.apache.spark.sql.types.StructField(a.name, a.dataType, a.nullable))).flatMap { schema =>
           val input = CinderNativeInputExec(s"""{"op":"input","schema":$schema}""", other.output, other,
-            s"Input(${other.nodeName})")
+            s"Input(${other.nodeName})", other.outputPartitioning)
           AggregateConversion.convert(agg, input)
         }
       case other => Left(s"its input (${other.nodeName}) is not native")
@@ -168,9 +186,6 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       name.startsWith("AQEShuffleRead") || name.contains("ColumnarToRow") || name.contains("RowToColumnar") ||
       name == "InputAdapter" || name == "WholeStageCodegenExec"
   }
-
-  private def isShuffleRead(plan: SparkPlan): Boolean = plan.nodeName.contains("Exchange") ||
-    plan.nodeName.contains("ShuffleQueryStage") || plan.nodeName.contains("AQEShuffleRead")
 
   private def convertProject(project: ProjectExec, conf: SQLConf): Either[String, CinderNative] = {
     if (!CinderConf.ProjectEnabled.bool(conf)) {
@@ -186,7 +201,8 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
             Right(child.withPlan(
               root = s"""{"op":"project","exprs":$list,"input":${child.root}}""",
               output = project.output,
-              describe = s"Project <- ${child.describe}"))
+              describe = s"Project <- ${child.describe}",
+              partitioning = project.outputPartitioning))
         }
       case other => Left(s"its input (${other.nodeName}) is not native")
     }
@@ -210,10 +226,18 @@ private object AggregateConversion {
     if (exprs.exists(e => e.isDistinct || e.filter.isDefined)) {
       return Left("DISTINCT and FILTER aggregates are not native yet")
     }
-    if (exprs.forall(_.mode == Partial)) partial(agg, child)
-    else if (exprs.forall(_.mode == Final)) finalStage(agg, child)
+    if (isFinal(agg)) finalStage(agg, child)
+    else if (exprs.forall(_.mode == Partial)) partial(agg, child)
     else Left(s"aggregation mode ${exprs.map(_.mode).distinct.mkString(", ")} is not native yet")
   }
+
+  /**
+   * Whether `agg` is a final stage: its functions are in Final mode, or (grouping only, as in
+   * SELECT DISTINCT) it requires its input distributed by its keys, as only final stages do.
+   */
+  def isFinal(agg: HashAggregateExec): Boolean =
+    if (agg.aggregateExpressions.nonEmpty) agg.aggregateExpressions.forall(_.mode == Final)
+    else agg.requiredChildDistributionExpressions.isDefined
 
   private def ansiIntegralSum(s: Sum): Boolean =
     s.evalMode == EvalMode.ANSI && !s.dataType.isInstanceOf[DecimalType] && s.dataType != DoubleType
@@ -252,26 +276,38 @@ private object AggregateConversion {
           Left("sum of integers with ANSI mode on (an error on overflow) is not native yet")
         case s: Sum if s.dataType.isInstanceOf[DecimalType] =>
           for (sum <- buffer(ae, 0); empty <- buffer(ae, 1); t <- typeName(s.dataType)) yield {
-            val merged = call("sum", sum)
+            val merged = wideDecimalSum(sum, s.dataType.asInstanceOf[DecimalType], call)
             val allEmpty = call("min", empty)
+            // A buffer with values but no sum overflowed in the partial stage.
             val overflowed = call("max", caseWhen(
               binaryJson("and", "boolean", s"""{"kind":"not","child":$empty}""",
                 s"""{"kind":"is_null","child":$sum}"""),
               literal("boolean", "true"), literal("boolean", "false"), "boolean"))
-            val ansi = s.evalMode == EvalMode.ANSI
-            val value = s"""{"kind":"cast","type":${str(t)},"child":$merged,"ansi":$ansi}"""
-            caseWhen(binaryJson("or", "boolean", allEmpty, overflowed), literal(t, "null"), value, t)
+            val noValues = s"""{"kind":"not","child":${binaryJson("eq_null_safe", "boolean", allEmpty,
+              literal("boolean", "false"))}}"""
+            val failed = binaryJson("or", "boolean", overflowed, s"""{"kind":"is_null","child":$merged}""")
+            caseWhen(noValues, literal(t, "null"),
+              caseWhen(failed, overflow(t, s.evalMode == EvalMode.ANSI), merged, t), t)
           }
         case s: Sum => buffer(ae, 0).map(b => call("sum", b))
         case a: Average if a.evalMode == EvalMode.TRY => Left("try_avg is not native yet")
         case a: Average =>
           for (sum <- buffer(ae, 0); count <- buffer(ae, 1); t <- typeName(a.dataType)) yield {
-            val (s, c) = (call("sum", sum), call("sum", count))
-            a.dataType match {
-              case _: DecimalType =>
-                s"""{"kind":"spark_decimal_avg","type":${str(t)},"sum":$s,"count":$c,""" +
-                  s""""ansi":${a.evalMode == EvalMode.ANSI}}"""
-              case _ => binaryJson("divide", "double", s, castJson(c, "double"))
+            val c = call("sum", count)
+            (a.dataType, a.sumDataType) match {
+              case (_: DecimalType, sumType: DecimalType) =>
+                val ansi = a.evalMode == EvalMode.ANSI
+                val s = wideDecimalSum(sum, sumType, call)
+                val overflowed = call("max", caseWhen(
+                  binaryJson("and", "boolean", s"""{"kind":"is_null","child":$sum}""",
+                    binaryJson("gt", "boolean", count, literal("bigint", "0"))),
+                  literal("boolean", "true"), literal("boolean", "false"), "boolean"))
+                val noRows = s"""{"kind":"not","child":${binaryJson("eq_null_safe", "boolean",
+                  binaryJson("eq", "boolean", c, literal("bigint", "0")), literal("boolean", "false"))}}"""
+                val failed = binaryJson("or", "boolean", overflowed, s"""{"kind":"is_null","child":$s}""")
+                val avg = s"""{"kind":"spark_decimal_avg","type":${str(t)},"sum":$s,"count":$c,"ansi":$ansi}"""
+                caseWhen(noRows, literal(t, "null"), caseWhen(failed, overflow(t, ansi), avg, t), t)
+              case _ => binaryJson("divide", "double", call("sum", sum), castJson(c, "double"))
             }
           }
         case m @ (_: Min | _: Max) =>
@@ -304,8 +340,25 @@ private object AggregateConversion {
     Right(child.withPlan(
       root = s"""{"op":"project","exprs":$resultJson,"input":$merged}""",
       output = agg.output,
-      describe = s"HashAggregate(final) <- ${child.describe}"))
+      describe = s"HashAggregate(final) <- ${child.describe}",
+      partitioning = agg.outputPartitioning))
   }
+
+  /**
+   * The sum of decimal column `arg` in Spark's sum type `t`: added in 256 bits (DataFusion's
+   * 128-bit decimal sum wraps), then cast back, which gives null where Spark's type overflows.
+   */
+  private def wideDecimalSum(arg: String, t: DecimalType, call: (String, String) => String): String = {
+    val wide = call("sum", castJson(arg, s"decimal256(76,${t.scale})"))
+    castJson(wide, s"decimal(${t.precision},${t.scale})")
+  }
+
+  /** Spark's decimal sum overflow: null in legacy mode, an error in ANSI mode. */
+  private def overflow(t: String, ansi: Boolean): String =
+    if (!ansi) literal(t, "null")
+    else s"""{"kind":"raise_error","type":${str(t)},"message":""" +
+      str("[ARITHMETIC_OVERFLOW] Overflow in sum of decimals. Use 'try_sum' to tolerate overflow " +
+        "and return NULL instead. (cinder)") + "}"
 
   private def partial(agg: HashAggregateExec, child: CinderNative): Either[String, CinderNative] = {
     val exprs = agg.aggregateExpressions
@@ -337,7 +390,10 @@ private object AggregateConversion {
             Left("sum of integers with ANSI mode on (an error on overflow) is not native yet")
           } else {
             for (a <- argument(s.child, s.dataType); t <- typeName(s.dataType)) yield {
-              val sum = call("sum", a)
+              val sum = s.dataType match {
+                case d: DecimalType => wideDecimalSum(a, d, call)
+                case _ => call("sum", a)
+              }
               if (s.dataType.isInstanceOf[DecimalType]) {
                 val count = call("count", a)
                 val empty = binaryJson("eq", "boolean", count, literal("bigint", "0"))
@@ -353,7 +409,10 @@ private object AggregateConversion {
           else {
             val sumType = a.sumDataType
             for (arg <- argument(a.child, sumType); t <- typeName(sumType)) yield {
-              val sum = call("sum", arg)
+              val sum = sumType match {
+                case d: DecimalType => wideDecimalSum(arg, d, call)
+                case _ => call("sum", arg)
+              }
               val count = call("count", arg)
               val zero = if (sumType.isInstanceOf[DecimalType]) "\"0\"" else "0.0"
               val empty = binaryJson("eq", "boolean", count, literal("bigint", "0"))
@@ -378,7 +437,8 @@ private object AggregateConversion {
       }
     }
     val produced = agg.groupingExpressions.map(_.dataType) ++ buffers.map(_._2)
-    val expected = agg.output.map(_.dataType)
+    val expected = agg.groupingExpressions.map(_.dataType) ++
+      exprs.flatMap(_.aggregateFunction.aggBufferAttributes).map(_.dataType)
     if (produced != expected) {
       return Left(s"unexpected partial aggregation layout ${expected.map(_.simpleString).mkString(", ")} " +
         s"(native would give ${produced.map(_.simpleString).mkString(", ")})")
@@ -386,10 +446,19 @@ private object AggregateConversion {
     val aggregate = s"""{"op":"hash_aggregate","groups":${groupJson.mkString("[", ",", "]")},""" +
       s""""aggregates":${calls.mkString("[", ",", "]")},"input":${child.root}}"""
     val layout = (groupJson.indices.map(column) ++ buffers.map(_._1)).mkString("[", ",", "]")
+    val buffered = s"""{"op":"project","exprs":$layout,"input":$aggregate}"""
+    // The stage's result expressions over its groups and buffers (normally just those).
+    // (Spark names the partial stage's buffer outputs with inputAggBufferAttributes.)
+    val resultInput = agg.groupingExpressions.map(_.toAttribute) ++
+      exprs.flatMap(_.aggregateFunction.inputAggBufferAttributes)
+    val results = agg.resultExpressions.map(e => expr(e, resultInput))
+    results.collectFirst { case Left(r) => return Left(r) }
+    val resultJson = results.collect { case Right(j) => j }.mkString("[", ",", "]")
     Right(child.withPlan(
-      root = s"""{"op":"project","exprs":$layout,"input":$aggregate}""",
+      root = s"""{"op":"project","exprs":$resultJson,"input":$buffered}""",
       output = agg.output,
-      describe = s"HashAggregate(partial) <- ${child.describe}"))
+      describe = s"HashAggregate(partial) <- ${child.describe}",
+      partitioning = agg.outputPartitioning))
   }
 }
 

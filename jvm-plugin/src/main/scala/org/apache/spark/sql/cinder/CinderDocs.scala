@@ -8,7 +8,8 @@ object CinderDocs {
   /** Operators: Spark class, what runs natively, what stays on Spark. */
   val operators: Seq[(String, String, String)] = Seq(
     ("FileSourceScanExec", "Parquet on local files: the task's file splits, read columns, partition columns",
-      "other formats, bucketed scans, `_metadata` columns, non-`file:` paths"),
+      "other formats, bucketed scans, `_metadata` columns, non-`file:` paths, scans filtered by a " +
+        "subquery or dynamic partition pruning, queries that read `input_file_name()`"),
     ("FilterExec", "the condition, when every expression in it is supported", "unsupported expressions"),
     ("ProjectExec", "every output expression, when all are supported", "unsupported expressions"),
     ("HashAggregateExec", "count, sum, avg, min, max: the partial stage over a native subtree (writing " +

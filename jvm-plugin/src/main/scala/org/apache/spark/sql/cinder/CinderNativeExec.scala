@@ -6,6 +6,7 @@ import org.apache.spark.{Partition, SparkContext, TaskContext}
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.Attribute
+import org.apache.spark.sql.catalyst.plans.physical.Partitioning
 import org.apache.spark.sql.execution.{FileSourceScanExec, LeafExecNode}
 import org.apache.spark.sql.execution.datasources.{FilePartition, FileScanRDD, PartitionedFile}
 import org.apache.spark.sql.execution.metric.{SQLMetric, SQLMetrics}
@@ -26,7 +27,8 @@ case class CinderNativeExec(
     describe: String)
   extends LeafExecNode with CinderNative {
 
-  override def withPlan(root: String, output: Seq[Attribute], describe: String): CinderNative =
+  override def withPlan(root: String, output: Seq[Attribute], describe: String,
+      partitioning: Partitioning): CinderNative =
     copy(root = root, output = output, describe = describe)
 
   override def supportsColumnar: Boolean = true

@@ -9,6 +9,7 @@ import org.apache.spark.TaskContext
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.Attribute
+import org.apache.spark.sql.catalyst.plans.physical.Partitioning
 import org.apache.spark.sql.execution.{SparkPlan, UnaryExecNode}
 import org.apache.spark.sql.execution.arrow.ArrowWriter
 import org.apache.spark.sql.execution.metric.{SQLMetric, SQLMetrics}
@@ -25,8 +26,16 @@ import org.apache.spark.sql.vectorized.ColumnarBatch
  * Spark inserts a `RowToColumnarExec` under every columnar operator's row-based children;
  * [[CinderColumnarRule]] removes it again here, because this node reads rows itself.
  */
-case class CinderNativeInputExec(root: String, output: Seq[Attribute], child: SparkPlan, describe: String)
+case class CinderNativeInputExec(
+    root: String,
+    output: Seq[Attribute],
+    child: SparkPlan,
+    describe: String,
+    partitioning: Partitioning)
   extends UnaryExecNode with CinderNative {
+
+  /** The partitioning of the Spark operator this subtree replaced. */
+  override def outputPartitioning: Partitioning = partitioning
 
   override def supportsColumnar: Boolean = true
 
@@ -35,8 +44,9 @@ case class CinderNativeInputExec(root: String, output: Seq[Attribute], child: Sp
   override def simpleString(maxFields: Int): String =
     s"CinderNativeExec [$describe] ${output.mkString("[", ", ", "]")}"
 
-  override def withPlan(root: String, output: Seq[Attribute], describe: String): CinderNative =
-    copy(root = root, output = output, describe = describe)
+  override def withPlan(root: String, output: Seq[Attribute], describe: String,
+      partitioning: Partitioning): CinderNative =
+    copy(root = root, output = output, describe = describe, partitioning = partitioning)
 
   override protected def withNewChildInternal(newChild: SparkPlan): CinderNativeInputExec =
     copy(child = newChild)
@@ -46,7 +56,8 @@ case class CinderNativeInputExec(root: String, output: Seq[Attribute], child: Sp
     "numOutputBatches" -> SQLMetrics.createMetric(sparkContext, "number of output batches"),
     "numInputRows" -> SQLMetrics.createMetric(sparkContext, "number of input rows"),
     "inputConversionTime" -> SQLMetrics.createNanoTimingMetric(sparkContext, "time converting input rows to Arrow"),
-    "nativeTime" -> SQLMetrics.createNanoTimingMetric(sparkContext, "time in native code"))
+    "nativeTime" -> SQLMetrics.createNanoTimingMetric(sparkContext,
+      "time in native code (including input conversion)"))
 
   override protected def doExecute(): RDD[InternalRow] =
     throw new IllegalStateException("CinderNativeExec is columnar: Spark reads it through ColumnarToRow")
@@ -139,11 +150,24 @@ trait CinderNative extends SparkPlan {
   def root: String
   def describe: String
 
-  /** The same leaf with another operator tree on top. */
-  def withPlan(root: String, output: Seq[Attribute], describe: String): CinderNative
+  /** The same leaf with another operator tree on top, replacing a node with `partitioning`. */
+  def withPlan(root: String, output: Seq[Attribute], describe: String, partitioning: Partitioning): CinderNative
 }
 
 private[cinder] object CinderNative {
+  /**
+   * Asks the native library whether `native` can run (on the driver, reading nothing): the
+   * reason when it cannot, so that its top operator stays on Spark instead of failing a task.
+   */
+  def check(native: CinderNative, conf: SQLConf): Either[String, CinderNative] = {
+    NativeBridge.load()
+    val message = CinderNative.message(native.root, native.output, conf, files = None)
+    Option(NativeBridge.checkPlan(message.getBytes(StandardCharsets.UTF_8))) match {
+      case Some(reason) => Left(s"the native library cannot run it: $reason")
+      case None => Right(native)
+    }
+  }
+
   /** The plan message, with `files` as the task's file splits (JSON) when the leaf is a scan. */
   def message(root: String, output: Seq[Attribute], conf: SQLConf, files: Option[String]): String = {
     val settings = s"""{"device":${PlanJson.str(CinderConf.Device.choice(conf))},""" +

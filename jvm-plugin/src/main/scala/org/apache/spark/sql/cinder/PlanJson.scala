@@ -228,8 +228,20 @@ object PlanJson {
     case LessThanOrEqual(l, r) => binary("lt_eq", l, r, BooleanType, input)
     case GreaterThan(l, r) => binary("gt", l, r, BooleanType, input)
     case GreaterThanOrEqual(l, r) => binary("gt_eq", l, r, BooleanType, input)
-    case And(l, r) => binary("and", l, r, BooleanType, input)
-    case Or(l, r) => binary("or", l, r, BooleanType, input)
+    // Spark evaluates the right side only where the left does not decide: where it can fail
+    // (ANSI arithmetic), CASE keeps it from rows Spark would not evaluate it on.
+    case And(l, r) =>
+      for (lj <- expr(l, input); rj <- expr(r, input)) yield {
+        val both = binaryJson("and", "boolean", lj, rj)
+        if (!rj.contains("\"ansi\":true")) both
+        else caseWhen(s"""{"kind":"not","child":$lj}""", literal("boolean", "false"), both, "boolean")
+      }
+    case Or(l, r) =>
+      for (lj <- expr(l, input); rj <- expr(r, input)) yield {
+        val either = binaryJson("or", "boolean", lj, rj)
+        if (!rj.contains("\"ansi\":true")) either
+        else caseWhen(lj, literal("boolean", "true"), either, "boolean")
+      }
     case Not(child) => unary("not", child, input)
     case IsNull(child) => unary("is_null", child, input)
     case IsNotNull(child) => unary("is_not_null", child, input)
