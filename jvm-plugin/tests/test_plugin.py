@@ -119,6 +119,30 @@ def test_projections_match_spark_legacy_mode(spark, table, expr):
     compare(spark, f"SELECT id, {expr} AS v FROM t", conf={"spark.sql.ansi.enabled": "false"})
 
 
+@pytest.mark.parametrize("expr", [
+    "p / 3", "p / p", "p / q", "q / 7", "p / cast(i as decimal(10, 0))", "cast(1 as decimal(10, 2)) / p",
+    "100.00 * p / (p + 1)",
+])
+@pytest.mark.parametrize("ansi", ["false", "true"])
+def test_decimal_division_matches_spark(spark, table, expr, ansi):
+    # i = 0 rows and p = 0 rows divide by zero: null in legacy mode; ANSI mode skips them.
+    where = "" if ansi == "false" else " WHERE i <> 0 AND p <> 0"
+    compare(spark, f"SELECT id, {expr} AS v FROM t{where}", conf={"spark.sql.ansi.enabled": ansi})
+    assert not any(r.startswith("Project") for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+def test_decimal_division_by_zero_fails_in_ansi_mode(spark, table):
+    spark.conf.set("spark.sql.ansi.enabled", "true")
+    try:
+        for enabled in ("false", "true"):
+            spark.conf.set("spark.cinder.enabled", enabled)
+            with pytest.raises(Exception, match="DIVIDE_BY_ZERO"):
+                spark.sql("SELECT p / (p - p) FROM t WHERE p IS NOT NULL").collect()
+    finally:
+        spark.conf.set("spark.cinder.enabled", "true")
+        spark.conf.unset("spark.sql.ansi.enabled")
+
+
 @pytest.mark.parametrize("expr", ["i + 1", "x / 2.0", "p * p", "cast(i as bigint)"])
 def test_projections_match_spark_ansi_mode(spark, table, expr):
     compare(spark, f"SELECT id, {expr} AS v FROM t WHERE i BETWEEN -1000000 AND 1000000",

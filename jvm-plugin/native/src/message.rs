@@ -264,6 +264,21 @@ pub enum Expr {
         /// `year`, `month` or `day`.
         part: String,
     },
+    /// Spark's decimal division `left / right` into `type`: the exact quotient rounded half
+    /// up to the type's scale; by zero, or when it does not fit, null (legacy) or an error
+    /// (ANSI).
+    SparkDecimalDivide {
+        /// The dividend (decimal).
+        left: Box<Expr>,
+        /// The divisor (decimal).
+        right: Box<Expr>,
+        /// Spark's result type.
+        #[serde(rename = "type")]
+        data_type: String,
+        /// ANSI mode: division by zero and overflow are errors.
+        #[serde(default)]
+        ansi: bool,
+    },
     /// Fails the query with `message` if evaluated on any row (Spark's ANSI errors, under a
     /// CASE branch).
     RaiseError {

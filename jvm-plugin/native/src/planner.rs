@@ -504,6 +504,48 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             let part = scalar_function(datafusion::functions::datetime::date_part(), args, schema)?;
             cast_to(part, "int", schema)?
         }
+        Expr::SparkDecimalDivide {
+            left,
+            right,
+            data_type,
+            ansi,
+        } => {
+            let left = translate(left, schema)?;
+            let right = translate(right, schema)?;
+            let (lt, rt) = (left.data_type(schema)?, right.data_type(schema)?);
+            let target = arrow_type(data_type)?;
+            let (
+                DataType::Decimal128(_, ls),
+                DataType::Decimal128(_, rs),
+                DataType::Decimal128(p, s),
+            ) = (&lt, &rt, &target)
+            else {
+                return Err(NativeError::plan(format!(
+                    "spark_decimal_divide takes two decimals into a decimal, got {lt}, {rt}, {target}"
+                )));
+            };
+            let scales = (u32::try_from(*ls), u32::try_from(*rs), u32::try_from(*s));
+            let (Ok(ls), Ok(rs), Ok(s)) = scales else {
+                return Err(NativeError::plan(
+                    "negative decimal scales are not supported",
+                ));
+            };
+            // |left| * 10^(rs + s) and |right| * 10^ls must fit 256 bits (with a factor 2).
+            if 38 + rs + s > 76 || 38 + ls > 76 {
+                return Err(NativeError::plan(format!(
+                    "decimal division {lt} / {rt} into {target} needs more than 256 bits"
+                )));
+            }
+            Arc::new(SparkDecimalDivide {
+                left,
+                right,
+                left_scale: ls,
+                right_scale: rs,
+                precision: *p,
+                scale: s,
+                ansi: *ansi,
+            })
+        }
         Expr::RaiseError { message, data_type } => Arc::new(SparkRaiseError {
             message: message.clone(),
             data_type: arrow_type(data_type)?,
@@ -1121,5 +1163,189 @@ impl PhysicalExpr for SparkRaiseError {
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{self}")
+    }
+}
+
+/// `round_half_up(left / right)` for decimals (`left` at `left_scale`, `right` at
+/// `right_scale`), unscaled at `scale`: `None` when `right` is 0, `Some(None)` when the
+/// quotient does not fit `precision` digits. Spark 4.0's `Decimal./` truncates the quotient at
+/// 39 digits and `toPrecision` then rounds half up, which equals one half-up rounding of the
+/// exact quotient at scales up to 38.
+pub fn spark_decimal_divide(
+    left: i128,
+    left_scale: u32,
+    right: i128,
+    right_scale: u32,
+    precision: u8,
+    scale: u32,
+) -> Option<Option<i128>> {
+    if right == 0 {
+        return None;
+    }
+    let negative = (left < 0) != (right < 0);
+    let n = i256::from_i128(left)
+        .checked_abs()?
+        .checked_mul(pow10(right_scale + scale)?)?;
+    let d = i256::from_i128(right)
+        .checked_abs()?
+        .checked_mul(pow10(left_scale)?)?;
+    let r = div_half_up(n, d)?;
+    if r >= pow10(u32::from(precision))? {
+        return Some(None);
+    }
+    let r = r.to_i128()?;
+    Some(Some(if negative { -r } else { r }))
+}
+
+/// Spark's decimal division (see [`Expr::SparkDecimalDivide`]).
+#[derive(Debug, Eq)]
+pub struct SparkDecimalDivide {
+    left: Arc<dyn PhysicalExpr>,
+    right: Arc<dyn PhysicalExpr>,
+    left_scale: u32,
+    right_scale: u32,
+    precision: u8,
+    scale: u32,
+    ansi: bool,
+}
+
+impl PartialEq for SparkDecimalDivide {
+    fn eq(&self, other: &Self) -> bool {
+        self.left.eq(&other.left)
+            && self.right.eq(&other.right)
+            && (
+                self.left_scale,
+                self.right_scale,
+                self.precision,
+                self.scale,
+                self.ansi,
+            ) == (
+                other.left_scale,
+                other.right_scale,
+                other.precision,
+                other.scale,
+                other.ansi,
+            )
+    }
+}
+
+impl Hash for SparkDecimalDivide {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.left.hash(state);
+        self.right.hash(state);
+        (
+            self.left_scale,
+            self.right_scale,
+            self.precision,
+            self.scale,
+            self.ansi,
+        )
+            .hash(state);
+    }
+}
+
+impl fmt::Display for SparkDecimalDivide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_decimal_divide({}, {})", self.left, self.right)
+    }
+}
+
+impl PhysicalExpr for SparkDecimalDivide {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Decimal128(self.precision, self.scale as i8))
+    }
+
+    fn nullable(&self, _input_schema: &Schema) -> datafusion::common::Result<bool> {
+        Ok(true)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        use datafusion::arrow::array::{Array, AsArray, Decimal128Builder};
+        use datafusion::arrow::datatypes::Decimal128Type;
+        let rows = batch.num_rows();
+        let left = self.left.evaluate(batch)?.into_array(rows)?;
+        let right = self.right.evaluate(batch)?.into_array(rows)?;
+        let (left, right) = (
+            left.as_primitive::<Decimal128Type>(),
+            right.as_primitive::<Decimal128Type>(),
+        );
+        let mut out = Decimal128Builder::with_capacity(rows);
+        for row in 0..rows {
+            if left.is_null(row) || right.is_null(row) {
+                out.append_null();
+                continue;
+            }
+            let (l, r) = (left.value(row), right.value(row));
+            if r == 0 {
+                if self.ansi {
+                    return datafusion::common::exec_err!(
+                        "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor \
+                         being 0 and return NULL instead."
+                    );
+                }
+                out.append_null();
+                continue;
+            }
+            let quotient = spark_decimal_divide(
+                l,
+                self.left_scale,
+                r,
+                self.right_scale,
+                self.precision,
+                self.scale,
+            )
+            .ok_or_else(|| {
+                datafusion::error::DataFusionError::Execution(
+                    "spark_decimal_divide: 256-bit arithmetic overflow".into(),
+                )
+            })?;
+            match quotient {
+                Some(v) => out.append_value(v),
+                None if self.ansi => {
+                    return datafusion::common::exec_err!(
+                        "[NUMERIC_VALUE_OUT_OF_RANGE] a quotient does not fit decimal({}, {})",
+                        self.precision,
+                        self.scale
+                    );
+                }
+                None => out.append_null(),
+            }
+        }
+        let out = out
+            .finish()
+            .with_precision_and_scale(self.precision, self.scale as i8)?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.left, &self.right]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        let [left, right]: [Arc<dyn PhysicalExpr>; 2] = children.try_into().map_err(|_| {
+            datafusion::error::DataFusionError::Internal(
+                "spark_decimal_divide takes two children".into(),
+            )
+        })?;
+        Ok(Arc::new(Self {
+            left,
+            right,
+            left_scale: self.left_scale,
+            right_scale: self.right_scale,
+            precision: self.precision,
+            scale: self.scale,
+            ansi: self.ansi,
+        }))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_decimal_divide(")?;
+        self.left.fmt_sql(f)?;
+        write!(f, ", ")?;
+        self.right.fmt_sql(f)?;
+        write!(f, ")")
     }
 }

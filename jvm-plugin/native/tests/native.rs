@@ -592,3 +592,39 @@ mod input_batches {
         assert!(err.to_string().contains("malformed input batch"), "{err}");
     }
 }
+
+mod decimal_divide {
+    use cinder_jni::planner::spark_decimal_divide;
+
+    #[test]
+    fn rounds_half_up_and_reports_zero_and_overflow() {
+        // 1.00 / 3.00 into decimal(10, 6): 0.333333.
+        assert_eq!(
+            spark_decimal_divide(100, 2, 300, 2, 10, 6),
+            Some(Some(333_333))
+        );
+        // 2.00 / 3 into decimal(10, 6): 0.666667 (half up), and negative.
+        assert_eq!(
+            spark_decimal_divide(200, 2, 3, 0, 10, 6),
+            Some(Some(666_667))
+        );
+        assert_eq!(
+            spark_decimal_divide(-200, 2, 3, 0, 10, 6),
+            Some(Some(-666_667))
+        );
+        assert_eq!(
+            spark_decimal_divide(200, 2, -3, 0, 10, 6),
+            Some(Some(-666_667))
+        );
+        // An exact half: 0.0125 into scale 3 is 0.013.
+        assert_eq!(spark_decimal_divide(125, 2, 100, 0, 10, 3), Some(Some(13)));
+        assert_eq!(spark_decimal_divide(1, 0, 0, 0, 10, 3), None);
+        // 10^8 / 1 into decimal(10, 3) needs 12 digits.
+        assert_eq!(
+            spark_decimal_divide(100_000_000, 0, 1, 0, 10, 3),
+            Some(None)
+        );
+        // Wide scales still fit 256 bits: (10^38 - 1) at scale 0 / 1 at scale 38, into scale 0.
+        assert!(spark_decimal_divide(10_i128.pow(38) - 1, 0, 1, 38, 38, 0).is_some());
+    }
+}

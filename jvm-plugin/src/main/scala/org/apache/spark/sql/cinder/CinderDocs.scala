@@ -22,7 +22,8 @@ object CinderDocs {
   val expressions: Seq[(String, String)] = Seq(
     ("column, literal", "types: boolean, tinyint, smallint, int, bigint, float, double, string (default collation), date, decimal(p ≤ 38)"),
     ("`+`, `-`, `*`", "wrapping (legacy) or failing (ANSI) on integer overflow; decimals when the exact result precision is ≤ 38"),
-    ("`/`", "doubles, legacy mode (by zero: null)"),
+    ("`/`", "doubles in legacy mode (by zero: null); decimals in both modes with Spark's result type, " +
+      "rounding half up (by zero or on overflow: null, or an error in ANSI mode)"),
     ("`%`", "integers and floats, legacy mode (by zero: null; `x % -1` = 0)"),
     ("unary `-`", "legacy mode, or floats"),
     ("`=`, `<=>`, `<`, `<=`, `>`, `>=`", "floats compare as Spark does: `-0.0 = 0.0`, `NaN = NaN`, NaN largest"),

@@ -211,9 +211,21 @@ object PlanJson {
     case Subtract(l, r, mode) => arithmetic("subtract", l, r, e.dataType, mode, input)
     case Multiply(l, r, mode) => arithmetic("multiply", l, r, e.dataType, mode, input)
     case Divide(l, r, mode) =>
-      if (mode != EvalMode.LEGACY) Left("division with ANSI mode on (an error on zero) is not native yet")
-      else if (e.dataType != DoubleType) Left(s"division of ${e.dataType.simpleString} is not native yet")
-      else binary("divide", l, r, e.dataType, input)
+      (l.dataType, r.dataType, e.dataType) match {
+        case (ld: DecimalType, rd: DecimalType, d: DecimalType) =>
+          if (mode == EvalMode.TRY) Left("try_divide is not native yet")
+          else if (38 + rd.scale + d.scale > 76 || 38 + ld.scale > 76) {
+            Left(s"decimal division into ${d.simpleString} needs more than 256 bits natively")
+          } else {
+            for (lj <- expr(l, input); rj <- expr(r, input); t <- typeName(d)) yield
+              s"""{"kind":"spark_decimal_divide","type":${str(t)},"left":$lj,"right":$rj,""" +
+                s""""ansi":${mode == EvalMode.ANSI}}"""
+          }
+        case _ =>
+          if (mode != EvalMode.LEGACY) Left("division of doubles with ANSI mode on (an error on zero) is not native yet")
+          else if (e.dataType != DoubleType) Left(s"division of ${e.dataType.simpleString} is not native yet")
+          else binary("divide", l, r, e.dataType, input)
+      }
     case Remainder(l, r, mode) =>
       if (mode != EvalMode.LEGACY) Left("remainder with ANSI mode on (an error on zero) is not native yet")
       else if (e.dataType.isInstanceOf[DecimalType]) Left("decimal remainder is not native yet")
