@@ -120,6 +120,15 @@ def test_projections_match_spark_legacy_mode(spark, table, expr):
 
 
 @pytest.mark.parametrize("expr", [
+    "q * q", "q * p", "q + p", "q - p * 3", "p * (1 - p) * (1 + p)", "q * 1.5",
+])
+@pytest.mark.parametrize("ansi", ["false", "true"])
+def test_decimal_arithmetic_with_precision_loss_matches_spark(spark, table, expr, ansi):
+    compare(spark, f"SELECT id, {expr} AS v FROM t", conf={"spark.sql.ansi.enabled": ansi})
+    assert not any(r.startswith("Project") for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+@pytest.mark.parametrize("expr", [
     "p / 3", "p / p", "p / q", "q / 7", "p / cast(i as decimal(10, 0))", "cast(1 as decimal(10, 2)) / p",
     "100.00 * p / (p + 1)",
 ])

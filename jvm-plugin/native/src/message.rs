@@ -219,9 +219,9 @@ pub enum Expr {
         #[serde(default)]
         ansi: bool,
     },
-    /// Spark's final average of a decimal: `sum / count` computed as Spark does (the quotient
-    /// rounded half up to 38 significant digits, then half up to the result's scale), null
-    /// when `count` is 0 or null, and null (legacy) or an error (ANSI) when it does not fit.
+    /// Spark's final average of a decimal: `sum / count` computed as Spark does (the exact
+    /// quotient rounded half up to the result's scale), null when `count` is 0 or null, and
+    /// null (legacy) or an error (ANSI) when it does not fit.
     SparkDecimalAvg {
         /// The summed values (decimal).
         sum: Box<Expr>,
@@ -279,6 +279,23 @@ pub enum Expr {
         #[serde(default)]
         ansi: bool,
     },
+    /// Spark's decimal `add`, `subtract` or `multiply` whose result type lost precision (its
+    /// exact precision exceeds 38): the exact result rounded half up to `type`'s scale; when it
+    /// does not fit, null (legacy) or an error (ANSI).
+    SparkDecimalArithmetic {
+        /// `add`, `subtract` or `multiply`.
+        op: BinaryOp,
+        /// Left operand (decimal).
+        left: Box<Expr>,
+        /// Right operand (decimal).
+        right: Box<Expr>,
+        /// Spark's result type.
+        #[serde(rename = "type")]
+        data_type: String,
+        /// ANSI mode: overflow is an error.
+        #[serde(default)]
+        ansi: bool,
+    },
     /// Fails the query with `message` if evaluated on any row (Spark's ANSI errors, under a
     /// CASE branch).
     RaiseError {
@@ -327,7 +344,7 @@ pub enum AggregateFunc {
 }
 
 /// The binary operators of [`Expr::Binary`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BinaryOp {
     /// `+`

@@ -67,6 +67,15 @@ impl NativePlan {
             NativeError::Execution(m) => NativeError::Plan(m),
             other => other,
         };
+        if !matches!(
+            message.settings.device.as_str(),
+            "auto" | "cuda" | "host" | "cpu"
+        ) {
+            return Err(NativeError::plan(format!(
+                "device {:?} is not one of auto, cuda, host, cpu",
+                message.settings.device
+            )));
+        }
         let output = arrow_schema(&message.output)?;
         let leaves = Leaves {
             files: &[],

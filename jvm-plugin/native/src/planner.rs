@@ -546,6 +546,49 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 ansi: *ansi,
             })
         }
+        Expr::SparkDecimalArithmetic {
+            op,
+            left,
+            right,
+            data_type,
+            ansi,
+        } => {
+            let left = translate(left, schema)?;
+            let right = translate(right, schema)?;
+            let (lt, rt) = (left.data_type(schema)?, right.data_type(schema)?);
+            let target = arrow_type(data_type)?;
+            let (
+                DataType::Decimal128(_, ls),
+                DataType::Decimal128(_, rs),
+                DataType::Decimal128(p, s),
+            ) = (&lt, &rt, &target)
+            else {
+                return Err(NativeError::plan(format!(
+                    "spark_decimal_arithmetic takes two decimals into a decimal, got {lt}, {rt}, {target}"
+                )));
+            };
+            let scales = (u32::try_from(*ls), u32::try_from(*rs), u32::try_from(*s));
+            let (Ok(ls), Ok(rs), Ok(s)) = scales else {
+                return Err(NativeError::plan(
+                    "negative decimal scales are not supported",
+                ));
+            };
+            if !matches!(op, BinaryOp::Add | BinaryOp::Subtract | BinaryOp::Multiply) {
+                return Err(NativeError::plan(format!(
+                    "spark_decimal_arithmetic does add, subtract and multiply, not {op:?}"
+                )));
+            }
+            Arc::new(SparkDecimalArithmetic {
+                op: *op,
+                left,
+                right,
+                left_scale: ls,
+                right_scale: rs,
+                precision: *p,
+                scale: s,
+                ansi: *ansi,
+            })
+        }
         Expr::RaiseError { message, data_type } => Arc::new(SparkRaiseError {
             message: message.clone(),
             data_type: arrow_type(data_type)?,
@@ -1347,5 +1390,203 @@ impl PhysicalExpr for SparkDecimalDivide {
         write!(f, ", ")?;
         self.right.fmt_sql(f)?;
         write!(f, ")")
+    }
+}
+
+/// `v` (non-negative, at scale `from`) at scale `to`, rounding half up.
+fn rescale_half_up(v: i256, from: u32, to: u32) -> Option<i256> {
+    if to >= from {
+        v.checked_mul(pow10(to - from)?)
+    } else {
+        div_half_up(v, pow10(from - to)?)
+    }
+}
+
+/// Spark's decimal `left op right` (`op`: add, subtract, multiply; `left` at `left_scale`,
+/// `right` at `right_scale`), exact, then rounded half up to `scale`: `Some(None)` when it
+/// does not fit `precision` digits. (Spark 4.0 multiplies with a 39-digit truncating
+/// MathContext first; for any result that fits 38 digits that keeps the digit that decides
+/// the rounding, so the result is the same.)
+pub fn spark_decimal_arithmetic(
+    op: BinaryOp,
+    left: i128,
+    left_scale: u32,
+    right: i128,
+    right_scale: u32,
+    precision: u8,
+    scale: u32,
+) -> Option<Option<i128>> {
+    let (l, r) = (i256::from_i128(left), i256::from_i128(right));
+    let (exact, exact_scale) = match op {
+        BinaryOp::Multiply => (l.checked_mul(r)?, left_scale + right_scale),
+        BinaryOp::Add | BinaryOp::Subtract => {
+            let common = left_scale.max(right_scale);
+            let l = l.checked_mul(pow10(common - left_scale)?)?;
+            let r = r.checked_mul(pow10(common - right_scale)?)?;
+            let v = if op == BinaryOp::Add {
+                l.checked_add(r)?
+            } else {
+                l.checked_sub(r)?
+            };
+            (v, common)
+        }
+        _ => return None,
+    };
+    let negative = exact.is_negative();
+    // Scaling up only overflows 256 bits for values far beyond 38 digits.
+    let Some(magnitude) = rescale_half_up(exact.checked_abs()?, exact_scale, scale) else {
+        return Some(None);
+    };
+    if magnitude >= pow10(u32::from(precision))? {
+        return Some(None);
+    }
+    let v = magnitude.to_i128()?;
+    Some(Some(if negative { -v } else { v }))
+}
+
+/// Spark's decimal arithmetic with precision loss (see [`Expr::SparkDecimalArithmetic`]).
+#[derive(Debug, Eq)]
+pub struct SparkDecimalArithmetic {
+    op: BinaryOp,
+    left: Arc<dyn PhysicalExpr>,
+    right: Arc<dyn PhysicalExpr>,
+    left_scale: u32,
+    right_scale: u32,
+    precision: u8,
+    scale: u32,
+    ansi: bool,
+}
+
+impl PartialEq for SparkDecimalArithmetic {
+    fn eq(&self, other: &Self) -> bool {
+        self.op == other.op
+            && self.left.eq(&other.left)
+            && self.right.eq(&other.right)
+            && (
+                self.left_scale,
+                self.right_scale,
+                self.precision,
+                self.scale,
+                self.ansi,
+            ) == (
+                other.left_scale,
+                other.right_scale,
+                other.precision,
+                other.scale,
+                other.ansi,
+            )
+    }
+}
+
+impl Hash for SparkDecimalArithmetic {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.op.hash(state);
+        self.left.hash(state);
+        self.right.hash(state);
+        (
+            self.left_scale,
+            self.right_scale,
+            self.precision,
+            self.scale,
+            self.ansi,
+        )
+            .hash(state);
+    }
+}
+
+impl fmt::Display for SparkDecimalArithmetic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "spark_decimal_{:?}({}, {})",
+            self.op, self.left, self.right
+        )
+    }
+}
+
+impl PhysicalExpr for SparkDecimalArithmetic {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Decimal128(self.precision, self.scale as i8))
+    }
+
+    fn nullable(&self, _input_schema: &Schema) -> datafusion::common::Result<bool> {
+        Ok(true)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        use datafusion::arrow::array::{Array, AsArray, Decimal128Builder};
+        use datafusion::arrow::datatypes::Decimal128Type;
+        let rows = batch.num_rows();
+        let left = self.left.evaluate(batch)?.into_array(rows)?;
+        let right = self.right.evaluate(batch)?.into_array(rows)?;
+        let (left, right) = (
+            left.as_primitive::<Decimal128Type>(),
+            right.as_primitive::<Decimal128Type>(),
+        );
+        let mut out = Decimal128Builder::with_capacity(rows);
+        for row in 0..rows {
+            if left.is_null(row) || right.is_null(row) {
+                out.append_null();
+                continue;
+            }
+            let value = spark_decimal_arithmetic(
+                self.op,
+                left.value(row),
+                self.left_scale,
+                right.value(row),
+                self.right_scale,
+                self.precision,
+                self.scale,
+            )
+            .ok_or_else(|| {
+                datafusion::error::DataFusionError::Execution(
+                    "spark decimal arithmetic: 256-bit overflow".into(),
+                )
+            })?;
+            match value {
+                Some(v) => out.append_value(v),
+                None if self.ansi => {
+                    return datafusion::common::exec_err!(
+                        "[NUMERIC_VALUE_OUT_OF_RANGE] a result does not fit decimal({}, {})",
+                        self.precision,
+                        self.scale
+                    );
+                }
+                None => out.append_null(),
+            }
+        }
+        let out = out
+            .finish()
+            .with_precision_and_scale(self.precision, self.scale as i8)?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.left, &self.right]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        let [left, right]: [Arc<dyn PhysicalExpr>; 2] = children.try_into().map_err(|_| {
+            datafusion::error::DataFusionError::Internal(
+                "spark decimal arithmetic takes two children".into(),
+            )
+        })?;
+        Ok(Arc::new(Self {
+            op: self.op,
+            left,
+            right,
+            left_scale: self.left_scale,
+            right_scale: self.right_scale,
+            precision: self.precision,
+            scale: self.scale,
+            ansi: self.ansi,
+        }))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
     }
 }

@@ -628,3 +628,41 @@ mod decimal_divide {
         assert!(spark_decimal_divide(10_i128.pow(38) - 1, 0, 1, 38, 38, 0).is_some());
     }
 }
+
+mod decimal_arithmetic {
+    use cinder_jni::message::BinaryOp;
+    use cinder_jni::planner::spark_decimal_arithmetic;
+
+    #[test]
+    fn exact_then_rounded_half_up() {
+        // 1.25 * 1.25 = 1.5625 into scale 3: 1.563 (half up), and -1.563.
+        assert_eq!(
+            spark_decimal_arithmetic(BinaryOp::Multiply, 125, 2, 125, 2, 38, 3),
+            Some(Some(1563))
+        );
+        assert_eq!(
+            spark_decimal_arithmetic(BinaryOp::Multiply, -125, 2, 125, 2, 38, 3),
+            Some(Some(-1563))
+        );
+        // 0.5 + 0.05 into scale 1: 0.55 -> 0.6; 0.5 - 0.05 = 0.45 -> 0.5.
+        assert_eq!(
+            spark_decimal_arithmetic(BinaryOp::Add, 5, 1, 5, 2, 38, 1),
+            Some(Some(6))
+        );
+        assert_eq!(
+            spark_decimal_arithmetic(BinaryOp::Subtract, 5, 1, 5, 2, 38, 1),
+            Some(Some(5))
+        );
+        // Products of 38-digit values are exact in 256 bits before rounding.
+        let big = 10_i128.pow(37) + 7;
+        assert_eq!(
+            spark_decimal_arithmetic(BinaryOp::Multiply, big, 30, big, 30, 38, 6),
+            Some(Some(10_i128.pow(20)))
+        );
+        // A result beyond the precision does not fit.
+        assert_eq!(
+            spark_decimal_arithmetic(BinaryOp::Multiply, big, 0, big, 0, 38, 6),
+            Some(None)
+        );
+    }
+}

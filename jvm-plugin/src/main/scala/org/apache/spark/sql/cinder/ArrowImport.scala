@@ -44,7 +44,14 @@ private[cinder] object ArrowImport {
           for ((address, length, handle) <- bufs) {
             if (handle == 0) column += allocator.getEmpty
             else {
-              column += allocator.wrapForeignAllocation(new NativeAllocation(length, address, handle))
+              try column += allocator.wrapForeignAllocation(new NativeAllocation(length, address, handle))
+              catch {
+                // Arrow releases the allocation itself when wrapping fails past its limit
+                // check; only an OutOfMemoryException leaves the handle to us.
+                case e: Throwable if !e.isInstanceOf[org.apache.arrow.memory.OutOfMemoryException] =>
+                  wrappedHandles += 1
+                  throw e
+              }
               wrappedHandles += 1
             }
           }
@@ -55,7 +62,7 @@ private[cinder] object ArrowImport {
       }
     } catch {
       case e: Throwable =>
-        handles.drop(wrappedHandles).foreach(h => NativeBridge.releaseBuffer(h))
+        handles.drop(wrappedHandles).foreach(h => scala.util.Try(NativeBridge.releaseBuffer(h)))
         wrapped.foreach(_.foreach(_.getReferenceManager.release()))
         throw e
     }

@@ -353,6 +353,21 @@ private object AggregateConversion {
     castJson(wide, s"decimal(${t.precision},${t.scale})")
   }
 
+  /**
+   * The partial stage's sum of decimal column `arg` (Spark type `in`) in Spark's sum type `t`.
+   * Inputs of up to 27 digits are summed as decimal(38, s), which a 128-bit sum (Cinder's GPU
+   * aggregate's too) holds exactly unless a task adds more than 10^10 maximal values; the cast
+   * back to `t` then sees Spark's overflow. Wider inputs are summed in 256 bits.
+   */
+  private def partialDecimalSum(arg: String, in: DataType, t: DecimalType,
+      call: (String, String) => String): String = in match {
+    case d: DecimalType if d.precision <= 27 =>
+      // DataFusion sums decimal(28, s) as decimal(38, s).
+      val sum = call("sum", castJson(arg, s"decimal(28,${d.scale})"))
+      castJson(sum, s"decimal(${t.precision},${t.scale})")
+    case _ => wideDecimalSum(arg, t, call)
+  }
+
   /** Spark's decimal sum overflow: null in legacy mode, an error in ANSI mode. */
   private def overflow(t: String, ansi: Boolean): String =
     if (!ansi) literal(t, "null")
@@ -391,7 +406,7 @@ private object AggregateConversion {
           } else {
             for (a <- argument(s.child, s.dataType); t <- typeName(s.dataType)) yield {
               val sum = s.dataType match {
-                case d: DecimalType => wideDecimalSum(a, d, call)
+                case d: DecimalType => partialDecimalSum(a, s.child.dataType, d, call)
                 case _ => call("sum", a)
               }
               if (s.dataType.isInstanceOf[DecimalType]) {
@@ -410,7 +425,7 @@ private object AggregateConversion {
             val sumType = a.sumDataType
             for (arg <- argument(a.child, sumType); t <- typeName(sumType)) yield {
               val sum = sumType match {
-                case d: DecimalType => wideDecimalSum(arg, d, call)
+                case d: DecimalType => partialDecimalSum(arg, a.child.dataType, d, call)
                 case _ => call("sum", arg)
               }
               val count = call("count", arg)

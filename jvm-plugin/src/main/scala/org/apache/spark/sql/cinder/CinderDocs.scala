@@ -21,7 +21,8 @@ object CinderDocs {
   /** Expressions: Spark expression, notes. */
   val expressions: Seq[(String, String)] = Seq(
     ("column, literal", "types: boolean, tinyint, smallint, int, bigint, float, double, string (default collation), date, decimal(p ≤ 38)"),
-    ("`+`, `-`, `*`", "wrapping (legacy) or failing (ANSI) on integer overflow; decimals when the exact result precision is ≤ 38"),
+    ("`+`, `-`, `*`", "wrapping (legacy) or failing (ANSI) on integer overflow; decimals with Spark's result " +
+      "type, also where it lost precision (exact result rounded half up; null or an ANSI error on overflow)"),
     ("`/`", "doubles in legacy mode (by zero: null); decimals in both modes with Spark's result type, " +
       "rounding half up (by zero or on overflow: null, or an error in ANSI mode)"),
     ("`%`", "integers and floats, legacy mode (by zero: null; `x % -1` = 0)"),

@@ -159,14 +159,17 @@ private[cinder] object CinderNative {
    * Asks the native library whether `native` can run (on the driver, reading nothing): the
    * reason when it cannot, so that its top operator stays on Spark instead of failing a task.
    */
-  def check(native: CinderNative, conf: SQLConf): Either[String, CinderNative] = {
-    NativeBridge.load()
-    val message = CinderNative.message(native.root, native.output, conf, files = None)
-    Option(NativeBridge.checkPlan(message.getBytes(StandardCharsets.UTF_8))) match {
-      case Some(reason) => Left(s"the native library cannot run it: $reason")
-      case None => Right(native)
+  def check(native: CinderNative, conf: SQLConf): Either[String, CinderNative] =
+    scala.util.Try {
+      NativeBridge.load()
+      val message = CinderNative.message(native.root, native.output, conf, files = None)
+      Option(NativeBridge.checkPlan(message.getBytes(StandardCharsets.UTF_8)))
+    } match {
+      case scala.util.Success(None) => Right(native)
+      case scala.util.Success(Some(reason)) => Left(s"the native library cannot run it: $reason")
+      // No native library on the driver, or a failure in it: the operator stays on Spark.
+      case scala.util.Failure(e) => Left(s"the native library could not check it: $e")
     }
-  }
 
   /** The plan message, with `files` as the task's file splits (JSON) when the leaf is a scan. */
   def message(root: String, output: Seq[Attribute], conf: SQLConf, files: Option[String]): String = {

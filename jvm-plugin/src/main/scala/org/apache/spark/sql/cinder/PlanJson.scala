@@ -107,10 +107,15 @@ object PlanJson {
       case ByteType | ShortType | IntegerType | LongType | FloatType | DoubleType | _: DecimalType =>
       case other => return Left(s"$op of ${other.simpleString} is not supported natively")
     }
-    decimalFits(op, l.dataType, r.dataType).flatMap { _ =>
+    decimalFits(op, l.dataType, r.dataType) match {
       // ANSI integer overflow fails natively too; decimals here cannot overflow (their
       // precision bounds the result) and floats never fail.
-      binary(op, l, r, dt, input, ansi = mode == EvalMode.ANSI)
+      case Right(_) => binary(op, l, r, dt, input, ansi = mode == EvalMode.ANSI)
+      // Spark reduced the result's scale to fit 38 digits: exact, then rounded half up.
+      case Left(_) =>
+        for (lj <- expr(l, input); rj <- expr(r, input); t <- typeName(dt)) yield
+          s"""{"kind":"spark_decimal_arithmetic","op":"$op","type":${str(t)},"left":$lj,"right":$rj,""" +
+            s""""ansi":${mode == EvalMode.ANSI}}"""
     }
   }
 
@@ -217,9 +222,14 @@ object PlanJson {
           else if (38 + rd.scale + d.scale > 76 || 38 + ld.scale > 76) {
             Left(s"decimal division into ${d.simpleString} needs more than 256 bits natively")
           } else {
-            for (lj <- expr(l, input); rj <- expr(r, input); t <- typeName(d)) yield
-              s"""{"kind":"spark_decimal_divide","type":${str(t)},"left":$lj,"right":$rj,""" +
+            for (lj <- expr(l, input); rj <- expr(r, input); t <- typeName(d)) yield {
+              val divide = s"""{"kind":"spark_decimal_divide","type":${str(t)},"left":$lj,"right":$rj,""" +
                 s""""ansi":${mode == EvalMode.ANSI}}"""
+              // Spark does not evaluate the dividend when the divisor is null: where the
+              // dividend can fail, CASE keeps it from those rows.
+              if (!lj.contains("\"ansi\":true")) divide
+              else caseWhen(s"""{"kind":"is_null","child":$rj}""", literal(t, "null"), divide, t)
+            }
           }
         case _ =>
           if (mode != EvalMode.LEGACY) Left("division of doubles with ANSI mode on (an error on zero) is not native yet")
@@ -242,17 +252,22 @@ object PlanJson {
     case GreaterThanOrEqual(l, r) => binary("gt_eq", l, r, BooleanType, input)
     // Spark evaluates the right side only where the left does not decide: where it can fail
     // (ANSI arithmetic), CASE keeps it from rows Spark would not evaluate it on.
+    // (The top-level AND/OR stays, so Parquet pruning still sees the left side.)
     case And(l, r) =>
       for (lj <- expr(l, input); rj <- expr(r, input)) yield {
-        val both = binaryJson("and", "boolean", lj, rj)
-        if (!rj.contains("\"ansi\":true")) both
-        else caseWhen(s"""{"kind":"not","child":$lj}""", literal("boolean", "false"), both, "boolean")
+        val lazyRight =
+          if (!rj.contains("\"ansi\":true")) rj
+          else caseWhen(binaryJson("eq_null_safe", "boolean", lj, literal("boolean", "false")),
+            literal("boolean", "false"), rj, "boolean")
+        binaryJson("and", "boolean", lj, lazyRight)
       }
     case Or(l, r) =>
       for (lj <- expr(l, input); rj <- expr(r, input)) yield {
-        val either = binaryJson("or", "boolean", lj, rj)
-        if (!rj.contains("\"ansi\":true")) either
-        else caseWhen(lj, literal("boolean", "true"), either, "boolean")
+        val lazyRight =
+          if (!rj.contains("\"ansi\":true")) rj
+          else caseWhen(binaryJson("eq_null_safe", "boolean", lj, literal("boolean", "true")),
+            literal("boolean", "true"), rj, "boolean")
+        binaryJson("or", "boolean", lj, lazyRight)
       }
     case Not(child) => unary("not", child, input)
     case IsNull(child) => unary("is_null", child, input)
