@@ -111,7 +111,8 @@ def test_filters_match_spark(spark, table, predicate):
     "CASE WHEN i > 0 THEN 'pos' WHEN i < 0 THEN 'neg' END", "IF(b, x, -x)",
     "cast(i as bigint)", "cast(t as int)", "cast(i as double)", "cast(l as double)",
     "cast(f as double)", "cast(i as decimal(12, 2))", "cast(p as decimal(20, 4))",
-    "cast(p as decimal(5, 1))", "cast(q as decimal(10, 2))",
+    "cast(p as decimal(5, 1))", "cast(q as decimal(10, 2))", "cast(i as string)", "cast(l as string)",
+    "cast(b as string)", "cast(d as string)", "cast(t as string)",
     "substring(s, 1, 2)", "substring(s, 2)", "substring(s, 3, 0)", "substr(s, 2, 100)",
     "year(d)", "month(d)", "day(d)", "year(d) * 100 + month(d)",
 ])

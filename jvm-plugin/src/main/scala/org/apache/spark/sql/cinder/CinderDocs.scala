@@ -15,7 +15,8 @@ object CinderDocs {
     ("HashAggregateExec", "count, sum, avg, min, max: the partial stage over a native subtree (writing " +
       "Spark's aggregation buffers) and the final stage, over native input or over the shuffle (its rows " +
       "converted to Arrow a batch at a time)",
-      "merge stages, DISTINCT, FILTER, float min/max, integer sum in ANSI mode, avg of decimals of scale " +
+      "merge stages, DISTINCT, FILTER, float min/max (DataFusion's grouped float min/max lose -inf and " +
+        "NaN), integer sum in ANSI mode, avg of decimals of scale " +
         "> 18, other functions"))
 
   /** Expressions: Spark expression, notes. */
@@ -34,7 +35,7 @@ object CinderDocs {
     ("`LIKE`, `startswith`, `endswith`, `contains`", "constant patterns, escape character `\\`"),
     ("`substring`", "constant position ≥ 1 and length ≥ 0"),
     ("`year`, `month`, `day`", "of dates"),
-    ("`CAST`", "widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); in legacy mode also narrowing decimal casts (round half up, null on overflow)"))
+    ("`CAST`", "widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); integers, booleans and dates to strings; in legacy mode also narrowing decimal casts (round half up, null on overflow)"))
 
   private def row(cells: String*): String = cells.map(_.replace("|", "\\|")).mkString("| ", " | ", " |")
 

@@ -136,6 +136,8 @@ object PlanJson {
   private def castSupported(from: DataType, to: DataType, mode: EvalMode.Value): Either[String, Unit] = {
     val widening = (from, to) match {
       case (a, b) if a == b => true
+      // Integers, booleans and dates print the same way in Spark and Arrow.
+      case (a, s: StringType) if s == StringType && (isIntegral(a) || a == BooleanType || a == DateType) => true
       case (a, b) if isIntegral(a) && isIntegral(b) => integralRank(a) <= integralRank(b)
       case (a, FloatType | DoubleType) if isIntegral(a) => true
       case (FloatType, DoubleType) => true
