@@ -432,10 +432,12 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                     "spark_decimal_avg supports sums of scale 0 to 18, not {sum_scale}"
                 )));
             };
-            Arc::new(SparkDecimalAvg {
-                sum,
-                count,
-                sum_scale,
+            Arc::new(SparkDecimalBinary {
+                op: DecimalOp::Average,
+                left: sum,
+                right: count,
+                left_scale: sum_scale,
+                right_scale: 0,
                 precision: *precision,
                 scale,
                 ansi: *ansi,
@@ -536,7 +538,8 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                     "decimal division {lt} / {rt} into {target} needs more than 256 bits"
                 )));
             }
-            Arc::new(SparkDecimalDivide {
+            Arc::new(SparkDecimalBinary {
+                op: DecimalOp::Divide,
                 left,
                 right,
                 left_scale: ls,
@@ -578,8 +581,8 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                     "spark_decimal_arithmetic does add, subtract and multiply, not {op:?}"
                 )));
             }
-            Arc::new(SparkDecimalArithmetic {
-                op: *op,
+            Arc::new(SparkDecimalBinary {
+                op: DecimalOp::Arithmetic(*op),
                 left,
                 right,
                 left_scale: ls,
@@ -999,40 +1002,6 @@ pub fn check_output(plan: &Arc<dyn ExecutionPlan>, output: &Schema) -> Result<()
     Ok(())
 }
 
-/// Spark's decimal average (see [`Expr::SparkDecimalAvg`]).
-#[derive(Debug, Eq)]
-pub struct SparkDecimalAvg {
-    sum: Arc<dyn PhysicalExpr>,
-    count: Arc<dyn PhysicalExpr>,
-    sum_scale: u32,
-    precision: u8,
-    scale: u32,
-    ansi: bool,
-}
-
-impl PartialEq for SparkDecimalAvg {
-    fn eq(&self, other: &Self) -> bool {
-        self.sum.eq(&other.sum)
-            && self.count.eq(&other.count)
-            && (self.sum_scale, self.precision, self.scale, self.ansi)
-                == (other.sum_scale, other.precision, other.scale, other.ansi)
-    }
-}
-
-impl Hash for SparkDecimalAvg {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.sum.hash(state);
-        self.count.hash(state);
-        (self.sum_scale, self.precision, self.scale, self.ansi).hash(state);
-    }
-}
-
-impl fmt::Display for SparkDecimalAvg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "spark_decimal_avg({}, {})", self.sum, self.count)
-    }
-}
-
 fn pow10(k: u32) -> Option<i256> {
     i256::from_i128(10).checked_pow(k)
 }
@@ -1060,105 +1029,8 @@ pub fn spark_decimal_avg(
     precision: u8,
     scale: u32,
 ) -> Option<Option<i128>> {
-    let negative = (sum < 0) != (count < 0);
-    let n = i256::from_i128(sum)
-        .checked_abs()?
-        .checked_mul(pow10(scale)?)?;
-    let d = i256::from_i128(i128::from(count))
-        .checked_abs()?
-        .checked_mul(pow10(sum_scale)?)?;
-    let r = div_half_up(n, d)?;
-    let limit = pow10(u32::from(precision))?;
-    if r >= limit {
-        return Some(None);
-    }
-    let r = r.to_i128()?;
-    Some(Some(if negative { -r } else { r }))
-}
-
-impl PhysicalExpr for SparkDecimalAvg {
-    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
-        Ok(DataType::Decimal128(self.precision, self.scale as i8))
-    }
-
-    fn nullable(&self, _input_schema: &Schema) -> datafusion::common::Result<bool> {
-        Ok(true)
-    }
-
-    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        use datafusion::arrow::array::{Array, AsArray, Decimal128Builder};
-        use datafusion::arrow::datatypes::{Decimal128Type, Int64Type};
-        let rows = batch.num_rows();
-        let sum = self.sum.evaluate(batch)?.into_array(rows)?;
-        let count = self.count.evaluate(batch)?.into_array(rows)?;
-        let sum = sum.as_primitive::<Decimal128Type>();
-        let count = count.as_primitive::<Int64Type>();
-        let mut out = Decimal128Builder::with_capacity(rows);
-        for row in 0..rows {
-            if sum.is_null(row) || count.is_null(row) || count.value(row) == 0 {
-                out.append_null();
-                continue;
-            }
-            let value = spark_decimal_avg(
-                sum.value(row),
-                self.sum_scale,
-                count.value(row),
-                self.precision,
-                self.scale,
-            )
-            .ok_or_else(|| {
-                datafusion::error::DataFusionError::Execution(
-                    "spark_decimal_avg: 256-bit arithmetic overflow".into(),
-                )
-            })?;
-            match value {
-                Some(v) => out.append_value(v),
-                None if self.ansi => {
-                    return datafusion::common::exec_err!(
-                        "[NUMERIC_VALUE_OUT_OF_RANGE] an average does not fit decimal({}, {})",
-                        self.precision,
-                        self.scale
-                    );
-                }
-                None => out.append_null(),
-            }
-        }
-        let out = out
-            .finish()
-            .with_precision_and_scale(self.precision, self.scale as i8)?;
-        Ok(ColumnarValue::Array(Arc::new(out)))
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
-        vec![&self.sum, &self.count]
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn PhysicalExpr>>,
-    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        let [sum, count]: [Arc<dyn PhysicalExpr>; 2] = children.try_into().map_err(|_| {
-            datafusion::error::DataFusionError::Internal(
-                "spark_decimal_avg takes two children".into(),
-            )
-        })?;
-        Ok(Arc::new(Self {
-            sum,
-            count,
-            sum_scale: self.sum_scale,
-            precision: self.precision,
-            scale: self.scale,
-            ansi: self.ansi,
-        }))
-    }
-
-    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "spark_decimal_avg(")?;
-        self.sum.fmt_sql(f)?;
-        write!(f, ", ")?;
-        self.count.fmt_sql(f)?;
-        write!(f, ")")
-    }
+    // The average is the division of the sum by the count (a decimal of scale 0).
+    spark_decimal_divide(sum, sum_scale, i128::from(count), 0, precision, scale)
 }
 
 /// An error raised when evaluated on any row (see [`Expr::RaiseError`]); under a CASE branch
@@ -1240,159 +1112,6 @@ pub fn spark_decimal_divide(
     Some(Some(if negative { -r } else { r }))
 }
 
-/// Spark's decimal division (see [`Expr::SparkDecimalDivide`]).
-#[derive(Debug, Eq)]
-pub struct SparkDecimalDivide {
-    left: Arc<dyn PhysicalExpr>,
-    right: Arc<dyn PhysicalExpr>,
-    left_scale: u32,
-    right_scale: u32,
-    precision: u8,
-    scale: u32,
-    ansi: bool,
-}
-
-impl PartialEq for SparkDecimalDivide {
-    fn eq(&self, other: &Self) -> bool {
-        self.left.eq(&other.left)
-            && self.right.eq(&other.right)
-            && (
-                self.left_scale,
-                self.right_scale,
-                self.precision,
-                self.scale,
-                self.ansi,
-            ) == (
-                other.left_scale,
-                other.right_scale,
-                other.precision,
-                other.scale,
-                other.ansi,
-            )
-    }
-}
-
-impl Hash for SparkDecimalDivide {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.left.hash(state);
-        self.right.hash(state);
-        (
-            self.left_scale,
-            self.right_scale,
-            self.precision,
-            self.scale,
-            self.ansi,
-        )
-            .hash(state);
-    }
-}
-
-impl fmt::Display for SparkDecimalDivide {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "spark_decimal_divide({}, {})", self.left, self.right)
-    }
-}
-
-impl PhysicalExpr for SparkDecimalDivide {
-    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
-        Ok(DataType::Decimal128(self.precision, self.scale as i8))
-    }
-
-    fn nullable(&self, _input_schema: &Schema) -> datafusion::common::Result<bool> {
-        Ok(true)
-    }
-
-    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        use datafusion::arrow::array::{Array, AsArray, Decimal128Builder};
-        use datafusion::arrow::datatypes::Decimal128Type;
-        let rows = batch.num_rows();
-        let left = self.left.evaluate(batch)?.into_array(rows)?;
-        let right = self.right.evaluate(batch)?.into_array(rows)?;
-        let (left, right) = (
-            left.as_primitive::<Decimal128Type>(),
-            right.as_primitive::<Decimal128Type>(),
-        );
-        let mut out = Decimal128Builder::with_capacity(rows);
-        for row in 0..rows {
-            if left.is_null(row) || right.is_null(row) {
-                out.append_null();
-                continue;
-            }
-            let (l, r) = (left.value(row), right.value(row));
-            if r == 0 {
-                if self.ansi {
-                    return datafusion::common::exec_err!(
-                        "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor \
-                         being 0 and return NULL instead."
-                    );
-                }
-                out.append_null();
-                continue;
-            }
-            let quotient = spark_decimal_divide(
-                l,
-                self.left_scale,
-                r,
-                self.right_scale,
-                self.precision,
-                self.scale,
-            )
-            .ok_or_else(|| {
-                datafusion::error::DataFusionError::Execution(
-                    "spark_decimal_divide: 256-bit arithmetic overflow".into(),
-                )
-            })?;
-            match quotient {
-                Some(v) => out.append_value(v),
-                None if self.ansi => {
-                    return datafusion::common::exec_err!(
-                        "[NUMERIC_VALUE_OUT_OF_RANGE] a quotient does not fit decimal({}, {})",
-                        self.precision,
-                        self.scale
-                    );
-                }
-                None => out.append_null(),
-            }
-        }
-        let out = out
-            .finish()
-            .with_precision_and_scale(self.precision, self.scale as i8)?;
-        Ok(ColumnarValue::Array(Arc::new(out)))
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
-        vec![&self.left, &self.right]
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn PhysicalExpr>>,
-    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        let [left, right]: [Arc<dyn PhysicalExpr>; 2] = children.try_into().map_err(|_| {
-            datafusion::error::DataFusionError::Internal(
-                "spark_decimal_divide takes two children".into(),
-            )
-        })?;
-        Ok(Arc::new(Self {
-            left,
-            right,
-            left_scale: self.left_scale,
-            right_scale: self.right_scale,
-            precision: self.precision,
-            scale: self.scale,
-            ansi: self.ansi,
-        }))
-    }
-
-    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "spark_decimal_divide(")?;
-        self.left.fmt_sql(f)?;
-        write!(f, ", ")?;
-        self.right.fmt_sql(f)?;
-        write!(f, ")")
-    }
-}
-
 /// `v` (non-negative, at scale `from`) at scale `to`, rounding half up.
 fn rescale_half_up(v: i256, from: u32, to: u32) -> Option<i256> {
     if to >= from {
@@ -1444,20 +1163,34 @@ pub fn spark_decimal_arithmetic(
     Some(Some(if negative { -v } else { v }))
 }
 
-/// Spark's decimal arithmetic with precision loss (see [`Expr::SparkDecimalArithmetic`]).
+/// The decimal operation of a [`SparkDecimalBinary`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum DecimalOp {
+    /// `add`, `subtract` or `multiply` with precision loss ([`spark_decimal_arithmetic`]).
+    Arithmetic(BinaryOp),
+    /// Division ([`spark_decimal_divide`]): by zero, null or an ANSI error.
+    Divide,
+    /// A final average: a decimal sum over a bigint count; a count of 0 gives null.
+    Average,
+}
+
+/// Spark's decimal arithmetic, division and average ([`Expr::SparkDecimalArithmetic`],
+/// [`Expr::SparkDecimalDivide`], [`Expr::SparkDecimalAvg`]): the exact result rounded half up
+/// to `scale`; null (legacy) or an error (ANSI) when it does not fit `precision` digits.
 #[derive(Debug, Eq)]
-pub struct SparkDecimalArithmetic {
-    op: BinaryOp,
+pub struct SparkDecimalBinary {
+    op: DecimalOp,
     left: Arc<dyn PhysicalExpr>,
     right: Arc<dyn PhysicalExpr>,
     left_scale: u32,
+    /// 0 for an average's count.
     right_scale: u32,
     precision: u8,
     scale: u32,
     ansi: bool,
 }
 
-impl PartialEq for SparkDecimalArithmetic {
+impl PartialEq for SparkDecimalBinary {
     fn eq(&self, other: &Self) -> bool {
         self.op == other.op
             && self.left.eq(&other.left)
@@ -1478,7 +1211,7 @@ impl PartialEq for SparkDecimalArithmetic {
     }
 }
 
-impl Hash for SparkDecimalArithmetic {
+impl Hash for SparkDecimalBinary {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.op.hash(state);
         self.left.hash(state);
@@ -1494,17 +1227,61 @@ impl Hash for SparkDecimalArithmetic {
     }
 }
 
-impl fmt::Display for SparkDecimalArithmetic {
+impl fmt::Display for SparkDecimalBinary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "spark_decimal_{:?}({}, {})",
-            self.op, self.left, self.right
-        )
+        let name = match self.op {
+            DecimalOp::Arithmetic(op) => format!("spark_decimal_{op:?}"),
+            DecimalOp::Divide => "spark_decimal_divide".to_owned(),
+            DecimalOp::Average => "spark_decimal_avg".to_owned(),
+        };
+        write!(f, "{name}({}, {})", self.left, self.right)
     }
 }
 
-impl PhysicalExpr for SparkDecimalArithmetic {
+impl SparkDecimalBinary {
+    /// One row: `Ok(None)` for null.
+    fn compute(&self, l: i128, r: i128) -> datafusion::common::Result<Option<i128>> {
+        let value = match self.op {
+            DecimalOp::Arithmetic(op) => spark_decimal_arithmetic(
+                op,
+                l,
+                self.left_scale,
+                r,
+                self.right_scale,
+                self.precision,
+                self.scale,
+            ),
+            DecimalOp::Average if r == 0 => return Ok(None),
+            DecimalOp::Divide if r == 0 && self.ansi => {
+                return datafusion::common::exec_err!(
+                    "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor \
+                     being 0 and return NULL instead."
+                );
+            }
+            DecimalOp::Divide if r == 0 => return Ok(None),
+            DecimalOp::Divide | DecimalOp::Average => spark_decimal_divide(
+                l,
+                self.left_scale,
+                r,
+                self.right_scale,
+                self.precision,
+                self.scale,
+            ),
+        };
+        match value {
+            Some(Some(v)) => Ok(Some(v)),
+            Some(None) if self.ansi => datafusion::common::exec_err!(
+                "[NUMERIC_VALUE_OUT_OF_RANGE] {self} does not fit decimal({}, {})",
+                self.precision,
+                self.scale
+            ),
+            Some(None) => Ok(None),
+            None => datafusion::common::exec_err!("{self}: 256-bit arithmetic overflow"),
+        }
+    }
+}
+
+impl PhysicalExpr for SparkDecimalBinary {
     fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
         Ok(DataType::Decimal128(self.precision, self.scale as i8))
     }
@@ -1515,45 +1292,29 @@ impl PhysicalExpr for SparkDecimalArithmetic {
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
         use datafusion::arrow::array::{Array, AsArray, Decimal128Builder};
-        use datafusion::arrow::datatypes::Decimal128Type;
+        use datafusion::arrow::datatypes::{Decimal128Type, Int64Type};
         let rows = batch.num_rows();
         let left = self.left.evaluate(batch)?.into_array(rows)?;
         let right = self.right.evaluate(batch)?.into_array(rows)?;
-        let (left, right) = (
-            left.as_primitive::<Decimal128Type>(),
-            right.as_primitive::<Decimal128Type>(),
-        );
+        let left = left.as_primitive::<Decimal128Type>();
+        // An average's count is a bigint; every other right operand is a decimal.
+        let right_value: Box<dyn Fn(usize) -> i128> = match self.op {
+            DecimalOp::Average => {
+                let count = right.as_primitive::<Int64Type>().clone();
+                Box::new(move |row| i128::from(count.value(row)))
+            }
+            _ => {
+                let decimal = right.as_primitive::<Decimal128Type>().clone();
+                Box::new(move |row| decimal.value(row))
+            }
+        };
         let mut out = Decimal128Builder::with_capacity(rows);
         for row in 0..rows {
             if left.is_null(row) || right.is_null(row) {
                 out.append_null();
                 continue;
             }
-            let value = spark_decimal_arithmetic(
-                self.op,
-                left.value(row),
-                self.left_scale,
-                right.value(row),
-                self.right_scale,
-                self.precision,
-                self.scale,
-            )
-            .ok_or_else(|| {
-                datafusion::error::DataFusionError::Execution(
-                    "spark decimal arithmetic: 256-bit overflow".into(),
-                )
-            })?;
-            match value {
-                Some(v) => out.append_value(v),
-                None if self.ansi => {
-                    return datafusion::common::exec_err!(
-                        "[NUMERIC_VALUE_OUT_OF_RANGE] a result does not fit decimal({}, {})",
-                        self.precision,
-                        self.scale
-                    );
-                }
-                None => out.append_null(),
-            }
+            out.append_option(self.compute(left.value(row), right_value(row))?);
         }
         let out = out
             .finish()
@@ -1570,19 +1331,12 @@ impl PhysicalExpr for SparkDecimalArithmetic {
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
         let [left, right]: [Arc<dyn PhysicalExpr>; 2] = children.try_into().map_err(|_| {
-            datafusion::error::DataFusionError::Internal(
-                "spark decimal arithmetic takes two children".into(),
-            )
+            datafusion::error::DataFusionError::Internal(format!("{self} takes two children"))
         })?;
         Ok(Arc::new(Self {
-            op: self.op,
             left,
             right,
-            left_scale: self.left_scale,
-            right_scale: self.right_scale,
-            precision: self.precision,
-            scale: self.scale,
-            ansi: self.ansi,
+            ..*self
         }))
     }
 
