@@ -19,6 +19,7 @@ mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use cinder_planner::{
@@ -26,6 +27,7 @@ use cinder_planner::{
 };
 use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
 pub use report::{CinderQuery, CinderRun, QueryResult, RunReport};
@@ -70,6 +72,10 @@ pub struct Args {
     /// Print, per query, why each operator Cinder targets but does not run stays on the CPU.
     #[arg(long)]
     explain: bool,
+    /// Print, per query, the device metrics of Cinder's operators in the last timed
+    /// iteration: device time (summed over partitions) and bytes each way, per operator.
+    #[arg(long)]
+    metrics: bool,
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -175,17 +181,36 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
     }
     for &q in &queries {
         let sql = queries::sql(q, args.scale);
-        let (cpu_answer, times, _) = timed(&ctx, &sql, args.iterations, q).await?;
+        let baseline = timed(&ctx, &sql, args.iterations, q).await?;
+        let cpu_answer = baseline.answer;
         let rows: usize = cpu_answer.iter().map(RecordBatch::num_rows).sum();
-        let result = QueryResult::new(q, times, rows);
+        let result = QueryResult::new(q, baseline.times, rows);
         if let Some(cinder_ctx) = &cinder_ctx {
-            let (answer, times, placed) = timed(cinder_ctx, &sql, args.iterations, q).await?;
-            let cinder = CinderQuery {
-                query: q,
-                iterations_ms: times,
-                mismatch: compare::compare(&cpu_answer, &answer).err(),
-                on_cinder: placed.iter().filter(|p| p.reason.is_none()).count(),
-                targeted: placed.len(),
+            // A query that fails on Cinder is reported as a mismatch and the run goes on, so
+            // one failure does not hide the other queries' results.
+            let (cinder, placed, device) = match timed(cinder_ctx, &sql, args.iterations, q).await {
+                Ok(t) => (
+                    CinderQuery {
+                        query: q,
+                        iterations_ms: t.times,
+                        mismatch: compare::compare(&cpu_answer, &t.answer).err(),
+                        on_cinder: t.placed.iter().filter(|p| p.reason.is_none()).count(),
+                        targeted: t.placed.len(),
+                    },
+                    t.placed,
+                    t.device,
+                ),
+                Err(e) => (
+                    CinderQuery {
+                        query: q,
+                        iterations_ms: Vec::new(),
+                        mismatch: Some(format!("failed on Cinder: {e}")),
+                        on_cinder: 0,
+                        targeted: 0,
+                    },
+                    Vec::new(),
+                    Vec::new(),
+                ),
             };
             println!(
                 "{:<6} {:>10.1} {:>10.1} {:>7.2}x {:>8} {:>6} {:>10}",
@@ -202,7 +227,7 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
                 format!("{}/{}", cinder.on_cinder, cinder.targeted),
             );
             if let Some(diff) = &cinder.mismatch {
-                eprintln!("tpch: q{q}: answers differ: {diff}");
+                eprintln!("tpch: q{q}: {diff}");
             }
             if args.explain {
                 let mut reasons: Vec<String> = placed
@@ -213,6 +238,26 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
                 reasons.dedup();
                 for reason in reasons {
                     println!("         stays on CPU: {reason}");
+                }
+            }
+            if args.metrics && !device.is_empty() {
+                let gb = |b: usize| b as f64 / 1e9;
+                let total = |f: fn(&OperatorMetrics) -> usize| device.iter().map(f).sum::<usize>();
+                println!(
+                    "         device: {:.1} ms over partitions, {:.3} GB to device, {:.3} GB back",
+                    device.iter().map(|m| m.device_ms).sum::<f64>(),
+                    gb(total(|m| m.bytes_to_device)),
+                    gb(total(|m| m.bytes_from_device)),
+                );
+                for m in &device {
+                    println!(
+                        "           {:<28} {:>9.1} ms device {:>9.1} ms compute {:>8.3} GB in {:>8.3} GB out",
+                        m.name,
+                        m.device_ms,
+                        m.compute_ms,
+                        gb(m.bytes_to_device),
+                        gb(m.bytes_from_device)
+                    );
                 }
             }
             cinder_results.push(cinder);
@@ -284,18 +329,68 @@ async fn timed(
     sql: &str,
     iterations: usize,
     q: usize,
-) -> Result<(Vec<RecordBatch>, Vec<f64>, Vec<cinder_planner::Placement>), String> {
-    let (answer, _, placed) = run_query(ctx, sql)
+) -> Result<Timed, String> {
+    let (answer, _, placed, _) = run_query(ctx, sql)
         .await
         .map_err(|e| format!("q{q} (warm-up): {e}"))?;
     let mut times = Vec::with_capacity(iterations);
+    let mut device = Vec::new();
     for _ in 0..iterations {
-        let (_, ms, _) = run_query(ctx, sql)
+        let (_, ms, _, summary) = run_query(ctx, sql)
             .await
             .map_err(|e| format!("q{q}: {e}"))?;
         times.push(ms);
+        device = summary;
     }
-    Ok((answer, times, placed))
+    Ok(Timed {
+        answer,
+        times,
+        placed,
+        device,
+    })
+}
+
+/// What [`timed`] measured of one query.
+struct Timed {
+    /// The warm-up's answer.
+    answer: Vec<RecordBatch>,
+    /// Wall time of each timed iteration, in milliseconds.
+    times: Vec<f64>,
+    /// Where the operators Cinder targets ran.
+    placed: Vec<cinder_planner::Placement>,
+    /// The device metrics of the last timed iteration's Cinder operators.
+    device: Vec<OperatorMetrics>,
+}
+
+/// One Cinder operator's device metrics after a run.
+struct OperatorMetrics {
+    name: String,
+    /// `device_time` summed over the operator's partitions (they overlap in time).
+    device_ms: f64,
+    /// DataFusion's `elapsed_compute`, summed over partitions.
+    compute_ms: f64,
+    bytes_to_device: usize,
+    bytes_from_device: usize,
+}
+
+/// The device metrics of every operator in `plan` that reports them (Cinder's), in plan
+/// order.
+fn device_metrics(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<OperatorMetrics>) {
+    if let Some(set) = plan.metrics()
+        && let Some(time) = set.sum_by_name("device_time")
+    {
+        let sum = |name: &str| set.sum_by_name(name).map_or(0, |v| v.as_usize());
+        out.push(OperatorMetrics {
+            name: plan.name().to_string(),
+            device_ms: time.as_usize() as f64 / 1e6,
+            compute_ms: set.elapsed_compute().unwrap_or(0) as f64 / 1e6,
+            bytes_to_device: sum("bytes_to_device"),
+            bytes_from_device: sum("bytes_from_device"),
+        });
+    }
+    for child in plan.children() {
+        device_metrics(child, out);
+    }
 }
 
 /// A DataFusion session over the Parquet tables in `dir`, on `cores` partitions, with Cinder
@@ -333,19 +428,28 @@ async fn session(
 async fn run_query(
     ctx: &SessionContext,
     sql: &str,
-) -> datafusion::error::Result<(Vec<RecordBatch>, f64, Vec<cinder_planner::Placement>)> {
+) -> datafusion::error::Result<(
+    Vec<RecordBatch>,
+    f64,
+    Vec<cinder_planner::Placement>,
+    Vec<OperatorMetrics>,
+)> {
     let started = Instant::now();
     let mut answer = Vec::new();
     let mut placed = Vec::new();
+    let mut device = Vec::new();
     for statement in queries::statements(sql) {
         let frame = ctx.sql(statement).await?;
         if queries::is_query(statement) {
             let plan = frame.create_physical_plan().await?;
             placed = placements(&plan);
-            answer = datafusion::physical_plan::collect(plan, ctx.task_ctx()).await?;
+            answer = datafusion::physical_plan::collect(Arc::clone(&plan), ctx.task_ctx()).await?;
+            device.clear();
+            device_metrics(&plan, &mut device);
         } else {
             frame.collect().await?;
         }
     }
-    Ok((answer, started.elapsed().as_secs_f64() * 1e3, placed))
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    Ok((answer, ms, placed, device))
 }
