@@ -29,6 +29,16 @@ pub struct Args {
     /// Seed for the random inputs; each (kernel, size) derives its own from it.
     #[arg(long, default_value_t = 0xC1DE5)]
     seed: u64,
+    /// Run only the checks whose name (`module::kernel`, or the transfer check's name)
+    /// contains one of these (comma-separated); all of them when absent.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+impl Args {
+    fn selected(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| name.contains(o.as_str()))
+    }
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -79,7 +89,12 @@ pub fn run(args: &Args) -> ExitCode {
         "kernel", "rows", "result", "device ms", "GB/s", "% copy"
     );
     let mut failures = 0;
+    let mut total = 0;
     for check in CHECKS {
+        if !args.selected(&format!("{}::{}", check.module, check.kernel)) {
+            continue;
+        }
+        total += args.sizes.len();
         for (i, &rows) in args.sizes.iter().enumerate() {
             let seed = args.seed ^ ((i as u64) << 32) ^ rows as u64;
             let started = Instant::now();
@@ -130,13 +145,15 @@ pub fn run(args: &Args) -> ExitCode {
             );
         }
     }
-    let mut total = CHECKS.len() * args.sizes.len();
 
     println!(
         "\n{:<36} {:>10}  {:<6} {:>10} {:>9}  detail",
         "transfer", "rows", "result", "wall ms", "GB/s"
     );
     for check in TRANSFER_CHECKS {
+        if !args.selected(check.name) {
+            continue;
+        }
         let sizes: &[usize] = if check.sized { &args.sizes } else { &[0] };
         for (i, &rows) in sizes.iter().enumerate() {
             total += 1;
