@@ -15,6 +15,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc, as DataFusion's benchmarks use, for the CPU baseline and Cinder alike: glibc
+/// returns large freed blocks to the OS, so each large host buffer pays a page fault per page.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "cinder",

@@ -5,6 +5,10 @@ use std::sync::Arc;
 use cinder_cuda::{Device, MemoryPool, PoolConfig};
 use cinder_kernels::DeviceKernels;
 
+/// The `cinder` binary's allocator (see src/main.rs), so the benches' host buffers behave alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A CUDA device with Cinder's kernels loaded and a memory pool on it.
 pub struct Bench {
     pub device: Arc<Device>,
