@@ -627,9 +627,11 @@ type JoinCase = (String, Vec<ArrayRef>, Option<usize>);
 /// The self-check's cases over `rows` rows: a label, the key columns (all `rows` long), and
 /// a cap on the build rows. The first half of the rows builds, the second half probes. The
 /// spread keys have about 4 rows per value wherever they fall; the few-valued keys (the
-/// sample batch's string columns and TPC-H-like discounts) build on at most 64 rows. So the
-/// pairs stay within a few per probe row at any size.
+/// sample batch's string columns and TPC-H-like discounts) build on at most 64 rows, or 8
+/// above 64Ki rows. So the pairs stay within a few per probe row at any size (with 64 build
+/// rows, the check at 1M rows compared and sorted about 32M pairs per case and took minutes).
 fn join_cases(rows: usize, seed: u64) -> Result<Vec<JoinCase>> {
+    let few = Some(if rows > 1 << 16 { 8 } else { 64 });
     use arrow::array::{
         BooleanArray, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray,
     };
@@ -638,29 +640,35 @@ fn join_cases(rows: usize, seed: u64) -> Result<Vec<JoinCase>> {
     let spread = |i: usize, salt: u64| -> u64 {
         ((i as u64 ^ seed ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17) % values as u64
     };
+    // Every `every`-th row is null, but only among the first 4096 rows of each half: under
+    // `NullEqualsNull` every null probe key matches every null build key, so nulls spread
+    // over the whole input made the pairs grow with the square of the rows (about 950M pairs
+    // per case at 1Mi rows, which kept gpu-check from finishing).
+    let half = (rows / 2).max(1);
+    let null_at = |i: usize, every: usize| i.is_multiple_of(every) && i % half < 4096;
     let int64: ArrayRef = A::new(Int64Array::from_iter(
-        (0..rows).map(|i| (i % 17 != 0).then(|| spread(i, 1) as i64 - 7)),
+        (0..rows).map(|i| (!null_at(i, 17)).then(|| spread(i, 1) as i64 - 7)),
     ));
     let int32: ArrayRef = A::new(Int32Array::from_iter(
-        (0..rows).map(|i| (i % 19 != 0).then(|| spread(i, 2) as i32)),
+        (0..rows).map(|i| (!null_at(i, 19)).then(|| spread(i, 2) as i32)),
     ));
     let date: ArrayRef =
         A::new(Date32Array::from_iter((0..rows).map(|i| {
-            (i % 23 != 0).then(|| spread(i, 3) as i32 / 2 + 8000)
+            (!null_at(i, 23)).then(|| spread(i, 3) as i32 / 2 + 8000)
         })));
     let flag: ArrayRef = A::new(BooleanArray::from_iter(
-        (0..rows).map(|i| (i % 29 != 0).then(|| spread(i, 3) % 2 == 0)),
+        (0..rows).map(|i| (!null_at(i, 29)).then(|| spread(i, 3) % 2 == 0)),
     ));
     let decimal: ArrayRef = A::new(
         Decimal128Array::from_iter(
-            (0..rows).map(|i| (i % 31 != 0).then(|| spread(i, 4) as i128 * 1_000_003 - 77)),
+            (0..rows).map(|i| (!null_at(i, 31)).then(|| spread(i, 4) as i128 * 1_000_003 - 77)),
         )
         .with_precision_and_scale(15, 2)
         .map_err(|e| KernelError::Execution(e.to_string()))?,
     );
     let text: ArrayRef =
         A::new(StringArray::from_iter((0..rows).map(|i| {
-            (i % 37 != 0).then(|| format!("k{}-é", spread(i, 5)))
+            (!null_at(i, 37)).then(|| format!("k{}-é", spread(i, 5)))
         })));
     let ctx = datafusion::prelude::SessionContext::new();
     let strings = crate::expr::samples::string_batch(rows);
@@ -679,28 +687,29 @@ fn join_cases(rows: usize, seed: u64) -> Result<Vec<JoinCase>> {
         ("Int (Date32)".to_string(), vec![date], None),
         ("Decimal128".to_string(), vec![decimal], None),
         ("Utf8, Int32".to_string(), vec![text, int32], None),
-        ("dsc".to_string(), vec![eval("dsc", &batch)?], Some(64)),
+        ("dsc".to_string(), vec![eval("dsc", &batch)?], few),
         (
             "s, a".to_string(),
             vec![eval("s", &strings)?, eval("a", &strings)?],
-            Some(64),
+            few,
         ),
         (
             "sv (Utf8View)".to_string(),
             vec![eval("sv", &strings)?],
-            Some(64),
+            few,
         ),
         (
             "ls (LargeUtf8)".to_string(),
             vec![eval("ls", &strings)?],
-            Some(64),
+            few,
         ),
     ])
 }
 
 /// `cinder gpu-check` for the join and scan kernels: every case of [`join_cases`] with both
-/// null rules, in chunks of 1000 pairs and all at once; the device's pairs must be the host
-/// reference's (sorted within probe rows) and its chunks must settle every probe row once.
+/// null rules, in chunks of 1000 pairs (or a quarter of the rows) and all at once; the
+/// device's pairs must be the host reference's (sorted within probe rows) and its chunks must
+/// settle every probe row once.
 pub(crate) fn check_join(
     env: &crate::selfcheck::CheckEnv<'_>,
     rows: usize,
@@ -733,7 +742,10 @@ pub(crate) fn check_join(
                     nulls,
                     path,
                 )?;
-                for budget in [1000, usize::MAX / 2] {
+                // Small chunks exercise chunking; they grow with the size so that a large
+                // check runs tens of chunks per case, not tens of thousands (at 1M rows,
+                // chunks of 1000 pairs took minutes of round trips).
+                for budget in [1000.max(rows / 4), usize::MAX / 2] {
                     let mut host = table.prober(&probe_keys, probe_rows)?;
                     let mut host_chunks = Vec::new();
                     while let Some(c) = host.next_chunk(budget) {
@@ -794,7 +806,8 @@ mod tests {
     /// rows stays within memory.
     #[test]
     fn self_check_cases_stay_small() {
-        let rows = 1 << 14;
+        // Large enough that nulls spread over every row would break the bound below.
+        let rows = 1 << 16;
         for (label, keys, cap) in join_cases(rows, 5).unwrap() {
             let half = rows / 2;
             let build_rows = cap.map_or(half, |m| m.min(half));
