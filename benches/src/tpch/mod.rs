@@ -213,11 +213,16 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
                 ),
             };
             println!(
-                "{:<6} {:>10.1} {:>10.1} {:>7.2}x {:>8} {:>6} {:>10}",
+                "{:<6} {:>10.1} {:>10} {:>8} {:>8} {:>6} {:>10}",
                 format!("q{q}"),
                 result.median_ms(),
-                cinder.median_ms(),
-                result.median_ms() / cinder.median_ms().max(1e-9),
+                cinder
+                    .time_ms()
+                    .map_or("failed".to_string(), |ms| format!("{ms:.1}")),
+                cinder.time_ms().map_or("-".to_string(), |ms| format!(
+                    "{:.2}x",
+                    result.median_ms() / ms.max(1e-9)
+                )),
                 rows,
                 if cinder.mismatch.is_none() {
                     "yes"
@@ -296,9 +301,13 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
             }
         );
         println!(
-            "answers: {} of {} queries agree with the CPU baseline",
+            "answers: {} of {} queries agree with the CPU baseline{}",
             run.queries.len() - run.mismatches(),
-            run.queries.len()
+            run.queries.len(),
+            match run.failures() {
+                0 => String::new(),
+                n => format!(" ({n} failed on Cinder and are left out of its totals)"),
+            }
         );
         report.cinder = Some(run);
     }

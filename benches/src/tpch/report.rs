@@ -54,6 +54,16 @@ impl CinderQuery {
     pub fn median_ms(&self) -> f64 {
         median(&self.iterations_ms)
     }
+
+    /// Whether the query failed on Cinder (it then has no times).
+    pub fn failed(&self) -> bool {
+        self.iterations_ms.is_empty()
+    }
+
+    /// The median, or `None` when the query failed.
+    pub fn time_ms(&self) -> Option<f64> {
+        (!self.failed()).then(|| self.median_ms())
+    }
 }
 
 /// The DataFusion + Cinder side of a run.
@@ -68,14 +78,19 @@ pub struct CinderRun {
 }
 
 impl CinderRun {
-    /// Sum of the per-query medians.
+    /// Sum of the per-query medians (queries that failed on Cinder are left out).
     pub fn total_ms(&self) -> f64 {
-        self.queries.iter().map(CinderQuery::median_ms).sum()
+        self.queries.iter().filter_map(CinderQuery::time_ms).sum()
     }
 
-    /// Geometric mean of the per-query medians.
+    /// Geometric mean of the per-query medians (queries that failed are left out).
     pub fn geomean_ms(&self) -> f64 {
-        geomean(self.queries.iter().map(CinderQuery::median_ms))
+        geomean(self.queries.iter().filter_map(CinderQuery::time_ms))
+    }
+
+    /// Queries that failed on Cinder.
+    pub fn failures(&self) -> usize {
+        self.queries.iter().filter(|q| q.failed()).count()
     }
 
     /// Queries whose answers differ from the baseline's.
@@ -184,9 +199,9 @@ impl RunReport {
                     "speed_claim": run.speed_claim,
                     "per_query": run.queries.iter().zip(&self.queries).map(|(c, cpu)| json!({
                         "query": c.query,
-                        "cinder_ms": c.median_ms(),
+                        "cinder_ms": c.time_ms(),
                         "iterations_ms": c.iterations_ms,
-                        "speedup": cpu.median_ms() / c.median_ms().max(1e-9),
+                        "speedup": c.time_ms().map(|ms| cpu.median_ms() / ms.max(1e-9)),
                         "answers_agree": c.mismatch.is_none(),
                         "mismatch": c.mismatch,
                         "on_cinder": c.on_cinder,
@@ -195,6 +210,7 @@ impl RunReport {
                     "total_cinder_ms": run.total_ms(),
                     "geomean_cinder_ms": run.geomean_ms(),
                     "mismatches": run.mismatches(),
+                    "failures": run.failures(),
                 })),
                 "per_query": self.queries.iter().map(|q| json!({
                     "query": q.query,
@@ -294,5 +310,43 @@ mod tests {
         );
         assert_eq!(json["cinder"]["total_cpu_ms"], 7.0);
         assert!(report.to_svg().contains("<title>q6: 5.0 ms</title>"));
+    }
+
+    #[test]
+    fn a_query_that_failed_on_cinder_stays_out_of_its_totals() {
+        let query = |query, iterations_ms: Vec<f64>, mismatch: Option<&str>| CinderQuery {
+            query,
+            iterations_ms,
+            mismatch: mismatch.map(str::to_string),
+            on_cinder: 1,
+            targeted: 1,
+        };
+        let run = CinderRun {
+            mode: "cuda (device 0)".to_string(),
+            speed_claim: true,
+            queries: vec![
+                query(1, vec![4.0], None),
+                query(6, vec![], Some("failed on Cinder: q6: injected")),
+                query(9, vec![9.0], None),
+            ],
+        };
+        assert_eq!(run.total_ms(), 13.0);
+        assert!((run.geomean_ms() - 6.0).abs() < 1e-12);
+        assert_eq!((run.failures(), run.mismatches()), (1, 1));
+        let mut report = RunReport::new(
+            0.01,
+            2,
+            BTreeMap::new(),
+            vec![
+                QueryResult::new(1, vec![2.0], 4),
+                QueryResult::new(6, vec![3.0], 1),
+                QueryResult::new(9, vec![3.0], 1),
+            ],
+        );
+        report.cinder = Some(run);
+        let json = report.to_json();
+        let failed = &json["cinder"]["cinder_run"]["per_query"][1];
+        assert!(failed["cinder_ms"].is_null() && failed["speedup"].is_null());
+        assert_eq!(json["cinder"]["cinder_run"]["failures"], 1);
     }
 }
