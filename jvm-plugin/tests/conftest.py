@@ -126,4 +126,23 @@ def compare(spark, sql, native=True, conf=None):
     return plan
 
 
+def fails_alike(spark, sql, match, conf=None):
+    """Asserts `sql` fails with an error matching `match` both on vanilla Spark and with
+    Cinder, and that with Cinder a native subtree was planned (so the native side failed)."""
+    conf = dict(conf or {})
+    for key, value in conf.items():
+        spark.conf.set(key, value)
+    try:
+        for enabled in ("false", "true"):
+            spark.conf.set("spark.cinder.enabled", enabled)
+            spark._jvm.org.apache.spark.sql.cinder.CinderExplain.clear()
+            with pytest.raises(Exception, match=match):
+                spark.sql(sql).collect()
+        assert native_subtrees(spark), f"expected a native subtree for {sql}: {fallback_reasons(spark)}"
+    finally:
+        spark.conf.set("spark.cinder.enabled", "true")
+        for key in conf:
+            spark.conf.unset(key)
+
+
 D = Decimal

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import compare, fallback_reasons, native_subtrees
+from conftest import compare, fails_alike, fallback_reasons, native_subtrees
 from test_plugin import partitioned, table  # noqa: F401 (fixtures)
 
 
@@ -128,15 +128,8 @@ def test_decimal_sum_overflow_is_null_in_legacy_mode(spark, big_decimals):
 
 
 def test_decimal_sum_overflow_is_an_error_in_ansi_mode(spark, big_decimals):
-    spark.conf.set("spark.sql.ansi.enabled", "true")
-    try:
-        for enabled in ("false", "true"):
-            spark.conf.set("spark.cinder.enabled", enabled)
-            with pytest.raises(Exception, match="(?i)overflow"):
-                spark.sql("SELECT g, sum(v) FROM big GROUP BY g").collect()
-    finally:
-        spark.conf.set("spark.cinder.enabled", "true")
-        spark.conf.unset("spark.sql.ansi.enabled")
+    fails_alike(spark, "SELECT g, sum(v) FROM big GROUP BY g", "(?i)overflow",
+                conf={"spark.sql.ansi.enabled": "true"})
 
 
 def test_decimal_average_rounds_the_exact_quotient_once(spark, big_decimals):

@@ -11,7 +11,7 @@ from pyspark.sql.types import (
     ShortType, StringType, StructField, StructType,
 )
 
-from conftest import D, compare, fallback_reasons, native_subtrees
+from conftest import D, compare, fails_alike, fallback_reasons, native_subtrees
 
 SCHEMA = StructType([
     StructField("id", LongType(), False),
@@ -142,15 +142,8 @@ def test_decimal_division_matches_spark(spark, table, expr, ansi):
 
 
 def test_decimal_division_by_zero_fails_in_ansi_mode(spark, table):
-    spark.conf.set("spark.sql.ansi.enabled", "true")
-    try:
-        for enabled in ("false", "true"):
-            spark.conf.set("spark.cinder.enabled", enabled)
-            with pytest.raises(Exception, match="DIVIDE_BY_ZERO"):
-                spark.sql("SELECT p / (p - p) FROM t WHERE p IS NOT NULL").collect()
-    finally:
-        spark.conf.set("spark.cinder.enabled", "true")
-        spark.conf.unset("spark.sql.ansi.enabled")
+    fails_alike(spark, "SELECT p / (p - p) FROM t WHERE p IS NOT NULL", "DIVIDE_BY_ZERO",
+                conf={"spark.sql.ansi.enabled": "true"})
 
 
 @pytest.mark.parametrize("expr", ["i + 1", "x / 2.0", "p * p", "cast(i as bigint)"])
@@ -160,15 +153,8 @@ def test_projections_match_spark_ansi_mode(spark, table, expr):
 
 
 def test_ansi_overflow_fails_natively_as_in_spark(spark, table):
-    spark.conf.set("spark.sql.ansi.enabled", "true")
-    try:
-        for enabled in ("false", "true"):
-            spark.conf.set("spark.cinder.enabled", enabled)
-            with pytest.raises(Exception, match="ARITHMETIC_OVERFLOW|[Oo]verflow"):
-                spark.sql("SELECT l * 4 FROM t WHERE l = 9223372036854775807").collect()
-    finally:
-        spark.conf.set("spark.cinder.enabled", "true")
-        spark.conf.unset("spark.sql.ansi.enabled")
+    fails_alike(spark, "SELECT l * 4 FROM t WHERE l = 9223372036854775807",
+                "ARITHMETIC_OVERFLOW|[Oo]verflow", conf={"spark.sql.ansi.enabled": "true"})
 
 
 def test_partition_columns_and_filters_on_them(spark, partitioned):
