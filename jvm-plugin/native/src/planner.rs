@@ -512,42 +512,25 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             data_type,
             ansi,
         } => {
-            let left = translate(left, schema)?;
-            let right = translate(right, schema)?;
-            let (lt, rt) = (left.data_type(schema)?, right.data_type(schema)?);
-            let target = arrow_type(data_type)?;
-            let (
-                DataType::Decimal128(_, ls),
-                DataType::Decimal128(_, rs),
-                DataType::Decimal128(p, s),
-            ) = (&lt, &rt, &target)
-            else {
-                return Err(NativeError::plan(format!(
-                    "spark_decimal_divide takes two decimals into a decimal, got {lt}, {rt}, {target}"
-                )));
-            };
-            let scales = (u32::try_from(*ls), u32::try_from(*rs), u32::try_from(*s));
-            let (Ok(ls), Ok(rs), Ok(s)) = scales else {
-                return Err(NativeError::plan(
-                    "negative decimal scales are not supported",
-                ));
-            };
+            let divide = spark_decimal_binary(
+                "spark_decimal_divide",
+                DecimalOp::Divide,
+                (left, right),
+                data_type,
+                *ansi,
+                schema,
+            )?;
+            let (ls, rs, s) = (divide.left_scale, divide.right_scale, divide.scale);
             // |left| * 10^(rs + s) and |right| * 10^ls must fit 256 bits (with a factor 2).
             if 38 + rs + s > 76 || 38 + ls > 76 {
                 return Err(NativeError::plan(format!(
-                    "decimal division {lt} / {rt} into {target} needs more than 256 bits"
+                    "decimal division {} / {} into {} needs more than 256 bits",
+                    divide.left.data_type(schema)?,
+                    divide.right.data_type(schema)?,
+                    arrow_type(data_type)?
                 )));
             }
-            Arc::new(SparkDecimalBinary {
-                op: DecimalOp::Divide,
-                left,
-                right,
-                left_scale: ls,
-                right_scale: rs,
-                precision: *p,
-                scale: s,
-                ansi: *ansi,
-            })
+            Arc::new(divide)
         }
         Expr::SparkDecimalArithmetic {
             op,
@@ -556,41 +539,20 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             data_type,
             ansi,
         } => {
-            let left = translate(left, schema)?;
-            let right = translate(right, schema)?;
-            let (lt, rt) = (left.data_type(schema)?, right.data_type(schema)?);
-            let target = arrow_type(data_type)?;
-            let (
-                DataType::Decimal128(_, ls),
-                DataType::Decimal128(_, rs),
-                DataType::Decimal128(p, s),
-            ) = (&lt, &rt, &target)
-            else {
-                return Err(NativeError::plan(format!(
-                    "spark_decimal_arithmetic takes two decimals into a decimal, got {lt}, {rt}, {target}"
-                )));
-            };
-            let scales = (u32::try_from(*ls), u32::try_from(*rs), u32::try_from(*s));
-            let (Ok(ls), Ok(rs), Ok(s)) = scales else {
-                return Err(NativeError::plan(
-                    "negative decimal scales are not supported",
-                ));
-            };
+            let arithmetic = spark_decimal_binary(
+                "spark_decimal_arithmetic",
+                DecimalOp::Arithmetic(*op),
+                (left, right),
+                data_type,
+                *ansi,
+                schema,
+            )?;
             if !matches!(op, BinaryOp::Add | BinaryOp::Subtract | BinaryOp::Multiply) {
                 return Err(NativeError::plan(format!(
                     "spark_decimal_arithmetic does add, subtract and multiply, not {op:?}"
                 )));
             }
-            Arc::new(SparkDecimalBinary {
-                op: DecimalOp::Arithmetic(*op),
-                left,
-                right,
-                left_scale: ls,
-                right_scale: rs,
-                precision: *p,
-                scale: s,
-                ansi: *ansi,
-            })
+            Arc::new(arithmetic)
         }
         Expr::RaiseError { message, data_type } => Arc::new(SparkRaiseError {
             message: message.clone(),
@@ -621,6 +583,45 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
         }
     };
     Ok(out)
+}
+
+/// Spark's decimal `op` over two decimal operands into `data_type` (`name` is the message
+/// expression, for errors): both operands translated, and every scale non-negative.
+fn spark_decimal_binary(
+    name: &str,
+    op: DecimalOp,
+    (left, right): (&Expr, &Expr),
+    data_type: &str,
+    ansi: bool,
+    schema: &SchemaRef,
+) -> Result<SparkDecimalBinary> {
+    let left = translate(left, schema)?;
+    let right = translate(right, schema)?;
+    let (lt, rt) = (left.data_type(schema)?, right.data_type(schema)?);
+    let target = arrow_type(data_type)?;
+    let (DataType::Decimal128(_, ls), DataType::Decimal128(_, rs), DataType::Decimal128(p, s)) =
+        (&lt, &rt, &target)
+    else {
+        return Err(NativeError::plan(format!(
+            "{name} takes two decimals into a decimal, got {lt}, {rt}, {target}"
+        )));
+    };
+    let scales = (u32::try_from(*ls), u32::try_from(*rs), u32::try_from(*s));
+    let (Ok(left_scale), Ok(right_scale), Ok(scale)) = scales else {
+        return Err(NativeError::plan(
+            "negative decimal scales are not supported",
+        ));
+    };
+    Ok(SparkDecimalBinary {
+        op,
+        left,
+        right,
+        left_scale,
+        right_scale,
+        precision: *p,
+        scale,
+        ansi,
+    })
 }
 
 /// Checks that `expr` has type `want`.
