@@ -83,6 +83,22 @@ object PlanJson {
       s"""{"kind":"binary","op":"$op","type":${str(t)},"left":$left,"right":$right$ansiField}"""
     }
 
+  /**
+   * AND or OR. Spark evaluates the right side only where the left does not decide (`decides`
+   * is the left value that does: false for AND, true for OR): where the right side can fail
+   * (ANSI arithmetic), CASE keeps it from rows Spark would not evaluate it on. The connective
+   * itself stays, so Parquet pruning still sees the left side.
+   */
+  private def connective(op: String, decides: String, l: Expression, r: Expression,
+      input: Seq[Attribute]): Either[String, String] =
+    for (lj <- expr(l, input); rj <- expr(r, input)) yield {
+      val lazyRight =
+        if (!rj.contains("\"ansi\":true")) rj
+        else caseWhen(binaryJson("eq_null_safe", "boolean", lj, literal("boolean", decides)),
+          literal("boolean", decides), rj, "boolean")
+      binaryJson(op, "boolean", lj, lazyRight)
+    }
+
   private def unary(kind: String, child: Expression, input: Seq[Attribute]): Either[String, String] =
     expr(child, input).map(c => s"""{"kind":"$kind","child":$c}""")
 
@@ -252,25 +268,8 @@ object PlanJson {
     case LessThanOrEqual(l, r) => binary("lt_eq", l, r, BooleanType, input)
     case GreaterThan(l, r) => binary("gt", l, r, BooleanType, input)
     case GreaterThanOrEqual(l, r) => binary("gt_eq", l, r, BooleanType, input)
-    // Spark evaluates the right side only where the left does not decide: where it can fail
-    // (ANSI arithmetic), CASE keeps it from rows Spark would not evaluate it on.
-    // (The top-level AND/OR stays, so Parquet pruning still sees the left side.)
-    case And(l, r) =>
-      for (lj <- expr(l, input); rj <- expr(r, input)) yield {
-        val lazyRight =
-          if (!rj.contains("\"ansi\":true")) rj
-          else caseWhen(binaryJson("eq_null_safe", "boolean", lj, literal("boolean", "false")),
-            literal("boolean", "false"), rj, "boolean")
-        binaryJson("and", "boolean", lj, lazyRight)
-      }
-    case Or(l, r) =>
-      for (lj <- expr(l, input); rj <- expr(r, input)) yield {
-        val lazyRight =
-          if (!rj.contains("\"ansi\":true")) rj
-          else caseWhen(binaryJson("eq_null_safe", "boolean", lj, literal("boolean", "true")),
-            literal("boolean", "true"), rj, "boolean")
-        binaryJson("or", "boolean", lj, lazyRight)
-      }
+    case And(l, r) => connective("and", "false", l, r, input)
+    case Or(l, r) => connective("or", "true", l, r, input)
     case Not(child) => unary("not", child, input)
     case IsNull(child) => unary("is_null", child, input)
     case IsNotNull(child) => unary("is_not_null", child, input)
