@@ -6,7 +6,7 @@
 //! it, and hands each result batch to the JVM without copying ([`native_plan`]).
 //!
 //! The JNI surface is the static native methods of `org.apache.spark.sql.cinder.NativeBridge`:
-//! `version`, `createPlan`, `nextBatch`, `explainPlan`, `closePlan`, `releaseBuffer`,
+//! `version`, `createPlan`, `checkPlan`, `createPlanWithInputs`, `nextBatch`, `explainPlan`, `closePlan`, `releaseBuffer`,
 //! `liveBuffers`. Every body runs inside [`jni_call`], which turns errors into Java exceptions
 //! ([`NativeError::java_class`]) and catches panics (a `RuntimeException`), so nothing native
 //! takes down the JVM. Java holds only numeric handles, checked on every call.
@@ -18,7 +18,7 @@ pub mod native_plan;
 pub mod planner;
 
 use jni::errors::ErrorPolicy;
-use jni::objects::{JByteArray, JClass, JLongArray, JObject, JString};
+use jni::objects::{JByteArray, JClass, JLongArray, JObject, JObjectArray, JString};
 use jni::strings::JNIString;
 use jni::sys::jlong;
 use jni::{Env, EnvUnowned, jni_sig, jni_str};
@@ -149,29 +149,38 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_checkPlan<'
     })
 }
 
-/// `static native long createPlanWithInput(byte[] plan, NativeInput input)`: a plan whose
-/// `input` leaf pulls batches from `input.next()`.
+/// `static native long createPlanWithInputs(byte[] plan, NativeInput[] inputs)`: a plan whose
+/// `input` leaf `i` pulls batches from `inputs[i].next()`.
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_createPlanWithInput<'local>(
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_createPlanWithInputs<
+    'local,
+>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     plan: JByteArray<'local>,
-    input: JObject<'local>,
+    inputs: JObjectArray<'local>,
 ) -> jlong {
     jni_call(&mut env, |env| {
         if plan.is_null() {
             return Err(NativeError::plan("the plan message is null"));
         }
-        if input.is_null() {
-            return Err(NativeError::plan("the plan's input is null"));
+        if inputs.is_null() {
+            return Err(NativeError::plan("the plan's inputs are null"));
         }
         let bytes = env.convert_byte_array(&plan)?;
-        let source = JvmBatchSource {
-            vm: env.get_java_vm()?,
-            input: env.new_global_ref(&input)?,
-            schema: None,
-        };
-        let plan = NativePlan::create_with_input(&bytes, Some(Box::new(source)))?;
+        let mut sources: Vec<Box<dyn input::BatchSource>> = Vec::new();
+        for i in 0..inputs.len(env)? {
+            let input = inputs.get_element(env, i)?;
+            if input.is_null() {
+                return Err(NativeError::plan(format!("the plan's input {i} is null")));
+            }
+            sources.push(Box::new(JvmBatchSource {
+                vm: env.get_java_vm()?,
+                input: env.new_global_ref(&input)?,
+                schema: None,
+            }));
+        }
+        let plan = NativePlan::create_with_inputs(&bytes, sources)?;
         Ok(native_plan::register_plan(plan))
     })
 }

@@ -125,6 +125,31 @@ pub enum Node {
     Input {
         /// The child's columns.
         schema: Vec<FieldSpec>,
+        /// Which of the plan's inputs this leaf reads (0 for the first; a plan with `n`
+        /// inputs reads each of `0..n` exactly once).
+        #[serde(default)]
+        slot: usize,
+    },
+    /// An equi-join of `left` and `right` on `left_keys[i] = right_keys[i]` (a null key
+    /// never matches, as in Spark: null-safe keys arrive rewritten), with an optional
+    /// `condition` on the matching pairs. The `build` side is read in full first. Output:
+    /// left's columns then right's, or left's alone for `left_semi` and `left_anti`.
+    HashJoin {
+        /// The join type.
+        join_type: JoinKind,
+        /// Key expressions over the left input's columns.
+        left_keys: Vec<Expr>,
+        /// Key expressions over the right input's columns, of the left keys' types.
+        right_keys: Vec<Expr>,
+        /// A boolean expression over left's columns followed by right's.
+        #[serde(default)]
+        condition: Option<Expr>,
+        /// The side read in full into the hash table.
+        build: BuildSide,
+        /// The left input.
+        left: Box<Node>,
+        /// The right input.
+        right: Box<Node>,
     },
     /// Keeps the rows for which `condition` is true.
     Filter {
@@ -318,6 +343,34 @@ pub enum Expr {
     },
 }
 
+/// The join types of [`Node::HashJoin`] (Spark's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinKind {
+    /// Matching pairs.
+    Inner,
+    /// Matching pairs, and each unmatched left row with nulls for right.
+    LeftOuter,
+    /// Matching pairs, and each unmatched right row with nulls for left.
+    RightOuter,
+    /// Both outer joins at once.
+    FullOuter,
+    /// Left rows with at least one match.
+    LeftSemi,
+    /// Left rows without a match.
+    LeftAnti,
+}
+
+/// Which input of a [`Node::HashJoin`] is built into the hash table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildSide {
+    /// The left input.
+    Left,
+    /// The right input.
+    Right,
+}
+
 /// One aggregate of [`Node::HashAggregate`]: nulls are skipped, as in SQL.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -407,34 +460,64 @@ impl PlanMessage {
         }
         let message: PlanMessage = serde_json::from_slice(bytes)
             .map_err(|e| NativeError::plan(format!("malformed plan message: {e}")))?;
-        let leaves = message.root.count_leaves();
-        if leaves != 1 {
-            return Err(NativeError::plan(format!(
-                "a plan needs exactly one leaf (parquet_scan or input), this one has {leaves}"
-            )));
-        }
+        message.root.check_leaves()?;
         Ok(message)
     }
 }
 
 impl Node {
-    fn count_leaves(&self) -> usize {
+    /// The node's inputs, in order.
+    fn children(&self) -> Vec<&Node> {
         match self {
-            Node::ParquetScan { .. } | Node::Input { .. } => 1,
+            Node::ParquetScan { .. } | Node::Input { .. } => vec![],
             Node::Filter { input, .. }
             | Node::Project { input, .. }
-            | Node::HashAggregate { input, .. } => input.count_leaves(),
+            | Node::HashAggregate { input, .. } => vec![input],
+            Node::HashJoin { left, right, .. } => vec![left, right],
         }
     }
 
-    /// Whether the plan's leaf is an `input` (it then needs a batch source).
-    pub fn reads_input(&self) -> bool {
+    fn collect_leaves(&self, scans: &mut usize, inputs: &mut Vec<usize>) {
         match self {
-            Node::Input { .. } => true,
-            Node::ParquetScan { .. } => false,
-            Node::Filter { input, .. }
-            | Node::Project { input, .. }
-            | Node::HashAggregate { input, .. } => input.reads_input(),
+            Node::ParquetScan { .. } => *scans += 1,
+            Node::Input { slot, .. } => inputs.push(*slot),
+            _ => self
+                .children()
+                .into_iter()
+                .for_each(|c| c.collect_leaves(scans, inputs)),
         }
+    }
+
+    /// Checks the leaves: at most one `parquet_scan` (it reads the task's files), and
+    /// `input`s numbered `0..n`, each once.
+    fn check_leaves(&self) -> Result<()> {
+        let (mut scans, mut inputs) = (0, Vec::new());
+        self.collect_leaves(&mut scans, &mut inputs);
+        if scans > 1 {
+            return Err(NativeError::plan(format!(
+                "a plan reads at most one parquet_scan, this one has {scans}"
+            )));
+        }
+        if scans + inputs.len() == 0 {
+            return Err(NativeError::plan(
+                "a plan needs a leaf (parquet_scan or input)",
+            ));
+        }
+        let mut sorted = inputs.clone();
+        sorted.sort_unstable();
+        if sorted.iter().enumerate().any(|(i, &index)| i != index) {
+            return Err(NativeError::plan(format!(
+                "the plan's inputs must be numbered 0 to {} once each, not {inputs:?}",
+                inputs.len().saturating_sub(1)
+            )));
+        }
+        Ok(())
+    }
+
+    /// How many `input` leaves the plan has (each needs a batch source).
+    pub fn input_count(&self) -> usize {
+        let (mut scans, mut inputs) = (0, Vec::new());
+        self.collect_leaves(&mut scans, &mut inputs);
+        inputs.len()
     }
 }

@@ -56,7 +56,7 @@ impl std::fmt::Debug for NativePlan {
 impl NativePlan {
     /// Parses, checks and plans a message; nothing is read until the first batch.
     pub fn create(bytes: &[u8]) -> Result<Self> {
-        Self::create_with_input(bytes, None)
+        Self::create_with_inputs(bytes, Vec::new())
     }
 
     /// Checks a message as `create` would (parsing, translation, output types) without
@@ -80,27 +80,24 @@ impl NativePlan {
         let leaves = Leaves {
             files: &[],
             settings: &message.settings,
-            source: Arc::new(Mutex::new(None)),
+            sources: (0..message.root.input_count())
+                .map(|_| Arc::new(Mutex::new(None)))
+                .collect(),
         };
         let plan = build_plan(&message.root, &leaves).map_err(as_plan_error)?;
         check_output(&plan, &output)
     }
 
-    /// [`NativePlan::create`] for a plan whose `input` leaf reads `source`.
-    pub fn create_with_input(bytes: &[u8], source: Option<Box<dyn BatchSource>>) -> Result<Self> {
+    /// [`NativePlan::create`] for a plan whose `input` leaves read `sources` (leaf `index`
+    /// reads `sources[index]`).
+    pub fn create_with_inputs(bytes: &[u8], sources: Vec<Box<dyn BatchSource>>) -> Result<Self> {
         let message = PlanMessage::parse(bytes)?;
-        match (message.root.reads_input(), source.is_some()) {
-            (true, false) => {
-                return Err(NativeError::plan(
-                    "the plan reads an input but none was given",
-                ));
-            }
-            (false, true) => {
-                return Err(NativeError::plan(
-                    "an input was given to a plan without an input leaf",
-                ));
-            }
-            _ => {}
+        let wanted = message.root.input_count();
+        if wanted != sources.len() {
+            return Err(NativeError::plan(format!(
+                "the plan reads {wanted} input(s) but {} were given",
+                sources.len()
+            )));
         }
         let as_plan_error = |e: NativeError| match e {
             NativeError::Execution(m) => NativeError::Plan(m),
@@ -110,7 +107,10 @@ impl NativePlan {
         let leaves = Leaves {
             files: &message.files,
             settings: &message.settings,
-            source: Arc::new(Mutex::new(source)),
+            sources: sources
+                .into_iter()
+                .map(|source| Arc::new(Mutex::new(Some(source))))
+                .collect(),
         };
         let plan = build_plan(&message.root, &leaves).map_err(as_plan_error)?;
         check_output(&plan, &output)?;

@@ -22,7 +22,7 @@ use datafusion::arrow::compute::{CastOptions, can_cast_types};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, i256};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::FormatOptions;
-use datafusion::common::ScalarValue;
+use datafusion::common::{JoinType, NullEquality, ScalarValue};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
@@ -41,12 +41,15 @@ use datafusion::physical_expr::expressions::{
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode, PhysicalGroupBy};
 use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::joins::utils::JoinFilter;
+use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 
 use crate::error::{NativeError, Result};
 use crate::input::{JvmInputExec, SourceSlot};
 use crate::message::{
-    AggregateCall, AggregateFunc, BinaryOp, Expr, FieldSpec, FileSplit, Node, Settings,
+    AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
+    Settings,
 };
 
 /// Cast options with Spark's non-ANSI behaviour: a value that does not fit becomes null.
@@ -178,25 +181,50 @@ fn parse_decimal(text: &str, scale: i8) -> Option<i128> {
     Some(if negative { -unscaled } else { unscaled })
 }
 
-/// What a plan's leaf reads: the task's file splits (a `parquet_scan`) or a batch source (an
-/// `input`).
+/// What a plan's leaves read: the task's file splits (a `parquet_scan`) or batch sources (the
+/// `input`s).
 pub struct Leaves<'a> {
     /// The task's Parquet file splits.
     pub files: &'a [FileSplit],
     /// Execution settings.
     pub settings: &'a Settings,
-    /// The batch source of an `input` leaf.
-    pub source: SourceSlot,
+    /// The batch source of each `input` leaf, by its index.
+    pub sources: Vec<SourceSlot>,
 }
 
 /// Builds the operator tree of a message.
 pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionPlan>> {
     let (files, settings) = (leaves.files, leaves.settings);
     match node {
-        Node::Input { schema } => Ok(Arc::new(JvmInputExec::new(
-            Arc::new(arrow_schema(schema)?),
-            Arc::clone(&leaves.source),
-        ))),
+        Node::Input { schema, slot } => {
+            let source = leaves.sources.get(*slot).ok_or_else(|| {
+                NativeError::plan(format!(
+                    "input {slot} does not exist: the plan was given {} input(s)",
+                    leaves.sources.len()
+                ))
+            })?;
+            Ok(Arc::new(JvmInputExec::new(
+                Arc::new(arrow_schema(schema)?),
+                Arc::clone(source),
+            )))
+        }
+        Node::HashJoin {
+            join_type,
+            left_keys,
+            right_keys,
+            condition,
+            build,
+            left,
+            right,
+        } => build_join(
+            *join_type,
+            left_keys,
+            right_keys,
+            condition.as_ref(),
+            *build,
+            build_plan(left, leaves)?,
+            build_plan(right, leaves)?,
+        ),
         Node::ParquetScan {
             schema,
             partition_schema,
@@ -245,6 +273,112 @@ pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionP
                     .map_err(|e| NativeError::plan(e.to_string()))?,
             ))
         }
+    }
+}
+
+/// Renames `plan`'s columns to `{prefix}{i}`, so that the two sides of a join (a self-join,
+/// or two projections' `c0`s) never share a name.
+fn renamed(plan: Arc<dyn ExecutionPlan>, prefix: &str) -> Result<Arc<dyn ExecutionPlan>> {
+    let exprs = plan
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            ProjectionExpr::new(
+                Arc::new(Column::new(f.name(), i)) as Arc<dyn PhysicalExpr>,
+                format!("{prefix}{i}"),
+            )
+        })
+        .collect::<Vec<_>>();
+    Ok(Arc::new(
+        ProjectionExec::try_new(exprs, plan).map_err(|e| NativeError::plan(e.to_string()))?,
+    ))
+}
+
+/// A `hash_join`: DataFusion's `HashJoinExec` building `build`'s side (a null key matches
+/// nothing, as in Spark's equi-joins).
+fn build_join(
+    join_type: JoinKind,
+    left_keys: &[Expr],
+    right_keys: &[Expr],
+    condition: Option<&Expr>,
+    build: BuildSide,
+    left: Arc<dyn ExecutionPlan>,
+    right: Arc<dyn ExecutionPlan>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    if left_keys.is_empty() || left_keys.len() != right_keys.len() {
+        return Err(NativeError::plan(format!(
+            "a hash join needs as many left keys as right keys, at least one (got {} and {})",
+            left_keys.len(),
+            right_keys.len()
+        )));
+    }
+    let (left, right) = (renamed(left, "l")?, renamed(right, "r")?);
+    let (left_schema, right_schema) = (left.schema(), right.schema());
+    let on = left_keys
+        .iter()
+        .zip(right_keys)
+        .map(|(l, r)| {
+            let (l, r) = (translate(l, &left_schema)?, translate(r, &right_schema)?);
+            let (lt, rt) = (l.data_type(&left_schema)?, r.data_type(&right_schema)?);
+            if lt != rt {
+                return Err(NativeError::plan(format!(
+                    "join keys {l} and {r} have different types ({lt} and {rt})"
+                )));
+            }
+            if matches!(lt, DataType::Float32 | DataType::Float64) {
+                // Spark normalizes float keys (-0.0, NaN) before joining; Arrow's hash does not.
+                return Err(NativeError::plan(format!(
+                    "join key {l} is a float, which is not joined natively yet"
+                )));
+            }
+            Ok((l, r))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let filter = condition
+        .map(|condition| {
+            let fields = left_schema
+                .fields()
+                .iter()
+                .chain(right_schema.fields())
+                .cloned()
+                .collect::<Vec<_>>();
+            let schema = Arc::new(Schema::new(fields));
+            let expr = boolean(translate(condition, &schema)?, &schema)?;
+            let indices = JoinFilter::build_column_indices(
+                (0..left_schema.fields().len()).collect(),
+                (0..right_schema.fields().len()).collect(),
+            );
+            Ok::<_, NativeError>(JoinFilter::new(expr, indices, schema))
+        })
+        .transpose()?;
+    let join_type = match join_type {
+        JoinKind::Inner => JoinType::Inner,
+        JoinKind::LeftOuter => JoinType::Left,
+        JoinKind::RightOuter => JoinType::Right,
+        JoinKind::FullOuter => JoinType::Full,
+        JoinKind::LeftSemi => JoinType::LeftSemi,
+        JoinKind::LeftAnti => JoinType::LeftAnti,
+    };
+    let join = HashJoinExec::try_new(
+        left,
+        right,
+        on,
+        filter,
+        &join_type,
+        None,
+        PartitionMode::CollectLeft,
+        NullEquality::NullEqualsNothing,
+        false,
+    )
+    .map_err(|e| NativeError::plan(e.to_string()))?;
+    match build {
+        // DataFusion builds its left input.
+        BuildSide::Left => Ok(Arc::new(join)),
+        BuildSide::Right => join
+            .swap_inputs(PartitionMode::CollectLeft)
+            .map_err(|e| NativeError::plan(e.to_string())),
     }
 }
 

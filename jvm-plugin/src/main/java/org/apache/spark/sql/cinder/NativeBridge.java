@@ -66,10 +66,10 @@ public final class NativeBridge {
   public static native String checkPlan(byte[] plan);
 
   /**
-   * Like {@link #createPlan}, for a plan whose {@code input} leaf reads {@code input}'s
-   * batches.
+   * Like {@link #createPlan}, for a plan whose {@code input} leaf {@code i} reads the batches
+   * of {@code inputs[i]}.
    */
-  public static native long createPlanWithInput(byte[] plan, NativeInput input);
+  public static native long createPlanWithInputs(byte[] plan, NativeInput[] inputs);
 
   /**
    * The next batch's description (rows, columns, then per column null count, buffer count and

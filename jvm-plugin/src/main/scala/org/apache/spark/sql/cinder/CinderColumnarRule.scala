@@ -7,10 +7,12 @@ import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.catalyst.expressions.aggregate.{Average, Count, Final, Max, Min, Partial, Sum}
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
-  InputFileBlockStart, InputFileName}
+  InputFileBlockStart, InputFileName, SortOrder}
 import org.apache.spark.sql.execution.ExecSubqueryExpression
-import org.apache.spark.sql.execution.{ColumnarRule, FileSourceScanExec, FilterExec, ProjectExec, RowToColumnarExec, SparkPlan}
+import org.apache.spark.sql.execution.{ColumnarRule, FileSourceScanExec, FilterExec, ProjectExec, RowToColumnarExec,
+  SortExec, SparkPlan}
 import org.apache.spark.sql.execution.aggregate.HashAggregateExec
+import org.apache.spark.sql.execution.joins.{BroadcastHashJoinExec, ShuffledHashJoinExec, SortMergeJoinExec}
 import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, FloatType, LongType, BooleanType}
 import org.apache.spark.sql.internal.SQLConf
 
@@ -27,14 +29,14 @@ case class CinderColumnarRule(session: SparkSession) extends ColumnarRule {
   override def postColumnarTransitions: Rule[SparkPlan] = CinderInputTransitions
 }
 
-/** Removes the `RowToColumnarExec` Spark puts under a native subtree that reads rows itself. */
+/** Removes the `RowToColumnarExec`s Spark puts under a native subtree that reads rows itself. */
 object CinderInputTransitions extends Rule[SparkPlan] {
   override def apply(plan: SparkPlan): SparkPlan = plan.transformUp {
-    case native: CinderNativeInputExec =>
-      native.child match {
-        case r: RowToColumnarExec => native.copy(child = r.child)
-        case _ => native
-      }
+    case native: CinderNativeExec if native.children.exists(_.isInstanceOf[RowToColumnarExec]) =>
+      native.copy(children = native.children.map {
+        case r: RowToColumnarExec => r.child
+        case other => other
+      })
   }
 }
 
@@ -49,7 +51,10 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     classOf[FileSourceScanExec] -> ((p, conf) => convertScan(p.asInstanceOf[FileSourceScanExec], conf)),
     classOf[FilterExec] -> ((p, conf) => convertFilter(p.asInstanceOf[FilterExec], conf)),
     classOf[ProjectExec] -> ((p, conf) => convertProject(p.asInstanceOf[ProjectExec], conf)),
-    classOf[HashAggregateExec] -> ((p, conf) => convertAggregate(p.asInstanceOf[HashAggregateExec], conf)))
+    classOf[HashAggregateExec] -> ((p, conf) => convertAggregate(p.asInstanceOf[HashAggregateExec], conf)),
+    classOf[BroadcastHashJoinExec] -> ((p, conf) => JoinConversion.broadcast(p.asInstanceOf[BroadcastHashJoinExec], conf)),
+    classOf[ShuffledHashJoinExec] -> ((p, conf) => JoinConversion.shuffled(p.asInstanceOf[ShuffledHashJoinExec], conf)),
+    classOf[SortMergeJoinExec] -> ((p, conf) => JoinConversion.sortMerge(p.asInstanceOf[SortMergeJoinExec], conf)))
 
   override def apply(plan: SparkPlan): SparkPlan = {
     val conf = SQLConf.get
@@ -72,6 +77,9 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       case node =>
         converters.get(node.getClass) match {
           case None if structural(node) => node
+          // A sort under a sort-merge join goes with the join (native, it is a hash join);
+          // whichever sorts remain are reported below.
+          case None if isLocalSort(node) => node
           case None =>
             reasons += node.nodeName -> s"no native converter for ${node.nodeName}"
             node
@@ -84,7 +92,12 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
             }
         }
     }
-    val natives = converted.collect { case n: CinderNative => n }
+    val ordered = restoreOrdering(converted)
+    ordered.foreach {
+      case sort: SortExec if !sort.global => reasons += sort.nodeName -> s"no native converter for ${sort.nodeName}"
+      case _ =>
+    }
+    val natives = ordered.collect { case n: CinderNative => n }
     CinderExplain.record(reasons.toSeq, natives.map(_.describe))
     if (explain != "none") {
       reasons.foreach { case (node, reason) => logInfo(s"cinder: $node stays on Spark: $reason") }
@@ -92,7 +105,29 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     if (explain == "all") {
       natives.foreach(n => logInfo(s"cinder: native: ${n.describe}"))
     }
-    converted
+    ordered
+  }
+
+  private def isLocalSort(plan: SparkPlan): Boolean = plan match {
+    case s: SortExec => !s.global
+    case _ => false
+  }
+
+  /**
+   * Sorts again where a node above a native subtree needs its input ordered: a native
+   * subtree promises no order (a sort-merge join runs as a hash join), while Spark's
+   * planning may have relied on the replaced operator's order (a second sort-merge join on
+   * the same keys, say).
+   */
+  private def restoreOrdering(plan: SparkPlan): SparkPlan = plan.transformUp {
+    case node if !node.isInstanceOf[CinderNative] && node.children.exists(_.isInstanceOf[CinderNative]) =>
+      val children = node.children.zip(node.requiredChildOrdering).map {
+        case (child: CinderNative, required)
+            if required.nonEmpty && !SortOrder.orderingSatisfies(child.outputOrdering, required) =>
+          SortExec(required, global = false, child = child)
+        case (child, _) => child
+      }
+      if (children == node.children) node else node.withNewChildren(children)
   }
 
   private def convertScan(scan: FileSourceScanExec, conf: SQLConf): Either[String, CinderNativeExec] = {
@@ -139,7 +174,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     } yield {
       val node = s"""{"op":"parquet_scan","schema":$schema,"partition_schema":$partitions}"""
       val table = roots.headOption.map(_.getName).getOrElse("?")
-      CinderNativeExec(node, scan.output, scan, s"ParquetScan($table)")
+      CinderNativeExec(node, scan.output, Some(scan), Nil, Nil, s"ParquetScan($table)", scan.outputPartitioning)
     }
   }
 
@@ -171,8 +206,8 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
         // its child's rows.
         PlanJson.fields(other.output.map(a =>
           org.apache.spark.sql.types.StructField(a.name, a.dataType, a.nullable))).flatMap { schema =>
-          val input = CinderNativeInputExec(s"""{"op":"input","schema":$schema}""", other.output, other,
-            s"Input(${other.nodeName})", other.outputPartitioning)
+          val input = CinderNativeExec(s"""{"op":"input","schema":$schema,"slot":0}""", other.output, None,
+            Seq(other), Seq(false), s"Input(${other.nodeName})", other.outputPartitioning)
           AggregateConversion.convert(agg, input)
         }
       case other => Left(s"its input (${other.nodeName}) is not native")
@@ -475,6 +510,117 @@ private object AggregateConversion {
       describe = s"HashAggregate(partial) <- ${child.describe}",
       partitioning = agg.outputPartitioning))
   }
+}
+
+/**
+ * Spark's equi-joins as one native `hash_join` (DataFusion's hash join, or Cinder's): a
+ * broadcast hash join reads its build side from the broadcast relation in every task; a
+ * shuffled hash join and a sort-merge join (executed as a hash join, as spark-rapids does:
+ * the sorts under it go) zip their two co-partitioned inputs. A side that is already native
+ * joins the plan; any other side becomes an `input` leaf reading its rows.
+ */
+private object JoinConversion {
+  import org.apache.spark.sql.catalyst.expressions.Expression
+  import org.apache.spark.sql.catalyst.optimizer.{BuildLeft, BuildSide}
+  import org.apache.spark.sql.catalyst.plans.{Cross, FullOuter, Inner, JoinType, LeftAnti, LeftOuter, LeftSemi,
+    RightOuter}
+  import PlanJson._
+
+  def broadcast(join: BroadcastHashJoinExec, conf: SQLConf): Either[String, CinderNative] =
+    if (join.isNullAwareAntiJoin) Left("null-aware anti joins (NOT IN) are not native yet")
+    else convert(join, join.joinType, join.leftKeys, join.rightKeys, join.condition,
+      buildLeft = join.buildSide == BuildLeft, join.left, join.right,
+      leftBroadcast = join.buildSide == BuildLeft, rightBroadcast = join.buildSide != BuildLeft, conf)
+
+  def shuffled(join: ShuffledHashJoinExec, conf: SQLConf): Either[String, CinderNative] =
+    convert(join, join.joinType, join.leftKeys, join.rightKeys, join.condition,
+      buildLeft = (join.buildSide: BuildSide) == BuildLeft, join.left, join.right,
+      leftBroadcast = false, rightBroadcast = false, conf)
+
+  def sortMerge(join: SortMergeJoinExec, conf: SQLConf): Either[String, CinderNative] = {
+    def unsorted(plan: SparkPlan): SparkPlan = plan match {
+      case sort: SortExec if !sort.global => sort.child
+      case other => other
+    }
+    convert(join, join.joinType, join.leftKeys, join.rightKeys, join.condition,
+      buildLeft = join.joinType == RightOuter, unsorted(join.left), unsorted(join.right),
+      leftBroadcast = false, rightBroadcast = false, conf)
+  }
+
+  private def kind(joinType: JoinType): Either[String, String] = joinType match {
+    case Inner | Cross => Right("inner")
+    case LeftOuter => Right("left_outer")
+    case RightOuter => Right("right_outer")
+    case FullOuter => Right("full_outer")
+    case LeftSemi => Right("left_semi")
+    case LeftAnti => Right("left_anti")
+    case other => Left(s"$other joins are not native yet")
+  }
+
+  /** A native side: the child's own subtree, or an `input` leaf reading the child's rows. */
+  private def side(plan: SparkPlan, broadcast: Boolean): Either[String, CinderNativeExec] = plan match {
+    case native: CinderNativeExec if !broadcast => Right(native)
+    case other if broadcast || !other.supportsColumnar =>
+      fields(other.output.map(a => org.apache.spark.sql.types.StructField(a.name, a.dataType, a.nullable)))
+        .map { schema =>
+          val what = if (broadcast) "Broadcast" else "Input"
+          CinderNativeExec(s"""{"op":"input","schema":$schema,"slot":0}""", other.output, None, Seq(other),
+            Seq(broadcast), s"$what(${other.nodeName})", other.outputPartitioning)
+        }
+    case other => Left(s"its input ${other.nodeName} is columnar but not native")
+  }
+
+  private val Slot = "\"slot\":(\\d+)".r
+
+  /** `root` with every input slot moved up by `by` (a JSON key `"slot"` only names slots). */
+  private def shiftSlots(root: String, by: Int): String =
+    if (by == 0) root else Slot.replaceAllIn(root, m => s""""slot":${m.group(1).toInt + by}""")
+
+  private def convert(
+      join: SparkPlan,
+      joinType: JoinType,
+      leftKeys: Seq[Expression],
+      rightKeys: Seq[Expression],
+      condition: Option[Expression],
+      buildLeft: Boolean,
+      left: SparkPlan,
+      right: SparkPlan,
+      leftBroadcast: Boolean,
+      rightBroadcast: Boolean,
+      conf: SQLConf): Either[String, CinderNative] = {
+    if (!CinderConf.JoinEnabled.bool(conf)) {
+      return Left(s"${CinderConf.JoinEnabled.key} is false")
+    }
+    if (leftKeys.isEmpty) {
+      return Left("joins without equality keys are not native yet")
+    }
+    for {
+      joinKind <- kind(joinType)
+      l <- side(left, leftBroadcast)
+      r <- side(right, rightBroadcast)
+      _ <- if (l.scan.isDefined && r.scan.isDefined) Left("both sides scan Parquet natively (one scan per plan)")
+           else Right(())
+      inputs = l.broadcast ++ r.broadcast
+      _ <- if (l.scan.orElse(r.scan).isDefined && inputs.contains(false)) {
+             Left("a native scan and a Spark input are not co-partitioned")
+           } else Right(())
+      _ <- if (inputs.count(!_) > 3) Left("more than 3 co-partitioned inputs in one native plan") else Right(())
+      lk <- seqOf(leftKeys.map(expr(_, left.output)))
+      rk <- seqOf(rightKeys.map(expr(_, right.output)))
+      cond <- condition.map(c => expr(c, left.output ++ right.output).map(Some(_))).getOrElse(Right(None))
+    } yield {
+      val build = if (buildLeft) "left" else "right"
+      val conditionField = cond.map(c => s""","condition":$c""").getOrElse("")
+      val root = s"""{"op":"hash_join","join_type":"$joinKind","build":"$build",""" +
+        s""""left_keys":${lk.mkString("[", ",", "]")},"right_keys":${rk.mkString("[", ",", "]")}$conditionField,""" +
+        s""""left":${l.root},"right":${shiftSlots(r.root, l.children.size)}}"""
+      CinderNativeExec(root, join.output, l.scan.orElse(r.scan), l.children ++ r.children, inputs,
+        s"${join.nodeName}($joinKind, build $build) <- [${l.describe}, ${r.describe}]", join.outputPartitioning)
+    }
+  }
+
+  private def seqOf(items: Seq[Either[String, String]]): Either[String, Seq[String]] =
+    items.collectFirst { case Left(r) => r }.toLeft(items.collect { case Right(j) => j })
 }
 
 /**

@@ -51,8 +51,12 @@ object CinderConf {
   val AggregateEnabled = CinderConfEntry("spark.cinder.aggregate.enabled", "boolean", "true",
     "Whether HashAggregateExec runs natively (partial and final stages).")
 
-  val all: Seq[CinderConfEntry] =
-    Seq(Enabled, Device, Explain, BatchRows, ScanEnabled, FilterEnabled, ProjectEnabled, AggregateEnabled)
+  val JoinEnabled = CinderConfEntry("spark.cinder.join.enabled", "boolean", "true",
+    "Whether equi-joins run natively as hash joins (BroadcastHashJoinExec, ShuffledHashJoinExec, " +
+      "and SortMergeJoinExec without its sorts).")
+
+  val all: Seq[CinderConfEntry] = Seq(Enabled, Device, Explain, BatchRows, ScanEnabled, FilterEnabled,
+    ProjectEnabled, AggregateEnabled, JoinEnabled)
 
   /** The Markdown table of every setting. */
   def markdownTable: String = {

@@ -17,7 +17,15 @@ object CinderDocs {
       "converted to Arrow a batch at a time)",
       "merge stages, DISTINCT, FILTER, float min/max (DataFusion's grouped float min/max lose -inf and " +
         "NaN), integer sum in ANSI mode, avg of decimals of scale " +
-        "> 18, other functions"))
+        "> 18, other functions"),
+    ("BroadcastHashJoinExec", "inner, left/right outer, left semi, left anti equi-joins with an optional " +
+      "condition: one native hash join whose build side is read from the broadcast relation in every task",
+      "null-aware anti joins (`NOT IN`), existence joins, float keys"),
+    ("ShuffledHashJoinExec", "the same join types and full outer, over the two co-partitioned inputs " +
+      "(native subtrees or shuffle reads, up to three zipped inputs per native plan)",
+      "float keys, a side that is columnar but not native"),
+    ("SortMergeJoinExec", "as a hash join (the sorts under it are dropped; a sort is put back where a node " +
+      "left on Spark needs the order)", "as for ShuffledHashJoinExec"))
 
   /** Expressions: Spark expression, notes. */
   val expressions: Seq[(String, String)] = Seq(

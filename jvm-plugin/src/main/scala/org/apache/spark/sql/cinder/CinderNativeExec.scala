@@ -2,34 +2,56 @@ package org.apache.spark.sql.cinder
 
 import java.nio.charset.StandardCharsets
 
+import scala.jdk.CollectionConverters._
+
+import org.apache.arrow.vector.VectorSchemaRoot
 import org.apache.spark.{Partition, SparkContext, TaskContext}
+import org.apache.spark.broadcast.Broadcast
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.Attribute
 import org.apache.spark.sql.catalyst.plans.physical.Partitioning
-import org.apache.spark.sql.execution.{FileSourceScanExec, LeafExecNode}
+import org.apache.spark.sql.execution.{FileSourceScanExec, SparkPlan}
+import org.apache.spark.sql.execution.arrow.ArrowWriter
 import org.apache.spark.sql.execution.datasources.{FilePartition, FileScanRDD, PartitionedFile}
+import org.apache.spark.sql.execution.joins.CinderBroadcastRows
 import org.apache.spark.sql.execution.metric.{SQLMetric, SQLMetrics}
 import org.apache.spark.sql.internal.SQLConf
 import org.apache.spark.sql.types.{StructField, StructType}
+import org.apache.spark.sql.util.ArrowUtils
 import org.apache.spark.sql.vectorized.ColumnarBatch
 
 /**
- * A subtree Cinder runs natively: `root` is its operator tree in the plan message's form,
- * whose one leaf reads `scan`'s files. Each Spark partition (one `FilePartition` of the scan)
- * becomes one native plan over that partition's file splits; batches come back as Arrow
- * columns over native memory, without copying.
+ * A subtree Cinder runs natively: `root` is its operator tree in the plan message's form.
+ * Its leaves read
+ * - `scan`'s files (at most one `parquet_scan`): each Spark partition is one `FilePartition`
+ *   of the scan, and the native plan reads that partition's file splits;
+ * - the rows of its Spark `children` (`input` leaf `i` reads `children(i)`): a child whose
+ *   `broadcast(i)` is false feeds partition `p` of this node from its own partition `p` (the
+ *   children are co-partitioned, as Spark guarantees for a join's or an aggregate's
+ *   inputs); a broadcast child (a broadcast hash join's build side) feeds every partition all
+ *   of its rows.
+ *
+ * Rows are written into Arrow vectors a batch at a time (Spark's `ArrowWriter`) and pulled by
+ * the native plan through [[NativeInput]]; results come back as Arrow columns over native
+ * memory, without copying. Spark inserts a `RowToColumnarExec` under every columnar
+ * operator's row-based children; [[CinderInputTransitions]] removes it again here, because
+ * this node reads rows itself.
  */
 case class CinderNativeExec(
     root: String,
     output: Seq[Attribute],
-    @transient scan: FileSourceScanExec,
-    describe: String)
-  extends LeafExecNode with CinderNative {
+    @transient scan: Option[FileSourceScanExec],
+    children: Seq[SparkPlan],
+    broadcast: Seq[Boolean],
+    describe: String,
+    partitioning: Partitioning)
+  extends SparkPlan with CinderNative {
 
-  override def withPlan(root: String, output: Seq[Attribute], describe: String,
-      partitioning: Partitioning): CinderNative =
-    copy(root = root, output = output, describe = describe)
+  require(children.size == broadcast.size, "one broadcast flag per child")
+
+  /** The partitioning of the Spark operator this subtree replaced. */
+  override def outputPartitioning: Partitioning = partitioning
 
   override def supportsColumnar: Boolean = true
 
@@ -38,28 +60,99 @@ case class CinderNativeExec(
   override def simpleString(maxFields: Int): String =
     s"CinderNativeExec [$describe] ${output.mkString("[", ", ", "]")}"
 
+  override def withPlan(root: String, output: Seq[Attribute], describe: String,
+      partitioning: Partitioning): CinderNative =
+    copy(root = root, output = output, describe = describe, partitioning = partitioning)
+
+  override protected def withNewChildrenInternal(newChildren: IndexedSeq[SparkPlan]): CinderNativeExec =
+    copy(children = newChildren)
+
   override lazy val metrics: Map[String, SQLMetric] = Map(
     "numOutputRows" -> SQLMetrics.createMetric(sparkContext, "number of output rows"),
     "numOutputBatches" -> SQLMetrics.createMetric(sparkContext, "number of output batches"),
-    "nativeTime" -> SQLMetrics.createNanoTimingMetric(sparkContext, "time in native code"))
+    "numInputRows" -> SQLMetrics.createMetric(sparkContext, "number of input rows from Spark"),
+    "inputConversionTime" -> SQLMetrics.createNanoTimingMetric(sparkContext,
+      "time converting input rows to Arrow"),
+    "nativeTime" -> SQLMetrics.createNanoTimingMetric(sparkContext,
+      "time in native code (including input conversion)"))
 
   override protected def doExecute(): RDD[InternalRow] =
     throw new IllegalStateException("CinderNativeExec is columnar: Spark reads it through ColumnarToRow")
 
   override protected def doExecuteColumnar(): RDD[ColumnarBatch] = {
-    val partitions = scan.inputRDD match {
-      case files: FileScanRDD => files.filePartitions
-      case other => throw new IllegalStateException(
-        s"cinder: expected the scan's FileScanRDD, found ${other.getClass.getName}")
-    }
     val conf = SQLConf.get
-    // The message up to the files field, which each task completes with its own splits.
-    val full = CinderNative.message(root, output, conf, files = Some("\u0000"))
-    val head = full.substring(0, full.indexOf("\u0000"))
-    val schema = StructType(output.map(a => StructField(a.name, a.dataType, a.nullable)))
-    val partitionTypes = scan.relation.partitionSchema.fields.map(_.dataType).toSeq
-    new CinderNativeRDD(sparkContext, partitions, head, schema, partitionTypes,
-      longMetric("numOutputRows"), longMetric("numOutputBatches"), longMetric("nativeTime"))
+    val outputSchema = StructType(output.map(a => StructField(a.name, a.dataType, a.nullable)))
+    val inputSchemas = children.map(c => StructType(c.output.map(a => StructField(a.name, a.dataType, a.nullable))))
+    val batchRows = CinderConf.BatchRows.int(conf)
+    val broadcasts: Map[Int, Broadcast[Any]] = children.indices.filter(broadcast).map { i =>
+      i -> children(i).executeBroadcast[Any]()
+    }.toMap
+    val task = new NativeTask(outputSchema, inputSchemas, broadcasts, batchRows, longMetric("numOutputRows"),
+      longMetric("numOutputBatches"), longMetric("numInputRows"), longMetric("inputConversionTime"),
+      longMetric("nativeTime"))
+    val rowChildren = children.indices.filterNot(broadcast)
+    scan match {
+      case Some(s) =>
+        if (rowChildren.nonEmpty) {
+          throw new IllegalStateException("cinder: a native scan cannot be zipped with row inputs")
+        }
+        val partitions = s.inputRDD match {
+          case files: FileScanRDD => files.filePartitions
+          case other => throw new IllegalStateException(
+            s"cinder: expected the scan's FileScanRDD, found ${other.getClass.getName}")
+        }
+        // The message up to the files field, which each task completes with its own splits.
+        val full = CinderNative.message(root, output, conf, files = Some("\u0000"))
+        val head = full.substring(0, full.indexOf("\u0000"))
+        val partitionTypes = s.relation.partitionSchema.fields.map(_.dataType).toSeq
+        new CinderNativeRDD(sparkContext, partitions, head, partitionTypes, task)
+      case None =>
+        val message = CinderNative.message(root, output, conf, files = None)
+        val bytes = message.getBytes(StandardCharsets.UTF_8)
+        def run(rows: Seq[Iterator[InternalRow]]): Iterator[ColumnarBatch] =
+          task.run(bytes, rowChildren.zip(rows).toMap)
+        rowChildren.map(children(_).execute()) match {
+          case Seq() => throw new IllegalStateException("cinder: a native plan without a scan or row input")
+          case Seq(a) => a.mapPartitionsInternal(rows => run(Seq(rows)))
+          case Seq(a, b) => a.zipPartitions(b)((x, y) => run(Seq(x, y)))
+          case Seq(a, b, c) => a.zipPartitions(b, c)((x, y, z) => run(Seq(x, y, z)))
+          case more => throw new IllegalStateException(
+            s"cinder: ${more.size} row inputs in one native plan (at most 3)")
+        }
+    }
+  }
+}
+
+/**
+ * What one task of a [[CinderNativeExec]] does: creates the native plan with one
+ * [[RowsToArrowInput]] per child (its partition's rows, or all of a broadcast's rows) and
+ * iterates its batches.
+ */
+private[cinder] class NativeTask(
+    outputSchema: StructType,
+    inputSchemas: Seq[StructType],
+    broadcasts: Map[Int, Broadcast[Any]],
+    batchRows: Int,
+    numOutputRows: SQLMetric,
+    numOutputBatches: SQLMetric,
+    numInputRows: SQLMetric,
+    conversionTime: SQLMetric,
+    nativeTime: SQLMetric) extends Serializable {
+
+  def run(message: Array[Byte], rows: Map[Int, Iterator[InternalRow]]): Iterator[ColumnarBatch] = {
+    NativeBridge.load()
+    val context = TaskContext.get()
+    val inputs = inputSchemas.indices.map { i =>
+      val source = rows.getOrElse(i, CinderBroadcastRows.rows(broadcasts(i)))
+      new RowsToArrowInput(source, inputSchemas(i), batchRows, numInputRows, conversionTime)
+    }
+    context.addTaskCompletionListener[Unit](_ => inputs.foreach(_.close()))
+    val started = System.nanoTime()
+    val handle =
+      if (inputs.isEmpty) NativeBridge.createPlan(message)
+      else NativeBridge.createPlanWithInputs(message, inputs.toArray[NativeInput])
+    nativeTime += System.nanoTime() - started
+    new NativeBatchIterator(handle, outputSchema, context, numOutputRows, numOutputBatches, nativeTime, inputs)
   }
 }
 
@@ -70,11 +163,8 @@ private[cinder] class CinderNativeRDD(
     sc: SparkContext,
     @transient filePartitions: Seq[FilePartition],
     messageHead: String,
-    schema: StructType,
     partitionTypes: Seq[org.apache.spark.sql.types.DataType],
-    numOutputRows: SQLMetric,
-    numOutputBatches: SQLMetric,
-    nativeTime: SQLMetric)
+    task: NativeTask)
   extends RDD[ColumnarBatch](sc, Nil) {
 
   override protected def getPartitions: Array[Partition] =
@@ -84,13 +174,8 @@ private[cinder] class CinderNativeRDD(
     split.asInstanceOf[CinderNativePartition].files.preferredLocations().toSeq
 
   override def compute(split: Partition, context: TaskContext): Iterator[ColumnarBatch] = {
-    NativeBridge.load()
     val files = split.asInstanceOf[CinderNativePartition].files.files.map(fileJson).mkString("[", ",", "]")
-    val message = (messageHead + files + "}").getBytes(StandardCharsets.UTF_8)
-    val started = System.nanoTime()
-    val handle = NativeBridge.createPlan(message)
-    nativeTime += System.nanoTime() - started
-    new NativeBatchIterator(handle, schema, context, numOutputRows, numOutputBatches, nativeTime)
+    task.run((messageHead + files + "}").getBytes(StandardCharsets.UTF_8), Map.empty)
   }
 
   private def fileJson(file: PartitionedFile): String = {
@@ -119,7 +204,7 @@ private[cinder] class NativeBatchIterator(
     numOutputRows: SQLMetric,
     numOutputBatches: SQLMetric,
     nativeTime: SQLMetric,
-    input: Option[RowsToArrowInput] = None)
+    inputs: Seq[RowsToArrowInput] = Nil)
   extends Iterator[ColumnarBatch] {
 
   private var current: ColumnarBatch = _
@@ -137,8 +222,8 @@ private[cinder] class NativeBatchIterator(
         try NativeBridge.nextBatch(handle)
         catch {
           // A failure of the Spark input (a shuffle fetch failure, say) surfaces as itself.
-          case e: RuntimeException if input.exists(_.failure.isDefined) =>
-            val original = input.get.failure.get
+          case e: RuntimeException if inputs.exists(_.failure.isDefined) =>
+            val original = inputs.flatMap(_.failure).head
             original.addSuppressed(e)
             throw original
         }
@@ -182,5 +267,103 @@ private[cinder] class NativeBatchIterator(
       closed = true
       NativeBridge.closePlan(handle)
     }
+  }
+}
+
+/**
+ * Spark rows as Arrow batches of up to `batchRows` rows, for a native `input` leaf. A failure
+ * reading the rows (a shuffle fetch failure, say) is kept and rethrown as it was once the
+ * native call returns, so that Spark's task retry logic sees the original exception.
+ */
+private[cinder] class RowsToArrowInput(
+    rows: Iterator[InternalRow],
+    schema: StructType,
+    batchRows: Int,
+    numInputRows: SQLMetric,
+    conversionTime: SQLMetric)
+  extends NativeInput {
+
+  private val root = VectorSchemaRoot.create(
+    ArrowUtils.toArrowSchema(schema, "UTC", true, false), ArrowImport.allocator)
+  private val writer = ArrowWriter.create(root)
+  @volatile private var closed = false
+  @volatile var failure: Option[Throwable] = None
+
+  override def next(): Array[Long] = {
+    try {
+      if (closed) return null
+      val started = System.nanoTime()
+      writer.reset()
+      var count = 0
+      while (count < batchRows && rows.hasNext) {
+        writer.write(rows.next())
+        count += 1
+      }
+      writer.finish()
+      conversionTime += System.nanoTime() - started
+      if (count == 0) return null
+      numInputRows += count
+      val vectors = root.getFieldVectors.asScala.toSeq
+      val out = scala.collection.mutable.ArrayBuffer[Long](count.toLong, vectors.size.toLong)
+      for (vector <- vectors) {
+        val buffers = vector.getFieldBuffers.asScala.toSeq
+        out += vector.getNullCount.toLong
+        out += buffers.size.toLong
+        for (b <- buffers) {
+          out += b.memoryAddress()
+          out += b.writerIndex()
+          out += 0L
+        }
+      }
+      out.toArray
+    } catch {
+      case e: Throwable =>
+        failure = Some(e)
+        throw e
+    }
+  }
+
+  def close(): Unit = synchronized {
+    if (!closed) {
+      closed = true
+      root.close()
+    }
+  }
+}
+
+/** What both kinds of native subtree share: the operator tree and its description. */
+trait CinderNative extends SparkPlan {
+  def root: String
+  def describe: String
+
+  /** The same leaf with another operator tree on top, replacing a node with `partitioning`. */
+  def withPlan(root: String, output: Seq[Attribute], describe: String, partitioning: Partitioning): CinderNative
+}
+
+private[cinder] object CinderNative {
+  /**
+   * Asks the native library whether `native` can run (on the driver, reading nothing): the
+   * reason when it cannot, so that its top operator stays on Spark instead of failing a task.
+   */
+  def check(native: CinderNative, conf: SQLConf): Either[String, CinderNative] =
+    scala.util.Try {
+      NativeBridge.load()
+      val message = CinderNative.message(native.root, native.output, conf, files = None)
+      Option(NativeBridge.checkPlan(message.getBytes(StandardCharsets.UTF_8)))
+    } match {
+      case scala.util.Success(None) => Right(native)
+      case scala.util.Success(Some(reason)) => Left(s"the native library cannot run it: $reason")
+      // No native library on the driver, or a failure in it: the operator stays on Spark.
+      case scala.util.Failure(e) => Left(s"the native library could not check it: $e")
+    }
+
+  /** The plan message, with `files` as the task's file splits (JSON) when the leaf is a scan. */
+  def message(root: String, output: Seq[Attribute], conf: SQLConf, files: Option[String]): String = {
+    val settings = s"""{"device":${PlanJson.str(CinderConf.Device.choice(conf))},""" +
+      s""""batch_rows":${CinderConf.BatchRows.int(conf)}}"""
+    val fields = PlanJson.fields(output.map(a => StructField(a.name, a.dataType, a.nullable)))
+      .fold(r => throw new IllegalStateException(s"cinder: $r"), identity)
+    val filesField = files.map(f => s""","files":$f""").getOrElse("")
+    s"""{"version":${PlanJson.Version},"output":$fields,"settings":$settings,"root":$root$filesField}"""
   }
 }

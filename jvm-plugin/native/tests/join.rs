@@ -1,0 +1,301 @@
+//! The native `hash_join` against a nested-loop join written here: every Spark join type,
+//! either build side, null and duplicate keys, a condition, and inputs from batch sources.
+
+use std::sync::Arc;
+
+use cinder_jni::input::BatchSource;
+use cinder_jni::{NativeError, NativePlan};
+use datafusion::arrow::array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use serde_json::{Value, json};
+
+/// Batches handed to an `input` leaf.
+struct Batches(Vec<RecordBatch>);
+
+impl BatchSource for Batches {
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>, NativeError> {
+        Ok((!self.0.is_empty()).then(|| self.0.remove(0)))
+    }
+}
+
+/// A row of one side: key (nullable), second key, value.
+type Row = (Option<i32>, i64, Option<String>);
+
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int32, true),
+        Field::new("k2", DataType::Int64, false),
+        Field::new("v", DataType::Utf8, true),
+    ]))
+}
+
+fn fields() -> Value {
+    json!([
+        {"name": "k", "type": "int", "nullable": true},
+        {"name": "k2", "type": "bigint", "nullable": false},
+        {"name": "v", "type": "string", "nullable": true}
+    ])
+}
+
+/// `rows` as batches of at most `per` rows (none for no rows).
+fn batches(rows: &[Row], per: usize) -> Vec<RecordBatch> {
+    rows.chunks(per)
+        .map(|chunk| {
+            RecordBatch::try_new(
+                schema(),
+                vec![
+                    Arc::new(Int32Array::from(
+                        chunk.iter().map(|r| r.0).collect::<Vec<_>>(),
+                    )),
+                    Arc::new(Int64Array::from(
+                        chunk.iter().map(|r| r.1).collect::<Vec<_>>(),
+                    )),
+                    Arc::new(StringArray::from(
+                        chunk.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
+                    )),
+                ],
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+/// Deterministic rows with null keys, duplicates and keys only one side has.
+fn side(seed: u64, n: usize, key_range: i32) -> Vec<Row> {
+    let mut state = seed;
+    (0..n)
+        .map(|i| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let r = (state >> 33) as i32;
+            let key = (r % 9 != 0).then_some(r.rem_euclid(key_range));
+            let value = (i % 4 != 0).then(|| format!("v{seed}-{i}"));
+            (key, i64::from(r.rem_euclid(2)), value)
+        })
+        .collect()
+}
+
+fn show(row: &[Option<String>]) -> String {
+    row.iter()
+        .map(|v| v.clone().unwrap_or_else(|| "null".into()))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+fn row_values(r: Option<&Row>) -> Vec<Option<String>> {
+    match r {
+        Some((k, k2, v)) => vec![k.map(|k| k.to_string()), Some(k2.to_string()), v.clone()],
+        None => vec![None, None, None],
+    }
+}
+
+/// The join on `k` (and `k2` when `two_keys`), with `condition` (`left.v < right.v`) when
+/// asked, by nested loops: sorted rows as text.
+fn expected(
+    join: &str,
+    left: &[Row],
+    right: &[Row],
+    two_keys: bool,
+    condition: bool,
+) -> Vec<String> {
+    let matches = |l: &Row, r: &Row| {
+        l.0.is_some()
+            && l.0 == r.0
+            && (!two_keys || l.1 == r.1)
+            && (!condition || matches!((&l.2, &r.2), (Some(a), Some(b)) if a < b))
+    };
+    let mut out = Vec::new();
+    let mut right_matched = vec![false; right.len()];
+    for l in left {
+        let mut any = false;
+        for (j, r) in right.iter().enumerate() {
+            if matches(l, r) {
+                any = true;
+                right_matched[j] = true;
+                if matches!(join, "inner" | "left_outer" | "right_outer" | "full_outer") {
+                    let mut row = row_values(Some(l));
+                    row.extend(row_values(Some(r)));
+                    out.push(show(&row));
+                }
+            }
+        }
+        let emit_left = match join {
+            "left_outer" | "full_outer" => !any,
+            "left_semi" => any,
+            "left_anti" => !any,
+            _ => false,
+        };
+        if emit_left {
+            let mut row = row_values(Some(l));
+            if matches!(join, "left_outer" | "full_outer") {
+                row.extend(row_values(None));
+            }
+            out.push(show(&row));
+        }
+    }
+    if matches!(join, "right_outer" | "full_outer") {
+        for (j, r) in right.iter().enumerate() {
+            if !right_matched[j] {
+                let mut row = row_values(None);
+                row.extend(row_values(Some(r)));
+                out.push(show(&row));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn col(index: usize) -> Value {
+    json!({"kind": "column", "index": index})
+}
+
+fn run_join(
+    join: &str,
+    build: &str,
+    device: &str,
+    left: &[Row],
+    right: &[Row],
+    two_keys: bool,
+    condition: bool,
+) -> Vec<String> {
+    let mut output: Vec<Value> = fields().as_array().unwrap().clone();
+    if !matches!(join, "left_semi" | "left_anti") {
+        output.extend(fields().as_array().unwrap().iter().cloned());
+    }
+    if join.ends_with("_outer") {
+        // An outer join's padded side is nullable (Spark's output says so too).
+        output.iter_mut().for_each(|f| f["nullable"] = json!(true));
+    }
+    let (mut left_keys, mut right_keys) = (vec![col(0)], vec![col(0)]);
+    if two_keys {
+        left_keys.push(col(1));
+        right_keys.push(col(1));
+    }
+    let mut node = json!({
+        "op": "hash_join", "join_type": join, "build": build,
+        "left_keys": left_keys, "right_keys": right_keys,
+        "left": {"op": "input", "schema": fields(), "slot": 0},
+        "right": {"op": "input", "schema": fields(), "slot": 1},
+    });
+    if condition {
+        node["condition"] = json!({"kind": "binary", "op": "lt", "type": "boolean",
+                                   "left": col(2), "right": col(5)});
+    }
+    let message = json!({"version": 1, "output": output,
+                         "settings": {"device": device, "batch_rows": 100}, "root": node});
+    let sources: Vec<Box<dyn BatchSource>> = vec![
+        Box::new(Batches(batches(left, 7))),
+        Box::new(Batches(batches(right, 5))),
+    ];
+    let mut plan = NativePlan::create_with_inputs(message.to_string().as_bytes(), sources)
+        .unwrap_or_else(|e| panic!("{join} build {build} on {device}: {e}"));
+    let options = FormatOptions::default().with_null("null");
+    let mut rows = Vec::new();
+    while let Some(batch) = plan.next_batch().expect("batch") {
+        let formatters: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+            .collect();
+        for i in 0..batch.num_rows() {
+            let row: Vec<String> = formatters.iter().map(|f| f.value(i).to_string()).collect();
+            rows.push(row.join("|"));
+        }
+        assert_eq!(batch.schema().fields().len(), output.len());
+        assert!(batch.columns().iter().all(|c| c.len() == batch.num_rows()));
+    }
+    rows.sort();
+    rows
+}
+
+#[test]
+fn every_join_type_and_build_side_matches_nested_loops() {
+    let cases: Vec<(&str, Vec<Row>, Vec<Row>)> = vec![
+        ("random", side(1, 60, 12), side(2, 45, 12)),
+        (
+            "all one key",
+            vec![(Some(3), 0, Some("a".into())); 9],
+            vec![(Some(3), 0, Some("b".into())); 4],
+        ),
+        (
+            "no matches",
+            side(3, 20, 5),
+            side(4, 20, 5)
+                .into_iter()
+                .map(|r| (r.0.map(|k| k + 100), r.1, r.2))
+                .collect(),
+        ),
+        ("empty left", vec![], side(5, 10, 4)),
+        ("empty right", side(6, 10, 4), vec![]),
+        (
+            "null keys only",
+            vec![(None, 0, None); 3],
+            vec![(None, 0, Some("x".into())); 2],
+        ),
+    ];
+    for (name, left, right) in &cases {
+        for join in [
+            "inner",
+            "left_outer",
+            "right_outer",
+            "full_outer",
+            "left_semi",
+            "left_anti",
+        ] {
+            for build in ["left", "right"] {
+                for (two_keys, condition) in [(false, false), (true, false), (false, true)] {
+                    for device in ["cpu", "host"] {
+                        let got = run_join(join, build, device, left, right, two_keys, condition);
+                        let want = expected(join, left, right, two_keys, condition);
+                        assert_eq!(
+                            got, want,
+                            "{name}: {join} build {build} on {device}, two keys {two_keys}, condition {condition}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn plan_error(message: &Value, inputs: usize) -> String {
+    let sources: Vec<Box<dyn BatchSource>> = (0..inputs)
+        .map(|_| Box::new(Batches(vec![])) as Box<dyn BatchSource>)
+        .collect();
+    match NativePlan::create_with_inputs(message.to_string().as_bytes(), sources) {
+        Err(NativeError::Plan(m)) => m,
+        Err(other) => panic!("expected a plan error, got {other}"),
+        Ok(_) => panic!("expected a plan error for {message}"),
+    }
+}
+
+#[test]
+fn bad_joins_are_plan_errors_that_say_why() {
+    let input = |index: usize| json!({"op": "input", "schema": fields(), "slot": index});
+    let join = |left_keys: Value, right_keys: Value, left: Value, right: Value| {
+        json!({"version": 1, "output": fields(), "root": {
+            "op": "hash_join", "join_type": "left_semi", "build": "right",
+            "left_keys": left_keys, "right_keys": right_keys, "left": left, "right": right}})
+    };
+    let message = join(json!([col(0)]), json!([col(1)]), input(0), input(1));
+    assert!(
+        plan_error(&message, 2).contains("different types"),
+        "{}",
+        plan_error(&message, 2)
+    );
+    let message = join(json!([]), json!([]), input(0), input(1));
+    assert!(plan_error(&message, 2).contains("at least one"));
+    let message = join(json!([col(0)]), json!([col(0)]), input(0), input(0));
+    assert!(plan_error(&message, 2).contains("numbered 0 to 1 once each"));
+    let message = join(json!([col(0)]), json!([col(0)]), input(0), input(1));
+    assert!(plan_error(&message, 1).contains("reads 2 input(s) but 1 were given"));
+    let scan = json!({"op": "parquet_scan", "schema": fields()});
+    let message = join(json!([col(0)]), json!([col(0)]), scan.clone(), scan);
+    assert!(plan_error(&message, 0).contains("at most one parquet_scan"));
+    let mut message = join(json!([col(0)]), json!([col(0)]), input(0), input(1));
+    message["root"]["join_type"] = json!("cross");
+    assert!(plan_error(&message, 2).contains("unknown variant"));
+}

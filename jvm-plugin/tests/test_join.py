@@ -1,0 +1,144 @@
+"""Equi-joins run natively as one hash join: broadcast, shuffled hash and sort-merge joins."""
+
+import os
+from datetime import date, timedelta
+
+import pytest
+from pyspark.sql.types import (DateType, DecimalType, DoubleType, IntegerType, LongType, StringType,
+                               StructField, StructType)
+
+from conftest import D, compare, fallback_reasons, native_subtrees
+
+
+def _rows(seed, n, key_range):
+    state = seed
+    rows = []
+    for i in range(n):
+        state = (state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        r = state >> 33
+        k = None if r % 9 == 0 else r % key_range
+        rows.append((
+            k,
+            None if i % 13 == 0 else f"s{r % 17}",
+            None if i % 7 == 0 else D(r % 2000) / 100,
+            date(1995, 1, 1) + timedelta(days=int(r % 40)),
+            r % 2,
+            None if i % 5 == 0 else f"v{seed}-{i}",
+            float(r % 100) / 8,
+        ))
+    return rows
+
+
+SCHEMA = StructType([
+    StructField("k", IntegerType()), StructField("s", StringType()),
+    StructField("p", DecimalType(12, 2)), StructField("d", DateType()),
+    StructField("k2", LongType(), False), StructField("v", StringType()),
+    StructField("x", DoubleType()),
+])
+
+
+@pytest.fixture(scope="module")
+def joined(spark, data_dir):
+    """Tables a (1500 rows), b (400 rows) and c (300 rows) with null, duplicate and
+    one-sided keys, in several files each."""
+    for name, seed, n, keys in [("a", 1, 1500, 60), ("b", 2, 400, 80), ("c", 3, 300, 50)]:
+        path = os.path.join(data_dir, f"join_{name}")
+        spark.createDataFrame(_rows(seed, n, keys), SCHEMA).repartition(3).write.mode("overwrite").parquet(path)
+        spark.read.parquet(path).createOrReplaceTempView(name)
+    return data_dir
+
+
+HINTS = {"broadcast": "BROADCAST(b)", "shuffle_hash": "SHUFFLE_HASH(b)", "merge": "MERGE(b)"}
+
+JOINS = ["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "LEFT SEMI JOIN", "LEFT ANTI JOIN"]
+
+
+NODES = {"broadcast": "BroadcastHashJoin(", "shuffle_hash": "ShuffledHashJoin(", "merge": "SortMergeJoin("}
+
+
+def _joins_are_native(spark, node="Join("):
+    return any(node in n for n in native_subtrees(spark))
+
+
+def _columns(join):
+    return "a.*" if "SEMI" in join or "ANTI" in join else "a.*, b.*"
+
+
+@pytest.mark.parametrize("strategy", sorted(HINTS))
+@pytest.mark.parametrize("join", JOINS)
+@pytest.mark.parametrize("on", ["a.k = b.k", "a.k = b.k AND a.k2 = b.k2", "a.s = b.s",
+                                "a.p = b.p", "a.d = b.d AND a.k2 = b.k2", "a.k = b.k AND a.v < b.v"])
+def test_joins_match_spark(spark, joined, strategy, join, on):
+    hint = HINTS[strategy]
+    if strategy == "broadcast" and join in ("RIGHT JOIN", "FULL JOIN"):
+        hint = "BROADCAST(a)" if join == "RIGHT JOIN" else hint
+    sql = f"SELECT /*+ {hint} */ {_columns(join)} FROM a {join} b ON {on}"
+    compare(spark, sql, conf={"spark.cinder.batchRows": "128"})
+    # Spark cannot broadcast for a full outer join and picks another strategy.
+    node = "Join(" if (strategy, join) == ("broadcast", "FULL JOIN") else NODES[strategy]
+    assert _joins_are_native(spark, node), (native_subtrees(spark), fallback_reasons(spark))
+
+
+@pytest.mark.parametrize("strategy", sorted(HINTS))
+def test_join_then_aggregate_as_tpch_does(spark, joined, strategy):
+    # Scan, filter, join, partial and final aggregation: all native.
+    sql = (f"SELECT /*+ {HINTS[strategy]} */ a.s, b.d, sum(a.p * (1 - b.p)) AS revenue, count(*) AS n "
+           "FROM a JOIN b ON a.k = b.k WHERE a.d < DATE '1995-01-20' AND b.k2 = 1 GROUP BY a.s, b.d")
+    compare(spark, sql, conf={"spark.sql.ansi.enabled": "false"})
+    subtrees = native_subtrees(spark)
+    assert any("HashAggregate(partial)" in n and NODES[strategy] in n for n in subtrees), (
+        subtrees, fallback_reasons(spark))
+
+
+def test_aggregate_then_join(spark, joined):
+    # Both sides are native final aggregations over shuffles: the join zips them.
+    sql = ("SELECT /*+ SHUFFLE_HASH(y) */ x.k, x.n, y.total FROM "
+           "(SELECT k, count(*) AS n FROM a GROUP BY k) x JOIN "
+           "(SELECT k, sum(p) AS total FROM b GROUP BY k) y ON x.k = y.k")
+    compare(spark, sql, conf={"spark.sql.ansi.enabled": "false"})
+    assert _joins_are_native(spark), (native_subtrees(spark), fallback_reasons(spark))
+
+
+@pytest.mark.parametrize("strategy", ["shuffle_hash", "merge"])
+def test_three_tables_on_one_key_zip_three_inputs(spark, joined, strategy):
+    hint = HINTS[strategy].replace("(b)", "(b, c)")
+    sql = f"SELECT /*+ {hint} */ a.v, b.v, c.v FROM a JOIN b ON a.k = b.k JOIN c ON a.k = c.k"
+    compare(spark, sql, conf={"spark.sql.autoBroadcastJoinThreshold": "-1"})
+    # One native plan joins all three (its inner join's inputs are zipped with c's).
+    assert any(n.count(NODES[strategy]) == 2 for n in native_subtrees(spark)), (
+        native_subtrees(spark), fallback_reasons(spark))
+
+
+def test_self_join(spark, joined):
+    compare(spark, "SELECT /*+ SHUFFLE_HASH(y) */ x.v, y.v FROM a x JOIN a y ON x.k = y.k AND x.k2 <> y.k2")
+    assert _joins_are_native(spark), (native_subtrees(spark), fallback_reasons(spark))
+
+
+def test_sorted_input_restored_for_a_merge_join_left_on_spark(spark, joined):
+    # The outer join's condition (concat) keeps it on Spark, a sort-merge join that relies on
+    # the inner join's order on a.k; the inner join runs natively (unordered), so a sort comes
+    # back between them.
+    sql = ("SELECT /*+ MERGE(b, c) */ a.v, b.v, c.v FROM a JOIN b ON a.k = b.k "
+           "JOIN c ON a.k = c.k AND concat(b.v, c.v) <> 'x'")
+    plan = compare(spark, sql, conf={"spark.sql.autoBroadcastJoinThreshold": "-1",
+                                     "spark.sql.adaptive.enabled": "false"})
+    assert _joins_are_native(spark), (native_subtrees(spark), fallback_reasons(spark))
+    assert "SortMergeJoin" in plan and "Sort [" in plan, plan
+
+
+def test_float_keys_stay_on_spark_with_a_reason(spark, joined):
+    compare(spark, "SELECT /*+ SHUFFLE_HASH(b) */ a.v, b.v FROM a JOIN b ON a.x = b.x", native=None)
+    assert not _joins_are_native(spark)
+    assert any("ShuffledHashJoin" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+def test_not_in_stays_on_spark_with_a_reason(spark, joined):
+    compare(spark, "SELECT v FROM a WHERE k NOT IN (SELECT k FROM b WHERE k2 = 0 AND k IS NOT NULL)", native=None)
+    assert any("null-aware anti joins" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+def test_switched_off_joins_say_so(spark, joined):
+    compare(spark, "SELECT /*+ BROADCAST(b) */ a.v, b.v FROM a JOIN b ON a.k = b.k", native=None,
+            conf={"spark.cinder.join.enabled": "false"})
+    assert not _joins_are_native(spark)
+    assert any("spark.cinder.join.enabled is false" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
