@@ -6,7 +6,7 @@
 //! detected rather than freeing memory twice.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::arrow::array::{Array, ArrayData, MutableArrayData};
@@ -36,6 +36,51 @@ fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("cinder: cannot start the native tokio runtime")
     })
+}
+
+/// Wakes the thread that runs a [`block_on`] (each call has its own flag).
+struct ThreadWaker {
+    thread: std::thread::Thread,
+    woken: AtomicBool,
+}
+
+impl std::task::Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.thread.unpark();
+    }
+}
+
+/// Polls `future` to completion on the calling thread, inside the native runtime's context
+/// (so DataFusion can spawn tasks and blocking reads on it).
+///
+/// Not tokio's `Runtime::block_on`, because calls nest: a native plan's `input` leaf pulls
+/// rows from Spark on the task's thread, and those rows may come from another native plan of
+/// the same task (a native scan under a Spark operator under a native join), whose batches are
+/// then read by a nested call on the same thread. Tokio forbids that nesting; this loop does
+/// not care. Each call waits on its own flag, so a wake-up meant for an outer call is never
+/// lost to an inner one's park.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let _guard = runtime().enter();
+    let waker = Arc::new(ThreadWaker {
+        thread: std::thread::current(),
+        woken: AtomicBool::new(false),
+    });
+    let task_waker = std::task::Waker::from(Arc::clone(&waker));
+    let mut context = std::task::Context::from_waker(&task_waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut context) {
+            return out;
+        }
+        while !waker.woken.swap(false, Ordering::Acquire) {
+            std::thread::park();
+        }
+    }
 }
 
 /// One task's running plan.
@@ -131,7 +176,7 @@ impl NativePlan {
             return Ok(None);
         };
         loop {
-            match runtime().block_on(stream.next()) {
+            match block_on(stream.next()) {
                 None => {
                     self.stream = None;
                     return Ok(None);

@@ -299,3 +299,44 @@ fn bad_joins_are_plan_errors_that_say_why() {
     message["root"]["join_type"] = json!("cross");
     assert!(plan_error(&message, 2).contains("unknown variant"));
 }
+
+/// An input whose batches come from another native plan, read while the outer plan is being
+/// read: what happens when a native scan feeds a Spark operator that feeds a native join in
+/// the same task.
+struct FromPlan(NativePlan);
+
+impl BatchSource for FromPlan {
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>, NativeError> {
+        self.0.next_batch()
+    }
+}
+
+#[test]
+fn an_input_may_read_another_native_plan_on_the_same_thread() {
+    let left = side(7, 300, 20);
+    let right = side(8, 200, 20);
+    let identity = json!({"version": 1, "output": fields(), "settings": {"device": "cpu"},
+        "root": {"op": "filter", "condition": {"kind": "literal", "type": "boolean", "value": true},
+                 "input": {"op": "input", "schema": fields(), "slot": 0}}});
+    let inner = |rows: &[Row]| {
+        let sources: Vec<Box<dyn BatchSource>> = vec![Box::new(Batches(batches(rows, 16)))];
+        NativePlan::create_with_inputs(identity.to_string().as_bytes(), sources).unwrap()
+    };
+    let mut output: Vec<Value> = fields().as_array().unwrap().clone();
+    output.extend(fields().as_array().unwrap().iter().cloned());
+    let message = json!({"version": 1, "output": output, "settings": {"device": "cpu"}, "root": {
+        "op": "hash_join", "join_type": "inner", "build": "right",
+        "left_keys": [col(0)], "right_keys": [col(0)],
+        "left": {"op": "input", "schema": fields(), "slot": 0},
+        "right": {"op": "input", "schema": fields(), "slot": 1}}});
+    let sources: Vec<Box<dyn BatchSource>> = vec![
+        Box::new(FromPlan(inner(&left))),
+        Box::new(FromPlan(inner(&right))),
+    ];
+    let mut plan = NativePlan::create_with_inputs(message.to_string().as_bytes(), sources).unwrap();
+    let mut rows = 0;
+    while let Some(batch) = plan.next_batch().expect("batch") {
+        rows += batch.num_rows();
+    }
+    assert_eq!(rows, expected("inner", &left, &right, false, false).len());
+}
