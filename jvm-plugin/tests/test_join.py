@@ -142,3 +142,50 @@ def test_switched_off_joins_say_so(spark, joined):
             conf={"spark.cinder.join.enabled": "false"})
     assert not _joins_are_native(spark)
     assert any("spark.cinder.join.enabled is false" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+@pytest.mark.parametrize("join", ["JOIN", "LEFT JOIN", "LEFT SEMI JOIN", "LEFT ANTI JOIN"])
+def test_empty_broadcast_side(spark, joined, join):
+    # Without adaptive execution nothing removes the join: the broadcast relation is empty.
+    compare(spark, f"SELECT /*+ BROADCAST(b) */ {_columns(join)} FROM a {join} b ON a.k = b.k AND b.k2 > 5",
+            conf={"spark.sql.adaptive.enabled": "false"})
+    assert _joins_are_native(spark, "BroadcastHashJoin("), (native_subtrees(spark), fallback_reasons(spark))
+
+
+def test_sorted_input_restored_through_a_spark_projection(spark, joined):
+    # The projection between the native join and the Spark merge join stays on Spark (concat).
+    sql = ("SELECT /*+ MERGE(b, c) */ x.v, c.v FROM "
+           "(SELECT a.k, a.v, concat(a.v, b.v) AS cv FROM a JOIN b ON a.k = b.k) x "
+           "JOIN c ON x.k = c.k AND concat(x.cv, c.v) <> 'x'")
+    compare(spark, sql, conf={"spark.sql.autoBroadcastJoinThreshold": "-1",
+                              "spark.sql.adaptive.enabled": "false"})
+    assert _joins_are_native(spark, "SortMergeJoin("), (native_subtrees(spark), fallback_reasons(spark))
+
+
+@pytest.mark.parametrize("adaptive", ["true", "false"])
+def test_sort_by_over_a_merge_join_stays_sorted(spark, joined, adaptive):
+    # Spark drops the SORT BY as redundant after a sort-merge join; the native hash join
+    # does not keep that order, so Cinder sorts again.
+    conf = {"spark.sql.autoBroadcastJoinThreshold": "-1", "spark.sql.adaptive.enabled": adaptive}
+    sql = ("SELECT spark_partition_id() AS part, k, bv FROM (SELECT /*+ MERGE(b) */ a.k, b.v AS bv "
+           "FROM a JOIN b ON a.k = b.k SORT BY a.k)")
+    compare(spark, sql, conf=conf)
+    assert _joins_are_native(spark, "SortMergeJoin("), (native_subtrees(spark), fallback_reasons(spark))
+    for key, value in conf.items():
+        spark.conf.set(key, value)
+    try:
+        rows = spark.sql(sql).collect()
+    finally:
+        for key in conf:
+            spark.conf.unset(key)
+    for before, after in zip(rows, rows[1:]):
+        if before.part == after.part:
+            assert before.k <= after.k, (before, after)
+
+
+def test_four_tables_on_one_key_zip_four_inputs(spark, joined):
+    sql = ("SELECT /*+ MERGE(b, c, d) */ a.v, b.v, c.v, d.v FROM a JOIN b ON a.k = b.k "
+           "JOIN c ON a.k = c.k JOIN b d ON a.k = d.k AND d.k2 = 1")
+    compare(spark, sql, conf={"spark.sql.autoBroadcastJoinThreshold": "-1"})
+    assert any(n.count("SortMergeJoin(") == 3 for n in native_subtrees(spark)), (
+        native_subtrees(spark), fallback_reasons(spark))

@@ -152,6 +152,28 @@ def test_projections_match_spark_ansi_mode(spark, table, expr):
             conf={"spark.sql.ansi.enabled": "true"}, native=None)
 
 
+@pytest.mark.parametrize("expr", ["cast(p as decimal(14, 1))", "cast(q as decimal(30, 4))",
+                                  "cast(q as decimal(12, 2))", "cast(i as decimal(12, 1))"])
+def test_narrowing_decimal_casts_round_half_up_in_ansi_mode(spark, table, expr):
+    compare(spark, f"SELECT id, {expr} AS v FROM t", conf={"spark.sql.ansi.enabled": "true"})
+    assert not any(r.startswith("Project") for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+def test_narrowing_decimal_cast_overflow_fails_in_ansi_mode(spark, table):
+    fails_alike(spark, "SELECT cast(p AS decimal(4, 2)) FROM t", "NUMERIC_VALUE_OUT_OF_RANGE|too large",
+                conf={"spark.sql.ansi.enabled": "true"})
+
+
+def test_scalar_subqueries_are_values_in_native_plans(spark, table):
+    # The subquery runs first (on Spark or natively); its value goes into the native filter.
+    compare(spark, "SELECT id, p FROM t WHERE p > (SELECT avg(p) FROM t WHERE i > 0)")
+    compare(spark, "SELECT id, i + (SELECT max(id) FROM t) AS v FROM t WHERE s = (SELECT min(s) FROM t)")
+    # A subquery that returns no row is null.
+    compare(spark, "SELECT id FROM t WHERE d < (SELECT max(d) FROM t WHERE id < 0) OR id < 5")
+    assert not any(r.startswith(("Filter", "Project", "Scan")) for r in fallback_reasons(spark)), \
+        fallback_reasons(spark)
+
+
 def test_ansi_overflow_fails_natively_as_in_spark(spark, table):
     fails_alike(spark, "SELECT l * 4 FROM t WHERE l = 9223372036854775807",
                 "ARITHMETIC_OVERFLOW|[Oo]verflow", conf={"spark.sql.ansi.enabled": "true"})

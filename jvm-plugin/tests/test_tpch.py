@@ -15,13 +15,7 @@ import tpch_spark  # noqa: E402
 
 # query -> the operators that stay on Spark, as the plugin reports them.
 KNOWN_GAPS = {
-    11: ["Filter: cast from decimal(38,6) to decimal(38,4) (ansi mode) is not supported natively yet"],
-    12: ["HashAggregate: sum of integers with ANSI mode on (an error on overflow) is not native yet"],
-    15: ["Filter: expression scalarsubquery (ScalarSubquery) is not supported natively yet",
-         "Project: its input (Filter) is not native"],
     16: ["HashAggregate: DISTINCT and FILTER aggregates are not native yet"],
-    22: ["Filter: its input (Scan parquet ) is not native",
-         "Scan parquet : scans filtered by a subquery or dynamic partition pruning are not native yet"],
 }
 
 

@@ -85,6 +85,13 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
             node
           case Some(convert) =>
             convert(node, conf).flatMap(native => CinderNative.check(native, conf)) match {
+              case Right(native: CinderNativeExec) =>
+                // The subqueries of the replaced operator's expressions now run before the
+                // native subtree (their values are in its plan).
+                val found = node.expressions.flatMap(_.collect {
+                  case s: org.apache.spark.sql.execution.ScalarSubquery => s
+                })
+                native.copy(scalarSubqueries = (native.scalarSubqueries ++ found).distinctBy(_.exprId))
               case Right(native) => native
               case Left(reason) =>
                 reasons += node.nodeName -> reason
@@ -119,15 +126,37 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
    * planning may have relied on the replaced operator's order (a second sort-merge join on
    * the same keys, say).
    */
-  private def restoreOrdering(plan: SparkPlan): SparkPlan = plan.transformUp {
-    case node if !node.isInstanceOf[CinderNative] && node.children.exists(_.isInstanceOf[CinderNative]) =>
+  private def restoreOrdering(plan: SparkPlan): SparkPlan = keepLostOrder(plan.transformUp {
+    // (Also through Spark nodes between: a projection over a native join orders nothing.)
+    case node if !node.isInstanceOf[CinderNative] && node.children.nonEmpty =>
       val children = node.children.zip(node.requiredChildOrdering).map {
-        case (child: CinderNative, required)
+        case (child, required)
             if required.nonEmpty && !SortOrder.orderingSatisfies(child.outputOrdering, required) =>
           SortExec(required, global = false, child = child)
         case (child, _) => child
       }
       if (children == node.children) node else node.withNewChildren(children)
+  }, orderMatters = true)
+
+  /**
+   * Sorts a native subtree that replaced a sort-merge join again where its order may still be
+   * relied on although no node asks for it: Spark removed a local sort (`SORT BY`) above the
+   * join as redundant. Only where the path up to the root keeps row order (projections,
+   * filters, limits, ...) and no node on it asks for an order itself (`restoreOrdering` sees
+   * to those), or re-sorts, aggregates or exchanges.
+   */
+  private def keepLostOrder(plan: SparkPlan, orderMatters: Boolean): SparkPlan = plan match {
+    case native: CinderNativeExec =>
+      if (orderMatters && native.lostOrdering.nonEmpty) SortExec(native.lostOrdering, global = false, native)
+      else native
+    case node =>
+      val resets = node.isInstanceOf[SortExec] || node.isInstanceOf[org.apache.spark.sql.execution.exchange.Exchange] ||
+        node.isInstanceOf[org.apache.spark.sql.execution.aggregate.BaseAggregateExec] ||
+        node.isInstanceOf[org.apache.spark.sql.execution.TakeOrderedAndProjectExec]
+      val children = node.children.zip(node.requiredChildOrdering).map { case (child, required) =>
+        keepLostOrder(child, orderMatters && !resets && required.isEmpty)
+      }
+      if (children.zip(node.children).forall { case (a, b) => a eq b }) node else node.withNewChildren(children)
   }
 
   private def convertScan(scan: FileSourceScanExec, conf: SQLConf): Either[String, CinderNativeExec] = {
@@ -146,11 +175,14 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
           f.metadata.contains("__file_source_generated_metadata_col"))) {
       return Left("file metadata columns (_metadata) are not supported natively")
     }
-    if ((scan.partitionFilters ++ scan.dataFilters).exists(_.exists {
+    // Partition filters choose the files (the native scan reads the scan's file partitions
+    // as planned); data filters only prune inside the files, and the filter above the scan
+    // decides every row, so a subquery there is fine.
+    if (scan.partitionFilters.exists(_.exists {
       case _: ExecSubqueryExpression | _: DynamicPruningExpression => true
       case _ => false
     })) {
-      return Left("scans filtered by a subquery or dynamic partition pruning are not native yet")
+      return Left("scans with partitions filtered by a subquery or dynamic partition pruning are not native yet")
     }
     val dataFields = scan.requiredSchema.fields.toSeq
     val partitionFields = scan.relation.partitionSchema.fields.toSeq
@@ -189,7 +221,8 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
             root = s"""{"op":"filter","condition":$condition,"input":${child.root}}""",
             output = filter.output,
             describe = s"Filter <- ${child.describe}",
-            partitioning = filter.outputPartitioning)
+            partitioning = filter.outputPartitioning,
+            keepsOrder = true)
         }
       case other => Left(s"its input (${other.nodeName}) is not native")
     }
@@ -237,7 +270,8 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
               root = s"""{"op":"project","exprs":$list,"input":${child.root}}""",
               output = project.output,
               describe = s"Project <- ${child.describe}",
-              partitioning = project.outputPartitioning))
+              partitioning = project.outputPartitioning,
+              keepsOrder = true))
         }
       case other => Left(s"its input (${other.nodeName}) is not native")
     }
@@ -307,8 +341,7 @@ private object AggregateConversion {
             caseWhen(s"""{"kind":"is_null","child":$merged}""", literal("bigint", "0"), merged, "bigint")
           }
         case s: Sum if s.evalMode == EvalMode.TRY => Left("try_sum is not native yet")
-        case s: Sum if ansiIntegralSum(s) =>
-          Left("sum of integers with ANSI mode on (an error on overflow) is not native yet")
+        case s: Sum if ansiIntegralSum(s) => buffer(ae, 0).map(b => checkedLongSum(b, call))
         case s: Sum if s.dataType.isInstanceOf[DecimalType] =>
           for (sum <- buffer(ae, 0); empty <- buffer(ae, 1); t <- typeName(s.dataType)) yield {
             val merged = wideDecimalSum(sum, s.dataType.asInstanceOf[DecimalType], call)
@@ -403,6 +436,24 @@ private object AggregateConversion {
     case _ => wideDecimalSum(arg, t, call)
   }
 
+  /**
+   * ANSI mode's sum of bigint column `arg`: added exactly (as decimal(38, 0)), then an
+   * overflow error where the sum does not fit a bigint. Spark checks each addition instead,
+   * so it also fails where a running sum leaves the range and comes back (which depends on
+   * the order of the rows, and so on the partitioning); both fail on every sum that does not
+   * fit.
+   */
+  private def checkedLongSum(arg: String, call: (String, String) => String): String = {
+    val wide = call("sum", castJson(arg, "decimal(38,0)"))
+    val outside = binaryJson("or", "boolean",
+      binaryJson("gt", "boolean", wide, literal("decimal(38,0)", str(Long.MaxValue.toString))),
+      binaryJson("lt", "boolean", wide, literal("decimal(38,0)", str(Long.MinValue.toString))))
+    val error = s"""{"kind":"raise_error","type":"bigint","message":""" +
+      str("[ARITHMETIC_OVERFLOW] long overflow. Use 'try_sum' to tolerate overflow and return NULL " +
+        "instead. (cinder)") + "}"
+    caseWhen(outside, error, castJson(wide, "bigint"), "bigint")
+  }
+
   /** Spark's decimal sum overflow: null in legacy mode, an error in ANSI mode. */
   private def overflow(t: String, ansi: Boolean): String =
     if (!ansi) literal(t, "null")
@@ -436,12 +487,11 @@ private object AggregateConversion {
         case Count(_) => Left("count of several columns is not native yet")
         case s: Sum =>
           if (s.evalMode == EvalMode.TRY) Left("try_sum is not native yet")
-          else if (ansiIntegralSum(s)) {
-            Left("sum of integers with ANSI mode on (an error on overflow) is not native yet")
-          } else {
+          else {
             for (a <- argument(s.child, s.dataType); t <- typeName(s.dataType)) yield {
               val sum = s.dataType match {
                 case d: DecimalType => partialDecimalSum(a, s.child.dataType, d, call)
+                case _ if ansiIntegralSum(s) => checkedLongSum(a, call)
                 case _ => call("sum", a)
               }
               if (s.dataType.isInstanceOf[DecimalType]) {
@@ -544,7 +594,11 @@ private object JoinConversion {
     }
     convert(join, join.joinType, join.leftKeys, join.rightKeys, join.condition,
       buildLeft = join.joinType == RightOuter, unsorted(join.left), unsorted(join.right),
-      leftBroadcast = false, rightBroadcast = false, conf)
+      leftBroadcast = false, rightBroadcast = false, conf).map {
+      // The hash join does not keep the sort-merge join's order.
+      case native: CinderNativeExec => native.copy(lostOrdering = join.outputOrdering)
+      case other => other
+    }
   }
 
   private def kind(joinType: JoinType): Either[String, String] = joinType match {
@@ -604,7 +658,6 @@ private object JoinConversion {
       _ <- if (l.scan.orElse(r.scan).isDefined && inputs.contains(false)) {
              Left("a native scan and a Spark input are not co-partitioned")
            } else Right(())
-      _ <- if (inputs.count(!_) > 3) Left("more than 3 co-partitioned inputs in one native plan") else Right(())
       lk <- seqOf(leftKeys.map(expr(_, left.output)))
       rk <- seqOf(rightKeys.map(expr(_, right.output)))
       cond <- condition.map(c => expr(c, left.output ++ right.output).map(Some(_))).getOrElse(Right(None))
@@ -615,7 +668,8 @@ private object JoinConversion {
         s""""left_keys":${lk.mkString("[", ",", "]")},"right_keys":${rk.mkString("[", ",", "]")}$conditionField,""" +
         s""""left":${l.root},"right":${shiftSlots(r.root, l.children.size)}}"""
       CinderNativeExec(root, join.output, l.scan.orElse(r.scan), l.children ++ r.children, inputs,
-        s"${join.nodeName}($joinKind, build $build) <- [${l.describe}, ${r.describe}]", join.outputPartitioning)
+        s"${join.nodeName}($joinKind, build $build) <- [${l.describe}, ${r.describe}]", join.outputPartitioning,
+        (l.scalarSubqueries ++ r.scalarSubqueries).distinctBy(_.exprId))
     }
   }
 

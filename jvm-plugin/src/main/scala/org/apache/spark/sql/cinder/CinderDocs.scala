@@ -8,21 +8,21 @@ object CinderDocs {
   /** Operators: Spark class, what runs natively, what stays on Spark. */
   val operators: Seq[(String, String, String)] = Seq(
     ("FileSourceScanExec", "Parquet on local files: the task's file splits, read columns, partition columns",
-      "other formats, bucketed scans, `_metadata` columns, non-`file:` paths, scans filtered by a " +
-        "subquery or dynamic partition pruning, queries that read `input_file_name()`"),
+      "other formats, bucketed scans, `_metadata` columns, non-`file:` paths, partitions filtered " +
+        "by a subquery or dynamic partition pruning, queries that read `input_file_name()`"),
     ("FilterExec", "the condition, when every expression in it is supported", "unsupported expressions"),
     ("ProjectExec", "every output expression, when all are supported", "unsupported expressions"),
     ("HashAggregateExec", "count, sum, avg, min, max: the partial stage over a native subtree (writing " +
       "Spark's aggregation buffers) and the final stage, over native input or over the shuffle (its rows " +
       "converted to Arrow a batch at a time)",
       "merge stages, DISTINCT, FILTER, float min/max (DataFusion's grouped float min/max lose -inf and " +
-        "NaN), integer sum in ANSI mode, avg of decimals of scale " +
+        "NaN), avg of decimals of scale " +
         "> 18, other functions"),
     ("BroadcastHashJoinExec", "inner, left/right outer, left semi, left anti equi-joins with an optional " +
       "condition: one native hash join whose build side is read from the broadcast relation in every task",
       "null-aware anti joins (`NOT IN`), existence joins, float keys"),
     ("ShuffledHashJoinExec", "the same join types and full outer, over the two co-partitioned inputs " +
-      "(native subtrees or shuffle reads, up to three zipped inputs per native plan)",
+      "(native subtrees or shuffle reads, zipped partition by partition)",
       "float keys, a side that is columnar but not native"),
     ("SortMergeJoinExec", "as a hash join (the sorts under it are dropped; a sort is put back where a node " +
       "left on Spark needs the order)", "as for ShuffledHashJoinExec"))
@@ -43,7 +43,8 @@ object CinderDocs {
     ("`LIKE`, `startswith`, `endswith`, `contains`", "constant patterns, escape character `\\`"),
     ("`substring`", "constant position ≥ 1 and length ≥ 0"),
     ("`year`, `month`, `day`", "of dates"),
-    ("`CAST`", "widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); integers, booleans and dates to strings; in legacy mode also narrowing decimal casts (round half up, null on overflow)"))
+    ("`CAST`", "widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); integers, booleans and dates to strings; narrowing decimal casts (round half up; on overflow null, or an error in ANSI mode)"),
+    ("scalar subquery", "run by Spark before the native plan; its value goes into the plan"))
 
   private def row(cells: String*): String = cells.map(_.replace("|", "\\|")).mkString("| ", " | ", " |")
 

@@ -9,9 +9,9 @@ import org.apache.spark.{Partition, SparkContext, TaskContext}
 import org.apache.spark.broadcast.Broadcast
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.Attribute
+import org.apache.spark.sql.catalyst.expressions.{Attribute, AttributeSet, SortOrder}
 import org.apache.spark.sql.catalyst.plans.physical.Partitioning
-import org.apache.spark.sql.execution.{FileSourceScanExec, SparkPlan}
+import org.apache.spark.sql.execution.{FileSourceScanExec, ScalarSubquery, SparkPlan}
 import org.apache.spark.sql.execution.arrow.ArrowWriter
 import org.apache.spark.sql.execution.datasources.{FilePartition, FileScanRDD, PartitionedFile}
 import org.apache.spark.sql.execution.joins.CinderBroadcastRows
@@ -32,6 +32,9 @@ import org.apache.spark.sql.vectorized.ColumnarBatch
  *   inputs); a broadcast child (a broadcast hash join's build side) feeds every partition all
  *   of its rows.
  *
+ * Scalar subqueries in its expressions (`scalarSubqueries`) run before it, as Spark's own operators'
+ * do; their values go into the plan message in place of their tokens.
+ *
  * Rows are written into Arrow vectors a batch at a time (Spark's `ArrowWriter`) and pulled by
  * the native plan through [[NativeInput]]; results come back as Arrow columns over native
  * memory, without copying. Spark inserts a `RowToColumnarExec` under every columnar
@@ -45,7 +48,9 @@ case class CinderNativeExec(
     children: Seq[SparkPlan],
     broadcast: Seq[Boolean],
     describe: String,
-    partitioning: Partitioning)
+    partitioning: Partitioning,
+    scalarSubqueries: Seq[ScalarSubquery] = Nil,
+    lostOrdering: Seq[SortOrder] = Nil)
   extends SparkPlan with CinderNative {
 
   require(children.size == broadcast.size, "one broadcast flag per child")
@@ -61,8 +66,16 @@ case class CinderNativeExec(
     s"CinderNativeExec [$describe] ${output.mkString("[", ", ", "]")}"
 
   override def withPlan(root: String, output: Seq[Attribute], describe: String,
-      partitioning: Partitioning): CinderNative =
-    copy(root = root, output = output, describe = describe, partitioning = partitioning)
+      partitioning: Partitioning, keepsOrder: Boolean): CinderNative = {
+    // The part of the lost order still expressed in the new output.
+    // (A sort order's equivalent expressions, such as the other side's join key, count too.)
+    val columns = AttributeSet(output)
+    val lost = if (!keepsOrder) Nil else lostOrdering.map { o =>
+      (o.child +: o.sameOrderExpressions).find(_.references.subsetOf(columns))
+        .map(e => SortOrder(e, o.direction, o.nullOrdering, Seq.empty))
+    }.takeWhile(_.isDefined).flatten
+    copy(root = root, output = output, describe = describe, partitioning = partitioning, lostOrdering = lost)
+  }
 
   override protected def withNewChildrenInternal(newChildren: IndexedSeq[SparkPlan]): CinderNativeExec =
     copy(children = newChildren)
@@ -81,6 +94,7 @@ case class CinderNativeExec(
 
   override protected def doExecuteColumnar(): RDD[ColumnarBatch] = {
     val conf = SQLConf.get
+    val root = PlanJson.withSubqueryValues(this.root, scalarSubqueries)
     val outputSchema = StructType(output.map(a => StructField(a.name, a.dataType, a.nullable)))
     val inputSchemas = children.map(c => StructType(c.output.map(a => StructField(a.name, a.dataType, a.nullable))))
     val batchRows = CinderConf.BatchRows.int(conf)
@@ -114,10 +128,7 @@ case class CinderNativeExec(
         rowChildren.map(children(_).execute()) match {
           case Seq() => throw new IllegalStateException("cinder: a native plan without a scan or row input")
           case Seq(a) => a.mapPartitionsInternal(rows => run(Seq(rows)))
-          case Seq(a, b) => a.zipPartitions(b)((x, y) => run(Seq(x, y)))
-          case Seq(a, b, c) => a.zipPartitions(b, c)((x, y, z) => run(Seq(x, y, z)))
-          case more => throw new IllegalStateException(
-            s"cinder: ${more.size} row inputs in one native plan (at most 3)")
+          case rdds => new ZippedInputsRDD(sparkContext, rdds, run)
         }
     }
   }
@@ -142,17 +153,33 @@ private[cinder] class NativeTask(
   def run(message: Array[Byte], rows: Map[Int, Iterator[InternalRow]]): Iterator[ColumnarBatch] = {
     NativeBridge.load()
     val context = TaskContext.get()
-    val inputs = inputSchemas.indices.map { i =>
-      val source = rows.getOrElse(i, CinderBroadcastRows.rows(broadcasts(i)))
-      new RowsToArrowInput(source, inputSchemas(i), batchRows, numInputRows, conversionTime)
-    }
+    // Closed when the task ends, also those made before a later one failed to start.
+    val inputs = scala.collection.mutable.ArrayBuffer.empty[RowsToArrowInput]
     context.addTaskCompletionListener[Unit](_ => inputs.foreach(_.close()))
+    for (i <- inputSchemas.indices) {
+      val source = rows.getOrElse(i, CinderBroadcastRows.rows(broadcasts(i)))
+      inputs += new RowsToArrowInput(source, inputSchemas(i), batchRows, numInputRows, conversionTime)
+    }
     val started = System.nanoTime()
     val handle =
       if (inputs.isEmpty) NativeBridge.createPlan(message)
       else NativeBridge.createPlanWithInputs(message, inputs.toArray[NativeInput])
     nativeTime += System.nanoTime() - started
-    new NativeBatchIterator(handle, outputSchema, context, numOutputRows, numOutputBatches, nativeTime, inputs)
+    new NativeBatchIterator(handle, outputSchema, context, numOutputRows, numOutputBatches, nativeTime,
+      inputs.toSeq)
+  }
+}
+
+/** Partition `i` of each of `rdds` (co-partitioned), handed together to `f`. */
+private[cinder] class ZippedInputsRDD(
+    sc: SparkContext,
+    rdds: Seq[RDD[InternalRow]],
+    f: Seq[Iterator[InternalRow]] => Iterator[ColumnarBatch])
+  extends org.apache.spark.rdd.ZippedPartitionsBaseRDD[ColumnarBatch](sc, rdds) {
+
+  override def compute(split: Partition, context: TaskContext): Iterator[ColumnarBatch] = {
+    val parts = split.asInstanceOf[org.apache.spark.rdd.ZippedPartitionsPartition].partitions
+    f(rdds.zip(parts).map { case (rdd, part) => rdd.iterator(part, context) })
   }
 }
 
@@ -336,8 +363,13 @@ trait CinderNative extends SparkPlan {
   def root: String
   def describe: String
 
-  /** The same leaf with another operator tree on top, replacing a node with `partitioning`. */
-  def withPlan(root: String, output: Seq[Attribute], describe: String, partitioning: Partitioning): CinderNative
+  /**
+   * The same leaves with another operator tree on top, replacing a node with `partitioning`;
+   * `keepsOrder` when the new top operator keeps its input's row order (a filter, a
+   * projection).
+   */
+  def withPlan(root: String, output: Seq[Attribute], describe: String, partitioning: Partitioning,
+      keepsOrder: Boolean = false): CinderNative
 }
 
 private[cinder] object CinderNative {
@@ -348,7 +380,8 @@ private[cinder] object CinderNative {
   def check(native: CinderNative, conf: SQLConf): Either[String, CinderNative] =
     scala.util.Try {
       NativeBridge.load()
-      val message = CinderNative.message(native.root, native.output, conf, files = None)
+      val message = CinderNative.message(PlanJson.withoutSubqueryValues(native.root), native.output, conf,
+        files = None)
       Option(NativeBridge.checkPlan(message.getBytes(StandardCharsets.UTF_8)))
     } match {
       case scala.util.Success(None) => Right(native)

@@ -164,15 +164,32 @@ object PlanJson {
       case _ => false
     }
     val narrowingOk = (from, to) match {
-      // Non-ANSI decimal rescale rounds half up and overflows to null, as Arrow's safe cast.
-      case (_: DecimalType, _: DecimalType) => mode == EvalMode.LEGACY
-      case (a, _: DecimalType) if isIntegral(a) => mode == EvalMode.LEGACY
+      // A decimal rescale rounds half up, as Arrow's cast does; a value that does not fit is
+      // null (legacy: Arrow's safe cast) or an error (ANSI: Arrow's checked cast).
+      case (_: DecimalType, _: DecimalType) => mode != EvalMode.TRY
+      case (a, _: DecimalType) if isIntegral(a) => mode != EvalMode.TRY
       case _ => false
     }
     if (widening || narrowingOk) Right(())
     else Left(s"cast from ${from.simpleString} to ${to.simpleString} (${mode.toString.toLowerCase} mode) " +
       "is not supported natively yet")
   }
+
+  /** The placeholder of a scalar subquery's value in a plan (a JSON string). */
+  def subqueryToken(s: org.apache.spark.sql.execution.ScalarSubquery): String = s"#cinder-subquery-${s.exprId.id}#"
+
+  private val SubqueryToken = "\"#cinder-subquery-\\d+#\"".r
+
+  /** `root` with every subquery's value null (for checking a plan before the values exist). */
+  def withoutSubqueryValues(root: String): String = SubqueryToken.replaceAllIn(root, "null")
+
+  /** `root` with each subquery's token replaced by its value (the subqueries have run). */
+  def withSubqueryValues(root: String, subqueries: Seq[org.apache.spark.sql.execution.ScalarSubquery]): String =
+    subqueries.foldLeft(root) { (json, s) =>
+      val value = literalValue(s.eval(), s.dataType)
+        .fold(r => throw new IllegalStateException(s"cinder: subquery value: $r"), identity)
+      json.replace(str(subqueryToken(s)), value)
+    }
 
   /** `{"kind":"column"}` for input column `index`. */
   def column(index: Int): String = s"""{"kind":"column","index":$index}"""
@@ -279,7 +296,14 @@ object PlanJson {
         _ <- castSupported(c.child.dataType, c.dataType, c.evalMode)
         child <- expr(c.child, input)
         t <- typeName(c.dataType)
-      } yield s"""{"kind":"cast","type":${str(t)},"child":$child}"""
+      } yield {
+        val ansi = if (c.evalMode == EvalMode.ANSI) ""","ansi":true""" else ""
+        s"""{"kind":"cast","type":${str(t)},"child":$child$ansi}"""
+      }
+    case s: org.apache.spark.sql.execution.ScalarSubquery =>
+      // Spark computes the subquery before the native plan runs; CinderNativeExec puts its
+      // value in place of the token then.
+      typeName(s.dataType).map(t => s"""{"kind":"literal","type":${str(t)},"value":${str(subqueryToken(s))}}""")
     case In(value, list) =>
       if (!list.forall(_.foldable)) Left("IN with non-constant items is not native yet")
       else for (v <- expr(value, input); items <- seq(list.map(expr(_, input))))

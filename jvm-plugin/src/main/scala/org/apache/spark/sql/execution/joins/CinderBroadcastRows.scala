@@ -19,7 +19,9 @@ object CinderBroadcastRows {
     case long: LongHashedRelation =>
       val copy = long.asReadOnlyCopy()
       copy.keys().flatMap(key => copy.get(key.getLong(0)))
-    case hashed: HashedRelation => hashed.asReadOnlyCopy().valuesWithKeyIndex().map(_.getValue)
+    case unsafe: UnsafeHashedRelation => unsafe.asReadOnlyCopy().valuesWithKeyIndex().map(_.getValue)
+    // An empty build side (valuesWithKeyIndex is not implemented for it either).
+    case EmptyHashedRelation => Iterator.empty
     case other => throw new IllegalStateException(
       s"cinder: expected a broadcast HashedRelation, found ${other.getClass.getName}")
   }
