@@ -162,13 +162,23 @@ def test_sorted_input_restored_through_a_spark_projection(spark, joined):
     assert _joins_are_native(spark, "SortMergeJoin("), (native_subtrees(spark), fallback_reasons(spark))
 
 
+SORTED_BY = {
+    "plain": "SELECT /*+ MERGE(b) */ a.k AS k, b.v AS bv FROM a JOIN b ON a.k = b.k SORT BY a.k",
+    # The order passes through an alias.
+    "alias": "SELECT /*+ MERGE(b) */ a.k AS k, b.v AS bv FROM a JOIN b ON a.k = b.k SORT BY k",
+    # A broadcast join keeps its streamed side's (the merge join's) order.
+    "broadcast above": "SELECT /*+ MERGE(b), BROADCAST(c) */ a.k AS k, c.v AS bv FROM a JOIN b ON a.k = b.k "
+                       "JOIN c ON b.k2 = c.k2 AND c.k = 3 SORT BY a.k",
+}
+
+
+@pytest.mark.parametrize("query", sorted(SORTED_BY))
 @pytest.mark.parametrize("adaptive", ["true", "false"])
-def test_sort_by_over_a_merge_join_stays_sorted(spark, joined, adaptive):
+def test_sort_by_over_a_merge_join_stays_sorted(spark, joined, adaptive, query):
     # Spark drops the SORT BY as redundant after a sort-merge join; the native hash join
     # does not keep that order, so Cinder sorts again.
     conf = {"spark.sql.autoBroadcastJoinThreshold": "-1", "spark.sql.adaptive.enabled": adaptive}
-    sql = ("SELECT spark_partition_id() AS part, k, bv FROM (SELECT /*+ MERGE(b) */ a.k, b.v AS bv "
-           "FROM a JOIN b ON a.k = b.k SORT BY a.k)")
+    sql = f"SELECT spark_partition_id() AS part, k, bv FROM ({SORTED_BY[query]})"
     compare(spark, sql, conf=conf)
     assert _joins_are_native(spark, "SortMergeJoin("), (native_subtrees(spark), fallback_reasons(spark))
     for key, value in conf.items():

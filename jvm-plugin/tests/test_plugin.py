@@ -174,6 +174,17 @@ def test_scalar_subqueries_are_values_in_native_plans(spark, table):
         fallback_reasons(spark)
 
 
+def test_scan_subqueries_for_filters_left_on_spark(spark, table):
+    # The filter stays on Spark (a cast to timestamp); the scan goes native, and its data
+    # filter's subquery (of a type the native side lacks) is not needed there.
+    compare(spark, "SELECT id FROM t WHERE cast(d AS timestamp) > (SELECT max(cast(d AS timestamp)) - "
+                   "INTERVAL 100 DAYS FROM t)", native=None)
+    # Without adaptive execution Spark reuses the second subquery.
+    compare(spark, "SELECT id FROM t WHERE p > (SELECT avg(p) FROM t) UNION ALL "
+                   "SELECT id FROM t WHERE p > (SELECT avg(p) FROM t)",
+            conf={"spark.sql.adaptive.enabled": "false"})
+
+
 def test_ansi_overflow_fails_natively_as_in_spark(spark, table):
     fails_alike(spark, "SELECT l * 4 FROM t WHERE l = 9223372036854775807",
                 "ARITHMETIC_OVERFLOW|[Oo]verflow", conf={"spark.sql.ansi.enabled": "true"})

@@ -43,6 +43,10 @@ object CinderInputTransitions extends Rule[SparkPlan] {
 /** The conversion itself (a rule, so tests and tools can apply it to any plan). */
 object CinderConvert extends Rule[SparkPlan] with Logging {
 
+  /** The order a node promised before conversion. */
+  private[cinder] val OriginalOrdering =
+    org.apache.spark.sql.catalyst.trees.TreeNodeTag[Seq[SortOrder]]("cinder.originalOrdering")
+
   /** One operator class's converter: a native subtree, or why the operator stays on Spark. */
   private type Converter = (SparkPlan, SQLConf) => Either[String, CinderNative]
 
@@ -68,6 +72,9 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       case _: InputFileName | _: InputFileBlockStart | _: InputFileBlockLength => true
       case _ => false
     }))
+    // Each node's order before conversion: a native subtree that replaces an ordered node
+    // (a sort-merge join, or what keeps its order) may need a sort again (keepLostOrder).
+    plan.foreach(node => node.setTagValue(OriginalOrdering, node.outputOrdering))
     val converted = plan.transformUp {
       case native: CinderNative => native
       case scan: FileSourceScanExec if usesInputFile =>
@@ -86,12 +93,16 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
           case Some(convert) =>
             convert(node, conf).flatMap(native => CinderNative.check(native, conf)) match {
               case Right(native: CinderNativeExec) =>
-                // The subqueries of the replaced operator's expressions now run before the
-                // native subtree (their values are in its plan).
+                // The subqueries of the replaced operator's expressions whose values the plan
+                // uses now run before the native subtree.
                 val found = node.expressions.flatMap(_.collect {
-                  case s: org.apache.spark.sql.execution.ScalarSubquery => s
+                  case s: org.apache.spark.sql.execution.ScalarSubquery
+                      if native.root.contains(PlanJson.str(PlanJson.subqueryToken(s))) => s
                 })
-                native.copy(scalarSubqueries = (native.scalarSubqueries ++ found).distinctBy(_.exprId))
+                // What order the replaced operator promised (native subtrees promise none).
+                val order = node.getTagValue(CinderConvert.OriginalOrdering).getOrElse(Nil)
+                native.copy(scalarSubqueries = (native.scalarSubqueries ++ found).distinctBy(_.exprId),
+                  lostOrdering = order)
               case Right(native) => native
               case Left(reason) =>
                 reasons += node.nodeName -> reason
@@ -139,9 +150,9 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
   }, orderMatters = true)
 
   /**
-   * Sorts a native subtree that replaced a sort-merge join again where its order may still be
-   * relied on although no node asks for it: Spark removed a local sort (`SORT BY`) above the
-   * join as redundant. Only where the path up to the root keeps row order (projections,
+   * Sorts a native subtree that replaced an ordered node (a sort-merge join, or a projection,
+   * filter or join that kept its order) again where that order may still be relied on although
+   * no node asks for it: Spark removed a local sort (`SORT BY`) above it as redundant. Only where the path up to the root keeps row order (projections,
    * filters, limits, ...) and no node on it asks for an order itself (`restoreOrdering` sees
    * to those), or re-sorts, aggregates or exchanges.
    */
@@ -206,7 +217,10 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     } yield {
       val node = s"""{"op":"parquet_scan","schema":$schema,"partition_schema":$partitions}"""
       val table = roots.headOption.map(_.getName).getOrElse("?")
-      CinderNativeExec(node, scan.output, Some(scan), Nil, Nil, s"ParquetScan($table)", scan.outputPartitioning)
+      // The native scan does not use Spark's pushed-down filters; data filters with a subquery
+      // would need its value before the scan's file partitions can be listed.
+      val files = scan.copy(dataFilters = scan.dataFilters.filterNot(_.exists(_.isInstanceOf[ExecSubqueryExpression])))
+      CinderNativeExec(node, scan.output, Some(files), Nil, Nil, s"ParquetScan($table)", scan.outputPartitioning)
     }
   }
 
@@ -221,8 +235,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
             root = s"""{"op":"filter","condition":$condition,"input":${child.root}}""",
             output = filter.output,
             describe = s"Filter <- ${child.describe}",
-            partitioning = filter.outputPartitioning,
-            keepsOrder = true)
+            partitioning = filter.outputPartitioning)
         }
       case other => Left(s"its input (${other.nodeName}) is not native")
     }
@@ -270,8 +283,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
               root = s"""{"op":"project","exprs":$list,"input":${child.root}}""",
               output = project.output,
               describe = s"Project <- ${child.describe}",
-              partitioning = project.outputPartitioning,
-              keepsOrder = true))
+              partitioning = project.outputPartitioning))
         }
       case other => Left(s"its input (${other.nodeName}) is not native")
     }
@@ -594,11 +606,7 @@ private object JoinConversion {
     }
     convert(join, join.joinType, join.leftKeys, join.rightKeys, join.condition,
       buildLeft = join.joinType == RightOuter, unsorted(join.left), unsorted(join.right),
-      leftBroadcast = false, rightBroadcast = false, conf).map {
-      // The hash join does not keep the sort-merge join's order.
-      case native: CinderNativeExec => native.copy(lostOrdering = join.outputOrdering)
-      case other => other
-    }
+      leftBroadcast = false, rightBroadcast = false, conf)
   }
 
   private def kind(joinType: JoinType): Either[String, String] = joinType match {

@@ -9,7 +9,7 @@ import org.apache.spark.{Partition, SparkContext, TaskContext}
 import org.apache.spark.broadcast.Broadcast
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.{Attribute, AttributeSet, SortOrder}
+import org.apache.spark.sql.catalyst.expressions.{Attribute, SortOrder}
 import org.apache.spark.sql.catalyst.plans.physical.Partitioning
 import org.apache.spark.sql.execution.{FileSourceScanExec, ScalarSubquery, SparkPlan}
 import org.apache.spark.sql.execution.arrow.ArrowWriter
@@ -66,16 +66,8 @@ case class CinderNativeExec(
     s"CinderNativeExec [$describe] ${output.mkString("[", ", ", "]")}"
 
   override def withPlan(root: String, output: Seq[Attribute], describe: String,
-      partitioning: Partitioning, keepsOrder: Boolean): CinderNative = {
-    // The part of the lost order still expressed in the new output.
-    // (A sort order's equivalent expressions, such as the other side's join key, count too.)
-    val columns = AttributeSet(output)
-    val lost = if (!keepsOrder) Nil else lostOrdering.map { o =>
-      (o.child +: o.sameOrderExpressions).find(_.references.subsetOf(columns))
-        .map(e => SortOrder(e, o.direction, o.nullOrdering, Seq.empty))
-    }.takeWhile(_.isDefined).flatten
-    copy(root = root, output = output, describe = describe, partitioning = partitioning, lostOrdering = lost)
-  }
+      partitioning: Partitioning): CinderNative =
+    copy(root = root, output = output, describe = describe, partitioning = partitioning)
 
   override protected def withNewChildrenInternal(newChildren: IndexedSeq[SparkPlan]): CinderNativeExec =
     copy(children = newChildren)
@@ -173,13 +165,18 @@ private[cinder] class NativeTask(
 /** Partition `i` of each of `rdds` (co-partitioned), handed together to `f`. */
 private[cinder] class ZippedInputsRDD(
     sc: SparkContext,
-    rdds: Seq[RDD[InternalRow]],
-    f: Seq[Iterator[InternalRow]] => Iterator[ColumnarBatch])
-  extends org.apache.spark.rdd.ZippedPartitionsBaseRDD[ColumnarBatch](sc, rdds) {
+    inputs: Seq[RDD[InternalRow]],
+    private var f: Seq[Iterator[InternalRow]] => Iterator[ColumnarBatch])
+  extends org.apache.spark.rdd.ZippedPartitionsBaseRDD[ColumnarBatch](sc, inputs) {
 
   override def compute(split: Partition, context: TaskContext): Iterator[ColumnarBatch] = {
     val parts = split.asInstanceOf[org.apache.spark.rdd.ZippedPartitionsPartition].partitions
-    f(rdds.zip(parts).map { case (rdd, part) => rdd.iterator(part, context) })
+    f(rdds.zip(parts).map { case (rdd, part) => rdd.iterator(part, context).asInstanceOf[Iterator[InternalRow]] })
+  }
+
+  override def clearDependencies(): Unit = {
+    super.clearDependencies()
+    f = null
   }
 }
 
@@ -363,13 +360,8 @@ trait CinderNative extends SparkPlan {
   def root: String
   def describe: String
 
-  /**
-   * The same leaves with another operator tree on top, replacing a node with `partitioning`;
-   * `keepsOrder` when the new top operator keeps its input's row order (a filter, a
-   * projection).
-   */
-  def withPlan(root: String, output: Seq[Attribute], describe: String, partitioning: Partitioning,
-      keepsOrder: Boolean = false): CinderNative
+  /** The same leaves with another operator tree on top, replacing a node with `partitioning`. */
+  def withPlan(root: String, output: Seq[Attribute], describe: String, partitioning: Partitioning): CinderNative
 }
 
 private[cinder] object CinderNative {
