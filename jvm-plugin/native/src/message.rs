@@ -488,11 +488,17 @@ impl Node {
         }
     }
 
+    /// How many `parquet_scan` leaves there are, and the `input` leaves' slots.
+    fn leaves(&self) -> (usize, Vec<usize>) {
+        let (mut scans, mut inputs) = (0, Vec::new());
+        self.collect_leaves(&mut scans, &mut inputs);
+        (scans, inputs)
+    }
+
     /// Checks the leaves: at most one `parquet_scan` (it reads the task's files), and
     /// `input`s numbered `0..n`, each once.
     fn check_leaves(&self) -> Result<()> {
-        let (mut scans, mut inputs) = (0, Vec::new());
-        self.collect_leaves(&mut scans, &mut inputs);
+        let (scans, inputs) = self.leaves();
         if scans > 1 {
             return Err(NativeError::plan(format!(
                 "a plan reads at most one parquet_scan, this one has {scans}"
@@ -516,8 +522,6 @@ impl Node {
 
     /// How many `input` leaves the plan has (each needs a batch source).
     pub fn input_count(&self) -> usize {
-        let (mut scans, mut inputs) = (0, Vec::new());
-        self.collect_leaves(&mut scans, &mut inputs);
-        inputs.len()
+        self.leaves().1.len()
     }
 }

@@ -133,8 +133,8 @@ impl NativePlan {
         check_output(&plan, &output)
     }
 
-    /// [`NativePlan::create`] for a plan whose `input` leaves read `sources` (leaf `index`
-    /// reads `sources[index]`).
+    /// [`NativePlan::create`] for a plan whose `input` leaves read `sources` (the leaf with
+    /// `slot` i reads `sources[i]`).
     pub fn create_with_inputs(bytes: &[u8], sources: Vec<Box<dyn BatchSource>>) -> Result<Self> {
         let message = PlanMessage::parse(bytes)?;
         let wanted = message.root.input_count();

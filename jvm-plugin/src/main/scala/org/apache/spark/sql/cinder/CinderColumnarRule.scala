@@ -152,9 +152,10 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
   /**
    * Sorts a native subtree that replaced an ordered node (a sort-merge join, or a projection,
    * filter or join that kept its order) again where that order may still be relied on although
-   * no node asks for it: Spark removed a local sort (`SORT BY`) above it as redundant. Only where the path up to the root keeps row order (projections,
-   * filters, limits, ...) and no node on it asks for an order itself (`restoreOrdering` sees
-   * to those), or re-sorts, aggregates or exchanges.
+   * no node asks for it: Spark removed a local sort (`SORT BY`) above it as redundant. Only
+   * where the path up to the root keeps row order (projections, filters, limits, ...) and no
+   * node on it asks for an order itself (`restoreOrdering` sees to those), or re-sorts,
+   * aggregates or exchanges.
    */
   private def keepLostOrder(plan: SparkPlan, orderMatters: Boolean): SparkPlan = plan match {
     case native: CinderNativeExec =>
@@ -250,12 +251,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       case other if AggregateConversion.isFinal(agg) && !other.supportsColumnar =>
         // A final aggregation (typically over a shuffle) starts a native subtree that reads
         // its child's rows.
-        PlanJson.fields(other.output.map(a =>
-          org.apache.spark.sql.types.StructField(a.name, a.dataType, a.nullable))).flatMap { schema =>
-          val input = CinderNativeExec(s"""{"op":"input","schema":$schema,"slot":0}""", other.output, None,
-            Seq(other), Seq(false), s"Input(${other.nodeName})", other.outputPartitioning)
-          AggregateConversion.convert(agg, input)
-        }
+        CinderNativeExec.input(other, broadcast = false).flatMap(input => AggregateConversion.convert(agg, input))
       case other => Left(s"its input (${other.nodeName}) is not native")
     }
   }
@@ -622,13 +618,7 @@ private object JoinConversion {
   /** A native side: the child's own subtree, or an `input` leaf reading the child's rows. */
   private def side(plan: SparkPlan, broadcast: Boolean): Either[String, CinderNativeExec] = plan match {
     case native: CinderNativeExec if !broadcast => Right(native)
-    case other if broadcast || !other.supportsColumnar =>
-      fields(other.output.map(a => org.apache.spark.sql.types.StructField(a.name, a.dataType, a.nullable)))
-        .map { schema =>
-          val what = if (broadcast) "Broadcast" else "Input"
-          CinderNativeExec(s"""{"op":"input","schema":$schema,"slot":0}""", other.output, None, Seq(other),
-            Seq(broadcast), s"$what(${other.nodeName})", other.outputPartitioning)
-        }
+    case other if broadcast || !other.supportsColumnar => CinderNativeExec.input(other, broadcast)
     case other => Left(s"its input ${other.nodeName} is columnar but not native")
   }
 
@@ -666,8 +656,8 @@ private object JoinConversion {
       _ <- if (l.scan.orElse(r.scan).isDefined && inputs.contains(false)) {
              Left("a native scan and a Spark input are not co-partitioned")
            } else Right(())
-      lk <- seqOf(leftKeys.map(expr(_, left.output)))
-      rk <- seqOf(rightKeys.map(expr(_, right.output)))
+      lk <- seq(leftKeys.map(expr(_, left.output)))
+      rk <- seq(rightKeys.map(expr(_, right.output)))
       cond <- condition.map(c => expr(c, left.output ++ right.output).map(Some(_))).getOrElse(Right(None))
     } yield {
       val build = if (buildLeft) "left" else "right"
@@ -680,9 +670,6 @@ private object JoinConversion {
         (l.scalarSubqueries ++ r.scalarSubqueries).distinctBy(_.exprId))
     }
   }
-
-  private def seqOf(items: Seq[Either[String, String]]): Either[String, Seq[String]] =
-    items.collectFirst { case Left(r) => r }.toLeft(items.collect { case Right(j) => j })
 }
 
 /**

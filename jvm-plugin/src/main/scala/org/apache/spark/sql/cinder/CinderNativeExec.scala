@@ -126,6 +126,19 @@ case class CinderNativeExec(
   }
 }
 
+private[cinder] object CinderNativeExec {
+  /**
+   * A native subtree that is just an `input` leaf reading `plan`'s rows (its partitions, or
+   * all of its broadcast relation in every task), for a native operator to go on top of.
+   */
+  def input(plan: SparkPlan, broadcast: Boolean): Either[String, CinderNativeExec] =
+    PlanJson.fields(plan.output.map(a => StructField(a.name, a.dataType, a.nullable))).map { schema =>
+      val what = if (broadcast) "Broadcast" else "Input"
+      CinderNativeExec(s"""{"op":"input","schema":$schema,"slot":0}""", plan.output, None, Seq(plan),
+        Seq(broadcast), s"$what(${plan.nodeName})", plan.outputPartitioning)
+    }
+}
+
 /**
  * What one task of a [[CinderNativeExec]] does: creates the native plan with one
  * [[RowsToArrowInput]] per child (its partition's rows, or all of a broadcast's rows) and

@@ -69,7 +69,8 @@ object PlanJson {
     else if (v.isNegInfinity) "\"-Infinity\""
     else java.lang.Double.toString(v)
 
-  private def seq(items: Seq[Either[String, String]]): Either[String, Seq[String]] =
+  /** The items' JSON, or the first item's reason it cannot go native. */
+  def seq(items: Seq[Either[String, String]]): Either[String, Seq[String]] =
     items.collectFirst { case Left(r) => r }.toLeft(items.collect { case Right(j) => j })
 
   private def binary(op: String, l: Expression, r: Expression, dt: DataType, input: Seq[Attribute],
