@@ -109,8 +109,26 @@ def test_partitioned_aggregation(spark, partitioned):  # noqa: F811
     assert _partial_is_native(spark)
 
 
+@pytest.mark.parametrize("aggregates", [
+    "count(DISTINCT i)", "sum(DISTINCT i)", "count(DISTINCT s)", "avg(DISTINCT l)", "count(DISTINCT d)",
+])
+@pytest.mark.parametrize("group_by", ["", "b"])
+def test_distinct_aggregates_run_natively(spark, table, aggregates, group_by):
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    compare(spark, f"SELECT {keys}{aggregates} FROM t{tail}")
+    reasons = [r for r in fallback_reasons(spark) if r.startswith("HashAggregate")]
+    assert not reasons, reasons
+    assert _partial_is_native(spark) and _final_is_native(spark), native_subtrees(spark)
+
+
+def test_distinct_aggregate_next_to_others_keeps_its_merge_stage_on_spark(spark, table):
+    compare(spark, "SELECT b, count(DISTINCT i), sum(l) FROM t GROUP BY b")
+    assert any("DISTINCT aggregates next to other aggregates" in r for r in fallback_reasons(spark)), \
+        fallback_reasons(spark)
+
+
 def test_unsupported_aggregates_stay_on_spark_with_reasons(spark, table):
-    compare(spark, "SELECT b, count(DISTINCT i) FROM t GROUP BY b")
     compare(spark, "SELECT b, max(x) FROM t GROUP BY b", conf={"spark.sql.ansi.enabled": "false"})
     assert any("max of double" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
     compare(spark, "SELECT b, stddev(i) FROM t GROUP BY b")

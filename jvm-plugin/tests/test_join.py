@@ -64,6 +64,16 @@ def _columns(join):
     return "a.*" if "SEMI" in join or "ANTI" in join else "a.*, b.*"
 
 
+@pytest.mark.parametrize("join", JOINS)
+def test_merge_join_builds_its_smaller_side(spark, joined, join):
+    # c (300 rows) on the left of a (1500): the native hash join builds the left side.
+    columns = "c.*" if "SEMI" in join or "ANTI" in join else "c.*, a.*"
+    compare(spark, f"SELECT /*+ MERGE(a) */ {columns} FROM c {join} a ON c.k = a.k AND c.k2 = a.k2",
+            conf={"spark.sql.autoBroadcastJoinThreshold": "-1"})
+    assert any("SortMergeJoin(" in n and "build left" in n for n in native_subtrees(spark)), (
+        native_subtrees(spark), fallback_reasons(spark))
+
+
 @pytest.mark.parametrize("strategy", sorted(HINTS))
 @pytest.mark.parametrize("join", JOINS)
 @pytest.mark.parametrize("on", ["a.k = b.k", "a.k = b.k AND a.k2 = b.k2", "a.s = b.s",
@@ -123,7 +133,8 @@ def test_sorted_input_restored_for_a_merge_join_left_on_spark(spark, joined):
     plan = compare(spark, sql, conf={"spark.sql.autoBroadcastJoinThreshold": "-1",
                                      "spark.sql.adaptive.enabled": "false"})
     assert _joins_are_native(spark), (native_subtrees(spark), fallback_reasons(spark))
-    assert "SortMergeJoin" in plan and "Sort [" in plan, plan
+    # The sort that comes back is native, on top of the inner join's native plan.
+    assert "SortMergeJoin" in plan and "[Sort <- Project <- SortMergeJoin(inner" in plan, plan
 
 
 def test_float_keys_stay_on_spark_with_a_reason(spark, joined):
@@ -132,9 +143,29 @@ def test_float_keys_stay_on_spark_with_a_reason(spark, joined):
     assert any("ShuffledHashJoin" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
 
 
-def test_not_in_stays_on_spark_with_a_reason(spark, joined):
-    compare(spark, "SELECT v FROM a WHERE k NOT IN (SELECT k FROM b WHERE k2 = 0 AND k IS NOT NULL)", native=None)
-    assert any("null-aware anti joins" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+@pytest.mark.parametrize("subquery, decided", [
+    ("SELECT k FROM b WHERE k2 = 0 AND k IS NOT NULL", False),  # no nulls: a null left key drops its row
+    ("SELECT k FROM b WHERE k2 = 0", True),  # a null in the subquery: no row at all
+    ("SELECT k FROM b WHERE k > 1000", True),  # empty: every row, null keys too
+    ("SELECT k + 1 FROM c WHERE k IS NOT NULL", False),
+])
+@pytest.mark.parametrize("adaptive", ["true", "false"])
+def test_not_in_is_a_native_null_aware_anti_join(spark, joined, subquery, decided, adaptive):
+    # Adaptive execution drops the join once it sees the subquery empty or holding a null.
+    dropped = decided and adaptive == "true"
+    compare(spark, f"SELECT k, v FROM a WHERE k NOT IN ({subquery})", native=None if dropped else True,
+            conf={"spark.sql.adaptive.enabled": adaptive})
+    if dropped:
+        return
+    assert any("BroadcastHashJoin(left_anti, null-aware, build left)" in n for n in native_subtrees(spark)), (
+        native_subtrees(spark), fallback_reasons(spark))
+    assert not [r for r in fallback_reasons(spark) if "Join" in r], fallback_reasons(spark)
+
+
+def test_not_in_on_several_columns_stays_on_spark_with_a_reason(spark, joined):
+    compare(spark, "SELECT v FROM a WHERE (k, k2) NOT IN (SELECT k, k2 FROM b WHERE k IS NOT NULL)", native=None)
+    # Spark plans a multi-column NOT IN as a nested-loop join (no equality keys).
+    assert any(r.startswith("BroadcastNestedLoopJoin") for r in fallback_reasons(spark)), fallback_reasons(spark)
 
 
 def test_switched_off_joins_say_so(spark, joined):

@@ -41,5 +41,5 @@ PATH="$venv/bin:$PATH" spark-submit --master "local[$cores]" --driver-memory 10g
   --conf spark.sql.shuffle.partitions=$cores \
   --conf spark.cinder.device="$device" \
   --jars "$CINDER_JAR" --conf spark.plugins=org.apache.spark.sql.cinder.CinderPlugin \
-  jvm-plugin/tpch/tpch_spark.py --data "$data" --iterations "$iterations" \
+  jvm-plugin/tpch/tpch_spark.py --data "$data" --iterations "$iterations" --conversion-probe \
   ${queries:+--queries "$queries"} --output "$output" 2> >(grep -v ' WARN \| INFO ' >&2)

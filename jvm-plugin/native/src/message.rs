@@ -146,6 +146,11 @@ pub enum Node {
         condition: Option<Expr>,
         /// The side read in full into the hash table.
         build: BuildSide,
+        /// Spark's null-aware anti join (`NOT IN`), for `left_anti` with one key, no
+        /// condition and the left side built: no row when the right side has a null key, and
+        /// a left row with a null key only when the right side is empty.
+        #[serde(default)]
+        null_aware: bool,
         /// The left input.
         left: Box<Node>,
         /// The right input.
@@ -177,6 +182,42 @@ pub enum Node {
         /// The input operator.
         input: Box<Node>,
     },
+    /// Orders the input by `keys` (the first decides, then the next, ...), with Spark's
+    /// ordering: strings by their UTF-8 bytes, `-0.0` equal to `0.0`, NaN above every other
+    /// float. With `fetch`, only the first `fetch` rows are kept (a top-k). Rows with equal
+    /// keys come in no particular order, as in Spark.
+    Sort {
+        /// The sort keys, at least one.
+        keys: Vec<SortKey>,
+        /// Keep only the first `fetch` rows.
+        #[serde(default)]
+        fetch: Option<usize>,
+        /// The input operator.
+        input: Box<Node>,
+    },
+    /// Skips the first `offset` rows, then passes up to `limit` rows (all with no `limit`).
+    Limit {
+        /// Rows skipped first.
+        #[serde(default)]
+        offset: usize,
+        /// Rows passed at most.
+        #[serde(default)]
+        limit: Option<usize>,
+        /// The input operator.
+        input: Box<Node>,
+    },
+}
+
+/// One key of a [`Node::Sort`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortKey {
+    /// The value ordered by, over the input's columns.
+    pub expr: Expr,
+    /// Smallest first (`ASC`) or largest first (`DESC`).
+    pub ascending: bool,
+    /// Nulls before every value (`NULLS FIRST`) or after (`NULLS LAST`).
+    pub nulls_first: bool,
 }
 
 /// An expression over an operator's input, with Spark's (non-ANSI) semantics.
@@ -472,7 +513,9 @@ impl Node {
             Node::ParquetScan { .. } | Node::Input { .. } => vec![],
             Node::Filter { input, .. }
             | Node::Project { input, .. }
-            | Node::HashAggregate { input, .. } => vec![input],
+            | Node::HashAggregate { input, .. }
+            | Node::Sort { input, .. }
+            | Node::Limit { input, .. } => vec![input],
             Node::HashJoin { left, right, .. } => vec![left, right],
         }
     }

@@ -18,7 +18,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float32Array, Float64Array};
-use datafusion::arrow::compute::{CastOptions, can_cast_types};
+use datafusion::arrow::compute::{CastOptions, SortOptions, can_cast_types};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, i256};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::FormatOptions;
@@ -32,24 +32,27 @@ use datafusion::functions_aggregate::count::count_udaf;
 use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::logical_expr::{ColumnarValue, Operator};
-use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::aggregate::AggregateExprBuilder;
 use datafusion::physical_expr::expressions::{
     BinaryExpr, CaseExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, LikeExpr,
     Literal, NegativeExpr, NotExpr,
 };
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_expr::{LexOrdering, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode, PhysicalGroupBy};
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::utils::JoinFilter;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
+use datafusion::physical_plan::limit::GlobalLimitExec;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
 use crate::error::{NativeError, Result};
 use crate::input::{JvmInputExec, SourceSlot};
 use crate::message::{
     AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
-    Settings,
+    Settings, SortKey,
 };
 
 /// Cast options with Spark's non-ANSI behaviour: a value that does not fit becomes null.
@@ -214,14 +217,15 @@ pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionP
             right_keys,
             condition,
             build,
+            null_aware,
             left,
             right,
         } => build_join(
             *join_type,
-            left_keys,
-            right_keys,
+            (left_keys, right_keys),
             condition.as_ref(),
             *build,
+            *null_aware,
             build_plan(left, leaves)?,
             build_plan(right, leaves)?,
         ),
@@ -260,6 +264,16 @@ pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionP
             aggregates,
             input,
         } => build_aggregate(groups, aggregates, build_plan(input, leaves)?),
+        Node::Sort { keys, fetch, input } => build_sort(keys, *fetch, build_plan(input, leaves)?),
+        Node::Limit {
+            offset,
+            limit,
+            input,
+        } => Ok(Arc::new(GlobalLimitExec::new(
+            single_partition(build_plan(input, leaves)?),
+            *offset,
+            *limit,
+        ))),
         Node::Project { exprs, input } => {
             let input = build_plan(input, leaves)?;
             let schema = input.schema();
@@ -274,6 +288,53 @@ pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionP
             ))
         }
     }
+}
+
+/// `plan` with one output partition (a task's plan has one; this keeps it so for the
+/// operators that need it).
+fn single_partition(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+    if plan.output_partitioning().partition_count() == 1 {
+        plan
+    } else {
+        Arc::new(CoalescePartitionsExec::new(plan))
+    }
+}
+
+/// A `sort`: DataFusion's `SortExec` (a top-k with `fetch`) over keys whose floats are
+/// normalized first, so that `-0.0` sorts with `0.0` and every NaN above every number, as
+/// Spark orders them.
+fn build_sort(
+    keys: &[SortKey],
+    fetch: Option<usize>,
+    input: Arc<dyn ExecutionPlan>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let schema = input.schema();
+    let exprs = keys
+        .iter()
+        .map(|key| {
+            let expr = normalize_float(translate(&key.expr, &schema)?, &schema)?;
+            Ok(PhysicalSortExpr::new(
+                expr,
+                SortOptions {
+                    descending: !key.ascending,
+                    nulls_first: key.nulls_first,
+                },
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ordering = LexOrdering::new(exprs)
+        .ok_or_else(|| NativeError::plan("a sort needs at least one key"))?;
+    if fetch == Some(0) {
+        // DataFusion's top-k needs room for a row; no rows is a limit.
+        return Ok(Arc::new(GlobalLimitExec::new(
+            single_partition(input),
+            0,
+            Some(0),
+        )));
+    }
+    Ok(Arc::new(
+        SortExec::new(ordering, single_partition(input)).with_fetch(fetch),
+    ))
 }
 
 /// Renames `plan`'s columns to `{prefix}{i}`, so that the two sides of a join (a self-join,
@@ -300,13 +361,24 @@ fn renamed(plan: Arc<dyn ExecutionPlan>, prefix: &str) -> Result<Arc<dyn Executi
 /// nothing, as in Spark's equi-joins).
 fn build_join(
     join_type: JoinKind,
-    left_keys: &[Expr],
-    right_keys: &[Expr],
+    (left_keys, right_keys): (&[Expr], &[Expr]),
     condition: Option<&Expr>,
     build: BuildSide,
+    null_aware: bool,
     left: Arc<dyn ExecutionPlan>,
     right: Arc<dyn ExecutionPlan>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
+    // DataFusion's null-aware anti join builds the side whose rows it returns.
+    if null_aware
+        && (join_type != JoinKind::LeftAnti
+            || build != BuildSide::Left
+            || left_keys.len() != 1
+            || condition.is_some())
+    {
+        return Err(NativeError::plan(
+            "a null-aware join is a left_anti join on one key, without a condition, building its left side",
+        ));
+    }
     if left_keys.is_empty() || left_keys.len() != right_keys.len() {
         return Err(NativeError::plan(format!(
             "a hash join needs as many left keys as right keys, at least one (got {} and {})",
@@ -370,7 +442,7 @@ fn build_join(
         None,
         PartitionMode::CollectLeft,
         NullEquality::NullEqualsNothing,
-        false,
+        null_aware,
     )
     .map_err(|e| NativeError::plan(e.to_string()))?;
     match build {

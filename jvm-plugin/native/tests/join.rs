@@ -340,3 +340,81 @@ fn an_input_may_read_another_native_plan_on_the_same_thread() {
     }
     assert_eq!(rows, expected("inner", &left, &right, false, false).len());
 }
+
+/// `left.k NOT IN (right.k)` as Spark evaluates it, by nested loops: sorted rows as text.
+fn not_in(left: &[Row], right: &[Row]) -> Vec<String> {
+    let mut out: Vec<String> = if right.is_empty() {
+        left.iter().map(|l| show(&row_values(Some(l)))).collect()
+    } else if right.iter().any(|r| r.0.is_none()) {
+        vec![]
+    } else {
+        left.iter()
+            .filter(|l| l.0.is_some() && right.iter().all(|r| r.0 != l.0))
+            .map(|l| show(&row_values(Some(l))))
+            .collect()
+    };
+    out.sort();
+    out
+}
+
+#[test]
+fn null_aware_anti_join_is_not_in() {
+    let no_nulls =
+        |rows: Vec<Row>| -> Vec<Row> { rows.into_iter().filter(|r| r.0.is_some()).collect() };
+    let cases: Vec<(&str, Vec<Row>, Vec<Row>)> = vec![
+        ("right has a null key", side(11, 50, 10), side(12, 30, 10)),
+        (
+            "right without nulls",
+            side(13, 60, 12),
+            no_nulls(side(14, 20, 12)),
+        ),
+        ("right empty", side(15, 40, 8), vec![]),
+        ("left empty", vec![], no_nulls(side(16, 10, 4))),
+        (
+            "all left keys null",
+            vec![(None, 0, Some("x".into())); 4],
+            no_nulls(side(17, 5, 3)),
+        ),
+    ];
+    for (name, left, right) in &cases {
+        for device in ["cpu", "host"] {
+            let message = json!({"version": 1, "output": fields(),
+                "settings": {"device": device, "batch_rows": 100}, "root": {
+                "op": "hash_join", "join_type": "left_anti", "build": "left", "null_aware": true,
+                "left_keys": [col(0)], "right_keys": [col(0)],
+                "left": {"op": "input", "schema": fields(), "slot": 0},
+                "right": {"op": "input", "schema": fields(), "slot": 1}}});
+            let sources: Vec<Box<dyn BatchSource>> = vec![
+                Box::new(Batches(batches(left, 7))),
+                Box::new(Batches(batches(right, 3))),
+            ];
+            let mut plan = NativePlan::create_with_inputs(message.to_string().as_bytes(), sources)
+                .unwrap_or_else(|e| panic!("{name} on {device}: {e}"));
+            let options = FormatOptions::default().with_null("null");
+            let mut rows = Vec::new();
+            while let Some(batch) = plan.next_batch().expect("batch") {
+                let formatters: Vec<_> = batch
+                    .columns()
+                    .iter()
+                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+                    .collect();
+                for i in 0..batch.num_rows() {
+                    let row: Vec<String> =
+                        formatters.iter().map(|f| f.value(i).to_string()).collect();
+                    rows.push(row.join("|"));
+                }
+            }
+            rows.sort();
+            assert_eq!(rows, not_in(left, right), "{name} on {device}");
+        }
+    }
+    let mut message = json!({"version": 1, "output": fields(), "root": {
+        "op": "hash_join", "join_type": "left_anti", "build": "right", "null_aware": true,
+        "left_keys": [col(0)], "right_keys": [col(0)],
+        "left": {"op": "input", "schema": fields(), "slot": 0},
+        "right": {"op": "input", "schema": fields(), "slot": 1}}});
+    assert!(plan_error(&message, 2).contains("null-aware"));
+    message["root"]["build"] = json!("left");
+    message["root"]["join_type"] = json!("left_semi");
+    assert!(plan_error(&message, 2).contains("null-aware"));
+}

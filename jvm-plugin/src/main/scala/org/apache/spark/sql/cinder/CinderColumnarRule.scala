@@ -9,8 +9,9 @@ import org.apache.spark.sql.catalyst.expressions.aggregate.{Average, Count, Fina
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
   InputFileBlockStart, InputFileName, SortOrder}
 import org.apache.spark.sql.execution.ExecSubqueryExpression
-import org.apache.spark.sql.execution.{ColumnarRule, FileSourceScanExec, FilterExec, ProjectExec, RowToColumnarExec,
-  SortExec, SparkPlan}
+import org.apache.spark.sql.execution.{CollectLimitExec, ColumnarRule, FileSourceScanExec, FilterExec,
+  GlobalLimitExec, LocalLimitExec, ProjectExec, RowToColumnarExec, SortExec, SparkPlan, TakeOrderedAndProjectExec,
+  UnionExec}
 import org.apache.spark.sql.execution.aggregate.HashAggregateExec
 import org.apache.spark.sql.execution.joins.{BroadcastHashJoinExec, ShuffledHashJoinExec, SortMergeJoinExec}
 import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, FloatType, LongType, BooleanType}
@@ -47,6 +48,9 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
   private[cinder] val OriginalOrdering =
     org.apache.spark.sql.catalyst.trees.TreeNodeTag[Seq[SortOrder]]("cinder.originalOrdering")
 
+  /** Marks a sort of a sort-merge join's input (it goes with the join if the join converts). */
+  private val FeedsSortMergeJoin = org.apache.spark.sql.catalyst.trees.TreeNodeTag[Unit]("cinder.feedsSortMergeJoin")
+
   /** One operator class's converter: a native subtree, or why the operator stays on Spark. */
   private type Converter = (SparkPlan, SQLConf) => Either[String, CinderNative]
 
@@ -55,6 +59,16 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     classOf[FileSourceScanExec] -> ((p, conf) => convertScan(p.asInstanceOf[FileSourceScanExec], conf)),
     classOf[FilterExec] -> ((p, conf) => convertFilter(p.asInstanceOf[FilterExec], conf)),
     classOf[ProjectExec] -> ((p, conf) => convertProject(p.asInstanceOf[ProjectExec], conf)),
+    classOf[SortExec] -> ((p, conf) => convertSort(p.asInstanceOf[SortExec], conf)),
+    classOf[LocalLimitExec] -> ((p, conf) => {
+      val l = p.asInstanceOf[LocalLimitExec]
+      convertLimit(l, l.limit, offset = 0, l.child, conf)
+    }),
+    classOf[GlobalLimitExec] -> ((p, conf) => {
+      val l = p.asInstanceOf[GlobalLimitExec]
+      convertLimit(l, l.limit, l.offset, l.child, conf)
+    }),
+    classOf[UnionExec] -> ((p, conf) => convertUnion(p.asInstanceOf[UnionExec], conf)),
     classOf[HashAggregateExec] -> ((p, conf) => convertAggregate(p.asInstanceOf[HashAggregateExec], conf)),
     classOf[BroadcastHashJoinExec] -> ((p, conf) => JoinConversion.broadcast(p.asInstanceOf[BroadcastHashJoinExec], conf)),
     classOf[ShuffledHashJoinExec] -> ((p, conf) => JoinConversion.shuffled(p.asInstanceOf[ShuffledHashJoinExec], conf)),
@@ -72,50 +86,74 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       case _: InputFileName | _: InputFileBlockStart | _: InputFileBlockLength => true
       case _ => false
     }))
-    // Each node's order before conversion: a native subtree that replaces an ordered node
+    // Each node's order before conversion: a native subtree that replaced an ordered node
     // (a sort-merge join, or what keeps its order) may need a sort again (keepLostOrder).
-    plan.foreach(node => node.setTagValue(OriginalOrdering, node.outputOrdering))
+    plan.foreach { node =>
+      node.setTagValue(OriginalOrdering, node.outputOrdering)
+      node match {
+        case join: SortMergeJoinExec => join.children.foreach {
+          case sort: SortExec => sort.setTagValue(FeedsSortMergeJoin, ())
+          case _ =>
+        }
+        case _ =>
+      }
+    }
+    def feedsJoin(sort: SortExec): Boolean = sort.getTagValue(FeedsSortMergeJoin).isDefined
+    def attempt(node: SparkPlan): SparkPlan = converters.get(node.getClass) match {
+      case None if structural(node) => node
+      case None =>
+        reasons += node.nodeName -> s"no native converter for ${node.nodeName}"
+        node
+      case Some(convert) =>
+        convert(node, conf).flatMap(native => CinderNative.check(native, conf)) match {
+          case Right(native: CinderNativeExec) =>
+            // What order the replaced operator promised (native subtrees promise only a
+            // native sort's order, and what keeps it).
+            val order = node.getTagValue(CinderConvert.OriginalOrdering).getOrElse(Nil)
+            withSubqueries(node, native).copy(lostOrdering = order, ordering = keptOrdering(node))
+          case Right(union: CinderUnionExec) => union.copy(children = union.children.map(withSubqueries(node, _)))
+          case Right(native) => native
+          case Left(reason) =>
+            reasons += node.nodeName -> reason
+            node
+        }
+    }
     val converted = plan.transformUp {
       case native: CinderNative => native
       case scan: FileSourceScanExec if usesInputFile =>
         reasons += scan.nodeName -> ("the query reads input_file_name() or the input file's block, " +
           "which only Spark's own scan provides")
         scan
-      case node =>
-        converters.get(node.getClass) match {
-          case None if structural(node) => node
-          // A sort under a sort-merge join goes with the join (native, it is a hash join);
-          // whichever sorts remain are reported below.
-          case None if isLocalSort(node) => node
-          case None =>
-            reasons += node.nodeName -> s"no native converter for ${node.nodeName}"
-            node
-          case Some(convert) =>
-            convert(node, conf).flatMap(native => CinderNative.check(native, conf)) match {
-              case Right(native: CinderNativeExec) =>
-                // The subqueries of the replaced operator's expressions whose values the plan
-                // uses now run before the native subtree.
-                val found = node.expressions.flatMap(_.collect {
-                  case s: org.apache.spark.sql.execution.ScalarSubquery
-                      if native.root.contains(PlanJson.str(PlanJson.subqueryToken(s))) => s
-                })
-                // What order the replaced operator promised (native subtrees promise none).
-                val order = node.getTagValue(CinderConvert.OriginalOrdering).getOrElse(Nil)
-                native.copy(scalarSubqueries = (native.scalarSubqueries ++ found).distinctBy(_.exprId),
-                  lostOrdering = order)
-              case Right(native) => native
-              case Left(reason) =>
-                reasons += node.nodeName -> reason
-                node
-            }
+      // A sort of a sort-merge join's input goes with the join (native, it is a hash join);
+      // if the join stays on Spark, the sort is converted below.
+      case sort: SortExec if feedsJoin(sort) => sort
+      case take: TakeOrderedAndProjectExec =>
+        topK(take, conf) match {
+          case Right(plan) =>
+            reasons += take.nodeName -> ("the top-k of each partition is native; merging them (at most " +
+              s"${take.limit} rows each) stays on Spark")
+            plan
+          case Left(reason) =>
+            reasons += take.nodeName -> reason
+            take
         }
+      case limit: CollectLimitExec =>
+        reasons += limit.nodeName -> "it takes rows for the driver from as few partitions as it needs"
+        limit
+      case node => attempt(node)
+    }.transformUp {
+      // The sorts of sort-merge joins that stayed on Spark.
+      case join: SortMergeJoinExec => join.withNewChildren(join.children.map {
+        case sort: SortExec if feedsJoin(sort) => attempt(sort)
+        case other => other
+      })
     }
-    val ordered = restoreOrdering(converted)
-    ordered.foreach {
-      case sort: SortExec if !sort.global => reasons += sort.nodeName -> s"no native converter for ${sort.nodeName}"
-      case _ =>
+    // A sort that restores an order: native where it can be, else Spark's, with the reason.
+    val ordered = restoreOrdering(converted, (order, child) => attempt(SortExec(order, global = false, child)))
+    // (A union's branches are listed in its description.)
+    val natives = ordered.collect { case n: CinderNative => n }.filterNot { n =>
+      ordered.exists { case u: CinderUnionExec => u.children.exists(_ eq n); case _ => false }
     }
-    val natives = ordered.collect { case n: CinderNative => n }
     CinderExplain.record(reasons.toSeq, natives.map(_.describe))
     if (explain != "none") {
       reasons.foreach { case (node, reason) => logInfo(s"cinder: $node stays on Spark: $reason") }
@@ -126,10 +164,57 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     ordered
   }
 
-  private def isLocalSort(plan: SparkPlan): Boolean = plan match {
-    case s: SortExec => !s.global
-    case _ => false
+  /**
+   * `native` with the scalar subqueries of `node`'s expressions whose values its plan now uses:
+   * they run before it.
+   */
+  private def withSubqueries(node: SparkPlan, native: CinderNativeExec): CinderNativeExec = {
+    val found = node.expressions.flatMap(_.collect {
+      case s: org.apache.spark.sql.execution.ScalarSubquery
+          if native.root.contains(PlanJson.str(PlanJson.subqueryToken(s))) => s
+    })
+    native.copy(scalarSubqueries = (native.scalarSubqueries ++ found).distinctBy(_.exprId))
   }
+
+  /**
+   * UNION ALL of native subtrees: their partitions one after another, as Spark's union (not
+   * the partitioning-aware union, whose partition `i` holds each child's partition `i`).
+   */
+  private def convertUnion(union: UnionExec, conf: SQLConf): Either[String, CinderNative] = {
+    if (!union.outputPartitioning.isInstanceOf[org.apache.spark.sql.catalyst.plans.physical.UnknownPartitioning]) {
+      return Left(s"a union partitioned as ${union.outputPartitioning} is not native yet")
+    }
+    val branches = union.children.flatMap {
+      case native: CinderNativeExec => Seq(Right(native))
+      case inner: CinderUnionExec => inner.children.map(Right(_))
+      case other => Seq(Left(s"its input (${other.nodeName}) is not native"))
+    }
+    branches.collectFirst { case Left(reason) => return Left(reason) }
+    val natives = branches.collect { case Right(native) => native }
+    if (natives.exists(_.output.map(_.dataType) != union.output.map(_.dataType))) {
+      return Left("its inputs' column types differ from its own")
+    }
+    Right(CinderUnionExec(natives, union.output, natives.map(_.describe).mkString("Union <- [", ", ", "]")))
+  }
+
+  /**
+   * The order of a native subtree that replaced `node` (whose children are converted): a sort's,
+   * and what a filter, projection or limit keeps of its input's. A native plan is one stream,
+   * and DataFusion's filter, projection and limit keep its order.
+   */
+  private def keptOrdering(node: SparkPlan): Seq[SortOrder] = node match {
+    case _: SortExec | _: FilterExec | _: ProjectExec | _: LocalLimitExec | _: GlobalLimitExec => node.outputOrdering
+    case _ => Nil
+  }
+
+  /** `order` as a native sort on top of `native` (a top-k with `fetch`). */
+  private def nativeSort(order: Seq[SortOrder], native: CinderNativeExec, fetch: Option[Long], what: String)
+      : Either[String, CinderNativeExec] =
+    PlanJson.sortKeys(order, native.output).map { keys =>
+      val fetchField = fetch.map(n => s""","fetch":$n""").getOrElse("")
+      native.copy(root = s"""{"op":"sort","keys":$keys$fetchField,"input":${native.root}}""",
+        describe = s"$what <- ${native.describe}", ordering = order)
+    }
 
   /**
    * Sorts again where a node above a native subtree needs its input ordered: a native
@@ -137,17 +222,20 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
    * planning may have relied on the replaced operator's order (a second sort-merge join on
    * the same keys, say).
    */
-  private def restoreOrdering(plan: SparkPlan): SparkPlan = keepLostOrder(plan.transformUp {
-    // (Also through Spark nodes between: a projection over a native join orders nothing.)
-    case node if !node.isInstanceOf[CinderNative] && node.children.nonEmpty =>
-      val children = node.children.zip(node.requiredChildOrdering).map {
-        case (child, required)
-            if required.nonEmpty && !SortOrder.orderingSatisfies(child.outputOrdering, required) =>
-          SortExec(required, global = false, child = child)
-        case (child, _) => child
-      }
-      if (children == node.children) node else node.withNewChildren(children)
-  }, orderMatters = true)
+  private def restoreOrdering(plan: SparkPlan, sort: (Seq[SortOrder], SparkPlan) => SparkPlan): SparkPlan = {
+    val restored = plan.transformUp {
+      // (Also through Spark nodes between: a projection over a native join orders nothing.)
+      case node if !node.isInstanceOf[CinderNative] && node.children.nonEmpty =>
+        val children = node.children.zip(node.requiredChildOrdering).map {
+          case (child, required)
+              if required.nonEmpty && !SortOrder.orderingSatisfies(child.outputOrdering, required) =>
+            sort(required, child)
+          case (child, _) => child
+        }
+        if (children == node.children) node else node.withNewChildren(children)
+    }
+    keepLostOrder(restored, orderMatters = true, sort)
+  }
 
   /**
    * Sorts a native subtree that replaced an ordered node (a sort-merge join, or a projection,
@@ -157,16 +245,21 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
    * node on it asks for an order itself (`restoreOrdering` sees to those), or re-sorts,
    * aggregates or exchanges.
    */
-  private def keepLostOrder(plan: SparkPlan, orderMatters: Boolean): SparkPlan = plan match {
+  private def keepLostOrder(plan: SparkPlan, orderMatters: Boolean, sort: (Seq[SortOrder], SparkPlan) => SparkPlan)
+      : SparkPlan = plan match {
+    // A union promises no order (its branches' lost orders are their own).
+    case union: CinderUnionExec => union
     case native: CinderNativeExec =>
-      if (orderMatters && native.lostOrdering.nonEmpty) SortExec(native.lostOrdering, global = false, native)
-      else native
+      if (orderMatters && native.lostOrdering.nonEmpty &&
+          !SortOrder.orderingSatisfies(native.outputOrdering, native.lostOrdering)) {
+        sort(native.lostOrdering, native)
+      } else native
     case node =>
       val resets = node.isInstanceOf[SortExec] || node.isInstanceOf[org.apache.spark.sql.execution.exchange.Exchange] ||
         node.isInstanceOf[org.apache.spark.sql.execution.aggregate.BaseAggregateExec] ||
-        node.isInstanceOf[org.apache.spark.sql.execution.TakeOrderedAndProjectExec]
+        node.isInstanceOf[org.apache.spark.sql.execution.TakeOrderedAndProjectExec] || node.isInstanceOf[UnionExec]
       val children = node.children.zip(node.requiredChildOrdering).map { case (child, required) =>
-        keepLostOrder(child, orderMatters && !resets && required.isEmpty)
+        keepLostOrder(child, orderMatters && !resets && required.isEmpty, sort)
       }
       if (children.zip(node.children).forall { case (a, b) => a eq b }) node else node.withNewChildren(children)
   }
@@ -222,6 +315,64 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       // would need its value before the scan's file partitions can be listed.
       val files = scan.copy(dataFilters = scan.dataFilters.filterNot(_.exists(_.isInstanceOf[ExecSubqueryExpression])))
       CinderNativeExec(node, scan.output, Some(files), Nil, Nil, s"ParquetScan($table)", scan.outputPartitioning)
+    }
+  }
+
+  /**
+   * A sort (local or global: a global sort's range exchange stays Spark's) on top of its
+   * native input, or of an `input` leaf reading its rows.
+   */
+  private def convertSort(sort: SortExec, conf: SQLConf): Either[String, CinderNative] = {
+    if (!CinderConf.SortEnabled.bool(conf)) {
+      return Left(s"${CinderConf.SortEnabled.key} is false")
+    }
+    val input = sort.child match {
+      case native: CinderNativeExec => Right(native)
+      case other if !other.supportsColumnar => CinderNativeExec.input(other, broadcast = false)
+      case other => Left(s"its input ${other.nodeName} is columnar but not native")
+    }
+    input.flatMap(nativeSort(sort.sortOrder, _, fetch = None, if (sort.global) "Sort(global)" else "Sort"))
+  }
+
+  /** A limit (`limit` < 0: none) after skipping `offset` rows, per partition. */
+  private def convertLimit(node: SparkPlan, limit: Int, offset: Int, child: SparkPlan, conf: SQLConf)
+      : Either[String, CinderNative] = {
+    if (!CinderConf.LimitEnabled.bool(conf)) {
+      return Left(s"${CinderConf.LimitEnabled.key} is false")
+    }
+    val input = child match {
+      case native: CinderNativeExec => Right(native)
+      // A global limit reads one partition of at most a few local limits' rows.
+      case other if node.isInstanceOf[GlobalLimitExec] && !other.supportsColumnar =>
+        CinderNativeExec.input(other, broadcast = false)
+      case other => Left(s"its input (${other.nodeName}) is not native")
+    }
+    input.map { native =>
+      // Spark's global limit counts the skipped rows in its limit.
+      val limitField = if (limit >= 0) s""","limit":${math.max(limit - offset, 0)}""" else ""
+      native.copy(root = s"""{"op":"limit","offset":$offset$limitField,"input":${native.root}}""",
+        output = node.output, describe = s"${node.nodeName}($limit) <- ${native.describe}",
+        partitioning = node.outputPartitioning)
+    }
+  }
+
+  /**
+   * TakeOrderedAndProjectExec over a native subtree: the subtree gets a native top-k (the first
+   * `limit + offset` rows of each partition, sorted), under Spark's node, which merges them.
+   */
+  private def topK(take: TakeOrderedAndProjectExec, conf: SQLConf): Either[String, SparkPlan] = {
+    if (!CinderConf.SortEnabled.bool(conf)) {
+      return Left(s"${CinderConf.SortEnabled.key} is false")
+    }
+    take.child match {
+      case native: CinderNativeExec =>
+        // (Spark's limit counts the skipped rows.)
+        val fetch = take.limit.toLong
+        nativeSort(take.sortOrder, native, Some(fetch), s"TopK($fetch)")
+          .map(withSubqueries(take, _))
+          .flatMap(CinderNative.check(_, conf))
+          .map(sorted => take.withNewChildren(Seq(sorted)))
+      case other => Left(s"its input (${other.nodeName}) is not native")
     }
   }
 
@@ -300,8 +451,15 @@ private object AggregateConversion {
    */
   def convert(agg: HashAggregateExec, child: CinderNative): Either[String, CinderNative] = {
     val exprs = agg.aggregateExpressions
-    if (exprs.exists(e => e.isDistinct || e.filter.isDefined)) {
-      return Left("DISTINCT and FILTER aggregates are not native yet")
+    if (exprs.exists(_.filter.isDefined)) {
+      return Left("FILTER aggregates are not native yet")
+    }
+    // A DISTINCT aggregate (one distinct group: several become an Expand) reaches its partial
+    // and final stages over rows Spark already made distinct per group and argument, "a
+    // non-distinct aggregation because its input will have distinct arguments" (AggUtils); the
+    // stage between merges the other functions' buffers (PartialMerge), which stays on Spark.
+    if (exprs.exists(_.isDistinct) && !exprs.forall(e => e.mode == Partial || e.mode == Final)) {
+      return Left("DISTINCT aggregates next to other aggregates are not native yet")
     }
     if (isFinal(agg)) finalStage(agg, child)
     else if (exprs.forall(_.mode == Partial)) partial(agg, child)
@@ -585,8 +743,16 @@ private object JoinConversion {
   import PlanJson._
 
   def broadcast(join: BroadcastHashJoinExec, conf: SQLConf): Either[String, CinderNative] =
-    if (join.isNullAwareAntiJoin) Left("null-aware anti joins (NOT IN) are not native yet")
-    else convert(join, join.joinType, join.leftKeys, join.rightKeys, join.condition,
+    if (join.isNullAwareAntiJoin) {
+      // NOT IN: each task's rows of the left side are the hash table (DataFusion's null-aware
+      // anti join returns rows of the side it builds), probed by all of the broadcast right.
+      if (join.condition.isDefined || join.leftKeys.size != 1 || join.buildSide == BuildLeft) {
+        Left("null-aware anti joins with a condition or several keys are not native yet")
+      } else {
+        convert(join, join.joinType, join.leftKeys, join.rightKeys, None, buildLeft = true, join.left, join.right,
+          leftBroadcast = false, rightBroadcast = true, conf, nullAware = true)
+      }
+    } else convert(join, join.joinType, join.leftKeys, join.rightKeys, join.condition,
       buildLeft = join.buildSide == BuildLeft, join.left, join.right,
       leftBroadcast = join.buildSide == BuildLeft, rightBroadcast = join.buildSide != BuildLeft, conf)
 
@@ -600,9 +766,23 @@ private object JoinConversion {
       case sort: SortExec if !sort.global => sort.child
       case other => other
     }
-    convert(join, join.joinType, join.leftKeys, join.rightKeys, join.condition,
-      buildLeft = join.joinType == RightOuter, unsorted(join.left), unsorted(join.right),
+    val (left, right) = (unsorted(join.left), unsorted(join.right))
+    // The hash table holds the smaller side (any side can be built for every join type).
+    val buildLeft = (sizeOf(left), sizeOf(right)) match {
+      case (Some(l), Some(r)) => l < r
+      case _ => join.joinType == RightOuter
+    }
+    convert(join, join.joinType, join.leftKeys, join.rightKeys, join.condition, buildLeft, left, right,
       leftBroadcast = false, rightBroadcast = false, conf)
+  }
+
+  /** The size of `plan`'s output: a finished query stage's measured size, else the optimizer's estimate. */
+  private def sizeOf(plan: SparkPlan): Option[BigInt] = plan match {
+    case stage: org.apache.spark.sql.execution.adaptive.QueryStageExec => stage.computeStats().map(_.sizeInBytes)
+    case read: org.apache.spark.sql.execution.adaptive.AQEShuffleReadExec => sizeOf(read.child)
+    case native: CinderNativeExec if native.logicalLink.isEmpty && native.children.size == 1 =>
+      sizeOf(native.children.head)
+    case other => other.logicalLink.map(_.stats.sizeInBytes)
   }
 
   private def kind(joinType: JoinType): Either[String, String] = joinType match {
@@ -639,7 +819,8 @@ private object JoinConversion {
       right: SparkPlan,
       leftBroadcast: Boolean,
       rightBroadcast: Boolean,
-      conf: SQLConf): Either[String, CinderNative] = {
+      conf: SQLConf,
+      nullAware: Boolean = false): Either[String, CinderNative] = {
     if (!CinderConf.JoinEnabled.bool(conf)) {
       return Left(s"${CinderConf.JoinEnabled.key} is false")
     }
@@ -661,12 +842,14 @@ private object JoinConversion {
       cond <- condition.map(c => expr(c, left.output ++ right.output).map(Some(_))).getOrElse(Right(None))
     } yield {
       val build = if (buildLeft) "left" else "right"
-      val conditionField = cond.map(c => s""","condition":$c""").getOrElse("")
+      val conditionField = cond.map(c => s""","condition":$c""").getOrElse("") +
+        (if (nullAware) ""","null_aware":true""" else "")
       val root = s"""{"op":"hash_join","join_type":"$joinKind","build":"$build",""" +
         s""""left_keys":${lk.mkString("[", ",", "]")},"right_keys":${rk.mkString("[", ",", "]")}$conditionField,""" +
         s""""left":${l.root},"right":${shiftSlots(r.root, l.children.size)}}"""
       CinderNativeExec(root, join.output, l.scan.orElse(r.scan), l.children ++ r.children, inputs,
-        s"${join.nodeName}($joinKind, build $build) <- [${l.describe}, ${r.describe}]", join.outputPartitioning,
+        s"${join.nodeName}($joinKind${if (nullAware) ", null-aware" else ""}, build $build) <- " +
+          s"[${l.describe}, ${r.describe}]", join.outputPartitioning,
         (l.scalarSubqueries ++ r.scalarSubqueries).distinctBy(_.exprId))
     }
   }
@@ -703,4 +886,50 @@ object CinderExplain {
 
   /** The native subtrees formed, e.g. `Project <- Filter <- ParquetScan(t)`. */
   def nativeSubtrees(): java.util.List[String] = synchronized(natives.toList.asJava)
+
+  /**
+   * What crossed between Spark and the native subtrees in the last execution of `plan` (an
+   * executed plan: its adaptive stages and subqueries included), summed from the plan's metrics:
+   * - `nativeSubtrees`: native subtrees in the plan;
+   * - `rowsToArrow`, `rowsToArrowNanos`: Spark rows written into Arrow batches for native
+   *   inputs (after an exchange, or from a broadcast), and the time that took;
+   * - `nativeNanos`: time in native calls (input conversion included);
+   * - `arrowToRows`: rows Spark's `ColumnarToRow` made of native batches (before an exchange,
+   *   or for a Spark operator above), whose time Spark does not measure.
+   */
+  def boundaryMetrics(plan: SparkPlan): java.util.Map[String, java.lang.Long] = {
+    val helper = new org.apache.spark.sql.execution.adaptive.AdaptiveSparkPlanHelper {}
+    val natives = helper.collectWithSubqueries(plan) { case n: CinderNativeExec => n }
+    val toRows = helper.collectWithSubqueries(plan) {
+      case c: org.apache.spark.sql.execution.ColumnarToRowExec if c.child.isInstanceOf[CinderNative] => c
+    }
+    def sum(metric: String): Long = natives.map(n => n.metrics.get(metric).map(_.value).getOrElse(0L)).sum
+    Map[String, java.lang.Long](
+      "nativeSubtrees" -> natives.size.toLong,
+      "rowsToArrow" -> sum("numInputRows"),
+      "rowsToArrowNanos" -> sum("inputConversionTime"),
+      "nativeNanos" -> sum("nativeTime"),
+      "arrowToRows" -> toRows.map(_.metrics("numOutputRows").value).sum).asJava
+  }
+
+  /**
+   * For benchmarks: what Spark's `ColumnarToRow` costs over native batches. Runs `plan` (an
+   * executed plan whose top is a native subtree's rows, such as `SELECT * FROM t`) twice:
+   * once reading the native subtree's batches only, once reading its rows through Spark's
+   * conversion. Returns `[batchNanos, rowNanos, rows]`.
+   */
+  def timeArrowToRows(plan: SparkPlan): Array[Long] = {
+    val native = plan.collectFirst { case n: CinderNativeExec => n }.getOrElse(
+      throw new IllegalArgumentException(s"no native subtree in $plan"))
+    val started = System.nanoTime()
+    val batchRows = native.executeColumnar().map(_.numRows().toLong).fold(0L)(_ + _)
+    val batchNanos = System.nanoTime() - started
+    val again = System.nanoTime()
+    val rows = plan.execute().count()
+    val rowNanos = System.nanoTime() - again
+    if (rows != batchRows) {
+      throw new IllegalStateException(s"$rows rows through ColumnarToRow, $batchRows in batches")
+    }
+    Array(batchNanos, rowNanos, rows)
+  }
 }

@@ -55,8 +55,15 @@ object CinderConf {
     "Whether equi-joins run natively as hash joins (BroadcastHashJoinExec, ShuffledHashJoinExec, " +
       "and SortMergeJoinExec without its sorts).")
 
+  val SortEnabled = CinderConfEntry("spark.cinder.sort.enabled", "boolean", "true",
+    "Whether SortExec runs natively, and the top-k of each partition under a " +
+      "TakeOrderedAndProjectExec.")
+
+  val LimitEnabled = CinderConfEntry("spark.cinder.limit.enabled", "boolean", "true",
+    "Whether LocalLimitExec and GlobalLimitExec run natively.")
+
   val all: Seq[CinderConfEntry] = Seq(Enabled, Device, Explain, BatchRows, ScanEnabled, FilterEnabled,
-    ProjectEnabled, AggregateEnabled, JoinEnabled)
+    ProjectEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled)
 
   /** The Markdown table of every setting. */
   def markdownTable: String = {

@@ -14,18 +14,33 @@ object CinderDocs {
     ("ProjectExec", "every output expression, when all are supported", "unsupported expressions"),
     ("HashAggregateExec", "count, sum, avg, min, max: the partial stage over a native subtree (writing " +
       "Spark's aggregation buffers) and the final stage, over native input or over the shuffle (its rows " +
-      "converted to Arrow a batch at a time)",
-      "merge stages, DISTINCT, FILTER, float min/max (DataFusion's grouped float min/max lose -inf and " +
-        "NaN), avg of decimals of scale " +
-        "> 18, other functions"),
+      "converted to Arrow a batch at a time); the same functions DISTINCT (Spark's partial and final stages " +
+      "of a single distinct group, over rows it made distinct)",
+      "merge stages (a DISTINCT next to other functions), FILTER, float min/max (DataFusion's grouped float " +
+        "min/max lose -inf and NaN), avg of decimals of scale > 18, other functions"),
     ("BroadcastHashJoinExec", "inner, left/right outer, left semi, left anti equi-joins with an optional " +
-      "condition: one native hash join whose build side is read from the broadcast relation in every task",
-      "null-aware anti joins (`NOT IN`), existence joins, float keys"),
+      "condition: one native hash join whose build side is read from the broadcast relation in every task; " +
+      "null-aware anti joins (`NOT IN` on one column), which hash each task's left rows and probe them " +
+      "with the broadcast rows",
+      "existence joins, float keys, `NOT IN` on several columns"),
     ("ShuffledHashJoinExec", "the same join types and full outer, over the two co-partitioned inputs " +
       "(native subtrees or shuffle reads, zipped partition by partition)",
       "float keys, a side that is columnar but not native"),
-    ("SortMergeJoinExec", "as a hash join (the sorts under it are dropped; a sort is put back where a node " +
-      "left on Spark needs the order)", "as for ShuffledHashJoinExec"))
+    ("SortMergeJoinExec", "as a hash join building the smaller side (a finished query stage's measured " +
+      "size, else the optimizer's estimate); the sorts under it are dropped, and a native sort is put back " +
+      "where a node left on Spark needs the order", "as for ShuffledHashJoinExec"),
+    ("SortExec", "global (over Spark's range exchange) and local sorts, over a native subtree or over a " +
+      "shuffle's rows, in Spark's order (strings by their bytes, `-0.0 = 0.0`, NaN largest); the sorts " +
+      "of a sort-merge join left on Spark", "collated strings, unsupported key expressions"),
+    ("TakeOrderedAndProjectExec", "the top-k of each partition (a native sort that keeps limit + offset " +
+      "rows) when its input is native", "the final merge and projection of at most limit + offset rows " +
+      "per partition (on the driver for `collect`)"),
+    ("LocalLimitExec, GlobalLimitExec", "over a native subtree (also with OFFSET), and a global limit " +
+      "over the shuffle's rows", "a local limit over a Spark operator; `CollectLimitExec` (`df.limit(n)" +
+      ".collect()`: it takes rows for the driver from as few partitions as it needs)"),
+    ("UnionExec", "UNION ALL of native subtrees: their batches pass through, and a filter, projection or " +
+      "partial aggregation above it goes into every branch", "a branch that is not native, a " +
+      "partitioning-aware union"))
 
   /** Expressions: Spark expression, notes. */
   val expressions: Seq[(String, String)] = Seq(

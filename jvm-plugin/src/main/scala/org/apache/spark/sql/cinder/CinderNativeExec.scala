@@ -50,13 +50,20 @@ case class CinderNativeExec(
     describe: String,
     partitioning: Partitioning,
     scalarSubqueries: Seq[ScalarSubquery] = Nil,
-    lostOrdering: Seq[SortOrder] = Nil)
+    lostOrdering: Seq[SortOrder] = Nil,
+    ordering: Seq[SortOrder] = Nil)
   extends SparkPlan with CinderNative {
 
   require(children.size == broadcast.size, "one broadcast flag per child")
 
   /** The partitioning of the Spark operator this subtree replaced. */
   override def outputPartitioning: Partitioning = partitioning
+
+  /**
+   * The order of each partition's rows: a native sort's, kept by the filters, projections and
+   * limits above it (each task's plan is one stream); none above anything else.
+   */
+  override def outputOrdering: Seq[SortOrder] = ordering
 
   override def supportsColumnar: Boolean = true
 
@@ -88,7 +95,7 @@ case class CinderNativeExec(
     val conf = SQLConf.get
     val root = PlanJson.withSubqueryValues(this.root, scalarSubqueries)
     val outputSchema = StructType(output.map(a => StructField(a.name, a.dataType, a.nullable)))
-    val inputSchemas = children.map(c => StructType(c.output.map(a => StructField(a.name, a.dataType, a.nullable))))
+    val inputSchemas = children.zip(broadcast).map { case (c, b) => CinderNativeExec.inputSchema(c, b) }
     val batchRows = CinderConf.BatchRows.int(conf)
     val broadcasts: Map[Int, Broadcast[Any]] = children.indices.filter(broadcast).map { i =>
       i -> children(i).executeBroadcast[Any]()
@@ -128,11 +135,19 @@ case class CinderNativeExec(
 
 private[cinder] object CinderNativeExec {
   /**
+   * The columns an `input` leaf reads from `plan`: its output, every column nullable when it
+   * is broadcast (a null-aware anti join's build side with a null key arrives as a row of
+   * nulls, see `CinderBroadcastRows`).
+   */
+  def inputSchema(plan: SparkPlan, broadcast: Boolean): StructType =
+    StructType(plan.output.map(a => StructField(a.name, a.dataType, a.nullable || broadcast)))
+
+  /**
    * A native subtree that is just an `input` leaf reading `plan`'s rows (its partitions, or
    * all of its broadcast relation in every task), for a native operator to go on top of.
    */
   def input(plan: SparkPlan, broadcast: Boolean): Either[String, CinderNativeExec] =
-    PlanJson.fields(plan.output.map(a => StructField(a.name, a.dataType, a.nullable))).map { schema =>
+    PlanJson.fields(inputSchema(plan, broadcast).fields.toSeq).map { schema =>
       val what = if (broadcast) "Broadcast" else "Input"
       CinderNativeExec(s"""{"op":"input","schema":$schema,"slot":0}""", plan.output, None, Seq(plan),
         Seq(broadcast), s"$what(${plan.nodeName})", plan.outputPartitioning)
@@ -162,7 +177,7 @@ private[cinder] class NativeTask(
     val inputs = scala.collection.mutable.ArrayBuffer.empty[RowsToArrowInput]
     context.addTaskCompletionListener[Unit](_ => inputs.foreach(_.close()))
     for (i <- inputSchemas.indices) {
-      val source = rows.getOrElse(i, CinderBroadcastRows.rows(broadcasts(i)))
+      val source = rows.getOrElse(i, CinderBroadcastRows.rows(broadcasts(i), inputSchemas(i).size))
       inputs += new RowsToArrowInput(source, inputSchemas(i), batchRows, numInputRows, conversionTime)
     }
     val started = System.nanoTime()
@@ -368,6 +383,49 @@ private[cinder] class RowsToArrowInput(
   }
 }
 
+/**
+ * UNION ALL of native subtrees (Spark's UnionExec whose output partitioning is unknown): each
+ * partition is one branch's partition, its native batches passed through. A filter, projection
+ * or partial aggregation above it works on each partition alone, so it goes into every
+ * branch ([[withPlan]]): its operator tree is built around `root`, a placeholder each branch
+ * replaces with its own tree (the branches' columns line up by position, with the same types).
+ */
+case class CinderUnionExec(children: Seq[CinderNativeExec], output: Seq[Attribute], describe: String)
+  extends SparkPlan with CinderNative {
+
+  override def root: String = CinderUnionExec.Branch
+
+  override def supportsColumnar: Boolean = true
+
+  override def nodeName: String = "CinderUnionExec"
+
+  override def outputPartitioning: Partitioning =
+    org.apache.spark.sql.catalyst.plans.physical.UnknownPartitioning(children.map(_.outputPartitioning.numPartitions).sum)
+
+  override def simpleString(maxFields: Int): String = s"CinderUnionExec [$describe] ${output.mkString("[", ", ", "]")}"
+
+  override def withPlan(root: String, output: Seq[Attribute], describe: String,
+      partitioning: Partitioning): CinderNative = {
+    val label = describe.stripSuffix(s" <- ${this.describe}")
+    copy(children = children.map(b => b.copy(root = root.replace(CinderUnionExec.Branch, b.root), output = output,
+      describe = s"$label <- ${b.describe}", lostOrdering = Nil, ordering = Nil)), output = output,
+      describe = s"$label <- ${this.describe}")
+  }
+
+  override protected def withNewChildrenInternal(newChildren: IndexedSeq[SparkPlan]): CinderUnionExec =
+    copy(children = newChildren.map(_.asInstanceOf[CinderNativeExec]))
+
+  override protected def doExecute(): RDD[InternalRow] =
+    throw new IllegalStateException("CinderUnionExec is columnar: Spark reads it through ColumnarToRow")
+
+  override protected def doExecuteColumnar(): RDD[ColumnarBatch] = sparkContext.union(children.map(_.executeColumnar()))
+}
+
+private[cinder] object CinderUnionExec {
+  /** Where a branch's operator tree goes (a JSON string no plan message holds otherwise). */
+  val Branch: String = PlanJson.str(s"#cinder-union-branch-${java.util.UUID.randomUUID()}#")
+}
+
 /** What both kinds of native subtree share: the operator tree and its description. */
 trait CinderNative extends SparkPlan {
   def root: String
@@ -382,7 +440,13 @@ private[cinder] object CinderNative {
    * Asks the native library whether `native` can run (on the driver, reading nothing): the
    * reason when it cannot, so that its top operator stays on Spark instead of failing a task.
    */
-  def check(native: CinderNative, conf: SQLConf): Either[String, CinderNative] =
+  def check(native: CinderNative, conf: SQLConf): Either[String, CinderNative] = native match {
+    case union: CinderUnionExec =>
+      union.children.map(check(_, conf)).collectFirst { case Left(reason) => Left(reason) }.getOrElse(Right(union))
+    case _ => checkOne(native, conf)
+  }
+
+  private def checkOne(native: CinderNative, conf: SQLConf): Either[String, CinderNative] =
     scala.util.Try {
       NativeBridge.load()
       val message = CinderNative.message(PlanJson.withoutSubqueryValues(native.root), native.output, conf,

@@ -192,6 +192,20 @@ object PlanJson {
       json.replace(str(subqueryToken(s)), value)
     }
 
+  /**
+   * A `sort`'s keys: each order's expression over `input`, its direction and where its nulls
+   * go (types whose order Spark and the native sort share: not collated strings).
+   */
+  def sortKeys(order: Seq[SortOrder], input: Seq[Attribute]): Either[String, String] =
+    if (order.isEmpty) Left("a sort without keys")
+    else seq(order.map { o =>
+      for {
+        _ <- typeName(o.dataType)
+        e <- expr(o.child, input)
+      } yield s"""{"expr":$e,"ascending":${o.direction == Ascending},""" +
+        s""""nulls_first":${o.nullOrdering == NullsFirst}}"""
+    }).map(_.mkString("[", ",", "]"))
+
   /** `{"kind":"column"}` for input column `index`. */
   def column(index: Int): String = s"""{"kind":"column","index":$index}"""
 
