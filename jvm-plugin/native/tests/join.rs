@@ -192,6 +192,12 @@ fn run_join(
     ];
     let mut plan = NativePlan::create_with_inputs(message.to_string().as_bytes(), sources)
         .unwrap_or_else(|e| panic!("{join} build {build} on {device}: {e}"));
+    sorted_rows(&mut plan, output.len())
+}
+
+/// Every row `plan` returns as text (`|` between values), sorted; each batch must have
+/// `columns` columns of its row count.
+fn sorted_rows(plan: &mut NativePlan, columns: usize) -> Vec<String> {
     let options = FormatOptions::default().with_null("null");
     let mut rows = Vec::new();
     while let Some(batch) = plan.next_batch().expect("batch") {
@@ -204,7 +210,7 @@ fn run_join(
             let row: Vec<String> = formatters.iter().map(|f| f.value(i).to_string()).collect();
             rows.push(row.join("|"));
         }
-        assert_eq!(batch.schema().fields().len(), output.len());
+        assert_eq!(batch.schema().fields().len(), columns);
         assert!(batch.columns().iter().all(|c| c.len() == batch.num_rows()));
     }
     rows.sort();
@@ -390,21 +396,7 @@ fn null_aware_anti_join_is_not_in() {
             ];
             let mut plan = NativePlan::create_with_inputs(message.to_string().as_bytes(), sources)
                 .unwrap_or_else(|e| panic!("{name} on {device}: {e}"));
-            let options = FormatOptions::default().with_null("null");
-            let mut rows = Vec::new();
-            while let Some(batch) = plan.next_batch().expect("batch") {
-                let formatters: Vec<_> = batch
-                    .columns()
-                    .iter()
-                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
-                    .collect();
-                for i in 0..batch.num_rows() {
-                    let row: Vec<String> =
-                        formatters.iter().map(|f| f.value(i).to_string()).collect();
-                    rows.push(row.join("|"));
-                }
-            }
-            rows.sort();
+            let rows = sorted_rows(&mut plan, 3);
             assert_eq!(rows, not_in(left, right), "{name} on {device}");
         }
     }
