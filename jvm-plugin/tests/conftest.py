@@ -96,11 +96,9 @@ def fallback_reasons(spark):
     return list(spark._jvm.org.apache.spark.sql.cinder.CinderExplain.fallbackReasons())
 
 
-def compare(spark, sql, native=True, conf=None):
-    """Runs `sql` on vanilla Spark and with Cinder; asserts equal rows; returns the Cinder plan.
-
-    native=True asserts the plan has a CinderNativeExec, False that it has none, None neither.
-    """
+def run_both(spark, sql, conf=None):
+    """Runs `sql` with `conf` on vanilla Spark, then with Cinder (its explain record cleared
+    first): (Spark's rows, Cinder's rows, Cinder's executed plan)."""
     conf = dict(conf or {})
     for key, value in conf.items():
         spark.conf.set(key, value)
@@ -111,11 +109,19 @@ def compare(spark, sql, native=True, conf=None):
         spark._jvm.org.apache.spark.sql.cinder.CinderExplain.clear()
         df = spark.sql(sql)
         got = df.collect()
-        plan = executed_plan(df)
+        return expected, got, executed_plan(df)
     finally:
         spark.conf.set("spark.cinder.enabled", "true")
         for key in conf:
             spark.conf.unset(key)
+
+
+def compare(spark, sql, native=True, conf=None):
+    """Runs `sql` on vanilla Spark and with Cinder; asserts equal rows; returns the Cinder plan.
+
+    native=True asserts the plan has a CinderNativeExec, False that it has none, None neither.
+    """
+    expected, got, plan = run_both(spark, sql, conf)
     assert rows_equal(got, expected), (
         f"rows differ for {sql}\ngot:      {normalise(got)[:20]}\nexpected: {normalise(expected)[:20]}"
         f"\nplan:\n{plan}")

@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql.types import (DateType, DecimalType, DoubleType, IntegerType, StringType, StructField,
                                StructType)
 
-from conftest import D, compare, fallback_reasons, native_subtrees
+from conftest import D, compare, fallback_reasons, native_subtrees, run_both
 
 
 def _rows(n):
@@ -59,19 +59,7 @@ def _same_value(a, b):
 def ordered(spark, sql, conf=None):
     """Runs `sql` on vanilla Spark and with Cinder: the same rows in the same order. Returns
     the native subtrees and the reasons recorded with Cinder."""
-    conf = dict(conf or {})
-    for key, value in conf.items():
-        spark.conf.set(key, value)
-    try:
-        spark.conf.set("spark.cinder.enabled", "false")
-        expected = spark.sql(sql).collect()
-        spark.conf.set("spark.cinder.enabled", "true")
-        spark._jvm.org.apache.spark.sql.cinder.CinderExplain.clear()
-        got = spark.sql(sql).collect()
-    finally:
-        spark.conf.set("spark.cinder.enabled", "true")
-        for key in conf:
-            spark.conf.unset(key)
+    expected, got, _ = run_both(spark, sql, conf)
     assert len(got) == len(expected), f"{sql}: {len(got)} rows, Spark gives {len(expected)}"
     for i, (g, e) in enumerate(zip(got, expected)):
         assert len(g) == len(e) and all(_same_value(a, b) for a, b in zip(g, e)), \
