@@ -10,14 +10,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde_json::{Value, json};
 
-/// Batches handed to an `input` leaf.
-struct Batches(Vec<RecordBatch>);
-
-impl BatchSource for Batches {
-    fn next_batch(&mut self) -> Result<Option<RecordBatch>, NativeError> {
-        Ok((!self.0.is_empty()).then(|| self.0.remove(0)))
-    }
-}
+mod common;
+use common::Batches;
 
 /// A row of one side: key (nullable), second key, value.
 type Row = (Option<i32>, i64, Option<String>);

@@ -11,14 +11,8 @@ use datafusion::arrow::array::{Array, Float64Array, Int32Array, RecordBatch, Str
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use serde_json::{Value, json};
 
-/// Batches handed to an `input` leaf.
-struct Batches(Vec<RecordBatch>);
-
-impl BatchSource for Batches {
-    fn next_batch(&mut self) -> Result<Option<RecordBatch>, NativeError> {
-        Ok((!self.0.is_empty()).then(|| self.0.remove(0)))
-    }
-}
+mod common;
+use common::Batches;
 
 /// A row: a float key, a string key, a unique id.
 type Row = (Option<f64>, Option<String>, i32);
