@@ -397,6 +397,11 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     if (!CinderConf.AggregateEnabled.bool(conf)) {
       return Left(s"${CinderConf.AggregateEnabled.key} is false")
     }
+    // What no input could change comes first, so that the reason is the real one.
+    AggregateConversion.unsupported(agg) match {
+      case Some(reason) => return Left(reason)
+      case None =>
+    }
     agg.child match {
       case child: CinderNative => AggregateConversion.convert(agg, child)
       case other if AggregateConversion.isFinal(agg) && !other.supportsColumnar =>
@@ -449,21 +454,27 @@ private object AggregateConversion {
    * - avg(x): [sum (0 when no value, double or decimal(p+10,s)), count];
    * - min(x), max(x): [value] (not for floats, whose -0.0/NaN ordering differs).
    */
-  def convert(agg: HashAggregateExec, child: CinderNative): Either[String, CinderNative] = {
+  def convert(agg: HashAggregateExec, child: CinderNative): Either[String, CinderNative] =
+    unsupported(agg) match {
+      case Some(reason) => Left(reason)
+      case None => if (isFinal(agg)) finalStage(agg, child) else partial(agg, child)
+    }
+
+  /** Why `agg` cannot be native whatever its input, if so. */
+  def unsupported(agg: HashAggregateExec): Option[String] = {
     val exprs = agg.aggregateExpressions
     if (exprs.exists(_.filter.isDefined)) {
-      return Left("FILTER aggregates are not native yet")
-    }
-    // A DISTINCT aggregate (one distinct group: several become an Expand) reaches its partial
-    // and final stages over rows Spark already made distinct per group and argument, "a
-    // non-distinct aggregation because its input will have distinct arguments" (AggUtils); the
-    // stage between merges the other functions' buffers (PartialMerge), which stays on Spark.
-    if (exprs.exists(_.isDistinct) && !exprs.forall(e => e.mode == Partial || e.mode == Final)) {
-      return Left("DISTINCT aggregates next to other aggregates are not native yet")
-    }
-    if (isFinal(agg)) finalStage(agg, child)
-    else if (exprs.forall(_.mode == Partial)) partial(agg, child)
-    else Left(s"aggregation mode ${exprs.map(_.mode).distinct.mkString(", ")} is not native yet")
+      Some("FILTER aggregates are not native yet")
+    } else if (exprs.exists(_.isDistinct) && !exprs.forall(e => e.mode == Partial || e.mode == Final)) {
+      // A DISTINCT aggregate (one distinct group: several become an Expand) reaches its
+      // partial and final stages over rows Spark already made distinct per group and argument,
+      // "a non-distinct aggregation because its input will have distinct arguments" (AggUtils);
+      // the stages between merge the other functions' buffers (PartialMerge), which stay on
+      // Spark.
+      Some("DISTINCT aggregates next to other aggregates are not native yet")
+    } else if (!isFinal(agg) && !exprs.forall(_.mode == Partial)) {
+      Some(s"aggregation mode ${exprs.map(_.mode).distinct.mkString(", ")} is not native yet")
+    } else None
   }
 
   /**
