@@ -5,6 +5,7 @@ query's rows with the plugin's conversion off (vanilla Spark) and on, and checks
 operators ran.
 """
 
+import contextlib
 import glob
 import math
 import os
@@ -96,24 +97,38 @@ def fallback_reasons(spark):
     return list(spark._jvm.org.apache.spark.sql.cinder.CinderExplain.fallbackReasons())
 
 
-def run_both(spark, sql, conf=None):
-    """Runs `sql` with `conf` on vanilla Spark, then with Cinder (its explain record cleared
-    first): (Spark's rows, Cinder's rows, Cinder's executed plan)."""
+@contextlib.contextmanager
+def settings(spark, conf):
+    """Sets `conf` for the block, then gives each key back its previous value: the session's
+    own (unsetting would fall back to Spark's default, e.g. 200 shuffle partitions)."""
     conf = dict(conf or {})
+    previous = {key: spark.conf.get(key, None) for key in conf}
     for key, value in conf.items():
         spark.conf.set(key, value)
     try:
-        spark.conf.set("spark.cinder.enabled", "false")
-        expected = spark.sql(sql).collect()
-        spark.conf.set("spark.cinder.enabled", "true")
-        spark._jvm.org.apache.spark.sql.cinder.CinderExplain.clear()
-        df = spark.sql(sql)
-        got = df.collect()
-        return expected, got, executed_plan(df)
+        yield
     finally:
-        spark.conf.set("spark.cinder.enabled", "true")
-        for key in conf:
-            spark.conf.unset(key)
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def run_both(spark, sql, conf=None):
+    """Runs `sql` with `conf` on vanilla Spark, then with Cinder (its explain record cleared
+    first): (Spark's rows, Cinder's rows, Cinder's executed plan)."""
+    with settings(spark, conf):
+        try:
+            spark.conf.set("spark.cinder.enabled", "false")
+            expected = spark.sql(sql).collect()
+            spark.conf.set("spark.cinder.enabled", "true")
+            spark._jvm.org.apache.spark.sql.cinder.CinderExplain.clear()
+            df = spark.sql(sql)
+            got = df.collect()
+            return expected, got, executed_plan(df)
+        finally:
+            spark.conf.set("spark.cinder.enabled", "true")
 
 
 def compare(spark, sql, native=True, conf=None):
@@ -135,20 +150,16 @@ def compare(spark, sql, native=True, conf=None):
 def fails_alike(spark, sql, match, conf=None):
     """Asserts `sql` fails with an error matching `match` both on vanilla Spark and with
     Cinder, and that with Cinder a native subtree was planned (so the native side failed)."""
-    conf = dict(conf or {})
-    for key, value in conf.items():
-        spark.conf.set(key, value)
-    try:
-        for enabled in ("false", "true"):
-            spark.conf.set("spark.cinder.enabled", enabled)
-            spark._jvm.org.apache.spark.sql.cinder.CinderExplain.clear()
-            with pytest.raises(Exception, match=match):
-                spark.sql(sql).collect()
-        assert native_subtrees(spark), f"expected a native subtree for {sql}: {fallback_reasons(spark)}"
-    finally:
-        spark.conf.set("spark.cinder.enabled", "true")
-        for key in conf:
-            spark.conf.unset(key)
+    with settings(spark, conf):
+        try:
+            for enabled in ("false", "true"):
+                spark.conf.set("spark.cinder.enabled", enabled)
+                spark._jvm.org.apache.spark.sql.cinder.CinderExplain.clear()
+                with pytest.raises(Exception, match=match):
+                    spark.sql(sql).collect()
+            assert native_subtrees(spark), f"expected a native subtree for {sql}: {fallback_reasons(spark)}"
+        finally:
+            spark.conf.set("spark.cinder.enabled", "true")
 
 
 D = Decimal

@@ -4,15 +4,20 @@
 # needed.
 #
 #   jvm-plugin/tpch/bench.sh [--scale SF] [--device cpu|auto|cuda|host] [--iterations N]
-#                            [--queries 1,2,..] [--output FILE.json]
+#                            [--queries 1,2,..] [--output FILE.json] [--conf KEY=VALUE ...]
+#
+# --conf passes a Spark setting to the session (both engines), e.g.
+# --conf spark.cinder.shuffle.enabled=false.
 #
 # Defaults: SF1, device cpu (DataFusion in the native engine), 3 timed runs per query and
 # engine (the best is reported), results in target/tpch-spark-sf<SF>.json.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scale=1 device=cpu iterations=3 queries="" output=""
+confs=()
 while (( $# )); do
   case "$1" in
+    --conf) confs+=(--conf "$2"); shift 2 ;;
     --scale) scale=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --iterations) iterations=$2; shift 2 ;;
@@ -39,7 +44,7 @@ echo "==> spark-submit local[$cores], device $device, $iterations timed run(s) p
 PATH="$venv/bin:$PATH" spark-submit --master "local[$cores]" --driver-memory 10g \
   --conf spark.ui.enabled=false \
   --conf spark.sql.shuffle.partitions=$cores \
-  --conf spark.cinder.device="$device" \
+  --conf spark.cinder.device="$device" "${confs[@]}" \
   --jars "$CINDER_JAR" --conf spark.plugins=org.apache.spark.sql.cinder.CinderPlugin \
   jvm-plugin/tpch/tpch_spark.py --data "$data" --iterations "$iterations" --conversion-probe \
   ${queries:+--queries "$queries"} --output "$output" 2> >(grep -v ' WARN \| INFO ' >&2)

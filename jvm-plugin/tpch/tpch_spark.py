@@ -79,6 +79,9 @@ def boundary(spark, df):
         "rows_to_arrow_ms": metrics["rowsToArrowNanos"] / 1e6,
         "native_ms": metrics["nativeNanos"] / 1e6,
         "arrow_to_rows": metrics["arrowToRows"],
+        "native_shuffles": metrics["nativeShuffles"],
+        "native_shuffle_rows": metrics["nativeShuffleRows"],
+        "native_shuffle_bytes": metrics["nativeShuffleBytes"],
     }
 
 
@@ -198,7 +201,8 @@ def main(argv=None):
         if "boundary" in r:
             b = r["boundary"]
             print(f"        rows to Arrow {b['rows_to_arrow']} ({b['rows_to_arrow_ms']:.0f} ms), Arrow to rows "
-                  f"{b['arrow_to_rows']}, native {b['native_ms']:.0f} ms")
+                  f"{b['arrow_to_rows']}, native {b['native_ms']:.0f} ms, {b['native_shuffles']} native "
+                  f"shuffle(s) of {b['native_shuffle_rows']} rows")
         for reason in r["stays_on_spark"]:
             print(f"        {reason}")
         for label in ("spark", "cinder"):
@@ -218,6 +222,8 @@ def main(argv=None):
         "rows_to_arrow_ms": sum(r.get("boundary", {}).get("rows_to_arrow_ms", 0) for r in results),
         "arrow_to_rows": sum(r.get("boundary", {}).get("arrow_to_rows", 0) for r in results),
         "native_ms": sum(r.get("boundary", {}).get("native_ms", 0) for r in results),
+        "native_shuffle_rows": sum(r.get("boundary", {}).get("native_shuffle_rows", 0) for r in results),
+        "native_shuffle_bytes": sum(r.get("boundary", {}).get("native_shuffle_bytes", 0) for r in results),
     }
     if probe and probe["arrow_to_rows_ns_per_row"] is not None:
         summary["arrow_to_rows_ms_estimated"] = summary["arrow_to_rows"] * probe["arrow_to_rows_ns_per_row"] / 1e6
@@ -227,10 +233,13 @@ def main(argv=None):
           f"{summary['rows_to_arrow_ms']:.0f} ms, {summary['arrow_to_rows']} rows from Arrow"
           + (f" (~{summary['arrow_to_rows_ms_estimated']:.0f} ms at the probe's rate)"
              if "arrow_to_rows_ms_estimated" in summary else "")
-          + f"; native calls {summary['native_ms']:.0f} ms (best runs, both tasks' threads summed)")
+          + f"; native calls {summary['native_ms']:.0f} ms (best runs, both tasks' threads summed); "
+          f"{summary['native_shuffle_rows']} rows through native shuffles "
+          f"({summary['native_shuffle_bytes'] / 1e6:.0f} MB of Arrow blocks)")
     if args.output:
         settings = {k: spark.conf.get(k, None) for k in ("spark.master", "spark.cinder.device",
-                                                          "spark.sql.shuffle.partitions", "spark.driver.memory")}
+                                                          "spark.sql.shuffle.partitions", "spark.driver.memory",
+                                                          "spark.cinder.shuffle.enabled")}
         with open(args.output, "w") as f:
             json.dump({"settings": settings, "summary": summary, "conversion_probe": probe, "queries": results}, f,
                       indent=2)

@@ -44,5 +44,11 @@ impl From<DataFusionError> for NativeError {
     }
 }
 
+impl From<datafusion::arrow::error::ArrowError> for NativeError {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        Self::Execution(e.to_string())
+    }
+}
+
 /// Results of the native side.
 pub type Result<T, E = NativeError> = std::result::Result<T, E>;

@@ -221,3 +221,31 @@ pub unsafe fn import_batch(schema: &SchemaRef, d: &[i64]) -> Result<RecordBatch>
     RecordBatch::try_new_with_options(Arc::clone(schema), arrays, &options)
         .map_err(|e| bad(&e.to_string()))
 }
+
+/// `batch`'s columns under `schema` (a shuffle block's own schema names the columns as the
+/// writing plan did): the types must be the same.
+pub fn with_schema(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let bad = |what: String| {
+        NativeError::Execution(format!("a shuffle block does not fit its reader: {what}"))
+    };
+    if batch.num_columns() != schema.fields().len() {
+        return Err(bad(format!(
+            "{} columns for a schema of {}",
+            batch.num_columns(),
+            schema.fields().len()
+        )));
+    }
+    for (column, field) in batch.columns().iter().zip(schema.fields()) {
+        if column.data_type() != field.data_type() {
+            return Err(bad(format!(
+                "column {} is {}, expected {}",
+                field.name(),
+                column.data_type(),
+                field.data_type()
+            )));
+        }
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(Arc::clone(schema), batch.columns().to_vec(), &options)
+        .map_err(|e| bad(e.to_string()))
+}

@@ -6,8 +6,8 @@
 //! it, and hands each result batch to the JVM without copying ([`native_plan`]).
 //!
 //! The JNI surface is the static native methods of `org.apache.spark.sql.cinder.NativeBridge`:
-//! `version`, `createPlan`, `checkPlan`, `createPlanWithInputs`, `nextBatch`, `explainPlan`, `closePlan`, `releaseBuffer`,
-//! `liveBuffers`. Every body runs inside [`jni_call`], which turns errors into Java exceptions
+//! `version`, `createPlan`, `checkPlan`, `createPlanWithInputs`, `nextBatch`, `nextShuffleBlock`,
+//! `shuffleRows`, `decodeBlock`, `explainPlan`, `closePlan`, `releaseBuffer`, `liveBuffers`. Every body runs inside [`jni_call`], which turns errors into Java exceptions
 //! ([`NativeError::java_class`]) and catches panics (a `RuntimeException`), so nothing native
 //! takes down the JVM. Java holds only numeric handles, checked on every call.
 
@@ -16,6 +16,7 @@ pub mod input;
 pub mod message;
 pub mod native_plan;
 pub mod planner;
+pub mod shuffle;
 
 use jni::errors::ErrorPolicy;
 use jni::objects::{JByteArray, JClass, JLongArray, JObject, JObjectArray, JString};
@@ -174,11 +175,23 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_createPlanW
             if input.is_null() {
                 return Err(NativeError::plan(format!("the plan's input {i} is null")));
             }
-            sources.push(Box::new(JvmBatchSource {
-                vm: env.get_java_vm()?,
-                input: env.new_global_ref(&input)?,
-                schema: None,
-            }));
+            let blocks = env
+                .call_method(&input, jni_str!("blocks"), jni_sig!("()Z"), &[])?
+                .z()?;
+            let (vm, input) = (env.get_java_vm()?, env.new_global_ref(&input)?);
+            if blocks {
+                sources.push(Box::new(JvmBlockSource {
+                    vm,
+                    input,
+                    schema: None,
+                }));
+            } else {
+                sources.push(Box::new(JvmBatchSource {
+                    vm,
+                    input,
+                    schema: None,
+                }));
+            }
         }
         let plan = NativePlan::create_with_inputs(&bytes, sources)?;
         Ok(native_plan::register_plan(plan))
@@ -220,6 +233,101 @@ impl input::BatchSource for JvmBatchSource {
             unsafe { input::import_batch(&schema, &description) }.map(Some)
         })
     }
+}
+
+/// The plugin's `NativeInput` object over a native shuffle's read side: `byte[] nextBlock()`
+/// returns the next block as the map side wrote it (or null at the end).
+struct JvmBlockSource {
+    vm: jni::JavaVM,
+    input: jni::refs::Global<JObject<'static>>,
+    schema: Option<datafusion::arrow::datatypes::SchemaRef>,
+}
+
+impl input::BatchSource for JvmBlockSource {
+    fn set_schema(&mut self, schema: datafusion::arrow::datatypes::SchemaRef) {
+        self.schema = Some(schema);
+    }
+
+    fn next_batch(
+        &mut self,
+    ) -> Result<Option<datafusion::arrow::record_batch::RecordBatch>, NativeError> {
+        let schema = self
+            .schema
+            .clone()
+            .ok_or_else(|| NativeError::Execution("the input's schema was not set".into()))?;
+        let input = &self.input;
+        let block = self.vm.attach_current_thread(|env| {
+            let value =
+                env.call_method(input.as_obj(), jni_str!("nextBlock"), jni_sig!("()[B"), &[])?;
+            let object = value.l()?;
+            if object.is_null() {
+                return Ok::<_, NativeError>(None);
+            }
+            let array = env.cast_local::<JByteArray>(object)?;
+            Ok(Some(env.convert_byte_array(&array)?))
+        })?;
+        let Some(block) = block else {
+            return Ok(None);
+        };
+        let batch = shuffle::decode_block(&block)?;
+        input::with_schema(batch, &schema).map(Some)
+    }
+}
+
+/// `static native byte[] nextShuffleBlock(long plan)`: a shuffle map task's next block (its
+/// partition in the header), or null at the end.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_nextShuffleBlock<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JByteArray<'local> {
+    jni_call(&mut env, |env| {
+        let plan = native_plan::plan(handle)?;
+        let block = native_plan::lock_plan(&plan).next_block()?;
+        match block {
+            None => Ok(JByteArray::default()),
+            Some(block) => Ok(env.byte_array_from_slice(&block)?),
+        }
+    })
+}
+
+/// `static native long shuffleRows(long plan)`: rows a shuffle map task has taken in.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_shuffleRows<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> jlong {
+    jni_call(&mut env, |_| {
+        let plan = native_plan::plan(handle)?;
+        let rows = native_plan::lock_plan(&plan).shuffle_rows();
+        Ok(i64::try_from(rows).unwrap_or(i64::MAX))
+    })
+}
+
+/// `static native long[] decodeBlock(byte[] block)`: a shuffle block's rows as a batch
+/// description (see [`describe_batch`]), for Spark operators reading a native shuffle.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_decodeBlock<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    block: JByteArray<'local>,
+) -> JLongArray<'local> {
+    jni_call(&mut env, |env| {
+        if block.is_null() {
+            return Err(NativeError::Execution("the shuffle block is null".into()));
+        }
+        let bytes = env.convert_byte_array(&block)?;
+        let batch = shuffle::decode_block(&bytes)?;
+        let description = describe_batch(&batch)?;
+        let array = JLongArray::new(env, description.len())
+            .and_then(|array| array.set_region(env, 0, &description).map(|()| array));
+        array.map_err(|e| {
+            release_described(&description);
+            e.into()
+        })
+    })
 }
 
 /// `static native long[] nextBatch(long plan)`: the next batch's description (see

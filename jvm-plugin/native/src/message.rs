@@ -46,6 +46,36 @@ pub struct PlanMessage {
     pub settings: Settings,
     /// The operator tree.
     pub root: Node,
+    /// A map task of a native shuffle: the plan's rows are split by this partitioning into
+    /// blocks (see [`crate::shuffle`]) instead of being returned as batches.
+    #[serde(default)]
+    pub shuffle: Option<ShuffleSpec>,
+}
+
+/// How a native shuffle's map task assigns rows to partitions, as Spark's partitioning does.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ShuffleSpec {
+    /// `HashPartitioning(keys, partitions)`: `pmod(murmur3(keys), partitions)`.
+    Hash {
+        /// The keys, over the plan's output columns.
+        keys: Vec<HashKey>,
+        /// Spark's partition count.
+        partitions: usize,
+    },
+    /// `SinglePartition`: every row to partition 0.
+    Single,
+}
+
+/// A key of a hash partitioning.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashKey {
+    /// The key's value.
+    pub expr: Expr,
+    /// Spark's type of the key, which decides how it is hashed.
+    #[serde(rename = "type")]
+    pub data_type: String,
 }
 
 /// Execution settings carried by the message (from `spark.cinder.*`).

@@ -25,6 +25,7 @@ use crate::error::{NativeError, Result};
 use crate::input::BatchSource;
 use crate::message::PlanMessage;
 use crate::planner::{Leaves, arrow_schema, build_plan, check_output, conform};
+use crate::shuffle::ShuffleWriter;
 
 /// The tokio runtime the native plans run on (one per process).
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -88,6 +89,10 @@ pub struct NativePlan {
     plan: Arc<dyn ExecutionPlan>,
     output: SchemaRef,
     stream: Option<SendableRecordBatchStream>,
+    /// A native shuffle's map side: the batches become blocks.
+    shuffle: Option<ShuffleWriter>,
+    /// Whether the shuffle writer has had the last batch.
+    shuffle_finished: bool,
 }
 
 impl std::fmt::Debug for NativePlan {
@@ -130,7 +135,12 @@ impl NativePlan {
                 .collect(),
         };
         let plan = build_plan(&message.root, &leaves).map_err(as_plan_error)?;
-        check_output(&plan, &output)
+        check_output(&plan, &output)?;
+        if let Some(spec) = &message.shuffle {
+            ShuffleWriter::new(spec, Arc::new(output), message.settings.batch_rows)
+                .map_err(as_plan_error)?;
+        }
+        Ok(())
     }
 
     /// [`NativePlan::create`] for a plan whose `input` leaves read `sources` (the leaf with
@@ -159,6 +169,12 @@ impl NativePlan {
         };
         let plan = build_plan(&message.root, &leaves).map_err(as_plan_error)?;
         check_output(&plan, &output)?;
+        let shuffle = message
+            .shuffle
+            .as_ref()
+            .map(|spec| ShuffleWriter::new(spec, Arc::clone(&output), message.settings.batch_rows))
+            .transpose()
+            .map_err(as_plan_error)?;
         let (plan, config) = optimize(plan, &message.settings.device).map_err(as_plan_error)?;
         let context = Arc::new(TaskContext::default().with_session_config(config));
         let _guard = runtime().enter();
@@ -167,7 +183,44 @@ impl NativePlan {
             plan,
             output,
             stream: Some(stream),
+            shuffle,
+            shuffle_finished: false,
         })
+    }
+
+    /// Whether this plan is a native shuffle's map task (read it with [`Self::next_block`]).
+    pub fn is_shuffle(&self) -> bool {
+        self.shuffle.is_some()
+    }
+
+    /// A shuffle map task's next block (see [`crate::shuffle`]), `None` at the end; rows
+    /// taken in so far come with it.
+    pub fn next_block(&mut self) -> Result<Option<Vec<u8>>> {
+        loop {
+            let Some(writer) = self.shuffle.as_mut() else {
+                return Err(NativeError::Execution(
+                    "this native plan is not a shuffle's map task".into(),
+                ));
+            };
+            if let Some(block) = writer.pop() {
+                return Ok(Some(block));
+            }
+            if self.shuffle_finished {
+                return Ok(None);
+            }
+            match self.next_batch()? {
+                Some(batch) => self.shuffle.as_mut().expect("checked above").push(batch)?,
+                None => {
+                    self.shuffle_finished = true;
+                    self.shuffle.as_mut().expect("checked above").finish()?;
+                }
+            }
+        }
+    }
+
+    /// Rows a shuffle map task has taken in so far (0 for other plans).
+    pub fn shuffle_rows(&self) -> u64 {
+        self.shuffle.as_ref().map_or(0, ShuffleWriter::rows)
     }
 
     /// The next batch, cast to Spark's types; `None` at the end.

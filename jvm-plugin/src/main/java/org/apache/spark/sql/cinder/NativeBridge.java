@@ -77,6 +77,22 @@ public final class NativeBridge {
    */
   public static native long[] nextBatch(long plan);
 
+  /**
+   * A native shuffle's map task (a plan whose message has a {@code shuffle} field): the next
+   * block of its rows, or null at the end. A block's bytes 4 to 7 hold its partition
+   * (little-endian).
+   */
+  public static native byte[] nextShuffleBlock(long plan);
+
+  /** How many rows a native shuffle's map task has split into blocks so far. */
+  public static native long shuffleRows(long plan);
+
+  /**
+   * A native shuffle block's rows, described as {@link #nextBatch} does (the buffers are
+   * released as for a batch).
+   */
+  public static native long[] decodeBlock(byte[] block);
+
   /** The native plan as DataFusion's EXPLAIN shows it. */
   public static native String explainPlan(long plan);
 

@@ -11,4 +11,20 @@ public interface NativeInput {
    * call.
    */
   long[] next();
+
+  /**
+   * Whether this input hands over a native shuffle's blocks ({@link #nextBlock()}) instead of
+   * Arrow Java buffers ({@link #next()}). Asked once, when the plan is created.
+   */
+  default boolean blocks() {
+    return false;
+  }
+
+  /**
+   * The next block of a native shuffle, as its map side wrote it, or null at the end (only
+   * when {@link #blocks()} is true).
+   */
+  default byte[] nextBlock() {
+    throw new UnsupportedOperationException("this input hands over Arrow buffers, not blocks");
+  }
 }

@@ -9,9 +9,10 @@ import org.apache.spark.sql.catalyst.expressions.aggregate.{Average, Count, Fina
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
   InputFileBlockStart, InputFileName, SortOrder}
 import org.apache.spark.sql.execution.ExecSubqueryExpression
-import org.apache.spark.sql.execution.{CollectLimitExec, ColumnarRule, FileSourceScanExec, FilterExec,
-  GlobalLimitExec, LocalLimitExec, ProjectExec, RowToColumnarExec, SortExec, SparkPlan, TakeOrderedAndProjectExec,
-  UnionExec}
+import org.apache.spark.sql.execution.{CollectLimitExec, ColumnarRule, ColumnarToRowExec, FileSourceScanExec,
+  FilterExec, GlobalLimitExec, LocalLimitExec, ProjectExec, RowToColumnarExec, SortExec, SparkPlan,
+  TakeOrderedAndProjectExec, UnionExec}
+import org.apache.spark.sql.execution.exchange.ShuffleExchangeExec
 import org.apache.spark.sql.execution.aggregate.HashAggregateExec
 import org.apache.spark.sql.execution.joins.{BroadcastHashJoinExec, ShuffledHashJoinExec, SortMergeJoinExec}
 import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, FloatType, LongType, BooleanType}
@@ -30,7 +31,12 @@ case class CinderColumnarRule(session: SparkSession) extends ColumnarRule {
   override def postColumnarTransitions: Rule[SparkPlan] = CinderInputTransitions
 }
 
-/** Removes the `RowToColumnarExec`s Spark puts under a native subtree that reads rows itself. */
+/**
+ * Removes the transitions Spark puts where Cinder's nodes read their input themselves: the
+ * `RowToColumnarExec` under a native subtree that reads rows, and the `ColumnarToRowExec`
+ * under a native shuffle (which reads its native child's plans; Spark adds one because the
+ * exchange also gives rows).
+ */
 object CinderInputTransitions extends Rule[SparkPlan] {
   override def apply(plan: SparkPlan): SparkPlan = plan.transformUp {
     case native: CinderNativeExec if native.children.exists(_.isInstanceOf[RowToColumnarExec]) =>
@@ -38,6 +44,8 @@ object CinderInputTransitions extends Rule[SparkPlan] {
         case r: RowToColumnarExec => r.child
         case other => other
       })
+    case shuffle @ CinderShuffleExchangeExec(_, ColumnarToRowExec(child: CinderNative), _, _, _) =>
+      shuffle.copy(child = child)
   }
 }
 
@@ -140,6 +148,15 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       case limit: CollectLimitExec =>
         reasons += limit.nodeName -> "it takes rows for the driver from as few partitions as it needs"
         limit
+      // An exchange over a native subtree: a native shuffle (over Spark's rows it stays Spark's,
+      // without a reason: that is not a native subtree's output).
+      case exchange @ ShuffleExchangeExec(_, child: CinderNative, _, _) =>
+        convertShuffle(exchange, child, conf) match {
+          case Right(shuffle) => shuffle
+          case Left(reason) =>
+            reasons += exchange.nodeName -> reason
+            exchange
+        }
       case node => attempt(node)
     }.transformUp {
       // The sorts of sort-merge joins that stayed on Spark.
@@ -174,6 +191,22 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
           if native.root.contains(PlanJson.str(PlanJson.subqueryToken(s))) => s
     })
     native.copy(scalarSubqueries = (native.scalarSubqueries ++ found).distinctBy(_.exprId))
+  }
+
+  /**
+   * A shuffle of a native subtree's output as Arrow blocks: partitioned natively as Spark
+   * partitions (hash or single partition), moved by Spark's shuffle.
+   */
+  private def convertShuffle(exchange: ShuffleExchangeExec, child: CinderNative, conf: SQLConf)
+      : Either[String, CinderShuffleExchangeExec] = {
+    if (!CinderConf.ShuffleEnabled.bool(conf)) {
+      return Left(s"${CinderConf.ShuffleEnabled.key} is false")
+    }
+    for {
+      spec <- CinderShuffleExchangeExec.spec(exchange.outputPartitioning, child.output)
+      _ <- CinderNative.check(child, conf, Some(spec))
+    } yield CinderShuffleExchangeExec(exchange.outputPartitioning, child, exchange.shuffleOrigin,
+      exchange.advisoryPartitionSize, spec)
   }
 
   /**
@@ -328,7 +361,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }
     val input = sort.child match {
       case native: CinderNativeExec => Right(native)
-      case other if !other.supportsColumnar => CinderNativeExec.input(other, broadcast = false)
+      case other if CinderNativeExec.readable(other) => CinderNativeExec.input(other, broadcast = false)
       case other => Left(s"its input ${other.nodeName} is columnar but not native")
     }
     input.flatMap(nativeSort(sort.sortOrder, _, fetch = None, if (sort.global) "Sort(global)" else "Sort"))
@@ -343,7 +376,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     val input = child match {
       case native: CinderNativeExec => Right(native)
       // A global limit reads one partition of at most a few local limits' rows.
-      case other if node.isInstanceOf[GlobalLimitExec] && !other.supportsColumnar =>
+      case other if node.isInstanceOf[GlobalLimitExec] && CinderNativeExec.readable(other) =>
         CinderNativeExec.input(other, broadcast = false)
       case other => Left(s"its input (${other.nodeName}) is not native")
     }
@@ -404,7 +437,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }
     agg.child match {
       case child: CinderNative => AggregateConversion.convert(agg, child)
-      case other if AggregateConversion.isFinal(agg) && !other.supportsColumnar =>
+      case other if AggregateConversion.isFinal(agg) && CinderNativeExec.readable(other) =>
         // A final aggregation (typically over a shuffle) starts a native subtree that reads
         // its child's rows.
         CinderNativeExec.input(other, broadcast = false).flatMap(input => AggregateConversion.convert(agg, input))
@@ -809,7 +842,7 @@ private object JoinConversion {
   /** A native side: the child's own subtree, or an `input` leaf reading the child's rows. */
   private def side(plan: SparkPlan, broadcast: Boolean): Either[String, CinderNativeExec] = plan match {
     case native: CinderNativeExec if !broadcast => Right(native)
-    case other if broadcast || !other.supportsColumnar => CinderNativeExec.input(other, broadcast)
+    case other if broadcast || CinderNativeExec.readable(other) => CinderNativeExec.input(other, broadcast)
     case other => Left(s"its input ${other.nodeName} is columnar but not native")
   }
 
@@ -906,7 +939,10 @@ object CinderExplain {
    *   inputs (after an exchange, or from a broadcast), and the time that took;
    * - `nativeNanos`: time in native calls (input conversion included);
    * - `arrowToRows`: rows Spark's `ColumnarToRow` made of native batches (before an exchange,
-   *   or for a Spark operator above), whose time Spark does not measure.
+   *   or for a Spark operator above), whose time Spark does not measure;
+   * - `nativeShuffles`, `nativeShuffleRows`, `nativeShuffleBytes`: native shuffles (each
+   *   counted once, also when reused), the rows they moved as Arrow blocks, and the blocks'
+   *   bytes before Spark's compression.
    */
   def boundaryMetrics(plan: SparkPlan): java.util.Map[String, java.lang.Long] = {
     val helper = new org.apache.spark.sql.execution.adaptive.AdaptiveSparkPlanHelper {}
@@ -915,7 +951,12 @@ object CinderExplain {
       case c: org.apache.spark.sql.execution.ColumnarToRowExec if c.child.isInstanceOf[CinderNative] => c
     }
     def sum(metric: String): Long = natives.map(n => n.metrics.get(metric).map(_.value).getOrElse(0L)).sum
+    val shuffles = helper.collectWithSubqueries(plan) { case s: CinderShuffleExchangeExec => s }
+      .foldLeft(List.empty[CinderShuffleExchangeExec])((seen, s) => if (seen.exists(_ eq s)) seen else s :: seen)
     Map[String, java.lang.Long](
+      "nativeShuffles" -> shuffles.size.toLong,
+      "nativeShuffleRows" -> shuffles.map(_.metrics("numOutputRows").value).sum,
+      "nativeShuffleBytes" -> shuffles.map(_.metrics("dataSize").value).sum,
       "nativeSubtrees" -> natives.size.toLong,
       "rowsToArrow" -> sum("numInputRows"),
       "rowsToArrowNanos" -> sum("inputConversionTime"),

@@ -62,8 +62,13 @@ object CinderConf {
   val LimitEnabled = CinderConfEntry("spark.cinder.limit.enabled", "boolean", "true",
     "Whether LocalLimitExec and GlobalLimitExec run natively.")
 
+  val ShuffleEnabled = CinderConfEntry("spark.cinder.shuffle.enabled", "boolean", "true",
+    "Whether the shuffle of a native subtree's output (a ShuffleExchangeExec with hash or single " +
+      "partitioning) moves Arrow blocks, partitioned natively as Spark partitions, instead of Spark " +
+      "rows. Spark's shuffle manager still moves them.")
+
   val all: Seq[CinderConfEntry] = Seq(Enabled, Device, Explain, BatchRows, ScanEnabled, FilterEnabled,
-    ProjectEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled)
+    ProjectEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled, ShuffleEnabled)
 
   /** The Markdown table of every setting. */
   def markdownTable: String = {

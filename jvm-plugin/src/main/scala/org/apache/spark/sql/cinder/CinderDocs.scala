@@ -40,7 +40,12 @@ object CinderDocs {
       ".collect()`: it takes rows for the driver from as few partitions as it needs)"),
     ("UnionExec", "UNION ALL of native subtrees: their batches pass through, and a filter, projection or " +
       "partial aggregation above it goes into every branch", "a branch that is not native, a " +
-      "partitioning-aware union"))
+      "partitioning-aware union"),
+    ("ShuffleExchangeExec", "over a native subtree, with hash or single partitioning: each map task splits " +
+      "its batches natively (rows go to the partition Spark's murmur3 hash gives them) into Arrow IPC " +
+      "blocks, which Spark's shuffle moves as one record each; a native subtree above reads the blocks, a " +
+      "Spark operator reads batches decoded natively",
+      "an exchange over a Spark operator, range and round-robin partitioning"))
 
   /** Expressions: Spark expression, notes. */
   val expressions: Seq[(String, String)] = Seq(

@@ -1,15 +1,17 @@
 package org.apache.spark.sql.cinder
 
+import java.nio.{ByteBuffer, ByteOrder}
 import java.nio.charset.StandardCharsets
 
 import scala.jdk.CollectionConverters._
+import scala.reflect.ClassTag
 
 import org.apache.arrow.vector.VectorSchemaRoot
 import org.apache.spark.{Partition, SparkContext, TaskContext}
 import org.apache.spark.broadcast.Broadcast
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.{Attribute, SortOrder}
+import org.apache.spark.sql.catalyst.expressions.{Attribute, GenericInternalRow, SortOrder}
 import org.apache.spark.sql.catalyst.plans.physical.Partitioning
 import org.apache.spark.sql.execution.{FileSourceScanExec, ScalarSubquery, SparkPlan}
 import org.apache.spark.sql.execution.arrow.ArrowWriter
@@ -30,7 +32,8 @@ import org.apache.spark.sql.vectorized.ColumnarBatch
  *   `broadcast(i)` is false feeds partition `p` of this node from its own partition `p` (the
  *   children are co-partitioned, as Spark guarantees for a join's or an aggregate's
  *   inputs); a broadcast child (a broadcast hash join's build side) feeds every partition all
- *   of its rows.
+ *   of its rows. A child that reads a native shuffle ([[CinderShuffleRead]]) hands over the
+ *   shuffle's Arrow blocks instead of rows.
  *
  * Scalar subqueries in its expressions (`scalarSubqueries`) run before it, as Spark's own operators'
  * do; their values go into the plan message in place of their tokens.
@@ -91,7 +94,19 @@ case class CinderNativeExec(
   override protected def doExecute(): RDD[InternalRow] =
     throw new IllegalStateException("CinderNativeExec is columnar: Spark reads it through ColumnarToRow")
 
-  override protected def doExecuteColumnar(): RDD[ColumnarBatch] = {
+  override protected def doExecuteColumnar(): RDD[ColumnarBatch] =
+    executeWith(shuffle = None)((task, message, inputs) => task.run(message, inputs))
+
+  // As `execute()` does: prepared, and its scalar subqueries' values known, first.
+  override def executeShuffle(shuffle: String, rows: SQLMetric, bytes: SQLMetric): RDD[Product2[Int, InternalRow]] =
+    executeQuery(executeWith(Some(shuffle))((task, message, inputs) => task.runShuffle(message, inputs, rows, bytes)))
+
+  /**
+   * One native plan per partition (`shuffle`: a native shuffle's map side), run by `run` with
+   * the task's message and its inputs' rows or blocks by slot.
+   */
+  private def executeWith[T: ClassTag](shuffle: Option[String])(
+      run: (NativeTask, Array[Byte], Map[Int, Iterator[InternalRow]]) => Iterator[T]): RDD[T] = {
     val conf = SQLConf.get
     val root = PlanJson.withSubqueryValues(this.root, scalarSubqueries)
     val outputSchema = StructType(output.map(a => StructField(a.name, a.dataType, a.nullable)))
@@ -100,10 +115,15 @@ case class CinderNativeExec(
     val broadcasts: Map[Int, Broadcast[Any]] = children.indices.filter(broadcast).map { i =>
       i -> children(i).executeBroadcast[Any]()
     }.toMap
-    val task = new NativeTask(outputSchema, inputSchemas, broadcasts, batchRows, longMetric("numOutputRows"),
+    val rowChildren = children.indices.filterNot(broadcast)
+    // A native shuffle's blocks, or Spark's rows, per non-broadcast child.
+    val blockInputs = rowChildren.map(i => i -> CinderShuffleRead.blocks(children(i))).collect {
+      case (i, Some(blocks)) => i -> blocks
+    }.toMap
+    val task = new NativeTask(outputSchema, inputSchemas, broadcasts, blockInputs.keySet, batchRows,
+      longMetric("numOutputRows"),
       longMetric("numOutputBatches"), longMetric("numInputRows"), longMetric("inputConversionTime"),
       longMetric("nativeTime"))
-    val rowChildren = children.indices.filterNot(broadcast)
     scan match {
       case Some(s) =>
         if (rowChildren.nonEmpty) {
@@ -115,19 +135,19 @@ case class CinderNativeExec(
             s"cinder: expected the scan's FileScanRDD, found ${other.getClass.getName}")
         }
         // The message up to the files field, which each task completes with its own splits.
-        val full = CinderNative.message(root, output, conf, files = Some("\u0000"))
+        val full = CinderNative.message(root, output, conf, files = Some("\u0000"), shuffle)
         val head = full.substring(0, full.indexOf("\u0000"))
         val partitionTypes = s.relation.partitionSchema.fields.map(_.dataType).toSeq
-        new CinderNativeRDD(sparkContext, partitions, head, partitionTypes, task)
+        new CinderNativeRDD[T](sparkContext, partitions, head, partitionTypes,
+          message => run(task, message, Map.empty))
       case None =>
-        val message = CinderNative.message(root, output, conf, files = None)
+        val message = CinderNative.message(root, output, conf, files = None, shuffle)
         val bytes = message.getBytes(StandardCharsets.UTF_8)
-        def run(rows: Seq[Iterator[InternalRow]]): Iterator[ColumnarBatch] =
-          task.run(bytes, rowChildren.zip(rows).toMap)
-        rowChildren.map(children(_).execute()) match {
+        def start(rows: Seq[Iterator[InternalRow]]): Iterator[T] = run(task, bytes, rowChildren.zip(rows).toMap)
+        rowChildren.map(i => blockInputs.getOrElse(i, children(i).execute())) match {
           case Seq() => throw new IllegalStateException("cinder: a native plan without a scan or row input")
-          case Seq(a) => a.mapPartitionsInternal(rows => run(Seq(rows)))
-          case rdds => new ZippedInputsRDD(sparkContext, rdds, run)
+          case Seq(a) => a.mapPartitionsInternal(rows => start(Seq(rows)))
+          case rdds => new ZippedInputsRDD[T](sparkContext, rdds, start)
         }
     }
   }
@@ -142,6 +162,9 @@ private[cinder] object CinderNativeExec {
   def inputSchema(plan: SparkPlan, broadcast: Boolean): StructType =
     StructType(plan.output.map(a => StructField(a.name, a.dataType, a.nullable || broadcast)))
 
+  /** Whether an `input` leaf can read `plan`: its rows, or a native shuffle's blocks. */
+  def readable(plan: SparkPlan): Boolean = !plan.supportsColumnar || CinderShuffleRead.isNative(plan)
+
   /**
    * A native subtree that is just an `input` leaf reading `plan`'s rows (its partitions, or
    * all of its broadcast relation in every task), for a native operator to go on top of.
@@ -155,14 +178,16 @@ private[cinder] object CinderNativeExec {
 }
 
 /**
- * What one task of a [[CinderNativeExec]] does: creates the native plan with one
- * [[RowsToArrowInput]] per child (its partition's rows, or all of a broadcast's rows) and
- * iterates its batches.
+ * What one task of a [[CinderNativeExec]] does: creates the native plan with one input per
+ * child (a [[RowsToArrowInput]] over its partition's rows or all of a broadcast's rows, or a
+ * [[BlocksInput]] over a native shuffle's blocks: the slots in `blockInputs`) and iterates
+ * its batches, or, for a native shuffle's map side, its blocks.
  */
 private[cinder] class NativeTask(
     outputSchema: StructType,
     inputSchemas: Seq[StructType],
     broadcasts: Map[Int, Broadcast[Any]],
+    blockInputs: Set[Int],
     batchRows: Int,
     numOutputRows: SQLMetric,
     numOutputBatches: SQLMetric,
@@ -171,33 +196,144 @@ private[cinder] class NativeTask(
     nativeTime: SQLMetric) extends Serializable {
 
   def run(message: Array[Byte], rows: Map[Int, Iterator[InternalRow]]): Iterator[ColumnarBatch] = {
+    val (handle, inputs) = start(message, rows)
+    new NativeBatchIterator(handle, outputSchema, TaskContext.get(), numOutputRows, numOutputBatches, nativeTime,
+      inputs)
+  }
+
+  /**
+   * A native shuffle's map side: `(partition, block)` records (the block's bytes in a
+   * one-column row); the rows it shuffled go to `rowsMetric` and `numOutputRows`, the blocks'
+   * bytes to `bytesMetric`.
+   */
+  def runShuffle(message: Array[Byte], rows: Map[Int, Iterator[InternalRow]], rowsMetric: SQLMetric,
+      bytesMetric: SQLMetric): Iterator[Product2[Int, InternalRow]] = {
+    val (handle, inputs) = start(message, rows)
+    val context = TaskContext.get()
+    new Iterator[Product2[Int, InternalRow]] {
+      private var pending: Array[Byte] = _
+      private var finished = false
+      private var closed = false
+
+      context.addTaskCompletionListener[Unit](_ => close())
+
+      private def close(): Unit = synchronized {
+        if (!closed) {
+          closed = true
+          NativeBridge.closePlan(handle)
+        }
+      }
+
+      override def hasNext: Boolean = {
+        if (pending == null && !finished) {
+          val started = System.nanoTime()
+          pending = NativeTask.rethrowingInputFailures(inputs)(NativeBridge.nextShuffleBlock(handle))
+          if (pending == null) {
+            finished = true
+            val shuffled = NativeBridge.shuffleRows(handle)
+            rowsMetric += shuffled
+            numOutputRows += shuffled
+            close()
+          }
+          nativeTime += System.nanoTime() - started
+        }
+        pending != null
+      }
+
+      override def next(): Product2[Int, InternalRow] = {
+        if (!hasNext) throw new NoSuchElementException("no more shuffle blocks")
+        val block = pending
+        pending = null
+        bytesMetric += block.length
+        numOutputBatches += 1
+        val partition = ByteBuffer.wrap(block).order(ByteOrder.LITTLE_ENDIAN).getInt(4)
+        (partition, new GenericInternalRow(Array[Any](block)))
+      }
+    }
+  }
+
+  /** Creates the plan over this task's inputs: its handle and the inputs (closed when the task ends). */
+  private def start(message: Array[Byte], rows: Map[Int, Iterator[InternalRow]]): (Long, Seq[TaskInput]) = {
     NativeBridge.load()
     val context = TaskContext.get()
     // Closed when the task ends, also those made before a later one failed to start.
-    val inputs = scala.collection.mutable.ArrayBuffer.empty[RowsToArrowInput]
+    val inputs = scala.collection.mutable.ArrayBuffer.empty[TaskInput]
     context.addTaskCompletionListener[Unit](_ => inputs.foreach(_.close()))
     for (i <- inputSchemas.indices) {
-      val source = rows.getOrElse(i, CinderBroadcastRows.rows(broadcasts(i), inputSchemas(i).size))
-      inputs += new RowsToArrowInput(source, inputSchemas(i), batchRows, numInputRows, conversionTime)
+      if (blockInputs.contains(i)) {
+        inputs += new BlocksInput(rows(i))
+      } else {
+        val source = rows.getOrElse(i, CinderBroadcastRows.rows(broadcasts(i), inputSchemas(i).size))
+        inputs += new RowsToArrowInput(source, inputSchemas(i), batchRows, numInputRows, conversionTime)
+      }
     }
     val started = System.nanoTime()
     val handle =
       if (inputs.isEmpty) NativeBridge.createPlan(message)
       else NativeBridge.createPlanWithInputs(message, inputs.toArray[NativeInput])
     nativeTime += System.nanoTime() - started
-    new NativeBatchIterator(handle, outputSchema, context, numOutputRows, numOutputBatches, nativeTime,
-      inputs.toSeq)
+    (handle, inputs.toSeq)
   }
 }
 
+private[cinder] object NativeTask {
+  /**
+   * Runs a native call; if it failed because a Spark input failed (a shuffle fetch failure,
+   * say), rethrows the input's own exception, so that Spark's retry logic sees it.
+   */
+  def rethrowingInputFailures[T](inputs: Seq[TaskInput])(call: => T): T =
+    try call
+    catch {
+      case e: RuntimeException if inputs.exists(_.failure.isDefined) =>
+        val original = inputs.flatMap(_.failure).head
+        original.addSuppressed(e)
+        throw original
+    }
+}
+
+/** A native plan's input in a task: remembers a failure reading Spark's side, closes at the end. */
+private[cinder] trait TaskInput extends NativeInput {
+  /** What failed reading the Spark side, if anything did. */
+  def failure: Option[Throwable]
+
+  def close(): Unit
+}
+
+/**
+ * A native shuffle's blocks (one-column rows holding each block's bytes) for a native `input`
+ * leaf, which decodes them itself. A failure reading them (a fetch failure) is kept, as in
+ * [[RowsToArrowInput]].
+ */
+private[cinder] class BlocksInput(blocks: Iterator[InternalRow]) extends TaskInput {
+  @volatile private var closed = false
+  @volatile var failure: Option[Throwable] = None
+
+  override def blocks(): Boolean = true
+
+  override def next(): Array[Long] =
+    throw new UnsupportedOperationException("cinder: a native shuffle's input hands over blocks")
+
+  override def nextBlock(): Array[Byte] =
+    try {
+      if (closed || !blocks.hasNext) null
+      else blocks.next().getBinary(0)
+    } catch {
+      case e: Throwable =>
+        failure = Some(e)
+        throw e
+    }
+
+  override def close(): Unit = closed = true
+}
+
 /** Partition `i` of each of `rdds` (co-partitioned), handed together to `f`. */
-private[cinder] class ZippedInputsRDD(
+private[cinder] class ZippedInputsRDD[T: ClassTag](
     sc: SparkContext,
     inputs: Seq[RDD[InternalRow]],
-    private var f: Seq[Iterator[InternalRow]] => Iterator[ColumnarBatch])
-  extends org.apache.spark.rdd.ZippedPartitionsBaseRDD[ColumnarBatch](sc, inputs) {
+    private var f: Seq[Iterator[InternalRow]] => Iterator[T])
+  extends org.apache.spark.rdd.ZippedPartitionsBaseRDD[T](sc, inputs) {
 
-  override def compute(split: Partition, context: TaskContext): Iterator[ColumnarBatch] = {
+  override def compute(split: Partition, context: TaskContext): Iterator[T] = {
     val parts = split.asInstanceOf[org.apache.spark.rdd.ZippedPartitionsPartition].partitions
     f(rdds.zip(parts).map { case (rdd, part) => rdd.iterator(part, context).asInstanceOf[Iterator[InternalRow]] })
   }
@@ -210,14 +346,14 @@ private[cinder] class ZippedInputsRDD(
 
 private[cinder] class CinderNativePartition(val index: Int, val files: FilePartition) extends Partition
 
-/** One native plan per file partition of the scan. */
-private[cinder] class CinderNativeRDD(
+/** One native plan per file partition of the scan, run by `run` with the task's message. */
+private[cinder] class CinderNativeRDD[T: ClassTag](
     sc: SparkContext,
     @transient filePartitions: Seq[FilePartition],
     messageHead: String,
     partitionTypes: Seq[org.apache.spark.sql.types.DataType],
-    task: NativeTask)
-  extends RDD[ColumnarBatch](sc, Nil) {
+    run: Array[Byte] => Iterator[T])
+  extends RDD[T](sc, Nil) {
 
   override protected def getPartitions: Array[Partition] =
     filePartitions.zipWithIndex.map { case (p, i) => new CinderNativePartition(i, p): Partition }.toArray
@@ -225,9 +361,9 @@ private[cinder] class CinderNativeRDD(
   override protected def getPreferredLocations(split: Partition): Seq[String] =
     split.asInstanceOf[CinderNativePartition].files.preferredLocations().toSeq
 
-  override def compute(split: Partition, context: TaskContext): Iterator[ColumnarBatch] = {
+  override def compute(split: Partition, context: TaskContext): Iterator[T] = {
     val files = split.asInstanceOf[CinderNativePartition].files.files.map(fileJson).mkString("[", ",", "]")
-    task.run((messageHead + files + "}").getBytes(StandardCharsets.UTF_8), Map.empty)
+    run((messageHead + files + "}").getBytes(StandardCharsets.UTF_8))
   }
 
   private def fileJson(file: PartitionedFile): String = {
@@ -256,7 +392,7 @@ private[cinder] class NativeBatchIterator(
     numOutputRows: SQLMetric,
     numOutputBatches: SQLMetric,
     nativeTime: SQLMetric,
-    inputs: Seq[RowsToArrowInput] = Nil)
+    inputs: Seq[TaskInput] = Nil)
   extends Iterator[ColumnarBatch] {
 
   private var current: ColumnarBatch = _
@@ -270,15 +406,8 @@ private[cinder] class NativeBatchIterator(
     if (pending == null && !finished) {
       closeCurrent()
       val started = System.nanoTime()
-      val description =
-        try NativeBridge.nextBatch(handle)
-        catch {
-          // A failure of the Spark input (a shuffle fetch failure, say) surfaces as itself.
-          case e: RuntimeException if inputs.exists(_.failure.isDefined) =>
-            val original = inputs.flatMap(_.failure).head
-            original.addSuppressed(e)
-            throw original
-        }
+      // A failure of the Spark input (a shuffle fetch failure, say) surfaces as itself.
+      val description = NativeTask.rethrowingInputFailures(inputs)(NativeBridge.nextBatch(handle))
       nativeTime += System.nanoTime() - started
       if (description == null) {
         finished = true
@@ -333,7 +462,7 @@ private[cinder] class RowsToArrowInput(
     batchRows: Int,
     numInputRows: SQLMetric,
     conversionTime: SQLMetric)
-  extends NativeInput {
+  extends TaskInput {
 
   private val root = VectorSchemaRoot.create(
     ArrowUtils.toArrowSchema(schema, "UTC", true, false), ArrowImport.allocator)
@@ -375,7 +504,7 @@ private[cinder] class RowsToArrowInput(
     }
   }
 
-  def close(): Unit = synchronized {
+  override def close(): Unit = synchronized {
     if (!closed) {
       closed = true
       root.close()
@@ -419,6 +548,9 @@ case class CinderUnionExec(children: Seq[CinderNativeExec], output: Seq[Attribut
     throw new IllegalStateException("CinderUnionExec is columnar: Spark reads it through ColumnarToRow")
 
   override protected def doExecuteColumnar(): RDD[ColumnarBatch] = sparkContext.union(children.map(_.executeColumnar()))
+
+  override def executeShuffle(shuffle: String, rows: SQLMetric, bytes: SQLMetric): RDD[Product2[Int, InternalRow]] =
+    sparkContext.union(children.map(_.executeShuffle(shuffle, rows, bytes)))
 }
 
 private[cinder] object CinderUnionExec {
@@ -433,24 +565,34 @@ trait CinderNative extends SparkPlan {
 
   /** The same leaves with another operator tree on top, replacing a node with `partitioning`. */
   def withPlan(root: String, output: Seq[Attribute], describe: String, partitioning: Partitioning): CinderNative
+
+  /**
+   * The map side of a native shuffle of this subtree's rows: `(partition, block)` records,
+   * `shuffle` being the plan message's `shuffle` field. Rows shuffled go to `rows`, block bytes
+   * to `bytes`.
+   */
+  def executeShuffle(shuffle: String, rows: SQLMetric, bytes: SQLMetric): RDD[Product2[Int, InternalRow]]
 }
 
 private[cinder] object CinderNative {
   /**
-   * Asks the native library whether `native` can run (on the driver, reading nothing): the
-   * reason when it cannot, so that its top operator stays on Spark instead of failing a task.
+   * Asks the native library whether `native` can run (on the driver, reading nothing), as a
+   * native shuffle's map side with `shuffle`: the reason when it cannot, so that its top
+   * operator stays on Spark instead of failing a task.
    */
-  def check(native: CinderNative, conf: SQLConf): Either[String, CinderNative] = native match {
-    case union: CinderUnionExec =>
-      union.children.map(check(_, conf)).collectFirst { case Left(reason) => Left(reason) }.getOrElse(Right(union))
-    case _ => checkOne(native, conf)
-  }
+  def check(native: CinderNative, conf: SQLConf, shuffle: Option[String] = None): Either[String, CinderNative] =
+    native match {
+      case union: CinderUnionExec =>
+        union.children.map(check(_, conf, shuffle)).collectFirst { case Left(reason) => Left(reason) }
+          .getOrElse(Right(union))
+      case _ => checkOne(native, conf, shuffle)
+    }
 
-  private def checkOne(native: CinderNative, conf: SQLConf): Either[String, CinderNative] =
+  private def checkOne(native: CinderNative, conf: SQLConf, shuffle: Option[String]): Either[String, CinderNative] =
     scala.util.Try {
       NativeBridge.load()
       val message = CinderNative.message(PlanJson.withoutSubqueryValues(native.root), native.output, conf,
-        files = None)
+        files = None, shuffle)
       Option(NativeBridge.checkPlan(message.getBytes(StandardCharsets.UTF_8)))
     } match {
       case scala.util.Success(None) => Right(native)
@@ -459,13 +601,18 @@ private[cinder] object CinderNative {
       case scala.util.Failure(e) => Left(s"the native library could not check it: $e")
     }
 
-  /** The plan message, with `files` as the task's file splits (JSON) when the leaf is a scan. */
-  def message(root: String, output: Seq[Attribute], conf: SQLConf, files: Option[String]): String = {
+  /**
+   * The plan message, with `files` as the task's file splits (JSON) when the leaf is a scan,
+   * and `shuffle` for a native shuffle's map side.
+   */
+  def message(root: String, output: Seq[Attribute], conf: SQLConf, files: Option[String],
+      shuffle: Option[String]): String = {
     val settings = s"""{"device":${PlanJson.str(CinderConf.Device.choice(conf))},""" +
       s""""batch_rows":${CinderConf.BatchRows.int(conf)}}"""
     val fields = PlanJson.fields(output.map(a => StructField(a.name, a.dataType, a.nullable)))
       .fold(r => throw new IllegalStateException(s"cinder: $r"), identity)
     val filesField = files.map(f => s""","files":$f""").getOrElse("")
-    s"""{"version":${PlanJson.Version},"output":$fields,"settings":$settings,"root":$root$filesField}"""
+    val shuffleField = shuffle.map(s => s""","shuffle":$s""").getOrElse("")
+    s"""{"version":${PlanJson.Version},"output":$fields,"settings":$settings$shuffleField,"root":$root$filesField}"""
   }
 }

@@ -1,0 +1,611 @@
+//! The native shuffle: a map task's batches split by Spark's partitioning into Arrow IPC
+//! blocks, and blocks read back into batches.
+//!
+//! Spark keeps the shuffle itself (its files, block transfer, retries, adaptive execution).
+//! The plugin's `CinderShuffleExchangeExec` hands Spark one record per block, the block's
+//! bytes, instead of one `UnsafeRow` per row, so a native subtree's output is never turned
+//! into rows on its way through an exchange.
+//!
+//! Rows go where Spark's own exchange would send them: `HashPartitioning` is
+//! `pmod(murmur3(keys, seed 42), n)` computed exactly as Spark's `Murmur3Hash` does for each
+//! type ([`spark_murmur3`]), so a native shuffle and a Spark shuffle of the other side of a
+//! join agree on every row's partition.
+//!
+//! A block is an 8-byte header (the magic `CNB1` and the partition, both little-endian
+//! `u32`s) followed by an Arrow IPC stream (schema, one batch, end of stream). Each map task
+//! gathers a partition's rows until it holds `flush_rows` of them, so blocks stay large
+//! whatever the number of partitions.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, UInt32Array, downcast_array,
+};
+use datafusion::arrow::compute::{cast, concat_batches, take_record_batch};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
+    Int64Type, SchemaRef,
+};
+use datafusion::arrow::ipc::reader::StreamReader;
+use datafusion::arrow::ipc::writer::StreamWriter;
+use datafusion::physical_expr::PhysicalExpr;
+
+use crate::error::{NativeError, Result};
+use crate::message::ShuffleSpec;
+use crate::planner::{arrow_type, translate};
+
+/// The first four bytes of every block.
+pub const BLOCK_MAGIC: u32 = u32::from_le_bytes(*b"CNB1");
+
+/// Bytes before a block's IPC stream (magic and partition; 8 keeps the stream 8-aligned).
+pub const BLOCK_HEADER: usize = 8;
+
+/// The most partitions a native shuffle writes (Spark's own limit for its sort-based shuffle
+/// of serialized records is 2^24).
+pub const MAX_PARTITIONS: usize = 1 << 24;
+
+/// Spark's `Murmur3_x86_32` (with Spark's own handling of a byte array's tail) and the
+/// per-type rules of its `Murmur3Hash` expression.
+pub mod spark_murmur3 {
+    /// The seed of `HashPartitioning` (and of SQL's `hash()`).
+    pub const SEED: i32 = 42;
+
+    const C1: u32 = 0xcc9e_2d51;
+    const C2: u32 = 0x1b87_3593;
+
+    fn mix_k1(k1: u32) -> u32 {
+        k1.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2)
+    }
+
+    fn mix_h1(h1: u32, k1: u32) -> u32 {
+        (h1 ^ k1)
+            .rotate_left(13)
+            .wrapping_mul(5)
+            .wrapping_add(0xe654_6b64)
+    }
+
+    fn fmix(h1: u32, length: u32) -> u32 {
+        let mut h = h1 ^ length;
+        h ^= h >> 16;
+        h = h.wrapping_mul(0x85eb_ca6b);
+        h ^= h >> 13;
+        h = h.wrapping_mul(0xc2b2_ae35);
+        h ^ (h >> 16)
+    }
+
+    /// `hashInt`: ints, and the types Spark hashes as ints (boolean, byte, short, date, float).
+    pub fn hash_int(value: i32, seed: i32) -> i32 {
+        fmix(mix_h1(seed as u32, mix_k1(value as u32)), 4) as i32
+    }
+
+    /// `hashLong`: longs, and doubles' and short decimals' bits.
+    pub fn hash_long(value: i64, seed: i32) -> i32 {
+        let low = value as u32;
+        let high = (value as u64 >> 32) as u32;
+        let h1 = mix_h1(mix_h1(seed as u32, mix_k1(low)), mix_k1(high));
+        fmix(h1, 8) as i32
+    }
+
+    /// `hashUnsafeBytes`: whole 4-byte little-endian words, then each remaining byte alone,
+    /// sign-extended (Spark's tail, not the reference Murmur3's).
+    pub fn hash_bytes(bytes: &[u8], seed: i32) -> i32 {
+        let mut h1 = seed as u32;
+        let mut words = bytes.chunks_exact(4);
+        for word in &mut words {
+            let k1 = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+            h1 = mix_h1(h1, mix_k1(k1));
+        }
+        for &byte in words.remainder() {
+            h1 = mix_h1(h1, mix_k1(i32::from(byte as i8) as u32));
+        }
+        fmix(h1, bytes.len() as u32) as i32
+    }
+
+    /// A float as Spark hashes it: `-0.0` as `0.0`, every NaN as the canonical NaN.
+    pub fn hash_float(value: f32, seed: i32) -> i32 {
+        let bits = if value == 0.0 {
+            0
+        } else if value.is_nan() {
+            0x7fc0_0000
+        } else {
+            value.to_bits() as i32
+        };
+        hash_int(bits, seed)
+    }
+
+    /// A double as Spark hashes it: `-0.0` as `0.0`, every NaN as the canonical NaN.
+    pub fn hash_double(value: f64, seed: i32) -> i32 {
+        let bits = if value == 0.0 {
+            0
+        } else if value.is_nan() {
+            0x7ff8_0000_0000_0000
+        } else {
+            value.to_bits() as i64
+        };
+        hash_long(bits, seed)
+    }
+
+    /// A decimal's unscaled value as Spark hashes it: as a long up to 18 digits of precision,
+    /// else as the bytes of `BigInteger.toByteArray` (big-endian two's complement, shortest).
+    pub fn hash_decimal(unscaled: i128, precision: u8, seed: i32) -> i32 {
+        if precision <= 18 {
+            // (It fits: the precision bounds it.)
+            hash_long(unscaled as i64, seed)
+        } else {
+            let bytes = unscaled.to_be_bytes();
+            let mut start = 0;
+            while start < bytes.len() - 1 {
+                let (first, next) = (bytes[start], bytes[start + 1]);
+                let redundant =
+                    (first == 0x00 && next & 0x80 == 0) || (first == 0xff && next & 0x80 != 0);
+                if !redundant {
+                    break;
+                }
+                start += 1;
+            }
+            hash_bytes(&bytes[start..], seed)
+        }
+    }
+}
+
+/// Folds `array`'s values into `hashes` (one per row) as Spark's `Murmur3Hash` does: each
+/// row's running hash is the seed of its next value; a null leaves it as it is.
+pub fn update_spark_hashes(array: &dyn Array, hashes: &mut [i32]) -> Result<()> {
+    use spark_murmur3 as m;
+    if array.len() != hashes.len() {
+        return Err(NativeError::Execution(format!(
+            "a hash key has {} rows, the batch {}",
+            array.len(),
+            hashes.len()
+        )));
+    }
+    fn each<T>(
+        array: &dyn Array,
+        hashes: &mut [i32],
+        value: impl Fn(usize) -> T,
+        hash: impl Fn(T, i32) -> i32,
+    ) {
+        for (row, h) in hashes.iter_mut().enumerate() {
+            if array.is_valid(row) {
+                *h = hash(value(row), *h);
+            }
+        }
+    }
+    match array.data_type() {
+        DataType::Boolean => {
+            let a = array.as_boolean();
+            each(array, hashes, |i| i32::from(a.value(i)), m::hash_int);
+        }
+        DataType::Int8 => {
+            let a = array.as_primitive::<Int8Type>();
+            each(array, hashes, |i| i32::from(a.value(i)), m::hash_int);
+        }
+        DataType::Int16 => {
+            let a = array.as_primitive::<Int16Type>();
+            each(array, hashes, |i| i32::from(a.value(i)), m::hash_int);
+        }
+        DataType::Int32 => {
+            let a = array.as_primitive::<Int32Type>();
+            each(array, hashes, |i| a.value(i), m::hash_int);
+        }
+        DataType::Date32 => {
+            let a = array.as_primitive::<Date32Type>();
+            each(array, hashes, |i| a.value(i), m::hash_int);
+        }
+        DataType::Int64 => {
+            let a = array.as_primitive::<Int64Type>();
+            each(array, hashes, |i| a.value(i), m::hash_long);
+        }
+        DataType::Float32 => {
+            let a = array.as_primitive::<Float32Type>();
+            each(array, hashes, |i| a.value(i), m::hash_float);
+        }
+        DataType::Float64 => {
+            let a = array.as_primitive::<Float64Type>();
+            each(array, hashes, |i| a.value(i), m::hash_double);
+        }
+        DataType::Decimal128(precision, _) => {
+            let a = array.as_primitive::<Decimal128Type>();
+            let p = *precision;
+            each(
+                array,
+                hashes,
+                |i| a.value(i),
+                |v, seed| m::hash_decimal(v, p, seed),
+            );
+        }
+        DataType::Utf8 => {
+            let a = array.as_string::<i32>();
+            each(array, hashes, |i| a.value(i).as_bytes(), m::hash_bytes);
+        }
+        other => {
+            return Err(NativeError::Execution(format!(
+                "cannot hash a {other} column as Spark does"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Each row's partition under Spark's `HashPartitioning(keys, partitions)`:
+/// `pmod(murmur3(keys), partitions)`.
+pub fn spark_partition_ids(keys: &[ArrayRef], rows: usize, partitions: usize) -> Result<Vec<u32>> {
+    let n = i32::try_from(partitions)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| NativeError::Execution(format!("bad partition count {partitions}")))?;
+    let mut hashes = vec![spark_murmur3::SEED; rows];
+    for key in keys {
+        update_spark_hashes(key.as_ref(), &mut hashes)?;
+    }
+    Ok(hashes.into_iter().map(|h| h.rem_euclid(n) as u32).collect())
+}
+
+/// A block: the header, then `batch` as an Arrow IPC stream.
+pub fn encode_block(partition: u32, batch: &RecordBatch) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(BLOCK_HEADER + batch.get_array_memory_size() + 1024);
+    out.extend_from_slice(&BLOCK_MAGIC.to_le_bytes());
+    out.extend_from_slice(&partition.to_le_bytes());
+    let failed = |e: datafusion::arrow::error::ArrowError| {
+        NativeError::Execution(format!("encoding a shuffle block: {e}"))
+    };
+    let mut writer = StreamWriter::try_new(&mut out, batch.schema_ref()).map_err(failed)?;
+    writer.write(batch).map_err(failed)?;
+    writer.finish().map_err(failed)?;
+    drop(writer);
+    Ok(out)
+}
+
+/// The partition a block was written for.
+pub fn block_partition(block: &[u8]) -> Result<u32> {
+    check_header(block)?;
+    Ok(u32::from_le_bytes([block[4], block[5], block[6], block[7]]))
+}
+
+fn check_header(block: &[u8]) -> Result<()> {
+    if block.len() < BLOCK_HEADER {
+        return Err(NativeError::Execution(format!(
+            "a shuffle block of {} bytes is shorter than its header",
+            block.len()
+        )));
+    }
+    if block[..4] != BLOCK_MAGIC.to_le_bytes() {
+        return Err(NativeError::Execution(
+            "not a Cinder shuffle block (bad magic): was it written by another plugin version?"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The rows of a block (validated in full), with the schema it was written with.
+pub fn decode_block(block: &[u8]) -> Result<RecordBatch> {
+    check_header(block)?;
+    let failed = |e: datafusion::arrow::error::ArrowError| {
+        NativeError::Execution(format!("reading a shuffle block: {e}"))
+    };
+    let reader = StreamReader::try_new(std::io::Cursor::new(&block[BLOCK_HEADER..]), None)
+        .map_err(failed)?;
+    let schema = reader.schema();
+    let batches = reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(failed)?;
+    match batches.len() {
+        1 => Ok(batches.into_iter().next().expect("one batch")),
+        _ => concat_batches(&schema, &batches).map_err(failed),
+    }
+}
+
+/// A map task's side of the shuffle: takes the plan's batches, returns blocks.
+pub struct ShuffleWriter {
+    /// Spark's partition count.
+    partitions: usize,
+    /// Hash keys over the plan's output, each with the type Spark hashes it as; none for a
+    /// single partition.
+    keys: Vec<(Arc<dyn PhysicalExpr>, DataType)>,
+    /// The plan's output (Spark's types).
+    schema: SchemaRef,
+    /// A partition's rows are written as a block once it holds this many.
+    flush_rows: usize,
+    /// Each partition's rows not yet written.
+    pending: Vec<Vec<RecordBatch>>,
+    /// How many rows `pending` holds per partition.
+    pending_rows: Vec<usize>,
+    /// Blocks written, not yet taken.
+    ready: VecDeque<Vec<u8>>,
+    /// Rows taken in.
+    rows: u64,
+}
+
+impl std::fmt::Debug for ShuffleWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShuffleWriter")
+            .field("partitions", &self.partitions)
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ShuffleWriter {
+    /// A writer for `spec` over batches of `schema`.
+    pub fn new(spec: &ShuffleSpec, schema: SchemaRef, flush_rows: usize) -> Result<Self> {
+        let (partitions, keys) = match spec {
+            ShuffleSpec::Single => (1, Vec::new()),
+            ShuffleSpec::Hash { keys, partitions } => {
+                if keys.is_empty() {
+                    return Err(NativeError::plan("a hash partitioning needs a key"));
+                }
+                let keys = keys
+                    .iter()
+                    .map(|key| {
+                        let data_type = arrow_type(&key.data_type)?;
+                        let expr = translate(&key.expr, &schema)?;
+                        // Refuse here, not on the first batch, a type Spark's hash is not
+                        // reproduced for.
+                        let empty = datafusion::arrow::array::new_empty_array(&data_type);
+                        update_spark_hashes(empty.as_ref(), &mut [])
+                            .map_err(|e| NativeError::plan(e.to_string()))?;
+                        Ok((expr, data_type))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                (*partitions, keys)
+            }
+        };
+        if partitions == 0 || partitions > MAX_PARTITIONS {
+            return Err(NativeError::plan(format!(
+                "a native shuffle writes 1 to {MAX_PARTITIONS} partitions, not {partitions}"
+            )));
+        }
+        Ok(Self {
+            partitions,
+            keys,
+            schema,
+            flush_rows: flush_rows.max(1),
+            pending: vec![Vec::new(); partitions],
+            pending_rows: vec![0; partitions],
+            ready: VecDeque::new(),
+            rows: 0,
+        })
+    }
+
+    /// Rows taken in so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Splits `batch` by partition; partitions that now hold `flush_rows` rows become blocks.
+    pub fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(());
+        }
+        self.rows += rows as u64;
+        if self.partitions == 1 {
+            self.add(0, batch)?;
+            return Ok(());
+        }
+        let keys = self
+            .keys
+            .iter()
+            .map(|(expr, data_type)| {
+                let value = expr.evaluate(&batch)?.into_array(rows)?;
+                if value.data_type() == data_type {
+                    Ok(value)
+                } else {
+                    Ok(cast(&value, data_type)?)
+                }
+            })
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let ids = spark_partition_ids(&keys, rows, self.partitions)?;
+        // Rows grouped by partition (stable), then one slice per partition.
+        let mut starts = vec![0_u32; self.partitions + 1];
+        for &id in &ids {
+            starts[id as usize + 1] += 1;
+        }
+        for p in 0..self.partitions {
+            starts[p + 1] += starts[p];
+        }
+        let mut next = starts.clone();
+        let mut order = vec![0_u32; rows];
+        for (row, &id) in ids.iter().enumerate() {
+            let at = &mut next[id as usize];
+            order[*at as usize] = row as u32;
+            *at += 1;
+        }
+        let order: UInt32Array = downcast_array(&UInt32Array::from(order));
+        let grouped = take_record_batch(&batch, &order)?;
+        for p in 0..self.partitions {
+            let (start, end) = (starts[p] as usize, starts[p + 1] as usize);
+            if end > start {
+                self.add(p, grouped.slice(start, end - start))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, partition: usize, rows: RecordBatch) -> Result<()> {
+        self.pending_rows[partition] += rows.num_rows();
+        self.pending[partition].push(rows);
+        if self.pending_rows[partition] >= self.flush_rows {
+            self.flush(partition)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, partition: usize) -> Result<()> {
+        let batches = std::mem::take(&mut self.pending[partition]);
+        self.pending_rows[partition] = 0;
+        if batches.is_empty() {
+            return Ok(());
+        }
+        let batch = concat_batches(&self.schema, &batches)?;
+        let block = encode_block(partition as u32, &batch)?;
+        self.ready.push_back(block);
+        Ok(())
+    }
+
+    /// Writes every partition's remaining rows as blocks (at the end of the input).
+    pub fn finish(&mut self) -> Result<()> {
+        for p in 0..self.partitions {
+            self.flush(p)?;
+        }
+        Ok(())
+    }
+
+    /// The next finished block, if any.
+    pub fn pop(&mut self) -> Option<Vec<u8>> {
+        self.ready.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spark_murmur3::*;
+    use super::*;
+    use datafusion::arrow::array::{
+        BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int8Array,
+        Int16Array, Int32Array, Int64Array, StringArray,
+    };
+
+    /// `SELECT hash(...)` on Spark 4.0.1: `(expression, Spark's value)`.
+    #[test]
+    fn hashes_equal_sparks() {
+        assert_eq!(hash_int(0, SEED), 933211791);
+        assert_eq!(hash_int(1, SEED), -559580957);
+        assert_eq!(hash_int(-1, SEED), -1604776387);
+        assert_eq!(hash_int(i32::MAX, SEED), 133916647);
+        assert_eq!(hash_long(1, SEED), -1712319331);
+        assert_eq!(hash_long(-1, SEED), -939490007);
+        assert_eq!(hash_long(i64::MAX, SEED), -1604625029);
+        assert_eq!(hash_bytes(b"", SEED), 142593372);
+        assert_eq!(hash_bytes(b"a", SEED), 1485273170);
+        assert_eq!(hash_bytes(b"abc", SEED), 1322437556);
+        assert_eq!(hash_bytes(b"abcd", SEED), -396302900);
+        assert_eq!(hash_bytes(b"abcde", SEED), 814637928);
+        assert_eq!(hash_bytes("héllo wörld".as_bytes(), SEED), -281075962);
+        assert_eq!(hash_double(1.5, SEED), 1290763749);
+        assert_eq!(hash_double(0.0, SEED), -1670924195);
+        assert_eq!(hash_double(-0.0, SEED), -1670924195);
+        assert_eq!(hash_double(f64::NAN, SEED), -1281358385);
+        assert_eq!(hash_double(-f64::NAN, SEED), -1281358385);
+        assert_eq!(hash_float(1.5, SEED), -221251528);
+        assert_eq!(hash_float(-0.0, SEED), 933211791);
+        assert_eq!(hash_float(f32::NAN, SEED), -349261430);
+        assert_eq!(hash_decimal(1234, 15, SEED), -1028144669);
+        assert_eq!(hash_decimal(-1234, 15, SEED), 180183791);
+        assert_eq!(hash_decimal(123_400_000_000, 38, SEED), -1579334800);
+        assert_eq!(hash_decimal(-123_400_000_000, 38, SEED), -1040866278);
+        assert_eq!(hash_decimal(0, 38, SEED), -783713497);
+        assert_eq!(hash_decimal(128, 20, SEED), -544401882);
+        assert_eq!(hash_decimal(-128, 20, SEED), 775851899);
+        assert_eq!(hash_decimal(-129, 20, SEED), -771458971);
+        assert_eq!(
+            hash_decimal(99_999_999_999_999_999_999, 20, SEED),
+            -1044988954
+        );
+        // DATE'2020-01-01' is day 18262; booleans hash as 1 and 0.
+        assert_eq!(hash_int(18262, SEED), -725858435);
+        assert_eq!(hash_int(-5, SEED), 1369497261);
+        assert_eq!(hash_int(-300, SEED), -1692660704);
+    }
+
+    /// Several keys, nulls, and the types' arrays (Spark: `hash(1, 'a')`, `hash(null, 1L)`,
+    /// `hash(1L, null, DATE'1970-01-02')`, `pmod(hash(7L), 200)`, `pmod(hash('abc'), 7)`).
+    #[test]
+    fn columns_fold_into_one_hash_as_sparks() {
+        let mut h = vec![SEED; 1];
+        update_spark_hashes(&Int32Array::from(vec![1]), &mut h).unwrap();
+        update_spark_hashes(&StringArray::from(vec!["a"]), &mut h).unwrap();
+        assert_eq!(h, [-936062819]);
+
+        let mut h = vec![SEED; 1];
+        update_spark_hashes(&Int32Array::from(vec![None]), &mut h).unwrap();
+        assert_eq!(h, [42]);
+        update_spark_hashes(&Int64Array::from(vec![1]), &mut h).unwrap();
+        assert_eq!(h, [-1712319331]);
+
+        let mut h = vec![SEED; 1];
+        update_spark_hashes(&Int64Array::from(vec![1]), &mut h).unwrap();
+        update_spark_hashes(&StringArray::from(vec![None::<&str>]), &mut h).unwrap();
+        update_spark_hashes(&Date32Array::from(vec![1]), &mut h).unwrap();
+        assert_eq!(h, [-1144319751]);
+
+        let ids = spark_partition_ids(&[Arc::new(Int64Array::from(vec![7]))], 1, 200).unwrap();
+        assert_eq!(ids, [11]);
+        let ids = spark_partition_ids(&[Arc::new(StringArray::from(vec!["abc"]))], 1, 7).unwrap();
+        assert_eq!(ids, [6]);
+
+        // Every supported type hashes as its scalar function says.
+        let mut h = vec![SEED; 2];
+        update_spark_hashes(&BooleanArray::from(vec![Some(true), None]), &mut h).unwrap();
+        assert_eq!(h, [hash_int(1, SEED), SEED]);
+        for (array, expected) in [
+            (
+                Arc::new(Int8Array::from(vec![-5])) as ArrayRef,
+                hash_int(-5, SEED),
+            ),
+            (Arc::new(Int16Array::from(vec![-300])), hash_int(-300, SEED)),
+            (
+                Arc::new(Float32Array::from(vec![1.5])),
+                hash_float(1.5, SEED),
+            ),
+            (
+                Arc::new(Float64Array::from(vec![-0.0])),
+                hash_double(0.0, SEED),
+            ),
+            (
+                Arc::new(
+                    Decimal128Array::from(vec![-1234])
+                        .with_precision_and_scale(15, 2)
+                        .unwrap(),
+                ),
+                180183791,
+            ),
+            (
+                Arc::new(
+                    Decimal128Array::from(vec![-128])
+                        .with_precision_and_scale(20, 0)
+                        .unwrap(),
+                ),
+                775851899,
+            ),
+        ] {
+            let mut h = vec![SEED; 1];
+            update_spark_hashes(array.as_ref(), &mut h).unwrap();
+            assert_eq!(h, [expected], "{}", array.data_type());
+        }
+        let mut h = vec![SEED; 1];
+        let unsupported = datafusion::arrow::array::TimestampMicrosecondArray::from(vec![1]);
+        assert!(update_spark_hashes(&unsupported, &mut h).is_err());
+    }
+
+    #[test]
+    fn blocks_round_trip_and_refuse_garbage() {
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+            datafusion::arrow::datatypes::Field::new("k", DataType::Int64, true),
+            datafusion::arrow::datatypes::Field::new("s", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])),
+                Arc::new(StringArray::from(vec![Some("x"), Some(""), None])),
+            ],
+        )
+        .unwrap();
+        let block = encode_block(5, &batch.slice(1, 2)).unwrap();
+        assert_eq!(block_partition(&block).unwrap(), 5);
+        assert_eq!(decode_block(&block).unwrap(), batch.slice(1, 2));
+        assert!(decode_block(&block[..6]).is_err());
+        assert!(decode_block(&block[..block.len() / 2]).is_err());
+        let mut bad = block.clone();
+        bad[0] = b'X';
+        assert!(
+            decode_block(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("magic")
+        );
+    }
+}

@@ -1,0 +1,297 @@
+package org.apache.spark.sql.cinder
+
+import java.io.{BufferedInputStream, BufferedOutputStream, DataInputStream, DataOutputStream, EOFException,
+  InputStream, OutputStream}
+import java.nio.ByteBuffer
+
+import scala.concurrent.Future
+import scala.jdk.CollectionConverters._
+import scala.reflect.ClassTag
+
+import org.apache.spark.{MapOutputStatistics, PartitionIdPassthrough, ShuffleDependency, TaskContext}
+import org.apache.spark.rdd.RDD
+import org.apache.spark.serializer.{DeserializationStream, SerializationStream, Serializer, SerializerInstance}
+import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.sql.catalyst.expressions.{Attribute, GenericInternalRow, UnsafeProjection}
+import org.apache.spark.sql.catalyst.plans.logical.Statistics
+import org.apache.spark.sql.catalyst.plans.physical.{HashPartitioning, Partitioning, SinglePartition}
+import org.apache.spark.sql.execution.{CoalescedPartitionSpec, ShufflePartitionSpec, ShuffledRowRDD, SparkPlan}
+import org.apache.spark.sql.execution.adaptive.{AQEShuffleReadExec, ShuffleQueryStageExec}
+import org.apache.spark.sql.execution.exchange.{ReusedExchangeExec, ShuffleExchangeExec, ShuffleExchangeLike,
+  ShuffleOrigin}
+import org.apache.spark.sql.execution.metric.{SQLMetric, SQLMetrics, SQLShuffleReadMetricsReporter,
+  SQLShuffleWriteMetricsReporter}
+import org.apache.spark.sql.types.{StructField, StructType}
+import org.apache.spark.sql.vectorized.ColumnarBatch
+
+/**
+ * A shuffle of a native subtree's rows that never makes Spark rows of them: each map task's
+ * native plan splits its output by Spark's partitioning into Arrow IPC blocks
+ * (`jvm-plugin/native/src/shuffle.rs`), and Spark's shuffle moves one record per block.
+ * Everything else is Spark's: the shuffle manager and its files, fetches and retries, adaptive
+ * execution's statistics, coalescing and skew handling.
+ *
+ * Rows go to the partitions Spark's own exchange would choose (`pmod(murmur3(keys), n)`,
+ * hashed natively exactly as Spark hashes each type), so this exchange and a Spark exchange on
+ * the other side of a join stay co-partitioned.
+ *
+ * The read side hands a native subtree the blocks themselves ([[CinderShuffleRead.blocks]]);
+ * a Spark operator gets rows of the blocks decoded natively.
+ *
+ * To Spark the exchange gives rows, not batches: adaptive execution keeps each shuffle stage's
+ * plan as it was before the columnar rules ran (`ShuffleQueryStageExec`'s canonical form is
+ * the original row-based exchange), so a `ColumnarToRow` above a stage of a columnar
+ * exchange could not be canonicalized. Spark still puts a `ColumnarToRow` between this
+ * exchange and its native child; [[CinderInputTransitions]] removes it, as the exchange reads
+ * its child's native plans itself.
+ *
+ * @param shuffle the plan message's `shuffle` field: the partitioning, for the native side
+ */
+case class CinderShuffleExchangeExec(
+    override val outputPartitioning: Partitioning,
+    child: SparkPlan,
+    shuffleOrigin: ShuffleOrigin,
+    advisoryPartitionSize: Option[Long],
+    shuffle: String)
+  extends ShuffleExchangeLike {
+
+  override def nodeName: String = "CinderShuffleExchange"
+
+  override def output: Seq[Attribute] = child.output
+
+  private lazy val writeMetrics = SQLShuffleWriteMetricsReporter.createShuffleWriteMetrics(sparkContext)
+  private[cinder] lazy val readMetrics = SQLShuffleReadMetricsReporter.createShuffleReadMetrics(sparkContext)
+
+  override lazy val metrics: Map[String, SQLMetric] = Map(
+    "dataSize" -> SQLMetrics.createSizeMetric(sparkContext, "data size (Arrow IPC blocks)"),
+    "numOutputRows" -> SQLMetrics.createMetric(sparkContext, "number of rows shuffled"),
+    "numPartitions" -> SQLMetrics.createMetric(sparkContext, "number of partitions")) ++
+    readMetrics ++ writeMetrics
+
+  /** The map side: `(partition, block)` records from the native subtree's plans. */
+  @transient lazy val inputRDD: RDD[Product2[Int, InternalRow]] = child match {
+    case native: CinderNative => native.executeShuffle(shuffle, metrics("numOutputRows"), metrics("dataSize"))
+    case other => throw new IllegalStateException(
+      s"cinder: a native shuffle's input must be a native subtree, not ${other.nodeName}")
+  }
+
+  /** One record per block: the block's bytes in a one-column row. */
+  @transient lazy val shuffleDependency: ShuffleDependency[Int, InternalRow, InternalRow] = {
+    val dependency = new ShuffleDependency[Int, InternalRow, InternalRow](
+      inputRDD,
+      new PartitionIdPassthrough(outputPartitioning.numPartitions),
+      new CinderBlockSerializer,
+      shuffleWriterProcessor = ShuffleExchangeExec.createShuffleWriteProcessor(writeMetrics))
+    metrics("numPartitions").set(dependency.partitioner.numPartitions)
+    SQLMetrics.postDriverMetricUpdates(sparkContext,
+      sparkContext.getLocalProperty(org.apache.spark.sql.execution.SQLExecution.EXECUTION_ID_KEY),
+      metrics("numPartitions") :: Nil)
+    dependency
+  }
+
+  @transient override lazy val mapOutputStatisticsFuture: Future[MapOutputStatistics] =
+    if (inputRDD.getNumPartitions == 0) Future.successful(null)
+    else sparkContext.submitMapStage(shuffleDependency)
+
+  override def numMappers: Int = shuffleDependency.rdd.getNumPartitions
+
+  override def numPartitions: Int = shuffleDependency.partitioner.numPartitions
+
+  override def shuffleId: Int = shuffleDependency.shuffleId
+
+  override def runtimeStatistics: Statistics =
+    Statistics(sizeInBytes = metrics("dataSize").value, rowCount = Some(metrics("numOutputRows").value))
+
+  /** The blocks of `specs`' reduce partitions (Spark's own reader, with its partition specs). */
+  def blocks(specs: Array[ShufflePartitionSpec]): RDD[InternalRow] =
+    new ShuffledRowRDD(shuffleDependency, readMetrics, specs)
+
+  /** Every reduce partition, one to one. */
+  private[cinder] def allPartitions: Array[ShufflePartitionSpec] =
+    Array.tabulate[ShufflePartitionSpec](numPartitions)(i => CoalescedPartitionSpec(i, i + 1))
+
+  override def getShuffleRDD(specs: Array[ShufflePartitionSpec]): RDD[InternalRow] =
+    CinderShuffleRead.rows(blocks(specs), output)
+
+  @transient private var cachedRows: RDD[InternalRow] = _
+
+  override protected def doExecute(): RDD[InternalRow] = {
+    if (cachedRows == null) cachedRows = getShuffleRDD(allPartitions)
+    cachedRows
+  }
+
+  override protected def withNewChildInternal(newChild: SparkPlan): CinderShuffleExchangeExec =
+    copy(child = newChild)
+}
+
+private[cinder] object CinderShuffleExchangeExec {
+  /**
+   * The plan message's `shuffle` field for `partitioning` over `input`'s columns, or why a
+   * native shuffle cannot produce it.
+   */
+  def spec(partitioning: Partitioning, input: Seq[Attribute])
+      : Either[String, String] = partitioning match {
+    case SinglePartition => Right("""{"kind":"single"}""")
+    case h: HashPartitioning =>
+      val keys = h.expressions.map { e =>
+        for (json <- PlanJson.expr(e, input); t <- PlanJson.typeName(e.dataType)) yield {
+          s"""{"expr":$json,"type":${PlanJson.str(t)}}"""
+        }
+      }
+      keys.collectFirst { case Left(reason) => Left(s"a hash key: $reason") }.getOrElse(
+        Right(s"""{"kind":"hash","keys":${keys.collect { case Right(k) => k }.mkString("[", ",", "]")},""" +
+          s""""partitions":${h.numPartitions}}"""))
+    case other => Left(s"${other.getClass.getSimpleName} is not native yet")
+  }
+}
+
+/** Reading a native shuffle: its blocks for a native subtree, or rows for Spark. */
+private[cinder] object CinderShuffleRead {
+  /** The native shuffle `plan` reads, if it reads one (a stage, a reuse or a read of one). */
+  def exchange(plan: SparkPlan): Option[CinderShuffleExchangeExec] = plan match {
+    case s: CinderShuffleExchangeExec => Some(s)
+    case ReusedExchangeExec(_, s: CinderShuffleExchangeExec) => Some(s)
+    case stage: ShuffleQueryStageExec => exchange(stage.plan)
+    case read: AQEShuffleReadExec => exchange(read.child)
+    case _ => None
+  }
+
+  /** Whether `plan`'s output is a native shuffle's, which a native subtree reads as blocks. */
+  def isNative(plan: SparkPlan): Boolean = exchange(plan).isDefined
+
+  /** The blocks `plan` reads (one-column rows holding each block's bytes), if it is a native shuffle. */
+  def blocks(plan: SparkPlan): Option[RDD[InternalRow]] = plan match {
+    case read: AQEShuffleReadExec => exchange(read.child).map(_.blocks(read.partitionSpecs.toArray))
+    case other => exchange(other).map(s => s.blocks(s.allPartitions))
+  }
+
+  /** The rows of the blocks, decoded natively (each batch is released once its rows are read). */
+  def rows(blocks: RDD[InternalRow], output: Seq[Attribute]): RDD[InternalRow] = {
+    val schema = StructType(output.map(a => StructField(a.name, a.dataType, a.nullable)))
+    blocks.mapPartitionsInternal { blocks =>
+      NativeBridge.load()
+      val toUnsafe = UnsafeProjection.create(output, output)
+      new BlockBatchIterator(blocks, schema, TaskContext.get()).flatMap(_.rowIterator().asScala.map(toUnsafe))
+    }
+  }
+}
+
+/**
+ * Batches decoded from blocks; each stays valid until the next `hasNext`/`next`, and the last
+ * is closed when the task completes.
+ */
+private[cinder] class BlockBatchIterator(blocks: Iterator[InternalRow], schema: StructType, context: TaskContext)
+  extends Iterator[ColumnarBatch] {
+
+  private var current: ColumnarBatch = _
+
+  if (context != null) context.addTaskCompletionListener[Unit](_ => closeCurrent())
+
+  private def closeCurrent(): Unit = synchronized {
+    if (current != null) {
+      current.close()
+      current = null
+    }
+  }
+
+  override def hasNext: Boolean = {
+    val more = blocks.hasNext
+    if (!more) closeCurrent()
+    more
+  }
+
+  override def next(): ColumnarBatch = {
+    val block = blocks.next().getBinary(0)
+    closeCurrent()
+    val batch = ArrowImport.batch(schema, NativeBridge.decodeBlock(block))
+    synchronized { current = batch }
+    batch
+  }
+}
+
+/**
+ * Each block as a length-prefixed record (keys are not written: the partition is the block's
+ * own). Records can be moved as bytes, so Spark may use its serialized sort-based shuffle.
+ */
+private[cinder] class CinderBlockSerializer extends Serializer with Serializable {
+  override def newInstance(): SerializerInstance = new CinderBlockSerializerInstance
+
+  override def supportsRelocationOfSerializedObjects: Boolean = true
+}
+
+private[cinder] class CinderBlockSerializerInstance extends SerializerInstance {
+  override def serializeStream(s: OutputStream): SerializationStream = new SerializationStream {
+    private val out = new DataOutputStream(new BufferedOutputStream(s))
+
+    override def writeObject[T: ClassTag](t: T): SerializationStream =
+      throw new UnsupportedOperationException("cinder: shuffle blocks are written as values")
+
+    override def writeKey[T: ClassTag](key: T): SerializationStream = this
+
+    override def writeValue[T: ClassTag](value: T): SerializationStream = {
+      val block = value.asInstanceOf[InternalRow].getBinary(0)
+      out.writeInt(block.length)
+      out.write(block)
+      this
+    }
+
+    override def flush(): Unit = out.flush()
+
+    override def close(): Unit = out.close()
+  }
+
+  override def deserializeStream(s: InputStream): DeserializationStream = new DeserializationStream {
+    private val in = new DataInputStream(new BufferedInputStream(s))
+
+    /** The next block, or null at the end of the stream. */
+    private def readBlock(): InternalRow = {
+      val length =
+        try in.readInt()
+        catch { case _: EOFException => return null }
+      val block = new Array[Byte](length)
+      in.readFully(block)
+      new GenericInternalRow(Array[Any](block))
+    }
+
+    override def readObject[T: ClassTag](): T =
+      throw new UnsupportedOperationException("cinder: shuffle blocks are read as values")
+
+    override def readKey[T: ClassTag](): T = null.asInstanceOf[T]
+
+    override def readValue[T: ClassTag](): T = {
+      val block = readBlock()
+      if (block == null) throw new EOFException
+      block.asInstanceOf[T]
+    }
+
+    override def asKeyValueIterator: Iterator[(Any, Any)] = new Iterator[(Any, Any)] {
+      private var pending: InternalRow = _
+
+      override def hasNext: Boolean = {
+        if (pending == null) {
+          pending = readBlock()
+          if (pending == null) in.close()
+        }
+        pending != null
+      }
+
+      override def next(): (Any, Any) = {
+        if (!hasNext) throw new NoSuchElementException
+        val block = pending
+        pending = null
+        (0, block)
+      }
+    }
+
+    override def close(): Unit = in.close()
+  }
+
+  override def serialize[T: ClassTag](t: T): ByteBuffer =
+    throw new UnsupportedOperationException("cinder: shuffle blocks are only streamed")
+
+  override def deserialize[T: ClassTag](bytes: ByteBuffer): T =
+    throw new UnsupportedOperationException("cinder: shuffle blocks are only streamed")
+
+  override def deserialize[T: ClassTag](bytes: ByteBuffer, loader: ClassLoader): T =
+    throw new UnsupportedOperationException("cinder: shuffle blocks are only streamed")
+}
