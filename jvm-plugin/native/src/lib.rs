@@ -12,6 +12,7 @@
 //! takes down the JVM. Java holds only numeric handles, checked on every call.
 
 pub mod error;
+pub mod float_order;
 pub mod input;
 pub mod message;
 pub mod native_plan;

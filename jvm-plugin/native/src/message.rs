@@ -461,9 +461,9 @@ pub enum AggregateFunc {
     Count,
     /// Sum of non-null values; null when there is none.
     Sum,
-    /// Smallest non-null value.
+    /// Smallest non-null value (floats in Spark's order: `-0.0 = 0.0`, NaN largest).
     Min,
-    /// Largest non-null value.
+    /// Largest non-null value (floats in Spark's order: NaN largest).
     Max,
 }
 

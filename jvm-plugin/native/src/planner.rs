@@ -49,6 +49,7 @@ use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
 use crate::error::{NativeError, Result};
+use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
 use crate::message::{
     AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
@@ -465,11 +466,24 @@ fn build_aggregate(
         .enumerate()
         .map(|(i, e)| Ok((translate(e, &schema)?, format!("g{i}"))))
         .collect::<Result<Vec<_>>>()?;
+    let group_count = groups.len();
+    // The aggregates that take the min or max of floats in Spark's order: over integer keys,
+    // mapped back to floats after the aggregate (crate::float_order).
+    let mut float_keyed = Vec::new();
     let aggregates = aggregates
         .iter()
         .enumerate()
         .map(|(i, call)| {
-            let arg = translate(&call.arg, &schema)?;
+            let mut arg = translate(&call.arg, &schema)?;
+            if matches!(call.func, AggregateFunc::Min | AggregateFunc::Max)
+                && matches!(
+                    arg.data_type(&schema)?,
+                    DataType::Float32 | DataType::Float64
+                )
+            {
+                arg = SparkFloatKey::key(arg);
+                float_keyed.push(group_count + i);
+            }
             let udaf = match call.func {
                 AggregateFunc::Count => count_udaf(),
                 AggregateFunc::Sum => sum_udaf(),
@@ -485,16 +499,38 @@ fn build_aggregate(
         })
         .collect::<Result<Vec<_>>>()?;
     let filters = vec![None; aggregates.len()];
-    let aggregate = AggregateExec::try_new(
-        AggregateMode::Single,
-        PhysicalGroupBy::new_single(groups),
-        aggregates,
-        filters,
-        input,
-        schema,
-    )
-    .map_err(|e| NativeError::plan(e.to_string()))?;
-    Ok(Arc::new(aggregate))
+    let aggregate: Arc<dyn ExecutionPlan> = Arc::new(
+        AggregateExec::try_new(
+            AggregateMode::Single,
+            PhysicalGroupBy::new_single(groups),
+            aggregates,
+            filters,
+            input,
+            schema,
+        )
+        .map_err(|e| NativeError::plan(e.to_string()))?,
+    );
+    if float_keyed.is_empty() {
+        return Ok(aggregate);
+    }
+    let output = aggregate.schema();
+    let exprs = output
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let column: Arc<dyn PhysicalExpr> = Arc::new(Column::new(field.name(), i));
+            let expr = if float_keyed.contains(&i) {
+                SparkFloatKey::value(column)
+            } else {
+                column
+            };
+            ProjectionExpr::new(expr, field.name().clone())
+        })
+        .collect::<Vec<_>>();
+    Ok(Arc::new(
+        ProjectionExec::try_new(exprs, aggregate).map_err(|e| NativeError::plan(e.to_string()))?,
+    ))
 }
 
 fn build_scan(

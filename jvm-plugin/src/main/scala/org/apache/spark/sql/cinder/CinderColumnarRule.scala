@@ -15,7 +15,7 @@ import org.apache.spark.sql.execution.{CollectLimitExec, ColumnarRule, ColumnarT
 import org.apache.spark.sql.execution.exchange.ShuffleExchangeExec
 import org.apache.spark.sql.execution.aggregate.HashAggregateExec
 import org.apache.spark.sql.execution.joins.{BroadcastHashJoinExec, ShuffledHashJoinExec, SortMergeJoinExec}
-import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, FloatType, LongType, BooleanType}
+import org.apache.spark.sql.types.{BooleanType, DataType, DecimalType, DoubleType, LongType}
 import org.apache.spark.sql.internal.SQLConf
 
 /**
@@ -545,7 +545,7 @@ private object AggregateConversion {
     val finals = scala.collection.mutable.ArrayBuffer.empty[String]
     for (ae <- agg.aggregateExpressions) {
       val converted: Either[String, String] = ae.aggregateFunction match {
-        case Count(Seq(_)) =>
+        case _: Count =>
           buffer(ae, 0).map { c =>
             val merged = call("sum", c)
             caseWhen(s"""{"kind":"is_null","child":$merged}""", literal("bigint", "0"), merged, "bigint")
@@ -588,13 +588,8 @@ private object AggregateConversion {
               case _ => binaryJson("divide", "double", call("sum", sum), castJson(c, "double"))
             }
           }
-        case m @ (_: Min | _: Max) =>
-          m.children.head.dataType match {
-            case FloatType | DoubleType =>
-              Left(s"${m.prettyName} of ${m.children.head.dataType.simpleString} is not native yet " +
-                "(-0.0 and NaN order)")
-            case _ => buffer(ae, 0).map(b => call(if (m.isInstanceOf[Min]) "min" else "max", b))
-          }
+        // (Floats in Spark's order: the native side takes them as ordered integer keys.)
+        case m @ (_: Min | _: Max) => buffer(ae, 0).map(b => call(if (m.isInstanceOf[Min]) "min" else "max", b))
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {
@@ -694,7 +689,14 @@ private object AggregateConversion {
       val converted: Either[String, Unit] = ae.aggregateFunction match {
         case Count(Seq(arg)) =>
           expr(arg, input).map(a => buffers += call("count", a) -> LongType)
-        case Count(_) => Left("count of several columns is not native yet")
+        case Count(args) =>
+          // count(a, b, ...): the rows where none of them is null.
+          seq(args.map(expr(_, input))).map { json =>
+            val allSet = json.map(a => s"""{"kind":"is_not_null","child":$a}""")
+              .reduce((l, r) => binaryJson("and", "boolean", l, r))
+            val counted = caseWhen(allSet, literal("int", "1"), literal("int", "null"), "int")
+            buffers += call("count", counted) -> LongType
+          }
         case s: Sum =>
           if (s.evalMode == EvalMode.TRY) Left("try_sum is not native yet")
           else {
@@ -732,13 +734,8 @@ private object AggregateConversion {
           }
         case m @ (_: Min | _: Max) =>
           val child = m.children.head
-          child.dataType match {
-            case FloatType | DoubleType =>
-              Left(s"${m.prettyName} of ${child.dataType.simpleString} is not native yet (-0.0 and NaN order)")
-            case _ =>
-              val func = if (m.isInstanceOf[Min]) "min" else "max"
-              expr(child, input).map(c => buffers += call(func, c) -> child.dataType)
-          }
+          val func = if (m.isInstanceOf[Min]) "min" else "max"
+          expr(child, input).map(c => buffers += call(func, c) -> child.dataType)
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {
@@ -947,8 +944,14 @@ object CinderExplain {
   def boundaryMetrics(plan: SparkPlan): java.util.Map[String, java.lang.Long] = {
     val helper = new org.apache.spark.sql.execution.adaptive.AdaptiveSparkPlanHelper {}
     val natives = helper.collectWithSubqueries(plan) { case n: CinderNativeExec => n }
+    // (Under whole-stage codegen the native subtree sits in an InputAdapter.)
+    def native(p: SparkPlan): Boolean = p match {
+      case _: CinderNative => true
+      case org.apache.spark.sql.execution.InputAdapter(child) => native(child)
+      case _ => false
+    }
     val toRows = helper.collectWithSubqueries(plan) {
-      case c: org.apache.spark.sql.execution.ColumnarToRowExec if c.child.isInstanceOf[CinderNative] => c
+      case c: org.apache.spark.sql.execution.ColumnarToRowExec if native(c.child) => c
     }
     def sum(metric: String): Long = natives.map(n => n.metrics.get(metric).map(_.value).getOrElse(0L)).sum
     val shuffles = helper.collectWithSubqueries(plan) { case s: CinderShuffleExchangeExec => s }

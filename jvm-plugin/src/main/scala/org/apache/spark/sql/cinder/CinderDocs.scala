@@ -12,12 +12,12 @@ object CinderDocs {
         "by a subquery or dynamic partition pruning, queries that read `input_file_name()`"),
     ("FilterExec", "the condition, when every expression in it is supported", "unsupported expressions"),
     ("ProjectExec", "every output expression, when all are supported", "unsupported expressions"),
-    ("HashAggregateExec", "count, sum, avg, min, max: the partial stage over a native subtree (writing " +
-      "Spark's aggregation buffers) and the final stage, over native input or over the shuffle (its rows " +
-      "converted to Arrow a batch at a time); the same functions DISTINCT (Spark's partial and final stages " +
-      "of a single distinct group, over rows it made distinct)",
-      "merge stages (a DISTINCT next to other functions), FILTER, float min/max (DataFusion's grouped float " +
-        "min/max lose -inf and NaN), avg of decimals of scale > 18, other functions"),
+    ("HashAggregateExec", "count (also of several columns), sum, avg, min, max (floats in Spark's order: " +
+      "NaN largest, `-0.0 = 0.0`): the partial stage over a native subtree (writing " +
+      "Spark's aggregation buffers) and the final stage, over native input or over the shuffle (a native " +
+      "shuffle's blocks, or Spark's rows converted to Arrow a batch at a time); the same functions DISTINCT " +
+      "(Spark's partial and final stages of a single distinct group, over rows it made distinct)",
+      "merge stages (a DISTINCT next to other functions), FILTER, avg of decimals of scale > 18, other functions"),
     ("BroadcastHashJoinExec", "inner, left/right outer, left semi, left anti equi-joins with an optional " +
       "condition: one native hash join whose build side is read from the broadcast relation in every task; " +
       "null-aware anti joins (`NOT IN` on one column), which hash each task's left rows and probe them " +
@@ -44,7 +44,7 @@ object CinderDocs {
     ("ShuffleExchangeExec", "over a native subtree, with hash or single partitioning: each map task splits " +
       "its batches natively (rows go to the partition Spark's murmur3 hash gives them) into Arrow IPC " +
       "blocks, which Spark's shuffle moves as one record each; a native subtree above reads the blocks, a " +
-      "Spark operator reads batches decoded natively",
+      "Spark operator reads their rows, decoded natively",
       "an exchange over a Spark operator, range and round-robin partitioning"))
 
   /** Expressions: Spark expression, notes. */
