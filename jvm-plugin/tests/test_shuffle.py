@@ -8,7 +8,7 @@ shuffled one natively and one by Spark must agree with vanilla Spark.
 
 import pytest
 
-from conftest import compare, fallback_reasons, native_subtrees, run_both
+from conftest import compare, fallback_reasons, native_subtrees, run_both, settings
 from test_plugin import table  # noqa: F401 (fixture)
 
 NATIVE_SHUFFLE = "CinderShuffleExchange"
@@ -82,3 +82,19 @@ def test_what_stays_a_spark_shuffle_says_why(spark, table):
     _, _, plan = run_both(spark, "SELECT s, count(*) FROM t GROUP BY s", conf={"spark.cinder.shuffle.enabled": "false"})
     assert NATIVE_SHUFFLE not in plan, plan
     assert "Exchange: spark.cinder.shuffle.enabled is false" in fallback_reasons(spark)
+
+
+def test_native_shuffles_report_sparks_data_size(spark, table):
+    # Adaptive execution decides on an exchange's dataSize (whether to broadcast a side, say):
+    # a native shuffle reports its rows' size as Spark's own exchange measures them.
+    sql = "SELECT /*+ REPARTITION(3, i) */ * FROM t"
+
+    def sizes(enabled):
+        with settings(spark, {"spark.cinder.enabled": enabled}):
+            df = spark.sql(sql)
+            df.collect()
+            return list(spark._jvm.org.apache.spark.sql.cinder.CinderExplain.shuffleDataSizes(
+                df._jdf.queryExecution().executedPlan()))
+    spark_sizes, native_sizes = sizes("false"), sizes("true")
+    assert len(spark_sizes) == 1 and spark_sizes[0] > 0, spark_sizes
+    assert native_sizes == spark_sizes

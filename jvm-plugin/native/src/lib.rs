@@ -7,7 +7,7 @@
 //!
 //! The JNI surface is the static native methods of `org.apache.spark.sql.cinder.NativeBridge`:
 //! `version`, `createPlan`, `checkPlan`, `createPlanWithInputs`, `nextBatch`, `nextShuffleBlock`,
-//! `shuffleRows`, `decodeBlock`, `explainPlan`, `closePlan`, `releaseBuffer`, `liveBuffers`. Every body runs inside [`jni_call`], which turns errors into Java exceptions
+//! `shuffleStats`, `decodeBlock`, `explainPlan`, `closePlan`, `releaseBuffer`, `liveBuffers`. Every body runs inside [`jni_call`], which turns errors into Java exceptions
 //! ([`NativeError::java_class`]) and catches panics (a `RuntimeException`), so nothing native
 //! takes down the JVM. Java holds only numeric handles, checked on every call.
 
@@ -293,17 +293,22 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_nextShuffle
     })
 }
 
-/// `static native long shuffleRows(long plan)`: rows a shuffle map task has taken in.
+/// `static native long[] shuffleStats(long plan)`: the rows a shuffle map task has taken in,
+/// and the bytes they would take as Spark's `UnsafeRow`s.
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_shuffleRows<'local>(
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_shuffleStats<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
-) -> jlong {
-    jni_call(&mut env, |_| {
+) -> JLongArray<'local> {
+    jni_call(&mut env, |env| {
         let plan = native_plan::plan(handle)?;
-        let rows = native_plan::lock_plan(&plan).shuffle_rows();
-        Ok(i64::try_from(rows).unwrap_or(i64::MAX))
+        let plan = native_plan::lock_plan(&plan);
+        let stats = [plan.shuffle_rows(), plan.shuffle_unsafe_row_bytes()]
+            .map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let array = JLongArray::new(env, stats.len())?;
+        array.set_region(env, 0, &stats)?;
+        Ok(array)
     })
 }
 

@@ -223,6 +223,13 @@ impl NativePlan {
         self.shuffle.as_ref().map_or(0, ShuffleWriter::rows)
     }
 
+    /// What those rows would take as Spark's `UnsafeRow`s (0 for other plans).
+    pub fn shuffle_unsafe_row_bytes(&self) -> u64 {
+        self.shuffle
+            .as_ref()
+            .map_or(0, ShuffleWriter::unsafe_row_bytes)
+    }
+
     /// The next batch, cast to Spark's types; `None` at the end.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         let Some(stream) = self.stream.as_mut() else {

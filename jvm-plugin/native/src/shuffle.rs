@@ -242,6 +242,34 @@ pub fn spark_partition_ids(keys: &[ArrayRef], rows: usize, partitions: usize) ->
     Ok(hashes.into_iter().map(|h| h.rem_euclid(n) as u32).collect())
 }
 
+/// The bytes `batch`'s rows would take as Spark's `UnsafeRow`s: per row a null bit set (8
+/// bytes per 64 columns) and 8 bytes per column, plus each string's bytes rounded up to 8 and
+/// 16 bytes per decimal wider than 18 digits. Spark's exchange reports that size (its
+/// `dataSize`), and adaptive execution decides on it (whether to broadcast a shuffled side,
+/// say); a native shuffle reports the same, so those decisions stay Spark's.
+pub fn unsafe_row_bytes(batch: &RecordBatch) -> u64 {
+    let rows = batch.num_rows() as u64;
+    let columns = batch.num_columns() as u64;
+    let mut bytes = rows * (columns.div_ceil(64) * 8 + columns * 8);
+    for column in batch.columns() {
+        match column.data_type() {
+            DataType::Utf8 => {
+                let strings = column.as_string::<i32>();
+                let offsets = strings.value_offsets();
+                for row in 0..strings.len() {
+                    if strings.is_valid(row) {
+                        let length = (offsets[row + 1] - offsets[row]) as u64;
+                        bytes += length.div_ceil(8) * 8;
+                    }
+                }
+            }
+            DataType::Decimal128(precision, _) if *precision > 18 => bytes += rows * 16,
+            _ => {}
+        }
+    }
+    bytes
+}
+
 /// A block: the header, then `batch` as an Arrow IPC stream.
 pub fn encode_block(partition: u32, batch: &RecordBatch) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(BLOCK_HEADER + batch.get_array_memory_size() + 1024);
@@ -316,6 +344,8 @@ pub struct ShuffleWriter {
     ready: VecDeque<Vec<u8>>,
     /// Rows taken in.
     rows: u64,
+    /// What those rows would take as Spark's `UnsafeRow`s ([`unsafe_row_bytes`]).
+    unsafe_row_bytes: u64,
 }
 
 impl std::fmt::Debug for ShuffleWriter {
@@ -366,12 +396,19 @@ impl ShuffleWriter {
             pending_rows: vec![0; partitions],
             ready: VecDeque::new(),
             rows: 0,
+            unsafe_row_bytes: 0,
         })
     }
 
     /// Rows taken in so far.
     pub fn rows(&self) -> u64 {
         self.rows
+    }
+
+    /// What the rows taken in so far would take as Spark's `UnsafeRow`s (see
+    /// [`unsafe_row_bytes`]).
+    pub fn unsafe_row_bytes(&self) -> u64 {
+        self.unsafe_row_bytes
     }
 
     /// Splits `batch` by partition; partitions that now hold `flush_rows` rows become blocks.
@@ -381,6 +418,7 @@ impl ShuffleWriter {
             return Ok(());
         }
         self.rows += rows as u64;
+        self.unsafe_row_bytes += unsafe_row_bytes(&batch);
         if self.partitions == 1 {
             self.add(0, batch)?;
             return Ok(());
@@ -578,6 +616,46 @@ mod tests {
         let mut h = vec![SEED; 1];
         let unsupported = datafusion::arrow::array::TimestampMicrosecondArray::from(vec![1]);
         assert!(update_spark_hashes(&unsupported, &mut h).is_err());
+    }
+
+    /// `UnsafeRow.getSizeInBytes` summed, as Spark's exchange reports it.
+    #[test]
+    fn unsafe_row_size_is_sparks() {
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+            datafusion::arrow::datatypes::Field::new("k", DataType::Int64, true),
+            datafusion::arrow::datatypes::Field::new("s", DataType::Utf8, true),
+            datafusion::arrow::datatypes::Field::new("d", DataType::Decimal128(20, 2), true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])),
+                Arc::new(StringArray::from(vec![Some("abcdefghi"), Some(""), None])),
+                Arc::new(
+                    Decimal128Array::from(vec![Some(1), None, Some(2)])
+                        .with_precision_and_scale(20, 2)
+                        .unwrap(),
+                ),
+            ],
+        )
+        .unwrap();
+        // Per row 8 (null bits) + 3 * 8, and 16 for the wide decimal (also when null); the
+        // strings: 9 bytes -> 16, "" -> 0, null -> 0.
+        assert_eq!(unsafe_row_bytes(&batch), 3 * (8 + 24 + 16) + 16);
+        let wide: Vec<ArrayRef> = (0..65)
+            .map(|_| Arc::new(Int32Array::from(vec![1])) as ArrayRef)
+            .collect();
+        let fields: Vec<_> = (0..65)
+            .map(|i| {
+                datafusion::arrow::datatypes::Field::new(format!("c{i}"), DataType::Int32, false)
+            })
+            .collect();
+        let batch = RecordBatch::try_new(
+            Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+            wide,
+        )
+        .unwrap();
+        assert_eq!(unsafe_row_bytes(&batch), 16 + 65 * 8);
     }
 
     #[test]

@@ -146,6 +146,7 @@ fn run(
         out.push((partition, rows));
     }
     assert_eq!(plan.shuffle_rows(), input.len() as u64);
+    assert!(input.is_empty() || plan.shuffle_unsafe_row_bytes() > 0);
     Ok(out)
 }
 

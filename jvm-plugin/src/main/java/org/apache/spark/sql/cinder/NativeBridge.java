@@ -84,8 +84,11 @@ public final class NativeBridge {
    */
   public static native byte[] nextShuffleBlock(long plan);
 
-  /** How many rows a native shuffle's map task has split into blocks so far. */
-  public static native long shuffleRows(long plan);
+  /**
+   * A native shuffle's map task so far: {rows split into blocks, the bytes those rows would
+   * take as Spark's UnsafeRows}.
+   */
+  public static native long[] shuffleStats(long plan);
 
   /**
    * A native shuffle block's rows, described as {@link #nextBatch} does (the buffers are

@@ -939,7 +939,7 @@ object CinderExplain {
    *   or for a Spark operator above), whose time Spark does not measure;
    * - `nativeShuffles`, `nativeShuffleRows`, `nativeShuffleBytes`: native shuffles (each
    *   counted once, also when reused), the rows they moved as Arrow blocks, and the blocks'
-   *   bytes before Spark's compression.
+   *   bytes before Spark's compression (`nativeShuffleRowBytes`: those rows as Spark's rows).
    */
   def boundaryMetrics(plan: SparkPlan): java.util.Map[String, java.lang.Long] = {
     val helper = new org.apache.spark.sql.execution.adaptive.AdaptiveSparkPlanHelper {}
@@ -959,12 +959,24 @@ object CinderExplain {
     Map[String, java.lang.Long](
       "nativeShuffles" -> shuffles.size.toLong,
       "nativeShuffleRows" -> shuffles.map(_.metrics("numOutputRows").value).sum,
-      "nativeShuffleBytes" -> shuffles.map(_.metrics("dataSize").value).sum,
+      "nativeShuffleBytes" -> shuffles.map(_.metrics("blockBytes").value).sum,
+      "nativeShuffleRowBytes" -> shuffles.map(_.metrics("dataSize").value).sum,
       "nativeSubtrees" -> natives.size.toLong,
       "rowsToArrow" -> sum("numInputRows"),
       "rowsToArrowNanos" -> sum("inputConversionTime"),
       "nativeNanos" -> sum("nativeTime"),
       "arrowToRows" -> toRows.map(_.metrics("numOutputRows").value).sum).asJava
+  }
+
+  /**
+   * The `dataSize` metric of each shuffle in `plan` (an executed plan), Spark's and native:
+   * a native shuffle reports its rows' size as Spark's rows, which adaptive execution reads.
+   */
+  def shuffleDataSizes(plan: SparkPlan): java.util.List[java.lang.Long] = {
+    val helper = new org.apache.spark.sql.execution.adaptive.AdaptiveSparkPlanHelper {}
+    helper.collectWithSubqueries(plan) {
+      case s: org.apache.spark.sql.execution.exchange.ShuffleExchangeLike => s.metrics("dataSize").value: java.lang.Long
+    }.asJava
   }
 
   /**

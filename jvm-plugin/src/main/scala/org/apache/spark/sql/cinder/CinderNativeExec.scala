@@ -98,8 +98,8 @@ case class CinderNativeExec(
     executeWith(shuffle = None)((task, message, inputs) => task.run(message, inputs))
 
   // As `execute()` does: prepared, and its scalar subqueries' values known, first.
-  override def executeShuffle(shuffle: String, rows: SQLMetric, bytes: SQLMetric): RDD[Product2[Int, InternalRow]] =
-    executeQuery(executeWith(Some(shuffle))((task, message, inputs) => task.runShuffle(message, inputs, rows, bytes)))
+  override def executeShuffle(shuffle: String, metrics: CinderShuffleMetrics): RDD[Product2[Int, InternalRow]] =
+    executeQuery(executeWith(Some(shuffle))((task, message, inputs) => task.runShuffle(message, inputs, metrics)))
 
   /**
    * One native plan per partition (`shuffle`: a native shuffle's map side), run by `run` with
@@ -203,11 +203,10 @@ private[cinder] class NativeTask(
 
   /**
    * A native shuffle's map side: `(partition, block)` records (the block's bytes in a
-   * one-column row); the rows it shuffled go to `rowsMetric` and `numOutputRows`, the blocks'
-   * bytes to `bytesMetric`.
+   * one-column row), counted in `metrics` (the rows also in `numOutputRows`).
    */
-  def runShuffle(message: Array[Byte], rows: Map[Int, Iterator[InternalRow]], rowsMetric: SQLMetric,
-      bytesMetric: SQLMetric): Iterator[Product2[Int, InternalRow]] = {
+  def runShuffle(message: Array[Byte], rows: Map[Int, Iterator[InternalRow]], metrics: CinderShuffleMetrics)
+      : Iterator[Product2[Int, InternalRow]] = {
     val (handle, inputs) = start(message, rows)
     val context = TaskContext.get()
     new Iterator[Product2[Int, InternalRow]] {
@@ -230,8 +229,9 @@ private[cinder] class NativeTask(
           pending = NativeTask.rethrowingInputFailures(inputs)(NativeBridge.nextShuffleBlock(handle))
           if (pending == null) {
             finished = true
-            val shuffled = NativeBridge.shuffleRows(handle)
-            rowsMetric += shuffled
+            val Array(shuffled, unsafeRowBytes) = NativeBridge.shuffleStats(handle)
+            metrics.rows += shuffled
+            metrics.dataSize += unsafeRowBytes
             numOutputRows += shuffled
             close()
           }
@@ -244,7 +244,7 @@ private[cinder] class NativeTask(
         if (!hasNext) throw new NoSuchElementException("no more shuffle blocks")
         val block = pending
         pending = null
-        bytesMetric += block.length
+        metrics.blockBytes += block.length
         numOutputBatches += 1
         val partition = ByteBuffer.wrap(block).order(ByteOrder.LITTLE_ENDIAN).getInt(4)
         (partition, new GenericInternalRow(Array[Any](block)))
@@ -549,8 +549,8 @@ case class CinderUnionExec(children: Seq[CinderNativeExec], output: Seq[Attribut
 
   override protected def doExecuteColumnar(): RDD[ColumnarBatch] = sparkContext.union(children.map(_.executeColumnar()))
 
-  override def executeShuffle(shuffle: String, rows: SQLMetric, bytes: SQLMetric): RDD[Product2[Int, InternalRow]] =
-    sparkContext.union(children.map(_.executeShuffle(shuffle, rows, bytes)))
+  override def executeShuffle(shuffle: String, metrics: CinderShuffleMetrics): RDD[Product2[Int, InternalRow]] =
+    sparkContext.union(children.map(_.executeShuffle(shuffle, metrics)))
 }
 
 private[cinder] object CinderUnionExec {
@@ -568,10 +568,9 @@ trait CinderNative extends SparkPlan {
 
   /**
    * The map side of a native shuffle of this subtree's rows: `(partition, block)` records,
-   * `shuffle` being the plan message's `shuffle` field. Rows shuffled go to `rows`, block bytes
-   * to `bytes`.
+   * `shuffle` being the plan message's `shuffle` field, counted in `metrics`.
    */
-  def executeShuffle(shuffle: String, rows: SQLMetric, bytes: SQLMetric): RDD[Product2[Int, InternalRow]]
+  def executeShuffle(shuffle: String, metrics: CinderShuffleMetrics): RDD[Product2[Int, InternalRow]]
 }
 
 private[cinder] object CinderNative {

@@ -63,14 +63,17 @@ case class CinderShuffleExchangeExec(
   private[cinder] lazy val readMetrics = SQLShuffleReadMetricsReporter.createShuffleReadMetrics(sparkContext)
 
   override lazy val metrics: Map[String, SQLMetric] = Map(
-    "dataSize" -> SQLMetrics.createSizeMetric(sparkContext, "data size (Arrow IPC blocks)"),
+    "dataSize" -> SQLMetrics.createSizeMetric(sparkContext, "data size (as Spark's rows)"),
+    "blockBytes" -> SQLMetrics.createSizeMetric(sparkContext, "Arrow IPC block bytes"),
     "numOutputRows" -> SQLMetrics.createMetric(sparkContext, "number of rows shuffled"),
     "numPartitions" -> SQLMetrics.createMetric(sparkContext, "number of partitions")) ++
     readMetrics ++ writeMetrics
 
   /** The map side: `(partition, block)` records from the native subtree's plans. */
   @transient lazy val inputRDD: RDD[Product2[Int, InternalRow]] = child match {
-    case native: CinderNative => native.executeShuffle(shuffle, metrics("numOutputRows"), metrics("dataSize"))
+    case native: CinderNative =>
+      native.executeShuffle(shuffle, CinderShuffleMetrics(metrics("numOutputRows"), metrics("dataSize"),
+        metrics("blockBytes")))
     case other => throw new IllegalStateException(
       s"cinder: a native shuffle's input must be a native subtree, not ${other.nodeName}")
   }
@@ -99,6 +102,9 @@ case class CinderShuffleExchangeExec(
 
   override def shuffleId: Int = shuffleDependency.shuffleId
 
+  // The size Spark's own exchange would report (its rows' UnsafeRow bytes), so that adaptive
+  // execution decides as it would without the plugin: Arrow blocks are smaller, and would
+  // make it broadcast sides that a native join then converts and hashes in every task.
   override def runtimeStatistics: Statistics =
     Statistics(sizeInBytes = metrics("dataSize").value, rowCount = Some(metrics("numOutputRows").value))
 
@@ -144,6 +150,12 @@ private[cinder] object CinderShuffleExchangeExec {
     case other => Left(s"${other.getClass.getSimpleName} is not native yet")
   }
 }
+
+/**
+ * What a native shuffle's map side counts: rows, their size as Spark's rows (`dataSize`, what
+ * adaptive execution reads) and the Arrow blocks' bytes.
+ */
+private[cinder] case class CinderShuffleMetrics(rows: SQLMetric, dataSize: SQLMetric, blockBytes: SQLMetric)
 
 /** Reading a native shuffle: its blocks for a native subtree, or rows for Spark. */
 private[cinder] object CinderShuffleRead {
