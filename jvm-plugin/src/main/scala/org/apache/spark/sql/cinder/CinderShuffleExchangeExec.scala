@@ -59,6 +59,10 @@ case class CinderShuffleExchangeExec(
 
   override def output: Seq[Attribute] = child.output
 
+  // As Spark's exchange shows itself (the plan message's partitioning is its JSON again).
+  override def stringArgs: Iterator[Any] =
+    Iterator(outputPartitioning, shuffleOrigin) ++ advisoryPartitionSize.iterator ++ Iterator(s"[plan_id=$id]")
+
   private lazy val writeMetrics = SQLShuffleWriteMetricsReporter.createShuffleWriteMetrics(sparkContext)
   private[cinder] lazy val readMetrics = SQLShuffleReadMetricsReporter.createShuffleReadMetrics(sparkContext)
 
