@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::arrow::array::{Array, ArrayData, MutableArrayData};
 use datafusion::arrow::buffer::Buffer;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::TaskContext;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
@@ -381,6 +381,7 @@ pub fn describe_batch(batch: &RecordBatch) -> Result<Vec<i64>> {
             | DataType::Float32
             | DataType::Float64
             | DataType::Date32
+            | DataType::Timestamp(TimeUnit::Microsecond, _)
             | DataType::Decimal128(..) => parts.push(Some(data.buffers()[0].clone())),
             DataType::Utf8 => {
                 parts.push(Some(data.buffers()[0].clone()));

@@ -19,9 +19,10 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float32Array, Float64Array};
 use datafusion::arrow::compute::{CastOptions, SortOptions, can_cast_types};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, i256};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, TimeUnit, i256};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::FormatOptions;
+use datafusion::common::config::TableParquetOptions;
 use datafusion::common::{JoinType, NullEquality, ScalarValue};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
@@ -57,6 +58,10 @@ use crate::message::{
 };
 
 /// Cast options with Spark's non-ANSI behaviour: a value that does not fit becomes null.
+/// The time zone of Spark's `TimestampType` in Arrow (as Spark's own `ArrowUtils` writes it):
+/// the values are instants, whatever the session's time zone.
+const UTC: &str = "UTC";
+
 const SPARK_CAST: CastOptions<'static> = CastOptions {
     safe: true,
     format_options: FormatOptions::new(),
@@ -74,6 +79,10 @@ pub fn arrow_type(spark: &str) -> Result<DataType> {
         "double" => DataType::Float64,
         "string" => DataType::Utf8,
         "date" => DataType::Date32,
+        // Microseconds since the epoch: an instant (Spark's TimestampType, shown in the
+        // session's time zone), or a local date-time (TimestampNTZType).
+        "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
+        "timestamp_ntz" => DataType::Timestamp(TimeUnit::Microsecond, None),
         // Not a Spark type: the plugin sums decimals in 256 bits to see overflow.
         other if other.starts_with("decimal256(") => {
             let parsed = other
@@ -145,6 +154,9 @@ pub fn scalar(spark_type: &str, value: &serde_json::Value) -> Result<ScalarValue
         DataType::Int32 => ScalarValue::Int32(Some(i32::try_from(int()?).map_err(|_| bad())?)),
         DataType::Int64 => ScalarValue::Int64(Some(int()?)),
         DataType::Date32 => ScalarValue::Date32(Some(i32::try_from(int()?).map_err(|_| bad())?)),
+        DataType::Timestamp(TimeUnit::Microsecond, tz) => {
+            ScalarValue::TimestampMicrosecond(Some(int()?), tz)
+        }
         DataType::Float32 => ScalarValue::Float32(Some(float()? as f32)),
         DataType::Float64 => ScalarValue::Float64(Some(float()?)),
         DataType::Utf8 => ScalarValue::Utf8(Some(value.as_str().ok_or_else(bad)?.to_owned())),
@@ -590,7 +602,12 @@ fn build_scan(
     let table_schema = TableSchema::builder(file_schema)
         .with_table_partition_cols(partition_fields)
         .build();
-    let mut source = ParquetSource::new(table_schema);
+    let mut options = TableParquetOptions::default();
+    // Spark writes timestamps as INT96 by default: microsecond instants (Arrow's default reads
+    // them as nanoseconds, which overflow outside 1677-2262).
+    options.global.coerce_int96 = Some("us".to_owned());
+    options.global.coerce_int96_tz = Some(UTC.to_owned());
+    let mut source = ParquetSource::new(table_schema).with_table_parquet_options(options);
     if let Some(predicate) = predicate {
         source = source.with_predicate(predicate);
     }

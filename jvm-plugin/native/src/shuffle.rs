@@ -25,7 +25,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::{cast, concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
-    Int64Type, SchemaRef,
+    Int64Type, SchemaRef, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::StreamWriter;
@@ -195,6 +195,11 @@ pub fn update_spark_hashes(array: &dyn Array, hashes: &mut [i32]) -> Result<()> 
         }
         DataType::Int64 => {
             let a = array.as_primitive::<Int64Type>();
+            each(array, hashes, |i| a.value(i), m::hash_long);
+        }
+        // Microseconds, as Spark hashes its timestamps.
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            let a = array.as_primitive::<TimestampMicrosecondType>();
             each(array, hashes, |i| a.value(i), m::hash_long);
         }
         DataType::Float32 => {
@@ -613,8 +618,18 @@ mod tests {
             update_spark_hashes(array.as_ref(), &mut h).unwrap();
             assert_eq!(h, [expected], "{}", array.data_type());
         }
+        // Timestamps hash as their microseconds (Spark: hash(TIMESTAMP'1970-01-01 00:00:00.000001 UTC')
+        // is hash(1L)), with or without a time zone; other units are not Spark's.
+        for array in [
+            datafusion::arrow::array::TimestampMicrosecondArray::from(vec![1]).with_timezone("UTC"),
+            datafusion::arrow::array::TimestampMicrosecondArray::from(vec![1]),
+        ] {
+            let mut h = vec![SEED; 1];
+            update_spark_hashes(&array, &mut h).unwrap();
+            assert_eq!(h, [-1712319331]);
+        }
         let mut h = vec![SEED; 1];
-        let unsupported = datafusion::arrow::array::TimestampMicrosecondArray::from(vec![1]);
+        let unsupported = datafusion::arrow::array::TimestampNanosecondArray::from(vec![1]);
         assert!(update_spark_hashes(&unsupported, &mut h).is_err());
     }
 

@@ -49,7 +49,9 @@ object CinderDocs {
 
   /** Expressions: Spark expression, notes. */
   val expressions: Seq[(String, String)] = Seq(
-    ("column, literal", "types: boolean, tinyint, smallint, int, bigint, float, double, string (default collation), date, decimal(p ≤ 38)"),
+    ("column, literal", "types: boolean, tinyint, smallint, int, bigint, float, double, string (default collation), " +
+      "date, decimal(p ≤ 38), timestamp and timestamp_ntz (compared, grouped, joined, sorted, shuffled, min/max; " +
+      "what depends on the session's time zone, such as casts to dates or strings and hour(), stays on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy) or failing (ANSI) on integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; null or an ANSI error on overflow)"),
     ("`/`", "doubles in legacy mode (by zero: null); decimals in both modes with Spark's result type, " +

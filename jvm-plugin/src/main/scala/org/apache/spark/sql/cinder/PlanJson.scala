@@ -38,6 +38,9 @@ object PlanJson {
     case s: StringType if s == StringType => Right("string")
     case s: StringType => Left(s"strings with collation ${s.simpleString} are not supported natively")
     case d: DecimalType => Right(s"decimal(${d.precision},${d.scale})")
+    // Microseconds since the epoch (no time-zone-dependent operation on them is native).
+    case TimestampType => Right("timestamp")
+    case TimestampNTZType => Right("timestamp_ntz")
     case other => Left(s"type ${other.simpleString} is not supported natively yet")
   }
 
@@ -55,7 +58,7 @@ object PlanJson {
     case (v: Byte, ByteType) => Right(v.toString)
     case (v: Short, ShortType) => Right(v.toString)
     case (v: Int, IntegerType | DateType) => Right(v.toString)
-    case (v: Long, LongType) => Right(v.toString)
+    case (v: Long, LongType | TimestampType | TimestampNTZType) => Right(v.toString)
     case (v: Float, FloatType) => Right(floatJson(v.toDouble))
     case (v: Double, DoubleType) => Right(floatJson(v))
     case (v: UTF8String, _: StringType) => Right(str(v.toString))
