@@ -20,10 +20,11 @@ SCHEMA = StructType([
 ])
 
 # Around the epoch, past the end of nanosecond timestamps (2262) and at the end of Spark's
-# years, with microseconds; none before 1900, where Spark's INT96 rebasing would decide.
+# years (a day early: its date east of UTC must still be a year Python can show), with
+# microseconds; none before 1900, where Spark's INT96 rebasing would decide.
 SPECIALS = [
     datetime(1970, 1, 1), datetime(1969, 12, 31, 23, 59, 59, 999999), datetime(1900, 1, 1, 0, 0, 0, 1),
-    datetime(2262, 4, 12, 23, 47, 16, 854776), datetime(2262, 4, 13), datetime(9999, 12, 31, 23, 59, 59, 999999),
+    datetime(2262, 4, 12, 23, 47, 16, 854776), datetime(2262, 4, 13), datetime(9999, 12, 30, 23, 59, 59, 999999),
     datetime(2024, 2, 29, 12, 30, 0, 123456),
 ]
 
@@ -96,9 +97,22 @@ def test_sort_and_shuffle(spark, timestamps):
     assert any("Sort" in n for n in native_subtrees(spark)), fallback_reasons(spark)
 
 
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kolkata", "+08:00", "Australia/Lord_Howe"])
+def test_dates_of_timestamps_in_the_session_time_zone(spark, timestamps, zone):
+    # CAST(ts AS DATE), to_date(ts), year(ts) (Spark: the year of the cast), DST changes
+    # included (Lord Howe moves by half an hour).
+    conf = {"spark.sql.session.timeZone": zone}
+    compare(spark, "SELECT id, CAST(ts AS DATE), to_date(ntz), year(ts), month(ts), dayofmonth(ntz) FROM tst",
+            conf=conf)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    compare(spark, "SELECT to_date(ts) AS day, count(*), min(ts) FROM tst GROUP BY to_date(ts)", conf=conf)
+    compare(spark, "SELECT id FROM tst WHERE CAST(ts AS DATE) = DATE'2000-01-02'", conf=conf)
+    assert _scan_is_native(spark), fallback_reasons(spark)
+
+
 def test_time_zone_dependent_operations_stay_on_spark(spark, timestamps):
-    for expression, reason in [("CAST(ts AS DATE)", "cast from timestamp to date"),
-                               ("hour(ts)", "hour"),
-                               ("CAST(ts AS STRING)", "cast from timestamp to string")]:
+    for expression, reason in [("hour(ts)", "hour"),
+                               ("CAST(ts AS STRING)", "cast from timestamp to string"),
+                               ("CAST(CAST(ts AS DATE) AS TIMESTAMP)", "cast from date to timestamp")]:
         compare(spark, f"SELECT id, {expression} FROM tst", native=None)
         assert any(reason in r for r in fallback_reasons(spark)), (expression, fallback_reasons(spark))

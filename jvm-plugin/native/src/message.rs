@@ -353,6 +353,15 @@ pub enum Expr {
         /// Characters at most.
         len: i64,
     },
+    /// `CAST(child AS DATE)` of a timestamp: its date in `zone` (the session's time zone, as
+    /// Spark names it), or, with no zone, of a `timestamp_ntz`'s local date-time.
+    TimestampToDate {
+        /// A timestamp.
+        child: Box<Expr>,
+        /// The time zone, for a `timestamp` (an instant).
+        #[serde(default)]
+        zone: Option<String>,
+    },
     /// `year`, `month` or `day` of a date, as an int.
     DatePart {
         /// A date.

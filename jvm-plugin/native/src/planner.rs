@@ -49,6 +49,7 @@ use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
+use crate::datetime::SparkTimestampToDate;
 use crate::error::{NativeError, Result};
 use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
@@ -749,6 +750,15 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 Arc::new(Literal::new(ScalarValue::Int64(Some(*len)))),
             ];
             scalar_function(datafusion::functions::unicode::substr(), args, schema)?
+        }
+        Expr::TimestampToDate { child, zone } => {
+            let child = translate(child, schema)?;
+            let expected = match zone {
+                Some(_) => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
+                None => DataType::Timestamp(TimeUnit::Microsecond, None),
+            };
+            expect_type(&child, schema, &expected, "a timestamp's date")?;
+            Arc::new(SparkTimestampToDate::try_new(child, zone.as_deref())?)
         }
         Expr::DatePart { child, part } => {
             let child = translate(child, schema)?;

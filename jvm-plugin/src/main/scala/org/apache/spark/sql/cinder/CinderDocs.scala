@@ -50,8 +50,8 @@ object CinderDocs {
   /** Expressions: Spark expression, notes. */
   val expressions: Seq[(String, String)] = Seq(
     ("column, literal", "types: boolean, tinyint, smallint, int, bigint, float, double, string (default collation), " +
-      "date, decimal(p ≤ 38), timestamp and timestamp_ntz (compared, grouped, joined, sorted, shuffled, min/max; " +
-      "what depends on the session's time zone, such as casts to dates or strings and hour(), stays on Spark)"),
+      "date, decimal(p ≤ 38), timestamp and timestamp_ntz (compared, grouped, joined, sorted, shuffled, min/max, " +
+      "their dates; other time-zone-dependent operations, such as casts to strings and hour(), stay on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy) or failing (ANSI) on integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; null or an ANSI error on overflow)"),
     ("`/`", "doubles in legacy mode (by zero: null); decimals in both modes with Spark's result type, " +
@@ -65,7 +65,10 @@ object CinderDocs {
     ("`LIKE`, `startswith`, `endswith`, `contains`", "constant patterns, escape character `\\`"),
     ("`substring`", "constant position ≥ 1 and length ≥ 0"),
     ("`year`, `month`, `day`", "of dates"),
-    ("`CAST`", "widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); integers, booleans and dates to strings; narrowing decimal casts (round half up; on overflow null, or an error in ANSI mode)"),
+    ("`CAST`", "widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); " +
+      "integers, booleans and dates to strings; narrowing decimal casts (round half up; on overflow null, or an error " +
+      "in ANSI mode); timestamps to dates (`to_date`, and so `year`, `month`, `day` of timestamps), in the session's " +
+      "time zone (IANA time zones, as the JDK's)"),
     ("scalar subquery", "run by Spark before the native plan; its value goes into the plan"))
 
   private def row(cells: String*): String = cells.map(_.replace("|", "\\|")).mkString("| ", " | ", " |")

@@ -309,6 +309,14 @@ object PlanJson {
     case IsNull(child) => unary("is_null", child, input)
     case IsNotNull(child) => unary("is_not_null", child, input)
 
+    // The date of a timestamp: in the session's time zone for an instant.
+    case c: Cast if c.dataType == DateType && (c.child.dataType == TimestampType ||
+        c.child.dataType == TimestampNTZType) =>
+      val zone: Either[String, String] =
+        if (c.child.dataType == TimestampNTZType) Right("")
+        else if (c.timeZoneId.isEmpty) Left("a cast from timestamp to date without a time zone is not native")
+        else Right(s""","zone":${str(if (c.zoneId.getId == "Z") "UTC" else c.zoneId.getId)}""")
+      for (z <- zone; child <- expr(c.child, input)) yield s"""{"kind":"timestamp_to_date","child":$child$z}"""
     case c: Cast =>
       for {
         _ <- castSupported(c.child.dataType, c.dataType, c.evalMode)

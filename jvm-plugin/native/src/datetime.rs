@@ -1,0 +1,221 @@
+//! Spark's date-time conversions that depend on a time zone.
+//!
+//! [`SparkTimestampToDate`] is `CAST(ts AS DATE)`: the date of the instant in the session's
+//! time zone (Spark's `DateTimeUtils.microsToDays`), or, for a `TIMESTAMP_NTZ` (no zone), the
+//! date of the local date-time. Time zones come from the IANA database (chrono-tz, as Arrow
+//! uses it); Spark uses the JDK's copy of the same database.
+
+use std::fmt;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, TimeZone};
+use datafusion::arrow::array::timezone::Tz;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array};
+use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::ColumnarValue;
+use datafusion::physical_expr::PhysicalExpr;
+
+use crate::error::{NativeError, Result};
+
+/// Microseconds in a day.
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The days from 0001-01-01 (chrono's day 1) to 1970-01-01.
+const EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// The date of `micros` (since the epoch, UTC) in `zone`; in no zone, of the local
+/// date-time. `None` past chrono's range (years beyond ±262,143).
+pub fn date_of_micros(micros: i64, zone: Option<&Tz>) -> Option<i32> {
+    match zone {
+        None => i32::try_from(micros.div_euclid(MICROS_PER_DAY)).ok(),
+        Some(zone) => {
+            let instant = DateTime::from_timestamp_micros(micros)?;
+            let local: NaiveDate = zone.from_utc_datetime(&instant.naive_utc()).date_naive();
+            Some(chrono::Datelike::num_days_from_ce(&local) - EPOCH_DAYS_FROM_CE)
+        }
+    }
+}
+
+/// `CAST(child AS DATE)` of a timestamp (see the module docs).
+#[derive(Debug)]
+pub struct SparkTimestampToDate {
+    child: Arc<dyn PhysicalExpr>,
+    /// The session's time zone as Spark named it; none for a `TIMESTAMP_NTZ`.
+    zone_name: Option<String>,
+    zone: Option<Tz>,
+}
+
+impl SparkTimestampToDate {
+    /// The date of each of `child`'s timestamps in `zone` (a Spark zone id such as
+    /// `America/Los_Angeles` or `+08:00`); `None` for a `TIMESTAMP_NTZ` child.
+    pub fn try_new(child: Arc<dyn PhysicalExpr>, zone: Option<&str>) -> Result<Self> {
+        let parsed = zone
+            .map(|z| {
+                z.parse::<Tz>().map_err(|e| {
+                    NativeError::plan(format!("time zone {z:?} is not known natively: {e}"))
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            child,
+            zone_name: zone.map(str::to_owned),
+            zone: parsed,
+        })
+    }
+
+    fn dates(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
+        let DataType::Timestamp(TimeUnit::Microsecond, _) = array.data_type() else {
+            return datafusion::common::internal_err!("{self} of a {} value", array.data_type());
+        };
+        let micros = array.as_primitive::<TimestampMicrosecondType>();
+        let dates = micros
+            .iter()
+            .map(|v| match v {
+                None => Ok(None),
+                Some(v) => date_of_micros(v, self.zone.as_ref())
+                    .map(Some)
+                    .ok_or_else(|| {
+                        datafusion::error::DataFusionError::Execution(format!(
+                            "timestamp {v} us is out of range for a date"
+                        ))
+                    }),
+            })
+            .collect::<datafusion::common::Result<Date32Array>>()?;
+        Ok(Arc::new(dates))
+    }
+}
+
+// Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
+impl PartialEq for SparkTimestampToDate {
+    fn eq(&self, other: &Self) -> bool {
+        self.child.eq(&other.child) && self.zone_name == other.zone_name
+    }
+}
+
+impl Eq for SparkTimestampToDate {}
+
+impl Hash for SparkTimestampToDate {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.child.hash(state);
+        self.zone_name.hash(state);
+    }
+}
+
+impl fmt::Display for SparkTimestampToDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.zone_name {
+            Some(zone) => write!(f, "spark_timestamp_to_date({}, {zone})", self.child),
+            None => write!(f, "spark_timestamp_to_date({})", self.child),
+        }
+    }
+}
+
+impl PhysicalExpr for SparkTimestampToDate {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Date32)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        self.child.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        Ok(match self.child.evaluate(batch)? {
+            ColumnarValue::Array(a) => ColumnarValue::Array(self.dates(&a)?),
+            ColumnarValue::Scalar(s) => {
+                let a = self.dates(&s.to_array()?)?;
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
+            }
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        match (children.pop(), children.is_empty()) {
+            (Some(child), true) => Ok(Arc::new(Self {
+                child,
+                zone_name: self.zone_name.clone(),
+                zone: self.zone,
+            })),
+            _ => datafusion::common::internal_err!("{self} takes one child"),
+        }
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn micros(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {
+        chrono::NaiveDate::from_ymd_opt(y, mo, d)
+            .unwrap()
+            .and_hms_opt(h, mi, s)
+            .unwrap()
+            .and_utc()
+            .timestamp_micros()
+    }
+
+    fn day(y: i32, mo: u32, d: u32) -> i32 {
+        chrono::Datelike::num_days_from_ce(&NaiveDate::from_ymd_opt(y, mo, d).unwrap())
+            - EPOCH_DAYS_FROM_CE
+    }
+
+    #[test]
+    fn dates_in_the_sessions_zone() {
+        let la: Tz = "America/Los_Angeles".parse().unwrap();
+        let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
+        let plus_eight: Tz = "+08:00".parse().unwrap();
+        // Before DST (PST, -8): 2024-03-10 07:59:59 UTC is 23:59:59 on March 9.
+        assert_eq!(
+            date_of_micros(micros(2024, 3, 10, 7, 59, 59), Some(&la)),
+            Some(day(2024, 3, 9))
+        );
+        assert_eq!(
+            date_of_micros(micros(2024, 3, 10, 8, 0, 0), Some(&la)),
+            Some(day(2024, 3, 10))
+        );
+        // After DST (PDT, -7): 2024-07-01 06:59:59 UTC is 23:59:59 on June 30.
+        assert_eq!(
+            date_of_micros(micros(2024, 7, 1, 6, 59, 59), Some(&la)),
+            Some(day(2024, 6, 30))
+        );
+        assert_eq!(
+            date_of_micros(micros(2024, 7, 1, 7, 0, 0), Some(&la)),
+            Some(day(2024, 7, 1))
+        );
+        assert_eq!(
+            date_of_micros(micros(1969, 12, 31, 18, 30, 0), Some(&kolkata)),
+            Some(day(1970, 1, 1))
+        );
+        assert_eq!(
+            date_of_micros(micros(1999, 12, 31, 16, 0, 0), Some(&plus_eight)),
+            Some(day(2000, 1, 1))
+        );
+        // Before the epoch, and in no zone: the floor.
+        assert_eq!(date_of_micros(-1, None), Some(-1));
+        assert_eq!(date_of_micros(0, None), Some(0));
+        assert_eq!(date_of_micros(MICROS_PER_DAY - 1, None), Some(0));
+        assert_eq!(date_of_micros(-MICROS_PER_DAY, None), Some(-1));
+        assert_eq!(date_of_micros(-MICROS_PER_DAY - 1, None), Some(-2));
+        assert!(
+            SparkTimestampToDate::try_new(
+                Arc::new(datafusion::physical_expr::expressions::Column::new("t", 0)),
+                Some("Not/AZone"),
+            )
+            .is_err()
+        );
+    }
+}
