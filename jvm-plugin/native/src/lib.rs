@@ -11,6 +11,7 @@
 //! ([`NativeError::java_class`]) and catches panics (a `RuntimeException`), so nothing native
 //! takes down the JVM. Java holds only numeric handles, checked on every call.
 
+pub mod cast;
 pub mod datetime;
 pub mod error;
 pub mod float_order;

@@ -49,6 +49,7 @@ use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
+use crate::cast::SparkStringToInteger;
 use crate::datetime::SparkTimestampToDate;
 use crate::error::{NativeError, Result};
 use crate::float_order::SparkFloatKey;
@@ -662,7 +663,17 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             ansi,
         } => {
             let options = if *ansi { ANSI_CAST } else { SPARK_CAST };
-            cast_with(translate(child, schema)?, data_type, schema, options)?
+            let child = translate(child, schema)?;
+            let target = arrow_type(data_type)?;
+            if child.data_type(schema)? == DataType::Utf8 && target.is_integer() {
+                // Spark parses numbers its own way (crate::cast).
+                Arc::new(
+                    SparkStringToInteger::try_new(child, target, *ansi)
+                        .ok_or_else(|| NativeError::plan("not an integer type"))?,
+                )
+            } else {
+                cast_with(child, data_type, schema, options)?
+            }
         }
         Expr::SparkDecimalAvg {
             sum,

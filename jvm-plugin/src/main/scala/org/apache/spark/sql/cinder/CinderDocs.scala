@@ -66,7 +66,9 @@ object CinderDocs {
     ("`substring`", "constant position ≥ 1 and length ≥ 0"),
     ("`year`, `month`, `day`", "of dates"),
     ("`CAST`", "widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); " +
-      "integers, booleans and dates to strings; narrowing decimal casts (round half up; on overflow null, or an error " +
+      "integers, booleans and dates to strings; strings to integers (Spark's parsing: trimmed, a sign, digits, " +
+      "and in legacy mode a dropped fraction; null, or in ANSI mode `CAST_INVALID_INPUT`, for the rest); narrowing " +
+      "decimal casts (round half up; on overflow null, or an error " +
       "in ANSI mode); timestamps to dates (`to_date`, and so `year`, `month`, `day` of timestamps), in the session's " +
       "time zone (IANA time zones, as the JDK's)"),
     ("scalar subquery", "run by Spark before the native plan; its value goes into the plan"))

@@ -172,6 +172,9 @@ object PlanJson {
       // null (legacy: Arrow's safe cast) or an error (ANSI: Arrow's checked cast).
       case (_: DecimalType, _: DecimalType) => mode != EvalMode.TRY
       case (a, _: DecimalType) if isIntegral(a) => mode != EvalMode.TRY
+      // Spark's number parsing, natively (crate::cast): null (legacy) or an error (ANSI) for
+      // what does not parse or fit.
+      case (s: StringType, b) if s == StringType && isIntegral(b) => mode != EvalMode.TRY
       case _ => false
     }
     if (widening || narrowingOk) Right(())

@@ -1,0 +1,53 @@
+"""Casts whose rules are Spark's own, natively: strings to integers."""
+
+import os
+
+import pytest
+from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+from conftest import compare, fails_alike, fallback_reasons, native_subtrees
+
+# Spark trims ASCII control characters and spaces, reads a sign and digits, and in legacy mode
+# drops a fraction of digits; each type's range decides the rest.
+STRINGS = [
+    "0", "42", "-42", "+7", " 12 ", "\t-3\n", "\u00011\u007f", "1.9", "-1.9", "1.", ".5", ".", "-.5", "-", "+", "",
+    "   ", "1e3", "1 2", "1.2.3", "1.x", "abc", "0x10", "\u0663", "\u00a01", "1\u00a0", "127", "128", "-128",
+    "-129", "32767", "32768", "-32769", "2147483647", "2147483648", "-2147483648", "-2147483649",
+    "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+    "000000000000000000000000001", "99999999999999999999.5", None,
+]
+
+
+@pytest.fixture(scope="module")
+def strings(spark, data_dir):
+    path = os.path.join(data_dir, "cast_strings")
+    schema = StructType([StructField("id", LongType(), False), StructField("s", StringType(), True)])
+    spark.createDataFrame(list(enumerate(STRINGS)), schema).repartition(2).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("strs")
+    return path
+
+
+def _project_is_native(spark):
+    return any(n.startswith("Project <- ParquetScan") for n in native_subtrees(spark))
+
+
+def test_strings_to_integers_in_legacy_mode(spark, strings):
+    compare(spark, "SELECT id, s, CAST(s AS TINYINT), CAST(s AS SMALLINT), CAST(s AS INT), CAST(s AS BIGINT) "
+                   "FROM strs", conf={"spark.sql.ansi.enabled": "false"})
+    assert _project_is_native(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id FROM strs WHERE CAST(s AS INT) > 10", conf={"spark.sql.ansi.enabled": "false"})
+
+
+def test_strings_to_integers_in_ansi_mode(spark, strings):
+    valid = "s IN ('0', '42', '-42', '+7', ' 12 ', '127', '-128', '2147483647', '-9223372036854775808')"
+    compare(spark, f"SELECT id, CAST(s AS TINYINT), CAST(s AS INT), CAST(s AS BIGINT) FROM strs WHERE {valid} "
+                   "AND CAST(s AS BIGINT) BETWEEN -128 AND 127", conf={"spark.sql.ansi.enabled": "true"})
+    assert native_subtrees(spark), fallback_reasons(spark)
+    for bad, to in [("1.9", "INT"), ("abc", "BIGINT"), ("128", "TINYINT"), ("2147483648", "INT"), ("", "SMALLINT")]:
+        fails_alike(spark, f"SELECT CAST(s AS {to}) FROM strs WHERE s = '{bad}'", "CAST_INVALID_INPUT",
+                    conf={"spark.sql.ansi.enabled": "true"})
+
+
+def test_try_cast_stays_on_spark(spark, strings):
+    compare(spark, "SELECT id, try_cast(s AS INT) FROM strs", native=None)
+    assert any("cast from string to int (try mode)" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
