@@ -1,4 +1,4 @@
-"""Casts whose rules are Spark's own, natively: strings to integers."""
+"""Casts whose rules are Spark's own, natively: strings to integers, dates and booleans."""
 
 import os
 
@@ -15,6 +15,12 @@ STRINGS = [
     "-129", "32767", "32768", "-32769", "2147483647", "2147483648", "-2147483648", "-2147483649",
     "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
     "000000000000000000000000001", "99999999999999999999.5", None,
+    # Dates: a year of 4 to 7 digits, then month and day of 1 or 2, anything after a space or T.
+    "1970-01-01", " 1970-1-2 ", "1969-12-31T23:59:59", "2000-02-29 whatever", "2001-02-29", "2000-13-01",
+    "2000-1-001", "200-01-01", "2000-01", "2000", "2000-01-01x", "2000 x", "+2000-01-01", "-0044-03-15",
+    "1234567-01-01", "12345678-01-01", "9999-12-31", "10000-01-01", "2000-1", "2000-01-",
+    # Booleans.
+    "t", "TRUE", " yes ", "Y", "f", "False", "no", "N", "2", "tru",
 ]
 
 
@@ -51,3 +57,24 @@ def test_strings_to_integers_in_ansi_mode(spark, strings):
 def test_try_cast_stays_on_spark(spark, strings):
     compare(spark, "SELECT id, try_cast(s AS INT) FROM strs", native=None)
     assert any("cast from string to int (try mode)" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+def test_strings_to_dates_and_booleans(spark, strings):
+    # (Spark's dates go past Python's, 1 to 9999: compared as their parts where they may.)
+    parts = "year(CAST(s AS DATE)), month(CAST(s AS DATE)), day(CAST(s AS DATE))"
+    compare(spark, f"SELECT id, s, {parts}, CAST(s AS BOOLEAN) FROM strs", conf={"spark.sql.ansi.enabled": "false"})
+    assert _project_is_native(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id, s, CAST(s AS DATE) FROM strs "
+                   "WHERE CAST(s AS DATE) BETWEEN DATE'0001-01-01' AND DATE'9999-12-31'",
+            conf={"spark.sql.ansi.enabled": "false"})
+    assert any(n.startswith("Project <- Filter <- ParquetScan") for n in native_subtrees(spark)), \
+        (native_subtrees(spark), fallback_reasons(spark))
+    ansi = {"spark.sql.ansi.enabled": "true"}
+    compare(spark, "SELECT id, CAST(s AS DATE) FROM strs WHERE s IN ('1970-01-01', '2000-01', ' 1970-1-2 ')",
+            conf=ansi)
+    assert native_subtrees(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id, CAST(s AS BOOLEAN) FROM strs WHERE s IN ('t', ' yes ', 'no', '0')", conf=ansi)
+    assert native_subtrees(spark), fallback_reasons(spark)
+    for bad, to in [("2001-02-29", "DATE"), ("tru", "BOOLEAN")]:
+        fails_alike(spark, f"SELECT CAST(s AS {to}) FROM strs WHERE s = '{bad}'", "CAST_INVALID_INPUT",
+                    conf={"spark.sql.ansi.enabled": "true"})

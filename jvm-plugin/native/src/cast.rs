@@ -1,18 +1,24 @@
-//! Spark's casts whose rules differ from Arrow's.
+//! Spark's casts from strings, whose rules differ from Arrow's.
 //!
-//! [`SparkStringToInteger`] is `CAST(s AS TINYINT | SMALLINT | INT | BIGINT)` as Spark's
-//! `UTF8String.toLong`/`toInt` parse: bytes up to space and DEL are trimmed from both ends,
-//! then an optional sign and decimal digits. In legacy mode a fraction of digits may follow a
-//! `.` and is dropped (`'1.9'` is 1, `'.5'` is 0); anything else, or a value out of the
-//! type's range, is null. In ANSI mode there is no fraction, and a string that does not parse
-//! is Spark's `CAST_INVALID_INPUT` error.
+//! [`SparkStringCast`] parses as Spark does; bytes up to space, and DEL, are trimmed from both
+//! ends first. What does not parse is null in legacy mode and Spark's `CAST_INVALID_INPUT`
+//! error in ANSI mode.
+//! - to `TINYINT | SMALLINT | INT | BIGINT` (`UTF8String.toLong`/`toInt`): an optional sign
+//!   and decimal digits, in the type's range. In legacy mode a fraction of digits may follow a
+//!   `.` and is dropped (`'1.9'` is 1, `'.5'` is 0).
+//! - to `DATE` (`DateTimeUtils.stringToDate`): `[+-]yyyy[y..]`, `-[m]m`, `-[d]d`, and after the
+//!   day anything that starts with a space or `T`; a year of 4 to 7 digits, in the proleptic
+//!   Gregorian calendar.
+//! - to `BOOLEAN` (`StringUtils.isTrueString`): `t`, `true`, `y`, `yes`, `1` and `f`, `false`,
+//!   `n`, `no`, `0`, in any case.
 
 use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Int8Array, Int16Array, Int32Array, Int64Array,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Int8Array, Int16Array, Int32Array,
+    Int64Array,
 };
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -62,20 +68,112 @@ pub fn spark_parse_long(text: &[u8], allow_fraction: bool) -> Option<i64> {
     }
 }
 
-/// `CAST(string AS <integer type>)` with Spark's parsing (see the module docs).
+/// The days from 1970-01-01 to `year-month-day` in the proleptic Gregorian calendar, if that
+/// is a date (as `java.time.LocalDate.of`, then `toEpochDay` as an int).
+pub fn days_of_date(year: i64, month: i64, day: i64) -> Option<i32> {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if !(1..=days_in_month).contains(&day) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    i32::try_from(era * 146_097 + doe - 719_468).ok()
+}
+
+/// Spark's `DateTimeUtils.stringToDate`: the days since 1970-01-01, or `None`.
+pub fn spark_parse_date(text: &[u8]) -> Option<i32> {
+    let start = text.iter().position(|&b| !trimmed(b))?;
+    let end = text.iter().rposition(|&b| !trimmed(b))? + 1;
+    let bytes = &text[start..end];
+    let valid = |segment: usize, digits: u32| {
+        if segment == 0 {
+            (4..=7).contains(&digits)
+        } else {
+            (1..=2).contains(&digits)
+        }
+    };
+    let mut j = 0;
+    let mut sign = 1;
+    if bytes[0] == b'-' || bytes[0] == b'+' {
+        sign = if bytes[0] == b'-' { -1 } else { 1 };
+        j = 1;
+    }
+    let mut segments = [1_i64; 3];
+    let (mut i, mut value, mut digits) = (0_usize, 0_i64, 0_u32);
+    while j < bytes.len() && bytes[j] != b' ' && bytes[j] != b'T' {
+        let b = bytes[j];
+        if i < 2 && b == b'-' {
+            if !valid(i, digits) {
+                return None;
+            }
+            segments[i] = value;
+            (value, digits) = (0, 0);
+            i += 1;
+        } else if b.is_ascii_digit() {
+            // (More than 7 digits make the segment invalid below.)
+            value = value.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+            digits += 1;
+        } else {
+            return None;
+        }
+        j += 1;
+    }
+    if !valid(i, digits) {
+        return None;
+    }
+    // `yyyy` and `yyyy-[m]m` take the whole string; after the day anything may follow.
+    if i < 2 && j < bytes.len() {
+        return None;
+    }
+    segments[i] = value;
+    days_of_date(sign * segments[0], segments[1], segments[2])
+}
+
+/// Spark's `StringUtils.isTrueString` / `isFalseString` after trimming.
+pub fn spark_parse_boolean(text: &[u8]) -> Option<bool> {
+    let start = text.iter().position(|&b| !trimmed(b))?;
+    let end = text.iter().rposition(|&b| !trimmed(b))? + 1;
+    let word = text[start..end].to_ascii_lowercase();
+    match word.as_slice() {
+        b"t" | b"true" | b"y" | b"yes" | b"1" => Some(true),
+        b"f" | b"false" | b"n" | b"no" | b"0" => Some(false),
+        _ => None,
+    }
+}
+
+/// `CAST(string AS <integer type> | DATE | BOOLEAN)` with Spark's parsing (see the module
+/// docs).
 #[derive(Debug)]
-pub struct SparkStringToInteger {
+pub struct SparkStringCast {
     child: Arc<dyn PhysicalExpr>,
     target: DataType,
     ansi: bool,
 }
 
-impl SparkStringToInteger {
-    /// The cast of `child` (a string) to `target` (`Int8` to `Int64`), ANSI or legacy.
+impl SparkStringCast {
+    /// The cast of `child` (a string) to `target`, ANSI or legacy; `None` for a target these
+    /// rules do not cover.
     pub fn try_new(child: Arc<dyn PhysicalExpr>, target: DataType, ansi: bool) -> Option<Self> {
         matches!(
             target,
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+            DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::Date32
+                | DataType::Boolean
         )
         .then_some(Self {
             child,
@@ -89,20 +187,29 @@ impl SparkStringToInteger {
             DataType::Int8 => "TINYINT",
             DataType::Int16 => "SMALLINT",
             DataType::Int32 => "INT",
+            DataType::Date32 => "DATE",
+            DataType::Boolean => "BOOLEAN",
             _ => "BIGINT",
         }
     }
 
-    /// The value of `text` in the target type's range.
+    /// The value of `text` in the target type (an i64: days for a date, 0 or 1 for a boolean).
     fn parse(&self, text: &str) -> Option<i64> {
-        let value = spark_parse_long(text.as_bytes(), !self.ansi)?;
-        let fits = match self.target {
-            DataType::Int8 => i8::try_from(value).is_ok(),
-            DataType::Int16 => i16::try_from(value).is_ok(),
-            DataType::Int32 => i32::try_from(value).is_ok(),
-            _ => true,
-        };
-        fits.then_some(value)
+        let bytes = text.as_bytes();
+        match self.target {
+            DataType::Date32 => spark_parse_date(bytes).map(i64::from),
+            DataType::Boolean => spark_parse_boolean(bytes).map(i64::from),
+            _ => {
+                let value = spark_parse_long(bytes, !self.ansi)?;
+                let fits = match self.target {
+                    DataType::Int8 => i8::try_from(value).is_ok(),
+                    DataType::Int16 => i16::try_from(value).is_ok(),
+                    DataType::Int32 => i32::try_from(value).is_ok(),
+                    _ => true,
+                };
+                fits.then_some(value)
+            }
+        }
     }
 
     fn cast(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
@@ -143,21 +250,28 @@ impl SparkStringToInteger {
                     .collect::<Int16Array>(),
             ),
             DataType::Int32 => Arc::new(values.iter().map(narrow).collect::<Int32Array>()),
+            DataType::Date32 => Arc::new(values.iter().map(narrow).collect::<Date32Array>()),
+            DataType::Boolean => Arc::new(
+                values
+                    .iter()
+                    .map(|v| v.map(|v| v != 0))
+                    .collect::<BooleanArray>(),
+            ),
             _ => Arc::new(Int64Array::from(values)),
         })
     }
 }
 
 // Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
-impl PartialEq for SparkStringToInteger {
+impl PartialEq for SparkStringCast {
     fn eq(&self, other: &Self) -> bool {
         self.child.eq(&other.child) && self.target == other.target && self.ansi == other.ansi
     }
 }
 
-impl Eq for SparkStringToInteger {}
+impl Eq for SparkStringCast {}
 
-impl Hash for SparkStringToInteger {
+impl Hash for SparkStringCast {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.child.hash(state);
         self.target.hash(state);
@@ -165,7 +279,7 @@ impl Hash for SparkStringToInteger {
     }
 }
 
-impl fmt::Display for SparkStringToInteger {
+impl fmt::Display for SparkStringCast {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mode = if self.ansi { ", ansi" } else { "" };
         write!(
@@ -177,7 +291,7 @@ impl fmt::Display for SparkStringToInteger {
     }
 }
 
-impl PhysicalExpr for SparkStringToInteger {
+impl PhysicalExpr for SparkStringCast {
     fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
         Ok(self.target.clone())
     }
@@ -223,6 +337,41 @@ impl PhysicalExpr for SparkStringToInteger {
 #[cfg(test)]
 mod tests {
     use super::spark_parse_long as parse;
+    use super::{days_of_date, spark_parse_boolean, spark_parse_date};
+
+    #[test]
+    fn dates_and_booleans_parse_as_sparks() {
+        let date = |s: &str| spark_parse_date(s.as_bytes());
+        assert_eq!(date("1970-01-01"), Some(0));
+        assert_eq!(date(" 1970-1-2 "), Some(1));
+        assert_eq!(date("1969-12-31T23:59"), Some(-1));
+        assert_eq!(date("2000-02-29 anything"), Some(11016));
+        assert_eq!(date("2000"), Some(10957));
+        assert_eq!(date("2000-03"), Some(11017));
+        assert_eq!(date("2001-02-29"), None);
+        assert_eq!(date("2000-13-01"), None);
+        assert_eq!(date("2000-1-001"), None);
+        assert_eq!(date("200-01-01"), None);
+        assert_eq!(date("2000-01"), Some(10957));
+        assert_eq!(date("2000 "), Some(10957));
+        assert_eq!(date("2000 x"), None);
+        assert_eq!(date("2000-01-01x"), None);
+        assert_eq!(date("+2000-01-01"), Some(10957));
+        assert_eq!(date("-0001-01-01"), days_of_date(-1, 1, 1));
+        assert_eq!(date("12345678-01-01"), None);
+        assert_eq!(date("1234567-01-01"), days_of_date(1_234_567, 1, 1));
+        assert_eq!(date(""), None);
+        assert_eq!(date("-"), None);
+        assert_eq!(days_of_date(1600, 2, 29), Some(-135081));
+        assert_eq!(days_of_date(1900, 2, 29), None);
+        let boolean = |s: &str| spark_parse_boolean(s.as_bytes());
+        assert_eq!(boolean(" TRUE "), Some(true));
+        assert_eq!(boolean("Y"), Some(true));
+        assert_eq!(boolean("0"), Some(false));
+        assert_eq!(boolean("no"), Some(false));
+        assert_eq!(boolean("2"), None);
+        assert_eq!(boolean(""), None);
+    }
 
     #[test]
     fn parses_as_sparks_utf8string_to_long() {

@@ -1,9 +1,13 @@
-//! Spark's date-time conversions that depend on a time zone.
+//! Spark's date-time functions.
 //!
 //! [`SparkTimestampToDate`] is `CAST(ts AS DATE)`: the date of the instant in the session's
 //! time zone (Spark's `DateTimeUtils.microsToDays`), or, for a `TIMESTAMP_NTZ` (no zone), the
 //! date of the local date-time. Time zones come from the IANA database (chrono-tz, as Arrow
 //! uses it); Spark uses the JDK's copy of the same database.
+//!
+//! [`SparkDatePart`] is `year`, `month` and `day` of a date over Spark's whole range of dates
+//! (Java's `LocalDate`: years beyond chrono's ±262,143, which DataFusion's `date_part` makes
+//! null), in the proleptic Gregorian calendar.
 
 use std::fmt;
 use std::hash::Hash;
@@ -11,8 +15,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone};
 use datafusion::arrow::array::timezone::Tz;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array};
-use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, Int32Array};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Schema, TimeUnit, TimestampMicrosecondType,
+};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::ColumnarValue;
@@ -155,6 +161,126 @@ impl PhysicalExpr for SparkTimestampToDate {
     }
 }
 
+/// The year, month and day of `days` since 1970-01-01 in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`).
+pub fn civil_from_days(days: i32) -> (i64, u32, u32) {
+    let z = i64::from(days) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Which part of a date [`SparkDatePart`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DatePart {
+    /// The year (negative before year 1: year 0 is 1 BC).
+    Year,
+    /// The month, 1 to 12.
+    Month,
+    /// The day of the month, 1 to 31.
+    Day,
+}
+
+/// `year`, `month` or `day` of a date, as an int (see the module docs).
+#[derive(Debug)]
+pub struct SparkDatePart {
+    child: Arc<dyn PhysicalExpr>,
+    part: DatePart,
+}
+
+// Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
+impl PartialEq for SparkDatePart {
+    fn eq(&self, other: &Self) -> bool {
+        self.child.eq(&other.child) && self.part == other.part
+    }
+}
+
+impl Eq for SparkDatePart {}
+
+impl Hash for SparkDatePart {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.child.hash(state);
+        self.part.hash(state);
+    }
+}
+
+impl SparkDatePart {
+    /// `part` of `child` (a date).
+    pub fn new(child: Arc<dyn PhysicalExpr>, part: DatePart) -> Self {
+        Self { child, part }
+    }
+
+    fn parts(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
+        let DataType::Date32 = array.data_type() else {
+            return datafusion::common::internal_err!("{self} of a {} value", array.data_type());
+        };
+        let part = self.part;
+        let out: Int32Array = array.as_primitive::<Date32Type>().unary(|days| {
+            let (year, month, day) = civil_from_days(days);
+            match part {
+                // (Within ±5.9 million years: a date's days fit an int.)
+                DatePart::Year => year as i32,
+                DatePart::Month => month as i32,
+                DatePart::Day => day as i32,
+            }
+        });
+        Ok(Arc::new(out))
+    }
+}
+
+impl fmt::Display for SparkDatePart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_date_part({:?}, {})", self.part, self.child)
+    }
+}
+
+impl PhysicalExpr for SparkDatePart {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Int32)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        self.child.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        Ok(match self.child.evaluate(batch)? {
+            ColumnarValue::Array(a) => ColumnarValue::Array(self.parts(&a)?),
+            ColumnarValue::Scalar(s) => {
+                let a = self.parts(&s.to_array()?)?;
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
+            }
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        match (children.pop(), children.is_empty()) {
+            (Some(child), true) => Ok(Arc::new(Self {
+                child,
+                part: self.part,
+            })),
+            _ => datafusion::common::internal_err!("{self} takes one child"),
+        }
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +297,29 @@ mod tests {
     fn day(y: i32, mo: u32, d: u32) -> i32 {
         chrono::Datelike::num_days_from_ce(&NaiveDate::from_ymd_opt(y, mo, d).unwrap())
             - EPOCH_DAYS_FROM_CE
+    }
+
+    #[test]
+    fn date_parts_over_sparks_range() {
+        for (y, m, d) in [
+            (1970, 1, 1),
+            (1969, 12, 31),
+            (2000, 2, 29),
+            (1600, 3, 1),
+            (1, 1, 1),
+            (0, 12, 31),
+            (-44, 3, 15),
+            (9999, 12, 31),
+            (1_234_567, 1, 1),
+            (-5_000_000, 6, 30),
+        ] {
+            let days = crate::cast::days_of_date(y, m, d).unwrap();
+            assert_eq!(civil_from_days(days), (y, m as u32, d as u32));
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(i32::MAX).0, 5_881_580);
+        assert_eq!(civil_from_days(i32::MIN).0, -5_877_641);
     }
 
     #[test]

@@ -49,8 +49,8 @@ use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
-use crate::cast::SparkStringToInteger;
-use crate::datetime::SparkTimestampToDate;
+use crate::cast::SparkStringCast;
+use crate::datetime::{DatePart, SparkDatePart, SparkTimestampToDate};
 use crate::error::{NativeError, Result};
 use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
@@ -665,14 +665,13 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             let options = if *ansi { ANSI_CAST } else { SPARK_CAST };
             let child = translate(child, schema)?;
             let target = arrow_type(data_type)?;
-            if child.data_type(schema)? == DataType::Utf8 && target.is_integer() {
-                // Spark parses numbers its own way (crate::cast).
-                Arc::new(
-                    SparkStringToInteger::try_new(child, target, *ansi)
-                        .ok_or_else(|| NativeError::plan("not an integer type"))?,
-                )
-            } else {
-                cast_with(child, data_type, schema, options)?
+            // Spark parses strings its own way (crate::cast).
+            let spark_parse = (child.data_type(schema)? == DataType::Utf8)
+                .then(|| SparkStringCast::try_new(Arc::clone(&child), target, *ansi))
+                .flatten();
+            match spark_parse {
+                Some(cast) => Arc::new(cast),
+                None => cast_with(child, data_type, schema, options)?,
             }
         }
         Expr::SparkDecimalAvg {
@@ -774,17 +773,17 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
         Expr::DatePart { child, part } => {
             let child = translate(child, schema)?;
             expect_type(&child, schema, &DataType::Date32, "a date part")?;
-            if !matches!(part.as_str(), "year" | "month" | "day") {
-                return Err(NativeError::plan(format!(
-                    "date part {part:?} is not year, month or day"
-                )));
-            }
-            let args: Vec<Arc<dyn PhysicalExpr>> = vec![
-                Arc::new(Literal::new(ScalarValue::Utf8(Some(part.clone())))),
-                child,
-            ];
-            let part = scalar_function(datafusion::functions::datetime::date_part(), args, schema)?;
-            cast_to(part, "int", schema)?
+            let part = match part.as_str() {
+                "year" => DatePart::Year,
+                "month" => DatePart::Month,
+                "day" => DatePart::Day,
+                other => {
+                    return Err(NativeError::plan(format!(
+                        "date part {other:?} is not year, month or day"
+                    )));
+                }
+            };
+            Arc::new(SparkDatePart::new(child, part))
         }
         Expr::SparkDecimalDivide {
             left,

@@ -174,7 +174,8 @@ object PlanJson {
       case (a, _: DecimalType) if isIntegral(a) => mode != EvalMode.TRY
       // Spark's number parsing, natively (crate::cast): null (legacy) or an error (ANSI) for
       // what does not parse or fit.
-      case (s: StringType, b) if s == StringType && isIntegral(b) => mode != EvalMode.TRY
+      case (s: StringType, b) if s == StringType && (isIntegral(b) || b == DateType || b == BooleanType) =>
+        mode != EvalMode.TRY
       case _ => false
     }
     if (widening || narrowingOk) Right(())
