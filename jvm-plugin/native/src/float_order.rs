@@ -2,11 +2,12 @@
 //!
 //! Spark orders floats with `-0.0` equal to `0.0` and NaN above every other value (also
 //! infinity). [`SparkFloatKey`] maps each float to an integer of the same width whose signed
-//! order is that order: `-0.0` becomes `0.0` and every NaN the canonical NaN, then the bits of
+//! order is that order but for the zeros: every NaN becomes the canonical NaN, then the bits of
 //! a negative value are flipped (but the sign) so that larger magnitudes sort lower. Integer
-//! `min`/`max` over the keys, mapped back (the map is its own inverse on normalized values),
-//! is Spark's `min`/`max`. Among equal zeros Spark returns whichever came first; the key
-//! returns `0.0`.
+//! `min`/`max` over the keys, mapped back (the map is its own inverse on those values), is
+//! Spark's `min`/`max`. `-0.0` keys just below `0.0`: a group of `-0.0`s gives `-0.0`, as in
+//! Spark; where both zeros meet, Spark returns whichever came first, and the keys give `-0.0`
+//! for `min` and `0.0` for `max`, one of Spark's possible answers.
 
 use std::fmt;
 use std::hash::Hash;
@@ -26,7 +27,7 @@ pub fn double_key(value: f64) -> i64 {
     let bits = if value.is_nan() {
         f64::NAN.to_bits()
     } else {
-        (value + 0.0).to_bits()
+        value.to_bits()
     } as i64;
     if bits < 0 { bits ^ i64::MAX } else { bits }
 }
@@ -42,7 +43,7 @@ pub fn float_key(value: f32) -> i32 {
     let bits = if value.is_nan() {
         f32::NAN.to_bits()
     } else {
-        (value + 0.0).to_bits()
+        value.to_bits()
     } as i32;
     if bits < 0 { bits ^ i32::MAX } else { bits }
 }
@@ -182,13 +183,13 @@ impl PhysicalExpr for SparkFloatKey {
 mod tests {
     use super::*;
 
-    /// Spark's order of doubles: NaN largest, `-0.0 = 0.0`.
+    /// Spark's order of doubles (NaN largest), with `-0.0` just below `0.0`.
     fn spark_cmp(a: f64, b: f64) -> std::cmp::Ordering {
         match (a.is_nan(), b.is_nan()) {
             (true, true) => std::cmp::Ordering::Equal,
             (true, false) => std::cmp::Ordering::Greater,
             (false, true) => std::cmp::Ordering::Less,
-            _ => a.partial_cmp(&b).expect("not NaN"),
+            _ => a.total_cmp(&b),
         }
     }
 
@@ -223,10 +224,9 @@ mod tests {
                 );
             }
             let back = double_of_key(double_key(a));
-            assert!(back == a || (a.is_nan() && back.is_nan()), "{a} -> {back}");
             assert!(
-                !(back == 0.0 && back.is_sign_negative()),
-                "-0.0 comes back as 0.0"
+                back.to_bits() == a.to_bits() || (a.is_nan() && back.is_nan()),
+                "{a} -> {back}"
             );
         }
         let floats = [
@@ -243,6 +243,7 @@ mod tests {
         for &a in &floats {
             for &b in &floats {
                 let expected = spark_cmp(f64::from(a), f64::from(b));
+                assert_eq!(float_key(a) == float_key(b), expected.is_eq(), "{a} vs {b}");
                 assert_eq!(float_key(a).cmp(&float_key(b)), expected, "{a} vs {b}");
             }
             let back = float_of_key(float_key(a));

@@ -314,20 +314,30 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_shuffleStat
     })
 }
 
-/// `static native long[] decodeBlock(byte[] block)`: a shuffle block's rows as a batch
-/// description (see [`describe_batch`]), for Spark operators reading a native shuffle.
+/// `static native long[] decodeBlock(byte[] block, byte[] fields)`: a shuffle block's rows as
+/// a batch description (see [`describe_batch`]), for Spark operators reading a native
+/// shuffle. `fields` (the plan message's field list, JSON) are the columns Spark expects: a
+/// block of other types is an error, not buffers Arrow Java would misread.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_decodeBlock<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     block: JByteArray<'local>,
+    fields: JByteArray<'local>,
 ) -> JLongArray<'local> {
     jni_call(&mut env, |env| {
-        if block.is_null() {
-            return Err(NativeError::Execution("the shuffle block is null".into()));
+        if block.is_null() || fields.is_null() {
+            return Err(NativeError::Execution(
+                "the shuffle block or its fields are null".into(),
+            ));
         }
+        let fields: Vec<message::FieldSpec> =
+            serde_json::from_slice(&env.convert_byte_array(&fields)?).map_err(|e| {
+                NativeError::Execution(format!("malformed fields of a shuffle read: {e}"))
+            })?;
+        let schema = std::sync::Arc::new(planner::arrow_schema(&fields)?);
         let bytes = env.convert_byte_array(&block)?;
-        let batch = shuffle::decode_block(&bytes)?;
+        let batch = input::with_schema(shuffle::decode_block(&bytes)?, &schema)?;
         let description = describe_batch(&batch)?;
         let array = JLongArray::new(env, description.len())
             .and_then(|array| array.set_region(env, 0, &description).map(|()| array));

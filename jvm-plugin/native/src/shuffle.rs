@@ -14,14 +14,13 @@
 //! A block is an 8-byte header (the magic `CNB1` and the partition, both little-endian
 //! `u32`s) followed by an Arrow IPC stream (schema, one batch, end of stream). Each map task
 //! gathers a partition's rows until it holds `flush_rows` of them, so blocks stay large
-//! whatever the number of partitions.
+//! whatever the number of partitions, unless the rows waiting in all partitions pass
+//! [`MAX_PENDING_BYTES`].
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, RecordBatch, UInt32Array, downcast_array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{cast, concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
@@ -40,6 +39,11 @@ pub const BLOCK_MAGIC: u32 = u32::from_le_bytes(*b"CNB1");
 
 /// Bytes before a block's IPC stream (magic and partition; 8 keeps the stream 8-aligned).
 pub const BLOCK_HEADER: usize = 8;
+
+/// The most memory a map task's rows waiting to become blocks may hold: past it, the
+/// partitions holding the most are written early (small blocks, bounded memory, which Spark's
+/// memory manager does not see). 64 MiB is 8192 rows of about 8 KiB per partition.
+pub const MAX_PENDING_BYTES: usize = 64 << 20;
 
 /// The most partitions a native shuffle writes (Spark's own limit for its sort-based shuffle
 /// of serialized records is 2^24).
@@ -345,6 +349,13 @@ pub struct ShuffleWriter {
     pending: Vec<Vec<RecordBatch>>,
     /// How many rows `pending` holds per partition.
     pending_rows: Vec<usize>,
+    /// The memory `pending` holds per partition, and in all.
+    pending_bytes: Vec<usize>,
+    total_pending_bytes: usize,
+    /// Past this, partitions are written early ([`MAX_PENDING_BYTES`]).
+    max_pending_bytes: usize,
+    /// Where each partition's rows start in a batch grouped by partition (reused per batch).
+    starts: Vec<u32>,
     /// Blocks written, not yet taken.
     ready: VecDeque<Vec<u8>>,
     /// Rows taken in.
@@ -399,10 +410,25 @@ impl ShuffleWriter {
             flush_rows: flush_rows.max(1),
             pending: vec![Vec::new(); partitions],
             pending_rows: vec![0; partitions],
+            pending_bytes: vec![0; partitions],
+            total_pending_bytes: 0,
+            max_pending_bytes: MAX_PENDING_BYTES,
+            starts: Vec::with_capacity(partitions + 1),
             ready: VecDeque::new(),
             rows: 0,
             unsafe_row_bytes: 0,
         })
+    }
+
+    /// The same writer with another bound on the memory its waiting rows hold.
+    pub fn with_max_pending_bytes(mut self, bytes: usize) -> Self {
+        self.max_pending_bytes = bytes;
+        self
+    }
+
+    /// The memory the rows waiting to become blocks hold now.
+    pub fn pending_bytes(&self) -> usize {
+        self.total_pending_bytes
     }
 
     /// Rows taken in so far.
@@ -441,8 +467,12 @@ impl ShuffleWriter {
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
         let ids = spark_partition_ids(&keys, rows, self.partitions)?;
-        // Rows grouped by partition (stable), then one slice per partition.
-        let mut starts = vec![0_u32; self.partitions + 1];
+        // Each partition's row numbers (a counting sort, stable), then each partition's rows
+        // copied into a batch of its own: a slice of one copy of the whole batch would keep
+        // all of it alive until every partition holding a slice had flushed.
+        let starts = &mut self.starts;
+        starts.clear();
+        starts.resize(self.partitions + 1, 0);
         for &id in &ids {
             starts[id as usize + 1] += 1;
         }
@@ -456,22 +486,45 @@ impl ShuffleWriter {
             order[*at as usize] = row as u32;
             *at += 1;
         }
-        let order: UInt32Array = downcast_array(&UInt32Array::from(order));
-        let grouped = take_record_batch(&batch, &order)?;
-        for p in 0..self.partitions {
-            let (start, end) = (starts[p] as usize, starts[p + 1] as usize);
-            if end > start {
-                self.add(p, grouped.slice(start, end - start))?;
-            }
+        let ranges: Vec<(usize, usize, usize)> = (0..self.partitions)
+            .filter_map(|p| {
+                let (start, end) = (starts[p] as usize, starts[p + 1] as usize);
+                (end > start).then_some((p, start, end))
+            })
+            .collect();
+        for (p, start, end) in ranges {
+            let part = if end - start == rows {
+                batch.clone()
+            } else {
+                let indices = UInt32Array::from(order[start..end].to_vec());
+                take_record_batch(&batch, &indices)?
+            };
+            self.add(p, part)?;
         }
         Ok(())
     }
 
     fn add(&mut self, partition: usize, rows: RecordBatch) -> Result<()> {
+        let bytes = rows.get_array_memory_size();
         self.pending_rows[partition] += rows.num_rows();
+        self.pending_bytes[partition] += bytes;
+        self.total_pending_bytes += bytes;
         self.pending[partition].push(rows);
         if self.pending_rows[partition] >= self.flush_rows {
             self.flush(partition)?;
+        }
+        if self.total_pending_bytes > self.max_pending_bytes {
+            // Many partitions each short of a block: write the largest until half is left.
+            let mut by_size: Vec<usize> = (0..self.partitions)
+                .filter(|&p| self.pending_bytes[p] > 0)
+                .collect();
+            by_size.sort_unstable_by_key(|&p| std::cmp::Reverse(self.pending_bytes[p]));
+            for p in by_size {
+                if self.total_pending_bytes <= self.max_pending_bytes / 2 {
+                    break;
+                }
+                self.flush(p)?;
+            }
         }
         Ok(())
     }
@@ -479,6 +532,7 @@ impl ShuffleWriter {
     fn flush(&mut self, partition: usize) -> Result<()> {
         let batches = std::mem::take(&mut self.pending[partition]);
         self.pending_rows[partition] = 0;
+        self.total_pending_bytes -= std::mem::take(&mut self.pending_bytes[partition]);
         if batches.is_empty() {
             return Ok(());
         }
@@ -671,6 +725,70 @@ mod tests {
         )
         .unwrap();
         assert_eq!(unsafe_row_bytes(&batch), 16 + 65 * 8);
+    }
+
+    /// Many partitions, each short of a block, write early once the waiting rows pass the
+    /// bound; every row still lands once, in its partition.
+    #[test]
+    fn waiting_rows_stay_within_their_bound() {
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+            datafusion::arrow::datatypes::Field::new("k", DataType::Int64, false),
+            datafusion::arrow::datatypes::Field::new("s", DataType::Utf8, false),
+        ]));
+        let spec = ShuffleSpec::Hash {
+            keys: vec![crate::message::HashKey {
+                expr: crate::message::Expr::Column { index: 0 },
+                data_type: "bigint".into(),
+            }],
+            partitions: 64,
+        };
+        let bound = 256 << 10;
+        let mut writer = ShuffleWriter::new(&spec, Arc::clone(&schema), 1 << 20)
+            .unwrap()
+            .with_max_pending_bytes(bound);
+        let mut rows = 0;
+        let mut blocks = Vec::new();
+        for b in 0..40_i64 {
+            let keys: Vec<i64> = (0..1000).map(|i| b * 1000 + i).collect();
+            let strings: Vec<String> = keys.iter().map(|k| format!("value-{k:040}")).collect();
+            let batch = RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(Int64Array::from(keys)),
+                    Arc::new(StringArray::from(strings)),
+                ],
+            )
+            .unwrap();
+            writer.push(batch).unwrap();
+            assert!(
+                writer.pending_bytes() <= bound,
+                "{} > {bound}",
+                writer.pending_bytes()
+            );
+            while let Some(block) = writer.pop() {
+                blocks.push(block);
+            }
+        }
+        writer.finish().unwrap();
+        while let Some(block) = writer.pop() {
+            blocks.push(block);
+        }
+        assert_eq!(writer.pending_bytes(), 0);
+        assert!(
+            blocks.len() > 64,
+            "the bound made early blocks: {}",
+            blocks.len()
+        );
+        for block in &blocks {
+            let partition = block_partition(block).unwrap();
+            let batch = decode_block(block).unwrap();
+            let keys = batch.column(0).as_primitive::<Int64Type>();
+            let ids =
+                spark_partition_ids(&[Arc::clone(batch.column(0))], batch.num_rows(), 64).unwrap();
+            assert!(ids.iter().all(|&id| id == partition));
+            rows += keys.len();
+        }
+        assert_eq!(rows, 40_000);
     }
 
     #[test]

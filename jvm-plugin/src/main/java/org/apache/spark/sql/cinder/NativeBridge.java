@@ -92,9 +92,10 @@ public final class NativeBridge {
 
   /**
    * A native shuffle block's rows, described as {@link #nextBatch} does (the buffers are
-   * released as for a batch).
+   * released as for a batch). {@code fields} are the columns Spark expects (the plan message's
+   * field list, JSON): a block of other types is an error.
    */
-  public static native long[] decodeBlock(byte[] block);
+  public static native long[] decodeBlock(byte[] block, byte[] fields);
 
   /** The native plan as DataFusion's EXPLAIN shows it. */
   public static native String explainPlan(long plan);

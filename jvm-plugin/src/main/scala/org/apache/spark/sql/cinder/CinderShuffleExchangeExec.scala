@@ -3,6 +3,7 @@ package org.apache.spark.sql.cinder
 import java.io.{BufferedInputStream, BufferedOutputStream, DataInputStream, DataOutputStream, EOFException,
   InputStream, OutputStream}
 import java.nio.ByteBuffer
+import java.nio.charset.StandardCharsets
 
 import scala.concurrent.Future
 import scala.jdk.CollectionConverters._
@@ -184,10 +185,12 @@ private[cinder] object CinderShuffleRead {
   /** The rows of the blocks, decoded natively (each batch is released once its rows are read). */
   def rows(blocks: RDD[InternalRow], output: Seq[Attribute]): RDD[InternalRow] = {
     val schema = StructType(output.map(a => StructField(a.name, a.dataType, a.nullable)))
+    val fields = PlanJson.fields(schema.fields.toSeq)
+      .fold(r => throw new IllegalStateException(s"cinder: $r"), identity).getBytes(StandardCharsets.UTF_8)
     blocks.mapPartitionsInternal { blocks =>
       NativeBridge.load()
       val toUnsafe = UnsafeProjection.create(output, output)
-      new BlockBatchIterator(blocks, schema, TaskContext.get()).flatMap(_.rowIterator().asScala.map(toUnsafe))
+      new BlockBatchIterator(blocks, schema, fields, TaskContext.get()).flatMap(_.rowIterator().asScala.map(toUnsafe))
     }
   }
 }
@@ -196,8 +199,8 @@ private[cinder] object CinderShuffleRead {
  * Batches decoded from blocks; each stays valid until the next `hasNext`/`next`, and the last
  * is closed when the task completes.
  */
-private[cinder] class BlockBatchIterator(blocks: Iterator[InternalRow], schema: StructType, context: TaskContext)
-  extends Iterator[ColumnarBatch] {
+private[cinder] class BlockBatchIterator(blocks: Iterator[InternalRow], schema: StructType, fields: Array[Byte],
+    context: TaskContext) extends Iterator[ColumnarBatch] {
 
   private var current: ColumnarBatch = _
 
@@ -219,7 +222,7 @@ private[cinder] class BlockBatchIterator(blocks: Iterator[InternalRow], schema: 
   override def next(): ColumnarBatch = {
     val block = blocks.next().getBinary(0)
     closeCurrent()
-    val batch = ArrowImport.batch(schema, NativeBridge.decodeBlock(block))
+    val batch = ArrowImport.batch(schema, NativeBridge.decodeBlock(block, fields))
     synchronized { current = batch }
     batch
   }
