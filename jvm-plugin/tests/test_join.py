@@ -185,6 +185,27 @@ def test_empty_broadcast_side(spark, joined, join):
     assert _joins_are_native(spark, "BroadcastHashJoin("), (native_subtrees(spark), fallback_reasons(spark))
 
 
+def test_broadcast_side_converted_once_per_executor(spark, joined):
+    # a is read by several tasks (small file splits); each task joins with the broadcast b,
+    # whose rows are written into Arrow once for this executor (local mode: one JVM), not once
+    # per task.
+    sql = "SELECT /*+ BROADCAST(b) */ a.k, a.v, b.v FROM a JOIN b ON a.k = b.k"
+    conf = {"spark.sql.files.maxPartitionBytes": "2048", "spark.sql.files.openCostInBytes": "0",
+            "spark.sql.adaptive.enabled": "false"}
+    with settings(spark, conf):
+        df = spark.sql(sql)
+        df.collect()
+        plan = df._jdf.queryExecution().executedPlan()
+        tasks = plan.execute().getNumPartitions()
+        metrics = dict(spark._jvm.org.apache.spark.sql.cinder.CinderExplain.boundaryMetrics(plan))
+    assert tasks > 1, tasks
+    assert _joins_are_native(spark, "BroadcastHashJoin("), (native_subtrees(spark), fallback_reasons(spark))
+    # (The broadcast holds b's rows with a key: an inner join filters out null keys first.)
+    broadcast_rows = spark.sql("SELECT count(*) FROM b WHERE k IS NOT NULL").collect()[0][0]
+    assert metrics["rowsToArrow"] == broadcast_rows, (metrics, tasks)
+    compare(spark, sql, conf=conf)
+
+
 def test_sorted_input_restored_through_a_spark_projection(spark, joined):
     # The projection between the native join and the Spark merge join stays on Spark (concat).
     sql = ("SELECT /*+ MERGE(b, c) */ x.v, c.v FROM "

@@ -36,6 +36,13 @@ pub trait BatchSource: Send {
 
     /// The next batch (with the input's schema), or `None` at the end.
     fn next_batch(&mut self) -> Result<Option<RecordBatch>>;
+
+    /// Names this source's data when every task of the process that reads the same key reads
+    /// the same rows (a broadcast), so what is built from them may be shared
+    /// ([`crate::shared_join`]); `None` (the default) when the rows are this task's own.
+    fn share_key(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A source's slot: filled when the plan is created, taken when it starts.

@@ -19,6 +19,7 @@ pub mod input;
 pub mod message;
 pub mod native_plan;
 pub mod planner;
+pub mod shared_join;
 pub mod shuffle;
 
 use jni::errors::ErrorPolicy;
@@ -181,12 +182,26 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_createPlanW
             let blocks = env
                 .call_method(&input, jni_str!("blocks"), jni_sig!("()Z"), &[])?
                 .z()?;
+            let share_key = env
+                .call_method(
+                    &input,
+                    jni_str!("shareKey"),
+                    jni_sig!("()Ljava/lang/String;"),
+                    &[],
+                )?
+                .l()?;
+            let share_key = if share_key.is_null() {
+                None
+            } else {
+                Some(env.cast_local::<JString>(share_key)?.try_to_string(env)?)
+            };
             let (vm, input) = (env.get_java_vm()?, env.new_global_ref(&input)?);
             if blocks {
                 sources.push(Box::new(JvmBlockSource {
                     vm,
                     input,
                     schema: None,
+                    share_key,
                 }));
             } else {
                 sources.push(Box::new(JvmBatchSource {
@@ -244,9 +259,15 @@ struct JvmBlockSource {
     vm: jni::JavaVM,
     input: jni::refs::Global<JObject<'static>>,
     schema: Option<datafusion::arrow::datatypes::SchemaRef>,
+    /// `NativeInput.shareKey()`: a broadcast's identity in this process, if it is one.
+    share_key: Option<String>,
 }
 
 impl input::BatchSource for JvmBlockSource {
+    fn share_key(&self) -> Option<String> {
+        self.share_key.clone()
+    }
+
     fn set_schema(&mut self, schema: datafusion::arrow::datatypes::SchemaRef) {
         self.schema = Some(schema);
     }

@@ -133,6 +133,7 @@ impl NativePlan {
             sources: (0..message.root.input_count())
                 .map(|_| Arc::new(Mutex::new(None)))
                 .collect(),
+            share_keys: Vec::new(),
         };
         let plan = build_plan(&message.root, &leaves).map_err(as_plan_error)?;
         check_output(&plan, &output)?;
@@ -159,9 +160,11 @@ impl NativePlan {
             other => other,
         };
         let output = Arc::new(arrow_schema(&message.output)?);
+        let share_keys = sources.iter().map(|s| s.share_key()).collect();
         let leaves = Leaves {
             files: &message.files,
             settings: &message.settings,
+            share_keys,
             sources: sources
                 .into_iter()
                 .map(|source| Arc::new(Mutex::new(Some(source))))

@@ -58,6 +58,7 @@ use crate::message::{
     AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
     Settings, SortKey,
 };
+use crate::shared_join::{OnceBatchesExec, RoutedProbeExec, SharedJoinExec};
 
 /// Cast options with Spark's non-ANSI behaviour: a value that does not fit becomes null.
 /// The time zone of Spark's `TimestampType` in Arrow (as Spark's own `ArrowUtils` writes it):
@@ -208,6 +209,9 @@ pub struct Leaves<'a> {
     pub settings: &'a Settings,
     /// The batch source of each `input` leaf, by its index.
     pub sources: Vec<SourceSlot>,
+    /// Each source's share key (see [`BatchSource::share_key`]), by its index; a missing one
+    /// is `None`.
+    pub share_keys: Vec<Option<String>>,
 }
 
 /// Builds the operator tree of a message.
@@ -235,15 +239,20 @@ pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionP
             null_aware,
             left,
             right,
-        } => build_join(
-            *join_type,
-            (left_keys, right_keys),
-            condition.as_ref(),
-            *build,
-            *null_aware,
-            build_plan(left, leaves)?,
-            build_plan(right, leaves)?,
-        ),
+        } => {
+            if let Some(plan) = shared_join(node, leaves)? {
+                return Ok(plan);
+            }
+            build_join(
+                *join_type,
+                (left_keys, right_keys),
+                condition.as_ref(),
+                *build,
+                *null_aware,
+                build_plan(left, leaves)?,
+                build_plan(right, leaves)?,
+            )
+        }
         Node::ParquetScan {
             schema,
             partition_schema,
@@ -370,6 +379,98 @@ fn renamed(plan: Arc<dyn ExecutionPlan>, prefix: &str) -> Result<Arc<dyn Executi
     Ok(Arc::new(
         ProjectionExec::try_new(exprs, plan).map_err(|e| NativeError::plan(e.to_string()))?,
     ))
+}
+
+/// A `hash_join` whose build side is a broadcast (an `input` with a share key) as one task's
+/// view of a join cached for the whole process ([`crate::shared_join`]), built by the first
+/// task that gets here; `None` when the join is not shared: another device than `cpu` (whose
+/// rule would rewrite the join per task), a build side that is not a broadcast, a null-aware
+/// join, or a join type that emits unmatched build rows.
+fn shared_join(node: &Node, leaves: &Leaves<'_>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let Node::HashJoin {
+        join_type,
+        left_keys,
+        right_keys,
+        condition,
+        build,
+        null_aware,
+        left,
+        right,
+    } = node
+    else {
+        return Ok(None);
+    };
+    let (build_node, probe_node) = match build {
+        BuildSide::Left => (left.as_ref(), right.as_ref()),
+        BuildSide::Right => (right.as_ref(), left.as_ref()),
+    };
+    let Node::Input { schema, slot } = build_node else {
+        return Ok(None);
+    };
+    let Some(Some(share_key)) = leaves.share_keys.get(*slot) else {
+        return Ok(None);
+    };
+    // The types whose build-side state is read-only once built (unmatched build rows are
+    // never emitted): with the broadcast on the left, inner and right joins; on the right,
+    // inner, left, semi and anti joins. Spark broadcasts only for these.
+    let read_only = match build {
+        BuildSide::Left => matches!(join_type, JoinKind::Inner | JoinKind::RightOuter),
+        BuildSide::Right => matches!(
+            join_type,
+            JoinKind::Inner | JoinKind::LeftOuter | JoinKind::LeftSemi | JoinKind::LeftAnti
+        ),
+    };
+    if leaves.settings.device != "cpu" || *null_aware || !read_only {
+        return Ok(None);
+    }
+    let probe = build_plan(probe_node, leaves)?;
+    let key = format!(
+        "{share_key} {join_type:?} {left_keys:?} {right_keys:?} {condition:?} {build:?} \
+         {build_node:?} {:?}",
+        probe.schema()
+    );
+    if let Some(join) = crate::shared_join::cached(&key) {
+        // The broadcast's own input is left unread.
+        return Ok(Some(Arc::new(SharedJoinExec::new(key, join, probe))));
+    }
+    let build_schema = Arc::new(arrow_schema(schema)?);
+    let mut source = leaves.sources[*slot]
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+        .ok_or_else(|| NativeError::Execution("the broadcast input was already read".into()))?;
+    source.set_schema(Arc::clone(&build_schema));
+    let mut batches = Vec::new();
+    while let Some(batch) = source.next_batch()? {
+        batches.push(batch);
+    }
+    let bytes = batches
+        .iter()
+        .map(RecordBatch::get_array_memory_size)
+        .sum::<usize>();
+    let build_side: Arc<dyn ExecutionPlan> = Arc::new(OnceBatchesExec::new(build_schema, batches));
+    let join = |probe: Arc<dyn ExecutionPlan>| {
+        let (l, r) = match build {
+            BuildSide::Left => (Arc::clone(&build_side), probe),
+            BuildSide::Right => (probe, Arc::clone(&build_side)),
+        };
+        build_join(
+            *join_type,
+            (left_keys, right_keys),
+            condition.as_ref(),
+            *build,
+            false,
+            l,
+            r,
+        )
+    };
+    if bytes > crate::shared_join::MAX_SHARED_BYTES {
+        // Too large to keep: this task's own join over what it read.
+        return join(probe).map(Some);
+    }
+    let routed: Arc<dyn ExecutionPlan> = Arc::new(RoutedProbeExec::like(&probe));
+    let shared = crate::shared_join::insert(key.clone(), join(routed)?, bytes);
+    Ok(Some(Arc::new(SharedJoinExec::new(key, shared, probe))))
 }
 
 /// A `hash_join`: DataFusion's `HashJoinExec` building `build`'s side (a null key matches

@@ -2,6 +2,7 @@
 //! either build side, null and duplicate keys, a condition, and inputs from batch sources.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cinder_jni::input::BatchSource;
 use cinder_jni::{NativeError, NativePlan};
@@ -146,15 +147,14 @@ fn col(index: usize) -> Value {
     json!({"kind": "column", "index": index})
 }
 
-fn run_join(
+/// The message of a join of inputs 0 and 1 (see [`run_join`]), and its output's column count.
+fn join_message(
     join: &str,
     build: &str,
     device: &str,
-    left: &[Row],
-    right: &[Row],
     two_keys: bool,
     condition: bool,
-) -> Vec<String> {
+) -> (Value, usize) {
     let mut output: Vec<Value> = fields().as_array().unwrap().clone();
     if !matches!(join, "left_semi" | "left_anti") {
         output.extend(fields().as_array().unwrap().iter().cloned());
@@ -178,15 +178,29 @@ fn run_join(
         node["condition"] = json!({"kind": "binary", "op": "lt", "type": "boolean",
                                    "left": col(2), "right": col(5)});
     }
+    let columns = output.len();
     let message = json!({"version": 1, "output": output,
                          "settings": {"device": device, "batch_rows": 100}, "root": node});
+    (message, columns)
+}
+
+fn run_join(
+    join: &str,
+    build: &str,
+    device: &str,
+    left: &[Row],
+    right: &[Row],
+    two_keys: bool,
+    condition: bool,
+) -> Vec<String> {
+    let (message, columns) = join_message(join, build, device, two_keys, condition);
     let sources: Vec<Box<dyn BatchSource>> = vec![
         Box::new(Batches(batches(left, 7))),
         Box::new(Batches(batches(right, 5))),
     ];
     let mut plan = NativePlan::create_with_inputs(message.to_string().as_bytes(), sources)
         .unwrap_or_else(|e| panic!("{join} build {build} on {device}: {e}"));
-    sorted_rows(&mut plan, output.len())
+    sorted_rows(&mut plan, columns)
 }
 
 /// Every row `plan` returns as text (`|` between values), sorted; each batch must have
@@ -403,4 +417,145 @@ fn null_aware_anti_join_is_not_in() {
     message["root"]["build"] = json!("left");
     message["root"]["join_type"] = json!("left_semi");
     assert!(plan_error(&message, 2).contains("null-aware"));
+}
+
+/// A broadcast's rows as an input: named by `key`, counting the batches read from it.
+struct Broadcast {
+    batches: Vec<RecordBatch>,
+    key: String,
+    reads: Arc<AtomicUsize>,
+    fail: bool,
+}
+
+impl BatchSource for Broadcast {
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>, NativeError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        if self.fail {
+            return Err(NativeError::Execution(
+                "the broadcast could not be read".into(),
+            ));
+        }
+        Ok((!self.batches.is_empty()).then(|| self.batches.remove(0)))
+    }
+
+    fn share_key(&self) -> Option<String> {
+        Some(self.key.clone())
+    }
+}
+
+/// One task of a join whose `build` side is a broadcast named `key`: its rows, and how many
+/// times the task read the broadcast.
+fn broadcast_task(
+    join: &str,
+    build: &str,
+    key: &str,
+    broadcast: &[Row],
+    probe: &[Row],
+    fail: bool,
+) -> Result<(Vec<String>, usize), NativeError> {
+    let (message, columns) = join_message(join, build, "cpu", true, true);
+    let reads = Arc::new(AtomicUsize::new(0));
+    let shared: Box<dyn BatchSource> = Box::new(Broadcast {
+        batches: batches(broadcast, 6),
+        key: key.to_owned(),
+        reads: Arc::clone(&reads),
+        fail,
+    });
+    let own: Box<dyn BatchSource> = Box::new(Batches(batches(probe, 4)));
+    let sources = if build == "left" {
+        vec![shared, own]
+    } else {
+        vec![own, shared]
+    };
+    let mut plan = NativePlan::create_with_inputs(message.to_string().as_bytes(), sources)?;
+    let rows = sorted_rows(&mut plan, columns);
+    Ok((rows, reads.load(Ordering::SeqCst)))
+}
+
+#[test]
+fn a_broadcast_build_side_is_read_and_hashed_once_per_process() {
+    let broadcast = side(21, 40, 10);
+    let probes = [side(22, 30, 10), side(23, 0, 10), side(24, 55, 10)];
+    for join in [
+        "inner",
+        "left_outer",
+        "right_outer",
+        "full_outer",
+        "left_semi",
+        "left_anti",
+    ] {
+        for build in ["left", "right"] {
+            // The types whose unmatched build rows are never emitted: what Spark broadcasts.
+            let shared = matches!(
+                (build, join),
+                ("left", "inner" | "right_outer")
+                    | ("right", "inner" | "left_outer" | "left_semi" | "left_anti")
+            );
+            let key = format!("test/{join}/{build}");
+            for (task, probe) in probes.iter().enumerate() {
+                let (got, reads) = broadcast_task(join, build, &key, &broadcast, probe, false)
+                    .unwrap_or_else(|e| panic!("{join} build {build}: {e}"));
+                let want = if build == "left" {
+                    expected(join, &broadcast, probe, true, true)
+                } else {
+                    expected(join, probe, &broadcast, true, true)
+                };
+                assert_eq!(got, want, "{join} build {build}, task {task}");
+                // The first task reads the broadcast (its batches and the end); the others
+                // probe its table.
+                let want_reads = if task == 0 || !shared { 8 } else { 0 };
+                assert_eq!(reads, want_reads, "{join} build {build}, task {task}");
+            }
+        }
+    }
+}
+
+#[test]
+fn tasks_share_a_broadcast_table_concurrently_and_a_failed_read_is_not_kept() {
+    let broadcast = side(31, 500, 40);
+    let key = "test/concurrent";
+    // The first task cannot read the broadcast: its error is its own, and nothing is cached.
+    let failed = broadcast_task(
+        "left_outer",
+        "right",
+        key,
+        &broadcast,
+        &side(32, 10, 40),
+        true,
+    );
+    assert!(
+        matches!(&failed, Err(e) if e.to_string().contains("could not be read")),
+        "{:?}",
+        failed.map(|(_, reads)| reads)
+    );
+    let threads: Vec<_> = (0..8_u64)
+        .map(|t| {
+            let broadcast = broadcast.clone();
+            std::thread::spawn(move || {
+                let probe = side(40 + t, 300, 40);
+                let (got, reads) =
+                    broadcast_task("left_outer", "right", key, &broadcast, &probe, false).unwrap();
+                assert_eq!(got, expected("left_outer", &probe, &broadcast, true, true));
+                reads
+            })
+        })
+        .collect();
+    let reads: Vec<usize> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    // Tasks that planned before the first entry was cached read the broadcast themselves
+    // (and then run the cached table); at least one read it, and the rest did not.
+    assert!(reads.iter().any(|&r| r > 0), "{reads:?}");
+    let (got, reads) = broadcast_task(
+        "left_outer",
+        "right",
+        key,
+        &broadcast,
+        &side(50, 20, 40),
+        false,
+    )
+    .unwrap();
+    assert_eq!(reads, 0);
+    assert_eq!(
+        got,
+        expected("left_outer", &side(50, 20, 40), &broadcast, true, true)
+    );
 }

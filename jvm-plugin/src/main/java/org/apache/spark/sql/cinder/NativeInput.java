@@ -27,4 +27,14 @@ public interface NativeInput {
   default byte[] nextBlock() {
     throw new UnsupportedOperationException("this input hands over Arrow buffers, not blocks");
   }
+
+  /**
+   * Names this input's rows when every task of this process that reads an input with the same
+   * key reads the same rows (a broadcast), so that the native side may keep what it builds
+   * from them (a join's hash table) for the next task, which then never reads its input; null
+   * (the default) when the rows are this task's own. Asked once, when the plan is created.
+   */
+  default String shareKey() {
+    return null;
+  }
 }

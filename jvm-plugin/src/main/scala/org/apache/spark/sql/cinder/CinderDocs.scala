@@ -19,7 +19,9 @@ object CinderDocs {
       "(Spark's partial and final stages of a single distinct group, over rows it made distinct)",
       "merge stages (a DISTINCT next to other functions), FILTER, avg of decimals of scale > 18, other functions"),
     ("BroadcastHashJoinExec", "inner, left/right outer, left semi, left anti equi-joins with an optional " +
-      "condition: one native hash join whose build side is read from the broadcast relation in every task; " +
+      "condition: one native hash join whose build side (the broadcast relation, written into Arrow once per " +
+      "executor) is hashed once per executor and probed by every task (with device = cpu; other devices hash " +
+      "it in each task); " +
       "null-aware anti joins (`NOT IN` on one column), which hash each task's left rows and probe them " +
       "with the broadcast rows",
       "existence joins, float keys, `NOT IN` on several columns"),

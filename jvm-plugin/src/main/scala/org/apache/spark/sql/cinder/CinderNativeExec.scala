@@ -7,7 +7,7 @@ import scala.jdk.CollectionConverters._
 import scala.reflect.ClassTag
 
 import org.apache.arrow.vector.VectorSchemaRoot
-import org.apache.spark.{Partition, SparkContext, TaskContext}
+import org.apache.spark.{Partition, SparkContext, SparkEnv, TaskContext}
 import org.apache.spark.broadcast.Broadcast
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
@@ -179,9 +179,10 @@ private[cinder] object CinderNativeExec {
 
 /**
  * What one task of a [[CinderNativeExec]] does: creates the native plan with one input per
- * child (a [[RowsToArrowInput]] over its partition's rows or all of a broadcast's rows, or a
- * [[BlocksInput]] over a native shuffle's blocks: the slots in `blockInputs`) and iterates
- * its batches, or, for a native shuffle's map side, its blocks.
+ * child (a [[RowsToArrowInput]] over its partition's rows, or a [[BlocksInput]] over a native
+ * shuffle's blocks (the slots in `blockInputs`) or over a broadcast's rows converted once per
+ * executor ([[CinderBroadcastCache]])) and iterates its batches, or, for a native shuffle's
+ * map side, its blocks.
  */
 private[cinder] class NativeTask(
     outputSchema: StructType,
@@ -261,10 +262,16 @@ private[cinder] class NativeTask(
     context.addTaskCompletionListener[Unit](_ => inputs.foreach(_.close()))
     for (i <- inputSchemas.indices) {
       if (blockInputs.contains(i)) {
-        inputs += new BlocksInput(rows(i))
+        inputs += new BlocksInput(rows(i).map(_.getBinary(0)))
+      } else if (broadcasts.contains(i)) {
+        // Converted to Arrow once per executor, then read as blocks, only by the tasks that
+        // build a hash table of it: the native side keeps the table for the next tasks.
+        val broadcast = broadcasts(i)
+        lazy val blocks = CinderBroadcastCache.blocks(broadcast, inputSchemas(i), batchRows, numInputRows,
+          conversionTime)
+        inputs += new BlocksInput(Iterator.empty ++ blocks.iterator, CinderBroadcastCache.shareKey(broadcast))
       } else {
-        val source = rows.getOrElse(i, CinderBroadcastRows.rows(broadcasts(i), inputSchemas(i).size))
-        inputs += new RowsToArrowInput(source, inputSchemas(i), batchRows, numInputRows, conversionTime)
+        inputs += new RowsToArrowInput(rows(i), inputSchemas(i), batchRows, numInputRows, conversionTime)
       }
     }
     val started = System.nanoTime()
@@ -300,15 +307,16 @@ private[cinder] trait TaskInput extends NativeInput {
 }
 
 /**
- * A native shuffle's blocks (one-column rows holding each block's bytes) for a native `input`
- * leaf, which decodes them itself. A failure reading them (a fetch failure) is kept, as in
- * [[RowsToArrowInput]].
+ * Arrow blocks (a native shuffle's, or a broadcast's) for a native `input` leaf, which decodes
+ * them itself. A failure reading them (a fetch failure) is kept, as in [[RowsToArrowInput]].
  */
-private[cinder] class BlocksInput(blocks: Iterator[InternalRow]) extends TaskInput {
+private[cinder] class BlocksInput(blocks: Iterator[Array[Byte]], key: String = null) extends TaskInput {
   @volatile private var closed = false
   @volatile var failure: Option[Throwable] = None
 
   override def blocks(): Boolean = true
+
+  override def shareKey(): String = key
 
   override def next(): Array[Long] =
     throw new UnsupportedOperationException("cinder: a native shuffle's input hands over blocks")
@@ -316,7 +324,7 @@ private[cinder] class BlocksInput(blocks: Iterator[InternalRow]) extends TaskInp
   override def nextBlock(): Array[Byte] =
     try {
       if (closed || !blocks.hasNext) null
-      else blocks.next().getBinary(0)
+      else blocks.next()
     } catch {
       case e: Throwable =>
         failure = Some(e)
@@ -613,5 +621,71 @@ private[cinder] object CinderNative {
     val filesField = files.map(f => s""","files":$f""").getOrElse("")
     val shuffleField = shuffle.map(s => s""","shuffle":$s""").getOrElse("")
     s"""{"version":${PlanJson.Version},"output":$fields,"settings":$settings$shuffleField,"root":$root$filesField}"""
+  }
+}
+
+/**
+ * A broadcast hash join's build side as Arrow blocks, converted once per executor (JVM) and
+ * reused by every task that reads the same broadcast, instead of every task writing the
+ * broadcast's rows into Arrow again. The blocks are made by a native plan that reads the rows
+ * ([[RowsToArrowInput]]) and writes them as single-partition shuffle blocks. They are held
+ * through soft references, so the JVM may drop them under memory pressure (the next task
+ * converts again), and only for the latest [[CinderBroadcastCache.Entries]] broadcasts.
+ */
+private[cinder] object CinderBroadcastCache {
+  /** Broadcasts whose blocks stay cached: joins read a query's few broadcasts in its own stages. */
+  val Entries = 32
+
+  /**
+   * A broadcast's identity in this process: its id, unique within the application (a later
+   * SparkContext in the same JVM counts ids from 0 again, hence the application id).
+   */
+  def shareKey(broadcast: Broadcast[Any]): String =
+    s"${SparkEnv.get.conf.getAppId}/broadcast-${broadcast.id}"
+
+  private type Key = (String, String)
+  private val cache = new java.util.LinkedHashMap[Key, java.lang.ref.SoftReference[Array[Array[Byte]]]]()
+
+  /** Serializes the conversion of one broadcast; other broadcasts convert meanwhile. */
+  private val locks = new java.util.concurrent.ConcurrentHashMap[Key, Object]()
+
+  def blocks(broadcast: Broadcast[Any], schema: StructType, batchRows: Int, numInputRows: SQLMetric,
+      conversionTime: SQLMetric): Array[Array[Byte]] = {
+    val key = (shareKey(broadcast), schema.json)
+    val lock = locks.computeIfAbsent(key, _ => new Object)
+    lock.synchronized {
+      val cached = cache.synchronized(Option(cache.get(key)).flatMap(r => Option(r.get)))
+      cached.getOrElse {
+        val blocks = convert(broadcast, schema, batchRows, numInputRows, conversionTime)
+        cache.synchronized {
+          cache.put(key, new java.lang.ref.SoftReference(blocks))
+          val oldest = cache.keySet().iterator()
+          while (cache.size() > Entries) {
+            locks.remove(oldest.next())
+            oldest.remove()
+          }
+        }
+        blocks
+      }
+    }
+  }
+
+  /** The broadcast's rows as blocks (a native plan over them, shuffled to one partition). */
+  private def convert(broadcast: Broadcast[Any], schema: StructType, batchRows: Int, numInputRows: SQLMetric,
+      conversionTime: SQLMetric): Array[Array[Byte]] = {
+    val fields = PlanJson.fields(schema.fields.toSeq).fold(r => throw new IllegalStateException(s"cinder: $r"),
+      identity)
+    val message = s"""{"version":${PlanJson.Version},"output":$fields,""" +
+      s""""settings":{"device":"cpu","batch_rows":$batchRows},"shuffle":{"kind":"single"},""" +
+      s""""root":{"op":"input","schema":$fields,"slot":0}}"""
+    val input = new RowsToArrowInput(CinderBroadcastRows.rows(broadcast, schema.size), schema, batchRows,
+      numInputRows, conversionTime)
+    try {
+      val handle = NativeBridge.createPlanWithInputs(message.getBytes(StandardCharsets.UTF_8), Array[NativeInput](input))
+      try {
+        Iterator.continually(NativeTask.rethrowingInputFailures(Seq(input))(NativeBridge.nextShuffleBlock(handle)))
+          .takeWhile(_ != null).toArray
+      } finally NativeBridge.closePlan(handle)
+    } finally input.close()
   }
 }
