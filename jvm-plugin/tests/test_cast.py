@@ -1,4 +1,5 @@
-"""Casts whose rules are Spark's own, natively: strings to integers, dates and booleans."""
+"""Casts whose rules are Spark's own, natively: strings to integers, dates, booleans, floats and
+decimals."""
 
 import os
 
@@ -21,6 +22,11 @@ STRINGS = [
     "1234567-01-01", "12345678-01-01", "9999-12-31", "10000-01-01", "2000-1", "2000-01-",
     # Booleans.
     "t", "TRUE", " yes ", "Y", "f", "False", "no", "N", "2", "tru",
+    # Floats (Java's grammar, then Spark's special words) and decimals (java.math.BigDecimal).
+    "1.5f", "1d", "-2.5e-3D", "0x1.8p1", "-0X.8P0f", "0x1p", "NaN", "-Infinity", "+NaN", "nan", "+nan", " INF ",
+    "-infinity", "1e400", "-1e400", "4.9e-324", "1e-400", "1e", "1e+", "e5", "9.995", "-99999.995", "0.05", "-0.5",
+    "\u0663\u0664.5", "0e50", "1e2147483648", "0.000001e7", "1.7976931348623157E308", "3.4028236e38",
+    "123456789012345678901234567890123456789", "1234567890123456789012345678901234567890", "12.345678901234567890123",
 ]
 
 
@@ -78,3 +84,43 @@ def test_strings_to_dates_and_booleans(spark, strings):
     for bad, to in [("2001-02-29", "DATE"), ("tru", "BOOLEAN")]:
         fails_alike(spark, f"SELECT CAST(s AS {to}) FROM strs WHERE s = '{bad}'", "CAST_INVALID_INPUT",
                     conf={"spark.sql.ansi.enabled": "true"})
+
+
+def test_strings_to_floats_and_decimals_in_legacy_mode(spark, strings):
+    compare(spark, "SELECT id, s, CAST(s AS DOUBLE), CAST(s AS FLOAT), CAST(s AS DECIMAL(10, 2)), "
+                   "CAST(s AS DECIMAL(38, 10)), CAST(s AS DECIMAL(5, 0)), CAST(s AS DECIMAL(38, 0)) FROM strs",
+            conf={"spark.sql.ansi.enabled": "false"})
+    assert _project_is_native(spark), fallback_reasons(spark)
+    # Exactly: the parsed values compared in the native filter with Spark's own literals.
+    compare(spark, "SELECT id FROM strs WHERE CAST(s AS DOUBLE) IN (0.015D, -0.0025D, 3.0D, 9.995D, 4.9E-324D) "
+                   "OR CAST(s AS FLOAT) IN (CAST(0.05 AS FLOAT), CAST(-0.5 AS FLOAT))",
+            conf={"spark.sql.ansi.enabled": "false"})
+    assert native_subtrees(spark), fallback_reasons(spark)
+
+
+def test_strings_to_floats_and_decimals_in_ansi_mode(spark, strings):
+    ansi = {"spark.sql.ansi.enabled": "true"}
+    compare(spark, "SELECT id, CAST(s AS DOUBLE), CAST(s AS FLOAT), CAST(s AS DECIMAL(12, 3)) FROM strs "
+                   "WHERE s IN ('0', '-42', ' 12 ', '1.', '.5', '9.995', '1e-400', '0.000001e7', '-0.5')", conf=ansi)
+    assert native_subtrees(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id, CAST(s AS DOUBLE), CAST(s AS FLOAT) FROM strs "
+                   "WHERE s IN ('1.5f', '0x1.8p1', 'NaN', '-Infinity', ' INF ', '1e400')", conf=ansi)
+    for bad, to, error in [("abc", "DOUBLE", "CAST_INVALID_INPUT"), ("+nan", "FLOAT", "CAST_INVALID_INPUT"),
+                           ("1.5f", "DECIMAL(10, 2)", "CAST_INVALID_INPUT"),
+                           ("NaN", "DECIMAL(10, 2)", "CAST_INVALID_INPUT"),
+                           ("1234567890123456789012345678901234567890", "DECIMAL(5, 0)",
+                            "NUMERIC_OUT_OF_SUPPORTED_RANGE"),
+                           ("-99999.995", "DECIMAL(5, 0)", "NUMERIC_VALUE_OUT_OF_RANGE"),
+                           ("9.995", "DECIMAL(3, 2)", "NUMERIC_VALUE_OUT_OF_RANGE")]:
+        fails_alike(spark, f"SELECT CAST(s AS {to}) FROM strs WHERE s = '{bad}'", error, conf=ansi)
+
+
+def test_decimals_to_strings(spark, strings):
+    # Legacy mode prints as BigDecimal.toString (0E-10, 1.2E-7), ANSI mode plainly.
+    printed = ("CAST(CAST(s AS DECIMAL(38, 10)) AS STRING), CAST(CAST(s AS DECIMAL(10, 2)) AS STRING), "
+               "CAST(CAST(s AS DECIMAL(5, 0)) AS STRING), CAST(CAST(s AS DECIMAL(18, 18)) AS STRING), "
+               "CAST(CAST(s AS DECIMAL(38, 10)) / 10000 AS STRING)")
+    compare(spark, f"SELECT id, s, {printed} FROM strs", conf={"spark.sql.ansi.enabled": "false"})
+    assert _project_is_native(spark), fallback_reasons(spark)
+    compare(spark, f"SELECT id, s, {printed} FROM strs WHERE s IN ('0', '.5', '0.05', '-0.5', '1e-400')", conf={"spark.sql.ansi.enabled": "true"})
+    assert native_subtrees(spark), fallback_reasons(spark)

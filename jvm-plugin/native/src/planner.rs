@@ -766,10 +766,14 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             let options = if *ansi { ANSI_CAST } else { SPARK_CAST };
             let child = translate(child, schema)?;
             let target = arrow_type(data_type)?;
-            // Spark parses strings its own way (crate::cast).
-            let spark_parse = (child.data_type(schema)? == DataType::Utf8)
-                .then(|| SparkStringCast::try_new(Arc::clone(&child), target, *ansi))
-                .flatten();
+            // Spark parses strings, and prints decimals, its own way (crate::cast).
+            let spark_parse = match (child.data_type(schema)?, &target) {
+                (DataType::Utf8, _) => SparkStringCast::try_new(Arc::clone(&child), target, *ansi),
+                (DataType::Decimal128(..), DataType::Utf8) => Some(
+                    SparkStringCast::decimal_to_string(Arc::clone(&child), *ansi),
+                ),
+                _ => None,
+            };
             match spark_parse {
                 Some(cast) => Arc::new(cast),
                 None => cast_with(child, data_type, schema, options)?,

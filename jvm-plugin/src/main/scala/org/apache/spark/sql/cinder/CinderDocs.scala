@@ -68,10 +68,14 @@ object CinderDocs {
     ("`substring`", "constant position ≥ 1 and length ≥ 0"),
     ("`year`, `month`, `day`", "of dates, over Spark's range (years beyond ±262,143 too)"),
     ("`CAST`", "widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); " +
-      "integers, booleans and dates to strings; strings to integers, dates and booleans (Spark's parsing: " +
+      "integers, booleans and dates to strings; decimals to strings (Java's `BigDecimal.toString`, plain in ANSI " +
+      "mode); strings to integers, dates and booleans (Spark's parsing: " +
       "trimmed; a sign, digits, and in legacy mode a dropped fraction; `[+-]yyyy[-m[m][-d[d][ |T...]]]`; " +
       "`t`/`true`/`y`/`yes`/`1` and `f`/`false`/`n`/`no`/`0`; null, or in ANSI mode `CAST_INVALID_INPUT`, for the " +
-      "rest); narrowing decimal casts (round half up; on overflow null, or an error " +
+      "rest); strings to floats and doubles (Java's `Double.parseDouble` grammar, hexadecimal literals and " +
+      "`f`/`d` suffixes included, correctly rounded, then Spark's `inf`/`infinity`/`nan`) and to decimals " +
+      "(`java.math.BigDecimal`'s grammar, Unicode digits included, rounded half up; past 38 integral digits or " +
+      "the precision null, or in ANSI mode Spark's errors); narrowing decimal casts (round half up; on overflow null, or an error " +
       "in ANSI mode); timestamps to dates (`to_date`, and so `year`, `month`, `day` of timestamps), in the session's " +
       "time zone (IANA time zones, as the JDK's)"),
     ("scalar subquery", "run by Spark before the native plan; its value goes into the plan"))

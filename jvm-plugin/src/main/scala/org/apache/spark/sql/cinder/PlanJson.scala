@@ -158,6 +158,9 @@ object PlanJson {
       case (a, b) if a == b => true
       // Integers, booleans and dates print the same way in Spark and Arrow.
       case (a, s: StringType) if s == StringType && (isIntegral(a) || a == BooleanType || a == DateType) => true
+      // Decimals print as Java's BigDecimal does (plain in ANSI mode), natively (crate::cast).
+      // (try_cast may print plainly too: stays on Spark.)
+      case (_: DecimalType, s: StringType) if s == StringType => mode != EvalMode.TRY
       case (a, b) if isIntegral(a) && isIntegral(b) => integralRank(a) <= integralRank(b)
       case (a, FloatType | DoubleType) if isIntegral(a) => true
       case (FloatType, DoubleType) => true
@@ -174,7 +177,8 @@ object PlanJson {
       case (a, _: DecimalType) if isIntegral(a) => mode != EvalMode.TRY
       // Spark's number parsing, natively (crate::cast): null (legacy) or an error (ANSI) for
       // what does not parse or fit.
-      case (s: StringType, b) if s == StringType && (isIntegral(b) || b == DateType || b == BooleanType) =>
+      case (s: StringType, b) if s == StringType && (isIntegral(b) || b == DateType || b == BooleanType ||
+          b == FloatType || b == DoubleType || b.isInstanceOf[DecimalType]) =>
         mode != EvalMode.TRY
       case _ => false
     }
