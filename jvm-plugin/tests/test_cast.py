@@ -124,3 +124,68 @@ def test_decimals_to_strings(spark, strings):
     assert _project_is_native(spark), fallback_reasons(spark)
     compare(spark, f"SELECT id, s, {printed} FROM strs WHERE s IN ('0', '.5', '0.05', '-0.5', '1e-400')", conf={"spark.sql.ansi.enabled": "true"})
     assert native_subtrees(spark), fallback_reasons(spark)
+
+
+# Numbers at and past each type's edges, for the casts between numbers and booleans.
+NUMBER_ROWS = [
+    (0, 0, 0, 0, 0, 0.0, 0.0, "0.00", "0.000", False),
+    (1, 127, 32767, 2147483647, 9223372036854775807, 3.0e9, 9.3e18, "12345678901234567890.99", "1234567.891", True),
+    (2, -128, -32768, -2147483648, -9223372036854775808, -3.0e9, -9.3e18, "-12345678901234567890.99", "-9999999.999",
+     False),
+    (3, 100, 300, 70000, 3000000000, float("nan"), float("nan"), "2147483647.90", "-300.900", True),
+    (4, -1, -300, -70000, -3000000000, float("inf"), float("-inf"), "-2147483648.99", "0.500", False),
+    (5, 44, 200, 200, 200, 200.7, -200.7, "99999999999999999999999999999999999.99", "-0.001", True),
+    (6, 1, 1, 1, 1, -0.0, 9.223372036854775807e18, "1.50", "127.999", True),
+    (7, 2, -2, 128, -129, 2147483647.5, 1e300, "-1.50", "-128.999", False),
+    (8, None, None, None, None, None, None, None, None, None),
+    (9, 3, 3, 3, 3, 1.5, 0.1, "0.10", "0.100", True),
+]
+
+
+@pytest.fixture(scope="module")
+def numbers(spark, data_dir):
+    from decimal import Decimal
+    from pyspark.sql.types import (BooleanType, ByteType, DecimalType, DoubleType, FloatType, IntegerType,
+                                   ShortType)
+    path = os.path.join(data_dir, "cast_numbers")
+    schema = StructType([StructField("id", LongType(), False), StructField("t", ByteType()),
+                         StructField("sm", ShortType()), StructField("i", IntegerType()), StructField("l", LongType()),
+                         StructField("f", FloatType()), StructField("x", DoubleType()),
+                         StructField("p", DecimalType(38, 2)), StructField("q", DecimalType(10, 3)),
+                         StructField("b", BooleanType())])
+    rows = [r[:7] + tuple(None if v is None else Decimal(v) for v in r[7:9]) + r[9:] for r in NUMBER_ROWS]
+    spark.createDataFrame(rows, schema).repartition(2).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("nums")
+    return path
+
+
+NUMERIC_CASTS = [
+    "CAST(sm AS TINYINT)", "CAST(i AS TINYINT)", "CAST(i AS SMALLINT)", "CAST(l AS INT)", "CAST(l AS SMALLINT)",
+    "CAST(f AS INT)", "CAST(f AS BIGINT)", "CAST(f AS TINYINT)", "CAST(x AS INT)", "CAST(x AS BIGINT)",
+    "CAST(x AS SMALLINT)", "CAST(p AS BIGINT)", "CAST(p AS INT)", "CAST(p AS TINYINT)", "CAST(q AS SMALLINT)",
+    "CAST(q AS TINYINT)", "CAST(p AS DOUBLE)", "CAST(p AS FLOAT)", "CAST(q AS DOUBLE)", "CAST(q AS FLOAT)",
+    "CAST(x AS FLOAT)", "CAST(t AS BOOLEAN)", "CAST(l AS BOOLEAN)", "CAST(f AS BOOLEAN)", "CAST(x AS BOOLEAN)",
+    "CAST(p AS BOOLEAN)", "CAST(b AS TINYINT)", "CAST(b AS BIGINT)", "CAST(b AS DOUBLE)", "CAST(b AS FLOAT)",
+    "CAST(b AS DECIMAL(3, 2))",
+]
+
+
+def test_numbers_and_booleans_in_legacy_mode(spark, numbers):
+    compare(spark, f"SELECT id, {', '.join(NUMERIC_CASTS)} FROM nums", conf={"spark.sql.ansi.enabled": "false"})
+    assert any(n.startswith("Project <- ParquetScan") for n in native_subtrees(spark)), fallback_reasons(spark)
+    # Exactly, for the rounded ones: compared natively with Spark's literals.
+    compare(spark, "SELECT id FROM nums WHERE CAST(p AS DOUBLE) IN (1.2345678901234567E19D, 0.1D) "
+                   "OR CAST(q AS FLOAT) = CAST(0.1 AS FLOAT) OR CAST(x AS FLOAT) = CAST(0.1D AS FLOAT)",
+            conf={"spark.sql.ansi.enabled": "false"})
+    assert native_subtrees(spark), fallback_reasons(spark)
+
+
+def test_numbers_and_booleans_in_ansi_mode(spark, numbers):
+    ansi = {"spark.sql.ansi.enabled": "true"}
+    compare(spark, f"SELECT id, {', '.join(NUMERIC_CASTS)} FROM nums WHERE id IN (0, 8, 9)", conf=ansi)
+    assert native_subtrees(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id, CAST(x AS BIGINT), CAST(f AS INT), CAST(p AS INT) FROM nums WHERE id = 6", conf=ansi)
+    for row, expr in [(3, "CAST(l AS INT)"), (4, "CAST(sm AS TINYINT)"), (3, "CAST(x AS INT)"), (1, "CAST(x AS BIGINT)"),
+                      (5, "CAST(f AS TINYINT)"), (1, "CAST(p AS BIGINT)"), (2, "CAST(q AS SMALLINT)"),
+                      (7, "CAST(f AS INT)"), (5, "CAST(p AS INT)")]:
+        fails_alike(spark, f"SELECT {expr} FROM nums WHERE id = {row}", "CAST_OVERFLOW", conf=ansi)

@@ -271,3 +271,21 @@ def test_every_native_buffer_is_released(spark, table, partitioned):
     compare(spark, "SELECT * FROM pt")
     spark.sql("SELECT * FROM t LIMIT 5").collect()  # a task that stops early
     assert _bridge(spark).liveBuffers() == 0
+
+
+def test_ansi_division_remainder_and_negation_natively(spark, table):
+    ansi = {"spark.sql.ansi.enabled": "true"}
+    # No zero divisor and no minimum negated: the values, natively.
+    compare(spark, "SELECT id, x / 2.0, 1.0 / x, f / f, i % 3, l % -1, x % 2.5, t % sm, -i, -l, -x, "
+                   "x / CAST(NULL AS DOUBLE), l % CAST(NULL AS BIGINT) FROM t "
+                   "WHERE x <> 0 AND f <> 0 AND sm <> 0 AND i > -2147483648 AND l > -9223372036854775808", conf=ansi)
+    assert native_subtrees(spark) and not any(r.startswith("Project") for r in fallback_reasons(spark)), \
+        fallback_reasons(spark)
+    # A zero divisor fails where the dividend is not null; a null dividend gives null.
+    compare(spark, "SELECT id, CAST(NULL AS DOUBLE) / (x - x), CAST(NULL AS INT) % 0 FROM t", conf=ansi)
+    fails_alike(spark, "SELECT x / (x - x) FROM t WHERE x IS NOT NULL AND NOT isnan(x)", "DIVIDE_BY_ZERO", conf=ansi)
+    fails_alike(spark, "SELECT i % 0 FROM t", "DIVIDE_BY_ZERO", conf=ansi)
+    fails_alike(spark, "SELECT x % -0.0 FROM t", "DIVIDE_BY_ZERO", conf=ansi)
+    fails_alike(spark, "SELECT -l FROM t WHERE l < 0", "ARITHMETIC_OVERFLOW", conf=ansi)
+    fails_alike(spark, "SELECT -i FROM t WHERE i < 0", "ARITHMETIC_OVERFLOW", conf=ansi)
+    fails_alike(spark, "SELECT -t FROM t WHERE t < 0", "ARITHMETIC_OVERFLOW.*byte overflow", conf=ansi)

@@ -824,6 +824,437 @@ impl PhysicalExpr for SparkStringCast {
     }
 }
 
+/// Java's `Double.toString` / `Float.toString` layout of `digits` (shortest, from Rust's
+/// formatting): plain between 10^-3 and 10^7, else `d.dddE±n`; for Spark's error messages.
+fn java_float_string(v: f64, shortest: &str) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    // `shortest` is Rust's `{:e}`: `-d.ddde-n`.
+    let (mantissa, exponent) = shortest.split_once('e').unwrap_or((shortest, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let magnitude = v.abs();
+    if magnitude == 0.0 || (1e-3..1e7).contains(&magnitude) {
+        let point = exponent + 1;
+        let (int, frac) = if point <= 0 {
+            (
+                "0".to_string(),
+                format!("{}{digits}", "0".repeat((-point) as usize)),
+            )
+        } else if point as usize >= digits.len() {
+            (
+                format!("{digits}{}", "0".repeat(point as usize - digits.len())),
+                String::new(),
+            )
+        } else {
+            let (i, f) = digits.split_at(point as usize);
+            (i.to_string(), f.to_string())
+        };
+        let frac = frac.trim_end_matches('0');
+        let frac = if frac.is_empty() { "0" } else { frac };
+        format!("{sign}{int}.{frac}")
+    } else {
+        let frac = digits[1..].trim_end_matches('0');
+        let frac = if frac.is_empty() { "0" } else { frac };
+        format!("{sign}{}.{frac}E{exponent}", &digits[..1])
+    }
+}
+
+/// `CAST` between numbers and booleans where Spark's rules are not Arrow's:
+/// - an integer to a narrower one: the low bits (legacy), `CAST_OVERFLOW` (ANSI);
+/// - a float or double to an integer: Java's conversion to int or long (NaN is 0, out of
+///   range saturates, toward zero), then the low bits (legacy); `CAST_OVERFLOW` unless
+///   `floor(x) <= max && ceil(x) >= min` (ANSI);
+/// - a decimal to an integer: toward zero, then the low bits (legacy), `CAST_OVERFLOW`
+///   (ANSI);
+/// - a decimal to a float or double: correctly rounded (`BigDecimal.doubleValue`);
+/// - a double to a float: Java's rounding (infinite past the range);
+/// - a number to a boolean (`!= 0`, so NaN is true) and a boolean to a number (1 or 0).
+#[derive(Debug)]
+pub struct SparkNumericCast {
+    child: Arc<dyn PhysicalExpr>,
+    from: DataType,
+    target: DataType,
+    ansi: bool,
+}
+
+/// An integer type's rank by width.
+fn integer_width(t: &DataType) -> Option<u32> {
+    match t {
+        DataType::Int8 => Some(8),
+        DataType::Int16 => Some(16),
+        DataType::Int32 => Some(32),
+        DataType::Int64 => Some(64),
+        _ => None,
+    }
+}
+
+/// Spark's name of a type (in errors).
+fn spark_type_name(t: &DataType) -> String {
+    match t {
+        DataType::Int8 => "TINYINT".into(),
+        DataType::Int16 => "SMALLINT".into(),
+        DataType::Int32 => "INT".into(),
+        DataType::Int64 => "BIGINT".into(),
+        DataType::Float32 => "FLOAT".into(),
+        DataType::Float64 => "DOUBLE".into(),
+        DataType::Boolean => "BOOLEAN".into(),
+        DataType::Decimal128(p, s) => format!("DECIMAL({p},{s})"),
+        other => other.to_string(),
+    }
+}
+
+/// One value of the input, as the cast reads it.
+#[derive(Clone, Copy)]
+enum Number {
+    Integer(i64),
+    Float(f64),
+    Decimal(i128),
+    Boolean(bool),
+}
+
+impl SparkNumericCast {
+    /// The cast of `child` (of type `from`) to `target`; `None` where Arrow's cast already
+    /// is Spark's (widening) or the pair is not a numeric or boolean one.
+    pub fn try_new(
+        child: Arc<dyn PhysicalExpr>,
+        from: DataType,
+        target: DataType,
+        ansi: bool,
+    ) -> Option<Self> {
+        use DataType::{Boolean, Decimal128, Float32, Float64};
+        let numeric = |t: &DataType| {
+            integer_width(t).is_some() || matches!(t, Float32 | Float64 | Decimal128(..))
+        };
+        let supported = match (&from, &target) {
+            (a, b) if integer_width(a).is_some() && integer_width(b).is_some() => {
+                integer_width(b) < integer_width(a)
+            }
+            (Float32 | Float64 | Decimal128(..), b) if integer_width(b).is_some() => true,
+            (Decimal128(..), Float32 | Float64) | (Float64, Float32) => true,
+            (a, Boolean) => numeric(a),
+            (Boolean, Decimal128(p, s)) => i16::from(*p) - i16::from(*s) >= 1,
+            (Boolean, b) => numeric(b),
+            _ => false,
+        };
+        supported.then_some(Self {
+            child,
+            from,
+            target,
+            ansi,
+        })
+    }
+
+    fn overflow(&self, value: Number) -> DataFusionError {
+        let text = match (value, &self.from) {
+            (Number::Integer(v), DataType::Int8) => format!("{v}Y"),
+            (Number::Integer(v), DataType::Int16) => format!("{v}S"),
+            (Number::Integer(v), DataType::Int64) => format!("{v}L"),
+            (Number::Integer(v), _) => v.to_string(),
+            (Number::Float(v), DataType::Float32) => {
+                java_float_string(v, &format!("{:e}", v as f32))
+            }
+            // (NaN and the infinities without the suffix, as Spark prints them.)
+            (Number::Float(v), _) if !v.is_finite() => java_float_string(v, ""),
+            (Number::Float(v), _) => format!("{}D", java_float_string(v, &format!("{v:e}"))),
+            (Number::Decimal(v), DataType::Decimal128(_, s)) => {
+                format!("{}BD", spark_decimal_string(v, *s, false))
+            }
+            (Number::Decimal(v), _) => v.to_string(),
+            (Number::Boolean(v), _) => v.to_string(),
+        };
+        DataFusionError::Execution(format!(
+            "[CAST_OVERFLOW] The value {text} of the type \"{}\" cannot be cast to \"{}\" due to \
+             an overflow. Use `try_cast` to tolerate overflow and return NULL instead. \
+             SQLSTATE: 22003",
+            spark_type_name(&self.from),
+            spark_type_name(&self.target)
+        ))
+    }
+
+    /// `value` as an integer of `bits` bits (held in an i64), with Spark's rules.
+    fn to_integer(&self, value: Number, bits: u32) -> datafusion::common::Result<i64> {
+        let (min, max) = match bits {
+            8 => (i64::from(i8::MIN), i64::from(i8::MAX)),
+            16 => (i64::from(i16::MIN), i64::from(i16::MAX)),
+            32 => (i64::from(i32::MIN), i64::from(i32::MAX)),
+            _ => (i64::MIN, i64::MAX),
+        };
+        let wrap = |v: i64| match bits {
+            8 => i64::from(v as i8),
+            16 => i64::from(v as i16),
+            32 => i64::from(v as i32),
+            _ => v,
+        };
+        match value {
+            Number::Integer(v) => {
+                if (min..=max).contains(&v) {
+                    Ok(v)
+                } else if self.ansi {
+                    Err(self.overflow(value))
+                } else {
+                    Ok(wrap(v))
+                }
+            }
+            Number::Float(v) => {
+                if self.ansi {
+                    if v.floor() <= max as f64 && v.ceil() >= min as f64 {
+                        // In range (or, for bigint, at 2^63, which saturates as in Java).
+                        Ok(v as i64)
+                    } else {
+                        Err(self.overflow(value))
+                    }
+                } else if bits == 64 {
+                    Ok(v as i64)
+                } else {
+                    // Java: to int (saturating, NaN 0), then the low bits.
+                    Ok(wrap(i64::from(v as i32)))
+                }
+            }
+            Number::Decimal(v) => {
+                let DataType::Decimal128(_, scale) = self.from else {
+                    return datafusion::common::internal_err!("{self} of a non-decimal");
+                };
+                let whole = v / 10_i128.pow(u32::try_from(scale).unwrap_or(0));
+                if (i128::from(min)..=i128::from(max)).contains(&whole) {
+                    Ok(whole as i64)
+                } else if self.ansi {
+                    Err(self.overflow(value))
+                } else {
+                    // BigDecimal.longValue: the low 64 bits; then the type's.
+                    Ok(wrap(whole as i64))
+                }
+            }
+            Number::Boolean(b) => Ok(i64::from(b)),
+        }
+    }
+
+    fn cast(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
+        use datafusion::arrow::datatypes::{
+            Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
+        };
+        let n = array.len();
+        let read: Box<dyn Fn(usize) -> Number + '_> = match array.data_type() {
+            DataType::Int8 => {
+                let a = array.as_primitive::<Int8Type>();
+                Box::new(move |i| Number::Integer(i64::from(a.value(i))))
+            }
+            DataType::Int16 => {
+                let a = array.as_primitive::<Int16Type>();
+                Box::new(move |i| Number::Integer(i64::from(a.value(i))))
+            }
+            DataType::Int32 => {
+                let a = array.as_primitive::<Int32Type>();
+                Box::new(move |i| Number::Integer(i64::from(a.value(i))))
+            }
+            DataType::Int64 => {
+                let a = array.as_primitive::<Int64Type>();
+                Box::new(move |i| Number::Integer(a.value(i)))
+            }
+            DataType::Float32 => {
+                let a = array.as_primitive::<Float32Type>();
+                Box::new(move |i| Number::Float(f64::from(a.value(i))))
+            }
+            DataType::Float64 => {
+                let a = array.as_primitive::<Float64Type>();
+                Box::new(move |i| Number::Float(a.value(i)))
+            }
+            DataType::Decimal128(..) => {
+                let a = array.as_primitive::<Decimal128Type>();
+                Box::new(move |i| Number::Decimal(a.value(i)))
+            }
+            DataType::Boolean => {
+                let a = array.as_boolean();
+                Box::new(move |i| Number::Boolean(a.value(i)))
+            }
+            other => return datafusion::common::internal_err!("{self} of a {other} value"),
+        };
+        let rows = (0..n).map(|i| array.is_valid(i).then(|| read(i)));
+        let scale = match self.from {
+            DataType::Decimal128(_, s) => s,
+            _ => 0,
+        };
+        Ok(match &self.target {
+            DataType::Boolean => Arc::new(
+                rows.map(|v| {
+                    v.map(|v| match v {
+                        Number::Integer(v) => v != 0,
+                        Number::Float(v) => v != 0.0,
+                        Number::Decimal(v) => v != 0,
+                        Number::Boolean(v) => v,
+                    })
+                })
+                .collect::<BooleanArray>(),
+            ),
+            DataType::Float64 => Arc::new(
+                rows.map(|v| v.map(|v| number_to_f64(v, scale)))
+                    .collect::<Float64Array>(),
+            ),
+            DataType::Float32 => Arc::new(
+                rows.map(|v| v.map(|v| number_to_f32(v, scale)))
+                    .collect::<Float32Array>(),
+            ),
+            DataType::Decimal128(p, s) => {
+                let one = 10_i128.pow(u32::try_from(*s).unwrap_or(0));
+                let values = rows
+                    .map(|v| match v {
+                        Some(Number::Boolean(b)) => Ok(Some(if b { one } else { 0 })),
+                        None => Ok(None),
+                        Some(_) => datafusion::common::internal_err!("{self} of a number"),
+                    })
+                    .collect::<datafusion::common::Result<Decimal128Array>>()?;
+                Arc::new(values.with_precision_and_scale(*p, *s)?)
+            }
+            target => {
+                let bits = integer_width(target).ok_or_else(|| {
+                    DataFusionError::Internal(format!("{self}: no integer target"))
+                })?;
+                let values = rows
+                    .map(|v| v.map(|v| self.to_integer(v, bits)).transpose())
+                    .collect::<datafusion::common::Result<Vec<Option<i64>>>>()?;
+                match bits {
+                    8 => Arc::new(
+                        values
+                            .into_iter()
+                            .map(|v| v.map(|v| v as i8))
+                            .collect::<Int8Array>(),
+                    ),
+                    16 => Arc::new(
+                        values
+                            .into_iter()
+                            .map(|v| v.map(|v| v as i16))
+                            .collect::<Int16Array>(),
+                    ),
+                    32 => Arc::new(
+                        values
+                            .into_iter()
+                            .map(|v| v.map(|v| v as i32))
+                            .collect::<Int32Array>(),
+                    ),
+                    _ => Arc::new(Int64Array::from(values)),
+                }
+            }
+        })
+    }
+}
+
+/// A number as a double, correctly rounded (a decimal of `scale` as `BigDecimal.doubleValue`).
+fn number_to_f64(v: Number, scale: i8) -> f64 {
+    match v {
+        Number::Integer(v) => v as f64,
+        Number::Float(v) => v,
+        Number::Boolean(b) => f64::from(u8::from(b)),
+        Number::Decimal(v) => {
+            if v.unsigned_abs() < 1 << 53 && (0..=22).contains(&scale) {
+                // Both exact, so one correctly rounded division.
+                v as f64 / 10_f64.powi(i32::from(scale))
+            } else {
+                format!("{v}e-{scale}").parse().unwrap_or(f64::NAN)
+            }
+        }
+    }
+}
+
+/// A number as a float, rounded once (a decimal as `BigDecimal.floatValue`, a double as
+/// Java's `(float)`).
+fn number_to_f32(v: Number, scale: i8) -> f32 {
+    match v {
+        Number::Integer(v) => v as f32,
+        Number::Float(v) => v as f32,
+        Number::Boolean(b) => f32::from(u8::from(b)),
+        Number::Decimal(v) => {
+            if v.unsigned_abs() < 1 << 24 && (0..=10).contains(&scale) {
+                v as f32 / 10_f32.powi(i32::from(scale))
+            } else {
+                format!("{v}e-{scale}").parse().unwrap_or(f32::NAN)
+            }
+        }
+    }
+}
+
+impl PartialEq for SparkNumericCast {
+    fn eq(&self, other: &Self) -> bool {
+        self.child.eq(&other.child)
+            && self.from == other.from
+            && self.target == other.target
+            && self.ansi == other.ansi
+    }
+}
+
+impl Eq for SparkNumericCast {}
+
+impl Hash for SparkNumericCast {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.child.hash(state);
+        self.from.hash(state);
+        self.target.hash(state);
+        self.ansi.hash(state);
+    }
+}
+
+impl fmt::Display for SparkNumericCast {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = if self.ansi { ", ansi" } else { "" };
+        write!(
+            f,
+            "spark_cast({} AS {}{mode})",
+            self.child,
+            spark_type_name(&self.target)
+        )
+    }
+}
+
+impl PhysicalExpr for SparkNumericCast {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(self.target.clone())
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        self.child.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        Ok(match self.child.evaluate(batch)? {
+            ColumnarValue::Array(a) => ColumnarValue::Array(self.cast(&a)?),
+            ColumnarValue::Scalar(s) => {
+                let a = self.cast(&s.to_array()?)?;
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
+            }
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        match (children.pop(), children.is_empty()) {
+            (Some(child), true) => Ok(Arc::new(Self {
+                child,
+                from: self.from.clone(),
+                target: self.target.clone(),
+                ansi: self.ansi,
+            })),
+            _ => datafusion::common::internal_err!("{self} takes one child"),
+        }
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::spark_parse_long as parse;
@@ -907,6 +1338,137 @@ mod tests {
         // 99999.9921875, the nearest float (Java prints 99999.99).
         assert_eq!(float("99999.995"), Some(0x47c3_4fff));
         assert_eq!(float("-INF"), Some(f32::NEG_INFINITY.to_bits()));
+    }
+
+    #[test]
+    fn numbers_cast_as_sparks() {
+        use super::{Number, SparkNumericCast, java_float_string, number_to_f32, number_to_f64};
+        use datafusion::arrow::array::{
+            Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array,
+        };
+        use datafusion::arrow::datatypes::{DataType, Float32Type, Int8Type, Int32Type, Int64Type};
+        use datafusion::physical_expr::expressions::Column;
+        use std::sync::Arc;
+        let cast = |from: DataType, to: DataType, ansi: bool, a: ArrayRef| {
+            let child = Arc::new(Column::new("c", 0));
+            SparkNumericCast::try_new(child, from, to, ansi)
+                .expect("a numeric cast")
+                .cast(&a)
+        };
+        let doubles: ArrayRef = Arc::new(Float64Array::from(vec![
+            Some(f64::NAN),
+            Some(1e10),
+            Some(-2.9),
+            Some(200.7),
+            Some(9.3e18),
+            None,
+        ]));
+        let ints = cast(
+            DataType::Float64,
+            DataType::Int32,
+            false,
+            Arc::clone(&doubles),
+        )
+        .unwrap();
+        let ints = ints.as_primitive::<Int32Type>();
+        assert_eq!(ints.values()[..5], [0, i32::MAX, -2, 200, i32::MAX]);
+        assert!(ints.is_null(5));
+        let bytes = cast(
+            DataType::Float64,
+            DataType::Int8,
+            false,
+            Arc::clone(&doubles),
+        )
+        .unwrap();
+        assert_eq!(bytes.as_primitive::<Int8Type>().value(3), -56);
+        let longs = cast(
+            DataType::Float64,
+            DataType::Int64,
+            false,
+            Arc::clone(&doubles),
+        )
+        .unwrap();
+        assert_eq!(longs.as_primitive::<Int64Type>().value(4), i64::MAX);
+        let err = cast(DataType::Float64, DataType::Int32, true, doubles).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("The value NaN of the type \"DOUBLE\" cannot be cast to \"INT\""),
+            "{err}"
+        );
+        let edge: ArrayRef = Arc::new(Float64Array::from(vec![9_223_372_036_854_775_808.0, -2.9]));
+        let longs = cast(DataType::Float64, DataType::Int64, true, edge).unwrap();
+        assert_eq!(
+            longs.as_primitive::<Int64Type>().values()[..],
+            [i64::MAX, -2]
+        );
+        let wide: ArrayRef = Arc::new(Int64Array::from(vec![3_000_000_000, 300]));
+        let narrow = cast(DataType::Int64, DataType::Int32, false, Arc::clone(&wide)).unwrap();
+        assert_eq!(
+            narrow.as_primitive::<Int32Type>().values()[..],
+            [-1_294_967_296, 300]
+        );
+        let err = cast(DataType::Int64, DataType::Int32, true, wide).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("[CAST_OVERFLOW] The value 3000000000L of the type \"BIGINT\""),
+            "{err}"
+        );
+        let decimals: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![
+                1_234_567_890_123_456_789_099,
+                -30_090,
+                214_748_364_790,
+            ])
+            .with_precision_and_scale(22, 2)
+            .unwrap(),
+        );
+        let longs = cast(
+            DataType::Decimal128(22, 2),
+            DataType::Int64,
+            false,
+            Arc::clone(&decimals),
+        )
+        .unwrap();
+        assert_eq!(
+            longs.as_primitive::<Int64Type>().values()[..],
+            [-6_101_065_172_474_983_726, -300, 2_147_483_647]
+        );
+        let err = cast(DataType::Decimal128(22, 2), DataType::Int64, true, decimals).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("The value 12345678901234567890.99BD of the type \"DECIMAL(22,2)\""),
+            "{err}"
+        );
+        let floats = cast(
+            DataType::Float64,
+            DataType::Float32,
+            false,
+            Arc::new(Float64Array::from(vec![1e300, 0.1])),
+        )
+        .unwrap();
+        assert_eq!(
+            floats.as_primitive::<Float32Type>().values()[..],
+            [f32::INFINITY, 0.1]
+        );
+        // Decimals to floating point, rounded once.
+        assert_eq!(number_to_f64(Number::Decimal(1), 1), 0.1);
+        assert_eq!(number_to_f64(Number::Decimal(10_i128.pow(37)), 38), 0.1);
+        assert_eq!(
+            number_to_f64(Number::Decimal(1_234_567_890_123_456_789_099), 2),
+            1.234_567_890_123_456_7e19
+        );
+        assert_eq!(number_to_f32(Number::Decimal(10_i128.pow(36)), 37), 0.1_f32);
+        assert_eq!(number_to_f32(Number::Decimal(16_777_217), 0), 16_777_216.0);
+        // Java's layout of doubles in error messages.
+        let java = |v: f64| java_float_string(v, &format!("{v:e}"));
+        assert_eq!(java(1e10), "1.0E10");
+        assert_eq!(java(-200.7), "-200.7");
+        assert_eq!(java(9.3e18), "9.3E18");
+        assert_eq!(java(0.001), "0.001");
+        assert_eq!(java(0.0001), "1.0E-4");
+        assert_eq!(java(1_234_567.0), "1234567.0");
+        assert_eq!(java(-0.0), "-0.0");
+        assert_eq!(java(f64::NEG_INFINITY), "-Infinity");
     }
 
     #[test]

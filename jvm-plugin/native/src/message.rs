@@ -293,6 +293,9 @@ pub enum Expr {
     Negative {
         /// The operand.
         child: Box<Expr>,
+        /// ANSI mode: negating an integer type's minimum fails (`ARITHMETIC_OVERFLOW`).
+        #[serde(default)]
+        ansi: bool,
     },
     /// `child IS NULL`.
     IsNull {

@@ -49,7 +49,7 @@ use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
-use crate::cast::SparkStringCast;
+use crate::cast::{SparkNumericCast, SparkStringCast};
 use crate::datetime::{DatePart, SparkDatePart, SparkTimestampToDate};
 use crate::error::{NativeError, Result};
 use crate::float_order::SparkFloatKey;
@@ -748,13 +748,44 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             cast_to(out, data_type, schema)?
         }
         Expr::Not { child } => Arc::new(NotExpr::new(boolean(translate(child, schema)?, schema)?)),
-        Expr::Negative { child } => {
+        Expr::Negative { child, ansi } => {
             let child = translate(child, schema)?;
             let child_type = child.data_type(schema)?;
             if !child_type.is_numeric() {
                 return Err(NativeError::plan(format!("cannot negate a {child_type}")));
             }
-            Arc::new(NegativeExpr::new(child))
+            let negative = Arc::new(NegativeExpr::new(Arc::clone(&child)));
+            let min = match child_type {
+                DataType::Int8 => Some(ScalarValue::Int8(Some(i8::MIN))),
+                DataType::Int16 => Some(ScalarValue::Int16(Some(i16::MIN))),
+                DataType::Int32 => Some(ScalarValue::Int32(Some(i32::MIN))),
+                DataType::Int64 => Some(ScalarValue::Int64(Some(i64::MIN))),
+                _ => None,
+            };
+            match min.filter(|_| *ansi) {
+                // ANSI: the minimum has no negation in its type.
+                Some(min) => {
+                    let is_min = Arc::new(BinaryExpr::new(
+                        child,
+                        Operator::Eq,
+                        Arc::new(Literal::new(min)),
+                    ));
+                    let overflow = Arc::new(SparkRaiseError {
+                        message: format!(
+                            "[ARITHMETIC_OVERFLOW] {} overflow. If necessary set \
+                             \"spark.sql.ansi.enabled\" to \"false\" to bypass this error. \
+                             SQLSTATE: 22003",
+                            spark_integer_name(&child_type)
+                        ),
+                        data_type: child_type,
+                    });
+                    Arc::new(
+                        CaseExpr::try_new(None, vec![(is_min, overflow)], Some(negative))
+                            .map_err(|e| NativeError::plan(e.to_string()))?,
+                    )
+                }
+                None => negative,
+            }
         }
         Expr::IsNull { child } => Arc::new(IsNullExpr::new(translate(child, schema)?)),
         Expr::IsNotNull { child } => Arc::new(IsNotNullExpr::new(translate(child, schema)?)),
@@ -768,15 +799,21 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             let target = arrow_type(data_type)?;
             // Spark parses strings, and prints decimals, its own way (crate::cast).
             let spark_parse = match (child.data_type(schema)?, &target) {
-                (DataType::Utf8, _) => SparkStringCast::try_new(Arc::clone(&child), target, *ansi),
+                (DataType::Utf8, _) => {
+                    SparkStringCast::try_new(Arc::clone(&child), target.clone(), *ansi)
+                }
                 (DataType::Decimal128(..), DataType::Utf8) => Some(
                     SparkStringCast::decimal_to_string(Arc::clone(&child), *ansi),
                 ),
                 _ => None,
             };
+            let from = child.data_type(schema)?;
             match spark_parse {
                 Some(cast) => Arc::new(cast),
-                None => cast_with(child, data_type, schema, options)?,
+                None => match SparkNumericCast::try_new(Arc::clone(&child), from, target, *ansi) {
+                    Some(cast) => Arc::new(cast),
+                    None => cast_with(child, data_type, schema, options)?,
+                },
             }
         }
         Expr::SparkDecimalAvg {
@@ -1140,7 +1177,16 @@ fn binary(
                 Operator::Eq,
                 Arc::new(Literal::new(zero?)),
             );
-            null_when(is_zero, plain(left, Operator::Divide, right), &left_type)?
+            let divide = null_when(
+                Arc::clone(&is_zero),
+                plain(Arc::clone(&left), Operator::Divide, Arc::clone(&right)),
+                &left_type,
+            )?;
+            if ansi {
+                divide_by_zero_fails(left, right, is_zero, divide, &left_type)?
+            } else {
+                divide
+            }
         }
         BinaryOp::Remainder => {
             if !left_type.is_numeric() {
@@ -1148,6 +1194,7 @@ fn binary(
                     "{op:?} needs numbers, got {left_type}"
                 )));
             }
+            let (left_operand, right_operand) = (Arc::clone(&left), Arc::clone(&right));
             let zero = zero?;
             let is_zero = plain(
                 normalize_float(Arc::clone(&right), schema)?,
@@ -1176,7 +1223,12 @@ fn binary(
             } else {
                 rem
             };
-            null_when(is_zero, rem, &left_type)?
+            let remainder = null_when(Arc::clone(&is_zero), rem, &left_type)?;
+            if ansi {
+                divide_by_zero_fails(left_operand, right_operand, is_zero, remainder, &left_type)?
+            } else {
+                remainder
+            }
         }
         BinaryOp::Eq
         | BinaryOp::EqNullSafe
@@ -1207,6 +1259,55 @@ fn binary(
             plain(boolean(left, schema)?, o, boolean(right, schema)?)
         }
     })
+}
+
+/// Spark's ANSI division and remainder: `CASE WHEN right IS NULL THEN NULL WHEN left IS NOT
+/// NULL AND is_zero THEN DIVIDE_BY_ZERO ELSE value END` (Spark evaluates neither the zero test
+/// nor the dividend when the divisor is null, and fails only for a non-null dividend).
+fn divide_by_zero_fails(
+    left: Arc<dyn PhysicalExpr>,
+    right: Arc<dyn PhysicalExpr>,
+    is_zero: Arc<dyn PhysicalExpr>,
+    value: Arc<dyn PhysicalExpr>,
+    data_type: &DataType,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    let null = ScalarValue::try_from(data_type).map_err(|e| NativeError::plan(e.to_string()))?;
+    let fails = Arc::new(BinaryExpr::new(
+        Arc::new(IsNotNullExpr::new(left)),
+        Operator::And,
+        is_zero,
+    ));
+    let error = Arc::new(SparkRaiseError {
+        message: "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 \
+                  and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \
+                  \"false\" to bypass this error. SQLSTATE: 22012"
+            .to_owned(),
+        data_type: data_type.clone(),
+    });
+    Ok(Arc::new(
+        CaseExpr::try_new(
+            None,
+            vec![
+                (
+                    Arc::new(IsNullExpr::new(right)) as Arc<dyn PhysicalExpr>,
+                    Arc::new(Literal::new(null)) as Arc<dyn PhysicalExpr>,
+                ),
+                (fails, error),
+            ],
+            Some(value),
+        )
+        .map_err(|e| NativeError::plan(e.to_string()))?,
+    ))
+}
+
+/// Spark's name of an integer type (in errors).
+fn spark_integer_name(t: &DataType) -> &'static str {
+    match t {
+        DataType::Int8 => "byte",
+        DataType::Int16 => "short",
+        DataType::Int32 => "integer",
+        _ => "long",
+    }
 }
 
 /// `CASE WHEN condition THEN NULL ELSE value END`.

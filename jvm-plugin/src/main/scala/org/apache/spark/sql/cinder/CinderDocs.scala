@@ -56,10 +56,10 @@ object CinderDocs {
       "their dates; other time-zone-dependent operations, such as casts to strings and hour(), stay on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy) or failing (ANSI) on integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; null or an ANSI error on overflow)"),
-    ("`/`", "doubles in legacy mode (by zero: null); decimals in both modes with Spark's result type, " +
-      "rounding half up (by zero or on overflow: null, or an error in ANSI mode)"),
-    ("`%`", "integers and floats, legacy mode (by zero: null; `x % -1` = 0)"),
-    ("unary `-`", "legacy mode, or floats"),
+    ("`/`", "doubles (by zero: null, or `DIVIDE_BY_ZERO` in ANSI mode for a non-null dividend); decimals with " +
+      "Spark's result type, rounding half up (by zero or on overflow: null, or an error in ANSI mode)"),
+    ("`%`", "integers and floats (by zero: null, or `DIVIDE_BY_ZERO` in ANSI mode; `x % -1` = 0)"),
+    ("unary `-`", "wrapping (legacy) or `ARITHMETIC_OVERFLOW` (ANSI) for an integer type's minimum"),
     ("`=`, `<=>`, `<`, `<=`, `>`, `>=`", "floats compare as Spark does: `-0.0 = 0.0`, `NaN = NaN`, NaN largest"),
     ("`AND`, `OR`, `NOT`, `IS NULL`, `IS NOT NULL`", ""),
     ("`IN`, `InSet`", "constant lists"),
@@ -75,7 +75,10 @@ object CinderDocs {
       "rest); strings to floats and doubles (Java's `Double.parseDouble` grammar, hexadecimal literals and " +
       "`f`/`d` suffixes included, correctly rounded, then Spark's `inf`/`infinity`/`nan`) and to decimals " +
       "(`java.math.BigDecimal`'s grammar, Unicode digits included, rounded half up; past 38 integral digits or " +
-      "the precision null, or in ANSI mode Spark's errors); narrowing decimal casts (round half up; on overflow null, or an error " +
+      "the precision null, or in ANSI mode Spark's errors); between numbers and booleans as Spark does (integers to " +
+      "narrower ones, floats, doubles and decimals to integers: toward zero, Java's saturation for floats, then the " +
+      "low bits, or in ANSI mode `CAST_OVERFLOW`; decimals to floats and doubles correctly rounded; doubles to " +
+      "floats; numbers to booleans and back); narrowing decimal casts (round half up; on overflow null, or an error " +
       "in ANSI mode); timestamps to dates (`to_date`, and so `year`, `month`, `day` of timestamps), in the session's " +
       "time zone (IANA time zones, as the JDK's)"),
     ("scalar subquery", "run by Spark before the native plan; its value goes into the plan"))

@@ -11,7 +11,7 @@ import org.apache.spark.unsafe.types.UTF8String
  *
  * Semantics follow Spark's: with ANSI mode on (Spark 4's default) integer arithmetic fails on
  * overflow natively too, and the operations whose ANSI behaviour the native side does not
- * reproduce (division and remainder by zero, narrowing casts) stay on Spark.
+ * reproduce (the try_ forms, for example) stay on Spark.
  */
 object PlanJson {
   val Version = 1
@@ -180,6 +180,15 @@ object PlanJson {
       case (s: StringType, b) if s == StringType && (isIntegral(b) || b == DateType || b == BooleanType ||
           b == FloatType || b == DoubleType || b.isInstanceOf[DecimalType]) =>
         mode != EvalMode.TRY
+      // Spark's numeric rules, natively (crate::cast::SparkNumericCast): the low bits in legacy
+      // mode, CAST_OVERFLOW in ANSI mode.
+      case (a, b) if isIntegral(a) && isIntegral(b) => mode != EvalMode.TRY
+      case (FloatType | DoubleType | _: DecimalType, b) if isIntegral(b) => mode != EvalMode.TRY
+      case (_: DecimalType, FloatType | DoubleType) | (DoubleType, FloatType) => mode != EvalMode.TRY
+      case (a, BooleanType) if isIntegral(a) || a == FloatType || a == DoubleType || a.isInstanceOf[DecimalType] =>
+        mode != EvalMode.TRY
+      case (BooleanType, b) if isIntegral(b) || b == FloatType || b == DoubleType => mode != EvalMode.TRY
+      case (BooleanType, d: DecimalType) => d.precision - d.scale >= 1 && mode != EvalMode.TRY
       case _ => false
     }
     if (widening || narrowingOk) Right(())
@@ -293,17 +302,20 @@ object PlanJson {
             }
           }
         case _ =>
-          if (mode != EvalMode.LEGACY) Left("division of doubles with ANSI mode on (an error on zero) is not native yet")
+          // ANSI: DIVIDE_BY_ZERO natively too (where the dividend is not null).
+          if (mode == EvalMode.TRY) Left("try_divide is not native yet")
           else if (e.dataType != DoubleType) Left(s"division of ${e.dataType.simpleString} is not native yet")
-          else binary("divide", l, r, e.dataType, input)
+          else binary("divide", l, r, e.dataType, input, ansi = mode == EvalMode.ANSI)
       }
     case Remainder(l, r, mode) =>
-      if (mode != EvalMode.LEGACY) Left("remainder with ANSI mode on (an error on zero) is not native yet")
+      if (mode == EvalMode.TRY) Left("try_remainder is not native yet")
       else if (e.dataType.isInstanceOf[DecimalType]) Left("decimal remainder is not native yet")
-      else binary("remainder", l, r, e.dataType, input)
+      else binary("remainder", l, r, e.dataType, input, ansi = mode == EvalMode.ANSI)
     case UnaryMinus(child, failOnError) =>
-      if (failOnError && isIntegral(child.dataType)) Left("ANSI negation (an error on overflow) is not native yet")
-      else unary("negative", child, input)
+      // ANSI: ARITHMETIC_OVERFLOW for the integer type's minimum, natively too.
+      if (failOnError && isIntegral(child.dataType)) {
+        expr(child, input).map(c => s"""{"kind":"negative","child":$c,"ansi":true}""")
+      } else unary("negative", child, input)
 
     case EqualTo(l, r) => binary("eq", l, r, BooleanType, input)
     case EqualNullSafe(l, r) => binary("eq_null_safe", l, r, BooleanType, input)
