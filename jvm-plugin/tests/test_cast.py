@@ -60,9 +60,13 @@ def test_strings_to_integers_in_ansi_mode(spark, strings):
                     conf={"spark.sql.ansi.enabled": "true"})
 
 
-def test_try_cast_stays_on_spark(spark, strings):
-    compare(spark, "SELECT id, try_cast(s AS INT) FROM strs", native=None)
-    assert any("cast from string to int (try mode)" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+def test_try_cast_of_strings(spark, strings):
+    # The ANSI rules with null for the error; to floats, decimals and dates Spark's legacy rules.
+    compare(spark, "SELECT id, s, try_cast(s AS INT), try_cast(s AS TINYINT), try_cast(s AS BIGINT), "
+                   "try_cast(s AS BOOLEAN), try_cast(s AS DOUBLE), try_cast(s AS FLOAT), try_cast(s AS DECIMAL(5, 0)), "
+                   "try_cast(s AS DECIMAL(38, 10)), year(try_cast(s AS DATE)), "
+                   "try_cast(try_cast(s AS DECIMAL(38, 10)) AS STRING) FROM strs")
+    assert _project_is_native(spark), fallback_reasons(spark)
 
 
 def test_strings_to_dates_and_booleans(spark, strings):
@@ -189,3 +193,10 @@ def test_numbers_and_booleans_in_ansi_mode(spark, numbers):
                       (5, "CAST(f AS TINYINT)"), (1, "CAST(p AS BIGINT)"), (2, "CAST(q AS SMALLINT)"),
                       (7, "CAST(f AS INT)"), (5, "CAST(p AS INT)")]:
         fails_alike(spark, f"SELECT {expr} FROM nums WHERE id = {row}", "CAST_OVERFLOW", conf=ansi)
+
+
+def test_try_cast_of_numbers_and_what_stays_on_spark(spark, numbers):
+    compare(spark, f"SELECT id, {', '.join(c.replace('CAST(', 'try_cast(') for c in NUMERIC_CASTS)} FROM nums")
+    assert any(n.startswith("Project <- ParquetScan") for n in native_subtrees(spark)), fallback_reasons(spark)
+    compare(spark, "SELECT id, try_cast(x AS STRING) FROM nums", native=None)
+    assert any("cast from double to string (try mode)" in r for r in fallback_reasons(spark)), fallback_reasons(spark)

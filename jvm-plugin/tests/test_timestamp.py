@@ -1,8 +1,8 @@
 """Timestamps natively: Spark's TimestampType (an instant) and TimestampNTZType (a local
 date-time), both microseconds, read from Parquet in each of Spark's encodings (INT96, its
 default; TIMESTAMP_MICROS; TIMESTAMP_MILLIS), compared, grouped, joined, sorted and shuffled.
-What depends on the session's time zone (casts to dates or strings, hour(), ...) stays on
-Spark and says so."""
+Their dates and hour/minute/second in the session's time zone run natively; what else depends
+on it (casts to strings, date_trunc(), ...) stays on Spark and says so."""
 
 import os
 from datetime import datetime, timedelta
@@ -102,16 +102,17 @@ def test_dates_of_timestamps_in_the_session_time_zone(spark, timestamps, zone):
     # CAST(ts AS DATE), to_date(ts), year(ts) (Spark: the year of the cast), DST changes
     # included (Lord Howe moves by half an hour).
     conf = {"spark.sql.session.timeZone": zone}
-    compare(spark, "SELECT id, CAST(ts AS DATE), to_date(ntz), year(ts), month(ts), dayofmonth(ntz) FROM tst",
-            conf=conf)
+    compare(spark, "SELECT id, CAST(ts AS DATE), to_date(ntz), year(ts), month(ts), dayofmonth(ntz), "
+                   "hour(ts), minute(ts), second(ts), hour(ntz), minute(ntz), second(ntz) FROM tst", conf=conf)
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
     compare(spark, "SELECT to_date(ts) AS day, count(*), min(ts) FROM tst GROUP BY to_date(ts)", conf=conf)
     compare(spark, "SELECT id FROM tst WHERE CAST(ts AS DATE) = DATE'2000-01-02'", conf=conf)
+    compare(spark, "SELECT hour(ts) AS h, count(*) FROM tst WHERE minute(ts) < 30 GROUP BY hour(ts)", conf=conf)
     assert _scan_is_native(spark), fallback_reasons(spark)
 
 
 def test_time_zone_dependent_operations_stay_on_spark(spark, timestamps):
-    for expression, reason in [("hour(ts)", "hour"),
+    for expression, reason in [("date_trunc('HOUR', ts)", "date_trunc"),
                                ("CAST(ts AS STRING)", "cast from timestamp to string"),
                                ("CAST(CAST(ts AS DATE) AS TIMESTAMP)", "cast from date to timestamp")]:
         compare(spark, f"SELECT id, {expression} FROM tst", native=None)

@@ -557,13 +557,44 @@ pub fn spark_decimal_string(unscaled: i128, scale: i8, plain: bool) -> String {
 pub struct SparkStringCast {
     child: Arc<dyn PhysicalExpr>,
     target: DataType,
-    ansi: bool,
+    mode: CastMode,
+}
+
+/// Spark's evaluation mode of a cast (`EvalMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CastMode {
+    /// `spark.sql.ansi.enabled = false`: null for what does not parse or fit.
+    Legacy,
+    /// ANSI mode: Spark's error for what does not parse or fit.
+    Ansi,
+    /// `try_cast`: the ANSI rules, with null instead of the error (strings to floats,
+    /// decimals and dates take the legacy rules, as Spark's `canUseLegacyCastForTryCast`).
+    Try,
+}
+
+impl CastMode {
+    /// The mode of a cast with these flags of the plan message.
+    pub fn of(ansi: bool, try_cast: bool) -> Self {
+        match (ansi, try_cast) {
+            (_, true) => Self::Try,
+            (true, false) => Self::Ansi,
+            (false, false) => Self::Legacy,
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Self::Legacy => "",
+            Self::Ansi => ", ansi",
+            Self::Try => ", try",
+        }
+    }
 }
 
 impl SparkStringCast {
     /// The cast of `child` (a string) to `target`, ANSI or legacy; `None` for a target these
     /// rules do not cover.
-    pub fn try_new(child: Arc<dyn PhysicalExpr>, target: DataType, ansi: bool) -> Option<Self> {
+    pub fn try_new(child: Arc<dyn PhysicalExpr>, target: DataType, mode: CastMode) -> Option<Self> {
         let supported = match target {
             DataType::Int8
             | DataType::Int16
@@ -579,7 +610,7 @@ impl SparkStringCast {
         supported.then_some(Self {
             child,
             target,
-            ansi,
+            mode,
         })
     }
 
@@ -621,7 +652,7 @@ impl SparkStringCast {
             .map(|s| match s.map(|text| (text, parse(text))) {
                 None => Ok(None),
                 Some((_, Some(v))) => Ok(Some(v)),
-                Some((text, None)) if self.ansi => Err(self.invalid(text)),
+                Some((text, None)) if self.mode == CastMode::Ansi => Err(self.invalid(text)),
                 Some(_) => Ok(None),
             })
             .collect()
@@ -641,7 +672,7 @@ impl SparkStringCast {
                 let Some(text) = s else { return Ok(None) };
                 match spark_parse_decimal(text, precision, scale) {
                     Ok(v) => Ok(Some(v)),
-                    Err(_) if !self.ansi => Ok(None),
+                    Err(_) if self.mode != CastMode::Ansi => Ok(None),
                     Err(DecimalFailure::Malformed) => Err(self.invalid(text)),
                     Err(DecimalFailure::TooManyDigits) => Err(DataFusionError::Execution(format!(
                         "[NUMERIC_OUT_OF_SUPPORTED_RANGE] The value {text} cannot be \
@@ -670,7 +701,7 @@ impl SparkStringCast {
             DataType::Date32 => spark_parse_date(bytes).map(i64::from),
             DataType::Boolean => spark_parse_boolean(bytes).map(i64::from),
             _ => {
-                let value = spark_parse_long(bytes, !self.ansi)?;
+                let value = spark_parse_long(bytes, self.mode == CastMode::Legacy)?;
                 let fits = match self.target {
                     DataType::Int8 => i8::try_from(value).is_ok(),
                     DataType::Int16 => i16::try_from(value).is_ok(),
@@ -683,12 +714,12 @@ impl SparkStringCast {
     }
 
     /// The cast of `child` (a decimal) to a string: Java's `BigDecimal.toString` in legacy
-    /// mode, `toPlainString` in ANSI mode (Spark's `useDecimalPlainString`).
-    pub fn decimal_to_string(child: Arc<dyn PhysicalExpr>, ansi: bool) -> Self {
+    /// mode, `toPlainString` in ANSI and try mode (Spark's `useDecimalPlainString`).
+    pub fn decimal_to_string(child: Arc<dyn PhysicalExpr>, mode: CastMode) -> Self {
         Self {
             child,
             target: DataType::Utf8,
-            ansi,
+            mode,
         }
     }
 
@@ -698,7 +729,7 @@ impl SparkStringCast {
             let decimals = array.as_primitive::<Decimal128Type>();
             let strings: StringArray = decimals
                 .iter()
-                .map(|v| v.map(|v| spark_decimal_string(v, *scale, self.ansi)))
+                .map(|v| v.map(|v| spark_decimal_string(v, *scale, self.mode != CastMode::Legacy)))
                 .collect();
             return Ok(Arc::new(strings));
         }
@@ -754,7 +785,7 @@ impl SparkStringCast {
 // Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
 impl PartialEq for SparkStringCast {
     fn eq(&self, other: &Self) -> bool {
-        self.child.eq(&other.child) && self.target == other.target && self.ansi == other.ansi
+        self.child.eq(&other.child) && self.target == other.target && self.mode == other.mode
     }
 }
 
@@ -764,18 +795,18 @@ impl Hash for SparkStringCast {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.child.hash(state);
         self.target.hash(state);
-        self.ansi.hash(state);
+        self.mode.hash(state);
     }
 }
 
 impl fmt::Display for SparkStringCast {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mode = if self.ansi { ", ansi" } else { "" };
         write!(
             f,
-            "spark_cast({} AS {}{mode})",
+            "spark_cast({} AS {}{})",
             self.child,
-            self.spark_type()
+            self.spark_type(),
+            self.mode.suffix()
         )
     }
 }
@@ -788,7 +819,7 @@ impl PhysicalExpr for SparkStringCast {
     fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
         // Legacy mode makes null of what does not parse; every decimal prints.
         let parses = self.target != DataType::Utf8;
-        Ok((parses && !self.ansi) || self.child.nullable(input_schema)?)
+        Ok((parses && self.mode != CastMode::Ansi) || self.child.nullable(input_schema)?)
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
@@ -813,7 +844,7 @@ impl PhysicalExpr for SparkStringCast {
             (Some(child), true) => Ok(Arc::new(Self {
                 child,
                 target: self.target.clone(),
-                ansi: self.ansi,
+                mode: self.mode,
             })),
             _ => datafusion::common::internal_err!("{self} takes one child"),
         }
@@ -883,7 +914,7 @@ pub struct SparkNumericCast {
     child: Arc<dyn PhysicalExpr>,
     from: DataType,
     target: DataType,
-    ansi: bool,
+    mode: CastMode,
 }
 
 /// An integer type's rank by width.
@@ -928,7 +959,7 @@ impl SparkNumericCast {
         child: Arc<dyn PhysicalExpr>,
         from: DataType,
         target: DataType,
-        ansi: bool,
+        mode: CastMode,
     ) -> Option<Self> {
         use DataType::{Boolean, Decimal128, Float32, Float64};
         let numeric = |t: &DataType| {
@@ -949,7 +980,7 @@ impl SparkNumericCast {
             child,
             from,
             target,
-            ansi,
+            mode,
         })
     }
 
@@ -980,8 +1011,17 @@ impl SparkNumericCast {
         ))
     }
 
-    /// `value` as an integer of `bits` bits (held in an i64), with Spark's rules.
-    fn to_integer(&self, value: Number, bits: u32) -> datafusion::common::Result<i64> {
+    /// What does not fit: Spark's error in ANSI mode, null in try mode.
+    fn fail(&self, value: Number) -> datafusion::common::Result<Option<i64>> {
+        match self.mode {
+            CastMode::Ansi => Err(self.overflow(value)),
+            _ => Ok(None),
+        }
+    }
+
+    /// `value` as an integer of `bits` bits (held in an i64), with Spark's rules; `None` for
+    /// what does not fit in try mode.
+    fn to_integer(&self, value: Number, bits: u32) -> datafusion::common::Result<Option<i64>> {
         let (min, max) = match bits {
             8 => (i64::from(i8::MIN), i64::from(i8::MAX)),
             16 => (i64::from(i16::MIN), i64::from(i16::MAX)),
@@ -997,26 +1037,26 @@ impl SparkNumericCast {
         match value {
             Number::Integer(v) => {
                 if (min..=max).contains(&v) {
-                    Ok(v)
-                } else if self.ansi {
-                    Err(self.overflow(value))
+                    Ok(Some(v))
+                } else if self.mode != CastMode::Legacy {
+                    self.fail(value)
                 } else {
-                    Ok(wrap(v))
+                    Ok(Some(wrap(v)))
                 }
             }
             Number::Float(v) => {
-                if self.ansi {
+                if self.mode != CastMode::Legacy {
                     if v.floor() <= max as f64 && v.ceil() >= min as f64 {
                         // In range (or, for bigint, at 2^63, which saturates as in Java).
-                        Ok(v as i64)
+                        Ok(Some(v as i64))
                     } else {
-                        Err(self.overflow(value))
+                        self.fail(value)
                     }
                 } else if bits == 64 {
-                    Ok(v as i64)
+                    Ok(Some(v as i64))
                 } else {
                     // Java: to int (saturating, NaN 0), then the low bits.
-                    Ok(wrap(i64::from(v as i32)))
+                    Ok(Some(wrap(i64::from(v as i32))))
                 }
             }
             Number::Decimal(v) => {
@@ -1025,15 +1065,15 @@ impl SparkNumericCast {
                 };
                 let whole = v / 10_i128.pow(u32::try_from(scale).unwrap_or(0));
                 if (i128::from(min)..=i128::from(max)).contains(&whole) {
-                    Ok(whole as i64)
-                } else if self.ansi {
-                    Err(self.overflow(value))
+                    Ok(Some(whole as i64))
+                } else if self.mode != CastMode::Legacy {
+                    self.fail(value)
                 } else {
                     // BigDecimal.longValue: the low 64 bits; then the type's.
-                    Ok(wrap(whole as i64))
+                    Ok(Some(wrap(whole as i64)))
                 }
             }
-            Number::Boolean(b) => Ok(i64::from(b)),
+            Number::Boolean(b) => Ok(Some(i64::from(b))),
         }
     }
 
@@ -1118,7 +1158,10 @@ impl SparkNumericCast {
                     DataFusionError::Internal(format!("{self}: no integer target"))
                 })?;
                 let values = rows
-                    .map(|v| v.map(|v| self.to_integer(v, bits)).transpose())
+                    .map(|v| match v {
+                        Some(v) => self.to_integer(v, bits),
+                        None => Ok(None),
+                    })
                     .collect::<datafusion::common::Result<Vec<Option<i64>>>>()?;
                 match bits {
                     8 => Arc::new(
@@ -1185,7 +1228,7 @@ impl PartialEq for SparkNumericCast {
         self.child.eq(&other.child)
             && self.from == other.from
             && self.target == other.target
-            && self.ansi == other.ansi
+            && self.mode == other.mode
     }
 }
 
@@ -1196,18 +1239,18 @@ impl Hash for SparkNumericCast {
         self.child.hash(state);
         self.from.hash(state);
         self.target.hash(state);
-        self.ansi.hash(state);
+        self.mode.hash(state);
     }
 }
 
 impl fmt::Display for SparkNumericCast {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mode = if self.ansi { ", ansi" } else { "" };
         write!(
             f,
-            "spark_cast({} AS {}{mode})",
+            "spark_cast({} AS {}{})",
             self.child,
-            spark_type_name(&self.target)
+            spark_type_name(&self.target),
+            self.mode.suffix()
         )
     }
 }
@@ -1218,7 +1261,7 @@ impl PhysicalExpr for SparkNumericCast {
     }
 
     fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
-        self.child.nullable(input_schema)
+        Ok(self.mode == CastMode::Try || self.child.nullable(input_schema)?)
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
@@ -1244,7 +1287,7 @@ impl PhysicalExpr for SparkNumericCast {
                 child,
                 from: self.from.clone(),
                 target: self.target.clone(),
-                ansi: self.ansi,
+                mode: self.mode,
             })),
             _ => datafusion::common::internal_err!("{self} takes one child"),
         }
@@ -1342,7 +1385,9 @@ mod tests {
 
     #[test]
     fn numbers_cast_as_sparks() {
-        use super::{Number, SparkNumericCast, java_float_string, number_to_f32, number_to_f64};
+        use super::{
+            CastMode, Number, SparkNumericCast, java_float_string, number_to_f32, number_to_f64,
+        };
         use datafusion::arrow::array::{
             Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array,
         };
@@ -1351,7 +1396,7 @@ mod tests {
         use std::sync::Arc;
         let cast = |from: DataType, to: DataType, ansi: bool, a: ArrayRef| {
             let child = Arc::new(Column::new("c", 0));
-            SparkNumericCast::try_new(child, from, to, ansi)
+            SparkNumericCast::try_new(child, from, to, CastMode::of(ansi, false))
                 .expect("a numeric cast")
                 .cast(&a)
         };
@@ -1407,6 +1452,17 @@ mod tests {
             narrow.as_primitive::<Int32Type>().values()[..],
             [-1_294_967_296, 300]
         );
+        let tried = SparkNumericCast::try_new(
+            Arc::new(Column::new("c", 0)),
+            DataType::Int64,
+            DataType::Int32,
+            CastMode::Try,
+        )
+        .unwrap()
+        .cast(&wide)
+        .unwrap();
+        let tried = tried.as_primitive::<Int32Type>();
+        assert!(tried.is_null(0) && tried.value(1) == 300);
         let err = cast(DataType::Int64, DataType::Int32, true, wide).unwrap_err();
         assert!(
             err.to_string()

@@ -3,7 +3,12 @@
 //! [`SparkTimestampToDate`] is `CAST(ts AS DATE)`: the date of the instant in the session's
 //! time zone (Spark's `DateTimeUtils.microsToDays`), or, for a `TIMESTAMP_NTZ` (no zone), the
 //! date of the local date-time. Time zones come from the IANA database (chrono-tz, as Arrow
-//! uses it); Spark uses the JDK's copy of the same database.
+//! uses it); Spark uses the JDK's copy of the same database. chrono-tz's tables end in 2099,
+//! where java.time applies each zone's last rules for ever: later instants take their offset
+//! from an equivalent earlier year (see `local_of_utc`).
+//!
+//! The same expression takes `hour`, `minute` and `second` of a timestamp's local time
+//! (Spark's `DateTimeUtils.getHours` and the like).
 //!
 //! [`SparkDatePart`] is `year`, `month` and `day` of a date over Spark's whole range of dates
 //! (Java's `LocalDate`: years beyond chrono's ±262,143, which DataFusion's `date_part` makes
@@ -13,7 +18,7 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, TimeZone};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, Int32Array};
 use datafusion::arrow::datatypes::{
@@ -39,16 +44,69 @@ pub fn date_of_micros(micros: i64, zone: Option<&Tz>) -> Option<i32> {
         None => i32::try_from(micros.div_euclid(MICROS_PER_DAY)).ok(),
         Some(zone) => {
             let instant = DateTime::from_timestamp_micros(micros)?;
-            let local: NaiveDate = zone.from_utc_datetime(&instant.naive_utc()).date_naive();
+            let local: NaiveDate = local_of_utc(zone, &instant.naive_utc())?.date();
             Some(chrono::Datelike::num_days_from_ce(&local) - EPOCH_DAYS_FROM_CE)
         }
     }
 }
 
-/// `CAST(child AS DATE)` of a timestamp (see the module docs).
+/// chrono-tz lists each zone's transitions up to 2099; java.time applies the zone's last rules
+/// for ever after.
+const TABLE_LAST_YEAR: i32 = 2098;
+
+/// The local date-time of `utc` in `zone`, as java.time has it. Past [`TABLE_LAST_YEAR`] the
+/// offset is the one at the same date and time of the latest earlier year that starts on the
+/// same weekday and has as many days: the rules recur by date and weekday, so that year has
+/// the same transitions.
+fn local_of_utc(zone: &Tz, utc: &NaiveDateTime) -> Option<NaiveDateTime> {
+    use chrono::{Datelike, Offset};
+    let year = utc.year();
+    let offset = if year <= TABLE_LAST_YEAR {
+        zone.offset_from_utc_datetime(utc).fix()
+    } else {
+        let shape = |y: i32| NaiveDate::from_ymd_opt(y, 1, 1).map(|d| (d.weekday(), d.leap_year()));
+        let target = shape(year)?;
+        let proxy = (TABLE_LAST_YEAR - 27..=TABLE_LAST_YEAR)
+            .rev()
+            .find(|&y| shape(y) == Some(target))?;
+        zone.offset_from_utc_datetime(&utc.with_year(proxy)?).fix()
+    };
+    utc.checked_add_signed(chrono::Duration::seconds(i64::from(
+        offset.local_minus_utc(),
+    )))
+}
+
+/// The hour, minute and second of `micros` (since the epoch, UTC) in `zone`; in no zone, of
+/// the local date-time. `None` past chrono's range.
+pub fn time_of_micros(micros: i64, zone: Option<&Tz>) -> Option<(u32, u32, u32)> {
+    use chrono::Timelike;
+    let instant = DateTime::from_timestamp_micros(micros)?;
+    let local = match zone {
+        None => instant.naive_utc(),
+        Some(zone) => local_of_utc(zone, &instant.naive_utc())?,
+    };
+    Some((local.hour(), local.minute(), local.second()))
+}
+
+/// What [`SparkTimestampToDate`] takes of a timestamp's local date-time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimestampPart {
+    /// The date (`CAST(ts AS DATE)`).
+    Date,
+    /// `hour(ts)`, 0 to 23.
+    Hour,
+    /// `minute(ts)`, 0 to 59.
+    Minute,
+    /// `second(ts)`, 0 to 59 (the fraction dropped).
+    Second,
+}
+
+/// `CAST(child AS DATE)` of a timestamp (see the module docs), or its `hour`, `minute` or
+/// `second` in the same zone.
 #[derive(Debug)]
 pub struct SparkTimestampToDate {
     child: Arc<dyn PhysicalExpr>,
+    part: TimestampPart,
     /// The session's time zone as Spark named it; none for a `TIMESTAMP_NTZ`.
     zone_name: Option<String>,
     zone: Option<Tz>,
@@ -67,9 +125,15 @@ impl SparkTimestampToDate {
             .transpose()?;
         Ok(Self {
             child,
+            part: TimestampPart::Date,
             zone_name: zone.map(str::to_owned),
             zone: parsed,
         })
+    }
+
+    /// The same, taking `part` of the local date-time instead of its date.
+    pub fn with_part(self, part: TimestampPart) -> Self {
+        Self { part, ..self }
     }
 
     fn dates(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
@@ -77,6 +141,28 @@ impl SparkTimestampToDate {
             return datafusion::common::internal_err!("{self} of a {} value", array.data_type());
         };
         let micros = array.as_primitive::<TimestampMicrosecondType>();
+        if self.part != TimestampPart::Date {
+            let parts = micros
+                .iter()
+                .map(|v| match v {
+                    None => Ok(None),
+                    Some(v) => time_of_micros(v, self.zone.as_ref())
+                        .map(|(h, m, s)| {
+                            Some(match self.part {
+                                TimestampPart::Hour => h,
+                                TimestampPart::Minute => m,
+                                _ => s,
+                            } as i32)
+                        })
+                        .ok_or_else(|| {
+                            datafusion::error::DataFusionError::Execution(format!(
+                                "timestamp {v} us is out of range for a local time"
+                            ))
+                        }),
+                })
+                .collect::<datafusion::common::Result<Int32Array>>()?;
+            return Ok(Arc::new(parts));
+        }
         let dates = micros
             .iter()
             .map(|v| match v {
@@ -97,7 +183,7 @@ impl SparkTimestampToDate {
 // Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
 impl PartialEq for SparkTimestampToDate {
     fn eq(&self, other: &Self) -> bool {
-        self.child.eq(&other.child) && self.zone_name == other.zone_name
+        self.child.eq(&other.child) && self.part == other.part && self.zone_name == other.zone_name
     }
 }
 
@@ -106,22 +192,32 @@ impl Eq for SparkTimestampToDate {}
 impl Hash for SparkTimestampToDate {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.child.hash(state);
+        self.part.hash(state);
         self.zone_name.hash(state);
     }
 }
 
 impl fmt::Display for SparkTimestampToDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.part {
+            TimestampPart::Date => "spark_timestamp_to_date",
+            TimestampPart::Hour => "spark_hour",
+            TimestampPart::Minute => "spark_minute",
+            TimestampPart::Second => "spark_second",
+        };
         match &self.zone_name {
-            Some(zone) => write!(f, "spark_timestamp_to_date({}, {zone})", self.child),
-            None => write!(f, "spark_timestamp_to_date({})", self.child),
+            Some(zone) => write!(f, "{name}({}, {zone})", self.child),
+            None => write!(f, "{name}({})", self.child),
         }
     }
 }
 
 impl PhysicalExpr for SparkTimestampToDate {
     fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
-        Ok(DataType::Date32)
+        Ok(match self.part {
+            TimestampPart::Date => DataType::Date32,
+            _ => DataType::Int32,
+        })
     }
 
     fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
@@ -149,6 +245,7 @@ impl PhysicalExpr for SparkTimestampToDate {
         match (children.pop(), children.is_empty()) {
             (Some(child), true) => Ok(Arc::new(Self {
                 child,
+                part: self.part,
                 zone_name: self.zone_name.clone(),
                 zone: self.zone,
             })),
@@ -320,6 +417,53 @@ mod tests {
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
         assert_eq!(civil_from_days(i32::MAX).0, 5_881_580);
         assert_eq!(civil_from_days(i32::MIN).0, -5_877_641);
+    }
+
+    #[test]
+    fn local_times_in_the_sessions_zone() {
+        let la: Tz = "America/Los_Angeles".parse().unwrap();
+        let lord_howe: Tz = "Australia/Lord_Howe".parse().unwrap();
+        // 2024-03-10 10:30:15 UTC: 03:30:15 PDT (DST began at 02:00 local, 10:00 UTC).
+        assert_eq!(
+            time_of_micros(micros(2024, 3, 10, 10, 30, 15), Some(&la)),
+            Some((3, 30, 15))
+        );
+        assert_eq!(
+            time_of_micros(micros(2024, 3, 10, 9, 30, 15), Some(&la)),
+            Some((1, 30, 15))
+        );
+        // Lord Howe: +10:30 in winter (July), +11 in summer (January).
+        assert_eq!(
+            time_of_micros(micros(2024, 7, 1, 0, 0, 0), Some(&lord_howe)),
+            Some((10, 30, 0))
+        );
+        assert_eq!(
+            time_of_micros(micros(2024, 1, 1, 0, 0, 0), Some(&lord_howe)),
+            Some((11, 0, 0))
+        );
+        // After chrono-tz's table (2099): the zone's rules go on, as in java.time.
+        assert_eq!(
+            time_of_micros(micros(2262, 4, 12, 12, 0, 0), Some(&la)),
+            Some((5, 0, 0))
+        );
+        assert_eq!(
+            time_of_micros(micros(2262, 1, 12, 12, 0, 0), Some(&la)),
+            Some((4, 0, 0))
+        );
+        assert_eq!(
+            time_of_micros(micros(2500, 1, 1, 0, 0, 0), Some(&lord_howe)),
+            Some((11, 0, 0))
+        );
+        assert_eq!(
+            date_of_micros(micros(2262, 4, 12, 7, 30, 0), Some(&la)),
+            Some(day(2262, 4, 12))
+        );
+        // Before the epoch, with a fraction (dropped), and in no zone.
+        assert_eq!(time_of_micros(-1, None), Some((23, 59, 59)));
+        assert_eq!(
+            time_of_micros(micros(1969, 12, 31, 23, 59, 58) + 999_999, None),
+            Some((23, 59, 58))
+        );
     }
 
     #[test]

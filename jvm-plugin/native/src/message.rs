@@ -317,6 +317,9 @@ pub enum Expr {
         /// ANSI mode: a value that does not fit is an error instead of null.
         #[serde(default)]
         ansi: bool,
+        /// `try_cast`: the ANSI rules with null instead of the error.
+        #[serde(default, rename = "try")]
+        try_cast: bool,
     },
     /// Spark's final average of a decimal: `sum / count` computed as Spark does (the exact
     /// quotient rounded half up to the result's scale), null when `count` is 0 or null, and
@@ -361,6 +364,16 @@ pub enum Expr {
     TimestampToDate {
         /// A timestamp.
         child: Box<Expr>,
+        /// The time zone, for a `timestamp` (an instant).
+        #[serde(default)]
+        zone: Option<String>,
+    },
+    /// `hour`, `minute` or `second` of a timestamp's local time, as an int.
+    TimestampPart {
+        /// A timestamp.
+        child: Box<Expr>,
+        /// `hour`, `minute` or `second`.
+        part: String,
         /// The time zone, for a `timestamp` (an instant).
         #[serde(default)]
         zone: Option<String>,

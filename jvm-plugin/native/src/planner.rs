@@ -49,8 +49,8 @@ use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
-use crate::cast::{SparkNumericCast, SparkStringCast};
-use crate::datetime::{DatePart, SparkDatePart, SparkTimestampToDate};
+use crate::cast::{CastMode, SparkNumericCast, SparkStringCast};
+use crate::datetime::{DatePart, SparkDatePart, SparkTimestampToDate, TimestampPart};
 use crate::error::{NativeError, Result};
 use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
@@ -793,24 +793,27 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             child,
             data_type,
             ansi,
+            try_cast,
         } => {
             let options = if *ansi { ANSI_CAST } else { SPARK_CAST };
+            let mode = CastMode::of(*ansi, *try_cast);
             let child = translate(child, schema)?;
             let target = arrow_type(data_type)?;
-            // Spark parses strings, and prints decimals, its own way (crate::cast).
-            let spark_parse = match (child.data_type(schema)?, &target) {
+            let from = child.data_type(schema)?;
+            // Spark parses strings, prints decimals and converts numbers its own way
+            // (crate::cast); the rest (widening) is Arrow's cast.
+            let spark_parse = match (&from, &target) {
                 (DataType::Utf8, _) => {
-                    SparkStringCast::try_new(Arc::clone(&child), target.clone(), *ansi)
+                    SparkStringCast::try_new(Arc::clone(&child), target.clone(), mode)
                 }
-                (DataType::Decimal128(..), DataType::Utf8) => Some(
-                    SparkStringCast::decimal_to_string(Arc::clone(&child), *ansi),
-                ),
+                (DataType::Decimal128(..), DataType::Utf8) => {
+                    Some(SparkStringCast::decimal_to_string(Arc::clone(&child), mode))
+                }
                 _ => None,
             };
-            let from = child.data_type(schema)?;
             match spark_parse {
                 Some(cast) => Arc::new(cast),
-                None => match SparkNumericCast::try_new(Arc::clone(&child), from, target, *ansi) {
+                None => match SparkNumericCast::try_new(Arc::clone(&child), from, target, mode) {
                     Some(cast) => Arc::new(cast),
                     None => cast_with(child, data_type, schema, options)?,
                 },
@@ -911,6 +914,25 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             };
             expect_type(&child, schema, &expected, "a timestamp's date")?;
             Arc::new(SparkTimestampToDate::try_new(child, zone.as_deref())?)
+        }
+        Expr::TimestampPart { child, part, zone } => {
+            let child = translate(child, schema)?;
+            let expected = match zone {
+                Some(_) => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
+                None => DataType::Timestamp(TimeUnit::Microsecond, None),
+            };
+            expect_type(&child, schema, &expected, "a timestamp's time")?;
+            let part = match part.as_str() {
+                "hour" => TimestampPart::Hour,
+                "minute" => TimestampPart::Minute,
+                "second" => TimestampPart::Second,
+                other => {
+                    return Err(NativeError::plan(format!(
+                        "timestamp part {other:?} is not hour, minute or second"
+                    )));
+                }
+            };
+            Arc::new(SparkTimestampToDate::try_new(child, zone.as_deref())?.with_part(part))
         }
         Expr::DatePart { child, part } => {
             let child = translate(child, schema)?;

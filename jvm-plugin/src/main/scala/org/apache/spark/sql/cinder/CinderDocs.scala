@@ -53,7 +53,8 @@ object CinderDocs {
   val expressions: Seq[(String, String)] = Seq(
     ("column, literal", "types: boolean, tinyint, smallint, int, bigint, float, double, string (default collation), " +
       "date, decimal(p ≤ 38), timestamp and timestamp_ntz (compared, grouped, joined, sorted, shuffled, min/max, " +
-      "their dates; other time-zone-dependent operations, such as casts to strings and hour(), stay on Spark)"),
+      "their dates, `hour`, `minute` and `second` in the session time zone; other time-zone-dependent operations, " +
+      "such as casts to strings and date_trunc(), stay on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy) or failing (ANSI) on integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; null or an ANSI error on overflow)"),
     ("`/`", "doubles (by zero: null, or `DIVIDE_BY_ZERO` in ANSI mode for a non-null dividend); decimals with " +
@@ -67,7 +68,8 @@ object CinderDocs {
     ("`LIKE`, `startswith`, `endswith`, `contains`", "constant patterns, escape character `\\`"),
     ("`substring`", "constant position ≥ 1 and length ≥ 0"),
     ("`year`, `month`, `day`", "of dates, over Spark's range (years beyond ±262,143 too)"),
-    ("`CAST`", "widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); " +
+    ("`CAST`, `try_cast`", "`try_cast` with Spark's try rules (the ANSI rules with null for the error; from strings " +
+      "to floats, decimals and dates the legacy rules); widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); " +
       "integers, booleans and dates to strings; decimals to strings (Java's `BigDecimal.toString`, plain in ANSI " +
       "mode); strings to integers, dates and booleans (Spark's parsing: " +
       "trimmed; a sign, digits, and in legacy mode a dropped fraction; `[+-]yyyy[-m[m][-d[d][ |T...]]]`; " +

@@ -159,8 +159,8 @@ object PlanJson {
       // Integers, booleans and dates print the same way in Spark and Arrow.
       case (a, s: StringType) if s == StringType && (isIntegral(a) || a == BooleanType || a == DateType) => true
       // Decimals print as Java's BigDecimal does (plain in ANSI mode), natively (crate::cast).
-      // (try_cast may print plainly too: stays on Spark.)
-      case (_: DecimalType, s: StringType) if s == StringType => mode != EvalMode.TRY
+      // (try_cast prints plainly too.)
+      case (_: DecimalType, s: StringType) if s == StringType => true
       case (a, b) if isIntegral(a) && isIntegral(b) => integralRank(a) <= integralRank(b)
       case (a, FloatType | DoubleType) if isIntegral(a) => true
       case (FloatType, DoubleType) => true
@@ -172,23 +172,23 @@ object PlanJson {
     }
     val narrowingOk = (from, to) match {
       // A decimal rescale rounds half up, as Arrow's cast does; a value that does not fit is
-      // null (legacy: Arrow's safe cast) or an error (ANSI: Arrow's checked cast).
-      case (_: DecimalType, _: DecimalType) => mode != EvalMode.TRY
-      case (a, _: DecimalType) if isIntegral(a) => mode != EvalMode.TRY
-      // Spark's number parsing, natively (crate::cast): null (legacy) or an error (ANSI) for
-      // what does not parse or fit.
+      // null (legacy and try: Arrow's safe cast) or an error (ANSI: Arrow's checked cast).
+      case (_: DecimalType, _: DecimalType) => true
+      case (a, _: DecimalType) if isIntegral(a) => true
+      // Spark's number parsing, natively (crate::cast): null (legacy, try) or an error (ANSI)
+      // for what does not parse or fit.
       case (s: StringType, b) if s == StringType && (isIntegral(b) || b == DateType || b == BooleanType ||
           b == FloatType || b == DoubleType || b.isInstanceOf[DecimalType]) =>
-        mode != EvalMode.TRY
+        true
       // Spark's numeric rules, natively (crate::cast::SparkNumericCast): the low bits in legacy
-      // mode, CAST_OVERFLOW in ANSI mode.
-      case (a, b) if isIntegral(a) && isIntegral(b) => mode != EvalMode.TRY
-      case (FloatType | DoubleType | _: DecimalType, b) if isIntegral(b) => mode != EvalMode.TRY
-      case (_: DecimalType, FloatType | DoubleType) | (DoubleType, FloatType) => mode != EvalMode.TRY
+      // mode, CAST_OVERFLOW in ANSI mode, null in try mode.
+      case (a, b) if isIntegral(a) && isIntegral(b) => true
+      case (FloatType | DoubleType | _: DecimalType, b) if isIntegral(b) => true
+      case (_: DecimalType, FloatType | DoubleType) | (DoubleType, FloatType) => true
       case (a, BooleanType) if isIntegral(a) || a == FloatType || a == DoubleType || a.isInstanceOf[DecimalType] =>
-        mode != EvalMode.TRY
-      case (BooleanType, b) if isIntegral(b) || b == FloatType || b == DoubleType => mode != EvalMode.TRY
-      case (BooleanType, d: DecimalType) => d.precision - d.scale >= 1 && mode != EvalMode.TRY
+        true
+      case (BooleanType, b) if isIntegral(b) || b == FloatType || b == DoubleType => true
+      case (BooleanType, d: DecimalType) => d.precision - d.scale >= 1
       case _ => false
     }
     if (widening || narrowingOk) Right(())
@@ -271,6 +271,17 @@ object PlanJson {
     if (child.dataType != DateType) Left(s"$part of ${child.dataType.simpleString} is not native yet")
     else expr(child, input).map(c => s"""{"kind":"date_part","child":$c,"part":"$part"}""")
 
+  /** `hour`, `minute` or `second` of a timestamp (in `zone` for an instant). */
+  private def timePart(child: Expression, timeZoneId: Option[String], zone: => java.time.ZoneId, part: String,
+      input: Seq[Attribute]): Either[String, String] = {
+    val z: Either[String, String] =
+      if (child.dataType == TimestampNTZType) Right("")
+      else if (child.dataType != TimestampType) Left(s"$part of a ${child.dataType.simpleString} is not native")
+      else if (timeZoneId.isEmpty) Left(s"$part of a timestamp without a time zone is not native")
+      else Right(s""","zone":${str(if (zone.getId == "Z") "UTC" else zone.getId)}""")
+    for (zz <- z; c <- expr(child, input)) yield s"""{"kind":"timestamp_part","child":$c,"part":"$part"$zz}"""
+  }
+
   /** The native form of `e` over `input`'s columns, or why it cannot go native. */
   def expr(e: Expression, input: Seq[Attribute]): Either[String, String] = e match {
     case Alias(child, _) => expr(child, input)
@@ -343,7 +354,12 @@ object PlanJson {
         child <- expr(c.child, input)
         t <- typeName(c.dataType)
       } yield {
-        val ansi = if (c.evalMode == EvalMode.ANSI) ""","ansi":true""" else ""
+        // try_cast: the ANSI rules with null instead of the error (crate::cast::CastMode).
+        val ansi = c.evalMode match {
+          case EvalMode.ANSI => ""","ansi":true"""
+          case EvalMode.TRY => ""","try":true"""
+          case _ => ""
+        }
         s"""{"kind":"cast","type":${str(t)},"child":$child$ansi}"""
       }
     case s: org.apache.spark.sql.execution.ScalarSubquery =>
@@ -384,6 +400,10 @@ object PlanJson {
         if child.dataType == StringType =>
       if (pos < 1 || len < 0) Left(s"substring from $pos for $len is not native yet (pos >= 1, len >= 0 only)")
       else expr(child, input).map(c => s"""{"kind":"substring","child":$c,"pos":$pos,"len":$len}""")
+    // The local time of a timestamp: in the session's time zone for an instant.
+    case h: Hour => timePart(h.child, h.timeZoneId, h.zoneId, "hour", input)
+    case m: Minute => timePart(m.child, m.timeZoneId, m.zoneId, "minute", input)
+    case s: Second => timePart(s.child, s.timeZoneId, s.zoneId, "second", input)
     case Year(child) => datePart(child, "year", input)
     case Month(child) => datePart(child, "month", input)
     case DayOfMonth(child) => datePart(child, "day", input)
