@@ -1,8 +1,8 @@
 """Timestamps natively: Spark's TimestampType (an instant) and TimestampNTZType (a local
 date-time), both microseconds, read from Parquet in each of Spark's encodings (INT96, its
 default; TIMESTAMP_MICROS; TIMESTAMP_MILLIS), compared, grouped, joined, sorted and shuffled.
-Their dates and hour/minute/second in the session's time zone run natively; what else depends
-on it (casts to strings, date_trunc(), ...) stays on Spark and says so."""
+Their dates, hour/minute/second and casts to strings in the session's time zone run natively;
+what else depends on it (date_trunc(), date_format(), ...) stays on Spark and says so."""
 
 import os
 from datetime import datetime, timedelta
@@ -103,7 +103,8 @@ def test_dates_of_timestamps_in_the_session_time_zone(spark, timestamps, zone):
     # included (Lord Howe moves by half an hour).
     conf = {"spark.sql.session.timeZone": zone}
     compare(spark, "SELECT id, CAST(ts AS DATE), to_date(ntz), year(ts), month(ts), dayofmonth(ntz), "
-                   "hour(ts), minute(ts), second(ts), hour(ntz), minute(ntz), second(ntz) FROM tst", conf=conf)
+                   "hour(ts), minute(ts), second(ts), hour(ntz), minute(ntz), second(ntz), "
+                   "CAST(ts AS STRING), CAST(ntz AS STRING) FROM tst", conf=conf)
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
     compare(spark, "SELECT to_date(ts) AS day, count(*), min(ts) FROM tst GROUP BY to_date(ts)", conf=conf)
     compare(spark, "SELECT id FROM tst WHERE CAST(ts AS DATE) = DATE'2000-01-02'", conf=conf)
@@ -113,7 +114,34 @@ def test_dates_of_timestamps_in_the_session_time_zone(spark, timestamps, zone):
 
 def test_time_zone_dependent_operations_stay_on_spark(spark, timestamps):
     for expression, reason in [("date_trunc('HOUR', ts)", "date_trunc"),
-                               ("CAST(ts AS STRING)", "cast from timestamp to string"),
+                               ("date_format(ts, 'yyyy')", "date_format"),
                                ("CAST(CAST(ts AS DATE) AS TIMESTAMP)", "cast from date to timestamp")]:
         compare(spark, f"SELECT id, {expression} FROM tst", native=None)
         assert any(reason in r for r in fallback_reasons(spark)), (expression, fallback_reasons(spark))
+
+
+def test_timestamps_beyond_four_digit_years_as_strings(spark, data_dir):
+    # Years past 9999 print with a '+', years before 1 with a '-' (java.time's ISO_LOCAL_DATE);
+    # made by Spark itself (Python's datetime stops at 1 to 9999), proleptic Gregorian.
+    path = os.path.join(data_dir, "ts_wide_years")
+    conf = {"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+            "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+            "spark.sql.session.timeZone": "America/Los_Angeles"}
+    seconds = [0, -1, 327_403_022_645, -63_745_056_000, -62_167_219_200, 253_402_300_799, 253_402_300_800,
+               4_102_444_800, 7_258_118_400]
+    values = ", ".join(f"({i}, {s})" for i, s in enumerate(seconds))
+    previous = {k: spark.conf.get(k, None) for k in conf}
+    try:
+        for k, v in conf.items():
+            spark.conf.set(k, v)
+        spark.sql(f"SELECT id, timestamp_seconds(s) + make_interval(0, 0, 0, 0, 0, 0, id / 8) AS ts "
+                  f"FROM VALUES {values} AS v(id, s)").write.mode("overwrite").parquet(path)
+        spark.read.parquet(path).createOrReplaceTempView("wide_years")
+        compare(spark, "SELECT id, CAST(ts AS STRING), hour(ts), minute(ts), second(ts) FROM wide_years")
+        assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    finally:
+        for k, v in previous.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)

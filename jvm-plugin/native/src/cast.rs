@@ -1060,9 +1060,20 @@ impl SparkNumericCast {
                 }
             }
             Number::Decimal(v) => {
-                let DataType::Decimal128(_, scale) = self.from else {
+                let DataType::Decimal128(precision, scale) = self.from else {
                     return datafusion::common::internal_err!("{self} of a non-decimal");
                 };
+                if self.mode != CastMode::Legacy && precision > 18 && bits < 64 {
+                    // Spark's roundToInt/Short/Byte of a decimal held as a BigDecimal (more
+                    // than 18 digits) goes through its double: floor/ceil in range, then
+                    // toward zero (`1.99999999999999999999` is 2).
+                    let d = number_to_f64(value, scale);
+                    return if d.floor() <= max as f64 && d.ceil() >= min as f64 {
+                        Ok(Some(d as i64))
+                    } else {
+                        self.fail(value)
+                    };
+                }
                 let whole = v / 10_i128.pow(u32::try_from(scale).unwrap_or(0));
                 if (i128::from(min)..=i128::from(max)).contains(&whole) {
                     Ok(Some(whole as i64))
@@ -1495,6 +1506,28 @@ mod tests {
                 .contains("The value 12345678901234567890.99BD of the type \"DECIMAL(22,2)\""),
             "{err}"
         );
+        // ANSI/try casts of decimals of more than 18 digits to int go through a double (Spark).
+        let wide: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![
+                199_999_999_999_999_999_999,
+                214_748_364_799_999_999_990_000_000_000,
+            ])
+            .with_precision_and_scale(38, 20)
+            .unwrap(),
+        );
+        let ints = SparkNumericCast::try_new(
+            Arc::new(Column::new("c", 0)),
+            DataType::Decimal128(38, 20),
+            DataType::Int32,
+            CastMode::Try,
+        )
+        .unwrap()
+        .cast(&wide)
+        .unwrap();
+        let ints = ints.as_primitive::<Int32Type>();
+        assert_eq!(ints.value(0), 2);
+        // 2147483647.9999999999: its double is 2^31, out of range (Spark: CAST_OVERFLOW).
+        assert!(ints.is_null(1));
         let floats = cast(
             DataType::Float64,
             DataType::Float32,

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
 use datafusion::arrow::array::timezone::Tz;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, Int32Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, Int32Array, StringArray};
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Schema, TimeUnit, TimestampMicrosecondType,
 };
@@ -61,8 +61,16 @@ const TABLE_LAST_YEAR: i32 = 2098;
 fn local_of_utc(zone: &Tz, utc: &NaiveDateTime) -> Option<NaiveDateTime> {
     use chrono::{Datelike, Offset};
     let year = utc.year();
+    let at = |y: i32, m: u32| {
+        NaiveDate::from_ymd_opt(y, m, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| zone.offset_from_utc_datetime(&t).fix())
+    };
     let offset = if year <= TABLE_LAST_YEAR {
         zone.offset_from_utc_datetime(utc).fix()
+    } else if at(TABLE_LAST_YEAR, 1) == at(TABLE_LAST_YEAR, 7) {
+        // No daylight saving left (Morocco's yearly changes end in 2087, say): the last offset.
+        at(TABLE_LAST_YEAR, 12)?
     } else {
         let shape = |y: i32| NaiveDate::from_ymd_opt(y, 1, 1).map(|d| (d.weekday(), d.leap_year()));
         let target = shape(year)?;
@@ -88,6 +96,45 @@ pub fn time_of_micros(micros: i64, zone: Option<&Tz>) -> Option<(u32, u32, u32)>
     Some((local.hour(), local.minute(), local.second()))
 }
 
+/// Spark's `CAST(ts AS STRING)` (`FractionTimestampFormatter`: java.time's
+/// `ISO_LOCAL_DATE`, ` HH:mm:ss`, then the fraction without its trailing zeros) of `micros` in
+/// `zone` (none: the local date-time of a `TIMESTAMP_NTZ`). Years past 9999 get a `+`,
+/// negative years a `-` and four digits at least.
+pub fn spark_timestamp_string(micros: i64, zone: Option<&Tz>) -> Option<String> {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    let instant = DateTime::from_timestamp_micros(micros)?;
+    let local = match zone {
+        None => instant.naive_utc(),
+        Some(zone) => local_of_utc(zone, &instant.naive_utc())?,
+    };
+    let year = local.year();
+    let mut text = if year > 9999 {
+        format!("+{year}")
+    } else if year < 0 {
+        format!("-{:04}", -i64::from(year))
+    } else {
+        format!("{year:04}")
+    };
+    write!(
+        text,
+        "-{:02}-{:02} {:02}:{:02}:{:02}",
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second()
+    )
+    .ok()?;
+    let fraction = micros.rem_euclid(1_000_000);
+    if fraction != 0 {
+        let digits = format!("{fraction:06}");
+        text.push('.');
+        text.push_str(digits.trim_end_matches('0'));
+    }
+    Some(text)
+}
+
 /// What [`SparkTimestampToDate`] takes of a timestamp's local date-time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimestampPart {
@@ -99,6 +146,8 @@ pub enum TimestampPart {
     Minute,
     /// `second(ts)`, 0 to 59 (the fraction dropped).
     Second,
+    /// `CAST(ts AS STRING)`: `yyyy-MM-dd HH:mm:ss[.ffffff]` (see [`spark_timestamp_string`]).
+    String,
 }
 
 /// `CAST(child AS DATE)` of a timestamp (see the module docs), or its `hour`, `minute` or
@@ -141,6 +190,22 @@ impl SparkTimestampToDate {
             return datafusion::common::internal_err!("{self} of a {} value", array.data_type());
         };
         let micros = array.as_primitive::<TimestampMicrosecondType>();
+        if self.part == TimestampPart::String {
+            let strings = micros
+                .iter()
+                .map(|v| match v {
+                    None => Ok(None),
+                    Some(v) => spark_timestamp_string(v, self.zone.as_ref())
+                        .map(Some)
+                        .ok_or_else(|| {
+                            datafusion::error::DataFusionError::Execution(format!(
+                                "timestamp {v} us is out of range for a local time"
+                            ))
+                        }),
+                })
+                .collect::<datafusion::common::Result<StringArray>>()?;
+            return Ok(Arc::new(strings));
+        }
         if self.part != TimestampPart::Date {
             let parts = micros
                 .iter()
@@ -204,6 +269,7 @@ impl fmt::Display for SparkTimestampToDate {
             TimestampPart::Hour => "spark_hour",
             TimestampPart::Minute => "spark_minute",
             TimestampPart::Second => "spark_second",
+            TimestampPart::String => "spark_timestamp_string",
         };
         match &self.zone_name {
             Some(zone) => write!(f, "{name}({}, {zone})", self.child),
@@ -216,6 +282,7 @@ impl PhysicalExpr for SparkTimestampToDate {
     fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
         Ok(match self.part {
             TimestampPart::Date => DataType::Date32,
+            TimestampPart::String => DataType::Utf8,
             _ => DataType::Int32,
         })
     }
@@ -454,10 +521,42 @@ mod tests {
             time_of_micros(micros(2500, 1, 1, 0, 0, 0), Some(&lord_howe)),
             Some((11, 0, 0))
         );
+        // Morocco: Ramadan changes listed year by year to 2087, then +01 for good.
+        let casablanca: Tz = "Africa/Casablanca".parse().unwrap();
+        for year in [2100, 2101, 2105, 2200] {
+            for month in 1..=12 {
+                assert_eq!(
+                    time_of_micros(micros(year, month, 15, 12, 0, 0), Some(&casablanca)),
+                    Some((13, 0, 0)),
+                    "{year}-{month}"
+                );
+            }
+        }
         assert_eq!(
             date_of_micros(micros(2262, 4, 12, 7, 30, 0), Some(&la)),
             Some(day(2262, 4, 12))
         );
+        // As strings (Spark's FractionTimestampFormatter).
+        let text = |m: i64, z: Option<&Tz>| spark_timestamp_string(m, z).unwrap();
+        assert_eq!(text(0, None), "1970-01-01 00:00:00");
+        assert_eq!(text(-1, None), "1969-12-31 23:59:59.999999");
+        assert_eq!(
+            text(micros(2024, 2, 29, 12, 30, 0) + 123_400, None),
+            "2024-02-29 12:30:00.1234"
+        );
+        assert_eq!(
+            text(micros(2024, 3, 10, 10, 30, 15) + 500_000, Some(&la)),
+            "2024-03-10 03:30:15.5"
+        );
+        assert_eq!(
+            text(micros(12_345, 1, 2, 3, 4, 5), None),
+            "+12345-01-02 03:04:05"
+        );
+        assert_eq!(
+            text(micros(-44, 3, 15, 0, 0, 0), None),
+            "-0044-03-15 00:00:00"
+        );
+        assert_eq!(text(micros(0, 1, 1, 0, 0, 0), None), "0000-01-01 00:00:00");
         // Before the epoch, with a fraction (dropped), and in no zone.
         assert_eq!(time_of_micros(-1, None), Some((23, 59, 59)));
         assert_eq!(

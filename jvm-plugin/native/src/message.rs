@@ -368,11 +368,12 @@ pub enum Expr {
         #[serde(default)]
         zone: Option<String>,
     },
-    /// `hour`, `minute` or `second` of a timestamp's local time, as an int.
+    /// `hour`, `minute` or `second` of a timestamp's local time, as an int, or (`string`) the
+    /// timestamp as Spark's `CAST(ts AS STRING)` writes it.
     TimestampPart {
         /// A timestamp.
         child: Box<Expr>,
-        /// `hour`, `minute` or `second`.
+        /// `hour`, `minute`, `second` or `string`.
         part: String,
         /// The time zone, for a `timestamp` (an instant).
         #[serde(default)]

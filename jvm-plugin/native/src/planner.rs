@@ -424,9 +424,12 @@ fn shared_join(node: &Node, leaves: &Leaves<'_>) -> Result<Option<Arc<dyn Execut
         return Ok(None);
     }
     let probe = build_plan(probe_node, leaves)?;
+    // The probe plan is in the key, not only its schema: the shared join's properties
+    // (orderings, constants) are those of the first task's probe side, which the operators
+    // above rely on. (The plan is the same in every task of a stage: the files are leaves.)
     let key = format!(
         "{share_key} {join_type:?} {left_keys:?} {right_keys:?} {condition:?} {build:?} \
-         {build_node:?} {:?}",
+         {build_node:?} {probe_node:?} {:?}",
         probe.schema()
     );
     if let Some(join) = crate::shared_join::cached(&key) {
@@ -926,9 +929,10 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 "hour" => TimestampPart::Hour,
                 "minute" => TimestampPart::Minute,
                 "second" => TimestampPart::Second,
+                "string" => TimestampPart::String,
                 other => {
                     return Err(NativeError::plan(format!(
-                        "timestamp part {other:?} is not hour, minute or second"
+                        "timestamp part {other:?} is not hour, minute, second or string"
                     )));
                 }
             };

@@ -86,9 +86,10 @@ pub fn insert(key: String, join: Arc<dyn ExecutionPlan>, bytes: usize) -> Arc<dy
     join
 }
 
-/// Drops the entry for `key` (its build failed).
-pub fn evict(key: &str) {
-    lock(cache()).retain(|e| e.key != key);
+/// Drops the entry for `key` if it still holds `join` (whose build failed; a task holding an
+/// older, failed join leaves a newer entry alone).
+pub fn evict(key: &str, join: &Arc<dyn ExecutionPlan>) {
+    lock(cache()).retain(|e| e.key != key || !Arc::ptr_eq(&e.join, join));
 }
 
 thread_local! {
@@ -363,15 +364,15 @@ impl ExecutionPlan for SharedJoinExec {
         let joined = match joined {
             Ok(stream) => stream,
             Err(e) => {
-                evict(&self.key);
+                evict(&self.key, &self.join);
                 return Err(e);
             }
         };
-        let (schema, key) = (joined.schema(), self.key.clone());
+        let (schema, key, join) = (joined.schema(), self.key.clone(), Arc::clone(&self.join));
         let stream = joined.map(move |batch| {
             if batch.is_err() {
                 // The build may have failed; whatever failed, the next task starts afresh.
-                evict(&key);
+                evict(&key, &join);
             }
             batch
         });

@@ -53,8 +53,8 @@ object CinderDocs {
   val expressions: Seq[(String, String)] = Seq(
     ("column, literal", "types: boolean, tinyint, smallint, int, bigint, float, double, string (default collation), " +
       "date, decimal(p ≤ 38), timestamp and timestamp_ntz (compared, grouped, joined, sorted, shuffled, min/max, " +
-      "their dates, `hour`, `minute` and `second` in the session time zone; other time-zone-dependent operations, " +
-      "such as casts to strings and date_trunc(), stay on Spark)"),
+      "their dates, `hour`, `minute`, `second` and casts to strings in the session time zone; other " +
+      "time-zone-dependent operations, such as date_trunc() and date_format(), stay on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy) or failing (ANSI) on integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; null or an ANSI error on overflow)"),
     ("`/`", "doubles (by zero: null, or `DIVIDE_BY_ZERO` in ANSI mode for a non-null dividend); decimals with " +

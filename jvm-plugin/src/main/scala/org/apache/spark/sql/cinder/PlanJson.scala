@@ -348,6 +348,10 @@ object PlanJson {
         else if (c.timeZoneId.isEmpty) Left("a cast from timestamp to date without a time zone is not native")
         else Right(s""","zone":${str(if (c.zoneId.getId == "Z") "UTC" else c.zoneId.getId)}""")
       for (z <- zone; child <- expr(c.child, input)) yield s"""{"kind":"timestamp_to_date","child":$child$z}"""
+    // A timestamp as a string: in the session's time zone for an instant.
+    case c: Cast if c.dataType == StringType && (c.child.dataType == TimestampType ||
+        c.child.dataType == TimestampNTZType) =>
+      timePart(c.child, c.timeZoneId, c.zoneId, "string", input)
     case c: Cast =>
       for {
         _ <- castSupported(c.child.dataType, c.dataType, c.evalMode)
