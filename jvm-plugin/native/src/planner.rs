@@ -447,9 +447,16 @@ fn shared_join(node: &Node, leaves: &Leaves<'_>) -> Result<Option<Arc<dyn Execut
     while let Some(batch) = source.next_batch()? {
         batches.push(batch);
     }
+    // The bytes the columns use: an IPC block's columns are slices of one buffer, which
+    // `get_array_memory_size` would count once per column.
     let bytes = batches
         .iter()
-        .map(RecordBatch::get_array_memory_size)
+        .flat_map(RecordBatch::columns)
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
         .sum::<usize>();
     let build_side: Arc<dyn ExecutionPlan> = Arc::new(OnceBatchesExec::new(build_schema, batches));
     let join = |probe: Arc<dyn ExecutionPlan>| {
