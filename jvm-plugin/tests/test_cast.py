@@ -200,3 +200,18 @@ def test_try_cast_of_numbers_and_what_stays_on_spark(spark, numbers):
     assert any(n.startswith("Project <- ParquetScan") for n in native_subtrees(spark)), fallback_reasons(spark)
     compare(spark, "SELECT id, try_cast(x AS STRING) FROM nums", native=None)
     assert any("cast from double to string (try mode)" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+def test_try_arithmetic(spark, numbers):
+    # Integer overflow is null (where legacy mode wraps and ANSI mode fails); decimals, floats,
+    # division and remainder give what legacy mode gives.
+    for ansi in ("false", "true"):
+        compare(spark, "SELECT id, try_add(t, t), try_subtract(sm, CAST(1 AS SMALLINT)), try_multiply(i, i), "
+                       "try_add(l, l), try_subtract(l, 1), try_multiply(l, 2), try_add(i, 2147483647), "
+                       "try_multiply(t, CAST(2 AS TINYINT)), try_add(x, x), try_divide(x, 0.0), try_divide(i, 0), "
+                       "try_divide(l, sm), try_divide(p, q), try_mod(i, 0), try_mod(l, -1), try_add(p, p), "
+                       "try_multiply(p, q), try_subtract(q, p) FROM nums", conf={"spark.sql.ansi.enabled": ansi})
+        assert any(n.startswith("Project <- ParquetScan") for n in native_subtrees(spark)) and \
+            not fallback_reasons(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id FROM nums WHERE try_multiply(l, 3) IS NULL AND try_add(i, 1) > 0")
+    assert native_subtrees(spark), fallback_reasons(spark)

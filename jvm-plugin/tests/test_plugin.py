@@ -175,7 +175,7 @@ def test_scalar_subqueries_are_values_in_native_plans(spark, table):
 
 
 def test_scan_subqueries_for_filters_left_on_spark(spark, table):
-    # The filter stays on Spark (a cast to timestamp); the scan goes native, and its data
+    # The filter stays on Spark (a timestamp minus an interval); the scan goes native, and its data
     # filter's subquery (of a type the native side lacks) is not needed there.
     compare(spark, "SELECT id FROM t WHERE cast(d AS timestamp) > (SELECT max(cast(d AS timestamp)) - "
                    "INTERVAL 100 DAYS FROM t)", native=None)

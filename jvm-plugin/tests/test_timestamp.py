@@ -1,16 +1,18 @@
 """Timestamps natively: Spark's TimestampType (an instant) and TimestampNTZType (a local
 date-time), both microseconds, read from Parquet in each of Spark's encodings (INT96, its
 default; TIMESTAMP_MICROS; TIMESTAMP_MILLIS), compared, grouped, joined, sorted and shuffled.
-Their dates, hour/minute/second and casts to strings in the session's time zone run natively;
-what else depends on it (date_trunc(), date_format(), ...) stays on Spark and says so."""
+Their dates, hour/minute/second, casts to strings and casts from strings, dates and the other
+kind of timestamp in the session's time zone run natively; what else depends on it
+(date_trunc(), date_format(), ...) stays on Spark and says so."""
 
 import os
 from datetime import datetime, timedelta
 
 import pytest
-from pyspark.sql.types import IntegerType, LongType, StructField, StructType, TimestampNTZType, TimestampType
+from pyspark.sql.types import (IntegerType, LongType, StringType, StructField, StructType, TimestampNTZType,
+                               TimestampType)
 
-from conftest import compare, fallback_reasons, native_subtrees, run_both
+from conftest import compare, fails_alike, fallback_reasons, native_subtrees, run_both
 
 SCHEMA = StructType([
     StructField("id", LongType(), False),
@@ -114,8 +116,7 @@ def test_dates_of_timestamps_in_the_session_time_zone(spark, timestamps, zone):
 
 def test_time_zone_dependent_operations_stay_on_spark(spark, timestamps):
     for expression, reason in [("date_trunc('HOUR', ts)", "date_trunc"),
-                               ("date_format(ts, 'yyyy')", "date_format"),
-                               ("CAST(CAST(ts AS DATE) AS TIMESTAMP)", "cast from date to timestamp")]:
+                               ("date_format(ts, 'yyyy')", "date_format")]:
         compare(spark, f"SELECT id, {expression} FROM tst", native=None)
         assert any(reason in r for r in fallback_reasons(spark)), (expression, fallback_reasons(spark))
 
@@ -128,7 +129,7 @@ def test_timestamps_beyond_four_digit_years_as_strings(spark, data_dir):
             "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
             "spark.sql.session.timeZone": "America/Los_Angeles"}
     seconds = [0, -1, 327_403_022_645, -63_745_056_000, -62_167_219_200, 253_402_300_799, 253_402_300_800,
-               4_102_444_800, 7_258_118_400]
+               4_102_444_800, 7_258_118_400, 9_200_000_000_000, -9_200_000_000_000]
     values = ", ".join(f"({i}, {s})" for i, s in enumerate(seconds))
     previous = {k: spark.conf.get(k, None) for k in conf}
     try:
@@ -137,7 +138,10 @@ def test_timestamps_beyond_four_digit_years_as_strings(spark, data_dir):
         spark.sql(f"SELECT id, timestamp_seconds(s) + make_interval(0, 0, 0, 0, 0, 0, id / 8) AS ts "
                   f"FROM VALUES {values} AS v(id, s)").write.mode("overwrite").parquet(path)
         spark.read.parquet(path).createOrReplaceTempView("wide_years")
-        compare(spark, "SELECT id, CAST(ts AS STRING), hour(ts), minute(ts), second(ts) FROM wide_years")
+        # (Past year 262,143 too, chrono's range, to a long's: about ±290,000 years.)
+        compare(spark, "SELECT id, CAST(ts AS STRING), hour(ts), minute(ts), second(ts), year(ts), "
+                       "CAST(CAST(ts AS TIMESTAMP_NTZ) AS STRING), CAST(CAST(CAST(ts AS STRING) AS TIMESTAMP) AS STRING) "
+                       "FROM wide_years")
         assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
     finally:
         for k, v in previous.items():
@@ -145,3 +149,69 @@ def test_timestamps_beyond_four_digit_years_as_strings(spark, data_dir):
                 spark.conf.unset(k)
             else:
                 spark.conf.set(k, v)
+
+
+# Spark's `stringToTimestamp`: a year of 4 to 6 digits, month, day, then `[ |T]h[h]:m[m][:s[s]
+# [.fraction]]` and a zone (Z, offsets, UTC+/GMT+ prefixes, short ids, regions), or a time alone
+# (today's date); each gap and overlap of daylight saving; years past 9999 and a long's range.
+TIMESTAMP_STRINGS = [
+    "2020-01-01", "2020", "2020-7", " 2020-7-4 \n", "2020-07-04 1", "2020-07-04T12:3", "2020-07-04 12:34:56.7",
+    "2020-07-04 12:34:56.123456789", "2020-07-04 12:34:56.", "2020-07-04 12:34:56Z", "2020-07-04 12:34:56+08:00",
+    "2020-07-04 12:34:56.5 America/Los_Angeles", "2020-07-04 12:34:56 UTC+1", "2020-07-04 12:34:56 GMT-5:30",
+    "2020-07-04 12:34:56 PST", "2020-07-04 12:34:56 EST", "2020-07-04 12:34:56-0130", "2020-07-04 12:34:56+01:30:15",
+    "2020-07-04 12:34:56 +8:00", "2020-07-04 12:34:56 UT", "2020-07-04 12:34:56 GMT0", "2020-07-04 12:34:56 Etc/GMT+8",
+    "2021-03-14 02:30:00", "2021-11-07 01:30:00", "2021-03-28 02:30:00 Europe/Paris", "2021-10-31 02:30 Europe/Paris",
+    "2024-10-06 02:15:00 Australia/Lord_Howe", "+12345-01-01", "-0044-03-15 10:00", "0000-01-01 00:00:00",
+    "294247-01-09 00:00:00", "294248-01-01", "-290308-12-22", "2100-07-01 12:00:00", "2300-07-01 12:00:00",
+    "2300-01-01 12:00:00", "1800-01-01 00:00:00", "1883-11-18 12:00:00 America/Los_Angeles", "12:34:56", "T01:02:03",
+    "1:2", "", "  ", " T01:02:03", "20-01-01", "2020-13-01", "2020-02-30", "2020-01-01 24:00:00", "2020-01-01 12:60",
+    "2020-01-01T", "2020-01-01 12:00Z", "2020-01-01 12:00:00 Mars/Base", "2020-01-01 12:00:00+19:00", "2020/01/01",
+    "1234567-01-01", "abc", "2020-01-01 12:00:00 america/los_angeles", "2020-01-01 12:00:00 +", "-12:00:00",
+    "2020-01-01 12:00:00.123+05", "2020-01-01 12:00:00.1234567 Z", "2020-01-01 01:02:03 x", None,
+]
+
+
+@pytest.fixture(scope="module")
+def timestamp_strings(spark, data_dir):
+    path = os.path.join(data_dir, "timestamp_strings")
+    schema = StructType([StructField("id", LongType(), False), StructField("s", StringType(), True)])
+    spark.createDataFrame(list(enumerate(TIMESTAMP_STRINGS)), schema).repartition(2) \
+        .write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("tss")
+    return path
+
+
+# (Instants print as strings: Spark's years go past Python's 9999.)
+_STRING_CASTS = ("SELECT id, s, CAST(CAST(s AS TIMESTAMP) AS STRING), CAST(CAST(s AS TIMESTAMP_NTZ) AS STRING), "
+                 "CAST(try_cast(s AS TIMESTAMP) AS STRING), CAST(try_cast(s AS TIMESTAMP_NTZ) AS STRING) FROM tss")
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kolkata", "GMT+8", "-03:30", "Australia/Lord_Howe"])
+def test_strings_to_timestamps(spark, timestamp_strings, zone):
+    compare(spark, _STRING_CASTS, conf={"spark.sql.session.timeZone": zone, "spark.sql.ansi.enabled": "false"})
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id FROM tss WHERE CAST(s AS TIMESTAMP) > TIMESTAMP'2020-07-04 12:00:00'",
+            conf={"spark.sql.session.timeZone": zone, "spark.sql.ansi.enabled": "false"})
+    assert _scan_is_native(spark), fallback_reasons(spark)
+
+
+def test_strings_to_timestamps_in_ansi_mode(spark, timestamp_strings):
+    conf = {"spark.sql.session.timeZone": "America/Los_Angeles", "spark.sql.ansi.enabled": "true"}
+    compare(spark, "SELECT id, CAST(CAST(s AS TIMESTAMP) AS STRING), CAST(CAST(s AS TIMESTAMP_NTZ) AS STRING) "
+                   "FROM tss WHERE s LIKE '2020-07-04%' OR s IN ('2021-03-14 02:30:00', '2021-11-07 01:30:00')", conf=conf)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    for bad, to in [("2020-02-30", "TIMESTAMP"), ("abc", "TIMESTAMP_NTZ"), ("12:34:56", "TIMESTAMP_NTZ"),
+                    ("2020-01-01 12:00:00 Mars/Base", "TIMESTAMP")]:
+        fails_alike(spark, f"SELECT CAST(s AS {to}) FROM tss WHERE s = '{bad}'", "CAST_INVALID_INPUT", conf=conf)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kolkata", "+08:00", "Australia/Lord_Howe"])
+def test_dates_and_timestamps_to_timestamps(spark, timestamps, zone):
+    # A date's midnight (which Lord Howe's and Los Angeles's clocks skip on no day here, but
+    # which instants east of UTC move across years), and the local date-time of an instant.
+    conf = {"spark.sql.session.timeZone": zone}
+    compare(spark, "SELECT id, CAST(CAST(CAST(ts AS DATE) AS TIMESTAMP) AS STRING), CAST(CAST(ts AS TIMESTAMP_NTZ) AS STRING), "
+                   "CAST(CAST(ntz AS TIMESTAMP) AS STRING), CAST(to_date(ntz) AS TIMESTAMP_NTZ), "
+                   "CAST(CAST(CAST(ntz AS STRING) AS TIMESTAMP) AS STRING) FROM tst", conf=conf)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    compare(spark, "SELECT count(*) FROM tst WHERE CAST(ntz AS TIMESTAMP) < ts", conf=conf)

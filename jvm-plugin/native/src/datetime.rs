@@ -2,10 +2,10 @@
 //!
 //! [`SparkTimestampToDate`] is `CAST(ts AS DATE)`: the date of the instant in the session's
 //! time zone (Spark's `DateTimeUtils.microsToDays`), or, for a `TIMESTAMP_NTZ` (no zone), the
-//! date of the local date-time. Time zones come from the IANA database (chrono-tz, as Arrow
-//! uses it); Spark uses the JDK's copy of the same database. chrono-tz's tables end in 2099,
-//! where java.time applies each zone's last rules for ever: later instants take their offset
-//! from an equivalent earlier year (see `local_of_utc`).
+//! date of the local date-time. Time zones are java.time's ids ([`SparkZone`]): fixed offsets
+//! and regions of the IANA database (chrono-tz, as Arrow uses it; Spark uses the JDK's copy
+//! of the same database). chrono-tz's tables end in 2099, where java.time applies each zone's
+//! last rules for ever: later instants take their offset from an equivalent earlier year.
 //!
 //! The same expression takes `hour`, `minute` and `second` of a timestamp's local time
 //! (Spark's `DateTimeUtils.getHours` and the like).
@@ -18,8 +18,6 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
-use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, Int32Array, StringArray};
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Schema, TimeUnit, TimestampMicrosecondType,
@@ -30,100 +28,53 @@ use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 
 use crate::error::{NativeError, Result};
+use crate::timestamp::SparkZone;
 
 /// Microseconds in a day.
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-/// The days from 0001-01-01 (chrono's day 1) to 1970-01-01.
-const EPOCH_DAYS_FROM_CE: i32 = 719_163;
-
-/// The date of `micros` (since the epoch, UTC) in `zone`; in no zone, of the local
-/// date-time. `None` past chrono's range (years beyond ±262,143).
-pub fn date_of_micros(micros: i64, zone: Option<&Tz>) -> Option<i32> {
+/// The local date-time of `micros` (since the epoch, UTC) in `zone` as micros since
+/// 1970-01-01T00:00 local time; in no zone, `micros` itself. `None` past a long's range.
+fn local_micros(micros: i64, zone: Option<&SparkZone>) -> Option<i64> {
     match zone {
-        None => i32::try_from(micros.div_euclid(MICROS_PER_DAY)).ok(),
-        Some(zone) => {
-            let instant = DateTime::from_timestamp_micros(micros)?;
-            let local: NaiveDate = local_of_utc(zone, &instant.naive_utc())?.date();
-            Some(chrono::Datelike::num_days_from_ce(&local) - EPOCH_DAYS_FROM_CE)
-        }
+        None => Some(micros),
+        Some(zone) => zone.local_of_utc(micros),
     }
 }
 
-/// chrono-tz lists each zone's transitions up to 2099; java.time applies the zone's last rules
-/// for ever after.
-const TABLE_LAST_YEAR: i32 = 2098;
-
-/// The local date-time of `utc` in `zone`, as java.time has it. Past [`TABLE_LAST_YEAR`] the
-/// offset is the one at the same date and time of the latest earlier year that starts on the
-/// same weekday and has as many days: the rules recur by date and weekday, so that year has
-/// the same transitions.
-fn local_of_utc(zone: &Tz, utc: &NaiveDateTime) -> Option<NaiveDateTime> {
-    use chrono::{Datelike, Offset};
-    let year = utc.year();
-    let at = |y: i32, m: u32| {
-        NaiveDate::from_ymd_opt(y, m, 1)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| zone.offset_from_utc_datetime(&t).fix())
-    };
-    let offset = if year <= TABLE_LAST_YEAR {
-        zone.offset_from_utc_datetime(utc).fix()
-    } else if at(TABLE_LAST_YEAR, 1) == at(TABLE_LAST_YEAR, 7) {
-        // No daylight saving left (Morocco's yearly changes end in 2087, say): the last offset.
-        at(TABLE_LAST_YEAR, 12)?
-    } else {
-        let shape = |y: i32| NaiveDate::from_ymd_opt(y, 1, 1).map(|d| (d.weekday(), d.leap_year()));
-        let target = shape(year)?;
-        let proxy = (TABLE_LAST_YEAR - 27..=TABLE_LAST_YEAR)
-            .rev()
-            .find(|&y| shape(y) == Some(target))?;
-        zone.offset_from_utc_datetime(&utc.with_year(proxy)?).fix()
-    };
-    utc.checked_add_signed(chrono::Duration::seconds(i64::from(
-        offset.local_minus_utc(),
-    )))
+/// The date of `micros` (since the epoch, UTC) in `zone`; in no zone, of the local
+/// date-time.
+pub fn date_of_micros(micros: i64, zone: Option<&SparkZone>) -> Option<i32> {
+    i32::try_from(local_micros(micros, zone)?.div_euclid(MICROS_PER_DAY)).ok()
 }
 
 /// The hour, minute and second of `micros` (since the epoch, UTC) in `zone`; in no zone, of
-/// the local date-time. `None` past chrono's range.
-pub fn time_of_micros(micros: i64, zone: Option<&Tz>) -> Option<(u32, u32, u32)> {
-    use chrono::Timelike;
-    let instant = DateTime::from_timestamp_micros(micros)?;
-    let local = match zone {
-        None => instant.naive_utc(),
-        Some(zone) => local_of_utc(zone, &instant.naive_utc())?,
-    };
-    Some((local.hour(), local.minute(), local.second()))
+/// the local date-time.
+pub fn time_of_micros(micros: i64, zone: Option<&SparkZone>) -> Option<(u32, u32, u32)> {
+    let seconds = local_micros(micros, zone)?.rem_euclid(MICROS_PER_DAY) / 1_000_000;
+    let seconds = u32::try_from(seconds).ok()?;
+    Some((seconds / 3600, seconds / 60 % 60, seconds % 60))
 }
 
 /// Spark's `CAST(ts AS STRING)` (`FractionTimestampFormatter`: java.time's
 /// `ISO_LOCAL_DATE`, ` HH:mm:ss`, then the fraction without its trailing zeros) of `micros` in
 /// `zone` (none: the local date-time of a `TIMESTAMP_NTZ`). Years past 9999 get a `+`,
 /// negative years a `-` and four digits at least.
-pub fn spark_timestamp_string(micros: i64, zone: Option<&Tz>) -> Option<String> {
-    use chrono::{Datelike, Timelike};
+pub fn spark_timestamp_string(micros: i64, zone: Option<&SparkZone>) -> Option<String> {
     use std::fmt::Write;
-    let instant = DateTime::from_timestamp_micros(micros)?;
-    let local = match zone {
-        None => instant.naive_utc(),
-        Some(zone) => local_of_utc(zone, &instant.naive_utc())?,
-    };
-    let year = local.year();
+    let local = local_micros(micros, zone)?;
+    let (year, month, day) = civil_from_days(i32::try_from(local.div_euclid(MICROS_PER_DAY)).ok()?);
+    let (hour, minute, second) = time_of_micros(local, None)?;
     let mut text = if year > 9999 {
         format!("+{year}")
     } else if year < 0 {
-        format!("-{:04}", -i64::from(year))
+        format!("-{:04}", -year)
     } else {
         format!("{year:04}")
     };
     write!(
         text,
-        "-{:02}-{:02} {:02}:{:02}:{:02}",
-        local.month(),
-        local.day(),
-        local.hour(),
-        local.minute(),
-        local.second()
+        "-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}"
     )
     .ok()?;
     let fraction = micros.rem_euclid(1_000_000);
@@ -158,7 +109,7 @@ pub struct SparkTimestampToDate {
     part: TimestampPart,
     /// The session's time zone as Spark named it; none for a `TIMESTAMP_NTZ`.
     zone_name: Option<String>,
-    zone: Option<Tz>,
+    zone: Option<SparkZone>,
 }
 
 impl SparkTimestampToDate {
@@ -167,8 +118,8 @@ impl SparkTimestampToDate {
     pub fn try_new(child: Arc<dyn PhysicalExpr>, zone: Option<&str>) -> Result<Self> {
         let parsed = zone
             .map(|z| {
-                z.parse::<Tz>().map_err(|e| {
-                    NativeError::plan(format!("time zone {z:?} is not known natively: {e}"))
+                SparkZone::parse(z).ok_or_else(|| {
+                    NativeError::plan(format!("time zone {z:?} is not known natively"))
                 })
             })
             .transpose()?;
@@ -459,8 +410,7 @@ mod tests {
     }
 
     fn day(y: i32, mo: u32, d: u32) -> i32 {
-        chrono::Datelike::num_days_from_ce(&NaiveDate::from_ymd_opt(y, mo, d).unwrap())
-            - EPOCH_DAYS_FROM_CE
+        crate::cast::days_of_date(y.into(), mo.into(), d.into()).unwrap()
     }
 
     #[test]
@@ -488,8 +438,8 @@ mod tests {
 
     #[test]
     fn local_times_in_the_sessions_zone() {
-        let la: Tz = "America/Los_Angeles".parse().unwrap();
-        let lord_howe: Tz = "Australia/Lord_Howe".parse().unwrap();
+        let la = SparkZone::parse("America/Los_Angeles").unwrap();
+        let lord_howe = SparkZone::parse("Australia/Lord_Howe").unwrap();
         // 2024-03-10 10:30:15 UTC: 03:30:15 PDT (DST began at 02:00 local, 10:00 UTC).
         assert_eq!(
             time_of_micros(micros(2024, 3, 10, 10, 30, 15), Some(&la)),
@@ -522,7 +472,7 @@ mod tests {
             Some((11, 0, 0))
         );
         // Morocco: Ramadan changes listed year by year to 2087, then +01 for good.
-        let casablanca: Tz = "Africa/Casablanca".parse().unwrap();
+        let casablanca = SparkZone::parse("Africa/Casablanca").unwrap();
         for year in [2100, 2101, 2105, 2200] {
             for month in 1..=12 {
                 assert_eq!(
@@ -537,7 +487,7 @@ mod tests {
             Some(day(2262, 4, 12))
         );
         // As strings (Spark's FractionTimestampFormatter).
-        let text = |m: i64, z: Option<&Tz>| spark_timestamp_string(m, z).unwrap();
+        let text = |m: i64, z: Option<&SparkZone>| spark_timestamp_string(m, z).unwrap();
         assert_eq!(text(0, None), "1970-01-01 00:00:00");
         assert_eq!(text(-1, None), "1969-12-31 23:59:59.999999");
         assert_eq!(
@@ -557,6 +507,9 @@ mod tests {
             "-0044-03-15 00:00:00"
         );
         assert_eq!(text(micros(0, 1, 1, 0, 0, 0), None), "0000-01-01 00:00:00");
+        // Beyond chrono's years (±262,143), as far as a long goes.
+        assert_eq!(text(i64::MAX, Some(&la)), "+294247-01-09 20:00:54.775807");
+        assert_eq!(text(i64::MIN, None), "-290308-12-21 19:59:05.224192");
         // Before the epoch, with a fraction (dropped), and in no zone.
         assert_eq!(time_of_micros(-1, None), Some((23, 59, 59)));
         assert_eq!(
@@ -567,9 +520,9 @@ mod tests {
 
     #[test]
     fn dates_in_the_sessions_zone() {
-        let la: Tz = "America/Los_Angeles".parse().unwrap();
-        let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
-        let plus_eight: Tz = "+08:00".parse().unwrap();
+        let la = SparkZone::parse("America/Los_Angeles").unwrap();
+        let kolkata = SparkZone::parse("Asia/Kolkata").unwrap();
+        let plus_eight = SparkZone::parse("+08:00").unwrap();
         // Before DST (PST, -8): 2024-03-10 07:59:59 UTC is 23:59:59 on March 9.
         assert_eq!(
             date_of_micros(micros(2024, 3, 10, 7, 59, 59), Some(&la)),

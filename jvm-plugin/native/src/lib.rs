@@ -21,6 +21,8 @@ pub mod native_plan;
 pub mod planner;
 pub mod shared_join;
 pub mod shuffle;
+pub mod timestamp;
+pub mod try_arith;
 
 use jni::errors::ErrorPolicy;
 use jni::objects::{JByteArray, JClass, JLongArray, JObject, JObjectArray, JString};

@@ -283,6 +283,10 @@ pub enum Expr {
         /// instead of wrapping.
         #[serde(default)]
         ansi: bool,
+        /// Try mode (`try_add` and the like): integer overflow in `add`, `subtract` and
+        /// `multiply` is null instead of wrapping.
+        #[serde(default, rename = "try")]
+        try_arith: bool,
     },
     /// Boolean negation.
     Not {
@@ -367,6 +371,23 @@ pub enum Expr {
         /// The time zone, for a `timestamp` (an instant).
         #[serde(default)]
         zone: Option<String>,
+    },
+    /// `CAST(child AS TIMESTAMP)` (or `TIMESTAMP_NTZ` with `ntz`) of a string, a date or the
+    /// other kind of timestamp, in the session's time zone `zone` (see `crate::timestamp`).
+    ToTimestamp {
+        /// A string, date, timestamp or timestamp_ntz.
+        child: Box<Expr>,
+        /// To a `timestamp_ntz`; else to a `timestamp`.
+        #[serde(default)]
+        ntz: bool,
+        /// The session's time zone, as Spark names it.
+        zone: String,
+        /// ANSI mode: a string that does not parse is an error instead of null.
+        #[serde(default)]
+        ansi: bool,
+        /// `try_cast`: null for a string that does not parse.
+        #[serde(default, rename = "try")]
+        try_cast: bool,
     },
     /// `hour`, `minute` or `second` of a timestamp's local time, as an int, or (`string`) the
     /// timestamp as Spark's `CAST(ts AS STRING)` writes it.

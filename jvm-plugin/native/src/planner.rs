@@ -59,6 +59,8 @@ use crate::message::{
     Settings, SortKey,
 };
 use crate::shared_join::{OnceBatchesExec, RoutedProbeExec, SharedJoinExec};
+use crate::timestamp::SparkToTimestamp;
+use crate::try_arith::{TryIntegerArithmetic, TryOp};
 
 /// Cast options with Spark's non-ANSI behaviour: a value that does not fit becomes null.
 /// The time zone of Spark's `TimestampType` in Arrow (as Spark's own `ArrowUtils` writes it):
@@ -751,10 +753,23 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             right,
             data_type,
             ansi,
+            try_arith,
         } => {
             let left = translate(left, schema)?;
             let right = translate(right, schema)?;
-            let out = binary(*op, left, right, *ansi, schema)?;
+            let try_op = match op {
+                BinaryOp::Add => Some(TryOp::Add),
+                BinaryOp::Subtract => Some(TryOp::Subtract),
+                BinaryOp::Multiply => Some(TryOp::Multiply),
+                _ => None,
+            };
+            let out = match try_op {
+                Some(try_op) if *try_arith && left.data_type(schema)?.is_integer() => {
+                    expect_type(&right, schema, &left.data_type(schema)?, "try arithmetic")?;
+                    Arc::new(TryIntegerArithmetic::new(try_op, left, right))
+                }
+                _ => binary(*op, left, right, *ansi, schema)?,
+            };
             cast_to(out, data_type, schema)?
         }
         Expr::Not { child } => Arc::new(NotExpr::new(boolean(translate(child, schema)?, schema)?)),
@@ -924,6 +939,23 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             };
             expect_type(&child, schema, &expected, "a timestamp's date")?;
             Arc::new(SparkTimestampToDate::try_new(child, zone.as_deref())?)
+        }
+        Expr::ToTimestamp {
+            child,
+            ntz,
+            zone,
+            ansi,
+            try_cast,
+        } => {
+            let child = translate(child, schema)?;
+            let from = child.data_type(schema)?;
+            Arc::new(SparkToTimestamp::try_new(
+                child,
+                &from,
+                *ntz,
+                zone,
+                CastMode::of(*ansi, *try_cast),
+            )?)
         }
         Expr::TimestampPart { child, part, zone } => {
             let child = translate(child, schema)?;

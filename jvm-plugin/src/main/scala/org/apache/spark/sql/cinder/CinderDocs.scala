@@ -53,13 +53,15 @@ object CinderDocs {
   val expressions: Seq[(String, String)] = Seq(
     ("column, literal", "types: boolean, tinyint, smallint, int, bigint, float, double, string (default collation), " +
       "date, decimal(p ≤ 38), timestamp and timestamp_ntz (compared, grouped, joined, sorted, shuffled, min/max, " +
-      "their dates, `hour`, `minute`, `second` and casts to strings in the session time zone; other " +
-      "time-zone-dependent operations, such as date_trunc() and date_format(), stay on Spark)"),
-    ("`+`, `-`, `*`", "wrapping (legacy) or failing (ANSI) on integer overflow; decimals with Spark's result " +
+      "their dates, `hour`, `minute`, `second`, casts to strings and casts from strings, dates and each other in " +
+      "the session time zone; other time-zone-dependent operations, such as date_trunc() and date_format(), " +
+      "stay on Spark)"),
+    ("`+`, `-`, `*`", "wrapping (legacy), failing (ANSI) or null (`try_add`, `try_subtract`, `try_multiply`) on " +
+      "integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; null or an ANSI error on overflow)"),
-    ("`/`", "doubles (by zero: null, or `DIVIDE_BY_ZERO` in ANSI mode for a non-null dividend); decimals with " +
+    ("`/`, `try_divide`", "doubles (by zero: null, or `DIVIDE_BY_ZERO` in ANSI mode for a non-null dividend); decimals with " +
       "Spark's result type, rounding half up (by zero or on overflow: null, or an error in ANSI mode)"),
-    ("`%`", "integers and floats (by zero: null, or `DIVIDE_BY_ZERO` in ANSI mode; `x % -1` = 0)"),
+    ("`%`, `try_mod`", "integers and floats (by zero: null, or `DIVIDE_BY_ZERO` in ANSI mode; `x % -1` = 0)"),
     ("unary `-`", "wrapping (legacy) or `ARITHMETIC_OVERFLOW` (ANSI) for an integer type's minimum"),
     ("`=`, `<=>`, `<`, `<=`, `>`, `>=`", "floats compare as Spark does: `-0.0 = 0.0`, `NaN = NaN`, NaN largest"),
     ("`AND`, `OR`, `NOT`, `IS NULL`, `IS NOT NULL`", ""),
@@ -81,8 +83,13 @@ object CinderDocs {
       "narrower ones, floats, doubles and decimals to integers: toward zero, Java's saturation for floats, then the " +
       "low bits, or in ANSI mode `CAST_OVERFLOW`; decimals to floats and doubles correctly rounded; doubles to " +
       "floats; numbers to booleans and back); narrowing decimal casts (round half up; on overflow null, or an error " +
-      "in ANSI mode); timestamps to dates (`to_date`, and so `year`, `month`, `day` of timestamps), in the session's " +
-      "time zone (IANA time zones, as the JDK's)"),
+      "in ANSI mode); timestamps to dates (`to_date`, and so `year`, `month`, `day` of timestamps) and strings; " +
+      "strings, dates and timestamp_ntz to timestamps and strings, dates and timestamps to timestamp_ntz (Spark's " +
+      "`stringToTimestamp`: `[+-]yyyy[-m[m][-d[d][ |T]h[h]:m[m][:s[s][.fraction]][zone]]]` or a time alone, " +
+      "which takes today's date; zones as `ZoneId.of` with `SHORT_IDS` reads them; null, or in ANSI mode " +
+      "`CAST_INVALID_INPUT`, for the rest; local date-times in a daylight-saving gap move forward, in an overlap " +
+      "take the earlier offset, as `ZonedDateTime.of`); all in the session's time zone (java.time zone ids: fixed " +
+      "offsets and the IANA database's regions)"),
     ("scalar subquery", "run by Spark before the native plan; its value goes into the plan"))
 
   private def row(cells: String*): String = cells.map(_.replace("|", "\\|")).mkString("| ", " | ", " |")

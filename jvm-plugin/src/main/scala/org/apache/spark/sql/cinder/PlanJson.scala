@@ -77,13 +77,13 @@ object PlanJson {
     items.collectFirst { case Left(r) => r }.toLeft(items.collect { case Right(j) => j })
 
   private def binary(op: String, l: Expression, r: Expression, dt: DataType, input: Seq[Attribute],
-      ansi: Boolean = false): Either[String, String] =
+      ansi: Boolean = false, tryMode: Boolean = false): Either[String, String] =
     for {
       left <- expr(l, input)
       right <- expr(r, input)
       t <- typeName(dt)
     } yield {
-      val ansiField = if (ansi) ""","ansi":true""" else ""
+      val ansiField = if (ansi) ""","ansi":true""" else if (tryMode) ""","try":true""" else ""
       s"""{"kind":"binary","op":"$op","type":${str(t)},"left":$left,"right":$right$ansiField}"""
     }
 
@@ -120,9 +120,8 @@ object PlanJson {
 
   private def arithmetic(op: String, l: Expression, r: Expression, dt: DataType, mode: EvalMode.Value,
       input: Seq[Attribute]): Either[String, String] = {
-    if (mode == EvalMode.TRY) {
-      return Left(s"try_$op is not supported natively")
-    }
+    // Try mode (try_add, try_subtract, try_multiply): integer overflow is null natively
+    // (crate::try_arith); decimals and floats give what legacy mode gives (null on overflow).
     dt match {
       case ByteType | ShortType | IntegerType | LongType | FloatType | DoubleType | _: DecimalType =>
       case other => return Left(s"$op of ${other.simpleString} is not supported natively")
@@ -130,7 +129,7 @@ object PlanJson {
     decimalFits(op, l.dataType, r.dataType) match {
       // ANSI integer overflow fails natively too; decimals here cannot overflow (their
       // precision bounds the result) and floats never fail.
-      case Right(_) => binary(op, l, r, dt, input, ansi = mode == EvalMode.ANSI)
+      case Right(_) => binary(op, l, r, dt, input, ansi = mode == EvalMode.ANSI, tryMode = mode == EvalMode.TRY)
       // Spark reduced the result's scale to fit 38 digits: exact, then rounded half up.
       case Left(_) =>
         for (lj <- expr(l, input); rj <- expr(r, input); t <- typeName(dt)) yield
@@ -299,8 +298,8 @@ object PlanJson {
     case Divide(l, r, mode) =>
       (l.dataType, r.dataType, e.dataType) match {
         case (ld: DecimalType, rd: DecimalType, d: DecimalType) =>
-          if (mode == EvalMode.TRY) Left("try_divide is not native yet")
-          else if (38 + rd.scale + d.scale > 76 || 38 + ld.scale > 76) {
+          // (try_divide: null by zero and on overflow, as in legacy mode.)
+          if (38 + rd.scale + d.scale > 76 || 38 + ld.scale > 76) {
             Left(s"decimal division into ${d.simpleString} needs more than 256 bits natively")
           } else {
             for (lj <- expr(l, input); rj <- expr(r, input); t <- typeName(d)) yield {
@@ -314,13 +313,13 @@ object PlanJson {
           }
         case _ =>
           // ANSI: DIVIDE_BY_ZERO natively too (where the dividend is not null).
-          if (mode == EvalMode.TRY) Left("try_divide is not native yet")
-          else if (e.dataType != DoubleType) Left(s"division of ${e.dataType.simpleString} is not native yet")
+          // (try_divide: null by zero, as in legacy mode.)
+          if (e.dataType != DoubleType) Left(s"division of ${e.dataType.simpleString} is not native yet")
           else binary("divide", l, r, e.dataType, input, ansi = mode == EvalMode.ANSI)
       }
     case Remainder(l, r, mode) =>
-      if (mode == EvalMode.TRY) Left("try_remainder is not native yet")
-      else if (e.dataType.isInstanceOf[DecimalType]) Left("decimal remainder is not native yet")
+      // (try_mod: null by zero, as in legacy mode.)
+      if (e.dataType.isInstanceOf[DecimalType]) Left("decimal remainder is not native yet")
       else binary("remainder", l, r, e.dataType, input, ansi = mode == EvalMode.ANSI)
     case UnaryMinus(child, failOnError) =>
       // ANSI: ARITHMETIC_OVERFLOW for the integer type's minimum, natively too.
@@ -352,6 +351,22 @@ object PlanJson {
     case c: Cast if c.dataType == StringType && (c.child.dataType == TimestampType ||
         c.child.dataType == TimestampNTZType) =>
       timePart(c.child, c.timeZoneId, c.zoneId, "string", input)
+    // Strings, dates and the other kind of timestamp to a timestamp, in the session's time zone
+    // (crate::timestamp: Spark's string parsing and java.time's zone rules).
+    case c: Cast if (c.dataType == TimestampType && (c.child.dataType == TimestampNTZType)) ||
+        (c.dataType == TimestampNTZType && c.child.dataType == TimestampType) ||
+        ((c.dataType == TimestampType || c.dataType == TimestampNTZType) &&
+          (c.child.dataType == StringType || c.child.dataType == DateType)) =>
+      val mode = c.evalMode match {
+        case EvalMode.ANSI => ""","ansi":true"""
+        case EvalMode.TRY => ""","try":true"""
+        case _ => ""
+      }
+      if (c.timeZoneId.isEmpty) Left(s"a cast to ${c.dataType.simpleString} without a time zone is not native")
+      else for (child <- expr(c.child, input)) yield {
+        val zone = str(if (c.zoneId.getId == "Z") "UTC" else c.zoneId.getId)
+        s"""{"kind":"to_timestamp","child":$child,"ntz":${c.dataType == TimestampNTZType},"zone":$zone$mode}"""
+      }
     case c: Cast =>
       for {
         _ <- castSupported(c.child.dataType, c.dataType, c.evalMode)

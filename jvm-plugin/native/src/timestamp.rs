@@ -1,0 +1,922 @@
+//! Spark's casts to timestamps.
+//!
+//! [`SparkZone`] is java.time's `ZoneId` as Spark's `getZoneId` makes it: fixed offsets
+//! (`Z`, `+08:00`, `UTC+8`, `GMT-05:30`, `EST`), the short ids of `ZoneId.SHORT_IDS` and the
+//! regions of the IANA database (`America/Los_Angeles`).
+//!
+//! [`SparkToTimestamp`] is `CAST(x AS TIMESTAMP)` and `CAST(x AS TIMESTAMP_NTZ)`:
+//! - from a string: Spark's `stringToTimestamp` (`[+-]yyyy[-[m]m[-[d]d[ |T][h]h:[m]m[:[s]s
+//!   [.fraction]][zone]]]`, or a time alone, which takes today's date in the zone; a zone in
+//!   the string wins over the session's; a `TIMESTAMP_NTZ` ignores it);
+//! - from a date: its midnight in the session's time zone;
+//! - between `TIMESTAMP` and `TIMESTAMP_NTZ`: the local date-time in the session's time zone.
+//!
+//! A local date-time becomes an instant as `ZonedDateTime.of` does: in a gap (the clocks
+//! jump forward) it moves forward by the gap's length, in an overlap (they fall back) it takes
+//! the earlier offset. Both are the offset in force before the transition.
+
+use std::fmt;
+use std::hash::Hash;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{NaiveDate, Offset, TimeZone};
+use datafusion::arrow::array::timezone::Tz;
+use datafusion::arrow::array::{ArrayRef, AsArray, TimestampMicrosecondArray};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Schema, TimeUnit, TimestampMicrosecondType,
+};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{DataFusionError, ScalarValue};
+use datafusion::logical_expr::ColumnarValue;
+use datafusion::physical_expr::PhysicalExpr;
+
+use crate::cast::{CastMode, days_of_date};
+use crate::error::{NativeError, Result};
+
+const MICROS_PER_SECOND: i64 = 1_000_000;
+const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
+
+/// chrono-tz lists each zone's transitions up to 2099; java.time applies the zone's last rules
+/// for ever after.
+pub const TABLE_LAST_YEAR: i32 = 2098;
+
+/// No zone changed its rules before this year (local mean time until the 1800s): earlier
+/// dates take this year's offset on the same day (a leap year, so every day exists).
+const TABLE_FIRST_YEAR: i64 = 1200;
+
+/// `ZoneId.SHORT_IDS`, as `ZoneId.of(id, SHORT_IDS)` reads them.
+const SHORT_IDS: [(&str, &str); 28] = [
+    ("ACT", "Australia/Darwin"),
+    ("AET", "Australia/Sydney"),
+    ("AGT", "America/Argentina/Buenos_Aires"),
+    ("ART", "Africa/Cairo"),
+    ("AST", "America/Anchorage"),
+    ("BET", "America/Sao_Paulo"),
+    ("BST", "Asia/Dhaka"),
+    ("CAT", "Africa/Harare"),
+    ("CNT", "America/St_Johns"),
+    ("CST", "America/Chicago"),
+    ("CTT", "Asia/Shanghai"),
+    ("EAT", "Africa/Addis_Ababa"),
+    ("ECT", "Europe/Paris"),
+    ("IET", "America/Indiana/Indianapolis"),
+    ("IST", "Asia/Kolkata"),
+    ("JST", "Asia/Tokyo"),
+    ("MIT", "Pacific/Apia"),
+    ("NET", "Asia/Yerevan"),
+    ("NST", "Pacific/Auckland"),
+    ("PLT", "Asia/Karachi"),
+    ("PNT", "America/Phoenix"),
+    ("PRT", "America/Puerto_Rico"),
+    ("PST", "America/Los_Angeles"),
+    ("SST", "Pacific/Guadalcanal"),
+    ("VST", "Asia/Ho_Chi_Minh"),
+    ("EST", "-05:00"),
+    ("MST", "-07:00"),
+    ("HST", "-10:00"),
+];
+
+/// A time zone as java.time's `ZoneId`.
+#[derive(Debug, Clone, Copy)]
+pub enum SparkZone {
+    /// A fixed offset from UTC, in seconds (`ZoneOffset`, or `UTC+8` and the like).
+    Fixed(i32),
+    /// A region of the IANA database.
+    Region(Tz),
+}
+
+impl SparkZone {
+    /// Spark's `getZoneId(id)`: `(+|-)h:` and a final `(+|-)hh:m` get their zero, then
+    /// `ZoneId.of(id, ZoneId.SHORT_IDS)`. `None` for what java.time rejects (or a region
+    /// chrono-tz does not know).
+    pub fn parse(id: &str) -> Option<Self> {
+        let id = spark_zone_padding(id);
+        let id = SHORT_IDS
+            .iter()
+            .find(|(short, _)| *short == id)
+            .map_or(id.as_str(), |(_, long)| long);
+        if id.len() <= 1 || id.starts_with(['+', '-']) {
+            return java_zone_offset(id).map(Self::Fixed);
+        }
+        for prefix in ["UTC", "GMT", "UT"] {
+            if let Some(rest) = id.strip_prefix(prefix) {
+                if rest.is_empty() {
+                    return Some(Self::Fixed(0));
+                }
+                if rest.starts_with(['+', '-']) {
+                    return java_zone_offset(rest).map(Self::Fixed);
+                }
+                break;
+            }
+        }
+        // `ZoneRegion.checkName`, then the IANA database.
+        let mut chars = id.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+        let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "~/._+-".contains(c));
+        if !(first_ok && rest_ok) {
+            return None;
+        }
+        Tz::from_str(id).ok().map(Self::Region)
+    }
+
+    /// The offset (seconds) at the instant `micros` (since the epoch), as java.time has it.
+    pub fn offset_of_utc(&self, micros: i64) -> Option<i32> {
+        let zone = match self {
+            Self::Fixed(seconds) => return Some(*seconds),
+            Self::Region(zone) => zone,
+        };
+        let (year, month, day, seconds) = split_micros(micros)?;
+        let year = match table_year(zone, year)? {
+            TableYear::Year(year) => year,
+            TableYear::Offset(offset) => return Some(offset),
+        };
+        let utc = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60,
+        )?;
+        Some(zone.offset_from_utc_datetime(&utc).fix().local_minus_utc())
+    }
+
+    /// The offset (seconds) that makes the local date-time `local_micros` (micros since
+    /// 1970-01-01T00:00 local time) an instant in this zone, as `ZonedDateTime.of`: in a gap
+    /// or an overlap, the offset in force before the transition.
+    fn offset_of_local(&self, local_micros: i64) -> Option<i32> {
+        let zone = match self {
+            Self::Fixed(seconds) => return Some(*seconds),
+            Self::Region(zone) => zone,
+        };
+        let (year, month, day, seconds) = split_micros(local_micros)?;
+        let year = match table_year(zone, year)? {
+            TableYear::Year(year) => year,
+            TableYear::Offset(offset) => return Some(offset),
+        };
+        let local = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60,
+        )?;
+        use chrono::LocalResult;
+        match zone.offset_from_local_datetime(&local) {
+            LocalResult::Single(offset) => Some(offset.fix().local_minus_utc()),
+            // The clocks fell back: the earlier offset, the larger one.
+            LocalResult::Ambiguous(a, b) => {
+                Some(a.fix().local_minus_utc().max(b.fix().local_minus_utc()))
+            }
+            // The clocks jumped forward: the offset a day before (no zone changes twice a day).
+            LocalResult::None => {
+                let before = local.checked_sub_signed(chrono::Duration::days(1))?;
+                Some(
+                    zone.offset_from_utc_datetime(&before)
+                        .fix()
+                        .local_minus_utc(),
+                )
+            }
+        }
+    }
+
+    /// The instant (micros since the epoch) of the local date-time `local_micros` (micros
+    /// since 1970-01-01T00:00 local time) in this zone; `None` past a long's range.
+    pub fn utc_of_local(&self, local_micros: i64) -> Option<i64> {
+        let offset = self.offset_of_local(local_micros)?;
+        local_micros.checked_sub(i64::from(offset) * MICROS_PER_SECOND)
+    }
+
+    /// The local date-time (micros since 1970-01-01T00:00 local time) of the instant `micros`
+    /// in this zone; `None` past a long's range.
+    pub fn local_of_utc(&self, micros: i64) -> Option<i64> {
+        let offset = self.offset_of_utc(micros)?;
+        micros.checked_add(i64::from(offset) * MICROS_PER_SECOND)
+    }
+}
+
+/// The year, month, day and second of the day of `micros` since 1970-01-01T00:00.
+fn split_micros(micros: i64) -> Option<(i64, u32, u32, u32)> {
+    let days = i32::try_from(micros.div_euclid(MICROS_PER_DAY)).ok()?;
+    let (year, month, day) = crate::datetime::civil_from_days(days);
+    let seconds = u32::try_from(micros.rem_euclid(MICROS_PER_DAY) / MICROS_PER_SECOND).ok()?;
+    Some((year, month, day, seconds))
+}
+
+/// Where a zone's offsets in a year are found.
+enum TableYear {
+    /// The same date and time in this year of chrono-tz's tables has the same offset.
+    Year(i32),
+    /// The zone's offset no longer changes: this one.
+    Offset(i32),
+}
+
+/// chrono-tz's tables cover `TABLE_FIRST_YEAR..=TABLE_LAST_YEAR` as java.time does: later
+/// years repeat an equivalent year of the zone's last rules (or its last offset), and no zone
+/// changed before `TABLE_FIRST_YEAR`.
+fn table_year(zone: &Tz, year: i64) -> Option<TableYear> {
+    Some(if year > i64::from(TABLE_LAST_YEAR) {
+        match last_fixed_offset(zone) {
+            Some(offset) => TableYear::Offset(offset),
+            None => TableYear::Year(proxy_year(year)?),
+        }
+    } else if year < TABLE_FIRST_YEAR {
+        TableYear::Year(TABLE_FIRST_YEAR as i32)
+    } else {
+        TableYear::Year(i32::try_from(year).ok()?)
+    })
+}
+
+/// Spark's padding of a zone id before `ZoneId.of`: the first `(+|-)h:` becomes `(+|-)0h:`,
+/// then a final `(+|-)hh:m` becomes `(+|-)hh:0m`.
+fn spark_zone_padding(id: &str) -> String {
+    let b = id.as_bytes();
+    let mut id = id.to_owned();
+    if let Some(i) = (0..b.len().saturating_sub(2))
+        .find(|&i| matches!(b[i], b'+' | b'-') && b[i + 1].is_ascii_digit() && b[i + 2] == b':')
+    {
+        id.insert(i + 1, '0');
+    }
+    let b = id.as_bytes();
+    let n = b.len();
+    if n >= 5
+        && matches!(b[n - 5], b'+' | b'-')
+        && b[n - 4].is_ascii_digit()
+        && b[n - 3].is_ascii_digit()
+        && b[n - 2] == b':'
+        && b[n - 1].is_ascii_digit()
+    {
+        id.insert(n - 1, '0');
+    }
+    id
+}
+
+/// `ZoneOffset.of(id)`: `Z`, `±h`, `±hh`, `±hhmm`, `±hh:mm`, `±hhmmss`, `±hh:mm:ss`, at most
+/// 18 hours; the offset in seconds.
+fn java_zone_offset(id: &str) -> Option<i32> {
+    if id == "Z" {
+        return Some(0);
+    }
+    let b = id.as_bytes();
+    let two = |at: usize, after_colon: bool| -> Option<i32> {
+        if after_colon && b.get(at.checked_sub(1)?) != Some(&b':') {
+            return None;
+        }
+        let (h, l) = (*b.get(at)?, *b.get(at + 1)?);
+        (h.is_ascii_digit() && l.is_ascii_digit())
+            .then(|| i32::from(h - b'0') * 10 + i32::from(l - b'0'))
+    };
+    let (hours, minutes, seconds) = match b.len() {
+        2 => {
+            let d = b[1];
+            (d.is_ascii_digit().then(|| i32::from(d - b'0'))?, 0, 0)
+        }
+        3 => (two(1, false)?, 0, 0),
+        5 => (two(1, false)?, two(3, false)?, 0),
+        6 => (two(1, false)?, two(4, true)?, 0),
+        7 => (two(1, false)?, two(3, false)?, two(5, false)?),
+        9 => (two(1, false)?, two(4, true)?, two(7, true)?),
+        _ => return None,
+    };
+    let sign = match b[0] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    if hours > 18 || minutes > 59 || seconds > 59 {
+        return None;
+    }
+    let total = hours * 3600 + minutes * 60 + seconds;
+    (total <= 18 * 3600).then_some(sign * total)
+}
+
+/// The offset of a zone whose clocks no longer change in [`TABLE_LAST_YEAR`] (Morocco's
+/// yearly changes end in 2087, say); `None` for a zone with daylight saving then.
+fn last_fixed_offset(zone: &Tz) -> Option<i32> {
+    let at = |m: u32| {
+        NaiveDate::from_ymd_opt(TABLE_LAST_YEAR, m, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| zone.offset_from_utc_datetime(&t).fix().local_minus_utc())
+    };
+    (at(1) == at(7)).then(|| at(12)).flatten()
+}
+
+/// The latest year up to [`TABLE_LAST_YEAR`] that starts on the same weekday as `year` and
+/// has as many days: zones' rules recur by date and weekday, so it has the same transitions.
+fn proxy_year(year: i64) -> Option<i32> {
+    let shape = |y: i64| {
+        let days = i64::from(days_of_date(y, 1, 1)?);
+        let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        Some(((days + 4).rem_euclid(7), leap))
+    };
+    let target = shape(year)?;
+    (TABLE_LAST_YEAR - 27..=TABLE_LAST_YEAR)
+        .rev()
+        .find(|&y| shape(i64::from(y)) == Some(target))
+}
+
+/// What Spark's `parseTimestampString` reads from a string.
+#[derive(Debug, Clone)]
+pub struct ParsedTimestamp {
+    /// Year, month, day, hour, minute, second, microsecond.
+    pub fields: [i64; 7],
+    /// The zone written in the string (`None` if none).
+    pub zone: Option<SparkZone>,
+    /// A time without a date.
+    pub just_time: bool,
+}
+
+impl ParsedTimestamp {
+    /// The local date-time as micros since 1970-01-01T00:00 (`date_days`: the date to use if
+    /// the string has none), if it is one: `LocalDate.of` and `LocalTime.of`'s checks, then a
+    /// long's range.
+    pub fn local_micros(&self, date_days: Option<i32>) -> Option<i64> {
+        let [year, month, day, hour, minute, second, micros] = self.fields;
+        let days = if self.just_time {
+            date_days?
+        } else {
+            days_of_date(year, month, day)?
+        };
+        if hour > 23 || minute > 59 || second > 59 {
+            return None;
+        }
+        let time = ((hour * 60 + minute) * 60 + second) * MICROS_PER_SECOND + micros;
+        i64::from(days)
+            .checked_mul(MICROS_PER_DAY)?
+            .checked_add(time)
+    }
+}
+
+/// Spark's `parseTimestampString` of `text` (a line-by-line reading of it, quirks included);
+/// `None` where Spark's segments are empty or its zone id does not parse.
+pub fn spark_parse_timestamp(text: &[u8]) -> Option<ParsedTimestamp> {
+    // `isWhitespaceOrISOControl` of each byte: ASCII controls, space and DEL.
+    let trimmed = |b: u8| b <= b' ' || b == 0x7f;
+    let start = text.iter().position(|&b| !trimmed(b))?;
+    let end = text.iter().rposition(|&b| !trimmed(b))? + 1;
+    let valid = |segment: usize, digits: u32| match segment {
+        0 => (4..=6).contains(&digits),
+        6 => true,
+        7 => digits <= 2,
+        _ => (1..=2).contains(&digits),
+    };
+    let mut segments: [i64; 9] = [1, 1, 1, 0, 0, 0, 0, 0, 0];
+    let (mut i, mut value, mut digits) = (0_usize, 0_i64, 0_u32);
+    let mut fraction_digits = 0;
+    let mut just_time = false;
+    let mut zone: Option<&[u8]> = None;
+    let mut j = start;
+    let mut year_sign = None;
+    if text[j] == b'-' || text[j] == b'+' {
+        year_sign = Some(if text[j] == b'-' { -1 } else { 1 });
+        j += 1;
+    }
+    // Ends a segment: checks its digits, stores it and starts the next.
+    macro_rules! next_segment {
+        () => {{
+            if !valid(i, digits) {
+                return None;
+            }
+            segments[i] = value;
+            (value, digits) = (0, 0);
+            i += 1;
+        }};
+    }
+    while j < end {
+        let b = text[j];
+        if b.is_ascii_digit() {
+            if i == 6 {
+                fraction_digits += 1;
+            }
+            // A fraction keeps 6 digits; longer segments are rejected by `valid` (so a
+            // saturated value is never used).
+            if i != 6 || digits < 6 {
+                value = value.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+            }
+            digits += 1;
+        } else if j == 0 && b == b'T' {
+            // (Spark looks at the untrimmed string's first byte.)
+            just_time = true;
+            i += 3;
+        } else if i < 2 {
+            if b == b'-' {
+                next_segment!();
+            } else if i == 0 && b == b':' && year_sign.is_none() {
+                just_time = true;
+                i = 3;
+                next_segment!();
+            } else {
+                return None;
+            }
+        } else if i == 2 {
+            if b == b' ' || b == b'T' {
+                next_segment!();
+            } else {
+                return None;
+            }
+        } else if i == 3 || i == 4 {
+            if b == b':' {
+                next_segment!();
+            } else {
+                return None;
+            }
+        } else if i == 5 || i == 6 {
+            if b == b'.' && i == 5 {
+                next_segment!();
+            } else {
+                next_segment!();
+                zone = Some(&text[j..end]);
+                j = end - 1;
+            }
+            if i == 6 && b != b'.' {
+                i += 1;
+            }
+        } else if i < segments.len() && (b == b':' || b == b' ') {
+            next_segment!();
+        } else {
+            return None;
+        }
+        j += 1;
+    }
+    if i >= segments.len() || !valid(i, digits) {
+        return None;
+    }
+    segments[i] = value;
+    while fraction_digits < 6 {
+        segments[6] *= 10;
+        fraction_digits += 1;
+    }
+    let zone = match zone {
+        None => None,
+        Some(id) => {
+            // `String.trim` of the id, which is UTF-8 from a non-digit byte on.
+            let id = std::str::from_utf8(id)
+                .ok()?
+                .trim_matches(|c: char| c <= ' ');
+            Some(SparkZone::parse(id)?)
+        }
+    };
+    segments[0] *= year_sign.unwrap_or(1);
+    let mut fields = [0; 7];
+    fields.copy_from_slice(&segments[..7]);
+    Some(ParsedTimestamp {
+        fields,
+        zone,
+        just_time,
+    })
+}
+
+/// Spark's `stringToTimestamp(text, zone)`: micros since the epoch, or `None`. A time alone
+/// takes today's date in the zone (`LocalDate.now(zone)`).
+pub fn spark_string_to_timestamp(text: &[u8], session: &SparkZone) -> Option<i64> {
+    let parsed = spark_parse_timestamp(text)?;
+    let zone = parsed.zone.unwrap_or(*session);
+    let today = if parsed.just_time {
+        let now = chrono::Utc::now().timestamp_micros();
+        Some(i32::try_from(zone.local_of_utc(now)?.div_euclid(MICROS_PER_DAY)).ok()?)
+    } else {
+        None
+    };
+    zone.utc_of_local(parsed.local_micros(today)?)
+}
+
+/// Spark's `stringToTimestampWithoutTimeZone(text, allowTimeZone = true)`: the local
+/// date-time as micros, or `None` (also for a time alone); a zone in the string is ignored.
+pub fn spark_string_to_timestamp_ntz(text: &[u8]) -> Option<i64> {
+    let parsed = spark_parse_timestamp(text)?;
+    if parsed.just_time {
+        return None;
+    }
+    parsed.local_micros(None)
+}
+
+/// What [`SparkToTimestamp`] converts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Source {
+    String,
+    Date,
+    /// An instant (`TIMESTAMP`), to a local date-time.
+    Instant,
+    /// A local date-time (`TIMESTAMP_NTZ`), to an instant.
+    Local,
+}
+
+/// `CAST(child AS TIMESTAMP)` or `CAST(child AS TIMESTAMP_NTZ)` of a string, a date or the
+/// other kind of timestamp (see the module docs).
+#[derive(Debug)]
+pub struct SparkToTimestamp {
+    child: Arc<dyn PhysicalExpr>,
+    source: Source,
+    /// To a `TIMESTAMP_NTZ` (a local date-time); else to an instant.
+    ntz: bool,
+    mode: CastMode,
+    /// The session's time zone as Spark named it.
+    zone_name: String,
+    zone: SparkZone,
+}
+
+impl SparkToTimestamp {
+    /// The cast of `child`, of type `from`, to a timestamp (`ntz`: a `TIMESTAMP_NTZ`) in the
+    /// session time zone `zone` (a Spark zone id).
+    pub fn try_new(
+        child: Arc<dyn PhysicalExpr>,
+        from: &DataType,
+        ntz: bool,
+        zone: &str,
+        mode: CastMode,
+    ) -> Result<Self> {
+        let source = match (from, ntz) {
+            (DataType::Utf8, _) => Source::String,
+            (DataType::Date32, _) => Source::Date,
+            (DataType::Timestamp(TimeUnit::Microsecond, Some(_)), true) => Source::Instant,
+            (DataType::Timestamp(TimeUnit::Microsecond, None), false) => Source::Local,
+            _ => {
+                return Err(NativeError::plan(format!(
+                    "a cast from {from} to a timestamp{} is not native",
+                    if ntz { "_ntz" } else { "" }
+                )));
+            }
+        };
+        let parsed = SparkZone::parse(zone).ok_or_else(|| {
+            NativeError::plan(format!("time zone {zone:?} is not known natively"))
+        })?;
+        Ok(Self {
+            child,
+            source,
+            ntz,
+            mode,
+            zone_name: zone.to_owned(),
+            zone: parsed,
+        })
+    }
+
+    fn target_name(&self) -> &'static str {
+        if self.ntz {
+            "TIMESTAMP_NTZ"
+        } else {
+            "TIMESTAMP"
+        }
+    }
+
+    fn overflow(&self) -> DataFusionError {
+        // java.lang.Math.multiplyExact / addExact in `instantToMicros`.
+        DataFusionError::Execution(format!(
+            "long overflow in a cast to {} (the value is out of a timestamp's range)",
+            self.target_name()
+        ))
+    }
+
+    fn cast(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
+        let micros: TimestampMicrosecondArray = match self.source {
+            Source::String => {
+                let strings = array.as_string::<i32>();
+                strings
+                    .iter()
+                    .map(|s| {
+                        let Some(text) = s else { return Ok(None) };
+                        let value = if self.ntz {
+                            spark_string_to_timestamp_ntz(text.as_bytes())
+                        } else {
+                            spark_string_to_timestamp(text.as_bytes(), &self.zone)
+                        };
+                        match value {
+                            Some(v) => Ok(Some(v)),
+                            None if self.mode == CastMode::Ansi => {
+                                Err(DataFusionError::Execution(format!(
+                                    "[CAST_INVALID_INPUT] The value '{text}' of the type \
+                                     \"STRING\" cannot be cast to \"{}\" because it is \
+                                     malformed. Correct the value as per the syntax, or change \
+                                     its target type. Use `try_cast` to tolerate malformed \
+                                     input and return NULL instead. SQLSTATE: 22018",
+                                    self.target_name()
+                                )))
+                            }
+                            None => Ok(None),
+                        }
+                    })
+                    .collect::<datafusion::common::Result<_>>()?
+            }
+            Source::Date => array
+                .as_primitive::<Date32Type>()
+                .iter()
+                .map(|d| {
+                    let Some(d) = d else { return Ok(None) };
+                    let local = i64::from(d) * MICROS_PER_DAY;
+                    let v = if self.ntz {
+                        Some(local)
+                    } else {
+                        self.zone.utc_of_local(local)
+                    };
+                    v.map(Some).ok_or_else(|| self.overflow())
+                })
+                .collect::<datafusion::common::Result<_>>()?,
+            Source::Instant | Source::Local => array
+                .as_primitive::<TimestampMicrosecondType>()
+                .iter()
+                .map(|t| {
+                    let Some(t) = t else { return Ok(None) };
+                    let v = if self.source == Source::Instant {
+                        self.zone.local_of_utc(t)
+                    } else {
+                        self.zone.utc_of_local(t)
+                    };
+                    v.map(Some).ok_or_else(|| self.overflow())
+                })
+                .collect::<datafusion::common::Result<_>>()?,
+        };
+        Ok(Arc::new(if self.ntz {
+            micros
+        } else {
+            micros.with_timezone("UTC")
+        }))
+    }
+}
+
+// Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
+impl PartialEq for SparkToTimestamp {
+    fn eq(&self, other: &Self) -> bool {
+        self.child.eq(&other.child)
+            && self.source == other.source
+            && self.ntz == other.ntz
+            && self.mode == other.mode
+            && self.zone_name == other.zone_name
+    }
+}
+
+impl Eq for SparkToTimestamp {}
+
+impl Hash for SparkToTimestamp {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.child.hash(state);
+        self.source.hash(state);
+        self.ntz.hash(state);
+        self.mode.hash(state);
+        self.zone_name.hash(state);
+    }
+}
+
+impl fmt::Display for SparkToTimestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match self.mode {
+            CastMode::Legacy => "",
+            CastMode::Ansi => ", ansi",
+            CastMode::Try => ", try",
+        };
+        write!(
+            f,
+            "spark_cast({} AS {}, {}{mode})",
+            self.child,
+            self.target_name(),
+            self.zone_name
+        )
+    }
+}
+
+impl PhysicalExpr for SparkToTimestamp {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(if self.ntz {
+            DataType::Timestamp(TimeUnit::Microsecond, None)
+        } else {
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        })
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        let parses = self.source == Source::String && self.mode != CastMode::Ansi;
+        Ok(parses || self.child.nullable(input_schema)?)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        Ok(match self.child.evaluate(batch)? {
+            ColumnarValue::Array(a) => ColumnarValue::Array(self.cast(&a)?),
+            ColumnarValue::Scalar(s) => {
+                let a = self.cast(&s.to_array()?)?;
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
+            }
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        match (children.pop(), children.is_empty()) {
+            (Some(child), true) => Ok(Arc::new(Self {
+                child,
+                source: self.source,
+                ntz: self.ntz,
+                mode: self.mode,
+                zone_name: self.zone_name.clone(),
+                zone: self.zone,
+            })),
+            _ => datafusion::common::internal_err!("{self} takes one child"),
+        }
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn micros(text: &str, zone: &str) -> Option<i64> {
+        spark_string_to_timestamp(text.as_bytes(), &SparkZone::parse(zone).unwrap())
+    }
+
+    #[test]
+    fn zone_ids_parse_as_javas() {
+        let fixed = |id: &str| match SparkZone::parse(id) {
+            Some(SparkZone::Fixed(s)) => Some(s),
+            _ => None,
+        };
+        assert_eq!(fixed("Z"), Some(0));
+        assert_eq!(fixed("UTC"), Some(0));
+        assert_eq!(fixed("GMT"), Some(0));
+        assert_eq!(fixed("UT"), Some(0));
+        assert_eq!(fixed("+8"), Some(8 * 3600));
+        assert_eq!(fixed("-08"), Some(-8 * 3600));
+        assert_eq!(fixed("+0530"), Some(19_800));
+        assert_eq!(fixed("+05:30"), Some(19_800));
+        assert_eq!(fixed("-05:30:15"), Some(-19_815));
+        assert_eq!(fixed("+053015"), Some(19_815));
+        assert_eq!(fixed("+18:00"), Some(18 * 3600));
+        assert_eq!(fixed("+18:01"), None);
+        assert_eq!(fixed("+19"), None);
+        assert_eq!(fixed("+05:60"), None);
+        assert_eq!(fixed("+05-30"), None);
+        // Spark pads `+h:mm` and `+hh:m`.
+        assert_eq!(fixed("+8:00"), Some(8 * 3600));
+        assert_eq!(fixed("+08:5"), Some(8 * 3600 + 300));
+        assert_eq!(fixed("UTC+8"), Some(8 * 3600));
+        assert_eq!(fixed("GMT-5:30"), Some(-19_800));
+        assert_eq!(fixed("UT+01:00"), Some(3600));
+        assert_eq!(fixed("EST"), Some(-5 * 3600));
+        assert_eq!(fixed("HST"), Some(-10 * 3600));
+        assert!(matches!(
+            SparkZone::parse("PST"),
+            Some(SparkZone::Region(_))
+        ));
+        assert!(matches!(
+            SparkZone::parse("America/Los_Angeles"),
+            Some(SparkZone::Region(_))
+        ));
+        assert!(matches!(
+            SparkZone::parse("GMT0"),
+            Some(SparkZone::Region(_))
+        ));
+        for bad in [
+            "",
+            "A",
+            "+",
+            "UTC+",
+            "UTC8",
+            "america/los_angeles",
+            "Mars/Base",
+            "1abc",
+        ] {
+            assert!(SparkZone::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn strings_parse_as_sparks_timestamps() {
+        let utc = |text: &str| micros(text, "UTC");
+        let at = |y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, us: i64| {
+            i64::from(days_of_date(y, mo, d).unwrap()) * MICROS_PER_DAY
+                + ((h * 60 + mi) * 60 + s) * MICROS_PER_SECOND
+                + us
+        };
+        assert_eq!(utc("2020-01-01"), Some(at(2020, 1, 1, 0, 0, 0, 0)));
+        assert_eq!(utc("2020"), Some(at(2020, 1, 1, 0, 0, 0, 0)));
+        assert_eq!(utc("2020-7"), Some(at(2020, 7, 1, 0, 0, 0, 0)));
+        assert_eq!(utc(" 2020-7-4 \n"), Some(at(2020, 7, 4, 0, 0, 0, 0)));
+        assert_eq!(utc("2020-07-04 1"), Some(at(2020, 7, 4, 1, 0, 0, 0)));
+        assert_eq!(utc("2020-07-04T12:3"), Some(at(2020, 7, 4, 12, 3, 0, 0)));
+        assert_eq!(
+            utc("2020-07-04 12:34:56.7"),
+            Some(at(2020, 7, 4, 12, 34, 56, 700_000))
+        );
+        // Digits past the sixth are dropped, not rounded.
+        assert_eq!(
+            utc("2020-07-04 12:34:56.123456789"),
+            Some(at(2020, 7, 4, 12, 34, 56, 123_456))
+        );
+        assert_eq!(
+            utc("2020-07-04 12:34:56."),
+            Some(at(2020, 7, 4, 12, 34, 56, 0))
+        );
+        // A zone in the string wins.
+        assert_eq!(
+            utc("2020-07-04 12:34:56Z"),
+            Some(at(2020, 7, 4, 12, 34, 56, 0))
+        );
+        assert_eq!(
+            utc("2020-07-04 12:34:56+08:00"),
+            Some(at(2020, 7, 4, 4, 34, 56, 0))
+        );
+        assert_eq!(
+            utc("2020-07-04 12:34:56.5 America/Los_Angeles"),
+            Some(at(2020, 7, 4, 19, 34, 56, 500_000))
+        );
+        assert_eq!(
+            utc("2020-07-04 12:34:56 UTC+1"),
+            Some(at(2020, 7, 4, 11, 34, 56, 0))
+        );
+        assert_eq!(
+            micros("2020-01-04 12:00:00", "America/Los_Angeles"),
+            Some(at(2020, 1, 4, 20, 0, 0, 0))
+        );
+        assert_eq!(utc("+12345-01-01"), Some(at(12345, 1, 1, 0, 0, 0, 0)));
+        assert_eq!(utc("-0044-03-15"), Some(at(-44, 3, 15, 0, 0, 0, 0)));
+        for bad in [
+            "",
+            "  ",
+            "20-01-01",
+            "2020-13-01",
+            "2020-02-30",
+            "2020-01-01 24:00:00",
+            "2020-01-01 12:60",
+            "2020-01-01T",
+            "2020-01-01 12:00Z",
+            "2020-01-01 12:00:00 Mars/Base",
+            "2020-01-01 12:00:00+19:00",
+            "2020/01/01",
+            "1234567-01-01",
+            "300000-01-01",
+            "abc",
+        ] {
+            assert_eq!(utc(bad), None, "{bad:?}");
+        }
+        // A time alone is today's in the zone.
+        let today = chrono::Utc::now()
+            .timestamp_micros()
+            .div_euclid(MICROS_PER_DAY);
+        let got = utc("12:34:56").unwrap();
+        assert!(
+            [today - 1, today, today + 1]
+                .iter()
+                .any(|d| got == d * MICROS_PER_DAY + at(1970, 1, 1, 12, 34, 56, 0)),
+            "{got}"
+        );
+        assert_eq!(
+            utc("T1:2:3").map(|v| v.rem_euclid(MICROS_PER_DAY)),
+            Some(3_723_000_000)
+        );
+        // ... but not for a TIMESTAMP_NTZ, which ignores zones.
+        assert_eq!(spark_string_to_timestamp_ntz(b"12:34:56"), None);
+        assert_eq!(
+            spark_string_to_timestamp_ntz(b"2020-07-04 12:34:56+08:00"),
+            Some(at(2020, 7, 4, 12, 34, 56, 0))
+        );
+    }
+
+    #[test]
+    fn local_times_resolve_as_zoned_date_time_of() {
+        let la = SparkZone::parse("America/Los_Angeles").unwrap();
+        let local = |y: i64, mo: i64, d: i64, h: i64, mi: i64| {
+            i64::from(days_of_date(y, mo, d).unwrap()) * MICROS_PER_DAY
+                + (h * 60 + mi) * 60 * MICROS_PER_SECOND
+        };
+        let hour = 3600 * MICROS_PER_SECOND;
+        // Standard time, daylight time.
+        assert_eq!(
+            la.utc_of_local(local(2021, 1, 1, 0, 0)),
+            Some(local(2021, 1, 1, 8, 0))
+        );
+        assert_eq!(
+            la.utc_of_local(local(2021, 7, 1, 0, 0)),
+            Some(local(2021, 7, 1, 7, 0))
+        );
+        // 2021-03-14 02:30 does not exist: 03:30 PDT.
+        assert_eq!(
+            la.utc_of_local(local(2021, 3, 14, 2, 30)),
+            Some(local(2021, 3, 14, 10, 30))
+        );
+        // 2021-11-07 01:30 happens twice: the earlier (PDT).
+        assert_eq!(
+            la.utc_of_local(local(2021, 11, 7, 1, 30)),
+            Some(local(2021, 11, 7, 8, 30))
+        );
+        // After chrono-tz's tables: java.time's last rules (PDT in July 2300).
+        assert_eq!(
+            la.utc_of_local(local(2300, 7, 1, 0, 0)),
+            Some(local(2300, 7, 1, 0, 0) + 7 * hour)
+        );
+        assert_eq!(
+            la.utc_of_local(local(2300, 1, 1, 0, 0)),
+            Some(local(2300, 1, 1, 0, 0) + 8 * hour)
+        );
+        // And back: the local time of each instant.
+        for t in [local(2021, 3, 14, 10, 30), local(2300, 7, 1, 7, 0), 0, -1] {
+            let l = la.local_of_utc(t).unwrap();
+            assert_eq!(la.utc_of_local(l), Some(t));
+        }
+        // Far years: a region's first offset before 1200, a long's range.
+        let early = la.utc_of_local(local(-5000, 1, 1, 0, 0)).unwrap();
+        assert_eq!(early - local(-5000, 1, 1, 0, 0), 28_378 * MICROS_PER_SECOND);
+        assert_eq!(SparkZone::Fixed(-3600).utc_of_local(i64::MAX), None);
+    }
+}
