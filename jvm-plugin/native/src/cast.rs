@@ -27,12 +27,14 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Float32Array,
     Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, StringArray,
 };
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Schema};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float32Type, Float64Type, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
+
+use crate::java_float::java_double_string;
 
 /// Spark trims these from a string before parsing a number (`Character.isWhitespace` or
 /// `isISOControl` of a byte: the ASCII control characters, space and DEL).
@@ -405,7 +407,7 @@ pub enum DecimalFailure {
 /// one `.`, at least one digit, `e[+-]digits`, where digits may be any Unicode decimal
 /// digits), rounded half up to `scale`. The unscaled value, or why there is none.
 pub fn spark_parse_decimal(text: &str, precision: u8, scale: i8) -> Result<i128, DecimalFailure> {
-    use DecimalFailure::{Malformed, Overflow, TooManyDigits};
+    use DecimalFailure::{Malformed, TooManyDigits};
     let text = java_trim(text);
     let (negative, body) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
@@ -444,15 +446,34 @@ pub fn spark_parse_decimal(text: &str, precision: u8, scale: i8) -> Result<i128,
     if big_precision - i64::from(big_scale) > 38 {
         return Err(TooManyDigits);
     }
+    rescale_decimal(
+        negative,
+        significant,
+        i64::from(big_scale),
+        precision,
+        scale,
+    )
+}
+
+/// `changePrecision(ROUND_HALF_UP)` of the decimal `significant × 10^-big_scale` (its digits,
+/// no leading zeros) to `decimal(precision, scale)`: the unscaled value, or `Overflow`.
+fn rescale_decimal(
+    negative: bool,
+    significant: &[u8],
+    big_scale: i64,
+    precision: u8,
+    scale: i8,
+) -> Result<i128, DecimalFailure> {
+    use DecimalFailure::Overflow;
     if significant.is_empty() {
         return Ok(0);
     }
     let overflow = || {
-        let plain = plain_decimal(negative, significant, i64::from(big_scale));
+        let plain = plain_decimal(negative, significant, big_scale);
         Overflow(plain)
     };
     let limit = 10_i128.pow(u32::from(precision));
-    let shift = i64::from(scale) - i64::from(big_scale);
+    let shift = i64::from(scale) - big_scale;
     let value = if shift >= 0 {
         if significant.len() as i64 + shift > i64::from(precision) {
             return Err(overflow());
@@ -480,6 +501,33 @@ pub fn spark_parse_decimal(text: &str, precision: u8, scale: i8) -> Result<i128,
         return Err(overflow());
     }
     Ok(if negative { -value } else { value })
+}
+
+/// Spark's `CAST(double AS DECIMAL(precision, scale))`: the digits of Java's
+/// `Double.toString` (Scala's `BigDecimal(double)`; see `crate::java_float`) rounded half up
+/// to `scale`. NaN and the infinities are `Ok(None)` (Spark's `NumberFormatException`, null
+/// in every mode).
+pub fn spark_double_to_decimal(
+    v: f64,
+    precision: u8,
+    scale: i8,
+) -> Result<Option<i128>, DecimalFailure> {
+    if !v.is_finite() {
+        return Ok(None);
+    }
+    let text = crate::java_float::java_double_string(v);
+    let (mantissa, exponent) = text.split_once('E').unwrap_or((&text, "0"));
+    let exponent: i64 = exponent.parse().unwrap_or(0);
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits: Vec<u8> = int.bytes().chain(frac.bytes()).map(|b| b - b'0').collect();
+    let first = digits.iter().position(|&d| d != 0);
+    let significant = first.map_or(&[][..], |i| &digits[i..]);
+    let big_scale = frac.len() as i64 - exponent;
+    rescale_decimal(negative, significant, big_scale, precision, scale).map(Some)
 }
 
 /// Java's `BigDecimal.parseExp` of what follows the `e`: `[+-]` and digits (any Unicode
@@ -723,7 +771,70 @@ impl SparkStringCast {
         }
     }
 
+    /// The cast of `child` (a float or double) to a string or a decimal, through Java's
+    /// `Double.toString` / `Float.toString` as Java 19 and later give them
+    /// (`crate::java_float`); `None` for another target.
+    pub fn from_float(
+        child: Arc<dyn PhysicalExpr>,
+        target: DataType,
+        mode: CastMode,
+    ) -> Option<Self> {
+        let supported = match target {
+            DataType::Utf8 => true,
+            DataType::Decimal128(p, s) => (1..=38).contains(&p) && (0..=p as i8).contains(&s),
+            _ => false,
+        };
+        supported.then_some(Self {
+            child,
+            target,
+            mode,
+        })
+    }
+
+    /// `CAST(float AS STRING)` and `CAST(float AS DECIMAL)` (see [`Self::from_float`]).
+    fn cast_float(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
+        let doubles: Float64Array = match array.data_type() {
+            // Spark widens a float to a double before a decimal; a string is Float.toString.
+            DataType::Float32 if self.target == DataType::Utf8 => {
+                let floats = array.as_primitive::<Float32Type>();
+                let strings: StringArray = floats
+                    .iter()
+                    .map(|v| v.map(crate::java_float::java_float_string))
+                    .collect();
+                return Ok(Arc::new(strings));
+            }
+            DataType::Float32 => array.as_primitive::<Float32Type>().unary(f64::from),
+            _ => array.as_primitive::<Float64Type>().clone(),
+        };
+        let DataType::Decimal128(precision, scale) = self.target else {
+            let strings: StringArray = doubles.iter().map(|v| v.map(java_double_string)).collect();
+            return Ok(Arc::new(strings));
+        };
+        let values = doubles
+            .iter()
+            .map(|v| {
+                let Some(v) = v else { return Ok(None) };
+                match spark_double_to_decimal(v, precision, scale) {
+                    Ok(v) => Ok(v),
+                    Err(DecimalFailure::Overflow(value)) if self.mode == CastMode::Ansi => {
+                        Err(DataFusionError::Execution(format!(
+                            "[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION]  {value} cannot be \
+                             represented as Decimal({precision}, {scale}). If necessary set \
+                             \"spark.sql.ansi.enabled\" to \"false\" to bypass this error, and \
+                             return NULL instead. SQLSTATE: 22003"
+                        )))
+                    }
+                    Err(_) => Ok(None),
+                }
+            })
+            .collect::<datafusion::common::Result<Decimal128Array>>()?;
+        Ok(Arc::new(values.with_precision_and_scale(precision, scale)?))
+    }
+
     fn cast(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
+        if matches!(array.data_type(), DataType::Float32 | DataType::Float64) {
+            return self.cast_float(array);
+        }
         if let (DataType::Utf8, DataType::Decimal128(_, scale)) = (&self.target, array.data_type())
         {
             let decimals = array.as_primitive::<Decimal128Type>();
@@ -817,9 +928,15 @@ impl PhysicalExpr for SparkStringCast {
     }
 
     fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
-        // Legacy mode makes null of what does not parse; every decimal prints.
+        // Legacy mode makes null of what does not parse; every decimal and float prints; NaN
+        // and the infinities are null as decimals in every mode.
         let parses = self.target != DataType::Utf8;
-        Ok((parses && self.mode != CastMode::Ansi) || self.child.nullable(input_schema)?)
+        let from_float = matches!(
+            self.child.data_type(input_schema)?,
+            DataType::Float32 | DataType::Float64
+        );
+        Ok((parses && (self.mode != CastMode::Ansi || from_float))
+            || self.child.nullable(input_schema)?)
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
@@ -852,50 +969,6 @@ impl PhysicalExpr for SparkStringCast {
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{self}")
-    }
-}
-
-/// Java's `Double.toString` / `Float.toString` layout of `digits` (shortest, from Rust's
-/// formatting): plain between 10^-3 and 10^7, else `d.dddE±n`; for Spark's error messages.
-fn java_float_string(v: f64, shortest: &str) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    // `shortest` is Rust's `{:e}`: `-d.ddde-n`.
-    let (mantissa, exponent) = shortest.split_once('e').unwrap_or((shortest, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let magnitude = v.abs();
-    if magnitude == 0.0 || (1e-3..1e7).contains(&magnitude) {
-        let point = exponent + 1;
-        let (int, frac) = if point <= 0 {
-            (
-                "0".to_string(),
-                format!("{}{digits}", "0".repeat((-point) as usize)),
-            )
-        } else if point as usize >= digits.len() {
-            (
-                format!("{digits}{}", "0".repeat(point as usize - digits.len())),
-                String::new(),
-            )
-        } else {
-            let (i, f) = digits.split_at(point as usize);
-            (i.to_string(), f.to_string())
-        };
-        let frac = frac.trim_end_matches('0');
-        let frac = if frac.is_empty() { "0" } else { frac };
-        format!("{sign}{int}.{frac}")
-    } else {
-        let frac = digits[1..].trim_end_matches('0');
-        let frac = if frac.is_empty() { "0" } else { frac };
-        format!("{sign}{}.{frac}E{exponent}", &digits[..1])
     }
 }
 
@@ -990,12 +1063,10 @@ impl SparkNumericCast {
             (Number::Integer(v), DataType::Int16) => format!("{v}S"),
             (Number::Integer(v), DataType::Int64) => format!("{v}L"),
             (Number::Integer(v), _) => v.to_string(),
-            (Number::Float(v), DataType::Float32) => {
-                java_float_string(v, &format!("{:e}", v as f32))
-            }
+            (Number::Float(v), DataType::Float32) => crate::java_float::java_float_string(v as f32),
             // (NaN and the infinities without the suffix, as Spark prints them.)
-            (Number::Float(v), _) if !v.is_finite() => java_float_string(v, ""),
-            (Number::Float(v), _) => format!("{}D", java_float_string(v, &format!("{v:e}"))),
+            (Number::Float(v), _) if !v.is_finite() => java_double_string(v),
+            (Number::Float(v), _) => format!("{}D", java_double_string(v)),
             (Number::Decimal(v), DataType::Decimal128(_, s)) => {
                 format!("{}BD", spark_decimal_string(v, *s, false))
             }
@@ -1396,9 +1467,7 @@ mod tests {
 
     #[test]
     fn numbers_cast_as_sparks() {
-        use super::{
-            CastMode, Number, SparkNumericCast, java_float_string, number_to_f32, number_to_f64,
-        };
+        use super::{CastMode, Number, SparkNumericCast, number_to_f32, number_to_f64};
         use datafusion::arrow::array::{
             Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array,
         };
@@ -1549,7 +1618,7 @@ mod tests {
         assert_eq!(number_to_f32(Number::Decimal(10_i128.pow(36)), 37), 0.1_f32);
         assert_eq!(number_to_f32(Number::Decimal(16_777_217), 0), 16_777_216.0);
         // Java's layout of doubles in error messages.
-        let java = |v: f64| java_float_string(v, &format!("{v:e}"));
+        let java = crate::java_float::java_double_string;
         assert_eq!(java(1e10), "1.0E10");
         assert_eq!(java(-200.7), "-200.7");
         assert_eq!(java(9.3e18), "9.3E18");
@@ -1585,6 +1654,41 @@ mod tests {
             legacy(-(10_i128.pow(38) - 1), 0),
             "-99999999999999999999999999999999999999"
         );
+    }
+
+    #[test]
+    fn doubles_to_decimals_through_javas_digits() {
+        use super::{DecimalFailure, spark_double_to_decimal};
+        // Double.toString's digits, then half up: 1.005 is 1.00499999999999989... exactly.
+        assert_eq!(spark_double_to_decimal(1.005, 10, 2), Ok(Some(101)));
+        assert_eq!(spark_double_to_decimal(-1.005, 10, 2), Ok(Some(-101)));
+        assert_eq!(spark_double_to_decimal(1e-30, 10, 2), Ok(Some(0)));
+        assert_eq!(spark_double_to_decimal(0.0, 10, 2), Ok(Some(0)));
+        assert_eq!(spark_double_to_decimal(123.456, 5, 0), Ok(Some(123)));
+        assert_eq!(
+            spark_double_to_decimal(99_999.5, 5, 0),
+            Err(DecimalFailure::Overflow("99999.5".into()))
+        );
+        // A float is widened first: 0.1f is 0.100000001490116119384765625.
+        assert_eq!(
+            spark_double_to_decimal(f64::from(0.1_f32), 20, 18),
+            Ok(Some(100_000_001_490_116_120))
+        );
+        assert_eq!(
+            spark_double_to_decimal(1e20, 10, 2),
+            Err(DecimalFailure::Overflow("100000000000000000000".into()))
+        );
+        assert_eq!(
+            spark_double_to_decimal(-1e300, 38, 0)
+                .map_err(|e| matches!(e, DecimalFailure::Overflow(_))),
+            Err(true)
+        );
+        assert_eq!(
+            spark_double_to_decimal(1.5e-7, 38, 37),
+            Ok(Some(15 * 10_i128.pow(29)))
+        );
+        assert_eq!(spark_double_to_decimal(f64::NAN, 10, 2), Ok(None));
+        assert_eq!(spark_double_to_decimal(f64::INFINITY, 10, 2), Ok(None));
     }
 
     #[test]

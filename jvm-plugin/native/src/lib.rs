@@ -16,6 +16,7 @@ pub mod datetime;
 pub mod error;
 pub mod float_order;
 pub mod input;
+pub mod java_float;
 pub mod message;
 pub mod native_plan;
 pub mod planner;

@@ -834,6 +834,10 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 (DataType::Decimal128(..), DataType::Utf8) => {
                     Some(SparkStringCast::decimal_to_string(Arc::clone(&child), mode))
                 }
+                (
+                    DataType::Float32 | DataType::Float64,
+                    DataType::Utf8 | DataType::Decimal128(..),
+                ) => SparkStringCast::from_float(Arc::clone(&child), target.clone(), mode),
                 _ => None,
             };
             match spark_parse {

@@ -82,7 +82,10 @@ object CinderDocs {
       "the precision null, or in ANSI mode Spark's errors); between numbers and booleans as Spark does (integers to " +
       "narrower ones, floats, doubles and decimals to integers: toward zero, Java's saturation for floats, then the " +
       "low bits, or in ANSI mode `CAST_OVERFLOW`; decimals to floats and doubles correctly rounded; doubles to " +
-      "floats; numbers to booleans and back); narrowing decimal casts (round half up; on overflow null, or an error " +
+      "floats; numbers to booleans and back); floats and doubles to strings and decimals (Java's " +
+      "`Double.toString`/`Float.toString` digits as Java 19 and later give them, the shortest that round-trip, " +
+      "then rounded half up to the decimal's scale; NaN and infinities null; on older JVMs these stay on Spark " +
+      "unless `spark.cinder.javaFloatDigits` = java19); narrowing decimal casts (round half up; on overflow null, or an error " +
       "in ANSI mode); timestamps to dates (`to_date`, and so `year`, `month`, `day` of timestamps) and strings; " +
       "strings, dates and timestamp_ntz to timestamps and strings, dates and timestamps to timestamp_ntz (Spark's " +
       "`stringToTimestamp`: `[+-]yyyy[-m[m][-d[d][ |T]h[h]:m[m][:s[s][.fraction]][zone]]]` or a time alone, " +

@@ -1,6 +1,7 @@
 package org.apache.spark.sql.cinder
 
 import org.apache.spark.sql.catalyst.expressions.{Left => _, Right => _, _}
+import org.apache.spark.sql.internal.SQLConf
 import org.apache.spark.sql.types._
 import org.apache.spark.unsafe.types.UTF8String
 
@@ -151,8 +152,30 @@ object PlanJson {
     case _ => 0
   }
 
+  /**
+   * Casts of floats to strings and decimals print Java's `Double.toString` digits: natively
+   * those of Java 19 and later (crate::java_float), so with `spark.cinder.javaFloatDigits`
+   * = auto only on such a JVM.
+   */
+  private def javaFloatDigits(from: DataType, to: DataType): Either[String, Unit] = {
+    val java = Runtime.version().feature()
+    CinderConf.JavaFloatDigits.choice(SQLConf.get) match {
+      case "off" => Left(s"cast from ${from.simpleString} to ${to.simpleString} stays on Spark " +
+        s"(${CinderConf.JavaFloatDigits.key}=off)")
+      case "auto" if java < 19 => Left(s"cast from ${from.simpleString} to ${to.simpleString} prints Java's " +
+        s"Double.toString digits, reproduced natively as Java 19 and later give them; this JVM is Java $java " +
+        s"(${CinderConf.JavaFloatDigits.key}=java19 accepts Java 19's digits)")
+      case _ => Right(())
+    }
+  }
+
   /** Casts whose native (Arrow, overflow to null) result is Spark's in `mode`. */
   private def castSupported(from: DataType, to: DataType, mode: EvalMode.Value): Either[String, Unit] = {
+    (from, to) match {
+      case (FloatType | DoubleType, s: StringType) if s == StringType => return javaFloatDigits(from, to)
+      case (FloatType | DoubleType, _: DecimalType) => return javaFloatDigits(from, to)
+      case _ =>
+    }
     val widening = (from, to) match {
       case (a, b) if a == b => true
       // Integers, booleans and dates print the same way in Spark and Arrow.
