@@ -215,3 +215,62 @@ def test_dates_and_timestamps_to_timestamps(spark, timestamps, zone):
                    "CAST(CAST(CAST(ntz AS STRING) AS TIMESTAMP) AS STRING) FROM tst", conf=conf)
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
     compare(spark, "SELECT count(*) FROM tst WHERE CAST(ntz AS TIMESTAMP) < ts", conf=conf)
+
+
+# Numbers as timestamps (seconds): saturating longs, doubles with NaN, infinities and past a
+# long's micros, decimals whose micros wrap past 64 bits (BigDecimal.longValue), booleans.
+NUMBERS = [
+    (0, 0, 0.0, "0.0000000", 0.0, True), (1, 9223372036854775807, 1.5, "-1.0000019", 1.5, False),
+    (2, -9223372036854775807, float("nan"), "12345678901234567890123.1234567", float("nan"), True),
+    (3, 1577836800, float("inf"), "-12345678901234567890123.1234567", float("inf"), None),
+    (4, -1, -1e30, "1577836800.5000001", -2.5, True), (5, 4102444800, 1e30, "0.0000001", 1e10, False),
+    (6, None, None, None, None, None), (7, 253402300799, -0.0000015, "-0.0000005", 3.0e-6, True),
+    (8, -62135596800, 9.2e12, "9223372036854.7758071", -1e20, False),
+]
+
+
+@pytest.fixture(scope="module")
+def ts_numbers(spark, data_dir):
+    from decimal import Decimal
+    from pyspark.sql.types import BooleanType, DecimalType, DoubleType, FloatType
+    path = os.path.join(data_dir, "ts_numbers")
+    schema = StructType([StructField("id", LongType(), False), StructField("l", LongType()),
+                         StructField("x", DoubleType()), StructField("p", DecimalType(38, 7)),
+                         StructField("f", FloatType()), StructField("b", BooleanType())])
+    rows = [r[:3] + (None if r[3] is None else Decimal(r[3]),) + r[4:] for r in NUMBERS]
+    spark.createDataFrame(rows, schema).repartition(2).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("tsnum")
+    return path
+
+
+def test_timestamps_as_numbers(spark, timestamps):
+    # Seconds (floor), null where they do not fit the type (legacy), as doubles and floats,
+    # booleans; a date is null as a number.
+    legacy = {"spark.sql.ansi.enabled": "false", "spark.sql.session.timeZone": "America/Los_Angeles"}
+    compare(spark, "SELECT id, CAST(ts AS BIGINT), CAST(ts AS INT), CAST(ts AS SMALLINT), CAST(ts AS TINYINT), "
+                   "CAST(ts AS DOUBLE), CAST(ts AS FLOAT), CAST(ts AS BOOLEAN), CAST(CAST(ts AS DATE) AS INT), "
+                   "CAST(to_date(ntz) AS BOOLEAN), try_cast(ts AS INT) FROM tst", conf=legacy)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    # As decimals: through the double's Java 19 digits (native on Java 17 only when accepted).
+    compare(spark, "SELECT id, CAST(ts AS DECIMAL(20, 6)), CAST(ts AS DECIMAL(10, 0)) FROM tst",
+            conf={**legacy, "spark.cinder.javaFloatDigits": "java19"})
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    ansi = {"spark.sql.ansi.enabled": "true", "spark.sql.session.timeZone": "America/Los_Angeles"}
+    compare(spark, "SELECT id, CAST(ts AS BIGINT), CAST(ts AS INT), CAST(ts AS DOUBLE), CAST(ts AS FLOAT), "
+                   "try_cast(ts AS SMALLINT) FROM tst WHERE ts BETWEEN TIMESTAMP'1910-01-01' AND TIMESTAMP'2030-01-01'",
+            conf=ansi)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    fails_alike(spark, "SELECT CAST(ts AS INT) FROM tst WHERE ts > TIMESTAMP'2100-01-01'", "CAST_OVERFLOW", conf=ansi)
+
+
+def test_numbers_as_timestamps(spark, ts_numbers):
+    legacy = {"spark.sql.ansi.enabled": "false"}
+    columns = ", ".join(f"CAST(CAST({c} AS TIMESTAMP) AS STRING)" for c in ("l", "x", "p", "f", "b", "CAST(l AS INT)"))
+    compare(spark, f"SELECT id, {columns}, CAST(CAST(l AS TIMESTAMP) AS BIGINT) FROM tsnum", conf=legacy)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    ansi = {"spark.sql.ansi.enabled": "true"}
+    columns = ", ".join(f"CAST({c} AS STRING)" for c in ("CAST(l AS TIMESTAMP)", "CAST(p AS TIMESTAMP)", "try_cast(x AS TIMESTAMP)"))
+    compare(spark, f"SELECT id, {columns} FROM tsnum", conf=ansi)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    fails_alike(spark, "SELECT CAST(x AS TIMESTAMP) FROM tsnum WHERE id = 2", "CAST_INVALID_INPUT", conf=ansi)
+    fails_alike(spark, "SELECT CAST(x AS TIMESTAMP) FROM tsnum WHERE id = 5", "CAST_OVERFLOW", conf=ansi)

@@ -1002,7 +1002,7 @@ fn integer_width(t: &DataType) -> Option<u32> {
 }
 
 /// Spark's name of a type (in errors).
-fn spark_type_name(t: &DataType) -> String {
+pub(crate) fn spark_type_name(t: &DataType) -> String {
     match t {
         DataType::Int8 => "TINYINT".into(),
         DataType::Int16 => "SMALLINT".into(),

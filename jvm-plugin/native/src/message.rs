@@ -324,6 +324,9 @@ pub enum Expr {
         /// `try_cast`: the ANSI rules with null instead of the error.
         #[serde(default, rename = "try")]
         try_cast: bool,
+        /// The session's time zone, for a cast from a timestamp (its error messages).
+        #[serde(default)]
+        zone: Option<String>,
     },
     /// Spark's final average of a decimal: `sum / count` computed as Spark does (the exact
     /// quotient rounded half up to the result's scale), null when `count` is 0 or null, and

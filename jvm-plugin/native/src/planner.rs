@@ -59,7 +59,7 @@ use crate::message::{
     Settings, SortKey,
 };
 use crate::shared_join::{OnceBatchesExec, RoutedProbeExec, SharedJoinExec};
-use crate::timestamp::SparkToTimestamp;
+use crate::timestamp::{SparkTimestampNumberCast, SparkToTimestamp};
 use crate::try_arith::{TryIntegerArithmetic, TryOp};
 
 /// Cast options with Spark's non-ANSI behaviour: a value that does not fit becomes null.
@@ -819,6 +819,7 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             data_type,
             ansi,
             try_cast,
+            zone,
         } => {
             let options = if *ansi { ANSI_CAST } else { SPARK_CAST };
             let mode = CastMode::of(*ansi, *try_cast);
@@ -827,6 +828,15 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             let from = child.data_type(schema)?;
             // Spark parses strings, prints decimals and converts numbers its own way
             // (crate::cast); the rest (widening) is Arrow's cast.
+            if let Some(cast) = SparkTimestampNumberCast::try_new(
+                Arc::clone(&child),
+                &from,
+                &target,
+                mode,
+                zone.as_deref(),
+            ) {
+                return Ok(Arc::new(cast));
+            }
             let spark_parse = match (&from, &target) {
                 (DataType::Utf8, _) => {
                     SparkStringCast::try_new(Arc::clone(&child), target.clone(), mode)

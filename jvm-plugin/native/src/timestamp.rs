@@ -718,6 +718,341 @@ impl PhysicalExpr for SparkToTimestamp {
     }
 }
 
+/// `CAST` between timestamps and numbers or booleans, as Spark's legacy rules (and, from a
+/// timestamp, its ANSI ones):
+/// - a timestamp to an integer: its seconds (`floorDiv`) if they fit, else null (legacy, try)
+///   or `CAST_OVERFLOW` (ANSI); to a double or float: micros / 1e6; to a decimal: that
+///   double's `Double.toString` digits (`crate::java_float`), rounded half up; to a boolean:
+///   `!= 0`;
+/// - an integer to a timestamp: seconds (`TimeUnit.SECONDS.toMicros`, which saturates); a
+///   double or float: `(long) (v * 1e6)`, saturating (legacy) or `CAST_OVERFLOW` (ANSI), and
+///   NaN and the infinities null (legacy) or `CAST_INVALID_INPUT` (ANSI), null in try mode; a
+///   decimal: the micros toward zero, then the low 64 bits (`BigDecimal.longValue`); a
+///   boolean: 1 or 0 micros.
+#[derive(Debug)]
+pub struct SparkTimestampNumberCast {
+    child: Arc<dyn PhysicalExpr>,
+    from: DataType,
+    target: DataType,
+    mode: CastMode,
+    /// The session's time zone, for a timestamp in an error message.
+    zone_name: String,
+    zone: Option<SparkZone>,
+}
+
+impl SparkTimestampNumberCast {
+    /// The cast of `child` (of type `from`) to `target`, if one is a timestamp (an instant)
+    /// and the other a number or a boolean.
+    pub fn try_new(
+        child: Arc<dyn PhysicalExpr>,
+        from: &DataType,
+        target: &DataType,
+        mode: CastMode,
+        zone: Option<&str>,
+    ) -> Option<Self> {
+        let timestamp =
+            |t: &DataType| matches!(t, DataType::Timestamp(TimeUnit::Microsecond, Some(_)));
+        let number = |t: &DataType| {
+            t.is_integer()
+                || matches!(
+                    t,
+                    DataType::Float32
+                        | DataType::Float64
+                        | DataType::Boolean
+                        | DataType::Decimal128(..)
+                )
+        };
+        ((timestamp(from) && number(target)) || (number(from) && timestamp(target))).then(|| Self {
+            child,
+            from: from.clone(),
+            target: target.clone(),
+            mode,
+            zone_name: zone.unwrap_or("UTC").to_owned(),
+            zone: SparkZone::parse(zone.unwrap_or("UTC")),
+        })
+    }
+
+    fn overflow(&self, micros: i64) -> DataFusionError {
+        let text = crate::datetime::spark_timestamp_string(micros, self.zone.as_ref())
+            .unwrap_or_else(|| micros.to_string());
+        DataFusionError::Execution(format!(
+            "[CAST_OVERFLOW] The value TIMESTAMP '{text}' of the type \"TIMESTAMP\" cannot be cast \
+             to \"{}\" due to an overflow. Use `try_cast` to tolerate overflow and return NULL \
+             instead. SQLSTATE: 22003",
+            crate::cast::spark_type_name(&self.target)
+        ))
+    }
+
+    /// A timestamp's seconds in an integer type of `bits`, if they fit (else null, or
+    /// `CAST_OVERFLOW` in ANSI mode).
+    fn seconds(&self, micros: i64, bits: u32) -> datafusion::common::Result<Option<i64>> {
+        let seconds = micros.div_euclid(MICROS_PER_SECOND);
+        let shift = 64 - bits;
+        Ok(match self.mode {
+            _ if (seconds << shift) >> shift == seconds => Some(seconds),
+            CastMode::Ansi => return Err(self.overflow(micros)),
+            _ => None,
+        })
+    }
+
+    /// `(long) (v * 1e6)` of a double: saturating (legacy); in ANSI mode Spark's errors for
+    /// NaN, the infinities and what does not fit a long; null for those in try mode.
+    fn double_micros(&self, v: f64) -> datafusion::common::Result<Option<i64>> {
+        if !v.is_finite() {
+            return match self.mode {
+                CastMode::Ansi => Err(DataFusionError::Execution(format!(
+                    "[CAST_INVALID_INPUT] The value {} of the type \"DOUBLE\" cannot be cast to \
+                     \"TIMESTAMP\" because it is malformed. Correct the value as per the syntax, \
+                     or change its target type. Use `try_cast` to tolerate malformed input and \
+                     return NULL instead. SQLSTATE: 22018",
+                    crate::java_float::java_double_string(v)
+                ))),
+                _ => Ok(None),
+            };
+        }
+        let micros = v * MICROS_PER_SECOND as f64;
+        // Spark's `DoubleExactNumeric.toLong`.
+        let fits = micros.floor() <= i64::MAX as f64 && micros.ceil() >= i64::MIN as f64;
+        match self.mode {
+            CastMode::Legacy => Ok(Some(micros as i64)),
+            _ if fits => Ok(Some(micros as i64)),
+            CastMode::Ansi => Err(DataFusionError::Execution(format!(
+                "[CAST_OVERFLOW] The value {}D of the type \"DOUBLE\" cannot be cast to \
+                 \"BIGINT\" due to an overflow. Use `try_cast` to tolerate overflow and return \
+                 NULL instead. SQLSTATE: 22003",
+                crate::java_float::java_double_string(micros)
+            ))),
+            CastMode::Try => Ok(None),
+        }
+    }
+
+    fn cast_timestamp(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
+        use datafusion::arrow::array::{
+            BooleanArray, Decimal128Array, Float32Array, Int8Array, Int16Array, Int32Array,
+            Int64Array,
+        };
+        let micros = array.as_primitive::<TimestampMicrosecondType>();
+        let bits = match self.target {
+            DataType::Int8 => 8,
+            DataType::Int16 => 16,
+            DataType::Int32 => 32,
+            _ => 64,
+        };
+        let integers = || -> datafusion::common::Result<Vec<Option<i64>>> {
+            micros
+                .iter()
+                .map(|t| t.map_or(Ok(None), |t| self.seconds(t, bits)))
+                .collect()
+        };
+        let seconds = |t: i64| t as f64 / MICROS_PER_SECOND as f64;
+        Ok(match &self.target {
+            DataType::Int8 => Arc::new(
+                integers()?
+                    .into_iter()
+                    .map(|v| v.map(|v| v as i8))
+                    .collect::<Int8Array>(),
+            ),
+            DataType::Int16 => Arc::new(
+                integers()?
+                    .into_iter()
+                    .map(|v| v.map(|v| v as i16))
+                    .collect::<Int16Array>(),
+            ),
+            DataType::Int32 => Arc::new(
+                integers()?
+                    .into_iter()
+                    .map(|v| v.map(|v| v as i32))
+                    .collect::<Int32Array>(),
+            ),
+            DataType::Int64 => Arc::new(Int64Array::from(integers()?)),
+            DataType::Float64 => {
+                Arc::new(micros.unary::<_, datafusion::arrow::datatypes::Float64Type>(seconds))
+                    as ArrayRef
+            }
+            DataType::Float32 => Arc::new(
+                micros
+                    .iter()
+                    .map(|t| t.map(|t| seconds(t) as f32))
+                    .collect::<Float32Array>(),
+            ),
+            DataType::Boolean => Arc::new(
+                micros
+                    .iter()
+                    .map(|t| t.map(|t| t != 0))
+                    .collect::<BooleanArray>(),
+            ),
+            DataType::Decimal128(precision, scale) => {
+                let (precision, scale) = (*precision, *scale);
+                let values = micros
+                    .iter()
+                    .map(|t| {
+                        let Some(t) = t else { return Ok(None) };
+                        match crate::cast::spark_double_to_decimal(seconds(t), precision, scale) {
+                            Ok(v) => Ok(v),
+                            Err(crate::cast::DecimalFailure::Overflow(value))
+                                if self.mode == CastMode::Ansi =>
+                            {
+                                Err(DataFusionError::Execution(format!(
+                                    "[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION]  {value} cannot \
+                                     be represented as Decimal({precision}, {scale}). If necessary \
+                                     set \"spark.sql.ansi.enabled\" to \"false\" to bypass this \
+                                     error, and return NULL instead. SQLSTATE: 22003"
+                                )))
+                            }
+                            Err(_) => Ok(None),
+                        }
+                    })
+                    .collect::<datafusion::common::Result<Decimal128Array>>()?;
+                Arc::new(values.with_precision_and_scale(precision, scale)?)
+            }
+            other => return datafusion::common::internal_err!("{self} to {other}"),
+        })
+    }
+
+    fn cast_to_timestamp(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
+        use datafusion::arrow::compute::{CastOptions, cast_with_options};
+        use datafusion::arrow::datatypes::{Decimal128Type, Float64Type, Int64Type};
+        let micros: TimestampMicrosecondArray = match &self.from {
+            DataType::Boolean => array
+                .as_boolean()
+                .iter()
+                .map(|b| b.map(i64::from))
+                .collect(),
+            DataType::Float32 | DataType::Float64 => {
+                let doubles =
+                    cast_with_options(array, &DataType::Float64, &CastOptions::default())?;
+                doubles
+                    .as_primitive::<Float64Type>()
+                    .iter()
+                    .map(|d| d.map_or(Ok(None), |d| self.double_micros(d)))
+                    .collect::<datafusion::common::Result<_>>()?
+            }
+            DataType::Decimal128(_, scale) => {
+                let scale = i32::from(*scale);
+                array
+                    .as_primitive::<Decimal128Type>()
+                    .iter()
+                    .map(|v| {
+                        v.map(|v| {
+                            // The micros toward zero, then their low 64 bits.
+                            let micros = if scale >= 6 {
+                                v / 10_i128.pow((scale - 6) as u32)
+                            } else {
+                                v.wrapping_mul(10_i128.pow((6 - scale) as u32))
+                            };
+                            micros as i64
+                        })
+                    })
+                    .collect()
+            }
+            _ => {
+                let longs = cast_with_options(array, &DataType::Int64, &CastOptions::default())?;
+                longs
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .map(|s| s.map(|s| s.saturating_mul(MICROS_PER_SECOND)))
+                    .collect()
+            }
+        };
+        Ok(Arc::new(micros.with_timezone("UTC")))
+    }
+
+    fn cast(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
+        if matches!(self.from, DataType::Timestamp(..)) {
+            self.cast_timestamp(array)
+        } else {
+            self.cast_to_timestamp(array)
+        }
+    }
+}
+
+// Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
+impl PartialEq for SparkTimestampNumberCast {
+    fn eq(&self, other: &Self) -> bool {
+        self.child.eq(&other.child)
+            && self.from == other.from
+            && self.target == other.target
+            && self.mode == other.mode
+            && self.zone_name == other.zone_name
+    }
+}
+
+impl Eq for SparkTimestampNumberCast {}
+
+impl Hash for SparkTimestampNumberCast {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.child.hash(state);
+        self.from.hash(state);
+        self.target.hash(state);
+        self.mode.hash(state);
+        self.zone_name.hash(state);
+    }
+}
+
+impl fmt::Display for SparkTimestampNumberCast {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match self.mode {
+            CastMode::Legacy => "",
+            CastMode::Ansi => ", ansi",
+            CastMode::Try => ", try",
+        };
+        let target = match self.target {
+            DataType::Timestamp(..) => "TIMESTAMP".to_owned(),
+            ref t => crate::cast::spark_type_name(t),
+        };
+        write!(f, "spark_cast({} AS {target}{mode})", self.child)
+    }
+}
+
+impl PhysicalExpr for SparkTimestampNumberCast {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(self.target.clone())
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        // NaN and infinities, decimal overflow and try mode make nulls.
+        let makes_nulls = self.mode == CastMode::Try
+            || matches!(self.from, DataType::Float32 | DataType::Float64)
+            || matches!(self.target, DataType::Decimal128(..));
+        Ok(makes_nulls || self.child.nullable(input_schema)?)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        Ok(match self.child.evaluate(batch)? {
+            ColumnarValue::Array(a) => ColumnarValue::Array(self.cast(&a)?),
+            ColumnarValue::Scalar(s) => {
+                let a = self.cast(&s.to_array()?)?;
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
+            }
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        match (children.pop(), children.is_empty()) {
+            (Some(child), true) => Ok(Arc::new(Self {
+                child,
+                from: self.from.clone(),
+                target: self.target.clone(),
+                mode: self.mode,
+                zone_name: self.zone_name.clone(),
+                zone: self.zone,
+            })),
+            _ => datafusion::common::internal_err!("{self} takes one child"),
+        }
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -92,7 +92,11 @@ object CinderDocs {
       "which takes today's date; zones as `ZoneId.of` with `SHORT_IDS` reads them; null, or in ANSI mode " +
       "`CAST_INVALID_INPUT`, for the rest; local date-times in a daylight-saving gap move forward, in an overlap " +
       "take the earlier offset, as `ZonedDateTime.of`); all in the session's time zone (java.time zone ids: fixed " +
-      "offsets and the IANA database's regions)"),
+      "offsets and the IANA database's regions); timestamps and numbers as Spark does (a timestamp's seconds, " +
+      "floored, null or `CAST_OVERFLOW` where they do not fit; micros / 1e6 as doubles and floats, and as " +
+      "decimals through the double's digits; numbers as seconds: longs saturate, doubles saturate or fail in " +
+      "ANSI mode, decimals wrap past 64 bits of micros; booleans as 0 or 1 microsecond); dates as numbers and " +
+      "booleans (null, in legacy mode)"),
     ("scalar subquery", "run by Spark before the native plan; its value goes into the plan"))
 
   private def row(cells: String*): String = cells.map(_.replace("|", "\\|")).mkString("| ", " | ", " |")

@@ -173,7 +173,7 @@ object PlanJson {
   private def castSupported(from: DataType, to: DataType, mode: EvalMode.Value): Either[String, Unit] = {
     (from, to) match {
       case (FloatType | DoubleType, s: StringType) if s == StringType => return javaFloatDigits(from, to)
-      case (FloatType | DoubleType, _: DecimalType) => return javaFloatDigits(from, to)
+      case (FloatType | DoubleType | TimestampType, _: DecimalType) => return javaFloatDigits(from, to)
       case _ =>
     }
     val widening = (from, to) match {
@@ -211,6 +211,10 @@ object PlanJson {
         true
       case (BooleanType, b) if isIntegral(b) || b == FloatType || b == DoubleType => true
       case (BooleanType, d: DecimalType) => d.precision - d.scale >= 1
+      // Timestamps and numbers (crate::timestamp::SparkTimestampNumberCast): seconds.
+      case (TimestampType, b) if isIntegral(b) || b == FloatType || b == DoubleType || b == BooleanType => true
+      case (a, TimestampType) if isIntegral(a) || a == FloatType || a == DoubleType || a == BooleanType ||
+          a.isInstanceOf[DecimalType] => true
       case _ => false
     }
     if (widening || narrowingOk) Right(())
@@ -390,6 +394,11 @@ object PlanJson {
         val zone = str(if (c.zoneId.getId == "Z") "UTC" else c.zoneId.getId)
         s"""{"kind":"to_timestamp","child":$child,"ntz":${c.dataType == TimestampNTZType},"zone":$zone$mode}"""
       }
+    // A date as a number or a boolean: always null (legacy mode; ANSI mode rejects the cast).
+    case c: Cast if c.child.dataType == DateType && (isIntegral(c.dataType) || c.dataType == FloatType ||
+        c.dataType == DoubleType || c.dataType == BooleanType || c.dataType.isInstanceOf[DecimalType]) =>
+      for (child <- expr(c.child, input); t <- typeName(c.dataType)) yield
+        caseWhen(s"""{"kind":"is_null","child":$child}""", literal(t, "null"), literal(t, "null"), t)
     case c: Cast =>
       for {
         _ <- castSupported(c.child.dataType, c.dataType, c.evalMode)
@@ -402,7 +411,11 @@ object PlanJson {
           case EvalMode.TRY => ""","try":true"""
           case _ => ""
         }
-        s"""{"kind":"cast","type":${str(t)},"child":$child$ansi}"""
+        // A timestamp's error messages print it in the session's time zone.
+        val zone = if (c.child.dataType == TimestampType && c.timeZoneId.nonEmpty) {
+          s""","zone":${str(if (c.zoneId.getId == "Z") "UTC" else c.zoneId.getId)}"""
+        } else ""
+        s"""{"kind":"cast","type":${str(t)},"child":$child$ansi$zone}"""
       }
     case s: org.apache.spark.sql.execution.ScalarSubquery =>
       // Spark computes the subquery before the native plan runs; CinderNativeExec puts its
