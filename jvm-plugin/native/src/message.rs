@@ -392,6 +392,15 @@ pub enum Expr {
         #[serde(default, rename = "try")]
         try_cast: bool,
     },
+    /// A function whose DataFusion result is Spark's for these arguments: `abs` of a float,
+    /// double or decimal; `upper`, `lower` (Unicode's default case mappings, as Spark's ICU
+    /// root locale), `char_length` (code points) and `btrim` (spaces) of a string.
+    Function {
+        /// `abs`, `upper`, `lower`, `char_length` or `btrim`.
+        name: String,
+        /// The argument (one).
+        args: Vec<Expr>,
+    },
     /// `hour`, `minute` or `second` of a timestamp's local time, as an int, or (`string`) the
     /// timestamp as Spark's `CAST(ts AS STRING)` writes it.
     TimestampPart {
@@ -547,6 +556,8 @@ pub enum BinaryOp {
     And,
     /// `OR`
     Or,
+    /// `concat` of two strings (null if either is null)
+    Concat,
 }
 
 impl PlanMessage {

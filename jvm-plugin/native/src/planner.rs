@@ -971,6 +971,37 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 CastMode::of(*ansi, *try_cast),
             )?)
         }
+        Expr::Function { name, args } => {
+            let args = args
+                .iter()
+                .map(|a| translate(a, schema))
+                .collect::<Result<Vec<_>>>()?;
+            let [arg] = args.as_slice() else {
+                return Err(NativeError::plan(format!(
+                    "{name} takes one argument, got {}",
+                    args.len()
+                )));
+            };
+            let arg_type = arg.data_type(schema)?;
+            let udf = match (name.as_str(), &arg_type) {
+                // (Integers' abs differs on overflow: the plugin sends a CASE for them.)
+                ("abs", DataType::Float32 | DataType::Float64 | DataType::Decimal128(..)) => {
+                    datafusion::functions::math::abs()
+                }
+                ("upper", DataType::Utf8) => datafusion::functions::string::upper(),
+                ("lower", DataType::Utf8) => datafusion::functions::string::lower(),
+                ("btrim", DataType::Utf8) => datafusion::functions::string::btrim(),
+                ("char_length", DataType::Utf8) => {
+                    datafusion::functions::unicode::character_length()
+                }
+                _ => {
+                    return Err(NativeError::plan(format!(
+                        "function {name}({arg_type}) is not native"
+                    )));
+                }
+            };
+            scalar_function(udf, args, schema)?
+        }
         Expr::TimestampPart { child, part, zone } => {
             let child = translate(child, schema)?;
             let expected = match zone {
@@ -1336,6 +1367,14 @@ fn binary(
                 Operator::Or
             };
             plain(boolean(left, schema)?, o, boolean(right, schema)?)
+        }
+        BinaryOp::Concat => {
+            if left_type != DataType::Utf8 {
+                return Err(NativeError::plan(format!(
+                    "concat needs strings, got {left_type}"
+                )));
+            }
+            plain(left, Operator::StringConcat, right)
         }
     })
 }

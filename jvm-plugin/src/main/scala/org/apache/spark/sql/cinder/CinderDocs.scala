@@ -69,6 +69,12 @@ object CinderDocs {
     ("`CASE WHEN`, `IF`", ""),
     ("`LIKE`, `startswith`, `endswith`, `contains`", "constant patterns, escape character `\\`"),
     ("`substring`", "constant position ≥ 1 and length ≥ 0"),
+    ("`upper`, `lower`, `length`, `trim`, `concat`", "strings (default collation): Unicode's default case " +
+      "mappings (Spark's ICU root locale; `ß` becomes `SS`, a final sigma `ς`), length in code points, `trim` " +
+      "of spaces only (no trim string), `concat` null if any argument is"),
+    ("`coalesce`", "later arguments evaluated only where the earlier ones are null"),
+    ("`abs`", "integers wrap (legacy) or fail with `ARITHMETIC_OVERFLOW` (ANSI) at the type's minimum; floats " +
+      "(`abs(-0.0)` = 0.0) and decimals"),
     ("`year`, `month`, `day`", "of dates, over Spark's range (years beyond ±262,143 too)"),
     ("`CAST`, `try_cast`", "`try_cast` with Spark's try rules (the ANSI rules with null for the error; from strings " +
       "to floats, decimals and dates the legacy rules); widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); " +

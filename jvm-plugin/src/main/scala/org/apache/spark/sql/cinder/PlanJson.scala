@@ -308,6 +308,10 @@ object PlanJson {
     for (zz <- z; c <- expr(child, input)) yield s"""{"kind":"timestamp_part","child":$c,"part":"$part"$zz}"""
   }
 
+  /** A native function of one argument (`{"kind":"function"}`). */
+  private def function(name: String, child: Expression, input: Seq[Attribute]): Either[String, String] =
+    expr(child, input).map(c => s"""{"kind":"function","name":"$name","args":[$c]}""")
+
   /** The native form of `e` over `input`'s columns, or why it cannot go native. */
   def expr(e: Expression, input: Seq[Attribute]): Either[String, String] = e match {
     case Alias(child, _) => expr(child, input)
@@ -456,6 +460,27 @@ object PlanJson {
       if (pos < 1 || len < 0) Left(s"substring from $pos for $len is not native yet (pos >= 1, len >= 0 only)")
       else expr(child, input).map(c => s"""{"kind":"substring","child":$c,"pos":$pos,"len":$len}""")
     // The local time of a timestamp: in the session's time zone for an instant.
+    // Spark evaluates each argument only where those before it are null; so does a CASE.
+    case Coalesce(children) if children.nonEmpty =>
+      for (cs <- seq(children.map(expr(_, input))); t <- typeName(e.dataType)) yield
+        cs.init.foldRight(cs.last)((c, rest) => caseWhen(s"""{"kind":"is_not_null","child":$c}""", c, rest, t))
+    case Abs(child, failOnError) =>
+      child.dataType match {
+        // Integers: the type's minimum wraps (legacy) or fails (ANSI), as its negation does.
+        case ByteType | ShortType | IntegerType | LongType =>
+          for (c <- expr(child, input); t <- typeName(child.dataType)) yield {
+            val negative = s"""{"kind":"negative","child":$c${if (failOnError) ""","ansi":true""" else ""}}"""
+            caseWhen(binaryJson("lt", "boolean", c, literal(t, "0")), negative, c, t)
+          }
+        case FloatType | DoubleType | _: DecimalType => function("abs", child, input)
+        case other => Left(s"abs of ${other.simpleString} is not native")
+      }
+    case Upper(child) if child.dataType == StringType => function("upper", child, input)
+    case Lower(child) if child.dataType == StringType => function("lower", child, input)
+    case Length(child) if child.dataType == StringType => function("char_length", child, input)
+    case StringTrim(child, None) if child.dataType == StringType => function("btrim", child, input)
+    case Concat(children) if children.nonEmpty && children.forall(_.dataType == StringType) =>
+      seq(children.map(expr(_, input))).map(_.reduceLeft((a, b) => binaryJson("concat", "string", a, b)))
     case h: Hour => timePart(h.child, h.timeZoneId, h.zoneId, "hour", input)
     case m: Minute => timePart(m.child, m.timeZoneId, m.zoneId, "minute", input)
     case s: Second => timePart(s.child, s.timeZoneId, s.zoneId, "second", input)

@@ -1,0 +1,72 @@
+"""coalesce, abs and the string functions upper, lower, length, trim and concat, natively with
+Spark's semantics: the same rows with and without the plugin, and the projection native."""
+
+import os
+
+import pytest
+from pyspark.sql.types import (DecimalType, DoubleType, FloatType, IntegerType, LongType, StringType, StructField,
+                               StructType)
+
+from conftest import compare, fails_alike, fallback_reasons, native_subtrees
+
+# Unicode case mappings with more characters out than in (ß, ŉ, ǰ), final sigma, a dotted
+# capital I, titlecase letters, astral characters (length counts code points), and spaces
+# and other whitespace (trim removes spaces only).
+ROWS = [
+    (0, "Hello World", "  padded  ", 1, -7, -2.5, -0.0, "-12.50"),
+    (1, "straße ŉ ǰ", "\t tab \t", None, 2147483647, float("nan"), 1.5, "0.00"),
+    (2, "ΟΔΥΣΣΕΥΣ Σ", " ", -2147483648, -2147483648, float("-inf"), -3.0, "99999999.99"),
+    (3, "İstanbul ǅ ǈ", "", 0, None, None, None, None),
+    (4, "😀 𝔸𝔹 ﬁ", "x  y", 5, 9, 1e300, -1e-30, "-0.01"),
+    (5, None, None, None, None, -0.0, 2.0, "1.00"),
+    (6, "", "\u3000wide\u3000", -1, 0, 0.0, float("nan"), "-99999999.99"),
+]
+
+
+@pytest.fixture(scope="module")
+def fn(spark, data_dir):
+    from decimal import Decimal
+    path = os.path.join(data_dir, "functions")
+    schema = StructType([StructField("id", LongType(), False), StructField("s", StringType()),
+                         StructField("t", StringType()), StructField("i", IntegerType()),
+                         StructField("j", IntegerType()), StructField("x", DoubleType()),
+                         StructField("f", FloatType()), StructField("d", DecimalType(10, 2))])
+    rows = [r[:7] + (None if r[7] is None else Decimal(r[7]),) for r in ROWS]
+    spark.createDataFrame(rows, schema).repartition(2).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("fn")
+    return path
+
+
+def _native(spark):
+    return any(n.startswith("Project <-") and n.endswith("ParquetScan(functions)") for n in native_subtrees(spark)) \
+        and not fallback_reasons(spark)
+
+
+def test_string_functions(spark, fn):
+    compare(spark, "SELECT id, upper(s), lower(s), length(s), length(t), trim(t), concat(s, t), concat(s, '-', t, '!'), "
+                   "upper(trim(t)), char_length(s), concat(s) FROM fn")
+    assert _native(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id FROM fn WHERE length(s) > 5 AND lower(s) LIKE '%s%'")
+    assert native_subtrees(spark), fallback_reasons(spark)
+
+
+def test_coalesce(spark, fn):
+    compare(spark, "SELECT id, coalesce(i, j), coalesce(i, j, -1), coalesce(s, t, 'none'), coalesce(x, f), "
+                   "coalesce(d, 0) FROM fn")
+    assert _native(spark), fallback_reasons(spark)
+    # Later arguments are evaluated only where the earlier ones are null: here 1 / 0 never is.
+    compare(spark, "SELECT id, coalesce(j, i div 1, 1 / 0) FROM fn WHERE j IS NOT NULL",
+            conf={"spark.sql.ansi.enabled": "true"}, native=None)
+
+
+@pytest.mark.parametrize("ansi", ["false", "true"])
+def test_abs(spark, fn, ansi):
+    conf = {"spark.sql.ansi.enabled": ansi}
+    compare(spark, "SELECT id, abs(i), abs(x), abs(f), abs(d), abs(CAST(i AS BIGINT)), abs(CAST(j % 1000 AS SMALLINT)) "
+                   "FROM fn WHERE i IS NULL OR i > -2147483648", conf=conf)
+    assert _native(spark), fallback_reasons(spark)
+    if ansi == "true":
+        fails_alike(spark, "SELECT abs(i) FROM fn WHERE id = 2", "ARITHMETIC_OVERFLOW|overflow", conf=conf)
+    else:
+        compare(spark, "SELECT id, abs(i), abs(j) FROM fn", conf=conf)
+        assert _native(spark), fallback_reasons(spark)
