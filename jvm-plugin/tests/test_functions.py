@@ -70,3 +70,30 @@ def test_abs(spark, fn, ansi):
     else:
         compare(spark, "SELECT id, abs(i), abs(j) FROM fn", conf=conf)
         assert _native(spark), fallback_reasons(spark)
+
+
+DATES = ["1970-01-01", "2021-01-03", "2021-01-04", "2024-12-30", "2024-12-31", "2023-12-31", "2000-02-29", "1582-10-04",
+         "0001-01-01", "-0044-03-15", "9999-12-31", "+12345-06-30", "-5000-01-01", None]
+
+
+@pytest.fixture(scope="module")
+def dates(spark, data_dir):
+    path = os.path.join(data_dir, "fn_dates")
+    values = ", ".join(f"({i}, {'NULL' if s is None else repr(s)}, {(i * 37) % 400 - 200})" for i, s in enumerate(DATES))
+    spark.sql(f"SELECT id, CAST(s AS DATE) AS d, CAST(n AS INT) AS n FROM VALUES {values} AS v(id, s, n)") \
+        .repartition(2).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("fn_dates")
+    return path
+
+
+def test_date_parts_and_arithmetic(spark, dates):
+    # (Dates print as strings: Spark's years go past Python's.)
+    compare(spark, "SELECT id, quarter(d), dayofweek(d), weekday(d), dayofyear(d), weekofyear(d), "
+                   "CAST(date_add(d, n) AS STRING), CAST(date_sub(d, n) AS STRING), CAST(date_add(d, 1) AS STRING), "
+                   "datediff(d, DATE'2000-01-01'), datediff(DATE'2000-01-01', d) FROM fn_dates",
+            conf={"spark.sql.ansi.enabled": "false"})
+    assert any(n.endswith("ParquetScan(fn_dates)") and n.startswith("Project") for n in native_subtrees(spark)) and \
+        not fallback_reasons(spark), fallback_reasons(spark)
+    compare(spark, "SELECT weekofyear(d) AS w, count(*) FROM fn_dates WHERE dayofweek(d) IN (1, 7) OR "
+                   "datediff(d, DATE'2021-01-01') BETWEEN 0 AND 10 GROUP BY weekofyear(d)")
+    assert native_subtrees(spark), fallback_reasons(spark)

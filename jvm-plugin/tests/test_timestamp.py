@@ -1,9 +1,9 @@
 """Timestamps natively: Spark's TimestampType (an instant) and TimestampNTZType (a local
 date-time), both microseconds, read from Parquet in each of Spark's encodings (INT96, its
 default; TIMESTAMP_MICROS; TIMESTAMP_MILLIS), compared, grouped, joined, sorted and shuffled.
-Their dates, hour/minute/second, casts to strings and casts from strings, dates and the other
-kind of timestamp in the session's time zone run natively; what else depends on it
-(date_trunc(), date_format(), ...) stays on Spark and says so."""
+Their dates, hour/minute/second, date_trunc(), casts to strings and casts from strings, dates
+and the other kind of timestamp in the session's time zone run natively; what else depends on
+it (date_format(), ...) stays on Spark and says so."""
 
 import os
 from datetime import datetime, timedelta
@@ -111,12 +111,16 @@ def test_dates_of_timestamps_in_the_session_time_zone(spark, timestamps, zone):
     compare(spark, "SELECT to_date(ts) AS day, count(*), min(ts) FROM tst GROUP BY to_date(ts)", conf=conf)
     compare(spark, "SELECT id FROM tst WHERE CAST(ts AS DATE) = DATE'2000-01-02'", conf=conf)
     compare(spark, "SELECT hour(ts) AS h, count(*) FROM tst WHERE minute(ts) < 30 GROUP BY hour(ts)", conf=conf)
+    compare(spark, "SELECT date_trunc('MONTH', ts) AS m, count(*), min(ts) FROM tst GROUP BY date_trunc('MONTH', ts)",
+            conf=conf)
+    compare(spark, "SELECT id, CAST(date_trunc('HOUR', ts) AS STRING), CAST(date_trunc('WEEK', ts) AS STRING), "
+                   "CAST(date_trunc('MINUTE', ts) AS STRING) FROM tst", conf=conf)
     assert _scan_is_native(spark), fallback_reasons(spark)
 
 
 def test_time_zone_dependent_operations_stay_on_spark(spark, timestamps):
-    for expression, reason in [("date_trunc('HOUR', ts)", "date_trunc"),
-                               ("date_format(ts, 'yyyy')", "date_format")]:
+    for expression, reason in [("date_format(ts, 'yyyy')", "date_format"),
+                               ("date_trunc('DECADE', ts)", "truncation to 'DECADE'")]:
         compare(spark, f"SELECT id, {expression} FROM tst", native=None)
         assert any(reason in r for r in fallback_reasons(spark)), (expression, fallback_reasons(spark))
 
@@ -274,3 +278,38 @@ def test_numbers_as_timestamps(spark, ts_numbers):
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
     fails_alike(spark, "SELECT CAST(x AS TIMESTAMP) FROM tsnum WHERE id = 2", "CAST_INVALID_INPUT", conf=ansi)
     fails_alike(spark, "SELECT CAST(x AS TIMESTAMP) FROM tsnum WHERE id = 5", "CAST_OVERFLOW", conf=ansi)
+
+
+# Instants around daylight-saving changes (Los Angeles falls back at 09:00 UTC on 2021-11-07 and
+# springs forward at 10:00 UTC on 2021-03-14; Lord Howe moves by half an hour), local mean time
+# (Los Angeles until 1883-11-18 20:00 UTC, -7:52:58) and years past chrono-tz's tables.
+TRUNC_INSTANTS = [
+    "2021-11-07T08:30:00Z", "2021-11-07T09:15:30.123456Z", "2021-11-07T09:59:59Z", "2021-11-07T10:30:00Z",
+    "2021-03-14T09:59:59Z", "2021-03-14T10:00:00Z", "2021-03-14T10:45:12.5Z", "2024-04-06T15:15:00Z",
+    "2024-10-05T15:45:00Z", "1883-11-18T19:59:59Z", "1883-11-18T20:00:01Z", "1700-06-15T12:34:56.789Z",
+    "2300-11-04T09:30:00Z", "2000-02-29T23:59:59.999999Z", "1969-12-31T23:59:59.999999Z", "2024-12-30T00:00:00Z",
+]
+
+
+@pytest.fixture(scope="module")
+def trunc_instants(spark, data_dir):
+    path = os.path.join(data_dir, "trunc_instants")
+    values = ", ".join(f"({i}, '{s}')" for i, s in enumerate(TRUNC_INSTANTS)) + f", ({len(TRUNC_INSTANTS)}, NULL)"
+    spark.sql(f"SELECT id, CAST(s AS TIMESTAMP) AS ts, CAST(CAST(s AS TIMESTAMP) AS DATE) AS d "
+              f"FROM VALUES {values} AS v(id, s)").repartition(2).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("ti")
+    return path
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Australia/Lord_Howe", "Asia/Kolkata"])
+def test_date_trunc_and_trunc(spark, trunc_instants, zone):
+    levels = ["MICROSECOND", "MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "DD", "WEEK", "MON", "MONTH", "MM",
+              "QUARTER", "YEAR", "YYYY", "YY", "hour", "Week"]
+    columns = ", ".join(f"CAST(date_trunc('{level}', ts) AS STRING)" for level in levels)
+    dates = ", ".join(f"CAST(trunc(d, '{level}') AS STRING)" for level in ["WEEK", "MON", "QUARTER", "YEAR", "yy"])
+    conf = {"spark.sql.session.timeZone": zone}
+    compare(spark, f"SELECT id, {columns}, {dates}, date_trunc('HOUR', ts) = ts FROM ti", conf=conf)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    # Below a week a date's trunc is null in Spark: it stays there.
+    compare(spark, "SELECT id, trunc(d, 'DAY') FROM ti", conf=conf, native=None)
+    assert any("truncation to 'DAY'" in r for r in fallback_reasons(spark)), fallback_reasons(spark)

@@ -300,9 +300,44 @@ pub enum DatePart {
     Month,
     /// The day of the month, 1 to 31.
     Day,
+    /// The quarter, 1 to 4.
+    Quarter,
+    /// `dayofweek`: Sunday 1 to Saturday 7.
+    DayOfWeek,
+    /// `weekday`: Monday 0 to Sunday 6.
+    WeekDay,
+    /// The day of the year, 1 to 366.
+    DayOfYear,
+    /// The ISO 8601 week of the week-based year, 1 to 53 (weeks start on Monday; week 1 has
+    /// the year's first Thursday), as `IsoFields.WEEK_OF_WEEK_BASED_YEAR`.
+    WeekOfYear,
 }
 
-/// `year`, `month` or `day` of a date, as an int (see the module docs).
+/// `part` of the date `days` since 1970-01-01 (a Thursday).
+fn date_part(days: i32, part: DatePart) -> i32 {
+    let (year, month, day) = civil_from_days(days);
+    let days = i64::from(days);
+    let monday0 = (days + 3).rem_euclid(7);
+    let first_of = |year: i64| i64::from(crate::cast::days_of_date(year, 1, 1).unwrap_or(0));
+    // (Within ±5.9 million years: a date's days and fields fit an int.)
+    match part {
+        DatePart::Year => year as i32,
+        DatePart::Month => month as i32,
+        DatePart::Day => day as i32,
+        DatePart::Quarter => ((month - 1) / 3 + 1) as i32,
+        DatePart::DayOfWeek => ((days + 4).rem_euclid(7) + 1) as i32,
+        DatePart::WeekDay => monday0 as i32,
+        DatePart::DayOfYear => (days - first_of(year) + 1) as i32,
+        DatePart::WeekOfYear => {
+            // The week's Thursday decides its year.
+            let thursday = days - monday0 + 3;
+            let (iso_year, _, _) = civil_from_days(thursday as i32);
+            ((thursday - first_of(iso_year)) / 7 + 1) as i32
+        }
+    }
+}
+
+/// A part of a date (`year`, `month`, `day`, `quarter`, ...), as an int (see the module docs).
 #[derive(Debug)]
 pub struct SparkDatePart {
     child: Arc<dyn PhysicalExpr>,
@@ -336,15 +371,9 @@ impl SparkDatePart {
             return datafusion::common::internal_err!("{self} of a {} value", array.data_type());
         };
         let part = self.part;
-        let out: Int32Array = array.as_primitive::<Date32Type>().unary(|days| {
-            let (year, month, day) = civil_from_days(days);
-            match part {
-                // (Within ±5.9 million years: a date's days fit an int.)
-                DatePart::Year => year as i32,
-                DatePart::Month => month as i32,
-                DatePart::Day => day as i32,
-            }
-        });
+        let out: Int32Array = array
+            .as_primitive::<Date32Type>()
+            .unary(|days| date_part(days, part));
         Ok(Arc::new(out))
     }
 }
@@ -411,6 +440,26 @@ mod tests {
 
     fn day(y: i32, mo: u32, d: u32) -> i32 {
         crate::cast::days_of_date(y.into(), mo.into(), d.into()).unwrap()
+    }
+
+    #[test]
+    fn weeks_and_days_as_java_time() {
+        let d = |y: i64, m: i64, dd: i64| crate::cast::days_of_date(y, m, dd).unwrap();
+        // 1970-01-01 was a Thursday; 2021-01-03 a Sunday in ISO week 53 of 2020.
+        assert_eq!(date_part(0, DatePart::DayOfWeek), 5);
+        assert_eq!(date_part(0, DatePart::WeekDay), 3);
+        assert_eq!(date_part(d(2021, 1, 3), DatePart::DayOfWeek), 1);
+        assert_eq!(date_part(d(2021, 1, 3), DatePart::WeekOfYear), 53);
+        assert_eq!(date_part(d(2021, 1, 4), DatePart::WeekOfYear), 1);
+        assert_eq!(date_part(d(2024, 12, 30), DatePart::WeekOfYear), 1);
+        assert_eq!(date_part(d(2024, 12, 31), DatePart::DayOfYear), 366);
+        assert_eq!(date_part(d(2023, 12, 31), DatePart::DayOfYear), 365);
+        assert_eq!(date_part(d(2023, 11, 30), DatePart::Quarter), 4);
+        assert_eq!(date_part(d(-44, 3, 15), DatePart::Quarter), 1);
+        // (java.time: a Thursday, in week 11, day 75.)
+        assert_eq!(date_part(d(-44, 3, 15), DatePart::WeekDay), 3);
+        assert_eq!(date_part(d(-44, 3, 15), DatePart::WeekOfYear), 11);
+        assert_eq!(date_part(d(-44, 3, 15), DatePart::DayOfYear), 75);
     }
 
     #[test]

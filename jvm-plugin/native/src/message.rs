@@ -401,6 +401,17 @@ pub enum Expr {
         /// The argument (one).
         args: Vec<Expr>,
     },
+    /// `trunc(date, level)` or `date_trunc(level, timestamp)` in the session's time zone
+    /// (see `crate::timestamp::SparkTrunc`).
+    Trunc {
+        /// A date or a timestamp.
+        child: Box<Expr>,
+        /// `microsecond`, `millisecond`, `second`, `minute`, `hour`, `day`, `week`, `month`,
+        /// `quarter` or `year`.
+        level: String,
+        /// The session's time zone, as Spark names it.
+        zone: String,
+    },
     /// `hour`, `minute` or `second` of a timestamp's local time, as an int, or (`string`) the
     /// timestamp as Spark's `CAST(ts AS STRING)` writes it.
     TimestampPart {
@@ -412,11 +423,12 @@ pub enum Expr {
         #[serde(default)]
         zone: Option<String>,
     },
-    /// `year`, `month` or `day` of a date, as an int.
+    /// `year`, `month`, `day`, `quarter`, `dayofweek`, `weekday`, `dayofyear` or `weekofyear`
+    /// of a date, as an int.
     DatePart {
         /// A date.
         child: Box<Expr>,
-        /// `year`, `month` or `day`.
+        /// `year`, `month`, `day`, `quarter`, `dayofweek`, `weekday`, `dayofyear` or `weekofyear`.
         part: String,
     },
     /// Spark's decimal division `left / right` into `type`: the exact quotient rounded half

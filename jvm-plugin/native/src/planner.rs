@@ -59,7 +59,7 @@ use crate::message::{
     Settings, SortKey,
 };
 use crate::shared_join::{OnceBatchesExec, RoutedProbeExec, SharedJoinExec};
-use crate::timestamp::{SparkTimestampNumberCast, SparkToTimestamp};
+use crate::timestamp::{SparkTimestampNumberCast, SparkToTimestamp, SparkTrunc, TruncLevel};
 use crate::try_arith::{TryIntegerArithmetic, TryOp};
 
 /// Cast options with Spark's non-ANSI behaviour: a value that does not fit becomes null.
@@ -1002,6 +1002,21 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             };
             scalar_function(udf, args, schema)?
         }
+        Expr::Trunc { child, level, zone } => {
+            let child = translate(child, schema)?;
+            let level = TruncLevel::parse(level).ok_or_else(|| {
+                NativeError::plan(format!("truncation level {level:?} is not known"))
+            })?;
+            match child.data_type(schema)? {
+                DataType::Date32 | DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => {}
+                other => {
+                    return Err(NativeError::plan(format!(
+                        "trunc takes a date or a timestamp, got {other}"
+                    )));
+                }
+            }
+            Arc::new(SparkTrunc::try_new(child, level, zone)?)
+        }
         Expr::TimestampPart { child, part, zone } => {
             let child = translate(child, schema)?;
             let expected = match zone {
@@ -1029,9 +1044,15 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 "year" => DatePart::Year,
                 "month" => DatePart::Month,
                 "day" => DatePart::Day,
+                "quarter" => DatePart::Quarter,
+                "dayofweek" => DatePart::DayOfWeek,
+                "weekday" => DatePart::WeekDay,
+                "dayofyear" => DatePart::DayOfYear,
+                "weekofyear" => DatePart::WeekOfYear,
                 other => {
                     return Err(NativeError::plan(format!(
-                        "date part {other:?} is not year, month or day"
+                        "date part {other:?} is not year, month, day, quarter, dayofweek, \
+                         weekday, dayofyear or weekofyear"
                     )));
                 }
             };

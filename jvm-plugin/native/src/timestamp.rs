@@ -176,6 +176,26 @@ impl SparkZone {
         }
     }
 
+    /// The instant of the local date-time `local_micros` as `ZonedDateTime.truncatedTo`
+    /// resolves it: in an overlap, the offset `preferred` if it is one of the two (else the
+    /// earlier); in a gap, forward by its length.
+    fn utc_of_local_preferring(&self, local_micros: i64, preferred: i32) -> Option<i64> {
+        let offset = match self {
+            Self::Fixed(seconds) => *seconds,
+            Self::Region(_) => {
+                // `preferred` is valid for the local time if the instant it gives has it.
+                let with_preferred =
+                    local_micros.checked_sub(i64::from(preferred) * MICROS_PER_SECOND)?;
+                if self.offset_of_utc(with_preferred) == Some(preferred) {
+                    preferred
+                } else {
+                    self.offset_of_local(local_micros)?
+                }
+            }
+        };
+        local_micros.checked_sub(i64::from(offset) * MICROS_PER_SECOND)
+    }
+
     /// The instant (micros since the epoch) of the local date-time `local_micros` (micros
     /// since 1970-01-01T00:00 local time) in this zone; `None` past a long's range.
     pub fn utc_of_local(&self, local_micros: i64) -> Option<i64> {
@@ -1053,6 +1073,215 @@ impl PhysicalExpr for SparkTimestampNumberCast {
     }
 }
 
+/// A level of Spark's `date_trunc` and `trunc` (`DateTimeUtils.parseTruncLevel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TruncLevel {
+    /// `MICROSECOND`.
+    Microsecond,
+    /// `MILLISECOND`.
+    Millisecond,
+    /// `SECOND`.
+    Second,
+    /// `MINUTE`.
+    Minute,
+    /// `HOUR`.
+    Hour,
+    /// `DAY`, `DD`.
+    Day,
+    /// `WEEK` (to Monday).
+    Week,
+    /// `MON`, `MONTH`, `MM`.
+    Month,
+    /// `QUARTER`.
+    Quarter,
+    /// `YEAR`, `YYYY`, `YY`.
+    Year,
+}
+
+impl TruncLevel {
+    /// The level Spark named (its `TRUNC_TO_*` constant's name, lower case).
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "microsecond" => Self::Microsecond,
+            "millisecond" => Self::Millisecond,
+            "second" => Self::Second,
+            "minute" => Self::Minute,
+            "hour" => Self::Hour,
+            "day" => Self::Day,
+            "week" => Self::Week,
+            "month" => Self::Month,
+            "quarter" => Self::Quarter,
+            "year" => Self::Year,
+            _ => return None,
+        })
+    }
+}
+
+/// Spark's `truncDate`: the first day of `days`'s week (Monday), month, quarter or year.
+fn trunc_days(days: i32, level: TruncLevel) -> Option<i32> {
+    let (year, month, _) = crate::datetime::civil_from_days(days);
+    match level {
+        TruncLevel::Week => Some(days - (i64::from(days) + 3).rem_euclid(7) as i32),
+        TruncLevel::Month => days_of_date(year, i64::from(month), 1),
+        TruncLevel::Quarter => days_of_date(year, i64::from((month - 1) / 3 * 3 + 1), 1),
+        TruncLevel::Year => days_of_date(year, 1, 1),
+        _ => None,
+    }
+}
+
+/// `trunc(date, level)` (a date; null below a week) and `date_trunc(level, ts)` (a timestamp,
+/// in the session's time zone), as Spark's `truncDate` and `truncTimestamp`: below a minute
+/// on the instant itself; minutes, hours and days on the local date-time, keeping its offset
+/// where the local time has two (`ZonedDateTime.truncatedTo`); weeks to years from the local
+/// date's first day, at its start of day.
+#[derive(Debug)]
+pub struct SparkTrunc {
+    child: Arc<dyn PhysicalExpr>,
+    level: TruncLevel,
+    zone_name: String,
+    zone: SparkZone,
+}
+
+impl SparkTrunc {
+    /// `level` of `child` (a date or a timestamp) in `zone`.
+    pub fn try_new(child: Arc<dyn PhysicalExpr>, level: TruncLevel, zone: &str) -> Result<Self> {
+        let parsed = SparkZone::parse(zone).ok_or_else(|| {
+            NativeError::plan(format!("time zone {zone:?} is not known natively"))
+        })?;
+        Ok(Self {
+            child,
+            level,
+            zone_name: zone.to_owned(),
+            zone: parsed,
+        })
+    }
+
+    fn timestamp(&self, micros: i64) -> Option<i64> {
+        let zone = &self.zone;
+        let unit = match self.level {
+            TruncLevel::Microsecond => return Some(micros),
+            TruncLevel::Millisecond => return Some(micros - micros.rem_euclid(1000)),
+            TruncLevel::Second => return Some(micros - micros.rem_euclid(MICROS_PER_SECOND)),
+            TruncLevel::Minute => 60 * MICROS_PER_SECOND,
+            TruncLevel::Hour => 3600 * MICROS_PER_SECOND,
+            TruncLevel::Day => MICROS_PER_DAY,
+            level => {
+                let local = zone.local_of_utc(micros)?;
+                let days = i32::try_from(local.div_euclid(MICROS_PER_DAY)).ok()?;
+                let first = trunc_days(days, level)?;
+                return zone.utc_of_local(i64::from(first) * MICROS_PER_DAY);
+            }
+        };
+        let offset = zone.offset_of_utc(micros)?;
+        let local = micros.checked_add(i64::from(offset) * MICROS_PER_SECOND)?;
+        zone.utc_of_local_preferring(local - local.rem_euclid(unit), offset)
+    }
+
+    fn cast(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
+        use datafusion::arrow::array::Date32Array;
+        match array.data_type() {
+            DataType::Date32 => {
+                let dates: Date32Array = array
+                    .as_primitive::<Date32Type>()
+                    .iter()
+                    .map(|d| d.and_then(|d| trunc_days(d, self.level)))
+                    .collect();
+                Ok(Arc::new(dates))
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => {
+                let micros: TimestampMicrosecondArray = array
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .iter()
+                    .map(|t| match t {
+                        None => Ok(None),
+                        Some(t) => self.timestamp(t).map(Some).ok_or_else(|| {
+                            DataFusionError::Execution(format!(
+                                "long overflow in date_trunc of timestamp {t} us"
+                            ))
+                        }),
+                    })
+                    .collect::<datafusion::common::Result<_>>()?;
+                Ok(Arc::new(micros.with_timezone("UTC")))
+            }
+            other => datafusion::common::internal_err!("{self} of {other}"),
+        }
+    }
+}
+
+// Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
+impl PartialEq for SparkTrunc {
+    fn eq(&self, other: &Self) -> bool {
+        self.child.eq(&other.child)
+            && self.level == other.level
+            && self.zone_name == other.zone_name
+    }
+}
+
+impl Eq for SparkTrunc {}
+
+impl Hash for SparkTrunc {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.child.hash(state);
+        self.level.hash(state);
+        self.zone_name.hash(state);
+    }
+}
+
+impl fmt::Display for SparkTrunc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "spark_trunc({}, {:?}, {})",
+            self.child, self.level, self.zone_name
+        )
+    }
+}
+
+impl PhysicalExpr for SparkTrunc {
+    fn data_type(&self, input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        self.child.data_type(input_schema)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        // A date below a week's level is null.
+        Ok(self.child.data_type(input_schema)? == DataType::Date32
+            || self.child.nullable(input_schema)?)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        Ok(match self.child.evaluate(batch)? {
+            ColumnarValue::Array(a) => ColumnarValue::Array(self.cast(&a)?),
+            ColumnarValue::Scalar(s) => {
+                let a = self.cast(&s.to_array()?)?;
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
+            }
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        match (children.pop(), children.is_empty()) {
+            (Some(child), true) => Ok(Arc::new(Self {
+                child,
+                level: self.level,
+                zone_name: self.zone_name.clone(),
+                zone: self.zone,
+            })),
+            _ => datafusion::common::internal_err!("{self} takes one child"),
+        }
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1206,6 +1435,49 @@ mod tests {
             spark_string_to_timestamp_ntz(b"2020-07-04 12:34:56+08:00"),
             Some(at(2020, 7, 4, 12, 34, 56, 0))
         );
+    }
+
+    #[test]
+    fn truncation_keeps_the_offset_in_an_overlap() {
+        let utc = |y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64| {
+            i64::from(days_of_date(y, mo, d).unwrap()) * MICROS_PER_DAY
+                + ((h * 60 + mi) * 60 + s) * MICROS_PER_SECOND
+        };
+        let trunc = |level, t| {
+            SparkTrunc::try_new(
+                Arc::new(datafusion::physical_expr::expressions::Column::new("t", 0)),
+                level,
+                "America/Los_Angeles",
+            )
+            .unwrap()
+            .timestamp(t)
+        };
+        // 09:15:30 UTC is the second 01:15:30 (PST): its hour is 01:00 PST, 09:00 UTC (where
+        // ZonedDateTime.of would take 01:00 PDT, 08:00 UTC).
+        assert_eq!(
+            trunc(TruncLevel::Hour, utc(2021, 11, 7, 9, 15, 30)),
+            Some(utc(2021, 11, 7, 9, 0, 0))
+        );
+        assert_eq!(
+            trunc(TruncLevel::Hour, utc(2021, 11, 7, 8, 15, 30)),
+            Some(utc(2021, 11, 7, 8, 0, 0))
+        );
+        // The day starts at 00:00 PDT; the week on Monday 2021-11-01, the quarter on October 1.
+        assert_eq!(
+            trunc(TruncLevel::Day, utc(2021, 11, 7, 9, 15, 30)),
+            Some(utc(2021, 11, 7, 7, 0, 0))
+        );
+        assert_eq!(
+            trunc(TruncLevel::Week, utc(2021, 11, 7, 9, 15, 30)),
+            Some(utc(2021, 11, 1, 7, 0, 0))
+        );
+        assert_eq!(
+            trunc(TruncLevel::Quarter, utc(2021, 11, 7, 9, 15, 30)),
+            Some(utc(2021, 10, 1, 7, 0, 0))
+        );
+        assert_eq!(trunc(TruncLevel::Millisecond, -1), Some(-1000));
+        assert_eq!(trunc_days(0, TruncLevel::Week), Some(-3));
+        assert_eq!(trunc_days(0, TruncLevel::Day), None);
     }
 
     #[test]

@@ -53,8 +53,8 @@ object CinderDocs {
   val expressions: Seq[(String, String)] = Seq(
     ("column, literal", "types: boolean, tinyint, smallint, int, bigint, float, double, string (default collation), " +
       "date, decimal(p ≤ 38), timestamp and timestamp_ntz (compared, grouped, joined, sorted, shuffled, min/max, " +
-      "their dates, `hour`, `minute`, `second`, casts to strings and casts from strings, dates and each other in " +
-      "the session time zone; other time-zone-dependent operations, such as date_trunc() and date_format(), " +
+      "their dates, `hour`, `minute`, `second`, `date_trunc`, casts to strings and casts from strings, dates and " +
+      "each other in the session time zone; other time-zone-dependent operations, such as date_format(), " +
       "stay on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy), failing (ANSI) or null (`try_add`, `try_subtract`, `try_multiply`) on " +
       "integer overflow; decimals with Spark's result " +
@@ -75,7 +75,13 @@ object CinderDocs {
     ("`coalesce`", "later arguments evaluated only where the earlier ones are null"),
     ("`abs`", "integers wrap (legacy) or fail with `ARITHMETIC_OVERFLOW` (ANSI) at the type's minimum; floats " +
       "(`abs(-0.0)` = 0.0) and decimals"),
-    ("`year`, `month`, `day`", "of dates, over Spark's range (years beyond ±262,143 too)"),
+    ("`year`, `month`, `day`, `quarter`, `dayofweek`, `weekday`, `dayofyear`, `weekofyear`",
+      "of dates (and so of timestamps, through their dates), over Spark's range (years beyond ±262,143 too); " +
+      "ISO weeks as `IsoFields.WEEK_OF_WEEK_BASED_YEAR`"),
+    ("`date_add`, `date_sub`, `datediff`", "days as ints, wrapping as Spark's"),
+    ("`trunc`, `date_trunc`", "constant levels (`trunc`: a week and up, else null on Spark); a timestamp's " +
+      "minutes, hours and days truncated on its local time in the session time zone, keeping its offset in an " +
+      "overlap (`ZonedDateTime.truncatedTo`), weeks to years from the local date's start of day"),
     ("`CAST`, `try_cast`", "`try_cast` with Spark's try rules (the ANSI rules with null for the error; from strings " +
       "to floats, decimals and dates the legacy rules); widening (integers, integer to float/double/decimal, float to double, decimal to a wider decimal); " +
       "integers, booleans and dates to strings; decimals to strings (Java's `BigDecimal.toString`, plain in ANSI " +

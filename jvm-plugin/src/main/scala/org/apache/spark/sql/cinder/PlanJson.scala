@@ -297,6 +297,42 @@ object PlanJson {
     if (child.dataType != DateType) Left(s"$part of ${child.dataType.simpleString} is not native yet")
     else expr(child, input).map(c => s"""{"kind":"date_part","child":$c,"part":"$part"}""")
 
+  /** `trunc` of a date (levels from a week up) or `date_trunc` of a timestamp in `zone`. */
+  private def trunc(child: Expression, format: Expression, zone: String, date: Boolean,
+      input: Seq[Attribute]): Either[String, String] = {
+    import org.apache.spark.sql.catalyst.util.DateTimeUtils._
+    val names = Map(TRUNC_TO_MICROSECOND -> "microsecond", TRUNC_TO_MILLISECOND -> "millisecond",
+      TRUNC_TO_SECOND -> "second", TRUNC_TO_MINUTE -> "minute", TRUNC_TO_HOUR -> "hour", TRUNC_TO_DAY -> "day",
+      TRUNC_TO_WEEK -> "week", TRUNC_TO_MONTH -> "month", TRUNC_TO_QUARTER -> "quarter", TRUNC_TO_YEAR -> "year")
+    format match {
+      case Literal(f: UTF8String, _: StringType) =>
+        val level = parseTruncLevel(f)
+        if (!names.contains(level) || (date && level < MIN_LEVEL_OF_DATE_TRUNC)) {
+          Left(s"truncation to '$f' (null in Spark) is not native")
+        } else {
+          expr(child, input).map(c =>
+            s"""{"kind":"trunc","child":$c,"level":"${names(level)}","zone":${str(zone)}}""")
+        }
+      case _ => Left("truncation to a level that is not a constant is not native")
+    }
+  }
+
+  /**
+   * `left op right` over dates as their days (ints): `date_add`/`date_sub` (a date and a number
+   * of days, to a date) and `datediff` (two dates, to an int).
+   */
+  private def dateArithmetic(op: String, left: Expression, right: Expression, result: DataType,
+      input: Seq[Attribute]): Either[String, String] = {
+    def days(e: Expression): Either[String, String] = e.dataType match {
+      case DateType | ByteType | ShortType | IntegerType => expr(e, input).map(castJson(_, "int"))
+      case other => Left(s"date arithmetic on ${other.simpleString} is not native")
+    }
+    for (l <- days(left); r <- days(right); t <- typeName(result)) yield {
+      val sum = binaryJson(op, "int", l, r)
+      if (result == DateType) castJson(sum, t) else sum
+    }
+  }
+
   /** `hour`, `minute` or `second` of a timestamp (in `zone` for an instant). */
   private def timePart(child: Expression, timeZoneId: Option[String], zone: => java.time.ZoneId, part: String,
       input: Seq[Attribute]): Either[String, String] = {
@@ -487,6 +523,20 @@ object PlanJson {
     case Year(child) => datePart(child, "year", input)
     case Month(child) => datePart(child, "month", input)
     case DayOfMonth(child) => datePart(child, "day", input)
+    case Quarter(child) => datePart(child, "quarter", input)
+    case DayOfWeek(child) => datePart(child, "dayofweek", input)
+    case WeekDay(child) => datePart(child, "weekday", input)
+    case DayOfYear(child) => datePart(child, "dayofyear", input)
+    case WeekOfYear(child) => datePart(child, "weekofyear", input)
+    // trunc(date, fmt) and date_trunc(fmt, ts) with a constant level (Spark's parseTruncLevel);
+    // an unknown level (null in Spark) stays on Spark.
+    case t: TruncDate => trunc(t.date, t.format, "UTC", date = true, input)
+    case t: TruncTimestamp if t.timestamp.dataType == TimestampType && t.timeZoneId.nonEmpty =>
+      trunc(t.timestamp, t.format, if (t.zoneId.getId == "Z") "UTC" else t.zoneId.getId, date = false, input)
+    // Date arithmetic on the days since 1970-01-01, an int that wraps as Spark's does.
+    case DateAdd(start, days) => dateArithmetic("add", start, days, DateType, input)
+    case DateSub(start, days) => dateArithmetic("subtract", start, days, DateType, input)
+    case DateDiff(end, start) => dateArithmetic("subtract", end, start, IntegerType, input)
 
     case other => Left(s"expression ${other.prettyName} (${other.getClass.getSimpleName}) is not supported natively yet")
   }
