@@ -44,7 +44,7 @@ def _native(spark):
 
 def test_string_functions(spark, fn):
     compare(spark, "SELECT id, upper(s), lower(s), length(s), length(t), trim(t), concat(s, t), concat(s, '-', t, '!'), "
-                   "upper(trim(t)), char_length(s), concat(s) FROM fn")
+                   "upper(trim(t)), char_length(s), concat(s), ltrim(t), rtrim(t) FROM fn")
     assert _native(spark), fallback_reasons(spark)
     compare(spark, "SELECT id FROM fn WHERE length(s) > 5 AND lower(s) LIKE '%s%'")
     assert native_subtrees(spark), fallback_reasons(spark)
@@ -52,7 +52,7 @@ def test_string_functions(spark, fn):
 
 def test_coalesce(spark, fn):
     compare(spark, "SELECT id, coalesce(i, j), coalesce(i, j, -1), coalesce(s, t, 'none'), coalesce(x, f), "
-                   "coalesce(d, 0) FROM fn")
+                   "coalesce(d, 0), isnan(x), isnan(f), nvl(i, 7), nullif(i, 0), ifnull(s, t) FROM fn")
     assert _native(spark), fallback_reasons(spark)
     # Later arguments are evaluated only where the earlier ones are null: here 1 / 0 never is.
     compare(spark, "SELECT id, coalesce(j, i div 1, 1 / 0) FROM fn WHERE j IS NOT NULL",

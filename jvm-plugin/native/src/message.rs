@@ -393,10 +393,11 @@ pub enum Expr {
         try_cast: bool,
     },
     /// A function whose DataFusion result is Spark's for these arguments: `abs` of a float,
-    /// double or decimal; `upper`, `lower` (Unicode's default case mappings, as Spark's ICU
-    /// root locale), `char_length` (code points) and `btrim` (spaces) of a string.
+    /// double or decimal; `isnan` of a float or double; `upper`, `lower` (Unicode's default
+    /// case mappings, as Spark's ICU root locale), `char_length` (code points), `btrim`,
+    /// `ltrim` and `rtrim` (spaces) of a string.
     Function {
-        /// `abs`, `upper`, `lower`, `char_length` or `btrim`.
+        /// `abs`, `isnan`, `upper`, `lower`, `char_length`, `btrim`, `ltrim` or `rtrim`.
         name: String,
         /// The argument (one).
         args: Vec<Expr>,

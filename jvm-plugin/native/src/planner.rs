@@ -991,6 +991,11 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 ("upper", DataType::Utf8) => datafusion::functions::string::upper(),
                 ("lower", DataType::Utf8) => datafusion::functions::string::lower(),
                 ("btrim", DataType::Utf8) => datafusion::functions::string::btrim(),
+                ("ltrim", DataType::Utf8) => datafusion::functions::string::ltrim(),
+                ("rtrim", DataType::Utf8) => datafusion::functions::string::rtrim(),
+                ("isnan", DataType::Float32 | DataType::Float64) => {
+                    datafusion::functions::math::isnan()
+                }
                 ("char_length", DataType::Utf8) => {
                     datafusion::functions::unicode::character_length()
                 }

@@ -69,9 +69,10 @@ object CinderDocs {
     ("`CASE WHEN`, `IF`", ""),
     ("`LIKE`, `startswith`, `endswith`, `contains`", "constant patterns, escape character `\\`"),
     ("`substring`", "constant position ≥ 1 and length ≥ 0"),
-    ("`upper`, `lower`, `length`, `trim`, `concat`", "strings (default collation): Unicode's default case " +
-      "mappings (Spark's ICU root locale; `ß` becomes `SS`, a final sigma `ς`), length in code points, `trim` " +
-      "of spaces only (no trim string), `concat` null if any argument is"),
+    ("`upper`, `lower`, `length`, `trim`, `ltrim`, `rtrim`, `concat`", "strings (default collation): Unicode's " +
+      "default case mappings (Spark's ICU root locale; `ß` becomes `SS`, a final sigma `ς`), length in code " +
+      "points, trims of spaces only (no trim string), `concat` null if any argument is"),
+    ("`isnan`", "floats and doubles; false for null"),
     ("`coalesce`", "later arguments evaluated only where the earlier ones are null"),
     ("`abs`", "integers wrap (legacy) or fail with `ARITHMETIC_OVERFLOW` (ANSI) at the type's minimum; floats " +
       "(`abs(-0.0)` = 0.0) and decimals"),

@@ -515,6 +515,13 @@ object PlanJson {
     case Lower(child) if child.dataType == StringType => function("lower", child, input)
     case Length(child) if child.dataType == StringType => function("char_length", child, input)
     case StringTrim(child, None) if child.dataType == StringType => function("btrim", child, input)
+    case StringTrimLeft(child, None) if child.dataType == StringType => function("ltrim", child, input)
+    case StringTrimRight(child, None) if child.dataType == StringType => function("rtrim", child, input)
+    // isnan(null) is false in Spark.
+    case IsNaN(child) if child.dataType == FloatType || child.dataType == DoubleType =>
+      for (c <- expr(child, input)) yield
+        caseWhen(s"""{"kind":"is_null","child":$c}""", literal("boolean", "false"),
+          s"""{"kind":"function","name":"isnan","args":[$c]}""", "boolean")
     case Concat(children) if children.nonEmpty && children.forall(_.dataType == StringType) =>
       seq(children.map(expr(_, input))).map(_.reduceLeft((a, b) => binaryJson("concat", "string", a, b)))
     case h: Hour => timePart(h.child, h.timeZoneId, h.zoneId, "hour", input)
