@@ -270,7 +270,9 @@ def test_timestamps_as_numbers(spark, timestamps):
 def test_numbers_as_timestamps(spark, ts_numbers):
     legacy = {"spark.sql.ansi.enabled": "false"}
     columns = ", ".join(f"CAST(CAST({c} AS TIMESTAMP) AS STRING)" for c in ("l", "x", "p", "f", "b", "CAST(l AS INT)"))
-    compare(spark, f"SELECT id, {columns}, CAST(CAST(l AS TIMESTAMP) AS BIGINT) FROM tsnum", conf=legacy)
+    # (A non-null input whose seconds do not fit an int: the result is still nullable.)
+    compare(spark, f"SELECT id, {columns}, CAST(CAST(l AS TIMESTAMP) AS BIGINT), "
+                   "CAST(CAST(id * 5000000000 AS TIMESTAMP) AS INT) FROM tsnum", conf=legacy)
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
     ansi = {"spark.sql.ansi.enabled": "true"}
     columns = ", ".join(f"CAST({c} AS STRING)" for c in ("CAST(l AS TIMESTAMP)", "CAST(p AS TIMESTAMP)", "try_cast(x AS TIMESTAMP)"))
@@ -278,6 +280,12 @@ def test_numbers_as_timestamps(spark, ts_numbers):
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
     fails_alike(spark, "SELECT CAST(x AS TIMESTAMP) FROM tsnum WHERE id = 2", "CAST_INVALID_INPUT", conf=ansi)
     fails_alike(spark, "SELECT CAST(x AS TIMESTAMP) FROM tsnum WHERE id = 5", "CAST_OVERFLOW", conf=ansi)
+    # Dates past a long's micros (about 294,000 years): null for try_cast, else Spark's overflow.
+    far = "date_add(DATE'2000-01-01', CAST(id AS INT) * 100000000)"
+    compare(spark, f"SELECT id, CAST(try_cast({far} AS TIMESTAMP) AS STRING), "
+                   f"CAST(try_cast({far} AS TIMESTAMP_NTZ) AS STRING) FROM tsnum WHERE id < 4")
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    fails_alike(spark, f"SELECT CAST({far} AS TIMESTAMP) FROM tsnum WHERE id = 3", "overflow", conf=legacy)
 
 
 # Instants around daylight-saving changes (Los Angeles falls back at 09:00 UTC on 2021-11-07 and
@@ -288,6 +296,10 @@ TRUNC_INSTANTS = [
     "2021-03-14T09:59:59Z", "2021-03-14T10:00:00Z", "2021-03-14T10:45:12.5Z", "2024-04-06T15:15:00Z",
     "2024-10-05T15:45:00Z", "1883-11-18T19:59:59Z", "1883-11-18T20:00:01Z", "1700-06-15T12:34:56.789Z",
     "2300-11-04T09:30:00Z", "2000-02-29T23:59:59.999999Z", "1969-12-31T23:59:59.999999Z", "2024-12-30T00:00:00Z",
+    # Toronto's clocks went from 1919-03-30 23:30 EST to 00:30 EDT: March 31 (a Monday) began
+    # at 00:30. And a long's last instant, whose local time east of UTC is past a long (its
+    # first, truncated, is before a long in Spark too).
+    "1919-03-31T12:00:00Z", "1919-04-02T17:00:00Z", "+294247-01-10T04:00:54.775807Z",
 ]
 
 
@@ -301,14 +313,18 @@ def trunc_instants(spark, data_dir):
     return path
 
 
-@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Australia/Lord_Howe", "Asia/Kolkata"])
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Australia/Lord_Howe", "Asia/Kolkata", "Asia/Tokyo",
+                                  "America/Toronto"])
 def test_date_trunc_and_trunc(spark, trunc_instants, zone):
     levels = ["MICROSECOND", "MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "DD", "WEEK", "MON", "MONTH", "MM",
               "QUARTER", "YEAR", "YYYY", "YY", "hour", "Week"]
     columns = ", ".join(f"CAST(date_trunc('{level}', ts) AS STRING)" for level in levels)
     dates = ", ".join(f"CAST(trunc(d, '{level}') AS STRING)" for level in ["WEEK", "MON", "QUARTER", "YEAR", "yy"])
     conf = {"spark.sql.session.timeZone": zone}
-    compare(spark, f"SELECT id, {columns}, {dates}, date_trunc('HOUR', ts) = ts FROM ti", conf=conf)
+    compare(spark, f"SELECT id, {columns}, {dates}, date_trunc('HOUR', ts) = ts, CAST(ts AS STRING), hour(ts), "
+                   "CAST(CAST(ts AS DATE) AS STRING), "
+                   # (The start of the day of a long's last instant is past it west of UTC.)
+                   "CASE WHEN year(d) < 9999 THEN CAST(CAST(d AS TIMESTAMP) AS STRING) END FROM ti", conf=conf)
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
     # Below a week a date's trunc is null in Spark: it stays there.
     compare(spark, "SELECT id, trunc(d, 'DAY') FROM ti", conf=conf, native=None)

@@ -831,9 +831,26 @@ impl SparkStringCast {
         Ok(Arc::new(values.with_precision_and_scale(precision, scale)?))
     }
 
+    /// `CAST(date AS STRING)`: `yyyy-MM-dd`, over Spark's whole range of dates.
+    pub fn date_to_string(child: Arc<dyn PhysicalExpr>) -> Self {
+        Self {
+            child,
+            target: DataType::Utf8,
+            mode: CastMode::Legacy,
+        }
+    }
+
     fn cast(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
         if matches!(array.data_type(), DataType::Float32 | DataType::Float64) {
             return self.cast_float(array);
+        }
+        if let DataType::Date32 = array.data_type() {
+            let strings: StringArray = array
+                .as_primitive::<datafusion::arrow::datatypes::Date32Type>()
+                .iter()
+                .map(|d| d.map(crate::datetime::spark_date_string))
+                .collect();
+            return Ok(Arc::new(strings));
         }
         if let (DataType::Utf8, DataType::Decimal128(_, scale)) = (&self.target, array.data_type())
         {

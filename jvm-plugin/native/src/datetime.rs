@@ -34,10 +34,11 @@ use crate::timestamp::SparkZone;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// The local date-time of `micros` (since the epoch, UTC) in `zone` as micros since
-/// 1970-01-01T00:00 local time; in no zone, `micros` itself. `None` past a long's range.
-fn local_micros(micros: i64, zone: Option<&SparkZone>) -> Option<i64> {
+/// 1970-01-01T00:00 local time (past a long's range near its ends); in no zone, `micros`
+/// itself.
+fn local_micros(micros: i64, zone: Option<&SparkZone>) -> Option<i128> {
     match zone {
-        None => Some(micros),
+        None => Some(i128::from(micros)),
         Some(zone) => zone.local_of_utc(micros),
     }
 }
@@ -45,15 +46,39 @@ fn local_micros(micros: i64, zone: Option<&SparkZone>) -> Option<i64> {
 /// The date of `micros` (since the epoch, UTC) in `zone`; in no zone, of the local
 /// date-time.
 pub fn date_of_micros(micros: i64, zone: Option<&SparkZone>) -> Option<i32> {
-    i32::try_from(local_micros(micros, zone)?.div_euclid(MICROS_PER_DAY)).ok()
+    i32::try_from(local_micros(micros, zone)?.div_euclid(i128::from(MICROS_PER_DAY))).ok()
 }
 
 /// The hour, minute and second of `micros` (since the epoch, UTC) in `zone`; in no zone, of
 /// the local date-time.
 pub fn time_of_micros(micros: i64, zone: Option<&SparkZone>) -> Option<(u32, u32, u32)> {
-    let seconds = local_micros(micros, zone)?.rem_euclid(MICROS_PER_DAY) / 1_000_000;
+    local_time(local_micros(micros, zone)?)
+}
+
+/// The hour, minute and second of the local date-time `local` (micros).
+fn local_time(local: i128) -> Option<(u32, u32, u32)> {
+    let seconds = local.rem_euclid(i128::from(MICROS_PER_DAY)) / 1_000_000;
     let seconds = u32::try_from(seconds).ok()?;
     Some((seconds / 3600, seconds / 60 % 60, seconds % 60))
+}
+
+/// java.time's `ISO_LOCAL_DATE` as Spark prints dates: years past 9999 with a `+`, negative
+/// years with a `-` and four digits at least.
+fn date_string(year: i64, month: u32, day: u32) -> String {
+    if year > 9999 {
+        format!("+{year}-{month:02}-{day:02}")
+    } else if year < 0 {
+        format!("-{:04}-{month:02}-{day:02}", -year)
+    } else {
+        format!("{year:04}-{month:02}-{day:02}")
+    }
+}
+
+/// Spark's `CAST(date AS STRING)` of `days` since 1970-01-01, over its whole range (Arrow's
+/// cast stops at chrono's years).
+pub fn spark_date_string(days: i32) -> String {
+    let (year, month, day) = civil_from_days(days);
+    date_string(year, month, day)
 }
 
 /// Spark's `CAST(ts AS STRING)` (`FractionTimestampFormatter`: java.time's
@@ -63,20 +88,11 @@ pub fn time_of_micros(micros: i64, zone: Option<&SparkZone>) -> Option<(u32, u32
 pub fn spark_timestamp_string(micros: i64, zone: Option<&SparkZone>) -> Option<String> {
     use std::fmt::Write;
     let local = local_micros(micros, zone)?;
-    let (year, month, day) = civil_from_days(i32::try_from(local.div_euclid(MICROS_PER_DAY)).ok()?);
-    let (hour, minute, second) = time_of_micros(local, None)?;
-    let mut text = if year > 9999 {
-        format!("+{year}")
-    } else if year < 0 {
-        format!("-{:04}", -year)
-    } else {
-        format!("{year:04}")
-    };
-    write!(
-        text,
-        "-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}"
-    )
-    .ok()?;
+    let (year, month, day) =
+        civil_from_days(i32::try_from(local.div_euclid(i128::from(MICROS_PER_DAY))).ok()?);
+    let (hour, minute, second) = local_time(local)?;
+    let mut text = date_string(year, month, day);
+    write!(text, " {hour:02}:{minute:02}:{second:02}").ok()?;
     let fraction = micros.rem_euclid(1_000_000);
     if fraction != 0 {
         let digits = format!("{fraction:06}");
@@ -276,10 +292,122 @@ impl PhysicalExpr for SparkTimestampToDate {
     }
 }
 
+/// A date as its days since 1970-01-01 (an int), or days as a date: the same 32 bits, for
+/// `date_add`, `date_sub` and `datediff` (Arrow's casts between the two reject dates past
+/// chrono's years).
+#[derive(Debug)]
+pub struct DateDays {
+    child: Arc<dyn PhysicalExpr>,
+    /// Days to a date; else a date to days.
+    to_date: bool,
+}
+
+// Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
+impl PartialEq for DateDays {
+    fn eq(&self, other: &Self) -> bool {
+        self.child.eq(&other.child) && self.to_date == other.to_date
+    }
+}
+
+impl Eq for DateDays {}
+
+impl Hash for DateDays {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.child.hash(state);
+        self.to_date.hash(state);
+    }
+}
+
+impl DateDays {
+    /// `child` (a date) as days, or (`to_date`) `child` (an int) as a date.
+    pub fn new(child: Arc<dyn PhysicalExpr>, to_date: bool) -> Self {
+        Self { child, to_date }
+    }
+
+    fn target(&self) -> DataType {
+        if self.to_date {
+            DataType::Date32
+        } else {
+            DataType::Int32
+        }
+    }
+
+    fn convert(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
+        let source = if self.to_date {
+            DataType::Int32
+        } else {
+            DataType::Date32
+        };
+        if array.data_type() != &source {
+            return datafusion::common::internal_err!("{self} of a {} value", array.data_type());
+        }
+        let data = array
+            .to_data()
+            .into_builder()
+            .data_type(self.target())
+            .build()?;
+        Ok(datafusion::arrow::array::make_array(data))
+    }
+}
+
+impl fmt::Display for DateDays {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = if self.to_date {
+            "date_of_days"
+        } else {
+            "days_of_date"
+        };
+        write!(f, "{name}({})", self.child)
+    }
+}
+
+impl PhysicalExpr for DateDays {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(self.target())
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        self.child.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        Ok(match self.child.evaluate(batch)? {
+            ColumnarValue::Array(a) => ColumnarValue::Array(self.convert(&a)?),
+            ColumnarValue::Scalar(s) => {
+                let a = self.convert(&s.to_array()?)?;
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
+            }
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        match (children.pop(), children.is_empty()) {
+            (Some(child), true) => Ok(Arc::new(Self::new(child, self.to_date))),
+            _ => datafusion::common::internal_err!("{self} takes one child"),
+        }
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 /// The year, month and day of `days` since 1970-01-01 in the proleptic Gregorian calendar
 /// (Howard Hinnant's `civil_from_days`).
 pub fn civil_from_days(days: i32) -> (i64, u32, u32) {
-    let z = i64::from(days) + 719_468;
+    civil_from_days_wide(i64::from(days))
+}
+
+/// [`civil_from_days`] of any day count a few days past an int's.
+fn civil_from_days_wide(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -318,7 +446,13 @@ fn date_part(days: i32, part: DatePart) -> i32 {
     let (year, month, day) = civil_from_days(days);
     let days = i64::from(days);
     let monday0 = (days + 3).rem_euclid(7);
-    let first_of = |year: i64| i64::from(crate::cast::days_of_date(year, 1, 1).unwrap_or(0));
+    // (Howard Hinnant's days_from_civil of January 1, which may be just past an int.)
+    let first_of = |year: i64| {
+        let y = year - 1;
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + 306 - 719_468
+    };
     // (Within ±5.9 million years: a date's days and fields fit an int.)
     match part {
         DatePart::Year => year as i32,
@@ -331,7 +465,7 @@ fn date_part(days: i32, part: DatePart) -> i32 {
         DatePart::WeekOfYear => {
             // The week's Thursday decides its year.
             let thursday = days - monday0 + 3;
-            let (iso_year, _, _) = civil_from_days(thursday as i32);
+            let (iso_year, _, _) = civil_from_days_wide(thursday);
             ((thursday - first_of(iso_year)) / 7 + 1) as i32
         }
     }
@@ -456,6 +590,12 @@ mod tests {
         assert_eq!(date_part(d(2023, 12, 31), DatePart::DayOfYear), 365);
         assert_eq!(date_part(d(2023, 11, 30), DatePart::Quarter), 4);
         assert_eq!(date_part(d(-44, 3, 15), DatePart::Quarter), 1);
+        // The ends of an int's days (Spark's dates wrap there): java.time's answers.
+        // (-5877641-06-23 and +5881580-07-11.)
+        assert_eq!(date_part(i32::MIN, DatePart::DayOfYear), 174);
+        assert_eq!(date_part(i32::MIN, DatePart::WeekOfYear), 26);
+        assert_eq!(date_part(i32::MAX, DatePart::DayOfYear), 193);
+        assert_eq!(date_part(i32::MAX, DatePart::WeekOfYear), 28);
         // (java.time: a Thursday, in week 11, day 75.)
         assert_eq!(date_part(d(-44, 3, 15), DatePart::WeekDay), 3);
         assert_eq!(date_part(d(-44, 3, 15), DatePart::WeekOfYear), 11);
@@ -565,6 +705,18 @@ mod tests {
             time_of_micros(micros(1969, 12, 31, 23, 59, 58) + 999_999, None),
             Some((23, 59, 58))
         );
+    }
+
+    #[test]
+    fn dates_print_as_sparks() {
+        let d = |y: i64, m: i64, dd: i64| crate::cast::days_of_date(y, m, dd).unwrap();
+        assert_eq!(spark_date_string(0), "1970-01-01");
+        assert_eq!(spark_date_string(d(-44, 3, 15)), "-0044-03-15");
+        assert_eq!(spark_date_string(d(0, 12, 31)), "0000-12-31");
+        assert_eq!(spark_date_string(d(12_345, 6, 30)), "+12345-06-30");
+        // Past chrono's years, where Arrow's cast fails.
+        assert_eq!(spark_date_string(106_751_991), "+294247-01-10");
+        assert_eq!(spark_date_string(i32::MIN), "-5877641-06-23");
     }
 
     #[test]

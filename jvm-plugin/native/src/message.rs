@@ -402,6 +402,14 @@ pub enum Expr {
         /// The argument (one).
         args: Vec<Expr>,
     },
+    /// A date as its days since 1970-01-01 (an int), or (`to_date`) an int as a date.
+    DateDays {
+        /// A date, or an int.
+        child: Box<Expr>,
+        /// An int to a date; else a date to an int.
+        #[serde(default)]
+        to_date: bool,
+    },
     /// `trunc(date, level)` or `date_trunc(level, timestamp)` in the session's time zone
     /// (see `crate::timestamp::SparkTrunc`).
     Trunc {

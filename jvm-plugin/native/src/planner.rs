@@ -50,7 +50,7 @@ use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
 use crate::cast::{CastMode, SparkNumericCast, SparkStringCast};
-use crate::datetime::{DatePart, SparkDatePart, SparkTimestampToDate, TimestampPart};
+use crate::datetime::{DateDays, DatePart, SparkDatePart, SparkTimestampToDate, TimestampPart};
 use crate::error::{NativeError, Result};
 use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
@@ -844,6 +844,9 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 (DataType::Decimal128(..), DataType::Utf8) => {
                     Some(SparkStringCast::decimal_to_string(Arc::clone(&child), mode))
                 }
+                (DataType::Date32, DataType::Utf8) => {
+                    Some(SparkStringCast::date_to_string(Arc::clone(&child)))
+                }
                 (
                     DataType::Float32 | DataType::Float64,
                     DataType::Utf8 | DataType::Decimal128(..),
@@ -1006,6 +1009,16 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 }
             };
             scalar_function(udf, args, schema)?
+        }
+        Expr::DateDays { child, to_date } => {
+            let child = translate(child, schema)?;
+            let from = if *to_date {
+                DataType::Int32
+            } else {
+                DataType::Date32
+            };
+            expect_type(&child, schema, &from, "date_days")?;
+            Arc::new(DateDays::new(child, *to_date))
         }
         Expr::Trunc { child, level, zone } => {
             let child = translate(child, schema)?;

@@ -126,7 +126,7 @@ impl SparkZone {
             Self::Fixed(seconds) => return Some(*seconds),
             Self::Region(zone) => zone,
         };
-        let (year, month, day, seconds) = split_micros(micros)?;
+        let (year, month, day, seconds) = split_micros(i128::from(micros))?;
         let year = match table_year(zone, year)? {
             TableYear::Year(year) => year,
             TableYear::Offset(offset) => return Some(offset),
@@ -140,9 +140,10 @@ impl SparkZone {
     }
 
     /// The offset (seconds) that makes the local date-time `local_micros` (micros since
-    /// 1970-01-01T00:00 local time) an instant in this zone, as `ZonedDateTime.of`: in a gap
-    /// or an overlap, the offset in force before the transition.
-    fn offset_of_local(&self, local_micros: i64) -> Option<i32> {
+    /// 1970-01-01T00:00 local time, which may be past a long near its ends) an instant in this
+    /// zone, as `ZonedDateTime.of`: in a gap or an overlap, the offset in force before the
+    /// transition.
+    fn offset_of_local(&self, local_micros: i128) -> Option<i32> {
         let zone = match self {
             Self::Fixed(seconds) => return Some(*seconds),
             Self::Region(zone) => zone,
@@ -179,44 +180,81 @@ impl SparkZone {
     /// The instant of the local date-time `local_micros` as `ZonedDateTime.truncatedTo`
     /// resolves it: in an overlap, the offset `preferred` if it is one of the two (else the
     /// earlier); in a gap, forward by its length.
-    fn utc_of_local_preferring(&self, local_micros: i64, preferred: i32) -> Option<i64> {
+    fn utc_of_local_preferring(&self, local_micros: i128, preferred: i32) -> Option<i64> {
         let offset = match self {
             Self::Fixed(seconds) => *seconds,
             Self::Region(_) => {
                 // `preferred` is valid for the local time if the instant it gives has it.
-                let with_preferred =
-                    local_micros.checked_sub(i64::from(preferred) * MICROS_PER_SECOND)?;
-                if self.offset_of_utc(with_preferred) == Some(preferred) {
+                let with_preferred = instant(local_micros, preferred);
+                if with_preferred.and_then(|t| self.offset_of_utc(t)) == Some(preferred) {
                     preferred
                 } else {
                     self.offset_of_local(local_micros)?
                 }
             }
         };
-        local_micros.checked_sub(i64::from(offset) * MICROS_PER_SECOND)
+        instant(local_micros, offset)
     }
 
     /// The instant (micros since the epoch) of the local date-time `local_micros` (micros
-    /// since 1970-01-01T00:00 local time) in this zone; `None` past a long's range.
-    pub fn utc_of_local(&self, local_micros: i64) -> Option<i64> {
+    /// since 1970-01-01T00:00 local time) in this zone, as `ZonedDateTime.of`; `None` past a
+    /// long's range.
+    pub fn utc_of_local(&self, local_micros: i128) -> Option<i64> {
         let offset = self.offset_of_local(local_micros)?;
-        local_micros.checked_sub(i64::from(offset) * MICROS_PER_SECOND)
+        instant(local_micros, offset)
+    }
+
+    /// The instant of the start of the local day `days` (since 1970-01-01) in this zone, as
+    /// `LocalDate.atStartOfDay(zone)`: midnight, or where midnight falls in a gap, the
+    /// transition's instant (which `ZonedDateTime.of` would move past when the gap began
+    /// before midnight, as Toronto's on 1919-03-30 at 23:30). `None` past a long's range.
+    pub fn start_of_day(&self, days: i32) -> Option<i64> {
+        let local = i128::from(days) * i128::from(MICROS_PER_DAY);
+        let offset = self.offset_of_local(local)?;
+        let moved = instant(local, offset)?;
+        let after = self.offset_of_utc(moved)?;
+        if after == offset {
+            return Some(moved);
+        }
+        // A gap: the transition lies in (local - after, local - offset]; offsets change on
+        // whole seconds, and only once there.
+        let (mut lo, mut hi) = (instant(local, after)?, moved);
+        while hi - lo > MICROS_PER_SECOND {
+            let mid = lo + (hi - lo) / 2 / MICROS_PER_SECOND * MICROS_PER_SECOND;
+            let mid = if mid <= lo {
+                lo + MICROS_PER_SECOND
+            } else {
+                mid
+            };
+            if self.offset_of_utc(mid)? == after {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Some(hi)
     }
 
     /// The local date-time (micros since 1970-01-01T00:00 local time) of the instant `micros`
-    /// in this zone; `None` past a long's range.
-    pub fn local_of_utc(&self, micros: i64) -> Option<i64> {
+    /// in this zone (past a long's range near its ends).
+    pub fn local_of_utc(&self, micros: i64) -> Option<i128> {
         let offset = self.offset_of_utc(micros)?;
-        micros.checked_add(i64::from(offset) * MICROS_PER_SECOND)
+        Some(i128::from(micros) + i128::from(offset) * i128::from(MICROS_PER_SECOND))
     }
 }
 
+/// The instant of the local date-time `local` at `offset` (seconds), if a long holds it.
+fn instant(local: i128, offset: i32) -> Option<i64> {
+    i64::try_from(local - i128::from(offset) * i128::from(MICROS_PER_SECOND)).ok()
+}
+
 /// The year, month, day and second of the day of `micros` since 1970-01-01T00:00.
-fn split_micros(micros: i64) -> Option<(i64, u32, u32, u32)> {
-    let days = i32::try_from(micros.div_euclid(MICROS_PER_DAY)).ok()?;
-    let (year, month, day) = crate::datetime::civil_from_days(days);
-    let seconds = u32::try_from(micros.rem_euclid(MICROS_PER_DAY) / MICROS_PER_SECOND).ok()?;
-    Some((year, month, day, seconds))
+fn split_micros(micros: i128) -> Option<(i64, u32, u32, u32)> {
+    let day = i128::from(MICROS_PER_DAY);
+    let days = i32::try_from(micros.div_euclid(day)).ok()?;
+    let (year, month, day_of_month) = crate::datetime::civil_from_days(days);
+    let seconds = u32::try_from(micros.rem_euclid(day) / i128::from(MICROS_PER_SECOND)).ok()?;
+    Some((year, month, day_of_month, seconds))
 }
 
 /// Where a zone's offsets in a year are found.
@@ -489,11 +527,17 @@ pub fn spark_string_to_timestamp(text: &[u8], session: &SparkZone) -> Option<i64
     let zone = parsed.zone.unwrap_or(*session);
     let today = if parsed.just_time {
         let now = chrono::Utc::now().timestamp_micros();
-        Some(i32::try_from(zone.local_of_utc(now)?.div_euclid(MICROS_PER_DAY)).ok()?)
+        Some(
+            i32::try_from(
+                zone.local_of_utc(now)?
+                    .div_euclid(i128::from(MICROS_PER_DAY)),
+            )
+            .ok()?,
+        )
     } else {
         None
     };
-    zone.utc_of_local(parsed.local_micros(today)?)
+    zone.utc_of_local(i128::from(parsed.local_micros(today)?))
 }
 
 /// Spark's `stringToTimestampWithoutTimeZone(text, allowTimeZone = true)`: the local
@@ -504,6 +548,19 @@ pub fn spark_string_to_timestamp_ntz(text: &[u8]) -> Option<i64> {
         return None;
     }
     parsed.local_micros(None)
+}
+
+/// `v` rounded to 34 significant digits, half even (`MathContext.DECIMAL128`).
+fn round_to_34_digits(v: i128) -> i128 {
+    let digits = v.unsigned_abs().checked_ilog10().map_or(1, |d| d + 1);
+    if digits <= 34 {
+        return v;
+    }
+    let unit = 10_i128.pow(digits - 34);
+    let (q, r) = (v / unit, v % unit);
+    let twice = r.unsigned_abs() * 2;
+    let up = twice > unit.unsigned_abs() || (twice == unit.unsigned_abs() && q % 2 != 0);
+    (q + if up { v.signum() } else { 0 }) * unit
 }
 
 /// What [`SparkToTimestamp`] converts.
@@ -574,6 +631,16 @@ impl SparkToTimestamp {
         }
     }
 
+    /// `value`, or where a long does not hold it, null (try mode) or Spark's
+    /// `ArithmeticException`.
+    fn or_overflow(&self, value: Option<i64>) -> datafusion::common::Result<Option<i64>> {
+        match value {
+            Some(v) => Ok(Some(v)),
+            None if self.mode == CastMode::Try => Ok(None),
+            None => Err(self.overflow()),
+        }
+    }
+
     fn overflow(&self) -> DataFusionError {
         // java.lang.Math.multiplyExact / addExact in `instantToMicros`.
         DataFusionError::Execution(format!(
@@ -617,13 +684,13 @@ impl SparkToTimestamp {
                 .iter()
                 .map(|d| {
                     let Some(d) = d else { return Ok(None) };
-                    let local = i64::from(d) * MICROS_PER_DAY;
+                    // `daysToMicros`: the start of the day (at UTC for a TIMESTAMP_NTZ).
                     let v = if self.ntz {
-                        Some(local)
+                        i64::from(d).checked_mul(MICROS_PER_DAY)
                     } else {
-                        self.zone.utc_of_local(local)
+                        self.zone.start_of_day(d)
                     };
-                    v.map(Some).ok_or_else(|| self.overflow())
+                    self.or_overflow(v)
                 })
                 .collect::<datafusion::common::Result<_>>()?,
             Source::Instant | Source::Local => array
@@ -632,11 +699,13 @@ impl SparkToTimestamp {
                 .map(|t| {
                     let Some(t) = t else { return Ok(None) };
                     let v = if self.source == Source::Instant {
-                        self.zone.local_of_utc(t)
+                        self.zone
+                            .local_of_utc(t)
+                            .and_then(|local| i64::try_from(local).ok())
                     } else {
-                        self.zone.utc_of_local(t)
+                        self.zone.utc_of_local(i128::from(t))
                     };
-                    v.map(Some).ok_or_else(|| self.overflow())
+                    self.or_overflow(v)
                 })
                 .collect::<datafusion::common::Result<_>>()?,
         };
@@ -699,7 +768,7 @@ impl PhysicalExpr for SparkToTimestamp {
 
     fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
         let parses = self.source == Source::String && self.mode != CastMode::Ansi;
-        Ok(parses || self.child.nullable(input_schema)?)
+        Ok(parses || self.mode == CastMode::Try || self.child.nullable(input_schema)?)
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
@@ -954,7 +1023,10 @@ impl SparkTimestampNumberCast {
                     .iter()
                     .map(|v| {
                         v.map(|v| {
-                            // The micros toward zero, then their low 64 bits.
+                            // Scala's `BigDecimal * 1000000` keeps 34 significant digits
+                            // (DECIMAL128, half even); then the micros toward zero, then
+                            // their low 64 bits.
+                            let v = round_to_34_digits(v);
                             let micros = if scale >= 6 {
                                 v / 10_i128.pow((scale - 6) as u32)
                             } else {
@@ -1031,9 +1103,13 @@ impl PhysicalExpr for SparkTimestampNumberCast {
 
     fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
         // NaN and infinities, decimal overflow and try mode make nulls.
+        // (And a timestamp's seconds that do not fit a narrower integer.)
         let makes_nulls = self.mode == CastMode::Try
             || matches!(self.from, DataType::Float32 | DataType::Float64)
-            || matches!(self.target, DataType::Decimal128(..));
+            || matches!(
+                self.target,
+                DataType::Decimal128(..) | DataType::Int8 | DataType::Int16 | DataType::Int32
+            );
         Ok(makes_nulls || self.child.nullable(input_schema)?)
     }
 
@@ -1121,7 +1197,12 @@ impl TruncLevel {
 fn trunc_days(days: i32, level: TruncLevel) -> Option<i32> {
     let (year, month, _) = crate::datetime::civil_from_days(days);
     match level {
-        TruncLevel::Week => Some(days - (i64::from(days) + 3).rem_euclid(7) as i32),
+        // `getNextDateForDayOfWeek(days - 7, MONDAY)`, with Java's int arithmetic.
+        TruncLevel::Week => {
+            let start = days.wrapping_sub(7);
+            let ahead = (3_i32.wrapping_sub(start) % 7 + 7) % 7;
+            Some(start.wrapping_add(1).wrapping_add(ahead))
+        }
         TruncLevel::Month => days_of_date(year, i64::from(month), 1),
         TruncLevel::Quarter => days_of_date(year, i64::from((month - 1) / 3 * 3 + 1), 1),
         TruncLevel::Year => days_of_date(year, 1, 1),
@@ -1158,23 +1239,25 @@ impl SparkTrunc {
 
     fn timestamp(&self, micros: i64) -> Option<i64> {
         let zone = &self.zone;
+        // (Java's `micros - floorMod(micros, unit)` wraps at a long's minimum.)
         let unit = match self.level {
             TruncLevel::Microsecond => return Some(micros),
-            TruncLevel::Millisecond => return Some(micros - micros.rem_euclid(1000)),
-            TruncLevel::Second => return Some(micros - micros.rem_euclid(MICROS_PER_SECOND)),
+            TruncLevel::Millisecond => return Some(micros.wrapping_sub(micros.rem_euclid(1000))),
+            TruncLevel::Second => {
+                return Some(micros.wrapping_sub(micros.rem_euclid(MICROS_PER_SECOND)));
+            }
             TruncLevel::Minute => 60 * MICROS_PER_SECOND,
             TruncLevel::Hour => 3600 * MICROS_PER_SECOND,
             TruncLevel::Day => MICROS_PER_DAY,
             level => {
                 let local = zone.local_of_utc(micros)?;
-                let days = i32::try_from(local.div_euclid(MICROS_PER_DAY)).ok()?;
-                let first = trunc_days(days, level)?;
-                return zone.utc_of_local(i64::from(first) * MICROS_PER_DAY);
+                let days = i32::try_from(local.div_euclid(i128::from(MICROS_PER_DAY))).ok()?;
+                return zone.start_of_day(trunc_days(days, level)?);
             }
         };
         let offset = zone.offset_of_utc(micros)?;
-        let local = micros.checked_add(i64::from(offset) * MICROS_PER_SECOND)?;
-        zone.utc_of_local_preferring(local - local.rem_euclid(unit), offset)
+        let local = zone.local_of_utc(micros)?;
+        zone.utc_of_local_preferring(local - local.rem_euclid(i128::from(unit)), offset)
     }
 
     fn cast(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
@@ -1438,6 +1521,30 @@ mod tests {
     }
 
     #[test]
+    fn decimals_round_to_34_digits_as_scalas_big_decimal() {
+        assert_eq!(round_to_34_digits(123), 123);
+        let big = 12_345_678_901_234_567_890_123_456_789_012_345_678_i128;
+        assert_eq!(
+            round_to_34_digits(big),
+            12_345_678_901_234_567_890_123_456_789_012_350_000
+        );
+        assert_eq!(
+            round_to_34_digits(-big),
+            -12_345_678_901_234_567_890_123_456_789_012_350_000
+        );
+        // 36 digits lose two, half even: ...1|50 goes up to 2, ...2|50 stays, ...2|51 goes up.
+        let base = 10_i128.pow(35);
+        assert_eq!(round_to_34_digits(base + 150), base + 200);
+        assert_eq!(round_to_34_digits(base + 250), base + 200);
+        assert_eq!(round_to_34_digits(base + 251), base + 300);
+        assert_eq!(round_to_34_digits(base + 49), base);
+        // 38 digits lose four: ...0|5000 stays even.
+        let nine = 9 * 10_i128.pow(37);
+        assert_eq!(round_to_34_digits(nine + 5_000), nine);
+        assert_eq!(round_to_34_digits(nine + 15_000), nine + 20_000);
+    }
+
+    #[test]
     fn truncation_keeps_the_offset_in_an_overlap() {
         let utc = |y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64| {
             i64::from(days_of_date(y, mo, d).unwrap()) * MICROS_PER_DAY
@@ -1490,30 +1597,30 @@ mod tests {
         let hour = 3600 * MICROS_PER_SECOND;
         // Standard time, daylight time.
         assert_eq!(
-            la.utc_of_local(local(2021, 1, 1, 0, 0)),
+            la.utc_of_local(i128::from(local(2021, 1, 1, 0, 0))),
             Some(local(2021, 1, 1, 8, 0))
         );
         assert_eq!(
-            la.utc_of_local(local(2021, 7, 1, 0, 0)),
+            la.utc_of_local(i128::from(local(2021, 7, 1, 0, 0))),
             Some(local(2021, 7, 1, 7, 0))
         );
         // 2021-03-14 02:30 does not exist: 03:30 PDT.
         assert_eq!(
-            la.utc_of_local(local(2021, 3, 14, 2, 30)),
+            la.utc_of_local(i128::from(local(2021, 3, 14, 2, 30))),
             Some(local(2021, 3, 14, 10, 30))
         );
         // 2021-11-07 01:30 happens twice: the earlier (PDT).
         assert_eq!(
-            la.utc_of_local(local(2021, 11, 7, 1, 30)),
+            la.utc_of_local(i128::from(local(2021, 11, 7, 1, 30))),
             Some(local(2021, 11, 7, 8, 30))
         );
         // After chrono-tz's tables: java.time's last rules (PDT in July 2300).
         assert_eq!(
-            la.utc_of_local(local(2300, 7, 1, 0, 0)),
+            la.utc_of_local(i128::from(local(2300, 7, 1, 0, 0))),
             Some(local(2300, 7, 1, 0, 0) + 7 * hour)
         );
         assert_eq!(
-            la.utc_of_local(local(2300, 1, 1, 0, 0)),
+            la.utc_of_local(i128::from(local(2300, 1, 1, 0, 0))),
             Some(local(2300, 1, 1, 0, 0) + 8 * hour)
         );
         // And back: the local time of each instant.
@@ -1521,9 +1628,36 @@ mod tests {
             let l = la.local_of_utc(t).unwrap();
             assert_eq!(la.utc_of_local(l), Some(t));
         }
+        // Near a long's ends the local time is past them, and still converts back.
+        let tokyo = SparkZone::parse("Asia/Tokyo").unwrap();
+        for t in [i64::MAX, i64::MIN, i64::MAX - 1] {
+            let l = tokyo.local_of_utc(t).unwrap();
+            assert_eq!(tokyo.utc_of_local(l), Some(t));
+        }
         // Far years: a region's first offset before 1200, a long's range.
-        let early = la.utc_of_local(local(-5000, 1, 1, 0, 0)).unwrap();
+        let early = la
+            .utc_of_local(i128::from(local(-5000, 1, 1, 0, 0)))
+            .unwrap();
         assert_eq!(early - local(-5000, 1, 1, 0, 0), 28_378 * MICROS_PER_SECOND);
-        assert_eq!(SparkZone::Fixed(-3600).utc_of_local(i64::MAX), None);
+        assert_eq!(
+            SparkZone::Fixed(-3600).utc_of_local(i128::from(i64::MAX)),
+            None
+        );
+        // Toronto's clocks went from 1919-03-30 23:30 EST to 00:30 EDT: the day started at the
+        // transition, 04:30 UTC (ZonedDateTime.of would give 01:00 EDT).
+        let toronto = SparkZone::parse("America/Toronto").unwrap();
+        let day = days_of_date(1919, 3, 31).unwrap();
+        assert_eq!(
+            toronto.start_of_day(day),
+            Some(
+                i64::from(day) * MICROS_PER_DAY
+                    + 4 * 3600 * MICROS_PER_SECOND
+                    + 1800 * MICROS_PER_SECOND
+            )
+        );
+        assert_eq!(
+            la.start_of_day(days_of_date(2021, 3, 14).unwrap()),
+            Some(local(2021, 3, 14, 8, 0))
+        );
     }
 }

@@ -99,13 +99,14 @@ impl PhysicalExpr for TryIntegerArithmetic {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        let (left, right) = (self.left.evaluate(batch)?, self.right.evaluate(batch)?);
         let scalar = matches!(
-            (self.left.evaluate(batch)?, self.right.evaluate(batch)?),
+            (&left, &right),
             (ColumnarValue::Scalar(_), ColumnarValue::Scalar(_))
         );
         let rows = if scalar { 1 } else { batch.num_rows() };
-        let l = self.left.evaluate(batch)?.into_array(rows)?;
-        let r = self.right.evaluate(batch)?.into_array(rows)?;
+        let l = left.into_array(rows)?;
+        let r = right.into_array(rows)?;
         if l.data_type() != r.data_type() {
             return datafusion::common::internal_err!(
                 "{self} of {} and {}",

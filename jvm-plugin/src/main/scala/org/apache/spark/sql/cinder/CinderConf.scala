@@ -69,9 +69,9 @@ object CinderConf {
 
   val JavaFloatDigits = CinderConfEntry("spark.cinder.javaFloatDigits", "auto|java19|off", "auto",
     "Casts of floats and doubles to strings and decimals use Java's Double.toString digits, which " +
-      "Cinder reproduces as Java 19 and later give them (the shortest that round-trip). auto: native on " +
-      "Java 19 or later, on Spark on older JVMs, whose digits differ for some values; java19: native on any " +
-      "JVM, with Java 19's digits; off: on Spark.")
+      "Cinder reproduces as Java 19 and later give them (the shortest that round-trip). auto: native when " +
+      "the driver runs Java 19 or later (executors are expected to run the same), on Spark on older JVMs, " +
+      "whose digits differ for some values; java19: native on any JVM, with Java 19's digits; off: on Spark.")
 
   val all: Seq[CinderConfEntry] = Seq(Enabled, Device, Explain, BatchRows, ScanEnabled, FilterEnabled,
     ProjectEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled, ShuffleEnabled, JavaFloatDigits)

@@ -178,7 +178,8 @@ object PlanJson {
     }
     val widening = (from, to) match {
       case (a, b) if a == b => true
-      // Integers, booleans and dates print the same way in Spark and Arrow.
+      // Integers and booleans print the same way in Spark and Arrow; dates as java.time's
+      // ISO_LOCAL_DATE over Spark's whole range, natively (crate::datetime::spark_date_string).
       case (a, s: StringType) if s == StringType && (isIntegral(a) || a == BooleanType || a == DateType) => true
       // Decimals print as Java's BigDecimal does (plain in ANSI mode), natively (crate::cast).
       // (try_cast prints plainly too.)
@@ -324,12 +325,13 @@ object PlanJson {
   private def dateArithmetic(op: String, left: Expression, right: Expression, result: DataType,
       input: Seq[Attribute]): Either[String, String] = {
     def days(e: Expression): Either[String, String] = e.dataType match {
-      case DateType | ByteType | ShortType | IntegerType => expr(e, input).map(castJson(_, "int"))
+      case DateType => expr(e, input).map(c => s"""{"kind":"date_days","child":$c}""")
+      case ByteType | ShortType | IntegerType => expr(e, input).map(castJson(_, "int"))
       case other => Left(s"date arithmetic on ${other.simpleString} is not native")
     }
-    for (l <- days(left); r <- days(right); t <- typeName(result)) yield {
+    for (l <- days(left); r <- days(right)) yield {
       val sum = binaryJson(op, "int", l, r)
-      if (result == DateType) castJson(sum, t) else sum
+      if (result == DateType) s"""{"kind":"date_days","child":$sum,"to_date":true}""" else sum
     }
   }
 
