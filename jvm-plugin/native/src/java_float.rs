@@ -233,7 +233,7 @@ mod tests {
 
 /// Compares with a JVM's output: `JAVA_FLOAT_STRINGS=file cargo test -- --ignored`, where each
 /// line of the file is `double bits (hex) \t Double.toString \t float bits \t Float.toString`
-/// as a Java 19+ program prints them.
+/// as a Java 19+ JVM prints them (`jvm-plugin/native/tools/JavaFloatStrings.java` makes it).
 #[cfg(test)]
 #[test]
 #[ignore]
