@@ -29,7 +29,6 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float32Type, Float64Type, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
@@ -530,6 +529,39 @@ pub fn spark_double_to_decimal(
     rescale_decimal(negative, significant, big_scale, precision, scale).map(Some)
 }
 
+/// Spark's `NUMERIC_VALUE_OUT_OF_RANGE` for `value` (as Spark prints it), which does not fit
+/// `decimal(precision, scale)`.
+fn decimal_out_of_range(value: &str, precision: u8, scale: i8) -> DataFusionError {
+    DataFusionError::Execution(format!(
+        "[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION]  {value} cannot be represented as \
+         Decimal({precision}, {scale}). If necessary set \"spark.sql.ansi.enabled\" to \
+         \"false\" to bypass this error, and return NULL instead. SQLSTATE: 22003"
+    ))
+}
+
+/// [`spark_double_to_decimal`] of each of `doubles`: null where a value does not fit, or
+/// with `ansi`, Spark's error.
+pub(crate) fn doubles_to_decimals(
+    doubles: impl Iterator<Item = Option<f64>>,
+    precision: u8,
+    scale: i8,
+    ansi: bool,
+) -> datafusion::common::Result<ArrayRef> {
+    let values = doubles
+        .map(|v| {
+            let Some(v) = v else { return Ok(None) };
+            match spark_double_to_decimal(v, precision, scale) {
+                Ok(v) => Ok(v),
+                Err(DecimalFailure::Overflow(value)) if ansi => {
+                    Err(decimal_out_of_range(&value, precision, scale))
+                }
+                Err(_) => Ok(None),
+            }
+        })
+        .collect::<datafusion::common::Result<Decimal128Array>>()?;
+    Ok(Arc::new(values.with_precision_and_scale(precision, scale)?))
+}
+
 /// Java's `BigDecimal.parseExp` of what follows the `e`: `[+-]` and digits (any Unicode
 /// decimal digits), at most 10 after leading zeros, in an int's range.
 fn java_exponent(text: &str) -> Option<i64> {
@@ -630,7 +662,8 @@ impl CastMode {
         }
     }
 
-    fn suffix(self) -> &'static str {
+    /// How `Display` marks the mode: nothing, `, ansi` or `, try`.
+    pub(crate) fn suffix(self) -> &'static str {
         match self {
             Self::Legacy => "",
             Self::Ansi => ", ansi",
@@ -728,12 +761,7 @@ impl SparkStringCast {
                          SQLSTATE: 22003"
                     ))),
                     Err(DecimalFailure::Overflow(value)) => {
-                        Err(DataFusionError::Execution(format!(
-                            "[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION]  {value} cannot be \
-                             represented as Decimal({precision}, {scale}). If necessary set \
-                             \"spark.sql.ansi.enabled\" to \"false\" to bypass this error, and \
-                             return NULL instead. SQLSTATE: 22003"
-                        )))
+                        Err(decimal_out_of_range(&value, precision, scale))
                     }
                 }
             })
@@ -810,25 +838,12 @@ impl SparkStringCast {
             let strings: StringArray = doubles.iter().map(|v| v.map(java_double_string)).collect();
             return Ok(Arc::new(strings));
         };
-        let values = doubles
-            .iter()
-            .map(|v| {
-                let Some(v) = v else { return Ok(None) };
-                match spark_double_to_decimal(v, precision, scale) {
-                    Ok(v) => Ok(v),
-                    Err(DecimalFailure::Overflow(value)) if self.mode == CastMode::Ansi => {
-                        Err(DataFusionError::Execution(format!(
-                            "[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION]  {value} cannot be \
-                             represented as Decimal({precision}, {scale}). If necessary set \
-                             \"spark.sql.ansi.enabled\" to \"false\" to bypass this error, and \
-                             return NULL instead. SQLSTATE: 22003"
-                        )))
-                    }
-                    Err(_) => Ok(None),
-                }
-            })
-            .collect::<datafusion::common::Result<Decimal128Array>>()?;
-        Ok(Arc::new(values.with_precision_and_scale(precision, scale)?))
+        doubles_to_decimals(
+            doubles.iter(),
+            precision,
+            scale,
+            self.mode == CastMode::Ansi,
+        )
     }
 
     /// `CAST(date AS STRING)`: `yyyy-MM-dd`, over Spark's whole range of dates.
@@ -957,13 +972,7 @@ impl PhysicalExpr for SparkStringCast {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        Ok(match self.child.evaluate(batch)? {
-            ColumnarValue::Array(a) => ColumnarValue::Array(self.cast(&a)?),
-            ColumnarValue::Scalar(s) => {
-                let a = self.cast(&s.to_array()?)?;
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
-            }
-        })
+        crate::unary::evaluate_unary(&self.child, batch, |a| self.cast(a))
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
@@ -972,16 +981,14 @@ impl PhysicalExpr for SparkStringCast {
 
     fn with_new_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn PhysicalExpr>>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        match (children.pop(), children.is_empty()) {
-            (Some(child), true) => Ok(Arc::new(Self {
-                child,
-                target: self.target.clone(),
-                mode: self.mode,
-            })),
-            _ => datafusion::common::internal_err!("{self} takes one child"),
-        }
+        let child = crate::unary::only_child(&self, children)?;
+        Ok(Arc::new(Self {
+            child,
+            target: self.target.clone(),
+            mode: self.mode,
+        }))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1364,13 +1371,7 @@ impl PhysicalExpr for SparkNumericCast {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        Ok(match self.child.evaluate(batch)? {
-            ColumnarValue::Array(a) => ColumnarValue::Array(self.cast(&a)?),
-            ColumnarValue::Scalar(s) => {
-                let a = self.cast(&s.to_array()?)?;
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
-            }
-        })
+        crate::unary::evaluate_unary(&self.child, batch, |a| self.cast(a))
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
@@ -1379,17 +1380,15 @@ impl PhysicalExpr for SparkNumericCast {
 
     fn with_new_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn PhysicalExpr>>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        match (children.pop(), children.is_empty()) {
-            (Some(child), true) => Ok(Arc::new(Self {
-                child,
-                from: self.from.clone(),
-                target: self.target.clone(),
-                mode: self.mode,
-            })),
-            _ => datafusion::common::internal_err!("{self} takes one child"),
-        }
+        let child = crate::unary::only_child(&self, children)?;
+        Ok(Arc::new(Self {
+            child,
+            from: self.from.clone(),
+            target: self.target.clone(),
+            mode: self.mode,
+        }))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

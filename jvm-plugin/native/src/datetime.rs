@@ -23,11 +23,10 @@ use datafusion::arrow::datatypes::{
     DataType, Date32Type, Schema, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::ScalarValue;
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 
-use crate::error::{NativeError, Result};
+use crate::error::Result;
 use crate::timestamp::SparkZone;
 
 /// Microseconds in a day.
@@ -132,13 +131,7 @@ impl SparkTimestampToDate {
     /// The date of each of `child`'s timestamps in `zone` (a Spark zone id such as
     /// `America/Los_Angeles` or `+08:00`); `None` for a `TIMESTAMP_NTZ` child.
     pub fn try_new(child: Arc<dyn PhysicalExpr>, zone: Option<&str>) -> Result<Self> {
-        let parsed = zone
-            .map(|z| {
-                SparkZone::parse(z).ok_or_else(|| {
-                    NativeError::plan(format!("time zone {z:?} is not known natively"))
-                })
-            })
-            .transpose()?;
+        let parsed = zone.map(SparkZone::of_plan).transpose()?;
         Ok(Self {
             child,
             part: TimestampPart::Date,
@@ -259,13 +252,7 @@ impl PhysicalExpr for SparkTimestampToDate {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        Ok(match self.child.evaluate(batch)? {
-            ColumnarValue::Array(a) => ColumnarValue::Array(self.dates(&a)?),
-            ColumnarValue::Scalar(s) => {
-                let a = self.dates(&s.to_array()?)?;
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
-            }
-        })
+        crate::unary::evaluate_unary(&self.child, batch, |a| self.dates(a))
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
@@ -274,17 +261,15 @@ impl PhysicalExpr for SparkTimestampToDate {
 
     fn with_new_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn PhysicalExpr>>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        match (children.pop(), children.is_empty()) {
-            (Some(child), true) => Ok(Arc::new(Self {
-                child,
-                part: self.part,
-                zone_name: self.zone_name.clone(),
-                zone: self.zone,
-            })),
-            _ => datafusion::common::internal_err!("{self} takes one child"),
-        }
+        let child = crate::unary::only_child(&self, children)?;
+        Ok(Arc::new(Self {
+            child,
+            part: self.part,
+            zone_name: self.zone_name.clone(),
+            zone: self.zone,
+        }))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -371,13 +356,7 @@ impl PhysicalExpr for DateDays {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        Ok(match self.child.evaluate(batch)? {
-            ColumnarValue::Array(a) => ColumnarValue::Array(self.convert(&a)?),
-            ColumnarValue::Scalar(s) => {
-                let a = self.convert(&s.to_array()?)?;
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
-            }
-        })
+        crate::unary::evaluate_unary(&self.child, batch, |a| self.convert(a))
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
@@ -386,12 +365,10 @@ impl PhysicalExpr for DateDays {
 
     fn with_new_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn PhysicalExpr>>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        match (children.pop(), children.is_empty()) {
-            (Some(child), true) => Ok(Arc::new(Self::new(child, self.to_date))),
-            _ => datafusion::common::internal_err!("{self} takes one child"),
-        }
+        let child = crate::unary::only_child(&self, children)?;
+        Ok(Arc::new(Self::new(child, self.to_date)))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -528,13 +505,7 @@ impl PhysicalExpr for SparkDatePart {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        Ok(match self.child.evaluate(batch)? {
-            ColumnarValue::Array(a) => ColumnarValue::Array(self.parts(&a)?),
-            ColumnarValue::Scalar(s) => {
-                let a = self.parts(&s.to_array()?)?;
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
-            }
-        })
+        crate::unary::evaluate_unary(&self.child, batch, |a| self.parts(a))
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
@@ -543,15 +514,13 @@ impl PhysicalExpr for SparkDatePart {
 
     fn with_new_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn PhysicalExpr>>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        match (children.pop(), children.is_empty()) {
-            (Some(child), true) => Ok(Arc::new(Self {
-                child,
-                part: self.part,
-            })),
-            _ => datafusion::common::internal_err!("{self} takes one child"),
-        }
+        let child = crate::unary::only_child(&self, children)?;
+        Ok(Arc::new(Self {
+            child,
+            part: self.part,
+        }))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

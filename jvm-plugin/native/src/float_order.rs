@@ -18,7 +18,6 @@ use datafusion::arrow::datatypes::{
     DataType, Float32Type, Float64Type, Int32Type, Int64Type, Schema,
 };
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::ScalarValue;
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 
@@ -148,13 +147,7 @@ impl PhysicalExpr for SparkFloatKey {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        Ok(match self.child.evaluate(batch)? {
-            ColumnarValue::Array(a) => ColumnarValue::Array(self.map(&a)?),
-            ColumnarValue::Scalar(s) => {
-                let a = self.map(&s.to_array()?)?;
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
-            }
-        })
+        crate::unary::evaluate_unary(&self.child, batch, |a| self.map(a))
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
@@ -163,15 +156,13 @@ impl PhysicalExpr for SparkFloatKey {
 
     fn with_new_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn PhysicalExpr>>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        match (children.pop(), children.is_empty()) {
-            (Some(child), true) => Ok(Arc::new(Self {
-                child,
-                inverse: self.inverse,
-            })),
-            _ => datafusion::common::internal_err!("{self} takes one child"),
-        }
+        let child = crate::unary::only_child(&self, children)?;
+        Ok(Arc::new(Self {
+            child,
+            inverse: self.inverse,
+        }))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -123,16 +123,24 @@ fn java_layout(negative: bool, digits: &[u8], exponent: i32) -> String {
     }
 }
 
+/// Java's text of NaN, the infinities and the zeros (a float widens to the same ones).
+fn java_special(v: f64) -> Option<String> {
+    let text = if v.is_nan() {
+        "NaN"
+    } else if v.is_infinite() {
+        if v > 0.0 { "Infinity" } else { "-Infinity" }
+    } else if v == 0.0 {
+        if v.is_sign_negative() { "-0.0" } else { "0.0" }
+    } else {
+        return None;
+    };
+    Some(text.to_owned())
+}
+
 /// `Double.toString(v)` as Java 19 and later give it.
 pub fn java_double_string(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    if let Some(text) = java_special(v) {
+        return text;
     }
     let a = v.abs();
     let (digits, exponent) = java_digits(
@@ -149,14 +157,8 @@ pub fn java_double_string(v: f64) -> String {
 
 /// `Float.toString(v)` as Java 19 and later give it.
 pub fn java_float_string(v: f32) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    if let Some(text) = java_special(f64::from(v)) {
+        return text;
     }
     let a = v.abs();
     let (digits, exponent) = java_digits(

@@ -24,6 +24,7 @@ pub mod shared_join;
 pub mod shuffle;
 pub mod timestamp;
 pub mod try_arith;
+pub mod unary;
 
 use jni::errors::ErrorPolicy;
 use jni::objects::{JByteArray, JClass, JLongArray, JObject, JObjectArray, JString};

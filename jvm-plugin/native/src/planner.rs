@@ -1557,13 +1557,7 @@ impl PhysicalExpr for SparkNormalizeFloat {
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
         let to_df = |e: NativeError| datafusion::error::DataFusionError::Execution(e.to_string());
-        Ok(match self.child.evaluate(batch)? {
-            ColumnarValue::Array(a) => ColumnarValue::Array(normalize_array(&a).map_err(to_df)?),
-            ColumnarValue::Scalar(s) => {
-                let a = normalize_array(&s.to_array()?).map_err(to_df)?;
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
-            }
-        })
+        crate::unary::evaluate_unary(&self.child, batch, |a| normalize_array(a).map_err(to_df))
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {

@@ -20,14 +20,14 @@ use std::hash::Hash;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use chrono::{NaiveDate, Offset, TimeZone};
+use chrono::{NaiveDate, NaiveDateTime, Offset, TimeZone};
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{ArrayRef, AsArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Schema, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::{DataFusionError, ScalarValue};
+use datafusion::common::DataFusionError;
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 
@@ -120,22 +120,22 @@ impl SparkZone {
         Tz::from_str(id).ok().map(Self::Region)
     }
 
+    /// [`Self::parse`] of a zone a plan names; a plan error for one it cannot read.
+    pub fn of_plan(id: &str) -> Result<Self> {
+        Self::parse(id)
+            .ok_or_else(|| NativeError::plan(format!("time zone {id:?} is not known natively")))
+    }
+
     /// The offset (seconds) at the instant `micros` (since the epoch), as java.time has it.
     pub fn offset_of_utc(&self, micros: i64) -> Option<i32> {
         let zone = match self {
             Self::Fixed(seconds) => return Some(*seconds),
             Self::Region(zone) => zone,
         };
-        let (year, month, day, seconds) = split_micros(i128::from(micros))?;
-        let year = match table_year(zone, year)? {
-            TableYear::Year(year) => year,
-            TableYear::Offset(offset) => return Some(offset),
+        let utc = match table_time(zone, i128::from(micros))? {
+            TableTime::At(utc) => utc,
+            TableTime::Offset(offset) => return Some(offset),
         };
-        let utc = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(
-            seconds / 3600,
-            seconds / 60 % 60,
-            seconds % 60,
-        )?;
         Some(zone.offset_from_utc_datetime(&utc).fix().local_minus_utc())
     }
 
@@ -148,16 +148,10 @@ impl SparkZone {
             Self::Fixed(seconds) => return Some(*seconds),
             Self::Region(zone) => zone,
         };
-        let (year, month, day, seconds) = split_micros(local_micros)?;
-        let year = match table_year(zone, year)? {
-            TableYear::Year(year) => year,
-            TableYear::Offset(offset) => return Some(offset),
+        let local = match table_time(zone, local_micros)? {
+            TableTime::At(local) => local,
+            TableTime::Offset(offset) => return Some(offset),
         };
-        let local = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(
-            seconds / 3600,
-            seconds / 60 % 60,
-            seconds % 60,
-        )?;
         use chrono::LocalResult;
         match zone.offset_from_local_datetime(&local) {
             LocalResult::Single(offset) => Some(offset.fix().local_minus_utc()),
@@ -248,37 +242,39 @@ fn instant(local: i128, offset: i32) -> Option<i64> {
     i64::try_from(local - i128::from(offset) * i128::from(MICROS_PER_SECOND)).ok()
 }
 
-/// The year, month, day and second of the day of `micros` since 1970-01-01T00:00.
-fn split_micros(micros: i128) -> Option<(i64, u32, u32, u32)> {
-    let day = i128::from(MICROS_PER_DAY);
-    let days = i32::try_from(micros.div_euclid(day)).ok()?;
-    let (year, month, day_of_month) = crate::datetime::civil_from_days(days);
-    let seconds = u32::try_from(micros.rem_euclid(day) / i128::from(MICROS_PER_SECOND)).ok()?;
-    Some((year, month, day_of_month, seconds))
-}
-
-/// Where a zone's offsets in a year are found.
-enum TableYear {
-    /// The same date and time in this year of chrono-tz's tables has the same offset.
-    Year(i32),
+/// Where chrono-tz's tables give a zone's offset at a date-time.
+enum TableTime {
+    /// At this date-time (the same date and time, in a year the tables cover).
+    At(NaiveDateTime),
     /// The zone's offset no longer changes: this one.
     Offset(i32),
 }
 
-/// chrono-tz's tables cover `TABLE_FIRST_YEAR..=TABLE_LAST_YEAR` as java.time does: later
-/// years repeat an equivalent year of the zone's last rules (or its last offset), and no zone
-/// changed before `TABLE_FIRST_YEAR`.
-fn table_year(zone: &Tz, year: i64) -> Option<TableYear> {
-    Some(if year > i64::from(TABLE_LAST_YEAR) {
+/// The date-time `micros` (since 1970-01-01T00:00, UTC or local) as chrono-tz's tables see
+/// it. They cover `TABLE_FIRST_YEAR..=TABLE_LAST_YEAR` as java.time does: later years repeat
+/// an equivalent year of the zone's last rules (or its last offset), and no zone changed
+/// before `TABLE_FIRST_YEAR`.
+fn table_time(zone: &Tz, micros: i128) -> Option<TableTime> {
+    let day = i128::from(MICROS_PER_DAY);
+    let (year, month, day_of_month) =
+        crate::datetime::civil_from_days(i32::try_from(micros.div_euclid(day)).ok()?);
+    let seconds = u32::try_from(micros.rem_euclid(day) / i128::from(MICROS_PER_SECOND)).ok()?;
+    let year = if year > i64::from(TABLE_LAST_YEAR) {
         match last_fixed_offset(zone) {
-            Some(offset) => TableYear::Offset(offset),
-            None => TableYear::Year(proxy_year(year)?),
+            Some(offset) => return Some(TableTime::Offset(offset)),
+            None => proxy_year(year)?,
         }
     } else if year < TABLE_FIRST_YEAR {
-        TableYear::Year(TABLE_FIRST_YEAR as i32)
+        TABLE_FIRST_YEAR as i32
     } else {
-        TableYear::Year(i32::try_from(year).ok()?)
-    })
+        i32::try_from(year).ok()?
+    };
+    let at = NaiveDate::from_ymd_opt(year, month, day_of_month)?.and_hms_opt(
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+    )?;
+    Some(TableTime::At(at))
 }
 
 /// Spark's padding of a zone id before `ZoneId.of`: the first `(+|-)h:` becomes `(+|-)0h:`,
@@ -610,9 +606,7 @@ impl SparkToTimestamp {
                 )));
             }
         };
-        let parsed = SparkZone::parse(zone).ok_or_else(|| {
-            NativeError::plan(format!("time zone {zone:?} is not known natively"))
-        })?;
+        let parsed = SparkZone::of_plan(zone)?;
         Ok(Self {
             child,
             source,
@@ -742,11 +736,7 @@ impl Hash for SparkToTimestamp {
 
 impl fmt::Display for SparkToTimestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mode = match self.mode {
-            CastMode::Legacy => "",
-            CastMode::Ansi => ", ansi",
-            CastMode::Try => ", try",
-        };
+        let mode = self.mode.suffix();
         write!(
             f,
             "spark_cast({} AS {}, {}{mode})",
@@ -772,13 +762,7 @@ impl PhysicalExpr for SparkToTimestamp {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        Ok(match self.child.evaluate(batch)? {
-            ColumnarValue::Array(a) => ColumnarValue::Array(self.cast(&a)?),
-            ColumnarValue::Scalar(s) => {
-                let a = self.cast(&s.to_array()?)?;
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
-            }
-        })
+        crate::unary::evaluate_unary(&self.child, batch, |a| self.cast(a))
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
@@ -787,19 +771,17 @@ impl PhysicalExpr for SparkToTimestamp {
 
     fn with_new_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn PhysicalExpr>>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        match (children.pop(), children.is_empty()) {
-            (Some(child), true) => Ok(Arc::new(Self {
-                child,
-                source: self.source,
-                ntz: self.ntz,
-                mode: self.mode,
-                zone_name: self.zone_name.clone(),
-                zone: self.zone,
-            })),
-            _ => datafusion::common::internal_err!("{self} takes one child"),
-        }
+        let child = crate::unary::only_child(&self, children)?;
+        Ok(Arc::new(Self {
+            child,
+            source: self.source,
+            ntz: self.ntz,
+            mode: self.mode,
+            zone_name: self.zone_name.clone(),
+            zone: self.zone,
+        }))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -917,8 +899,7 @@ impl SparkTimestampNumberCast {
 
     fn cast_timestamp(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
         use datafusion::arrow::array::{
-            BooleanArray, Decimal128Array, Float32Array, Int8Array, Int16Array, Int32Array,
-            Int64Array,
+            BooleanArray, Float32Array, Int8Array, Int16Array, Int32Array, Int64Array,
         };
         let micros = array.as_primitive::<TimestampMicrosecondType>();
         let bits = match self.target {
@@ -970,30 +951,12 @@ impl SparkTimestampNumberCast {
                     .map(|t| t.map(|t| t != 0))
                     .collect::<BooleanArray>(),
             ),
-            DataType::Decimal128(precision, scale) => {
-                let (precision, scale) = (*precision, *scale);
-                let values = micros
-                    .iter()
-                    .map(|t| {
-                        let Some(t) = t else { return Ok(None) };
-                        match crate::cast::spark_double_to_decimal(seconds(t), precision, scale) {
-                            Ok(v) => Ok(v),
-                            Err(crate::cast::DecimalFailure::Overflow(value))
-                                if self.mode == CastMode::Ansi =>
-                            {
-                                Err(DataFusionError::Execution(format!(
-                                    "[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION]  {value} cannot \
-                                     be represented as Decimal({precision}, {scale}). If necessary \
-                                     set \"spark.sql.ansi.enabled\" to \"false\" to bypass this \
-                                     error, and return NULL instead. SQLSTATE: 22003"
-                                )))
-                            }
-                            Err(_) => Ok(None),
-                        }
-                    })
-                    .collect::<datafusion::common::Result<Decimal128Array>>()?;
-                Arc::new(values.with_precision_and_scale(precision, scale)?)
-            }
+            DataType::Decimal128(precision, scale) => crate::cast::doubles_to_decimals(
+                micros.iter().map(|t| t.map(seconds)),
+                *precision,
+                *scale,
+                self.mode == CastMode::Ansi,
+            )?,
             other => return datafusion::common::internal_err!("{self} to {other}"),
         })
     }
@@ -1083,11 +1046,7 @@ impl Hash for SparkTimestampNumberCast {
 
 impl fmt::Display for SparkTimestampNumberCast {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mode = match self.mode {
-            CastMode::Legacy => "",
-            CastMode::Ansi => ", ansi",
-            CastMode::Try => ", try",
-        };
+        let mode = self.mode.suffix();
         let target = match self.target {
             DataType::Timestamp(..) => "TIMESTAMP".to_owned(),
             ref t => crate::cast::spark_type_name(t),
@@ -1114,13 +1073,7 @@ impl PhysicalExpr for SparkTimestampNumberCast {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        Ok(match self.child.evaluate(batch)? {
-            ColumnarValue::Array(a) => ColumnarValue::Array(self.cast(&a)?),
-            ColumnarValue::Scalar(s) => {
-                let a = self.cast(&s.to_array()?)?;
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
-            }
-        })
+        crate::unary::evaluate_unary(&self.child, batch, |a| self.cast(a))
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
@@ -1129,19 +1082,17 @@ impl PhysicalExpr for SparkTimestampNumberCast {
 
     fn with_new_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn PhysicalExpr>>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        match (children.pop(), children.is_empty()) {
-            (Some(child), true) => Ok(Arc::new(Self {
-                child,
-                from: self.from.clone(),
-                target: self.target.clone(),
-                mode: self.mode,
-                zone_name: self.zone_name.clone(),
-                zone: self.zone,
-            })),
-            _ => datafusion::common::internal_err!("{self} takes one child"),
-        }
+        let child = crate::unary::only_child(&self, children)?;
+        Ok(Arc::new(Self {
+            child,
+            from: self.from.clone(),
+            target: self.target.clone(),
+            mode: self.mode,
+            zone_name: self.zone_name.clone(),
+            zone: self.zone,
+        }))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1226,9 +1177,7 @@ pub struct SparkTrunc {
 impl SparkTrunc {
     /// `level` of `child` (a date or a timestamp) in `zone`.
     pub fn try_new(child: Arc<dyn PhysicalExpr>, level: TruncLevel, zone: &str) -> Result<Self> {
-        let parsed = SparkZone::parse(zone).ok_or_else(|| {
-            NativeError::plan(format!("time zone {zone:?} is not known natively"))
-        })?;
+        let parsed = SparkZone::of_plan(zone)?;
         Ok(Self {
             child,
             level,
@@ -1256,7 +1205,7 @@ impl SparkTrunc {
             }
         };
         let offset = zone.offset_of_utc(micros)?;
-        let local = zone.local_of_utc(micros)?;
+        let local = i128::from(micros) + i128::from(offset) * i128::from(MICROS_PER_SECOND);
         zone.utc_of_local_preferring(local - local.rem_euclid(i128::from(unit)), offset)
     }
 
@@ -1332,13 +1281,7 @@ impl PhysicalExpr for SparkTrunc {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        Ok(match self.child.evaluate(batch)? {
-            ColumnarValue::Array(a) => ColumnarValue::Array(self.cast(&a)?),
-            ColumnarValue::Scalar(s) => {
-                let a = self.cast(&s.to_array()?)?;
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
-            }
-        })
+        crate::unary::evaluate_unary(&self.child, batch, |a| self.cast(a))
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
@@ -1347,17 +1290,15 @@ impl PhysicalExpr for SparkTrunc {
 
     fn with_new_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn PhysicalExpr>>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        match (children.pop(), children.is_empty()) {
-            (Some(child), true) => Ok(Arc::new(Self {
-                child,
-                level: self.level,
-                zone_name: self.zone_name.clone(),
-                zone: self.zone,
-            })),
-            _ => datafusion::common::internal_err!("{self} takes one child"),
-        }
+        let child = crate::unary::only_child(&self, children)?;
+        Ok(Arc::new(Self {
+            child,
+            level: self.level,
+            zone_name: self.zone_name.clone(),
+            zone: self.zone,
+        }))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
