@@ -464,12 +464,16 @@ where
 }
 
 /// A [`RecordBatch`] on the device.
-#[derive(Debug)]
+///
+/// Columns are shared, as an Arrow `RecordBatch` shares its arrays: projecting a batch, or
+/// passing a column through to another batch, clones a handle, not device memory. A column's
+/// buffers return to the pool when the last batch holding it is dropped.
+#[derive(Debug, Clone)]
 pub struct DeviceBatch {
     /// The batch's schema.
     schema: SchemaRef,
     /// One device column per field.
-    columns: Vec<DeviceColumn>,
+    columns: Vec<Arc<DeviceColumn>>,
     /// Rows.
     num_rows: usize,
 }
@@ -490,7 +494,7 @@ impl DeviceBatch {
         let columns = batch
             .columns()
             .iter()
-            .map(|column| DeviceColumn::upload(pool, column.as_ref()))
+            .map(|column| DeviceColumn::upload(pool, column.as_ref()).map(Arc::new))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             schema: batch.schema(),
@@ -502,6 +506,19 @@ impl DeviceBatch {
     /// A batch of columns already on the device; each must match its field's type and have
     /// `num_rows` rows.
     pub fn try_new(schema: SchemaRef, columns: Vec<DeviceColumn>, num_rows: usize) -> Result<Self> {
+        Self::try_from_shared(
+            schema,
+            columns.into_iter().map(Arc::new).collect(),
+            num_rows,
+        )
+    }
+
+    /// [`DeviceBatch::try_new`] over columns that other batches may hold too.
+    pub fn try_from_shared(
+        schema: SchemaRef,
+        columns: Vec<Arc<DeviceColumn>>,
+        num_rows: usize,
+    ) -> Result<Self> {
         if schema.fields().len() != columns.len() {
             return Err(CudaError::InvalidData(format!(
                 "{} columns for {} fields",
@@ -545,8 +562,26 @@ impl DeviceBatch {
     }
 
     /// The columns.
-    pub fn columns(&self) -> &[DeviceColumn] {
+    pub fn columns(&self) -> &[Arc<DeviceColumn>] {
         &self.columns
+    }
+
+    /// The batch of columns `indices` (in that order; one may appear twice), sharing them
+    /// with this batch: no device memory is copied.
+    pub fn project(&self, indices: &[usize]) -> Result<Self> {
+        let schema = self
+            .schema
+            .project(indices)
+            .map_err(|e| CudaError::InvalidData(e.to_string()))?;
+        let columns = indices
+            .iter()
+            .map(|&i| Arc::clone(&self.columns[i]))
+            .collect();
+        Ok(Self {
+            schema: Arc::new(schema),
+            columns,
+            num_rows: self.num_rows,
+        })
     }
 
     /// Rows.
@@ -555,13 +590,14 @@ impl DeviceBatch {
     }
 
     /// The columns, taken out of the batch (to assemble another batch from them).
-    pub fn into_columns(self) -> Vec<DeviceColumn> {
+    pub fn into_columns(self) -> Vec<Arc<DeviceColumn>> {
         self.columns
     }
 
-    /// Bytes the batch holds in the pool.
+    /// Bytes the batch's columns hold in the pool (a column shared with other batches counts
+    /// in each).
     pub fn pool_bytes(&self) -> usize {
-        self.columns.iter().map(DeviceColumn::pool_bytes).sum()
+        self.columns.iter().map(|c| c.pool_bytes()).sum()
     }
 }
 
@@ -799,5 +835,37 @@ mod tests {
                 .unwrap(),
             small
         );
+    }
+
+    /// A projection shares the columns (no pool memory is taken), may repeat one, downloads
+    /// as Arrow's projection of the same batch, and the memory returns to the pool only when
+    /// the last batch holding a column is dropped.
+    #[test]
+    fn projections_share_columns() {
+        let pool = pool();
+        let batch = random_batch(1000, 3, 0.2, 7);
+        let on_device = DeviceBatch::upload(&pool, &batch).unwrap();
+        let used = pool.stats().in_use;
+        let last = batch.num_columns() - 1;
+        let indices = [last, 0, last];
+        let projected = on_device.project(&indices).unwrap();
+        assert_eq!(pool.stats().in_use, used);
+        assert_eq!(projected.num_rows(), 1000);
+        assert_eq!(
+            projected.download(&pool).unwrap(),
+            batch.project(&indices).unwrap()
+        );
+        assert!(Arc::ptr_eq(
+            &projected.columns()[0],
+            &on_device.columns()[last]
+        ));
+        assert!(on_device.project(&[batch.num_columns()]).is_err());
+        let empty = on_device.project(&[]).unwrap();
+        assert_eq!((empty.num_rows(), empty.columns().len()), (1000, 0));
+
+        drop(on_device);
+        assert!(pool.stats().in_use > 0 && pool.stats().in_use < used);
+        drop(projected);
+        assert_eq!(pool.stats().in_use, 0);
     }
 }

@@ -160,7 +160,7 @@ pub fn compact_device(
     batch: &DeviceBatch,
 ) -> Result<DeviceBatch> {
     refuse_dictionaries(batch)?;
-    let columns: Vec<&DeviceColumn> = batch.columns().iter().collect();
+    let columns: Vec<&DeviceColumn> = batch.columns().iter().map(|c| c.as_ref()).collect();
     let (compacted, rows) = compact_columns(kernels, pool, selection, &columns, batch.num_rows())?;
     Ok(DeviceBatch::try_new(
         Arc::clone(batch.schema()),

@@ -103,6 +103,15 @@ impl BatchWork for AggregateStep {
         Ok((out, bytes))
     }
 
+    fn device_input_to_host(
+        &self,
+        rt: &DeviceRuntime,
+        batch: &DeviceBatch,
+    ) -> Result<(RecordBatch, usize), KernelError> {
+        // The step's result is its whole output ([`BatchWork::finish`] keeps it as is).
+        self.device_to_host(rt, batch)
+    }
+
     fn splittable(&self) -> bool {
         // Two state batches mean the same as one; two final outputs do not.
         !self.final_output
@@ -561,7 +570,15 @@ impl ExecutionPlan for CinderAggregateExec {
         // memory pool (Cinder does not spill: a pool too small fails the query).
         let reservation = MemoryConsumer::new(format!("CinderAggregateExec[{partition}]"))
             .register(context.memory_pool());
-        let input = self.input.execute(partition, context)?;
+        // A first stage over a table resident on the device takes its batches there.
+        let resident = match &self.update {
+            Some(_) => self.core.resident_input(&self.input, partition)?,
+            None => None,
+        };
+        let input = match resident {
+            Some(_) => None,
+            None => Some(self.input.execute(partition, context)?),
+        };
         let runner = Runner {
             backend: self.core.backend.clone(),
             inject: self.core.inject,
@@ -577,16 +594,26 @@ impl ExecutionPlan for CinderAggregateExec {
         let schema = self.schema();
         let output = async move {
             let mut states = Vec::new();
-            let mut batches = Box::pin(coalesce(input, batch_rows));
-            while let Some(batch) = batches.next().await {
-                let batch = batch?;
-                let _timer = baseline.elapsed_compute().timer();
-                let state = match &update {
-                    Some(step) => runner.run(step.as_ref(), &batch, 0)?,
-                    None => batch,
-                };
-                reservation.try_grow(state.get_array_memory_size())?;
-                states.push(state);
+            if let (Some((rt, batches)), Some(step)) = (resident, &update) {
+                for batch in batches {
+                    let _timer = baseline.elapsed_compute().timer();
+                    let state = runner.run_on_device(step.as_ref(), &rt, &batch)?;
+                    reservation.try_grow(state.get_array_memory_size())?;
+                    states.push(state);
+                }
+            }
+            if let Some(input) = input {
+                let mut batches = Box::pin(coalesce(input, batch_rows));
+                while let Some(batch) = batches.next().await {
+                    let batch = batch?;
+                    let _timer = baseline.elapsed_compute().timer();
+                    let state = match &update {
+                        Some(step) => runner.run(step.as_ref(), &batch, 0)?,
+                        None => batch,
+                    };
+                    reservation.try_grow(state.get_array_memory_size())?;
+                    states.push(state);
+                }
             }
             let _timer = baseline.elapsed_compute().timer();
             // The merge holds the concatenated state and its result besides.

@@ -44,6 +44,7 @@ use cinder_kernels::expr::{Program, translate};
 use cinder_kernels::filter::{filter_device, filter_host, project_device, project_host};
 
 use crate::config::{ExecutionMode, InjectedFailure};
+use crate::resident::CinderResidentScanExec;
 use crate::runtime::DeviceRuntime;
 
 /// Where a Cinder operator runs its kernels.
@@ -150,19 +151,35 @@ impl OperatorCore {
         schema: SchemaRef,
         work: Arc<dyn BatchWork>,
     ) -> Result<SendableRecordBatchStream> {
-        let input = input.execute(partition, context)?;
         let runner = Runner {
             backend: self.backend.clone(),
             inject: self.inject,
             metrics: DeviceMetrics::new(&self.metrics, partition),
         };
-        Ok(runner.stream(
-            input,
-            schema,
-            self.batch_rows,
-            BaselineMetrics::new(&self.metrics, partition),
-            work,
-        ))
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
+        if let Some((rt, batches)) = self.resident_input(input, partition)? {
+            return Ok(runner.stream_on_device(rt, batches, schema, baseline, work));
+        }
+        let input = input.execute(partition, context)?;
+        Ok(runner.stream(input, schema, self.batch_rows, baseline, work))
+    }
+
+    /// When `input` is the scan of a table resident on this operator's device: partition
+    /// `partition`'s batches there, which the operator takes with no host-to-device copy.
+    pub(crate) fn resident_input(
+        &self,
+        input: &Arc<dyn ExecutionPlan>,
+        partition: usize,
+    ) -> Result<Option<(Arc<DeviceRuntime>, Vec<DeviceBatch>)>> {
+        let (Backend::Cuda(rt), Some(scan)) = (
+            &self.backend,
+            input.downcast_ref::<CinderResidentScanExec>(),
+        ) else {
+            return Ok(None);
+        };
+        Ok(scan
+            .device_batches(rt, partition)?
+            .map(|batches| (Arc::clone(rt), batches)))
     }
 }
 
@@ -203,6 +220,16 @@ pub(crate) trait BatchWork: fmt::Debug + Send + Sync {
             kernel: "device_output",
             reason: format!("{self:?} stitches its output on the host"),
         })
+    }
+    /// The operator's whole output (what [`BatchWork::finish`] gives) on the host, from an
+    /// input batch already on the device (a resident table's), and the bytes copied back.
+    fn device_input_to_host(
+        &self,
+        rt: &DeviceRuntime,
+        batch: &DeviceBatch,
+    ) -> Result<(RecordBatch, usize), KernelError> {
+        let out = self.device_output(rt, batch)?;
+        Ok((out.download(&rt.pool)?, out.pool_bytes()))
     }
     fn host(&self, batch: &RecordBatch) -> Result<RecordBatch>;
     fn cpu(&self, batch: &RecordBatch) -> Result<RecordBatch>;
@@ -257,20 +284,21 @@ pub(crate) struct Runner {
 }
 
 impl Runner {
-    fn attempt(&self, work: &dyn BatchWork, batch: &RecordBatch) -> Result<RecordBatch, Failure> {
+    /// The failure `cinder.test_inject_failure` asks for, if any.
+    fn injected(&self) -> Result<(), Failure> {
         match self.inject {
-            InjectedFailure::None => {}
-            InjectedFailure::Error => {
-                return Err(Failure::Other(DataFusionError::External(
-                    "injected device failure (cinder.test_inject_failure = error)".into(),
-                )));
-            }
-            InjectedFailure::Oom => {
-                return Err(Failure::OutOfMemory(
-                    "injected device out-of-memory (cinder.test_inject_failure = oom)".into(),
-                ));
-            }
+            InjectedFailure::None => Ok(()),
+            InjectedFailure::Error => Err(Failure::Other(DataFusionError::External(
+                "injected device failure (cinder.test_inject_failure = error)".into(),
+            ))),
+            InjectedFailure::Oom => Err(Failure::OutOfMemory(
+                "injected device out-of-memory (cinder.test_inject_failure = oom)".into(),
+            )),
         }
+    }
+
+    fn attempt(&self, work: &dyn BatchWork, batch: &RecordBatch) -> Result<RecordBatch, Failure> {
+        self.injected()?;
         match &self.backend {
             Backend::Host => work.host(batch).map_err(Failure::Other),
             Backend::Cuda(rt) => {
@@ -317,6 +345,41 @@ impl Runner {
         }
     }
 
+    /// The operator's whole output (after [`BatchWork::finish`]) for `batch`, an input batch
+    /// already on `rt`'s device (a resident table's): nothing is copied to the device. On
+    /// device out-of-memory the batch is copied to the host and goes through [`Runner::run`]
+    /// (smaller batches, then the CPU), as any host batch does.
+    pub(crate) fn run_on_device(
+        &self,
+        work: &dyn BatchWork,
+        rt: &DeviceRuntime,
+        batch: &DeviceBatch,
+    ) -> Result<RecordBatch> {
+        let attempt = self.injected().and_then(|()| {
+            let timer = self.metrics.device_time.timer();
+            let (out, bytes) = work.device_input_to_host(rt, batch).map_err(classify)?;
+            self.metrics.bytes_from_device.add(bytes);
+            timer.done();
+            self.metrics.peak_device_bytes.set_max(rt.pool.stats().peak);
+            Ok(out)
+        });
+        match attempt {
+            Ok(out) => Ok(out),
+            Err(Failure::Other(e)) => Err(e),
+            Err(Failure::OutOfMemory(why)) => {
+                log::warn!(
+                    "cinder: {why}; copying this resident batch of {} rows to the host to run \
+                     it in smaller pieces",
+                    batch.num_rows()
+                );
+                let host = batch.download(&rt.pool).map_err(external)?;
+                self.metrics.bytes_from_device.add(batch.pool_bytes());
+                let out = self.run(work, &host, 0)?;
+                work.finish(&host, out)
+            }
+        }
+    }
+
     /// The operator's output stream over `input`: input batches are first coalesced up to
     /// `batch_rows` rows (a GPU needs millions of rows in flight; DataFusion's batches are a
     /// few thousand), then each coalesced batch runs through the work.
@@ -338,11 +401,37 @@ impl Runner {
             // Rows, bytes and batches, as DataFusion's own operators count them.
             out.map(|out| out.record_output(&baseline))
         });
-        // No empty batches downstream (FilterExec emits none either).
-        let stream = stream
-            .filter(|out| futures::future::ready(out.as_ref().map_or(true, |b| b.num_rows() > 0)));
-        Box::pin(RecordBatchStreamAdapter::new(schema, stream))
+        non_empty(schema, stream)
     }
+
+    /// [`Runner::stream`] over batches already on `rt`'s device (a resident table's), taken
+    /// as they are: they were coalesced when the table was loaded.
+    fn stream_on_device(
+        self,
+        rt: Arc<DeviceRuntime>,
+        batches: Vec<DeviceBatch>,
+        schema: SchemaRef,
+        baseline: BaselineMetrics,
+        work: Arc<dyn BatchWork>,
+    ) -> SendableRecordBatchStream {
+        let stream = futures::stream::iter(batches).map(move |batch| {
+            let timer = baseline.elapsed_compute().timer();
+            let out = self.run_on_device(work.as_ref(), &rt, &batch);
+            timer.done();
+            out.map(|out| out.record_output(&baseline))
+        });
+        non_empty(schema, stream)
+    }
+}
+
+/// `stream` without its empty batches (FilterExec emits none either).
+fn non_empty(
+    schema: SchemaRef,
+    stream: impl futures::Stream<Item = Result<RecordBatch>> + Send + 'static,
+) -> SendableRecordBatchStream {
+    let stream = stream
+        .filter(|out| futures::future::ready(out.as_ref().map_or(true, |b| b.num_rows() > 0)));
+    Box::pin(RecordBatchStreamAdapter::new(schema, stream))
 }
 
 /// `input`'s batches concatenated into batches of at least `rows` rows (the last may be
@@ -478,11 +567,7 @@ impl BatchWork for FilterWork {
     }
 
     fn has_device_output(&self) -> bool {
-        // Device columns are moved, not copied: each may be projected once.
-        self.projection.as_ref().is_none_or(|p| {
-            let mut seen = std::collections::HashSet::new();
-            p.iter().all(|i| seen.insert(*i))
-        })
+        true
     }
 
     fn device_output(
@@ -491,30 +576,14 @@ impl BatchWork for FilterWork {
         batch: &DeviceBatch,
     ) -> Result<DeviceBatch, KernelError> {
         let kept = self.device(rt, batch)?;
-        let rows = kept.num_rows();
-        let columns = match &self.projection {
-            None => kept.into_columns(),
-            Some(indices) => {
-                let mut columns: Vec<Option<_>> =
-                    kept.into_columns().into_iter().map(Some).collect();
-                indices
-                    .iter()
-                    .map(|&i| {
-                        columns.get_mut(i).and_then(Option::take).ok_or_else(|| {
-                            KernelError::InvalidArgument {
-                                kernel: "device_output",
-                                reason: format!(
-                                    "the filter projects column {i} twice or out of range"
-                                ),
-                            }
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?
-            }
+        let kept = match &self.projection {
+            None => kept,
+            Some(indices) => kept.project(indices)?,
         };
-        Ok(DeviceBatch::try_new(
+        let rows = kept.num_rows();
+        Ok(DeviceBatch::try_from_shared(
             Arc::clone(&self.out_schema),
-            columns,
+            kept.into_columns(),
             rows,
         )?)
     }
@@ -707,6 +776,31 @@ impl BatchWork for ProjectionWork {
             batch,
             Arc::clone(&self.computed_schema),
         )
+    }
+
+    fn has_device_output(&self) -> bool {
+        true
+    }
+
+    fn device_output(
+        &self,
+        rt: &DeviceRuntime,
+        batch: &DeviceBatch,
+    ) -> Result<DeviceBatch, KernelError> {
+        let computed = self.device(rt, batch)?;
+        let columns = self
+            .outputs
+            .iter()
+            .map(|o| match o {
+                ProjectionOutput::Column(i) => Arc::clone(&batch.columns()[*i]),
+                ProjectionOutput::Computed(k) => Arc::clone(&computed.columns()[*k]),
+            })
+            .collect();
+        Ok(DeviceBatch::try_from_shared(
+            Arc::clone(&self.out_schema),
+            columns,
+            batch.num_rows(),
+        )?)
     }
 
     fn host(&self, batch: &RecordBatch) -> Result<RecordBatch> {
@@ -920,25 +1014,15 @@ impl BatchWork for FusedWork {
             &kept,
             Arc::clone(&self.projection.computed_schema),
         )?;
-        let mut kept: Vec<Option<cinder_cuda::DeviceColumn>> =
-            kept.into_columns().into_iter().map(Some).collect();
-        let mut computed: Vec<Option<cinder_cuda::DeviceColumn>> =
-            computed.into_columns().into_iter().map(Some).collect();
-        let taken = |slot: Option<cinder_cuda::DeviceColumn>| {
-            slot.ok_or_else(|| KernelError::InvalidArgument {
-                kernel: "CinderFilterProjectExec",
-                reason: "an output column is used twice".to_string(),
-            })
-        };
         let columns = self
             .device_outputs
             .iter()
             .map(|o| match o {
-                ProjectionOutput::Column(i) => taken(kept[*i].take()),
-                ProjectionOutput::Computed(k) => taken(computed[*k].take()),
+                ProjectionOutput::Column(i) => Arc::clone(&kept.columns()[*i]),
+                ProjectionOutput::Computed(k) => Arc::clone(&computed.columns()[*k]),
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(DeviceBatch::try_new(
+            .collect();
+        Ok(DeviceBatch::try_from_shared(
             Arc::clone(&self.projection.out_schema),
             columns,
             rows,

@@ -27,6 +27,7 @@ pub mod aggregate;
 pub mod config;
 pub mod exec;
 pub mod join;
+pub mod resident;
 mod rule;
 pub mod runtime;
 
@@ -37,4 +38,5 @@ pub use exec::{
     OperatorSettings,
 };
 pub use join::CinderHashJoinExec;
+pub use resident::{CinderResidentScanExec, ResidentTable};
 pub use rule::{CinderRule, Placement, placements, with_cinder};

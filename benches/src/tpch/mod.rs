@@ -9,8 +9,14 @@
 //! whatever its size): a correctness check, not a speed claim. `--device cuda` runs on the
 //! GPU; `--device auto` does when there is one, and otherwise says so: Cinder is then
 //! registered but leaves every plan to DataFusion, which measures its overhead. A query whose answer differs from the baseline's makes the run fail (after the
-//! report is written). Status: Cinder moves filters and projections so far; `--resident`
-//! (device-resident tables) is refused until the device operators keep data on the device.
+//! report is written).
+//!
+//! `--resident` reads the tables into memory once, before any query: the baseline gets
+//! DataFusion's in-memory tables (`MemTable`), Cinder its resident tables (in device memory in
+//! cuda mode, see `cinder_planner::resident`), so neither side's times include reading Parquet
+//! and Cinder's include no copy of the tables to the device. Without it both read the Parquet
+//! files in every query and Cinder copies its inputs to the device inside its times. The
+//! report says which.
 
 mod compare;
 mod data;
@@ -23,14 +29,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cinder_planner::{
-    CinderConfig, DeviceChoice, ExecutionMode, placements, resolve_mode, with_cinder,
+    CinderConfig, DeviceChoice, ExecutionMode, ResidentTable, placements, resolve_mode, with_cinder,
 };
 use datafusion::arrow::array::RecordBatch;
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
-pub use report::{CinderQuery, CinderRun, QueryResult, RunReport};
+pub use report::{CinderQuery, CinderRun, QueryResult, ResidentLoad, RunReport};
 
 /// `--device` for the runner: Cinder's setting, or `cpu` for the baseline alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,7 +68,9 @@ pub struct Args {
     /// Timed iterations per query (after one warm-up).
     #[arg(long, default_value_t = 3)]
     iterations: usize,
-    /// Keep the tables in device memory and time queries without the host-to-device copy.
+    /// Load the tables once before the queries: in memory for the baseline, in device memory
+    /// for Cinder (in cuda mode), so queries are timed without reading Parquet and without the
+    /// tables' host-to-device copy.
     #[arg(long)]
     resident: bool,
     /// Data directory (default: the user's cache directory, per scale factor).
@@ -142,12 +152,6 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
             Some((config, mode))
         }
     };
-    if args.resident {
-        return Err(
-            "--resident needs device-resident tables, which Cinder does not have yet".to_string(),
-        );
-    }
-
     let dir = args
         .data
         .clone()
@@ -161,11 +165,17 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
     .map_err(|e| format!("data generation failed: {e}"))??;
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let ctx = session(&dir, cores, None).await?;
+    let (baseline_tables, cinder_tables, resident_load) = if args.resident {
+        let (baseline, cinder, load) = load_resident(&dir, cores, cinder_config.as_ref()).await?;
+        (Tables::Memory(baseline), Tables::Memory(cinder), Some(load))
+    } else {
+        (Tables::Parquet(&dir), Tables::Parquet(&dir), None)
+    };
+    let ctx = session(baseline_tables, cores, None).await?;
     let cinder_ctx = match &cinder_config {
         Some((config, mode)) => {
             eprintln!("tpch: DataFusion + Cinder in mode {mode}");
-            Some(session(&dir, cores, Some(config.clone())).await?)
+            Some(session(cinder_tables, cores, Some(config.clone())).await?)
         }
         None => None,
     };
@@ -277,11 +287,17 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
         results.push(result);
     }
     let mut report = RunReport::new(args.scale, cores, table_rows, results);
+    report.resident = resident_load;
     println!(
-        "\ntotal {:.1} ms, geometric mean {:.2} ms over {} queries (CPU baseline, DataFusion on {cores} cores)",
+        "\ntotal {:.1} ms, geometric mean {:.2} ms over {} queries (CPU baseline, DataFusion on {cores} cores{})",
         report.total_ms(),
         report.geomean_ms(),
-        report.queries.len()
+        report.queries.len(),
+        if report.resident.is_some() {
+            ", tables in memory"
+        } else {
+            ", tables read from Parquet in every query"
+        }
     );
     if let Some((_, mode)) = &cinder_config {
         let run = CinderRun {
@@ -402,10 +418,114 @@ fn device_metrics(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<OperatorMetrics>)
     }
 }
 
-/// A DataFusion session over the Parquet tables in `dir`, on `cores` partitions, with Cinder
-/// when `cinder` is given (the same settings otherwise).
-async fn session(
+/// Where a session's tables come from.
+enum Tables<'a> {
+    /// The Parquet files under this directory, read by every query.
+    Parquet(&'a std::path::Path),
+    /// Tables already loaded, by name.
+    Memory(Vec<(&'static str, Arc<dyn TableProvider>)>),
+}
+
+/// `--resident`: the tables in `dir` read into memory once, as DataFusion `MemTable`s for the
+/// baseline and as Cinder's resident tables (on the device in cuda mode) for Cinder, each
+/// dealt over `cores` partitions; and what the loads took.
+async fn load_resident(
     dir: &std::path::Path,
+    cores: usize,
+    cinder: Option<&(CinderConfig, ExecutionMode)>,
+) -> Result<
+    (
+        Vec<(&'static str, Arc<dyn TableProvider>)>,
+        Vec<(&'static str, Arc<dyn TableProvider>)>,
+        ResidentLoad,
+    ),
+    String,
+> {
+    let started = Instant::now();
+    let reader =
+        SessionContext::new_with_config(SessionConfig::new().with_target_partitions(cores));
+    let mut read = Vec::new();
+    for table in data::TABLES {
+        let path = dir.join(table);
+        let frame = reader
+            .read_parquet(
+                path.to_string_lossy().as_ref(),
+                ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(|e| format!("reading {table}: {e}"))?;
+        let schema = Arc::clone(frame.schema().inner());
+        let batches = frame
+            .collect()
+            .await
+            .map_err(|e| format!("reading {table}: {e}"))?;
+        read.push((table, schema, batches));
+    }
+    let read_ms = started.elapsed().as_secs_f64() * 1e3;
+    let bytes: usize = read
+        .iter()
+        .flat_map(|(_, _, batches)| batches)
+        .map(RecordBatch::get_array_memory_size)
+        .sum();
+    eprintln!(
+        "tpch: --resident: read the tables into memory in {:.1} s ({:.2} GB); queries are timed \
+         without reading Parquet",
+        read_ms / 1e3,
+        bytes as f64 / 1e9
+    );
+    let mut baseline: Vec<(&'static str, Arc<dyn TableProvider>)> = Vec::new();
+    for (table, schema, batches) in &read {
+        let mut partitions = vec![Vec::new(); cores.max(1)];
+        for (i, batch) in batches.iter().enumerate() {
+            partitions[i % cores.max(1)].push(batch.clone());
+        }
+        let mem = MemTable::try_new(Arc::clone(schema), partitions)
+            .map_err(|e| format!("{table} in memory: {e}"))?;
+        baseline.push((table, Arc::new(mem)));
+    }
+    let mut cinder_tables: Vec<(&'static str, Arc<dyn TableProvider>)> = Vec::new();
+    let mut load = ResidentLoad {
+        read_ms,
+        cinder_load_ms: None,
+        cinder_location: None,
+        device_bytes: 0,
+    };
+    if let Some((config, mode)) = cinder {
+        let started = Instant::now();
+        for (table, schema, batches) in read {
+            let resident = ResidentTable::load(
+                table,
+                schema,
+                batches,
+                mode,
+                cores.max(1),
+                config.batch_rows,
+            )
+            .map_err(|e| e.to_string())?;
+            load.device_bytes += resident.device_bytes();
+            load.cinder_location = Some(resident.location().to_string());
+            cinder_tables.push((table, Arc::new(resident)));
+        }
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        load.cinder_load_ms = Some(ms);
+        eprintln!(
+            "tpch: --resident: loaded Cinder's resident tables into {} memory in {:.1} s{}",
+            load.cinder_location.as_deref().unwrap_or("host"),
+            ms / 1e3,
+            if load.device_bytes > 0 {
+                format!(" ({:.2} GB on the device)", load.device_bytes as f64 / 1e9)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok((baseline, cinder_tables, load))
+}
+
+/// A DataFusion session over `tables`, on `cores` partitions, with Cinder when `cinder` is
+/// given (the same settings otherwise).
+async fn session(
+    tables: Tables<'_>,
     cores: usize,
     cinder: Option<CinderConfig>,
 ) -> Result<SessionContext, String> {
@@ -418,15 +538,25 @@ async fn session(
         None => builder,
     };
     let ctx = SessionContext::new_with_state(builder.build());
-    for table in data::TABLES {
-        let path = dir.join(table);
-        ctx.register_parquet(
-            table,
-            path.to_string_lossy().as_ref(),
-            ParquetReadOptions::default(),
-        )
-        .await
-        .map_err(|e| format!("registering {table}: {e}"))?;
+    match tables {
+        Tables::Parquet(dir) => {
+            for table in data::TABLES {
+                let path = dir.join(table);
+                ctx.register_parquet(
+                    table,
+                    path.to_string_lossy().as_ref(),
+                    ParquetReadOptions::default(),
+                )
+                .await
+                .map_err(|e| format!("registering {table}: {e}"))?;
+            }
+        }
+        Tables::Memory(tables) => {
+            for (table, provider) in tables {
+                ctx.register_table(table, provider)
+                    .map_err(|e| format!("registering {table}: {e}"))?;
+            }
+        }
     }
     Ok(ctx)
 }

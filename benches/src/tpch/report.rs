@@ -135,6 +135,22 @@ pub struct RunReport {
     pub queries: Vec<QueryResult>,
     /// The DataFusion + Cinder run, if there was one.
     pub cinder: Option<CinderRun>,
+    /// How the tables were loaded with `--resident` (`None`: both sides read Parquet files
+    /// in every query, and Cinder's copies to the device are inside its times).
+    pub resident: Option<ResidentLoad>,
+}
+
+/// The one-time load of `--resident`, outside every query's timing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResidentLoad {
+    /// Reading the Parquet tables into host memory (the baseline's in-memory tables).
+    pub read_ms: f64,
+    /// Loading Cinder's resident tables from them (onto the device in cuda mode).
+    pub cinder_load_ms: Option<f64>,
+    /// Where Cinder's tables are: "device" or "host".
+    pub cinder_location: Option<String>,
+    /// Bytes Cinder's tables hold in device memory.
+    pub device_bytes: usize,
 }
 
 impl RunReport {
@@ -151,6 +167,7 @@ impl RunReport {
             tables,
             queries,
             cinder: None,
+            resident: None,
         }
     }
 
@@ -194,6 +211,12 @@ impl RunReport {
                 "scale_factor": self.scale,
                 "tables": self.tables,
                 "baseline": "DataFusion on the CPU",
+                "resident": self.resident.as_ref().map(|r| json!({
+                    "read_ms": r.read_ms,
+                    "cinder_load_ms": r.cinder_load_ms,
+                    "cinder_location": r.cinder_location,
+                    "device_bytes": r.device_bytes,
+                })),
                 "cinder_run": self.cinder.as_ref().map(|run| json!({
                     "mode": run.mode,
                     "speed_claim": run.speed_claim,

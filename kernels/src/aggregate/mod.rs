@@ -31,7 +31,7 @@ pub use host::{
 pub use spec::{AggFunc, AggregateSpec, Op, OpKind, Stage, ValueRead};
 
 use arrow::array::{ArrayRef, RecordBatch};
-use cinder_cuda::{DeviceBatch, MemoryPool};
+use cinder_cuda::{DeviceBatch, DeviceColumn, MemoryPool};
 
 use crate::embedded::DeviceKernels;
 use crate::expr::device::evaluate_on_device;
@@ -152,7 +152,7 @@ impl Aggregation {
         batch: &DeviceBatch,
     ) -> Result<(Vec<ArrayRef>, Vec<OpResult>)> {
         let k = self.keys.len();
-        let columns: Vec<_> = batch.columns().iter().collect();
+        let columns: Vec<&DeviceColumn> = batch.columns().iter().map(|c| c.as_ref()).collect();
         if columns.len() != k + self.state_width() {
             return Err(KernelError::InvalidArgument {
                 kernel: "merge_device",
