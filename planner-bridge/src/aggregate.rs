@@ -37,7 +37,7 @@ use cinder_kernels::expr::translate;
 
 use crate::exec::{
     Backend, BatchWork, DeviceMetrics, OperatorCore, OperatorSettings, Runner, check_input_schema,
-    coalesce, concat, original_line,
+    coalesce, concat, original_line, slices,
 };
 use crate::runtime::DeviceRuntime;
 
@@ -629,14 +629,11 @@ impl ExecutionPlan for CinderAggregateExec {
                 runner.run(merge.as_ref(), &all, 0)?
             };
             // Handed out in slices of the session's batch size.
-            let mut slices = Vec::with_capacity(out.num_rows().div_ceil(batch_size));
-            let mut offset = 0;
-            while offset < out.num_rows() {
-                let len = batch_size.min(out.num_rows() - offset);
-                slices.push(out.slice(offset, len).record_output(&baseline));
-                offset += len;
-            }
-            Ok::<_, DataFusionError>(slices)
+            Ok::<_, DataFusionError>(
+                slices(out, batch_size)
+                    .map(|slice| slice.record_output(&baseline))
+                    .collect::<Vec<_>>(),
+            )
         };
         let stream = futures::stream::once(output).flat_map(|result| {
             futures::stream::iter(match result {

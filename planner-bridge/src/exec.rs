@@ -16,7 +16,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch, prep_null_mask_filter};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
@@ -468,6 +468,14 @@ pub(crate) fn coalesce(
     })
 }
 
+/// `batch` in consecutive slices of at most `size` rows (none for an empty batch), as
+/// DataFusion's operators expect their input batches.
+pub(crate) fn slices(batch: RecordBatch, size: usize) -> impl Iterator<Item = RecordBatch> {
+    (0..batch.num_rows())
+        .step_by(size.max(1))
+        .map(move |offset| batch.slice(offset, size.min(batch.num_rows() - offset)))
+}
+
 pub(crate) fn concat(schema: &SchemaRef, mut batches: Vec<RecordBatch>) -> Result<RecordBatch> {
     if batches.len() == 1 {
         return Ok(batches.remove(0));
@@ -755,6 +763,18 @@ pub enum ProjectionOutput {
     Computed(usize),
 }
 
+/// A projection's output columns, each an input column passed through or a computed one
+/// (shared handles: host arrays or device columns).
+fn assemble<T: Clone>(outputs: &[ProjectionOutput], input: &[T], computed: &[T]) -> Vec<T> {
+    outputs
+        .iter()
+        .map(|o| match o {
+            ProjectionOutput::Column(i) => input[*i].clone(),
+            ProjectionOutput::Computed(k) => computed[*k].clone(),
+        })
+        .collect()
+}
+
 /// The projection's work: the computed columns (as a batch of `computed_schema`), then the
 /// output assembled with the passed-through columns.
 #[derive(Debug)]
@@ -788,14 +808,7 @@ impl BatchWork for ProjectionWork {
         batch: &DeviceBatch,
     ) -> Result<DeviceBatch, KernelError> {
         let computed = self.device(rt, batch)?;
-        let columns = self
-            .outputs
-            .iter()
-            .map(|o| match o {
-                ProjectionOutput::Column(i) => Arc::clone(&batch.columns()[*i]),
-                ProjectionOutput::Computed(k) => Arc::clone(&computed.columns()[*k]),
-            })
-            .collect();
+        let columns = assemble(&self.outputs, batch.columns(), computed.columns());
         Ok(DeviceBatch::try_from_shared(
             Arc::clone(&self.out_schema),
             columns,
@@ -822,14 +835,7 @@ impl BatchWork for ProjectionWork {
     }
 
     fn finish(&self, input: &RecordBatch, computed: RecordBatch) -> Result<RecordBatch> {
-        let columns: Vec<ArrayRef> = self
-            .outputs
-            .iter()
-            .map(|o| match o {
-                ProjectionOutput::Column(i) => Arc::clone(input.column(*i)),
-                ProjectionOutput::Computed(k) => Arc::clone(computed.column(*k)),
-            })
-            .collect();
+        let columns = assemble(&self.outputs, input.columns(), computed.columns());
         let options = RecordBatchOptions::new().with_row_count(Some(input.num_rows()));
         Ok(RecordBatch::try_new_with_options(
             Arc::clone(&self.out_schema),
@@ -1014,14 +1020,7 @@ impl BatchWork for FusedWork {
             &kept,
             Arc::clone(&self.projection.computed_schema),
         )?;
-        let columns = self
-            .device_outputs
-            .iter()
-            .map(|o| match o {
-                ProjectionOutput::Column(i) => Arc::clone(&kept.columns()[*i]),
-                ProjectionOutput::Computed(k) => Arc::clone(&computed.columns()[*k]),
-            })
-            .collect();
+        let columns = assemble(&self.device_outputs, kept.columns(), computed.columns());
         Ok(DeviceBatch::try_from_shared(
             Arc::clone(&self.projection.out_schema),
             columns,

@@ -37,7 +37,7 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Pla
 use cinder_cuda::{CudaError, DeviceBatch};
 
 use crate::config::ExecutionMode;
-use crate::exec::{Backend, concat, external};
+use crate::exec::{Backend, concat, external, slices};
 use crate::runtime::DeviceRuntime;
 
 /// Where a resident table's rows are.
@@ -65,6 +65,15 @@ struct Inner {
     schema: SchemaRef,
     storage: Storage,
     totals: Vec<PartitionTotals>,
+}
+
+impl Inner {
+    fn location(&self) -> &'static str {
+        match self.storage {
+            Storage::Device { .. } => "device",
+            Storage::Host(_) => "host",
+        }
+    }
 }
 
 /// A table held in Cinder's memory for the session: in device memory in cuda mode, in host
@@ -175,10 +184,7 @@ impl ResidentTable {
 
     /// Where its rows are: `"device"` or `"host"`.
     pub fn location(&self) -> &'static str {
-        match self.inner.storage {
-            Storage::Device { .. } => "device",
-            Storage::Host(_) => "host",
-        }
+        self.inner.location()
     }
 
     /// Bytes the table holds in device memory (0 when it is on the host).
@@ -340,10 +346,6 @@ impl CinderResidentScanExec {
 
 impl DisplayAs for CinderResidentScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let location = match self.table.storage {
-            Storage::Device { .. } => "device",
-            Storage::Host(_) => "host",
-        };
         let columns: Vec<&str> = self
             .schema
             .fields()
@@ -352,9 +354,10 @@ impl DisplayAs for CinderResidentScanExec {
             .collect();
         write!(
             f,
-            "CinderResidentScanExec: table={}, in {location} memory, partitions={}, \
+            "CinderResidentScanExec: table={}, in {} memory, partitions={}, \
              projection=[{}]",
             self.table.name,
+            self.table.location(),
             self.table.totals.len(),
             columns.join(", ")
         )
@@ -459,21 +462,17 @@ impl ExecutionPlan for CinderResidentScanExec {
                 }
             };
         // Handed out in slices of the session's batch size, as DataFusion's operators expect.
-        let slices = batches.flat_map(move |batch| -> Vec<Result<RecordBatch>> {
+        let out = batches.flat_map(move |batch| -> Vec<Result<RecordBatch>> {
             match batch {
                 Err(e) => vec![Err(e)],
-                Ok(batch) => (0..batch.num_rows())
-                    .step_by(batch_size)
-                    .map(|offset| {
-                        let len = batch_size.min(batch.num_rows() - offset);
-                        Ok(batch.slice(offset, len).record_output(&baseline))
-                    })
+                Ok(batch) => slices(batch, batch_size)
+                    .map(|slice| Ok(slice.record_output(&baseline)))
                     .collect(),
             }
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             schema,
-            futures::stream::iter(slices),
+            futures::stream::iter(out),
         )))
     }
 
