@@ -8,6 +8,7 @@
 //! without a GPU. Both enforce a byte budget and fail with [`CudaError::OutOfMemory`], never a
 //! panic, so callers can spill, retry smaller or fall back.
 
+use std::ops::Range;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use arrow::buffer::{Buffer, MutableBuffer};
@@ -259,6 +260,39 @@ impl MemoryPool {
                         .synchronize()
                         .map_err(|e| CudaError::driver("cuStreamSynchronize", e))?;
                 }
+                Ok(out.into())
+            }
+            _ => Err(CudaError::InvalidData(
+                "a buffer was handed to a pool of the other backend".to_string(),
+            )),
+        }
+    }
+
+    /// Copies `range` (in bytes) of a buffer back to the host, waiting for the copy: a total
+    /// at the end of a scan, say, without the rest of the buffer.
+    pub fn download_range(&self, buffer: &DeviceBuffer, range: Range<usize>) -> Result<Buffer> {
+        if range.start > range.end || range.end > buffer.len {
+            return Err(CudaError::InvalidData(format!(
+                "bytes {range:?} of a buffer of {}",
+                buffer.len
+            )));
+        }
+        if range.is_empty() {
+            return Ok(Buffer::from(MutableBuffer::new(0)));
+        }
+        match (&self.inner.backend, &buffer.storage) {
+            (Backend::Host, Storage::Host(host)) => {
+                Ok(Buffer::from_slice_ref(&host.as_slice()[range]))
+            }
+            (Backend::Cuda(device), Storage::Cuda(slice)) => {
+                let stream = device.copy_stream();
+                let mut out = MutableBuffer::from_len_zeroed(range.len());
+                stream
+                    .memcpy_dtoh(&slice.slice(range), out.as_slice_mut())
+                    .map_err(|e| CudaError::driver("cuMemcpyDtoHAsync", e))?;
+                stream
+                    .synchronize()
+                    .map_err(|e| CudaError::driver("cuStreamSynchronize", e))?;
                 Ok(out.into())
             }
             _ => Err(CudaError::InvalidData(
@@ -723,6 +757,16 @@ mod tests {
         let empty = pool.upload(&[]).unwrap();
         assert!(empty.is_empty());
         assert!(pool.download(&empty).unwrap().is_empty());
+        // Part of a buffer: a range inside it, an empty range, and ranges outside it refused.
+        let part = pool.download_range(&buffer, 9_993..10_001).unwrap();
+        assert_eq!(part.as_slice(), &bytes[9_993..]);
+        assert!(pool.download_range(&buffer, 5..5).unwrap().is_empty());
+        assert!(pool.download_range(&empty, 0..0).unwrap().is_empty());
+        let err = pool.download_range(&buffer, 9_995..10_002).unwrap_err();
+        assert!(err.to_string().contains("a buffer of 10001"), "{err}");
+        #[allow(clippy::reversed_empty_ranges)]
+        let backwards = 7..3;
+        assert!(pool.download_range(&buffer, backwards).is_err());
     }
 
     #[test]

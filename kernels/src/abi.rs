@@ -358,6 +358,62 @@ pub struct JoinParams {
 // (checked by `abi_header_matches_rust_mirrors`).
 unsafe impl DeviceRepr for JoinParams {}
 
+/// One column to gather (`cinder::GatherColumn`); see `join::gather` for its use.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GatherColumn {
+    /// Device address of the values (a bitmap when `width` is 0, offsets when -1); 0 for none.
+    pub data: u64,
+    /// Device address of the validity bitmap; 0 when there are no nulls.
+    pub validity: u64,
+    /// Device address of the output values, bitmap words or offsets.
+    pub out_data: u64,
+    /// Device address of the output validity words; 0 when no output row can be null.
+    pub out_validity: u64,
+    /// Device address of the output null count (zeroed).
+    pub null_count: u64,
+    /// Strings: device address of the input bytes.
+    pub bytes: u64,
+    /// Strings: device address of the output bytes (0 when there are none).
+    pub out_bytes: u64,
+    /// Strings: device address of the per-row output lengths (u64).
+    pub lengths: u64,
+    /// Strings: device address of their exclusive scan (plus the total).
+    pub starts: u64,
+    /// Bytes per value, 0 for a bitmap, -1 for strings.
+    pub width: i32,
+    /// Strings: 4 or 8 bytes per offset.
+    pub offset_width: i32,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::GatherColumn`
+// (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for GatherColumn {}
+
+/// Rows gathered by index (`cinder::GatherParams`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GatherParams {
+    /// Device address of the u32 indices, one per output row (`u32::MAX`: a null row).
+    pub indices: u64,
+    /// Device address of the `GatherColumn`s.
+    pub columns: u64,
+    /// Device address of the u64 count of bad indices (zeroed).
+    pub errors: u64,
+    /// Output rows.
+    pub rows: i64,
+    /// Input rows.
+    pub source_rows: i64,
+    /// Columns.
+    pub n_columns: i32,
+    /// Whether null indices are allowed (1) or errors (0).
+    pub nullable: i32,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::GatherParams`
+// (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for GatherParams {}
+
 #[cfg(test)]
 mod tests {
     use std::mem::{offset_of, size_of};
@@ -632,6 +688,34 @@ mod tests {
             ]
         );
         layout!(AggOp, [data, validity, values, seen, kind, read]);
+        layout!(
+            GatherColumn,
+            [
+                data,
+                validity,
+                out_data,
+                out_validity,
+                null_count,
+                bytes,
+                out_bytes,
+                lengths,
+                starts,
+                width,
+                offset_width
+            ]
+        );
+        layout!(
+            GatherParams,
+            [
+                indices,
+                columns,
+                errors,
+                rows,
+                source_rows,
+                n_columns,
+                nullable
+            ]
+        );
         layout!(
             AccumulateParams,
             [ops, groups, rows, n_groups, n_ops, pass, shared, reserved]

@@ -81,6 +81,12 @@ pub static CHECKS: &[CheckCase] = &[
         run: join::device::check_join,
     },
     CheckCase {
+        module: join::gather::MODULE,
+        kernel: join::gather::GATHER_ROWS,
+        covers: &[join::gather::GATHER_STRINGS],
+        run: join::gather::check_gather,
+    },
+    CheckCase {
         module: filter::MODULE,
         kernel: filter::FILTER_GATHER,
         covers: &[filter::FILTER_COUNT, filter::FILTER_SCAN],

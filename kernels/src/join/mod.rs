@@ -16,7 +16,8 @@
 //!    probe-side outputs stay in probe order (DataFusion keeps the probe side's order for
 //!    Inner, Right, RightSemi and RightAnti), and the build-side remainder (Left and Full's
 //!    unmatched rows, LeftSemi and LeftAnti) comes once every probe row has been seen.
-//! 5. **Gather** ([`gather`]): output columns taken by index, nulls where an index is absent.
+//! 5. **Gather** ([`gather`]): output columns taken by index, nulls where an index is absent
+//!    (on the device: [`gather::gather_join_device`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use crate::expr::{Program, evaluate};
 use crate::{KernelError, Result};
 
 pub mod device;
+pub mod gather;
 
 fn arrow_error(e: arrow::error::ArrowError) -> KernelError {
     KernelError::Execution(e.to_string())

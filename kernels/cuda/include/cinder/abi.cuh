@@ -360,3 +360,37 @@ struct JoinParams {
 // no key comparison. Null keys never match (only NullEqualsNothing takes this path).
 
 }  // namespace cinder
+
+namespace cinder {
+
+// Gathering rows by index (kernels/cuda/join/gather.cu, launched by kernels/src/join/gather.rs):
+// output row i is input row indices[i], or null where indices[i] is GATHER_NULL_INDEX (the
+// build or probe side of an outer join's unmatched rows). An index past the input is counted
+// as an error and gives a null (or zero) row; nothing is read out of bounds.
+constexpr uint32_t GATHER_NULL_INDEX = 0xFFFFFFFFu;
+
+struct GatherColumn {
+  uint64_t data;          // values (`width` bytes each), a bitmap (width 0), or offsets (width -1); 0 for no rows
+  uint64_t validity;      // input validity bitmap from bit 0; 0 = no nulls
+  uint64_t out_data;      // output values, bitmap words (width 0), or offsets (width -1)
+  uint64_t out_validity;  // output validity in 32-bit words; 0 when no output row can be null
+  uint64_t null_count;    // device address of a uint64 count of output nulls, zeroed before
+  uint64_t bytes;         // strings: the bytes the input offsets index
+  uint64_t out_bytes;     // strings: the output bytes (0 when there are none)
+  uint64_t lengths;       // strings: uint64 per output row, its length (the rows pass writes)
+  uint64_t starts;        // strings: uint64 per output row + 1, their exclusive scan
+  int32_t width;          // bytes per value: 1, 2, 4, 8 or 16; 0 for a bitmap; -1 for strings
+  int32_t offset_width;   // strings: 4 or 8 bytes per offset (output as input)
+};
+
+struct GatherParams {
+  uint64_t indices;      // uint32 per output row: an input row or GATHER_NULL_INDEX
+  uint64_t columns;      // device address of GatherColumn[n_columns]
+  uint64_t errors;       // device address of a uint64 count of indices past the input, zeroed
+  int64_t rows;          // output rows
+  int64_t source_rows;   // input rows
+  int32_t n_columns;
+  int32_t nullable;      // 0: a GATHER_NULL_INDEX is an error (the output has no null rows)
+};
+
+}  // namespace cinder

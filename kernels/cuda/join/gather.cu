@@ -1,0 +1,143 @@
+// Gathering rows by index: output row i of every column is input row indices[i], or null where
+// the index is GATHER_NULL_INDEX. The join's output columns (build side and probe side, each by
+// its own indices), so that a join's result can stay on the device.
+//
+// cinder_gather_rows runs over the output rows with a grid stride whose warps cover 32
+// consecutive rows: fixed-width values are copied one per thread; Boolean values and validity
+// are composed a 32-bit word per warp with a ballot (no zeroing, no atomics), and each warp
+// adds its nulls to the column's count; for string columns it writes each row's length. The
+// launcher scans the lengths (cinder_scan_* in hash_join.cu) into output offsets, and
+// cinder_gather_strings writes the offsets and copies the bytes, one thread per row.
+// An index past the input (or a null index where the caller said there are none) is counted
+// in `errors` and gives a null or zero row; nothing is read out of bounds.
+// Host reference: Arrow's `take` (kernels/src/join/mod.rs, `gather`).
+
+#include "cinder/abi.cuh"
+
+namespace {
+
+using cinder::GatherColumn;
+using cinder::GatherParams;
+
+typedef unsigned long long ull;
+
+__device__ __forceinline__ bool bit(uint64_t bitmap, int64_t i) {
+  return ((reinterpret_cast<const uint8_t*>(bitmap)[i >> 3] >> (i & 7)) & 1) != 0;
+}
+
+__device__ __forceinline__ int64_t string_offset(const GatherColumn& c, int64_t i) {
+  return c.offset_width == 4 ? reinterpret_cast<const int32_t*>(c.data)[i]
+                             : reinterpret_cast<const int64_t*>(c.data)[i];
+}
+
+__device__ __forceinline__ void set_offset(const GatherColumn& c, int64_t i, uint64_t value) {
+  if (c.offset_width == 4) {
+    reinterpret_cast<int32_t*>(c.out_data)[i] = static_cast<int32_t>(value);
+  } else {
+    reinterpret_cast<int64_t*>(c.out_data)[i] = static_cast<int64_t>(value);
+  }
+}
+
+// Copies input row `from` to output row `to`, or writes zeros where `from` is negative.
+__device__ __forceinline__ void copy_value(const GatherColumn& c, int64_t from, int64_t to) {
+  switch (c.width) {
+    case 1:
+      reinterpret_cast<uint8_t*>(c.out_data)[to] =
+          from < 0 ? 0 : reinterpret_cast<const uint8_t*>(c.data)[from];
+      break;
+    case 2:
+      reinterpret_cast<unsigned short*>(c.out_data)[to] =
+          from < 0 ? 0 : reinterpret_cast<const unsigned short*>(c.data)[from];
+      break;
+    case 4:
+      reinterpret_cast<uint32_t*>(c.out_data)[to] =
+          from < 0 ? 0 : reinterpret_cast<const uint32_t*>(c.data)[from];
+      break;
+    case 8:
+      reinterpret_cast<ull*>(c.out_data)[to] =
+          from < 0 ? 0 : reinterpret_cast<const ull*>(c.data)[from];
+      break;
+    default: {  // 16: decimals
+      ull* dst = reinterpret_cast<ull*>(c.out_data) + 2 * to;
+      if (from < 0) {
+        dst[0] = 0;
+        dst[1] = 0;
+      } else {
+        const ull* src = reinterpret_cast<const ull*>(c.data) + 2 * from;
+        dst[0] = src[0];
+        dst[1] = src[1];
+      }
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+// Every column's values, validity and null count; string columns' lengths.
+extern "C" __global__ void cinder_gather_rows(GatherParams p) {
+  const GatherColumn* columns = reinterpret_cast<const GatherColumn*>(p.columns);
+  const uint32_t* indices = reinterpret_cast<const uint32_t*>(p.indices);
+  const int lane = threadIdx.x & 31;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t padded = (p.rows + 31) & ~static_cast<int64_t>(31);
+  // Block size and stride are multiples of 32, so `i - lane` (the warp's first row) is the
+  // same for a whole warp: every lane takes part in every ballot.
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i - lane < padded;
+       i += stride) {
+    const bool in_range = i < p.rows;
+    const uint32_t index = in_range ? indices[i] : cinder::GATHER_NULL_INDEX;
+    const bool is_null_index = index == cinder::GATHER_NULL_INDEX;
+    const bool bad = in_range && ((!is_null_index && index >= p.source_rows) ||
+                                  (is_null_index && p.nullable == 0));
+    const bool present = in_range && !is_null_index && !bad;
+    if (bad) atomicAdd(reinterpret_cast<ull*>(p.errors), 1ull);
+    const uint32_t lanes_in = __ballot_sync(0xFFFFFFFFu, in_range);
+    const int64_t word = i >> 5;
+    for (int32_t c = 0; c < p.n_columns; ++c) {
+      const GatherColumn col = columns[c];
+      const bool valid = present && (col.validity == 0 || bit(col.validity, index));
+      if (col.out_validity != 0) {
+        const uint32_t bits = __ballot_sync(0xFFFFFFFFu, valid);
+        if (lane == 0) {
+          reinterpret_cast<uint32_t*>(col.out_validity)[word] = bits;
+          const uint32_t nulls = __popc(lanes_in & ~bits);
+          if (nulls != 0) atomicAdd(reinterpret_cast<ull*>(col.null_count), static_cast<ull>(nulls));
+        }
+      }
+      if (col.width == 0) {
+        const uint32_t bits = __ballot_sync(0xFFFFFFFFu, valid && bit(col.data, index));
+        if (lane == 0) reinterpret_cast<uint32_t*>(col.out_data)[word] = bits;
+      } else if (col.width > 0) {
+        if (in_range) copy_value(col, present ? static_cast<int64_t>(index) : -1, i);
+      } else if (in_range) {
+        reinterpret_cast<ull*>(col.lengths)[i] =
+            valid ? static_cast<ull>(string_offset(col, index + 1) - string_offset(col, index)) : 0;
+      }
+    }
+  }
+}
+
+// String columns: offsets from the scanned lengths, and the bytes.
+extern "C" __global__ void cinder_gather_strings(GatherParams p) {
+  const GatherColumn* columns = reinterpret_cast<const GatherColumn*>(p.columns);
+  const uint32_t* indices = reinterpret_cast<const uint32_t*>(p.indices);
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < p.rows;
+       i += stride) {
+    for (int32_t c = 0; c < p.n_columns; ++c) {
+      const GatherColumn col = columns[c];
+      if (col.width != -1) continue;
+      const ull* starts = reinterpret_cast<const ull*>(col.starts);
+      const ull start = starts[i];
+      const ull end = starts[i + 1];
+      set_offset(col, i, start);
+      if (i == p.rows - 1) set_offset(col, p.rows, end);
+      if (end == start) continue;  // a null, empty or out-of-range row: nothing to copy
+      const uint8_t* src =
+          reinterpret_cast<const uint8_t*>(col.bytes) + string_offset(col, indices[i]);
+      uint8_t* dst = reinterpret_cast<uint8_t*>(col.out_bytes) + start;
+      for (ull k = 0; k < end - start; ++k) dst[k] = src[k];
+    }
+  }
+}
