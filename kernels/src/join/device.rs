@@ -14,8 +14,9 @@
 use std::sync::Arc;
 
 use arrow::array::ArrayRef;
+use arrow::datatypes::DataType;
 use cinder_cuda::driver::{CudaStream, LaunchConfig, SyncOnDrop};
-use cinder_cuda::{DeviceBuffer, DeviceColumn, MemoryPool};
+use cinder_cuda::{ColumnBody, DeviceBuffer, DeviceColumn, MemoryPool};
 
 use super::{NullMatch, Pairs};
 use crate::abi::{JoinParams, ScanParams};
@@ -522,13 +523,27 @@ impl DeviceProbe<'_> {
     }
 
     /// The next chunk of at most `budget` pairs, or `None` when every probe row is done
-    /// (an empty batch gives one empty chunk, as the host does).
+    /// (an empty batch gives one empty chunk, as the host does), copied to the host.
     pub fn next_chunk(
         &mut self,
         kernels: &DeviceKernels,
         pool: &MemoryPool,
         budget: usize,
     ) -> Result<Option<Pairs>> {
+        match self.next_chunk_on_device(kernels, pool, budget)? {
+            Some(pairs) => Ok(Some(pairs.download(pool)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`DeviceProbe::next_chunk`] with the pairs left on the device, for a residual filter
+    /// and a gather that run there too.
+    pub fn next_chunk_on_device(
+        &mut self,
+        kernels: &DeviceKernels,
+        pool: &MemoryPool,
+        budget: usize,
+    ) -> Result<Option<DevicePairs>> {
         let total = self.total();
         if self.started && self.next_pair >= total && self.done >= self.rows {
             return Ok(None);
@@ -543,13 +558,8 @@ impl DeviceProbe<'_> {
         } else {
             self.host_offsets[1..].partition_point(|&o| o <= end)
         };
-        let mut pairs = Pairs {
-            done_from: self.done,
-            done_to,
-            ..Pairs::default()
-        };
         let n = (end - start) as usize;
-        if n > 0 {
+        let (build_rows, probe_rows) = if n > 0 {
             let device = pool
                 .device()
                 .ok_or_else(|| invalid(JOIN_PAIRS, "next_chunk needs a CUDA pool"))?;
@@ -586,21 +596,76 @@ impl DeviceProbe<'_> {
                     &params,
                 )?;
             }
-            let words = |b: &DeviceBuffer| -> Result<Vec<u32>> {
-                Ok(pool
-                    .download(b)?
-                    .as_slice()
-                    .chunks_exact(4)
-                    .take(n)
-                    .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
-                    .collect())
+            let column = |values: DeviceBuffer| {
+                DeviceColumn::from_parts(
+                    DataType::UInt32,
+                    n,
+                    0,
+                    None,
+                    ColumnBody::Fixed { values, width: 4 },
+                )
             };
-            pairs.build = words(&out_build)?;
-            pairs.probe = words(&out_probe)?;
-        }
+            (column(out_build)?, column(out_probe)?)
+        } else {
+            (
+                DeviceColumn::empty(pool, DataType::UInt32)?,
+                DeviceColumn::empty(pool, DataType::UInt32)?,
+            )
+        };
         self.next_pair = end;
+        let pairs = DevicePairs {
+            build: build_rows,
+            probe: probe_rows,
+            done_from: self.done,
+            done_to,
+        };
         self.done = done_to;
         Ok(Some(pairs))
+    }
+}
+
+/// A chunk's candidate pairs on the device: `UInt32` columns of build and probe rows (no
+/// nulls), in probe-row order, and the probe rows it settles ([`Pairs`] on the device).
+#[derive(Debug)]
+pub struct DevicePairs {
+    /// Build rows.
+    pub build: DeviceColumn,
+    /// Probe rows.
+    pub probe: DeviceColumn,
+    /// Probe rows `[done_from, done_to)` have had all their pairs emitted by this chunk
+    /// (and the chunks before).
+    pub done_from: usize,
+    /// See `done_from`.
+    pub done_to: usize,
+}
+
+impl DevicePairs {
+    /// Pairs.
+    pub fn len(&self) -> usize {
+        self.build.len()
+    }
+
+    /// Whether there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The pairs on the host.
+    pub fn download(&self, pool: &MemoryPool) -> Result<Pairs> {
+        let rows = |column: &DeviceColumn| -> Result<Vec<u32>> {
+            let array = column.download(pool)?;
+            let values = array
+                .as_any()
+                .downcast_ref::<arrow::array::UInt32Array>()
+                .ok_or_else(|| invalid(JOIN_PAIRS, "pairs that are not UInt32"))?;
+            Ok(values.values().to_vec())
+        };
+        Ok(Pairs {
+            build: rows(&self.build)?,
+            probe: rows(&self.probe)?,
+            done_from: self.done_from,
+            done_to: self.done_to,
+        })
     }
 }
 

@@ -13,18 +13,19 @@ use std::sync::Arc;
 
 use arrow::array::{Array, RecordBatch, UInt32Array};
 use arrow::compute::take;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use cinder_cuda::driver::SyncOnDrop;
 use cinder_cuda::{ColumnBody, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPool, OffsetWidth};
 
-use super::device::exclusive_scan;
-use super::{JoinIndices, JoinKind, arrow_error, invalid};
+use super::device::{DevicePairs, exclusive_scan};
+use super::{JoinFilterProgram, JoinIndices, JoinKind, Side, arrow_error, invalid};
 use crate::abi::{GatherColumn, GatherParams};
 use crate::embedded::DeviceKernels;
-use crate::filter::zeroed;
+use crate::expr::device::evaluate_on_device;
+use crate::filter::{compact_columns, zeroed};
 use crate::launch::{as_bytes, grid_stride_1d, launch_params, read_ptr, write_ptr};
 use crate::selfcheck::{CheckEnv, CheckOutcome};
-use crate::{KernelError, Result};
+use crate::{KernelError, Result, Timing};
 
 /// The module holding the gather kernels.
 pub const MODULE: &str = "join/gather";
@@ -132,6 +133,60 @@ pub fn gather_columns(
     source_rows: usize,
     indices: &DeviceIndices,
 ) -> Result<Vec<DeviceColumn>> {
+    gather_by(
+        kernels,
+        pool,
+        columns,
+        source_rows,
+        IndexView {
+            buffer: &indices.buffer,
+            len: indices.len,
+            nullable: indices.nullable,
+        },
+    )
+}
+
+/// Indices as [`gather_by`] reads them: borrowed from [`DeviceIndices`] or from a `UInt32`
+/// column of pairs.
+#[derive(Debug, Clone, Copy)]
+struct IndexView<'a> {
+    buffer: &'a DeviceBuffer,
+    len: usize,
+    nullable: bool,
+}
+
+impl<'a> IndexView<'a> {
+    /// The rows of a `UInt32` column without nulls (a side of [`DevicePairs`]).
+    fn of_rows(column: &'a DeviceColumn) -> Result<Self> {
+        match column.body() {
+            ColumnBody::Fixed { values, width: 4 }
+                if column.data_type() == &DataType::UInt32 && column.null_count() == 0 =>
+            {
+                Ok(Self {
+                    buffer: values,
+                    len: column.len(),
+                    nullable: false,
+                })
+            }
+            _ => Err(invalid(
+                GATHER_ROWS,
+                format!(
+                    "row indices must be UInt32 without nulls, not {} with {} nulls",
+                    column.data_type(),
+                    column.null_count()
+                ),
+            )),
+        }
+    }
+}
+
+fn gather_by(
+    kernels: &DeviceKernels,
+    pool: &MemoryPool,
+    columns: &[&DeviceColumn],
+    source_rows: usize,
+    indices: IndexView<'_>,
+) -> Result<Vec<DeviceColumn>> {
     for column in columns {
         if matches!(column.body(), ColumnBody::Dictionary { .. }) {
             return Err(invalid(
@@ -140,6 +195,14 @@ pub fn gather_columns(
                     "a {} column is not gathered on the device yet",
                     column.data_type()
                 ),
+            ));
+        }
+        if let ColumnBody::Fixed { width, .. } = column.body()
+            && ![1, 2, 4, 8, 16].contains(width)
+        {
+            return Err(invalid(
+                GATHER_ROWS,
+                format!("{width}-byte values of {}", column.data_type()),
             ));
         }
         if column.len() != source_rows {
@@ -161,7 +224,7 @@ pub fn gather_columns(
     let device = pool
         .device()
         .ok_or_else(|| invalid(GATHER_ROWS, "gather_columns needs a CUDA pool"))?;
-    let rows = indices.len();
+    let rows = indices.len;
     if rows == 0 {
         return columns
             .iter()
@@ -258,7 +321,7 @@ pub fn gather_columns(
         let descriptors_buf = pool.upload(as_bytes(&descriptors))?;
         let mut descriptor_guards: Vec<SyncOnDrop<'_>> = Vec::new();
         let params = GatherParams {
-            indices: read_ptr(Some(&indices.buffer), stream, &mut descriptor_guards),
+            indices: read_ptr(Some(indices.buffer), stream, &mut descriptor_guards),
             columns: read_ptr(Some(&descriptors_buf), stream, &mut descriptor_guards),
             errors: counters_ptr + 8 * columns.len() as u64,
             ..params
@@ -310,7 +373,7 @@ pub fn gather_columns(
         let descriptors_buf = pool.upload(as_bytes(&string_descriptors))?;
         let mut descriptor_guards: Vec<SyncOnDrop<'_>> = Vec::new();
         let params = GatherParams {
-            indices: read_ptr(Some(&indices.buffer), stream, &mut descriptor_guards),
+            indices: read_ptr(Some(indices.buffer), stream, &mut descriptor_guards),
             columns: read_ptr(Some(&descriptors_buf), stream, &mut descriptor_guards),
             n_columns: string_descriptors.len() as i32,
             ..params
@@ -434,6 +497,112 @@ pub fn gather_join_device(
     Ok(DeviceBatch::try_new(Arc::clone(schema), columns, rows)?)
 }
 
+/// The pairs the residual filter keeps, on the device: the filter's intermediate columns
+/// gathered by the pairs (build columns by the build rows, probe columns by the probe rows),
+/// the condition evaluated by the device interpreter, and the pairs compacted where it is
+/// true (not null). The device twin of [`JoinFilterProgram::keep`], which gives flags on the
+/// host; the kept pairs stay in order and settle the same probe rows.
+pub fn keep_pairs_device(
+    kernels: &DeviceKernels,
+    pool: &MemoryPool,
+    filter: &JoinFilterProgram,
+    build: &DeviceBatch,
+    probe: &DeviceBatch,
+    pairs: DevicePairs,
+) -> Result<DevicePairs> {
+    let n = pairs.len();
+    if n == 0 {
+        return Ok(pairs);
+    }
+    // One gather per side, then the columns in the filter's order.
+    let mut sides: [(Side, &DeviceBatch, &DeviceColumn, Vec<usize>); 2] = [
+        (Side::Build, build, &pairs.build, Vec::new()),
+        (Side::Probe, probe, &pairs.probe, Vec::new()),
+    ];
+    for (side, i) in &filter.columns {
+        let (_, batch, _, wanted) = sides
+            .iter_mut()
+            .find(|(s, ..)| s == side)
+            .expect("two sides");
+        if *i >= batch.columns().len() {
+            return Err(invalid("join filter", format!("no input column {i}")));
+        }
+        wanted.push(*i);
+    }
+    let mut gathered: [Vec<Option<DeviceColumn>>; 2] = [Vec::new(), Vec::new()];
+    for (slot, (_, batch, rows, wanted)) in gathered.iter_mut().zip(&sides) {
+        if wanted.is_empty() {
+            continue;
+        }
+        let columns: Vec<&DeviceColumn> = wanted
+            .iter()
+            .map(|&i| batch.columns()[i].as_ref())
+            .collect();
+        let view = IndexView::of_rows(rows)?;
+        *slot = gather_by(kernels, pool, &columns, batch.num_rows(), view)?
+            .into_iter()
+            .map(Some)
+            .collect();
+    }
+    let mut next = [0usize; 2];
+    let mut columns = Vec::with_capacity(filter.columns.len());
+    for (side, _) in &filter.columns {
+        let s = usize::from(*side == Side::Probe);
+        columns.push(gathered[s][next[s]].take().expect("gathered once"));
+        next[s] += 1;
+    }
+    let intermediate = DeviceBatch::try_new(Arc::clone(&filter.schema), columns, n)?;
+    let (selection, _) = evaluate_on_device(
+        kernels,
+        pool,
+        &filter.program,
+        &intermediate,
+        Timing::Untimed,
+    )?;
+    drop(intermediate);
+    let (mut kept, _) =
+        compact_columns(kernels, pool, &selection, &[&pairs.build, &pairs.probe], n)?;
+    let probe_rows = kept.pop().expect("two columns");
+    let build_rows = kept.pop().expect("two columns");
+    Ok(DevicePairs {
+        build: build_rows,
+        probe: probe_rows,
+        done_from: pairs.done_from,
+        done_to: pairs.done_to,
+    })
+}
+
+/// An Inner join's output rows for `pairs` (kept pairs, in probe order), on the device: the
+/// build columns by the build rows, then the probe columns by the probe rows, as `schema`.
+/// The same rows as the host's assembly and [`super::gather`] for `JoinKind::Inner`, with the
+/// build rows of one probe row in the device's order.
+pub fn gather_pairs_device(
+    kernels: &DeviceKernels,
+    pool: &MemoryPool,
+    build: &DeviceBatch,
+    probe: &DeviceBatch,
+    pairs: &DevicePairs,
+    schema: &SchemaRef,
+) -> Result<DeviceBatch> {
+    let side = |batch: &DeviceBatch, rows: &DeviceColumn| -> Result<Vec<DeviceColumn>> {
+        let columns: Vec<&DeviceColumn> = batch.columns().iter().map(|c| c.as_ref()).collect();
+        gather_by(
+            kernels,
+            pool,
+            &columns,
+            batch.num_rows(),
+            IndexView::of_rows(rows)?,
+        )
+    };
+    let mut columns = side(build, &pairs.build)?;
+    columns.extend(side(probe, &pairs.probe)?);
+    Ok(DeviceBatch::try_new(
+        Arc::clone(schema),
+        columns,
+        pairs.len(),
+    )?)
+}
+
 /// Arrow's `take` of every column of `batch`: the host reference.
 fn take_batch(batch: &RecordBatch, indices: &[Option<u32>]) -> Result<RecordBatch> {
     let indices = UInt32Array::from(indices.to_vec());
@@ -535,6 +704,202 @@ fn joined_schema(build: &RecordBatch, probe: &RecordBatch) -> SchemaRef {
     ))
 }
 
+/// The inputs of the self-check's join pipeline over about `rows` rows: a build batch (the
+/// sample columns and a unique Int64 key `bk`, every other value) of half the rows, a probe
+/// batch (the string columns and a key `pk`, half of whose values miss, some null), and the
+/// residual filters: none, one over both sides, and one that rejects every pair.
+type PipelineInputs = (
+    RecordBatch,
+    RecordBatch,
+    Vec<(&'static str, Option<JoinFilterProgram>)>,
+);
+
+fn pipeline_inputs(rows: usize, seed: u64) -> Result<PipelineInputs> {
+    use arrow::array::Int64Array;
+    let build_rows = rows / 2;
+    let probe_rows = rows - build_rows;
+    let with_key = |batch: RecordBatch, name: &str, key: Int64Array| -> Result<RecordBatch> {
+        let mut fields: Vec<arrow::datatypes::FieldRef> = batch.schema().fields().to_vec();
+        fields.push(Arc::new(arrow::datatypes::Field::new(
+            name,
+            DataType::Int64,
+            true,
+        )));
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(key));
+        RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns)
+            .map_err(arrow_error)
+    };
+    let build = with_key(
+        crate::expr::samples::batch(build_rows, 0, seed),
+        "bk",
+        (0..build_rows as i64).map(|i| Some(i * 2)).collect(),
+    )?;
+    let span = 2 * build_rows as u64 + 1;
+    let probe = with_key(
+        crate::expr::samples::string_batch(probe_rows),
+        "pk",
+        (0..probe_rows as u64)
+            .map(|i| {
+                let h = (i ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 23;
+                (i % 13 != 5).then_some((h % span) as i64)
+            })
+            .collect(),
+    )?;
+    let ctx = datafusion::prelude::SessionContext::new();
+    let x = build.schema().index_of("x").map_err(arrow_error)?;
+    let s = probe.schema().index_of("s").map_err(arrow_error)?;
+    let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+        build.schema().field(x).clone(),
+        probe.schema().field(s).clone(),
+    ]));
+    let filter = |sql: &str| -> Result<Option<JoinFilterProgram>> {
+        let program = crate::expr::device::program_for(
+            &ctx,
+            sql,
+            &RecordBatch::new_empty(Arc::clone(&schema)),
+        )?;
+        Ok(Some(JoinFilterProgram {
+            program,
+            columns: vec![(Side::Build, x), (Side::Probe, s)],
+            schema: Arc::clone(&schema),
+        }))
+    };
+    let filters = vec![
+        ("no filter", None),
+        (
+            "x < 0.5 OR s LIKE '%b%'",
+            filter("x < 0.5 OR s LIKE '%b%'")?,
+        ),
+        (
+            "a filter that rejects every pair",
+            filter("x IS NULL AND x IS NOT NULL")?,
+        ),
+    ];
+    Ok((build, probe, filters))
+}
+
+/// The host reference of the Inner join pipeline: chunks of `budget` pairs, the filter,
+/// the assembly and the gather, concatenated.
+fn host_pipeline(
+    build: &RecordBatch,
+    probe: &RecordBatch,
+    filter: Option<&JoinFilterProgram>,
+    budget: usize,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let key = |b: &RecordBatch| vec![Arc::clone(b.columns().last().expect("a key column"))];
+    let table = super::BuildTable::new(
+        &key(build),
+        build.num_rows(),
+        super::NullMatch::NullEqualsNothing,
+    )?;
+    let mut prober = table.prober(&key(probe), probe.num_rows())?;
+    let mut assembler = super::JoinAssembler::new(JoinKind::Inner, build.num_rows());
+    let mut probe_matched = vec![false; probe.num_rows()];
+    let mut out = Vec::new();
+    while let Some(pairs) = prober.next_chunk(budget) {
+        let kept = match filter {
+            Some(f) => f.keep(build, probe, &pairs)?,
+            None => vec![true; pairs.build.len()],
+        };
+        let indices = assembler.chunk(&pairs, &kept, &mut probe_matched);
+        out.push(super::gather(
+            JoinKind::Inner,
+            build,
+            probe,
+            &indices,
+            schema,
+        )?);
+    }
+    arrow::compute::concat_batches(schema, &out).map_err(arrow_error)
+}
+
+/// The self-check's Inner join pipeline on the device (pairs, filter and gather without a
+/// round trip to the host), against [`host_pipeline`], over the hash table and the
+/// dense-key path.
+fn check_join_pipeline(
+    env: &CheckEnv<'_>,
+    rows: usize,
+    seed: u64,
+    outcome: &mut CheckOutcome,
+) -> Result<()> {
+    let (build, probe, filters) = pipeline_inputs(rows, seed)?;
+    let schema = joined_schema(&build, &probe);
+    let build_on_device = DeviceBatch::upload(env.pool, &build)?;
+    let probe_on_device = DeviceBatch::upload(env.pool, &probe)?;
+    let build_key = vec![Arc::clone(build.columns().last().expect("bk"))];
+    let nulls = super::NullMatch::NullEqualsNothing;
+    let dense = super::dense_range(&build_key, build.num_rows(), nulls);
+    let budget = 1000.max(rows / 4);
+    for path in std::iter::once(None).chain(dense.map(Some)) {
+        let device_build = super::device::build_device(
+            env.kernels,
+            env.pool,
+            vec![DeviceColumn::upload(env.pool, build_key[0].as_ref())?],
+            build.num_rows(),
+            nulls,
+            path,
+        )?;
+        for (label, filter) in &filters {
+            let expected = host_pipeline(&build, &probe, filter.as_ref(), budget, &schema)?;
+            let probe_key = probe_on_device.columns().last().expect("pk");
+            let started = std::time::Instant::now();
+            let mut prober = super::device::probe_device(
+                env.kernels,
+                env.pool,
+                &device_build,
+                &[probe_key.as_ref()],
+                probe.num_rows(),
+            )?;
+            let mut chunks = Vec::new();
+            while let Some(pairs) = prober.next_chunk_on_device(env.kernels, env.pool, budget)? {
+                let pairs = match filter {
+                    Some(f) => keep_pairs_device(
+                        env.kernels,
+                        env.pool,
+                        f,
+                        &build_on_device,
+                        &probe_on_device,
+                        pairs,
+                    )?,
+                    None => pairs,
+                };
+                chunks.push(gather_pairs_device(
+                    env.kernels,
+                    env.pool,
+                    &build_on_device,
+                    &probe_on_device,
+                    &pairs,
+                    &schema,
+                )?);
+            }
+            outcome.device_ms += started.elapsed().as_secs_f32() * 1000.0;
+            let got = chunks
+                .iter()
+                .map(|c| c.download(env.pool))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let got = arrow::compute::concat_batches(&schema, &got).map_err(arrow_error)?;
+            outcome.compared += expected.num_rows() * expected.num_columns();
+            if expected != got {
+                outcome.mismatches += 1;
+                outcome.first_mismatch.get_or_insert_with(|| {
+                    format!(
+                        "Inner join on the device ({label}, {}): {}",
+                        if device_build.is_dense() {
+                            "dense keys"
+                        } else {
+                            "hash table"
+                        },
+                        first_difference(&expected, &got)
+                    )
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `cinder gpu-check` for the gather kernels: every index case of [`index_cases`] over a
 /// batch of fixed-width, decimal and Boolean columns and a batch of strings of every Arrow
 /// string type, against Arrow's `take`; a Full join's output over both batches against
@@ -597,6 +962,8 @@ pub(crate) fn check_gather(env: &CheckEnv<'_>, rows: usize, seed: u64) -> Result
     )?
     .download(env.pool)?;
     record("Full join output".to_string(), &expected, &got);
+    // The Inner join pipeline, the pairs never leaving the device.
+    check_join_pipeline(env, rows, seed, &mut outcome)?;
     // An index past the input: an error, not a read out of bounds.
     let past = DeviceIndices::upload(env.pool, &[Some(rows as u32), None])?;
     match gather_batch(env.kernels, env.pool, &build.2, &past) {
@@ -688,6 +1055,33 @@ mod tests {
         let err = gather_columns(&kernels, &pool, &[&ints], 3, &indices).unwrap_err();
         assert!(err.to_string().contains("needs a CUDA pool"), "{err}");
         assert_eq!(text.len(), 2);
+    }
+
+    /// The host half of the join pipeline check: the filter keeps some pairs and not
+    /// others, the rejecting filter keeps none, and chunking does not change the result.
+    #[test]
+    fn host_join_pipeline_is_chunking_independent() {
+        let (build, probe, filters) = pipeline_inputs(4000, 3).unwrap();
+        let schema = joined_schema(&build, &probe);
+        let mut sizes = Vec::new();
+        for (label, filter) in &filters {
+            let whole =
+                host_pipeline(&build, &probe, filter.as_ref(), usize::MAX / 2, &schema).unwrap();
+            let chunked = host_pipeline(&build, &probe, filter.as_ref(), 97, &schema).unwrap();
+            assert_eq!(whole, chunked, "{label}");
+            sizes.push(whole.num_rows());
+        }
+        assert!(sizes[0] > 500, "{sizes:?}");
+        assert!(0 < sizes[1] && sizes[1] < sizes[0], "{sizes:?}");
+        assert_eq!(sizes[2], 0, "{sizes:?}");
+        // Small inputs build too (the check runs at 0 and 1 rows).
+        for rows in [0, 1, 2] {
+            let (build, probe, filters) = pipeline_inputs(rows, 1).unwrap();
+            let schema = joined_schema(&build, &probe);
+            for (_, filter) in &filters {
+                host_pipeline(&build, &probe, filter.as_ref(), 1000, &schema).unwrap();
+            }
+        }
     }
 
     /// The Full-join indices the self-check builds name rows in range on both sides and
