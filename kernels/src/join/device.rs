@@ -7,9 +7,10 @@
 //! Build: the build keys are numbered by group with the aggregation's kernels (whose hash
 //! table, keeping each key's first row, is the join's table), rows counted per group, the
 //! counts scanned, and the rows placed per group. Probe: every probe row finds its group and
-//! match count, the counts are scanned (and copied to the host, to cut chunks and to know
-//! which probe rows a chunk settles), and each chunk's pairs are written by a kernel that
-//! finds each pair's probe row by binary search. Only the pairs come back.
+//! match count, the counts are scanned (their total copied to the host; the scan itself only
+//! when the pairs need more than one chunk, to know which probe rows a chunk settles), and
+//! each chunk's pairs are written by a kernel that finds each pair's probe row by binary
+//! search. The pairs come back, or stay on the device for a filter and gather there.
 
 use std::sync::Arc;
 
@@ -374,8 +375,12 @@ pub struct DeviceProbe<'b> {
     build: &'b DeviceBuild,
     probe_group: Option<DeviceBuffer>,
     probe_offsets: Option<DeviceBuffer>,
-    /// The probe offsets on the host (`rows + 1`).
-    host_offsets: Vec<u64>,
+    /// All candidate pairs of the batch.
+    total: u64,
+    /// The probe offsets on the host (`rows + 1`), copied back only when the pairs come in
+    /// more than one chunk (to find the probe rows each chunk settles): a batch whose pairs
+    /// fit one chunk copies back its total alone, not 8 bytes per probe row.
+    host_offsets: Option<Vec<u64>>,
     rows: usize,
     next_pair: u64,
     done: usize,
@@ -427,7 +432,8 @@ pub fn probe_device<'b>(
         build,
         probe_group: None,
         probe_offsets: None,
-        host_offsets: vec![0; rows + 1],
+        total: 0,
+        host_offsets: Some(vec![0; rows + 1]),
         rows,
         next_pair: 0,
         done: 0,
@@ -497,18 +503,14 @@ pub fn probe_device<'b>(
     }
     let offsets = exclusive_scan(kernels, pool, &probe_counts, rows)?;
     drop(probe_counts);
-    let host = pool.download(&offsets)?;
-    let host_offsets: Vec<u64> = host
-        .as_slice()
-        .chunks_exact(8)
-        .take(rows + 1)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect();
+    let last = pool.download_range(&offsets, rows * 8..(rows + 1) * 8)?;
+    let total = u64::from_le_bytes(last.as_slice().try_into().expect("8 bytes"));
     Ok(DeviceProbe {
         build,
         probe_group: Some(probe_group),
         probe_offsets: Some(offsets),
-        host_offsets,
+        total,
+        host_offsets: None,
         rows,
         next_pair: 0,
         done: 0,
@@ -519,7 +521,26 @@ pub fn probe_device<'b>(
 impl DeviceProbe<'_> {
     /// All candidate pairs of the batch.
     pub fn total(&self) -> u64 {
-        self.host_offsets[self.rows]
+        self.total
+    }
+
+    /// The probe offsets on the host, copied back on first use.
+    fn host_offsets(&mut self, pool: &MemoryPool) -> Result<&[u64]> {
+        if self.host_offsets.is_none() {
+            let offsets = self
+                .probe_offsets
+                .as_ref()
+                .ok_or_else(|| invalid(JOIN_PAIRS, "pairs without probe offsets"))?;
+            let host = pool.download(offsets)?;
+            self.host_offsets = Some(
+                host.as_slice()
+                    .chunks_exact(8)
+                    .take(self.rows + 1)
+                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect(),
+            );
+        }
+        Ok(self.host_offsets.as_deref().expect("just set"))
     }
 
     /// The next chunk of at most `budget` pairs, or `None` when every probe row is done
@@ -556,7 +577,7 @@ impl DeviceProbe<'_> {
         let done_to = if end == total {
             self.rows
         } else {
-            self.host_offsets[1..].partition_point(|&o| o <= end)
+            self.host_offsets(pool)?[1..].partition_point(|&o| o <= end)
         };
         let n = (end - start) as usize;
         let (build_rows, probe_rows) = if n > 0 {
