@@ -179,10 +179,18 @@ fn tpch_runs_all_22_queries_at_sf_0_01_on_the_host_path_and_writes_json() {
         data.to_str().unwrap(),
         "--output",
         resident_json.to_str().unwrap(),
+        "--set",
+        "cinder.join_device_output=true",
+        "--set",
+        "batch_rows = 20000",
     ]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("22 of 22 queries agree"), "{out}");
     assert!(out.contains("read the tables into memory"), "{out}");
+    assert!(
+        out.contains("Cinder's run sets cinder.join_device_output=true, batch_rows = 20000"),
+        "{out}"
+    );
     assert!(out.contains("tables in memory"), "{out}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&resident_json).unwrap()).unwrap();
@@ -236,6 +244,15 @@ fn tpch_rejects_bad_arguments_and_unavailable_modes() {
     let (code, out) = cinder(&["tpch", "--queries", "23", "--device", "cpu"]);
     assert_ne!(code, 0);
     assert!(out.contains("queries are numbered 1 to 22"), "{out}");
+    let (code, out) = cinder(&["tpch", "--device", "host", "--set", "no_such_setting=1"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("--set no_such_setting=1"), "{out}");
+    let (code, out) = cinder(&["tpch", "--device", "host", "--set", "batch_rows"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("expected KEY=VALUE"), "{out}");
+    let (code, out) = cinder(&["tpch", "--device", "cpu", "--set", "batch_rows=5"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("--device cpu has none"), "{out}");
     if cinder_cuda::probe(0).is_err() {
         let (code, out) = cinder(&["tpch", "--device", "cuda", "--scale", "0.01"]);
         assert_ne!(code, 0);

@@ -570,12 +570,13 @@ impl ExecutionPlan for CinderAggregateExec {
         // memory pool (Cinder does not spill: a pool too small fails the query).
         let reservation = MemoryConsumer::new(format!("CinderAggregateExec[{partition}]"))
             .register(context.memory_pool());
-        // A first stage over a table resident on the device takes its batches there.
-        let resident = match &self.update {
-            Some(_) => self.core.resident_input(&self.input, partition)?,
+        // A first stage over a Cinder producer (a resident table, a hash join) takes its
+        // batches as handed over, on the device where they are there.
+        let handoff = match &self.update {
+            Some(_) => self.core.handoff_input(&self.input, partition, &context)?,
             None => None,
         };
-        let input = match resident {
+        let input = match handoff {
             Some(_) => None,
             None => Some(self.input.execute(partition, context)?),
         };
@@ -594,10 +595,11 @@ impl ExecutionPlan for CinderAggregateExec {
         let schema = self.schema();
         let output = async move {
             let mut states = Vec::new();
-            if let (Some((rt, batches)), Some(step)) = (resident, &update) {
-                for batch in batches {
+            if let (Some(mut items), Some(step)) = (handoff, &update) {
+                while let Some(item) = items.next().await {
+                    let item = item?;
                     let _timer = baseline.elapsed_compute().timer();
-                    let state = runner.run_on_device(step.as_ref(), &rt, &batch)?;
+                    let state = runner.run_item(step.as_ref(), item)?;
                     reservation.try_grow(state.get_array_memory_size())?;
                     states.push(state);
                 }

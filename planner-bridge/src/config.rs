@@ -143,8 +143,13 @@ extensions_options! {
         pub projection_enabled: bool, default = true
         /// Whether Cinder takes AggregateExec nodes.
         pub aggregate_enabled: bool, default = true
-        /// Whether Cinder takes HashJoinExec nodes (host mode only until the device join).
+        /// Whether Cinder takes HashJoinExec nodes.
         pub join_enabled: bool, default = true
+        /// Whether a Cinder Inner hash join hands its output to the Cinder operator above it
+        /// (filter, projection, first-stage aggregate) on the device, gathered there, instead
+        /// of copying pairs back and gathering on the host (cuda mode; experimental: not yet
+        /// run on a GPU).
+        pub join_device_output: bool, default = false
         /// Testing only: inject a failure into every batch's device work: none, error
         /// (the query fails, the session goes on) or oom (halve the batch, then CPU).
         pub test_inject_failure: InjectedFailure, default = InjectedFailure::None

@@ -44,6 +44,7 @@ use cinder_kernels::expr::{Program, translate};
 use cinder_kernels::filter::{filter_device, filter_host, project_device, project_host};
 
 use crate::config::{ExecutionMode, InjectedFailure};
+use crate::join::CinderHashJoinExec;
 use crate::resident::CinderResidentScanExec;
 use crate::runtime::DeviceRuntime;
 
@@ -111,6 +112,8 @@ pub struct OperatorSettings {
     pub batch_rows: usize,
     /// `cinder.test_inject_failure`.
     pub inject: InjectedFailure,
+    /// `cinder.join_device_output`.
+    pub join_device_output: bool,
 }
 
 /// What every Cinder operator runs with: where, how, and its metrics.
@@ -119,6 +122,7 @@ pub(crate) struct OperatorCore {
     pub(crate) backend: Backend,
     pub(crate) inject: InjectedFailure,
     pub(crate) batch_rows: usize,
+    pub(crate) join_device_output: bool,
     pub(crate) metrics: ExecutionPlanMetricsSet,
 }
 
@@ -128,6 +132,7 @@ impl OperatorCore {
             backend,
             inject: settings.inject,
             batch_rows: settings.batch_rows,
+            join_device_output: settings.join_device_output,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -138,6 +143,7 @@ impl OperatorCore {
             backend: self.backend.clone(),
             inject: self.inject,
             batch_rows: self.batch_rows,
+            join_device_output: self.join_device_output,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -157,11 +163,33 @@ impl OperatorCore {
             metrics: DeviceMetrics::new(&self.metrics, partition),
         };
         let baseline = BaselineMetrics::new(&self.metrics, partition);
-        if let Some((rt, batches)) = self.resident_input(input, partition)? {
-            return Ok(runner.stream_on_device(rt, batches, schema, baseline, work));
+        if let Some(items) = self.handoff_input(input, partition, &context)? {
+            return Ok(runner.stream_handoff(items, schema, baseline, work));
         }
         let input = input.execute(partition, context)?;
         Ok(runner.stream(input, schema, self.batch_rows, baseline, work))
+    }
+
+    /// `input`'s partition handed over by a Cinder producer rather than through DataFusion's
+    /// stream: a resident table's batches on this operator's device, or a Cinder hash join's
+    /// output (host batches coalesced up to `cinder.batch_rows`, and, with
+    /// `cinder.join_device_output` on the same device, batches left on the device). `None`
+    /// for any other input.
+    pub(crate) fn handoff_input(
+        &self,
+        input: &Arc<dyn ExecutionPlan>,
+        partition: usize,
+        context: &Arc<TaskContext>,
+    ) -> Result<Option<HandoffStream>> {
+        if let Some((_, batches)) = self.resident_input(input, partition)? {
+            let items = batches.into_iter().map(|b| Ok(Handoff::Device(b)));
+            return Ok(Some(futures::stream::iter(items).boxed()));
+        }
+        if let Some(join) = input.downcast_ref::<CinderHashJoinExec>() {
+            let items = join.execute_handoff(partition, Arc::clone(context), &self.backend)?;
+            return Ok(Some(coalesce_handoff(items, self.batch_rows)));
+        }
+        Ok(None)
     }
 
     /// When `input` is the scan of a table resident on this operator's device: partition
@@ -404,24 +432,130 @@ impl Runner {
         non_empty(schema, stream)
     }
 
-    /// [`Runner::stream`] over batches already on `rt`'s device (a resident table's), taken
-    /// as they are: they were coalesced when the table was loaded.
-    fn stream_on_device(
+    /// The operator's whole output (after [`BatchWork::finish`]) for one handed-over batch:
+    /// a host batch through [`Runner::run`], a device batch through
+    /// [`Runner::run_on_device`].
+    pub(crate) fn run_item(&self, work: &dyn BatchWork, item: Handoff) -> Result<RecordBatch> {
+        match item {
+            Handoff::Host(batch) => self
+                .run(work, &batch, 0)
+                .and_then(|out| work.finish(&batch, out)),
+            Handoff::Device(batch) => match &self.backend {
+                Backend::Cuda(rt) => self.run_on_device(work, rt, &batch),
+                Backend::Host => Err(DataFusionError::Internal(
+                    "a device batch was handed to an operator on the host reference".into(),
+                )),
+            },
+        }
+    }
+
+    /// [`Runner::stream`] over handed-over batches ([`OperatorCore::handoff_input`]), taken
+    /// as they come: their producer coalesced them.
+    fn stream_handoff(
         self,
-        rt: Arc<DeviceRuntime>,
-        batches: Vec<DeviceBatch>,
+        items: HandoffStream,
         schema: SchemaRef,
         baseline: BaselineMetrics,
         work: Arc<dyn BatchWork>,
     ) -> SendableRecordBatchStream {
-        let stream = futures::stream::iter(batches).map(move |batch| {
+        let stream = items.map(move |item| {
+            let item = item?;
             let timer = baseline.elapsed_compute().timer();
-            let out = self.run_on_device(work.as_ref(), &rt, &batch);
+            let out = self.run_item(work.as_ref(), item);
             timer.done();
             out.map(|out| out.record_output(&baseline))
         });
         non_empty(schema, stream)
     }
+}
+
+/// A batch one Cinder operator hands the next without DataFusion's stream: on the host, or
+/// on the device both run on.
+#[derive(Debug)]
+pub(crate) enum Handoff {
+    /// A host batch.
+    Host(RecordBatch),
+    /// A batch on the consumer's device.
+    Device(DeviceBatch),
+}
+
+impl Handoff {
+    /// Rows.
+    pub(crate) fn num_rows(&self) -> usize {
+        match self {
+            Handoff::Host(b) => b.num_rows(),
+            Handoff::Device(b) => b.num_rows(),
+        }
+    }
+}
+
+/// Handed-over batches, in order.
+pub(crate) type HandoffStream = futures::stream::BoxStream<'static, Result<Handoff>>;
+
+/// `items` with consecutive host batches concatenated up to at least `rows` rows (as
+/// [`coalesce`] does), device batches passed on as they are (after the host rows gathered
+/// before them), and empty batches dropped.
+pub(crate) fn coalesce_handoff(items: HandoffStream, rows: usize) -> HandoffStream {
+    struct State {
+        items: HandoffStream,
+        held: Vec<RecordBatch>,
+        held_rows: usize,
+        /// A device batch to hand out after the held host rows.
+        next: Option<Handoff>,
+        done: bool,
+    }
+    fn flush(held: &mut Vec<RecordBatch>, held_rows: &mut usize) -> Option<Result<Handoff>> {
+        if held.is_empty() {
+            return None;
+        }
+        let batches = std::mem::take(held);
+        *held_rows = 0;
+        let schema = batches[0].schema();
+        Some(concat(&schema, batches).map(Handoff::Host))
+    }
+    let state = State {
+        items,
+        held: Vec::new(),
+        held_rows: 0,
+        next: None,
+        done: false,
+    };
+    futures::stream::unfold(state, move |mut st| async move {
+        loop {
+            if let Some(item) = st.next.take() {
+                return Some((Ok(item), st));
+            }
+            if st.done {
+                let out = flush(&mut st.held, &mut st.held_rows)?;
+                return Some((out, st));
+            }
+            match st.items.next().await {
+                None => st.done = true,
+                Some(Err(e)) => {
+                    st.done = true;
+                    st.held.clear();
+                    return Some((Err(e), st));
+                }
+                Some(Ok(item)) if item.num_rows() == 0 => {}
+                Some(Ok(Handoff::Host(batch))) => {
+                    st.held_rows += batch.num_rows();
+                    st.held.push(batch);
+                    if st.held_rows >= rows {
+                        let out = flush(&mut st.held, &mut st.held_rows).expect("held rows");
+                        return Some((out, st));
+                    }
+                }
+                Some(Ok(device)) => match flush(&mut st.held, &mut st.held_rows) {
+                    Some(out) => {
+                        st.next = Some(device);
+                        return Some((out, st));
+                    }
+                    None => return Some((Ok(device), st)),
+                },
+            }
+        }
+    })
+    .boxed()
 }
 
 /// `stream` without its empty batches (FilterExec emits none either).
@@ -1312,5 +1446,62 @@ impl ExecutionPlan for CinderCpuExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         self.input.execute(partition, context)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::Int32Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn batch(rows: i32) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int32, false)]));
+        RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Int32Array::from_iter_values(0..rows))],
+        )
+        .unwrap()
+    }
+
+    /// Host batches are concatenated up to the target, a device batch goes out after the
+    /// host rows before it, empty batches vanish, and an error ends the stream.
+    #[test]
+    fn handed_over_batches_coalesce_around_device_batches() {
+        let pool = cinder_cuda::MemoryPool::host(cinder_cuda::PoolConfig::default()).unwrap();
+        let on_device = DeviceBatch::upload(&pool, &batch(2)).unwrap();
+        let items: Vec<Result<Handoff>> = vec![
+            Ok(Handoff::Host(batch(3))),
+            Ok(Handoff::Host(batch(4))),
+            Ok(Handoff::Host(batch(0))),
+            Ok(Handoff::Host(batch(5))),
+            Ok(Handoff::Device(on_device)),
+            Ok(Handoff::Host(batch(1))),
+        ];
+        let out: Vec<(bool, usize)> = futures::executor::block_on(
+            coalesce_handoff(futures::stream::iter(items).boxed(), 6)
+                .map(|item| {
+                    let item = item.unwrap();
+                    (matches!(item, Handoff::Device(_)), item.num_rows())
+                })
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(out, [(false, 7), (false, 5), (true, 2), (false, 1)]);
+
+        let failing: Vec<Result<Handoff>> = vec![
+            Ok(Handoff::Host(batch(3))),
+            Err(DataFusionError::Execution("boom".into())),
+            Ok(Handoff::Host(batch(3))),
+        ];
+        let out: Vec<Result<Handoff>> = futures::executor::block_on(
+            coalesce_handoff(futures::stream::iter(failing).boxed(), 6).collect::<Vec<_>>(),
+        );
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0]
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("boom"))
+        );
     }
 }

@@ -1,6 +1,13 @@
-//! [`CinderHashJoinExec`]: DataFusion's `HashJoinExec` on Cinder's hash join (the host
-//! reference in `cinder_kernels::join`; the device kernels are not written yet, so in cuda
-//! mode joins stay on the CPU with that reason).
+//! [`CinderHashJoinExec`]: DataFusion's `HashJoinExec` on Cinder's hash join
+//! (`cinder_kernels::join`: its host reference in host mode; in cuda mode the build table and
+//! the probe run on the device, the pairs come back, and the filter, assembly and gather run
+//! on the host).
+//!
+//! With `cinder.join_device_output`, an Inner join whose consumer is a Cinder operator on the
+//! same device ([`CinderHashJoinExec::execute_handoff`]) keeps its output there: the probe
+//! batch goes up whole, and the pairs, the residual filter and the gather stay on the device,
+//! so the consumer takes the joined batch with no copy either way. Experimental: not yet run
+//! on a GPU.
 //!
 //! As in DataFusion, the left input is the build side and the right input probes. With
 //! `PartitionMode::CollectLeft` the build side is collected once and shared by every probe
@@ -16,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, JoinSide, JoinType, NullEquality, Result, Statistics};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
@@ -33,18 +40,19 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 use futures::future::{BoxFuture, FutureExt, Shared};
 
-use cinder_cuda::{CudaError, DeviceColumn};
+use cinder_cuda::{CudaError, DeviceBatch, DeviceColumn, check_supported};
 use cinder_kernels::KernelError;
 use cinder_kernels::expr::{Program, evaluate, translate};
 use cinder_kernels::join::device::{DeviceBuild, build_device, probe_device};
+use cinder_kernels::join::gather::{gather_pairs_device, keep_pairs_device};
 use cinder_kernels::join::{
     BuildTable, JoinAssembler, JoinFilterProgram, JoinIndices, JoinKind, NullMatch, Pairs, Side,
     dense_range, gather, joinable,
 };
 
 use crate::exec::{
-    Backend, DeviceMetrics, OperatorCore, OperatorSettings, check_input_schema, coalesce, concat,
-    external, original_line,
+    Backend, DeviceMetrics, Handoff, HandoffStream, OperatorCore, OperatorSettings,
+    check_input_schema, coalesce, concat, external, original_line,
 };
 use crate::runtime::DeviceRuntime;
 
@@ -167,6 +175,9 @@ struct BuildSide {
     nulls: NullMatch,
     /// The table on the device (cuda mode), with its runtime.
     device: Option<(Arc<DeviceRuntime>, DeviceBuild)>,
+    /// The whole build batch on the device, for joins that keep their output there: copied
+    /// on first use (`None`: it could not be, and such joins gather on the host).
+    device_batch: OnceLock<Option<DeviceBatch>>,
     /// Build rows matched by any finished probe partition.
     matched: Mutex<Vec<bool>>,
     /// Probe partitions still running.
@@ -305,6 +316,7 @@ async fn collect_build(
         table: OnceLock::new(),
         nulls: spec.nulls,
         device,
+        device_batch: OnceLock::new(),
         _reservation: reservation,
     }))
 }
@@ -330,6 +342,25 @@ fn is_oom(e: &KernelError) -> bool {
 }
 
 impl BuildSide {
+    /// The build batch on the device, copied on first use; `None` when it cannot be (logged).
+    fn device_batch(&self, rt: &DeviceRuntime, metrics: &DeviceMetrics) -> Option<&DeviceBatch> {
+        self.device_batch
+            .get_or_init(|| match DeviceBatch::upload(&rt.pool, &self.batch) {
+                Ok(batch) => {
+                    metrics.bytes_to_device.add(batch.pool_bytes());
+                    Some(batch)
+                }
+                Err(e) => {
+                    log::warn!(
+                        "cinder: {e}; this join's output is gathered on the host instead of \
+                         staying on the device"
+                    );
+                    None
+                }
+            })
+            .as_ref()
+    }
+
     /// The host reference's table, built on first use.
     fn host_table(&self) -> Result<&BuildTable> {
         self.table
@@ -362,7 +393,61 @@ fn output(
     )?)
 }
 
-/// One probe batch through the build side: its output batches, in order.
+/// One Inner join probe batch whose output stays on the device: the probe batch copied up,
+/// its pairs, the residual filter and the gather on the device, the projection applied. On
+/// an error nothing has been handed out (the caller probes the batch again on the host path
+/// after out-of-memory).
+#[allow(clippy::too_many_arguments)]
+fn probe_to_device(
+    spec: &JoinSpec,
+    rt: &DeviceRuntime,
+    device_build: &DeviceBuild,
+    build_batch: &DeviceBatch,
+    probe: &RecordBatch,
+    keys: &[ArrayRef],
+    budget: usize,
+    metrics: &DeviceMetrics,
+) -> std::result::Result<Vec<DeviceBatch>, KernelError> {
+    let probe_batch = DeviceBatch::upload(&rt.pool, probe)?;
+    metrics.bytes_to_device.add(probe_batch.pool_bytes());
+    let key_columns = upload_keys(rt, keys, metrics)?;
+    let refs: Vec<&DeviceColumn> = key_columns.iter().collect();
+    let mut prober = probe_device(&rt.kernels, &rt.pool, device_build, &refs, probe.num_rows())?;
+    let mut out = Vec::new();
+    while let Some(pairs) = prober.next_chunk_on_device(&rt.kernels, &rt.pool, budget)? {
+        let pairs = match &spec.filter {
+            Some(f) => {
+                keep_pairs_device(&rt.kernels, &rt.pool, f, build_batch, &probe_batch, pairs)?
+            }
+            None => pairs,
+        };
+        if pairs.is_empty() {
+            continue;
+        }
+        let joined = gather_pairs_device(
+            &rt.kernels,
+            &rt.pool,
+            build_batch,
+            &probe_batch,
+            &pairs,
+            &spec.join_schema,
+        )?;
+        let joined = match &spec.projection {
+            Some(p) => joined.project(p)?,
+            None => joined,
+        };
+        let rows = joined.num_rows();
+        out.push(DeviceBatch::try_from_shared(
+            Arc::clone(&spec.out_schema),
+            joined.into_columns(),
+            rows,
+        )?);
+    }
+    Ok(out)
+}
+
+/// One probe batch through the build side: its output batches, in order. With
+/// `device_output`, an Inner join's output stays on the device where it can.
 fn probe_batch(
     spec: &JoinSpec,
     build: &BuildSide,
@@ -370,23 +455,52 @@ fn probe_batch(
     assembler: &mut JoinAssembler,
     budget: usize,
     metrics: &DeviceMetrics,
-) -> Result<Vec<RecordBatch>> {
+    device_output: bool,
+) -> Result<Vec<Handoff>> {
     let keys = spec
         .right_keys
         .iter()
         .map(|p| evaluate(p, probe))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(external)?;
+    if let (true, Some((rt, device_build))) = (device_output, &build.device)
+        && let Some(build_batch) = build.device_batch(rt, metrics)
+    {
+        let timer = metrics.device_time.timer();
+        let out = probe_to_device(
+            spec,
+            rt,
+            device_build,
+            build_batch,
+            probe,
+            &keys,
+            budget,
+            metrics,
+        );
+        timer.done();
+        metrics.peak_device_bytes.set_max(rt.pool.stats().peak);
+        match out {
+            Ok(batches) => return Ok(batches.into_iter().map(Handoff::Device).collect()),
+            Err(e) if is_oom(&e) => {
+                metrics.oom_splits.add(1);
+                log::warn!(
+                    "cinder: {e}; gathering this join batch of {} probe rows on the host",
+                    probe.num_rows()
+                );
+            }
+            Err(e) => return Err(external(e)),
+        }
+    }
     let mut probe_matched = vec![false; probe.num_rows()];
     let mut out = Vec::new();
-    let mut take = |pairs: Pairs, out: &mut Vec<RecordBatch>| -> Result<()> {
+    let mut take = |pairs: Pairs, out: &mut Vec<Handoff>| -> Result<()> {
         let kept = match &spec.filter {
             Some(f) => f.keep(&build.batch, probe, &pairs).map_err(external)?,
             None => vec![true; pairs.build.len()],
         };
         let indices = assembler.chunk(&pairs, &kept, &mut probe_matched);
         if !indices.is_empty() {
-            out.push(output(spec, &build.batch, probe, &indices)?);
+            out.push(Handoff::Host(output(spec, &build.batch, probe, &indices)?));
         }
         Ok(())
     };
@@ -444,7 +558,9 @@ struct JoinStream<P> {
     assembler: Option<JoinAssembler>,
     probe: P,
     probe_schema: SchemaRef,
-    pending: VecDeque<RecordBatch>,
+    pending: VecDeque<Handoff>,
+    /// Whether an Inner join's output may stay on the device (see the module docs).
+    device_output: bool,
     finished: bool,
     failed: bool,
     budget: usize,
@@ -457,7 +573,7 @@ where
     P: futures::Stream<Item = Result<RecordBatch>> + Unpin,
 {
     /// The next output batch; `None` at the end (or after an error was handed out).
-    async fn next(&mut self) -> Option<Result<RecordBatch>> {
+    async fn next(&mut self) -> Option<Result<Handoff>> {
         let result = self.step().await;
         if matches!(result, Some(Err(_))) {
             self.failed = true;
@@ -465,13 +581,19 @@ where
         result
     }
 
-    async fn step(&mut self) -> Option<Result<RecordBatch>> {
+    async fn step(&mut self) -> Option<Result<Handoff>> {
         loop {
             if self.failed {
                 return None;
             }
-            if let Some(batch) = self.pending.pop_front() {
-                return Some(Ok(batch.record_output(&self.baseline)));
+            if let Some(item) = self.pending.pop_front() {
+                return Some(Ok(match item {
+                    Handoff::Host(batch) => Handoff::Host(batch.record_output(&self.baseline)),
+                    Handoff::Device(batch) => {
+                        self.baseline.record_output(batch.num_rows());
+                        Handoff::Device(batch)
+                    }
+                }));
             }
             if self.finished {
                 return None;
@@ -499,6 +621,7 @@ where
                         assembler,
                         self.budget,
                         &self.metrics,
+                        self.device_output,
                     ) {
                         Ok(out) => self.pending.extend(out),
                         Err(e) => return Some(Err(e)),
@@ -535,7 +658,7 @@ where
                         if !indices.is_empty() {
                             let empty = RecordBatch::new_empty(Arc::clone(&self.probe_schema));
                             match output(&self.spec, &build.batch, &empty, &indices) {
-                                Ok(b) => self.pending.push_back(b),
+                                Ok(b) => self.pending.push_back(Handoff::Host(b)),
                                 Err(e) => return Some(Err(e)),
                             }
                         }
@@ -623,6 +746,62 @@ impl ExecutionPlan for CinderHashJoinExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
+        let pool = match &self.core.backend {
+            Backend::Cuda(rt) => Some(Arc::clone(rt)),
+            Backend::Host => None,
+        };
+        let stream = self
+            .items(partition, context, false)?
+            .map(move |item| match item? {
+                Handoff::Host(batch) => Ok(batch),
+                // Not produced without device output; copied back all the same.
+                Handoff::Device(batch) => match &pool {
+                    Some(rt) => batch.download(&rt.pool).map_err(external),
+                    None => Err(DataFusionError::Internal(
+                        "a device batch from a join on the host reference".into(),
+                    )),
+                },
+            });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            stream,
+        )))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.core.metrics.clone_inner())
+    }
+}
+
+impl CinderHashJoinExec {
+    /// Partition `partition` for a Cinder operator on `consumer`'s backend: the output as
+    /// handed over batches, left on the device (with `cinder.join_device_output`, for an Inner
+    /// join whose consumer runs on the same device) or on the host.
+    pub(crate) fn execute_handoff(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+        consumer: &Backend,
+    ) -> Result<HandoffStream> {
+        let same_device = match (&self.core.backend, consumer) {
+            (Backend::Cuda(mine), Backend::Cuda(theirs)) => Arc::ptr_eq(mine, theirs),
+            _ => false,
+        };
+        let device_output = self.core.join_device_output
+            && same_device
+            && self.spec.kind == JoinKind::Inner
+            && device_gatherable(&self.left.schema())
+            && device_gatherable(&self.right.schema());
+        Ok(self.items(partition, context, device_output)?.boxed())
+    }
+
+    /// The output of partition `partition` as handed-over batches.
+    fn items(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+        device_output: bool,
+    ) -> Result<impl futures::Stream<Item = Result<Handoff>> + Send + 'static> {
         let spec = Arc::clone(&self.spec);
         let probe_partitions = self.right.output_partitioning().partition_count();
         let metrics = DeviceMetrics::new(&self.core.metrics, partition);
@@ -681,23 +860,23 @@ impl ExecutionPlan for CinderHashJoinExec {
             probe,
             probe_schema,
             pending: VecDeque::new(),
+            device_output,
             finished: false,
             failed: false,
             budget,
             baseline,
             metrics,
         };
-        let stream = futures::stream::unfold(state, |mut state| async move {
+        Ok(futures::stream::unfold(state, |mut state| async move {
             let item = state.next().await?;
             Some((item, state))
-        });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            self.schema(),
-            stream,
-        )))
+        }))
     }
+}
 
-    fn metrics(&self) -> Option<MetricsSet> {
-        Some(self.core.metrics.clone_inner())
-    }
+/// Whether every column of `schema` can be gathered on the device (no dictionaries).
+fn device_gatherable(schema: &SchemaRef) -> bool {
+    schema.fields().iter().all(|f| {
+        !matches!(f.data_type(), DataType::Dictionary(..)) && check_supported(f.data_type()).is_ok()
+    })
 }

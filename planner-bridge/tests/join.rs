@@ -225,3 +225,55 @@ async fn a_memory_pool_too_small_for_the_build_side_fails_the_query_not_the_sess
         .unwrap();
     assert_eq!(ok[0].num_rows(), 1);
 }
+
+/// A Cinder operator right above a Cinder join takes the join's output as handed over
+/// (`CinderHashJoinExec::execute_handoff`: small chunks coalesced up to `cinder.batch_rows`)
+/// rather than through DataFusion's stream; the answers are DataFusion's, with and without
+/// `cinder.join_device_output` (which only matters on a GPU).
+#[tokio::test]
+async fn operators_over_a_join_take_its_output_as_handed_over() {
+    let theirs = session(false, false);
+    for device_output in [false, true] {
+        for partitioned in [false, true] {
+            let ours = session(true, partitioned);
+            ours.sql(&format!("SET cinder.join_device_output = {device_output}"))
+                .await
+                .unwrap();
+            for (sql, consumer) in [
+                (
+                    "SELECT l.ls, count(*), sum(r.rv) FROM l JOIN r ON l.lk = r.rk \
+                     GROUP BY l.ls ORDER BY l.ls",
+                    "CinderAggregateExec",
+                ),
+                (
+                    "SELECT l.lk + r.rv AS x, r.rs FROM l JOIN r ON l.lk = r.rk AND l.lv < r.rv \
+                     ORDER BY x, r.rs",
+                    "CinderProjectionExec",
+                ),
+                (
+                    "SELECT l.lv, r.rv FROM l LEFT JOIN r ON l.ls = r.rs \
+                     WHERE r.rv IS NULL OR l.lv > r.rv ORDER BY l.lv, r.rv",
+                    "CinderFilterExec",
+                ),
+            ] {
+                let plan = physical(&ours, sql).await;
+                let text = displayable(plan.as_ref()).indent(true).to_string();
+                let lines: Vec<&str> = text.lines().collect();
+                let adjacent = lines.windows(2).any(|w| {
+                    w[0].trim_start().starts_with(consumer)
+                        && w[1].trim_start().starts_with("CinderHashJoinExec")
+                });
+                assert!(
+                    adjacent,
+                    "{sql}: no {consumer} right over the join:\n{text}"
+                );
+                let expected = answer(&theirs, physical(&theirs, sql).await).await;
+                assert_eq!(
+                    answer(&ours, plan).await,
+                    expected,
+                    "{sql} (partitioned: {partitioned}, device output: {device_output})"
+                );
+            }
+        }
+    }
+}

@@ -86,6 +86,26 @@ pub struct Args {
     /// iteration: device time (summed over partitions) and bytes each way, per operator.
     #[arg(long)]
     metrics: bool,
+    /// A Cinder setting for Cinder's run, as `SET cinder.KEY = VALUE` takes it; repeatable
+    /// (e.g. `--set batch_rows=4194304 --set join_device_output=true`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
+}
+
+/// `config` with each `KEY=VALUE` of `settings` applied (`KEY` with or without `cinder.`).
+fn apply_settings(config: &mut CinderConfig, settings: &[String]) -> Result<(), String> {
+    use datafusion::config::ExtensionOptions;
+    for setting in settings {
+        let (key, value) = setting
+            .split_once('=')
+            .ok_or_else(|| format!("--set {setting}: expected KEY=VALUE"))?;
+        let key = key.trim();
+        let key = key.strip_prefix("cinder.").unwrap_or(key);
+        config
+            .set(key, value.trim())
+            .map_err(|e| format!("--set {setting}: {e}"))?;
+    }
+    Ok(())
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -127,6 +147,9 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
 
     // Decide what runs besides the CPU baseline, before spending time on data.
     let cinder_config = match args.device {
+        RunnerDevice::Cpu if !args.settings.is_empty() => {
+            return Err("--set applies to Cinder's run, and --device cpu has none".to_string());
+        }
         RunnerDevice::Cpu => None,
         device => {
             let mut config = CinderConfig::default();
@@ -138,6 +161,10 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
             if device == RunnerDevice::Host {
                 // The correctness path checks every operator Cinder can take, however small.
                 config.min_rows = 0;
+            }
+            apply_settings(&mut config, &args.settings)?;
+            if !args.settings.is_empty() {
+                eprintln!("tpch: Cinder's run sets {}", args.settings.join(", "));
             }
             let probe = cinder_cuda::probe(0).map(|d| d.info().clone());
             let mode = resolve_mode(&config, &probe).map_err(|e| e.to_string())?;
