@@ -180,7 +180,7 @@ fn tpch_runs_all_22_queries_at_sf_0_01_on_the_host_path_and_writes_json() {
         "--output",
         resident_json.to_str().unwrap(),
         "--set",
-        "cinder.join_device_output=true",
+        "cinder.device_regions=true",
         "--set",
         "batch_rows = 20000",
     ]);
@@ -188,7 +188,7 @@ fn tpch_runs_all_22_queries_at_sf_0_01_on_the_host_path_and_writes_json() {
     assert!(out.contains("22 of 22 queries agree"), "{out}");
     assert!(out.contains("read the tables into memory"), "{out}");
     assert!(
-        out.contains("Cinder's run sets cinder.join_device_output=true, batch_rows = 20000"),
+        out.contains("Cinder's run sets cinder.device_regions=true, batch_rows = 20000"),
         "{out}"
     );
     assert!(out.contains("tables in memory"), "{out}");

@@ -145,11 +145,11 @@ extensions_options! {
         pub aggregate_enabled: bool, default = true
         /// Whether Cinder takes HashJoinExec nodes.
         pub join_enabled: bool, default = true
-        /// Whether a Cinder Inner hash join hands its output to the Cinder operator above it
-        /// (filter, projection, first-stage aggregate) on the device, gathered there, instead
-        /// of copying pairs back and gathering on the host (cuda mode; experimental: not yet
-        /// run on a GPU).
-        pub join_device_output: bool, default = false
+        /// Whether Cinder operators on one device hand batches to the Cinder operator above
+        /// them without copying them back: filters and projections leave their output on the
+        /// device, and an Inner hash join gathers its output there (cuda mode; experimental:
+        /// not yet run on a GPU).
+        pub device_regions: bool, default = false
         /// Testing only: inject a failure into every batch's device work: none, error
         /// (the query fails, the session goes on) or oom (halve the batch, then CPU).
         pub test_inject_failure: InjectedFailure, default = InjectedFailure::None

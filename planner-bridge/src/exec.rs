@@ -11,7 +11,11 @@
 //! result back, after coalescing input batches up to `cinder.batch_rows` rows. A device error
 //! fails the query (the session goes on). Device out-of-memory halves the batch, up to three
 //! times, and then runs that batch on DataFusion's own CPU expressions; the metrics count
-//! both. Keeping batches on the device across operators comes with the GPU regions.
+//! both.
+//!
+//! A Cinder operator over another Cinder operator takes its input as handed over
+//! ([`Handoff`]): host batches, or, with `cinder.device_regions`, batches left on the device
+//! (experimental; not yet run on a GPU).
 
 use std::fmt;
 use std::sync::Arc;
@@ -112,8 +116,8 @@ pub struct OperatorSettings {
     pub batch_rows: usize,
     /// `cinder.test_inject_failure`.
     pub inject: InjectedFailure,
-    /// `cinder.join_device_output`.
-    pub join_device_output: bool,
+    /// `cinder.device_regions`.
+    pub device_regions: bool,
 }
 
 /// What every Cinder operator runs with: where, how, and its metrics.
@@ -122,7 +126,7 @@ pub(crate) struct OperatorCore {
     pub(crate) backend: Backend,
     pub(crate) inject: InjectedFailure,
     pub(crate) batch_rows: usize,
-    pub(crate) join_device_output: bool,
+    pub(crate) device_regions: bool,
     pub(crate) metrics: ExecutionPlanMetricsSet,
 }
 
@@ -132,7 +136,7 @@ impl OperatorCore {
             backend,
             inject: settings.inject,
             batch_rows: settings.batch_rows,
-            join_device_output: settings.join_device_output,
+            device_regions: settings.device_regions,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -143,7 +147,7 @@ impl OperatorCore {
             backend: self.backend.clone(),
             inject: self.inject,
             batch_rows: self.batch_rows,
-            join_device_output: self.join_device_output,
+            device_regions: self.device_regions,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -173,7 +177,7 @@ impl OperatorCore {
     /// `input`'s partition handed over by a Cinder producer rather than through DataFusion's
     /// stream: a resident table's batches on this operator's device, or a Cinder hash join's
     /// output (host batches coalesced up to `cinder.batch_rows`, and, with
-    /// `cinder.join_device_output` on the same device, batches left on the device). `None`
+    /// `cinder.device_regions` on the same device, batches left on the device). `None`
     /// for any other input.
     pub(crate) fn handoff_input(
         &self,
@@ -185,11 +189,92 @@ impl OperatorCore {
             let items = batches.into_iter().map(|b| Ok(Handoff::Device(b)));
             return Ok(Some(futures::stream::iter(items).boxed()));
         }
-        if let Some(join) = input.downcast_ref::<CinderHashJoinExec>() {
-            let items = join.execute_handoff(partition, Arc::clone(context), &self.backend)?;
-            return Ok(Some(coalesce_handoff(items, self.batch_rows)));
-        }
-        Ok(None)
+        let producer: (&OperatorCore, &Arc<dyn ExecutionPlan>, Arc<dyn BatchWork>) =
+            if let Some(join) = input.downcast_ref::<CinderHashJoinExec>() {
+                let items = join.execute_handoff(partition, Arc::clone(context), &self.backend)?;
+                return Ok(Some(coalesce_handoff(items, self.batch_rows)));
+            } else if let Some(op) = input.downcast_ref::<CinderFilterExec>() {
+                (
+                    &op.core,
+                    &op.input,
+                    Arc::clone(&op.work) as Arc<dyn BatchWork>,
+                )
+            } else if let Some(op) = input.downcast_ref::<CinderProjectionExec>() {
+                (
+                    &op.core,
+                    &op.input,
+                    Arc::clone(&op.work) as Arc<dyn BatchWork>,
+                )
+            } else if let Some(op) = input.downcast_ref::<CinderFilterProjectExec>() {
+                (
+                    &op.core,
+                    &op.input,
+                    Arc::clone(&op.work) as Arc<dyn BatchWork>,
+                )
+            } else {
+                return Ok(None);
+            };
+        let (core, below, work) = producer;
+        let items = core.execute_handoff(
+            below,
+            partition,
+            context,
+            input.schema(),
+            work,
+            &self.backend,
+        )?;
+        Ok(Some(coalesce_handoff(items, self.batch_rows)))
+    }
+
+    /// Partition `partition` of a filter, projection or fused operator (`work` over `input`)
+    /// for a Cinder operator on `consumer`'s backend, as handed-over batches. With
+    /// `cinder.device_regions` on the consumer's device, the output stays there (its input
+    /// taken as handed over too, or copied up); otherwise the output comes to the host as
+    /// [`OperatorCore::execute`] gives it.
+    pub(crate) fn execute_handoff(
+        &self,
+        input: &Arc<dyn ExecutionPlan>,
+        partition: usize,
+        context: &Arc<TaskContext>,
+        schema: SchemaRef,
+        work: Arc<dyn BatchWork>,
+        consumer: &Backend,
+    ) -> Result<HandoffStream> {
+        let rt = match (&self.backend, consumer) {
+            (Backend::Cuda(mine), Backend::Cuda(theirs))
+                if Arc::ptr_eq(mine, theirs) && self.device_regions && work.has_device_output() =>
+            {
+                Arc::clone(mine)
+            }
+            _ => {
+                let out = self.execute(input, partition, Arc::clone(context), schema, work)?;
+                return Ok(out.map(|b| b.map(Handoff::Host)).boxed());
+            }
+        };
+        let runner = Runner {
+            backend: self.backend.clone(),
+            inject: self.inject,
+            metrics: DeviceMetrics::new(&self.metrics, partition),
+        };
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
+        let items = match self.handoff_input(input, partition, context)? {
+            Some(items) => items,
+            None => coalesce(
+                input.execute(partition, Arc::clone(context))?,
+                self.batch_rows,
+            )
+            .map(|b| b.map(Handoff::Host))
+            .boxed(),
+        };
+        Ok(items
+            .map(move |item| {
+                let item = item?;
+                let timer = baseline.elapsed_compute().timer();
+                let out = runner.run_to_device(work.as_ref(), &rt, item);
+                timer.done();
+                out.inspect(|h| baseline.record_output(h.num_rows()))
+            })
+            .boxed())
     }
 
     /// When `input` is the scan of a table resident on this operator's device: partition
@@ -446,6 +531,56 @@ impl Runner {
                     "a device batch was handed to an operator on the host reference".into(),
                 )),
             },
+        }
+    }
+
+    /// The operator's whole output for one handed-over batch, left on `rt`'s device for the
+    /// next Cinder operator: a host batch is copied up first. On device out-of-memory the
+    /// batch runs through [`Runner::run`] on the host (smaller batches, then the CPU) and its
+    /// output is handed over on the host.
+    fn run_to_device(
+        &self,
+        work: &dyn BatchWork,
+        rt: &DeviceRuntime,
+        item: Handoff,
+    ) -> Result<Handoff> {
+        let attempt = self.injected().and_then(|()| {
+            let timer = self.metrics.device_time.timer();
+            let uploaded;
+            let on_device = match &item {
+                Handoff::Device(batch) => batch,
+                Handoff::Host(batch) => {
+                    uploaded = DeviceBatch::upload(&rt.pool, batch)
+                        .map_err(|e| classify(KernelError::Cuda(e)))?;
+                    self.metrics.bytes_to_device.add(uploaded.pool_bytes());
+                    &uploaded
+                }
+            };
+            let out = work.device_output(rt, on_device).map_err(classify)?;
+            timer.done();
+            self.metrics.peak_device_bytes.set_max(rt.pool.stats().peak);
+            Ok(out)
+        });
+        match attempt {
+            Ok(out) => Ok(Handoff::Device(out)),
+            Err(Failure::Other(e)) => Err(e),
+            Err(Failure::OutOfMemory(why)) => {
+                let host = match item {
+                    Handoff::Host(batch) => batch,
+                    Handoff::Device(batch) => {
+                        let host = batch.download(&rt.pool).map_err(external)?;
+                        self.metrics.bytes_from_device.add(batch.pool_bytes());
+                        host
+                    }
+                };
+                log::warn!(
+                    "cinder: {why}; running this batch of {} rows on the host, in smaller \
+                     pieces",
+                    host.num_rows()
+                );
+                let out = self.run(work, &host, 0)?;
+                Ok(Handoff::Host(work.finish(&host, out)?))
+            }
         }
     }
 

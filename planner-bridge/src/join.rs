@@ -3,11 +3,11 @@
 //! the probe run on the device, the pairs come back, and the filter, assembly and gather run
 //! on the host).
 //!
-//! With `cinder.join_device_output`, an Inner join whose consumer is a Cinder operator on the
+//! With `cinder.device_regions`, an Inner join whose consumer is a Cinder operator on the
 //! same device ([`CinderHashJoinExec::execute_handoff`]) keeps its output there: the probe
-//! batch goes up whole, and the pairs, the residual filter and the gather stay on the device,
-//! so the consumer takes the joined batch with no copy either way. Experimental: not yet run
-//! on a GPU.
+//! batch goes up whole (or comes on the device from a Cinder producer below), and the pairs,
+//! the residual filter and the gather stay on the device, so the consumer takes the joined
+//! batch with no copy either way. Experimental: not yet run on a GPU.
 //!
 //! As in DataFusion, the left input is the build side and the right input probes. With
 //! `PartitionMode::CollectLeft` the build side is collected once and shared by every probe
@@ -41,7 +41,7 @@ use futures::StreamExt;
 use futures::future::{BoxFuture, FutureExt, Shared};
 
 use cinder_cuda::{CudaError, DeviceBatch, DeviceColumn, check_supported};
-use cinder_kernels::KernelError;
+use cinder_kernels::expr::device::evaluate_on_device;
 use cinder_kernels::expr::{Program, evaluate, translate};
 use cinder_kernels::join::device::{DeviceBuild, build_device, probe_device};
 use cinder_kernels::join::gather::{gather_pairs_device, keep_pairs_device};
@@ -49,6 +49,7 @@ use cinder_kernels::join::{
     BuildTable, JoinAssembler, JoinFilterProgram, JoinIndices, JoinKind, NullMatch, Pairs, Side,
     dense_range, gather, joinable,
 };
+use cinder_kernels::{KernelError, Timing};
 
 use crate::exec::{
     Backend, DeviceMetrics, Handoff, HandoffStream, OperatorCore, OperatorSettings,
@@ -411,13 +412,35 @@ fn probe_to_device(
     let probe_batch = DeviceBatch::upload(&rt.pool, probe)?;
     metrics.bytes_to_device.add(probe_batch.pool_bytes());
     let key_columns = upload_keys(rt, keys, metrics)?;
+    join_on_device(
+        spec,
+        rt,
+        device_build,
+        build_batch,
+        &probe_batch,
+        &key_columns,
+        budget,
+    )
+}
+
+/// [`probe_to_device`] for a probe batch already on the device, with its keys.
+fn join_on_device(
+    spec: &JoinSpec,
+    rt: &DeviceRuntime,
+    device_build: &DeviceBuild,
+    build_batch: &DeviceBatch,
+    probe_batch: &DeviceBatch,
+    key_columns: &[DeviceColumn],
+    budget: usize,
+) -> std::result::Result<Vec<DeviceBatch>, KernelError> {
     let refs: Vec<&DeviceColumn> = key_columns.iter().collect();
-    let mut prober = probe_device(&rt.kernels, &rt.pool, device_build, &refs, probe.num_rows())?;
+    let rows = probe_batch.num_rows();
+    let mut prober = probe_device(&rt.kernels, &rt.pool, device_build, &refs, rows)?;
     let mut out = Vec::new();
     while let Some(pairs) = prober.next_chunk_on_device(&rt.kernels, &rt.pool, budget)? {
         let pairs = match &spec.filter {
             Some(f) => {
-                keep_pairs_device(&rt.kernels, &rt.pool, f, build_batch, &probe_batch, pairs)?
+                keep_pairs_device(&rt.kernels, &rt.pool, f, build_batch, probe_batch, pairs)?
             }
             None => pairs,
         };
@@ -428,7 +451,7 @@ fn probe_to_device(
             &rt.kernels,
             &rt.pool,
             build_batch,
-            &probe_batch,
+            probe_batch,
             &pairs,
             &spec.join_schema,
         )?;
@@ -444,6 +467,54 @@ fn probe_to_device(
         )?);
     }
     Ok(out)
+}
+
+/// One probe batch handed over on the device (by a resident scan or a Cinder operator
+/// below): joined there when the output may stay on the device (the keys evaluated by the
+/// device interpreter), otherwise copied back and probed as a host batch.
+#[allow(clippy::too_many_arguments)]
+fn probe_device_batch(
+    spec: &JoinSpec,
+    build: &BuildSide,
+    rt: &DeviceRuntime,
+    probe: DeviceBatch,
+    assembler: &mut JoinAssembler,
+    budget: usize,
+    metrics: &DeviceMetrics,
+    device_output: bool,
+) -> Result<Vec<Handoff>> {
+    if let (true, Some((build_rt, device_build))) = (device_output, &build.device)
+        && let Some(build_batch) = build.device_batch(build_rt, metrics)
+    {
+        let timer = metrics.device_time.timer();
+        let out = spec
+            .right_keys
+            .iter()
+            .map(|p| {
+                evaluate_on_device(&rt.kernels, &rt.pool, p, &probe, Timing::Untimed)
+                    .map(|(column, _)| column)
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .and_then(|keys| {
+                join_on_device(spec, rt, device_build, build_batch, &probe, &keys, budget)
+            });
+        timer.done();
+        metrics.peak_device_bytes.set_max(rt.pool.stats().peak);
+        match out {
+            Ok(batches) => return Ok(batches.into_iter().map(Handoff::Device).collect()),
+            Err(e) if is_oom(&e) => log::warn!(
+                "cinder: {e}; copying this join batch of {} probe rows to the host",
+                probe.num_rows()
+            ),
+            Err(e) => return Err(external(e)),
+        }
+    }
+    let timer = metrics.device_time.timer();
+    let host = probe.download(&rt.pool).map_err(external)?;
+    timer.done();
+    metrics.bytes_from_device.add(probe.pool_bytes());
+    drop(probe);
+    probe_batch(spec, build, &host, assembler, budget, metrics, false)
 }
 
 /// One probe batch through the build side: its output batches, in order. With
@@ -482,7 +553,6 @@ fn probe_batch(
         match out {
             Ok(batches) => return Ok(batches.into_iter().map(Handoff::Device).collect()),
             Err(e) if is_oom(&e) => {
-                metrics.oom_splits.add(1);
                 log::warn!(
                     "cinder: {e}; gathering this join batch of {} probe rows on the host",
                     probe.num_rows()
@@ -558,6 +628,8 @@ struct JoinStream<P> {
     assembler: Option<JoinAssembler>,
     probe: P,
     probe_schema: SchemaRef,
+    /// The device of the join's backend (cuda mode): where handed-over probe batches are.
+    runtime: Option<Arc<DeviceRuntime>>,
     pending: VecDeque<Handoff>,
     /// Whether an Inner join's output may stay on the device (see the module docs).
     device_output: bool,
@@ -570,7 +642,7 @@ struct JoinStream<P> {
 
 impl<P> JoinStream<P>
 where
-    P: futures::Stream<Item = Result<RecordBatch>> + Unpin,
+    P: futures::Stream<Item = Result<Handoff>> + Unpin,
 {
     /// The next output batch; `None` at the end (or after an error was handed out).
     async fn next(&mut self) -> Option<Result<Handoff>> {
@@ -612,17 +684,33 @@ where
             };
             let assembler = self.assembler.as_mut().expect("set with the build side");
             match self.probe.next().await {
-                Some(Ok(batch)) => {
+                Some(Ok(item)) => {
                     let _timer = self.baseline.elapsed_compute().timer();
-                    match probe_batch(
-                        &self.spec,
-                        &build,
-                        &batch,
-                        assembler,
-                        self.budget,
-                        &self.metrics,
-                        self.device_output,
-                    ) {
+                    let out = match (item, &self.runtime) {
+                        (Handoff::Host(batch), _) => probe_batch(
+                            &self.spec,
+                            &build,
+                            &batch,
+                            assembler,
+                            self.budget,
+                            &self.metrics,
+                            self.device_output,
+                        ),
+                        (Handoff::Device(batch), Some(rt)) => probe_device_batch(
+                            &self.spec,
+                            &build,
+                            rt,
+                            batch,
+                            assembler,
+                            self.budget,
+                            &self.metrics,
+                            self.device_output,
+                        ),
+                        (Handoff::Device(_), None) => Err(DataFusionError::Internal(
+                            "a device batch was handed to a join on the host reference".into(),
+                        )),
+                    };
+                    match out {
                         Ok(out) => self.pending.extend(out),
                         Err(e) => return Some(Err(e)),
                     }
@@ -775,7 +863,7 @@ impl ExecutionPlan for CinderHashJoinExec {
 
 impl CinderHashJoinExec {
     /// Partition `partition` for a Cinder operator on `consumer`'s backend: the output as
-    /// handed over batches, left on the device (with `cinder.join_device_output`, for an Inner
+    /// handed over batches, left on the device (with `cinder.device_regions`, for an Inner
     /// join whose consumer runs on the same device) or on the host.
     pub(crate) fn execute_handoff(
         &self,
@@ -787,7 +875,7 @@ impl CinderHashJoinExec {
             (Backend::Cuda(mine), Backend::Cuda(theirs)) => Arc::ptr_eq(mine, theirs),
             _ => false,
         };
-        let device_output = self.core.join_device_output
+        let device_output = self.core.device_regions
             && same_device
             && self.spec.kind == JoinKind::Inner
             && device_gatherable(&self.left.schema())
@@ -846,10 +934,22 @@ impl CinderHashJoinExec {
             .shared()
         };
         let probe_schema = self.right.schema();
-        let probe = Box::pin(coalesce(
-            self.right.execute(partition, context)?,
-            self.core.batch_rows,
-        ));
+        // Probe batches as a Cinder producer below hands them over (on the device, with
+        // device regions), or DataFusion's stream coalesced.
+        let probe: HandoffStream =
+            match self.core.handoff_input(&self.right, partition, &context)? {
+                Some(items) => items,
+                None => coalesce(
+                    self.right.execute(partition, context)?,
+                    self.core.batch_rows,
+                )
+                .map(|b| b.map(Handoff::Host))
+                .boxed(),
+            };
+        let runtime = match &self.core.backend {
+            Backend::Cuda(rt) => Some(Arc::clone(rt)),
+            Backend::Host => None,
+        };
         let budget = self.core.batch_rows.max(1);
         let baseline = BaselineMetrics::new(&self.core.metrics, partition);
         let state = JoinStream {
@@ -859,6 +959,7 @@ impl CinderHashJoinExec {
             assembler: None,
             probe,
             probe_schema,
+            runtime,
             pending: VecDeque::new(),
             device_output,
             finished: false,

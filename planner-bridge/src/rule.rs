@@ -210,7 +210,7 @@ impl Offload {
         OperatorSettings {
             batch_rows: self.config.batch_rows.max(1),
             inject: self.config.test_inject_failure,
-            join_device_output: self.config.join_device_output,
+            device_regions: self.config.device_regions,
         }
     }
 

@@ -229,19 +229,23 @@ async fn a_memory_pool_too_small_for_the_build_side_fails_the_query_not_the_sess
 /// A Cinder operator right above a Cinder join takes the join's output as handed over
 /// (`CinderHashJoinExec::execute_handoff`: small chunks coalesced up to `cinder.batch_rows`)
 /// rather than through DataFusion's stream; the answers are DataFusion's, with and without
-/// `cinder.join_device_output` (which only matters on a GPU).
+/// `cinder.device_regions` (which only matters on a GPU).
 #[tokio::test]
 async fn operators_over_a_join_take_its_output_as_handed_over() {
     let theirs = session(false, false);
     for device_output in [false, true] {
         for partitioned in [false, true] {
             let ours = session(true, partitioned);
-            ours.sql(&format!("SET cinder.join_device_output = {device_output}"))
+            ours.sql(&format!("SET cinder.device_regions = {device_output}"))
+                .await
+                .unwrap();
+            // The sides as written: the filtered table probes.
+            ours.sql("SET datafusion.optimizer.join_reordering = false")
                 .await
                 .unwrap();
             for (sql, consumer) in [
                 (
-                    "SELECT l.ls, count(*), sum(r.rv) FROM l JOIN r ON l.lk = r.rk \
+                    "SELECT l.ls, count(*), sum(r.rv) FROM l JOIN r ON l.lk = r.rk WHERE r.rv * 2 > 300 \
                      GROUP BY l.ls ORDER BY l.ls",
                     "CinderAggregateExec",
                 ),
@@ -267,6 +271,16 @@ async fn operators_over_a_join_take_its_output_as_handed_over() {
                     adjacent,
                     "{sql}: no {consumer} right over the join:\n{text}"
                 );
+                // The probe side comes from a Cinder filter in the first query (CollectLeft:
+                // no exchange between), which the join takes as handed over too.
+                if consumer == "CinderAggregateExec" && !partitioned {
+                    assert!(
+                        join_children(&lines)
+                            .iter()
+                            .any(|c| c.starts_with("CinderFilterExec")),
+                        "{sql}: no Cinder filter under the join:\n{text}"
+                    );
+                }
                 let expected = answer(&theirs, physical(&theirs, sql).await).await;
                 assert_eq!(
                     answer(&ours, plan).await,
@@ -276,4 +290,25 @@ async fn operators_over_a_join_take_its_output_as_handed_over() {
             }
         }
     }
+}
+
+/// The children of every `CinderHashJoinExec` in an indented plan, trimmed.
+fn join_children<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut children = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if !line.trim_start().starts_with("CinderHashJoinExec") {
+            continue;
+        }
+        let own = indent(line);
+        for next in &lines[i + 1..] {
+            if indent(next) <= own {
+                break;
+            }
+            if indent(next) == own + 2 {
+                children.push(next.trim_start());
+            }
+        }
+    }
+    children
 }

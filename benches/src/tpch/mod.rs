@@ -87,7 +87,7 @@ pub struct Args {
     #[arg(long)]
     metrics: bool,
     /// A Cinder setting for Cinder's run, as `SET cinder.KEY = VALUE` takes it; repeatable
-    /// (e.g. `--set batch_rows=4194304 --set join_device_output=true`).
+    /// (e.g. `--set batch_rows=4194304 --set device_regions=true`).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
 }
