@@ -192,7 +192,11 @@ impl OperatorCore {
         let producer: (&OperatorCore, &Arc<dyn ExecutionPlan>, Arc<dyn BatchWork>) =
             if let Some(join) = input.downcast_ref::<CinderHashJoinExec>() {
                 let items = join.execute_handoff(partition, Arc::clone(context), &self.backend)?;
-                return Ok(Some(coalesce_handoff(items, self.batch_rows)));
+                return Ok(Some(coalesce_handoff(
+                    items,
+                    self.batch_rows,
+                    input.schema(),
+                )));
             } else if let Some(op) = input.downcast_ref::<CinderFilterExec>() {
                 (
                     &op.core,
@@ -223,7 +227,11 @@ impl OperatorCore {
             work,
             &self.backend,
         )?;
-        Ok(Some(coalesce_handoff(items, self.batch_rows)))
+        Ok(Some(coalesce_handoff(
+            items,
+            self.batch_rows,
+            input.schema(),
+        )))
     }
 
     /// Partition `partition` of a filter, projection or fused operator (`work` over `input`)
@@ -630,7 +638,11 @@ pub(crate) type HandoffStream = futures::stream::BoxStream<'static, Result<Hando
 /// `items` with consecutive host batches concatenated up to at least `rows` rows (as
 /// [`coalesce`] does), device batches passed on as they are (after the host rows gathered
 /// before them), and empty batches dropped.
-pub(crate) fn coalesce_handoff(items: HandoffStream, rows: usize) -> HandoffStream {
+pub(crate) fn coalesce_handoff(
+    items: HandoffStream,
+    rows: usize,
+    schema: SchemaRef,
+) -> HandoffStream {
     struct State {
         items: HandoffStream,
         held: Vec<RecordBatch>,
@@ -639,14 +651,17 @@ pub(crate) fn coalesce_handoff(items: HandoffStream, rows: usize) -> HandoffStre
         next: Option<Handoff>,
         done: bool,
     }
-    fn flush(held: &mut Vec<RecordBatch>, held_rows: &mut usize) -> Option<Result<Handoff>> {
+    fn flush(
+        held: &mut Vec<RecordBatch>,
+        held_rows: &mut usize,
+        schema: &SchemaRef,
+    ) -> Option<Result<Handoff>> {
         if held.is_empty() {
             return None;
         }
         let batches = std::mem::take(held);
         *held_rows = 0;
-        let schema = batches[0].schema();
-        Some(concat(&schema, batches).map(Handoff::Host))
+        Some(concat(schema, batches).map(Handoff::Host))
     }
     let state = State {
         items,
@@ -655,38 +670,42 @@ pub(crate) fn coalesce_handoff(items: HandoffStream, rows: usize) -> HandoffStre
         next: None,
         done: false,
     };
-    futures::stream::unfold(state, move |mut st| async move {
-        loop {
-            if let Some(item) = st.next.take() {
-                return Some((Ok(item), st));
-            }
-            if st.done {
-                let out = flush(&mut st.held, &mut st.held_rows)?;
-                return Some((out, st));
-            }
-            match st.items.next().await {
-                None => st.done = true,
-                Some(Err(e)) => {
-                    st.done = true;
-                    st.held.clear();
-                    return Some((Err(e), st));
+    futures::stream::unfold(state, move |mut st| {
+        let schema = Arc::clone(&schema);
+        async move {
+            loop {
+                if let Some(item) = st.next.take() {
+                    return Some((Ok(item), st));
                 }
-                Some(Ok(item)) if item.num_rows() == 0 => {}
-                Some(Ok(Handoff::Host(batch))) => {
-                    st.held_rows += batch.num_rows();
-                    st.held.push(batch);
-                    if st.held_rows >= rows {
-                        let out = flush(&mut st.held, &mut st.held_rows).expect("held rows");
-                        return Some((out, st));
-                    }
+                if st.done {
+                    let out = flush(&mut st.held, &mut st.held_rows, &schema)?;
+                    return Some((out, st));
                 }
-                Some(Ok(device)) => match flush(&mut st.held, &mut st.held_rows) {
-                    Some(out) => {
-                        st.next = Some(device);
-                        return Some((out, st));
+                match st.items.next().await {
+                    None => st.done = true,
+                    Some(Err(e)) => {
+                        st.done = true;
+                        st.held.clear();
+                        return Some((Err(e), st));
                     }
-                    None => return Some((Ok(device), st)),
-                },
+                    Some(Ok(item)) if item.num_rows() == 0 => {}
+                    Some(Ok(Handoff::Host(batch))) => {
+                        st.held_rows += batch.num_rows();
+                        st.held.push(batch);
+                        if st.held_rows >= rows {
+                            let out =
+                                flush(&mut st.held, &mut st.held_rows, &schema).expect("held rows");
+                            return Some((out, st));
+                        }
+                    }
+                    Some(Ok(device)) => match flush(&mut st.held, &mut st.held_rows, &schema) {
+                        Some(out) => {
+                            st.next = Some(device);
+                            return Some((out, st));
+                        }
+                        None => return Some((Ok(device), st)),
+                    },
+                }
             }
         }
     })
@@ -1615,7 +1634,7 @@ mod tests {
             Ok(Handoff::Host(batch(1))),
         ];
         let out: Vec<(bool, usize)> = futures::executor::block_on(
-            coalesce_handoff(futures::stream::iter(items).boxed(), 6)
+            coalesce_handoff(futures::stream::iter(items).boxed(), 6, batch(0).schema())
                 .map(|item| {
                     let item = item.unwrap();
                     (matches!(item, Handoff::Device(_)), item.num_rows())
@@ -1630,7 +1649,8 @@ mod tests {
             Ok(Handoff::Host(batch(3))),
         ];
         let out: Vec<Result<Handoff>> = futures::executor::block_on(
-            coalesce_handoff(futures::stream::iter(failing).boxed(), 6).collect::<Vec<_>>(),
+            coalesce_handoff(futures::stream::iter(failing).boxed(), 6, batch(0).schema())
+                .collect::<Vec<_>>(),
         );
         assert_eq!(out.len(), 1);
         assert!(

@@ -44,7 +44,7 @@ use cinder_cuda::{CudaError, DeviceBatch, DeviceColumn, check_supported};
 use cinder_kernels::expr::device::evaluate_on_device;
 use cinder_kernels::expr::{Program, evaluate, translate};
 use cinder_kernels::join::device::{DeviceBuild, build_device, probe_device};
-use cinder_kernels::join::gather::{gather_pairs_device, keep_pairs_device};
+use cinder_kernels::join::gather::{gather_pair_columns, keep_pairs_device};
 use cinder_kernels::join::{
     BuildTable, JoinAssembler, JoinFilterProgram, JoinIndices, JoinKind, NullMatch, Pairs, Side,
     dense_range, gather, joinable,
@@ -176,9 +176,8 @@ struct BuildSide {
     nulls: NullMatch,
     /// The table on the device (cuda mode), with its runtime.
     device: Option<(Arc<DeviceRuntime>, DeviceBuild)>,
-    /// The whole build batch on the device, for joins that keep their output there: copied
-    /// on first use (`None`: it could not be, and such joins gather on the host).
-    device_batch: OnceLock<Option<DeviceBatch>>,
+    /// The whole build batch on the device, for joins that keep their output there.
+    device_batch: Mutex<DeviceBuildBatch>,
     /// Build rows matched by any finished probe partition.
     matched: Mutex<Vec<bool>>,
     /// Probe partitions still running.
@@ -317,7 +316,7 @@ async fn collect_build(
         table: OnceLock::new(),
         nulls: spec.nulls,
         device,
-        device_batch: OnceLock::new(),
+        device_batch: Mutex::new(DeviceBuildBatch::NotYet),
         _reservation: reservation,
     }))
 }
@@ -342,24 +341,44 @@ fn is_oom(e: &KernelError) -> bool {
     matches!(e, KernelError::Cuda(CudaError::OutOfMemory { .. }))
 }
 
+/// The build batch on the device: not copied yet (or the device was out of memory last
+/// time), copied, or not copyable.
+#[derive(Debug)]
+enum DeviceBuildBatch {
+    NotYet,
+    Ready(DeviceBatch),
+    Unusable,
+}
+
 impl BuildSide {
-    /// The build batch on the device, copied on first use; `None` when it cannot be (logged).
-    fn device_batch(&self, rt: &DeviceRuntime, metrics: &DeviceMetrics) -> Option<&DeviceBatch> {
-        self.device_batch
-            .get_or_init(|| match DeviceBatch::upload(&rt.pool, &self.batch) {
-                Ok(batch) => {
-                    metrics.bytes_to_device.add(batch.pool_bytes());
-                    Some(batch)
-                }
-                Err(e) => {
-                    log::warn!(
-                        "cinder: {e}; this join's output is gathered on the host instead of \
-                         staying on the device"
-                    );
-                    None
-                }
-            })
-            .as_ref()
+    /// The build batch on the device, copied on first use; `None` when it cannot be (logged;
+    /// after out-of-memory the next probe batch tries again).
+    fn device_batch(&self, rt: &DeviceRuntime, metrics: &DeviceMetrics) -> Option<DeviceBatch> {
+        let mut slot = self.device_batch.lock().ok()?;
+        match &*slot {
+            DeviceBuildBatch::Ready(batch) => return Some(batch.clone()),
+            DeviceBuildBatch::Unusable => return None,
+            DeviceBuildBatch::NotYet => {}
+        }
+        match DeviceBatch::upload(&rt.pool, &self.batch) {
+            Ok(batch) => {
+                metrics.bytes_to_device.add(batch.pool_bytes());
+                *slot = DeviceBuildBatch::Ready(batch.clone());
+                Some(batch)
+            }
+            Err(e @ CudaError::OutOfMemory { .. }) => {
+                log::warn!("cinder: {e}; this join batch's output is gathered on the host");
+                None
+            }
+            Err(e) => {
+                log::warn!(
+                    "cinder: {e}; this join's output is gathered on the host instead of \
+                     staying on the device"
+                );
+                *slot = DeviceBuildBatch::Unusable;
+                None
+            }
+        }
     }
 
     /// The host reference's table, built on first use.
@@ -394,36 +413,9 @@ fn output(
     )?)
 }
 
-/// One Inner join probe batch whose output stays on the device: the probe batch copied up,
-/// its pairs, the residual filter and the gather on the device, the projection applied. On
-/// an error nothing has been handed out (the caller probes the batch again on the host path
-/// after out-of-memory).
-#[allow(clippy::too_many_arguments)]
-fn probe_to_device(
-    spec: &JoinSpec,
-    rt: &DeviceRuntime,
-    device_build: &DeviceBuild,
-    build_batch: &DeviceBatch,
-    probe: &RecordBatch,
-    keys: &[ArrayRef],
-    budget: usize,
-    metrics: &DeviceMetrics,
-) -> std::result::Result<Vec<DeviceBatch>, KernelError> {
-    let probe_batch = DeviceBatch::upload(&rt.pool, probe)?;
-    metrics.bytes_to_device.add(probe_batch.pool_bytes());
-    let key_columns = upload_keys(rt, keys, metrics)?;
-    join_on_device(
-        spec,
-        rt,
-        device_build,
-        build_batch,
-        &probe_batch,
-        &key_columns,
-        budget,
-    )
-}
-
-/// [`probe_to_device`] for a probe batch already on the device, with its keys.
+/// An Inner join's output for one probe batch on the device (with `key_columns`, its keys),
+/// left there: the pairs, the residual filter and the gather of the columns the join's
+/// projection keeps, chunk by chunk. On an error nothing has been handed out.
 fn join_on_device(
     spec: &JoinSpec,
     rt: &DeviceRuntime,
@@ -433,6 +425,20 @@ fn join_on_device(
     key_columns: &[DeviceColumn],
     budget: usize,
 ) -> std::result::Result<Vec<DeviceBatch>, KernelError> {
+    // The output columns as (side, column): the join schema is the build columns, then the
+    // probe columns; only those the projection keeps are gathered.
+    let build_columns = build_batch.columns().len();
+    let side_of = |i: usize| {
+        if i < build_columns {
+            (Side::Build, i)
+        } else {
+            (Side::Probe, i - build_columns)
+        }
+    };
+    let wanted: Vec<(Side, usize)> = match &spec.projection {
+        Some(p) => p.iter().map(|&i| side_of(i)).collect(),
+        None => (0..spec.join_schema.fields().len()).map(side_of).collect(),
+    };
     let refs: Vec<&DeviceColumn> = key_columns.iter().collect();
     let rows = probe_batch.num_rows();
     let mut prober = probe_device(&rt.kernels, &rt.pool, device_build, &refs, rows)?;
@@ -447,31 +453,71 @@ fn join_on_device(
         if pairs.is_empty() {
             continue;
         }
-        let joined = gather_pairs_device(
+        let columns = gather_pair_columns(
             &rt.kernels,
             &rt.pool,
             build_batch,
             probe_batch,
             &pairs,
-            &spec.join_schema,
+            &wanted,
         )?;
-        let joined = match &spec.projection {
-            Some(p) => joined.project(p)?,
-            None => joined,
-        };
-        let rows = joined.num_rows();
-        out.push(DeviceBatch::try_from_shared(
+        out.push(DeviceBatch::try_new(
             Arc::clone(&spec.out_schema),
-            joined.into_columns(),
-            rows,
+            columns,
+            pairs.len(),
         )?);
     }
     Ok(out)
 }
 
+/// An Inner join of a probe batch already on the device, kept there: the keys evaluated by
+/// the device interpreter, then [`join_on_device`]. `None` when the caller should take the
+/// host path instead: no device build table or batch, or the device ran out of memory
+/// (logged).
+fn try_join_on_device(
+    spec: &JoinSpec,
+    build: &BuildSide,
+    rt: &DeviceRuntime,
+    probe: &DeviceBatch,
+    budget: usize,
+    metrics: &DeviceMetrics,
+) -> Result<Option<Vec<Handoff>>> {
+    let Some((build_rt, device_build)) = &build.device else {
+        return Ok(None);
+    };
+    let Some(build_batch) = build.device_batch(build_rt, metrics) else {
+        return Ok(None);
+    };
+    let timer = metrics.device_time.timer();
+    let out = spec
+        .right_keys
+        .iter()
+        .map(|p| {
+            evaluate_on_device(&rt.kernels, &rt.pool, p, probe, Timing::Untimed)
+                .map(|(column, _)| column)
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .and_then(|keys| {
+            join_on_device(spec, rt, device_build, &build_batch, probe, &keys, budget)
+        });
+    timer.done();
+    metrics.peak_device_bytes.set_max(rt.pool.stats().peak);
+    match out {
+        Ok(batches) => Ok(Some(batches.into_iter().map(Handoff::Device).collect())),
+        Err(e) if is_oom(&e) => {
+            log::warn!(
+                "cinder: {e}; this join batch of {} probe rows goes through the host",
+                probe.num_rows()
+            );
+            Ok(None)
+        }
+        Err(e) => Err(external(e)),
+    }
+}
+
 /// One probe batch handed over on the device (by a resident scan or a Cinder operator
-/// below): joined there when the output may stay on the device (the keys evaluated by the
-/// device interpreter), otherwise copied back and probed as a host batch.
+/// below): joined there when the output may stay on the device, otherwise copied back and
+/// probed as a host batch.
 #[allow(clippy::too_many_arguments)]
 fn probe_device_batch(
     spec: &JoinSpec,
@@ -483,31 +529,10 @@ fn probe_device_batch(
     metrics: &DeviceMetrics,
     device_output: bool,
 ) -> Result<Vec<Handoff>> {
-    if let (true, Some((build_rt, device_build))) = (device_output, &build.device)
-        && let Some(build_batch) = build.device_batch(build_rt, metrics)
+    if device_output
+        && let Some(out) = try_join_on_device(spec, build, rt, &probe, budget, metrics)?
     {
-        let timer = metrics.device_time.timer();
-        let out = spec
-            .right_keys
-            .iter()
-            .map(|p| {
-                evaluate_on_device(&rt.kernels, &rt.pool, p, &probe, Timing::Untimed)
-                    .map(|(column, _)| column)
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .and_then(|keys| {
-                join_on_device(spec, rt, device_build, build_batch, &probe, &keys, budget)
-            });
-        timer.done();
-        metrics.peak_device_bytes.set_max(rt.pool.stats().peak);
-        match out {
-            Ok(batches) => return Ok(batches.into_iter().map(Handoff::Device).collect()),
-            Err(e) if is_oom(&e) => log::warn!(
-                "cinder: {e}; copying this join batch of {} probe rows to the host",
-                probe.num_rows()
-            ),
-            Err(e) => return Err(external(e)),
-        }
+        return Ok(out);
     }
     let timer = metrics.device_time.timer();
     let host = probe.download(&rt.pool).map_err(external)?;
@@ -528,39 +553,32 @@ fn probe_batch(
     metrics: &DeviceMetrics,
     device_output: bool,
 ) -> Result<Vec<Handoff>> {
+    if let (true, Some((rt, _))) = (device_output, &build.device) {
+        // The probe batch goes up whole; the join runs on it there.
+        let timer = metrics.device_time.timer();
+        let uploaded = DeviceBatch::upload(&rt.pool, probe);
+        timer.done();
+        match uploaded {
+            Ok(on_device) => {
+                metrics.bytes_to_device.add(on_device.pool_bytes());
+                if let Some(out) = try_join_on_device(spec, build, rt, &on_device, budget, metrics)?
+                {
+                    return Ok(out);
+                }
+            }
+            Err(e @ CudaError::OutOfMemory { .. }) => log::warn!(
+                "cinder: {e}; this join batch of {} probe rows goes through the host",
+                probe.num_rows()
+            ),
+            Err(e) => return Err(external(e)),
+        }
+    }
     let keys = spec
         .right_keys
         .iter()
         .map(|p| evaluate(p, probe))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(external)?;
-    if let (true, Some((rt, device_build))) = (device_output, &build.device)
-        && let Some(build_batch) = build.device_batch(rt, metrics)
-    {
-        let timer = metrics.device_time.timer();
-        let out = probe_to_device(
-            spec,
-            rt,
-            device_build,
-            build_batch,
-            probe,
-            &keys,
-            budget,
-            metrics,
-        );
-        timer.done();
-        metrics.peak_device_bytes.set_max(rt.pool.stats().peak);
-        match out {
-            Ok(batches) => return Ok(batches.into_iter().map(Handoff::Device).collect()),
-            Err(e) if is_oom(&e) => {
-                log::warn!(
-                    "cinder: {e}; gathering this join batch of {} probe rows on the host",
-                    probe.num_rows()
-                );
-            }
-            Err(e) => return Err(external(e)),
-        }
-    }
     let mut probe_matched = vec![false; probe.num_rows()];
     let mut out = Vec::new();
     let mut take = |pairs: Pairs, out: &mut Vec<Handoff>| -> Result<()> {

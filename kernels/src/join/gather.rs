@@ -356,11 +356,16 @@ fn gather_by(
     if any_strings {
         let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
         let mut string_descriptors = Vec::new();
-        for (d, out) in descriptors.iter().zip(outs.iter_mut()) {
+        for ((d, out), column) in descriptors.iter().zip(outs.iter_mut()).zip(columns) {
             if d.width != -1 {
                 continue;
             }
             let mut d = *d;
+            // The input offsets and bytes, read again by this pass.
+            if let ColumnBody::Strings { offsets, bytes, .. } = column.body() {
+                d.data = read_ptr(Some(offsets), stream, &mut guards);
+                d.bytes = read_ptr(Some(bytes), stream, &mut guards);
+            }
             d.out_data = write_ptr(&mut out.values, stream, &mut guards)?;
             d.out_bytes = match out.bytes.as_mut() {
                 // No bytes (every row null or empty): no address, nothing is copied.
@@ -514,43 +519,7 @@ pub fn keep_pairs_device(
     if n == 0 {
         return Ok(pairs);
     }
-    // One gather per side, then the columns in the filter's order.
-    let mut sides: [(Side, &DeviceBatch, &DeviceColumn, Vec<usize>); 2] = [
-        (Side::Build, build, &pairs.build, Vec::new()),
-        (Side::Probe, probe, &pairs.probe, Vec::new()),
-    ];
-    for (side, i) in &filter.columns {
-        let (_, batch, _, wanted) = sides
-            .iter_mut()
-            .find(|(s, ..)| s == side)
-            .expect("two sides");
-        if *i >= batch.columns().len() {
-            return Err(invalid("join filter", format!("no input column {i}")));
-        }
-        wanted.push(*i);
-    }
-    let mut gathered: [Vec<Option<DeviceColumn>>; 2] = [Vec::new(), Vec::new()];
-    for (slot, (_, batch, rows, wanted)) in gathered.iter_mut().zip(&sides) {
-        if wanted.is_empty() {
-            continue;
-        }
-        let columns: Vec<&DeviceColumn> = wanted
-            .iter()
-            .map(|&i| batch.columns()[i].as_ref())
-            .collect();
-        let view = IndexView::of_rows(rows)?;
-        *slot = gather_by(kernels, pool, &columns, batch.num_rows(), view)?
-            .into_iter()
-            .map(Some)
-            .collect();
-    }
-    let mut next = [0usize; 2];
-    let mut columns = Vec::with_capacity(filter.columns.len());
-    for (side, _) in &filter.columns {
-        let s = usize::from(*side == Side::Probe);
-        columns.push(gathered[s][next[s]].take().expect("gathered once"));
-        next[s] += 1;
-    }
+    let columns = gather_pair_columns(kernels, pool, build, probe, &pairs, &filter.columns)?;
     let intermediate = DeviceBatch::try_new(Arc::clone(&filter.schema), columns, n)?;
     let (selection, _) = evaluate_on_device(
         kernels,
@@ -572,6 +541,59 @@ pub fn keep_pairs_device(
     })
 }
 
+/// The columns `wanted` (a side and a column index there, in any order, repeats allowed)
+/// taken by `pairs`: build columns by the build rows, probe columns by the probe rows, one
+/// gather per side.
+pub fn gather_pair_columns(
+    kernels: &DeviceKernels,
+    pool: &MemoryPool,
+    build: &DeviceBatch,
+    probe: &DeviceBatch,
+    pairs: &DevicePairs,
+    wanted: &[(Side, usize)],
+) -> Result<Vec<DeviceColumn>> {
+    let mut sides: [(Side, &DeviceBatch, &DeviceColumn, Vec<usize>); 2] = [
+        (Side::Build, build, &pairs.build, Vec::new()),
+        (Side::Probe, probe, &pairs.probe, Vec::new()),
+    ];
+    for (side, i) in wanted {
+        let (_, batch, _, picked) = sides
+            .iter_mut()
+            .find(|(s, ..)| s == side)
+            .expect("two sides");
+        if *i >= batch.columns().len() {
+            return Err(invalid(
+                GATHER_ROWS,
+                format!("no {side:?} column {i} of {}", batch.columns().len()),
+            ));
+        }
+        picked.push(*i);
+    }
+    let mut gathered: [Vec<Option<DeviceColumn>>; 2] = [Vec::new(), Vec::new()];
+    for (slot, (_, batch, rows, picked)) in gathered.iter_mut().zip(&sides) {
+        if picked.is_empty() {
+            continue;
+        }
+        let columns: Vec<&DeviceColumn> = picked
+            .iter()
+            .map(|&i| batch.columns()[i].as_ref())
+            .collect();
+        let view = IndexView::of_rows(rows)?;
+        *slot = gather_by(kernels, pool, &columns, batch.num_rows(), view)?
+            .into_iter()
+            .map(Some)
+            .collect();
+    }
+    let mut next = [0usize; 2];
+    let mut columns = Vec::with_capacity(wanted.len());
+    for (side, _) in wanted {
+        let s = usize::from(*side == Side::Probe);
+        columns.push(gathered[s][next[s]].take().expect("gathered once"));
+        next[s] += 1;
+    }
+    Ok(columns)
+}
+
 /// An Inner join's output rows for `pairs` (kept pairs, in probe order), on the device: the
 /// build columns by the build rows, then the probe columns by the probe rows, as `schema`.
 /// The same rows as the host's assembly and [`super::gather`] for `JoinKind::Inner`, with the
@@ -584,18 +606,11 @@ pub fn gather_pairs_device(
     pairs: &DevicePairs,
     schema: &SchemaRef,
 ) -> Result<DeviceBatch> {
-    let side = |batch: &DeviceBatch, rows: &DeviceColumn| -> Result<Vec<DeviceColumn>> {
-        let columns: Vec<&DeviceColumn> = batch.columns().iter().map(|c| c.as_ref()).collect();
-        gather_by(
-            kernels,
-            pool,
-            &columns,
-            batch.num_rows(),
-            IndexView::of_rows(rows)?,
-        )
-    };
-    let mut columns = side(build, &pairs.build)?;
-    columns.extend(side(probe, &pairs.probe)?);
+    let wanted: Vec<(Side, usize)> = (0..build.columns().len())
+        .map(|i| (Side::Build, i))
+        .chain((0..probe.columns().len()).map(|i| (Side::Probe, i)))
+        .collect();
+    let columns = gather_pair_columns(kernels, pool, build, probe, pairs, &wanted)?;
     Ok(DeviceBatch::try_new(
         Arc::clone(schema),
         columns,
