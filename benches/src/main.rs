@@ -9,6 +9,7 @@
 
 mod doctor;
 mod gpu_check;
+mod logger;
 mod tpch;
 
 use std::process::ExitCode;
@@ -42,6 +43,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    logger::init();
     match Cli::parse().command {
         Command::Doctor(args) => doctor::run(&args),
         Command::GpuCheck(args) => gpu_check::run(&args),

@@ -3,8 +3,14 @@
 use std::process::Command;
 
 fn cinder(args: &[&str]) -> (i32, String) {
+    cinder_logging(args, "warn")
+}
+
+/// `cinder` with `CINDER_LOG=level`.
+fn cinder_logging(args: &[&str], level: &str) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_cinder"))
         .args(args)
+        .env("CINDER_LOG", level)
         .output()
         .expect("the cinder binary runs");
     let text =
@@ -278,5 +284,35 @@ fn tpch_sf_0_1_answers_agree_on_the_host_path() {
     ]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("22 of 22 queries agree"), "{out}");
+
+    // With the joins DataFusion partitions (at SF0.1 on a few cores, some are) collecting
+    // their build side instead, and device regions on: the same answers.
+    let (code, out) = cinder_logging(
+        &[
+            "tpch",
+            "--scale",
+            "0.1",
+            "--device",
+            "host",
+            "--iterations",
+            "1",
+            "--data",
+            dir.to_str().unwrap(),
+            "--set",
+            "collect_left_joins=true",
+            "--set",
+            "device_regions=true",
+        ],
+        "debug",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("22 of 22 queries agree"), "{out}");
+    // DataFusion partitions joins only with more than one partition (one per core).
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+        assert!(
+            out.contains("partitioned join(s) now collect their build side"),
+            "{out}"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

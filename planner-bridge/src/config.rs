@@ -150,6 +150,11 @@ extensions_options! {
         /// device, and an Inner hash join gathers its output there (cuda mode; experimental:
         /// not yet run on a GPU).
         pub device_regions: bool, default = false
+        /// Whether Cinder's hash joins build one table that every probe partition reads
+        /// (DataFusion's CollectLeft) instead of hash-repartitioning both inputs
+        /// (Partitioned). On one device the exchanges only cost copies; without them a
+        /// device region reaches from a scan through its joins. Experimental.
+        pub collect_left_joins: bool, default = false
         /// Testing only: inject a failure into every batch's device work: none, error
         /// (the query fails, the session goes on) or oom (halve the batch, then CPU).
         pub test_inject_failure: InjectedFailure, default = InjectedFailure::None

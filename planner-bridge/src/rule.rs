@@ -11,10 +11,14 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::combine_partial_final_agg::CombinePartialFinalAggregate;
+use datafusion::physical_optimizer::ensure_requirements::EnsureRequirements;
+use datafusion::physical_optimizer::output_requirements::OutputRequirements;
+use datafusion::physical_optimizer::sanity_checker::SanityCheckPlan;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::filter::FilterExec;
-use datafusion::physical_plan::joins::HashJoinExec;
+use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 
@@ -120,6 +124,11 @@ impl PhysicalOptimizerRule for CinderRule {
             backend,
             config: cinder,
         };
+        let plan = if offload.config.collect_left_joins {
+            collect_left_joins(plan, &offload, config)?
+        } else {
+            plan
+        };
         let moved = plan.transform_up(|node| offload.visit(node))?.data;
         // A projection right over a filter runs as one operator: one trip to the device.
         let fused = moved.transform_up(fuse_filter_projection)?.data;
@@ -134,6 +143,98 @@ impl PhysicalOptimizerRule for CinderRule {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// With `cinder.collect_left_joins`: each Partitioned hash join that Cinder will run becomes
+/// a CollectLeft one, and DataFusion's distribution and sorting requirements are enforced
+/// again. That removes the hash repartitions that fed those joins, collects each build side
+/// into one partition, and repartitions again only where an operator above needs it. A
+/// rewritten plan that fails DataFusion's sanity check is dropped for the original (logged).
+fn collect_left_joins(
+    plan: Arc<dyn ExecutionPlan>,
+    offload: &Offload,
+    config: &ConfigOptions,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let mut joins = 0;
+    let rewritten = Arc::clone(&plan).transform_up(|node| {
+        if let Some(agg) = node.downcast_ref::<AggregateExec>() {
+            return split_aggregate(agg).map(|split| match split {
+                Some(split) => Transformed::yes(split),
+                None => Transformed::no(node),
+            });
+        }
+        let Some(join) = node.downcast_ref::<HashJoinExec>() else {
+            return Ok(Transformed::no(node));
+        };
+        if *join.partition_mode() != PartitionMode::Partitioned || offload.join(join).is_err() {
+            return Ok(Transformed::no(node));
+        }
+        joins += 1;
+        let collect_left = join
+            .builder()
+            .with_partition_mode(PartitionMode::CollectLeft)
+            .reset_state()
+            .build_exec()?;
+        Ok(Transformed::yes(collect_left))
+    })?;
+    if joins == 0 {
+        return Ok(plan);
+    }
+    // As DataFusion's own optimizer does: the root's requirements (its order and single
+    // partition) are held by a marker node while the requirements are enforced, and a
+    // partial aggregate right under its final stage is merged with it again.
+    let enforced = OutputRequirements::new_add_mode()
+        .optimize(rewritten.data, config)
+        .and_then(|p| EnsureRequirements::new().optimize(p, config))
+        .and_then(|p| CombinePartialFinalAggregate::new().optimize(p, config))
+        .and_then(|p| OutputRequirements::new_remove_mode().optimize(p, config))
+        .and_then(|p| SanityCheckPlan::new().optimize(p, config));
+    match enforced {
+        Ok(enforced) => {
+            log::debug!(
+                "cinder: cinder.collect_left_joins: {joins} partitioned join(s) now collect \
+                 their build side"
+            );
+            Ok(enforced)
+        }
+        Err(e) => {
+            log::warn!(
+                "cinder: cinder.collect_left_joins: the rewritten plan is not valid ({e}); \
+                 the joins keep DataFusion's partition modes"
+            );
+            Ok(plan)
+        }
+    }
+}
+
+/// A `SinglePartitioned` aggregate split back into the `Partial` and `FinalPartitioned`
+/// stages DataFusion's planner made (which DataFusion merged because its input was already
+/// partitioned by the group keys). Once a join under it no longer hash-partitions its output,
+/// the first stage then runs on the join's output where it is, and only the aggregate states
+/// cross the exchange; where no exchange is needed the stages are merged again.
+fn split_aggregate(agg: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    if *agg.mode() != AggregateMode::SinglePartitioned {
+        return Ok(None);
+    }
+    let partial = Arc::new(AggregateExec::try_new(
+        AggregateMode::Partial,
+        agg.group_expr().clone(),
+        agg.aggr_expr().to_vec(),
+        agg.filter_expr().to_vec(),
+        Arc::clone(agg.input()),
+        agg.input_schema(),
+    )?);
+    let aggr_expr = partial.aggr_expr().to_vec();
+    let final_stage = AggregateExec::try_new(
+        AggregateMode::FinalPartitioned,
+        partial.group_expr().as_final(),
+        aggr_expr,
+        agg.filter_expr().to_vec(),
+        partial,
+        agg.input_schema(),
+    )?
+    .with_limit_options(agg.limit_options());
+    Ok(Some(Arc::new(final_stage)))
 }
 
 fn contains_cinder(plan: &Arc<dyn ExecutionPlan>) -> bool {

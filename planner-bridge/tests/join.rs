@@ -312,3 +312,77 @@ fn join_children<'a>(lines: &[&'a str]) -> Vec<&'a str> {
     }
     children
 }
+
+/// `cinder.collect_left_joins` turns the joins DataFusion partitioned into CollectLeft ones
+/// with no exchange under their probe sides, so a Cinder producer feeds a join directly; the
+/// answers stay DataFusion's for every join type, for chains of joins, and where an operator
+/// above needed the join's hash partitioning (DataFusion repartitions again there).
+#[tokio::test]
+async fn collect_left_joins_remove_the_exchanges_under_cinder_joins() {
+    let theirs = session(false, true);
+    let ours = session(true, true);
+    ours.sql("SET cinder.collect_left_joins = true")
+        .await
+        .unwrap();
+    let mut queries: Vec<String> = JOINS
+        .iter()
+        .map(|join| {
+            let side = if join.contains("SEMI") || join.contains("ANTI") {
+                if join.starts_with("LEFT") { "l" } else { "r" }
+            } else {
+                "l"
+            };
+            format!(
+                "SELECT {side}.{side}k, count(*), sum({side}.{side}v) FROM l {join} r \
+                 ON l.lk = r.rk AND l.lv < r.rv GROUP BY {side}.{side}k ORDER BY {side}.{side}k"
+            )
+        })
+        .collect();
+    queries.extend(
+        [
+            "SELECT l.lk, r.rv FROM l JOIN r ON l.lk = r.rk WHERE r.rv * 2 > 300 ORDER BY l.lk, r.rv",
+            "SELECT a.lk, count(*) FROM l a JOIN r ON a.lk = r.rk JOIN l b ON r.rs = b.ls \
+             WHERE b.lv > 500 GROUP BY a.lk ORDER BY a.lk",
+            "SELECT l.*, r.* FROM l FULL JOIN r ON l.ls = r.rs ORDER BY lk, lv, ls, rk, rv, rs",
+            "SELECT * FROM l WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.rk = l.lk AND r.rv > l.lv) \
+             ORDER BY lk, lv, ls",
+        ]
+        .map(String::from),
+    );
+    for sql in &queries {
+        let plan = physical(&ours, sql).await;
+        let text = displayable(plan.as_ref()).indent(true).to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(text.contains("CinderHashJoinExec"), "{sql}: {text}");
+        assert!(!text.contains("mode=Partitioned"), "{sql}: {text}");
+        for child in join_children(&lines) {
+            assert!(
+                !child.starts_with("RepartitionExec"),
+                "{sql}: an exchange under a Cinder join:\n{text}"
+            );
+        }
+        let expected = answer(&theirs, physical(&theirs, sql).await).await;
+        assert_eq!(answer(&ours, plan).await, expected, "{sql}");
+    }
+    // The aggregate's first stage runs on the join's output where it is (the stages
+    // DataFusion merged are split again); only its states cross the exchange.
+    let text = displayable(physical(&ours, &queries[0]).await.as_ref())
+        .indent(true)
+        .to_string();
+    assert!(
+        text.lines().collect::<Vec<_>>().windows(2).any(|w| {
+            w[0].trim_start()
+                .starts_with("CinderAggregateExec: mode=Partial")
+                && w[1].trim_start().starts_with("CinderHashJoinExec")
+        }),
+        "{text}"
+    );
+    // Off, the same session plans DataFusion's way.
+    ours.sql("SET cinder.collect_left_joins = false")
+        .await
+        .unwrap();
+    let text = displayable(physical(&ours, &queries[0]).await.as_ref())
+        .indent(true)
+        .to_string();
+    assert!(text.contains("mode=Partitioned"), "{text}");
+}
