@@ -414,6 +414,26 @@ pub struct GatherParams {
 // (checked by `abi_header_matches_rust_mirrors`).
 unsafe impl DeviceRepr for GatherParams {}
 
+/// Rows marked by index, or the marks flipped (`cinder::MarkParams`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MarkParams {
+    /// Device address of the u32 indices.
+    pub indices: u64,
+    /// Device address of the bitmap words (one bit per row).
+    pub bitmap: u64,
+    /// Device address of the u64 count of indices past the rows (zeroed).
+    pub errors: u64,
+    /// Indices.
+    pub n: i64,
+    /// Rows the bitmap covers.
+    pub rows: i64,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::MarkParams`
+// (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for MarkParams {}
+
 #[cfg(test)]
 mod tests {
     use std::mem::{offset_of, size_of};
@@ -716,6 +736,7 @@ mod tests {
                 nullable
             ]
         );
+        layout!(MarkParams, [indices, bitmap, errors, n, rows]);
         layout!(
             AccumulateParams,
             [ops, groups, rows, n_groups, n_ops, pass, shared, reserved]

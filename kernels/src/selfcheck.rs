@@ -83,7 +83,11 @@ pub static CHECKS: &[CheckCase] = &[
     CheckCase {
         module: join::gather::MODULE,
         kernel: join::gather::GATHER_ROWS,
-        covers: &[join::gather::GATHER_STRINGS],
+        covers: &[
+            join::gather::GATHER_STRINGS,
+            join::gather::MARK_ROWS,
+            join::gather::FLIP_BITS,
+        ],
         run: join::gather::check_gather,
     },
     CheckCase {

@@ -3,11 +3,14 @@
 //! the probe run on the device, the pairs come back, and the filter, assembly and gather run
 //! on the host).
 //!
-//! With `cinder.device_regions`, an Inner join whose consumer is a Cinder operator on the
-//! same device ([`CinderHashJoinExec::execute_handoff`]) keeps its output there: the probe
-//! batch goes up whole (or comes on the device from a Cinder producer below), and the pairs,
-//! the residual filter and the gather stay on the device, so the consumer takes the joined
-//! batch with no copy either way. Experimental: not yet run on a GPU.
+//! With `cinder.device_regions`, a join whose consumer is a Cinder operator on the same
+//! device ([`CinderHashJoinExec::execute_handoff`]) keeps its output there: the probe batch
+//! goes up whole (or comes on the device from a Cinder producer below), and the pairs, the
+//! residual filter and the gather (Inner, Left) or compaction of the probe rows (RightSemi,
+//! RightAnti) stay on the device, so the consumer takes the joined batch with no copy either
+//! way. Left, LeftSemi and LeftAnti joins mark the matched build rows on the device and copy
+//! only the marks back, at the end of probing. Right and Full joins take the host path.
+//! Experimental: not yet run on a GPU.
 //!
 //! As in DataFusion, the left input is the build side and the right input probes. With
 //! `PartitionMode::CollectLeft` the build side is collected once and shared by every probe
@@ -43,8 +46,9 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use cinder_cuda::{CudaError, DeviceBatch, DeviceColumn, check_supported};
 use cinder_kernels::expr::device::evaluate_on_device;
 use cinder_kernels::expr::{Program, evaluate, translate};
+use cinder_kernels::filter::compact_device;
 use cinder_kernels::join::device::{DeviceBuild, build_device, probe_device};
-use cinder_kernels::join::gather::{gather_pair_columns, keep_pairs_device};
+use cinder_kernels::join::gather::{DeviceMarks, gather_pair_columns, keep_pairs_device};
 use cinder_kernels::join::{
     BuildTable, JoinAssembler, JoinFilterProgram, JoinIndices, JoinKind, NullMatch, Pairs, Side,
     dense_range, gather, joinable,
@@ -413,9 +417,36 @@ fn output(
     )?)
 }
 
-/// An Inner join's output for one probe batch on the device (with `key_columns`, its keys),
-/// left there: the pairs, the residual filter and the gather of the columns the join's
-/// projection keeps, chunk by chunk. On an error nothing has been handed out.
+/// The join types whose probe batches [`join_on_device`] joins on the device: every one
+/// whose output a probe batch settles with its own pairs (Inner, and Left's matched rows),
+/// whose build rows are settled at the end from marks (Left, LeftSemi, LeftAnti), or whose
+/// rows are the probe rows that matched or did not (RightSemi, RightAnti). Right and Full
+/// joins, whose unmatched probe rows need null build columns, stay on the host path.
+fn device_output_kind(kind: JoinKind) -> bool {
+    matches!(
+        kind,
+        JoinKind::Inner
+            | JoinKind::Left
+            | JoinKind::LeftSemi
+            | JoinKind::LeftAnti
+            | JoinKind::RightSemi
+            | JoinKind::RightAnti
+    )
+}
+
+/// One probe batch joined on the device (with `key_columns`, its keys), its output left
+/// there: the pairs and the residual filter chunk by chunk, then by join type
+/// ([`device_output_kind`]):
+/// - Inner and Left: the columns the join's projection keeps, gathered by each chunk's kept
+///   pairs;
+/// - Left, LeftSemi and LeftAnti: the build rows the kept pairs name, marked in
+///   `build_marks`, from which the end of probing settles the build rows;
+/// - RightSemi and RightAnti: the probe rows some kept pair names (or that none names),
+///   compacted once the batch is done.
+///
+/// On an error nothing has been handed out. `build_marks` may then hold marks of this
+/// batch's kept pairs, which the host path that redoes the batch marks too.
+#[allow(clippy::too_many_arguments)]
 fn join_on_device(
     spec: &JoinSpec,
     rt: &DeviceRuntime,
@@ -424,7 +455,11 @@ fn join_on_device(
     probe_batch: &DeviceBatch,
     key_columns: &[DeviceColumn],
     budget: usize,
+    build_marks: Option<&mut DeviceMarks>,
 ) -> std::result::Result<Vec<DeviceBatch>, KernelError> {
+    let kind = spec.kind;
+    let gathers = matches!(kind, JoinKind::Inner | JoinKind::Left);
+    let probe_rows_out = matches!(kind, JoinKind::RightSemi | JoinKind::RightAnti);
     // The output columns as (side, column): the join schema is the build columns, then the
     // probe columns; only those the projection keeps are gathered.
     let build_columns = build_batch.columns().len();
@@ -442,6 +477,12 @@ fn join_on_device(
     let refs: Vec<&DeviceColumn> = key_columns.iter().collect();
     let rows = probe_batch.num_rows();
     let mut prober = probe_device(&rt.kernels, &rt.pool, device_build, &refs, rows)?;
+    let mut probe_marks = if probe_rows_out {
+        Some(DeviceMarks::new(&rt.pool, rows)?)
+    } else {
+        None
+    };
+    let mut build_marks = build_marks;
     let mut out = Vec::new();
     while let Some(pairs) = prober.next_chunk_on_device(&rt.kernels, &rt.pool, budget)? {
         let pairs = match &spec.filter {
@@ -451,6 +492,15 @@ fn join_on_device(
             None => pairs,
         };
         if pairs.is_empty() {
+            continue;
+        }
+        if let Some(marks) = build_marks.as_deref_mut() {
+            marks.mark(&rt.kernels, &rt.pool, &pairs.build)?;
+        }
+        if let Some(marks) = probe_marks.as_mut() {
+            marks.mark(&rt.kernels, &rt.pool, &pairs.probe)?;
+        }
+        if !gathers {
             continue;
         }
         let columns = gather_pair_columns(
@@ -467,13 +517,46 @@ fn join_on_device(
             pairs.len(),
         )?);
     }
+    if let Some(marks) = probe_marks {
+        // The join schema of RightSemi and RightAnti is the probe side's.
+        let selection = marks.selection(&rt.kernels, &rt.pool, kind == JoinKind::RightAnti)?;
+        let projected = match &spec.projection {
+            Some(p) => probe_batch.project(p)?,
+            None => probe_batch.clone(),
+        };
+        let kept = compact_device(&rt.kernels, &rt.pool, &selection, &projected)?;
+        if kept.num_rows() > 0 {
+            let rows = kept.num_rows();
+            out.push(DeviceBatch::try_from_shared(
+                Arc::clone(&spec.out_schema),
+                kept.into_columns(),
+                rows,
+            )?);
+        }
+    }
     Ok(out)
 }
 
-/// An Inner join of a probe batch already on the device, kept there: the keys evaluated by
-/// the device interpreter, then [`join_on_device`]. `None` when the caller should take the
-/// host path instead: no device build table or batch, or the device ran out of memory
-/// (logged).
+/// The build marks of a partition's device batches, made on first use for the join types
+/// that settle build rows at the end (Left, LeftSemi, LeftAnti); `None` for the others.
+fn build_marks_for<'m>(
+    spec: &JoinSpec,
+    rt: &DeviceRuntime,
+    rows: usize,
+    slot: &'m mut Option<DeviceMarks>,
+) -> std::result::Result<Option<&'m mut DeviceMarks>, KernelError> {
+    if !spec.kind.emits_build_remainder() {
+        return Ok(None);
+    }
+    if slot.is_none() {
+        *slot = Some(DeviceMarks::new(&rt.pool, rows)?);
+    }
+    Ok(slot.as_mut())
+}
+
+/// A join of a probe batch already on the device, kept there: the keys evaluated by the
+/// device interpreter, then [`join_on_device`]. `None` when the caller should take the host
+/// path instead: no device build table or batch, or the device ran out of memory (logged).
 fn try_join_on_device(
     spec: &JoinSpec,
     build: &BuildSide,
@@ -481,6 +564,7 @@ fn try_join_on_device(
     probe: &DeviceBatch,
     budget: usize,
     metrics: &DeviceMetrics,
+    build_marks: &mut Option<DeviceMarks>,
 ) -> Result<Option<Vec<Handoff>>> {
     let Some((build_rt, device_build)) = &build.device else {
         return Ok(None);
@@ -498,7 +582,17 @@ fn try_join_on_device(
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .and_then(|keys| {
-            join_on_device(spec, rt, device_build, &build_batch, probe, &keys, budget)
+            let marks = build_marks_for(spec, rt, build.batch.num_rows(), build_marks)?;
+            join_on_device(
+                spec,
+                rt,
+                device_build,
+                &build_batch,
+                probe,
+                &keys,
+                budget,
+                marks,
+            )
         });
     timer.done();
     metrics.peak_device_bytes.set_max(rt.pool.stats().peak);
@@ -528,9 +622,11 @@ fn probe_device_batch(
     budget: usize,
     metrics: &DeviceMetrics,
     device_output: bool,
+    build_marks: &mut Option<DeviceMarks>,
 ) -> Result<Vec<Handoff>> {
     if device_output
-        && let Some(out) = try_join_on_device(spec, build, rt, &probe, budget, metrics)?
+        && let Some(out) =
+            try_join_on_device(spec, build, rt, &probe, budget, metrics, build_marks)?
     {
         return Ok(out);
     }
@@ -539,11 +635,21 @@ fn probe_device_batch(
     timer.done();
     metrics.bytes_from_device.add(probe.pool_bytes());
     drop(probe);
-    probe_batch(spec, build, &host, assembler, budget, metrics, false)
+    probe_batch(
+        spec,
+        build,
+        &host,
+        assembler,
+        budget,
+        metrics,
+        false,
+        build_marks,
+    )
 }
 
 /// One probe batch through the build side: its output batches, in order. With
-/// `device_output`, an Inner join's output stays on the device where it can.
+/// `device_output`, the output stays on the device where it can ([`join_on_device`]).
+#[allow(clippy::too_many_arguments)]
 fn probe_batch(
     spec: &JoinSpec,
     build: &BuildSide,
@@ -552,6 +658,7 @@ fn probe_batch(
     budget: usize,
     metrics: &DeviceMetrics,
     device_output: bool,
+    build_marks: &mut Option<DeviceMarks>,
 ) -> Result<Vec<Handoff>> {
     if let (true, Some((rt, _))) = (device_output, &build.device) {
         // The probe batch goes up whole; the join runs on it there.
@@ -561,7 +668,8 @@ fn probe_batch(
         match uploaded {
             Ok(on_device) => {
                 metrics.bytes_to_device.add(on_device.pool_bytes());
-                if let Some(out) = try_join_on_device(spec, build, rt, &on_device, budget, metrics)?
+                if let Some(out) =
+                    try_join_on_device(spec, build, rt, &on_device, budget, metrics, build_marks)?
                 {
                     return Ok(out);
                 }
@@ -649,8 +757,11 @@ struct JoinStream<P> {
     /// The device of the join's backend (cuda mode): where handed-over probe batches are.
     runtime: Option<Arc<DeviceRuntime>>,
     pending: VecDeque<Handoff>,
-    /// Whether an Inner join's output may stay on the device (see the module docs).
+    /// Whether the join's output may stay on the device (see the module docs).
     device_output: bool,
+    /// The build rows this partition's device batches matched (Left, LeftSemi, LeftAnti
+    /// with device output), merged into the assembler's flags at the end of probing.
+    build_marks: Option<DeviceMarks>,
     finished: bool,
     failed: bool,
     budget: usize,
@@ -713,6 +824,7 @@ where
                             self.budget,
                             &self.metrics,
                             self.device_output,
+                            &mut self.build_marks,
                         ),
                         (Handoff::Device(batch), Some(rt)) => probe_device_batch(
                             &self.spec,
@@ -723,6 +835,7 @@ where
                             self.budget,
                             &self.metrics,
                             self.device_output,
+                            &mut self.build_marks,
                         ),
                         (Handoff::Device(_), None) => Err(DataFusionError::Internal(
                             "a device batch was handed to a join on the host reference".into(),
@@ -738,6 +851,26 @@ where
                     self.finished = true;
                     if !self.spec.kind.emits_build_remainder() {
                         continue;
+                    }
+                    // The build rows the device batches matched join the host's flags.
+                    if let Some(marks) = self.build_marks.take() {
+                        let Some(rt) = &self.runtime else {
+                            return Some(Err(DataFusionError::Internal(
+                                "device marks of a join on the host reference".into(),
+                            )));
+                        };
+                        let timer = self.metrics.device_time.timer();
+                        let flags = marks.flags(&rt.pool);
+                        timer.done();
+                        match flags {
+                            Ok(flags) => {
+                                self.metrics.bytes_from_device.add(flags.len().div_ceil(8));
+                                for (m, device) in assembler.build_matched.iter_mut().zip(flags) {
+                                    *m |= device;
+                                }
+                            }
+                            Err(e) => return Some(Err(external(e))),
+                        }
                     }
                     // The last probe partition settles the build rows from every
                     // partition's matches (CollectLeft); a Partitioned one from its own.
@@ -895,7 +1028,7 @@ impl CinderHashJoinExec {
         };
         let device_output = self.core.device_regions
             && same_device
-            && self.spec.kind == JoinKind::Inner
+            && device_output_kind(self.spec.kind)
             && device_gatherable(&self.left.schema())
             && device_gatherable(&self.right.schema());
         Ok(self.items(partition, context, device_output)?.boxed())
@@ -980,6 +1113,7 @@ impl CinderHashJoinExec {
             runtime,
             pending: VecDeque::new(),
             device_output,
+            build_marks: None,
             finished: false,
             failed: false,
             budget,

@@ -11,6 +11,11 @@
 // An index past the input (or a null index where the caller said there are none) is counted
 // in `errors` and gives a null or zero row; nothing is read out of bounds.
 // Host reference: Arrow's `take` (kernels/src/join/mod.rs, `gather`).
+//
+// cinder_mark_rows sets the bit of every row its indices name (atomicOr; bits are only ever
+// set, so the order of the pairs does not matter) and counts indices past the rows;
+// cinder_flip_bits inverts the marks of an anti join, leaving the bits past the last row
+// clear. Host reference: mark_rows_host (kernels/src/join/gather.rs).
 
 #include "cinder/abi.cuh"
 
@@ -18,6 +23,7 @@ namespace {
 
 using cinder::GatherColumn;
 using cinder::GatherParams;
+using cinder::MarkParams;
 
 typedef unsigned long long ull;
 
@@ -139,5 +145,35 @@ extern "C" __global__ void cinder_gather_strings(GatherParams p) {
       uint8_t* dst = reinterpret_cast<uint8_t*>(col.out_bytes) + start;
       for (ull k = 0; k < end - start; ++k) dst[k] = src[k];
     }
+  }
+}
+
+// Marks the row of every index (one thread per index, grid stride).
+extern "C" __global__ void cinder_mark_rows(MarkParams p) {
+  const uint32_t* indices = reinterpret_cast<const uint32_t*>(p.indices);
+  uint32_t* words = reinterpret_cast<uint32_t*>(p.bitmap);
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < p.n;
+       i += stride) {
+    const uint32_t row = indices[i];
+    if (static_cast<int64_t>(row) >= p.rows) {
+      atomicAdd(reinterpret_cast<ull*>(p.errors), 1ull);
+      continue;
+    }
+    atomicOr(words + (row >> 5), 1u << (row & 31));
+  }
+}
+
+// Inverts the marks of `rows` rows (one thread per word, grid stride); bits past the last row
+// stay clear.
+extern "C" __global__ void cinder_flip_bits(MarkParams p) {
+  uint32_t* words = reinterpret_cast<uint32_t*>(p.bitmap);
+  const int64_t n_words = (p.rows + 31) >> 5;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t w = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; w < n_words;
+       w += stride) {
+    const int64_t used = p.rows - (w << 5);
+    const uint32_t mask = used >= 32 ? 0xFFFFFFFFu : ((1u << used) - 1u);
+    words[w] = ~words[w] & mask;
   }
 }

@@ -19,7 +19,7 @@ use cinder_cuda::{ColumnBody, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPoo
 
 use super::device::{DevicePairs, exclusive_scan};
 use super::{JoinFilterProgram, JoinIndices, JoinKind, Side, arrow_error, invalid};
-use crate::abi::{GatherColumn, GatherParams};
+use crate::abi::{GatherColumn, GatherParams, MarkParams};
 use crate::embedded::DeviceKernels;
 use crate::expr::device::evaluate_on_device;
 use crate::filter::{compact_columns, zeroed};
@@ -33,6 +33,10 @@ pub const MODULE: &str = "join/gather";
 pub const GATHER_ROWS: &str = "cinder_gather_rows";
 /// String offsets and bytes.
 pub const GATHER_STRINGS: &str = "cinder_gather_strings";
+/// Marks the rows some indices name.
+pub const MARK_ROWS: &str = "cinder_mark_rows";
+/// Inverts the marks.
+pub const FLIP_BITS: &str = "cinder_flip_bits";
 /// The index that marks a null output row (`cinder::GATHER_NULL_INDEX`).
 pub const NULL_INDEX: u32 = u32::MAX;
 
@@ -121,6 +125,177 @@ fn launch(
     // error count. The grid-stride geometry has blocks of a multiple of 32 threads, as the
     // ballots need.
     unsafe { launch_params(kernels, stream, MODULE, kernel, config, params) }
+}
+
+/// One bit per row of a batch on the device, set for each row that some pairs of a semi, anti
+/// or outer join name: the build rows matched so far, or the probe rows of one probe batch
+/// that matched. The pairs stay on the device; only the marks, or the rows they select, are
+/// used. The host reference is [`mark_rows_host`].
+#[derive(Debug)]
+pub struct DeviceMarks {
+    /// `ceil(rows / 32)` words, zeroed at first.
+    bitmap: DeviceBuffer,
+    /// The count of indices past the rows (a u64).
+    errors: DeviceBuffer,
+    rows: usize,
+}
+
+impl DeviceMarks {
+    /// `rows` rows, none marked.
+    pub fn new(pool: &MemoryPool, rows: usize) -> Result<Self> {
+        let device = pool
+            .device()
+            .ok_or_else(|| invalid(MARK_ROWS, "marks need a CUDA pool"))?;
+        if rows >= NULL_INDEX as usize {
+            return Err(invalid(MARK_ROWS, format!("{rows} rows; at most 2^32 - 2")));
+        }
+        let stream = device.stream();
+        Ok(Self {
+            bitmap: zeroed(pool, stream, rows.div_ceil(32) * 4)?,
+            errors: zeroed(pool, stream, 8)?,
+            rows,
+        })
+    }
+
+    /// Rows the marks cover.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Marks the rows `indices` names: a `UInt32` column without nulls, such as a side of
+    /// [`DevicePairs`]. An index past the rows is counted, and [`Self::flags`] and
+    /// [`Self::selection`] report it as an error; nothing is written out of bounds.
+    pub fn mark(
+        &mut self,
+        kernels: &DeviceKernels,
+        pool: &MemoryPool,
+        indices: &DeviceColumn,
+    ) -> Result<()> {
+        let view = IndexView::of_rows(indices)?;
+        if view.len == 0 {
+            return Ok(());
+        }
+        let device = pool
+            .device()
+            .ok_or_else(|| invalid(MARK_ROWS, "marks need a CUDA pool"))?;
+        let stream = device.stream();
+        let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
+        let params = MarkParams {
+            indices: read_ptr(Some(view.buffer), stream, &mut guards),
+            bitmap: write_ptr(&mut self.bitmap, stream, &mut guards)?,
+            errors: write_ptr(&mut self.errors, stream, &mut guards)?,
+            n: view.len as i64,
+            rows: self.rows as i64,
+        };
+        launch_marks(
+            kernels,
+            stream,
+            MARK_ROWS,
+            grid_stride_1d(device, view.len),
+            &params,
+        )?;
+        drop(guards);
+        Ok(())
+    }
+
+    /// An error if some index named no row (waits for the marking kernels).
+    fn check(&self, pool: &MemoryPool) -> Result<()> {
+        let count = pool.download(&self.errors)?;
+        let count = u64::from_le_bytes(count.as_slice()[..8].try_into().expect("8 bytes"));
+        if count > 0 {
+            return Err(invalid(
+                MARK_ROWS,
+                format!("{count} indices name no row of the {} rows", self.rows),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The marks on the host, a flag per row (waits for the kernels).
+    pub fn flags(&self, pool: &MemoryPool) -> Result<Vec<bool>> {
+        self.check(pool)?;
+        if self.rows == 0 {
+            return Ok(Vec::new());
+        }
+        let words = pool.download(&self.bitmap)?;
+        let bytes = words.as_slice();
+        Ok((0..self.rows)
+            .map(|r| (bytes[r >> 3] >> (r & 7)) & 1 == 1)
+            .collect())
+    }
+
+    /// The marks as a Boolean column without nulls, inverted first when `invert` (an anti
+    /// join keeps the rows nothing matched): the selection [`crate::filter::compact_device`]
+    /// takes. Waits for the count of bad indices.
+    pub fn selection(
+        mut self,
+        kernels: &DeviceKernels,
+        pool: &MemoryPool,
+        invert: bool,
+    ) -> Result<DeviceColumn> {
+        self.check(pool)?;
+        if invert && self.rows > 0 {
+            let device = pool
+                .device()
+                .ok_or_else(|| invalid(FLIP_BITS, "marks need a CUDA pool"))?;
+            let stream = device.stream();
+            let mut guards: Vec<SyncOnDrop<'_>> = Vec::new();
+            let params = MarkParams {
+                bitmap: write_ptr(&mut self.bitmap, stream, &mut guards)?,
+                rows: self.rows as i64,
+                ..MarkParams::default()
+            };
+            let words = self.rows.div_ceil(32);
+            launch_marks(
+                kernels,
+                stream,
+                FLIP_BITS,
+                grid_stride_1d(device, words),
+                &params,
+            )?;
+            drop(guards);
+        }
+        Ok(DeviceColumn::from_parts(
+            DataType::Boolean,
+            self.rows,
+            0,
+            None,
+            ColumnBody::Boolean {
+                values: self.bitmap,
+            },
+        )?)
+    }
+}
+
+fn launch_marks(
+    kernels: &DeviceKernels,
+    stream: &cinder_cuda::driver::CudaStream,
+    kernel: &'static str,
+    config: cinder_cuda::driver::LaunchConfig,
+    params: &MarkParams,
+) -> Result<()> {
+    // SAFETY: both kernels take one `cinder::MarkParams` by value, mirrored by `params`, whose
+    // addresses the caller took from live pool buffers: `n` u32 indices, `ceil(rows / 32)`
+    // bitmap words and the u64 error count (`cinder_flip_bits` reads only the bitmap and
+    // `rows`). The kernels write a bit only for an index below `rows`, with grid strides.
+    unsafe { launch_params(kernels, stream, MODULE, kernel, config, params) }
+}
+
+/// The host reference of [`DeviceMarks::mark`]: sets `flags[i]` for every index `i`; an index
+/// past the flags is an error (and nothing is marked).
+pub fn mark_rows_host(flags: &mut [bool], indices: &[u32]) -> Result<()> {
+    let rows = flags.len();
+    let bad = indices.iter().filter(|&&i| i as usize >= rows).count();
+    if bad > 0 {
+        return Err(invalid(
+            MARK_ROWS,
+            format!("{bad} indices name no row of the {rows} rows"),
+        ));
+    }
+    for &i in indices {
+        flags[i as usize] = true;
+    }
+    Ok(())
 }
 
 /// The rows `indices` names of `columns` (each of `source_rows` rows), as new columns on the
@@ -794,15 +969,31 @@ fn pipeline_inputs(rows: usize, seed: u64) -> Result<PipelineInputs> {
     Ok((build, probe, filters))
 }
 
-/// The host reference of the Inner join pipeline: chunks of `budget` pairs, the filter,
-/// the assembly and the gather, concatenated.
+/// The host reference of the join pipeline: chunks of `budget` pairs and the filter; the
+/// Inner join's output (the assembly and the gather, concatenated), and the build and probe
+/// rows the kept pairs name ([`mark_rows_host`]), which semi, anti and outer joins use.
+struct HostPipeline {
+    inner: RecordBatch,
+    build_marks: Vec<bool>,
+    probe_marks: Vec<bool>,
+}
+
+impl HostPipeline {
+    /// The probe rows a RightSemi join keeps, or with `anti` a RightAnti join.
+    fn probe_rows(&self, probe: &RecordBatch, anti: bool) -> Result<RecordBatch> {
+        let keep: arrow::array::BooleanArray =
+            self.probe_marks.iter().map(|&m| Some(m != anti)).collect();
+        arrow::compute::filter_record_batch(probe, &keep).map_err(arrow_error)
+    }
+}
+
 fn host_pipeline(
     build: &RecordBatch,
     probe: &RecordBatch,
     filter: Option<&JoinFilterProgram>,
     budget: usize,
     schema: &SchemaRef,
-) -> Result<RecordBatch> {
+) -> Result<HostPipeline> {
     let key = |b: &RecordBatch| vec![Arc::clone(b.columns().last().expect("a key column"))];
     let table = super::BuildTable::new(
         &key(build),
@@ -812,12 +1003,22 @@ fn host_pipeline(
     let mut prober = table.prober(&key(probe), probe.num_rows())?;
     let mut assembler = super::JoinAssembler::new(JoinKind::Inner, build.num_rows());
     let mut probe_matched = vec![false; probe.num_rows()];
+    let mut build_marks = vec![false; build.num_rows()];
+    let mut probe_marks = vec![false; probe.num_rows()];
     let mut out = Vec::new();
     while let Some(pairs) = prober.next_chunk(budget) {
         let kept = match filter {
             Some(f) => f.keep(build, probe, &pairs)?,
             None => vec![true; pairs.build.len()],
         };
+        let take = |side: &[u32]| -> Vec<u32> {
+            side.iter()
+                .zip(&kept)
+                .filter_map(|(&r, &k)| k.then_some(r))
+                .collect()
+        };
+        mark_rows_host(&mut build_marks, &take(&pairs.build))?;
+        mark_rows_host(&mut probe_marks, &take(&pairs.probe))?;
         let indices = assembler.chunk(&pairs, &kept, &mut probe_matched);
         out.push(super::gather(
             JoinKind::Inner,
@@ -827,7 +1028,11 @@ fn host_pipeline(
             schema,
         )?);
     }
-    arrow::compute::concat_batches(schema, &out).map_err(arrow_error)
+    Ok(HostPipeline {
+        inner: arrow::compute::concat_batches(schema, &out).map_err(arrow_error)?,
+        build_marks,
+        probe_marks,
+    })
 }
 
 /// The self-check's Inner join pipeline on the device (pairs, filter and gather without a
@@ -848,7 +1053,7 @@ fn check_join_pipeline(
     let dense = super::dense_range(&build_key, build.num_rows(), nulls);
     let budget = 1000.max(rows / 4);
     // The host's answers, once per filter for both device paths.
-    let expected: Vec<RecordBatch> = filters
+    let expected: Vec<HostPipeline> = filters
         .iter()
         .map(|(_, filter)| host_pipeline(&build, &probe, filter.as_ref(), budget, &schema))
         .collect::<Result<_>>()?;
@@ -872,6 +1077,8 @@ fn check_join_pipeline(
                 probe.num_rows(),
             )?;
             let mut chunks = Vec::new();
+            let mut build_marks = DeviceMarks::new(env.pool, build.num_rows())?;
+            let mut probe_marks = DeviceMarks::new(env.pool, probe.num_rows())?;
             while let Some(pairs) = prober.next_chunk_on_device(env.kernels, env.pool, budget)? {
                 let pairs = match filter {
                     Some(f) => keep_pairs_device(
@@ -884,6 +1091,8 @@ fn check_join_pipeline(
                     )?,
                     None => pairs,
                 };
+                build_marks.mark(env.kernels, env.pool, &pairs.build)?;
+                probe_marks.mark(env.kernels, env.pool, &pairs.probe)?;
                 chunks.push(gather_pairs_device(
                     env.kernels,
                     env.pool,
@@ -899,20 +1108,76 @@ fn check_join_pipeline(
                 .map(|c| c.download(env.pool))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             let got = arrow::compute::concat_batches(&schema, &got).map_err(arrow_error)?;
-            outcome.compared += expected.num_rows() * expected.num_columns();
-            if *expected != got {
-                outcome.mismatches += 1;
-                outcome.first_mismatch.get_or_insert_with(|| {
-                    format!(
-                        "Inner join on the device ({label}, {}): {}",
-                        if device_build.is_dense() {
-                            "dense keys"
-                        } else {
-                            "hash table"
-                        },
-                        first_difference(expected, &got)
-                    )
-                });
+            let path = if device_build.is_dense() {
+                "dense keys"
+            } else {
+                "hash table"
+            };
+            // The marks: the build rows any kept pair named (what Left, LeftSemi and
+            // LeftAnti settle from), and the probe rows a RightSemi or RightAnti join keeps,
+            // compacted on the device.
+            let probe_flags = probe_marks.flags(env.pool)?;
+            for (side, got, expected) in [
+                ("build", build_marks.flags(env.pool)?, &expected.build_marks),
+                ("probe", probe_flags.clone(), &expected.probe_marks),
+            ] {
+                outcome.compared += got.len();
+                if got != *expected {
+                    outcome.mismatches += 1;
+                    let row = got.iter().zip(expected).position(|(g, e)| g != e);
+                    outcome.first_mismatch.get_or_insert_with(|| {
+                        format!(
+                            "{side} marks on the device ({label}, {path}): first differ at \
+                             row {row:?}"
+                        )
+                    });
+                }
+            }
+            let mut record = |what: &str, expected: &RecordBatch, got: &RecordBatch| {
+                outcome.compared += expected.num_rows() * expected.num_columns();
+                if expected != got {
+                    outcome.mismatches += 1;
+                    outcome.first_mismatch.get_or_insert_with(|| {
+                        format!(
+                            "{what} on the device ({label}, {path}): {}",
+                            first_difference(expected, got)
+                        )
+                    });
+                }
+            };
+            record("Inner join", &expected.inner, &got);
+            // RightSemi from the probe marks themselves; RightAnti from the same marks made
+            // again from their flags (a selection consumes its marks).
+            let mut probe_marks = Some(probe_marks);
+            for anti in [false, true] {
+                let marks = match probe_marks.take() {
+                    Some(marks) => marks,
+                    None => {
+                        let mut marks = DeviceMarks::new(env.pool, probe.num_rows())?;
+                        let rows: Vec<u32> = (0..probe.num_rows() as u32)
+                            .filter(|&r| probe_flags[r as usize])
+                            .collect();
+                        if !rows.is_empty() {
+                            let indices = DeviceColumn::upload(env.pool, &UInt32Array::from(rows))?;
+                            marks.mark(env.kernels, env.pool, &indices)?;
+                        }
+                        marks
+                    }
+                };
+                let selection = marks.selection(env.kernels, env.pool, anti)?;
+                let kept = crate::filter::compact_device(
+                    env.kernels,
+                    env.pool,
+                    &selection,
+                    &probe_on_device,
+                )?
+                .download(env.pool)?;
+                let what = if anti {
+                    "RightAnti rows"
+                } else {
+                    "RightSemi rows"
+                };
+                record(what, &expected.probe_rows(&probe, anti)?, &kept);
             }
         }
     }
@@ -1076,6 +1341,27 @@ mod tests {
         assert_eq!(text.len(), 2);
     }
 
+    /// The marks' host reference sets each named row once however often it is named, and
+    /// refuses an index past the rows without marking anything; the device marks need a
+    /// CUDA pool.
+    #[test]
+    fn marks_set_named_rows_and_refuse_rows_past_the_end() {
+        let mut flags = vec![false; 5];
+        mark_rows_host(&mut flags, &[3, 0, 3, 3]).unwrap();
+        assert_eq!(flags, [true, false, false, true, false]);
+        mark_rows_host(&mut flags, &[]).unwrap();
+        let err = mark_rows_host(&mut flags, &[1, 5, 9]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("2 indices name no row of the 5 rows"),
+            "{err}"
+        );
+        assert_eq!(flags, [true, false, false, true, false]);
+        let pool = MemoryPool::host(PoolConfig::default()).unwrap();
+        let err = DeviceMarks::new(&pool, 5).unwrap_err();
+        assert!(err.to_string().contains("need a CUDA pool"), "{err}");
+    }
+
     /// The host half of the join pipeline check: the filter keeps some pairs and not
     /// others, the rejecting filter keeps none, and chunking does not change the result.
     #[test]
@@ -1087,8 +1373,26 @@ mod tests {
             let whole =
                 host_pipeline(&build, &probe, filter.as_ref(), usize::MAX / 2, &schema).unwrap();
             let chunked = host_pipeline(&build, &probe, filter.as_ref(), 97, &schema).unwrap();
-            assert_eq!(whole, chunked, "{label}");
-            sizes.push(whole.num_rows());
+            assert_eq!(whole.inner, chunked.inner, "{label}");
+            assert_eq!(whole.build_marks, chunked.build_marks, "{label}");
+            assert_eq!(whole.probe_marks, chunked.probe_marks, "{label}");
+            sizes.push(whole.inner.num_rows());
+            // The marks are the rows the Inner output names: its probe rows are the
+            // RightSemi rows, and together with the RightAnti rows they are every probe row.
+            let semi = whole.probe_rows(&probe, false).unwrap();
+            let anti = whole.probe_rows(&probe, true).unwrap();
+            assert_eq!(
+                semi.num_rows() + anti.num_rows(),
+                probe.num_rows(),
+                "{label}"
+            );
+            let marked = whole.probe_marks.iter().filter(|&&m| m).count();
+            assert_eq!(semi.num_rows(), marked, "{label}");
+            assert_eq!(
+                whole.build_marks.iter().any(|&m| m),
+                whole.inner.num_rows() > 0,
+                "{label}"
+            );
         }
         assert!(sizes[0] > 500, "{sizes:?}");
         assert!(0 < sizes[1] && sizes[1] < sizes[0], "{sizes:?}");

@@ -393,4 +393,14 @@ struct GatherParams {
   int32_t nullable;      // 0: a GATHER_NULL_INDEX is an error (the output has no null rows)
 };
 
+// Marking rows named by indices (cinder_mark_rows), and flipping the marks (cinder_flip_bits):
+// which build or probe rows a semi, anti or outer join's pairs matched.
+struct MarkParams {
+  uint64_t indices;  // uint32 per index: a row below `rows`
+  uint64_t bitmap;   // uint32 words, one bit per row (LSB first), ceil(rows / 32) of them
+  uint64_t errors;   // device address of a uint64 count of indices at or past `rows`, zeroed
+  int64_t n;         // indices
+  int64_t rows;      // rows the bitmap covers
+};
+
 }  // namespace cinder
