@@ -414,6 +414,56 @@ pub struct GatherParams {
 // (checked by `abi_header_matches_rust_mirrors`).
 unsafe impl DeviceRepr for GatherParams {}
 
+/// One column of one piece of a concatenation (`cinder::ConcatColumn`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConcatColumn {
+    /// Input values, Boolean bitmap or string offsets.
+    pub data: u64,
+    /// Input validity bitmap, or 0.
+    pub validity: u64,
+    /// Strings: input bytes.
+    pub bytes: u64,
+    /// Output values, zeroed Boolean bitmap or string offsets.
+    pub out_data: u64,
+    /// Output validity bitmap (zeroed), or 0 when no output row is null.
+    pub out_validity: u64,
+    /// Strings: output bytes.
+    pub out_bytes: u64,
+    /// Strings: the output byte where this piece's bytes start.
+    pub byte_base: u64,
+    /// Bytes per value (1, 2, 4, 8, 16); 0 for Boolean; -1 for strings.
+    pub width: i32,
+    /// Strings: bytes per offset (4 or 8).
+    pub offset_width: i32,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::ConcatColumn`
+// (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for ConcatColumn {}
+
+/// One piece of a concatenation (`cinder::ConcatParams`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConcatParams {
+    /// Device address of the `ConcatColumn`s.
+    pub columns: u64,
+    /// Rows of this piece.
+    pub rows: i64,
+    /// The output row of its first row.
+    pub at: i64,
+    /// Output rows.
+    pub total: i64,
+    /// Columns.
+    pub n_columns: i32,
+    /// Zero.
+    pub reserved: i32,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, plain integers only, laid out as `cinder::ConcatParams`
+// (checked by `abi_header_matches_rust_mirrors`).
+unsafe impl DeviceRepr for ConcatParams {}
+
 /// Rows marked by index, or the marks flipped (`cinder::MarkParams`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -737,6 +787,24 @@ mod tests {
             ]
         );
         layout!(MarkParams, [indices, bitmap, errors, n, rows]);
+        layout!(
+            ConcatColumn,
+            [
+                data,
+                validity,
+                bytes,
+                out_data,
+                out_validity,
+                out_bytes,
+                byte_base,
+                width,
+                offset_width
+            ]
+        );
+        layout!(
+            ConcatParams,
+            [columns, rows, at, total, n_columns, reserved]
+        );
         layout!(
             AccumulateParams,
             [ops, groups, rows, n_groups, n_ops, pass, shared, reserved]

@@ -16,6 +16,7 @@
 
 pub mod abi;
 pub mod aggregate;
+pub mod concat;
 pub mod embedded;
 pub mod expr;
 pub mod filter;

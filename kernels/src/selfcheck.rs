@@ -6,7 +6,7 @@
 use cinder_cuda::{Device, MemoryPool};
 
 use crate::embedded::DeviceKernels;
-use crate::{Result, aggregate, expr, filter, hash, join};
+use crate::{Result, aggregate, concat, expr, filter, hash, join};
 
 /// What a check runs against.
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +89,12 @@ pub static CHECKS: &[CheckCase] = &[
             join::gather::FLIP_BITS,
         ],
         run: join::gather::check_gather,
+    },
+    CheckCase {
+        module: concat::MODULE,
+        kernel: concat::CONCAT_ROWS,
+        covers: &[],
+        run: concat::check_concat,
     },
     CheckCase {
         module: filter::MODULE,

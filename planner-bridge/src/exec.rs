@@ -44,6 +44,7 @@ use futures::StreamExt;
 
 use cinder_cuda::{CudaError, DeviceBatch};
 use cinder_kernels::KernelError;
+use cinder_kernels::concat::concat_device;
 use cinder_kernels::expr::{Program, translate};
 use cinder_kernels::filter::{filter_device, filter_host, project_device, project_host};
 
@@ -196,6 +197,7 @@ impl OperatorCore {
                     items,
                     self.batch_rows,
                     input.schema(),
+                    device_concat(&self.backend),
                 )));
             } else if let Some(op) = input.downcast_ref::<CinderFilterExec>() {
                 (
@@ -231,6 +233,7 @@ impl OperatorCore {
             items,
             self.batch_rows,
             input.schema(),
+            device_concat(&self.backend),
         )))
     }
 
@@ -635,76 +638,136 @@ impl Handoff {
 /// Handed-over batches, in order.
 pub(crate) type HandoffStream = futures::stream::BoxStream<'static, Result<Handoff>>;
 
+/// How [`coalesce_handoff`] concatenates device batches on the device (`concat_device` on
+/// the consumer's device).
+pub(crate) type DeviceConcat =
+    Arc<dyn Fn(&[DeviceBatch]) -> std::result::Result<DeviceBatch, KernelError> + Send + Sync>;
+
+/// The [`DeviceConcat`] for `backend`: `concat_device` on its device; none on the host.
+pub(crate) fn device_concat(backend: &Backend) -> Option<DeviceConcat> {
+    match backend {
+        Backend::Cuda(rt) => {
+            let rt = Arc::clone(rt);
+            Some(Arc::new(move |batches: &[DeviceBatch]| {
+                concat_device(&rt.kernels, &rt.pool, batches)
+            }))
+        }
+        Backend::Host => None,
+    }
+}
+
 /// `items` with consecutive host batches concatenated up to at least `rows` rows (as
-/// [`coalesce`] does), device batches passed on as they are (after the host rows gathered
-/// before them), and empty batches dropped.
+/// [`coalesce`] does) and consecutive device batches too, on the device with `device` (without
+/// it they pass on as they are), in order; empty batches are dropped. If the device runs out
+/// of memory concatenating, the held device batches pass on as they are (logged).
 pub(crate) fn coalesce_handoff(
     items: HandoffStream,
     rows: usize,
     schema: SchemaRef,
+    device: Option<DeviceConcat>,
 ) -> HandoffStream {
     struct State {
         items: HandoffStream,
         held: Vec<RecordBatch>,
         held_rows: usize,
-        /// A device batch to hand out after the held host rows.
-        next: Option<Handoff>,
+        held_device: Vec<DeviceBatch>,
+        held_device_rows: usize,
+        /// Batches ready to hand out, in order.
+        out: std::collections::VecDeque<Result<Handoff>>,
         done: bool,
     }
-    fn flush(
-        held: &mut Vec<RecordBatch>,
-        held_rows: &mut usize,
-        schema: &SchemaRef,
-    ) -> Option<Result<Handoff>> {
-        if held.is_empty() {
-            return None;
+    impl State {
+        fn flush_host(&mut self, schema: &SchemaRef) {
+            if self.held.is_empty() {
+                return;
+            }
+            let batches = std::mem::take(&mut self.held);
+            self.held_rows = 0;
+            self.out
+                .push_back(concat(schema, batches).map(Handoff::Host));
         }
-        let batches = std::mem::take(held);
-        *held_rows = 0;
-        Some(concat(schema, batches).map(Handoff::Host))
+        fn flush_device(&mut self, device: Option<&DeviceConcat>) {
+            let batches = std::mem::take(&mut self.held_device);
+            self.held_device_rows = 0;
+            let joined = match (batches.len(), device) {
+                (0, _) => return,
+                (1, _) | (_, None) => None,
+                (_, Some(concat)) => Some(concat(&batches)),
+            };
+            match joined {
+                None => self
+                    .out
+                    .extend(batches.into_iter().map(|b| Ok(Handoff::Device(b)))),
+                Some(Ok(batch)) => self.out.push_back(Ok(Handoff::Device(batch))),
+                Some(Err(e @ KernelError::Cuda(CudaError::OutOfMemory { .. }))) => {
+                    log::warn!(
+                        "cinder: {e}; {} device batches go on without being concatenated",
+                        batches.len()
+                    );
+                    self.out
+                        .extend(batches.into_iter().map(|b| Ok(Handoff::Device(b))));
+                }
+                Some(Err(e)) => self.out.push_back(Err(external(e))),
+            }
+        }
     }
     let state = State {
         items,
         held: Vec::new(),
         held_rows: 0,
-        next: None,
+        held_device: Vec::new(),
+        held_device_rows: 0,
+        out: std::collections::VecDeque::new(),
         done: false,
     };
     futures::stream::unfold(state, move |mut st| {
         let schema = Arc::clone(&schema);
+        let device = device.clone();
         async move {
             loop {
-                if let Some(item) = st.next.take() {
-                    return Some((Ok(item), st));
+                if let Some(item) = st.out.pop_front() {
+                    if item.is_err() {
+                        // An error ends the stream.
+                        st.done = true;
+                        st.out.clear();
+                        st.held.clear();
+                        st.held_device.clear();
+                    }
+                    return Some((item, st));
                 }
                 if st.done {
-                    let out = flush(&mut st.held, &mut st.held_rows, &schema)?;
-                    return Some((out, st));
+                    st.flush_host(&schema);
+                    st.flush_device(device.as_ref());
+                    if st.out.is_empty() {
+                        return None;
+                    }
+                    continue;
                 }
                 match st.items.next().await {
                     None => st.done = true,
                     Some(Err(e)) => {
                         st.done = true;
                         st.held.clear();
+                        st.held_device.clear();
                         return Some((Err(e), st));
                     }
                     Some(Ok(item)) if item.num_rows() == 0 => {}
                     Some(Ok(Handoff::Host(batch))) => {
+                        st.flush_device(device.as_ref());
                         st.held_rows += batch.num_rows();
                         st.held.push(batch);
                         if st.held_rows >= rows {
-                            let out =
-                                flush(&mut st.held, &mut st.held_rows, &schema).expect("held rows");
-                            return Some((out, st));
+                            st.flush_host(&schema);
                         }
                     }
-                    Some(Ok(device)) => match flush(&mut st.held, &mut st.held_rows, &schema) {
-                        Some(out) => {
-                            st.next = Some(device);
-                            return Some((out, st));
+                    Some(Ok(Handoff::Device(batch))) => {
+                        st.flush_host(&schema);
+                        st.held_device_rows += batch.num_rows();
+                        st.held_device.push(batch);
+                        if st.held_device_rows >= rows {
+                            st.flush_device(device.as_ref());
                         }
-                        None => return Some((Ok(device), st)),
-                    },
+                    }
                 }
             }
         }
@@ -1634,12 +1697,17 @@ mod tests {
             Ok(Handoff::Host(batch(1))),
         ];
         let out: Vec<(bool, usize)> = futures::executor::block_on(
-            coalesce_handoff(futures::stream::iter(items).boxed(), 6, batch(0).schema())
-                .map(|item| {
-                    let item = item.unwrap();
-                    (matches!(item, Handoff::Device(_)), item.num_rows())
-                })
-                .collect::<Vec<_>>(),
+            coalesce_handoff(
+                futures::stream::iter(items).boxed(),
+                6,
+                batch(0).schema(),
+                None,
+            )
+            .map(|item| {
+                let item = item.unwrap();
+                (matches!(item, Handoff::Device(_)), item.num_rows())
+            })
+            .collect::<Vec<_>>(),
         );
         assert_eq!(out, [(false, 7), (false, 5), (true, 2), (false, 1)]);
 
@@ -1649,14 +1717,107 @@ mod tests {
             Ok(Handoff::Host(batch(3))),
         ];
         let out: Vec<Result<Handoff>> = futures::executor::block_on(
-            coalesce_handoff(futures::stream::iter(failing).boxed(), 6, batch(0).schema())
-                .collect::<Vec<_>>(),
+            coalesce_handoff(
+                futures::stream::iter(failing).boxed(),
+                6,
+                batch(0).schema(),
+                None,
+            )
+            .collect::<Vec<_>>(),
         );
         assert_eq!(out.len(), 1);
         assert!(
             out[0]
                 .as_ref()
                 .is_err_and(|e| e.to_string().contains("boom"))
+        );
+    }
+
+    /// Consecutive device batches are concatenated up to the target by the device's
+    /// concatenation (here one on the host pool); after out-of-memory they go on one by one,
+    /// and another error ends the stream.
+    #[test]
+    fn handed_over_device_batches_are_concatenated_on_the_device() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let pool =
+            Arc::new(cinder_cuda::MemoryPool::host(cinder_cuda::PoolConfig::default()).unwrap());
+        let up = |rows: i32| Handoff::Device(DeviceBatch::upload(&pool, &batch(rows)).unwrap());
+        let items = || -> Vec<Result<Handoff>> {
+            vec![
+                Ok(up(2)),
+                Ok(up(3)),
+                Ok(up(0)),
+                Ok(up(4)),
+                Ok(up(1)),
+                Ok(Handoff::Host(batch(2))),
+                Ok(up(7)),
+                Ok(up(1)),
+            ]
+        };
+        let run = |concat: DeviceConcat| -> Vec<Result<(bool, usize)>> {
+            futures::executor::block_on(
+                coalesce_handoff(
+                    futures::stream::iter(items()).boxed(),
+                    6,
+                    batch(0).schema(),
+                    Some(concat),
+                )
+                .map(|item| item.map(|i| (matches!(i, Handoff::Device(_)), i.num_rows())))
+                .collect::<Vec<_>>(),
+            )
+        };
+        // Concatenation on the host pool: download, concatenate, upload.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (p, c) = (Arc::clone(&pool), Arc::clone(&calls));
+        let host_concat: DeviceConcat = Arc::new(move |batches: &[DeviceBatch]| {
+            c.fetch_add(1, Ordering::Relaxed);
+            let host: Vec<RecordBatch> = batches.iter().map(|b| b.download(&p).unwrap()).collect();
+            let joined = concat_batches(&host[0].schema(), &host).unwrap();
+            Ok(DeviceBatch::upload(&p, &joined)?)
+        });
+        let out: Vec<(bool, usize)> = run(host_concat).into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(
+            out,
+            [(true, 9), (true, 1), (false, 2), (true, 7), (true, 1)]
+        );
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            1,
+            "one concatenation of 3 batches"
+        );
+
+        let oom: DeviceConcat = Arc::new(|_: &[DeviceBatch]| {
+            Err(KernelError::Cuda(CudaError::OutOfMemory {
+                requested: 1,
+                available: 0,
+            }))
+        });
+        let out: Vec<(bool, usize)> = run(oom).into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(
+            out,
+            [
+                (true, 2),
+                (true, 3),
+                (true, 4),
+                (true, 1),
+                (false, 2),
+                (true, 7),
+                (true, 1)
+            ]
+        );
+
+        let broken: DeviceConcat = Arc::new(|_: &[DeviceBatch]| {
+            Err(KernelError::InvalidArgument {
+                kernel: "test",
+                reason: "broken".into(),
+            })
+        });
+        let out = run(broken);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(
+            out[0]
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("broken"))
         );
     }
 }

@@ -393,6 +393,29 @@ struct GatherParams {
   int32_t nullable;      // 0: a GATHER_NULL_INDEX is an error (the output has no null rows)
 };
 
+// Concatenating batches on the device (cinder_concat_rows): one piece (an input batch) at a
+// time, each column of the piece written at output row `at`.
+struct ConcatColumn {
+  uint64_t data;          // input: fixed-width values, a Boolean bitmap, or string offsets
+  uint64_t validity;      // input validity bitmap, or 0 (no nulls)
+  uint64_t bytes;         // strings: input bytes
+  uint64_t out_data;      // output: values, a zeroed Boolean bitmap, or string offsets
+  uint64_t out_validity;  // output validity bitmap (zeroed), or 0 when no output row is null
+  uint64_t out_bytes;     // strings: output bytes
+  uint64_t byte_base;     // strings: the output byte where this piece's bytes start
+  int32_t width;          // bytes per value: 1, 2, 4, 8 or 16; 0 for Boolean; -1 for strings
+  int32_t offset_width;   // strings: 4 or 8 bytes per offset (input and output alike)
+};
+
+struct ConcatParams {
+  uint64_t columns;  // device address of ConcatColumn[n_columns]
+  int64_t rows;      // rows of this piece
+  int64_t at;        // the output row of its first row
+  int64_t total;     // output rows (the piece that ends there writes the closing offset)
+  int32_t n_columns;
+  int32_t reserved;
+};
+
 // Marking rows named by indices (cinder_mark_rows), and flipping the marks (cinder_flip_bits):
 // which build or probe rows a semi, anti or outer join's pairs matched.
 struct MarkParams {
