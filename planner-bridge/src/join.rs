@@ -32,6 +32,7 @@ use datafusion::common::{DataFusionError, JoinSide, JoinType, NullEquality, Resu
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::metrics::{BaselineMetrics, MetricsSet, RecordOutput};
 use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
@@ -44,6 +45,7 @@ use futures::StreamExt;
 use futures::future::{BoxFuture, FutureExt, Shared};
 
 use cinder_cuda::{CudaError, DeviceBatch, DeviceColumn, check_supported};
+use cinder_kernels::concat::concat_device;
 use cinder_kernels::expr::device::evaluate_on_device;
 use cinder_kernels::expr::{Program, evaluate, translate};
 use cinder_kernels::filter::compact_device;
@@ -171,8 +173,12 @@ pub(crate) struct JoinSpecHandle(Arc<JoinSpec>);
 /// The collected build side of a CollectLeft join, shared by the probe partitions.
 #[derive(Debug)]
 struct BuildSide {
-    batch: RecordBatch,
-    /// The build keys, evaluated on the host.
+    /// Build rows.
+    rows: usize,
+    /// The build rows on the host: collected there, or, for a build side collected on the
+    /// device, copied back on first use (by the joins and batches that take the host path).
+    batch: OnceLock<std::result::Result<RecordBatch, String>>,
+    /// The build keys, on the host.
     keys: Vec<ArrayRef>,
     /// The host reference's table (host mode, and device out-of-memory fallback), built on
     /// first use.
@@ -182,12 +188,14 @@ struct BuildSide {
     device: Option<(Arc<DeviceRuntime>, DeviceBuild)>,
     /// The whole build batch on the device, for joins that keep their output there.
     device_batch: Mutex<DeviceBuildBatch>,
+    /// The device of the join's backend (cuda mode), where `device_batch` is.
+    runtime: Option<Arc<DeviceRuntime>>,
     /// Build rows matched by any finished probe partition.
     matched: Mutex<Vec<bool>>,
     /// Probe partitions still running.
     remaining: AtomicUsize,
     /// The build side's memory in DataFusion's pool, held as long as the build side.
-    _reservation: MemoryReservation,
+    reservation: MemoryReservation,
 }
 
 type SharedBuild =
@@ -239,24 +247,88 @@ impl CinderHashJoinExec {
     }
 }
 
-/// Collects every partition of `left` and groups it by the join keys.
+/// Where a join's build rows come from: `left`'s partitions executed as DataFusion streams,
+/// or batches handed over by the Cinder operators under it (with `cinder.device_regions`,
+/// on the device).
+enum BuildInput {
+    Plan(Arc<dyn ExecutionPlan>, std::ops::Range<usize>),
+    Handoff(Vec<HandoffStream>),
+}
+
+/// Collects the build rows and groups them by the join keys: on the host, or (handed over on
+/// the device) concatenated on the device with the keys evaluated there.
 async fn collect_build(
-    left: Arc<dyn ExecutionPlan>,
-    partitions: std::ops::Range<usize>,
+    input: BuildInput,
+    schema: SchemaRef,
     context: Arc<TaskContext>,
     spec: Arc<JoinSpec>,
     probe_partitions: usize,
     backend: Backend,
     metrics: DeviceMetrics,
 ) -> Result<Arc<BuildSide>> {
-    let schema = left.schema();
     let mut batches = Vec::new();
-    for p in partitions {
-        let mut stream = left.execute(p, Arc::clone(&context))?;
-        while let Some(batch) = stream.next().await {
-            let batch = batch?;
-            if batch.num_rows() > 0 {
-                batches.push(batch);
+    let mut on_device = Vec::new();
+    match input {
+        BuildInput::Plan(left, partitions) => {
+            for p in partitions {
+                let mut stream = left.execute(p, Arc::clone(&context))?;
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    if batch.num_rows() > 0 {
+                        batches.push(batch);
+                    }
+                }
+            }
+        }
+        BuildInput::Handoff(streams) => {
+            log::debug!(
+                "cinder: a join's build side is handed over by {} partitions",
+                streams.len()
+            );
+            let mut items = futures::stream::select_all(streams);
+            while let Some(item) = items.next().await {
+                match item? {
+                    Handoff::Host(batch) if batch.num_rows() > 0 => batches.push(batch),
+                    Handoff::Device(batch) if batch.num_rows() > 0 => on_device.push(batch),
+                    _ => {}
+                }
+            }
+        }
+    }
+    // The rows and the host table (about 16 bytes a row) in DataFusion's memory pool; like
+    // DataFusion's hash join, Cinder's does not spill.
+    let reservation =
+        MemoryConsumer::new("CinderHashJoinExec build side").register(context.memory_pool());
+    if !on_device.is_empty() {
+        let Backend::Cuda(rt) = &backend else {
+            return Err(DataFusionError::Internal(
+                "device batches were handed to a join's build side on the host reference".into(),
+            ));
+        };
+        match build_on_device(&spec, rt, &on_device, &batches, &metrics, &reservation)? {
+            Some(built) => {
+                return Ok(Arc::new(BuildSide {
+                    matched: Mutex::new(vec![false; built.rows]),
+                    remaining: AtomicUsize::new(probe_partitions),
+                    rows: built.rows,
+                    batch: OnceLock::new(),
+                    keys: built.keys,
+                    table: OnceLock::new(),
+                    nulls: spec.nulls,
+                    device: built.table.map(|t| (Arc::clone(rt), t)),
+                    device_batch: Mutex::new(DeviceBuildBatch::Ready(built.batch)),
+                    runtime: Some(Arc::clone(rt)),
+                    reservation,
+                }));
+            }
+            None => {
+                // Out of device memory: the rows go on as host rows.
+                let timer = metrics.device_time.timer();
+                for batch in on_device {
+                    metrics.bytes_from_device.add(batch.pool_bytes());
+                    batches.push(batch.download(&rt.pool).map_err(external)?);
+                }
+                timer.done();
             }
         }
     }
@@ -265,10 +337,6 @@ async fn collect_build(
     } else {
         concat(&schema, batches)?
     };
-    // The collected rows, their keys and the host table (about 16 bytes a row) in
-    // DataFusion's memory pool; like DataFusion's hash join, Cinder's does not spill.
-    let reservation =
-        MemoryConsumer::new("CinderHashJoinExec build side").register(context.memory_pool());
     reservation.try_grow(batch.get_array_memory_size() + 16 * batch.num_rows())?;
     let keys = spec
         .left_keys
@@ -315,13 +383,126 @@ async fn collect_build(
     Ok(Arc::new(BuildSide {
         matched: Mutex::new(vec![false; batch.num_rows()]),
         remaining: AtomicUsize::new(probe_partitions),
-        batch,
+        rows: batch.num_rows(),
+        batch: OnceLock::from(Ok(batch)),
         keys,
         table: OnceLock::new(),
         nulls: spec.nulls,
         device,
         device_batch: Mutex::new(DeviceBuildBatch::NotYet),
-        _reservation: reservation,
+        runtime: match &backend {
+            Backend::Cuda(rt) => Some(Arc::clone(rt)),
+            Backend::Host => None,
+        },
+        reservation,
+    }))
+}
+
+/// A build side collected on the device.
+struct DeviceBuilt {
+    rows: usize,
+    /// Every build row, on the device.
+    batch: DeviceBatch,
+    /// The keys, copied back (for the dense-key test and the host table).
+    keys: Vec<ArrayRef>,
+    /// The device table; `None` when the device ran out of memory building it (the host
+    /// table serves instead).
+    table: Option<DeviceBuild>,
+}
+
+/// The build rows handed over on the device (`on_device`, and `on_host` copied up) as one
+/// device batch, its keys evaluated there and the table built from them. Only the keys are
+/// copied back. `None` when the device ran out of memory before the batch was whole (logged;
+/// the caller collects the rows on the host).
+fn build_on_device(
+    spec: &JoinSpec,
+    rt: &DeviceRuntime,
+    on_device: &[DeviceBatch],
+    on_host: &[RecordBatch],
+    metrics: &DeviceMetrics,
+    reservation: &MemoryReservation,
+) -> Result<Option<DeviceBuilt>> {
+    let timer = metrics.device_time.timer();
+    let joined = (|| -> std::result::Result<DeviceBatch, KernelError> {
+        let mut pieces = on_device.to_vec();
+        for batch in on_host {
+            let up = DeviceBatch::upload(&rt.pool, batch)?;
+            metrics.bytes_to_device.add(up.pool_bytes());
+            pieces.push(up);
+        }
+        concat_device(&rt.kernels, &rt.pool, &pieces)
+    })();
+    let batch = match joined {
+        Ok(batch) => batch,
+        Err(e) if is_oom(&e) => {
+            timer.done();
+            log::warn!("cinder: {e}; this join's build rows are collected on the host");
+            return Ok(None);
+        }
+        Err(e) => return Err(external(e)),
+    };
+    let rows = batch.num_rows();
+    let device_keys = || -> std::result::Result<Vec<DeviceColumn>, KernelError> {
+        spec.left_keys
+            .iter()
+            .map(|p| {
+                evaluate_on_device(&rt.kernels, &rt.pool, p, &batch, Timing::Untimed)
+                    .map(|(column, _)| column)
+            })
+            .collect()
+    };
+    let keys = match device_keys().and_then(|columns| {
+        columns
+            .iter()
+            .map(|c| c.download(&rt.pool).map_err(KernelError::from))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map(|host| (columns, host))
+    }) {
+        Ok((columns, host)) => {
+            metrics
+                .bytes_from_device
+                .add(columns.iter().map(DeviceColumn::pool_bytes).sum());
+            (columns, host)
+        }
+        Err(e) if is_oom(&e) => {
+            timer.done();
+            log::warn!("cinder: {e}; this join's build rows are collected on the host");
+            return Ok(None);
+        }
+        Err(e) => return Err(external(e)),
+    };
+    let (columns, host_keys) = keys;
+    reservation.try_grow(
+        16 * rows
+            + host_keys
+                .iter()
+                .map(|k| k.get_array_memory_size())
+                .sum::<usize>(),
+    )?;
+    let dense = dense_range(&host_keys, rows, spec.nulls);
+    let built = match build_device(&rt.kernels, &rt.pool, columns, rows, spec.nulls, dense) {
+        // The dense table is sized by the key range: without it, try the hash table (sized by
+        // the rows), with the keys evaluated again.
+        Err(e) if dense.is_some() && is_oom(&e) => device_keys().and_then(|columns| {
+            build_device(&rt.kernels, &rt.pool, columns, rows, spec.nulls, None)
+        }),
+        other => other,
+    };
+    timer.done();
+    let table = match built {
+        Ok(table) => Some(table),
+        Err(e) if is_oom(&e) => {
+            metrics.cpu_fallback_batches.add(1);
+            log::warn!("cinder: {e}; this join's build side stays on the host reference");
+            None
+        }
+        Err(e) => return Err(external(e)),
+    };
+    Ok(Some(DeviceBuilt {
+        rows,
+        batch,
+        keys: host_keys,
+        table,
     }))
 }
 
@@ -364,7 +545,14 @@ impl BuildSide {
             DeviceBuildBatch::Unusable => return None,
             DeviceBuildBatch::NotYet => {}
         }
-        match DeviceBatch::upload(&rt.pool, &self.batch) {
+        let host = match self.host_batch(metrics) {
+            Ok(host) => host,
+            Err(e) => {
+                log::warn!("cinder: {e}; this join's output is gathered on the host");
+                return None;
+            }
+        };
+        match DeviceBatch::upload(&rt.pool, host) {
             Ok(batch) => {
                 metrics.bytes_to_device.add(batch.pool_bytes());
                 *slot = DeviceBuildBatch::Ready(batch.clone());
@@ -385,12 +573,43 @@ impl BuildSide {
         }
     }
 
+    /// The build rows on the host: as collected, or copied back from the device on first use
+    /// (counted in `bytes_from_device` and reserved in DataFusion's memory pool).
+    fn host_batch(&self, metrics: &DeviceMetrics) -> Result<&RecordBatch> {
+        self.batch
+            .get_or_init(|| {
+                let on_device = match self.device_batch.lock() {
+                    Ok(slot) => match &*slot {
+                        DeviceBuildBatch::Ready(batch) => batch.clone(),
+                        _ => {
+                            return Err("the build rows are neither on the host nor on the device"
+                                .to_string());
+                        }
+                    },
+                    Err(_) => return Err("the join's build lock is poisoned".to_string()),
+                };
+                let Some(rt) = &self.runtime else {
+                    return Err("build rows on the device without a device".to_string());
+                };
+                let timer = metrics.device_time.timer();
+                let batch = on_device.download(&rt.pool).map_err(|e| e.to_string());
+                timer.done();
+                let batch = batch?;
+                metrics.bytes_from_device.add(on_device.pool_bytes());
+                self.reservation
+                    .try_grow(batch.get_array_memory_size())
+                    .map_err(|e| e.to_string())?;
+                Ok(batch)
+            })
+            .as_ref()
+            .map_err(|e| DataFusionError::Execution(e.clone()))
+    }
+
     /// The host reference's table, built on first use.
     fn host_table(&self) -> Result<&BuildTable> {
         self.table
             .get_or_init(|| {
-                BuildTable::new(&self.keys, self.batch.num_rows(), self.nulls)
-                    .map_err(|e| e.to_string())
+                BuildTable::new(&self.keys, self.rows, self.nulls).map_err(|e| e.to_string())
             })
             .as_ref()
             .map_err(|e| DataFusionError::Execution(e.clone()))
@@ -582,7 +801,7 @@ fn try_join_on_device(
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .and_then(|keys| {
-            let marks = build_marks_for(spec, rt, build.batch.num_rows(), build_marks)?;
+            let marks = build_marks_for(spec, rt, build.rows, build_marks)?;
             join_on_device(
                 spec,
                 rt,
@@ -691,12 +910,19 @@ fn probe_batch(
     let mut out = Vec::new();
     let mut take = |pairs: Pairs, out: &mut Vec<Handoff>| -> Result<()> {
         let kept = match &spec.filter {
-            Some(f) => f.keep(&build.batch, probe, &pairs).map_err(external)?,
+            Some(f) => f
+                .keep(build.host_batch(metrics)?, probe, &pairs)
+                .map_err(external)?,
             None => vec![true; pairs.build.len()],
         };
         let indices = assembler.chunk(&pairs, &kept, &mut probe_matched);
         if !indices.is_empty() {
-            out.push(Handoff::Host(output(spec, &build.batch, probe, &indices)?));
+            out.push(Handoff::Host(output(
+                spec,
+                build.host_batch(metrics)?,
+                probe,
+                &indices,
+            )?));
         }
         Ok(())
     };
@@ -803,8 +1029,7 @@ where
                 Some(b) => Arc::clone(b),
                 None => match self.build_fut.clone().await {
                     Ok(b) => {
-                        self.assembler =
-                            Some(JoinAssembler::new(self.spec.kind, b.batch.num_rows()));
+                        self.assembler = Some(JoinAssembler::new(self.spec.kind, b.rows));
                         self.build = Some(Arc::clone(&b));
                         b
                     }
@@ -896,7 +1121,10 @@ where
                         let indices = assembler.finish();
                         if !indices.is_empty() {
                             let empty = RecordBatch::new_empty(Arc::clone(&self.probe_schema));
-                            match output(&self.spec, &build.batch, &empty, &indices) {
+                            let out = build
+                                .host_batch(&self.metrics)
+                                .and_then(|host| output(&self.spec, host, &empty, &indices));
+                            match out {
                                 Ok(b) => self.pending.push_back(Handoff::Host(b)),
                                 Err(e) => return Some(Err(e)),
                             }
@@ -1048,32 +1276,29 @@ impl CinderHashJoinExec {
             let mut slot = self.build.lock().map_err(|_| {
                 DataFusionError::Internal("the join's build lock is poisoned".into())
             })?;
-            slot.get_or_insert_with(|| {
-                let (backend, metrics) = (self.core.backend.clone(), metrics.clone());
-                let (left, ctx, spec) = (
-                    Arc::clone(&self.left),
-                    Arc::clone(&context),
-                    Arc::clone(&spec),
-                );
-                let partitions = 0..left.output_partitioning().partition_count();
-                collect_build(
-                    left,
-                    partitions,
-                    ctx,
-                    spec,
-                    probe_partitions,
-                    backend,
-                    metrics,
-                )
-                .map(|r| r.map_err(Arc::new))
-                .boxed()
-                .shared()
-            })
-            .clone()
+            match &*slot {
+                Some(build) => build.clone(),
+                None => {
+                    let build = collect_build(
+                        self.build_input(&context)?,
+                        self.left.schema(),
+                        Arc::clone(&context),
+                        Arc::clone(&spec),
+                        probe_partitions,
+                        self.core.backend.clone(),
+                        metrics.clone(),
+                    )
+                    .map(|r| r.map_err(Arc::new))
+                    .boxed()
+                    .shared();
+                    *slot = Some(build.clone());
+                    build
+                }
+            }
         } else {
             collect_build(
-                Arc::clone(&self.left),
-                partition..partition + 1,
+                BuildInput::Plan(Arc::clone(&self.left), partition..partition + 1),
+                self.left.schema(),
                 Arc::clone(&context),
                 Arc::clone(&spec),
                 1,
@@ -1124,6 +1349,37 @@ impl CinderHashJoinExec {
             let item = state.next().await?;
             Some((item, state))
         }))
+    }
+}
+
+impl CinderHashJoinExec {
+    /// Where a CollectLeft join's build rows come from. With `cinder.device_regions`, when
+    /// the build side is a Cinder producer (or a `CoalescePartitionsExec` over one, as
+    /// DataFusion collects a build side), every partition of the producer hands its batches
+    /// over: on the device in cuda mode, where the build side is then collected. Otherwise
+    /// the build side's partitions run as DataFusion streams.
+    fn build_input(&self, context: &Arc<TaskContext>) -> Result<BuildInput> {
+        let whole = || {
+            BuildInput::Plan(
+                Arc::clone(&self.left),
+                0..self.left.output_partitioning().partition_count(),
+            )
+        };
+        if !self.core.device_regions || !device_gatherable(&self.left.schema()) {
+            return Ok(whole());
+        }
+        let source = match self.left.downcast_ref::<CoalescePartitionsExec>() {
+            Some(coalesce) if coalesce.fetch().is_none() => coalesce.input(),
+            _ => &self.left,
+        };
+        let mut streams = Vec::new();
+        for p in 0..source.output_partitioning().partition_count() {
+            match self.core.handoff_input(source, p, context)? {
+                Some(items) => streams.push(items),
+                None => return Ok(whole()),
+            }
+        }
+        Ok(BuildInput::Handoff(streams))
     }
 }
 

@@ -316,7 +316,8 @@ fn join_children<'a>(lines: &[&'a str]) -> Vec<&'a str> {
 /// `cinder.collect_left_joins` turns the joins DataFusion partitioned into CollectLeft ones
 /// with no exchange under their probe sides, so a Cinder producer feeds a join directly; the
 /// answers stay DataFusion's for every join type, for chains of joins, and where an operator
-/// above needed the join's hash partitioning (DataFusion repartitions again there).
+/// above needed the join's hash partitioning (DataFusion repartitions again there), and with
+/// build sides handed over by the Cinder filters under them.
 #[tokio::test]
 async fn collect_left_joins_remove_the_exchanges_under_cinder_joins() {
     let theirs = session(false, true);
@@ -324,6 +325,9 @@ async fn collect_left_joins_remove_the_exchanges_under_cinder_joins() {
     ours.sql("SET cinder.collect_left_joins = true")
         .await
         .unwrap();
+    // Device regions too: a build side that is a Cinder filter (under the
+    // CoalescePartitionsExec that collects it) hands its batches over, partition by partition.
+    ours.sql("SET cinder.device_regions = true").await.unwrap();
     let mut queries: Vec<String> = JOINS
         .iter()
         .map(|join| {
@@ -364,6 +368,17 @@ async fn collect_left_joins_remove_the_exchanges_under_cinder_joins() {
         let expected = answer(&theirs, physical(&theirs, sql).await).await;
         assert_eq!(answer(&ours, plan).await, expected, "{sql}");
     }
+    // A build side collected from a Cinder filter's partitions.
+    let text = displayable(physical(&ours, &queries[JOINS.len() + 1]).await.as_ref())
+        .indent(true)
+        .to_string();
+    assert!(
+        text.lines().collect::<Vec<_>>().windows(2).any(|w| {
+            w[0].trim_start().starts_with("CoalescePartitionsExec")
+                && w[1].trim_start().starts_with("CinderFilterExec")
+        }),
+        "{text}"
+    );
     // The aggregate's first stage runs on the join's output where it is (the stages
     // DataFusion merged are split again); only its states cross the exchange.
     let text = displayable(physical(&ours, &queries[0]).await.as_ref())
