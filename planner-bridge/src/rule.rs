@@ -176,15 +176,23 @@ fn collect_left_joins(
             .reset_state()
             .build_exec()?;
         Ok(Transformed::yes(collect_left))
-    })?;
-    if joins == 0 {
-        return Ok(plan);
-    }
+    });
+    let rewritten = match rewritten {
+        Ok(rewritten) if joins > 0 => rewritten.data,
+        Ok(_) => return Ok(plan),
+        Err(e) => {
+            log::warn!(
+                "cinder: cinder.collect_left_joins: {e}; the joins keep DataFusion's \
+                 partition modes"
+            );
+            return Ok(plan);
+        }
+    };
     // As DataFusion's own optimizer does: the root's requirements (its order and single
     // partition) are held by a marker node while the requirements are enforced, and a
     // partial aggregate right under its final stage is merged with it again.
     let enforced = OutputRequirements::new_add_mode()
-        .optimize(rewritten.data, config)
+        .optimize(rewritten, config)
         .and_then(|p| EnsureRequirements::new().optimize(p, config))
         .and_then(|p| CombinePartialFinalAggregate::new().optimize(p, config))
         .and_then(|p| OutputRequirements::new_remove_mode().optimize(p, config))
@@ -212,8 +220,14 @@ fn collect_left_joins(
 /// partitioned by the group keys). Once a join under it no longer hash-partitions its output,
 /// the first stage then runs on the join's output where it is, and only the aggregate states
 /// cross the exchange; where no exchange is needed the stages are merged again.
+///
+/// Aggregates with an ORDER BY of their own (`first_value(x ORDER BY y)`, ...) are left
+/// whole: DataFusion may have marked them as reading pre-ordered input, which a final stage
+/// merging states in arbitrary order must not be.
 fn split_aggregate(agg: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-    if *agg.mode() != AggregateMode::SinglePartitioned {
+    if *agg.mode() != AggregateMode::SinglePartitioned
+        || agg.aggr_expr().iter().any(|a| !a.order_bys().is_empty())
+    {
         return Ok(None);
     }
     let partial = Arc::new(AggregateExec::try_new(

@@ -350,6 +350,9 @@ async fn collect_left_joins_remove_the_exchanges_under_cinder_joins() {
             "SELECT l.*, r.* FROM l FULL JOIN r ON l.ls = r.rs ORDER BY lk, lv, ls, rk, rv, rs",
             "SELECT * FROM l WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.rk = l.lk AND r.rv > l.lv) \
              ORDER BY lk, lv, ls",
+            // Order-sensitive aggregates over a rewritten join.
+            "SELECT l.lk, last_value(r.rs ORDER BY r.rv, r.rs), first_value(r.rs ORDER BY r.rv, r.rs) \
+             FROM l JOIN r ON l.lk = r.rk GROUP BY l.lk ORDER BY l.lk",
         ]
         .map(String::from),
     );
