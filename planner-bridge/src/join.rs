@@ -539,12 +539,16 @@ impl BuildSide {
     /// The build batch on the device, copied on first use; `None` when it cannot be (logged;
     /// after out-of-memory the next probe batch tries again).
     fn device_batch(&self, rt: &DeviceRuntime, metrics: &DeviceMetrics) -> Option<DeviceBatch> {
-        let mut slot = self.device_batch.lock().ok()?;
-        match &*slot {
-            DeviceBuildBatch::Ready(batch) => return Some(batch.clone()),
-            DeviceBuildBatch::Unusable => return None,
-            DeviceBuildBatch::NotYet => {}
+        let ready = |slot: &DeviceBuildBatch| match slot {
+            DeviceBuildBatch::Ready(batch) => Some(Some(batch.clone())),
+            DeviceBuildBatch::Unusable => Some(None),
+            DeviceBuildBatch::NotYet => None,
+        };
+        if let Some(done) = ready(&*self.device_batch.lock().ok()?) {
+            return done;
         }
+        // Not on the device yet: the host rows (outside the lock, which `host_batch` takes
+        // when it copies rows back), then the upload, unless another partition got there.
         let host = match self.host_batch(metrics) {
             Ok(host) => host,
             Err(e) => {
@@ -552,6 +556,10 @@ impl BuildSide {
                 return None;
             }
         };
+        let mut slot = self.device_batch.lock().ok()?;
+        if let Some(done) = ready(&slot) {
+            return done;
+        }
         match DeviceBatch::upload(&rt.pool, host) {
             Ok(batch) => {
                 metrics.bytes_to_device.add(batch.pool_bytes());
