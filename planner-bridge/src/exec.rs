@@ -197,7 +197,7 @@ impl OperatorCore {
                     items,
                     self.batch_rows,
                     input.schema(),
-                    device_concat(&self.backend),
+                    device_concat(&self.backend, &input.schema()),
                 )));
             } else if let Some(op) = input.downcast_ref::<CinderFilterExec>() {
                 (
@@ -233,7 +233,7 @@ impl OperatorCore {
             items,
             self.batch_rows,
             input.schema(),
-            device_concat(&self.backend),
+            device_concat(&self.backend, &input.schema()),
         )))
     }
 
@@ -643,8 +643,17 @@ pub(crate) type HandoffStream = futures::stream::BoxStream<'static, Result<Hando
 pub(crate) type DeviceConcat =
     Arc<dyn Fn(&[DeviceBatch]) -> std::result::Result<DeviceBatch, KernelError> + Send + Sync>;
 
-/// The [`DeviceConcat`] for `backend`: `concat_device` on its device; none on the host.
-pub(crate) fn device_concat(backend: &Backend) -> Option<DeviceConcat> {
+/// The [`DeviceConcat`] for `backend` and batches of `schema`: `concat_device` on its device;
+/// none on the host, or for dictionary columns (not concatenated on the device yet).
+pub(crate) fn device_concat(backend: &Backend, schema: &SchemaRef) -> Option<DeviceConcat> {
+    if schema.fields().iter().any(|f| {
+        matches!(
+            f.data_type(),
+            datafusion::arrow::datatypes::DataType::Dictionary(..)
+        )
+    }) {
+        return None;
+    }
     match backend {
         Backend::Cuda(rt) => {
             let rt = Arc::clone(rt);

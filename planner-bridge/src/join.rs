@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, JoinSide, JoinType, NullEquality, Result, Statistics};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
@@ -41,8 +42,8 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, ExecutionPlanProperties,
     PlanProperties,
 };
-use futures::StreamExt;
 use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::{StreamExt, TryStreamExt};
 
 use cinder_cuda::{CudaError, DeviceBatch, DeviceColumn, check_supported};
 use cinder_kernels::concat::concat_device;
@@ -285,12 +286,24 @@ async fn collect_build(
                 "cinder: a join's build side is handed over by {} partitions",
                 streams.len()
             );
-            let mut items = futures::stream::select_all(streams);
-            while let Some(item) = items.next().await {
-                match item? {
-                    Handoff::Host(batch) if batch.num_rows() > 0 => batches.push(batch),
-                    Handoff::Device(batch) if batch.num_rows() > 0 => on_device.push(batch),
-                    _ => {}
+            // One task per partition, as DataFusion's CoalescePartitionsExec runs them, so
+            // that host work under the producers (decoding, fallbacks) runs in parallel.
+            let tasks: Vec<SpawnedTask<Result<Vec<Handoff>>>> = streams
+                .into_iter()
+                .map(|items| SpawnedTask::spawn(items.try_collect::<Vec<_>>()))
+                .collect();
+            for task in tasks {
+                let items = task.join_unwind().await.map_err(|e| {
+                    DataFusionError::Execution(format!(
+                        "a task collecting a join's build side failed: {e}"
+                    ))
+                })??;
+                for item in items {
+                    match item {
+                        Handoff::Host(batch) if batch.num_rows() > 0 => batches.push(batch),
+                        Handoff::Device(batch) if batch.num_rows() > 0 => on_device.push(batch),
+                        _ => {}
+                    }
                 }
             }
         }
@@ -307,16 +320,29 @@ async fn collect_build(
         };
         match build_on_device(&spec, rt, &on_device, &batches, &metrics, &reservation)? {
             Some(built) => {
+                // Without a device table the batch is of no use on the device: its rows go
+                // to the host, and the device memory back to the pool.
+                let (batch, device_batch) = match built.table {
+                    Some(_) => (OnceLock::new(), DeviceBuildBatch::Ready(built.batch)),
+                    None => {
+                        let timer = metrics.device_time.timer();
+                        let host = built.batch.download(&rt.pool).map_err(external)?;
+                        timer.done();
+                        metrics.bytes_from_device.add(built.batch.pool_bytes());
+                        reservation.try_grow(host.get_array_memory_size())?;
+                        (OnceLock::from(Ok(host)), DeviceBuildBatch::NotYet)
+                    }
+                };
                 return Ok(Arc::new(BuildSide {
                     matched: Mutex::new(vec![false; built.rows]),
                     remaining: AtomicUsize::new(probe_partitions),
                     rows: built.rows,
-                    batch: OnceLock::new(),
+                    batch,
                     keys: built.keys,
                     table: OnceLock::new(),
                     nulls: spec.nulls,
                     device: built.table.map(|t| (Arc::clone(rt), t)),
-                    device_batch: Mutex::new(DeviceBuildBatch::Ready(built.batch)),
+                    device_batch: Mutex::new(device_batch),
                     runtime: Some(Arc::clone(rt)),
                     reservation,
                 }));
