@@ -271,7 +271,8 @@ fn tpch_rejects_bad_arguments_and_unavailable_modes() {
 #[test]
 fn tpch_sf_0_1_answers_agree_on_the_host_path() {
     let dir = std::env::temp_dir().join(format!("cinder-tpch-sf01-{}", std::process::id()));
-    let (code, out) = cinder(&[
+    let data = dir.to_str().unwrap();
+    let base = [
         "tpch",
         "--scale",
         "0.1",
@@ -280,31 +281,21 @@ fn tpch_sf_0_1_answers_agree_on_the_host_path() {
         "--iterations",
         "1",
         "--data",
-        dir.to_str().unwrap(),
-    ]);
+        data,
+    ];
+    let (code, out) = cinder(&base);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("22 of 22 queries agree"), "{out}");
 
     // With the joins DataFusion partitions (at SF0.1 on a few cores, some are) collecting
     // their build side instead, and device regions on: the same answers.
-    let (code, out) = cinder_logging(
-        &[
-            "tpch",
-            "--scale",
-            "0.1",
-            "--device",
-            "host",
-            "--iterations",
-            "1",
-            "--data",
-            dir.to_str().unwrap(),
-            "--set",
-            "collect_left_joins=true",
-            "--set",
-            "device_regions=true",
-        ],
-        "debug",
-    );
+    let settings = [
+        "--set",
+        "collect_left_joins=true",
+        "--set",
+        "device_regions=true",
+    ];
+    let (code, out) = cinder_logging(&[&base[..], &settings[..]].concat(), "debug");
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("22 of 22 queries agree"), "{out}");
     // DataFusion partitions joins only with more than one partition (one per core).

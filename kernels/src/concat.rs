@@ -18,6 +18,7 @@ use cinder_cuda::{ColumnBody, DeviceBatch, DeviceBuffer, DeviceColumn, MemoryPoo
 use crate::abi::{ConcatColumn, ConcatParams};
 use crate::embedded::DeviceKernels;
 use crate::filter::zeroed;
+use crate::join::gather::first_difference;
 use crate::launch::{as_bytes, grid_stride_1d, launch_params, read_ptr, write_ptr};
 use crate::selfcheck::{CheckEnv, CheckOutcome};
 use crate::{KernelError, Result};
@@ -353,37 +354,6 @@ pub(crate) fn check_concat(env: &CheckEnv<'_>, rows: usize, seed: u64) -> Result
         }
     }
     Ok(outcome)
-}
-
-/// Where two batches first differ, described.
-fn first_difference(expected: &RecordBatch, got: &RecordBatch) -> String {
-    if expected.num_rows() != got.num_rows() || expected.schema() != got.schema() {
-        return format!(
-            "host {} rows of {:?}, device {} rows of {:?}",
-            expected.num_rows(),
-            expected.schema(),
-            got.num_rows(),
-            got.schema()
-        );
-    }
-    for (c, field) in expected.schema().fields().iter().enumerate() {
-        let (e, g) = (expected.column(c), got.column(c));
-        if e == g {
-            continue;
-        }
-        for row in 0..e.len() {
-            if e.slice(row, 1) != g.slice(row, 1) {
-                return format!(
-                    "column '{}' row {row}: host {:?}, device {:?}",
-                    field.name(),
-                    e.slice(row, 1),
-                    g.slice(row, 1)
-                );
-            }
-        }
-        return format!("column '{}' differs (null counts or buffers)", field.name());
-    }
-    "the batches differ".to_string()
 }
 
 #[cfg(test)]

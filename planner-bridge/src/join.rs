@@ -375,35 +375,16 @@ async fn collect_build(
         Backend::Host => None,
         Backend::Cuda(rt) => {
             let timer = metrics.device_time.timer();
-            let build = |dense| {
-                upload_keys(rt, &keys, &metrics).and_then(|columns| {
-                    build_device(
-                        &rt.kernels,
-                        &rt.pool,
-                        columns,
-                        batch.num_rows(),
-                        spec.nulls,
-                        dense,
-                    )
-                })
-            };
-            let dense = dense_range(&keys, batch.num_rows(), spec.nulls);
-            let built = match build(dense) {
-                // The dense table is sized by the key range: without it, try the hash table
-                // (sized by the rows) before the host.
-                Err(e) if dense.is_some() && is_oom(&e) => build(None),
-                other => other,
-            };
+            let table = build_table(
+                &spec,
+                rt,
+                &keys,
+                batch.num_rows(),
+                || upload_keys(rt, &keys, &metrics),
+                &metrics,
+            );
             timer.done();
-            match built {
-                Ok(build) => Some((Arc::clone(rt), build)),
-                Err(e) if is_oom(&e) => {
-                    metrics.cpu_fallback_batches.add(1);
-                    log::warn!("cinder: {e}; this join's build side stays on the host reference");
-                    None
-                }
-                Err(e) => return Err(external(e)),
-            }
+            table?.map(|table| (Arc::clone(rt), table))
         }
     };
     Ok(Arc::new(BuildSide {
@@ -505,31 +486,61 @@ fn build_on_device(
                 .map(|k| k.get_array_memory_size())
                 .sum::<usize>(),
     )?;
-    let dense = dense_range(&host_keys, rows, spec.nulls);
-    let built = match build_device(&rt.kernels, &rt.pool, columns, rows, spec.nulls, dense) {
-        // The dense table is sized by the key range: without it, try the hash table (sized by
-        // the rows), with the keys evaluated again.
-        Err(e) if dense.is_some() && is_oom(&e) => device_keys().and_then(|columns| {
-            build_device(&rt.kernels, &rt.pool, columns, rows, spec.nulls, None)
-        }),
-        other => other,
-    };
+    // The keys already evaluated go to the first build; a second one evaluates them again.
+    let mut evaluated = Some(columns);
+    let table = build_table(
+        spec,
+        rt,
+        &host_keys,
+        rows,
+        || match evaluated.take() {
+            Some(columns) => Ok(columns),
+            None => device_keys(),
+        },
+        metrics,
+    );
     timer.done();
-    let table = match built {
-        Ok(table) => Some(table),
-        Err(e) if is_oom(&e) => {
-            metrics.cpu_fallback_batches.add(1);
-            log::warn!("cinder: {e}; this join's build side stays on the host reference");
-            None
-        }
-        Err(e) => return Err(external(e)),
-    };
+    let table = table?;
     Ok(Some(DeviceBuilt {
         rows,
         batch,
         keys: host_keys,
         table,
     }))
+}
+
+/// The device table for `rows` build rows with keys `host_keys` (on the host), which
+/// `key_columns` puts on the device for each build it tries: the dense-key table when the key
+/// range allows, else the hash table. The dense table is sized by the key range, so when the
+/// device runs out of memory for it the hash table (sized by the rows) is tried. `None` when
+/// the device has no memory for either (logged and counted: the host table serves).
+fn build_table(
+    spec: &JoinSpec,
+    rt: &DeviceRuntime,
+    host_keys: &[ArrayRef],
+    rows: usize,
+    mut key_columns: impl FnMut() -> std::result::Result<Vec<DeviceColumn>, KernelError>,
+    metrics: &DeviceMetrics,
+) -> Result<Option<DeviceBuild>> {
+    let mut build = |dense| {
+        key_columns().and_then(|columns| {
+            build_device(&rt.kernels, &rt.pool, columns, rows, spec.nulls, dense)
+        })
+    };
+    let dense = dense_range(host_keys, rows, spec.nulls);
+    let built = match build(dense) {
+        Err(e) if dense.is_some() && is_oom(&e) => build(None),
+        other => other,
+    };
+    match built {
+        Ok(table) => Ok(Some(table)),
+        Err(e) if is_oom(&e) => {
+            metrics.cpu_fallback_batches.add(1);
+            log::warn!("cinder: {e}; this join's build side stays on the host reference");
+            Ok(None)
+        }
+        Err(e) => Err(external(e)),
+    }
 }
 
 /// Join keys evaluated on the host, copied to the device (counted in `bytes_to_device`).

@@ -12,17 +12,18 @@
 // Host reference: Arrow's `concat_batches` (kernels/src/concat.rs).
 
 #include "cinder/abi.cuh"
+#include "cinder/rows.cuh"
 
 namespace {
 
 using cinder::ConcatColumn;
 using cinder::ConcatParams;
+using cinder::bit_at;
+using cinder::copy_row_value;
+using cinder::row_offset;
+using cinder::set_row_offset;
+using cinder::valid_at;
 
-typedef unsigned long long ull;
-
-__device__ __forceinline__ bool bit(uint64_t bitmap, int64_t i) {
-  return ((reinterpret_cast<const uint8_t*>(bitmap)[i >> 3] >> (i & 7)) & 1) != 0;
-}
 
 // ORs the 32 bits of `bits` (bit k for output row first + k) into the bitmap at `bitmap`.
 __device__ __forceinline__ void or_bits(uint64_t bitmap, int64_t first, uint32_t bits) {
@@ -34,44 +35,6 @@ __device__ __forceinline__ void or_bits(uint64_t bitmap, int64_t first, uint32_t
   if (s != 0) {
     const uint32_t high = bits >> (32 - s);
     if (high != 0) atomicOr(words + w + 1, high);
-  }
-}
-
-__device__ __forceinline__ int64_t string_offset(const ConcatColumn& c, int64_t i) {
-  return c.offset_width == 4 ? reinterpret_cast<const int32_t*>(c.data)[i]
-                             : reinterpret_cast<const int64_t*>(c.data)[i];
-}
-
-__device__ __forceinline__ void set_offset(const ConcatColumn& c, int64_t i, uint64_t value) {
-  if (c.offset_width == 4) {
-    reinterpret_cast<int32_t*>(c.out_data)[i] = static_cast<int32_t>(value);
-  } else {
-    reinterpret_cast<int64_t*>(c.out_data)[i] = static_cast<int64_t>(value);
-  }
-}
-
-__device__ __forceinline__ void copy_value(const ConcatColumn& c, int64_t from, int64_t to) {
-  switch (c.width) {
-    case 1:
-      reinterpret_cast<uint8_t*>(c.out_data)[to] = reinterpret_cast<const uint8_t*>(c.data)[from];
-      break;
-    case 2:
-      reinterpret_cast<unsigned short*>(c.out_data)[to] =
-          reinterpret_cast<const unsigned short*>(c.data)[from];
-      break;
-    case 4:
-      reinterpret_cast<uint32_t*>(c.out_data)[to] = reinterpret_cast<const uint32_t*>(c.data)[from];
-      break;
-    case 8:
-      reinterpret_cast<ull*>(c.out_data)[to] = reinterpret_cast<const ull*>(c.data)[from];
-      break;
-    default: {  // 16: decimals
-      const ull* src = reinterpret_cast<const ull*>(c.data) + 2 * from;
-      ull* dst = reinterpret_cast<ull*>(c.out_data) + 2 * to;
-      dst[0] = src[0];
-      dst[1] = src[1];
-      break;
-    }
   }
 }
 
@@ -91,21 +54,21 @@ extern "C" __global__ void cinder_concat_rows(ConcatParams p) {
     for (int32_t c = 0; c < p.n_columns; ++c) {
       const ConcatColumn col = columns[c];
       if (col.out_validity != 0) {
-        const bool valid = in_range && (col.validity == 0 || bit(col.validity, i));
+        const bool valid = in_range && valid_at(col.validity, i);
         const uint32_t bits = __ballot_sync(0xFFFFFFFFu, valid);
         if (lane == 0) or_bits(col.out_validity, first, bits);
       }
       if (col.width == 0) {
-        const uint32_t bits = __ballot_sync(0xFFFFFFFFu, in_range && bit(col.data, i));
+        const uint32_t bits = __ballot_sync(0xFFFFFFFFu, in_range && bit_at(col.data, i));
         if (lane == 0) or_bits(col.out_data, first, bits);
       } else if (col.width > 0) {
-        if (in_range) copy_value(col, i, p.at + i);
+        if (in_range) copy_row_value(col, i, p.at + i);
       } else if (in_range) {
-        const int64_t start = string_offset(col, i);
-        const int64_t end = string_offset(col, i + 1);
-        set_offset(col, p.at + i, col.byte_base + static_cast<uint64_t>(start));
+        const int64_t start = row_offset(col, i);
+        const int64_t end = row_offset(col, i + 1);
+        set_row_offset(col, p.at + i, col.byte_base + static_cast<uint64_t>(start));
         if (p.at + i == p.total - 1) {
-          set_offset(col, p.total, col.byte_base + static_cast<uint64_t>(end));
+          set_row_offset(col, p.total, col.byte_base + static_cast<uint64_t>(end));
         }
         const uint8_t* src = reinterpret_cast<const uint8_t*>(col.bytes) + start;
         uint8_t* dst = reinterpret_cast<uint8_t*>(col.out_bytes) + col.byte_base + start;

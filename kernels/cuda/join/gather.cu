@@ -18,65 +18,20 @@
 // clear. Host reference: mark_rows_host (kernels/src/join/gather.rs).
 
 #include "cinder/abi.cuh"
+#include "cinder/rows.cuh"
 
 namespace {
 
 using cinder::GatherColumn;
 using cinder::GatherParams;
 using cinder::MarkParams;
+using cinder::bit_at;
+using cinder::copy_row_value;
+using cinder::row_offset;
+using cinder::set_row_offset;
+using cinder::valid_at;
 
 typedef unsigned long long ull;
-
-__device__ __forceinline__ bool bit(uint64_t bitmap, int64_t i) {
-  return ((reinterpret_cast<const uint8_t*>(bitmap)[i >> 3] >> (i & 7)) & 1) != 0;
-}
-
-__device__ __forceinline__ int64_t string_offset(const GatherColumn& c, int64_t i) {
-  return c.offset_width == 4 ? reinterpret_cast<const int32_t*>(c.data)[i]
-                             : reinterpret_cast<const int64_t*>(c.data)[i];
-}
-
-__device__ __forceinline__ void set_offset(const GatherColumn& c, int64_t i, uint64_t value) {
-  if (c.offset_width == 4) {
-    reinterpret_cast<int32_t*>(c.out_data)[i] = static_cast<int32_t>(value);
-  } else {
-    reinterpret_cast<int64_t*>(c.out_data)[i] = static_cast<int64_t>(value);
-  }
-}
-
-// Copies input row `from` to output row `to`, or writes zeros where `from` is negative.
-__device__ __forceinline__ void copy_value(const GatherColumn& c, int64_t from, int64_t to) {
-  switch (c.width) {
-    case 1:
-      reinterpret_cast<uint8_t*>(c.out_data)[to] =
-          from < 0 ? 0 : reinterpret_cast<const uint8_t*>(c.data)[from];
-      break;
-    case 2:
-      reinterpret_cast<unsigned short*>(c.out_data)[to] =
-          from < 0 ? 0 : reinterpret_cast<const unsigned short*>(c.data)[from];
-      break;
-    case 4:
-      reinterpret_cast<uint32_t*>(c.out_data)[to] =
-          from < 0 ? 0 : reinterpret_cast<const uint32_t*>(c.data)[from];
-      break;
-    case 8:
-      reinterpret_cast<ull*>(c.out_data)[to] =
-          from < 0 ? 0 : reinterpret_cast<const ull*>(c.data)[from];
-      break;
-    default: {  // 16: decimals
-      ull* dst = reinterpret_cast<ull*>(c.out_data) + 2 * to;
-      if (from < 0) {
-        dst[0] = 0;
-        dst[1] = 0;
-      } else {
-        const ull* src = reinterpret_cast<const ull*>(c.data) + 2 * from;
-        dst[0] = src[0];
-        dst[1] = src[1];
-      }
-      break;
-    }
-  }
-}
 
 }  // namespace
 
@@ -102,7 +57,7 @@ extern "C" __global__ void cinder_gather_rows(GatherParams p) {
     const int64_t word = i >> 5;
     for (int32_t c = 0; c < p.n_columns; ++c) {
       const GatherColumn col = columns[c];
-      const bool valid = present && (col.validity == 0 || bit(col.validity, index));
+      const bool valid = present && valid_at(col.validity, index);
       if (col.out_validity != 0) {
         const uint32_t bits = __ballot_sync(0xFFFFFFFFu, valid);
         if (lane == 0) {
@@ -112,13 +67,13 @@ extern "C" __global__ void cinder_gather_rows(GatherParams p) {
         }
       }
       if (col.width == 0) {
-        const uint32_t bits = __ballot_sync(0xFFFFFFFFu, valid && bit(col.data, index));
+        const uint32_t bits = __ballot_sync(0xFFFFFFFFu, valid && bit_at(col.data, index));
         if (lane == 0) reinterpret_cast<uint32_t*>(col.out_data)[word] = bits;
       } else if (col.width > 0) {
-        if (in_range) copy_value(col, present ? static_cast<int64_t>(index) : -1, i);
+        if (in_range) copy_row_value(col, present ? static_cast<int64_t>(index) : -1, i);
       } else if (in_range) {
         reinterpret_cast<ull*>(col.lengths)[i] =
-            valid ? static_cast<ull>(string_offset(col, index + 1) - string_offset(col, index)) : 0;
+            valid ? static_cast<ull>(row_offset(col, index + 1) - row_offset(col, index)) : 0;
       }
     }
   }
@@ -137,11 +92,11 @@ extern "C" __global__ void cinder_gather_strings(GatherParams p) {
       const ull* starts = reinterpret_cast<const ull*>(col.starts);
       const ull start = starts[i];
       const ull end = starts[i + 1];
-      set_offset(col, i, start);
-      if (i == p.rows - 1) set_offset(col, p.rows, end);
+      set_row_offset(col, i, start);
+      if (i == p.rows - 1) set_row_offset(col, p.rows, end);
       if (end == start) continue;  // a null, empty or out-of-range row: nothing to copy
       const uint8_t* src =
-          reinterpret_cast<const uint8_t*>(col.bytes) + string_offset(col, indices[i]);
+          reinterpret_cast<const uint8_t*>(col.bytes) + row_offset(col, indices[i]);
       uint8_t* dst = reinterpret_cast<uint8_t*>(col.out_bytes) + start;
       for (ull k = 0; k < end - start; ++k) dst[k] = src[k];
     }

@@ -837,8 +837,9 @@ fn index_cases(rows: usize, seed: u64) -> Vec<(&'static str, Vec<Option<u32>>)> 
     ]
 }
 
-/// The first row where two batches of the same shape differ, described.
-fn first_difference(expected: &RecordBatch, got: &RecordBatch) -> String {
+/// The first row where two batches of the same shape differ, described (the self-checks'
+/// report of a mismatch).
+pub(crate) fn first_difference(expected: &RecordBatch, got: &RecordBatch) -> String {
     if expected.num_rows() != got.num_rows() || expected.schema() != got.schema() {
         return format!(
             "host {} rows of {:?}, device {} rows of {:?}",

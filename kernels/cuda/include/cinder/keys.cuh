@@ -7,21 +7,9 @@
 
 #include "cinder/abi.cuh"
 #include "cinder/hash.cuh"
+#include "cinder/rows.cuh"
 
 namespace cinder {
-
-__device__ __forceinline__ bool valid_at(uint64_t validity, int64_t row) {
-  return validity == 0 || ((reinterpret_cast<const uint8_t*>(validity)[row >> 3] >> (row & 7)) & 1) != 0;
-}
-
-__device__ __forceinline__ bool bit_at(uint64_t bitmap, int64_t row) {
-  return ((reinterpret_cast<const uint8_t*>(bitmap)[row >> 3] >> (row & 7)) & 1) != 0;
-}
-
-__device__ __forceinline__ int64_t str_offset(const AggKey& k, int64_t i) {
-  return k.offset_width == 4 ? static_cast<int64_t>(reinterpret_cast<const int32_t*>(k.data)[i])
-                             : reinterpret_cast<const int64_t*>(k.data)[i];
-}
 
 // -0.0 and +0.0 group together, as +0.0 (DataFusion's group values canonicalise floats).
 __device__ __forceinline__ uint64_t canonical_f64(uint64_t bits) { return (bits << 1) == 0 ? 0 : bits; }
@@ -44,8 +32,8 @@ __device__ inline uint64_t key_hash(const AggKey& k, int64_t row, uint64_t seed)
       return hash_combine(hash_u64(w[0], mixed), hash_u64(w[1], mixed));
     }
     default: {  // AGG_KEY_STR: the length, then 8-byte little-endian chunks
-      const int64_t start = str_offset(k, row);
-      const int64_t len = str_offset(k, row + 1) - start;
+      const int64_t start = row_offset(k, row);
+      const int64_t len = row_offset(k, row + 1) - start;
       const uint8_t* s = reinterpret_cast<const uint8_t*>(k.bytes) + start;
       uint64_t h = hash_u64(static_cast<uint64_t>(len), mixed);
       uint64_t word = 0;
@@ -85,8 +73,8 @@ __device__ inline bool key_equal(const AggKey& ka, int64_t a, const AggKey& kb, 
       return x[0] == y[0] && x[1] == y[1];
     }
     default: {
-      const int64_t sa = str_offset(ka, a), sb = str_offset(kb, b);
-      const int64_t la = str_offset(ka, a + 1) - sa, lb = str_offset(kb, b + 1) - sb;
+      const int64_t sa = row_offset(ka, a), sb = row_offset(kb, b);
+      const int64_t la = row_offset(ka, a + 1) - sa, lb = row_offset(kb, b + 1) - sb;
       if (la != lb) return false;
       const uint8_t* x = reinterpret_cast<const uint8_t*>(ka.bytes) + sa;
       const uint8_t* y = reinterpret_cast<const uint8_t*>(kb.bytes) + sb;
