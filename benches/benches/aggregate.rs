@@ -4,10 +4,11 @@
 //! rows (`CINDER_BENCH_AGG_ROWS` overrides) with 4, 1K, 1M and 15M groups: group numbering
 //! (hash table, first-row compaction), accumulation (shared memory for few groups, global
 //! atomics for many) and the copy of the group keys and results back to the host, which is
-//! what `CinderAggregateExec` does per batch. Reported as rows per second and as bytes read
-//! per second next to the device's copy bandwidth measured in the same run. Targets on an
-//! H100: 4 groups >= 50% of copy bandwidth; 15M groups >= 1 G rows/s. A no-GROUP-BY sum is
-//! measured too.
+//! what `CinderAggregateExec` does per batch; then each phase alone: numbering (with the
+//! copy of the keys back) and accumulation (with the copy of the results back). Reported as
+//! rows per second and as bytes read per second next to the device's copy bandwidth
+//! measured in the same run. Targets on an H100: 4 groups >= 50% of copy bandwidth; 15M
+//! groups >= 1 G rows/s. A no-GROUP-BY sum is measured too.
 //!
 //! Without a CUDA device it says the benchmark was skipped.
 
@@ -15,7 +16,7 @@ use std::hint::black_box;
 
 use arrow::array::{Decimal128Array, Int64Array};
 use cinder_cuda::DeviceColumn;
-use cinder_kernels::aggregate::device::aggregate_device;
+use cinder_kernels::aggregate::device::{accumulate_device, aggregate_device, group_device};
 use cinder_kernels::aggregate::{Op, OpKind, ValueRead};
 use criterion::{BenchmarkId, Criterion, Throughput};
 
@@ -88,6 +89,32 @@ fn main() {
                 black_box(
                     aggregate_device(&kernels, &pool, &[&k], &[&v, &d], &ops, rows)
                         .expect("aggregate"),
+                )
+            })
+        });
+        // The two phases apart, to see where the time goes: group numbering (with the copy
+        // of the group keys back), then accumulation (with the copy of the results back).
+        group.bench_function(BenchmarkId::new("numbering only, groups", groups), |b| {
+            b.iter(|| {
+                let numbered = group_device(&kernels, &pool, &[&k], rows).expect("numbering");
+                device.synchronize().expect("synchronise");
+                black_box(numbered)
+            })
+        });
+        let numbered = group_device(&kernels, &pool, &[&k], rows).expect("numbering");
+        group.bench_function(BenchmarkId::new("accumulation only, groups", groups), |b| {
+            b.iter(|| {
+                black_box(
+                    accumulate_device(
+                        &kernels,
+                        &pool,
+                        &ops,
+                        &[&v, &d],
+                        numbered.ids.as_ref(),
+                        numbered.count,
+                        rows,
+                    )
+                    .expect("accumulate"),
                 )
             })
         });
