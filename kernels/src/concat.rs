@@ -5,8 +5,8 @@
 //! over into batches of `cinder.batch_rows` rows.
 //!
 //! One kernel launch per input piece writes every column of the piece at its output row.
-//! String pieces need their byte totals first: one small copy back per string column and
-//! piece.
+//! String pieces need their byte totals first: the last offset of every string column of
+//! every piece, copied back together with one wait.
 
 use std::sync::Arc;
 
@@ -99,36 +99,46 @@ pub fn concat_device(
     }
     let words = total.div_ceil(32);
 
-    // Each string column's bytes per piece: the piece's last offset (offsets start at 0).
-    let mut byte_spans: Vec<Vec<usize>> = Vec::with_capacity(schema.fields().len());
+    // Each string column's bytes per piece: the piece's last offset (offsets start at 0),
+    // every one copied back at once.
+    let mut ends = Vec::new();
     for c in 0..schema.fields().len() {
-        let mut spans = Vec::with_capacity(batches.len());
-        for batch in batches {
+        for (p, batch) in batches.iter().enumerate() {
             let column = &batch.columns()[c];
-            let span = match column.body() {
-                ColumnBody::Strings {
+            if let ColumnBody::Strings {
+                offsets,
+                offset_width,
+                ..
+            } = column.body()
+                && !column.is_empty()
+            {
+                let w = offset_width.bytes();
+                ends.push((
+                    c,
+                    p,
+                    *offset_width,
                     offsets,
-                    offset_width,
-                    ..
-                } if !column.is_empty() => {
-                    let w = offset_width.bytes();
-                    let last =
-                        pool.download_range(offsets, column.len() * w..(column.len() + 1) * w)?;
-                    let bytes = last.as_slice();
-                    match offset_width {
-                        OffsetWidth::I32 => {
-                            i32::from_le_bytes(bytes.try_into().expect("4 bytes")) as usize
-                        }
-                        OffsetWidth::I64 => {
-                            i64::from_le_bytes(bytes.try_into().expect("8 bytes")) as usize
-                        }
-                    }
-                }
-                _ => 0,
-            };
-            spans.push(span);
+                    column.len() * w..(column.len() + 1) * w,
+                ));
+            }
         }
-        byte_spans.push(spans);
+    }
+    let mut byte_spans = vec![vec![0usize; batches.len()]; schema.fields().len()];
+    if !ends.is_empty() {
+        let ranges: Vec<_> = ends
+            .iter()
+            .map(|(_, _, _, offsets, range)| (*offsets, range.clone()))
+            .collect();
+        let bytes = pool.download_ranges(&ranges)?;
+        let mut at = 0;
+        for (c, p, width, _, _) in &ends {
+            let last = &bytes.as_slice()[at..at + width.bytes()];
+            at += width.bytes();
+            byte_spans[*c][*p] = match width {
+                OffsetWidth::I32 => i32::from_le_bytes(last.try_into().expect("4 bytes")) as usize,
+                OffsetWidth::I64 => i64::from_le_bytes(last.try_into().expect("8 bytes")) as usize,
+            };
+        }
     }
 
     // The outputs: values, a zeroed bitmap or offsets; a zeroed validity bitmap where some
