@@ -370,6 +370,9 @@ pub(crate) struct DeviceMetrics {
     pub(crate) peak_device_bytes: Gauge,
     pub(crate) oom_splits: Count,
     pub(crate) cpu_fallback_batches: Count,
+    /// Batches meant to stay on the device (device input or device output) that went through
+    /// a host path instead because the device ran out of memory.
+    pub(crate) oom_host_batches: Count,
 }
 
 impl DeviceMetrics {
@@ -382,6 +385,7 @@ impl DeviceMetrics {
             oom_splits: MetricBuilder::new(set).counter("oom_splits", partition),
             cpu_fallback_batches: MetricBuilder::new(set)
                 .counter("cpu_fallback_batches", partition),
+            oom_host_batches: MetricBuilder::new(set).counter("oom_host_batches", partition),
         }
     }
 }
@@ -491,6 +495,7 @@ impl Runner {
             Ok(out) => Ok(out),
             Err(Failure::Other(e)) => Err(e),
             Err(Failure::OutOfMemory(why)) => {
+                self.metrics.oom_host_batches.add(1);
                 log::warn!(
                     "cinder: {why}; copying this resident batch of {} rows to the host to run \
                      it in smaller pieces",
@@ -576,6 +581,7 @@ impl Runner {
             Ok(out) => Ok(Handoff::Device(out)),
             Err(Failure::Other(e)) => Err(e),
             Err(Failure::OutOfMemory(why)) => {
+                self.metrics.oom_host_batches.add(1);
                 let host = match item {
                     Handoff::Host(batch) => batch,
                     Handoff::Device(batch) => {

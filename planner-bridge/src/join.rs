@@ -178,7 +178,8 @@ struct BuildSide {
     rows: usize,
     /// The build rows on the host: collected there, or, for a build side collected on the
     /// device, copied back on first use (by the joins and batches that take the host path).
-    batch: OnceLock<std::result::Result<RecordBatch, String>>,
+    /// A failure is kept as it came (a memory reservation's stays ResourcesExhausted).
+    batch: OnceLock<std::result::Result<RecordBatch, Arc<DataFusionError>>>,
     /// The build keys, on the host.
     keys: Vec<ArrayRef>,
     /// The host reference's table (host mode, and device out-of-memory fallback), built on
@@ -443,6 +444,7 @@ fn build_on_device(
         Ok(batch) => batch,
         Err(e) if is_oom(&e) => {
             timer.done();
+            metrics.oom_host_batches.add(1);
             log::warn!("cinder: {e}; this join's build rows are collected on the host");
             return Ok(None);
         }
@@ -473,6 +475,7 @@ fn build_on_device(
         }
         Err(e) if is_oom(&e) => {
             timer.done();
+            metrics.oom_host_batches.add(1);
             log::warn!("cinder: {e}; this join's build rows are collected on the host");
             return Ok(None);
         }
@@ -604,6 +607,7 @@ impl BuildSide {
                 Some(batch)
             }
             Err(e @ CudaError::OutOfMemory { .. }) => {
+                metrics.oom_host_batches.add(1);
                 log::warn!("cinder: {e}; this join batch's output is gathered on the host");
                 None
             }
@@ -621,33 +625,35 @@ impl BuildSide {
     /// The build rows on the host: as collected, or copied back from the device on first use
     /// (counted in `bytes_from_device` and reserved in DataFusion's memory pool).
     fn host_batch(&self, metrics: &DeviceMetrics) -> Result<&RecordBatch> {
+        let internal = |why: &str| Arc::new(DataFusionError::Internal(why.to_string()));
         self.batch
             .get_or_init(|| {
                 let on_device = match self.device_batch.lock() {
                     Ok(slot) => match &*slot {
                         DeviceBuildBatch::Ready(batch) => batch.clone(),
                         _ => {
-                            return Err("the build rows are neither on the host nor on the device"
-                                .to_string());
+                            return Err(internal(
+                                "the build rows are neither on the host nor on the device",
+                            ));
                         }
                     },
-                    Err(_) => return Err("the join's build lock is poisoned".to_string()),
+                    Err(_) => return Err(internal("the join's build lock is poisoned")),
                 };
                 let Some(rt) = &self.runtime else {
-                    return Err("build rows on the device without a device".to_string());
+                    return Err(internal("build rows on the device without a device"));
                 };
                 let timer = metrics.device_time.timer();
-                let batch = on_device.download(&rt.pool).map_err(|e| e.to_string());
+                let batch = on_device.download(&rt.pool);
                 timer.done();
-                let batch = batch?;
+                let batch = batch.map_err(|e| Arc::new(external(e)))?;
                 metrics.bytes_from_device.add(on_device.pool_bytes());
                 self.reservation
                     .try_grow(batch.get_array_memory_size())
-                    .map_err(|e| e.to_string())?;
+                    .map_err(Arc::new)?;
                 Ok(batch)
             })
             .as_ref()
-            .map_err(|e| DataFusionError::Execution(e.clone()))
+            .map_err(DataFusionError::from)
     }
 
     /// The host reference's table, built on first use.
@@ -863,6 +869,7 @@ fn try_join_on_device(
     match out {
         Ok(batches) => Ok(Some(batches.into_iter().map(Handoff::Device).collect())),
         Err(e) if is_oom(&e) => {
+            metrics.oom_host_batches.add(1);
             log::warn!(
                 "cinder: {e}; this join batch of {} probe rows goes through the host",
                 probe.num_rows()
@@ -938,10 +945,13 @@ fn probe_batch(
                     return Ok(out);
                 }
             }
-            Err(e @ CudaError::OutOfMemory { .. }) => log::warn!(
-                "cinder: {e}; this join batch of {} probe rows goes through the host",
-                probe.num_rows()
-            ),
+            Err(e @ CudaError::OutOfMemory { .. }) => {
+                metrics.oom_host_batches.add(1);
+                log::warn!(
+                    "cinder: {e}; this join batch of {} probe rows goes through the host",
+                    probe.num_rows()
+                )
+            }
             Err(e) => return Err(external(e)),
         }
     }

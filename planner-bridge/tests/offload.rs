@@ -241,10 +241,17 @@ async fn device_out_of_memory_splits_batches_then_falls_back_to_the_cpu() {
         "EXPLAIN ANALYZE SELECT k, d * (1 - dsc) AS r FROM t WHERE k % 3 = 1",
     )
     .await;
-    for metric in ["oom_splits=", "cpu_fallback_batches=", "bytes_to_device="] {
+    for metric in [
+        "oom_splits=",
+        "cpu_fallback_batches=",
+        "oom_host_batches=",
+        "bytes_to_device=",
+    ] {
         assert!(analyzed.contains(metric), "{metric} missing: {analyzed}");
     }
     assert!(!analyzed.contains("cpu_fallback_batches=0"), "{analyzed}");
+    // In host mode no batch is held on a device, so none goes to the host from one.
+    assert!(analyzed.contains("oom_host_batches=0"), "{analyzed}");
 }
 
 #[tokio::test]
