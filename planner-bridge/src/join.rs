@@ -50,7 +50,7 @@ use cinder_kernels::concat::concat_device;
 use cinder_kernels::expr::device::evaluate_on_device;
 use cinder_kernels::expr::{Program, evaluate, translate};
 use cinder_kernels::filter::compact_device;
-use cinder_kernels::join::device::{DeviceBuild, build_device, probe_device};
+use cinder_kernels::join::device::{DeviceBuild, MAX_BUILD_ROWS, build_device, probe_device};
 use cinder_kernels::join::gather::{DeviceMarks, gather_pair_columns, keep_pairs_device};
 use cinder_kernels::join::{
     BuildTable, JoinAssembler, JoinFilterProgram, JoinIndices, JoinKind, NullMatch, Pairs, Side,
@@ -349,7 +349,8 @@ async fn collect_build(
                 }));
             }
             None => {
-                // Out of device memory: the rows go on as host rows.
+                // Out of device memory, or more rows than a device table holds: the rows go
+                // on as host rows.
                 let timer = metrics.device_time.timer();
                 for batch in on_device {
                     metrics.bytes_from_device.add(batch.pool_bytes());
@@ -420,8 +421,9 @@ struct DeviceBuilt {
 
 /// The build rows handed over on the device (`on_device`, and `on_host` copied up) as one
 /// device batch, its keys evaluated there and the table built from them. Only the keys are
-/// copied back. `None` when the device ran out of memory before the batch was whole (logged;
-/// the caller collects the rows on the host).
+/// copied back. `None` when the device ran out of memory before the batch was whole, or the
+/// rows are more than a device table holds (logged; the caller collects the rows on the
+/// host).
 fn build_on_device(
     spec: &JoinSpec,
     rt: &DeviceRuntime,
@@ -430,6 +432,15 @@ fn build_on_device(
     metrics: &DeviceMetrics,
     reservation: &MemoryReservation,
 ) -> Result<Option<DeviceBuilt>> {
+    let rows: usize = on_device
+        .iter()
+        .map(DeviceBatch::num_rows)
+        .chain(on_host.iter().map(RecordBatch::num_rows))
+        .sum();
+    if rows > MAX_BUILD_ROWS {
+        // `build_table` says so, on the host path.
+        return Ok(None);
+    }
     let timer = metrics.device_time.timer();
     let joined = (|| -> std::result::Result<DeviceBatch, KernelError> {
         let mut pieces = on_device.to_vec();
@@ -444,7 +455,7 @@ fn build_on_device(
         Ok(batch) => batch,
         Err(e) if is_oom(&e) => {
             timer.done();
-            metrics.oom_host_batches.add(1);
+            metrics.oom_host_batches.add(on_device.len());
             log::warn!("cinder: {e}; this join's build rows are collected on the host");
             return Ok(None);
         }
@@ -475,7 +486,7 @@ fn build_on_device(
         }
         Err(e) if is_oom(&e) => {
             timer.done();
-            metrics.oom_host_batches.add(1);
+            metrics.oom_host_batches.add(on_device.len());
             log::warn!("cinder: {e}; this join's build rows are collected on the host");
             return Ok(None);
         }
@@ -516,7 +527,8 @@ fn build_on_device(
 /// `key_columns` puts on the device for each build it tries: the dense-key table when the key
 /// range allows, else the hash table. The dense table is sized by the key range, so when the
 /// device runs out of memory for it the hash table (sized by the rows) is tried. `None` when
-/// the device has no memory for either (logged and counted: the host table serves).
+/// the device has no memory for either (logged and counted: the host table serves), or the
+/// rows are more than a device table holds ([`MAX_BUILD_ROWS`], logged).
 fn build_table(
     spec: &JoinSpec,
     rt: &DeviceRuntime,
@@ -525,6 +537,13 @@ fn build_table(
     mut key_columns: impl FnMut() -> std::result::Result<Vec<DeviceColumn>, KernelError>,
     metrics: &DeviceMetrics,
 ) -> Result<Option<DeviceBuild>> {
+    if rows > MAX_BUILD_ROWS {
+        log::warn!(
+            "cinder: a join build side of {rows} rows is more than a device table holds \
+             ({MAX_BUILD_ROWS}); it stays on the host reference"
+        );
+        return Ok(None);
+    }
     let mut build = |dense| {
         key_columns().and_then(|columns| {
             build_device(&rt.kernels, &rt.pool, columns, rows, spec.nulls, dense)
@@ -625,22 +644,22 @@ impl BuildSide {
     /// The build rows on the host: as collected, or copied back from the device on first use
     /// (counted in `bytes_from_device` and reserved in DataFusion's memory pool).
     fn host_batch(&self, metrics: &DeviceMetrics) -> Result<&RecordBatch> {
-        let internal = |why: &str| Arc::new(DataFusionError::Internal(why.to_string()));
+        let failed = |why: &str| Arc::new(DataFusionError::Execution(why.to_string()));
         self.batch
             .get_or_init(|| {
                 let on_device = match self.device_batch.lock() {
                     Ok(slot) => match &*slot {
                         DeviceBuildBatch::Ready(batch) => batch.clone(),
                         _ => {
-                            return Err(internal(
+                            return Err(failed(
                                 "the build rows are neither on the host nor on the device",
                             ));
                         }
                     },
-                    Err(_) => return Err(internal("the join's build lock is poisoned")),
+                    Err(_) => return Err(failed("the join's build lock is poisoned")),
                 };
                 let Some(rt) = &self.runtime else {
-                    return Err(internal("build rows on the device without a device"));
+                    return Err(failed("build rows on the device without a device"));
                 };
                 let timer = metrics.device_time.timer();
                 let batch = on_device.download(&rt.pool);

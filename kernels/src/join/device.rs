@@ -29,6 +29,8 @@ use crate::{KernelError, Result};
 
 /// The module holding the join and scan kernels.
 pub const MODULE: &str = "join/hash_join";
+/// Most build rows a device table holds (the build rows are numbered by group on the device).
+pub const MAX_BUILD_ROWS: usize = crate::aggregate::device::MAX_DEVICE_ROWS;
 /// Per-tile sums of a scan.
 pub const SCAN_TILES: &str = "cinder_scan_tiles";
 /// The scan of the tile sums.
@@ -287,7 +289,7 @@ fn build_dense(
         .ok_or_else(|| invalid(JOIN_DENSE_COUNT, format!("dense keys from {min} to {max}")))?;
     if keys.len() != 1
         || keys[0].len() != rows
-        || rows > crate::aggregate::device::MAX_DEVICE_ROWS
+        || rows > MAX_BUILD_ROWS
         || !matches!(
             keys[0].data_type(),
             DataType::Int32 | DataType::Int64 | DataType::Date32
