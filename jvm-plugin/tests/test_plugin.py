@@ -88,6 +88,16 @@ def test_scan_with_splits_reads_every_row_once(spark, table):
     assert spark.sql("SELECT count(*) FROM t").collect()[0][0] == 3000
 
 
+def test_device_regions_setting_is_read_and_checked(spark, table):
+    # A native plan carries spark.cinder.deviceRegions: host mode gives the same rows with it,
+    # and a value that is not a boolean keeps the subtree on Spark, saying why.
+    sql = "SELECT id, i, s FROM t WHERE i > 3"
+    compare(spark, sql, conf={"spark.cinder.device": "host", "spark.cinder.deviceRegions": "true"})
+    compare(spark, sql, native=False, conf={"spark.cinder.deviceRegions": "maybe"})
+    reasons = fallback_reasons(spark)
+    assert any("spark.cinder.deviceRegions must be true or false, not 'maybe'" in r for r in reasons), reasons
+
+
 @pytest.mark.parametrize("predicate", [
     "i > 3", "l <= 0", "t = -1", "sm <> 5", "b", "NOT b", "b IS NULL", "s IS NOT NULL",
     "x = 0.0", "x > 0", "x = double('NaN')", "x < double('-inf') OR x > 1e300", "f >= 100.5",

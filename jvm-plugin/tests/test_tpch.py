@@ -12,6 +12,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tpch"))
 import tpch_spark  # noqa: E402
+from conftest import settings  # noqa: E402
 
 # query -> the operators that stay on Spark, as the plugin reports them.
 def _top_k(limit):
@@ -44,3 +45,14 @@ def test_tpch_query_matches_spark_and_runs_natively(spark, tpch, query):
     # An empty input (AQE replaces a stage that returned nothing) is not a gap.
     gaps = [g for g in result["stays_on_spark"] if "(EmptyRelation)" not in g]
     assert gaps == sorted(KNOWN_GAPS.get(query, [])), result
+
+
+@pytest.mark.parametrize("query", range(1, 23))
+def test_tpch_query_on_cinder_operators_with_device_regions(spark, tpch, query):
+    """The native plans on Cinder's own operators (its host reference, device = host) handing
+    their batches to each other as with spark.cinder.deviceRegions: the rows still agree."""
+    conf = {"spark.cinder.device": "host", "spark.cinder.deviceRegions": "true"}
+    with settings(spark, conf):
+        result = tpch_spark.run_query(spark, query, iterations=0)
+    assert "spark_error" not in result and "cinder_error" not in result, result
+    assert result["agree"], result

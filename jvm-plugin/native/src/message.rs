@@ -88,6 +88,10 @@ pub struct Settings {
     /// Rows per batch the scan produces.
     #[serde(default = "default_batch_rows")]
     pub batch_rows: usize,
+    /// Whether Cinder's operators hand batches to each other on the device
+    /// (`cinder.device_regions`, from `spark.cinder.deviceRegions`).
+    #[serde(default)]
+    pub device_regions: bool,
 }
 
 impl Default for Settings {
@@ -95,6 +99,7 @@ impl Default for Settings {
         Self {
             device: default_device(),
             batch_rows: default_batch_rows(),
+            device_regions: false,
         }
     }
 }

@@ -23,7 +23,7 @@ use cinder_planner::{CinderConfig, CinderRule, DeviceChoice};
 
 use crate::error::{NativeError, Result};
 use crate::input::BatchSource;
-use crate::message::PlanMessage;
+use crate::message::{PlanMessage, Settings};
 use crate::planner::{Leaves, arrow_schema, build_plan, check_output, conform};
 use crate::shuffle::ShuffleWriter;
 
@@ -178,7 +178,7 @@ impl NativePlan {
             .map(|spec| ShuffleWriter::new(spec, Arc::clone(&output), message.settings.batch_rows))
             .transpose()
             .map_err(as_plan_error)?;
-        let (plan, config) = optimize(plan, &message.settings.device).map_err(as_plan_error)?;
+        let (plan, config) = optimize(plan, &message.settings).map_err(as_plan_error)?;
         let context = Arc::new(TaskContext::default().with_session_config(config));
         let _guard = runtime().enter();
         let stream = plan.execute(0, context)?;
@@ -260,13 +260,14 @@ impl NativePlan {
     }
 }
 
-/// Applies Cinder's rule for `device` (`cpu`: none), with a session config that carries it.
+/// Applies Cinder's rule for the settings' device (`cpu`: none), with a session config that
+/// carries it.
 fn optimize(
     plan: Arc<dyn ExecutionPlan>,
-    device: &str,
+    settings: &Settings,
 ) -> Result<(Arc<dyn ExecutionPlan>, SessionConfig)> {
     let mut cinder = CinderConfig::default();
-    let choice = match device {
+    let choice = match settings.device.as_str() {
         "cpu" => None,
         "auto" => Some(DeviceChoice::Auto),
         "cuda" => Some(DeviceChoice::Cuda),
@@ -283,6 +284,7 @@ fn optimize(
     }
     // Spark hands over one task's rows at a time: let Cinder take every operator it supports.
     cinder.min_rows = 0;
+    cinder.device_regions = settings.device_regions;
     let config = SessionConfig::new().with_option_extension(cinder);
     let plan = if choice.is_some() {
         CinderRule.optimize(plan, config.options())?

@@ -179,8 +179,12 @@ fn join_message(
                                    "left": col(2), "right": col(5)});
     }
     let columns = output.len();
-    let message = json!({"version": 1, "output": output,
-                         "settings": {"device": device, "batch_rows": 100}, "root": node});
+    // "host-regions": the host reference with `device_regions` (spark.cinder.deviceRegions).
+    let settings = match device {
+        "host-regions" => json!({"device": "host", "batch_rows": 100, "device_regions": true}),
+        device => json!({"device": device, "batch_rows": 100}),
+    };
+    let message = json!({"version": 1, "output": output, "settings": settings, "root": node});
     (message, columns)
 }
 
@@ -261,7 +265,7 @@ fn every_join_type_and_build_side_matches_nested_loops() {
         ] {
             for build in ["left", "right"] {
                 for (two_keys, condition) in [(false, false), (true, false), (false, true)] {
-                    for device in ["cpu", "host"] {
+                    for device in ["cpu", "host", "host-regions"] {
                         let got = run_join(join, build, device, left, right, two_keys, condition);
                         let want = expected(join, left, right, two_keys, condition);
                         assert_eq!(

@@ -41,6 +41,10 @@ object CinderConf {
       "why, or also the native subtrees.")
   val BatchRows = CinderConfEntry("spark.cinder.batchRows", "integer", "8192",
     "Rows per batch the native scan produces.")
+  val DeviceRegions = CinderConfEntry("spark.cinder.deviceRegions", "boolean", "false",
+    "Experimental: Cinder's operators in a native plan hand their batches to each other on the " +
+      "device instead of through host memory (Cinder's cinder.device_regions; it matters with " +
+      "device = cuda).")
   val ScanEnabled = CinderConfEntry("spark.cinder.scan.enabled", "boolean", "true",
     "Whether Parquet scans (FileSourceScanExec) run natively.")
   val FilterEnabled = CinderConfEntry("spark.cinder.filter.enabled", "boolean", "true",
@@ -73,8 +77,9 @@ object CinderConf {
       "the driver runs Java 19 or later (executors are expected to run the same), on Spark on older JVMs, " +
       "whose digits differ for some values; java19: native on any JVM, with Java 19's digits; off: on Spark.")
 
-  val all: Seq[CinderConfEntry] = Seq(Enabled, Device, Explain, BatchRows, ScanEnabled, FilterEnabled,
-    ProjectEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled, ShuffleEnabled, JavaFloatDigits)
+  val all: Seq[CinderConfEntry] = Seq(Enabled, Device, Explain, BatchRows, DeviceRegions, ScanEnabled,
+    FilterEnabled, ProjectEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled, ShuffleEnabled,
+    JavaFloatDigits)
 
   /** The Markdown table of every setting. */
   def markdownTable: String = {

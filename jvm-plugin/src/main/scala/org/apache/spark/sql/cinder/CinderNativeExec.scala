@@ -615,7 +615,8 @@ private[cinder] object CinderNative {
   def message(root: String, output: Seq[Attribute], conf: SQLConf, files: Option[String],
       shuffle: Option[String]): String = {
     val settings = s"""{"device":${PlanJson.str(CinderConf.Device.choice(conf))},""" +
-      s""""batch_rows":${CinderConf.BatchRows.int(conf)}}"""
+      s""""batch_rows":${CinderConf.BatchRows.int(conf)},""" +
+      s""""device_regions":${CinderConf.DeviceRegions.bool(conf)}}"""
     val fields = PlanJson.fields(output.map(a => StructField(a.name, a.dataType, a.nullable)))
       .fold(r => throw new IllegalStateException(s"cinder: $r"), identity)
     val filesField = files.map(f => s""","files":$f""").getOrElse("")
