@@ -243,6 +243,44 @@ fn tpch_runs_all_22_queries_at_sf_0_01_on_the_host_path_and_writes_json() {
 }
 
 #[test]
+fn tpch_metrics_say_when_batches_fell_back() {
+    // Device out-of-memory injected into every attempt: batches are split (three times at
+    // most), then run on DataFusion's CPU expressions; --metrics says so per operator, and the
+    // answers still agree.
+    let dir = std::env::temp_dir().join(format!("cinder-tpch-metrics-{}", std::process::id()));
+    let (code, out) = cinder(&[
+        "tpch",
+        "--scale",
+        "0.01",
+        "--device",
+        "host",
+        "--iterations",
+        "1",
+        "--queries",
+        "6",
+        "--metrics",
+        "--set",
+        "test_inject_failure=oom",
+        "--data",
+        dir.join("data").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("answers: 1 of 1"), "{out}");
+    let said: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("after device out-of-memory:"))
+        .collect();
+    assert!(said.iter().any(|l| l.contains("batches split")), "{out}");
+    assert!(said.iter().any(|l| l.contains("on the CPU")), "{out}");
+    // In host mode no batch is held on a device.
+    assert!(
+        !said.iter().any(|l| l.contains("through the host")),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn tpch_rejects_bad_arguments_and_unavailable_modes() {
     let (code, out) = cinder(&["tpch", "--scale", "0", "--device", "cpu"]);
     assert_ne!(code, 0);

@@ -83,7 +83,8 @@ pub struct Args {
     #[arg(long)]
     explain: bool,
     /// Print, per query, the device metrics of Cinder's operators in the last timed
-    /// iteration: device time (summed over partitions) and bytes each way, per operator.
+    /// iteration: device time (summed over partitions) and bytes each way, per operator, and
+    /// the batches that fell back after device out-of-memory.
     #[arg(long)]
     metrics: bool,
     /// A Cinder setting for Cinder's run, as `SET cinder.KEY = VALUE` takes it; repeatable
@@ -300,6 +301,12 @@ async fn run_async(args: &Args) -> Result<ExitCode, String> {
                         gb(m.bytes_to_device),
                         gb(m.bytes_from_device)
                     );
+                    if let Some(fallbacks) = m.fallbacks() {
+                        println!(
+                            "           {:<28} after device out-of-memory: {fallbacks}",
+                            ""
+                        );
+                    }
                 }
             }
             cinder_results.push(cinder);
@@ -423,6 +430,28 @@ struct OperatorMetrics {
     compute_ms: f64,
     bytes_to_device: usize,
     bytes_from_device: usize,
+    /// Batches halved after device out-of-memory (`oom_splits`).
+    oom_splits: usize,
+    /// Batches run on DataFusion's CPU expressions after that (`cpu_fallback_batches`).
+    cpu_fallback_batches: usize,
+    /// Batches meant to stay on the device that went through the host (`oom_host_batches`).
+    oom_host_batches: usize,
+}
+
+impl OperatorMetrics {
+    /// The fallbacks, said when there were any (e.g. `2 batches split, 1 on the CPU`).
+    fn fallbacks(&self) -> Option<String> {
+        let said: Vec<String> = [
+            (self.oom_splits, "split"),
+            (self.cpu_fallback_batches, "on the CPU"),
+            (self.oom_host_batches, "through the host"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {} {what}", if n == 1 { "batch" } else { "batches" }))
+        .collect();
+        (!said.is_empty()).then(|| said.join(", "))
+    }
 }
 
 /// The device metrics of every operator in `plan` that reports them (Cinder's), in plan
@@ -438,6 +467,9 @@ fn device_metrics(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<OperatorMetrics>)
             compute_ms: set.elapsed_compute().unwrap_or(0) as f64 / 1e6,
             bytes_to_device: sum("bytes_to_device"),
             bytes_from_device: sum("bytes_from_device"),
+            oom_splits: sum("oom_splits"),
+            cpu_fallback_batches: sum("cpu_fallback_batches"),
+            oom_host_batches: sum("oom_host_batches"),
         });
     }
     for child in plan.children() {
