@@ -192,6 +192,9 @@ struct BuildSide {
     device_batch: Mutex<DeviceBuildBatch>,
     /// The device of the join's backend (cuda mode), where `device_batch` is.
     runtime: Option<Arc<DeviceRuntime>>,
+    /// Whether some build row's keys can match a probe row (a row at all; under
+    /// `NullEqualsNothing`, a row without a null key).
+    matchable: bool,
     /// Build rows matched by any finished probe partition.
     matched: Mutex<Vec<bool>>,
     /// Probe partitions still running.
@@ -335,6 +338,7 @@ async fn collect_build(
                     }
                 };
                 return Ok(Arc::new(BuildSide {
+                    matchable: matchable(&built.keys, built.rows, spec.nulls),
                     matched: Mutex::new(vec![false; built.rows]),
                     remaining: AtomicUsize::new(probe_partitions),
                     rows: built.rows,
@@ -390,6 +394,7 @@ async fn collect_build(
         }
     };
     Ok(Arc::new(BuildSide {
+        matchable: matchable(&keys, batch.num_rows(), spec.nulls),
         matched: Mutex::new(vec![false; batch.num_rows()]),
         remaining: AtomicUsize::new(probe_partitions),
         rows: batch.num_rows(),
@@ -583,6 +588,41 @@ fn upload_keys(
 
 fn is_oom(e: &KernelError) -> bool {
     matches!(e, KernelError::Cuda(CudaError::OutOfMemory { .. }))
+}
+
+/// Whether some of `rows` build rows with keys `keys` can match a probe row: any row when
+/// nulls match nulls, else a row none of whose keys is null.
+fn matchable(keys: &[ArrayRef], rows: usize, nulls: NullMatch) -> bool {
+    if rows == 0 {
+        return false;
+    }
+    if nulls == NullMatch::NullEqualsNull {
+        return true;
+    }
+    (0..rows).any(|row| keys.iter().all(|k| k.is_valid(row)))
+}
+
+/// Whether the join's output is empty whatever the probe side holds, so that the probe side
+/// is not read at all, as DataFusion's HashJoinExec does: an empty build side for the join
+/// types whose every output row needs a build row (or is one), and a build side none of whose
+/// keys can match for those whose every output row needs a match. An error the probe side
+/// would raise (a division by zero in a filter, say) then does not happen either.
+fn probe_not_needed(kind: JoinKind, build: &BuildSide) -> bool {
+    let empty = build.rows == 0
+        && matches!(
+            kind,
+            JoinKind::Inner
+                | JoinKind::Left
+                | JoinKind::LeftSemi
+                | JoinKind::LeftAnti
+                | JoinKind::RightSemi
+        );
+    let unmatchable = !build.matchable
+        && matches!(
+            kind,
+            JoinKind::Inner | JoinKind::LeftSemi | JoinKind::RightSemi
+        );
+    empty || unmatchable
 }
 
 /// The build batch on the device: not copied yet (or the device was out of memory last
@@ -1062,6 +1102,8 @@ struct JoinStream<P> {
     /// The build rows this partition's device batches matched (Left, LeftSemi, LeftAnti
     /// with device output), merged into the assembler's flags at the end of probing.
     build_marks: Option<DeviceMarks>,
+    /// The output needs no probe rows ([`probe_not_needed`]): the probe side is not read.
+    skip_probe: bool,
     finished: bool,
     failed: bool,
     budget: usize,
@@ -1104,6 +1146,7 @@ where
                 None => match self.build_fut.clone().await {
                     Ok(b) => {
                         self.assembler = Some(JoinAssembler::new(self.spec.kind, b.rows));
+                        self.skip_probe = probe_not_needed(self.spec.kind, &b);
                         self.build = Some(Arc::clone(&b));
                         b
                     }
@@ -1111,7 +1154,12 @@ where
                 },
             };
             let assembler = self.assembler.as_mut().expect("set with the build side");
-            match self.probe.next().await {
+            let next = if self.skip_probe {
+                None
+            } else {
+                self.probe.next().await
+            };
+            match next {
                 Some(Ok(item)) => {
                     let _timer = self.baseline.elapsed_compute().timer();
                     let out = match (item, &self.runtime) {
@@ -1413,6 +1461,7 @@ impl CinderHashJoinExec {
             pending: VecDeque::new(),
             device_output,
             build_marks: None,
+            skip_probe: false,
             finished: false,
             failed: false,
             budget,
