@@ -497,7 +497,8 @@ async fn run(seed: u64, queries: usize, regions: bool) {
     let (ours, theirs) = (cinder(regions), plain());
     let mut rng = Rng(seed);
     let mut moved = 0;
-    // Queries both engines fail (division by zero): equal, but they check less.
+    // Queries that fail (division by zero) in both engines, or in Cinder's only as documented:
+    // they check less.
     let mut failed = 0;
     for n in 0..queries {
         let sql = query(&mut rng);
@@ -525,6 +526,10 @@ async fn run(seed: u64, queries: usize, regions: bool) {
                 }
             }
             (Err(_), Err(_)) => failed += 1,
+            // A documented difference (docs/datafusion.md): Cinder evaluates both sides of AND
+            // and OR, where DataFusion skips the right side of a batch the left side decides,
+            // so a division by zero there fails only Cinder's run.
+            (Ok(_), Err(e)) if e.contains("Divide by zero") => failed += 1,
             _ => panic!(
                 "seed {seed:#x}, query {n}, regions {regions}: one engine failed for\n{sql}\n\
                  DataFusion: {expected:?}\nCinder: {got:?}"
@@ -546,7 +551,7 @@ async fn run(seed: u64, queries: usize, regions: bool) {
     }
     assert!(
         failed * 4 <= queries,
-        "{failed} of {queries} queries failed in both engines"
+        "{failed} of {queries} queries failed"
     );
     // The test means something only if Cinder ran operators of most queries.
     assert!(
