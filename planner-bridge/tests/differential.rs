@@ -143,6 +143,10 @@ fn cinder(regions: bool) -> SessionContext {
     cinder.min_rows = 0;
     cinder.device_regions = regions;
     cinder.collect_left_joins = regions;
+    if regions {
+        // Small device batches too: coalescing, probe chunks and merges cross batch edges.
+        cinder.batch_rows = 512;
+    }
     let builder = SessionStateBuilder::new()
         .with_config(config())
         .with_default_features();
@@ -361,7 +365,29 @@ fn group_keys(rng: &mut Rng, a: &str) -> Vec<String> {
 
 /// One random query.
 fn query(rng: &mut Rng) -> String {
-    match rng.below(8) {
+    match rng.below(10) {
+        8 => {
+            // A chain of joins: device regions and collect_left_joins reach through them.
+            let (j1, j2) = (
+                *rng.pick(&["JOIN", "LEFT JOIN", "JOIN"]),
+                *rng.pick(&["JOIN", "LEFT JOIN", "RIGHT JOIN"]),
+            );
+            format!(
+                "SELECT count(*) AS n, count(c.k) AS nc, sum(a.d) AS sd, max(c.s) AS ms \
+                 FROM t a {j1} u b ON a.{k1} = b.{k1} {j2} t c ON b.{k2} = c.{k2} AND {} \
+                 WHERE {}",
+                predicate(rng, "c", 1),
+                predicate(rng, "a", 1),
+                k1 = rng.pick(&["k", "i", "s"]),
+                k2 = rng.pick(&["k", "i"]),
+            )
+        }
+        9 => format!(
+            "SELECT g, count(*) AS n, sum(v) AS sv FROM (SELECT a.k % 3 AS g, a.d AS v FROM t a \
+             WHERE {} UNION ALL SELECT b.k % 3 AS g, b.d AS v FROM u b WHERE {}) x GROUP BY g",
+            predicate(rng, "a", 1),
+            predicate(rng, "b", 1)
+        ),
         5 => format!(
             "SELECT a.k, a.s FROM t a WHERE a.{col} {not}IN (SELECT b.{col} FROM u b WHERE {}) \
              AND {}",
@@ -577,7 +603,8 @@ async fn random_queries_match_datafusion_on_the_host_path() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn random_queries_match_datafusion_with_device_regions_and_collect_left_joins() {
+async fn random_queries_match_datafusion_with_device_regions_collect_left_joins_and_small_batches()
+{
     let (seed, queries) = plan_of_run(0xC1DE_0002);
     run(seed, queries, true).await;
 }
