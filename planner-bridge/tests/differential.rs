@@ -365,7 +365,30 @@ fn group_keys(rng: &mut Rng, a: &str) -> Vec<String> {
 
 /// One random query.
 fn query(rng: &mut Rng) -> String {
-    match rng.below(10) {
+    match rng.below(12) {
+        10 => {
+            // A grouped aggregate over a join (split into two stages around the join when
+            // collect_left_joins rewrites it).
+            let key = *rng.pick(&["b.s", "b.i % 4", "a.flag", "b.dt"]);
+            format!(
+                "SELECT {key} AS g, {} FROM t a JOIN u b ON a.{k} = b.{k} WHERE {} GROUP BY {key}",
+                aggregates(rng, "a"),
+                predicate(rng, "b", 1),
+                k = rng.pick(&["k", "i", "s"]),
+            )
+        }
+        11 => format!(
+            // Aggregates over no rows, or over few: empty groups, all-null inputs, DISTINCT.
+            "SELECT count(*) AS n, sum(a.d) AS s, min(a.s) AS m, max(a.dt) AS x, avg(a.i) AS v, \
+             count(DISTINCT a.i) AS di FROM t a WHERE {}",
+            rng.pick(&[
+                "false",
+                "a.k < 0",
+                "a.i IS NULL",
+                "a.d IS NULL AND a.s IS NULL",
+                "a.k = 7",
+            ])
+        ),
         8 => {
             // A chain of joins: device regions and collect_left_joins reach through them.
             let (j1, j2) = (
