@@ -262,21 +262,14 @@ impl MemoryPool {
                 }
                 Ok(out.into())
             }
-            _ => Err(CudaError::InvalidData(
-                "a buffer was handed to a pool of the other backend".to_string(),
-            )),
+            _ => Err(other_backend()),
         }
     }
 
     /// Copies `range` (in bytes) of a buffer back to the host, waiting for the copy: a total
     /// at the end of a scan, say, without the rest of the buffer.
     pub fn download_range(&self, buffer: &DeviceBuffer, range: Range<usize>) -> Result<Buffer> {
-        if range.start > range.end || range.end > buffer.len {
-            return Err(CudaError::InvalidData(format!(
-                "bytes {range:?} of a buffer of {}",
-                buffer.len
-            )));
-        }
+        check_range(buffer, &range)?;
         if range.is_empty() {
             return Ok(Buffer::from(MutableBuffer::new(0)));
         }
@@ -295,9 +288,7 @@ impl MemoryPool {
                     .map_err(|e| CudaError::driver("cuStreamSynchronize", e))?;
                 Ok(out.into())
             }
-            _ => Err(CudaError::InvalidData(
-                "a buffer was handed to a pool of the other backend".to_string(),
-            )),
+            _ => Err(other_backend()),
         }
     }
 
@@ -307,12 +298,7 @@ impl MemoryPool {
     /// at the ends of many columns, which [`Self::download_range`] would wait for one by one.
     pub fn download_ranges(&self, ranges: &[(&DeviceBuffer, Range<usize>)]) -> Result<Buffer> {
         for (buffer, range) in ranges {
-            if range.start > range.end || range.end > buffer.len {
-                return Err(CudaError::InvalidData(format!(
-                    "bytes {range:?} of a buffer of {}",
-                    buffer.len
-                )));
-            }
+            check_range(buffer, range)?;
         }
         let total: usize = ranges.iter().map(|(_, r)| r.len()).sum();
         if total == 0 {
@@ -509,6 +495,17 @@ fn keep_freed_memory_cached(device: &Device) {
             );
         }
     }
+}
+
+/// Whether `range` (in bytes) lies within `buffer`.
+fn check_range(buffer: &DeviceBuffer, range: &Range<usize>) -> Result<()> {
+    if range.start > range.end || range.end > buffer.len {
+        return Err(CudaError::InvalidData(format!(
+            "bytes {range:?} of a buffer of {}",
+            buffer.len
+        )));
+    }
+    Ok(())
 }
 
 fn other_backend() -> CudaError {
