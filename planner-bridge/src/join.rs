@@ -54,7 +54,7 @@ use cinder_kernels::join::device::{DeviceBuild, MAX_BUILD_ROWS, build_device, pr
 use cinder_kernels::join::gather::{DeviceMarks, gather_pair_columns, keep_pairs_device};
 use cinder_kernels::join::{
     BuildTable, JoinAssembler, JoinFilterProgram, JoinIndices, JoinKind, NullMatch, Pairs, Side,
-    dense_range, gather, joinable,
+    any_matchable_row, dense_range, gather, joinable,
 };
 use cinder_kernels::{KernelError, Timing};
 
@@ -192,8 +192,7 @@ struct BuildSide {
     device_batch: Mutex<DeviceBuildBatch>,
     /// The device of the join's backend (cuda mode), where `device_batch` is.
     runtime: Option<Arc<DeviceRuntime>>,
-    /// Whether some build row's keys can match a probe row (a row at all; under
-    /// `NullEqualsNothing`, a row without a null key).
+    /// Whether some build row's keys can match a probe row ([`any_matchable_row`], once).
     matchable: bool,
     /// Build rows matched by any finished probe partition.
     matched: Mutex<Vec<bool>>,
@@ -338,7 +337,7 @@ async fn collect_build(
                     }
                 };
                 return Ok(Arc::new(BuildSide {
-                    matchable: matchable(&built.keys, built.rows, spec.nulls),
+                    matchable: any_matchable_row(&built.keys, built.rows, spec.nulls),
                     matched: Mutex::new(vec![false; built.rows]),
                     remaining: AtomicUsize::new(probe_partitions),
                     rows: built.rows,
@@ -394,7 +393,7 @@ async fn collect_build(
         }
     };
     Ok(Arc::new(BuildSide {
-        matchable: matchable(&keys, batch.num_rows(), spec.nulls),
+        matchable: any_matchable_row(&keys, batch.num_rows(), spec.nulls),
         matched: Mutex::new(vec![false; batch.num_rows()]),
         remaining: AtomicUsize::new(probe_partitions),
         rows: batch.num_rows(),
@@ -590,39 +589,14 @@ fn is_oom(e: &KernelError) -> bool {
     matches!(e, KernelError::Cuda(CudaError::OutOfMemory { .. }))
 }
 
-/// Whether some of `rows` build rows with keys `keys` can match a probe row: any row when
-/// nulls match nulls, else a row none of whose keys is null.
-fn matchable(keys: &[ArrayRef], rows: usize, nulls: NullMatch) -> bool {
-    if rows == 0 {
-        return false;
-    }
-    if nulls == NullMatch::NullEqualsNull {
-        return true;
-    }
-    (0..rows).any(|row| keys.iter().all(|k| k.is_valid(row)))
-}
-
 /// Whether the join's output is empty whatever the probe side holds, so that the probe side
 /// is not read at all, as DataFusion's HashJoinExec does: an empty build side for the join
 /// types whose every output row needs a build row (or is one), and a build side none of whose
 /// keys can match for those whose every output row needs a match. An error the probe side
 /// would raise (a division by zero in a filter, say) then does not happen either.
 fn probe_not_needed(kind: JoinKind, build: &BuildSide) -> bool {
-    let empty = build.rows == 0
-        && matches!(
-            kind,
-            JoinKind::Inner
-                | JoinKind::Left
-                | JoinKind::LeftSemi
-                | JoinKind::LeftAnti
-                | JoinKind::RightSemi
-        );
-    let unmatchable = !build.matchable
-        && matches!(
-            kind,
-            JoinKind::Inner | JoinKind::LeftSemi | JoinKind::RightSemi
-        );
-    empty || unmatchable
+    (build.rows == 0 && kind.empty_build_gives_no_rows())
+        || (!build.matchable && kind.no_match_gives_no_rows())
 }
 
 /// The build batch on the device: not copied yet (or the device was out of memory last

@@ -83,6 +83,29 @@ impl JoinKind {
             JoinKind::Left | JoinKind::Full | JoinKind::LeftSemi | JoinKind::LeftAnti
         )
     }
+
+    /// Whether an empty build side means no output rows, whatever the probe side holds
+    /// (DataFusion's `empty_build_side_produces_empty_result`): every output row needs a
+    /// build row, or is one.
+    pub fn empty_build_gives_no_rows(self) -> bool {
+        matches!(
+            self,
+            JoinKind::Inner
+                | JoinKind::Left
+                | JoinKind::LeftSemi
+                | JoinKind::LeftAnti
+                | JoinKind::RightSemi
+        )
+    }
+
+    /// Whether a build side none of whose keys can match means no output rows (DataFusion's
+    /// `empty_map_produces_empty_result`): every output row needs a match.
+    pub fn no_match_gives_no_rows(self) -> bool {
+        matches!(
+            self,
+            JoinKind::Inner | JoinKind::LeftSemi | JoinKind::RightSemi
+        )
+    }
 }
 
 /// Whether a null key matches a null key (DataFusion's `NullEquality`).
@@ -147,6 +170,20 @@ pub fn dense_range(keys: &[ArrayRef], rows: usize, nulls: NullMatch) -> Option<(
     let range = (max as i128) - (min as i128) + 1;
     let limit = (4 * rows as i128).max(4096).min(MAX_DENSE_RANGE as i128);
     (range <= limit).then_some((min, max))
+}
+
+/// Whether some of `rows` build rows of `keys` can match a probe row under `nulls`: any row
+/// when nulls match nulls, else a row that [`null_key_rows`] does not flag (the same logical
+/// nulls, without a flag per row).
+pub fn any_matchable_row(keys: &[ArrayRef], rows: usize, nulls: NullMatch) -> bool {
+    if rows == 0 {
+        return false;
+    }
+    if nulls == NullMatch::NullEqualsNull {
+        return true;
+    }
+    let key_nulls: Vec<_> = keys.iter().filter_map(|k| k.logical_nulls()).collect();
+    (0..rows).any(|row| key_nulls.iter().all(|n| n.is_valid(row)))
 }
 
 /// Rows with a null in any key (they match nothing under [`NullMatch::NullEqualsNothing`]).

@@ -252,3 +252,40 @@ fn dense_range_takes_one_small_integer_key_whose_nulls_match_nothing() {
     let empty: ArrayRef = Arc::new(Int64Array::from(Vec::<i64>::new()));
     assert_eq!(dense_range(&[empty], 0, nothing), None);
 }
+
+#[test]
+fn any_matchable_row_follows_null_key_rows() {
+    let ints = |v: Vec<Option<i64>>| Arc::new(Int64Array::from(v)) as ArrayRef;
+    let strings = |v: Vec<Option<&str>>| Arc::new(StringArray::from(v)) as ArrayRef;
+    let some_match = [
+        ints(vec![None, Some(1), Some(2)]),
+        strings(vec![Some("a"), None, Some("c")]),
+    ];
+    let none_match = [
+        ints(vec![None, Some(1), Some(2)]),
+        strings(vec![Some("a"), None, None]),
+    ];
+    for (keys, rows, nulls, want) in [
+        (&some_match[..], 3, NullMatch::NullEqualsNothing, true),
+        (&none_match[..], 3, NullMatch::NullEqualsNothing, false),
+        (&none_match[..], 3, NullMatch::NullEqualsNull, true),
+        (&some_match[..0], 0, NullMatch::NullEqualsNull, false),
+    ] {
+        assert_eq!(
+            any_matchable_row(keys, rows, nulls),
+            want,
+            "{keys:?} {nulls:?}"
+        );
+        if nulls == NullMatch::NullEqualsNothing {
+            assert_eq!(null_key_rows(keys, rows).contains(&false), want);
+        }
+    }
+    // Logical nulls, as the host table groups them: a dictionary's null values are null keys.
+    let dict: ArrayRef = Arc::new(
+        arrow::array::DictionaryArray::<arrow::datatypes::Int32Type>::new(
+            Int32Array::from(vec![0, 1]),
+            Arc::new(StringArray::from(vec![None::<&str>, None])),
+        ),
+    );
+    assert!(!any_matchable_row(&[dict], 2, NullMatch::NullEqualsNothing));
+}
