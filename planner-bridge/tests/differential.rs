@@ -17,7 +17,7 @@ use datafusion::datasource::MemTable;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use cinder_planner::{CinderConfig, DeviceChoice, placements, with_cinder};
+use cinder_planner::{CinderConfig, DeviceChoice, Placement, placements, with_cinder};
 
 /// xorshift64*: a small deterministic generator.
 struct Rng(u64);
@@ -542,6 +542,18 @@ async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// Where the operators Cinder targets in `sql`'s physical plan run.
+async fn placed(ctx: &SessionContext, sql: &str) -> Vec<Placement> {
+    let plan = ctx
+        .sql(sql)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    placements(&plan)
+}
+
 async fn run(seed: u64, queries: usize, regions: bool) {
     let (ours, theirs) = (cinder(regions), plain());
     let mut rng = Rng(seed);
@@ -587,14 +599,7 @@ async fn run(seed: u64, queries: usize, regions: bool) {
         if expected.is_err() {
             continue;
         }
-        let plan = ours
-            .sql(&sql)
-            .await
-            .unwrap()
-            .create_physical_plan()
-            .await
-            .unwrap();
-        if placements(&plan).iter().any(|p| p.reason.is_none()) {
+        if placed(&ours, &sql).await.iter().any(|p| p.reason.is_none()) {
             moved += 1;
         }
     }
@@ -657,19 +662,12 @@ async fn a_join_that_cannot_match_leaves_its_probe_side_unread() {
                 (Err(_), Err(_)) => {}
                 _ => panic!("{sql}, regions {regions}: DataFusion {expected:?}, Cinder {got:?}"),
             }
-            let plan = ours
-                .sql(sql)
-                .await
-                .unwrap()
-                .create_physical_plan()
-                .await
-                .unwrap();
+            let placed = placed(&ours, sql).await;
             assert!(
-                placements(&plan)
+                placed
                     .iter()
                     .any(|p| p.operator == "CinderHashJoinExec" && p.reason.is_none()),
-                "{sql}: {:?}",
-                placements(&plan)
+                "{sql}: {placed:?}"
             );
         }
     }
