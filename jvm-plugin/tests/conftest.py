@@ -68,7 +68,7 @@ def normalise(rows):
     return sorted((tuple(row) for row in rows), key=lambda row: tuple(_key(v) for v in row))
 
 
-def _same(a, b):
+def same(a, b):
     if isinstance(a, float) and isinstance(b, float):
         if math.isnan(a) or math.isnan(b):
             return math.isnan(a) and math.isnan(b)
@@ -82,7 +82,7 @@ def rows_equal(got, expected):
     got, expected = normalise(got), normalise(expected)
     if len(got) != len(expected):
         return False
-    return all(len(g) == len(e) and all(_same(x, y) for x, y in zip(g, e)) for g, e in zip(got, expected))
+    return all(len(g) == len(e) and all(same(x, y) for x, y in zip(g, e)) for g, e in zip(got, expected))
 
 
 def executed_plan(df):
@@ -147,19 +147,32 @@ def compare(spark, sql, native=True, conf=None):
     return plan
 
 
+def error_kind(e):
+    """What an application sees of a failure: pyspark's exception class (ArithmeticException,
+    NumberFormatException, ...: which of Spark's Java exceptions it was), Spark's error class and
+    SQLSTATE (None for an exception without them)."""
+    error_class = getattr(e, "getCondition", lambda: None)()
+    sql_state = getattr(e, "getSqlState", lambda: None)()
+    return type(e).__name__, error_class, sql_state
+
+
 def fails_alike(spark, sql, match, conf=None):
     """Asserts `sql` fails with an error matching `match` both on vanilla Spark and with
-    Cinder, and that with Cinder a native subtree was planned (so the native side failed)."""
+    Cinder, as the same exception (pyspark's class, Spark's error class and SQLSTATE), and that
+    with Cinder a native subtree was planned (so the native side failed)."""
+    kinds = []
     with settings(spark, conf):
         try:
             for enabled in ("false", "true"):
                 spark.conf.set("spark.cinder.enabled", enabled)
                 spark._jvm.org.apache.spark.sql.cinder.CinderExplain.clear()
-                with pytest.raises(Exception, match=match):
+                with pytest.raises(Exception, match=match) as raised:
                     spark.sql(sql).collect()
+                kinds.append(error_kind(raised.value))
             assert native_subtrees(spark), f"expected a native subtree for {sql}: {fallback_reasons(spark)}"
         finally:
             spark.conf.set("spark.cinder.enabled", "true")
+    assert kinds[0] == kinds[1], f"{sql}: Spark raised {kinds[0]}, Cinder {kinds[1]}"
 
 
 D = Decimal

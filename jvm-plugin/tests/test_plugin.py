@@ -170,7 +170,7 @@ def test_narrowing_decimal_casts_round_half_up_in_ansi_mode(spark, table, expr):
 
 
 def test_narrowing_decimal_cast_overflow_fails_in_ansi_mode(spark, table):
-    fails_alike(spark, "SELECT cast(p AS decimal(4, 2)) FROM t", "NUMERIC_VALUE_OUT_OF_RANGE|too large",
+    fails_alike(spark, "SELECT cast(p AS decimal(4, 2)) FROM t", "NUMERIC_VALUE_OUT_OF_RANGE",
                 conf={"spark.sql.ansi.enabled": "true"})
 
 
@@ -197,7 +197,7 @@ def test_scan_subqueries_for_filters_left_on_spark(spark, table):
 
 def test_ansi_overflow_fails_natively_as_in_spark(spark, table):
     fails_alike(spark, "SELECT l * 4 FROM t WHERE l = 9223372036854775807",
-                "ARITHMETIC_OVERFLOW|[Oo]verflow", conf={"spark.sql.ansi.enabled": "true"})
+                "ARITHMETIC_OVERFLOW", conf={"spark.sql.ansi.enabled": "true"})
 
 
 def test_partition_columns_and_filters_on_them(spark, partitioned):

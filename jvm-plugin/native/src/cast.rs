@@ -1005,7 +1005,10 @@ impl PhysicalExpr for SparkStringCast {
 ///   (ANSI);
 /// - a decimal to a float or double: correctly rounded (`BigDecimal.doubleValue`);
 /// - a double to a float: Java's rounding (infinite past the range);
-/// - a number to a boolean (`!= 0`, so NaN is true) and a boolean to a number (1 or 0).
+/// - a number to a boolean (`!= 0`, so NaN is true) and a boolean to a number (1 or 0);
+/// - in ANSI mode, an integer or decimal to a decimal: Arrow's cast (rounding half up), and
+///   Spark's `NUMERIC_VALUE_OUT_OF_RANGE` for a value that does not fit (legacy and try
+///   mode: Arrow's null).
 #[derive(Debug)]
 pub struct SparkNumericCast {
     child: Arc<dyn PhysicalExpr>,
@@ -1071,6 +1074,10 @@ impl SparkNumericCast {
             (a, Boolean) => numeric(a),
             (Boolean, Decimal128(p, s)) => i16::from(*p) - i16::from(*s) >= 1,
             (Boolean, b) => numeric(b),
+            (a, Decimal128(..)) => {
+                mode == CastMode::Ansi
+                    && (integer_width(a).is_some() || matches!(a, Decimal128(..)))
+            }
             _ => false,
         };
         supported.then_some(Self {
@@ -1248,6 +1255,24 @@ impl SparkNumericCast {
                 rows.map(|v| v.map(|v| number_to_f32(v, scale)))
                     .collect::<Float32Array>(),
             ),
+            DataType::Decimal128(p, s) if self.from != DataType::Boolean => {
+                // ANSI mode (see try_new): Arrow's cast, with Spark's error where it gives null.
+                let options = datafusion::arrow::compute::CastOptions {
+                    safe: true,
+                    ..Default::default()
+                };
+                let out =
+                    datafusion::arrow::compute::cast_with_options(array, &self.target, &options)?;
+                if let Some(i) = (0..n).find(|&i| array.is_valid(i) && out.is_null(i)) {
+                    let text = match read(i) {
+                        Number::Decimal(v) => spark_decimal_string(v, scale, true),
+                        Number::Integer(v) => v.to_string(),
+                        _ => return datafusion::common::internal_err!("{self} of a non-number"),
+                    };
+                    return Err(decimal_out_of_range(&text, *p, *s));
+                }
+                out
+            }
             DataType::Decimal128(p, s) => {
                 let one = 10_i128.pow(u32::try_from(*s).unwrap_or(0));
                 let values = rows

@@ -60,7 +60,7 @@ use crate::message::{
 };
 use crate::shared_join::{OnceBatchesExec, RoutedProbeExec, SharedJoinExec};
 use crate::timestamp::{SparkTimestampNumberCast, SparkToTimestamp, SparkTrunc, TruncLevel};
-use crate::try_arith::{TryIntegerArithmetic, TryOp};
+use crate::try_arith::{Overflow, TryIntegerArithmetic, TryOp};
 
 /// Cast options with Spark's non-ANSI behaviour: a value that does not fit becomes null.
 /// The time zone of Spark's `TimestampType` in Arrow (as Spark's own `ArrowUtils` writes it):
@@ -764,9 +764,22 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 _ => None,
             };
             let out = match try_op {
-                Some(try_op) if *try_arith && left.data_type(schema)?.is_integer() => {
-                    expect_type(&right, schema, &left.data_type(schema)?, "try arithmetic")?;
-                    Arc::new(TryIntegerArithmetic::new(try_op, left, right))
+                // Integers that can overflow: null in try mode, Spark's errors in ANSI mode.
+                Some(try_op) if (*try_arith || *ansi) && left.data_type(schema)?.is_integer() => {
+                    expect_type(
+                        &right,
+                        schema,
+                        &left.data_type(schema)?,
+                        "integer arithmetic",
+                    )?;
+                    let overflow = if *try_arith {
+                        Overflow::Null
+                    } else {
+                        Overflow::Fail
+                    };
+                    Arc::new(TryIntegerArithmetic::with_overflow(
+                        try_op, overflow, left, right,
+                    ))
                 }
                 _ => binary(*op, left, right, *ansi, schema)?,
             };
@@ -1892,7 +1905,9 @@ impl SparkDecimalBinary {
             DecimalOp::Divide if r == 0 && self.ansi => {
                 return datafusion::common::exec_err!(
                     "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor \
-                     being 0 and return NULL instead."
+                     being 0 and return NULL instead. If necessary set \
+                     \"spark.sql.ansi.enabled\" to \"false\" to bypass this error. \
+                     SQLSTATE: 22012"
                 );
             }
             DecimalOp::Divide if r == 0 => return Ok(None),

@@ -1,6 +1,7 @@
-//! Spark's `try_add`, `try_subtract` and `try_multiply` of integers (`EvalMode.TRY`): null
-//! where the result overflows the type, where legacy mode wraps and ANSI mode fails.
-//! (For decimals, floats, division and remainder Spark's try mode gives what legacy mode
+//! Spark's `+`, `-` and `*` of integers where the result can overflow the type: null in try
+//! mode (`try_add`, `try_subtract`, `try_multiply`, `EvalMode.TRY`), and in ANSI mode Spark's
+//! error, with its error class and message. (Legacy mode wraps, as DataFusion's operators do.
+//! For decimals, floats, division and remainder Spark's try mode gives what legacy mode
 //! gives, so those need nothing of their own.)
 
 use std::fmt;
@@ -8,9 +9,11 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, ArrowNativeTypeOp, AsArray, PrimitiveArray};
+use datafusion::arrow::compute::kernels::numeric;
 use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Int8Type, Int16Type, Int32Type, Int64Type, Schema,
 };
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::ColumnarValue;
@@ -27,18 +30,136 @@ pub enum TryOp {
     Multiply,
 }
 
-/// `left op right` of two integers of one type, null on overflow.
+impl TryOp {
+    /// The `try_` function Spark's overflow errors point to.
+    fn try_name(self) -> &'static str {
+        match self {
+            Self::Add => "try_add",
+            Self::Subtract => "try_subtract",
+            Self::Multiply => "try_multiply",
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Self::Add => "+",
+            Self::Subtract => "-",
+            Self::Multiply => "*",
+        }
+    }
+}
+
+/// What [`TryIntegerArithmetic`] does where the result overflows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Overflow {
+    /// Null (`EvalMode.TRY`).
+    Null,
+    /// Spark's ANSI error for the first row that overflows (`EvalMode.ANSI`):
+    /// `ARITHMETIC_OVERFLOW` for ints and longs, `BINARY_ARITHMETIC_OVERFLOW` with the two
+    /// values for bytes and shorts, as Spark 4.0 raises them.
+    Fail,
+}
+
+/// `left op right` of two integers of one type, null on overflow or failing there.
 #[derive(Debug)]
 pub struct TryIntegerArithmetic {
     op: TryOp,
+    overflow: Overflow,
     left: Arc<dyn PhysicalExpr>,
     right: Arc<dyn PhysicalExpr>,
 }
 
 impl TryIntegerArithmetic {
-    /// `left op right`; both must be of one integer type (checked when evaluated).
+    /// `left op right`, null on overflow; both must be of one integer type (checked when
+    /// evaluated).
     pub fn new(op: TryOp, left: Arc<dyn PhysicalExpr>, right: Arc<dyn PhysicalExpr>) -> Self {
-        Self { op, left, right }
+        Self::with_overflow(op, Overflow::Null, left, right)
+    }
+
+    /// `left op right`, doing `overflow` where the result overflows.
+    pub fn with_overflow(
+        op: TryOp,
+        overflow: Overflow,
+        left: Arc<dyn PhysicalExpr>,
+        right: Arc<dyn PhysicalExpr>,
+    ) -> Self {
+        Self {
+            op,
+            overflow,
+            left,
+            right,
+        }
+    }
+
+    /// Spark's error for the first row of `l op r` that overflows, if one does.
+    fn first_overflow<T: ArrowPrimitiveType>(
+        &self,
+        l: &ArrayRef,
+        r: &ArrayRef,
+    ) -> datafusion::common::Result<()>
+    where
+        T::Native: fmt::Display,
+    {
+        let (l, r) = (l.as_primitive::<T>(), r.as_primitive::<T>());
+        let op = self.op;
+        let first = l.iter().zip(r.iter()).find_map(|(a, b)| {
+            let (a, b) = (a?, b?);
+            let result = match op {
+                TryOp::Add => a.add_checked(b),
+                TryOp::Subtract => a.sub_checked(b),
+                TryOp::Multiply => a.mul_checked(b),
+            };
+            result.is_err().then_some((a, b))
+        });
+        let Some((a, b)) = first else {
+            return Ok(());
+        };
+        let message = match T::DATA_TYPE {
+            // Spark's MathUtils.addExact and friends, as QueryExecutionErrors words them.
+            DataType::Int32 | DataType::Int64 => format!(
+                "[ARITHMETIC_OVERFLOW] {} overflow. Use '{}' to tolerate overflow and return \
+                 NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to \
+                 bypass this error. SQLSTATE: 22003",
+                if T::DATA_TYPE == DataType::Int32 {
+                    "integer"
+                } else {
+                    "long"
+                },
+                op.try_name()
+            ),
+            // Bytes and shorts are checked as shorts, which Spark prints with an S.
+            _ => format!(
+                "[BINARY_ARITHMETIC_OVERFLOW] {a}S {} {b}S caused overflow. Use `{}` to ignore \
+                 overflow problem and return NULL. SQLSTATE: 22003",
+                op.symbol(),
+                op.try_name()
+            ),
+        };
+        datafusion::common::exec_err!("{message}")
+    }
+
+    /// ANSI mode: arrow's checked kernel, and where it finds an overflow, Spark's error for
+    /// the first row that overflows.
+    fn failing(&self, l: &ArrayRef, r: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
+        let checked = match self.op {
+            TryOp::Add => numeric::add,
+            TryOp::Subtract => numeric::sub,
+            TryOp::Multiply => numeric::mul,
+        };
+        match checked(l, r) {
+            Ok(out) => Ok(out),
+            Err(ArrowError::ArithmeticOverflow(_)) => {
+                match l.data_type() {
+                    DataType::Int8 => self.first_overflow::<Int8Type>(l, r),
+                    DataType::Int16 => self.first_overflow::<Int16Type>(l, r),
+                    DataType::Int32 => self.first_overflow::<Int32Type>(l, r),
+                    DataType::Int64 => self.first_overflow::<Int64Type>(l, r),
+                    other => datafusion::common::internal_err!("{self} of {other}"),
+                }?;
+                datafusion::common::internal_err!("{self}: arrow found an overflow, Cinder none")
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn each<T: ArrowPrimitiveType>(&self, l: &ArrayRef, r: &ArrayRef) -> ArrayRef {
@@ -64,7 +185,10 @@ impl TryIntegerArithmetic {
 // Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
 impl PartialEq for TryIntegerArithmetic {
     fn eq(&self, other: &Self) -> bool {
-        self.op == other.op && self.left.eq(&other.left) && self.right.eq(&other.right)
+        self.op == other.op
+            && self.overflow == other.overflow
+            && self.left.eq(&other.left)
+            && self.right.eq(&other.right)
     }
 }
 
@@ -73,6 +197,7 @@ impl Eq for TryIntegerArithmetic {}
 impl Hash for TryIntegerArithmetic {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.op.hash(state);
+        self.overflow.hash(state);
         self.left.hash(state);
         self.right.hash(state);
     }
@@ -80,12 +205,10 @@ impl Hash for TryIntegerArithmetic {
 
 impl fmt::Display for TryIntegerArithmetic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self.op {
-            TryOp::Add => "try_add",
-            TryOp::Subtract => "try_subtract",
-            TryOp::Multiply => "try_multiply",
-        };
-        write!(f, "{name}({}, {})", self.left, self.right)
+        match self.overflow {
+            Overflow::Null => write!(f, "{}({}, {})", self.op.try_name(), self.left, self.right),
+            Overflow::Fail => write!(f, "({} {} {})", self.left, self.op.symbol(), self.right),
+        }
     }
 }
 
@@ -94,8 +217,13 @@ impl PhysicalExpr for TryIntegerArithmetic {
         self.left.data_type(input_schema)
     }
 
-    fn nullable(&self, _input_schema: &Schema) -> datafusion::common::Result<bool> {
-        Ok(true)
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        Ok(match self.overflow {
+            Overflow::Null => true,
+            Overflow::Fail => {
+                self.left.nullable(input_schema)? || self.right.nullable(input_schema)?
+            }
+        })
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
@@ -115,6 +243,7 @@ impl PhysicalExpr for TryIntegerArithmetic {
             );
         }
         let out = match l.data_type() {
+            _ if self.overflow == Overflow::Fail => self.failing(&l, &r)?,
             DataType::Int8 => self.each::<Int8Type>(&l, &r),
             DataType::Int16 => self.each::<Int16Type>(&l, &r),
             DataType::Int32 => self.each::<Int32Type>(&l, &r),
@@ -137,7 +266,12 @@ impl PhysicalExpr for TryIntegerArithmetic {
         mut children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
         match (children.pop(), children.pop(), children.is_empty()) {
-            (Some(right), Some(left), true) => Ok(Arc::new(Self::new(self.op, left, right))),
+            (Some(right), Some(left), true) => Ok(Arc::new(Self::with_overflow(
+                self.op,
+                self.overflow,
+                left,
+                right,
+            ))),
             _ => datafusion::common::internal_err!("{self} takes two children"),
         }
     }
@@ -150,25 +284,91 @@ impl PhysicalExpr for TryIntegerArithmetic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Int8Array, Int32Array, Int64Array};
+    use datafusion::arrow::array::{Int8Array, Int16Array, Int32Array, Int64Array};
     use datafusion::arrow::datatypes::Field;
     use datafusion::physical_expr::expressions::Column;
 
     fn run(op: TryOp, l: ArrayRef, r: ArrayRef) -> ArrayRef {
+        evaluate(op, Overflow::Null, l, r).unwrap()
+    }
+
+    fn evaluate(
+        op: TryOp,
+        overflow: Overflow,
+        l: ArrayRef,
+        r: ArrayRef,
+    ) -> datafusion::common::Result<ArrayRef> {
         let schema = Arc::new(Schema::new(vec![
             Field::new("l", l.data_type().clone(), true),
             Field::new("r", r.data_type().clone(), true),
         ]));
         let batch = RecordBatch::try_new(schema, vec![l, r]).unwrap();
-        let e = TryIntegerArithmetic::new(
+        let e = TryIntegerArithmetic::with_overflow(
             op,
+            overflow,
             Arc::new(Column::new("l", 0)),
             Arc::new(Column::new("r", 1)),
         );
-        e.evaluate(&batch)
-            .unwrap()
-            .into_array(batch.num_rows())
-            .unwrap()
+        e.evaluate(&batch)?.into_array(batch.num_rows())
+    }
+
+    /// ANSI mode: Spark 4.0's error classes and messages (as vanilla Spark printed them).
+    #[test]
+    fn overflow_fails_with_spark_errors() {
+        let fail = |op, l: ArrayRef, r: ArrayRef| {
+            evaluate(op, Overflow::Fail, l, r).unwrap_err().to_string()
+        };
+        let ints = fail(
+            TryOp::Add,
+            Arc::new(Int32Array::from(vec![Some(1), None, Some(5)])),
+            Arc::new(Int32Array::from(vec![
+                Some(2),
+                Some(i32::MAX),
+                Some(i32::MAX),
+            ])),
+        );
+        assert!(
+            ints.contains(
+                "[ARITHMETIC_OVERFLOW] integer overflow. Use 'try_add' to tolerate overflow and \
+                 return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" \
+                 to bypass this error. SQLSTATE: 22003"
+            ),
+            "{ints}"
+        );
+        let longs = fail(
+            TryOp::Multiply,
+            Arc::new(Int64Array::from(vec![3, 1])),
+            Arc::new(Int64Array::from(vec![i64::MAX, 1])),
+        );
+        assert!(
+            longs.contains("[ARITHMETIC_OVERFLOW] long overflow. Use 'try_multiply' "),
+            "{longs}"
+        );
+        // Bytes and shorts name the first row that overflows, as shorts.
+        let bytes = fail(
+            TryOp::Subtract,
+            Arc::new(Int8Array::from(vec![Some(1), Some(-100), Some(100)])),
+            Arc::new(Int8Array::from(vec![Some(1), Some(29), Some(-100)])),
+        );
+        assert!(
+            bytes.contains(
+                "[BINARY_ARITHMETIC_OVERFLOW] -100S - 29S caused overflow. Use `try_subtract` to \
+                 ignore overflow problem and return NULL. SQLSTATE: 22003"
+            ),
+            "{bytes}"
+        );
+        // No overflow: the values, nulls where an operand is null.
+        let fine = evaluate(
+            TryOp::Add,
+            Overflow::Fail,
+            Arc::new(Int16Array::from(vec![Some(i16::MAX), None, Some(-5)])),
+            Arc::new(Int16Array::from(vec![Some(0), Some(i16::MAX), Some(3)])),
+        )
+        .unwrap();
+        assert_eq!(
+            fine.as_primitive::<Int16Type>(),
+            &Int16Array::from(vec![Some(i16::MAX), None, Some(-2)])
+        );
     }
 
     #[test]

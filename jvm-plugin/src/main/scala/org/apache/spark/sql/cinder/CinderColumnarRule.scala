@@ -565,7 +565,7 @@ private object AggregateConversion {
               literal("boolean", "false"))}}"""
             val failed = binaryJson("or", "boolean", overflowed, s"""{"kind":"is_null","child":$merged}""")
             caseWhen(noValues, literal(t, "null"),
-              caseWhen(failed, overflow(t, s.evalMode == EvalMode.ANSI), merged, t), t)
+              caseWhen(failed, overflow(t, s.evalMode == EvalMode.ANSI, "try_sum"), merged, t), t)
           }
         case s: Sum => buffer(ae, 0).map(b => call("sum", b))
         case a: Average if a.evalMode == EvalMode.TRY => Left("try_avg is not native yet")
@@ -584,7 +584,7 @@ private object AggregateConversion {
                   binaryJson("eq", "boolean", c, literal("bigint", "0")), literal("boolean", "false"))}}"""
                 val failed = binaryJson("or", "boolean", overflowed, s"""{"kind":"is_null","child":$s}""")
                 val avg = s"""{"kind":"spark_decimal_avg","type":${str(t)},"sum":$s,"count":$c,"ansi":$ansi}"""
-                caseWhen(noRows, literal(t, "null"), caseWhen(failed, overflow(t, ansi), avg, t), t)
+                caseWhen(noRows, literal(t, "null"), caseWhen(failed, overflow(t, ansi, "try_avg"), avg, t), t)
               case _ => binaryJson("divide", "double", call("sum", sum), castJson(c, "double"))
             }
           }
@@ -654,17 +654,22 @@ private object AggregateConversion {
       binaryJson("gt", "boolean", wide, literal("decimal(38,0)", str(Long.MaxValue.toString))),
       binaryJson("lt", "boolean", wide, literal("decimal(38,0)", str(Long.MinValue.toString))))
     val error = s"""{"kind":"raise_error","type":"bigint","message":""" +
-      str("[ARITHMETIC_OVERFLOW] long overflow. Use 'try_sum' to tolerate overflow and return NULL " +
-        "instead. (cinder)") + "}"
+      str("[ARITHMETIC_OVERFLOW] long overflow. Use 'try_add' to tolerate overflow and return NULL " +
+        "instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error. " +
+        "SQLSTATE: 22003") + "}"
     caseWhen(outside, error, castJson(wide, "bigint"), "bigint")
   }
 
-  /** Spark's decimal sum overflow: null in legacy mode, an error in ANSI mode. */
-  private def overflow(t: String, ansi: Boolean): String =
+  /**
+   * Spark's decimal sum overflow: null in legacy mode, an error in ANSI mode (Spark's words for
+   * it, the `try_` form of the aggregate `function` included).
+   */
+  private def overflow(t: String, ansi: Boolean, function: String): String =
     if (!ansi) literal(t, "null")
     else s"""{"kind":"raise_error","type":${str(t)},"message":""" +
-      str("[ARITHMETIC_OVERFLOW] Overflow in sum of decimals. Use 'try_sum' to tolerate overflow " +
-        "and return NULL instead. (cinder)") + "}"
+      str(s"[ARITHMETIC_OVERFLOW] Overflow in sum of decimals. Use '$function' to tolerate overflow " +
+        "and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass " +
+        "this error. SQLSTATE: 22003") + "}"
 
   private def partial(agg: HashAggregateExec, child: CinderNative): Either[String, CinderNative] = {
     val exprs = agg.aggregateExpressions

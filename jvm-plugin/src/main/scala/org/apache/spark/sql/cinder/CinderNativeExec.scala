@@ -286,7 +286,8 @@ private[cinder] class NativeTask(
 private[cinder] object NativeTask {
   /**
    * Runs a native call; if it failed because a Spark input failed (a shuffle fetch failure,
-   * say), rethrows the input's own exception, so that Spark's retry logic sees it.
+   * say), rethrows the input's own exception, so that Spark's retry logic sees it. A native
+   * error with a Spark error class becomes Spark's exception for it ([[NativeErrors]]).
    */
   def rethrowingInputFailures[T](inputs: Seq[TaskInput])(call: => T): T =
     try call
@@ -295,6 +296,9 @@ private[cinder] object NativeTask {
         val original = inputs.flatMap(_.failure).head
         original.addSuppressed(e)
         throw original
+      // Spark's error classes (ANSI mode's overflow, division by zero, invalid casts) as Spark's
+      // own exceptions.
+      case e: RuntimeException => throw NativeErrors.toSpark(e)
     }
 }
 
