@@ -200,6 +200,29 @@ def test_ansi_overflow_fails_natively_as_in_spark(spark, table):
                 "ARITHMETIC_OVERFLOW", conf={"spark.sql.ansi.enabled": "true"})
 
 
+def test_ansi_second_operands_are_skipped_where_spark_skips_them(spark, table):
+    """Spark evaluates an operator's second operand only where the first is not null (a
+    division's dividend only where the divisor is not null): `i * 4` overflows for large i, but
+    there the first operand is null, so Spark never computes it and neither may the native
+    side. (Found by test_random.py.)"""
+    ansi = {"spark.sql.ansi.enabled": "true"}
+    compare(spark, "SELECT id, try_multiply(i, 100000000) + i * 4 AS v FROM t", conf=ansi)
+    compare(spark, "SELECT id FROM t WHERE try_multiply(i, 100000000) < i * 4", conf=ansi)
+    compare(spark, "SELECT id, CAST(i * 4 AS DOUBLE) / IF(i > 1000 OR i < -1000, NULL, 2.0) AS v FROM t",
+            conf=ansi)
+    assert not any(r.startswith(("Filter", "Project")) for r in fallback_reasons(spark)), fallback_reasons(spark)
+    # A filter drops a row at its first conjunct that is null or false: `abs(i)` of the minimum
+    # int never runs (IN gives null there), where an AND inside an expression would run it.
+    compare(spark, "SELECT id FROM t WHERE i IN (7, 0, NULL) AND abs(i) > 0", conf=ansi)
+    compare(spark, "SELECT id FROM t WHERE i > 0 AND i IN (7, NULL) AND abs(i) > 0 AND l * 2 > 0", conf=ansi)
+    fails_alike(spark, "SELECT id FROM t WHERE i IN (7, 0, NULL) OR abs(i) > 0", "ARITHMETIC_OVERFLOW", conf=ansi)
+    # A later conjunct that cannot fail and is false on every row does not keep an earlier one
+    # that fails (infinity as an int) from running.
+    fails_alike(spark, "SELECT id FROM t WHERE CAST(x AS INT) < 5 AND x + i <=> 12345.5", "CAST_OVERFLOW", conf=ansi)
+    # Where the first operand is not null, the second still fails as in Spark.
+    fails_alike(spark, "SELECT id, i + i * 4 FROM t", "ARITHMETIC_OVERFLOW", conf=ansi)
+
+
 def test_partition_columns_and_filters_on_them(spark, partitioned):
     compare(spark, "SELECT * FROM pt")
     compare(spark, "SELECT id, part, region, v * 2 FROM pt WHERE region = 'k2' AND v > 100")

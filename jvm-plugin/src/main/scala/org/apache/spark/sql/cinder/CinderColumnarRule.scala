@@ -415,7 +415,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }
     filter.child match {
       case child: CinderNative =>
-        PlanJson.expr(filter.condition, child.output).map { condition =>
+        PlanJson.filterCondition(filter.condition, child.output).map { condition =>
           child.withPlan(
             root = s"""{"op":"filter","condition":$condition,"input":${child.root}}""",
             output = filter.output,

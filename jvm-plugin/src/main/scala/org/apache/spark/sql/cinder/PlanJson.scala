@@ -77,6 +77,12 @@ object PlanJson {
   def seq(items: Seq[Either[String, String]]): Either[String, Seq[String]] =
     items.collectFirst { case Left(r) => r }.toLeft(items.collect { case Right(j) => j })
 
+  /**
+   * A binary operator. Spark evaluates the second operand only where the first is not null
+   * (`BinaryExpression.eval`; division and remainder evaluate the divisor first, and the
+   * dividend only where the divisor is not null): where the operand evaluated second can fail
+   * ([[canFail]]), CASE keeps it from the rows Spark does not evaluate it on.
+   */
   private def binary(op: String, l: Expression, r: Expression, dt: DataType, input: Seq[Attribute],
       ansi: Boolean = false, tryMode: Boolean = false): Either[String, String] =
     for {
@@ -85,20 +91,77 @@ object PlanJson {
       t <- typeName(dt)
     } yield {
       val ansiField = if (ansi) ""","ansi":true""" else if (tryMode) ""","try":true""" else ""
-      s"""{"kind":"binary","op":"$op","type":${str(t)},"left":$left,"right":$right$ansiField}"""
+      val json = s"""{"kind":"binary","op":"$op","type":${str(t)},"left":$left,"right":$right$ansiField}"""
+      val divides = op == "divide" || op == "remainder"
+      val (first, second) = if (divides) (right, l) else (left, r)
+      if (op == "eq_null_safe" || !canFail(second)) json
+      else caseWhen(s"""{"kind":"is_null","child":$first}""", literal(t, "null"), json, t)
     }
+
+  /**
+   * Whether evaluating `e` natively can fail on some row: ANSI mode's integer overflow, division
+   * by zero, casts that are not upcasts, decimal arithmetic whose result type Spark reduced. (Not
+   * decimal arithmetic in Spark's full result type, floats, or the try forms: they never fail.)
+   * Where an operand that Spark may skip can fail, the plan keeps it from the rows Spark skips.
+   */
+  private[cinder] def canFail(e: Expression): Boolean = e.exists {
+    case a @ Add(l, r, EvalMode.ANSI) => arithmeticCanFail("add", a.dataType, l, r)
+    case a @ Subtract(l, r, EvalMode.ANSI) => arithmeticCanFail("subtract", a.dataType, l, r)
+    case a @ Multiply(l, r, EvalMode.ANSI) => arithmeticCanFail("multiply", a.dataType, l, r)
+    // By zero (and decimal overflow).
+    case Divide(_, _, EvalMode.ANSI) | Remainder(_, _, EvalMode.ANSI) | IntegralDivide(_, _, EvalMode.ANSI) |
+        Pmod(_, _, EvalMode.ANSI) => true
+    case UnaryMinus(child, true) => isIntegral(child.dataType)
+    case Abs(child, true) => isIntegral(child.dataType)
+    case c: Cast => c.evalMode == EvalMode.ANSI && !Cast.canUpCast(c.child.dataType, c.dataType)
+    case _ => false
+  }
+
+  private def arithmeticCanFail(op: String, dt: DataType, l: Expression, r: Expression): Boolean = dt match {
+    case _: DecimalType => decimalFits(op, l.dataType, r.dataType).isLeft
+    case FloatType | DoubleType => false
+    case _ => true
+  }
+
+  /**
+   * A filter's condition. Spark's generated filter code tests the top-level conjuncts one at a
+   * time and drops a row at the first that is false or null, so a conjunct is evaluated only
+   * where every one before it is true (an AND inside an expression evaluates its right side
+   * where the left is null too). Where a later conjunct can fail ([[canFail]]), a CASE chain
+   * evaluates each conjunct only on the rows every earlier one kept; the conjuncts that cannot
+   * fail are repeated plain after it, so Parquet pruning still sees them.
+   */
+  def filterCondition(condition: Expression, input: Seq[Attribute]): Either[String, String] = {
+    def conjuncts(e: Expression): Seq[Expression] = e match {
+      case And(l, r) => conjuncts(l) ++ conjuncts(r)
+      case other => Seq(other)
+    }
+    val all = conjuncts(condition)
+    val lastFailing = all.lastIndexWhere(canFail)
+    if (lastFailing <= 0) return expr(condition, input)
+    seq(all.map(expr(_, input))).map { js =>
+      val (t, f) = (literal("boolean", "true"), literal("boolean", "false"))
+      val chain = js.take(lastFailing + 1).foldRight(t) { (j, rest) =>
+        caseWhen(binaryJson("eq_null_safe", "boolean", j, t), rest, f, "boolean")
+      }
+      // The chain first: the native AND skips its right side for a batch whose left side is
+      // all false, so a plain conjunct before it could keep a failing one from running.
+      val plain = js.zip(all).collect { case (j, c) if !canFail(c) => j }
+      (chain +: plain).reduceLeft((a, b) => binaryJson("and", "boolean", a, b))
+    }
+  }
 
   /**
    * AND or OR. Spark evaluates the right side only where the left does not decide (`decides`
    * is the left value that does: false for AND, true for OR): where the right side can fail
-   * (ANSI arithmetic), CASE keeps it from rows Spark would not evaluate it on. The connective
+   * ([[canFail]]), CASE keeps it from rows Spark would not evaluate it on. The connective
    * itself stays, so Parquet pruning still sees the left side.
    */
   private def connective(op: String, decides: String, l: Expression, r: Expression,
       input: Seq[Attribute]): Either[String, String] =
     for (lj <- expr(l, input); rj <- expr(r, input)) yield {
       val lazyRight =
-        if (!rj.contains("\"ansi\":true")) rj
+        if (!canFail(r)) rj
         else caseWhen(binaryJson("eq_null_safe", "boolean", lj, literal("boolean", decides)),
           literal("boolean", decides), rj, "boolean")
       binaryJson(op, "boolean", lj, lazyRight)
@@ -376,7 +439,7 @@ object PlanJson {
                 s""""ansi":${mode == EvalMode.ANSI}}"""
               // Spark does not evaluate the dividend when the divisor is null: where the
               // dividend can fail, CASE keeps it from those rows.
-              if (!lj.contains("\"ansi\":true")) divide
+              if (!canFail(l)) divide
               else caseWhen(s"""{"kind":"is_null","child":$rj}""", literal(t, "null"), divide, t)
             }
           }
