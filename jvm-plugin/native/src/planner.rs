@@ -800,6 +800,7 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 DataType::Int64 => Some(ScalarValue::Int64(Some(i64::MIN))),
                 _ => None,
             };
+            let integer = min.is_some();
             match min.filter(|_| *ansi) {
                 // ANSI: the minimum has no negation in its type.
                 Some(min) => {
@@ -822,6 +823,18 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                             .map_err(|e| NativeError::plan(e.to_string()))?,
                     )
                 }
+                // Legacy mode: an integer's minimum wraps to itself. Written `0 - x` (wrapping),
+                // not NegativeExpr, which the Parquet reader's pruning rewrites (`-i < c` as
+                // `i > -c`) as if nothing wrapped: it would skip a row group holding the
+                // minimum, whose negation (the minimum) passes.
+                None if integer => Arc::new(BinaryExpr::new(
+                    Arc::new(Literal::new(
+                        ScalarValue::new_zero(&child_type)
+                            .map_err(|e| NativeError::plan(e.to_string()))?,
+                    )),
+                    Operator::Minus,
+                    child,
+                )),
                 None => negative,
             }
         }
