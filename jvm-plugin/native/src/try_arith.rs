@@ -40,6 +40,15 @@ impl TryOp {
         }
     }
 
+    /// `a op b`, or an error where it overflows.
+    fn checked<N: ArrowNativeTypeOp>(self, a: N, b: N) -> Result<N, ArrowError> {
+        match self {
+            Self::Add => a.add_checked(b),
+            Self::Subtract => a.sub_checked(b),
+            Self::Multiply => a.mul_checked(b),
+        }
+    }
+
     fn symbol(self) -> &'static str {
         match self {
             Self::Add => "+",
@@ -104,12 +113,7 @@ impl TryIntegerArithmetic {
         let op = self.op;
         let first = l.iter().zip(r.iter()).find_map(|(a, b)| {
             let (a, b) = (a?, b?);
-            let result = match op {
-                TryOp::Add => a.add_checked(b),
-                TryOp::Subtract => a.sub_checked(b),
-                TryOp::Multiply => a.mul_checked(b),
-            };
-            result.is_err().then_some((a, b))
+            op.checked(a, b).is_err().then_some((a, b))
         });
         let Some((a, b)) = first else {
             return Ok(());
@@ -170,12 +174,7 @@ impl TryIntegerArithmetic {
             .zip(r.iter())
             .map(|(a, b)| {
                 let (a, b) = (a?, b?);
-                match op {
-                    TryOp::Add => a.add_checked(b),
-                    TryOp::Subtract => a.sub_checked(b),
-                    TryOp::Multiply => a.mul_checked(b),
-                }
-                .ok()
+                op.checked(a, b).ok()
             })
             .collect();
         Arc::new(values)
