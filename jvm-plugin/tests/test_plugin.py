@@ -3,6 +3,7 @@
 import datetime
 import math
 import os
+import re
 
 import pytest
 from py4j.protocol import Py4JJavaError
@@ -172,6 +173,47 @@ def test_narrowing_decimal_casts_round_half_up_in_ansi_mode(spark, table, expr):
 def test_narrowing_decimal_cast_overflow_fails_in_ansi_mode(spark, table):
     fails_alike(spark, "SELECT cast(p AS decimal(4, 2)) FROM t", "NUMERIC_VALUE_OUT_OF_RANGE",
                 conf={"spark.sql.ansi.enabled": "true"})
+
+
+def test_decimal_arithmetic_overflow_fails_as_in_spark(spark, data_dir):
+    """ANSI mode: a decimal `+`, `-`, `*` or `/` whose value does not fit its result type is
+    Spark's NUMERIC_VALUE_OUT_OF_RANGE, naming the value as Spark has it before rounding to the
+    type: exact for `+` and `-`, a product truncated to 39 digits, a quotient truncated at scale
+    39 (Spark 4.0's Decimal). Legacy mode gives null."""
+    path = os.path.join(data_dir, "decimal_overflow")
+    spark.createDataFrame([(D("9" * 36 + ".99"), D("12345.6789012345"), D("0.0000000003"))],
+                          "a decimal(38, 2), b decimal(38, 10), e decimal(38, 10)") \
+        .coalesce(1).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("big_decimals")
+    ansi = {"spark.sql.ansi.enabled": "true"}
+    for expr, value, result in [
+            ("a + a", "1999999999999999999999999999999999999.98", "38, 2"),
+            ("(0 - a) - a", "-1999999999999999999999999999999999999.98", "38, 2"),
+            ("a * b", "12345678901234499999999999999999999999800", "38, 6"),
+            ("a / e", "3333333333333333333333333333333333333300000000." + "0" * 39, "38, 6")]:
+        fails_alike(spark, f"SELECT {expr} FROM big_decimals",
+                    rf"NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION\]\s+{re.escape(value)} cannot be represented "
+                    rf"as Decimal\({result}\)", conf=ansi)
+        compare(spark, f"SELECT {expr} AS v FROM big_decimals", conf={"spark.sql.ansi.enabled": "false"})
+
+
+def test_negating_wide_decimals_stays_on_spark(spark, data_dir):
+    """Spark 4.0 negates a decimal of over 34 digits through Scala's BigDecimal, which rounds it
+    half even to 34 significant digits: -(12345678901234567890123456789012345.67) is
+    -12345678901234567890123456789012350.00, and the negation of 99...9.99 (38 digits) fails, in
+    legacy mode too. The native negation is exact, so such negations stay on Spark, saying why."""
+    path = os.path.join(data_dir, "wide_negation")
+    spark.createDataFrame([(1, D("12345678901234567890123456789012345.67")), (2, D("-7.5")), (3, None)],
+                          "id int, a decimal(38, 2)").coalesce(1).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("wide_negation")
+    for ansi in ("false", "true"):
+        compare(spark, "SELECT id, -a AS n, abs(a) AS m, a + 1 AS p FROM wide_negation",
+                conf={"spark.sql.ansi.enabled": ansi}, native=None)
+        assert any("34 significant digits" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    assert spark.sql("SELECT -a FROM wide_negation WHERE id = 1").collect()[0][0] == \
+        D("-12345678901234567890123456789012350.00")
+    # Up to 34 digits, negations stay native.
+    compare(spark, "SELECT id, -CAST(a AS DECIMAL(34, 2)) AS n FROM wide_negation WHERE id > 1")
 
 
 def test_scalar_subqueries_are_values_in_native_plans(spark, table):

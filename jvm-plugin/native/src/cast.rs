@@ -531,7 +531,7 @@ pub fn spark_double_to_decimal(
 
 /// Spark's `NUMERIC_VALUE_OUT_OF_RANGE` for `value` (as Spark prints it), which does not fit
 /// `decimal(precision, scale)`.
-fn decimal_out_of_range(value: &str, precision: u8, scale: i8) -> DataFusionError {
+pub(crate) fn decimal_out_of_range(value: &str, precision: u8, scale: i8) -> DataFusionError {
     DataFusionError::Execution(format!(
         "[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION]  {value} cannot be represented as \
          Decimal({precision}, {scale}). If necessary set \"spark.sql.ansi.enabled\" to \

@@ -48,8 +48,9 @@ use datafusion::physical_plan::limit::GlobalLimitExec;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
+use num_bigint::BigInt;
 
-use crate::cast::{CastMode, SparkNumericCast, SparkStringCast};
+use crate::cast::{CastMode, SparkNumericCast, SparkStringCast, decimal_out_of_range};
 use crate::datetime::{DateDays, DatePart, SparkDatePart, SparkTimestampToDate, TimestampPart};
 use crate::error::{NativeError, Result};
 use crate::float_order::SparkFloatKey;
@@ -1826,6 +1827,74 @@ pub fn spark_decimal_arithmetic(
     Some(Some(if negative { -v } else { v }))
 }
 
+/// Spark 4.0's `Decimal` rounds a product to 39 significant digits and a quotient to scale 39,
+/// both toward zero (`Decimal.MATH_CONTEXT`, `MathContext(39, DOWN)`), before `toPrecision`
+/// rounds the value to the result type.
+const SPARK_DECIMAL_DIGITS: u32 = 39;
+
+/// The value that Spark's `NUMERIC_VALUE_OUT_OF_RANGE` error names when a decimal
+/// `left op right` (`op`: add, subtract, multiply or divide; `left` at `left_scale`, `right` at
+/// `right_scale`, not 0 for a division) does not fit its result type in ANSI mode:
+/// `toPlainString` of Spark's `Decimal` result before `toPrecision` rounds it. That is the exact
+/// value for `+` and `-`, the product truncated to 39 significant digits, and the quotient
+/// truncated at scale 39.
+pub fn spark_decimal_unrounded_text(
+    op: BinaryOp,
+    left: i128,
+    left_scale: u32,
+    right: i128,
+    right_scale: u32,
+) -> String {
+    let ten = |n: u32| BigInt::from(10).pow(n);
+    let (l, r) = (BigInt::from(left), BigInt::from(right));
+    let (value, scale) = match op {
+        BinaryOp::Multiply => {
+            let product = l * r;
+            let digits = product.magnitude().to_string().len() as u32;
+            let dropped = digits.saturating_sub(SPARK_DECIMAL_DIGITS);
+            // Integer division truncates toward zero, as RoundingMode.DOWN.
+            (
+                product / ten(dropped),
+                i64::from(left_scale + right_scale) - i64::from(dropped),
+            )
+        }
+        BinaryOp::Divide => (
+            l * ten(right_scale + SPARK_DECIMAL_DIGITS) / (r * ten(left_scale)),
+            i64::from(SPARK_DECIMAL_DIGITS),
+        ),
+        _ => {
+            let common = left_scale.max(right_scale);
+            let (l, r) = (l * ten(common - left_scale), r * ten(common - right_scale));
+            let value = if op == BinaryOp::Subtract {
+                l - r
+            } else {
+                l + r
+            };
+            (value, i64::from(common))
+        }
+    };
+    plain_decimal(&value, scale)
+}
+
+/// `unscaled / 10^scale` as Java's `BigDecimal.toPlainString` prints it: no exponent, `scale`
+/// fraction digits, and zeros for a negative scale.
+fn plain_decimal(unscaled: &BigInt, scale: i64) -> String {
+    let sign = if unscaled.sign() == num_bigint::Sign::Minus {
+        "-"
+    } else {
+        ""
+    };
+    let digits = unscaled.magnitude().to_string();
+    if scale <= 0 {
+        let zeros = if digits == "0" { 0 } else { (-scale) as usize };
+        return format!("{sign}{digits}{}", "0".repeat(zeros));
+    }
+    let scale = scale as usize;
+    let digits = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = digits.split_at(digits.len() - scale);
+    format!("{sign}{int}.{frac}")
+}
+
 /// The decimal operation of a [`SparkDecimalBinary`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum DecimalOp {
@@ -1935,11 +2004,26 @@ impl SparkDecimalBinary {
         };
         match value {
             Some(Some(v)) => Ok(Some(v)),
-            Some(None) if self.ansi => datafusion::common::exec_err!(
-                "[NUMERIC_VALUE_OUT_OF_RANGE] {self} does not fit decimal({}, {})",
-                self.precision,
-                self.scale
-            ),
+            Some(None) if self.ansi => {
+                let op = match self.op {
+                    DecimalOp::Arithmetic(op) => op,
+                    DecimalOp::Divide => BinaryOp::Divide,
+                    DecimalOp::Average => {
+                        return datafusion::common::exec_err!(
+                            "[NUMERIC_VALUE_OUT_OF_RANGE] {self} does not fit decimal({}, {})",
+                            self.precision,
+                            self.scale
+                        );
+                    }
+                };
+                let value =
+                    spark_decimal_unrounded_text(op, l, self.left_scale, r, self.right_scale);
+                Err(decimal_out_of_range(
+                    &value,
+                    self.precision,
+                    self.scale as i8,
+                ))
+            }
             Some(None) => Ok(None),
             None => datafusion::common::exec_err!("{self}: 256-bit arithmetic overflow"),
         }

@@ -666,3 +666,64 @@ mod decimal_arithmetic {
         );
     }
 }
+
+mod decimal_overflow_text {
+    use cinder_jni::message::BinaryOp;
+    use cinder_jni::planner::spark_decimal_unrounded_text;
+
+    /// The value Spark's ANSI overflow error names, checked against Python's `decimal` (exact,
+    /// or with `Context(prec=39, rounding=ROUND_DOWN)` for products and quotients at scale 39).
+    #[test]
+    fn names_the_value_before_rounding_as_spark_does() {
+        let max = 10_i128.pow(38) - 1;
+        // Sums and differences are exact, at the larger scale.
+        assert_eq!(
+            spark_decimal_unrounded_text(BinaryOp::Add, max, 2, 5, 3),
+            "999999999999999999999999999999999999.995"
+        );
+        assert_eq!(
+            spark_decimal_unrounded_text(BinaryOp::Subtract, -max, 2, 5, 3),
+            "-999999999999999999999999999999999999.995"
+        );
+        // Products keep 39 significant digits, truncated, and print no exponent.
+        let big = 10_i128.pow(37) + 7;
+        assert_eq!(
+            spark_decimal_unrounded_text(BinaryOp::Multiply, big, 0, big, 0),
+            format!("100000000000000000000000000000000000140{}", "0".repeat(36))
+        );
+        assert_eq!(
+            spark_decimal_unrounded_text(
+                BinaryOp::Multiply,
+                -12345678901234567890123456789012345678,
+                10,
+                98765432109876543210987654321098765432,
+                5
+            ),
+            format!("-121932631137021795226185032733866788585{}", "0".repeat(22))
+        );
+        // A product within 39 digits is exact.
+        assert_eq!(
+            spark_decimal_unrounded_text(
+                BinaryOp::Multiply,
+                -123456789123456789,
+                9,
+                987654321987654321,
+                9
+            ),
+            "-121932631356500531.347203169112635269"
+        );
+        // Quotients are truncated at scale 39.
+        assert_eq!(
+            spark_decimal_unrounded_text(BinaryOp::Divide, -2, 0, 3, 0),
+            format!("-0.{}", "6".repeat(39))
+        );
+        assert_eq!(
+            spark_decimal_unrounded_text(BinaryOp::Divide, 12345, 2, -7, 1),
+            "-176.357142857142857142857142857142857142857"
+        );
+        assert_eq!(
+            spark_decimal_unrounded_text(BinaryOp::Divide, 10_i128.pow(37), 0, 1, 38),
+            format!("1{}.{}", "0".repeat(75), "0".repeat(39))
+        );
+    }
+}

@@ -413,6 +413,18 @@ object PlanJson {
   private def function(name: String, child: Expression, input: Seq[Attribute]): Either[String, String] =
     expr(child, input).map(c => s"""{"kind":"function","name":"$name","args":[$c]}""")
 
+  /** Spark 4.0 negates a decimal of over 34 digits (`-d`, and `abs` of a negative one) with
+   * Scala's BigDecimal, which rounds it half even to 34 significant digits (its default
+   * MathContext, DECIMAL128), and fails, in legacy mode too, where that carries past the
+   * precision. The native negation is exact, so these stay on Spark. */
+  private def roundingNegation(dt: DataType): Boolean = dt match {
+    case d: DecimalType => d.precision > 34
+    case _ => false
+  }
+
+  private val wideNegation = "Spark rounds the negation of a decimal of over 34 digits to 34 " +
+    "significant digits; the native negation is exact"
+
   /** The native form of `e` over `input`'s columns, or why it cannot go native. */
   def expr(e: Expression, input: Seq[Attribute]): Either[String, String] = e match {
     case Alias(child, _) => expr(child, input)
@@ -453,6 +465,8 @@ object PlanJson {
       // (try_mod: null by zero, as in legacy mode.)
       if (e.dataType.isInstanceOf[DecimalType]) Left("decimal remainder is not native yet")
       else binary("remainder", l, r, e.dataType, input, ansi = mode == EvalMode.ANSI)
+    case UnaryMinus(child, _) if roundingNegation(child.dataType) => Left(wideNegation)
+    case Abs(child, _) if roundingNegation(child.dataType) => Left(wideNegation)
     case UnaryMinus(child, failOnError) =>
       // ANSI: ARITHMETIC_OVERFLOW for the integer type's minimum, natively too.
       if (failOnError && isIntegral(child.dataType)) {
