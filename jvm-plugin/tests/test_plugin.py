@@ -176,7 +176,7 @@ def test_narrowing_decimal_cast_overflow_fails_in_ansi_mode(spark, table):
 
 
 def test_decimal_arithmetic_overflow_fails_as_in_spark(spark, data_dir):
-    """ANSI mode: a decimal `+`, `-`, `*` or `/` whose value does not fit its result type is
+    """ANSI mode: a decimal `+`, `-`, `*`, `/` or average whose value does not fit its result type is
     Spark's NUMERIC_VALUE_OUT_OF_RANGE, naming the value as Spark has it before rounding to the
     type: exact for `+` and `-`, a product truncated to 39 digits, a quotient truncated at scale
     39 (Spark 4.0's Decimal). Legacy mode gives null."""
@@ -190,7 +190,9 @@ def test_decimal_arithmetic_overflow_fails_as_in_spark(spark, data_dir):
             ("a + a", "1999999999999999999999999999999999999.98", "38, 2"),
             ("(0 - a) - a", "-1999999999999999999999999999999999999.98", "38, 2"),
             ("a * b", "12345678901234499999999999999999999999800", "38, 6"),
-            ("a / e", "3333333333333333333333333333333333333300000000." + "0" * 39, "38, 6")]:
+            ("a / e", "3333333333333333333333333333333333333300000000." + "0" * 39, "38, 6"),
+            # An average is its sum divided by the count.
+            ("avg(a)", "999999999999999999999999999999999999.99" + "0" * 37, "38, 6")]:
         fails_alike(spark, f"SELECT {expr} FROM big_decimals",
                     rf"NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION\]\s+{re.escape(value)} cannot be represented "
                     rf"as Decimal\({result}\)", conf=ansi)

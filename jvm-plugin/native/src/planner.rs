@@ -2005,16 +2005,11 @@ impl SparkDecimalBinary {
         match value {
             Some(Some(v)) => Ok(Some(v)),
             Some(None) if self.ansi => {
+                // Spark's average divides the sum by the count as a decimal(20, 0)
+                // (DecimalDivideWithOverflowCheck), so it names the quotient as a division does.
                 let op = match self.op {
                     DecimalOp::Arithmetic(op) => op,
-                    DecimalOp::Divide => BinaryOp::Divide,
-                    DecimalOp::Average => {
-                        return datafusion::common::exec_err!(
-                            "[NUMERIC_VALUE_OUT_OF_RANGE] {self} does not fit decimal({}, {})",
-                            self.precision,
-                            self.scale
-                        );
-                    }
+                    DecimalOp::Divide | DecimalOp::Average => BinaryOp::Divide,
                 };
                 let value =
                     spark_decimal_unrounded_text(op, l, self.left_scale, r, self.right_scale);
