@@ -34,6 +34,7 @@ SCHEMA = StructType([
     StructField("dt", DateType()),
     StructField("flag", BooleanType()),
     StructField("ts", TimestampType()),
+    StructField("w", DecimalType(38, 0)),
 ])
 
 # Strings that casts read as numbers, dates, booleans, or not at all; case mappings that change
@@ -73,6 +74,9 @@ def _rows(seed, n):
             # Around daylight-saving changes, and far from them.
             maybe(rng.choice(INSTANTS) + datetime.timedelta(minutes=rng.randrange(-300, 300), microseconds=rng.choice(
                 [0, 1, 999999, 500000]))),
+            # Wide decimals: sums and products overflow, negations round (over 34 digits).
+            maybe(D(rng.choice([9 * 10**37 + 1, -(10**38 - 1), 10**20, 12345678901234567890123456789012345678]))
+                  if rng.randrange(8) == 0 else D(rng.randrange(-10**30, 10**30))),
         ))
     return rows
 
@@ -109,6 +113,13 @@ def int_expr(r, a):
         lambda: f"CAST({a}.x AS INT)",
         lambda: f"CAST({a}.d AS SMALLINT)",
         lambda: f"coalesce({a}.i, {a}.sm, -1)",
+        lambda: f"CAST({a}.l AS INT)",  # out of range: wraps, or an error in ANSI mode
+        lambda: f"CAST({a}.f AS BIGINT)", lambda: f"CAST({a}.flag AS INT)",
+        lambda: f"({a}.sm * CAST(200 AS SMALLINT))",  # a short's overflow
+        lambda: f"({a}.l * {a}.i)",  # a long's overflow
+        lambda: f"({a}.sm div {r.choice([3, -7])})",
+        lambda: f"length({r.choice(['ltrim', 'rtrim'])}({a}.s))",
+        lambda: f"CAST({a}.w AS BIGINT)",
     ])()
 
 
@@ -127,6 +138,12 @@ def decimal_expr(r, a):
         lambda: f"try_divide({a}.d, {a}.i % 2)",
         lambda: f"(-{a}.d)", lambda: f"abs({a}.q)",
         lambda: f"CASE WHEN {a}.i > 0 THEN {a}.d ELSE {a}.q END",
+        lambda: f"CAST({a}.f AS DECIMAL(8, 3))",
+        lambda: f"CAST({a}.l AS DECIMAL(10, 0))",  # out of range: null, or an error in ANSI mode
+        lambda: f"CAST({a}.flag AS DECIMAL(3, 1))",
+        lambda: f"CAST({a}.sm AS DECIMAL(4, 1))",
+        lambda: f"{a}.w", lambda: f"({a}.w + {a}.w)", lambda: f"({a}.w * {a}.d)", lambda: f"({a}.w / {a}.d)",
+        lambda: f"(-{a}.w)", lambda: f"abs({a}.w)", lambda: f"({a}.w - {a}.q)",
     ])()
 
 
@@ -139,7 +156,7 @@ def float_expr(r, a, exact=False):
     ]
     other_forms = [
         lambda: f"CAST({a}.d AS DOUBLE)", lambda: f"CAST({a}.s AS DOUBLE)", lambda: f"({a}.x / 3)",
-        lambda: f"({a}.f * {a}.x)", lambda: f"CAST({a}.q AS FLOAT)",
+        lambda: f"({a}.f * {a}.x)", lambda: f"CAST({a}.q AS FLOAT)", lambda: f"CAST({a}.w AS DOUBLE)",
     ]
     return r.choice(exact_forms if exact else exact_forms + other_forms)()
 
@@ -152,6 +169,11 @@ def string_expr(r, a):
         lambda: f"CAST({a}.dt AS STRING)", lambda: f"CAST({a}.d AS STRING)", lambda: f"CAST({a}.ts AS STRING)",
         lambda: f"coalesce({a}.s, 'none')",
         lambda: f"CASE WHEN {a}.flag THEN {a}.s ELSE 'other' END",
+        lambda: f"{r.choice(['left', 'right'])}({a}.s, {r.randrange(-1, 4)})",
+        lambda: f"{r.choice(['ltrim', 'rtrim'])}({a}.s)",
+        lambda: f"substring({a}.s, {r.randrange(-4, 1)}, {r.randrange(0, 4)})",
+        lambda: f"substring({a}.s, {r.randrange(-3, 4)})",
+        lambda: f"CAST({a}.{r.choice(['x', 'f', 'flag', 'l', 'q', 'sm', 'w'])} AS STRING)",
     ])()
 
 
@@ -160,6 +182,7 @@ def date_expr(r, a):
         lambda: f"{a}.dt", lambda: f"date_add({a}.dt, {r.randrange(-400, 400)})",
         lambda: f"date_sub({a}.dt, {a}.i)", lambda: f"trunc({a}.dt, '{r.choice(['MM', 'YEAR', 'QUARTER', 'WEEK'])}')",
         lambda: f"CAST({a}.s AS DATE)", lambda: f"try_cast({a}.s AS DATE)", lambda: f"CAST({a}.ts AS DATE)",
+        lambda: f"date_add({a}.dt, {a}.sm)",
     ])()
 
 
@@ -167,6 +190,7 @@ def timestamp_expr(r, a):
     return r.choice([
         lambda: f"{a}.ts", lambda: f"date_trunc('{r.choice(['HOUR', 'DAY', 'MONTH', 'WEEK', 'MINUTE'])}', {a}.ts)",
         lambda: f"CAST({a}.dt AS TIMESTAMP)", lambda: f"try_cast({a}.s AS TIMESTAMP)",
+        lambda: f"CAST({a}.s AS TIMESTAMP)",
     ])()
 
 
@@ -176,6 +200,18 @@ LIKE_PATTERNS = ["s1%", "%5", "s_", "%ß%", "", "%", "s\\\\_", "_", "%Σ"]
 
 def date_literal(r):
     return f"DATE '{r.randrange(1955, 2035)}-{r.randrange(1, 13):02d}-{r.randrange(1, 29):02d}'"
+
+
+def quoted(text):
+    return f"'{text}'"
+
+
+def in_list(r, item):
+    """Two to fifteen items, now and then with a NULL."""
+    items = [item() for _ in range(r.choice([2, 3, 11, 15]))]
+    if r.randrange(4) == 0:
+        items.append("NULL")
+    return ", ".join(items)
 
 
 def predicate(r, a, depth):
@@ -196,6 +232,12 @@ def predicate(r, a, depth):
             lambda: f"{a}.flag", lambda: f"NOT {a}.flag", lambda: f"isnan({a}.x)",
             lambda: f"{a}.i IN ({r.randrange(-60, 60)}, {r.randrange(-60, 60)}, NULL)",
             lambda: f"{a}.s IN ('{r.choice(STRINGS)}', '{r.choice(STRINGS)}')",
+            # Over ten items Spark's optimizer makes an IN list a hash set (InSet).
+            lambda: f"{a}.i {r.choice(['', 'NOT '])}IN ({in_list(r, lambda: str(r.randrange(-60, 60)))})",
+            lambda: f"{a}.s {r.choice(['', 'NOT '])}IN ({in_list(r, lambda: quoted(r.choice(STRINGS)))})",
+            lambda: f"{a}.dt IN ({in_list(r, lambda: date_literal(r))})",
+            lambda: f"{a}.d IN ({in_list(r, lambda: str(r.randrange(-10**7, 10**7) / 100))})",
+            lambda: f"{a}.x IN ({in_list(r, lambda: str(r.randrange(-8000, 8000) / 8))})",
             lambda: f"{a}.k BETWEEN {r.randrange(300)} AND {r.randrange(300, 700)}",
             lambda: f"{decimal_expr(r, a)} BETWEEN {r.randrange(-50000, 0)} AND {r.randrange(50000)}",
             lambda: f"{a}.dt BETWEEN {date_literal(r)} AND {date_literal(r)}",
@@ -245,7 +287,7 @@ def aggregates(r, a):
 
 def group_keys(r, a):
     keys = [f"{a}.k % 5", f"{a}.i", f"{a}.s", f"{a}.flag", f"{a}.dt", f"{a}.d", f"{a}.x", f"{a}.i % 3",
-            f"upper({a}.s)", f"{a}.f", f"year({a}.dt)", f"{a}.ts", f"date_trunc('DAY', {a}.ts)"]
+            f"upper({a}.s)", f"{a}.f", f"year({a}.dt)", f"{a}.ts", f"date_trunc('DAY', {a}.ts)", f"{a}.w"]
     return sorted({r.choice(keys) for _ in range(r.randrange(3))})
 
 
@@ -255,7 +297,9 @@ JOIN_HINTS = ["", "/*+ BROADCAST(b) */ ", "/*+ SHUFFLE_HASH(b) */ ", "/*+ MERGE(
 def join_condition(r):
     return r.choice(["a.k = b.k", "a.i = b.i", "a.s = b.s", "a.dt = b.dt", "a.d = b.d", "a.sm = b.i",
                      "a.k % 50 = b.k % 50 AND a.flag = b.flag", "upper(a.s) = b.s",
-                     "date_trunc('HOUR', a.ts) = date_trunc('HOUR', b.ts)"])
+                     "date_trunc('HOUR', a.ts) = date_trunc('HOUR', b.ts)",
+                     # Keys of different types, and floats (NaN and -0.0 are normalised).
+                     "a.l = b.i", "a.q = b.d", "a.x = b.x", "a.f = b.f", "a.x = b.f", "a.ts = b.ts"])
 
 
 def query(r):
