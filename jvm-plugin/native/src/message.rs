@@ -362,11 +362,13 @@ pub enum Expr {
         /// The pattern.
         pattern: String,
     },
-    /// `substring(child, pos, len)` in characters, with `pos >= 1` and `len >= 0`.
+    /// `substring(child, pos, len)` in characters, as Spark's `UTF8String.substringSQL`: a
+    /// position below 0 counts from the end, 0 is the first character, and a negative length
+    /// gives an empty string.
     Substring {
         /// A string.
         child: Box<Expr>,
-        /// First character, from 1.
+        /// First character, from 1 (or from the end, below 0).
         pos: i64,
         /// Characters at most.
         len: i64,

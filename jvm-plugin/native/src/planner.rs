@@ -963,17 +963,35 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
         Expr::Substring { child, pos, len } => {
             let child = translate(child, schema)?;
             expect_type(&child, schema, &DataType::Utf8, "substring")?;
-            if *pos < 1 || *len < 0 {
-                return Err(NativeError::plan(format!(
-                    "substring needs pos >= 1 and len >= 0, got {pos} and {len}"
-                )));
-            }
-            let args: Vec<Arc<dyn PhysicalExpr>> = vec![
-                child,
-                Arc::new(Literal::new(ScalarValue::Int64(Some(*pos)))),
-                Arc::new(Literal::new(ScalarValue::Int64(Some(*len)))),
-            ];
-            scalar_function(datafusion::functions::unicode::substr(), args, schema)?
+            let int = |v: i64| -> Arc<dyn PhysicalExpr> {
+                Arc::new(Literal::new(ScalarValue::Int64(Some(v))))
+            };
+            // DataFusion's substr(s, start, count) is the characters [start - 1, start - 1 +
+            // count) of s, clamped to s. Spark starts at pos - 1 for pos > 0, at 0 for pos = 0,
+            // and at char_length(s) + pos for pos < 0 (then clamps the same way), and gives ""
+            // for a negative length, where substr fails.
+            let (start, count) = match (*pos, *len) {
+                (_, len) if len < 0 => (int(1), int(0)),
+                (pos, len) if pos > 0 => (int(pos), int(len)),
+                (0, len) => (int(1), int(len)),
+                (pos, len) => {
+                    let chars = scalar_function(
+                        datafusion::functions::unicode::character_length(),
+                        vec![Arc::clone(&child)],
+                        schema,
+                    )?;
+                    let chars: Arc<dyn PhysicalExpr> =
+                        Arc::new(CastExpr::new(chars, DataType::Int64, None));
+                    let start: Arc<dyn PhysicalExpr> =
+                        Arc::new(BinaryExpr::new(chars, Operator::Plus, int(pos + 1)));
+                    (start, int(len))
+                }
+            };
+            scalar_function(
+                datafusion::functions::unicode::substr(),
+                vec![child, start, count],
+                schema,
+            )?
         }
         Expr::TimestampToDate { child, zone } => {
             let child = translate(child, schema)?;

@@ -58,24 +58,29 @@ object CinderDocs {
       "stay on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy), failing (ANSI) or null (`try_add`, `try_subtract`, `try_multiply`) on " +
       "integer overflow; decimals with Spark's result " +
-      "type, also where it lost precision (exact result rounded half up; null or an ANSI error on overflow)"),
+      "type, also where it lost precision (exact result rounded half up; on overflow null, or in ANSI mode " +
+      "Spark's `NUMERIC_VALUE_OUT_OF_RANGE` naming the value as Spark's `Decimal` has it before rounding: exact " +
+      "sums, products truncated to 39 digits, quotients and averages truncated at scale 39)"),
     ("`/`, `try_divide`", "doubles (by zero: null, or `DIVIDE_BY_ZERO` in ANSI mode for a non-null dividend); decimals with " +
       "Spark's result type, rounding half up (by zero or on overflow: null, or an error in ANSI mode)"),
     ("`%`, `try_mod`", "integers and floats (by zero: null, or `DIVIDE_BY_ZERO` in ANSI mode; `x % -1` = 0)"),
-    ("unary `-`", "wrapping (legacy) or `ARITHMETIC_OVERFLOW` (ANSI) for an integer type's minimum"),
+    ("unary `-`", "wrapping (legacy) or `ARITHMETIC_OVERFLOW` (ANSI) for an integer type's minimum; decimals of " +
+      "up to 34 digits (Spark 4.0 rounds the negation of a wider one half even to 34 significant digits, through " +
+      "Scala's `BigDecimal`, so those stay on Spark)"),
     ("`=`, `<=>`, `<`, `<=`, `>`, `>=`", "floats compare as Spark does: `-0.0 = 0.0`, `NaN = NaN`, NaN largest"),
     ("`AND`, `OR`, `NOT`, `IS NULL`, `IS NOT NULL`", ""),
     ("`IN`, `InSet`", "constant lists"),
     ("`CASE WHEN`, `IF`", ""),
     ("`LIKE`, `startswith`, `endswith`, `contains`", "constant patterns, escape character `\\`"),
-    ("`substring`", "constant position ≥ 1 and length ≥ 0"),
+    ("`substring`, `left`, `right`", "constant position and length, as Spark's: a position below 0 counts " +
+      "from the end, 0 is the first character, a negative length gives an empty string"),
     ("`upper`, `lower`, `length`, `trim`, `ltrim`, `rtrim`, `concat`", "strings (default collation): Unicode's " +
       "default case mappings (Spark's ICU root locale; `ß` becomes `SS`, a final sigma `ς`), length in code " +
       "points, trims of spaces only (no trim string), `concat` null if any argument is"),
     ("`isnan`", "floats and doubles; false for null"),
     ("`coalesce`", "later arguments evaluated only where the earlier ones are null"),
     ("`abs`", "integers wrap (legacy) or fail with `ARITHMETIC_OVERFLOW` (ANSI) at the type's minimum; floats " +
-      "(`abs(-0.0)` = 0.0) and decimals"),
+      "(`abs(-0.0)` = 0.0) and decimals of up to 34 digits (as unary `-`)"),
     ("`year`, `month`, `day`, `quarter`, `dayofweek`, `weekday`, `dayofyear`, `weekofyear`",
       "of dates (and so of timestamps, through their dates), over Spark's range (years beyond ±262,143 too); " +
       "ISO weeks as `IsoFields.WEEK_OF_WEEK_BASED_YEAR`"),

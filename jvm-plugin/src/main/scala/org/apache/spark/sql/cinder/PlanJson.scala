@@ -572,8 +572,7 @@ object PlanJson {
       like(child, "%" + escapeLike(part.toString) + "%", input)
     case Substring(child, Literal(pos: Int, IntegerType), Literal(len: Int, IntegerType))
         if child.dataType == StringType =>
-      if (pos < 1 || len < 0) Left(s"substring from $pos for $len is not native yet (pos >= 1, len >= 0 only)")
-      else expr(child, input).map(c => s"""{"kind":"substring","child":$c,"pos":$pos,"len":$len}""")
+      expr(child, input).map(c => s"""{"kind":"substring","child":$c,"pos":$pos,"len":$len}""")
     // The local time of a timestamp: in the session's time zone for an instant.
     // Spark evaluates each argument only where those before it are null; so does a CASE.
     case Coalesce(children) if children.nonEmpty =>
