@@ -267,6 +267,25 @@ def test_ansi_second_operands_are_skipped_where_spark_skips_them(spark, table):
     fails_alike(spark, "SELECT id, i + i * 4 FROM t", "ARITHMETIC_OVERFLOW", conf=ansi)
 
 
+def test_filters_test_a_column_is_not_null_before_reading_it(spark, data_dir):
+    """ANSI mode: Spark's generated filter code tests a column's IS NOT NULL conjunct before the
+    first conjunct that reads the column, wherever the condition has it (a join's inferred one
+    comes last). So `-i` of the minimum never runs where `p` is null. (Found by
+    test_random.py.)"""
+    path = os.path.join(data_dir, "not_null_first")
+    spark.createDataFrame([(-(2**31), None), (5, D("1.5")), (None, D("2.0")), (-(2**31), D("3.0"))],
+                          "i int, p decimal(12, 2)").coalesce(1).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("not_null_first")
+    ansi = {"spark.sql.ansi.enabled": "true"}
+    compare(spark, "SELECT i FROM not_null_first WHERE (p / 9 > 0 OR -i > 0) AND p IS NOT NULL", conf=ansi)
+    compare(spark, "SELECT i FROM not_null_first WHERE i > 0 AND (p / 9 > 0 OR -i > 0) AND p IS NOT NULL",
+            conf=ansi)
+    assert not any(r.startswith("Filter") for r in fallback_reasons(spark)), fallback_reasons(spark)
+    # Without it, -i runs on the first row, in Spark too.
+    fails_alike(spark, "SELECT i FROM not_null_first WHERE (p / 9 > 0 OR -i > 0)", "ARITHMETIC_OVERFLOW",
+                conf=ansi)
+
+
 def test_negated_minimum_is_not_pruned_away(spark, data_dir):
     """Legacy mode: -(minimum) wraps to the minimum, which passes `-v < -100`. The file's
     statistics (minimum to 2) rule the rewritten `v > 100` out, so a scan pruning on them would

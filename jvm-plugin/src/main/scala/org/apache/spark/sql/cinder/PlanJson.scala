@@ -125,7 +125,7 @@ object PlanJson {
 
   /**
    * A filter's condition. Spark's generated filter code tests the top-level conjuncts one at a
-   * time and drops a row at the first that is false or null, so a conjunct is evaluated only
+   * time (in [[codegenOrder]]) and drops a row at the first that is false or null, so a conjunct is evaluated only
    * where every one before it is true (an AND inside an expression evaluates its right side
    * where the left is null too). Where a later conjunct can fail ([[canFail]]), a CASE chain
    * evaluates each conjunct only on the rows every earlier one kept; the conjuncts that cannot
@@ -136,9 +136,10 @@ object PlanJson {
       case And(l, r) => conjuncts(l) ++ conjuncts(r)
       case other => Seq(other)
     }
-    val all = conjuncts(condition)
+    val all = codegenOrder(conjuncts(condition), input)
     val lastFailing = all.lastIndexWhere(canFail)
-    if (lastFailing <= 0) return expr(condition, input)
+    if (lastFailing < 0) return expr(condition, input)
+    if (lastFailing == 0) return expr(all.reduceLeft(And(_, _)), input)
     seq(all.map(expr(_, input))).map { js =>
       val (t, f) = (literal("boolean", "true"), literal("boolean", "false"))
       val chain = js.take(lastFailing + 1).foldRight(t) { (j, rest) =>
@@ -149,6 +150,35 @@ object PlanJson {
       val plain = js.zip(all).collect { case (j, c) if !canFail(c) => j }
       (chain +: plain).reduceLeft((a, b) => binaryJson("and", "boolean", a, b))
     }
+  }
+
+  /**
+   * The order Spark's generated filter code tests a condition's conjuncts in
+   * (FilterExec.doConsume): IS NOT NULL of a null-intolerant expression is split out; each other
+   * conjunct comes after the IS NOT NULL tests of the columns it reads, and the IS NOT NULL tests
+   * left over come last. So `(a / 9 > 0 OR -i > 0) AND isnotnull(a)` (an inferred filter) never
+   * negates `i` where `a` is null.
+   */
+  private def codegenOrder(all: Seq[Expression], input: Seq[Attribute]): Seq[Expression] = {
+    def nullIntolerant(e: Expression): Boolean = e match {
+      case _: Attribute => true
+      case e if e.nullIntolerant => e.children.forall(nullIntolerant)
+      case _ => false
+    }
+    val columns = AttributeSet(input)
+    val (notNull, other) = all.partition {
+      case IsNotNull(a) => nullIntolerant(a) && a.references.subsetOf(columns)
+      case _ => false
+    }
+    val tested = Array.fill(notNull.length)(false)
+    val ordered = other.flatMap { c =>
+      val checks = c.references.toSeq.flatMap { r =>
+        val i = notNull.indexWhere { case IsNotNull(a) => a.semanticEquals(r); case _ => false }
+        if (i != -1 && !tested(i)) { tested(i) = true; Some(notNull(i)) } else None
+      }
+      checks :+ c
+    }
+    ordered ++ notNull.zipWithIndex.collect { case (n, i) if !tested(i) => n }
   }
 
   /**
