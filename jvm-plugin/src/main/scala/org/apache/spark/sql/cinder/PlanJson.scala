@@ -125,9 +125,9 @@ object PlanJson {
 
   /**
    * A filter's condition. Spark's generated filter code tests the top-level conjuncts one at a
-   * time (in [[codegenOrder]]) and drops a row at the first that is false or null, so a conjunct is evaluated only
-   * where every one before it is true (an AND inside an expression evaluates its right side
-   * where the left is null too). Where a later conjunct can fail ([[canFail]]), a CASE chain
+   * time (in [[codegenOrder]]) and drops a row at the first that is false or null, so a
+   * conjunct is evaluated only where every one before it is true (an AND inside an expression
+   * evaluates its right side where the left is null too). Where a later conjunct can fail ([[canFail]]), a CASE chain
    * evaluates each conjunct only on the rows every earlier one kept; the conjuncts that cannot
    * fail are repeated plain after it, so Parquet pruning still sees them.
    */
