@@ -137,13 +137,12 @@ fn java_special(v: f64) -> Option<String> {
     Some(text.to_owned())
 }
 
-/// `Double.toString(v)` as Java 19 and later give it.
-pub fn java_double_string(v: f64) -> String {
-    if let Some(text) = java_special(v) {
-        return text;
-    }
+/// The significant digits (ASCII) and decimal exponent of `Double.toString(v)` as Java 19
+/// and later give it, for a finite `v` other than zero: `|v|` reads back from `d.ddd ×
+/// 10^exponent`. (What `java.math.BigDecimal.valueOf(v)` holds, but for the sign.)
+pub fn java_double_digits(v: f64) -> (Vec<u8>, i32) {
     let a = v.abs();
-    let (digits, exponent) = java_digits(
+    java_digits(
         &format!("{a:e}"),
         &format!("{a:.1e}"),
         |d| d.parse::<f64>() == Ok(a),
@@ -151,7 +150,15 @@ pub fn java_double_string(v: f64) -> String {
         |n| format!("{a:.n$e}"),
         // (A double's exact expansion has at most 767 significant digits.)
         || format!("{a:.800e}"),
-    );
+    )
+}
+
+/// `Double.toString(v)` as Java 19 and later give it.
+pub fn java_double_string(v: f64) -> String {
+    if let Some(text) = java_special(v) {
+        return text;
+    }
+    let (digits, exponent) = java_double_digits(v);
     java_layout(v < 0.0, &digits, exponent)
 }
 

@@ -17,6 +17,7 @@ pub mod error;
 pub mod float_order;
 pub mod input;
 pub mod java_float;
+pub mod math;
 pub mod message;
 pub mod native_plan;
 pub mod planner;

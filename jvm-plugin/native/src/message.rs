@@ -447,6 +447,32 @@ pub enum Expr {
         /// `year`, `month`, `day`, `quarter`, `dayofweek`, `weekday`, `dayofyear` or `weekofyear`.
         part: String,
     },
+    /// Spark's `round` (`half_up`) or `bround` (`half_even`) of a number to `places` decimal
+    /// places, or its `floor` or `ceiling` (of a double, a bigint or a decimal, with `places`
+    /// 0), into `type` (see `crate::math::SparkRound`).
+    SparkRound {
+        /// An integer, float, double or decimal.
+        child: Box<Expr>,
+        /// `half_up`, `half_even`, `floor` or `ceiling`.
+        mode: String,
+        /// Decimal places (below 0: a multiple of `10^-places`).
+        places: i64,
+        /// Spark's result type.
+        #[serde(rename = "type")]
+        data_type: String,
+        /// ANSI mode: an integer that overflows its type is an error instead of wrapping.
+        #[serde(default)]
+        ansi: bool,
+    },
+    /// Spark's `greatest` (or, with `least`, `least`) of arguments of one type: nulls skipped,
+    /// floats in Spark's order, the first of equal values (see `crate::math::SparkGreatest`).
+    SparkGreatest {
+        /// The arguments.
+        args: Vec<Expr>,
+        /// `least` instead of `greatest`.
+        #[serde(default)]
+        least: bool,
+    },
     /// Spark's decimal division `left / right` into `type`: the exact quotient rounded half
     /// up to the type's scale; by zero, or when it does not fit, null (legacy) or an error
     /// (ANSI).

@@ -55,6 +55,7 @@ use crate::datetime::{DateDays, DatePart, SparkDatePart, SparkTimestampToDate, T
 use crate::error::{NativeError, Result};
 use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
+use crate::math::{RoundMode, SparkGreatest, SparkRound};
 use crate::message::{
     AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
     Settings, SortKey,
@@ -1054,6 +1055,36 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 }
             };
             scalar_function(udf, args, schema)?
+        }
+        Expr::SparkRound {
+            child,
+            mode,
+            places,
+            data_type,
+            ansi,
+        } => {
+            let child = translate(child, schema)?;
+            let from = child.data_type(schema)?;
+            let round_mode = RoundMode::parse(mode).ok_or_else(|| {
+                NativeError::plan(format!(
+                    "rounding mode {mode:?} is not half_up, half_even, floor or ceiling"
+                ))
+            })?;
+            let target = arrow_type(data_type)?;
+            Arc::new(
+                SparkRound::try_new(child, &from, round_mode, *places, target, *ansi)
+                    .map_err(|e| NativeError::plan(e.to_string()))?,
+            )
+        }
+        Expr::SparkGreatest { args, least } => {
+            let args = args
+                .iter()
+                .map(|a| translate(a, schema))
+                .collect::<Result<Vec<_>>>()?;
+            Arc::new(
+                SparkGreatest::try_new(args, *least, schema)
+                    .map_err(|e| NativeError::plan(e.to_string()))?,
+            )
         }
         Expr::DateDays { child, to_date } => {
             let child = translate(child, schema)?;

@@ -72,7 +72,8 @@ object CinderConf {
       "rows. Spark's shuffle manager still moves them.")
 
   val JavaFloatDigits = CinderConfEntry("spark.cinder.javaFloatDigits", "auto|java19|off", "auto",
-    "Casts of floats and doubles to strings and decimals use Java's Double.toString digits, which " +
+    "Casts of floats and doubles to strings and decimals, and round and bround of them, use Java's " +
+      "Double.toString digits, which " +
       "Cinder reproduces as Java 19 and later give them (the shortest that round-trip). auto: native when " +
       "the driver runs Java 19 or later (executors are expected to run the same), on Spark on older JVMs, " +
       "whose digits differ for some values; java19: native on any JVM, with Java 19's digits; off: on Spark.")

@@ -84,7 +84,17 @@ object CinderDocs {
     ("`year`, `month`, `day`, `quarter`, `dayofweek`, `weekday`, `dayofyear`, `weekofyear`",
       "of dates (and so of timestamps, through their dates), over Spark's range (years beyond ±262,143 too); " +
       "ISO weeks as `IsoFields.WEEK_OF_WEEK_BASED_YEAR`"),
-    ("`date_add`, `date_sub`, `datediff`", "days as ints, wrapping as Spark's"),
+    ("`round`, `bround`", "to a constant scale from -1000 to 1000, half up and half even: integers exactly, then wrapping (legacy) " +
+      "or `ARITHMETIC_OVERFLOW` (ANSI) where the result leaves the type; decimals into Spark's result type (a " +
+      "negative scale whose result type Spark caps at 38 digits, which can overflow, stays on Spark); floats and " +
+      "doubles as `BigDecimal.valueOf` reads them, through `Double.toString`'s digits (`round(2.675, 2)` = 2.68; " +
+      "a zero is `0.0`), so under `spark.cinder.javaFloatDigits` as casts are"),
+    ("`floor`, `ceil`", "of doubles (to bigint: Java's saturating conversion, NaN to 0), bigints and decimals " +
+      "(to `decimal(p - s + 1, 0)`); one argument"),
+    ("`greatest`, `least`", "nulls skipped; floats in Spark's order (`-0.0 = 0.0`, NaN largest); the first of " +
+      "equal values"),
+    ("`date_add`, `date_sub`, `datediff`", "days as ints, wrapping as Spark's; the second argument evaluated " +
+      "only where the first is not null"),
     ("`trunc`, `date_trunc`", "constant levels (`trunc`: a week and up, else null on Spark); a timestamp's " +
       "minutes, hours and days truncated on its local time in the session time zone, keeping its offset in an " +
       "overlap (`ZonedDateTime.truncatedTo`), weeks to years from the local date's start of day"),

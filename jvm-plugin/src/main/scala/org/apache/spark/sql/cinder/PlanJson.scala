@@ -114,8 +114,17 @@ object PlanJson {
     case UnaryMinus(child, true) => isIntegral(child.dataType)
     case Abs(child, true) => isIntegral(child.dataType)
     case c: Cast => c.evalMode == EvalMode.ANSI && !Cast.canUpCast(c.child.dataType, c.dataType)
+    // An integer rounded to a multiple of 10^n can leave its type.
+    case Round(child, scale, true) => integerRoundCanFail(child, scale)
+    case BRound(child, scale, true) => integerRoundCanFail(child, scale)
     case _ => false
   }
+
+  private def integerRoundCanFail(child: Expression, scale: Expression): Boolean =
+    isIntegral(child.dataType) && (scale match {
+      case Literal(places: Int, IntegerType) => places < 0
+      case _ => true
+    })
 
   private def arithmeticCanFail(op: String, dt: DataType, l: Expression, r: Expression): Boolean = dt match {
     case _: DecimalType => decimalFits(op, l.dataType, r.dataType).isLeft
@@ -250,17 +259,73 @@ object PlanJson {
    * those of Java 19 and later (crate::java_float), so with `spark.cinder.javaFloatDigits`
    * = auto only on such a JVM.
    */
-  private def javaFloatDigits(from: DataType, to: DataType): Either[String, Unit] = {
+  private def javaFloatDigits(from: DataType, to: DataType): Either[String, Unit] =
+    javaFloatDigits(s"cast from ${from.simpleString} to ${to.simpleString}", "prints")
+
+  /** As for casts, for `what` (which `verb`s the digits: prints or reads them). */
+  private def javaFloatDigits(what: String, verb: String): Either[String, Unit] = {
     val java = Runtime.version().feature()
     CinderConf.JavaFloatDigits.choice(SQLConf.get) match {
-      case "off" => Left(s"cast from ${from.simpleString} to ${to.simpleString} stays on Spark " +
-        s"(${CinderConf.JavaFloatDigits.key}=off)")
-      case "auto" if java < 19 => Left(s"cast from ${from.simpleString} to ${to.simpleString} prints Java's " +
+      case "off" => Left(s"$what stays on Spark (${CinderConf.JavaFloatDigits.key}=off)")
+      case "auto" if java < 19 => Left(s"$what $verb Java's " +
         s"Double.toString digits, reproduced natively as Java 19 and later give them; this JVM is Java $java " +
         s"(${CinderConf.JavaFloatDigits.key}=java19 accepts Java 19's digits)")
       case _ => Right(())
     }
   }
+
+  /**
+   * `round` (`half_up`) or `bround` (`half_even`) to a constant scale (crate::math::SparkRound):
+   * integers exactly, then wrapped (legacy) or checked (ANSI); decimals into Spark's result type;
+   * floats and doubles through `BigDecimal.valueOf`, which reads `Double.toString`'s digits. A
+   * decimal rounding that can overflow the result type Spark had to cap at 38 digits fails in Spark
+   * in both modes (`NUMERIC_VALUE_OUT_OF_RANGE.WITHOUT_SUGGESTION`): those stay on Spark.
+   */
+  private def round(name: String, child: Expression, scale: Expression, mode: String, ansi: Boolean,
+      dt: DataType, input: Seq[Attribute]): Either[String, String] = scale match {
+    // A null scale: null, without evaluating the child.
+    case Literal(null, _) => typeName(dt).map(literal(_, "null"))
+    // (Spark's BigDecimal.setScale fails on scales near the Int range's ends, and builds
+    // 10^places digits for large ones: such scales stay on Spark.)
+    case Literal(places: Int, IntegerType) if places < -1000 || places > 1000 =>
+      Left(s"$name to $places places (beyond 1000 either way) is not native")
+    case Literal(places: Int, IntegerType) =>
+      val supported: Either[String, Unit] = child.dataType match {
+        case ByteType | ShortType | IntegerType | LongType => Right(())
+        case FloatType | DoubleType => javaFloatDigits(s"$name of a ${child.dataType.simpleString}", "reads")
+        case d: DecimalType =>
+          // A value below 10^(p - s) rounds to a multiple of 10^-places of at most p - s + 1
+          // digits (0 where -places > p - s), which Spark's result type holds unless that is
+          // decimal(38, 0) capped from 39 digits.
+          val integral = d.precision - d.scale
+          if (places < 0 && integral + 1 > DecimalType.MAX_PRECISION && -places <= integral) {
+            Left(s"$name of a ${d.simpleString} to $places places can overflow the decimal(38, 0) " +
+              "Spark rounds it into (an error in Spark)")
+          } else Right(())
+        case other => Left(s"$name of ${other.simpleString} is not native")
+      }
+      for (_ <- supported; c <- expr(child, input); t <- typeName(dt)) yield
+        s"""{"kind":"spark_round","child":$c,"mode":"$mode","places":$places,"type":${str(t)},"ansi":$ansi}"""
+    case _ => Left(s"$name to a scale that is not a constant is not native")
+  }
+
+  /** `floor` or `ceil` (`ceiling`) of a double, bigint or decimal (crate::math::SparkRound). */
+  private def floorCeil(name: String, child: Expression, mode: String, dt: DataType,
+      input: Seq[Attribute]): Either[String, String] = child.dataType match {
+    case DoubleType | LongType | _: DecimalType =>
+      for (c <- expr(child, input); t <- typeName(dt)) yield
+        s"""{"kind":"spark_round","child":$c,"mode":"$mode","places":0,"type":${str(t)}}"""
+    case other => Left(s"$name of ${other.simpleString} is not native")
+  }
+
+  /**
+   * `greatest` or `least` (crate::math::SparkGreatest): Spark evaluates every argument; nulls are
+   * skipped, floats ordered as Spark orders them, and the first of equal values kept.
+   */
+  private def greatest(children: Seq[Expression], least: Boolean, dt: DataType,
+      input: Seq[Attribute]): Either[String, String] =
+    for (_ <- typeName(dt); args <- seq(children.map(expr(_, input)))) yield
+      s"""{"kind":"spark_greatest","least":$least,"args":${args.mkString("[", ",", "]")}}"""
 
   /** Casts whose native (Arrow, overflow to null) result is Spark's in `mode`. */
   private def castSupported(from: DataType, to: DataType, mode: EvalMode.Value): Either[String, Unit] = {
@@ -413,7 +478,8 @@ object PlanJson {
 
   /**
    * `left op right` over dates as their days (ints): `date_add`/`date_sub` (a date and a number
-   * of days, to a date) and `datediff` (two dates, to an int).
+   * of days, to a date) and `datediff` (two dates, to an int). Where the second argument can fail
+   * ([[canFail]]), CASE keeps it from the rows whose first argument is null, as Spark does.
    */
   private def dateArithmetic(op: String, left: Expression, right: Expression, result: DataType,
       input: Seq[Attribute]): Either[String, String] = {
@@ -422,9 +488,12 @@ object PlanJson {
       case ByteType | ShortType | IntegerType => expr(e, input).map(castJson(_, "int"))
       case other => Left(s"date arithmetic on ${other.simpleString} is not native")
     }
-    for (l <- days(left); r <- days(right)) yield {
+    for (l <- days(left); r <- days(right); t <- typeName(result)) yield {
       val sum = binaryJson(op, "int", l, r)
-      if (result == DateType) s"""{"kind":"date_days","child":$sum,"to_date":true}""" else sum
+      val json = if (result == DateType) s"""{"kind":"date_days","child":$sum,"to_date":true}""" else sum
+      // Spark evaluates the second argument only where the first is not null (BinaryExpression).
+      if (!canFail(right)) json
+      else caseWhen(s"""{"kind":"is_null","child":$l}""", literal(t, "null"), json, t)
     }
   }
 
@@ -619,6 +688,12 @@ object PlanJson {
         case FloatType | DoubleType | _: DecimalType => function("abs", child, input)
         case other => Left(s"abs of ${other.simpleString} is not native")
       }
+    case Round(child, scale, ansi) => round("round", child, scale, "half_up", ansi, e.dataType, input)
+    case BRound(child, scale, ansi) => round("bround", child, scale, "half_even", ansi, e.dataType, input)
+    case Floor(child) => floorCeil("floor", child, "floor", e.dataType, input)
+    case Ceil(child) => floorCeil("ceil", child, "ceiling", e.dataType, input)
+    case Greatest(children) => greatest(children, least = false, e.dataType, input)
+    case Least(children) => greatest(children, least = true, e.dataType, input)
     case Upper(child) if child.dataType == StringType => function("upper", child, input)
     case Lower(child) if child.dataType == StringType => function("lower", child, input)
     case Length(child) if child.dataType == StringType => function("char_length", child, input)

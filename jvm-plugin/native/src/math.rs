@@ -1,0 +1,857 @@
+//! Spark's `round`, `bround`, `floor` and `ceil` ([`SparkRound`]), and `greatest` and `least`
+//! ([`SparkGreatest`]), as Spark 4.0 evaluates them.
+//!
+//! `round(x, d)` and `bround(x, d)` (`RoundBase`) round half up and half even to `d` decimal
+//! places (`d` < 0: to a multiple of `10^-d`):
+//! - an integer through `java.math.BigDecimal`: exact, then its low bits in the integer's type
+//!   (legacy mode) or `ARITHMETIC_OVERFLOW` where it does not fit (ANSI mode); `d` ≥ 0 leaves
+//!   it as it is;
+//! - a decimal with `Decimal.toPrecision` into Spark's result type (the plugin keeps on Spark
+//!   the roundings that can overflow it, which fail in both modes);
+//! - a double (and a float, widened to a double) through `BigDecimal.valueOf`, which reads
+//!   `Double.toString`'s digits (crate::java_float), then back to the nearest double (float):
+//!   so `round(2.675, 2)` is 2.68, a zero is `0.0` (never `-0.0`), and NaN and the infinities
+//!   stay as they are.
+//!
+//! `floor` and `ceil` of a double are `(long) Math.floor(x)` (Java's saturating conversion,
+//! NaN to 0), of a decimal its floor or ceiling into `decimal(p - s + 1, 0)`, of a bigint the
+//! bigint.
+//!
+//! `greatest` and `least` skip nulls (null where every argument is), order floats as Spark does
+//! (`-0.0 = 0.0`, NaN largest) and keep the first of equal values.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float32Array, Float64Array,
+    Int64Array, PrimitiveArray,
+};
+use datafusion::arrow::compute::kernels::{cmp, zip::zip};
+use datafusion::arrow::datatypes::{
+    DataType, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
+    Schema,
+};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{Result, exec_err, internal_err};
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::ColumnarValue;
+use datafusion::physical_expr::PhysicalExpr;
+
+use crate::java_float::java_double_digits;
+use crate::unary::{evaluate_unary, only_child};
+
+/// How [`SparkRound`] rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RoundMode {
+    /// `round`: half away from zero.
+    HalfUp,
+    /// `bround`: half to the even neighbour.
+    HalfEven,
+    /// `floor`: toward negative infinity.
+    Floor,
+    /// `ceil`: toward positive infinity.
+    Ceiling,
+}
+
+impl RoundMode {
+    /// The mode named `half_up`, `half_even`, `floor` or `ceiling`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "half_up" => Self::HalfUp,
+            "half_even" => Self::HalfEven,
+            "floor" => Self::Floor,
+            "ceiling" => Self::Ceiling,
+            _ => return None,
+        })
+    }
+
+    /// Whether `quotient` (truncated toward zero) moves one away from zero, given the sign of
+    /// the value and how the dropped part compares with half a unit.
+    fn rounds_away(self, negative: bool, quotient_odd: bool, rest: Ordering, exact: bool) -> bool {
+        match self {
+            Self::HalfUp => rest != Ordering::Less,
+            Self::HalfEven => {
+                rest == Ordering::Greater || (rest == Ordering::Equal && quotient_odd)
+            }
+            Self::Floor => negative && !exact,
+            Self::Ceiling => !negative && !exact,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::HalfUp => "round",
+            Self::HalfEven => "bround",
+            Self::Floor => "floor",
+            Self::Ceiling => "ceil",
+        }
+    }
+}
+
+/// `10^n` where it fits an i128 (n ≤ 38).
+fn pow10(n: u32) -> Option<i128> {
+    10i128.checked_pow(n)
+}
+
+/// `value / 10^drop` rounded by `mode`.
+fn round_div(value: i128, drop: u32, mode: RoundMode) -> i128 {
+    if drop == 0 {
+        return value;
+    }
+    let negative = value < 0;
+    let Some(unit) = pow10(drop) else {
+        // |value| < 2^127 < half of 10^39: below half a unit.
+        let away = mode.rounds_away(negative, false, Ordering::Less, value == 0);
+        return if away {
+            if negative { -1 } else { 1 }
+        } else {
+            0
+        };
+    };
+    let quotient = value / unit;
+    let rest = (value % unit).unsigned_abs();
+    // rest < unit ≤ 10^38, so 2 × rest fits a u128.
+    let against_half = (2 * rest).cmp(&unit.unsigned_abs());
+    let away = mode.rounds_away(negative, quotient % 2 != 0, against_half, rest == 0);
+    match (away, negative) {
+        (false, _) => quotient,
+        (true, true) => quotient - 1,
+        (true, false) => quotient + 1,
+    }
+}
+
+/// An unscaled decimal of scale `from_scale` rounded by `mode` to `places` decimal places
+/// (below 0: to a multiple of `10^-places`), as an unscaled decimal of scale `to_scale`; None
+/// where that does not fit `to_precision` digits.
+pub fn round_decimal(
+    value: i128,
+    from_scale: i32,
+    places: i64,
+    mode: RoundMode,
+    to_precision: u8,
+    to_scale: i32,
+) -> Option<i128> {
+    // Round at the unit 10^-kept (kept ≤ from_scale), then scale to `to_scale` ≥ kept.
+    let kept = places.min(i64::from(from_scale));
+    let drop = u32::try_from(i64::from(from_scale) - kept).unwrap_or(u32::MAX);
+    let rounded = round_div(value, drop, mode);
+    let up = i64::from(to_scale) - kept;
+    let result = if rounded == 0 {
+        0
+    } else {
+        let up = u32::try_from(up).ok()?;
+        rounded.checked_mul(pow10(up)?)?
+    };
+    let limit = pow10(u32::from(to_precision))?;
+    (result.abs() < limit).then_some(result)
+}
+
+/// An integer rounded by `mode` to a multiple of `10^-places` (`places` < 0; else the
+/// integer), exactly (the caller narrows it to its type).
+pub fn round_integer(value: i64, places: i64, mode: RoundMode) -> i128 {
+    if places >= 0 {
+        return i128::from(value);
+    }
+    let drop = u32::try_from(-places).unwrap_or(u32::MAX);
+    let rounded = round_div(i128::from(value), drop, mode);
+    // |rounded × 10^drop| ≤ |value| + 10^drop / 2 + ... fits where rounded ≠ 0 (drop ≤ 19).
+    if rounded == 0 {
+        0
+    } else {
+        rounded * pow10(drop).unwrap_or(0)
+    }
+}
+
+/// `java.math.BigDecimal.valueOf(v).setScale(places, mode).doubleValue()` for a finite `v`,
+/// rounded half up or half even (a zero is `0.0`).
+pub fn round_double(v: f64, places: i64, half_even: bool) -> f64 {
+    round_double_text(v, places, half_even).map_or(v, |t| t.parse().unwrap_or(v))
+}
+
+/// As [`round_double`], for a float (widened to a double, back to the nearest float).
+pub fn round_float(v: f32, places: i64, half_even: bool) -> f32 {
+    round_double_text(f64::from(v), places, half_even).map_or(v, |t| t.parse().unwrap_or(v))
+}
+
+/// The rounded value of [`round_double`] as decimal text, or None where rounding keeps `v`.
+fn round_double_text(v: f64, places: i64, half_even: bool) -> Option<String> {
+    if !v.is_finite() {
+        return None;
+    }
+    if v == 0.0 {
+        return Some("0".to_owned());
+    }
+    let (digits, exponent) = java_double_digits(v);
+    // The digits kept: those above 10^-places (|v| = d.ddd × 10^exponent).
+    let keep = i64::from(exponent) + 1 + places;
+    if keep >= digits.len() as i64 {
+        return None;
+    }
+    let (kept, rest): (&[u8], &[u8]) = if keep < 0 {
+        (&[], &[])
+    } else {
+        digits.split_at(keep as usize)
+    };
+    let kept_value = kept.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    let against_half = match rest.first() {
+        // Below a tenth of the unit.
+        None => Ordering::Less,
+        Some(&first) => first.cmp(&b'5').then_with(|| {
+            if rest[1..].iter().any(|&d| d != b'0') {
+                Ordering::Greater
+            } else {
+                Ordering::Equal
+            }
+        }),
+    };
+    let mode = if half_even {
+        RoundMode::HalfEven
+    } else {
+        RoundMode::HalfUp
+    };
+    let away = mode.rounds_away(v < 0.0, kept_value % 2 == 1, against_half, false);
+    let magnitude = kept_value + u64::from(away);
+    if magnitude == 0 {
+        return Some("0".to_owned());
+    }
+    let sign = if v < 0.0 { "-" } else { "" };
+    Some(format!("{sign}{magnitude}e{}", -places))
+}
+
+/// Spark's `round`, `bround`, `floor` and `ceil` of `child` (see the module docs) into
+/// `target`.
+#[derive(Debug, Eq)]
+pub struct SparkRound {
+    child: Arc<dyn PhysicalExpr>,
+    mode: RoundMode,
+    places: i64,
+    target: DataType,
+    ansi: bool,
+}
+
+impl PartialEq for SparkRound {
+    fn eq(&self, other: &Self) -> bool {
+        self.child.eq(&other.child)
+            && self.mode == other.mode
+            && self.places == other.places
+            && self.target == other.target
+            && self.ansi == other.ansi
+    }
+}
+
+impl Hash for SparkRound {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.child.hash(state);
+        self.mode.hash(state);
+        self.places.hash(state);
+        self.target.hash(state);
+        self.ansi.hash(state);
+    }
+}
+
+impl SparkRound {
+    /// `child` (of type `from`) rounded by `mode` to `places` into `target`; an error for the
+    /// types Spark does not round so.
+    pub fn try_new(
+        child: Arc<dyn PhysicalExpr>,
+        from: &DataType,
+        mode: RoundMode,
+        places: i64,
+        target: DataType,
+        ansi: bool,
+    ) -> Result<Self> {
+        let half = matches!(mode, RoundMode::HalfUp | RoundMode::HalfEven);
+        let ok = match (from, &target) {
+            (DataType::Int8, DataType::Int8)
+            | (DataType::Int16, DataType::Int16)
+            | (DataType::Int32, DataType::Int32) => half,
+            (DataType::Int64, DataType::Int64) => half || places == 0,
+            (DataType::Float32, DataType::Float32) | (DataType::Float64, DataType::Float64) => half,
+            (DataType::Float64, DataType::Int64) => !half && places == 0,
+            (DataType::Decimal128(..), DataType::Decimal128(..)) => true,
+            _ => false,
+        };
+        if !ok {
+            return exec_err!(
+                "{} of {from} to {places} places into {target} is not Spark's",
+                mode.name()
+            );
+        }
+        Ok(Self {
+            child,
+            mode,
+            places,
+            target,
+            ansi,
+        })
+    }
+
+    fn round_array(&self, array: &ArrayRef) -> Result<ArrayRef> {
+        let (mode, places) = (self.mode, self.places);
+        let half_even = mode == RoundMode::HalfEven;
+        Ok(match (array.data_type(), &self.target) {
+            (DataType::Int8, _) => self.integers::<Int8Type>(array, |v| v as i8)?,
+            (DataType::Int16, _) => self.integers::<Int16Type>(array, |v| v as i16)?,
+            (DataType::Int32, _) => self.integers::<Int32Type>(array, |v| v as i32)?,
+            (DataType::Int64, DataType::Int64) => {
+                self.integers::<Int64Type>(array, |v| v as i64)?
+            }
+            (DataType::Float64, DataType::Float64) => Arc::new(
+                array
+                    .as_primitive::<Float64Type>()
+                    .unary::<_, Float64Type>(|v| round_double(v, places, half_even)),
+            ),
+            (DataType::Float32, DataType::Float32) => Arc::new(
+                array
+                    .as_primitive::<Float32Type>()
+                    .unary::<_, Float32Type>(|v| round_float(v, places, half_even)),
+            ),
+            (DataType::Float64, DataType::Int64) => {
+                let a: &Float64Array = array.as_primitive::<Float64Type>();
+                // Java's (long) of a double: toward zero, saturating, NaN to 0; as Rust's `as`.
+                let out: Int64Array = if mode == RoundMode::Floor {
+                    a.unary(|v| v.floor() as i64)
+                } else {
+                    a.unary(|v| v.ceil() as i64)
+                };
+                Arc::new(out)
+            }
+            (DataType::Decimal128(_, from_scale), DataType::Decimal128(precision, scale)) => {
+                let a: &Decimal128Array = array.as_primitive::<Decimal128Type>();
+                let (from_scale, precision, scale) = (i32::from(*from_scale), *precision, *scale);
+                let out: PrimitiveArray<Decimal128Type> = a.try_unary(|v| {
+                    round_decimal(v, from_scale, places, mode, precision, i32::from(scale))
+                        .ok_or_else(|| {
+                            DataFusionError::Execution(format!(
+                                "{} of the decimal {v} (scale {from_scale}) to {places} places \
+                                 does not fit decimal({precision}, {scale})",
+                                mode.name()
+                            ))
+                        })
+                })?;
+                Arc::new(out.with_precision_and_scale(precision, scale)?)
+            }
+            (from, to) => {
+                return internal_err!("{} of {from} into {to}", mode.name());
+            }
+        })
+    }
+
+    /// Integers of type `T` rounded, then narrowed by `wrap` (legacy mode: the low bits) or
+    /// checked (ANSI mode).
+    fn integers<T>(&self, array: &ArrayRef, wrap: impl Fn(i128) -> T::Native) -> Result<ArrayRef>
+    where
+        T: datafusion::arrow::datatypes::ArrowPrimitiveType,
+        T::Native: Into<i64> + TryFrom<i128>,
+    {
+        let a = array.as_primitive::<T>();
+        if self.places >= 0 {
+            return Ok(Arc::clone(array));
+        }
+        let (places, mode) = (self.places, self.mode);
+        let out: PrimitiveArray<T> = if self.ansi {
+            a.try_unary(|v| {
+                let exact = round_integer(v.into(), places, mode);
+                T::Native::try_from(exact).map_err(|_| {
+                    DataFusionError::Execution(
+                        "[ARITHMETIC_OVERFLOW] Overflow. If necessary set \
+                         \"spark.sql.ansi.enabled\" to \"false\" to bypass this error. \
+                         SQLSTATE: 22003"
+                            .to_owned(),
+                    )
+                })
+            })?
+        } else {
+            a.unary(|v| wrap(round_integer(v.into(), places, mode)))
+        };
+        Ok(Arc::new(out))
+    }
+}
+
+impl fmt::Display for SparkRound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "spark_{}({}, {})",
+            self.mode.name(),
+            self.child,
+            self.places
+        )
+    }
+}
+
+impl PhysicalExpr for SparkRound {
+    fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
+        Ok(self.target.clone())
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> Result<bool> {
+        self.child.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        evaluate_unary(&self.child, batch, |a| self.round_array(a))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        Ok(Arc::new(Self {
+            child: only_child(&self, children)?,
+            mode: self.mode,
+            places: self.places,
+            target: self.target.clone(),
+            ansi: self.ansi,
+        }))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_{}(", self.mode.name())?;
+        self.child.fmt_sql(f)?;
+        write!(f, ", {})", self.places)
+    }
+}
+
+/// Spark's `greatest` (or `least`) of `args`, all of one type (see the module docs).
+#[derive(Debug, Eq)]
+pub struct SparkGreatest {
+    args: Vec<Arc<dyn PhysicalExpr>>,
+    least: bool,
+}
+
+impl PartialEq for SparkGreatest {
+    fn eq(&self, other: &Self) -> bool {
+        self.least == other.least
+            && self.args.len() == other.args.len()
+            && self.args.iter().zip(&other.args).all(|(a, b)| a.eq(b))
+    }
+}
+
+impl Hash for SparkGreatest {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.args.hash(state);
+        self.least.hash(state);
+    }
+}
+
+impl SparkGreatest {
+    /// `greatest` (or, with `least`, `least`) of `args`, which must share one type over
+    /// `schema`.
+    pub fn try_new(args: Vec<Arc<dyn PhysicalExpr>>, least: bool, schema: &Schema) -> Result<Self> {
+        let Some(first) = args.first() else {
+            return exec_err!("greatest and least take at least one argument");
+        };
+        let t = first.data_type(schema)?;
+        for a in &args[1..] {
+            let other = a.data_type(schema)?;
+            if other != t {
+                return exec_err!("greatest and least of a {t} and a {other}");
+            }
+        }
+        Ok(Self { args, least })
+    }
+
+    fn name(&self) -> &'static str {
+        if self.least { "least" } else { "greatest" }
+    }
+}
+
+/// Floats with `-0.0` as `0.0` and every NaN the canonical one, for Arrow's total-order
+/// comparisons to be Spark's.
+fn comparable(array: &ArrayRef) -> ArrayRef {
+    match array.data_type() {
+        DataType::Float64 => {
+            let a: &Float64Array = array.as_primitive::<Float64Type>();
+            Arc::new(a.unary::<_, Float64Type>(|v| if v.is_nan() { f64::NAN } else { v + 0.0 }))
+        }
+        DataType::Float32 => {
+            let a: &Float32Array = array.as_primitive::<Float32Type>();
+            Arc::new(a.unary::<_, Float32Type>(|v| if v.is_nan() { f32::NAN } else { v + 0.0 }))
+        }
+        _ => Arc::clone(array),
+    }
+}
+
+impl fmt::Display for SparkGreatest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_{}(", self.name())?;
+        for (i, a) in self.args.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{a}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+impl PhysicalExpr for SparkGreatest {
+    fn data_type(&self, input_schema: &Schema) -> Result<DataType> {
+        self.args[0].data_type(input_schema)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> Result<bool> {
+        for a in &self.args {
+            if !a.nullable(input_schema)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        let rows = batch.num_rows();
+        // Spark evaluates every argument, in order.
+        let arrays = self
+            .args
+            .iter()
+            .map(|a| a.evaluate(batch)?.into_array(rows))
+            .collect::<Result<Vec<_>>>()?;
+        let mut best = Arc::clone(&arrays[0]);
+        for next in &arrays[1..] {
+            let (n, b) = (comparable(next), comparable(&best));
+            let better = if self.least {
+                cmp::lt(&n, &b)?
+            } else {
+                cmp::gt(&n, &b)?
+            };
+            // Take `next` where it is not null and `best` is null or it is strictly better
+            // (so the first of equal values stays).
+            let take: BooleanArray = (0..rows)
+                .map(|i| {
+                    Some(
+                        next.is_valid(i)
+                            && (best.is_null(i) || (better.is_valid(i) && better.value(i))),
+                    )
+                })
+                .collect();
+            best = zip(&take, next, &best)?;
+        }
+        Ok(ColumnarValue::Array(best))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        self.args.iter().collect()
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        if children.len() != self.args.len() {
+            return internal_err!("{} takes {} children", self.name(), self.args.len());
+        }
+        Ok(Arc::new(Self {
+            args: children,
+            least: self.least,
+        }))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_{}(", self.name())?;
+        for (i, a) in self.args.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            a.fmt_sql(f)?;
+        }
+        write!(f, ")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use datafusion::arrow::array::{Float64Array, Int32Array, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::Field;
+    use datafusion::physical_expr::expressions::Column;
+
+    #[test]
+    fn doubles_round_their_java_digits() {
+        // Spark 4.0.1 (pyspark), round and bround.
+        let cases: &[(f64, i64, f64, f64)] = &[
+            (2.675, 2, 2.68, 2.68),
+            (1.005, 2, 1.01, 1.0),
+            (-2.5, 2, -2.5, -2.5),
+            (0.125, 2, 0.13, 0.12),
+            (-2.5, 0, -3.0, -2.0),
+            (0.5, 0, 1.0, 0.0),
+            (1.5, 0, 2.0, 2.0),
+            (-0.5, 0, -1.0, -0.0),
+            (1250.0, -2, 1300.0, 1200.0),
+            (2.675, -2, 0.0, 0.0),
+            (1e300, -2, 1e300, 1e300),
+            (1e300, -400, 0.0, 0.0),
+            (-1e-300, 0, 0.0, 0.0),
+            (-1e-300, 400, -1e-300, -1e-300),
+            (4.9e-324, 0, 0.0, 0.0),
+            (f64::MAX, -400, 0.0, 0.0),
+            (f64::MAX, -307, f64::INFINITY, f64::INFINITY),
+        ];
+        for &(v, places, up, even) in cases {
+            let (r, b) = (
+                round_double(v, places, false),
+                round_double(v, places, true),
+            );
+            assert_eq!((r, b), (up, even), "round({v}, {places})");
+            // BigDecimal has no negative zero.
+            if r == 0.0 {
+                assert!(r.is_sign_positive() && b.is_sign_positive(), "{v}");
+            }
+        }
+        assert_eq!(round_double(-0.0, 2, false).to_bits(), 0.0f64.to_bits());
+        assert!(round_double(f64::NAN, 2, false).is_nan());
+        assert_eq!(round_double(f64::NEG_INFINITY, 2, false), f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn floats_round_their_doubles_digits() {
+        // Spark 4.0.1: a float widens to a double before BigDecimal.valueOf.
+        assert_eq!(round_float(0.15, 1, false), 0.2);
+        assert_eq!(round_float(2.675, 1, false), 2.7);
+        assert_eq!(round_float(2.675, 2, false), 2.67);
+        assert_eq!(round_float(2.5, 0, true), 2.0);
+        assert_eq!(round_float(-1.5, 0, true), -2.0);
+        assert_eq!(round_float(1.4e-45, 2, false), 0.0);
+        assert_eq!(round_float(f32::MAX, -37, false), 3.4e38);
+        assert_eq!(round_float(1e38, 1, false), 1e38);
+    }
+
+    #[test]
+    fn integers_round_exactly_then_narrow() {
+        assert_eq!(round_integer(15, -1, RoundMode::HalfUp), 20);
+        assert_eq!(round_integer(-15, -1, RoundMode::HalfUp), -20);
+        assert_eq!(round_integer(-25, -1, RoundMode::HalfEven), -20);
+        assert_eq!(round_integer(25, -1, RoundMode::HalfEven), 20);
+        assert_eq!(round_integer(35, -1, RoundMode::HalfEven), 40);
+        assert_eq!(round_integer(7, 3, RoundMode::HalfUp), 7);
+        assert_eq!(
+            round_integer(i64::MAX, -19, RoundMode::HalfUp),
+            10i128.pow(19)
+        );
+        assert_eq!(
+            round_integer(i64::MIN, -19, RoundMode::HalfUp),
+            -(10i128.pow(19))
+        );
+        assert_eq!(round_integer(i64::MAX, -20, RoundMode::HalfUp), 0);
+        assert_eq!(round_integer(i64::MAX, -100, RoundMode::HalfUp), 0);
+        assert_eq!(
+            round_integer(i64::MAX, i64::from(i32::MIN), RoundMode::HalfUp),
+            0
+        );
+        // Spark 4.0.1, legacy mode: the low bits.
+        assert_eq!(
+            round_integer(2147483647, -1, RoundMode::HalfUp) as i32,
+            -2147483646
+        );
+        assert_eq!(
+            round_integer(i64::MAX, -19, RoundMode::HalfUp) as i64,
+            -8446744073709551616
+        );
+    }
+
+    #[test]
+    fn decimals_round_into_sparks_type() {
+        // 1234.567 as decimal(10, 3).
+        let d = 1234567;
+        let round = |v, places, mode, p, s| round_decimal(v, 3, places, mode, p, s);
+        assert_eq!(round(d, -2, RoundMode::HalfUp, 8, 0), Some(1200));
+        assert_eq!(round(d, 1, RoundMode::HalfUp, 9, 1), Some(12346));
+        assert_eq!(round(d, 5, RoundMode::HalfUp, 11, 3), Some(d));
+        assert_eq!(round(d, 0, RoundMode::HalfUp, 8, 0), Some(1235));
+        assert_eq!(round(-50000, -2, RoundMode::HalfUp, 8, 0), Some(-100));
+        assert_eq!(round(-49999, -2, RoundMode::HalfUp, 8, 0), Some(0));
+        assert_eq!(round(-50, 1, RoundMode::HalfUp, 9, 1), Some(-1));
+        assert_eq!(round(-50, 1, RoundMode::HalfEven, 9, 1), Some(0));
+        assert_eq!(round(-150, 1, RoundMode::HalfEven, 9, 1), Some(-2));
+        assert_eq!(round(d, -40, RoundMode::HalfUp, 38, 0), Some(0));
+        assert_eq!(
+            round(d, i64::from(i32::MIN), RoundMode::HalfUp, 38, 0),
+            Some(0)
+        );
+        // floor and ceil into decimal(p - s + 1, 0).
+        assert_eq!(round(-1, 0, RoundMode::Floor, 8, 0), Some(-1));
+        assert_eq!(round(-1, 0, RoundMode::Ceiling, 8, 0), Some(0));
+        assert_eq!(round(1, 0, RoundMode::Ceiling, 8, 0), Some(1));
+        assert_eq!(round(-2000, 0, RoundMode::Floor, 8, 0), Some(-2));
+        assert_eq!(round(9999999, 0, RoundMode::Ceiling, 8, 0), Some(10000));
+        // What Spark fails on (the plugin keeps these on Spark): 10^38 in decimal(38, 0).
+        let nines = 10i128.pow(38) - 1;
+        assert_eq!(round_decimal(nines, 0, -1, RoundMode::HalfUp, 38, 0), None);
+        // 0.99..9 (38 nines) rounds to 1.
+        assert_eq!(
+            round_decimal(nines, 38, 0, RoundMode::HalfUp, 1, 0),
+            Some(1)
+        );
+    }
+
+    fn batch(columns: Vec<ArrayRef>) -> RecordBatch {
+        let fields: Vec<Field> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Field::new(format!("c{i}"), c.data_type().clone(), true))
+            .collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    fn column(i: usize) -> Arc<dyn PhysicalExpr> {
+        Arc::new(Column::new(&format!("c{i}"), i))
+    }
+
+    #[test]
+    fn integer_overflow_wraps_or_fails() {
+        let b = batch(vec![Arc::new(Int32Array::from(vec![
+            Some(2147483647),
+            Some(15),
+            None,
+        ]))]);
+        let legacy = SparkRound::try_new(
+            column(0),
+            &DataType::Int32,
+            RoundMode::HalfUp,
+            -1,
+            DataType::Int32,
+            false,
+        )
+        .unwrap();
+        let out = legacy.evaluate(&b).unwrap().into_array(3).unwrap();
+        let out = out.as_primitive::<Int32Type>();
+        assert_eq!(
+            out.iter().collect::<Vec<_>>(),
+            vec![Some(-2147483646), Some(20), None]
+        );
+        let ansi = SparkRound::try_new(
+            column(0),
+            &DataType::Int32,
+            RoundMode::HalfUp,
+            -1,
+            DataType::Int32,
+            true,
+        )
+        .unwrap();
+        let err = ansi.evaluate(&b).unwrap_err().to_string();
+        assert!(
+            err.contains("[ARITHMETIC_OVERFLOW] Overflow. If necessary"),
+            "{err}"
+        );
+        // Only where the value overflows.
+        let fine = batch(vec![Arc::new(Int32Array::from(vec![Some(-25), None]))]);
+        let out = ansi.evaluate(&fine).unwrap().into_array(2).unwrap();
+        assert_eq!(
+            out.as_primitive::<Int32Type>().iter().collect::<Vec<_>>(),
+            vec![Some(-30), None]
+        );
+    }
+
+    #[test]
+    fn floor_and_ceil_of_doubles_saturate() {
+        let b = batch(vec![Arc::new(Float64Array::from(vec![
+            Some(-0.1),
+            Some(2.5),
+            Some(f64::NAN),
+            Some(1e300),
+            Some(-1e300),
+            None,
+        ]))]);
+        let floor = SparkRound::try_new(
+            column(0),
+            &DataType::Float64,
+            RoundMode::Floor,
+            0,
+            DataType::Int64,
+            false,
+        )
+        .unwrap();
+        let out = floor.evaluate(&b).unwrap().into_array(6).unwrap();
+        let out: &Int64Array = out.as_primitive::<Int64Type>();
+        assert_eq!(
+            out.iter().collect::<Vec<_>>(),
+            vec![
+                Some(-1),
+                Some(2),
+                Some(0),
+                Some(i64::MAX),
+                Some(i64::MIN),
+                None
+            ]
+        );
+        assert!(
+            SparkRound::try_new(
+                column(0),
+                &DataType::Float64,
+                RoundMode::Floor,
+                0,
+                DataType::Float64,
+                false
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn greatest_skips_nulls_and_keeps_the_first_of_equals() {
+        let a: ArrayRef = Arc::new(Float64Array::from(vec![
+            Some(-0.0),
+            Some(0.0),
+            None,
+            Some(1.0),
+            Some(f64::NAN),
+            None,
+            Some(f64::INFINITY),
+        ]));
+        let b: ArrayRef = Arc::new(Float64Array::from(vec![
+            Some(0.0),
+            Some(-0.0),
+            Some(3.0),
+            None,
+            Some(-f64::NAN),
+            None,
+            Some(-f64::NAN),
+        ]));
+        let floats = batch(vec![a, b]);
+        let schema = floats.schema();
+        let greatest = SparkGreatest::try_new(vec![column(0), column(1)], false, &schema).unwrap();
+        let out = greatest.evaluate(&floats).unwrap().into_array(7).unwrap();
+        let out: Vec<Option<f64>> = out.as_primitive::<Float64Type>().iter().collect();
+        assert_eq!(out[0].map(f64::to_bits), Some((-0.0f64).to_bits()));
+        assert_eq!(out[1].map(f64::to_bits), Some(0.0f64.to_bits()));
+        assert_eq!(out[2], Some(3.0));
+        assert_eq!(out[3], Some(1.0));
+        assert!(out[4].unwrap().is_nan());
+        assert_eq!(out[5], None);
+        assert!(out[6].unwrap().is_nan(), "NaN is above infinity");
+        let least = SparkGreatest::try_new(vec![column(0), column(1)], true, &schema).unwrap();
+        let out = least.evaluate(&floats).unwrap().into_array(7).unwrap();
+        let out: Vec<Option<f64>> = out.as_primitive::<Float64Type>().iter().collect();
+        assert_eq!(out[0].map(f64::to_bits), Some((-0.0f64).to_bits()));
+        assert_eq!(out[1].map(f64::to_bits), Some(0.0f64.to_bits()));
+        assert_eq!(out[6], Some(f64::INFINITY));
+    }
+
+    #[test]
+    fn greatest_of_strings_compares_bytes() {
+        let a: ArrayRef = Arc::new(StringArray::from(vec![Some("a"), Some("é"), None]));
+        let b: ArrayRef = Arc::new(StringArray::from(vec![Some("B"), Some("z"), Some("x")]));
+        let c: ArrayRef = Arc::new(StringArray::from(vec![Some("ab"), None, Some("w")]));
+        let strings = batch(vec![a, b, c]);
+        let args = vec![column(0), column(1), column(2)];
+        let greatest = SparkGreatest::try_new(args, false, &strings.schema()).unwrap();
+        let out = greatest.evaluate(&strings).unwrap().into_array(3).unwrap();
+        let out: Vec<Option<&str>> = out.as_string::<i32>().iter().collect();
+        assert_eq!(out, vec![Some("ab"), Some("é"), Some("x")]);
+        let int: ArrayRef = Arc::new(Int32Array::from(vec![1, 2, 3]));
+        let mixed = batch(vec![int, Arc::new(StringArray::from(vec!["a", "b", "c"]))]);
+        assert!(
+            SparkGreatest::try_new(vec![column(0), column(1)], false, &mixed.schema()).is_err()
+        );
+    }
+}
