@@ -1,5 +1,6 @@
-"""coalesce, abs and the string functions upper, lower, length, trim and concat, natively with
-Spark's semantics: the same rows with and without the plugin, and the projection native."""
+"""coalesce, abs, sqrt, date functions and the string functions upper, lower, length, trim, concat,
+concat_ws, replace and instr, natively with Spark's semantics: the same rows with and without the
+plugin, and the projection native."""
 
 import os
 
@@ -97,3 +98,24 @@ def test_date_parts_and_arithmetic(spark, dates):
     compare(spark, "SELECT weekofyear(d) AS w, count(*) FROM fn_dates WHERE dayofweek(d) IN (1, 7) OR "
                    "datediff(d, DATE'2021-01-01') BETWEEN 0 AND 10 GROUP BY weekofyear(d)")
     assert native_subtrees(spark), fallback_reasons(spark)
+
+
+def test_concat_ws_replace_instr_sqrt(spark, fn):
+    compare(spark, "SELECT id, concat_ws(',', s, t), concat_ws(s, t, 'x', NULL), concat_ws(NULL, s), concat_ws('', s, t), "
+                   "concat_ws('-'), concat_ws(s, NULL), "
+                   "replace(s, 'S'), replace(s, 'ß', 'ss'), replace(s, '', 'x'), replace(s, t, '#'), replace(t, ' ', ''), "
+                   "replace(s, s, NULL), replace(s, t), instr(s, 'S'), instr(s, ''), instr(s, t), instr(t, s), "
+                   "locate('😀', s), locate(t, s), locate('', t), position('l' IN s), sqrt(x), sqrt(CAST(i AS DOUBLE)), "
+                   "sqrt(f) FROM fn")
+    assert _native(spark), fallback_reasons(spark)
+    # ANSI: CAST('x' AS INT) fails, but Spark evaluates the later arguments only where the earlier
+    # ones are not null. (Each a different expression: Spark's subexpression elimination evaluates
+    # one that occurs twice on every row.)
+    def late(n):
+        return f"CAST(CAST(IF(s IS NULL, 'x', '{n}') AS INT) AS STRING)"
+    ansi = {"spark.sql.ansi.enabled": "true"}
+    compare(spark, f"SELECT id, instr(s, {late(1)}), locate(s, {late(2)}), replace(s, 'a', {late(3)}) FROM fn",
+            conf=ansi)
+    assert _native(spark), fallback_reasons(spark)
+    # (A search string that is not a constant, with an argument that can fail: on Spark.)
+    compare(spark, f"SELECT id, replace(s, {late(4)}, 'b') FROM fn", conf=ansi, native=None)

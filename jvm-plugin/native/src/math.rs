@@ -1,5 +1,5 @@
-//! Spark's `round`, `bround`, `floor` and `ceil` ([`SparkRound`]), and `greatest` and `least`
-//! ([`SparkGreatest`]), as Spark 4.0 evaluates them.
+//! Spark's `round`, `bround`, `floor` and `ceil` ([`SparkRound`]), `sqrt` ([`SparkSqrt`]), and
+//! `greatest` and `least` ([`SparkGreatest`]), as Spark 4.0 evaluates them.
 //!
 //! `round(x, d)` and `bround(x, d)` (`RoundBase`) round half up and half even to `d` decimal
 //! places (`d` < 0: to a multiple of `10^-d`):
@@ -16,6 +16,8 @@
 //! `floor` and `ceil` of a double are `(long) Math.floor(x)` (Java's saturating conversion,
 //! NaN to 0), of a decimal its floor or ceiling into `decimal(p - s + 1, 0)`, of a bigint the
 //! bigint.
+//!
+//! `sqrt` ([`SparkSqrt`]) is IEEE's square root, NaN below zero, as `Math.sqrt`.
 //!
 //! `greatest` and `least` skip nulls (null where every argument is), order floats as Spark does
 //! (`-0.0 = 0.0`, NaN largest) and keep the first of equal values.
@@ -567,6 +569,75 @@ impl PhysicalExpr for SparkGreatest {
     }
 }
 
+/// `Math.sqrt` of a double: IEEE's correctly rounded square root, NaN below zero (DataFusion's
+/// `sqrt` fails there).
+#[derive(Debug, Eq)]
+pub struct SparkSqrt {
+    child: Arc<dyn PhysicalExpr>,
+}
+
+impl PartialEq for SparkSqrt {
+    fn eq(&self, other: &Self) -> bool {
+        self.child.eq(&other.child)
+    }
+}
+
+impl Hash for SparkSqrt {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.child.hash(state);
+    }
+}
+
+impl SparkSqrt {
+    /// The square root of `child`, a double.
+    pub fn new(child: Arc<dyn PhysicalExpr>) -> Self {
+        Self { child }
+    }
+}
+
+impl fmt::Display for SparkSqrt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_sqrt({})", self.child)
+    }
+}
+
+impl PhysicalExpr for SparkSqrt {
+    fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> Result<bool> {
+        self.child.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        evaluate_unary(&self.child, batch, |a| {
+            if a.data_type() != &DataType::Float64 {
+                return internal_err!("spark_sqrt of {}", a.data_type());
+            }
+            let out: Float64Array = a.as_primitive::<Float64Type>().unary(f64::sqrt);
+            Ok(Arc::new(out) as ArrayRef)
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        Ok(Arc::new(Self::new(only_child(&self, children)?)))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_sqrt(")?;
+        self.child.fmt_sql(f)?;
+        write!(f, ")")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -795,6 +866,23 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn sqrt_is_nan_below_zero() {
+        let b = batch(vec![Arc::new(Float64Array::from(vec![
+            Some(-1.0),
+            Some(2.0),
+            Some(-0.0),
+            None,
+        ]))]);
+        let out = SparkSqrt::new(column(0)).evaluate(&b).unwrap();
+        let out = out.into_array(4).unwrap();
+        let out: Vec<Option<f64>> = out.as_primitive::<Float64Type>().iter().collect();
+        assert!(out[0].unwrap().is_nan());
+        assert_eq!(out[1], Some(std::f64::consts::SQRT_2));
+        assert_eq!(out[2].map(f64::to_bits), Some((-0.0f64).to_bits()));
+        assert_eq!(out[3], None);
     }
 
     #[test]

@@ -400,13 +400,16 @@ pub enum Expr {
         try_cast: bool,
     },
     /// A function whose DataFusion result is Spark's for these arguments: `abs` of a float,
-    /// double or decimal; `isnan` of a float or double; `upper`, `lower` (Unicode's default
-    /// case mappings, as Spark's ICU root locale), `char_length` (code points), `btrim`,
-    /// `ltrim` and `rtrim` (spaces) of a string.
+    /// double or decimal; `isnan` of a float or double; `sqrt` of a double; `upper`, `lower`
+    /// (Unicode's default case mappings, as Spark's ICU root locale), `char_length` (code
+    /// points), `btrim`, `ltrim` and `rtrim` (spaces) of a string; `concat_ws` of a separator
+    /// and strings; `replace` of a string, a search string (not empty) and its replacement;
+    /// `strpos` of a string and a substring (Spark's `instr`).
     Function {
-        /// `abs`, `isnan`, `upper`, `lower`, `char_length`, `btrim`, `ltrim` or `rtrim`.
+        /// `abs`, `isnan`, `sqrt`, `upper`, `lower`, `char_length`, `btrim`, `ltrim`, `rtrim`,
+        /// `concat_ws`, `replace` or `strpos`.
         name: String,
-        /// The argument (one).
+        /// The arguments.
         args: Vec<Expr>,
     },
     /// A date as its days since 1970-01-01 (an int), or (`to_date`) an int as a date.

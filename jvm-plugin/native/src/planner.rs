@@ -55,7 +55,7 @@ use crate::datetime::{DateDays, DatePart, SparkDatePart, SparkTimestampToDate, T
 use crate::error::{NativeError, Result};
 use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
-use crate::math::{RoundMode, SparkGreatest, SparkRound};
+use crate::math::{RoundMode, SparkGreatest, SparkRound, SparkSqrt};
 use crate::message::{
     AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
     Settings, SortKey,
@@ -1025,32 +1025,46 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 .iter()
                 .map(|a| translate(a, schema))
                 .collect::<Result<Vec<_>>>()?;
-            let [arg] = args.as_slice() else {
-                return Err(NativeError::plan(format!(
-                    "{name} takes one argument, got {}",
-                    args.len()
-                )));
-            };
-            let arg_type = arg.data_type(schema)?;
-            let udf = match (name.as_str(), &arg_type) {
+            let types = args
+                .iter()
+                .map(|a| a.data_type(schema))
+                .collect::<datafusion::common::Result<Vec<_>>>()?;
+            let strings = |n: usize| types.len() == n && types.iter().all(|t| *t == DataType::Utf8);
+            let udf = match (name.as_str(), types.as_slice()) {
                 // (Integers' abs differs on overflow: the plugin sends a CASE for them.)
-                ("abs", DataType::Float32 | DataType::Float64 | DataType::Decimal128(..)) => {
+                ("abs", [DataType::Float32 | DataType::Float64 | DataType::Decimal128(..)]) => {
                     datafusion::functions::math::abs()
                 }
-                ("upper", DataType::Utf8) => datafusion::functions::string::upper(),
-                ("lower", DataType::Utf8) => datafusion::functions::string::lower(),
-                ("btrim", DataType::Utf8) => datafusion::functions::string::btrim(),
-                ("ltrim", DataType::Utf8) => datafusion::functions::string::ltrim(),
-                ("rtrim", DataType::Utf8) => datafusion::functions::string::rtrim(),
-                ("isnan", DataType::Float32 | DataType::Float64) => {
+                ("upper", [DataType::Utf8]) => datafusion::functions::string::upper(),
+                ("lower", [DataType::Utf8]) => datafusion::functions::string::lower(),
+                ("btrim", [DataType::Utf8]) => datafusion::functions::string::btrim(),
+                ("ltrim", [DataType::Utf8]) => datafusion::functions::string::ltrim(),
+                ("rtrim", [DataType::Utf8]) => datafusion::functions::string::rtrim(),
+                ("isnan", [DataType::Float32 | DataType::Float64]) => {
                     datafusion::functions::math::isnan()
                 }
-                ("char_length", DataType::Utf8) => {
+                ("char_length", [DataType::Utf8]) => {
                     datafusion::functions::unicode::character_length()
                 }
+                // IEEE's correctly rounded square root, NaN below zero, as Java's Math.sqrt.
+                ("sqrt", [DataType::Float64]) => {
+                    let [arg] = <[_; 1]>::try_from(args)
+                        .map_err(|_| NativeError::plan("sqrt takes one argument".to_owned()))?;
+                    return Ok(Arc::new(SparkSqrt::new(arg)));
+                }
+                // Null for a null separator; null strings skipped.
+                ("concat_ws", _) if types.len() >= 2 && strings(types.len()) => {
+                    datafusion::functions::string::concat_ws()
+                }
+                // (An empty search string: the plugin keeps the string, as Spark does.)
+                ("replace", _) if strings(3) => datafusion::functions::string::replace(),
+                // The first match's position in characters from 1; 0 for none.
+                ("strpos", _) if strings(2) => datafusion::functions::unicode::strpos(),
                 _ => {
+                    let types: Vec<String> = types.iter().map(ToString::to_string).collect();
                     return Err(NativeError::plan(format!(
-                        "function {name}({arg_type}) is not native"
+                        "function {name}({}) is not native",
+                        types.join(", ")
                     )));
                 }
             };

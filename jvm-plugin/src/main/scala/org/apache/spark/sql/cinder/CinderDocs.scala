@@ -77,6 +77,11 @@ object CinderDocs {
     ("`upper`, `lower`, `length`, `trim`, `ltrim`, `rtrim`, `concat`", "strings (default collation): Unicode's " +
       "default case mappings (Spark's ICU root locale; `ß` becomes `SS`, a final sigma `ς`), length in code " +
       "points, trims of spaces only (no trim string), `concat` null if any argument is"),
+    ("`concat_ws`", "a separator and strings (not arrays): null for a null separator, null strings skipped"),
+    ("`replace`", "strings; an empty search string keeps the string, as Spark's `UTF8String.replace`"),
+    ("`instr`, `locate`, `position`", "the first match's position in characters (code points), 0 for none, 1 for " +
+      "an empty substring; `locate` from the first character only"),
+    ("`sqrt`", "IEEE's correctly rounded square root, as `Math.sqrt` (NaN below zero)"),
     ("`isnan`", "floats and doubles; false for null"),
     ("`coalesce`", "later arguments evaluated only where the earlier ones are null"),
     ("`abs`", "integers wrap (legacy) or fail with `ARITHMETIC_OVERFLOW` (ANSI) at the type's minimum; floats " +

@@ -508,6 +508,23 @@ object PlanJson {
     for (zz <- z; c <- expr(child, input)) yield s"""{"kind":"timestamp_part","child":$c,"part":"$part"$zz}"""
   }
 
+  /**
+   * A native function of several arguments (`{"kind":"function"}`) that is null where any argument
+   * is: Spark evaluates each argument only where those before it are not null (a ternary or binary
+   * expression's generated code), so where a later argument can fail ([[canFail]]), CASE keeps it
+   * from those rows.
+   */
+  private def nullIntolerantFunction(name: String, args: Seq[Expression], dt: DataType,
+      input: Seq[Attribute]): Either[String, String] =
+    for (js <- seq(args.map(expr(_, input))); t <- typeName(dt)) yield {
+      val call = s"""{"kind":"function","name":"$name","args":${js.mkString("[", ",", "]")}}"""
+      val lastFailing = args.lastIndexWhere(canFail)
+      if (lastFailing <= 0) call
+      else js.take(lastFailing).foldRight(call) { (j, rest) =>
+        caseWhen(s"""{"kind":"is_null","child":$j}""", literal(t, "null"), rest, t)
+      }
+    }
+
   /** A native function of one argument (`{"kind":"function"}`). */
   private def function(name: String, child: Expression, input: Seq[Attribute]): Either[String, String] =
     expr(child, input).map(c => s"""{"kind":"function","name":"$name","args":[$c]}""")
@@ -694,6 +711,55 @@ object PlanJson {
     case Ceil(child) => floorCeil("ceil", child, "ceiling", e.dataType, input)
     case Greatest(children) => greatest(children, least = false, e.dataType, input)
     case Least(children) => greatest(children, least = true, e.dataType, input)
+    case Sqrt(child) if child.dataType == DoubleType => function("sqrt", child, input)
+    // Spark evaluates every argument of concat_ws; it skips null strings, and null arrays (an
+    // untyped NULL argument is one).
+    case ConcatWs(sep +: all) if sep.dataType == StringType && all.forall {
+          case Literal(null, ArrayType(StringType, _)) => true
+          case a => a.dataType == StringType
+        } =>
+      val strings = all.filter(_.dataType == StringType)
+      if (strings.isEmpty) {
+        expr(sep, input).map(sj => caseWhen(s"""{"kind":"is_null","child":$sj}""", literal("string", "null"),
+          literal("string", str("")), "string"))
+      } else {
+        seq((sep +: strings).map(expr(_, input))).map(cs =>
+          s"""{"kind":"function","name":"concat_ws","args":${cs.mkString("[", ",", "]")}}""")
+      }
+    // UTF8String.replace keeps the string for an empty search string; DataFusion's replace would
+    // insert the replacement between characters.
+    case StringReplace(src, search, replacement)
+        if Seq(src, search, replacement).forall(_.dataType == StringType) =>
+      search match {
+        case Literal(s: UTF8String, _) if s.numBytes() > 0 =>
+          nullIntolerantFunction("replace", Seq(src, search, replacement), StringType, input)
+        case _ if canFail(search) || canFail(replacement) =>
+          Left("replace with a search string that is not a constant and an argument that can fail is not native")
+        case _ =>
+          for {
+            call <- nullIntolerantFunction("replace", Seq(src, search, replacement), StringType, input)
+            sj <- expr(src, input)
+            searchJ <- expr(search, input)
+            rj <- expr(replacement, input)
+          } yield {
+            val empty = binaryJson("and", "boolean",
+              binaryJson("eq", "boolean", s"""{"kind":"function","name":"char_length","args":[$searchJ]}""",
+                literal("int", "0")),
+              s"""{"kind":"is_not_null","child":$rj}""")
+            caseWhen(empty, sj, call, "string")
+          }
+      }
+    case StringInstr(str, substr) if str.dataType == StringType && substr.dataType == StringType =>
+      nullIntolerantFunction("strpos", Seq(str, substr), IntegerType, input)
+    // locate(substr, str) (from the first character) is instr(str, substr); Spark evaluates the
+    // string only where the substring is not null.
+    case StringLocate(substr, str, Literal(1, IntegerType))
+        if str.dataType == StringType && substr.dataType == StringType =>
+      for (subJ <- expr(substr, input); strJ <- expr(str, input)) yield {
+        val call = s"""{"kind":"function","name":"strpos","args":[$strJ,$subJ]}"""
+        if (!canFail(str)) call
+        else caseWhen(s"""{"kind":"is_null","child":$subJ}""", literal("int", "null"), call, "int")
+      }
     case Upper(child) if child.dataType == StringType => function("upper", child, input)
     case Lower(child) if child.dataType == StringType => function("lower", child, input)
     case Length(child) if child.dataType == StringType => function("char_length", child, input)
