@@ -119,3 +119,12 @@ def test_concat_ws_replace_instr_sqrt(spark, fn):
     assert _native(spark), fallback_reasons(spark)
     # (A search string that is not a constant, with an argument that can fail: on Spark.)
     compare(spark, f"SELECT id, replace(s, {late(4)}, 'b') FROM fn", conf=ansi, native=None)
+    # An expression that occurs twice is evaluated on every row, first (subexpression
+    # elimination): there Spark fails, and so does the native projection.
+    fails_alike(spark, f"SELECT id, instr(s, {late(1)}), locate(s, {late(1)}) FROM fn", "CAST_INVALID_INPUT", conf=ansi)
+    # Not where one occurrence is in a branch (not common to every path).
+    compare(spark, f"SELECT id, instr(s, {late(5)}), IF(s IS NULL, 'n', {late(5)}) FROM fn", conf=ansi)
+    assert _native(spark), fallback_reasons(spark)
+    compare(spark, f"SELECT id, instr(s, {late(1)}), locate(s, {late(1)}) FROM fn",
+            conf={**ansi, "spark.sql.subexpressionElimination.enabled": "false"})
+    assert _native(spark), fallback_reasons(spark)

@@ -460,12 +460,20 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     project.child match {
       case child: CinderNative =>
         val exprs = project.projectList.map(e => PlanJson.expr(e, child.output))
-        exprs.collectFirst { case Left(reason) => reason } match {
+        // Spark evaluates the common subexpressions of a projection on every row, first: where
+        // one can fail, an inner projection computes it too, and the outer one drops it.
+        val eager = PlanJson.eagerSubexpressions(project.projectList).map(e => PlanJson.expr(e, child.output))
+        (exprs ++ eager).collectFirst { case Left(reason) => reason } match {
           case Some(reason) => Left(reason)
           case None =>
-            val list = exprs.collect { case Right(json) => json }.mkString("[", ",", "]")
+            val list = exprs.collect { case Right(json) => json }
+            val inner = if (eager.isEmpty) child.root else {
+              val all = (list ++ eager.collect { case Right(json) => json }).mkString("[", ",", "]")
+              s"""{"op":"project","exprs":$all,"input":${child.root}}"""
+            }
+            val outer = if (eager.isEmpty) list else list.indices.map(PlanJson.column)
             Right(child.withPlan(
-              root = s"""{"op":"project","exprs":$list,"input":${child.root}}""",
+              root = s"""{"op":"project","exprs":${outer.mkString("[", ",", "]")},"input":$inner}""",
               output = project.output,
               describe = s"Project <- ${child.describe}",
               partitioning = project.outputPartitioning))

@@ -120,6 +120,21 @@ object PlanJson {
     case _ => false
   }
 
+  /**
+   * The subexpressions of a projection's expressions that Spark's subexpression elimination
+   * (`spark.sql.subexpressionElimination.enabled`, on by default) computes once per row before
+   * the projection, on every row, and that can fail ([[canFail]]): a common subexpression is
+   * evaluated even on rows where the expression around it would not evaluate it (an argument after
+   * a null one, say). Spark's own `EquivalentExpressions` finds them, as `ProjectExec` does.
+   */
+  def eagerSubexpressions(exprs: Seq[Expression]): Seq[Expression] =
+    if (!SQLConf.get.subexpressionEliminationEnabled) Nil
+    else {
+      val equivalence = new EquivalentExpressions
+      exprs.foreach(equivalence.addExprTree(_))
+      equivalence.getCommonSubexpressions.filter(canFail)
+    }
+
   private def integerRoundCanFail(child: Expression, scale: Expression): Boolean =
     isIntegral(child.dataType) && (scale match {
       case Literal(places: Int, IntegerType) => places < 0
