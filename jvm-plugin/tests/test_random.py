@@ -325,6 +325,11 @@ def query(r):
         keys = group_keys(r, "a")
         select = ", ".join([f"{k} AS g{j}" for j, k in enumerate(keys)] + [aggregates(r, "a")])
         group = f" GROUP BY {', '.join(keys)}" if keys else ""
+        if keys and r.randrange(4) == 0:
+            # An Expand under the aggregation.
+            sets = r.choice(["ROLLUP", "CUBE"])
+            select += ", grouping_id() AS gid"
+            group = f" GROUP BY {sets}({', '.join(keys)})"
         return f"SELECT {select} FROM rt a WHERE {predicate(r, 'a', 2)}{group}"
     if kind == 4:
         how = r.choice(["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "LEFT SEMI JOIN", "LEFT ANTI JOIN"])

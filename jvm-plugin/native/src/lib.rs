@@ -14,6 +14,7 @@
 pub mod cast;
 pub mod datetime;
 pub mod error;
+pub mod expand;
 pub mod float_order;
 pub mod input;
 pub mod java_float;

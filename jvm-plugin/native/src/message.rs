@@ -217,6 +217,15 @@ pub enum Node {
         /// The input operator.
         input: Box<Node>,
     },
+    /// Each input row once per projection (Spark's `ExpandExec`: ROLLUP, CUBE, GROUPING SETS,
+    /// aggregates of several DISTINCT arguments), a batch through each projection in turn.
+    Expand {
+        /// The projections, at least one: one expression per output column each, over the
+        /// input's columns, of the same types in every projection.
+        projections: Vec<Vec<Expr>>,
+        /// The input operator.
+        input: Box<Node>,
+    },
     /// Orders the input by `keys` (the first decides, then the next, ...), with Spark's
     /// ordering: strings by their UTF-8 bytes, `-0.0` equal to `0.0`, NaN above every other
     /// float. With `fetch`, only the first `fetch` rows are kept (a top-k). Rows with equal
@@ -615,6 +624,16 @@ pub enum BinaryOp {
     Or,
     /// `concat` of two strings (null if either is null)
     Concat,
+    /// `&` of two integers of one type
+    BitwiseAnd,
+    /// `|` of two integers of one type
+    BitwiseOr,
+    /// `^` of two integers of one type
+    BitwiseXor,
+    /// `shiftleft` (Java's `<<`: the distance modulo the width), of two integers of one type
+    ShiftLeft,
+    /// `shiftright` (Java's `>>`, arithmetic), of two integers of one type
+    ShiftRight,
 }
 
 impl PlanMessage {
@@ -661,6 +680,7 @@ impl Node {
             Node::ParquetScan { .. } | Node::Input { .. } => vec![],
             Node::Filter { input, .. }
             | Node::Project { input, .. }
+            | Node::Expand { input, .. }
             | Node::HashAggregate { input, .. }
             | Node::Sort { input, .. }
             | Node::Limit { input, .. } => vec![input],

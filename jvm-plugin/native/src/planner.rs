@@ -53,6 +53,7 @@ use num_bigint::BigInt;
 use crate::cast::{CastMode, SparkNumericCast, SparkStringCast, decimal_out_of_range};
 use crate::datetime::{DateDays, DatePart, SparkDatePart, SparkTimestampToDate, TimestampPart};
 use crate::error::{NativeError, Result};
+use crate::expand::ExpandExec;
 use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
 use crate::math::{RoundMode, SparkGreatest, SparkRound, SparkSqrt};
@@ -302,6 +303,18 @@ pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionP
             *offset,
             *limit,
         ))),
+        Node::Expand { projections, input } => {
+            let input = build_plan(input, leaves)?;
+            let schema = input.schema();
+            let projections = projections
+                .iter()
+                .map(|p| p.iter().map(|e| translate(e, &schema)).collect())
+                .collect::<Result<Vec<Vec<_>>>>()?;
+            Ok(Arc::new(
+                ExpandExec::try_new(projections, input)
+                    .map_err(|e| NativeError::plan(e.to_string()))?,
+            ))
+        }
         Node::Project { exprs, input } => {
             let input = build_plan(input, leaves)?;
             let schema = input.schema();
@@ -1496,6 +1509,26 @@ fn binary(
                 Operator::Or
             };
             plain(boolean(left, schema)?, o, boolean(right, schema)?)
+        }
+        BinaryOp::BitwiseAnd
+        | BinaryOp::BitwiseOr
+        | BinaryOp::BitwiseXor
+        | BinaryOp::ShiftLeft
+        | BinaryOp::ShiftRight => {
+            if !left_type.is_integer() {
+                return Err(NativeError::plan(format!(
+                    "{op:?} needs integers, got {left_type}"
+                )));
+            }
+            // Shifts as Java's: the distance taken modulo the width (Rust's wrapping shifts).
+            let o = match op {
+                BinaryOp::BitwiseAnd => Operator::BitwiseAnd,
+                BinaryOp::BitwiseOr => Operator::BitwiseOr,
+                BinaryOp::BitwiseXor => Operator::BitwiseXor,
+                BinaryOp::ShiftLeft => Operator::BitwiseShiftLeft,
+                _ => Operator::BitwiseShiftRight,
+            };
+            plain(left, o, right)
         }
         BinaryOp::Concat => {
             if left_type != DataType::Utf8 {

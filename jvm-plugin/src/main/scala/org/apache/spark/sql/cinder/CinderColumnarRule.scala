@@ -9,7 +9,7 @@ import org.apache.spark.sql.catalyst.expressions.aggregate.{Average, Count, Fina
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
   InputFileBlockStart, InputFileName, SortOrder}
 import org.apache.spark.sql.execution.ExecSubqueryExpression
-import org.apache.spark.sql.execution.{CollectLimitExec, ColumnarRule, ColumnarToRowExec, FileSourceScanExec,
+import org.apache.spark.sql.execution.{CollectLimitExec, ColumnarRule, ColumnarToRowExec, ExpandExec, FileSourceScanExec,
   FilterExec, GlobalLimitExec, LocalLimitExec, ProjectExec, RowToColumnarExec, SortExec, SparkPlan,
   TakeOrderedAndProjectExec, UnionExec}
 import org.apache.spark.sql.execution.exchange.ShuffleExchangeExec
@@ -67,6 +67,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     classOf[FileSourceScanExec] -> ((p, conf) => convertScan(p.asInstanceOf[FileSourceScanExec], conf)),
     classOf[FilterExec] -> ((p, conf) => convertFilter(p.asInstanceOf[FilterExec], conf)),
     classOf[ProjectExec] -> ((p, conf) => convertProject(p.asInstanceOf[ProjectExec], conf)),
+    classOf[ExpandExec] -> ((p, conf) => convertExpand(p.asInstanceOf[ExpandExec], conf)),
     classOf[SortExec] -> ((p, conf) => convertSort(p.asInstanceOf[SortExec], conf)),
     classOf[LocalLimitExec] -> ((p, conf) => {
       val l = p.asInstanceOf[LocalLimitExec]
@@ -451,6 +452,28 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     name.contains("Exchange") || name.contains("QueryStage") || name.startsWith("AdaptiveSparkPlan") ||
       name.startsWith("AQEShuffleRead") || name.contains("ColumnarToRow") || name.contains("RowToColumnar") ||
       name == "InputAdapter" || name == "WholeStageCodegenExec"
+  }
+
+  /** Each row once per projection (ROLLUP, CUBE, GROUPING SETS, several DISTINCT aggregates). */
+  private def convertExpand(expand: ExpandExec, conf: SQLConf): Either[String, CinderNative] = {
+    if (!CinderConf.ExpandEnabled.bool(conf)) {
+      return Left(s"${CinderConf.ExpandEnabled.key} is false")
+    }
+    expand.child match {
+      case child: CinderNative =>
+        val projections = expand.projections.map(p => PlanJson.seq(p.map(PlanJson.expr(_, child.output))))
+        projections.collectFirst { case Left(reason) => reason } match {
+          case Some(reason) => Left(reason)
+          case None =>
+            val list = projections.collect { case Right(js) => js.mkString("[", ",", "]") }.mkString("[", ",", "]")
+            Right(child.withPlan(
+              root = s"""{"op":"expand","projections":$list,"input":${child.root}}""",
+              output = expand.output,
+              describe = s"Expand <- ${child.describe}",
+              partitioning = expand.outputPartitioning))
+        }
+      case other => Left(s"its input (${other.nodeName}) is not native")
+    }
   }
 
   private def convertProject(project: ProjectExec, conf: SQLConf): Either[String, CinderNative] = {

@@ -51,6 +51,8 @@ object CinderConf {
     "Whether FilterExec runs natively.")
   val ProjectEnabled = CinderConfEntry("spark.cinder.project.enabled", "boolean", "true",
     "Whether ProjectExec runs natively.")
+  val ExpandEnabled = CinderConfEntry("spark.cinder.expand.enabled", "boolean", "true",
+    "Whether ExpandExec (ROLLUP, CUBE, GROUPING SETS, several DISTINCT aggregates) runs natively.")
 
   val AggregateEnabled = CinderConfEntry("spark.cinder.aggregate.enabled", "boolean", "true",
     "Whether HashAggregateExec runs natively (partial and final stages).")
@@ -79,7 +81,7 @@ object CinderConf {
       "whose digits differ for some values; java19: native on any JVM, with Java 19's digits; off: on Spark.")
 
   val all: Seq[CinderConfEntry] = Seq(Enabled, Device, Explain, BatchRows, DeviceRegions, ScanEnabled,
-    FilterEnabled, ProjectEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled, ShuffleEnabled,
+    FilterEnabled, ProjectEnabled, ExpandEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled, ShuffleEnabled,
     JavaFloatDigits)
 
   /** The Markdown table of every setting. */

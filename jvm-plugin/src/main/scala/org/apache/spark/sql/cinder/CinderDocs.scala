@@ -40,6 +40,8 @@ object CinderDocs {
     ("LocalLimitExec, GlobalLimitExec", "over a native subtree (also with OFFSET), and a global limit " +
       "over the shuffle's rows", "a local limit over a Spark operator; `CollectLimitExec` (`df.limit(n)" +
       ".collect()`: it takes rows for the driver from as few partitions as it needs)"),
+    ("ExpandExec", "over a native subtree (ROLLUP, CUBE, GROUPING SETS, aggregates of several DISTINCT " +
+      "arguments): each batch through each projection in turn", "unsupported expressions"),
     ("UnionExec", "UNION ALL of native subtrees: their batches pass through, and a filter, projection or " +
       "partial aggregation above it goes into every branch", "a branch that is not native, a " +
       "partitioning-aware union"),
@@ -69,6 +71,8 @@ object CinderDocs {
       "Scala's `BigDecimal`, so those stay on Spark)"),
     ("`=`, `<=>`, `<`, `<=`, `>`, `>=`", "floats compare as Spark does: `-0.0 = 0.0`, `NaN = NaN`, NaN largest"),
     ("`AND`, `OR`, `NOT`, `IS NULL`, `IS NOT NULL`", ""),
+    ("`&`, `|`, `^`, `~`, `shiftleft`, `shiftright`", "integers; shifts as Java's (the distance modulo the " +
+      "width; `shiftright` keeps the sign), and so `grouping()`"),
     ("`IN`, `InSet`", "constant lists"),
     ("`CASE WHEN`, `IF`", ""),
     ("`LIKE`, `startswith`, `endswith`, `contains`", "constant patterns, escape character `\\`"),

@@ -604,6 +604,15 @@ object PlanJson {
         expr(child, input).map(c => s"""{"kind":"negative","child":$c,"ansi":true}""")
       } else unary("negative", child, input)
 
+    case BitwiseAnd(l, r) if isIntegral(e.dataType) => binary("bitwise_and", l, r, e.dataType, input)
+    case BitwiseOr(l, r) if isIntegral(e.dataType) => binary("bitwise_or", l, r, e.dataType, input)
+    case BitwiseXor(l, r) if isIntegral(e.dataType) => binary("bitwise_xor", l, r, e.dataType, input)
+    // ~x is x ^ -1.
+    case BitwiseNot(child) if isIntegral(e.dataType) =>
+      for (c <- expr(child, input); t <- typeName(e.dataType)) yield binaryJson("bitwise_xor", t, c, literal(t, "-1"))
+    // Java's shifts of an int or a long by an int (the distance modulo the width).
+    case ShiftLeft(l, r) if isIntegral(e.dataType) => binary("shift_left", l, Cast(r, l.dataType), e.dataType, input)
+    case ShiftRight(l, r) if isIntegral(e.dataType) => binary("shift_right", l, Cast(r, l.dataType), e.dataType, input)
     case EqualTo(l, r) => binary("eq", l, r, BooleanType, input)
     case EqualNullSafe(l, r) => binary("eq_null_safe", l, r, BooleanType, input)
     case LessThan(l, r) => binary("lt", l, r, BooleanType, input)
