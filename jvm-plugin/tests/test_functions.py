@@ -95,6 +95,12 @@ def test_date_parts_and_arithmetic(spark, dates):
             conf={"spark.sql.ansi.enabled": "false"})
     assert any(n.endswith("ParquetScan(fn_dates)") and n.startswith("Project") for n in native_subtrees(spark)) and \
         not fallback_reasons(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id, CAST(add_months(d, n) AS STRING), CAST(add_months(d, -1) AS STRING), "
+                   "CAST(last_day(d) AS STRING), CAST(add_months(last_day(d), 1) AS STRING), "
+                   "CAST(last_day(add_months(d, n * 13)) AS STRING) FROM fn_dates",
+            conf={"spark.sql.ansi.enabled": "false"})
+    assert any(n.endswith("ParquetScan(fn_dates)") and n.startswith("Project") for n in native_subtrees(spark)) and \
+        not fallback_reasons(spark), fallback_reasons(spark)
     compare(spark, "SELECT weekofyear(d) AS w, count(*) FROM fn_dates WHERE dayofweek(d) IN (1, 7) OR "
                    "datediff(d, DATE'2021-01-01') BETWEEN 0 AND 10 GROUP BY weekofyear(d)")
     assert native_subtrees(spark), fallback_reasons(spark)

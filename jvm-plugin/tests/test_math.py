@@ -148,7 +148,8 @@ def test_date_arithmetic_skips_the_days_of_null_dates(spark, nums):
     conf = {"spark.sql.ansi.enabled": "true"}
     compare_exact(spark, "SELECT id, CAST(date_add(day, CAST(IF(day IS NULL, 'x', '1') AS INT)) AS STRING), "
                          "CAST(date_sub(day, CAST(IF(day IS NULL, 'x', '2') AS INT)) AS STRING), "
-                         "datediff(day, CAST(IF(day IS NULL, 'x', '2000-01-01') AS DATE)) FROM nums "
+                         "datediff(day, CAST(IF(day IS NULL, 'x', '2000-01-01') AS DATE)), "
+                         "CAST(add_months(day, CAST(IF(day IS NULL, 'x', '-3') AS INT)) AS STRING) FROM nums "
                          "WHERE day IS NULL OR id < 3", conf=conf)
     assert _native(spark), fallback_reasons(spark)
     fails_alike(spark, "SELECT date_add(day, CAST(IF(day IS NULL, '1', 'x') AS INT)) FROM nums WHERE id = 0",

@@ -198,6 +198,8 @@ def date_expr(r, a):
         lambda: f"date_add({a}.dt, {a}.sm)",
         lambda: f"date_sub({a}.dt, CAST({a}.s AS INT))",  # ANSI: fails only where the date is not null
         lambda: f"{r.choice(['greatest', 'least'])}({a}.dt, {date_literal(r)})",
+        lambda: f"add_months({a}.dt, {r.choice([f'{a}.sm', str(r.randrange(-30, 30))])})",
+        lambda: f"last_day({date_expr(r, a)})",
     ])()
 
 

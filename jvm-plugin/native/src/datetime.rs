@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, Int32Array, StringArray};
 use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Schema, TimeUnit, TimestampMicrosecondType,
+    DataType, Date32Type, Int32Type, Schema, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::logical_expr::ColumnarValue;
@@ -731,6 +731,226 @@ mod tests {
                 Some("Not/AZone"),
             )
             .is_err()
+        );
+    }
+}
+
+/// Howard Hinnant's `days_from_civil`: the days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The days in `month` of `year` (proleptic Gregorian).
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if year.rem_euclid(4) == 0
+            && (year.rem_euclid(100) != 0 || year.rem_euclid(400) == 0) =>
+        {
+            29
+        }
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// `java.time.LocalDate.ofEpochDay(days).plusMonths(months)` (the day kept, or the month's last
+/// if it has fewer days), then, with `last_day`, the last day of that month, as days; None where
+/// that does not fit an int (Spark's `Math.toIntExact` fails there).
+pub fn shift_months(days: i32, months: i64, last_day: bool) -> Option<i32> {
+    let (year, month, day) = civil_from_days(days);
+    let total = year * 12 + i64::from(month) - 1 + months;
+    let (year, month) = (total.div_euclid(12), (total.rem_euclid(12) + 1) as u32);
+    let last = days_in_month(year, month);
+    let day = if last_day { last } else { day.min(last) };
+    i32::try_from(days_from_civil(year, month, day)).ok()
+}
+
+/// Spark's `add_months(date, months)` and `last_day(date)` over dates as their days (ints):
+/// see [`shift_months`].
+#[derive(Debug)]
+pub struct SparkMonthShift {
+    days: Arc<dyn PhysicalExpr>,
+    months: Option<Arc<dyn PhysicalExpr>>,
+    last_day: bool,
+}
+
+impl PartialEq for SparkMonthShift {
+    fn eq(&self, other: &Self) -> bool {
+        self.days.eq(&other.days)
+            && self.last_day == other.last_day
+            && match (&self.months, &other.months) {
+                (Some(a), Some(b)) => a.eq(b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+}
+
+impl Eq for SparkMonthShift {}
+
+impl Hash for SparkMonthShift {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.days.hash(state);
+        self.months.hash(state);
+        self.last_day.hash(state);
+    }
+}
+
+impl SparkMonthShift {
+    /// `days` (an int) moved by `months` (an int; none: 0), then to its month's last day with
+    /// `last_day`.
+    pub fn new(
+        days: Arc<dyn PhysicalExpr>,
+        months: Option<Arc<dyn PhysicalExpr>>,
+        last_day: bool,
+    ) -> Self {
+        Self {
+            days,
+            months,
+            last_day,
+        }
+    }
+}
+
+impl fmt::Display for SparkMonthShift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.months, self.last_day) {
+            (Some(m), false) => write!(f, "add_months_days({}, {m})", self.days),
+            (Some(m), true) => write!(f, "last_day_days(add_months_days({}, {m}))", self.days),
+            (None, _) => write!(f, "last_day_days({})", self.days),
+        }
+    }
+}
+
+impl PhysicalExpr for SparkMonthShift {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Int32)
+    }
+
+    fn nullable(&self, _input_schema: &Schema) -> datafusion::common::Result<bool> {
+        Ok(true)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        let rows = batch.num_rows();
+        let days = self.days.evaluate(batch)?.into_array(rows)?;
+        let months = match &self.months {
+            Some(m) => Some(m.evaluate(batch)?.into_array(rows)?),
+            None => None,
+        };
+        let (Some(days), months) = (days.as_primitive_opt::<Int32Type>(), months.as_ref()) else {
+            return datafusion::common::internal_err!("{self} of {}", days.data_type());
+        };
+        let months = match months {
+            Some(m) => Some(m.as_primitive_opt::<Int32Type>().ok_or_else(|| {
+                datafusion::error::DataFusionError::Internal(format!("{self} by {}", m.data_type()))
+            })?),
+            None => None,
+        };
+        let mut out = Int32Array::builder(rows);
+        for i in 0..rows {
+            let month_count = match months {
+                Some(m) if m.is_null(i) => None,
+                Some(m) => Some(i64::from(m.value(i))),
+                None => Some(0),
+            };
+            match (days.is_valid(i), month_count) {
+                (true, Some(n)) => match shift_months(days.value(i), n, self.last_day) {
+                    Some(d) => out.append_value(d),
+                    // Spark's Math.toIntExact.
+                    None => return datafusion::common::exec_err!("integer overflow"),
+                },
+                _ => out.append_null(),
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        std::iter::once(&self.days)
+            .chain(self.months.as_ref())
+            .collect()
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        let expected = 1 + usize::from(self.months.is_some());
+        if children.len() != expected {
+            return datafusion::common::internal_err!("{self} takes {expected} children");
+        }
+        let months = if self.months.is_some() {
+            children.pop()
+        } else {
+            None
+        };
+        let days = children.pop().expect("checked above");
+        Ok(Arc::new(Self::new(days, months, self.last_day)))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+#[cfg(test)]
+mod month_tests {
+    use super::*;
+
+    #[test]
+    fn months_move_as_java_time_does() {
+        let day = |y, m, d| days_from_civil(y, m, d) as i32;
+        assert_eq!(day(1970, 1, 1), 0);
+        assert_eq!(day(2000, 3, 1), 11_017);
+        for d in [-800_000, -1, 0, 59, 11_016, 19_782, 2_000_000] {
+            let (y, m, dd) = civil_from_days(d);
+            assert_eq!(days_from_civil(y, m, dd), i64::from(d));
+        }
+        assert_eq!(
+            shift_months(day(2024, 1, 31), 1, false),
+            Some(day(2024, 2, 29))
+        );
+        assert_eq!(
+            shift_months(day(2023, 1, 31), 1, false),
+            Some(day(2023, 2, 28))
+        );
+        assert_eq!(
+            shift_months(day(2024, 3, 31), -13, false),
+            Some(day(2023, 2, 28))
+        );
+        assert_eq!(
+            shift_months(day(2024, 2, 29), 12, false),
+            Some(day(2025, 2, 28))
+        );
+        assert_eq!(
+            shift_months(day(-44, 3, 15), 24, false),
+            Some(day(-42, 3, 15))
+        );
+        assert_eq!(
+            shift_months(day(1900, 2, 3), 0, true),
+            Some(day(1900, 2, 28))
+        );
+        assert_eq!(
+            shift_months(day(2000, 2, 3), 0, true),
+            Some(day(2000, 2, 29))
+        );
+        assert_eq!(
+            shift_months(day(2000, 12, 3), 0, true),
+            Some(day(2000, 12, 31))
+        );
+        assert_eq!(shift_months(0, i64::from(i32::MAX), false), None);
+        assert_eq!(
+            shift_months(i32::MAX, 0, true),
+            None,
+            "the month of day i32::MAX ends past it"
         );
     }
 }

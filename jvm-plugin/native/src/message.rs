@@ -429,6 +429,19 @@ pub enum Expr {
         #[serde(default)]
         to_date: bool,
     },
+    /// A date's days (an int) moved by `months` as `LocalDate.plusMonths` moves them
+    /// (`add_months`), then, with `last_day`, to the last day of that month (`last_day`), as
+    /// days (see `crate::datetime::SparkMonthShift`).
+    MonthShift {
+        /// Days since 1970-01-01 (an int).
+        child: Box<Expr>,
+        /// Months (an int); none: 0.
+        #[serde(default)]
+        months: Option<Box<Expr>>,
+        /// To the month's last day.
+        #[serde(default)]
+        last_day: bool,
+    },
     /// `trunc(date, level)` or `date_trunc(level, timestamp)` in the session's time zone
     /// (see `crate::timestamp::SparkTrunc`).
     Trunc {

@@ -51,7 +51,9 @@ use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use num_bigint::BigInt;
 
 use crate::cast::{CastMode, SparkNumericCast, SparkStringCast, decimal_out_of_range};
-use crate::datetime::{DateDays, DatePart, SparkDatePart, SparkTimestampToDate, TimestampPart};
+use crate::datetime::{
+    DateDays, DatePart, SparkDatePart, SparkMonthShift, SparkTimestampToDate, TimestampPart,
+};
 use crate::error::{NativeError, Result};
 use crate::expand::ExpandExec;
 use crate::float_order::SparkFloatKey;
@@ -1112,6 +1114,23 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 SparkGreatest::try_new(args, *least, schema)
                     .map_err(|e| NativeError::plan(e.to_string()))?,
             )
+        }
+        Expr::MonthShift {
+            child,
+            months,
+            last_day,
+        } => {
+            let days = translate(child, schema)?;
+            expect_type(&days, schema, &DataType::Int32, "a month shift's days")?;
+            let months = match months {
+                Some(m) => {
+                    let m = translate(m, schema)?;
+                    expect_type(&m, schema, &DataType::Int32, "a month shift's months")?;
+                    Some(m)
+                }
+                None => None,
+            };
+            Arc::new(SparkMonthShift::new(days, months, *last_day))
         }
         Expr::DateDays { child, to_date } => {
             let child = translate(child, schema)?;

@@ -104,6 +104,8 @@ object CinderDocs {
       "equal values"),
     ("`date_add`, `date_sub`, `datediff`", "days as ints, wrapping as Spark's; the second argument evaluated " +
       "only where the first is not null"),
+    ("`add_months`, `last_day`", "as `java.time.LocalDate.plusMonths` (the day kept, or the shorter month's last) " +
+      "and its month's last day, over Spark's range of dates"),
     ("`trunc`, `date_trunc`", "constant levels (`trunc`: a week and up, else null on Spark); a timestamp's " +
       "minutes, hours and days truncated on its local time in the session time zone, keeping its offset in an " +
       "overlap (`ZonedDateTime.truncatedTo`), weeks to years from the local date's start of day"),

@@ -512,6 +512,12 @@ object PlanJson {
     }
   }
 
+  /** The date `date` (JSON) moved by a `month_shift` with `fields`. */
+  private def monthShift(date: String, fields: String): String = {
+    val shifted = s"""{"kind":"month_shift","child":{"kind":"date_days","child":$date}$fields}"""
+    s"""{"kind":"date_days","child":$shifted,"to_date":true}"""
+  }
+
   /** `hour`, `minute` or `second` of a timestamp (in `zone` for an instant). */
   private def timePart(child: Expression, timeZoneId: Option[String], zone: => java.time.ZoneId, part: String,
       input: Seq[Attribute]): Either[String, String] = {
@@ -817,6 +823,16 @@ object PlanJson {
     case DateAdd(start, days) => dateArithmetic("add", start, days, DateType, input)
     case DateSub(start, days) => dateArithmetic("subtract", start, days, DateType, input)
     case DateDiff(end, start) => dateArithmetic("subtract", end, start, IntegerType, input)
+    // add_months and last_day as java.time's LocalDate moves months (crate::datetime::SparkMonthShift).
+    case AddMonths(start, months) if start.dataType == DateType && months.dataType == IntegerType =>
+      for (d <- expr(start, input); m <- expr(months, input)) yield {
+        val json = monthShift(d, s""","months":$m""")
+        // Spark evaluates the months only where the date is not null.
+        if (!canFail(months)) json
+        else caseWhen(s"""{"kind":"is_null","child":$d}""", literal("date", "null"), json, "date")
+      }
+    case LastDay(start) if start.dataType == DateType =>
+      expr(start, input).map(d => monthShift(d, ""","last_day":true"""))
 
     case other => Left(s"expression ${other.prettyName} (${other.getClass.getSimpleName}) is not supported natively yet")
   }
