@@ -154,3 +154,11 @@ def test_date_arithmetic_skips_the_days_of_null_dates(spark, nums):
     assert _native(spark), fallback_reasons(spark)
     fails_alike(spark, "SELECT date_add(day, CAST(IF(day IS NULL, '1', 'x') AS INT)) FROM nums WHERE id = 0",
                 "CAST_INVALID_INPUT", conf=conf)
+
+
+def test_hash(spark, nums):
+    compare_exact(spark, "SELECT id, hash(b), hash(h, i), hash(l), hash(x), hash(f), hash(d), hash(w), hash(s), "
+                         "hash(day), hash(i > 3), hash(CAST(day AS TIMESTAMP)), hash(b, s, NULL, x, d, w), "
+                         "hash(CAST(NULL AS INT)), hash(-x), hash(-f) FROM nums",
+                  conf={"spark.sql.session.timeZone": "America/Los_Angeles"})
+    assert _native(spark), fallback_reasons(spark)

@@ -89,6 +89,9 @@ def random_tables(spark, data_dir):
         spark.read.parquet(path).createOrReplaceTempView(name)
 
 
+HASHED = ["i", "sm", "l", "x", "f", "d", "q", "s", "dt", "flag", "ts", "w"]
+
+
 def int_expr(r, a):
     return r.choice([
         lambda: f"{a}.k", lambda: f"{a}.i", lambda: f"{a}.sm",
@@ -125,6 +128,7 @@ def int_expr(r, a):
         lambda: f"{r.choice(['greatest', 'least'])}({a}.i, {a}.sm, {r.randrange(-50, 50)})",
         lambda: f"{r.choice(['greatest', 'least'])}({a}.k, {a}.l)",
         lambda: f"{r.choice(['floor', 'ceil'])}({a}.{r.choice(['x', 'f', 'i'])})",
+        lambda: f"hash({', '.join(f'{a}.{c}' for c in r.sample(HASHED, r.randrange(1, 4)))})",
     ])()
 
 

@@ -17,7 +17,8 @@
 //! NaN to 0), of a decimal its floor or ceiling into `decimal(p - s + 1, 0)`, of a bigint the
 //! bigint.
 //!
-//! `sqrt` ([`SparkSqrt`]) is IEEE's square root, NaN below zero, as `Math.sqrt`.
+//! `sqrt` ([`SparkSqrt`]) is IEEE's square root, NaN below zero, as `Math.sqrt`; `hash`
+//! ([`SparkMurmur3Hash`]) is Spark's Murmur3 of the row's values.
 //!
 //! `greatest` and `least` skip nulls (null where every argument is), order floats as Spark does
 //! (`-0.0 = 0.0`, NaN largest) and keep the first of equal values.
@@ -635,6 +636,88 @@ impl PhysicalExpr for SparkSqrt {
         write!(f, "spark_sqrt(")?;
         self.child.fmt_sql(f)?;
         write!(f, ")")
+    }
+}
+
+/// Spark's `hash(args...)` (`Murmur3Hash` with seed 42): each row's hash folds its values in
+/// order, a null leaving it as it is, exactly as the native shuffle partitions by it
+/// (crate::shuffle::update_spark_hashes).
+#[derive(Debug, Eq)]
+pub struct SparkMurmur3Hash {
+    args: Vec<Arc<dyn PhysicalExpr>>,
+    seed: i32,
+}
+
+impl PartialEq for SparkMurmur3Hash {
+    fn eq(&self, other: &Self) -> bool {
+        self.seed == other.seed
+            && self.args.len() == other.args.len()
+            && self.args.iter().zip(&other.args).all(|(a, b)| a.eq(b))
+    }
+}
+
+impl Hash for SparkMurmur3Hash {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.args.hash(state);
+        self.seed.hash(state);
+    }
+}
+
+impl SparkMurmur3Hash {
+    /// The hash of `args` from `seed`.
+    pub fn new(args: Vec<Arc<dyn PhysicalExpr>>, seed: i32) -> Self {
+        Self { args, seed }
+    }
+}
+
+impl fmt::Display for SparkMurmur3Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_murmur3_hash({}", self.seed)?;
+        for a in &self.args {
+            write!(f, ", {a}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+impl PhysicalExpr for SparkMurmur3Hash {
+    fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
+        Ok(DataType::Int32)
+    }
+
+    fn nullable(&self, _input_schema: &Schema) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        let rows = batch.num_rows();
+        let mut hashes = vec![self.seed; rows];
+        for a in &self.args {
+            let values = a.evaluate(batch)?.into_array(rows)?;
+            crate::shuffle::update_spark_hashes(values.as_ref(), &mut hashes)
+                .map_err(|e| DataFusionError::Execution(e.to_string()))?;
+        }
+        Ok(ColumnarValue::Array(Arc::new(
+            datafusion::arrow::array::Int32Array::from(hashes),
+        )))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        self.args.iter().collect()
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        if children.len() != self.args.len() {
+            return internal_err!("hash takes {} children", self.args.len());
+        }
+        Ok(Arc::new(Self::new(children, self.seed)))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
     }
 }
 

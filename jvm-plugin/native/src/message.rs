@@ -489,6 +489,15 @@ pub enum Expr {
         #[serde(default)]
         ansi: bool,
     },
+    /// Spark's `hash(args...)`: Murmur3 of the values in order from `seed` (Spark's 42), a null
+    /// leaving the hash as it is (see `crate::math::SparkMurmur3Hash`).
+    SparkHash {
+        /// The values hashed: booleans, integers, floats, doubles, decimals, strings, dates and
+        /// timestamps.
+        args: Vec<Expr>,
+        /// The first hash.
+        seed: i32,
+    },
     /// Spark's `greatest` (or, with `least`, `least`) of arguments of one type: nulls skipped,
     /// floats in Spark's order, the first of equal values (see `crate::math::SparkGreatest`).
     SparkGreatest {

@@ -58,7 +58,7 @@ use crate::error::{NativeError, Result};
 use crate::expand::ExpandExec;
 use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
-use crate::math::{RoundMode, SparkGreatest, SparkRound, SparkSqrt};
+use crate::math::{RoundMode, SparkGreatest, SparkMurmur3Hash, SparkRound, SparkSqrt};
 use crate::message::{
     AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
     Settings, SortKey,
@@ -1104,6 +1104,13 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 SparkRound::try_new(child, &from, round_mode, *places, target, *ansi)
                     .map_err(|e| NativeError::plan(e.to_string()))?,
             )
+        }
+        Expr::SparkHash { args, seed } => {
+            let args = args
+                .iter()
+                .map(|a| translate(a, schema))
+                .collect::<Result<Vec<_>>>()?;
+            Arc::new(SparkMurmur3Hash::new(args, *seed))
         }
         Expr::SparkGreatest { args, least } => {
             let args = args

@@ -100,6 +100,8 @@ object CinderDocs {
       "a zero is `0.0`), so under `spark.cinder.javaFloatDigits` as casts are"),
     ("`floor`, `ceil`", "of doubles (to bigint: Java's saturating conversion, NaN to 0), bigints and decimals " +
       "(to `decimal(p - s + 1, 0)`); one argument"),
+    ("`hash`", "Spark's Murmur3 (seed 42) of booleans, numbers, decimals, strings, dates and timestamps, as the " +
+      "native shuffle partitions by it"),
     ("`greatest`, `least`", "nulls skipped; floats in Spark's order (`-0.0 = 0.0`, NaN largest); the first of " +
       "equal values"),
     ("`date_add`, `date_sub`, `datediff`", "days as ints, wrapping as Spark's; the second argument evaluated " +

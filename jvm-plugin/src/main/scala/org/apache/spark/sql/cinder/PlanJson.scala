@@ -324,6 +324,14 @@ object PlanJson {
     case _ => Left(s"$name to a scale that is not a constant is not native")
   }
 
+  /** The types whose Murmur3 hash the native side computes as Spark does. */
+  private def hashable(dt: DataType): Boolean = dt match {
+    case BooleanType | ByteType | ShortType | IntegerType | LongType | FloatType | DoubleType | DateType |
+        TimestampType | TimestampNTZType | _: DecimalType => true
+    case s: StringType => s == StringType
+    case _ => false
+  }
+
   /** `floor` or `ceil` (`ceiling`) of a double, bigint or decimal (crate::math::SparkRound). */
   private def floorCeil(name: String, child: Expression, mode: String, dt: DataType,
       input: Seq[Attribute]): Either[String, String] = child.dataType match {
@@ -739,6 +747,11 @@ object PlanJson {
     case BRound(child, scale, ansi) => round("bround", child, scale, "half_even", ansi, e.dataType, input)
     case Floor(child) => floorCeil("floor", child, "floor", e.dataType, input)
     case Ceil(child) => floorCeil("ceil", child, "ceiling", e.dataType, input)
+    // hash(): Spark's Murmur3 of the values, as the native shuffle partitions by it.
+    // (An untyped NULL never changes the hash.)
+    case Murmur3Hash(all, seed) if all.forall(c => c.dataType == NullType || hashable(c.dataType)) =>
+      seq(all.filter(_.dataType != NullType).map(expr(_, input))).map(cs =>
+        s"""{"kind":"spark_hash","args":${cs.mkString("[", ",", "]")},"seed":$seed}""")
     case Greatest(children) => greatest(children, least = false, e.dataType, input)
     case Least(children) => greatest(children, least = true, e.dataType, input)
     case Sqrt(child) if child.dataType == DoubleType => function("sqrt", child, input)
