@@ -114,6 +114,10 @@ def test_concat_ws_replace_instr_sqrt(spark, fn):
                    "locate('😀', s), locate(t, s), locate('', t), position('l' IN s), sqrt(x), sqrt(CAST(i AS DOUBLE)), "
                    "sqrt(f) FROM fn")
     assert _native(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id, lpad(s, 12, 'ab'), rpad(s, 12, 'ß😀'), lpad(s, 3, '-'), rpad(t, 0, 'x'), lpad(s, i % 40, '.'), "
+                   "rpad(s, j % 20, t), lpad(t, 4, ''), rpad(s, -1, 'x'), lpad(s, 5, NULL), reverse(s), reverse(t), "
+                   "ascii(s), ascii(t), octet_length(s), octet_length(t) FROM fn")
+    assert _native(spark), fallback_reasons(spark)
     # ANSI: CAST('x' AS INT) fails, but Spark evaluates the later arguments only where the earlier
     # ones are not null. (Each a different expression: Spark's subexpression elimination evaluates
     # one that occurs twice on every row.)

@@ -191,6 +191,11 @@ def string_expr(r, a):
         lambda: f"substring({a}.s, {r.randrange(-3, 4)})",
         lambda: f"CAST({a}.{r.choice(['x', 'f', 'flag', 'l', 'q', 'sm', 'w'])} AS STRING)",
         lambda: f"{r.choice(['greatest', 'least'])}({a}.s, '{r.choice(STRINGS)}', upper({a}.s))",
+        lambda: f"{r.choice(['lpad', 'rpad'])}({a}.s, {r.choice([str(r.randrange(-1, 8)), f'{a}.sm % 9'])}, "
+                f"'{r.choice(['*', 'ab', '', 'ß😀'])}')",
+        lambda: f"reverse({a}.s)",
+        lambda: f"replace({a}.s, '{r.choice(['s', '1', '', 'ß', 'S1'])}', '{r.choice(['', '-', 'xy'])}')",
+        lambda: f"concat_ws('{r.choice([',', '', 'ß'])}', {a}.s, {string_expr(r, a)})",
     ])()
 
 

@@ -18,7 +18,8 @@
 //! bigint.
 //!
 //! `sqrt` ([`SparkSqrt`]) is IEEE's square root, NaN below zero, as `Math.sqrt`; `hash`
-//! ([`SparkMurmur3Hash`]) is Spark's Murmur3 of the row's values.
+//! ([`SparkMurmur3Hash`]) is Spark's Murmur3 of the row's values; `lpad` and `rpad`
+//! ([`SparkPad`]) count code points, as `UTF8String` does.
 //!
 //! `greatest` and `least` skip nulls (null where every argument is), order floats as Spark does
 //! (`-0.0 = 0.0`, NaN largest) and keep the first of equal values.
@@ -721,6 +722,150 @@ impl PhysicalExpr for SparkMurmur3Hash {
     }
 }
 
+/// `UTF8String.lpad` (`left`) or `rpad`: `s` padded to `len` characters (code points) with
+/// `pad` repeated (its last copy cut short), or, where `s` has at least `len` characters or
+/// `pad` is empty, its first `len` characters ("" for `len` ≤ 0). False, with nothing written,
+/// where the result would take more bytes than an int counts (Spark's `Math.toIntExact` fails).
+pub fn spark_pad(s: &str, len: i32, pad: &str, left: bool, out: &mut String) -> bool {
+    let len = usize::try_from(len).unwrap_or(0);
+    let chars = s.chars().count();
+    if chars >= len || pad.is_empty() {
+        let end = s.char_indices().nth(len).map_or(s.len(), |(i, _)| i);
+        out.push_str(&s[..end]);
+        return true;
+    }
+    let spaces = len - chars;
+    let pad_chars = pad.chars().count();
+    let rest: usize = pad
+        .chars()
+        .take(spaces % pad_chars)
+        .map(char::len_utf8)
+        .sum();
+    let bytes = s.len() as u64 + pad.len() as u64 * (spaces / pad_chars) as u64 + rest as u64;
+    if bytes > i32::MAX as u64 {
+        return false;
+    }
+    let padding = pad.chars().cycle().take(spaces);
+    if left {
+        out.extend(padding);
+        out.push_str(s);
+    } else {
+        out.push_str(s);
+        out.extend(padding);
+    }
+    true
+}
+
+/// Spark's `lpad(str, len, pad)` or `rpad` (see [`spark_pad`]): null where any argument is.
+#[derive(Debug, Eq)]
+pub struct SparkPad {
+    args: [Arc<dyn PhysicalExpr>; 3],
+    left: bool,
+}
+
+impl PartialEq for SparkPad {
+    fn eq(&self, other: &Self) -> bool {
+        self.left == other.left && self.args.iter().zip(&other.args).all(|(a, b)| a.eq(b))
+    }
+}
+
+impl Hash for SparkPad {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.args.hash(state);
+        self.left.hash(state);
+    }
+}
+
+impl SparkPad {
+    /// `lpad` (`left`) or `rpad` of a string, an int length and a string pad.
+    pub fn new(args: [Arc<dyn PhysicalExpr>; 3], left: bool) -> Self {
+        Self { args, left }
+    }
+
+    fn name(&self) -> &'static str {
+        if self.left { "lpad" } else { "rpad" }
+    }
+}
+
+impl fmt::Display for SparkPad {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [s, len, pad] = &self.args;
+        write!(f, "spark_{}({s}, {len}, {pad})", self.name())
+    }
+}
+
+impl PhysicalExpr for SparkPad {
+    fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn nullable(&self, _input_schema: &Schema) -> Result<bool> {
+        Ok(true)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        let rows = batch.num_rows();
+        let [s, len, pad] = &self.args;
+        let s = s.evaluate(batch)?.into_array(rows)?;
+        let len = len.evaluate(batch)?.into_array(rows)?;
+        let pad = pad.evaluate(batch)?.into_array(rows)?;
+        let (Some(s), Some(len), Some(pad)) = (
+            s.as_string_opt::<i32>(),
+            len.as_primitive_opt::<Int32Type>(),
+            pad.as_string_opt::<i32>(),
+        ) else {
+            return internal_err!(
+                "{self} of {}, {}, {}",
+                s.data_type(),
+                len.data_type(),
+                pad.data_type()
+            );
+        };
+        let mut out =
+            datafusion::arrow::array::StringBuilder::with_capacity(rows, s.value_data().len());
+        let mut text = String::new();
+        let mut total = 0usize;
+        for i in 0..rows {
+            if s.is_null(i) || len.is_null(i) || pad.is_null(i) {
+                out.append_null();
+                continue;
+            }
+            text.clear();
+            if !spark_pad(s.value(i), len.value(i), pad.value(i), self.left, &mut text) {
+                // As Spark's Math.toIntExact.
+                return exec_err!("integer overflow");
+            }
+            total += text.len();
+            if total > i32::MAX as usize {
+                return exec_err!(
+                    "{} results of one batch take more than 2 GiB (an Arrow string column's limit)",
+                    self.name()
+                );
+            }
+            out.append_value(&text);
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        self.args.iter().collect()
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        let args: [Arc<dyn PhysicalExpr>; 3] = children
+            .try_into()
+            .map_err(|_| DataFusionError::Internal(format!("{} takes 3 children", self.name())))?;
+        Ok(Arc::new(Self::new(args, self.left)))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -949,6 +1094,27 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn pads_count_code_points() {
+        let pad = |s: &str, len, p: &str, left| {
+            let mut out = String::new();
+            assert!(spark_pad(s, len, p, left, &mut out));
+            out
+        };
+        assert_eq!(pad("hi", 5, "ab", true), "abahi");
+        assert_eq!(pad("hi", 5, "ab", false), "hiaba");
+        assert_eq!(pad("héllo", 3, "x", true), "hél");
+        assert_eq!(pad("héllo", 3, "x", false), "hél");
+        assert_eq!(pad("😀", 3, "ß", true), "ßß😀");
+        assert_eq!(pad("abc", 0, "x", true), "");
+        assert_eq!(pad("abc", -5, "x", false), "");
+        assert_eq!(pad("ab", 5, "", true), "ab");
+        assert_eq!(pad("", 2, "e\u{301}", false), "e\u{301}");
+        // More bytes than an int counts: Spark's Math.toIntExact fails, before any allocation.
+        assert!(!spark_pad("x", i32::MAX, "é", true, &mut String::new()));
+        assert!(!spark_pad("", 1 << 30, "é", false, &mut String::new()));
     }
 
     #[test]

@@ -58,7 +58,7 @@ use crate::error::{NativeError, Result};
 use crate::expand::ExpandExec;
 use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
-use crate::math::{RoundMode, SparkGreatest, SparkMurmur3Hash, SparkRound, SparkSqrt};
+use crate::math::{RoundMode, SparkGreatest, SparkMurmur3Hash, SparkPad, SparkRound, SparkSqrt};
 use crate::message::{
     AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
     Settings, SortKey,
@@ -1071,6 +1071,20 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 ("concat_ws", _) if types.len() >= 2 && strings(types.len()) => {
                     datafusion::functions::string::concat_ws()
                 }
+                // Code points, as UTF8String pads (DataFusion's lpad counts graphemes).
+                (
+                    "spark_lpad" | "spark_rpad",
+                    [DataType::Utf8, DataType::Int32, DataType::Utf8],
+                ) => {
+                    let args: [Arc<dyn PhysicalExpr>; 3] = args
+                        .try_into()
+                        .map_err(|_| NativeError::plan(format!("{name} takes 3 arguments")))?;
+                    return Ok(Arc::new(SparkPad::new(args, name == "spark_lpad")));
+                }
+                // Code points reversed; the first code point (0 for ""); bytes.
+                ("reverse", [DataType::Utf8]) => datafusion::functions::unicode::reverse(),
+                ("ascii", [DataType::Utf8]) => datafusion::functions::string::ascii(),
+                ("octet_length", [DataType::Utf8]) => datafusion::functions::string::octet_length(),
                 // (An empty search string: the plugin keeps the string, as Spark does.)
                 ("replace", _) if strings(3) => datafusion::functions::string::replace(),
                 // The first match's position in characters from 1; 0 for none.

@@ -85,6 +85,10 @@ object CinderDocs {
     ("`replace`", "strings; an empty search string keeps the string, as Spark's `UTF8String.replace`"),
     ("`instr`, `locate`, `position`", "the first match's position in characters (code points), 0 for none, 1 for " +
       "an empty substring; `locate` from the first character only"),
+    ("`lpad`, `rpad`", "strings, in code points (`UTF8String`'s): the pad repeated and cut short, or the string's " +
+      "first `len` characters where it is as long or the pad is empty"),
+    ("`reverse`, `ascii`, `octet_length`", "strings: code points reversed, the first code point (0 for an empty " +
+      "string), bytes"),
     ("`sqrt`", "IEEE's correctly rounded square root, as `Math.sqrt` (NaN below zero)"),
     ("`isnan`", "floats and doubles; false for null"),
     ("`coalesce`", "later arguments evaluated only where the earlier ones are null"),

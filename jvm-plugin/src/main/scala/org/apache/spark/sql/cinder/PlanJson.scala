@@ -792,6 +792,13 @@ object PlanJson {
             caseWhen(empty, sj, call, "string")
           }
       }
+    case StringLPad(str, len, pad) if str.dataType == StringType && pad.dataType == StringType =>
+      nullIntolerantFunction("spark_lpad", Seq(str, len, pad), StringType, input)
+    case StringRPad(str, len, pad) if str.dataType == StringType && pad.dataType == StringType =>
+      nullIntolerantFunction("spark_rpad", Seq(str, len, pad), StringType, input)
+    case Reverse(child) if child.dataType == StringType => function("reverse", child, input)
+    case Ascii(child) if child.dataType == StringType => function("ascii", child, input)
+    case OctetLength(child) if child.dataType == StringType => function("octet_length", child, input)
     case StringInstr(str, substr) if str.dataType == StringType && substr.dataType == StringType =>
       nullIntolerantFunction("strpos", Seq(str, substr), IntegerType, input)
     // locate(substr, str) (from the first character) is instr(str, substr); Spark evaluates the
