@@ -127,11 +127,11 @@ def test_self_join(spark, joined):
 
 
 def test_sorted_input_restored_for_a_merge_join_left_on_spark(spark, joined):
-    # The outer join's condition (reverse) keeps it on Spark, a sort-merge join that relies on
+    # The outer join's condition (initcap) keeps it on Spark, a sort-merge join that relies on
     # the inner join's order on a.k; the inner join runs natively (unordered), so a sort comes
     # back between them.
     sql = ("SELECT /*+ MERGE(b, c) */ a.v, b.v, c.v FROM a JOIN b ON a.k = b.k "
-           "JOIN c ON a.k = c.k AND reverse(concat(b.v, c.v)) <> 'x'")
+           "JOIN c ON a.k = c.k AND initcap(concat(b.v, c.v)) <> 'x'")
     plan = compare(spark, sql, conf={"spark.sql.autoBroadcastJoinThreshold": "-1",
                                      "spark.sql.adaptive.enabled": "false"})
     assert _joins_are_native(spark), (native_subtrees(spark), fallback_reasons(spark))
@@ -207,10 +207,10 @@ def test_broadcast_side_converted_once_per_executor(spark, joined):
 
 
 def test_sorted_input_restored_through_a_spark_projection(spark, joined):
-    # The projection between the native join and the Spark merge join stays on Spark (reverse).
+    # The projection between the native join and the Spark merge join stays on Spark (initcap).
     sql = ("SELECT /*+ MERGE(b, c) */ x.v, c.v FROM "
-           "(SELECT a.k, a.v, reverse(concat(a.v, b.v)) AS cv FROM a JOIN b ON a.k = b.k) x "
-           "JOIN c ON x.k = c.k AND reverse(concat(x.cv, c.v)) <> 'x'")
+           "(SELECT a.k, a.v, initcap(concat(a.v, b.v)) AS cv FROM a JOIN b ON a.k = b.k) x "
+           "JOIN c ON x.k = c.k AND initcap(concat(x.cv, c.v)) <> 'x'")
     compare(spark, sql, conf={"spark.sql.autoBroadcastJoinThreshold": "-1",
                               "spark.sql.adaptive.enabled": "false"})
     assert _joins_are_native(spark, "SortMergeJoin("), (native_subtrees(spark), fallback_reasons(spark))
