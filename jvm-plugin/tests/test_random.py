@@ -293,13 +293,23 @@ def projection(r, a):
     return ", ".join(exprs)
 
 
+def summed_decimal(r, a):
+    """A decimal expression to sum or average: not of the 38-digit column w, whose running sums
+    can pass 38 digits and come back, where Spark's aggregation buffer overflows at the first row
+    that passes them, in the order the rows come (docs/spark.md, known differences)."""
+    while True:
+        e = decimal_expr(r, a)
+        if f"{a}.w" not in e:
+            return e
+
+
 def aggregates(r, a):
     out = ["count(*) AS n"]
     for j in range(r.randrange(1, 5)):
         e = r.choice([
-            lambda: f"sum({int_expr(r, a)})", lambda: f"sum({decimal_expr(r, a)})",
+            lambda: f"sum({int_expr(r, a)})", lambda: f"sum({summed_decimal(r, a)})",
             lambda: f"sum({float_expr(r, a, exact=True)})",
-            lambda: f"avg({r.choice([int_expr, decimal_expr])(r, a)})",
+            lambda: f"avg({r.choice([int_expr, summed_decimal])(r, a)})",
             lambda: f"{r.choice(['min', 'max'])}({any_expr(r, a)})",
             lambda: f"count({any_expr(r, a)})",
             lambda: f"count(DISTINCT {a}.{r.choice(['i', 's', 'dt'])})",
