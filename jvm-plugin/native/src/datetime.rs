@@ -783,13 +783,7 @@ pub struct SparkMonthShift {
 
 impl PartialEq for SparkMonthShift {
     fn eq(&self, other: &Self) -> bool {
-        self.days.eq(&other.days)
-            && self.last_day == other.last_day
-            && match (&self.months, &other.months) {
-                (Some(a), Some(b)) => a.eq(b),
-                (None, None) => true,
-                _ => false,
-            }
+        self.days.eq(&other.days) && self.last_day == other.last_day && self.months == other.months
     }
 }
 

@@ -30,8 +30,8 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float32Array, Float64Array,
-    Int64Array, PrimitiveArray,
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, Int64Array,
+    PrimitiveArray,
 };
 use datafusion::arrow::compute::kernels::{cmp, zip::zip};
 use datafusion::arrow::datatypes::{
@@ -45,6 +45,7 @@ use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 
 use crate::java_float::java_double_digits;
+use crate::planner::normalize_array;
 use crate::unary::{evaluate_unary, only_child};
 
 /// How [`SparkRound`] rounds.
@@ -433,9 +434,7 @@ pub struct SparkGreatest {
 
 impl PartialEq for SparkGreatest {
     fn eq(&self, other: &Self) -> bool {
-        self.least == other.least
-            && self.args.len() == other.args.len()
-            && self.args.iter().zip(&other.args).all(|(a, b)| a.eq(b))
+        self.least == other.least && self.args == other.args
     }
 }
 
@@ -465,22 +464,6 @@ impl SparkGreatest {
 
     fn name(&self) -> &'static str {
         if self.least { "least" } else { "greatest" }
-    }
-}
-
-/// Floats with `-0.0` as `0.0` and every NaN the canonical one, for Arrow's total-order
-/// comparisons to be Spark's.
-fn comparable(array: &ArrayRef) -> ArrayRef {
-    match array.data_type() {
-        DataType::Float64 => {
-            let a: &Float64Array = array.as_primitive::<Float64Type>();
-            Arc::new(a.unary::<_, Float64Type>(|v| if v.is_nan() { f64::NAN } else { v + 0.0 }))
-        }
-        DataType::Float32 => {
-            let a: &Float32Array = array.as_primitive::<Float32Type>();
-            Arc::new(a.unary::<_, Float32Type>(|v| if v.is_nan() { f32::NAN } else { v + 0.0 }))
-        }
-        _ => Arc::clone(array),
     }
 }
 
@@ -521,7 +504,11 @@ impl PhysicalExpr for SparkGreatest {
             .collect::<Result<Vec<_>>>()?;
         let mut best = Arc::clone(&arrays[0]);
         for next in &arrays[1..] {
-            let (n, b) = (comparable(next), comparable(&best));
+            // Floats with -0.0 as 0.0 and NaN canonical: Arrow's total order is then Spark's.
+            let normalize = |a: &ArrayRef| {
+                normalize_array(a).map_err(|e| DataFusionError::Execution(e.to_string()))
+            };
+            let (n, b) = (normalize(next)?, normalize(&best)?);
             let better = if self.least {
                 cmp::lt(&n, &b)?
             } else {
@@ -651,9 +638,7 @@ pub struct SparkMurmur3Hash {
 
 impl PartialEq for SparkMurmur3Hash {
     fn eq(&self, other: &Self) -> bool {
-        self.seed == other.seed
-            && self.args.len() == other.args.len()
-            && self.args.iter().zip(&other.args).all(|(a, b)| a.eq(b))
+        self.seed == other.seed && self.args == other.args
     }
 }
 
@@ -765,7 +750,7 @@ pub struct SparkPad {
 
 impl PartialEq for SparkPad {
     fn eq(&self, other: &Self) -> bool {
-        self.left == other.left && self.args.iter().zip(&other.args).all(|(a, b)| a.eq(b))
+        self.left == other.left && self.args == other.args
     }
 }
 

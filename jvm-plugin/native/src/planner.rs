@@ -1681,7 +1681,8 @@ impl fmt::Display for SparkNormalizeFloat {
     }
 }
 
-fn normalize_array(array: &ArrayRef) -> Result<ArrayRef> {
+/// `array` with `-0.0` as `0.0` and every NaN the canonical one (see [`SparkNormalizeFloat`]).
+pub(crate) fn normalize_array(array: &ArrayRef) -> Result<ArrayRef> {
     Ok(match array.data_type() {
         DataType::Float64 => {
             let a = array
