@@ -47,29 +47,6 @@ impl ExpandExec {
                 "an expand needs at least one projection".into(),
             ));
         };
-        let mut fields = Vec::with_capacity(first.len());
-        for (i, e) in first.iter().enumerate() {
-            let data_type = e.data_type(&input_schema)?;
-            let mut nullable = false;
-            for (p, projection) in projections.iter().enumerate() {
-                let Some(other) = projection.get(i) else {
-                    return Err(DataFusionError::Plan(format!(
-                        "expand projection {p} has {} columns, the first {}",
-                        projection.len(),
-                        first.len()
-                    )));
-                };
-                let t = other.data_type(&input_schema)?;
-                if t != data_type {
-                    return Err(DataFusionError::Plan(format!(
-                        "expand column {i} is {data_type} in the first projection, {t} in \
-                         projection {p}"
-                    )));
-                }
-                nullable |= other.nullable(&input_schema)?;
-            }
-            fields.push(Field::new(format!("c{i}"), data_type, nullable));
-        }
         if let Some((p, projection)) = projections
             .iter()
             .enumerate()
@@ -80,6 +57,22 @@ impl ExpandExec {
                 projection.len(),
                 first.len()
             )));
+        }
+        let mut fields = Vec::with_capacity(first.len());
+        for (i, e) in first.iter().enumerate() {
+            let data_type = e.data_type(&input_schema)?;
+            let mut nullable = false;
+            for (p, projection) in projections.iter().enumerate() {
+                let t = projection[i].data_type(&input_schema)?;
+                if t != data_type {
+                    return Err(DataFusionError::Plan(format!(
+                        "expand column {i} is {data_type} in the first projection, {t} in \
+                         projection {p}"
+                    )));
+                }
+                nullable |= projection[i].nullable(&input_schema)?;
+            }
+            fields.push(Field::new(format!("c{i}"), data_type, nullable));
         }
         let schema = Arc::new(Schema::new(fields));
         let properties = PlanProperties::new(
