@@ -95,7 +95,7 @@ object PlanJson {
       val divides = op == "divide" || op == "remainder"
       val (first, second) = if (divides) (right, l) else (left, r)
       if (op == "eq_null_safe" || !canFail(second)) json
-      else caseWhen(s"""{"kind":"is_null","child":$first}""", literal(t, "null"), json, t)
+      else nullWhereNull(first, json, t)
     }
 
   /**
@@ -516,7 +516,7 @@ object PlanJson {
       val json = if (result == DateType) s"""{"kind":"date_days","child":$sum,"to_date":true}""" else sum
       // Spark evaluates the second argument only where the first is not null (BinaryExpression).
       if (!canFail(right)) json
-      else caseWhen(s"""{"kind":"is_null","child":$l}""", literal(t, "null"), json, t)
+      else nullWhereNull(l, json, t)
     }
   }
 
@@ -550,9 +550,16 @@ object PlanJson {
       val lastFailing = args.lastIndexWhere(canFail)
       if (lastFailing <= 0) call
       else js.take(lastFailing).foldRight(call) { (j, rest) =>
-        caseWhen(s"""{"kind":"is_null","child":$j}""", literal(t, "null"), rest, t)
+        nullWhereNull(j, rest, t)
       }
     }
+
+  /**
+   * `json` (of Spark type name `t`), but null where `first` is null: CASE keeps an operand that
+   * Spark evaluates only after a non-null `first` from the rows where `first` is null.
+   */
+  private def nullWhereNull(first: String, json: String, t: String): String =
+    caseWhen(s"""{"kind":"is_null","child":$first}""", literal(t, "null"), json, t)
 
   /** A native function of one argument (`{"kind":"function"}`). */
   private def function(name: String, child: Expression, input: Seq[Attribute]): Either[String, String] =
@@ -597,7 +604,7 @@ object PlanJson {
               // Spark does not evaluate the dividend when the divisor is null: where the
               // dividend can fail, CASE keeps it from those rows.
               if (!canFail(l)) divide
-              else caseWhen(s"""{"kind":"is_null","child":$rj}""", literal(t, "null"), divide, t)
+              else nullWhereNull(rj, divide, t)
             }
           }
         case _ =>
@@ -808,7 +815,7 @@ object PlanJson {
       for (subJ <- expr(substr, input); strJ <- expr(str, input)) yield {
         val call = s"""{"kind":"function","name":"strpos","args":[$strJ,$subJ]}"""
         if (!canFail(str)) call
-        else caseWhen(s"""{"kind":"is_null","child":$subJ}""", literal("int", "null"), call, "int")
+        else nullWhereNull(subJ, call, "int")
       }
     case Upper(child) if child.dataType == StringType => function("upper", child, input)
     case Lower(child) if child.dataType == StringType => function("lower", child, input)
@@ -849,7 +856,7 @@ object PlanJson {
         val json = monthShift(d, s""","months":$m""")
         // Spark evaluates the months only where the date is not null.
         if (!canFail(months)) json
-        else caseWhen(s"""{"kind":"is_null","child":$d}""", literal("date", "null"), json, "date")
+        else nullWhereNull(d, json, "date")
       }
     case LastDay(start) if start.dataType == DateType =>
       expr(start, input).map(d => monthShift(d, ""","last_day":true"""))
