@@ -166,6 +166,30 @@ def test_count_of_several_columns(spark, table):
     assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
 
 
+@pytest.mark.parametrize("ansi", ["true", "false"])
+@pytest.mark.parametrize("group_by", ["", "b"])
+def test_filter_clauses(spark, table, ansi, group_by):
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    compare(spark, f"SELECT {keys}count(*) FILTER (WHERE i > 0), count(s) FILTER (WHERE d IS NULL), "
+                   f"sum(p) FILTER (WHERE b), avg(q) FILTER (WHERE NOT b), sum(i) FILTER (WHERE i < 100), "
+                   f"min(x) FILTER (WHERE x > 0), max(d) FILTER (WHERE s < 's5'), count(i, s) FILTER (WHERE sm > 0), "
+                   f"avg(i) FILTER (WHERE id % 3 = 0), sum(i), count(*) FROM t{tail}",
+            conf={"spark.sql.ansi.enabled": ansi})
+    assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+
+
+def test_filter_clauses_keep_arguments_from_filtered_rows(spark, table):
+    # Spark evaluates an argument only where the filter holds: i + 2147483647 overflows on
+    # rows with i > 0, which the filter drops; the filter itself is evaluated on every row.
+    conf = {"spark.sql.ansi.enabled": "true"}
+    compare(spark, "SELECT b, sum(i + 2147483647) FILTER (WHERE i <= 0), count(*) FILTER (WHERE l > 5) "
+                   "FROM t GROUP BY b", conf=conf)
+    assert _partial_is_native(spark), fallback_reasons(spark)
+    fails_alike(spark, "SELECT count(*) FILTER (WHERE i + 2147483647 > 0) FROM t", "ARITHMETIC_OVERFLOW",
+                conf=conf)
+
+
 def test_unsupported_aggregates_stay_on_spark_with_reasons(spark, table):
     compare(spark, "SELECT b, stddev(i) FROM t GROUP BY b")
     compare(spark, "SELECT b, sum(i) FROM t GROUP BY b",

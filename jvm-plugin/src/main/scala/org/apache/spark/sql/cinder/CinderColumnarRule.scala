@@ -15,7 +15,7 @@ import org.apache.spark.sql.execution.{CollectLimitExec, ColumnarRule, ColumnarT
 import org.apache.spark.sql.execution.exchange.ShuffleExchangeExec
 import org.apache.spark.sql.execution.aggregate.HashAggregateExec
 import org.apache.spark.sql.execution.joins.{BroadcastHashJoinExec, ShuffledHashJoinExec, SortMergeJoinExec}
-import org.apache.spark.sql.types.{BooleanType, DataType, DecimalType, DoubleType, LongType}
+import org.apache.spark.sql.types.{BooleanType, DataType, DecimalType, DoubleType, IntegerType, LongType}
 import org.apache.spark.sql.internal.SQLConf
 
 /**
@@ -527,9 +527,7 @@ private object AggregateConversion {
   /** Why `agg` cannot be native whatever its input, if so. */
   def unsupported(agg: HashAggregateExec): Option[String] = {
     val exprs = agg.aggregateExpressions
-    if (exprs.exists(_.filter.isDefined)) {
-      Some("FILTER aggregates are not native yet")
-    } else if (exprs.exists(_.isDistinct) && !exprs.forall(e => e.mode == Partial || e.mode == Final)) {
+    if (exprs.exists(_.isDistinct) && !exprs.forall(e => e.mode == Partial || e.mode == Final)) {
       // A DISTINCT aggregate (one distinct group: several become an Expand) reaches its
       // partial and final stages over rows Spark already made distinct per group and argument,
       // "a non-distinct aggregation because its input will have distinct arguments" (AggUtils);
@@ -715,23 +713,31 @@ private object AggregateConversion {
       column(groupJson.size + calls.size - 1)
     }
     val buffers = scala.collection.mutable.ArrayBuffer.empty[(String, DataType)]
-    def argument(child: org.apache.spark.sql.catalyst.expressions.Expression, to: DataType)
-        : Either[String, String] =
-      expr(child, input).flatMap { json =>
-        if (child.dataType == to || child.dataType.isInstanceOf[DecimalType]) Right(json)
-        else typeName(to).map(t => castJson(json, t))
-      }
     for (ae <- exprs) {
+      // FILTER (WHERE f): every function here skips nulls, so each argument is null where f is
+      // not true. Spark evaluates the arguments only where f is true, as the CASE does.
+      val filter = ae.filter.map(f => expr(f, input))
+      filter.collect { case Left(reason) => return Left(reason) }
+      def kept(json: String, dt: DataType): Either[String, String] = filter match {
+        case Some(Right(f)) => typeName(dt).map(t => caseWhen(f, json, literal(t, "null"), t))
+        case _ => Right(json)
+      }
+      def argument(child: org.apache.spark.sql.catalyst.expressions.Expression, to: DataType)
+          : Either[String, String] =
+        expr(child, input).flatMap { json =>
+          if (child.dataType == to || child.dataType.isInstanceOf[DecimalType]) kept(json, child.dataType)
+          else typeName(to).flatMap(t => kept(castJson(json, t), to))
+        }
       val converted: Either[String, Unit] = ae.aggregateFunction match {
         case Count(Seq(arg)) =>
-          expr(arg, input).map(a => buffers += call("count", a) -> LongType)
+          argument(arg, arg.dataType).map(a => buffers += call("count", a) -> LongType)
         case Count(args) =>
           // count(a, b, ...): the rows where none of them is null.
-          seq(args.map(expr(_, input))).map { json =>
+          seq(args.map(expr(_, input))).flatMap { json =>
             val allSet = json.map(a => s"""{"kind":"is_not_null","child":$a}""")
               .reduce((l, r) => binaryJson("and", "boolean", l, r))
-            val counted = caseWhen(allSet, literal("int", "1"), literal("int", "null"), "int")
-            buffers += call("count", counted) -> LongType
+            kept(caseWhen(allSet, literal("int", "1"), literal("int", "null"), "int"), IntegerType)
+              .map(counted => buffers += call("count", counted) -> LongType)
           }
         case s: Sum =>
           if (s.evalMode == EvalMode.TRY) Left("try_sum is not native yet")
@@ -771,7 +777,7 @@ private object AggregateConversion {
         case m @ (_: Min | _: Max) =>
           val child = m.children.head
           val func = if (m.isInstanceOf[Min]) "min" else "max"
-          expr(child, input).map(c => buffers += call(func, c) -> child.dataType)
+          argument(child, child.dataType).map(c => buffers += call(func, c) -> child.dataType)
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {
