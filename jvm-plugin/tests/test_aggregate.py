@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import compare, fails_alike, fallback_reasons, native_subtrees
+from conftest import compare, fails_alike, fallback_reasons, native_subtrees, run_both
 from test_plugin import partitioned, table  # noqa: F401 (fixtures)
 
 
@@ -127,12 +127,53 @@ def test_distinct_aggregates_run_natively(spark, table, aggregates, group_by):
     assert _partial_is_native(spark) and _final_is_native(spark), native_subtrees(spark)
 
 
-def test_distinct_aggregate_next_to_others_keeps_its_merge_stage_on_spark(spark, table):
-    # sum(i), not sum(l): in ANSI mode (the default) Spark's own sum of l overflows or not
-    # depending on the order of the rows.
-    compare(spark, "SELECT b, count(DISTINCT i), sum(i) FROM t GROUP BY b")
-    assert any("DISTINCT aggregates next to other aggregates" in r for r in fallback_reasons(spark)), \
-        fallback_reasons(spark)
+def _merge_is_native(spark):
+    return any("HashAggregate(merge)" in n for n in native_subtrees(spark))
+
+
+@pytest.mark.parametrize("aggregates", [
+    "count(DISTINCT i), sum(i)", "sum(DISTINCT t), count(*), avg(i), min(x), max(f), count(s)",
+    "count(DISTINCT s), max(d), min(p), sum(x), avg(l)", "avg(DISTINCT i), count(i, s), sum(sm)",
+])
+@pytest.mark.parametrize("group_by", ["", "b", "d"])
+@pytest.mark.parametrize("ansi", ["true", "false"])
+def test_distinct_aggregate_next_to_others(spark, table, aggregates, group_by, ansi):
+    # Spark's four stages: a partial one by the groups and the DISTINCT argument, two that merge
+    # the other functions' buffers (the second beside the DISTINCT function's partial stage), a
+    # final one. In ANSI mode, sums of i, not l: Spark's own sum of l overflows or not depending
+    # on the order of the rows.
+    if ansi == "true":
+        aggregates = aggregates.replace("avg(l)", "avg(i)")
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    compare(spark, f"SELECT {keys}{aggregates} FROM t{tail}", conf={"spark.sql.ansi.enabled": ansi})
+    reasons = [r for r in fallback_reasons(spark) if r.startswith("HashAggregate")]
+    assert not reasons, reasons
+    assert _merge_is_native(spark) and _final_is_native(spark), native_subtrees(spark)
+
+
+def test_spark_final_stage_reads_native_merged_buffers(spark, table):
+    # initcap() keeps the final stage on Spark. A global aggregation's merge stage over an empty
+    # partition writes Spark's initial buffers (avg: sum 0.0, count 0), which Spark merges.
+    # (Rows with one value of i, in one of two partitions that adaptive execution keeps apart.)
+    compare(spark, "SELECT initcap(CAST(avg(i) AS STRING)), count(DISTINCT i), count(*), sum(l), min(d) "
+                   "FROM t WHERE id < 2", conf={"spark.sql.ansi.enabled": "false",
+                                                "spark.sql.adaptive.coalescePartitions.enabled": "false"})
+    assert _merge_is_native(spark) and not _final_is_native(spark), native_subtrees(spark)
+    compare(spark, "SELECT b, initcap(CAST(avg(x) AS STRING)), count(DISTINCT s), max(f) FROM t GROUP BY b",
+            conf={"spark.sql.ansi.enabled": "false"})
+    assert _merge_is_native(spark) and not _final_is_native(spark), native_subtrees(spark)
+
+
+def test_distinct_aggregate_next_to_decimal_sums_keeps_their_merges_on_spark(spark, table):
+    compare(spark, "SELECT b, count(DISTINCT i), sum(p), avg(q) FROM t GROUP BY b")
+    assert any("merging decimal sums' buffers" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    assert _final_is_native(spark), native_subtrees(spark)
+
+
+def test_distinct_aggregate_next_to_an_overflowing_sum_fails_alike(spark, big_longs):
+    fails_alike(spark, "SELECT g, count(DISTINCT id), sum(v) FROM big_longs GROUP BY g", "ARITHMETIC_OVERFLOW",
+                conf={"spark.sql.ansi.enabled": "true"})
 
 
 @pytest.mark.parametrize("group_by", ["", "b", "d"])
@@ -190,8 +231,58 @@ def test_filter_clauses_keep_arguments_from_filtered_rows(spark, table):
                 conf=conf)
 
 
+MOMENTS = "stddev(i), stddev_pop(x), variance(p), var_pop(l), var_samp(f), std(t), stddev_samp(q)"
+
+
+@pytest.mark.parametrize("group_by", ["", "b", "i % 7", "s"])
+@pytest.mark.parametrize("ansi", ["true", "false"])
+def test_stddev_and_variance(spark, table, group_by, ansi):
+    # x's NaNs and infinities make NaN; groups of one value divide by zero (null).
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    compare(spark, f"SELECT {keys}{MOMENTS}, count(*) FROM t{tail}", conf={"spark.sql.ansi.enabled": ansi})
+    assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+
+
+def test_stddev_and_variance_of_single_values_and_no_values(spark, table):
+    # A group of one value: null, or NaN with spark.sql.legacy.statisticalAggregate.
+    for legacy in ("false", "true"):
+        compare(spark, f"SELECT id % 1000, {MOMENTS} FROM t WHERE id < 1500 GROUP BY id % 1000",
+                conf={"spark.sql.legacy.statisticalAggregate": legacy})
+        assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+    compare(spark, f"SELECT {MOMENTS} FROM t WHERE id < 0")
+    compare(spark, f"SELECT b, {MOMENTS} FROM t WHERE id < 3 GROUP BY b",
+            conf={"spark.sql.adaptive.coalescePartitions.enabled": "false"})
+
+
+def test_stddev_and_variance_with_filter_and_distinct(spark, table):
+    compare(spark, "SELECT b, stddev(i) FILTER (WHERE i > 0), variance(DISTINCT t), var_pop(x) FILTER (WHERE x < 1e9) "
+                   "FROM t GROUP BY b")
+    assert _final_is_native(spark), fallback_reasons(spark)
+    compare(spark, "SELECT b, count(DISTINCT i), stddev(l), var_pop(i) FROM t GROUP BY b")
+    assert _merge_is_native(spark) and _final_is_native(spark), native_subtrees(spark)
+
+
+@pytest.fixture(scope="module")
+def moments(spark, data_dir):
+    path = os.path.join(data_dir, "moments")
+    spark.sql("SELECT id % 5 AS g, 1e8D + (id * 7919 % 1000) / 7D AS v, CAST(id * 7919 % 1001 AS INT) AS k "
+              "FROM range(0, 4000)").repartition(1).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("moments")
+    return path
+
+
+def test_stddev_and_variance_are_sparks_bit_for_bit(spark, moments):
+    # One file, one shuffle partition: the rows come in the same order on both sides, and the
+    # native updates and merges are Spark's operations, in Spark's order.
+    sql = "SELECT g, stddev(v), var_pop(v), variance(k), stddev_pop(v - 1e8D) FROM moments GROUP BY g"
+    expected, got, _ = run_both(spark, sql, conf={"spark.sql.shuffle.partitions": "1"})
+    assert sorted(map(tuple, got)) == sorted(map(tuple, expected))
+    assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+
+
 def test_unsupported_aggregates_stay_on_spark_with_reasons(spark, table):
-    compare(spark, "SELECT b, stddev(i) FROM t GROUP BY b")
+    compare(spark, "SELECT b, kurtosis(i) FROM t GROUP BY b")
     compare(spark, "SELECT b, sum(i) FROM t GROUP BY b",
             conf={"spark.cinder.aggregate.enabled": "false", "spark.sql.ansi.enabled": "false"})
     assert any("spark.cinder.aggregate.enabled is false" in r for r in fallback_reasons(spark))

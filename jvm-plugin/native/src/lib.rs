@@ -20,6 +20,7 @@ pub mod input;
 pub mod java_float;
 pub mod math;
 pub mod message;
+pub mod moments;
 pub mod native_plan;
 pub mod planner;
 pub mod shared_join;

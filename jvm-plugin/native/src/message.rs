@@ -597,6 +597,10 @@ pub struct AggregateCall {
     pub func: AggregateFunc,
     /// Its argument.
     pub arg: Expr,
+    /// Its further arguments: the `avg` and `m2` buffers of the `merge_moment_*` functions,
+    /// whose `arg` is `n`; none for the others.
+    #[serde(default)]
+    pub args: Vec<Expr>,
 }
 
 /// The functions of [`AggregateCall`] (DataFusion's: `count` is `Int64`, `sum` of integers
@@ -612,6 +616,20 @@ pub enum AggregateFunc {
     Min,
     /// Largest non-null value (floats in Spark's order: NaN largest).
     Max,
+    /// Spark's central-moment buffer (`stddev`, `variance`) over non-null doubles, in the order
+    /// of the rows: its count `n` (a double).
+    MomentN,
+    /// The same buffer's mean `avg`.
+    MomentAvg,
+    /// The same buffer's sum of squared differences from the mean `m2`.
+    MomentM2,
+    /// Spark's central-moment buffers `n` (`arg`), `avg`, `m2` (`args`) merged in the order of
+    /// the rows: the merged `n`.
+    MergeMomentN,
+    /// The merged buffers' `avg`.
+    MergeMomentAvg,
+    /// The merged buffers' `m2`.
+    MergeMomentM2,
 }
 
 /// The binary operators of [`Expr::Binary`].

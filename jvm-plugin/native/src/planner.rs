@@ -63,6 +63,7 @@ use crate::message::{
     AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
     Settings, SortKey,
 };
+use crate::moments::{MomentInput, MomentPart, SparkMoments};
 use crate::shared_join::{OnceBatchesExec, RoutedProbeExec, SharedJoinExec};
 use crate::timestamp::{SparkTimestampNumberCast, SparkToTimestamp, SparkTrunc, TruncLevel};
 use crate::try_arith::{Overflow, TryIntegerArithmetic, TryOp};
@@ -628,13 +629,54 @@ fn build_aggregate(
                 arg = SparkFloatKey::key(arg);
                 float_keyed.push(group_count + i);
             }
-            let udaf = match call.func {
-                AggregateFunc::Count => count_udaf(),
-                AggregateFunc::Sum => sum_udaf(),
-                AggregateFunc::Min => min_udaf(),
-                AggregateFunc::Max => max_udaf(),
+            let (udaf, arity) = match call.func {
+                AggregateFunc::Count => (count_udaf(), 1),
+                AggregateFunc::Sum => (sum_udaf(), 1),
+                AggregateFunc::Min => (min_udaf(), 1),
+                AggregateFunc::Max => (max_udaf(), 1),
+                AggregateFunc::MomentN => {
+                    (SparkMoments::udaf(MomentPart::N, MomentInput::Values), 1)
+                }
+                AggregateFunc::MomentAvg => {
+                    (SparkMoments::udaf(MomentPart::Avg, MomentInput::Values), 1)
+                }
+                AggregateFunc::MomentM2 => {
+                    (SparkMoments::udaf(MomentPart::M2, MomentInput::Values), 1)
+                }
+                AggregateFunc::MergeMomentN => {
+                    (SparkMoments::udaf(MomentPart::N, MomentInput::Buffers), 3)
+                }
+                AggregateFunc::MergeMomentAvg => {
+                    (SparkMoments::udaf(MomentPart::Avg, MomentInput::Buffers), 3)
+                }
+                AggregateFunc::MergeMomentM2 => {
+                    (SparkMoments::udaf(MomentPart::M2, MomentInput::Buffers), 3)
+                }
             };
-            let expr = AggregateExprBuilder::new(udaf, vec![arg])
+            if 1 + call.args.len() != arity {
+                return Err(NativeError::plan(format!(
+                    "aggregate {:?} takes {arity} arguments, not {}",
+                    call.func,
+                    1 + call.args.len()
+                )));
+            }
+            let mut args = vec![arg];
+            for extra in &call.args {
+                args.push(translate(extra, &schema)?);
+            }
+            if udaf.name().starts_with("spark_") {
+                // Spark's moments are of doubles (Spark casts their argument).
+                for arg in &args {
+                    let t = arg.data_type(&schema)?;
+                    if t != DataType::Float64 {
+                        return Err(NativeError::plan(format!(
+                            "aggregate {:?} takes doubles, not {t}",
+                            call.func
+                        )));
+                    }
+                }
+            }
+            let expr = AggregateExprBuilder::new(udaf, args)
                 .schema(Arc::clone(&schema))
                 .alias(format!("a{i}"))
                 .build()

@@ -5,7 +5,8 @@ import scala.collection.mutable
 import org.apache.spark.internal.Logging
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
-import org.apache.spark.sql.catalyst.expressions.aggregate.{Average, Count, Final, Max, Min, Partial, Sum}
+import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, Average, CentralMomentAgg, Count,
+  Final, Max, Min, Partial, PartialMerge, StddevPop, StddevSamp, Sum, VariancePop, VarianceSamp}
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
   InputFileBlockStart, InputFileName, SortOrder}
 import org.apache.spark.sql.execution.ExecSubqueryExpression
@@ -15,7 +16,7 @@ import org.apache.spark.sql.execution.{CollectLimitExec, ColumnarRule, ColumnarT
 import org.apache.spark.sql.execution.exchange.ShuffleExchangeExec
 import org.apache.spark.sql.execution.aggregate.HashAggregateExec
 import org.apache.spark.sql.execution.joins.{BroadcastHashJoinExec, ShuffledHashJoinExec, SortMergeJoinExec}
-import org.apache.spark.sql.types.{BooleanType, DataType, DecimalType, DoubleType, IntegerType, LongType}
+import org.apache.spark.sql.types.{BooleanType, DataType, DecimalType, DoubleType, IntegerType, LongType, NullType}
 import org.apache.spark.sql.internal.SQLConf
 
 /**
@@ -438,9 +439,9 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }
     agg.child match {
       case child: CinderNative => AggregateConversion.convert(agg, child)
-      case other if AggregateConversion.isFinal(agg) && CinderNativeExec.readable(other) =>
-        // A final aggregation (typically over a shuffle) starts a native subtree that reads
-        // its child's rows.
+      case other if AggregateConversion.readsInput(agg) && CinderNativeExec.readable(other) =>
+        // A final or merging aggregation (typically over a shuffle) starts a native subtree
+        // that reads its child's rows.
         CinderNativeExec.input(other, broadcast = false).flatMap(input => AggregateConversion.convert(agg, input))
       case other => Left(s"its input (${other.nodeName}) is not native")
     }
@@ -507,6 +508,8 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
 }
 
 private object AggregateConversion {
+  import org.apache.spark.sql.catalyst.expressions.{Attribute, AttributeReference}
+  import org.apache.spark.sql.catalyst.expressions.aggregate.AggregateExpression
   import PlanJson._
 
   /**
@@ -527,17 +530,22 @@ private object AggregateConversion {
   /** Why `agg` cannot be native whatever its input, if so. */
   def unsupported(agg: HashAggregateExec): Option[String] = {
     val exprs = agg.aggregateExpressions
-    if (exprs.exists(_.isDistinct) && !exprs.forall(e => e.mode == Partial || e.mode == Final)) {
-      // A DISTINCT aggregate (one distinct group: several become an Expand) reaches its
-      // partial and final stages over rows Spark already made distinct per group and argument,
-      // "a non-distinct aggregation because its input will have distinct arguments" (AggUtils);
-      // the stages between merge the other functions' buffers (PartialMerge), which stay on
-      // Spark.
-      Some("DISTINCT aggregates next to other aggregates are not native yet")
-    } else if (!isFinal(agg) && !exprs.forall(_.mode == Partial)) {
+    // A DISTINCT aggregate (one distinct group: several become an Expand) reaches its partial
+    // and final stages over rows Spark already made distinct per group and argument, "a
+    // non-distinct aggregation because its input will have distinct arguments" (AggUtils). Next
+    // to other functions, the two stages between merge those functions' buffers (PartialMerge),
+    // the second one beside the DISTINCT function's partial stage.
+    if (!isFinal(agg) && !exprs.forall(e => e.mode == Partial || e.mode == PartialMerge)) {
       Some(s"aggregation mode ${exprs.map(_.mode).distinct.mkString(", ")} is not native yet")
     } else None
   }
+
+  /**
+   * Whether `agg` may start a native subtree that reads its child's rows: a final stage, or a
+   * stage that merges buffers (both typically over a shuffle).
+   */
+  def readsInput(agg: HashAggregateExec): Boolean =
+    isFinal(agg) || agg.aggregateExpressions.exists(_.mode == PartialMerge)
 
   /**
    * Whether `agg` is a final stage: its functions are in Final mode, or (grouping only, as in
@@ -561,16 +569,12 @@ private object AggregateConversion {
     groups.collectFirst { case Left(r) => return Left(r) }
     val groupJson = groups.collect { case Right(j) => j }
     val calls = scala.collection.mutable.ArrayBuffer.empty[String]
-    def call(func: String, arg: String): String = {
-      calls += s"""{"func":"$func","arg":$arg}"""
+    def callArgs(func: String, arg: String, args: Seq[String]): String = {
+      calls += callJson(func, arg, args)
       column(groupJson.size + calls.size - 1)
     }
-    def buffer(ae: org.apache.spark.sql.catalyst.expressions.aggregate.AggregateExpression, i: Int)
-        : Either[String, String] = {
-      val attr = ae.aggregateFunction.inputAggBufferAttributes(i)
-      val index = input.indexWhere(_.exprId == attr.exprId)
-      if (index < 0) Left(s"aggregation buffer ${attr.name} is not in the native input") else Right(column(index))
-    }
+    def call(func: String, arg: String): String = callArgs(func, arg, Nil)
+    def buffer(ae: AggregateExpression, i: Int): Either[String, String] = bufferColumn(ae, i, input)
     val finals = scala.collection.mutable.ArrayBuffer.empty[String]
     for (ae <- agg.aggregateExpressions) {
       val converted: Either[String, String] = ae.aggregateFunction match {
@@ -619,6 +623,18 @@ private object AggregateConversion {
           }
         // (Floats in Spark's order: the native side takes them as ordered integer keys.)
         case m @ (_: Min | _: Max) => buffer(ae, 0).map(b => call(if (m.isInstanceOf[Min]) "min" else "max", b))
+        case m: CentralMomentAgg if secondMoment(m) =>
+          // The merged buffer, then Spark's own evaluateExpression over it.
+          for (n <- buffer(ae, 0); avg <- buffer(ae, 1); m2 <- buffer(ae, 2);
+               result <- {
+                 val first = groupJson.size + calls.size
+                 mergedMoments(n, avg, m2, callArgs)
+                 // The aggregate's output columns, the merged buffer named as evaluateExpression does.
+                 val columns = Array.fill[Attribute](groupJson.size + calls.size)(
+                   AttributeReference("unused", NullType)())
+                 m.aggBufferAttributes.zipWithIndex.foreach { case (a, k) => columns(first + k) = a }
+                 expr(m.evaluateExpression, columns.toSeq)
+               }) yield result
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {
@@ -700,6 +716,67 @@ private object AggregateConversion {
         "and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass " +
         "this error. SQLSTATE: 22003") + "}"
 
+  /** `{"func":...}` of a native aggregate call. */
+  private def callJson(func: String, arg: String, args: Seq[String]): String =
+    if (args.isEmpty) s"""{"func":"$func","arg":$arg}"""
+    else s"""{"func":"$func","arg":$arg,"args":${args.mkString("[", ",", "]")}}"""
+
+  /**
+   * Spark's stddev and variance (sample and population): a buffer [n, avg, m2] of doubles that
+   * the native side updates and merges with Spark's formulas, in the order the rows come.
+   * (skewness and kurtosis carry m3 and m4 too: not native yet.)
+   */
+  private def secondMoment(f: AggregateFunction): Boolean = f match {
+    case _: StddevSamp | _: StddevPop | _: VarianceSamp | _: VariancePop => true
+    case _ => false
+  }
+
+  /** The calls that merge central-moment buffers n, avg, m2: their merged n, avg and m2. */
+  private def mergedMoments(n: String, avg: String, m2: String,
+      callArgs: (String, String, Seq[String]) => String): Seq[String] =
+    Seq("n", "avg", "m2").map(part => callArgs(s"merge_moment_$part", n, Seq(avg, m2)))
+
+  /** The input column of buffer `i` of `ae`'s function (as the stage before wrote it). */
+  private def bufferColumn(ae: AggregateExpression, i: Int, input: Seq[Attribute]): Either[String, String] = {
+    val attr = ae.aggregateFunction.inputAggBufferAttributes(i)
+    val index = input.indexWhere(_.exprId == attr.exprId)
+    if (index < 0) Left(s"aggregation buffer ${attr.name} is not in the native input") else Right(column(index))
+  }
+
+  /**
+   * A PartialMerge function's buffers, merged from the input's (each function as its final
+   * stage merges them, without the result): the functions next to a DISTINCT one.
+   */
+  private def mergeBuffers(ae: AggregateExpression, input: Seq[Attribute],
+      callArgs: (String, String, Seq[String]) => String): Either[String, Seq[(String, DataType)]] = {
+    def buffer(i: Int): Either[String, String] = bufferColumn(ae, i, input)
+    def call(func: String, arg: String): String = callArgs(func, arg, Nil)
+    // Merging no buffers (a global aggregation's empty partition) gives Spark's initial values.
+    def orZero(merged: String, t: String, zero: String): String =
+      caseWhen(s"""{"kind":"is_null","child":$merged}""", literal(t, zero), merged, t)
+    ae.aggregateFunction match {
+      case _: Count => buffer(0).map(c => Seq(orZero(call("sum", c), "bigint", "0") -> LongType))
+      case s: Sum if s.evalMode == EvalMode.TRY => Left("try_sum is not native yet")
+      case s: Sum if s.dataType.isInstanceOf[DecimalType] =>
+        Left("merging decimal sums' buffers (beside a DISTINCT aggregate) is not native yet")
+      case s: Sum if ansiIntegralSum(s) => buffer(0).map(b => Seq(checkedLongSum(b, call) -> s.dataType))
+      case s: Sum => buffer(0).map(b => Seq(call("sum", b) -> s.dataType))
+      case a: Average if a.evalMode == EvalMode.TRY => Left("try_avg is not native yet")
+      case a: Average if a.sumDataType.isInstanceOf[DecimalType] =>
+        Left("merging decimal averages' buffers (beside a DISTINCT aggregate) is not native yet")
+      case _: Average =>
+        for (sum <- buffer(0); count <- buffer(1))
+          yield Seq(orZero(call("sum", sum), "double", "0.0") -> DoubleType,
+            orZero(call("sum", count), "bigint", "0") -> LongType)
+      case m @ (_: Min | _: Max) =>
+        buffer(0).map(b => Seq(call(if (m.isInstanceOf[Min]) "min" else "max", b) -> m.dataType))
+      case m: CentralMomentAgg if secondMoment(m) =>
+        for (n <- buffer(0); avg <- buffer(1); m2 <- buffer(2))
+          yield mergedMoments(n, avg, m2, callArgs).map(_ -> DoubleType)
+      case other => Left(s"aggregate ${other.prettyName} is not native yet")
+    }
+  }
+
   private def partial(agg: HashAggregateExec, child: CinderNative): Either[String, CinderNative] = {
     val exprs = agg.aggregateExpressions
     val input = child.output
@@ -708,10 +785,11 @@ private object AggregateConversion {
     val groupJson = groups.collect { case Right(j) => j }
     val calls = scala.collection.mutable.ArrayBuffer.empty[String]
     // Each call's column in the aggregate's output (the groups come first).
-    def call(func: String, arg: String): String = {
-      calls += s"""{"func":"$func","arg":$arg}"""
+    def callArgs(func: String, arg: String, args: Seq[String]): String = {
+      calls += callJson(func, arg, args)
       column(groupJson.size + calls.size - 1)
     }
+    def call(func: String, arg: String): String = callArgs(func, arg, Nil)
     val buffers = scala.collection.mutable.ArrayBuffer.empty[(String, DataType)]
     for (ae <- exprs) {
       // FILTER (WHERE f): every function here skips nulls, so each argument is null where f is
@@ -728,7 +806,9 @@ private object AggregateConversion {
           if (child.dataType == to || child.dataType.isInstanceOf[DecimalType]) kept(json, child.dataType)
           else typeName(to).flatMap(t => kept(castJson(json, t), to))
         }
-      val converted: Either[String, Unit] = ae.aggregateFunction match {
+      val converted: Either[String, Unit] = if (ae.mode == PartialMerge) {
+        mergeBuffers(ae, input, callArgs).map(merged => buffers ++= merged)
+      } else ae.aggregateFunction match {
         case Count(Seq(arg)) =>
           argument(arg, arg.dataType).map(a => buffers += call("count", a) -> LongType)
         case Count(args) =>
@@ -778,6 +858,10 @@ private object AggregateConversion {
           val child = m.children.head
           val func = if (m.isInstanceOf[Min]) "min" else "max"
           argument(child, child.dataType).map(c => buffers += call(func, c) -> child.dataType)
+        case m: CentralMomentAgg if secondMoment(m) =>
+          argument(m.children.head, DoubleType).map { x =>
+            buffers ++= Seq("n", "avg", "m2").map(part => call(s"moment_$part", x) -> DoubleType)
+          }
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {
@@ -806,7 +890,8 @@ private object AggregateConversion {
     Right(child.withPlan(
       root = s"""{"op":"project","exprs":$resultJson,"input":$buffered}""",
       output = agg.output,
-      describe = s"HashAggregate(partial) <- ${child.describe}",
+      describe = s"HashAggregate(${if (exprs.exists(_.mode == PartialMerge)) "merge" else "partial"}) <- " +
+        child.describe,
       partitioning = agg.outputPartitioning))
   }
 }
