@@ -231,6 +231,57 @@ def test_filter_clauses_keep_arguments_from_filtered_rows(spark, table):
                 conf=conf)
 
 
+@pytest.mark.parametrize("group_by", ["", "b", "i % 7"])
+def test_first_and_last(spark, table, group_by):
+    # Spark calls them non-deterministic after a shuffle; here both sides read the files' rows
+    # in order, and the final stage merges the tasks' buffers in the same order. (Not of
+    # strings: Spark aggregates those with a SortAggregate, whose sorts, native, need not keep
+    # the order of equal keys.)
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    compare(spark, f"SELECT {keys}first(i), last(d), first(x, true), last(d, true), first(p), "
+                   f"first(l) FILTER (WHERE i > 0), last(l, true) FILTER (WHERE l < 0), count(*) FROM t{tail}")
+    assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+
+
+@pytest.mark.parametrize("aggregates", [
+    "count(DISTINCT i), count(DISTINCT s), sum(l), avg(x), min(d), max(p)",
+    "count(DISTINCT i) FILTER (WHERE x > 0), sum(i), count(*)",
+    "sum(DISTINCT t), avg(DISTINCT sm), count(DISTINCT d), first(p, true), stddev(i)",
+])
+@pytest.mark.parametrize("group_by", ["", "b"])
+def test_several_distinct_aggregates_next_to_others(spark, table, aggregates, group_by):
+    # Spark's rewrite: an Expand of the rows once per DISTINCT argument and once for the other
+    # functions, two aggregations, and first(x) IGNORE NULLS to take the other functions' results.
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    compare(spark, f"SELECT {keys}{aggregates} FROM t{tail}", conf={"spark.sql.ansi.enabled": "false"})
+    reasons = [r for r in fallback_reasons(spark) if r.startswith("HashAggregate")]
+    assert not reasons, reasons
+
+
+def test_filter_conditions_and_eager_arguments_as_sparks(spark, table):
+    conf = {"spark.sql.ansi.enabled": "true"}
+    # A FILTER's conjuncts are tested as a filter's: a null one drops the row before the next
+    # (which would fail on s) is evaluated.
+    compare(spark, "SELECT b, sum(i) FILTER (WHERE CAST(NULL AS BOOLEAN) AND CAST(s AS INT) > 0), "
+                   "count(*) FILTER (WHERE i IN (-59, 8, NULL) AND CAST(s AS DATE) > DATE '2000-01-01') "
+                   "FROM t GROUP BY b", conf=conf)
+    assert _partial_is_native(spark), fallback_reasons(spark)
+    # Spark computes the common subexpressions of all the functions' update expressions on
+    # every row first: a decimal sum reads its argument twice (sum and isEmpty), an average too
+    # (sum and count), so the argument is evaluated where the FILTER drops the row; an integer
+    # sum reads it once, only where the FILTER holds, unless another function reads it too.
+    fails_alike(spark, "SELECT sum(CAST(s AS DECIMAL(10, 2))) FILTER (WHERE id < 0) FROM t", "CAST_INVALID_INPUT",
+                conf=conf)
+    fails_alike(spark, "SELECT b, avg(CAST(s AS INT)) FILTER (WHERE id < 0) FROM t GROUP BY b", "CAST_INVALID_INPUT",
+                conf=conf)
+    compare(spark, "SELECT sum(CAST(s AS INT)) FILTER (WHERE id < 0), count(*) FROM t", conf=conf)
+    assert _partial_is_native(spark), fallback_reasons(spark)
+    fails_alike(spark, "SELECT sum(CAST(s AS INT)) FILTER (WHERE id < 0), count(CAST(s AS INT)) FILTER (WHERE id < 0) "
+                       "FROM t", "CAST_INVALID_INPUT", conf=conf)
+
+
 MOMENTS = "stddev(i), stddev_pop(x), variance(p), var_pop(l), var_samp(f), std(t), stddev_samp(q)"
 
 

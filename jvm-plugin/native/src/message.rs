@@ -601,6 +601,12 @@ pub struct AggregateCall {
     /// whose `arg` is `n`; none for the others.
     #[serde(default)]
     pub args: Vec<Expr>,
+    /// Whether `first` and `last` skip nulls (Spark's `ignoreNulls`); false for the others.
+    #[serde(default)]
+    pub ignore_nulls: bool,
+    /// The rows the function reads: those where this boolean is true (all when absent).
+    #[serde(default)]
+    pub filter: Option<Expr>,
 }
 
 /// The functions of [`AggregateCall`] (DataFusion's: `count` is `Int64`, `sum` of integers
@@ -630,6 +636,11 @@ pub enum AggregateFunc {
     MergeMomentAvg,
     /// The merged buffers' `m2`.
     MergeMomentM2,
+    /// The first row's value, in the order of the rows (the first non-null one with
+    /// `ignore_nulls`); null for no rows.
+    First,
+    /// The last row's value (the last non-null one with `ignore_nulls`).
+    Last,
 }
 
 /// The binary operators of [`Expr::Binary`].

@@ -30,6 +30,7 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::functions_aggregate::count::count_udaf;
+use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_udaf};
 use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::logical_expr::{ColumnarValue, Operator};
@@ -602,7 +603,7 @@ fn build_join(
 
 fn build_aggregate(
     groups: &[Expr],
-    aggregates: &[AggregateCall],
+    calls: &[AggregateCall],
     input: Arc<dyn ExecutionPlan>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let schema = input.schema();
@@ -615,7 +616,7 @@ fn build_aggregate(
     // The aggregates that take the min or max of floats in Spark's order: over integer keys,
     // mapped back to floats after the aggregate (crate::float_order).
     let mut float_keyed = Vec::new();
-    let aggregates = aggregates
+    let aggregates = calls
         .iter()
         .enumerate()
         .map(|(i, call)| {
@@ -652,7 +653,16 @@ fn build_aggregate(
                 AggregateFunc::MergeMomentM2 => {
                     (SparkMoments::udaf(MomentPart::M2, MomentInput::Buffers), 3)
                 }
+                AggregateFunc::First => (first_value_udaf(), 1),
+                AggregateFunc::Last => (last_value_udaf(), 1),
             };
+            if call.ignore_nulls && !matches!(call.func, AggregateFunc::First | AggregateFunc::Last)
+            {
+                return Err(NativeError::plan(format!(
+                    "aggregate {:?} does not take ignore_nulls",
+                    call.func
+                )));
+            }
             if 1 + call.args.len() != arity {
                 return Err(NativeError::plan(format!(
                     "aggregate {:?} takes {arity} arguments, not {}",
@@ -677,6 +687,7 @@ fn build_aggregate(
                 }
             }
             let expr = AggregateExprBuilder::new(udaf, args)
+                .with_ignore_nulls(call.ignore_nulls)
                 .schema(Arc::clone(&schema))
                 .alias(format!("a{i}"))
                 .build()
@@ -684,7 +695,15 @@ fn build_aggregate(
             Ok(Arc::new(expr))
         })
         .collect::<Result<Vec<_>>>()?;
-    let filters = vec![None; aggregates.len()];
+    let filters = calls
+        .iter()
+        .map(|call| {
+            call.filter
+                .as_ref()
+                .map(|f| boolean(translate(f, &schema)?, &schema))
+                .transpose()
+        })
+        .collect::<Result<Vec<_>>>()?;
     let aggregate: Arc<dyn ExecutionPlan> = Arc::new(
         AggregateExec::try_new(
             AggregateMode::Single,

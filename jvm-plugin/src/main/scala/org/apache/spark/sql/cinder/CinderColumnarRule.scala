@@ -6,7 +6,7 @@ import org.apache.spark.internal.Logging
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, Average, CentralMomentAgg, Count,
-  Final, Max, Min, Partial, PartialMerge, StddevPop, StddevSamp, Sum, VariancePop, VarianceSamp}
+  DeclarativeAggregate, Final, First, Last, Max, Min, Partial, PartialMerge, StddevPop, StddevSamp, Sum, VariancePop, VarianceSamp}
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
   InputFileBlockStart, InputFileName, SortOrder}
 import org.apache.spark.sql.execution.ExecSubqueryExpression
@@ -508,7 +508,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
 }
 
 private object AggregateConversion {
-  import org.apache.spark.sql.catalyst.expressions.{Attribute, AttributeReference}
+  import org.apache.spark.sql.catalyst.expressions.{Attribute, AttributeReference, AttributeSet}
   import org.apache.spark.sql.catalyst.expressions.aggregate.AggregateExpression
   import PlanJson._
 
@@ -569,11 +569,11 @@ private object AggregateConversion {
     groups.collectFirst { case Left(r) => return Left(r) }
     val groupJson = groups.collect { case Right(j) => j }
     val calls = scala.collection.mutable.ArrayBuffer.empty[String]
-    def callArgs(func: String, arg: String, args: Seq[String]): String = {
-      calls += callJson(func, arg, args)
+    def add(json: String): String = {
+      calls += json
       column(groupJson.size + calls.size - 1)
     }
-    def call(func: String, arg: String): String = callArgs(func, arg, Nil)
+    def call(func: String, arg: String): String = add(callJson(func, arg))
     def buffer(ae: AggregateExpression, i: Int): Either[String, String] = bufferColumn(ae, i, input)
     val finals = scala.collection.mutable.ArrayBuffer.empty[String]
     for (ae <- agg.aggregateExpressions) {
@@ -623,12 +623,15 @@ private object AggregateConversion {
           }
         // (Floats in Spark's order: the native side takes them as ordered integer keys.)
         case m @ (_: Min | _: Max) => buffer(ae, 0).map(b => call(if (m.isInstanceOf[Min]) "min" else "max", b))
+        case FirstOrLast(func, _, _) =>
+          // The first (last) buffer that read a row, in the order they come, as Spark merges.
+          for (value <- buffer(ae, 0); set <- buffer(ae, 1)) yield add(callJson(func, value, filter = Some(set)))
         case m: CentralMomentAgg if secondMoment(m) =>
           // The merged buffer, then Spark's own evaluateExpression over it.
           for (n <- buffer(ae, 0); avg <- buffer(ae, 1); m2 <- buffer(ae, 2);
                result <- {
                  val first = groupJson.size + calls.size
-                 mergedMoments(n, avg, m2, callArgs)
+                 mergedMoments(n, avg, m2, add)
                  // The aggregate's output columns, the merged buffer named as evaluateExpression does.
                  val columns = Array.fill[Attribute](groupJson.size + calls.size)(
                    AttributeReference("unused", NullType)())
@@ -716,10 +719,18 @@ private object AggregateConversion {
         "and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass " +
         "this error. SQLSTATE: 22003") + "}"
 
+  /** Merging no buffers (a global aggregation's empty partition) gives Spark's initial values. */
+  private def orZero(merged: String, t: String, zero: String): String =
+    caseWhen(s"""{"kind":"is_null","child":$merged}""", literal(t, zero), merged, t)
+
   /** `{"func":...}` of a native aggregate call. */
-  private def callJson(func: String, arg: String, args: Seq[String]): String =
-    if (args.isEmpty) s"""{"func":"$func","arg":$arg}"""
-    else s"""{"func":"$func","arg":$arg,"args":${args.mkString("[", ",", "]")}}"""
+  private def callJson(func: String, arg: String, args: Seq[String] = Nil, ignoreNulls: Boolean = false,
+      filter: Option[String] = None): String = {
+    val more = (if (args.isEmpty) "" else s""","args":${args.mkString("[", ",", "]")}""") +
+      (if (ignoreNulls) ""","ignore_nulls":true""" else "") +
+      filter.map(f => s""","filter":$f""").getOrElse("")
+    s"""{"func":"$func","arg":$arg$more}"""
+  }
 
   /**
    * Spark's stddev and variance (sample and population): a buffer [n, avg, m2] of doubles that
@@ -733,8 +744,23 @@ private object AggregateConversion {
 
   /** The calls that merge central-moment buffers n, avg, m2: their merged n, avg and m2. */
   private def mergedMoments(n: String, avg: String, m2: String,
-      callArgs: (String, String, Seq[String]) => String): Seq[String] =
-    Seq("n", "avg", "m2").map(part => callArgs(s"merge_moment_$part", n, Seq(avg, m2)))
+      add: String => String): Seq[String] =
+    Seq("n", "avg", "m2").map(part => add(callJson(s"merge_moment_$part", n, Seq(avg, m2))))
+
+  /**
+   * first and last (also Spark's rewrite of several DISTINCT aggregates, which takes the other
+   * functions' results with first(x) IGNORE NULLS): the native function, argument and
+   * ignoreNulls. They read the rows in the order the native plan gives them, which after a join
+   * or a shuffle can differ from Spark's (Spark calls them non-deterministic there).
+   */
+  private object FirstOrLast {
+    def unapply(f: AggregateFunction)
+        : Option[(String, org.apache.spark.sql.catalyst.expressions.Expression, Boolean)] = f match {
+      case First(child, ignoreNulls) => Some(("first", child, ignoreNulls))
+      case Last(child, ignoreNulls) => Some(("last", child, ignoreNulls))
+      case _ => None
+    }
+  }
 
   /** The input column of buffer `i` of `ae`'s function (as the stage before wrote it). */
   private def bufferColumn(ae: AggregateExpression, i: Int, input: Seq[Attribute]): Either[String, String] = {
@@ -748,12 +774,9 @@ private object AggregateConversion {
    * stage merges them, without the result): the functions next to a DISTINCT one.
    */
   private def mergeBuffers(ae: AggregateExpression, input: Seq[Attribute],
-      callArgs: (String, String, Seq[String]) => String): Either[String, Seq[(String, DataType)]] = {
+      add: String => String): Either[String, Seq[(String, DataType)]] = {
     def buffer(i: Int): Either[String, String] = bufferColumn(ae, i, input)
-    def call(func: String, arg: String): String = callArgs(func, arg, Nil)
-    // Merging no buffers (a global aggregation's empty partition) gives Spark's initial values.
-    def orZero(merged: String, t: String, zero: String): String =
-      caseWhen(s"""{"kind":"is_null","child":$merged}""", literal(t, zero), merged, t)
+    def call(func: String, arg: String): String = add(callJson(func, arg))
     ae.aggregateFunction match {
       case _: Count => buffer(0).map(c => Seq(orZero(call("sum", c), "bigint", "0") -> LongType))
       case s: Sum if s.evalMode == EvalMode.TRY => Left("try_sum is not native yet")
@@ -770,9 +793,13 @@ private object AggregateConversion {
             orZero(call("sum", count), "bigint", "0") -> LongType)
       case m @ (_: Min | _: Max) =>
         buffer(0).map(b => Seq(call(if (m.isInstanceOf[Min]) "min" else "max", b) -> m.dataType))
+      case f @ FirstOrLast(func, _, _) =>
+        for (value <- buffer(0); set <- buffer(1)) yield Seq(
+          add(callJson(func, value, filter = Some(set))) -> f.dataType,
+          orZero(call("max", set), "boolean", "false") -> BooleanType)
       case m: CentralMomentAgg if secondMoment(m) =>
         for (n <- buffer(0); avg <- buffer(1); m2 <- buffer(2))
-          yield mergedMoments(n, avg, m2, callArgs).map(_ -> DoubleType)
+          yield mergedMoments(n, avg, m2, add).map(_ -> DoubleType)
       case other => Left(s"aggregate ${other.prettyName} is not native yet")
     }
   }
@@ -785,16 +812,17 @@ private object AggregateConversion {
     val groupJson = groups.collect { case Right(j) => j }
     val calls = scala.collection.mutable.ArrayBuffer.empty[String]
     // Each call's column in the aggregate's output (the groups come first).
-    def callArgs(func: String, arg: String, args: Seq[String]): String = {
-      calls += callJson(func, arg, args)
+    def add(json: String): String = {
+      calls += json
       column(groupJson.size + calls.size - 1)
     }
-    def call(func: String, arg: String): String = callArgs(func, arg, Nil)
+    def call(func: String, arg: String): String = add(callJson(func, arg))
     val buffers = scala.collection.mutable.ArrayBuffer.empty[(String, DataType)]
     for (ae <- exprs) {
       // FILTER (WHERE f): every function here skips nulls, so each argument is null where f is
       // not true. Spark evaluates the arguments only where f is true, as the CASE does.
-      val filter = ae.filter.map(f => expr(f, input))
+      // (Spark tests a FILTER's conjuncts as a filter's: PlanJson.filterCondition.)
+      val filter = ae.filter.map(f => filterCondition(f, input))
       filter.collect { case Left(reason) => return Left(reason) }
       def kept(json: String, dt: DataType): Either[String, String] = filter match {
         case Some(Right(f)) => typeName(dt).map(t => caseWhen(f, json, literal(t, "null"), t))
@@ -807,7 +835,7 @@ private object AggregateConversion {
           else typeName(to).flatMap(t => kept(castJson(json, t), to))
         }
       val converted: Either[String, Unit] = if (ae.mode == PartialMerge) {
-        mergeBuffers(ae, input, callArgs).map(merged => buffers ++= merged)
+        mergeBuffers(ae, input, add).map(merged => buffers ++= merged)
       } else ae.aggregateFunction match {
         case Count(Seq(arg)) =>
           argument(arg, arg.dataType).map(a => buffers += call("count", a) -> LongType)
@@ -858,6 +886,16 @@ private object AggregateConversion {
           val child = m.children.head
           val func = if (m.isInstanceOf[Min]) "min" else "max"
           argument(child, child.dataType).map(c => buffers += call(func, c) -> child.dataType)
+        case FirstOrLast(func, child, ignoreNulls) =>
+          // With FILTER the function reads only the rows that pass (a null elsewhere would be a
+          // first value), and its argument is evaluated only there.
+          val rows = filter.collect { case Right(f) => f }
+          for (x <- argument(child, child.dataType); one <- kept(literal("int", "1"), IntegerType)) yield {
+            buffers += add(callJson(func, x, ignoreNulls = ignoreNulls, filter = rows)) -> child.dataType
+            // valueSet: whether it read a row (a non-null value, with ignoreNulls).
+            val read = call("count", if (ignoreNulls) x else one)
+            buffers += binaryJson("gt", "boolean", read, literal("bigint", "0")) -> BooleanType
+          }
         case m: CentralMomentAgg if secondMoment(m) =>
           argument(m.children.head, DoubleType).map { x =>
             buffers ++= Seq("n", "avg", "m2").map(part => call(s"moment_$part", x) -> DoubleType)
@@ -876,8 +914,22 @@ private object AggregateConversion {
       return Left(s"unexpected partial aggregation layout ${expected.map(_.simpleString).mkString(", ")} " +
         s"(native would give ${produced.map(_.simpleString).mkString(", ")})")
     }
+    // Spark's generated aggregation computes the common subexpressions of all its functions'
+    // update expressions on every row first, before FILTERs and the guards around arguments:
+    // where one can fail, a projection under the aggregate computes it too.
+    val updates = exprs.filter(_.mode == Partial).map(_.aggregateFunction).flatMap {
+      case d: DeclarativeAggregate => d.updateExpressions
+      case _ => Nil
+    }
+    val eager = eagerSubexpressions(updates).filter(_.references.subsetOf(AttributeSet(input)))
+      .map(e => expr(e, input))
+    eager.collectFirst { case Left(r) => return Left(r) }
+    val source = if (eager.isEmpty) child.root else {
+      val all = input.indices.map(column) ++ eager.collect { case Right(json) => json }
+      s"""{"op":"project","exprs":${all.mkString("[", ",", "]")},"input":${child.root}}"""
+    }
     val aggregate = s"""{"op":"hash_aggregate","groups":${groupJson.mkString("[", ",", "]")},""" +
-      s""""aggregates":${calls.mkString("[", ",", "]")},"input":${child.root}}"""
+      s""""aggregates":${calls.mkString("[", ",", "]")},"input":$source}"""
     val layout = (groupJson.indices.map(column) ++ buffers.map(_._1)).mkString("[", ",", "]")
     val buffered = s"""{"op":"project","exprs":$layout,"input":$aggregate}"""
     // The stage's result expressions over its groups and buffers (normally just those).

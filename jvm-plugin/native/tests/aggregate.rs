@@ -1,6 +1,8 @@
-//! Spark's central moments (`stddev`, `variance`) through native plans: a partial stage of
-//! `moment_*` calls over values, whose buffers a final stage merges with `merge_moment_*`,
-//! against Spark's formulas applied row by row here; and bad calls as plan errors.
+//! The native `hash_aggregate`'s Spark functions through native plans: central moments
+//! (`stddev`, `variance`: a partial stage of `moment_*` calls over values, whose buffers a final
+//! stage merges with `merge_moment_*`, against Spark's formulas applied row by row here),
+//! `first` and `last` with and without `ignore_nulls`, per-call filters; bad calls as plan
+//! errors.
 
 use std::sync::Arc;
 
@@ -231,4 +233,92 @@ fn bad_moment_calls_are_plan_errors() {
     assert!(error(call("moment_m2", col(1), &[col(1)])).contains("takes 1 arguments, not 2"));
     assert!(error(call("sum", col(1), &[col(1)])).contains("takes 1 arguments, not 2"));
     assert!(error(call("moment_avg", col(0), &[])).contains("takes doubles, not Int32"));
+}
+
+#[test]
+fn first_and_last_in_row_order_with_filters() -> Result<(), NativeError> {
+    // Group 0: null, 1, 2, null; group 1: 5, null, 7.
+    let rows = [
+        (0, None),
+        (1, Some(5.0)),
+        (0, Some(1.0)),
+        (1, None),
+        (0, Some(2.0)),
+        (1, Some(7.0)),
+        (0, None),
+    ];
+    let input_fields = json!([{"name": "g", "type": "int", "nullable": false}, double("x")]);
+    let input = json!({"op": "input", "schema": input_fields, "slot": 0});
+    let first_kept = json!({"kind": "binary", "op": "gt", "type": "boolean", "left": col(1),
+        "right": {"kind": "literal", "type": "double", "value": 1.5}});
+    let aggregates = vec![
+        call("first", col(1), &[]),
+        json!({"func": "first", "arg": col(1), "ignore_nulls": true}),
+        call("last", col(1), &[]),
+        json!({"func": "last", "arg": col(1), "ignore_nulls": true}),
+        json!({"func": "first", "arg": col(1), "filter": first_kept}),
+    ];
+    let output = json!([{"name": "g", "type": "int", "nullable": false}, double("a"), double("b"), double("c"),
+        double("d"), double("e")]);
+    let message = json!({"version": 1, "output": output, "settings": {"device": "cpu"},
+        "root": partial_root(aggregates, input)});
+    let sources: Vec<Box<dyn BatchSource>> = vec![Box::new(Batches(vec![
+        values(&rows[..3]),
+        values(&rows[3..]),
+    ]))];
+    let mut plan = NativePlan::create_with_inputs(message.to_string().as_bytes(), sources)?;
+    let mut got = Vec::new();
+    while let Some(batch) = plan.next_batch()? {
+        for r in 0..batch.num_rows() {
+            let g = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int32Array>()
+                .unwrap()
+                .value(r);
+            let parts: Vec<Option<f64>> = (1..6)
+                .map(|c| {
+                    let column = batch
+                        .column(c)
+                        .as_any()
+                        .downcast_ref::<Float64Array>()
+                        .unwrap();
+                    column.is_valid(r).then(|| column.value(r))
+                })
+                .collect();
+            got.push((g, parts));
+        }
+    }
+    got.sort_by_key(|(g, _)| *g);
+    assert_eq!(
+        got,
+        vec![
+            (0, vec![None, Some(1.0), None, Some(2.0), Some(2.0)]),
+            (
+                1,
+                vec![Some(5.0), Some(5.0), Some(7.0), Some(7.0), Some(5.0)]
+            ),
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn bad_flags_and_filters_are_plan_errors() {
+    let input_fields = json!([{"name": "g", "type": "int", "nullable": false}, double("x")]);
+    let input = json!({"op": "input", "schema": input_fields, "slot": 0});
+    let output = json!([{"name": "g", "type": "int", "nullable": false}, double("a")]);
+    let error = |aggregate: Value| match run(
+        output.clone(),
+        partial_root(vec![aggregate], input.clone()),
+        vec![],
+    ) {
+        Err(NativeError::Plan(m)) => m,
+        Err(other) => panic!("expected a plan error, got {other}"),
+        Ok(_) => panic!("expected a plan error"),
+    };
+    let message = error(json!({"func": "sum", "arg": col(1), "ignore_nulls": true}));
+    assert!(message.contains("does not take ignore_nulls"), "{message}");
+    let message = error(json!({"func": "sum", "arg": col(1), "filter": col(1)}));
+    assert!(message.contains("boolean"), "{message}");
 }
