@@ -282,7 +282,8 @@ def test_filter_conditions_and_eager_arguments_as_sparks(spark, table):
                        "FROM t", "CAST_INVALID_INPUT", conf=conf)
 
 
-MOMENTS = "stddev(i), stddev_pop(x), variance(p), var_pop(l), var_samp(f), std(t), stddev_samp(q)"
+MOMENTS = ("stddev(i), stddev_pop(x), variance(p), var_pop(l), var_samp(f), std(t), stddev_samp(q), skewness(i), "
+           "kurtosis(sm), skewness(x), kurtosis(f)")
 
 
 @pytest.mark.parametrize("group_by", ["", "b", "i % 7", "s"])
@@ -296,7 +297,8 @@ def test_stddev_and_variance(spark, table, group_by, ansi):
 
 
 def test_stddev_and_variance_of_single_values_and_no_values(spark, table):
-    # A group of one value: null, or NaN with spark.sql.legacy.statisticalAggregate.
+    # A group of one value: null, or NaN with spark.sql.legacy.statisticalAggregate (skewness and
+    # kurtosis of equal values too).
     for legacy in ("false", "true"):
         compare(spark, f"SELECT id % 1000, {MOMENTS} FROM t WHERE id < 1500 GROUP BY id % 1000",
                 conf={"spark.sql.legacy.statisticalAggregate": legacy})
@@ -310,7 +312,7 @@ def test_stddev_and_variance_with_filter_and_distinct(spark, table):
     compare(spark, "SELECT b, stddev(i) FILTER (WHERE i > 0), variance(DISTINCT t), var_pop(x) FILTER (WHERE x < 1e9) "
                    "FROM t GROUP BY b")
     assert _final_is_native(spark), fallback_reasons(spark)
-    compare(spark, "SELECT b, count(DISTINCT i), stddev(l), var_pop(i) FROM t GROUP BY b")
+    compare(spark, "SELECT b, count(DISTINCT i), stddev(l), var_pop(i), skewness(i), kurtosis(l) FROM t GROUP BY b")
     assert _merge_is_native(spark) and _final_is_native(spark), native_subtrees(spark)
 
 
@@ -323,17 +325,23 @@ def moments(spark, data_dir):
     return path
 
 
-def test_stddev_and_variance_are_sparks_bit_for_bit(spark, moments):
-    # One file, one shuffle partition: the rows come in the same order on both sides, and the
-    # native updates and merges are Spark's operations, in Spark's order.
-    sql = "SELECT g, stddev(v), var_pop(v), variance(k), stddev_pop(v - 1e8D) FROM moments GROUP BY g"
+@pytest.mark.parametrize("split", [False, True])
+def test_central_moments_are_sparks_bit_for_bit(spark, moments, split):
+    # One shuffle partition: the rows come in the same order on both sides, and the native
+    # updates and merges are Spark's operations, in Spark's order. Over the file, the partial
+    # stage is native (one task); split three ways (Spark's round-robin exchange, whose order is
+    # fixed), Spark's three partial stages' buffers are merged natively in the tasks' order.
+    table = spark.read.parquet(moments)
+    (table.repartition(3) if split else table).createOrReplaceTempView("moments_split")
+    sql = ("SELECT g, stddev(v), var_pop(v), variance(k), stddev_pop(v - 1e8D), skewness(v), kurtosis(v), "
+           "skewness(k), kurtosis(k * k) FROM moments_split GROUP BY g")
     expected, got, _ = run_both(spark, sql, conf={"spark.sql.shuffle.partitions": "1"})
     assert sorted(map(tuple, got)) == sorted(map(tuple, expected))
-    assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+    assert _final_is_native(spark) and (split or _partial_is_native(spark)), fallback_reasons(spark)
 
 
 def test_unsupported_aggregates_stay_on_spark_with_reasons(spark, table):
-    compare(spark, "SELECT b, kurtosis(i) FROM t GROUP BY b")
+    compare(spark, "SELECT b, corr(i, l) FROM t GROUP BY b")
     compare(spark, "SELECT b, sum(i) FROM t GROUP BY b",
             conf={"spark.cinder.aggregate.enabled": "false", "spark.sql.ansi.enabled": "false"})
     assert any("spark.cinder.aggregate.enabled is false" in r for r in fallback_reasons(spark))

@@ -597,8 +597,8 @@ pub struct AggregateCall {
     pub func: AggregateFunc,
     /// Its argument.
     pub arg: Expr,
-    /// Its further arguments: the `avg` and `m2` buffers of the `merge_moment_*` functions,
-    /// whose `arg` is `n`; none for the others.
+    /// Its further arguments: the `avg`, `m2` and (for skewness and kurtosis) `m3` and `m4`
+    /// buffers of the `merge_moment_*` functions, whose `arg` is `n`; none for the others.
     #[serde(default)]
     pub args: Vec<Expr>,
     /// Whether `first` and `last` skip nulls (Spark's `ignoreNulls`); false for the others.
@@ -629,13 +629,21 @@ pub enum AggregateFunc {
     MomentAvg,
     /// The same buffer's sum of squared differences from the mean `m2`.
     MomentM2,
-    /// Spark's central-moment buffers `n` (`arg`), `avg`, `m2` (`args`) merged in the order of
-    /// the rows: the merged `n`.
+    /// The same buffer's `m3` (cubed differences; skewness).
+    MomentM3,
+    /// The same buffer's `m4` (differences to the fourth power; kurtosis).
+    MomentM4,
+    /// Spark's central-moment buffers `n` (`arg`), `avg`, `m2`[, `m3`[, `m4`]] (`args`) merged in
+    /// the order of the rows: the merged `n`.
     MergeMomentN,
     /// The merged buffers' `avg`.
     MergeMomentAvg,
     /// The merged buffers' `m2`.
     MergeMomentM2,
+    /// The merged buffers' `m3`.
+    MergeMomentM3,
+    /// The merged buffers' `m4`.
+    MergeMomentM4,
     /// The first row's value, in the order of the rows (the first non-null one with
     /// `ignore_nulls`); null for no rows.
     First,

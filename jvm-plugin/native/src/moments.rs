@@ -1,12 +1,15 @@
 // Licensed under the Apache License, Version 2.0.
 
-//! Spark's central moments (`CentralMomentAgg`, behind `stddev`, `stddev_pop`, `variance` and
-//! `var_pop`) as DataFusion aggregates: its aggregation buffer `[n, avg, m2]`, updated by one
-//! value and merged with another buffer with Spark's formulas, each operation in Spark's order,
-//! so that the doubles are Spark's bit for bit where the rows come in the same order.
+//! Spark's central moments (`CentralMomentAgg`, behind `stddev`, `stddev_pop`, `variance`,
+//! `var_pop`, `skewness` and `kurtosis`) as DataFusion aggregates: its aggregation buffer
+//! `[n, avg, m2, m3, m4]` (the first 3, 4 or 5 of them, by the function's moment order),
+//! updated by one value and merged with another buffer with Spark's formulas, each operation in
+//! Spark's order, so that the doubles are Spark's bit for bit where the rows come in the same
+//! order.
 //!
-//! One function gives one part of the buffer ([`MomentPart`]); Spark's partial stage is three of
-//! them over the values, its merge and final stages three over the buffers ([`MomentInput`]).
+//! One function gives one part of the buffer ([`MomentPart`]); Spark's partial stage is one per
+//! part over the values, its merge and final stages one per part over the buffers
+//! ([`MomentInput`]).
 
 use std::mem::size_of;
 use std::sync::Arc;
@@ -21,7 +24,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-/// Which part of Spark's buffer `[n, avg, m2]` a [`SparkMoments`] aggregate gives.
+/// Which part of Spark's buffer `[n, avg, m2, m3, m4]` a [`SparkMoments`] aggregate gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MomentPart {
     /// The count of values, as a double.
@@ -30,6 +33,10 @@ pub enum MomentPart {
     Avg,
     /// The running sum of squared differences from the mean.
     M2,
+    /// The same of cubed differences.
+    M3,
+    /// The same of differences to the fourth power.
+    M4,
 }
 
 /// What a [`SparkMoments`] aggregate reads.
@@ -37,8 +44,9 @@ pub enum MomentPart {
 pub enum MomentInput {
     /// Doubles, nulls skipped (Spark's update).
     Values,
-    /// Buffers as three doubles `n, avg, m2` (Spark's merge).
-    Buffers,
+    /// Buffers as 3, 4 or 5 doubles `n, avg, m2[, m3[, m4]]` (Spark's merge; the moments a
+    /// buffer lacks are 0, as Spark's merge takes them).
+    Buffers(usize),
 }
 
 /// One part of Spark's central-moment buffer over values or buffers, in the order the rows come.
@@ -50,42 +58,68 @@ pub struct SparkMoments {
 }
 
 impl SparkMoments {
-    /// The aggregate of `part` over `input`.
-    pub fn udaf(part: MomentPart, input: MomentInput) -> Arc<AggregateUDF> {
+    /// The aggregate of `part` over `input`, or why there is none (buffers have 3 to 5
+    /// columns, `part` among them).
+    pub fn udaf(
+        part: MomentPart,
+        input: MomentInput,
+    ) -> std::result::Result<Arc<AggregateUDF>, String> {
         let arity = match input {
             MomentInput::Values => 1,
-            MomentInput::Buffers => 3,
+            MomentInput::Buffers(columns) => {
+                if !(3..=5).contains(&columns) || columns <= part as usize {
+                    return Err(format!("{part:?} of buffers of {columns} columns"));
+                }
+                columns
+            }
         };
-        Arc::new(AggregateUDF::new_from_impl(Self {
+        Ok(Arc::new(AggregateUDF::new_from_impl(Self {
             part,
             input,
             signature: Signature::exact(vec![DataType::Float64; arity], Volatility::Immutable),
-        }))
+        })))
     }
 }
 
-/// Spark's buffer `[n, avg, m2]`; its initial value is zeros.
-type Moments = [f64; 3];
+/// Spark's buffer `[n, avg, m2, m3, m4]`; its initial value is zeros.
+type Moments = [f64; 5];
 
-/// `CentralMomentAgg.updateExpressions` for a non-null value `x`.
+/// `CentralMomentAgg.updateExpressions` for a non-null value `x`: all four moments (Spark
+/// computes m3 and m4 only for skewness and kurtosis, from the same lower ones).
 fn update(m: &mut Moments, x: f64) {
-    let new_n = m[0] + 1.0;
-    let delta = x - m[1];
+    let [n, avg, m2, m3, m4] = *m;
+    let new_n = n + 1.0;
+    let delta = x - avg;
     let delta_n = delta / new_n;
-    m[1] += delta_n;
-    m[2] += delta * (delta - delta_n);
-    m[0] = new_n;
+    let new_avg = avg + delta_n;
+    let new_m2 = m2 + delta * (delta - delta_n);
+    let delta2 = delta * delta;
+    let delta_n2 = delta_n * delta_n;
+    let new_m3 = m3 - 3.0 * delta_n * new_m2 + delta * (delta2 - delta_n2);
+    let new_m4 = m4 - 4.0 * delta_n * new_m3 - 6.0 * delta_n2 * new_m2
+        + delta * (delta * delta2 - delta_n * delta_n2);
+    *m = [new_n, new_avg, new_m2, new_m3, new_m4];
 }
 
-/// `CentralMomentAgg.mergeExpressions`: buffer `m` (left) merged with `[n2, avg2, m2_2]` (right).
-fn merge(m: &mut Moments, n2: f64, avg2: f64, m2_2: f64) {
-    let n1 = m[0];
+/// `CentralMomentAgg.mergeExpressions`: buffer `m` (left) merged with `r` (right).
+fn merge(m: &mut Moments, r: &Moments) {
+    let [n1, avg1, m2_1, m3_1, m4_1] = *m;
+    let [n2, avg2, m2_2, m3_2, m4_2] = *r;
     let new_n = n1 + n2;
-    let delta = avg2 - m[1];
+    let delta = avg2 - avg1;
     let delta_n = if new_n == 0.0 { 0.0 } else { delta / new_n };
-    m[1] += delta_n * n2;
-    m[2] = m[2] + m2_2 + delta * delta_n * n1 * n2;
-    m[0] = new_n;
+    let new_avg = avg1 + delta_n * n2;
+    let new_m2 = m2_1 + m2_2 + delta * delta_n * n1 * n2;
+    let new_m3 = m3_1
+        + m3_2
+        + delta_n * delta_n * delta * n1 * n2 * (n1 - n2)
+        + 3.0 * delta_n * (n1 * m2_2 - n2 * m2_1);
+    let new_m4 = m4_1
+        + m4_2
+        + delta_n * delta_n * delta_n * delta * n1 * n2 * (n1 * n1 - n1 * n2 + n2 * n2)
+        + 6.0 * delta_n * delta_n * (n1 * n1 * m2_2 + n2 * n2 * m2_1)
+        + 4.0 * delta_n * (n1 * m3_2 - n2 * m3_1);
+    *m = [new_n, new_avg, new_m2, new_m3, new_m4];
 }
 
 /// Whether row `i` passes DataFusion's optional aggregate filter.
@@ -93,7 +127,8 @@ fn selected(filter: Option<&BooleanArray>, i: usize) -> bool {
     filter.is_none_or(|f| f.is_valid(i) && f.value(i))
 }
 
-/// Folds the rows of `values` (one column of values, or the three of buffers) into `target(row)`.
+/// Folds the rows of `values` (one column of values, or the columns of buffers) into
+/// `target(row)`.
 fn fold(
     input: MomentInput,
     values: &[ArrayRef],
@@ -113,34 +148,36 @@ fn fold(
                 }
             }
         }
-        MomentInput::Buffers => merge_buffers(values, filter, target, moments)?,
+        MomentInput::Buffers(_) => merge_buffers(values, filter, target, moments)?,
     }
     Ok(())
 }
 
-/// Merges the buffers in columns `n, avg, m2` (rows with a null part are no buffer).
+/// Merges the buffers in columns `n, avg, m2[, m3[, m4]]` (rows with a null part are no
+/// buffer).
 fn merge_buffers(
     values: &[ArrayRef],
     filter: Option<&BooleanArray>,
     mut target: impl FnMut(usize) -> usize,
     moments: &mut [Moments],
 ) -> Result<()> {
-    let [n, avg, m2] = values else {
-        return internal_err!("spark moment buffers are three columns");
-    };
-    let (n, avg, m2) = (
-        as_float64_array(n)?,
-        as_float64_array(avg)?,
-        as_float64_array(m2)?,
-    );
-    for i in 0..n.len() {
-        if n.is_valid(i) && avg.is_valid(i) && m2.is_valid(i) && selected(filter, i) {
-            merge(
-                &mut moments[target(i)],
-                n.value(i),
-                avg.value(i),
-                m2.value(i),
-            );
+    if !(3..=5).contains(&values.len()) {
+        return internal_err!(
+            "spark moment buffers are 3 to 5 columns, not {}",
+            values.len()
+        );
+    }
+    let columns = values
+        .iter()
+        .map(|v| as_float64_array(v))
+        .collect::<Result<Vec<_>>>()?;
+    for i in 0..columns[0].len() {
+        if columns.iter().all(|c| c.is_valid(i)) && selected(filter, i) {
+            let mut right = [0.0; 5];
+            for (part, column) in right.iter_mut().zip(&columns) {
+                *part = column.value(i);
+            }
+            merge(&mut moments[target(i)], &right);
         }
     }
     Ok(())
@@ -152,9 +189,13 @@ impl AggregateUDFImpl for SparkMoments {
             (MomentInput::Values, MomentPart::N) => "spark_moment_n",
             (MomentInput::Values, MomentPart::Avg) => "spark_moment_avg",
             (MomentInput::Values, MomentPart::M2) => "spark_moment_m2",
-            (MomentInput::Buffers, MomentPart::N) => "spark_merge_moment_n",
-            (MomentInput::Buffers, MomentPart::Avg) => "spark_merge_moment_avg",
-            (MomentInput::Buffers, MomentPart::M2) => "spark_merge_moment_m2",
+            (MomentInput::Values, MomentPart::M3) => "spark_moment_m3",
+            (MomentInput::Values, MomentPart::M4) => "spark_moment_m4",
+            (MomentInput::Buffers(_), MomentPart::N) => "spark_merge_moment_n",
+            (MomentInput::Buffers(_), MomentPart::Avg) => "spark_merge_moment_avg",
+            (MomentInput::Buffers(_), MomentPart::M2) => "spark_merge_moment_m2",
+            (MomentInput::Buffers(_), MomentPart::M3) => "spark_merge_moment_m3",
+            (MomentInput::Buffers(_), MomentPart::M4) => "spark_merge_moment_m4",
         }
     }
 
@@ -171,7 +212,7 @@ impl AggregateUDFImpl for SparkMoments {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(["n", "avg", "m2"]
+        Ok(["n", "avg", "m2", "m3", "m4"]
             .iter()
             .map(|part| {
                 Arc::new(Field::new(
@@ -187,7 +228,7 @@ impl AggregateUDFImpl for SparkMoments {
         Ok(Box::new(MomentsAccumulator {
             part: self.part,
             input: self.input,
-            moments: [0.0; 3],
+            moments: [0.0; 5],
         }))
     }
 
@@ -204,14 +245,6 @@ impl AggregateUDFImpl for SparkMoments {
             input: self.input,
             moments: Vec::new(),
         }))
-    }
-}
-
-fn part_of(m: &Moments, part: MomentPart) -> f64 {
-    match part {
-        MomentPart::N => m[0],
-        MomentPart::Avg => m[1],
-        MomentPart::M2 => m[2],
     }
 }
 
@@ -247,10 +280,7 @@ impl Accumulator for MomentsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(Some(part_of(
-            &self.moments,
-            self.part,
-        ))))
+        Ok(ScalarValue::Float64(Some(self.moments[self.part as usize])))
     }
 
     fn size(&self) -> usize {
@@ -258,9 +288,9 @@ impl Accumulator for MomentsAccumulator {
     }
 }
 
-/// Buffers as the three columns `n, avg, m2`.
+/// Buffers as the five columns `n, avg, m2, m3, m4`.
 fn columns(moments: &[Moments]) -> Vec<ArrayRef> {
-    (0..3)
+    (0..5)
         .map(|k| Arc::new(Float64Array::from_iter_values(moments.iter().map(|m| m[k]))) as ArrayRef)
         .collect()
 }
@@ -281,7 +311,7 @@ impl GroupsAccumulator for MomentsGroupsAccumulator {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.moments.resize(total_num_groups, [0.0; 3]);
+        self.moments.resize(total_num_groups, [0.0; 5]);
         fold(
             self.input,
             values,
@@ -297,15 +327,15 @@ impl GroupsAccumulator for MomentsGroupsAccumulator {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.moments.resize(total_num_groups, [0.0; 3]);
+        self.moments.resize(total_num_groups, [0.0; 5]);
         merge_buffers(values, None, |i| group_indices[i], &mut self.moments)
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let part = self.part;
+        let part = self.part as usize;
         let moments = emit_to.take_needed(&mut self.moments);
         Ok(Arc::new(Float64Array::from_iter_values(
-            moments.iter().map(|m| part_of(m, part)),
+            moments.iter().map(|m| m[part]),
         )))
     }
 
@@ -320,7 +350,7 @@ impl GroupsAccumulator for MomentsGroupsAccumulator {
     ) -> Result<Vec<ArrayRef>> {
         // Each row's own buffer (zeros where it has no value).
         let rows = values.first().map_or(0, |v| v.len());
-        let mut moments = vec![[0.0; 3]; rows];
+        let mut moments = vec![[0.0; 5]; rows];
         fold(self.input, values, opt_filter, |i| i, &mut moments)?;
         Ok(columns(&moments))
     }
@@ -336,7 +366,7 @@ mod tests {
 
     /// The values' buffer, one update at a time.
     fn updated(values: &[f64]) -> Moments {
-        let mut m = [0.0; 3];
+        let mut m = [0.0; 5];
         values.iter().for_each(|&x| update(&mut m, x));
         m
     }
@@ -344,11 +374,23 @@ mod tests {
     #[test]
     fn updates_follow_sparks_formulas() {
         let m = updated(&[1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(m, [4.0, 2.5, 5.0]);
+        assert_eq!(m[..3], [4.0, 2.5, 5.0]);
+        // Symmetric values: m3 is 0; m4 = sum of (x - 2.5)^4 = 2 * (1.5^4 + 0.5^4).
+        assert_eq!(m[3], 0.0);
+        assert_eq!(m[4], 10.25);
         // Spark's `SELECT var_samp(col) FROM VALUES (1), (2), (3)` is 1.0, var_pop 2/3.
         let m = updated(&[1.0, 2.0, 3.0]);
         assert_eq!(m[2] / (m[0] - 1.0), 1.0);
         assert_eq!(m[2] / m[0], 0.6666666666666666);
+        // Spark's documented skewness of (-10), (-20), (100), (1000) is 1.1135657469022013, its
+        // kurtosis -0.7014368047529618 (CentralMomentAgg's examples; their last bits depend on
+        // how Spark's tests split the rows between tasks: test_aggregate.py compares bit for
+        // bit with Spark over one task).
+        let m = updated(&[-10.0, -20.0, 100.0, 1000.0]);
+        let skewness = m[0].sqrt() * m[3] / (m[2] * m[2] * m[2]).sqrt();
+        let kurtosis = m[0] * m[4] / (m[2] * m[2]) - 3.0;
+        assert!((skewness - 1.1135657469022013).abs() < 1e-14, "{skewness}");
+        assert!((kurtosis - -0.7014368047529618).abs() < 1e-14, "{kurtosis}");
         // A NaN or an infinity makes the mean and m2 NaN, as in Spark.
         assert!(updated(&[1.0, f64::NAN, 2.0])[2].is_nan());
         assert!(updated(&[1.0, f64::INFINITY])[2].is_nan());
@@ -357,20 +399,22 @@ mod tests {
     #[test]
     fn merging_follows_sparks_formulas() {
         let (a, b) = (updated(&[1.0, 2.0, 3.0]), updated(&[10.0, 20.0]));
-        let mut m = [0.0; 3];
-        merge(&mut m, a[0], a[1], a[2]);
+        let mut m = [0.0; 5];
+        merge(&mut m, &a);
         assert_eq!(m, a, "merging into the initial buffer keeps a buffer");
-        merge(&mut m, b[0], b[1], b[2]);
+        merge(&mut m, &b);
         let whole = updated(&[1.0, 2.0, 3.0, 10.0, 20.0]);
         assert_eq!(m[0], 5.0);
-        assert!(
-            (m[1] - whole[1]).abs() < 1e-12 && (m[2] - whole[2]).abs() < 1e-9,
-            "{m:?} {whole:?}"
-        );
+        for k in 1..5 {
+            assert!(
+                (m[k] - whole[k]).abs() <= 1e-9 * whole[k].abs().max(1.0),
+                "{m:?} {whole:?}"
+            );
+        }
         // Two empty buffers stay empty (no division by a zero count).
-        let mut empty = [0.0; 3];
-        merge(&mut empty, 0.0, 0.0, 0.0);
-        assert_eq!(empty, [0.0; 3]);
+        let mut empty = [0.0; 5];
+        merge(&mut empty, &[0.0; 5]);
+        assert_eq!(empty, [0.0; 5]);
     }
 
     #[test]
@@ -391,13 +435,13 @@ mod tests {
         let state = acc.state(EmitTo::All)?;
         let n = as_float64_array(&state[0])?;
         assert_eq!(n.values().to_vec(), vec![2.0, 2.0]);
-        // Merging the state into a buffer accumulator gives the same parts.
+        // Merging the state (as Spark's 3-column buffers of stddev) gives the same parts.
         let mut merged = MomentsGroupsAccumulator {
             part: MomentPart::M2,
-            input: MomentInput::Buffers,
+            input: MomentInput::Buffers(3),
             moments: Vec::new(),
         };
-        merged.update_batch(&state, &[1, 0], None, 2)?;
+        merged.update_batch(&state[..3], &[1, 0], None, 2)?;
         let m2 = merged.evaluate(EmitTo::All)?;
         let m2 = as_float64_array(&m2)?;
         assert_eq!(
@@ -411,10 +455,13 @@ mod tests {
     fn wrong_arity_is_an_error_not_a_panic() {
         let mut acc = MomentsAccumulator {
             part: MomentPart::Avg,
-            input: MomentInput::Buffers,
-            moments: [0.0; 3],
+            input: MomentInput::Buffers(3),
+            moments: [0.0; 5],
         };
         let one: ArrayRef = Arc::new(Float64Array::from(vec![1.0]));
         assert!(acc.update_batch(&[one]).is_err());
+        assert!(SparkMoments::udaf(MomentPart::M3, MomentInput::Buffers(3)).is_err());
+        assert!(SparkMoments::udaf(MomentPart::M2, MomentInput::Buffers(6)).is_err());
+        assert!(SparkMoments::udaf(MomentPart::M4, MomentInput::Buffers(5)).is_ok());
     }
 }

@@ -33,7 +33,7 @@ use datafusion::functions_aggregate::count::count_udaf;
 use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_udaf};
 use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
 use datafusion::functions_aggregate::sum::sum_udaf;
-use datafusion::logical_expr::{ColumnarValue, Operator};
+use datafusion::logical_expr::{AggregateUDF, ColumnarValue, Operator};
 use datafusion::physical_expr::aggregate::AggregateExprBuilder;
 use datafusion::physical_expr::expressions::{
     BinaryExpr, CaseExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, LikeExpr,
@@ -601,6 +601,20 @@ fn build_join(
     }
 }
 
+/// The [`SparkMoments`] aggregate of moment function `func` over `input`.
+fn moments(func: AggregateFunc, input: MomentInput) -> Result<Arc<AggregateUDF>> {
+    let part = match func {
+        AggregateFunc::MomentN | AggregateFunc::MergeMomentN => MomentPart::N,
+        AggregateFunc::MomentAvg | AggregateFunc::MergeMomentAvg => MomentPart::Avg,
+        AggregateFunc::MomentM2 | AggregateFunc::MergeMomentM2 => MomentPart::M2,
+        AggregateFunc::MomentM3 | AggregateFunc::MergeMomentM3 => MomentPart::M3,
+        AggregateFunc::MomentM4 | AggregateFunc::MergeMomentM4 => MomentPart::M4,
+        other => return Err(NativeError::plan(format!("{other:?} is not a moment"))),
+    };
+    SparkMoments::udaf(part, input)
+        .map_err(|why| NativeError::plan(format!("aggregate {func:?}: {why}")))
+}
+
 fn build_aggregate(
     groups: &[Expr],
     calls: &[AggregateCall],
@@ -635,23 +649,19 @@ fn build_aggregate(
                 AggregateFunc::Sum => (sum_udaf(), 1),
                 AggregateFunc::Min => (min_udaf(), 1),
                 AggregateFunc::Max => (max_udaf(), 1),
-                AggregateFunc::MomentN => {
-                    (SparkMoments::udaf(MomentPart::N, MomentInput::Values), 1)
-                }
-                AggregateFunc::MomentAvg => {
-                    (SparkMoments::udaf(MomentPart::Avg, MomentInput::Values), 1)
-                }
-                AggregateFunc::MomentM2 => {
-                    (SparkMoments::udaf(MomentPart::M2, MomentInput::Values), 1)
-                }
-                AggregateFunc::MergeMomentN => {
-                    (SparkMoments::udaf(MomentPart::N, MomentInput::Buffers), 3)
-                }
-                AggregateFunc::MergeMomentAvg => {
-                    (SparkMoments::udaf(MomentPart::Avg, MomentInput::Buffers), 3)
-                }
-                AggregateFunc::MergeMomentM2 => {
-                    (SparkMoments::udaf(MomentPart::M2, MomentInput::Buffers), 3)
+                AggregateFunc::MomentN
+                | AggregateFunc::MomentAvg
+                | AggregateFunc::MomentM2
+                | AggregateFunc::MomentM3
+                | AggregateFunc::MomentM4 => (moments(call.func, MomentInput::Values)?, 1),
+                AggregateFunc::MergeMomentN
+                | AggregateFunc::MergeMomentAvg
+                | AggregateFunc::MergeMomentM2
+                | AggregateFunc::MergeMomentM3
+                | AggregateFunc::MergeMomentM4 => {
+                    // Spark's buffers of moment order 2, 3 or 4: n and 2 to 4 more columns.
+                    let columns = 1 + call.args.len();
+                    (moments(call.func, MomentInput::Buffers(columns))?, columns)
                 }
                 AggregateFunc::First => (first_value_udaf(), 1),
                 AggregateFunc::Last => (last_value_udaf(), 1),

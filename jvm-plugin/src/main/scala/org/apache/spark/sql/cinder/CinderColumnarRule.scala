@@ -5,8 +5,9 @@ import scala.collection.mutable
 import org.apache.spark.internal.Logging
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
-import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, Average, CentralMomentAgg, Count,
-  DeclarativeAggregate, Final, First, Last, Max, Min, Partial, PartialMerge, StddevPop, StddevSamp, Sum, VariancePop, VarianceSamp}
+import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, Average, Count, DeclarativeAggregate,
+  Final, First, Kurtosis, Last, Max, Min, Partial, PartialMerge, Skewness, StddevPop, StddevSamp, Sum, VariancePop,
+  VarianceSamp}
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
   InputFileBlockStart, InputFileName, SortOrder}
 import org.apache.spark.sql.execution.ExecSubqueryExpression
@@ -626,17 +627,17 @@ private object AggregateConversion {
         case FirstOrLast(func, _, _) =>
           // The first (last) buffer that read a row, in the order they come, as Spark merges.
           for (value <- buffer(ae, 0); set <- buffer(ae, 1)) yield add(callJson(func, value, filter = Some(set)))
-        case m: CentralMomentAgg if secondMoment(m) =>
+        case m @ CentralMoments(parts) =>
           // The merged buffer, then Spark's own evaluateExpression over it.
-          for (n <- buffer(ae, 0); avg <- buffer(ae, 1); m2 <- buffer(ae, 2);
+          for (buffers <- seq(parts.indices.map(buffer(ae, _)));
                result <- {
                  val first = groupJson.size + calls.size
-                 mergedMoments(n, avg, m2, add)
+                 mergedMoments(parts, buffers, add)
                  // The aggregate's output columns, the merged buffer named as evaluateExpression does.
                  val columns = Array.fill[Attribute](groupJson.size + calls.size)(
                    AttributeReference("unused", NullType)())
                  m.aggBufferAttributes.zipWithIndex.foreach { case (a, k) => columns(first + k) = a }
-                 expr(m.evaluateExpression, columns.toSeq)
+                 expr(m.asInstanceOf[DeclarativeAggregate].evaluateExpression, columns.toSeq)
                }) yield result
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
@@ -733,19 +734,26 @@ private object AggregateConversion {
   }
 
   /**
-   * Spark's stddev and variance (sample and population): a buffer [n, avg, m2] of doubles that
-   * the native side updates and merges with Spark's formulas, in the order the rows come.
-   * (skewness and kurtosis carry m3 and m4 too: not native yet.)
+   * Spark's central moments: stddev and variance (sample and population), skewness and
+   * kurtosis, whose buffer of doubles [n, avg, m2] (m3 for skewness, m3 and m4 for kurtosis)
+   * the native side updates and merges with Spark's formulas, in the order the rows come. The
+   * names of the buffer's parts.
    */
-  private def secondMoment(f: AggregateFunction): Boolean = f match {
-    case _: StddevSamp | _: StddevPop | _: VarianceSamp | _: VariancePop => true
-    case _ => false
+  private object CentralMoments {
+    def unapply(f: AggregateFunction): Option[Seq[String]] = {
+      val order = f match {
+        case _: StddevSamp | _: StddevPop | _: VarianceSamp | _: VariancePop => 2
+        case _: Skewness => 3
+        case _: Kurtosis => 4
+        case _ => return None
+      }
+      Some(Seq("n", "avg", "m2", "m3", "m4").take(order + 1))
+    }
   }
 
-  /** The calls that merge central-moment buffers n, avg, m2: their merged n, avg and m2. */
-  private def mergedMoments(n: String, avg: String, m2: String,
-      add: String => String): Seq[String] =
-    Seq("n", "avg", "m2").map(part => add(callJson(s"merge_moment_$part", n, Seq(avg, m2))))
+  /** The calls that merge central-moment buffers (columns `buffers`): each part merged. */
+  private def mergedMoments(parts: Seq[String], buffers: Seq[String], add: String => String): Seq[String] =
+    parts.map(part => add(callJson(s"merge_moment_$part", buffers.head, buffers.tail)))
 
   /**
    * first and last (also Spark's rewrite of several DISTINCT aggregates, which takes the other
@@ -797,9 +805,8 @@ private object AggregateConversion {
         for (value <- buffer(0); set <- buffer(1)) yield Seq(
           add(callJson(func, value, filter = Some(set))) -> f.dataType,
           orZero(call("max", set), "boolean", "false") -> BooleanType)
-      case m: CentralMomentAgg if secondMoment(m) =>
-        for (n <- buffer(0); avg <- buffer(1); m2 <- buffer(2))
-          yield mergedMoments(n, avg, m2, add).map(_ -> DoubleType)
+      case CentralMoments(parts) =>
+        seq(parts.indices.map(buffer)).map(buffers => mergedMoments(parts, buffers, add).map(_ -> DoubleType))
       case other => Left(s"aggregate ${other.prettyName} is not native yet")
     }
   }
@@ -896,9 +903,9 @@ private object AggregateConversion {
             val read = call("count", if (ignoreNulls) x else one)
             buffers += binaryJson("gt", "boolean", read, literal("bigint", "0")) -> BooleanType
           }
-        case m: CentralMomentAgg if secondMoment(m) =>
+        case m @ CentralMoments(parts) =>
           argument(m.children.head, DoubleType).map { x =>
-            buffers ++= Seq("n", "avg", "m2").map(part => call(s"moment_$part", x) -> DoubleType)
+            buffers ++= parts.map(part => call(s"moment_$part", x) -> DoubleType)
           }
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }

@@ -13,8 +13,8 @@ object CinderDocs {
     ("FilterExec", "the condition, when every expression in it is supported", "unsupported expressions"),
     ("ProjectExec", "every output expression, when all are supported", "unsupported expressions"),
     ("HashAggregateExec", "count (also of several columns), sum, avg, min, max (floats in Spark's order: " +
-      "NaN largest, `-0.0 = 0.0`), stddev, stddev_pop, variance, var_pop (Spark's buffer of count, mean and " +
-      "squared deviations, updated and merged with Spark's formulas in the order the rows come), first, last " +
+      "NaN largest, `-0.0 = 0.0`), stddev, stddev_pop, variance, var_pop, skewness, kurtosis (Spark's buffer of " +
+      "count, mean and central moments, updated and merged with Spark's formulas in the order the rows come), first, last " +
       "(also IGNORE NULLS: the first or last row in the order the native plan reads them), each also with FILTER (WHERE ...) (its arguments evaluated only where " +
       "the filter holds, as Spark does): the partial stage over a native subtree (writing " +
       "Spark's aggregation buffers) and the final stage, over native input or over the shuffle (a native " +
@@ -22,7 +22,7 @@ object CinderDocs {
       "(Spark's partial and final stages of a single distinct group, over rows it made distinct), also next to " +
       "other functions (the two stages between, which merge the other functions' buffers by the groups and " +
       "the DISTINCT argument, then by the groups beside the DISTINCT function's partial stage)",
-      "the merge stages of decimal sums and averages next to a DISTINCT function, skewness, kurtosis, avg of decimals of scale > 18, other functions"),
+      "the merge stages of decimal sums and averages next to a DISTINCT function, avg of decimals of scale > 18, other functions"),
     ("BroadcastHashJoinExec", "inner, left/right outer, left semi, left anti equi-joins with an optional " +
       "condition: one native hash join whose build side (the broadcast relation, written into Arrow once per " +
       "executor) is hashed once per executor and probed by every task (with device = cpu; other devices hash " +
