@@ -165,10 +165,29 @@ def test_spark_final_stage_reads_native_merged_buffers(spark, table):
     assert _merge_is_native(spark) and not _final_is_native(spark), native_subtrees(spark)
 
 
-def test_distinct_aggregate_next_to_decimal_sums_keeps_their_merges_on_spark(spark, table):
-    compare(spark, "SELECT b, count(DISTINCT i), sum(p), avg(q) FROM t GROUP BY b")
-    assert any("merging decimal sums' buffers" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
-    assert _final_is_native(spark), native_subtrees(spark)
+@pytest.mark.parametrize("ansi", ["true", "false"])
+def test_distinct_aggregate_next_to_decimal_sums(spark, table, ansi):
+    conf = {"spark.sql.ansi.enabled": ansi}
+    compare(spark, "SELECT b, count(DISTINCT i), sum(p), avg(q), sum(q), avg(p) FROM t GROUP BY b", conf=conf)
+    assert _merge_is_native(spark) and _final_is_native(spark), (native_subtrees(spark), fallback_reasons(spark))
+    compare(spark, "SELECT count(DISTINCT s), sum(p), avg(p) FROM t WHERE id < 2",
+            conf=dict(conf, **{"spark.sql.adaptive.coalescePartitions.enabled": "false"}))
+    assert _merge_is_native(spark), fallback_reasons(spark)
+
+
+def test_distinct_aggregate_next_to_overflowing_decimal_sums(spark, big_decimals):
+    # Each (g, id) holds one value, so the sums overflow in the merge stage by g: the buffer
+    # becomes null (Spark adds without a check, then its buffer cannot hold the sum).
+    legacy = {"spark.sql.ansi.enabled": "false"}
+    compare(spark, "SELECT g, count(DISTINCT id), sum(v), avg(v) FROM big GROUP BY g", conf=legacy)
+    assert _merge_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+    compare(spark, "SELECT count(DISTINCT g), sum(v), avg(v), sum(w) FROM big", conf=legacy)
+    # Spark's final stage reads the merged buffers.
+    compare(spark, "SELECT g, initcap(CAST(sum(v) AS STRING)), count(DISTINCT id), avg(v) FROM big GROUP BY g",
+            conf=legacy)
+    assert _merge_is_native(spark) and not _final_is_native(spark), native_subtrees(spark)
+    fails_alike(spark, "SELECT g, count(DISTINCT id), sum(v) FROM big GROUP BY g", "(?i)overflow",
+                conf={"spark.sql.ansi.enabled": "true"})
 
 
 def test_distinct_aggregate_next_to_an_overflowing_sum_fails_alike(spark, big_longs):
@@ -280,6 +299,15 @@ def test_filter_conditions_and_eager_arguments_as_sparks(spark, table):
     assert _partial_is_native(spark), fallback_reasons(spark)
     fails_alike(spark, "SELECT sum(CAST(s AS INT)) FILTER (WHERE id < 0), count(CAST(s AS INT)) FILTER (WHERE id < 0) "
                        "FROM t", "CAST_INVALID_INPUT", conf=conf)
+
+
+@pytest.mark.parametrize("ansi", ["true", "false"])
+def test_functions_spark_rewrites_into_native_ones(spark, table, ansi):
+    # count_if is count(nullif(x, false)); bool_and/every min, bool_or/some/any max of booleans;
+    # any_value first(x).
+    compare(spark, "SELECT i % 5, count_if(x > 0), bool_and(b), every(i > 0), bool_or(b), some(x > 100), "
+                   "any_value(d, true), count(*) FROM t GROUP BY i % 5", conf={"spark.sql.ansi.enabled": ansi})
+    assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
 
 
 MOMENTS = ("stddev(i), stddev_pop(x), variance(p), var_pop(l), var_samp(f), std(t), stddev_samp(q), skewness(i), "

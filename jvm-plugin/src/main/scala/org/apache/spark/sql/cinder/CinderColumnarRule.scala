@@ -778,6 +778,23 @@ private object AggregateConversion {
   }
 
   /**
+   * Decimal sum buffers (column `sum`, of Spark's type `t`) merged as Spark's merge stage does:
+   * added without an overflow check (DecimalAddNoOverflowCheck), then written into the buffer,
+   * which holds null where the sum leaves `t`, as it does where an input buffer had overflowed
+   * (`overflowed`, per input row); 0 where there is no input buffer.
+   */
+  private def mergedDecimalSum(sum: String, overflowed: String, t: DecimalType,
+      call: (String, String) => String): String = {
+    val name = s"decimal(${t.precision},${t.scale})"
+    val merged = wideDecimalSum(sum, t, call)
+    val anyOverflowed = call("max", caseWhen(overflowed, literal("boolean", "true"), literal("boolean", "false"),
+      "boolean"))
+    caseWhen(s"""{"kind":"is_null","child":$anyOverflowed}""", literal(name, "\"0\""),
+      caseWhen(binaryJson("or", "boolean", anyOverflowed, s"""{"kind":"is_null","child":$merged}"""),
+        literal(name, "null"), merged, name), name)
+  }
+
+  /**
    * A PartialMerge function's buffers, merged from the input's (each function as its final
    * stage merges them, without the result): the functions next to a DISTINCT one.
    */
@@ -789,12 +806,23 @@ private object AggregateConversion {
       case _: Count => buffer(0).map(c => Seq(orZero(call("sum", c), "bigint", "0") -> LongType))
       case s: Sum if s.evalMode == EvalMode.TRY => Left("try_sum is not native yet")
       case s: Sum if s.dataType.isInstanceOf[DecimalType] =>
-        Left("merging decimal sums' buffers (beside a DISTINCT aggregate) is not native yet")
+        // [sum, isEmpty]: a buffer with values but no sum overflowed.
+        for (sum <- buffer(0); empty <- buffer(1)) yield {
+          val overflowed = binaryJson("and", "boolean", s"""{"kind":"not","child":$empty}""",
+            s"""{"kind":"is_null","child":$sum}""")
+          Seq(mergedDecimalSum(sum, overflowed, s.dataType.asInstanceOf[DecimalType], call) -> s.dataType,
+            orZero(call("min", empty), "boolean", "true") -> BooleanType)
+        }
       case s: Sum if ansiIntegralSum(s) => buffer(0).map(b => Seq(checkedLongSum(b, call) -> s.dataType))
       case s: Sum => buffer(0).map(b => Seq(call("sum", b) -> s.dataType))
       case a: Average if a.evalMode == EvalMode.TRY => Left("try_avg is not native yet")
       case a: Average if a.sumDataType.isInstanceOf[DecimalType] =>
-        Left("merging decimal averages' buffers (beside a DISTINCT aggregate) is not native yet")
+        // [sum, count]: the sum starts at 0, so a null one overflowed.
+        for (sum <- buffer(0); count <- buffer(1)) yield {
+          val overflowed = s"""{"kind":"is_null","child":$sum}"""
+          Seq(mergedDecimalSum(sum, overflowed, a.sumDataType.asInstanceOf[DecimalType], call) -> a.sumDataType,
+            orZero(call("sum", count), "bigint", "0") -> LongType)
+        }
       case _: Average =>
         for (sum <- buffer(0); count <- buffer(1))
           yield Seq(orZero(call("sum", sum), "double", "0.0") -> DoubleType,

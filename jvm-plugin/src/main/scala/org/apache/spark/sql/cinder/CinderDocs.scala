@@ -22,7 +22,7 @@ object CinderDocs {
       "(Spark's partial and final stages of a single distinct group, over rows it made distinct), also next to " +
       "other functions (the two stages between, which merge the other functions' buffers by the groups and " +
       "the DISTINCT argument, then by the groups beside the DISTINCT function's partial stage)",
-      "the merge stages of decimal sums and averages next to a DISTINCT function, avg of decimals of scale > 18, other functions"),
+      "avg of decimals of scale > 18, other functions"),
     ("BroadcastHashJoinExec", "inner, left/right outer, left semi, left anti equi-joins with an optional " +
       "condition: one native hash join whose build side (the broadcast relation, written into Arrow once per " +
       "executor) is hashed once per executor and probed by every task (with device = cpu; other devices hash " +
