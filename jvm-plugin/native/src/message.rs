@@ -23,6 +23,7 @@
 use serde::Deserialize;
 
 use crate::error::{NativeError, Result};
+use crate::moments::CoMomentPart;
 
 /// The message version this library reads.
 pub const PLAN_VERSION: u32 = 1;
@@ -644,11 +645,77 @@ pub enum AggregateFunc {
     MergeMomentM3,
     /// The merged buffers' `m4`.
     MergeMomentM4,
+    /// Spark's co-moment buffer (`covar_pop`, `covar_samp`, `corr`) over pairs of doubles
+    /// (`arg` x, `args` [y]), in the order of the rows: the count `n` of pairs with neither value null (a double).
+    CoMomentN,
+    /// The same buffer's the mean of x, `xAvg`.
+    CoMomentXAvg,
+    /// The same buffer's the mean of y, `yAvg`.
+    CoMomentYAvg,
+    /// The same buffer's the co-moment `ck`.
+    CoMomentCk,
+    /// The same buffer's x's `xMk`.
+    CoMomentXMk,
+    /// The same buffer's y's `yMk`.
+    CoMomentYMk,
+    /// Spark's co-moment buffers `n` (`arg`), `xAvg`, `yAvg`, `ck`[, `xMk`, `yMk`] (`args`)
+    /// merged in the order of the rows: the merged `n`.
+    MergeCoMomentN,
+    /// The merged buffers' `xAvg`.
+    MergeCoMomentXAvg,
+    /// The merged buffers' `yAvg`.
+    MergeCoMomentYAvg,
+    /// The merged buffers' the co-moment `ck`.
+    MergeCoMomentCk,
+    /// The merged buffers' x's `xMk`.
+    MergeCoMomentXMk,
+    /// The merged buffers' y's `yMk`.
+    MergeCoMomentYMk,
     /// The first row's value, in the order of the rows (the first non-null one with
     /// `ignore_nulls`); null for no rows.
     First,
     /// The last row's value (the last non-null one with `ignore_nulls`).
     Last,
+}
+
+impl AggregateFunc {
+    /// Whether this is one of Spark's moment functions (`moment_*`, `merge_moment_*`,
+    /// `co_moment_*`, `merge_co_moment_*`), which take doubles.
+    pub fn is_moment(self) -> bool {
+        matches!(
+            self,
+            Self::MomentN
+                | Self::MomentAvg
+                | Self::MomentM2
+                | Self::MomentM3
+                | Self::MomentM4
+                | Self::MergeMomentN
+                | Self::MergeMomentAvg
+                | Self::MergeMomentM2
+                | Self::MergeMomentM3
+                | Self::MergeMomentM4
+        ) || self.co_moment().is_some()
+    }
+
+    /// The part of the co-moment buffer this gives, and whether it merges buffers; none for
+    /// the other functions.
+    pub fn co_moment(self) -> Option<(CoMomentPart, bool)> {
+        Some(match self {
+            Self::CoMomentN => (CoMomentPart::N, false),
+            Self::CoMomentXAvg => (CoMomentPart::XAvg, false),
+            Self::CoMomentYAvg => (CoMomentPart::YAvg, false),
+            Self::CoMomentCk => (CoMomentPart::Ck, false),
+            Self::CoMomentXMk => (CoMomentPart::XMk, false),
+            Self::CoMomentYMk => (CoMomentPart::YMk, false),
+            Self::MergeCoMomentN => (CoMomentPart::N, true),
+            Self::MergeCoMomentXAvg => (CoMomentPart::XAvg, true),
+            Self::MergeCoMomentYAvg => (CoMomentPart::YAvg, true),
+            Self::MergeCoMomentCk => (CoMomentPart::Ck, true),
+            Self::MergeCoMomentXMk => (CoMomentPart::XMk, true),
+            Self::MergeCoMomentYMk => (CoMomentPart::YMk, true),
+            _ => return None,
+        })
+    }
 }
 
 /// The binary operators of [`Expr::Binary`].

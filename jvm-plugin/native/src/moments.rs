@@ -1,15 +1,17 @@
 // Licensed under the Apache License, Version 2.0.
 
-//! Spark's central moments (`CentralMomentAgg`, behind `stddev`, `stddev_pop`, `variance`,
-//! `var_pop`, `skewness` and `kurtosis`) as DataFusion aggregates: its aggregation buffer
-//! `[n, avg, m2, m3, m4]` (the first 3, 4 or 5 of them, by the function's moment order),
-//! updated by one value and merged with another buffer with Spark's formulas, each operation in
-//! Spark's order, so that the doubles are Spark's bit for bit where the rows come in the same
-//! order.
+//! Spark's moment statistics as DataFusion aggregates, each keeping Spark's aggregation buffer
+//! and updating and merging it with Spark's formulas, each operation in Spark's order, so that
+//! the doubles are Spark's bit for bit where the rows come in the same order:
+//! - central moments (`CentralMomentAgg`, behind `stddev`, `stddev_pop`, `variance`,
+//!   `var_pop`, `skewness` and `kurtosis`): `[n, avg, m2, m3, m4]`, the first 3, 4 or 5 of
+//!   them by the function's moment order;
+//! - co-moments of pairs (`Covariance` and `PearsonCorrelation`, behind `covar_pop`,
+//!   `covar_samp` and `corr`): `[n, xAvg, yAvg, ck, xMk, yMk]`, the first 4 for covariances.
 //!
-//! One function gives one part of the buffer ([`MomentPart`]); Spark's partial stage is one per
-//! part over the values, its merge and final stages one per part over the buffers
-//! ([`MomentInput`]).
+//! One function gives one part of the buffer ([`MomentPart`], [`CoMomentPart`]); Spark's partial
+//! stage is one per part over the values, its merge and final stages one per part over the
+//! buffers ([`MomentInput`]).
 
 use std::mem::size_of;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-/// Which part of Spark's buffer `[n, avg, m2, m3, m4]` a [`SparkMoments`] aggregate gives.
+/// Which part of Spark's central-moment buffer `[n, avg, m2, m3, m4]` an aggregate gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MomentPart {
     /// The count of values, as a double.
@@ -39,55 +41,122 @@ pub enum MomentPart {
     M4,
 }
 
+/// Which part of Spark's co-moment buffer `[n, xAvg, yAvg, ck, xMk, yMk]` an aggregate gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CoMomentPart {
+    /// The count of pairs with neither value null, as a double.
+    N,
+    /// The running mean of x.
+    XAvg,
+    /// The running mean of y.
+    YAvg,
+    /// The running sum of products of x's and y's differences from their means.
+    Ck,
+    /// The same of x's squared differences.
+    XMk,
+    /// The same of y's squared differences.
+    YMk,
+}
+
 /// What a [`SparkMoments`] aggregate reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MomentInput {
-    /// Doubles, nulls skipped (Spark's update).
+    /// Doubles (pairs of them for co-moments), rows with a null skipped (Spark's update).
     Values,
-    /// Buffers as 3, 4 or 5 doubles `n, avg, m2[, m3[, m4]]` (Spark's merge; the moments a
-    /// buffer lacks are 0, as Spark's merge takes them).
+    /// Buffers of that many doubles, in the buffer's order (Spark's merge; the parts a buffer
+    /// lacks are 0, as Spark's merge takes them).
     Buffers(usize),
 }
 
-/// One part of Spark's central-moment buffer over values or buffers, in the order the rows come.
+/// Which statistic, and which part of its buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Stat {
+    Central(MomentPart),
+    Co(CoMomentPart),
+}
+
+impl Stat {
+    /// The part's index in the buffer.
+    fn index(self) -> usize {
+        match self {
+            Stat::Central(part) => part as usize,
+            Stat::Co(part) => part as usize,
+        }
+    }
+}
+
+/// One part of a Spark moment buffer over values or buffers, in the order the rows come.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct SparkMoments {
-    part: MomentPart,
+    stat: Stat,
     input: MomentInput,
+    name: String,
     signature: Signature,
 }
 
 impl SparkMoments {
-    /// The aggregate of `part` over `input`, or why there is none (buffers have 3 to 5
-    /// columns, `part` among them).
+    /// The central-moment aggregate of `part` over `input`, or why there is none (buffers have
+    /// 3 to 5 columns, `part` among them).
     pub fn udaf(
         part: MomentPart,
         input: MomentInput,
     ) -> std::result::Result<Arc<AggregateUDF>, String> {
+        Self::build(Stat::Central(part), input, 1, 3..=5)
+    }
+
+    /// The co-moment aggregate of `part` over `input` (x and y, or buffers of 4 or 6 columns,
+    /// `part` among them), or why there is none.
+    pub fn co_udaf(
+        part: CoMomentPart,
+        input: MomentInput,
+    ) -> std::result::Result<Arc<AggregateUDF>, String> {
+        if input == MomentInput::Buffers(5) {
+            return Err(format!("{part:?} of buffers of 5 columns"));
+        }
+        Self::build(Stat::Co(part), input, 2, 4..=6)
+    }
+
+    fn build(
+        stat: Stat,
+        input: MomentInput,
+        values: usize,
+        buffers: std::ops::RangeInclusive<usize>,
+    ) -> std::result::Result<Arc<AggregateUDF>, String> {
+        let (kind, part) = match stat {
+            Stat::Central(part) => ("moment", format!("{part:?}")),
+            Stat::Co(part) => ("comoment", format!("{part:?}")),
+        };
         let arity = match input {
-            MomentInput::Values => 1,
+            MomentInput::Values => values,
             MomentInput::Buffers(columns) => {
-                if !(3..=5).contains(&columns) || columns <= part as usize {
-                    return Err(format!("{part:?} of buffers of {columns} columns"));
+                if !buffers.contains(&columns) || columns <= stat.index() {
+                    return Err(format!("{part} of buffers of {columns} columns"));
                 }
                 columns
             }
         };
+        let merge = if input == MomentInput::Values {
+            ""
+        } else {
+            "merge_"
+        };
         Ok(Arc::new(AggregateUDF::new_from_impl(Self {
-            part,
+            stat,
             input,
+            name: format!("spark_{merge}{kind}_{}", part.to_lowercase()),
             signature: Signature::exact(vec![DataType::Float64; arity], Volatility::Immutable),
         })))
     }
 }
 
-/// Spark's buffer `[n, avg, m2, m3, m4]`; its initial value is zeros.
-type Moments = [f64; 5];
+/// A buffer: `[n, avg, m2, m3, m4, -]` or `[n, xAvg, yAvg, ck, xMk, yMk]`; its initial value is
+/// zeros.
+type Moments = [f64; 6];
 
 /// `CentralMomentAgg.updateExpressions` for a non-null value `x`: all four moments (Spark
 /// computes m3 and m4 only for skewness and kurtosis, from the same lower ones).
 fn update(m: &mut Moments, x: f64) {
-    let [n, avg, m2, m3, m4] = *m;
+    let [n, avg, m2, m3, m4, _] = *m;
     let new_n = n + 1.0;
     let delta = x - avg;
     let delta_n = delta / new_n;
@@ -98,13 +167,13 @@ fn update(m: &mut Moments, x: f64) {
     let new_m3 = m3 - 3.0 * delta_n * new_m2 + delta * (delta2 - delta_n2);
     let new_m4 = m4 - 4.0 * delta_n * new_m3 - 6.0 * delta_n2 * new_m2
         + delta * (delta * delta2 - delta_n * delta_n2);
-    *m = [new_n, new_avg, new_m2, new_m3, new_m4];
+    *m = [new_n, new_avg, new_m2, new_m3, new_m4, 0.0];
 }
 
 /// `CentralMomentAgg.mergeExpressions`: buffer `m` (left) merged with `r` (right).
 fn merge(m: &mut Moments, r: &Moments) {
-    let [n1, avg1, m2_1, m3_1, m4_1] = *m;
-    let [n2, avg2, m2_2, m3_2, m4_2] = *r;
+    let [n1, avg1, m2_1, m3_1, m4_1, _] = *m;
+    let [n2, avg2, m2_2, m3_2, m4_2, _] = *r;
     let new_n = n1 + n2;
     let delta = avg2 - avg1;
     let delta_n = if new_n == 0.0 { 0.0 } else { delta / new_n };
@@ -119,7 +188,41 @@ fn merge(m: &mut Moments, r: &Moments) {
         + delta_n * delta_n * delta_n * delta * n1 * n2 * (n1 * n1 - n1 * n2 + n2 * n2)
         + 6.0 * delta_n * delta_n * (n1 * n1 * m2_2 + n2 * n2 * m2_1)
         + 4.0 * delta_n * (n1 * m3_2 - n2 * m3_1);
-    *m = [new_n, new_avg, new_m2, new_m3, new_m4];
+    *m = [new_n, new_avg, new_m2, new_m3, new_m4, 0.0];
+}
+
+/// `PearsonCorrelation.updateExpressions` (whose first four parts are `Covariance`'s) for a
+/// pair with neither value null.
+fn co_update(m: &mut Moments, x: f64, y: f64) {
+    let [n, x_avg, y_avg, ck, x_mk, y_mk] = *m;
+    let new_n = n + 1.0;
+    let dx = x - x_avg;
+    let dx_n = dx / new_n;
+    let dy = y - y_avg;
+    let dy_n = dy / new_n;
+    let new_x_avg = x_avg + dx_n;
+    let new_y_avg = y_avg + dy_n;
+    let new_ck = ck + dx * (y - new_y_avg);
+    let new_x_mk = x_mk + dx * (x - new_x_avg);
+    let new_y_mk = y_mk + dy * (y - new_y_avg);
+    *m = [new_n, new_x_avg, new_y_avg, new_ck, new_x_mk, new_y_mk];
+}
+
+/// `PearsonCorrelation.mergeExpressions` (and `Covariance`'s first four).
+fn co_merge(m: &mut Moments, r: &Moments) {
+    let [n1, x_avg1, y_avg1, ck1, x_mk1, y_mk1] = *m;
+    let [n2, x_avg2, y_avg2, ck2, x_mk2, y_mk2] = *r;
+    let new_n = n1 + n2;
+    let dx = x_avg2 - x_avg1;
+    let dx_n = if new_n == 0.0 { 0.0 } else { dx / new_n };
+    let dy = y_avg2 - y_avg1;
+    let dy_n = if new_n == 0.0 { 0.0 } else { dy / new_n };
+    let new_x_avg = x_avg1 + dx_n * n2;
+    let new_y_avg = y_avg1 + dy_n * n2;
+    let new_ck = ck1 + ck2 + dx * dy_n * n1 * n2;
+    let new_x_mk = x_mk1 + x_mk2 + dx * dx_n * n1 * n2;
+    let new_y_mk = y_mk1 + y_mk2 + dy * dy_n * n1 * n2;
+    *m = [new_n, new_x_avg, new_y_avg, new_ck, new_x_mk, new_y_mk];
 }
 
 /// Whether row `i` passes DataFusion's optional aggregate filter.
@@ -127,17 +230,17 @@ fn selected(filter: Option<&BooleanArray>, i: usize) -> bool {
     filter.is_none_or(|f| f.is_valid(i) && f.value(i))
 }
 
-/// Folds the rows of `values` (one column of values, or the columns of buffers) into
-/// `target(row)`.
+/// Folds the rows of `values` (the values, or the columns of buffers) into `target(row)`.
 fn fold(
+    stat: Stat,
     input: MomentInput,
     values: &[ArrayRef],
     filter: Option<&BooleanArray>,
     mut target: impl FnMut(usize) -> usize,
     moments: &mut [Moments],
 ) -> Result<()> {
-    match input {
-        MomentInput::Values => {
+    match (input, stat) {
+        (MomentInput::Values, Stat::Central(_)) => {
             let [x] = values else {
                 return internal_err!("spark moments take one column of values");
             };
@@ -148,22 +251,33 @@ fn fold(
                 }
             }
         }
-        MomentInput::Buffers(_) => merge_buffers(values, filter, target, moments)?,
+        (MomentInput::Values, Stat::Co(_)) => {
+            let [x, y] = values else {
+                return internal_err!("spark co-moments take two columns of values");
+            };
+            let (x, y) = (as_float64_array(x)?, as_float64_array(y)?);
+            for i in 0..x.len() {
+                if x.is_valid(i) && y.is_valid(i) && selected(filter, i) {
+                    co_update(&mut moments[target(i)], x.value(i), y.value(i));
+                }
+            }
+        }
+        (MomentInput::Buffers(_), _) => merge_buffers(stat, values, filter, target, moments)?,
     }
     Ok(())
 }
 
-/// Merges the buffers in columns `n, avg, m2[, m3[, m4]]` (rows with a null part are no
-/// buffer).
+/// Merges the buffers in columns `values` (rows with a null part are no buffer).
 fn merge_buffers(
+    stat: Stat,
     values: &[ArrayRef],
     filter: Option<&BooleanArray>,
     mut target: impl FnMut(usize) -> usize,
     moments: &mut [Moments],
 ) -> Result<()> {
-    if !(3..=5).contains(&values.len()) {
+    if !(3..=6).contains(&values.len()) {
         return internal_err!(
-            "spark moment buffers are 3 to 5 columns, not {}",
+            "spark moment buffers are 3 to 6 columns, not {}",
             values.len()
         );
     }
@@ -173,11 +287,14 @@ fn merge_buffers(
         .collect::<Result<Vec<_>>>()?;
     for i in 0..columns[0].len() {
         if columns.iter().all(|c| c.is_valid(i)) && selected(filter, i) {
-            let mut right = [0.0; 5];
+            let mut right = [0.0; 6];
             for (part, column) in right.iter_mut().zip(&columns) {
                 *part = column.value(i);
             }
-            merge(&mut moments[target(i)], &right);
+            match stat {
+                Stat::Central(_) => merge(&mut moments[target(i)], &right),
+                Stat::Co(_) => co_merge(&mut moments[target(i)], &right),
+            }
         }
     }
     Ok(())
@@ -185,18 +302,7 @@ fn merge_buffers(
 
 impl AggregateUDFImpl for SparkMoments {
     fn name(&self) -> &str {
-        match (self.input, self.part) {
-            (MomentInput::Values, MomentPart::N) => "spark_moment_n",
-            (MomentInput::Values, MomentPart::Avg) => "spark_moment_avg",
-            (MomentInput::Values, MomentPart::M2) => "spark_moment_m2",
-            (MomentInput::Values, MomentPart::M3) => "spark_moment_m3",
-            (MomentInput::Values, MomentPart::M4) => "spark_moment_m4",
-            (MomentInput::Buffers(_), MomentPart::N) => "spark_merge_moment_n",
-            (MomentInput::Buffers(_), MomentPart::Avg) => "spark_merge_moment_avg",
-            (MomentInput::Buffers(_), MomentPart::M2) => "spark_merge_moment_m2",
-            (MomentInput::Buffers(_), MomentPart::M3) => "spark_merge_moment_m3",
-            (MomentInput::Buffers(_), MomentPart::M4) => "spark_merge_moment_m4",
-        }
+        &self.name
     }
 
     fn signature(&self) -> &Signature {
@@ -212,11 +318,10 @@ impl AggregateUDFImpl for SparkMoments {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(["n", "avg", "m2", "m3", "m4"]
-            .iter()
-            .map(|part| {
+        Ok((0..6)
+            .map(|k| {
                 Arc::new(Field::new(
-                    format_state_name(args.name, part),
+                    format_state_name(args.name, &format!("part{k}")),
                     DataType::Float64,
                     false,
                 ))
@@ -226,9 +331,9 @@ impl AggregateUDFImpl for SparkMoments {
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(MomentsAccumulator {
-            part: self.part,
+            stat: self.stat,
             input: self.input,
-            moments: [0.0; 5],
+            moments: [0.0; 6],
         }))
     }
 
@@ -241,7 +346,7 @@ impl AggregateUDFImpl for SparkMoments {
         _args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
         Ok(Box::new(MomentsGroupsAccumulator {
-            part: self.part,
+            stat: self.stat,
             input: self.input,
             moments: Vec::new(),
         }))
@@ -251,7 +356,7 @@ impl AggregateUDFImpl for SparkMoments {
 /// [`SparkMoments`] without groups.
 #[derive(Debug)]
 struct MomentsAccumulator {
-    part: MomentPart,
+    stat: Stat,
     input: MomentInput,
     moments: Moments,
 }
@@ -259,6 +364,7 @@ struct MomentsAccumulator {
 impl Accumulator for MomentsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         fold(
+            self.stat,
             self.input,
             values,
             None,
@@ -268,7 +374,13 @@ impl Accumulator for MomentsAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        merge_buffers(states, None, |_| 0, std::slice::from_mut(&mut self.moments))
+        merge_buffers(
+            self.stat,
+            states,
+            None,
+            |_| 0,
+            std::slice::from_mut(&mut self.moments),
+        )
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
@@ -280,7 +392,7 @@ impl Accumulator for MomentsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(Some(self.moments[self.part as usize])))
+        Ok(ScalarValue::Float64(Some(self.moments[self.stat.index()])))
     }
 
     fn size(&self) -> usize {
@@ -288,9 +400,9 @@ impl Accumulator for MomentsAccumulator {
     }
 }
 
-/// Buffers as the five columns `n, avg, m2, m3, m4`.
+/// Buffers as six columns.
 fn columns(moments: &[Moments]) -> Vec<ArrayRef> {
-    (0..5)
+    (0..6)
         .map(|k| Arc::new(Float64Array::from_iter_values(moments.iter().map(|m| m[k]))) as ArrayRef)
         .collect()
 }
@@ -298,7 +410,7 @@ fn columns(moments: &[Moments]) -> Vec<ArrayRef> {
 /// [`SparkMoments`] by group.
 #[derive(Debug)]
 struct MomentsGroupsAccumulator {
-    part: MomentPart,
+    stat: Stat,
     input: MomentInput,
     moments: Vec<Moments>,
 }
@@ -311,8 +423,9 @@ impl GroupsAccumulator for MomentsGroupsAccumulator {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.moments.resize(total_num_groups, [0.0; 5]);
+        self.moments.resize(total_num_groups, [0.0; 6]);
         fold(
+            self.stat,
             self.input,
             values,
             opt_filter,
@@ -327,12 +440,18 @@ impl GroupsAccumulator for MomentsGroupsAccumulator {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.moments.resize(total_num_groups, [0.0; 5]);
-        merge_buffers(values, None, |i| group_indices[i], &mut self.moments)
+        self.moments.resize(total_num_groups, [0.0; 6]);
+        merge_buffers(
+            self.stat,
+            values,
+            None,
+            |i| group_indices[i],
+            &mut self.moments,
+        )
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let part = self.part as usize;
+        let part = self.stat.index();
         let moments = emit_to.take_needed(&mut self.moments);
         Ok(Arc::new(Float64Array::from_iter_values(
             moments.iter().map(|m| m[part]),
@@ -350,8 +469,15 @@ impl GroupsAccumulator for MomentsGroupsAccumulator {
     ) -> Result<Vec<ArrayRef>> {
         // Each row's own buffer (zeros where it has no value).
         let rows = values.first().map_or(0, |v| v.len());
-        let mut moments = vec![[0.0; 5]; rows];
-        fold(self.input, values, opt_filter, |i| i, &mut moments)?;
+        let mut moments = vec![[0.0; 6]; rows];
+        fold(
+            self.stat,
+            self.input,
+            values,
+            opt_filter,
+            |i| i,
+            &mut moments,
+        )?;
         Ok(columns(&moments))
     }
 
@@ -366,7 +492,7 @@ mod tests {
 
     /// The values' buffer, one update at a time.
     fn updated(values: &[f64]) -> Moments {
-        let mut m = [0.0; 5];
+        let mut m = [0.0; 6];
         values.iter().for_each(|&x| update(&mut m, x));
         m
     }
@@ -399,7 +525,7 @@ mod tests {
     #[test]
     fn merging_follows_sparks_formulas() {
         let (a, b) = (updated(&[1.0, 2.0, 3.0]), updated(&[10.0, 20.0]));
-        let mut m = [0.0; 5];
+        let mut m = [0.0; 6];
         merge(&mut m, &a);
         assert_eq!(m, a, "merging into the initial buffer keeps a buffer");
         merge(&mut m, &b);
@@ -412,9 +538,33 @@ mod tests {
             );
         }
         // Two empty buffers stay empty (no division by a zero count).
-        let mut empty = [0.0; 5];
-        merge(&mut empty, &[0.0; 5]);
-        assert_eq!(empty, [0.0; 5]);
+        let mut empty = [0.0; 6];
+        merge(&mut empty, &[0.0; 6]);
+        assert_eq!(empty, [0.0; 6]);
+    }
+
+    #[test]
+    fn co_moments_follow_sparks_formulas() {
+        // Spark's corr of (3, 2), (3, 3), (6, 4) is 0.8660254037844387 (its example).
+        let mut m = [0.0; 6];
+        for (x, y) in [(3.0, 2.0), (3.0, 3.0), (6.0, 4.0)] {
+            co_update(&mut m, x, y);
+        }
+        assert_eq!(m[..3], [3.0, 4.0, 3.0]);
+        assert!((m[3] / (m[4] * m[5]).sqrt() - 0.8660254037844387).abs() < 1e-15);
+        // covar_pop of the same: ck / n = 3 / 3.
+        assert_eq!(m[3] / m[0], 1.0);
+        // Merging two halves gives the same buffer, to rounding.
+        let (mut a, mut b) = ([0.0; 6], [0.0; 6]);
+        co_update(&mut a, 3.0, 2.0);
+        co_update(&mut b, 3.0, 3.0);
+        co_update(&mut b, 6.0, 4.0);
+        let mut merged = [0.0; 6];
+        co_merge(&mut merged, &a);
+        co_merge(&mut merged, &b);
+        for k in 0..6 {
+            assert!((merged[k] - m[k]).abs() < 1e-12, "{merged:?} {m:?}");
+        }
     }
 
     #[test]
@@ -427,7 +577,7 @@ mod tests {
             Some(7.0),
         ]));
         let mut acc = MomentsGroupsAccumulator {
-            part: MomentPart::M2,
+            stat: Stat::Central(MomentPart::M2),
             input: MomentInput::Values,
             moments: Vec::new(),
         };
@@ -437,7 +587,7 @@ mod tests {
         assert_eq!(n.values().to_vec(), vec![2.0, 2.0]);
         // Merging the state (as Spark's 3-column buffers of stddev) gives the same parts.
         let mut merged = MomentsGroupsAccumulator {
-            part: MomentPart::M2,
+            stat: Stat::Central(MomentPart::M2),
             input: MomentInput::Buffers(3),
             moments: Vec::new(),
         };
@@ -454,14 +604,17 @@ mod tests {
     #[test]
     fn wrong_arity_is_an_error_not_a_panic() {
         let mut acc = MomentsAccumulator {
-            part: MomentPart::Avg,
+            stat: Stat::Central(MomentPart::Avg),
             input: MomentInput::Buffers(3),
-            moments: [0.0; 5],
+            moments: [0.0; 6],
         };
         let one: ArrayRef = Arc::new(Float64Array::from(vec![1.0]));
         assert!(acc.update_batch(&[one]).is_err());
         assert!(SparkMoments::udaf(MomentPart::M3, MomentInput::Buffers(3)).is_err());
         assert!(SparkMoments::udaf(MomentPart::M2, MomentInput::Buffers(6)).is_err());
         assert!(SparkMoments::udaf(MomentPart::M4, MomentInput::Buffers(5)).is_ok());
+        assert!(SparkMoments::co_udaf(CoMomentPart::XMk, MomentInput::Buffers(4)).is_err());
+        assert!(SparkMoments::co_udaf(CoMomentPart::Ck, MomentInput::Buffers(5)).is_err());
+        assert!(SparkMoments::co_udaf(CoMomentPart::Ck, MomentInput::Buffers(4)).is_ok());
     }
 }

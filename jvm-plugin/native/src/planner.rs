@@ -663,6 +663,31 @@ fn build_aggregate(
                     let columns = 1 + call.args.len();
                     (moments(call.func, MomentInput::Buffers(columns))?, columns)
                 }
+                func @ (AggregateFunc::CoMomentN
+                | AggregateFunc::CoMomentXAvg
+                | AggregateFunc::CoMomentYAvg
+                | AggregateFunc::CoMomentCk
+                | AggregateFunc::CoMomentXMk
+                | AggregateFunc::CoMomentYMk
+                | AggregateFunc::MergeCoMomentN
+                | AggregateFunc::MergeCoMomentXAvg
+                | AggregateFunc::MergeCoMomentYAvg
+                | AggregateFunc::MergeCoMomentCk
+                | AggregateFunc::MergeCoMomentXMk
+                | AggregateFunc::MergeCoMomentYMk) => {
+                    let (part, merges) = func.co_moment().expect("a co-moment");
+                    // Spark's buffers of 4 (covariance) or 6 (correlation) columns: n and the
+                    // rest; or the pair of values.
+                    let (input, arity) = if merges {
+                        let columns = 1 + call.args.len();
+                        (MomentInput::Buffers(columns), columns)
+                    } else {
+                        (MomentInput::Values, 2)
+                    };
+                    let udaf = SparkMoments::co_udaf(part, input)
+                        .map_err(|why| NativeError::plan(format!("aggregate {func:?}: {why}")))?;
+                    (udaf, arity)
+                }
                 AggregateFunc::First => (first_value_udaf(), 1),
                 AggregateFunc::Last => (last_value_udaf(), 1),
             };
@@ -684,7 +709,7 @@ fn build_aggregate(
             for extra in &call.args {
                 args.push(translate(extra, &schema)?);
             }
-            if udaf.name().starts_with("spark_") {
+            if call.func.is_moment() {
                 // Spark's moments are of doubles (Spark casts their argument).
                 for arg in &args {
                     let t = arg.data_type(&schema)?;

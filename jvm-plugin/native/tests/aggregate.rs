@@ -233,6 +233,14 @@ fn bad_moment_calls_are_plan_errors() {
     assert!(message.contains("Avg of buffers of 1 columns"), "{message}");
     let message = error(call("merge_moment_m3", col(1), &[col(1), col(1)]));
     assert!(message.contains("M3 of buffers of 3 columns"), "{message}");
+    let message = error(call("co_moment_ck", col(1), &[]));
+    assert!(message.contains("takes 2 arguments, not 1"), "{message}");
+    let message = error(call(
+        "merge_co_moment_x_mk",
+        col(1),
+        &[col(1), col(1), col(1)],
+    ));
+    assert!(message.contains("XMk of buffers of 4 columns"), "{message}");
     assert!(error(call("moment_m2", col(1), &[col(1)])).contains("takes 1 arguments, not 2"));
     assert!(error(call("sum", col(1), &[col(1)])).contains("takes 1 arguments, not 2"));
     assert!(error(call("moment_avg", col(0), &[])).contains("takes doubles, not Int32"));

@@ -5,9 +5,9 @@ import scala.collection.mutable
 import org.apache.spark.internal.Logging
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
-import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, Average, Count, DeclarativeAggregate,
-  Final, First, Kurtosis, Last, Max, Min, Partial, PartialMerge, Skewness, StddevPop, StddevSamp, Sum, VariancePop,
-  VarianceSamp}
+import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, Average, Corr, Count, CovPopulation,
+  CovSample, DeclarativeAggregate, Final, First, Kurtosis, Last, Max, Min, Partial, PartialMerge, Skewness, StddevPop,
+  StddevSamp, Sum, VariancePop, VarianceSamp}
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
   InputFileBlockStart, InputFileName, SortOrder}
 import org.apache.spark.sql.execution.ExecSubqueryExpression
@@ -627,12 +627,12 @@ private object AggregateConversion {
         case FirstOrLast(func, _, _) =>
           // The first (last) buffer that read a row, in the order they come, as Spark merges.
           for (value <- buffer(ae, 0); set <- buffer(ae, 1)) yield add(callJson(func, value, filter = Some(set)))
-        case m @ CentralMoments(parts) =>
+        case m @ Moments(kind, parts) =>
           // The merged buffer, then Spark's own evaluateExpression over it.
           for (buffers <- seq(parts.indices.map(buffer(ae, _)));
                result <- {
                  val first = groupJson.size + calls.size
-                 mergedMoments(parts, buffers, add)
+                 mergedMoments(kind, parts, buffers, add)
                  // The aggregate's output columns, the merged buffer named as evaluateExpression does.
                  val columns = Array.fill[Attribute](groupJson.size + calls.size)(
                    AttributeReference("unused", NullType)())
@@ -734,26 +734,33 @@ private object AggregateConversion {
   }
 
   /**
-   * Spark's central moments: stddev and variance (sample and population), skewness and
-   * kurtosis, whose buffer of doubles [n, avg, m2] (m3 for skewness, m3 and m4 for kurtosis)
-   * the native side updates and merges with Spark's formulas, in the order the rows come. The
+   * Spark's moment statistics, whose buffers of doubles the native side updates and merges
+   * with Spark's formulas, in the order the rows come: the native functions' kind and the
    * names of the buffer's parts.
+   * - central moments (`moment`): stddev and variance (sample and population) [n, avg, m2],
+   *   skewness adds m3, kurtosis m3 and m4;
+   * - co-moments of pairs (`co_moment`): covar_pop and covar_samp [n, xAvg, yAvg, ck], corr
+   *   adds xMk and yMk.
    */
-  private object CentralMoments {
-    def unapply(f: AggregateFunction): Option[Seq[String]] = {
-      val order = f match {
-        case _: StddevSamp | _: StddevPop | _: VarianceSamp | _: VariancePop => 2
-        case _: Skewness => 3
-        case _: Kurtosis => 4
-        case _ => return None
+  private object Moments {
+    def unapply(f: AggregateFunction): Option[(String, Seq[String])] = {
+      val central = Seq("n", "avg", "m2", "m3", "m4")
+      val co = Seq("n", "x_avg", "y_avg", "ck", "x_mk", "y_mk")
+      f match {
+        case _: StddevSamp | _: StddevPop | _: VarianceSamp | _: VariancePop => Some(("moment", central.take(3)))
+        case _: Skewness => Some(("moment", central.take(4)))
+        case _: Kurtosis => Some(("moment", central))
+        case _: CovPopulation | _: CovSample => Some(("co_moment", co.take(4)))
+        case _: Corr => Some(("co_moment", co))
+        case _ => None
       }
-      Some(Seq("n", "avg", "m2", "m3", "m4").take(order + 1))
     }
   }
 
-  /** The calls that merge central-moment buffers (columns `buffers`): each part merged. */
-  private def mergedMoments(parts: Seq[String], buffers: Seq[String], add: String => String): Seq[String] =
-    parts.map(part => add(callJson(s"merge_moment_$part", buffers.head, buffers.tail)))
+  /** The calls that merge moment buffers (columns `buffers`): each part merged. */
+  private def mergedMoments(kind: String, parts: Seq[String], buffers: Seq[String], add: String => String)
+      : Seq[String] =
+    parts.map(part => add(callJson(s"merge_${kind}_$part", buffers.head, buffers.tail)))
 
   /**
    * first and last (also Spark's rewrite of several DISTINCT aggregates, which takes the other
@@ -833,8 +840,8 @@ private object AggregateConversion {
         for (value <- buffer(0); set <- buffer(1)) yield Seq(
           add(callJson(func, value, filter = Some(set))) -> f.dataType,
           orZero(call("max", set), "boolean", "false") -> BooleanType)
-      case CentralMoments(parts) =>
-        seq(parts.indices.map(buffer)).map(buffers => mergedMoments(parts, buffers, add).map(_ -> DoubleType))
+      case Moments(kind, parts) =>
+        seq(parts.indices.map(buffer)).map(buffers => mergedMoments(kind, parts, buffers, add).map(_ -> DoubleType))
       case other => Left(s"aggregate ${other.prettyName} is not native yet")
     }
   }
@@ -931,9 +938,10 @@ private object AggregateConversion {
             val read = call("count", if (ignoreNulls) x else one)
             buffers += binaryJson("gt", "boolean", read, literal("bigint", "0")) -> BooleanType
           }
-        case m @ CentralMoments(parts) =>
-          argument(m.children.head, DoubleType).map { x =>
-            buffers ++= parts.map(part => call(s"moment_$part", x) -> DoubleType)
+        case m @ Moments(kind, parts) =>
+          // (Of doubles: Spark casts the arguments; a pair with a null is skipped.)
+          seq(m.children.map(argument(_, DoubleType))).map { values =>
+            buffers ++= parts.map(part => add(callJson(s"${kind}_$part", values.head, values.tail)) -> DoubleType)
           }
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }

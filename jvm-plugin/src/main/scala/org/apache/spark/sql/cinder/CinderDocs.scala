@@ -13,8 +13,8 @@ object CinderDocs {
     ("FilterExec", "the condition, when every expression in it is supported", "unsupported expressions"),
     ("ProjectExec", "every output expression, when all are supported", "unsupported expressions"),
     ("HashAggregateExec", "count (also of several columns), sum, avg, min, max (floats in Spark's order: " +
-      "NaN largest, `-0.0 = 0.0`), stddev, stddev_pop, variance, var_pop, skewness, kurtosis (Spark's buffer of " +
-      "count, mean and central moments, updated and merged with Spark's formulas in the order the rows come), first, last " +
+      "NaN largest, `-0.0 = 0.0`), stddev, stddev_pop, variance, var_pop, skewness, kurtosis, covar_pop, covar_samp, " +
+      "corr (Spark's buffers of counts, means and moments, updated and merged with Spark's formulas in the order the rows come), first, last " +
       "(also IGNORE NULLS: the first or last row in the order the native plan reads them), each also with FILTER (WHERE ...) (its arguments evaluated only where " +
       "the filter holds, as Spark does): the partial stage over a native subtree (writing " +
       "Spark's aggregation buffers) and the final stage, over native input or over the shuffle (a native " +
