@@ -598,8 +598,9 @@ pub struct AggregateCall {
     pub func: AggregateFunc,
     /// Its argument.
     pub arg: Expr,
-    /// Its further arguments: the `avg`, `m2` and (for skewness and kurtosis) `m3` and `m4`
-    /// buffers of the `merge_moment_*` functions, whose `arg` is `n`; none for the others.
+    /// Its further arguments: `y` of the `co_moment_*` functions (whose `arg` is `x`); the
+    /// buffers after `n` (`arg`) of the `merge_moment_*` and `merge_co_moment_*` functions;
+    /// none for the others.
     #[serde(default)]
     pub args: Vec<Expr>,
     /// Whether `first` and `last` skip nulls (Spark's `ignoreNulls`); false for the others.
@@ -646,17 +647,18 @@ pub enum AggregateFunc {
     /// The merged buffers' `m4`.
     MergeMomentM4,
     /// Spark's co-moment buffer (`covar_pop`, `covar_samp`, `corr`) over pairs of doubles
-    /// (`arg` x, `args` [y]), in the order of the rows: the count `n` of pairs with neither value null (a double).
+    /// (`arg` x, `args` [y]), in the order of the rows: the count `n` of pairs with neither
+    /// value null (a double).
     CoMomentN,
-    /// The same buffer's the mean of x, `xAvg`.
+    /// The same buffer's mean of x, `xAvg`.
     CoMomentXAvg,
-    /// The same buffer's the mean of y, `yAvg`.
+    /// The same buffer's mean of y, `yAvg`.
     CoMomentYAvg,
-    /// The same buffer's the co-moment `ck`.
+    /// The same buffer's co-moment `ck` (of x's and y's differences from their means).
     CoMomentCk,
-    /// The same buffer's x's `xMk`.
+    /// The same buffer's `xMk` (x's squared differences).
     CoMomentXMk,
-    /// The same buffer's y's `yMk`.
+    /// The same buffer's `yMk` (y's squared differences).
     CoMomentYMk,
     /// Spark's co-moment buffers `n` (`arg`), `xAvg`, `yAvg`, `ck`[, `xMk`, `yMk`] (`args`)
     /// merged in the order of the rows: the merged `n`.
@@ -665,11 +667,11 @@ pub enum AggregateFunc {
     MergeCoMomentXAvg,
     /// The merged buffers' `yAvg`.
     MergeCoMomentYAvg,
-    /// The merged buffers' the co-moment `ck`.
+    /// The merged buffers' `ck`.
     MergeCoMomentCk,
-    /// The merged buffers' x's `xMk`.
+    /// The merged buffers' `xMk`.
     MergeCoMomentXMk,
-    /// The merged buffers' y's `yMk`.
+    /// The merged buffers' `yMk`.
     MergeCoMomentYMk,
     /// The first row's value, in the order of the rows (the first non-null one with
     /// `ignore_nulls`); null for no rows.
