@@ -13,6 +13,7 @@
 
 pub mod cast;
 pub mod datetime;
+pub mod double_sum;
 pub mod error;
 pub mod expand;
 pub mod float_order;

@@ -673,6 +673,9 @@ pub enum AggregateFunc {
     MergeCoMomentXMk,
     /// The merged buffers' `yMk`.
     MergeCoMomentYMk,
+    /// Sum of non-null doubles added one at a time in the order of the rows, as Spark's
+    /// aggregation buffer adds them; null when there is none.
+    DoubleSum,
     /// The first row's value, in the order of the rows (the first non-null one with
     /// `ignore_nulls`); null for no rows.
     First,

@@ -55,6 +55,7 @@ use crate::cast::{CastMode, SparkNumericCast, SparkStringCast, decimal_out_of_ra
 use crate::datetime::{
     DateDays, DatePart, SparkDatePart, SparkMonthShift, SparkTimestampToDate, TimestampPart,
 };
+use crate::double_sum::SparkDoubleSum;
 use crate::error::{NativeError, Result};
 use crate::expand::ExpandExec;
 use crate::float_order::SparkFloatKey;
@@ -688,6 +689,7 @@ fn build_aggregate(
                         .map_err(|why| NativeError::plan(format!("aggregate {func:?}: {why}")))?;
                     (udaf, arity)
                 }
+                AggregateFunc::DoubleSum => (SparkDoubleSum::udaf(), 1),
                 AggregateFunc::First => (first_value_udaf(), 1),
                 AggregateFunc::Last => (last_value_udaf(), 1),
             };
@@ -709,7 +711,7 @@ fn build_aggregate(
             for extra in &call.args {
                 args.push(translate(extra, &schema)?);
             }
-            if call.func.is_moment() {
+            if call.func.is_moment() || call.func == AggregateFunc::DoubleSum {
                 // Spark's moments are of doubles (Spark casts their argument).
                 for arg in &args {
                     let t = arg.data_type(&schema)?;

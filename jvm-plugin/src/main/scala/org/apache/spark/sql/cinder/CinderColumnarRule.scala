@@ -601,7 +601,7 @@ private object AggregateConversion {
             caseWhen(noValues, literal(t, "null"),
               caseWhen(failed, overflow(t, s.evalMode == EvalMode.ANSI, "try_sum"), merged, t), t)
           }
-        case s: Sum => buffer(ae, 0).map(b => call("sum", b))
+        case s: Sum => buffer(ae, 0).map(b => call(sumOf(s.dataType), b))
         case a: Average if a.evalMode == EvalMode.TRY => Left("try_avg is not native yet")
         case a: Average =>
           for (sum <- buffer(ae, 0); count <- buffer(ae, 1); t <- typeName(a.dataType)) yield {
@@ -619,7 +619,7 @@ private object AggregateConversion {
                 val failed = binaryJson("or", "boolean", overflowed, s"""{"kind":"is_null","child":$s}""")
                 val avg = s"""{"kind":"spark_decimal_avg","type":${str(t)},"sum":$s,"count":$c,"ansi":$ansi}"""
                 caseWhen(noRows, literal(t, "null"), caseWhen(failed, overflow(t, ansi, "try_avg"), avg, t), t)
-              case _ => binaryJson("divide", "double", call("sum", sum), castJson(c, "double"))
+              case _ => binaryJson("divide", "double", call(sumOf(DoubleType), sum), castJson(c, "double"))
             }
           }
         // (Floats in Spark's order: the native side takes them as ordered integer keys.)
@@ -719,6 +719,13 @@ private object AggregateConversion {
       str(s"[ARITHMETIC_OVERFLOW] Overflow in sum of decimals. Use '$function' to tolerate overflow " +
         "and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass " +
         "this error. SQLSTATE: 22003") + "}"
+
+  /**
+   * The native sum of a column of Spark type `t`: for doubles with spark.cinder.exactFloatSums,
+   * Spark's own order of additions (one value at a time, in the order the rows come).
+   */
+  private def sumOf(t: DataType): String =
+    if (t == DoubleType && CinderConf.ExactFloatSums.bool(SQLConf.get)) "double_sum" else "sum"
 
   /** Merging no buffers (a global aggregation's empty partition) gives Spark's initial values. */
   private def orZero(merged: String, t: String, zero: String): String =
@@ -821,7 +828,7 @@ private object AggregateConversion {
             orZero(call("min", empty), "boolean", "true") -> BooleanType)
         }
       case s: Sum if ansiIntegralSum(s) => buffer(0).map(b => Seq(checkedLongSum(b, call) -> s.dataType))
-      case s: Sum => buffer(0).map(b => Seq(call("sum", b) -> s.dataType))
+      case s: Sum => buffer(0).map(b => Seq(call(sumOf(s.dataType), b) -> s.dataType))
       case a: Average if a.evalMode == EvalMode.TRY => Left("try_avg is not native yet")
       case a: Average if a.sumDataType.isInstanceOf[DecimalType] =>
         // [sum, count]: the sum starts at 0, so a null one overflowed.
@@ -832,7 +839,7 @@ private object AggregateConversion {
         }
       case _: Average =>
         for (sum <- buffer(0); count <- buffer(1))
-          yield Seq(orZero(call("sum", sum), "double", "0.0") -> DoubleType,
+          yield Seq(orZero(call(sumOf(DoubleType), sum), "double", "0.0") -> DoubleType,
             orZero(call("sum", count), "bigint", "0") -> LongType)
       case m @ (_: Min | _: Max) =>
         buffer(0).map(b => Seq(call(if (m.isInstanceOf[Min]) "min" else "max", b) -> m.dataType))
@@ -896,7 +903,7 @@ private object AggregateConversion {
               val sum = s.dataType match {
                 case d: DecimalType => partialDecimalSum(a, s.child.dataType, d, call)
                 case _ if ansiIntegralSum(s) => checkedLongSum(a, call)
-                case _ => call("sum", a)
+                case _ => call(sumOf(s.dataType), a)
               }
               if (s.dataType.isInstanceOf[DecimalType]) {
                 val count = call("count", a)
@@ -915,7 +922,7 @@ private object AggregateConversion {
             for (arg <- argument(a.child, sumType); t <- typeName(sumType)) yield {
               val sum = sumType match {
                 case d: DecimalType => partialDecimalSum(arg, a.child.dataType, d, call)
-                case _ => call("sum", arg)
+                case _ => call(sumOf(sumType), arg)
               }
               val count = call("count", arg)
               val zero = if (sumType.isInstanceOf[DecimalType]) "\"0\"" else "0.0"

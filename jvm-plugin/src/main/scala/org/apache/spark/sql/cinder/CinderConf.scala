@@ -80,9 +80,16 @@ object CinderConf {
       "the driver runs Java 19 or later (executors are expected to run the same), on Spark on older JVMs, " +
       "whose digits differ for some values; java19: native on any JVM, with Java 19's digits; off: on Spark.")
 
+  val ExactFloatSums = CinderConfEntry("spark.cinder.exactFloatSums", "boolean", "true",
+    "Sums and averages of doubles add one value at a time in the order the rows come, as Spark's " +
+      "aggregation buffer does, so they equal Spark's bit for bit where the rows come in the same order. " +
+      "false: DataFusion's sum (several lanes per batch), which Cinder's GPU aggregate can take over; " +
+      "results then differ from Spark's in the last bits, as between two Spark runs with different " +
+      "partitioning.")
+
   val all: Seq[CinderConfEntry] = Seq(Enabled, Device, Explain, BatchRows, DeviceRegions, ScanEnabled,
     FilterEnabled, ProjectEnabled, ExpandEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled, ShuffleEnabled,
-    JavaFloatDigits)
+    JavaFloatDigits, ExactFloatSums)
 
   /** The Markdown table of every setting. */
   def markdownTable: String = {
