@@ -320,8 +320,8 @@ def aggregates(r, a):
         if "DISTINCT" not in e and not r.randrange(4):
             e += f" FILTER (WHERE {predicate(r, a, 1)})"
         out.append(f"{e} AS a{j}")
-    # Beside a DISTINCT function, the other functions' buffers are merged in two more stages
-    # (those of decimal sums on Spark); keep some queries single-kind.
+    # Beside a DISTINCT function, the other functions' buffers are merged in two more stages;
+    # keep some queries single-kind.
     if any("DISTINCT" in o for o in out) and r.randrange(2):
         out = [o for o in out if "DISTINCT" in o or o.startswith("count(*)")]
     return ", ".join(out)
