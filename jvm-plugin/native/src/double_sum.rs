@@ -9,7 +9,6 @@ use std::mem::size_of;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array};
-use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::as_float64_array;
 use datafusion::common::{Result, ScalarValue, internal_err};
@@ -18,6 +17,8 @@ use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
+
+use crate::moments::selected;
 
 /// The sum of non-null doubles in row order; null when there is none.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -46,7 +47,7 @@ fn add(
     };
     let x = as_float64_array(x)?;
     for i in 0..x.len() {
-        if x.is_valid(i) && filter.is_none_or(|f| f.is_valid(i) && f.value(i)) {
+        if x.is_valid(i) && selected(filter, i) {
             let sum = &mut sums[target(i)];
             *sum = Some(sum.unwrap_or(0.0) + x.value(i));
         }
@@ -169,12 +170,8 @@ impl GroupsAccumulator for DoubleSumGroupsAccumulator {
             return internal_err!("spark_double_sum takes one column");
         };
         let x = as_float64_array(x)?;
-        let kept = NullBuffer::from_iter(
-            (0..x.len())
-                .map(|i| x.is_valid(i) && opt_filter.is_none_or(|f| f.is_valid(i) && f.value(i))),
-        );
         let sums: Vec<Option<f64>> = (0..x.len())
-            .map(|i| kept.is_valid(i).then(|| 0.0 + x.value(i)))
+            .map(|i| (x.is_valid(i) && selected(opt_filter, i)).then(|| 0.0 + x.value(i)))
             .collect();
         Ok(vec![column(sums)])
     }

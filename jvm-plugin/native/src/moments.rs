@@ -226,7 +226,7 @@ fn co_merge(m: &mut Moments, r: &Moments) {
 }
 
 /// Whether row `i` passes DataFusion's optional aggregate filter.
-fn selected(filter: Option<&BooleanArray>, i: usize) -> bool {
+pub(crate) fn selected(filter: Option<&BooleanArray>, i: usize) -> bool {
     filter.is_none_or(|f| f.is_valid(i) && f.value(i))
 }
 

@@ -215,20 +215,20 @@ fn a_global_aggregate_of_no_rows_gives_sparks_initial_buffer() -> Result<(), Nat
     Ok(())
 }
 
-#[test]
-fn bad_moment_calls_are_plan_errors() {
+/// The plan error of a partial aggregate of `aggregate` over (g int, x double).
+fn error(aggregate: Value) -> String {
     let input_fields = json!([{"name": "g", "type": "int", "nullable": false}, double("x")]);
     let input = json!({"op": "input", "schema": input_fields, "slot": 0});
     let output = json!([{"name": "g", "type": "int", "nullable": false}, double("a")]);
-    let error = |aggregate: Value| match run(
-        output.clone(),
-        partial_root(vec![aggregate], input.clone()),
-        vec![],
-    ) {
+    match run(output, partial_root(vec![aggregate], input), vec![]) {
         Err(NativeError::Plan(m)) => m,
         Err(other) => panic!("expected a plan error, got {other}"),
         Ok(_) => panic!("expected a plan error"),
-    };
+    }
+}
+
+#[test]
+fn bad_moment_calls_are_plan_errors() {
     let message = error(call("merge_moment_avg", col(1), &[]));
     assert!(message.contains("Avg of buffers of 1 columns"), "{message}");
     let message = error(call("merge_moment_m3", col(1), &[col(1), col(1)]));
@@ -316,18 +316,6 @@ fn first_and_last_in_row_order_with_filters() -> Result<(), NativeError> {
 
 #[test]
 fn bad_flags_and_filters_are_plan_errors() {
-    let input_fields = json!([{"name": "g", "type": "int", "nullable": false}, double("x")]);
-    let input = json!({"op": "input", "schema": input_fields, "slot": 0});
-    let output = json!([{"name": "g", "type": "int", "nullable": false}, double("a")]);
-    let error = |aggregate: Value| match run(
-        output.clone(),
-        partial_root(vec![aggregate], input.clone()),
-        vec![],
-    ) {
-        Err(NativeError::Plan(m)) => m,
-        Err(other) => panic!("expected a plan error, got {other}"),
-        Ok(_) => panic!("expected a plan error"),
-    };
     let message = error(json!({"func": "sum", "arg": col(1), "ignore_nulls": true}));
     assert!(message.contains("does not take ignore_nulls"), "{message}");
     let message = error(json!({"func": "sum", "arg": col(1), "filter": col(1)}));

@@ -580,10 +580,7 @@ private object AggregateConversion {
     for (ae <- agg.aggregateExpressions) {
       val converted: Either[String, String] = ae.aggregateFunction match {
         case _: Count =>
-          buffer(ae, 0).map { c =>
-            val merged = call("sum", c)
-            caseWhen(s"""{"kind":"is_null","child":$merged}""", literal("bigint", "0"), merged, "bigint")
-          }
+          buffer(ae, 0).map(c => orZero(call("sum", c), "bigint", "0"))
         case s: Sum if s.evalMode == EvalMode.TRY => Left("try_sum is not native yet")
         case s: Sum if ansiIntegralSum(s) => buffer(ae, 0).map(b => checkedLongSum(b, call))
         case s: Sum if s.dataType.isInstanceOf[DecimalType] =>
@@ -591,10 +588,8 @@ private object AggregateConversion {
             val merged = wideDecimalSum(sum, s.dataType.asInstanceOf[DecimalType], call)
             val allEmpty = call("min", empty)
             // A buffer with values but no sum overflowed in the partial stage.
-            val overflowed = call("max", caseWhen(
-              binaryJson("and", "boolean", s"""{"kind":"not","child":$empty}""",
-                s"""{"kind":"is_null","child":$sum}"""),
-              literal("boolean", "true"), literal("boolean", "false"), "boolean"))
+            val overflowed = anyRow(binaryJson("and", "boolean", s"""{"kind":"not","child":$empty}""",
+              s"""{"kind":"is_null","child":$sum}"""), call)
             val noValues = s"""{"kind":"not","child":${binaryJson("eq_null_safe", "boolean", allEmpty,
               literal("boolean", "false"))}}"""
             val failed = binaryJson("or", "boolean", overflowed, s"""{"kind":"is_null","child":$merged}""")
@@ -610,10 +605,8 @@ private object AggregateConversion {
               case (_: DecimalType, sumType: DecimalType) =>
                 val ansi = a.evalMode == EvalMode.ANSI
                 val s = wideDecimalSum(sum, sumType, call)
-                val overflowed = call("max", caseWhen(
-                  binaryJson("and", "boolean", s"""{"kind":"is_null","child":$sum}""",
-                    binaryJson("gt", "boolean", count, literal("bigint", "0"))),
-                  literal("boolean", "true"), literal("boolean", "false"), "boolean"))
+                val overflowed = anyRow(binaryJson("and", "boolean", s"""{"kind":"is_null","child":$sum}""",
+                  binaryJson("gt", "boolean", count, literal("bigint", "0"))), call)
                 val noRows = s"""{"kind":"not","child":${binaryJson("eq_null_safe", "boolean",
                   binaryJson("eq", "boolean", c, literal("bigint", "0")), literal("boolean", "false"))}}"""
                 val failed = binaryJson("or", "boolean", overflowed, s"""{"kind":"is_null","child":$s}""")
@@ -727,6 +720,10 @@ private object AggregateConversion {
   private def sumOf(t: DataType): String =
     if (t == DoubleType && CinderConf.ExactFloatSums.bool(SQLConf.get)) "double_sum" else "sum"
 
+  /** Whether `condition` is true on any input row of the group (null for no rows). */
+  private def anyRow(condition: String, call: (String, String) => String): String =
+    call("max", caseWhen(condition, literal("boolean", "true"), literal("boolean", "false"), "boolean"))
+
   /** Merging no buffers (a global aggregation's empty partition) gives Spark's initial values. */
   private def orZero(merged: String, t: String, zero: String): String =
     caseWhen(s"""{"kind":"is_null","child":$merged}""", literal(t, zero), merged, t)
@@ -801,8 +798,7 @@ private object AggregateConversion {
       call: (String, String) => String): String = {
     val name = s"decimal(${t.precision},${t.scale})"
     val merged = wideDecimalSum(sum, t, call)
-    val anyOverflowed = call("max", caseWhen(overflowed, literal("boolean", "true"), literal("boolean", "false"),
-      "boolean"))
+    val anyOverflowed = anyRow(overflowed, call)
     caseWhen(s"""{"kind":"is_null","child":$anyOverflowed}""", literal(name, "\"0\""),
       caseWhen(binaryJson("or", "boolean", anyOverflowed, s"""{"kind":"is_null","child":$merged}"""),
         literal(name, "null"), merged, name), name)
