@@ -27,7 +27,9 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Float32Array,
     Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, StringArray,
 };
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float32Type, Float64Type, Schema};
+use datafusion::arrow::datatypes::{
+    DataType, Decimal128Type, Decimal256Type, Float32Type, Float64Type, Schema, i256,
+};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::ColumnarValue;
@@ -1421,6 +1423,126 @@ impl PhysicalExpr for SparkNumericCast {
     }
 }
 
+/// A cast of exact 256-bit decimal totals (the native window sums') to Spark's decimal type of
+/// the same scale: null where a value does not fit, or with `ansi` Spark's
+/// `NUMERIC_VALUE_OUT_OF_RANGE` naming it, as `Decimal.toPrecision` does.
+#[derive(Debug, Eq)]
+pub struct SparkDecimalNarrow {
+    child: Arc<dyn PhysicalExpr>,
+    precision: u8,
+    scale: i8,
+    ansi: bool,
+}
+
+impl SparkDecimalNarrow {
+    /// The cast of `child` (of type `from`) to `target`; `None` unless `from` is a 256-bit
+    /// decimal and `target` a 128-bit one of the same scale.
+    pub fn try_new(
+        child: Arc<dyn PhysicalExpr>,
+        from: &DataType,
+        target: &DataType,
+        ansi: bool,
+    ) -> Option<Self> {
+        match (from, target) {
+            (DataType::Decimal256(_, from_scale), DataType::Decimal128(precision, scale))
+                if from_scale == scale && (1..=38).contains(precision) =>
+            {
+                Some(Self {
+                    child,
+                    precision: *precision,
+                    scale: *scale,
+                    ansi,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn narrow(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
+        let wide = array.as_primitive::<Decimal256Type>();
+        let limit = i256::from_i128(10_i128.pow(u32::from(self.precision)));
+        let mut out = Vec::with_capacity(wide.len());
+        for v in wide.iter() {
+            out.push(match v {
+                None => None,
+                Some(v) if v > -limit && v < limit => v.to_i128(),
+                Some(v) if self.ansi => {
+                    let unscaled = num_bigint::BigInt::parse_bytes(v.to_string().as_bytes(), 10)
+                        .unwrap_or_default();
+                    return Err(decimal_out_of_range(
+                        &crate::planner::plain_decimal(&unscaled, i64::from(self.scale)),
+                        self.precision,
+                        self.scale,
+                    ));
+                }
+                Some(_) => None,
+            });
+        }
+        Ok(Arc::new(
+            Decimal128Array::from(out).with_precision_and_scale(self.precision, self.scale)?,
+        ))
+    }
+}
+
+// Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
+impl PartialEq for SparkDecimalNarrow {
+    fn eq(&self, other: &Self) -> bool {
+        self.child.eq(&other.child)
+            && (self.precision, self.scale, self.ansi) == (other.precision, other.scale, other.ansi)
+    }
+}
+
+impl Hash for SparkDecimalNarrow {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.child.hash(state);
+        (self.precision, self.scale, self.ansi).hash(state);
+    }
+}
+
+impl fmt::Display for SparkDecimalNarrow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "spark_decimal_narrow({}, {}, {})",
+            self.child, self.precision, self.scale
+        )
+    }
+}
+
+impl PhysicalExpr for SparkDecimalNarrow {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Decimal128(self.precision, self.scale))
+    }
+
+    fn nullable(&self, _input_schema: &Schema) -> datafusion::common::Result<bool> {
+        Ok(true)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        crate::unary::evaluate_unary(&self.child, batch, |a| self.narrow(a))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        Ok(Arc::new(Self {
+            child: crate::unary::only_child(&self, children)?,
+            precision: self.precision,
+            scale: self.scale,
+            ansi: self.ansi,
+        }))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::spark_parse_long as parse;
@@ -1861,5 +1983,36 @@ mod tests {
         assert_eq!(legacy("000000000000000000000000001"), Some(1));
         assert_eq!(ansi("1.9"), None);
         assert_eq!(ansi(" 12 "), Some(12));
+    }
+
+    #[test]
+    fn wide_decimal_totals_narrow_as_spark_checks_them() -> datafusion::common::Result<()> {
+        use std::sync::Arc;
+
+        use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+        use datafusion::arrow::datatypes::{Decimal128Type, i256};
+
+        use super::SparkDecimalNarrow;
+        let wide: ArrayRef = Arc::new(
+            datafusion::arrow::array::Decimal256Array::from(vec![
+                Some(i256::from_i128(99_999)),
+                None,
+                Some(i256::from_i128(-100_000)),
+            ])
+            .with_precision_and_scale(76, 2)?,
+        );
+        let column = |ansi| SparkDecimalNarrow {
+            child: Arc::new(datafusion::physical_expr::expressions::Column::new("x", 0)),
+            precision: 5,
+            scale: 2,
+            ansi,
+        };
+        let narrowed = column(false).narrow(&wide)?;
+        let narrowed = narrowed.as_primitive::<Decimal128Type>();
+        assert_eq!(narrowed.value(0), 99_999);
+        assert!(narrowed.is_null(1) && narrowed.is_null(2));
+        let error = column(true).narrow(&wide).unwrap_err().to_string();
+        assert!(error.contains("[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION]  -1000.00 cannot be represented as Decimal(5, 2)"), "{error}");
+        Ok(())
     }
 }

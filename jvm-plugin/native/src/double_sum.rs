@@ -4,7 +4,12 @@
 //! at a time in the order the rows come, as Spark's aggregation buffer adds them
 //! (`coalesce(sum, 0.0) + x`), so the sum is Spark's bit for bit where the rows come in the
 //! same order. DataFusion's own `sum` adds a batch in several lanes, which rounds differently.
+//!
+//! Over a window's sliding frame, Spark computes the buffer again from the frame's first row
+//! whenever the frame changes; so does the sliding accumulator here, which keeps the frame's
+//! values.
 
+use std::collections::VecDeque;
 use std::mem::size_of;
 use std::sync::Arc;
 
@@ -84,6 +89,12 @@ impl AggregateUDFImpl for SparkDoubleSum {
         Ok(Box::new(DoubleSumAccumulator { sum: None }))
     }
 
+    fn create_sliding_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(SlidingDoubleSumAccumulator {
+            values: VecDeque::new(),
+        }))
+    }
+
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
         true
     }
@@ -121,6 +132,66 @@ impl Accumulator for DoubleSumAccumulator {
 
     fn size(&self) -> usize {
         size_of::<Self>()
+    }
+}
+
+/// [`SparkDoubleSum`] over a window's sliding frame: the frame's non-null values, in order,
+/// added again from the first each time the sum is read (as Spark's SlidingWindowFunctionFrame
+/// and UnboundedFollowingWindowFunctionFrame compute their buffers again).
+#[derive(Debug)]
+struct SlidingDoubleSumAccumulator {
+    values: VecDeque<f64>,
+}
+
+impl SlidingDoubleSumAccumulator {
+    fn sum(&self) -> Option<f64> {
+        self.values
+            .iter()
+            .fold(None, |sum, x| Some(sum.unwrap_or(0.0) + x))
+    }
+}
+
+impl Accumulator for SlidingDoubleSumAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let [x] = values else {
+            return internal_err!("spark_double_sum takes one column");
+        };
+        let x = as_float64_array(x)?;
+        self.values.extend(x.iter().flatten());
+        Ok(())
+    }
+
+    /// The frame's first rows leave it.
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let [x] = values else {
+            return internal_err!("spark_double_sum takes one column");
+        };
+        let leaving = as_float64_array(x)?.iter().flatten().count();
+        if leaving > self.values.len() {
+            return internal_err!("spark_double_sum: more values leave the frame than it holds");
+        }
+        self.values.drain(..leaving);
+        Ok(())
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        true
+    }
+
+    fn merge_batch(&mut self, _states: &[ArrayRef]) -> Result<()> {
+        internal_err!("spark_double_sum over a sliding frame does not merge")
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::Float64(self.sum())])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(ScalarValue::Float64(self.sum()))
+    }
+
+    fn size(&self) -> usize {
+        self.values.capacity() * size_of::<f64>() + size_of::<Self>()
     }
 }
 
@@ -207,6 +278,24 @@ mod tests {
         let mut acc = DoubleSumAccumulator { sum: None };
         acc.update_batch(&[Arc::new(Float64Array::from(vec![None::<f64>])) as ArrayRef])?;
         assert_eq!(acc.evaluate()?, ScalarValue::Float64(None));
+        Ok(())
+    }
+
+    #[test]
+    fn a_sliding_frame_adds_its_values_again_from_its_first() -> Result<()> {
+        let column = |v: Vec<Option<f64>>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
+        let mut acc = SlidingDoubleSumAccumulator {
+            values: VecDeque::new(),
+        };
+        acc.update_batch(&[column(vec![Some(1e16), None, Some(1.0), Some(1.0)])])?;
+        assert_eq!(acc.evaluate()?, ScalarValue::Float64(Some(1e16)));
+        // Without 1e16 (and the null after it), 1 + 1 again from 0.0; a running sum
+        // retracted by subtraction would give 0.
+        acc.retract_batch(&[column(vec![Some(1e16), None])])?;
+        assert_eq!(acc.evaluate()?, ScalarValue::Float64(Some(2.0)));
+        acc.retract_batch(&[column(vec![Some(1.0), Some(1.0)])])?;
+        assert_eq!(acc.evaluate()?, ScalarValue::Float64(None));
+        assert!(acc.retract_batch(&[column(vec![Some(1.0)])]).is_err());
         Ok(())
     }
 

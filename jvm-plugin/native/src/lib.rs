@@ -29,6 +29,7 @@ pub mod shuffle;
 pub mod timestamp;
 pub mod try_arith;
 pub mod unary;
+pub mod window;
 
 use jni::errors::ErrorPolicy;
 use jni::objects::{JByteArray, JClass, JLongArray, JObject, JObjectArray, JString};

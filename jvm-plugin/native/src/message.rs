@@ -251,6 +251,124 @@ pub enum Node {
         /// The input operator.
         input: Box<Node>,
     },
+    /// Spark's window functions over the input's rows: the input's columns, then one column
+    /// per function. Rows are grouped by `partition_by` (floats as Spark groups them:
+    /// `-0.0 = 0.0`, `NaN = NaN`) and ordered within a group by `order_by`; the input is
+    /// sorted by both unless it already is.
+    Window {
+        /// The window's partition keys (none: one partition).
+        #[serde(default)]
+        partition_by: Vec<Expr>,
+        /// The order within a partition (Spark's order: NaN largest, `-0.0 = 0.0`).
+        #[serde(default)]
+        order_by: Vec<SortKey>,
+        /// The functions, at least one.
+        functions: Vec<WindowCall>,
+        /// The input operator.
+        input: Box<Node>,
+    },
+}
+
+/// One function of a [`Node::Window`], with Spark's result type.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "function", rename_all = "snake_case", deny_unknown_fields)]
+pub enum WindowCall {
+    /// The row's position in its partition, from 1 (`int`).
+    RowNumber,
+    /// 1 plus the rows ordered before the row's peers (`int`).
+    Rank,
+    /// 1 plus the distinct order values before the row's (`int`).
+    DenseRank,
+    /// `(rank - 1) / (rows - 1)`, 0 for a partition of one row (`double`).
+    PercentRank,
+    /// The rows up to the row's last peer over the partition's rows (`double`).
+    CumeDist,
+    /// The row's bucket, from 1, of `n` buckets of consecutive rows whose sizes differ by at
+    /// most one, the larger ones first (`int`).
+    Ntile {
+        /// How many buckets.
+        n: i64,
+    },
+    /// `arg` of the row `offset` rows before (after, for a negative `offset`), or `default`
+    /// (a literal of `arg`'s type; null when absent) where there is no such row; with
+    /// `ignore_nulls`, of the rows with a non-null `arg` only.
+    Lag {
+        /// The value read.
+        arg: Expr,
+        /// How many rows back.
+        offset: i64,
+        /// The value where the row does not exist.
+        #[serde(default)]
+        default: Option<Expr>,
+        /// Whether rows with a null `arg` are skipped.
+        #[serde(default)]
+        ignore_nulls: bool,
+    },
+    /// `arg` of the row `offset` rows after (before, for a negative `offset`), or `default`.
+    Lead {
+        /// The value read.
+        arg: Expr,
+        /// How many rows ahead.
+        offset: i64,
+        /// The value where the row does not exist.
+        #[serde(default)]
+        default: Option<Expr>,
+        /// Whether rows with a null `arg` are skipped.
+        #[serde(default)]
+        ignore_nulls: bool,
+    },
+    /// `arg` of the frame's `n`th row (from 1), of its first (`n` absent) or its last
+    /// (`last`); with `ignore_nulls`, of its non-null values; null where there is none.
+    NthValue {
+        /// The value read.
+        arg: Expr,
+        /// Which row of the frame; the first when absent.
+        #[serde(default)]
+        n: Option<i64>,
+        /// The frame's last row instead of its first.
+        #[serde(default)]
+        last: bool,
+        /// Whether rows with a null `arg` are skipped.
+        #[serde(default)]
+        ignore_nulls: bool,
+        /// The rows read, around the row.
+        frame: WindowFrameSpec,
+    },
+    /// An aggregate over the frame's rows (DataFusion's result type, as in
+    /// [`Node::HashAggregate`]; the aggregate's `filter` is not taken).
+    Aggregate {
+        /// The aggregate.
+        call: AggregateCall,
+        /// The rows aggregated, around the row.
+        frame: WindowFrameSpec,
+    },
+}
+
+/// The frame of a [`WindowCall`]: the rows from `start` to `end`, both included. `rows`
+/// counts rows from the current one (negative: before it; 0: the row itself; absent:
+/// unbounded, the partition's first row for `start`, its last for `end`); `range` reads
+/// offsets as 0 (the row and its peers, equal in the order) or absent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowFrameSpec {
+    /// Rows (`rows`) or order values (`range`).
+    pub units: FrameUnits,
+    /// The frame's first row, from the current one.
+    #[serde(default)]
+    pub start: Option<i64>,
+    /// The frame's last row, from the current one.
+    #[serde(default)]
+    pub end: Option<i64>,
+}
+
+/// The units of a [`WindowFrameSpec`]'s bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameUnits {
+    /// Rows.
+    Rows,
+    /// Order values: peers are in or out together.
+    Range,
 }
 
 /// One key of a [`Node::Sort`].
@@ -410,14 +528,15 @@ pub enum Expr {
         try_cast: bool,
     },
     /// A function whose DataFusion result is Spark's for these arguments: `abs` of a float,
-    /// double or decimal; `isnan` of a float or double; `sqrt` of a double; `upper`, `lower`
+    /// double or decimal; `isnan` of a float or double; `normalize_nan_and_zero` of a float or
+    /// double (`-0.0` as `0.0`, every NaN the same); `sqrt` of a double; `upper`, `lower`
     /// (Unicode's default case mappings, as Spark's ICU root locale), `char_length` (code
     /// points), `btrim`, `ltrim` and `rtrim` (spaces) of a string; `concat_ws` of a separator
     /// and strings; `replace` of a string, a search string (not empty) and its replacement;
     /// `strpos` of a string and a substring (Spark's `instr`).
     Function {
-        /// `abs`, `isnan`, `sqrt`, `upper`, `lower`, `char_length`, `btrim`, `ltrim`, `rtrim`,
-        /// `concat_ws`, `replace` or `strpos`.
+        /// `abs`, `isnan`, `normalize_nan_and_zero`, `sqrt`, `upper`, `lower`, `char_length`,
+        /// `btrim`, `ltrim`, `rtrim`, `concat_ws`, `replace`, `strpos`, ... (above).
         name: String,
         /// The arguments.
         args: Vec<Expr>,
@@ -814,7 +933,8 @@ impl Node {
             | Node::Expand { input, .. }
             | Node::HashAggregate { input, .. }
             | Node::Sort { input, .. }
-            | Node::Limit { input, .. } => vec![input],
+            | Node::Limit { input, .. }
+            | Node::Window { input, .. } => vec![input],
             Node::HashJoin { left, right, .. } => vec![left, right],
         }
     }

@@ -34,7 +34,7 @@ use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_u
 use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::logical_expr::{AggregateUDF, ColumnarValue, Operator};
-use datafusion::physical_expr::aggregate::AggregateExprBuilder;
+use datafusion::physical_expr::aggregate::{AggregateExprBuilder, AggregateFunctionExpr};
 use datafusion::physical_expr::expressions::{
     BinaryExpr, CaseExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, LikeExpr,
     Literal, NegativeExpr, NotExpr,
@@ -51,7 +51,9 @@ use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use num_bigint::BigInt;
 
-use crate::cast::{CastMode, SparkNumericCast, SparkStringCast, decimal_out_of_range};
+use crate::cast::{
+    CastMode, SparkDecimalNarrow, SparkNumericCast, SparkStringCast, decimal_out_of_range,
+};
 use crate::datetime::{
     DateDays, DatePart, SparkDatePart, SparkMonthShift, SparkTimestampToDate, TimestampPart,
 };
@@ -299,6 +301,17 @@ pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionP
             input,
         } => build_aggregate(groups, aggregates, build_plan(input, leaves)?),
         Node::Sort { keys, fetch, input } => build_sort(keys, *fetch, build_plan(input, leaves)?),
+        Node::Window {
+            partition_by,
+            order_by,
+            functions,
+            input,
+        } => crate::window::build_window(
+            partition_by,
+            order_by,
+            functions,
+            build_plan(input, leaves)?,
+        ),
         Node::Limit {
             offset,
             limit,
@@ -338,7 +351,7 @@ pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionP
 
 /// `plan` with one output partition (a task's plan has one; this keeps it so for the
 /// operators that need it).
-fn single_partition(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+pub(crate) fn single_partition(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
     if plan.output_partitioning().partition_count() == 1 {
         plan
     } else {
@@ -635,101 +648,11 @@ fn build_aggregate(
         .iter()
         .enumerate()
         .map(|(i, call)| {
-            let mut arg = translate(&call.arg, &schema)?;
-            if matches!(call.func, AggregateFunc::Min | AggregateFunc::Max)
-                && matches!(
-                    arg.data_type(&schema)?,
-                    DataType::Float32 | DataType::Float64
-                )
-            {
-                arg = SparkFloatKey::key(arg);
+            let (expr, keyed) = aggregate_expr(call, format!("a{i}"), &schema)?;
+            if keyed {
                 float_keyed.push(group_count + i);
             }
-            let (udaf, arity) = match call.func {
-                AggregateFunc::Count => (count_udaf(), 1),
-                AggregateFunc::Sum => (sum_udaf(), 1),
-                AggregateFunc::Min => (min_udaf(), 1),
-                AggregateFunc::Max => (max_udaf(), 1),
-                AggregateFunc::MomentN
-                | AggregateFunc::MomentAvg
-                | AggregateFunc::MomentM2
-                | AggregateFunc::MomentM3
-                | AggregateFunc::MomentM4 => (moments(call.func, MomentInput::Values)?, 1),
-                AggregateFunc::MergeMomentN
-                | AggregateFunc::MergeMomentAvg
-                | AggregateFunc::MergeMomentM2
-                | AggregateFunc::MergeMomentM3
-                | AggregateFunc::MergeMomentM4 => {
-                    // Spark's buffers of moment order 2, 3 or 4: n and 2 to 4 more columns.
-                    let columns = 1 + call.args.len();
-                    (moments(call.func, MomentInput::Buffers(columns))?, columns)
-                }
-                func @ (AggregateFunc::CoMomentN
-                | AggregateFunc::CoMomentXAvg
-                | AggregateFunc::CoMomentYAvg
-                | AggregateFunc::CoMomentCk
-                | AggregateFunc::CoMomentXMk
-                | AggregateFunc::CoMomentYMk
-                | AggregateFunc::MergeCoMomentN
-                | AggregateFunc::MergeCoMomentXAvg
-                | AggregateFunc::MergeCoMomentYAvg
-                | AggregateFunc::MergeCoMomentCk
-                | AggregateFunc::MergeCoMomentXMk
-                | AggregateFunc::MergeCoMomentYMk) => {
-                    let (part, merges) = func.co_moment().expect("a co-moment");
-                    // Spark's buffers of 4 (covariance) or 6 (correlation) columns: n and the
-                    // rest; or the pair of values.
-                    let (input, arity) = if merges {
-                        let columns = 1 + call.args.len();
-                        (MomentInput::Buffers(columns), columns)
-                    } else {
-                        (MomentInput::Values, 2)
-                    };
-                    let udaf = SparkMoments::co_udaf(part, input)
-                        .map_err(|why| NativeError::plan(format!("aggregate {func:?}: {why}")))?;
-                    (udaf, arity)
-                }
-                AggregateFunc::DoubleSum => (SparkDoubleSum::udaf(), 1),
-                AggregateFunc::First => (first_value_udaf(), 1),
-                AggregateFunc::Last => (last_value_udaf(), 1),
-            };
-            if call.ignore_nulls && !matches!(call.func, AggregateFunc::First | AggregateFunc::Last)
-            {
-                return Err(NativeError::plan(format!(
-                    "aggregate {:?} does not take ignore_nulls",
-                    call.func
-                )));
-            }
-            if 1 + call.args.len() != arity {
-                return Err(NativeError::plan(format!(
-                    "aggregate {:?} takes {arity} arguments, not {}",
-                    call.func,
-                    1 + call.args.len()
-                )));
-            }
-            let mut args = vec![arg];
-            for extra in &call.args {
-                args.push(translate(extra, &schema)?);
-            }
-            if call.func.is_moment() || call.func == AggregateFunc::DoubleSum {
-                // Spark's moments are of doubles (Spark casts their argument).
-                for arg in &args {
-                    let t = arg.data_type(&schema)?;
-                    if t != DataType::Float64 {
-                        return Err(NativeError::plan(format!(
-                            "aggregate {:?} takes doubles, not {t}",
-                            call.func
-                        )));
-                    }
-                }
-            }
-            let expr = AggregateExprBuilder::new(udaf, args)
-                .with_ignore_nulls(call.ignore_nulls)
-                .schema(Arc::clone(&schema))
-                .alias(format!("a{i}"))
-                .build()
-                .map_err(|e| NativeError::plan(format!("aggregate {:?}: {e}", call.func)))?;
-            Ok(Arc::new(expr))
+            Ok(expr)
         })
         .collect::<Result<Vec<_>>>()?;
     let filters = calls
@@ -773,6 +696,110 @@ fn build_aggregate(
     Ok(Arc::new(
         ProjectionExec::try_new(exprs, aggregate).map_err(|e| NativeError::plan(e.to_string()))?,
     ))
+}
+
+/// The DataFusion aggregate of `call` over `schema`'s rows, named `name`, and whether it takes
+/// the min or max of floats in Spark's order: over integer keys, which the caller maps back to
+/// floats ([`SparkFloatKey::value`]).
+pub(crate) fn aggregate_expr(
+    call: &AggregateCall,
+    name: String,
+    schema: &SchemaRef,
+) -> Result<(Arc<AggregateFunctionExpr>, bool)> {
+    let schema = Arc::clone(schema);
+    let mut arg = translate(&call.arg, &schema)?;
+    let float_keyed = matches!(call.func, AggregateFunc::Min | AggregateFunc::Max)
+        && matches!(
+            arg.data_type(&schema)?,
+            DataType::Float32 | DataType::Float64
+        );
+    if float_keyed {
+        arg = SparkFloatKey::key(arg);
+    }
+    let (udaf, arity) = match call.func {
+        AggregateFunc::Count => (count_udaf(), 1),
+        AggregateFunc::Sum => (sum_udaf(), 1),
+        AggregateFunc::Min => (min_udaf(), 1),
+        AggregateFunc::Max => (max_udaf(), 1),
+        AggregateFunc::MomentN
+        | AggregateFunc::MomentAvg
+        | AggregateFunc::MomentM2
+        | AggregateFunc::MomentM3
+        | AggregateFunc::MomentM4 => (moments(call.func, MomentInput::Values)?, 1),
+        AggregateFunc::MergeMomentN
+        | AggregateFunc::MergeMomentAvg
+        | AggregateFunc::MergeMomentM2
+        | AggregateFunc::MergeMomentM3
+        | AggregateFunc::MergeMomentM4 => {
+            // Spark's buffers of moment order 2, 3 or 4: n and 2 to 4 more columns.
+            let columns = 1 + call.args.len();
+            (moments(call.func, MomentInput::Buffers(columns))?, columns)
+        }
+        func @ (AggregateFunc::CoMomentN
+        | AggregateFunc::CoMomentXAvg
+        | AggregateFunc::CoMomentYAvg
+        | AggregateFunc::CoMomentCk
+        | AggregateFunc::CoMomentXMk
+        | AggregateFunc::CoMomentYMk
+        | AggregateFunc::MergeCoMomentN
+        | AggregateFunc::MergeCoMomentXAvg
+        | AggregateFunc::MergeCoMomentYAvg
+        | AggregateFunc::MergeCoMomentCk
+        | AggregateFunc::MergeCoMomentXMk
+        | AggregateFunc::MergeCoMomentYMk) => {
+            let (part, merges) = func.co_moment().expect("a co-moment");
+            // Spark's buffers of 4 (covariance) or 6 (correlation) columns: n and the
+            // rest; or the pair of values.
+            let (input, arity) = if merges {
+                let columns = 1 + call.args.len();
+                (MomentInput::Buffers(columns), columns)
+            } else {
+                (MomentInput::Values, 2)
+            };
+            let udaf = SparkMoments::co_udaf(part, input)
+                .map_err(|why| NativeError::plan(format!("aggregate {func:?}: {why}")))?;
+            (udaf, arity)
+        }
+        AggregateFunc::DoubleSum => (SparkDoubleSum::udaf(), 1),
+        AggregateFunc::First => (first_value_udaf(), 1),
+        AggregateFunc::Last => (last_value_udaf(), 1),
+    };
+    if call.ignore_nulls && !matches!(call.func, AggregateFunc::First | AggregateFunc::Last) {
+        return Err(NativeError::plan(format!(
+            "aggregate {:?} does not take ignore_nulls",
+            call.func
+        )));
+    }
+    if 1 + call.args.len() != arity {
+        return Err(NativeError::plan(format!(
+            "aggregate {:?} takes {arity} arguments, not {}",
+            call.func,
+            1 + call.args.len()
+        )));
+    }
+    let mut args = vec![arg];
+    for extra in &call.args {
+        args.push(translate(extra, &schema)?);
+    }
+    if call.func.is_moment() || call.func == AggregateFunc::DoubleSum {
+        // Spark's moments are of doubles (Spark casts their argument).
+        for arg in &args {
+            let t = arg.data_type(&schema)?;
+            if t != DataType::Float64 {
+                return Err(NativeError::plan(format!(
+                    "aggregate {:?} takes doubles, not {t}",
+                    call.func
+                )));
+            }
+        }
+    }
+    let expr = AggregateExprBuilder::new(udaf, args)
+        .with_ignore_nulls(call.ignore_nulls)
+        .schema(Arc::clone(&schema))
+        .alias(name)
+        .build()
+        .map_err(|e| NativeError::plan(format!("aggregate {:?}: {e}", call.func)))?;
+    Ok((Arc::new(expr), float_keyed))
 }
 
 fn build_scan(
@@ -969,6 +996,12 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             let from = child.data_type(schema)?;
             // Spark parses strings, prints decimals and converts numbers its own way
             // (crate::cast); the rest (widening) is Arrow's cast.
+            // The exact totals of native decimal sums, checked as Spark checks a sum.
+            if let Some(cast) =
+                SparkDecimalNarrow::try_new(Arc::clone(&child), &from, &target, *ansi)
+            {
+                return Ok(Arc::new(cast));
+            }
             if let Some(cast) = SparkTimestampNumberCast::try_new(
                 Arc::clone(&child),
                 &from,
@@ -1158,6 +1191,13 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 }
                 ("char_length", [DataType::Utf8]) => {
                     datafusion::functions::unicode::character_length()
+                }
+                // Spark's NormalizeNaNAndZero: -0.0 as 0.0, every NaN the canonical one.
+                ("normalize_nan_and_zero", [DataType::Float32 | DataType::Float64]) => {
+                    let [arg] = <[_; 1]>::try_from(args).map_err(|_| {
+                        NativeError::plan("normalize_nan_and_zero takes one argument".to_owned())
+                    })?;
+                    return Ok(Arc::new(SparkNormalizeFloat { child: arg }));
                 }
                 // IEEE's correctly rounded square root, NaN below zero, as Java's Math.sqrt.
                 ("sqrt", [DataType::Float64]) => {
@@ -1746,7 +1786,10 @@ fn null_when(
 }
 
 /// Wraps float expressions in [`SparkNormalizeFloat`]; other types pass through.
-fn normalize_float(expr: Arc<dyn PhysicalExpr>, schema: &Schema) -> Result<Arc<dyn PhysicalExpr>> {
+pub(crate) fn normalize_float(
+    expr: Arc<dyn PhysicalExpr>,
+    schema: &Schema,
+) -> Result<Arc<dyn PhysicalExpr>> {
     Ok(match expr.data_type(schema)? {
         DataType::Float32 | DataType::Float64 => Arc::new(SparkNormalizeFloat { child: expr }),
         _ => expr,
@@ -2113,7 +2156,7 @@ pub fn spark_decimal_unrounded_text(
 
 /// `unscaled / 10^scale` as Java's `BigDecimal.toPlainString` prints it: no exponent, `scale`
 /// fraction digits, and zeros for a negative scale.
-fn plain_decimal(unscaled: &BigInt, scale: i64) -> String {
+pub(crate) fn plain_decimal(unscaled: &BigInt, scale: i64) -> String {
     let sign = if unscaled.sign() == num_bigint::Sign::Minus {
         "-"
     } else {
