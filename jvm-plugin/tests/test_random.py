@@ -1,6 +1,6 @@
 """Seeded random queries through Spark SQL, with and without the plugin: filters, projections,
 aggregates, joins of every type and strategy, subqueries, set operations, unions, sorts and
-top-k over every type the plugin runs (and windows on Spark over them), in legacy mode
+top-k over every type the plugin runs, window functions, in legacy mode
 (session time zone America/Los_Angeles) and ANSI mode (Asia/Kolkata). Each query's rows, in
 order where it orders them, or its failure, as the same exception, must be the same. The
 directed tests elsewhere check each feature; this one checks their combinations, which nobody
@@ -388,11 +388,27 @@ def query(r):
         return f"SELECT {projection(r, 'a')} FROM rt a WHERE {predicate(r, 'a', 2)} " \
                f"ORDER BY a.k {r.choice(['ASC', 'DESC'])} LIMIT {r.randrange(1, 60)}"
     if kind == 13:
-        # Window functions stay on Spark, over native children.
-        key = r.choice(["a.s", "a.flag", "a.k % 7", "a.dt"])
-        return f"SELECT a.k, sum(a.i) OVER (PARTITION BY {key}) AS w, " \
-               f"rank() OVER (PARTITION BY {key} ORDER BY a.k) AS rk, " \
-               f"lag(a.d) OVER (PARTITION BY {key} ORDER BY a.k) AS prev FROM rt a WHERE {predicate(r, 'a', 1)}"
+        # Window functions (ties in a ROWS frame's order broken by the unique k).
+        key = r.choice(["a.s", "a.flag", "a.k % 7", "a.dt", "a.x", "a.d", "a.f"])
+        order = r.choice(["a.i", "a.x DESC", "a.s NULLS LAST", "a.dt DESC NULLS FIRST", "a.d", "a.f", "a.ts"])
+        frame = r.choice(["", " ROWS BETWEEN 2 PRECEDING AND CURRENT ROW",
+                          " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 FOLLOWING",
+                          " ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING",
+                          " ROWS BETWEEN 3 PRECEDING AND 1 PRECEDING",
+                          " RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING"])
+        peers = f"PARTITION BY {key} ORDER BY {order}"
+        spec = f"{peers}, a.k"
+        functions = [f"rank() OVER ({peers})", f"dense_rank() OVER ({peers})", f"cume_dist() OVER ({peers})",
+                     f"percent_rank() OVER ({peers})", f"row_number() OVER ({spec})",
+                     f"lag(a.d, {r.randrange(1, 4)}) OVER ({spec})", f"lead(a.s, 1, 'none') OVER ({spec})",
+                     f"sum(a.i) OVER ({spec}{frame})", f"sum(a.l) OVER ({peers})", f"count(a.x) OVER ({spec}{frame})",
+                     f"min(a.x) OVER ({spec}{frame})", f"max(a.s) OVER ({spec}{frame})",
+                     f"avg(a.d) OVER ({spec}{frame})", f"sum(a.w) OVER (PARTITION BY {key})",
+                     f"sum(a.x) OVER ({spec}{frame})", f"first(a.f, true) OVER ({spec}{frame})",
+                     f"last(a.dt) OVER ({spec}{frame})", f"avg(a.i) OVER ({peers})"]
+        picked = r.sample(functions, 3)
+        return f"SELECT a.k, {', '.join(f'{w} AS w{j}' for j, w in enumerate(picked))} FROM rt a " \
+               f"WHERE {predicate(r, 'a', 1)}"
     if kind == 12:
         # Set operations (joins on null-safe equality) and DISTINCT.
         cols = r.choice(["a.s, a.i", "a.dt", "a.flag, a.k % 7", "a.d", "upper(a.s), a.ts"])

@@ -33,6 +33,16 @@ def test_rows_go_to_the_partitions_spark_chooses(spark, table, keys):
     assert NATIVE_SHUFFLE in plan, plan
 
 
+@pytest.mark.parametrize("key", ["x", "f", "x, s"])
+def test_normalised_float_keys_go_to_the_partitions_spark_chooses(spark, table, key):
+    # A window's float partition keys are hashed as Spark normalises them (-0.0 as 0.0, one
+    # NaN); the partition id, read above the window, must be vanilla Spark's for each row.
+    plan = compare(spark, f"SELECT *, spark_partition_id() AS part FROM "
+                          f"(SELECT id, {key}, count(*) OVER (PARTITION BY {key}) AS n FROM t)",
+                   conf={"spark.sql.adaptive.enabled": "false"})
+    assert NATIVE_SHUFFLE in plan and "knownfloatingpointnormalized" in plan, plan
+
+
 @pytest.mark.parametrize("key", ["i", "l", "s", "d", "p", "b"])
 def test_a_native_and_a_spark_shuffle_join_on_the_same_partitions(spark, table, key):
     # upper() keeps the right side's filter (and its exchange) on Spark (on id, so that it is

@@ -15,6 +15,7 @@ import org.apache.spark.sql.execution.{CollectLimitExec, ColumnarRule, ColumnarT
   FilterExec, GlobalLimitExec, LocalLimitExec, ProjectExec, RowToColumnarExec, SortExec, SparkPlan,
   TakeOrderedAndProjectExec, UnionExec}
 import org.apache.spark.sql.execution.exchange.ShuffleExchangeExec
+import org.apache.spark.sql.execution.window.{WindowExec, WindowGroupLimitExec}
 import org.apache.spark.sql.execution.aggregate.HashAggregateExec
 import org.apache.spark.sql.execution.joins.{BroadcastHashJoinExec, ShuffledHashJoinExec, SortMergeJoinExec}
 import org.apache.spark.sql.types.{BooleanType, DataType, DecimalType, DoubleType, IntegerType, LongType, NullType}
@@ -71,6 +72,9 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     classOf[ProjectExec] -> ((p, conf) => convertProject(p.asInstanceOf[ProjectExec], conf)),
     classOf[ExpandExec] -> ((p, conf) => convertExpand(p.asInstanceOf[ExpandExec], conf)),
     classOf[SortExec] -> ((p, conf) => convertSort(p.asInstanceOf[SortExec], conf)),
+    classOf[WindowExec] -> ((p, conf) => WindowConversion.convert(p.asInstanceOf[WindowExec], conf)),
+    classOf[WindowGroupLimitExec] ->
+      ((p, conf) => WindowConversion.convertGroupLimit(p.asInstanceOf[WindowGroupLimitExec], conf)),
     classOf[LocalLimitExec] -> ((p, conf) => {
       val l = p.asInstanceOf[LocalLimitExec]
       convertLimit(l, l.limit, offset = 0, l.child, conf)
@@ -663,7 +667,7 @@ private object AggregateConversion {
    * The sum of decimal column `arg` in Spark's sum type `t`: added in 256 bits (DataFusion's
    * 128-bit decimal sum wraps), then cast back, which gives null where Spark's type overflows.
    */
-  private def wideDecimalSum(arg: String, t: DecimalType, call: (String, String) => String): String = {
+  def wideDecimalSum(arg: String, t: DecimalType, call: (String, String) => String): String = {
     val wide = call("sum", castJson(arg, s"decimal256(76,${t.scale})"))
     castJson(wide, s"decimal(${t.precision},${t.scale})")
   }
@@ -690,7 +694,7 @@ private object AggregateConversion {
    * the order of the rows, and so on the partitioning); both fail on every sum that does not
    * fit.
    */
-  private def checkedLongSum(arg: String, call: (String, String) => String): String = {
+  def checkedLongSum(arg: String, call: (String, String) => String): String = {
     val wide = call("sum", castJson(arg, "decimal(38,0)"))
     val outside = binaryJson("or", "boolean",
       binaryJson("gt", "boolean", wide, literal("decimal(38,0)", str(Long.MaxValue.toString))),
@@ -717,7 +721,7 @@ private object AggregateConversion {
    * The native sum of a column of Spark type `t`: for doubles with spark.cinder.exactFloatSums,
    * Spark's own order of additions (one value at a time, in the order the rows come).
    */
-  private def sumOf(t: DataType): String =
+  def sumOf(t: DataType): String =
     if (t == DoubleType && CinderConf.ExactFloatSums.bool(SQLConf.get)) "double_sum" else "sum"
 
   /** Whether `condition` is true on any input row of the group (null for no rows). */
@@ -729,7 +733,7 @@ private object AggregateConversion {
     caseWhen(s"""{"kind":"is_null","child":$merged}""", literal(t, zero), merged, t)
 
   /** `{"func":...}` of a native aggregate call. */
-  private def callJson(func: String, arg: String, args: Seq[String] = Nil, ignoreNulls: Boolean = false,
+  def callJson(func: String, arg: String, args: Seq[String] = Nil, ignoreNulls: Boolean = false,
       filter: Option[String] = None): String = {
     val more = (if (args.isEmpty) "" else s""","args":${args.mkString("[", ",", "]")}""") +
       (if (ignoreNulls) ""","ignore_nulls":true""" else "") +

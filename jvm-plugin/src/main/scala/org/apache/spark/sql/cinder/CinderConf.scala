@@ -68,6 +68,10 @@ object CinderConf {
   val LimitEnabled = CinderConfEntry("spark.cinder.limit.enabled", "boolean", "true",
     "Whether LocalLimitExec and GlobalLimitExec run natively.")
 
+  val WindowEnabled = CinderConfEntry("spark.cinder.window.enabled", "boolean", "true",
+    "Whether WindowExec (window functions: ranking, ntile, lag and lead, first, last and nth_value, " +
+      "aggregates over ROWS and RANGE frames) and WindowGroupLimitExec run natively.")
+
   val ShuffleEnabled = CinderConfEntry("spark.cinder.shuffle.enabled", "boolean", "true",
     "Whether the shuffle of a native subtree's output (a ShuffleExchangeExec with hash or single " +
       "partitioning) moves Arrow blocks, partitioned natively as Spark partitions, instead of Spark " +
@@ -88,7 +92,8 @@ object CinderConf {
       "partitioning.")
 
   val all: Seq[CinderConfEntry] = Seq(Enabled, Device, Explain, BatchRows, DeviceRegions, ScanEnabled,
-    FilterEnabled, ProjectEnabled, ExpandEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled, ShuffleEnabled,
+    FilterEnabled, ProjectEnabled, ExpandEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled,
+    WindowEnabled, ShuffleEnabled,
     JavaFloatDigits, ExactFloatSums)
 
   /** The Markdown table of every setting. */

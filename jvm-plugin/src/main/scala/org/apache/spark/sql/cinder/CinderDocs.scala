@@ -47,6 +47,20 @@ object CinderDocs {
       ".collect()`: it takes rows for the driver from as few partitions as it needs)"),
     ("ExpandExec", "over a native subtree (ROLLUP, CUBE, GROUPING SETS, aggregates of several DISTINCT " +
       "arguments): each batch through each projection in turn", "unsupported expressions"),
+    ("WindowExec", "over a native subtree (DataFusion's window operators, over the rows sorted by the " +
+      "partition keys and the order): row_number, rank, dense_rank, percent_rank, cume_dist, ntile; lag and " +
+      "lead with a constant offset and default, also IGNORE NULLS; first, last (also IGNORE NULLS), " +
+      "first_value, last_value and nth_value over their frame; count, sum, avg, min and max over ROWS frames " +
+      "with constant offsets and RANGE frames from or to the partition's ends and the current row's peers " +
+      "(sums of doubles, under `spark.cinder.exactFloatSums`, one value at a time in Spark's order, again " +
+      "from the frame's first row where it slides, as Spark does; decimal sums exact, then checked against " +
+      "Spark's type); partition and order keys of any supported expression, floats grouped and ordered as " +
+      "Spark does",
+      "RANGE frames with value offsets (`RANGE BETWEEN 1 PRECEDING ...`), avg of decimals of over 28 " +
+        "digits, other aggregates (stddev, collect_list, ...)"),
+    ("WindowGroupLimitExec", "a filter on row_number, rank or dense_rank below a window (`WHERE rn <= 3`, " +
+      "Spark's per-group limit, before and after the shuffle): the function, natively, then a filter on it",
+      "other functions"),
     ("UnionExec", "UNION ALL of native subtrees: their batches pass through, and a filter, projection or " +
       "partial aggregation above it goes into every branch", "a branch that is not native, a " +
       "partitioning-aware union"),

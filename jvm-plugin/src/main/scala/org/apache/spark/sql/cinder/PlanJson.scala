@@ -739,6 +739,11 @@ object PlanJson {
     case Coalesce(children) if children.nonEmpty =>
       for (cs <- seq(children.map(expr(_, input))); t <- typeName(e.dataType)) yield
         cs.init.foldRight(cs.last)((c, rest) => caseWhen(s"""{"kind":"is_not_null","child":$c}""", c, rest, t))
+    // Spark's normalisation of float keys (grouping, joins, window partitions): -0.0 as 0.0,
+    // every NaN the same.
+    case KnownFloatingPointNormalized(child) => expr(child, input)
+    case org.apache.spark.sql.catalyst.optimizer.NormalizeNaNAndZero(child) =>
+      function("normalize_nan_and_zero", child, input)
     case Abs(child, failOnError) =>
       child.dataType match {
         // Integers: the type's minimum wraps (legacy) or fails (ANSI), as its negation does.

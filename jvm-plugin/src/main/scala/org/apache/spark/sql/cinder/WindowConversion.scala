@@ -1,0 +1,254 @@
+package org.apache.spark.sql.cinder
+
+import scala.collection.mutable.ArrayBuffer
+
+import org.apache.spark.sql.catalyst.expressions.{Alias, CumeDist, CurrentRow, DenseRank, Expression, Lag, Lead,
+  Literal, NTile, NamedExpression, NthValue, PercentRank, RangeFrame, Rank, RowFrame, RowNumber, SpecifiedWindowFrame,
+  UnboundedFollowing, UnboundedPreceding, WindowExpression, WindowFrame}
+import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateExpression, AggregateFunction, Average, Count,
+  First, Last, Max, Min, Sum}
+import org.apache.spark.sql.catalyst.expressions.EvalMode
+import org.apache.spark.sql.execution.window.{WindowExec, WindowGroupLimitExec}
+import org.apache.spark.sql.internal.SQLConf
+import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, IntegerType, LongType, NullType}
+
+/**
+ * Spark's WindowExec over a native subtree as a native `window` node (DataFusion's window
+ * operators), then a projection that computes each function's result as Spark does from the
+ * native columns:
+ * - row_number, rank, dense_rank, percent_rank, cume_dist, ntile;
+ * - lag and lead with a constant offset and default (also IGNORE NULLS);
+ * - first, last (also IGNORE NULLS) and nth_value over their frame;
+ * - count, sum, avg, min and max over ROWS frames with constant offsets and RANGE frames
+ *   bounded by the partition's ends or the current row's peers.
+ *
+ * Spark reads each partition's rows in the window's order, one at a time: a running frame
+ * (from the partition's start) adds each row to its buffer, a sliding one computes its buffer
+ * again from the frame's rows whenever they change. The native aggregates add and retract
+ * rows instead, which gives the same counts, sums of integers and decimals, minima and
+ * maxima; sums of doubles (spark.cinder.exactFloatSums) add one value at a time in Spark's
+ * order, again from the frame's first row where it slides.
+ */
+private[cinder] object WindowConversion {
+  import PlanJson._
+
+  def convert(window: WindowExec, conf: SQLConf): Either[String, CinderNative] = {
+    if (!CinderConf.WindowEnabled.bool(conf)) {
+      return Left(s"${CinderConf.WindowEnabled.key} is false")
+    }
+    window.child match {
+      case child: CinderNativeExec => build(window, child)
+      case other => Left(s"its input (${other.nodeName}) is not native")
+    }
+  }
+
+  /**
+   * WindowGroupLimitExec (a filter on a ranking function's value, pushed below the window): in
+   * each group of rows with the same partition keys, the rows whose row_number, rank or
+   * dense_rank is at most the limit; the partial stage (before the shuffle) keeps them per task,
+   * whose ranks are never above the whole group's. Natively: the function, a filter on it, and
+   * the input's columns.
+   */
+  def convertGroupLimit(limit: WindowGroupLimitExec, conf: SQLConf): Either[String, CinderNative] = {
+    if (!CinderConf.WindowEnabled.bool(conf)) {
+      return Left(s"${CinderConf.WindowEnabled.key} is false")
+    }
+    val child = limit.child match {
+      case child: CinderNativeExec => child
+      case other => return Left(s"its input (${other.nodeName}) is not native")
+    }
+    val function = limit.rankLikeFunction match {
+      case _: RowNumber => "row_number"
+      case _: Rank => "rank"
+      case _: DenseRank => "dense_rank"
+      case other => return Left(s"a group limit on ${other.prettyName} is not native")
+    }
+    val input = child.output
+    for {
+      partition <- seq(limit.partitionSpec.map(expr(_, input)))
+      order <- if (limit.orderSpec.isEmpty) Right("[]") else sortKeys(limit.orderSpec, input)
+    } yield {
+      val node = s"""{"op":"window","partition_by":${partition.mkString("[", ",", "]")},"order_by":$order,""" +
+        s""""functions":[{"function":"$function"}],"input":${child.root}}"""
+      val kept = binaryJson("lt_eq", "boolean", column(input.size), literal("int", limit.limit.toString))
+      val filtered = s"""{"op":"filter","condition":$kept,"input":$node}"""
+      child.withPlan(
+        root = s"""{"op":"project","exprs":${input.indices.map(column).mkString("[", ",", "]")},"input":$filtered}""",
+        output = limit.output,
+        describe = s"WindowGroupLimit(${limit.mode}) <- ${child.describe}",
+        partitioning = limit.outputPartitioning)
+    }
+  }
+
+  private def build(window: WindowExec, child: CinderNativeExec): Either[String, CinderNative] = {
+    val input = child.output
+    val calls = ArrayBuffer.empty[String]
+    // Each call's column in the window's output (after the input's).
+    def add(json: String): String = {
+      calls += json
+      column(input.size + calls.size - 1)
+    }
+    for {
+      partition <- seq(window.partitionSpec.map(expr(_, input)))
+      order <- if (window.orderSpec.isEmpty) Right("[]") else sortKeys(window.orderSpec, input)
+      results <- seq(window.windowExpression.map(function(_, input, add)))
+    } yield {
+      val node = s"""{"op":"window","partition_by":${partition.mkString("[", ",", "]")},"order_by":$order,""" +
+        s""""functions":${calls.mkString("[", ",", "]")},"input":${child.root}}"""
+      val exprs = input.indices.map(column) ++ results
+      child.withPlan(
+        root = s"""{"op":"project","exprs":${exprs.mkString("[", ",", "]")},"input":$node}""",
+        output = window.output,
+        describe = s"Window <- ${child.describe}",
+        partitioning = window.outputPartitioning)
+    }
+  }
+
+  /** One window expression: its native calls (through `add`), and its result over them. */
+  private def function(named: NamedExpression, input: Seq[org.apache.spark.sql.catalyst.expressions.Attribute],
+      add: String => String): Either[String, String] = {
+    val we = named match {
+      case Alias(we: WindowExpression, _) => we
+      case other => return Left(s"window expression ${other.sql} is not a single window function")
+    }
+    val frame = we.windowSpec.frameSpecification
+    we.windowFunction match {
+      case _: RowNumber => Right(add("""{"function":"row_number"}"""))
+      case _: Rank => Right(add("""{"function":"rank"}"""))
+      case _: DenseRank => Right(add("""{"function":"dense_rank"}"""))
+      case _: PercentRank => Right(add("""{"function":"percent_rank"}"""))
+      case _: CumeDist => Right(add("""{"function":"cume_dist"}"""))
+      case NTile(buckets) => constant(buckets) match {
+        case Some(n: Int) => Right(add(s"""{"function":"ntile","n":$n}"""))
+        case _ => Left("ntile of a non-constant number of buckets is not native")
+      }
+      case l: Lag => offsetFunction("lag", l.input, l.inputOffset, l.default, l.ignoreNulls, input).map(add)
+      case l: Lead => offsetFunction("lead", l.input, l.offset, l.default, l.ignoreNulls, input).map(add)
+      case n: NthValue =>
+        constant(n.offset) match {
+          case Some(o: Int) => nthValue(n.input, s""","n":$o""", n.ignoreNulls, frame, input).map(add)
+          case _ => Left("nth_value of a non-constant offset is not native")
+        }
+      case AggregateExpression(_, _, true, _, _) => Left("DISTINCT window aggregates are not native")
+      case AggregateExpression(_, _, _, Some(_), _) => Left("window aggregates with FILTER are not native")
+      case AggregateExpression(First(child, ignoreNulls), _, _, _, _) =>
+        nthValue(child, "", ignoreNulls, frame, input).map(add)
+      case AggregateExpression(Last(child, ignoreNulls), _, _, _, _) =>
+        nthValue(child, ""","last":true""", ignoreNulls, frame, input).map(add)
+      case ae: AggregateExpression => frameSpec(frame).flatMap(f => aggregate(ae.aggregateFunction, f, input, add))
+      case other => Left(s"window function ${other.prettyName} is not native yet")
+    }
+  }
+
+  /** lag or lead: `input` `offset` rows away, else `default` (both constant). */
+  private def offsetFunction(name: String, value: Expression, offset: Expression, default: Expression,
+      ignoreNulls: Boolean, input: Seq[org.apache.spark.sql.catalyst.expressions.Attribute])
+      : Either[String, String] = {
+    val offsetValue = constant(offset).filter(v => v != null && offset.dataType == IntegerType)
+      .getOrElse(return Left(s"$name of a non-constant offset is not native"))
+    val defaultValue = if (default == null || default.dataType == NullType) null
+      else constant(default).getOrElse(return Left(s"$name with a non-constant default is not native"))
+    for {
+      arg <- expr(value, input)
+      defaultJson <- if (defaultValue == null) Right("")
+        else if (default.dataType != value.dataType) Left(s"$name's default is not of its input's type")
+        else expr(Literal.create(defaultValue, value.dataType), input).map(d => s""","default":$d""")
+    } yield s"""{"function":"$name","arg":$arg,"offset":$offsetValue$defaultJson,"ignore_nulls":$ignoreNulls}"""
+  }
+
+  /** The value of a constant expression (`Some(null)` for null); none where it is not one or fails. */
+  private def constant(e: Expression): Option[Any] =
+    if (e.foldable) scala.util.Try(e.eval()).toOption else None
+
+  /** The frame's `n`th value (`more`: `"n"` or `"last"`; the first without), maybe ignoring nulls. */
+  private def nthValue(value: Expression, more: String, ignoreNulls: Boolean, frame: WindowFrame,
+      input: Seq[org.apache.spark.sql.catalyst.expressions.Attribute]): Either[String, String] =
+    for (arg <- expr(value, input); f <- frameSpec(frame))
+      yield s"""{"function":"nth_value","arg":$arg$more,"ignore_nulls":$ignoreNulls,"frame":$f}"""
+
+  /**
+   * `frame` as the native frame: ROWS with constant offsets, or RANGE from or to the
+   * partition's ends or the current row's peers.
+   */
+  private def frameSpec(frame: WindowFrame): Either[String, String] = frame match {
+    case SpecifiedWindowFrame(frameType, lower, upper) =>
+      def bound(b: Expression): Either[String, String] = b match {
+        case UnboundedPreceding | UnboundedFollowing => Right("null")
+        case CurrentRow => Right("0")
+        case e if frameType == RowFrame && constant(e).exists(_.isInstanceOf[Int]) => Right(constant(e).get.toString)
+        case _ => Left("RANGE frames with value offsets are not native yet")
+      }
+      val units = if (frameType == RangeFrame) "range" else "rows"
+      for (start <- bound(lower); end <- bound(upper))
+        yield s"""{"units":"$units","start":$start,"end":$end}"""
+    case other => Left(s"window frame $other is not native")
+  }
+
+  /** An aggregate over the frame: its native calls, then Spark's result. */
+  private def aggregate(f: AggregateFunction, frame: String,
+      input: Seq[org.apache.spark.sql.catalyst.expressions.Attribute], add: String => String)
+      : Either[String, String] = {
+    import AggregateConversion.{callJson, checkedLongSum, sumOf, wideDecimalSum}
+    def call(func: String, arg: String): String = add(s"""{"function":"aggregate","call":${callJson(func, arg)},""" +
+      s""""frame":$frame}""")
+    def argument(e: Expression, to: DataType): Either[String, String] =
+      expr(e, input).flatMap { json =>
+        if (e.dataType == to || e.dataType.isInstanceOf[DecimalType]) Right(json)
+        else typeName(to).map(t => castJson(json, t))
+      }
+    def doubleSum(arg: String): String = call(sumOf(DoubleType), arg)
+    def isZero(count: String): String = binaryJson("eq", "boolean", count, literal("bigint", "0"))
+    f match {
+      case Count(Seq(arg)) => expr(arg, input).map(a => call("count", a))
+      case Count(args) =>
+        seq(args.map(expr(_, input))).map { json =>
+          val allSet = json.map(a => s"""{"kind":"is_not_null","child":$a}""")
+            .reduce((l, r) => binaryJson("and", "boolean", l, r))
+          call("count", caseWhen(allSet, literal("int", "1"), literal("int", "null"), "int"))
+        }
+      case s: Sum if s.evalMode == EvalMode.TRY => Left("try_sum is not native yet")
+      case s: Sum =>
+        argument(s.child, s.dataType).flatMap { a =>
+          s.dataType match {
+            case d: DecimalType =>
+              // Spark adds without a check (DecimalAddNoOverflowCheck) and checks the frame's
+              // total: null, or in ANSI mode NUMERIC_VALUE_OUT_OF_RANGE naming it, where it
+              // leaves Spark's type. Added here in 256 bits, then cast back as Spark checks.
+              typeName(d).map { t =>
+                val wide = call("sum", castJson(a, s"decimal256(76,${d.scale})"))
+                val ansi = if (s.evalMode == EvalMode.ANSI) ""","ansi":true""" else ""
+                val total = s"""{"kind":"cast","type":${str(t)},"child":$wide$ansi}"""
+                caseWhen(isZero(call("count", a)), literal(t, "null"), total, t)
+              }
+            case DoubleType => Right(doubleSum(a))
+            case _ if s.evalMode == EvalMode.ANSI => Right(checkedLongSum(a, (func, arg) => call(func, arg)))
+            case _ => Right(call("sum", a))
+          }
+        }
+      case a: Average if a.evalMode == EvalMode.TRY => Left("try_avg is not native yet")
+      case a: Average =>
+        argument(a.child, a.sumDataType).flatMap { arg =>
+          (a.dataType, a.sumDataType) match {
+            case (_: DecimalType, sumType: DecimalType) if sumType.scale > 18 =>
+              Left("avg of a decimal with scale > 18 is not native yet")
+            // Spark divides the frame's exact sum (DecimalAddNoOverflowCheck): in 128 bits for
+            // inputs of up to 28 digits, whose sums fit decimal(p + 10, s).
+            case (_, sumType: DecimalType) if a.child.dataType.asInstanceOf[DecimalType].precision > 28 =>
+              Left("avg of a decimal of over 28 digits over a window is not native yet")
+            case (_: DecimalType, sumType: DecimalType) =>
+              typeName(a.dataType).map { t =>
+                val sum = wideDecimalSum(arg, sumType, (func, x) => call(func, x))
+                val count = call("count", arg)
+                s"""{"kind":"spark_decimal_avg","type":${str(t)},"sum":$sum,"count":$count,""" +
+                  s""""ansi":${a.evalMode == EvalMode.ANSI}}"""
+              }
+            case _ =>
+              Right(binaryJson("divide", "double", doubleSum(arg), castJson(call("count", arg), "double")))
+          }
+        }
+      case m @ (_: Min | _: Max) =>
+        expr(m.children.head, input).map(a => call(if (m.isInstanceOf[Min]) "min" else "max", a))
+      case other => Left(s"window aggregate ${other.prettyName} is not native yet")
+    }
+  }
+}
