@@ -407,8 +407,9 @@ def query(r):
                      f"sum(a.x) OVER ({spec}{frame})", f"first(a.f, true) OVER ({spec}{frame})",
                      f"last(a.dt) OVER ({spec}{frame})", f"avg(a.i) OVER ({peers})"]
         picked = r.sample(functions, 3)
+        # (Ordered by the unique k: the rows are compared in order where a query has ORDER BY.)
         return f"SELECT a.k, {', '.join(f'{w} AS w{j}' for j, w in enumerate(picked))} FROM rt a " \
-               f"WHERE {predicate(r, 'a', 1)}"
+               f"WHERE {predicate(r, 'a', 1)} ORDER BY a.k"
     if kind == 12:
         # Set operations (joins on null-safe equality) and DISTINCT.
         cols = r.choice(["a.s, a.i", "a.dt", "a.flag, a.k % 7", "a.d", "upper(a.s), a.ts"])
