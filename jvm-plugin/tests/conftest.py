@@ -78,6 +78,14 @@ def same(a, b):
     return a == b and type(a) is type(b)
 
 
+def equal_values(a, b):
+    """The same value exactly: floats equal (NaN equal to NaN), no tolerance; other values equal
+    and of the same type."""
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or a == b
+    return a == b and type(a) is type(b)
+
+
 def rows_equal(got, expected):
     got, expected = normalise(got), normalise(expected)
     if len(got) != len(expected):

@@ -2,7 +2,6 @@
 SORT BY, ORDER BY ... LIMIT (TakeOrderedAndProjectExec: the top-k of each partition is
 native), LIMIT and OFFSET inside a query; the rows come back in Spark's order."""
 
-import math
 import os
 from datetime import date, timedelta
 
@@ -10,7 +9,7 @@ import pytest
 from pyspark.sql.types import (DateType, DecimalType, DoubleType, IntegerType, StringType, StructField,
                                StructType)
 
-from conftest import D, compare, fallback_reasons, native_subtrees, run_both
+from conftest import D, compare, equal_values, fallback_reasons, native_subtrees, run_both
 
 
 def _rows(n):
@@ -50,19 +49,13 @@ def sorted_table(spark, data_dir):
     return path
 
 
-def _same_value(a, b):
-    if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or a == b
-    return a == b and type(a) is type(b)
-
-
 def ordered(spark, sql, conf=None):
     """Runs `sql` on vanilla Spark and with Cinder: the same rows in the same order. Returns
     the native subtrees and the reasons recorded with Cinder."""
     expected, got, _ = run_both(spark, sql, conf)
     assert len(got) == len(expected), f"{sql}: {len(got)} rows, Spark gives {len(expected)}"
     for i, (g, e) in enumerate(zip(got, expected)):
-        assert len(g) == len(e) and all(_same_value(a, b) for a, b in zip(g, e)), \
+        assert len(g) == len(e) and all(equal_values(a, b) for a, b in zip(g, e)), \
             f"{sql}: row {i} is {g}, Spark's is {e}"
     return native_subtrees(spark), fallback_reasons(spark)
 

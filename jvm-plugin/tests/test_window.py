@@ -4,7 +4,6 @@ Spark's rows: partition and order keys with nulls, duplicates, NaN and both zero
 one-row partitions, empty frames, ANSI overflows; and the reasons where a window stays on
 Spark."""
 
-import math
 import os
 from datetime import date, timedelta
 from decimal import Decimal
@@ -13,7 +12,7 @@ import pytest
 from pyspark.sql.types import (DateType, DecimalType, DoubleType, FloatType, IntegerType, LongType, StringType,
                                StructField, StructType)
 
-from conftest import compare, fails_alike, fallback_reasons, native_subtrees, run_both, settings
+from conftest import compare, equal_values, fails_alike, fallback_reasons, native_subtrees, run_both, settings
 
 SCHEMA = StructType([
     StructField("id", IntegerType(), False), StructField("g", IntegerType()), StructField("k", IntegerType()),
@@ -57,12 +56,6 @@ def window_table(spark, data_dir):
     return path
 
 
-def _same_value(a, b):
-    if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or a == b
-    return a == b and type(a) is type(b)
-
-
 def exact(spark, sql, conf=None):
     """`sql`'s rows (each with the unique id first) with Cinder equal Spark's, floats bit for
     bit; the window ran natively. Returns the reasons recorded with Cinder."""
@@ -71,7 +64,7 @@ def exact(spark, sql, conf=None):
     got = sorted(got, key=lambda r: r[0])
     assert len(got) == len(expected), f"{sql}: {len(got)} rows, Spark gives {len(expected)}"
     for g, e in zip(got, expected):
-        assert len(g) == len(e) and all(_same_value(a, b) for a, b in zip(g, e)), \
+        assert len(g) == len(e) and all(equal_values(a, b) for a, b in zip(g, e)), \
             f"{sql}: row {g}, Spark's is {e}"
     natives = native_subtrees(spark)
     assert any("Window <-" in n for n in natives), f"{sql}: {natives}\n{fallback_reasons(spark)}\n{plan}"

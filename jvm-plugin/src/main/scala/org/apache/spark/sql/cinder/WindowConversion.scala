@@ -221,23 +221,27 @@ private[cinder] object WindowConversion {
                 caseWhen(isZero(call("count", a)), literal(t, "null"), total, t)
               }
             case DoubleType => Right(doubleSum(a))
-            case _ if s.evalMode == EvalMode.ANSI => Right(checkedLongSum(a, (func, arg) => call(func, arg)))
+            case _ if s.evalMode == EvalMode.ANSI => Right(checkedLongSum(a, call))
             case _ => Right(call("sum", a))
           }
         }
       case a: Average if a.evalMode == EvalMode.TRY => Left("try_avg is not native yet")
       case a: Average =>
+        val wideInput = a.child.dataType match {
+          case d: DecimalType => d.precision > 28
+          case _ => false
+        }
         argument(a.child, a.sumDataType).flatMap { arg =>
           (a.dataType, a.sumDataType) match {
             case (_: DecimalType, sumType: DecimalType) if sumType.scale > 18 =>
               Left("avg of a decimal with scale > 18 is not native yet")
             // Spark divides the frame's exact sum (DecimalAddNoOverflowCheck): in 128 bits for
             // inputs of up to 28 digits, whose sums fit decimal(p + 10, s).
-            case (_, sumType: DecimalType) if a.child.dataType.asInstanceOf[DecimalType].precision > 28 =>
+            case (_: DecimalType, _) if wideInput =>
               Left("avg of a decimal of over 28 digits over a window is not native yet")
             case (_: DecimalType, sumType: DecimalType) =>
               typeName(a.dataType).map { t =>
-                val sum = wideDecimalSum(arg, sumType, (func, x) => call(func, x))
+                val sum = wideDecimalSum(arg, sumType, call)
                 val count = call("count", arg)
                 s"""{"kind":"spark_decimal_avg","type":${str(t)},"sum":$sum,"count":$count,""" +
                   s""""ansi":${a.evalMode == EvalMode.ANSI}}"""
