@@ -171,7 +171,7 @@ fn bad_messages_are_plan_errors_that_say_why() {
     v["surprise"] = json!(1);
     assert!(plan_error(v.to_string().as_bytes()).contains("unknown field"));
     let mut v = good.clone();
-    v["root"]["op"] = json!("window");
+    v["root"]["op"] = json!("pivot");
     assert!(plan_error(v.to_string().as_bytes()).contains("unknown variant"));
     let mut v = good.clone();
     v["root"]["exprs"] = json!([col(9)]);
