@@ -405,7 +405,8 @@ def query(r):
                      f"min(a.x) OVER ({spec}{frame})", f"max(a.s) OVER ({spec}{frame})",
                      f"avg(a.d) OVER ({spec}{frame})", f"sum(a.w) OVER (PARTITION BY {key})",
                      f"sum(a.x) OVER ({spec}{frame})", f"first(a.f, true) OVER ({spec}{frame})",
-                     f"last(a.dt) OVER ({spec}{frame})", f"avg(a.i) OVER ({peers})"]
+                     f"last(a.dt) OVER ({spec}{frame})", f"avg(a.i) OVER ({peers})",
+                     f"stddev(a.x) OVER ({spec}{frame})", f"corr(a.i, a.f) OVER ({spec}{frame})"]
         picked = r.sample(functions, 3)
         # (Ordered by the unique k: the rows are compared in order where a query has ORDER BY.)
         return f"SELECT a.k, {', '.join(f'{w} AS w{j}' for j, w in enumerate(picked))} FROM rt a " \

@@ -13,6 +13,7 @@
 //! stage is one per part over the values, its merge and final stages one per part over the
 //! buffers ([`MomentInput`]).
 
+use std::collections::VecDeque;
 use std::mem::size_of;
 use std::sync::Arc;
 
@@ -317,6 +318,11 @@ impl AggregateUDFImpl for SparkMoments {
         false
     }
 
+    /// An empty window frame's part: Spark's initial buffer, zeros.
+    fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
+        Ok(ScalarValue::Float64(Some(0.0)))
+    }
+
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok((0..6)
             .map(|k| {
@@ -334,6 +340,16 @@ impl AggregateUDFImpl for SparkMoments {
             stat: self.stat,
             input: self.input,
             moments: [0.0; 6],
+        }))
+    }
+
+    fn create_sliding_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        if self.input != MomentInput::Values {
+            return internal_err!("{} does not slide over a window's frame", self.name);
+        }
+        Ok(Box::new(SlidingMomentsAccumulator {
+            stat: self.stat,
+            values: VecDeque::new(),
         }))
     }
 
@@ -397,6 +413,87 @@ impl Accumulator for MomentsAccumulator {
 
     fn size(&self) -> usize {
         size_of::<Self>()
+    }
+}
+
+/// [`SparkMoments`] over values in a window's sliding frame: the frame's values (pairs with
+/// neither null, for co-moments), in order, folded again from a zero buffer each time the part
+/// is read, as Spark's sliding and unbounded-following frames compute their buffers again.
+#[derive(Debug)]
+struct SlidingMomentsAccumulator {
+    stat: Stat,
+    values: VecDeque<(f64, f64)>,
+}
+
+impl SlidingMomentsAccumulator {
+    /// The values of a batch that Spark's update reads (y is 0 for central moments).
+    fn read(&self, values: &[ArrayRef]) -> Result<Vec<(f64, f64)>> {
+        match (self.stat, values) {
+            (Stat::Central(_), [x]) => Ok(as_float64_array(x)?
+                .iter()
+                .flatten()
+                .map(|x| (x, 0.0))
+                .collect()),
+            (Stat::Co(_), [x, y]) => Ok(as_float64_array(x)?
+                .iter()
+                .zip(as_float64_array(y)?.iter())
+                .filter_map(|(x, y)| Some((x?, y?)))
+                .collect()),
+            _ => internal_err!("spark moments take one column of values, co-moments two"),
+        }
+    }
+
+    fn folded(&self) -> Moments {
+        let mut m = [0.0; 6];
+        for &(x, y) in &self.values {
+            match self.stat {
+                Stat::Central(_) => update(&mut m, x),
+                Stat::Co(_) => co_update(&mut m, x, y),
+            }
+        }
+        m
+    }
+}
+
+impl Accumulator for SlidingMomentsAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let read = self.read(values)?;
+        self.values.extend(read);
+        Ok(())
+    }
+
+    /// The frame's first rows leave it.
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let leaving = self.read(values)?.len();
+        if leaving > self.values.len() {
+            return internal_err!("spark moments: more values leave the frame than it holds");
+        }
+        self.values.drain(..leaving);
+        Ok(())
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        true
+    }
+
+    fn merge_batch(&mut self, _states: &[ArrayRef]) -> Result<()> {
+        internal_err!("spark moments over a sliding frame do not merge")
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(self
+            .folded()
+            .iter()
+            .map(|v| ScalarValue::Float64(Some(*v)))
+            .collect())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(ScalarValue::Float64(Some(self.folded()[self.stat.index()])))
+    }
+
+    fn size(&self) -> usize {
+        self.values.capacity() * size_of::<(f64, f64)>() + size_of::<Self>()
     }
 }
 
@@ -598,6 +695,44 @@ mod tests {
             m2.values().to_vec(),
             vec![updated(&[5.0, 7.0])[2], updated(&[1.0, 2.0])[2]]
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_sliding_frame_folds_its_values_again_from_zero() -> Result<()> {
+        let column = |v: Vec<Option<f64>>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
+        let mut acc = SlidingMomentsAccumulator {
+            stat: Stat::Central(MomentPart::M2),
+            values: VecDeque::new(),
+        };
+        acc.update_batch(&[column(vec![
+            Some(1e8),
+            None,
+            Some(1.0),
+            Some(2.0),
+            Some(4.0),
+        ])])?;
+        assert_eq!(
+            acc.evaluate()?,
+            ScalarValue::Float64(Some(updated(&[1e8, 1.0, 2.0, 4.0])[2]))
+        );
+        // Without 1e8 (and the null after it): Spark's update of 1, 2, 4 from a zero buffer.
+        acc.retract_batch(&[column(vec![Some(1e8), None])])?;
+        assert_eq!(
+            acc.evaluate()?,
+            ScalarValue::Float64(Some(updated(&[1.0, 2.0, 4.0])[2]))
+        );
+        assert!(acc.retract_batch(&[column(vec![Some(1.0); 4])]).is_err());
+        // Co-moments read the pairs with neither value null.
+        let mut acc = SlidingMomentsAccumulator {
+            stat: Stat::Co(CoMomentPart::N),
+            values: VecDeque::new(),
+        };
+        acc.update_batch(&[
+            column(vec![Some(1.0), None, Some(3.0)]),
+            column(vec![Some(2.0), Some(5.0), None]),
+        ])?;
+        assert_eq!(acc.evaluate()?, ScalarValue::Float64(Some(1.0)));
         Ok(())
     }
 

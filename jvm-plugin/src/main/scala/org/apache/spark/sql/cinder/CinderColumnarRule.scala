@@ -750,7 +750,7 @@ private object AggregateConversion {
    * - co-moments of pairs (`co_moment`): covar_pop and covar_samp [n, xAvg, yAvg, ck], corr
    *   adds xMk and yMk.
    */
-  private object Moments {
+  private[cinder] object Moments {
     def unapply(f: AggregateFunction): Option[(String, Seq[String])] = {
       val central = Seq("n", "avg", "m2", "m3", "m4")
       val co = Seq("n", "x_avg", "y_avg", "ck", "x_mk", "y_mk")

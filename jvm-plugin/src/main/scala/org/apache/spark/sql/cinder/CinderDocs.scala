@@ -50,14 +50,15 @@ object CinderDocs {
     ("WindowExec", "over a native subtree (DataFusion's window operators, over the rows sorted by the " +
       "partition keys and the order): row_number, rank, dense_rank, percent_rank, cume_dist, ntile; lag and " +
       "lead with a constant offset and default, also IGNORE NULLS; first, last (also IGNORE NULLS), " +
-      "first_value, last_value and nth_value over their frame; count, sum, avg, min and max over ROWS frames " +
+      "first_value, last_value and nth_value over their frame; count, sum, avg, min, max, stddev, stddev_pop, " +
+      "variance, var_pop, skewness, kurtosis, covar_pop, covar_samp and corr over ROWS frames " +
       "with constant offsets and RANGE frames from or to the partition's ends and the current row's peers " +
-      "(sums of doubles, under `spark.cinder.exactFloatSums`, one value at a time in Spark's order, again " +
-      "from the frame's first row where it slides, as Spark does; decimal sums exact, then checked against " +
+      "(sums of doubles, under `spark.cinder.exactFloatSums`, and moments one value at a time in Spark's " +
+      "order, again from the frame's first row where it slides, as Spark does; decimal sums exact, then checked against " +
       "Spark's type); partition and order keys of any supported expression, floats grouped and ordered as " +
       "Spark does",
       "RANGE frames with value offsets (`RANGE BETWEEN 1 PRECEDING ...`), avg of decimals of over 28 " +
-        "digits, other aggregates (stddev, collect_list, ...)"),
+        "digits, other aggregates (collect_list, percentile, ...)"),
     ("WindowGroupLimitExec", "a filter on row_number, rank or dense_rank below a window (`WHERE rn <= 3`, " +
       "Spark's per-group limit, before and after the shuffle): the function, natively, then a filter on it",
       "other functions"),

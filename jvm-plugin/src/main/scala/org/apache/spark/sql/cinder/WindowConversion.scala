@@ -19,8 +19,9 @@ import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, IntegerTyp
  * - row_number, rank, dense_rank, percent_rank, cume_dist, ntile;
  * - lag and lead with a constant offset and default (also IGNORE NULLS);
  * - first, last (also IGNORE NULLS) and nth_value over their frame;
- * - count, sum, avg, min and max over ROWS frames with constant offsets and RANGE frames
- *   bounded by the partition's ends or the current row's peers.
+ * - count, sum, avg, min, max and Spark's moments (stddev, variance, skewness, kurtosis,
+ *   covar_*, corr) over ROWS frames with constant offsets and RANGE frames bounded by the
+ *   partition's ends or the current row's peers.
  *
  * Spark reads each partition's rows in the window's order, one at a time: a running frame
  * (from the partition's start) adds each row to its buffer, a sliding one computes its buffer
@@ -84,9 +85,9 @@ private[cinder] object WindowConversion {
     val input = child.output
     val calls = ArrayBuffer.empty[String]
     // Each call's column in the window's output (after the input's).
-    def add(json: String): String = {
+    def add(json: String): Int = {
       calls += json
-      column(input.size + calls.size - 1)
+      input.size + calls.size - 1
     }
     for {
       partition <- seq(window.partitionSpec.map(expr(_, input)))
@@ -106,7 +107,8 @@ private[cinder] object WindowConversion {
 
   /** One window expression: its native calls (through `add`), and its result over them. */
   private def function(named: NamedExpression, input: Seq[org.apache.spark.sql.catalyst.expressions.Attribute],
-      add: String => String): Either[String, String] = {
+      addCall: String => Int): Either[String, String] = {
+    def add(json: String): String = column(addCall(json))
     val we = named match {
       case Alias(we: WindowExpression, _) => we
       case other => return Left(s"window expression ${other.sql} is not a single window function")
@@ -135,7 +137,7 @@ private[cinder] object WindowConversion {
         nthValue(child, "", ignoreNulls, frame, input).map(add)
       case AggregateExpression(Last(child, ignoreNulls), _, _, _, _) =>
         nthValue(child, ""","last":true""", ignoreNulls, frame, input).map(add)
-      case ae: AggregateExpression => frameSpec(frame).flatMap(f => aggregate(ae.aggregateFunction, f, input, add))
+      case ae: AggregateExpression => frameSpec(frame).flatMap(f => aggregate(ae.aggregateFunction, f, input, addCall))
       case other => Left(s"window function ${other.prettyName} is not native yet")
     }
   }
@@ -186,11 +188,12 @@ private[cinder] object WindowConversion {
 
   /** An aggregate over the frame: its native calls, then Spark's result. */
   private def aggregate(f: AggregateFunction, frame: String,
-      input: Seq[org.apache.spark.sql.catalyst.expressions.Attribute], add: String => String)
+      input: Seq[org.apache.spark.sql.catalyst.expressions.Attribute], add: String => Int)
       : Either[String, String] = {
-    import AggregateConversion.{callJson, checkedLongSum, sumOf, wideDecimalSum}
-    def call(func: String, arg: String): String = add(s"""{"function":"aggregate","call":${callJson(func, arg)},""" +
-      s""""frame":$frame}""")
+    import AggregateConversion.{Moments, callJson, checkedLongSum, sumOf, wideDecimalSum}
+    def callIndex(func: String, arg: String, args: Seq[String] = Nil): Int =
+      add(s"""{"function":"aggregate","call":${callJson(func, arg, args)},"frame":$frame}""")
+    def call(func: String, arg: String): String = column(callIndex(func, arg))
     def argument(e: Expression, to: DataType): Either[String, String] =
       expr(e, input).flatMap { json =>
         if (e.dataType == to || e.dataType.isInstanceOf[DecimalType]) Right(json)
@@ -252,6 +255,17 @@ private[cinder] object WindowConversion {
         }
       case m @ (_: Min | _: Max) =>
         expr(m.children.head, input).map(a => call(if (m.isInstanceOf[Min]) "min" else "max", a))
+      case m @ Moments(kind, parts) =>
+        // The frame's buffer (Spark's updates in its order; again from the frame's first row
+        // where it slides), then Spark's own evaluateExpression over it.
+        seq(m.children.map(argument(_, DoubleType))).flatMap { values =>
+          val columns = parts.map(part => callIndex(s"${kind}_$part", values.head, values.tail))
+          val named = Array.fill[org.apache.spark.sql.catalyst.expressions.Attribute](columns.max + 1)(
+            org.apache.spark.sql.catalyst.expressions.AttributeReference("unused", NullType)())
+          m.aggBufferAttributes.zip(columns).foreach { case (a, c) => named(c) = a }
+          expr(m.asInstanceOf[org.apache.spark.sql.catalyst.expressions.aggregate.DeclarativeAggregate]
+            .evaluateExpression, named.toSeq)
+        }
       case other => Left(s"window aggregate ${other.prettyName} is not native yet")
     }
   }
