@@ -6,8 +6,7 @@
 //! same order. DataFusion's own `sum` adds a batch in several lanes, which rounds differently.
 //!
 //! Over a window's sliding frame, Spark computes the buffer again from the frame's first row
-//! whenever the frame changes; so does the sliding accumulator here, which keeps the frame's
-//! values.
+//! whenever the frame changes; so does the sliding accumulator here ([`crate::sliding`]).
 
 use std::collections::VecDeque;
 use std::mem::size_of;
@@ -24,6 +23,7 @@ use datafusion::logical_expr::{
 };
 
 use crate::moments::selected;
+use crate::sliding::{FrameFold, SlidingFrameAccumulator};
 
 /// The sum of non-null doubles in row order; null when there is none.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -90,9 +90,7 @@ impl AggregateUDFImpl for SparkDoubleSum {
     }
 
     fn create_sliding_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(SlidingDoubleSumAccumulator {
-            values: VecDeque::new(),
-        }))
+        Ok(Box::new(SlidingFrameAccumulator::new(DoubleSumFold)))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -135,63 +133,35 @@ impl Accumulator for DoubleSumAccumulator {
     }
 }
 
-/// [`SparkDoubleSum`] over a window's sliding frame: the frame's non-null values, in order,
-/// added again from the first each time the sum is read (as Spark's SlidingWindowFunctionFrame
-/// and UnboundedFollowingWindowFunctionFrame compute their buffers again).
+/// [`SparkDoubleSum`] over a window's sliding frame ([`crate::sliding`]): the frame's non-null
+/// values, added again from the first each time the sum is read.
 #[derive(Debug)]
-struct SlidingDoubleSumAccumulator {
-    values: VecDeque<f64>,
-}
+struct DoubleSumFold;
 
-impl SlidingDoubleSumAccumulator {
-    fn sum(&self) -> Option<f64> {
-        self.values
-            .iter()
-            .fold(None, |sum, x| Some(sum.unwrap_or(0.0) + x))
+impl FrameFold for DoubleSumFold {
+    type Value = f64;
+
+    fn name(&self) -> &str {
+        "spark_double_sum"
     }
-}
 
-impl Accumulator for SlidingDoubleSumAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+    fn read(&self, values: &[ArrayRef]) -> Result<Vec<f64>> {
         let [x] = values else {
             return internal_err!("spark_double_sum takes one column");
         };
-        let x = as_float64_array(x)?;
-        self.values.extend(x.iter().flatten());
-        Ok(())
+        Ok(as_float64_array(x)?.iter().flatten().collect())
     }
 
-    /// The frame's first rows leave it.
-    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let [x] = values else {
-            return internal_err!("spark_double_sum takes one column");
-        };
-        let leaving = as_float64_array(x)?.iter().flatten().count();
-        if leaving > self.values.len() {
-            return internal_err!("spark_double_sum: more values leave the frame than it holds");
-        }
-        self.values.drain(..leaving);
-        Ok(())
+    fn state(&self, values: &VecDeque<f64>) -> Vec<ScalarValue> {
+        vec![self.evaluate(values)]
     }
 
-    fn supports_retract_batch(&self) -> bool {
-        true
-    }
-
-    fn merge_batch(&mut self, _states: &[ArrayRef]) -> Result<()> {
-        internal_err!("spark_double_sum over a sliding frame does not merge")
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Float64(self.sum())])
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(self.sum()))
-    }
-
-    fn size(&self) -> usize {
-        self.values.capacity() * size_of::<f64>() + size_of::<Self>()
+    fn evaluate(&self, values: &VecDeque<f64>) -> ScalarValue {
+        ScalarValue::Float64(
+            values
+                .iter()
+                .fold(None, |sum, x| Some(sum.unwrap_or(0.0) + x)),
+        )
     }
 }
 
@@ -284,9 +254,7 @@ mod tests {
     #[test]
     fn a_sliding_frame_adds_its_values_again_from_its_first() -> Result<()> {
         let column = |v: Vec<Option<f64>>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
-        let mut acc = SlidingDoubleSumAccumulator {
-            values: VecDeque::new(),
-        };
+        let mut acc = SlidingFrameAccumulator::new(DoubleSumFold);
         acc.update_batch(&[column(vec![Some(1e16), None, Some(1.0), Some(1.0)])])?;
         assert_eq!(acc.evaluate()?, ScalarValue::Float64(Some(1e16)));
         // Without 1e16 (and the null after it), 1 + 1 again from 0.0; a running sum

@@ -26,6 +26,7 @@ pub mod native_plan;
 pub mod planner;
 pub mod shared_join;
 pub mod shuffle;
+pub(crate) mod sliding;
 pub mod timestamp;
 pub mod try_arith;
 pub mod unary;

@@ -27,6 +27,8 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
+use crate::sliding::{FrameFold, SlidingFrameAccumulator};
+
 /// Which part of Spark's central-moment buffer `[n, avg, m2, m3, m4]` an aggregate gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MomentPart {
@@ -347,10 +349,10 @@ impl AggregateUDFImpl for SparkMoments {
         if self.input != MomentInput::Values {
             return internal_err!("{} does not slide over a window's frame", self.name);
         }
-        Ok(Box::new(SlidingMomentsAccumulator {
+        Ok(Box::new(SlidingFrameAccumulator::new(MomentsFold {
             stat: self.stat,
-            values: VecDeque::new(),
-        }))
+            name: self.name.clone(),
+        })))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -416,17 +418,36 @@ impl Accumulator for MomentsAccumulator {
     }
 }
 
-/// [`SparkMoments`] over values in a window's sliding frame: the frame's values (pairs with
-/// neither null, for co-moments), in order, folded again from a zero buffer each time the part
-/// is read, as Spark's sliding and unbounded-following frames compute their buffers again.
+/// [`SparkMoments`] over values in a window's sliding frame ([`crate::sliding`]): the frame's
+/// values (pairs with neither null, for co-moments), folded again from a zero buffer each time
+/// the part is read.
 #[derive(Debug)]
-struct SlidingMomentsAccumulator {
+struct MomentsFold {
     stat: Stat,
-    values: VecDeque<(f64, f64)>,
+    name: String,
 }
 
-impl SlidingMomentsAccumulator {
-    /// The values of a batch that Spark's update reads (y is 0 for central moments).
+impl MomentsFold {
+    fn folded(&self, values: &VecDeque<(f64, f64)>) -> Moments {
+        let mut m = [0.0; 6];
+        for &(x, y) in values {
+            match self.stat {
+                Stat::Central(_) => update(&mut m, x),
+                Stat::Co(_) => co_update(&mut m, x, y),
+            }
+        }
+        m
+    }
+}
+
+impl FrameFold for MomentsFold {
+    /// A value (y is 0 for central moments) or a pair.
+    type Value = (f64, f64);
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     fn read(&self, values: &[ArrayRef]) -> Result<Vec<(f64, f64)>> {
         match (self.stat, values) {
             (Stat::Central(_), [x]) => Ok(as_float64_array(x)?
@@ -443,57 +464,15 @@ impl SlidingMomentsAccumulator {
         }
     }
 
-    fn folded(&self) -> Moments {
-        let mut m = [0.0; 6];
-        for &(x, y) in &self.values {
-            match self.stat {
-                Stat::Central(_) => update(&mut m, x),
-                Stat::Co(_) => co_update(&mut m, x, y),
-            }
-        }
-        m
-    }
-}
-
-impl Accumulator for SlidingMomentsAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let read = self.read(values)?;
-        self.values.extend(read);
-        Ok(())
-    }
-
-    /// The frame's first rows leave it.
-    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let leaving = self.read(values)?.len();
-        if leaving > self.values.len() {
-            return internal_err!("spark moments: more values leave the frame than it holds");
-        }
-        self.values.drain(..leaving);
-        Ok(())
-    }
-
-    fn supports_retract_batch(&self) -> bool {
-        true
-    }
-
-    fn merge_batch(&mut self, _states: &[ArrayRef]) -> Result<()> {
-        internal_err!("spark moments over a sliding frame do not merge")
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(self
-            .folded()
+    fn state(&self, values: &VecDeque<(f64, f64)>) -> Vec<ScalarValue> {
+        self.folded(values)
             .iter()
             .map(|v| ScalarValue::Float64(Some(*v)))
-            .collect())
+            .collect()
     }
 
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(Some(self.folded()[self.stat.index()])))
-    }
-
-    fn size(&self) -> usize {
-        self.values.capacity() * size_of::<(f64, f64)>() + size_of::<Self>()
+    fn evaluate(&self, values: &VecDeque<(f64, f64)>) -> ScalarValue {
+        ScalarValue::Float64(Some(self.folded(values)[self.stat.index()]))
     }
 }
 
@@ -701,10 +680,10 @@ mod tests {
     #[test]
     fn a_sliding_frame_folds_its_values_again_from_zero() -> Result<()> {
         let column = |v: Vec<Option<f64>>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
-        let mut acc = SlidingMomentsAccumulator {
+        let mut acc = SlidingFrameAccumulator::new(MomentsFold {
             stat: Stat::Central(MomentPart::M2),
-            values: VecDeque::new(),
-        };
+            name: "test".to_string(),
+        });
         acc.update_batch(&[column(vec![
             Some(1e8),
             None,
@@ -724,10 +703,10 @@ mod tests {
         );
         assert!(acc.retract_batch(&[column(vec![Some(1.0); 4])]).is_err());
         // Co-moments read the pairs with neither value null.
-        let mut acc = SlidingMomentsAccumulator {
+        let mut acc = SlidingFrameAccumulator::new(MomentsFold {
             stat: Stat::Co(CoMomentPart::N),
-            values: VecDeque::new(),
-        };
+            name: "test".to_string(),
+        });
         acc.update_batch(&[
             column(vec![Some(1.0), None, Some(3.0)]),
             column(vec![Some(2.0), Some(5.0), None]),
