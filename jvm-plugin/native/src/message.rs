@@ -289,34 +289,10 @@ pub enum WindowCall {
         /// How many buckets.
         n: i64,
     },
-    /// `arg` of the row `offset` rows before (after, for a negative `offset`), or `default`
-    /// (a literal of `arg`'s type; null when absent) where there is no such row; with
-    /// `ignore_nulls`, of the rows with a non-null `arg` only.
-    Lag {
-        /// The value read.
-        arg: Expr,
-        /// How many rows back.
-        offset: i64,
-        /// The value where the row does not exist.
-        #[serde(default)]
-        default: Option<Expr>,
-        /// Whether rows with a null `arg` are skipped.
-        #[serde(default)]
-        ignore_nulls: bool,
-    },
-    /// `arg` of the row `offset` rows after (before, for a negative `offset`), or `default`.
-    Lead {
-        /// The value read.
-        arg: Expr,
-        /// How many rows ahead.
-        offset: i64,
-        /// The value where the row does not exist.
-        #[serde(default)]
-        default: Option<Expr>,
-        /// Whether rows with a null `arg` are skipped.
-        #[serde(default)]
-        ignore_nulls: bool,
-    },
+    /// `arg` of the row `offset` rows before (after, for a negative `offset`).
+    Lag(Shift),
+    /// `arg` of the row `offset` rows after (before, for a negative `offset`).
+    Lead(Shift),
     /// `arg` of the frame's `n`th row (from 1), of its first (`n` absent) or its last
     /// (`last`); with `ignore_nulls`, of its non-null values; null where there is none.
     NthValue {
@@ -342,6 +318,24 @@ pub enum WindowCall {
         /// The rows aggregated, around the row.
         frame: WindowFrameSpec,
     },
+}
+
+/// What [`WindowCall::Lag`] and [`WindowCall::Lead`] read: `arg` of the row `offset` rows
+/// away, or `default` (a literal of `arg`'s type; null when absent) where there is no such
+/// row; with `ignore_nulls`, counting the rows with a non-null `arg` only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shift {
+    /// The value read.
+    pub arg: Expr,
+    /// How many rows away.
+    pub offset: i64,
+    /// The value where the row does not exist.
+    #[serde(default)]
+    pub default: Option<Expr>,
+    /// Whether rows with a null `arg` are skipped.
+    #[serde(default)]
+    pub ignore_nulls: bool,
 }
 
 /// The frame of a [`WindowCall`]: the rows from `start` to `end`, both included. `rows`

@@ -35,7 +35,7 @@ use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, InputOrd
 
 use crate::error::{NativeError, Result};
 use crate::float_order::SparkFloatKey;
-use crate::message::{Expr, FrameUnits, SortKey, WindowCall, WindowFrameSpec};
+use crate::message::{Expr, FrameUnits, Shift, SortKey, WindowCall, WindowFrameSpec};
 use crate::planner::{aggregate_expr, normalize_float, single_partition, translate};
 
 /// How a function's DataFusion column becomes Spark's.
@@ -118,13 +118,13 @@ pub fn build_window(
     let streaming_shift = functions.iter().any(|f| {
         matches!(
             f,
-            WindowCall::Lead {
+            WindowCall::Lead(Shift {
                 ignore_nulls: true,
                 ..
-            } | WindowCall::Lag {
+            }) | WindowCall::Lag(Shift {
                 ignore_nulls: true,
                 ..
-            }
+            })
         )
     });
     let bounded = !streaming_shift && exprs.iter().all(|e| e.uses_bounded_memory());
@@ -222,18 +222,18 @@ fn window_expr(
                 Output::Int,
             ))
         }
-        WindowCall::Lag {
+        WindowCall::Lag(Shift {
             arg,
             offset,
             default,
             ignore_nulls,
-        }
-        | WindowCall::Lead {
+        })
+        | WindowCall::Lead(Shift {
             arg,
             offset,
             default,
             ignore_nulls,
-        } => {
+        }) => {
             let arg = translate(arg, &schema)?;
             let t = arg.data_type(&schema)?;
             let default = match default {
@@ -251,7 +251,7 @@ fn window_expr(
                 }
                 None => ScalarValue::try_from(&t)?,
             };
-            let f = if matches!(function, WindowCall::Lag { .. }) {
+            let f = if matches!(function, WindowCall::Lag(_)) {
                 lag_udwf()
             } else {
                 lead_udwf()

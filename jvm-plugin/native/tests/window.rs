@@ -223,6 +223,10 @@ fn bad_window_calls_are_plan_errors() {
             .contains("not a literal")
     );
     assert!(
+        plan_error(json!([{"function": "lead", "arg": col(2), "offset": 1, "surprise": 1}]))
+            .contains("unknown field")
+    );
+    assert!(
         plan_error(json!([{"function": "nth_value", "arg": col(2), "n": 0,
                            "frame": frame("rows", None, None)}]))
         .contains("n must be positive")
