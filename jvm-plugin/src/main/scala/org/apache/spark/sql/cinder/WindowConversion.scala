@@ -3,14 +3,15 @@ package org.apache.spark.sql.cinder
 import scala.collection.mutable.ArrayBuffer
 
 import org.apache.spark.sql.catalyst.expressions.{Alias, CumeDist, CurrentRow, DenseRank, Expression, Lag, Lead,
-  Literal, NTile, NamedExpression, NthValue, PercentRank, RangeFrame, Rank, RowFrame, RowNumber, SpecifiedWindowFrame,
-  UnboundedFollowing, UnboundedPreceding, WindowExpression, WindowFrame}
+  Literal, NTile, NamedExpression, NthValue, PercentRank, RangeFrame, Rank, RowFrame, RowNumber, SortOrder,
+  SpecifiedWindowFrame, UnboundedFollowing, UnboundedPreceding, WindowExpression, WindowFrame}
 import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateExpression, AggregateFunction, Average, Count,
   First, Last, Max, Min, Sum}
 import org.apache.spark.sql.catalyst.expressions.EvalMode
+import org.apache.spark.sql.execution.SparkPlan
 import org.apache.spark.sql.execution.window.{WindowExec, WindowGroupLimitExec}
 import org.apache.spark.sql.internal.SQLConf
-import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, IntegerType, LongType, NullType}
+import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, IntegerType, NullType}
 
 /**
  * Spark's WindowExec over a native subtree as a native `window` node (DataFusion's window
@@ -33,15 +34,25 @@ import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, IntegerTyp
 private[cinder] object WindowConversion {
   import PlanJson._
 
-  def convert(window: WindowExec, conf: SQLConf): Either[String, CinderNative] = {
-    if (!CinderConf.WindowEnabled.bool(conf)) {
-      return Left(s"${CinderConf.WindowEnabled.key} is false")
-    }
-    window.child match {
-      case child: CinderNativeExec => build(window, child)
+  def convert(window: WindowExec, conf: SQLConf): Either[String, CinderNative] =
+    nativeInput(window.child, conf).flatMap(build(window, _))
+
+  /** The native input of a window operator, or why there is none. */
+  private def nativeInput(child: SparkPlan, conf: SQLConf): Either[String, CinderNativeExec] =
+    if (!CinderConf.WindowEnabled.bool(conf)) Left(s"${CinderConf.WindowEnabled.key} is false")
+    else child match {
+      case native: CinderNativeExec => Right(native)
       case other => Left(s"its input (${other.nodeName}) is not native")
     }
-  }
+
+  /** The native `window` node of `functions` over `child`, partitioned and ordered as given. */
+  private def windowNode(partitionSpec: Seq[Expression], orderSpec: Seq[SortOrder], functions: Seq[String],
+      child: CinderNativeExec): Either[String, String] =
+    for {
+      partition <- seq(partitionSpec.map(expr(_, child.output)))
+      order <- if (orderSpec.isEmpty) Right("[]") else sortKeys(orderSpec, child.output)
+    } yield s"""{"op":"window","partition_by":${partition.mkString("[", ",", "]")},"order_by":$order,""" +
+      s""""functions":${functions.mkString("[", ",", "]")},"input":${child.root}}"""
 
   /**
    * WindowGroupLimitExec (a filter on a ranking function's value, pushed below the window): in
@@ -51,12 +62,9 @@ private[cinder] object WindowConversion {
    * the input's columns.
    */
   def convertGroupLimit(limit: WindowGroupLimitExec, conf: SQLConf): Either[String, CinderNative] = {
-    if (!CinderConf.WindowEnabled.bool(conf)) {
-      return Left(s"${CinderConf.WindowEnabled.key} is false")
-    }
-    val child = limit.child match {
-      case child: CinderNativeExec => child
-      case other => return Left(s"its input (${other.nodeName}) is not native")
+    val child = nativeInput(limit.child, conf) match {
+      case Right(native) => native
+      case Left(reason) => return Left(reason)
     }
     val function = limit.rankLikeFunction match {
       case _: RowNumber => "row_number"
@@ -65,12 +73,7 @@ private[cinder] object WindowConversion {
       case other => return Left(s"a group limit on ${other.prettyName} is not native")
     }
     val input = child.output
-    for {
-      partition <- seq(limit.partitionSpec.map(expr(_, input)))
-      order <- if (limit.orderSpec.isEmpty) Right("[]") else sortKeys(limit.orderSpec, input)
-    } yield {
-      val node = s"""{"op":"window","partition_by":${partition.mkString("[", ",", "]")},"order_by":$order,""" +
-        s""""functions":[{"function":"$function"}],"input":${child.root}}"""
+    windowNode(limit.partitionSpec, limit.orderSpec, Seq(s"""{"function":"$function"}"""), child).map { node =>
       val kept = binaryJson("lt_eq", "boolean", column(input.size), literal("int", limit.limit.toString))
       val filtered = s"""{"op":"filter","condition":$kept,"input":$node}"""
       child.withPlan(
@@ -90,12 +93,9 @@ private[cinder] object WindowConversion {
       input.size + calls.size - 1
     }
     for {
-      partition <- seq(window.partitionSpec.map(expr(_, input)))
-      order <- if (window.orderSpec.isEmpty) Right("[]") else sortKeys(window.orderSpec, input)
       results <- seq(window.windowExpression.map(function(_, input, add)))
+      node <- windowNode(window.partitionSpec, window.orderSpec, calls.toSeq, child)
     } yield {
-      val node = s"""{"op":"window","partition_by":${partition.mkString("[", ",", "]")},"order_by":$order,""" +
-        s""""functions":${calls.mkString("[", ",", "]")},"input":${child.root}}"""
       val exprs = input.indices.map(column) ++ results
       child.withPlan(
         root = s"""{"op":"project","exprs":${exprs.mkString("[", ",", "]")},"input":$node}""",
