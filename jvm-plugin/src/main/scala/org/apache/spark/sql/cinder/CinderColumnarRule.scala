@@ -732,6 +732,13 @@ private object AggregateConversion {
   private def orZero(merged: String, t: String, zero: String): String =
     caseWhen(s"""{"kind":"is_null","child":$merged}""", literal(t, zero), merged, t)
 
+  /** 1 where none of `values` is null, else null: what count(a, b, ...) counts. */
+  def oneWhereAllSet(values: Seq[String]): String = {
+    val allSet = values.map(a => s"""{"kind":"is_not_null","child":$a}""")
+      .reduce((l, r) => binaryJson("and", "boolean", l, r))
+    caseWhen(allSet, literal("int", "1"), literal("int", "null"), "int")
+  }
+
   /** `{"func":...}` of a native aggregate call. */
   def callJson(func: String, arg: String, args: Seq[String] = Nil, ignoreNulls: Boolean = false,
       filter: Option[String] = None): String = {
@@ -891,10 +898,7 @@ private object AggregateConversion {
         case Count(args) =>
           // count(a, b, ...): the rows where none of them is null.
           seq(args.map(expr(_, input))).flatMap { json =>
-            val allSet = json.map(a => s"""{"kind":"is_not_null","child":$a}""")
-              .reduce((l, r) => binaryJson("and", "boolean", l, r))
-            kept(caseWhen(allSet, literal("int", "1"), literal("int", "null"), "int"), IntegerType)
-              .map(counted => buffers += call("count", counted) -> LongType)
+            kept(oneWhereAllSet(json), IntegerType).map(counted => buffers += call("count", counted) -> LongType)
           }
         case s: Sum =>
           if (s.evalMode == EvalMode.TRY) Left("try_sum is not native yet")

@@ -190,7 +190,7 @@ private[cinder] object WindowConversion {
   private def aggregate(f: AggregateFunction, frame: String,
       input: Seq[org.apache.spark.sql.catalyst.expressions.Attribute], add: String => Int)
       : Either[String, String] = {
-    import AggregateConversion.{Moments, callJson, checkedLongSum, sumOf, wideDecimalSum}
+    import AggregateConversion.{Moments, callJson, checkedLongSum, oneWhereAllSet, sumOf, wideDecimalSum}
     def callIndex(func: String, arg: String, args: Seq[String] = Nil): Int =
       add(s"""{"function":"aggregate","call":${callJson(func, arg, args)},"frame":$frame}""")
     def call(func: String, arg: String): String = column(callIndex(func, arg))
@@ -204,11 +204,7 @@ private[cinder] object WindowConversion {
     f match {
       case Count(Seq(arg)) => expr(arg, input).map(a => call("count", a))
       case Count(args) =>
-        seq(args.map(expr(_, input))).map { json =>
-          val allSet = json.map(a => s"""{"kind":"is_not_null","child":$a}""")
-            .reduce((l, r) => binaryJson("and", "boolean", l, r))
-          call("count", caseWhen(allSet, literal("int", "1"), literal("int", "null"), "int"))
-        }
+        seq(args.map(expr(_, input))).map(json => call("count", oneWhereAllSet(json)))
       case s: Sum if s.evalMode == EvalMode.TRY => Left("try_sum is not native yet")
       case s: Sum =>
         argument(s.child, s.dataType).flatMap { a =>
