@@ -27,6 +27,7 @@ pub mod planner;
 pub mod shared_join;
 pub mod shuffle;
 pub(crate) mod sliding;
+pub mod strict_math;
 pub mod timestamp;
 pub mod try_arith;
 pub mod unary;

@@ -1,4 +1,5 @@
-//! Spark's `round`, `bround`, `floor` and `ceil` ([`SparkRound`]), `sqrt` ([`SparkSqrt`]), and
+//! Spark's `round`, `bround`, `floor` and `ceil` ([`SparkRound`]), `sqrt`, `exp`, `ln`, `pow`
+//! and the like ([`SparkUnaryMath`], [`SparkBinaryMath`]), and
 //! `greatest` and `least` ([`SparkGreatest`]), as Spark 4.0 evaluates them.
 //!
 //! `round(x, d)` and `bround(x, d)` (`RoundBase`) round half up and half even to `d` decimal
@@ -17,7 +18,9 @@
 //! NaN to 0), of a decimal its floor or ceiling into `decimal(p - s + 1, 0)`, of a bigint the
 //! bigint.
 //!
-//! `sqrt` ([`SparkSqrt`]) is IEEE's square root, NaN below zero, as `Math.sqrt`; `hash`
+//! `sqrt`, `exp`, the logarithms and the other functions of one double ([`SparkUnaryMath`]),
+//! and `pow` and `log(base, x)` ([`SparkBinaryMath`]), with `Math`'s and `StrictMath`'s results
+//! (crate::strict_math); `hash`
 //! ([`SparkMurmur3Hash`]) is Spark's Murmur3 of the row's values; `lpad` and `rpad`
 //! ([`SparkPad`]) count code points, as `UTF8String` does.
 //!
@@ -46,6 +49,7 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use crate::java_float::java_double_digits;
 use crate::planner::normalize_array;
+use crate::strict_math;
 use crate::unary::{evaluate_unary, only_child};
 
 /// How [`SparkRound`] rounds.
@@ -558,53 +562,173 @@ impl PhysicalExpr for SparkGreatest {
     }
 }
 
-/// `Math.sqrt` of a double: IEEE's correctly rounded square root, NaN below zero (DataFusion's
-/// `sqrt` fails there).
+/// A function of one double whose result is Spark's: see [`UnaryMath`].
 #[derive(Debug, Eq)]
-pub struct SparkSqrt {
+pub struct SparkUnaryMath {
     child: Arc<dyn PhysicalExpr>,
+    func: UnaryMath,
 }
 
-impl PartialEq for SparkSqrt {
-    fn eq(&self, other: &Self) -> bool {
-        self.child.eq(&other.child)
+/// The functions of one double that [`SparkUnaryMath`] computes, each as Spark 4.0 does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnaryMath {
+    /// `Math.sqrt`: IEEE's correctly rounded square root, NaN below zero (DataFusion's `sqrt`
+    /// fails there).
+    Sqrt,
+    /// `StrictMath.exp`.
+    Exp,
+    /// `StrictMath.expm1`.
+    Expm1,
+    /// `ln` (`Log`): `StrictMath.log`, null at or below zero.
+    Ln,
+    /// `StrictMath.log10`, null at or below zero.
+    Log10,
+    /// `StrictMath.log(x) / StrictMath.log(2)`, null at or below zero.
+    Log2,
+    /// `StrictMath.log1p`, null at or below -1.
+    Log1p,
+    /// `StrictMath.log(x + Math.sqrt(x * x + 1.0))`, and -∞ for -∞.
+    Asinh,
+    /// `StrictMath.log(x + Math.sqrt(x * x - 1.0))`.
+    Acosh,
+    /// `0.5 * (StrictMath.log1p(x) - StrictMath.log1p(-x))`.
+    Atanh,
+    /// `Math.signum`: -1.0, 1.0, or the zero or NaN itself.
+    Signum,
+    /// `Math.toDegrees`: `x * 57.29577951308232`.
+    Degrees,
+    /// `Math.toRadians`: `x * 0.017453292519943295`.
+    Radians,
+    /// `Math.rint`: the nearest integer, ties to even.
+    Rint,
+}
+
+impl UnaryMath {
+    /// The function's name in the plan message.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "sqrt" => Self::Sqrt,
+            "exp" => Self::Exp,
+            "expm1" => Self::Expm1,
+            "ln" => Self::Ln,
+            "log10" => Self::Log10,
+            "log2" => Self::Log2,
+            "log1p" => Self::Log1p,
+            "asinh" => Self::Asinh,
+            "acosh" => Self::Acosh,
+            "atanh" => Self::Atanh,
+            "signum" => Self::Signum,
+            "degrees" => Self::Degrees,
+            "radians" => Self::Radians,
+            "rint" => Self::Rint,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Sqrt => "sqrt",
+            Self::Exp => "exp",
+            Self::Expm1 => "expm1",
+            Self::Ln => "ln",
+            Self::Log10 => "log10",
+            Self::Log2 => "log2",
+            Self::Log1p => "log1p",
+            Self::Asinh => "asinh",
+            Self::Acosh => "acosh",
+            Self::Atanh => "atanh",
+            Self::Signum => "signum",
+            Self::Degrees => "degrees",
+            Self::Radians => "radians",
+            Self::Rint => "rint",
+        }
+    }
+
+    /// The logarithms are null at or below their asymptote (Spark's `UnaryLogExpression`, as
+    /// Hive); the other functions are null only for null.
+    fn null_below(self) -> Option<f64> {
+        match self {
+            Self::Ln | Self::Log10 | Self::Log2 => Some(0.0),
+            Self::Log1p => Some(-1.0),
+            _ => None,
+        }
+    }
+
+    /// Spark's value of the function at `x` (before the logarithms' null check).
+    pub fn eval(self, x: f64) -> f64 {
+        match self {
+            Self::Sqrt => x.sqrt(),
+            Self::Exp => strict_math::exp(x),
+            Self::Expm1 => strict_math::expm1(x),
+            Self::Ln => strict_math::log(x),
+            Self::Log10 => strict_math::log10(x),
+            Self::Log2 => strict_math::log(x) / strict_math::log(2.0),
+            Self::Log1p => strict_math::log1p(x),
+            Self::Asinh if x == f64::NEG_INFINITY => x,
+            Self::Asinh => strict_math::log(x + (x * x + 1.0).sqrt()),
+            Self::Acosh => strict_math::log(x + (x * x - 1.0).sqrt()),
+            Self::Atanh => 0.5 * (strict_math::log1p(x) - strict_math::log1p(-x)),
+            Self::Signum if x == 0.0 || x.is_nan() => x,
+            Self::Signum => 1.0f64.copysign(x),
+            Self::Degrees => x * 57.295_779_513_082_32,
+            Self::Radians => x * 0.017_453_292_519_943_295,
+            Self::Rint => x.round_ties_even(),
+        }
     }
 }
 
-impl Hash for SparkSqrt {
+impl PartialEq for SparkUnaryMath {
+    fn eq(&self, other: &Self) -> bool {
+        self.func == other.func && self.child.eq(&other.child)
+    }
+}
+
+impl Hash for SparkUnaryMath {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.func.hash(state);
         self.child.hash(state);
     }
 }
 
-impl SparkSqrt {
-    /// The square root of `child`, a double.
-    pub fn new(child: Arc<dyn PhysicalExpr>) -> Self {
-        Self { child }
+impl SparkUnaryMath {
+    /// `func` of `child`, a double.
+    pub fn new(child: Arc<dyn PhysicalExpr>, func: UnaryMath) -> Self {
+        Self { child, func }
     }
 }
 
-impl fmt::Display for SparkSqrt {
+impl fmt::Display for SparkUnaryMath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "spark_sqrt({})", self.child)
+        write!(f, "spark_{}({})", self.func.name(), self.child)
     }
 }
 
-impl PhysicalExpr for SparkSqrt {
+impl PhysicalExpr for SparkUnaryMath {
     fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
         Ok(DataType::Float64)
     }
 
     fn nullable(&self, input_schema: &Schema) -> Result<bool> {
-        self.child.nullable(input_schema)
+        Ok(self.func.null_below().is_some() || self.child.nullable(input_schema)?)
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
         evaluate_unary(&self.child, batch, |a| {
             if a.data_type() != &DataType::Float64 {
-                return internal_err!("spark_sqrt of {}", a.data_type());
+                return internal_err!("spark_{} of {}", self.func.name(), a.data_type());
             }
-            let out: Float64Array = a.as_primitive::<Float64Type>().unary(f64::sqrt);
+            let a = a.as_primitive::<Float64Type>();
+            let func = self.func;
+            let out: Float64Array = match func.null_below() {
+                None => a.unary(|x| func.eval(x)),
+                Some(asymptote) => a
+                    .iter()
+                    .map(|x| {
+                        x.filter(|&x| x > asymptote || x.is_nan())
+                            .map(|x| func.eval(x))
+                    })
+                    .collect(),
+            };
             Ok(Arc::new(out) as ArrayRef)
         })
     }
@@ -617,12 +741,123 @@ impl PhysicalExpr for SparkSqrt {
         self: Arc<Self>,
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
-        Ok(Arc::new(Self::new(only_child(&self, children)?)))
+        Ok(Arc::new(Self::new(only_child(&self, children)?, self.func)))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "spark_sqrt(")?;
+        write!(f, "spark_{}(", self.func.name())?;
         self.child.fmt_sql(f)?;
+        write!(f, ")")
+    }
+}
+
+/// Spark's `!(x <= limit)`, as its logarithms test their arguments: true for NaN.
+fn not_at_or_below(x: f64, limit: f64) -> bool {
+    x > limit || x.is_nan()
+}
+
+/// Spark's `pow(x, y)` (`StrictMath.pow`) and `log(base, x)` (`Logarithm`:
+/// `StrictMath.log(x) / StrictMath.log(base)`, null where either is at or below zero), of two
+/// doubles.
+#[derive(Debug, Eq)]
+pub struct SparkBinaryMath {
+    left: Arc<dyn PhysicalExpr>,
+    right: Arc<dyn PhysicalExpr>,
+    /// `log(base, x)`; else `pow(x, y)`.
+    log: bool,
+}
+
+impl PartialEq for SparkBinaryMath {
+    fn eq(&self, other: &Self) -> bool {
+        self.log == other.log && self.left.eq(&other.left) && self.right.eq(&other.right)
+    }
+}
+
+impl Hash for SparkBinaryMath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.log.hash(state);
+        self.left.hash(state);
+        self.right.hash(state);
+    }
+}
+
+impl SparkBinaryMath {
+    /// `pow(left, right)`, or (`log`) `log(left, right)`: the logarithm of `right` in base
+    /// `left`.
+    pub fn new(left: Arc<dyn PhysicalExpr>, right: Arc<dyn PhysicalExpr>, log: bool) -> Self {
+        Self { left, right, log }
+    }
+
+    fn name(&self) -> &'static str {
+        if self.log { "log" } else { "pow" }
+    }
+}
+
+impl fmt::Display for SparkBinaryMath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_{}({}, {})", self.name(), self.left, self.right)
+    }
+}
+
+impl PhysicalExpr for SparkBinaryMath {
+    fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> Result<bool> {
+        Ok(self.log || self.left.nullable(input_schema)? || self.right.nullable(input_schema)?)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        let rows = batch.num_rows();
+        let left = self.left.evaluate(batch)?.into_array(rows)?;
+        let right = self.right.evaluate(batch)?.into_array(rows)?;
+        if left.data_type() != &DataType::Float64 || right.data_type() != &DataType::Float64 {
+            return internal_err!(
+                "spark_{} of {} and {}",
+                self.name(),
+                left.data_type(),
+                right.data_type()
+            );
+        }
+        let (left, right) = (
+            left.as_primitive::<Float64Type>(),
+            right.as_primitive::<Float64Type>(),
+        );
+        let out: Float64Array = if self.log {
+            left.iter()
+                .zip(right.iter())
+                .map(|(b, x)| match (b, x) {
+                    (Some(b), Some(x)) if not_at_or_below(b, 0.0) && not_at_or_below(x, 0.0) => {
+                        Some(strict_math::log(x) / strict_math::log(b))
+                    }
+                    _ => None,
+                })
+                .collect()
+        } else {
+            datafusion::arrow::compute::binary(left, right, strict_math::pow)?
+        };
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.left, &self.right]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        let [left, right] = <[_; 2]>::try_from(children)
+            .map_err(|_| DataFusionError::Internal(format!("{self} takes two children")))?;
+        Ok(Arc::new(Self::new(left, right, self.log)))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_{}(", self.name())?;
+        self.left.fmt_sql(f)?;
+        write!(f, ", ")?;
+        self.right.fmt_sql(f)?;
         write!(f, ")")
     }
 }
@@ -1110,13 +1345,104 @@ mod tests {
             Some(-0.0),
             None,
         ]))]);
-        let out = SparkSqrt::new(column(0)).evaluate(&b).unwrap();
+        let out = SparkUnaryMath::new(column(0), UnaryMath::Sqrt)
+            .evaluate(&b)
+            .unwrap();
         let out = out.into_array(4).unwrap();
         let out: Vec<Option<f64>> = out.as_primitive::<Float64Type>().iter().collect();
         assert!(out[0].unwrap().is_nan());
         assert_eq!(out[1], Some(std::f64::consts::SQRT_2));
         assert_eq!(out[2].map(f64::to_bits), Some((-0.0f64).to_bits()));
         assert_eq!(out[3], None);
+    }
+
+    #[test]
+    fn logarithms_are_null_at_or_below_their_asymptote() {
+        let b = batch(vec![Arc::new(Float64Array::from(vec![
+            Some(-1.0),
+            Some(0.0),
+            Some(-0.0),
+            Some(f64::NAN),
+            Some(8.0),
+            Some(-0.5),
+            None,
+        ]))]);
+        let eval = |func| -> Vec<Option<f64>> {
+            let out = SparkUnaryMath::new(column(0), func).evaluate(&b).unwrap();
+            out.into_array(7)
+                .unwrap()
+                .as_primitive::<Float64Type>()
+                .iter()
+                .collect()
+        };
+        let ln = eval(UnaryMath::Ln);
+        assert_eq!(ln[..3], [None, None, None]);
+        assert!(ln[3].unwrap().is_nan(), "NaN is not at or below zero");
+        assert_eq!(ln[4], Some(strict_math::log(8.0)));
+        assert_eq!(ln[6], None);
+        assert_eq!(eval(UnaryMath::Log2)[4], Some(3.0));
+        let log1p = eval(UnaryMath::Log1p);
+        assert_eq!(log1p[0], None);
+        assert_eq!(log1p[2].map(f64::to_bits), Some((-0.0f64).to_bits()));
+        assert_eq!(log1p[5], Some(-std::f64::consts::LN_2));
+        // The others are null only for null.
+        let signum = eval(UnaryMath::Signum);
+        assert_eq!(signum[0], Some(-1.0));
+        assert_eq!(signum[2].map(f64::to_bits), Some((-0.0f64).to_bits()));
+        assert_eq!(signum[6], None);
+        assert_eq!(
+            eval(UnaryMath::Rint)[5].map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
+        assert_eq!(
+            eval(UnaryMath::Asinh)[0],
+            Some(-0.8813735870195428),
+            "as Spark"
+        );
+        assert!(
+            eval(UnaryMath::Acosh)[4].is_some()
+                && eval(UnaryMath::Atanh)[0] == Some(f64::NEG_INFINITY)
+        );
+    }
+
+    #[test]
+    fn pow_and_log_of_a_base() {
+        let b = batch(vec![
+            Arc::new(Float64Array::from(vec![
+                Some(2.0),
+                Some(10.0),
+                Some(0.0),
+                None,
+                Some(1.0),
+            ])),
+            Arc::new(Float64Array::from(vec![
+                Some(10.0),
+                Some(1000.0),
+                Some(5.0),
+                Some(1.0),
+                Some(f64::NAN),
+            ])),
+        ]);
+        let eval = |log| -> Vec<Option<f64>> {
+            let out = SparkBinaryMath::new(column(0), column(1), log)
+                .evaluate(&b)
+                .unwrap();
+            out.into_array(5)
+                .unwrap()
+                .as_primitive::<Float64Type>()
+                .iter()
+                .collect()
+        };
+        let pow = eval(false);
+        assert_eq!(pow[..3], [Some(1024.0), Some(f64::INFINITY), Some(0.0)]);
+        assert_eq!(pow[3], None);
+        assert!(pow[4].unwrap().is_nan(), "1 ** NaN is NaN in Java");
+        let log = eval(true);
+        assert_eq!(log[0], Some(strict_math::log(10.0) / strict_math::log(2.0)));
+        assert_eq!(log[1], Some(2.9999999999999996), "Spark's log(10, 1000)");
+        assert_eq!(log[2..4], [None, None]);
+        // log(1, NaN): NaN / 0.0.
+        assert!(log[4].unwrap().is_nan());
     }
 
     #[test]

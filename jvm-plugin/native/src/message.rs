@@ -523,13 +523,18 @@ pub enum Expr {
     },
     /// A function whose DataFusion result is Spark's for these arguments: `abs` of a float,
     /// double or decimal; `isnan` of a float or double; `normalize_nan_and_zero` of a float or
-    /// double (`-0.0` as `0.0`, every NaN the same); `sqrt` of a double; `upper`, `lower`
+    /// double (`-0.0` as `0.0`, every NaN the same); `sqrt`, `exp`, `expm1`, `ln`, `log10`,
+    /// `log2`, `log1p`, `asinh`, `acosh`, `atanh`, `signum`, `degrees`, `radians`, `rint` of a
+    /// double, `pow` of two and `log` of a base and a double (crate::math::SparkUnaryMath and
+    /// SparkBinaryMath: `Math`'s and `StrictMath`'s results, the logarithms null at or below
+    /// their asymptote); `upper`, `lower`
     /// (Unicode's default case mappings, as Spark's ICU root locale), `char_length` (code
     /// points), `btrim`, `ltrim` and `rtrim` (spaces) of a string; `concat_ws` of a separator
     /// and strings; `replace` of a string, a search string (not empty) and its replacement;
     /// `strpos` of a string and a substring (Spark's `instr`).
     Function {
-        /// `abs`, `isnan`, `normalize_nan_and_zero`, `sqrt`, `upper`, `lower`, `char_length`,
+        /// `abs`, `isnan`, `normalize_nan_and_zero`, `sqrt`, `exp`, `ln`, `pow`, `log`, ...,
+        /// `upper`, `lower`, `char_length`,
         /// `btrim`, `ltrim`, `rtrim`, `concat_ws`, `replace`, `strpos`, ... (above).
         name: String,
         /// The arguments.

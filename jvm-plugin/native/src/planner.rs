@@ -62,7 +62,10 @@ use crate::error::{NativeError, Result};
 use crate::expand::ExpandExec;
 use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
-use crate::math::{RoundMode, SparkGreatest, SparkMurmur3Hash, SparkPad, SparkRound, SparkSqrt};
+use crate::math::{
+    RoundMode, SparkBinaryMath, SparkGreatest, SparkMurmur3Hash, SparkPad, SparkRound,
+    SparkUnaryMath, UnaryMath,
+};
 use crate::message::{
     AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
     Settings, SortKey,
@@ -1176,6 +1179,12 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 .map(|a| a.data_type(schema))
                 .collect::<datafusion::common::Result<Vec<_>>>()?;
             let strings = |n: usize| types.len() == n && types.iter().all(|t| *t == DataType::Utf8);
+            // sqrt, exp, the logarithms and the like: Math's and StrictMath's results.
+            if let (Some(func), [DataType::Float64]) = (UnaryMath::from_name(name), &types[..]) {
+                let [arg] = <[_; 1]>::try_from(args)
+                    .map_err(|_| NativeError::plan(format!("{name} takes one argument")))?;
+                return Ok(Arc::new(SparkUnaryMath::new(arg, func)));
+            }
             let udf = match (name.as_str(), types.as_slice()) {
                 // (Integers' abs differs on overflow: the plugin sends a CASE for them.)
                 ("abs", [DataType::Float32 | DataType::Float64 | DataType::Decimal128(..)]) => {
@@ -1199,11 +1208,11 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                     })?;
                     return Ok(Arc::new(SparkNormalizeFloat { child: arg }));
                 }
-                // IEEE's correctly rounded square root, NaN below zero, as Java's Math.sqrt.
-                ("sqrt", [DataType::Float64]) => {
-                    let [arg] = <[_; 1]>::try_from(args)
-                        .map_err(|_| NativeError::plan("sqrt takes one argument".to_owned()))?;
-                    return Ok(Arc::new(SparkSqrt::new(arg)));
+                // StrictMath.pow(x, y); log(base, x), null where either is at or below zero.
+                ("pow" | "log", [DataType::Float64, DataType::Float64]) => {
+                    let [left, right] = <[_; 2]>::try_from(args)
+                        .map_err(|_| NativeError::plan(format!("{name} takes two arguments")))?;
+                    return Ok(Arc::new(SparkBinaryMath::new(left, right, name == "log")));
                 }
                 // Null for a null separator; null strings skipped.
                 ("concat_ws", _) if types.len() >= 2 && strings(types.len()) => {

@@ -109,7 +109,12 @@ object CinderDocs {
       "first `len` characters where it is as long or the pad is empty"),
     ("`reverse`, `ascii`, `octet_length`", "strings: code points reversed, the first code point (0 for an empty " +
       "string), bytes"),
-    ("`sqrt`", "IEEE's correctly rounded square root, as `Math.sqrt` (NaN below zero)"),
+    ("`sqrt`, `exp`, `expm1`, `ln`, `log`, `log10`, `log2`, `log1p`, `pow`, `asinh`, `acosh`, `atanh`",
+      "doubles, bit for bit as Spark computes them: `Math.sqrt` (IEEE's correctly rounded square root, NaN " +
+      "below zero) and `StrictMath`'s `exp`, `expm1`, `log`, `log10`, `log1p` and `pow` (fdlibm 5.3's " +
+      "algorithms, which Java's specification fixes; `(±1) ** ±∞` and `x ** NaN` are NaN); the logarithms " +
+      "null at or below zero (`log1p` at or below -1), `log(base, x)` as `log(x) / log(base)`"),
+    ("`signum`, `degrees`, `radians`, `rint`", "doubles, as `Math`'s (`rint`: the nearest integer, ties to even)"),
     ("`isnan`", "floats and doubles; false for null"),
     ("`coalesce`", "later arguments evaluated only where the earlier ones are null"),
     ("`abs`", "integers wrap (legacy) or fail with `ARITHMETIC_OVERFLOW` (ANSI) at the type's minimum; floats " +

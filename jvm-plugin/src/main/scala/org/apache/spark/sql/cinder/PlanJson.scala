@@ -562,6 +562,24 @@ object PlanJson {
     caseWhen(s"""{"kind":"is_null","child":$first}""", literal(t, "null"), json, t)
 
   /** A native function of one argument (`{"kind":"function"}`). */
+  /** The native name of each function of one double whose results the native side reproduces. */
+  private val unaryMath: PartialFunction[UnaryMathExpression, String] = {
+    case _: Sqrt => "sqrt"
+    case _: Exp => "exp"
+    case _: Expm1 => "expm1"
+    case _: Log => "ln"
+    case _: Log10 => "log10"
+    case _: Log2 => "log2"
+    case _: Log1p => "log1p"
+    case _: Asinh => "asinh"
+    case _: Acosh => "acosh"
+    case _: Atanh => "atanh"
+    case _: Signum => "signum"
+    case _: ToDegrees => "degrees"
+    case _: ToRadians => "radians"
+    case _: Rint => "rint"
+  }
+
   private def function(name: String, child: Expression, input: Seq[Attribute]): Either[String, String] =
     expr(child, input).map(c => s"""{"kind":"function","name":"$name","args":[$c]}""")
 
@@ -766,7 +784,17 @@ object PlanJson {
         s"""{"kind":"spark_hash","args":${cs.mkString("[", ",", "]")},"seed":$seed}""")
     case Greatest(children) => greatest(children, least = false, e.dataType, input)
     case Least(children) => greatest(children, least = true, e.dataType, input)
-    case Sqrt(child) if child.dataType == DoubleType => function("sqrt", child, input)
+    // Functions of doubles with Math's and StrictMath's results, bit for bit (the logarithms
+    // null at or below their asymptote). Sin, cos, tan and the other functions Spark takes from
+    // java.lang.Math stay on Spark: the JVM may answer those with its own intrinsics.
+    case e: UnaryMathExpression if e.child.dataType == DoubleType && unaryMath.isDefinedAt(e) =>
+      function(unaryMath(e), e.child, input)
+    case Pow(x, y) if x.dataType == DoubleType && y.dataType == DoubleType =>
+      nullIntolerantFunction("pow", Seq(x, y), DoubleType, input)
+    // log(x) is Logarithm(e, x): StrictMath.log(e) is 1.0, so ln(x) gives the same bits.
+    case Logarithm(_: EulerNumber, x) if x.dataType == DoubleType => function("ln", x, input)
+    case Logarithm(base, x) if base.dataType == DoubleType && x.dataType == DoubleType =>
+      nullIntolerantFunction("log", Seq(base, x), DoubleType, input)
     // Spark evaluates every argument of concat_ws; it skips null strings, and null arrays (an
     // untyped NULL argument is one).
     case ConcatWs(sep +: all) if sep.dataType == StringType && all.forall {
