@@ -66,6 +66,17 @@ pub enum ShuffleSpec {
     },
     /// `SinglePartition`: every row to partition 0.
     Single,
+    /// `RangePartitioning(keys, partitions)`: a row goes to the partition after every bound
+    /// below its keys (Spark's `RangePartitioner.getPartition`, with the bounds Spark sampled).
+    Range {
+        /// The sort keys, over the plan's output columns, in Spark's order.
+        keys: Vec<SortKey>,
+        /// Spark's range bounds, ascending in the keys' order: one literal per key each (at
+        /// most `partitions - 1` of them; none sends every row to partition 0).
+        bounds: Vec<Vec<Expr>>,
+        /// Spark's partition count.
+        partitions: usize,
+    },
 }
 
 /// A key of a hash partitioning.

@@ -9,7 +9,8 @@
 //! Rows go where Spark's own exchange would send them: `HashPartitioning` is
 //! `pmod(murmur3(keys, seed 42), n)` computed exactly as Spark's `Murmur3Hash` does for each
 //! type ([`spark_murmur3`]), so a native shuffle and a Spark shuffle of the other side of a
-//! join agree on every row's partition.
+//! join agree on every row's partition. `RangePartitioning` uses the bounds Spark's
+//! `RangePartitioner` sampled on the driver ([`RangeBounds`]).
 //!
 //! A block is an 8-byte header (the magic `CNB1` and the partition, both little-endian
 //! `u32`s) followed by an Arrow IPC stream (schema, one batch, end of stream). Each map task
@@ -20,19 +21,22 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
-use datafusion::arrow::compute::{cast, concat_batches, take_record_batch};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array,
+};
+use datafusion::arrow::compute::{SortOptions, cast, concat, concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
-    Int64Type, SchemaRef, TimeUnit, TimestampMicrosecondType,
+    Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::StreamWriter;
+use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 
 use crate::error::{NativeError, Result};
-use crate::message::ShuffleSpec;
-use crate::planner::{arrow_type, translate};
+use crate::message::{Expr, ShuffleSpec, SortKey};
+use crate::planner::{arrow_type, normalize_float, translate};
 
 /// The first four bytes of every block.
 pub const BLOCK_MAGIC: u32 = u32::from_le_bytes(*b"CNB1");
@@ -334,13 +338,163 @@ pub fn decode_block(block: &[u8]) -> Result<RecordBatch> {
     }
 }
 
+/// How a [`ShuffleWriter`] assigns rows to partitions.
+#[derive(Debug)]
+enum Partitioner {
+    /// Every row to partition 0.
+    Single,
+    /// Spark's murmur3 of the keys over the plan's output, each with the type Spark hashes it
+    /// as.
+    Hash(Vec<(Arc<dyn PhysicalExpr>, DataType)>),
+    /// Spark's range bounds.
+    Range(RangeBounds),
+}
+
+/// `RangePartitioning`'s bounds, sampled by Spark's `RangePartitioner` on the driver: a row
+/// goes to the partition numbered by how many bounds sort before its keys, as
+/// `RangePartitioner.getPartition` places it (a key equal to a bound goes with the rows below
+/// it). Keys and bounds are compared as Arrow rows in Spark's order: each key's direction and
+/// null placement, floats normalised (`-0.0 = 0.0`, NaN largest), strings by their bytes.
+struct RangeBounds {
+    /// The keys, floats normalised.
+    keys: Vec<Arc<dyn PhysicalExpr>>,
+    converter: RowConverter,
+    /// The bounds, ascending.
+    bounds: Rows,
+}
+
+impl std::fmt::Debug for RangeBounds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RangeBounds")
+            .field("keys", &self.keys.len())
+            .field("bounds", &self.bounds.num_rows())
+            .finish()
+    }
+}
+
+impl RangeBounds {
+    fn new(
+        keys: &[SortKey],
+        bounds: &[Vec<Expr>],
+        partitions: usize,
+        schema: &SchemaRef,
+    ) -> Result<Self> {
+        if keys.is_empty() {
+            return Err(NativeError::plan("a range partitioning needs a key"));
+        }
+        if bounds.len() >= partitions.max(1) {
+            return Err(NativeError::plan(format!(
+                "{} range bounds for {partitions} partitions",
+                bounds.len()
+            )));
+        }
+        let exprs = keys
+            .iter()
+            .map(|key| normalize_float(translate(&key.expr, schema)?, schema))
+            .collect::<Result<Vec<_>>>()?;
+        let types = exprs
+            .iter()
+            .map(|expr| Ok(expr.data_type(schema)?))
+            .collect::<Result<Vec<_>>>()?;
+        let fields = keys
+            .iter()
+            .zip(&types)
+            .map(|(key, data_type)| {
+                SortField::new_with_options(
+                    data_type.clone(),
+                    SortOptions {
+                        descending: !key.ascending,
+                        nulls_first: key.nulls_first,
+                    },
+                )
+            })
+            .collect::<Vec<_>>();
+        let converter = RowConverter::new(fields)?;
+        // The bounds' literals, a column per key.
+        let constants = Arc::new(Schema::empty());
+        let one_row = RecordBatch::try_new_with_options(
+            Arc::clone(&constants),
+            vec![],
+            &RecordBatchOptions::new().with_row_count(Some(1)),
+        )?;
+        let mut columns = vec![Vec::with_capacity(bounds.len()); keys.len()];
+        for bound in bounds {
+            if bound.len() != keys.len() {
+                return Err(NativeError::plan(format!(
+                    "a range bound of {} values for {} keys",
+                    bound.len(),
+                    keys.len()
+                )));
+            }
+            for ((value, column), data_type) in bound.iter().zip(&mut columns).zip(&types) {
+                let value = normalize_float(translate(value, &constants)?, &constants)?
+                    .evaluate(&one_row)?
+                    .into_array(1)?;
+                column.push(if value.data_type() == data_type {
+                    value
+                } else {
+                    cast(&value, data_type)?
+                });
+            }
+        }
+        let columns = columns
+            .iter()
+            .zip(&types)
+            .map(|(values, data_type)| {
+                let values: Vec<&dyn Array> = values.iter().map(|v| v.as_ref()).collect();
+                Ok(if values.is_empty() {
+                    datafusion::arrow::array::new_empty_array(data_type)
+                } else {
+                    concat(&values)?
+                })
+            })
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let bounds = converter.convert_columns(&columns)?;
+        if (1..bounds.num_rows()).any(|i| bounds.row(i - 1) >= bounds.row(i)) {
+            return Err(NativeError::plan(
+                "range bounds that do not ascend in the keys' order",
+            ));
+        }
+        Ok(Self {
+            keys: exprs,
+            converter,
+            bounds,
+        })
+    }
+
+    /// Each row's partition: the number of bounds below its keys.
+    fn partition_ids(&self, batch: &RecordBatch) -> Result<Vec<u32>> {
+        let rows = batch.num_rows();
+        let keys = self
+            .keys
+            .iter()
+            .map(|expr| Ok(expr.evaluate(batch)?.into_array(rows)?))
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let keys = self.converter.convert_columns(&keys)?;
+        Ok((0..rows)
+            .map(|i| {
+                let key = keys.row(i);
+                let (mut low, mut high) = (0, self.bounds.num_rows());
+                while low < high {
+                    let mid = (low + high) / 2;
+                    if self.bounds.row(mid) < key {
+                        low = mid + 1;
+                    } else {
+                        high = mid;
+                    }
+                }
+                low as u32
+            })
+            .collect())
+    }
+}
+
 /// A map task's side of the shuffle: takes the plan's batches, returns blocks.
 pub struct ShuffleWriter {
     /// Spark's partition count.
     partitions: usize,
-    /// Hash keys over the plan's output, each with the type Spark hashes it as; none for a
-    /// single partition.
-    keys: Vec<(Arc<dyn PhysicalExpr>, DataType)>,
+    /// How rows are assigned to partitions.
+    partitioner: Partitioner,
     /// The plan's output (Spark's types).
     schema: SchemaRef,
     /// A partition's rows are written as a block once it holds this many.
@@ -368,7 +522,7 @@ impl std::fmt::Debug for ShuffleWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ShuffleWriter")
             .field("partitions", &self.partitions)
-            .field("keys", &self.keys.len())
+            .field("partitioner", &self.partitioner)
             .finish_non_exhaustive()
     }
 }
@@ -376,8 +530,8 @@ impl std::fmt::Debug for ShuffleWriter {
 impl ShuffleWriter {
     /// A writer for `spec` over batches of `schema`.
     pub fn new(spec: &ShuffleSpec, schema: SchemaRef, flush_rows: usize) -> Result<Self> {
-        let (partitions, keys) = match spec {
-            ShuffleSpec::Single => (1, Vec::new()),
+        let (partitions, partitioner) = match spec {
+            ShuffleSpec::Single => (1, Partitioner::Single),
             ShuffleSpec::Hash { keys, partitions } => {
                 if keys.is_empty() {
                     return Err(NativeError::plan("a hash partitioning needs a key"));
@@ -395,8 +549,16 @@ impl ShuffleWriter {
                         Ok((expr, data_type))
                     })
                     .collect::<Result<Vec<_>>>()?;
-                (*partitions, keys)
+                (*partitions, Partitioner::Hash(keys))
             }
+            ShuffleSpec::Range {
+                keys,
+                bounds,
+                partitions,
+            } => (
+                *partitions,
+                Partitioner::Range(RangeBounds::new(keys, bounds, *partitions, &schema)?),
+            ),
         };
         if partitions == 0 || partitions > MAX_PARTITIONS {
             return Err(NativeError::plan(format!(
@@ -405,7 +567,7 @@ impl ShuffleWriter {
         }
         Ok(Self {
             partitions,
-            keys,
+            partitioner,
             schema,
             flush_rows: flush_rows.max(1),
             pending: vec![Vec::new(); partitions],
@@ -454,19 +616,24 @@ impl ShuffleWriter {
             self.add(0, batch)?;
             return Ok(());
         }
-        let keys = self
-            .keys
-            .iter()
-            .map(|(expr, data_type)| {
-                let value = expr.evaluate(&batch)?.into_array(rows)?;
-                if value.data_type() == data_type {
-                    Ok(value)
-                } else {
-                    Ok(cast(&value, data_type)?)
-                }
-            })
-            .collect::<Result<Vec<ArrayRef>>>()?;
-        let ids = spark_partition_ids(&keys, rows, self.partitions)?;
+        let ids = match &self.partitioner {
+            Partitioner::Single => vec![0; rows],
+            Partitioner::Hash(keys) => {
+                let keys = keys
+                    .iter()
+                    .map(|(expr, data_type)| {
+                        let value = expr.evaluate(&batch)?.into_array(rows)?;
+                        if value.data_type() == data_type {
+                            Ok(value)
+                        } else {
+                            Ok(cast(&value, data_type)?)
+                        }
+                    })
+                    .collect::<Result<Vec<ArrayRef>>>()?;
+                spark_partition_ids(&keys, rows, self.partitions)?
+            }
+            Partitioner::Range(bounds) => bounds.partition_ids(&batch)?,
+        };
         // Each partition's row numbers (a counting sort, stable), then each partition's rows
         // copied into a batch of its own: a slice of one copy of the whole batch would keep
         // all of it alive until every partition holding a slice had flushed.
@@ -729,6 +896,170 @@ mod tests {
 
     /// Many partitions, each short of a block, write early once the waiting rows pass the
     /// bound; every row still lands once, in its partition.
+    /// Rows of (int, double, string) split by bounds as Spark's `RangePartitioner` splits them:
+    /// the partition after every bound below the row's keys, a key equal to a bound with the
+    /// rows below it, each key's direction and null placement, `-0.0 = 0.0` and NaN largest.
+    #[test]
+    fn range_bounds_split_rows_as_sparks_partitioner() {
+        let schema = Arc::new(Schema::new(vec![
+            datafusion::arrow::datatypes::Field::new("i", DataType::Int32, true),
+            datafusion::arrow::datatypes::Field::new("x", DataType::Float64, true),
+            datafusion::arrow::datatypes::Field::new("s", DataType::Utf8, true),
+        ]));
+        let spec = |keys: &str, bounds: &str, partitions: usize| -> ShuffleSpec {
+            serde_json::from_str(&format!(
+                r#"{{"kind":"range","keys":{keys},"bounds":{bounds},"partitions":{partitions}}}"#
+            ))
+            .unwrap()
+        };
+        let lit = |t: &str, v: &str| format!(r#"{{"kind":"literal","type":"{t}","value":{v}}}"#);
+        let key = |i: usize, asc: bool, nulls_first: bool| {
+            format!(
+                r#"{{"expr":{{"kind":"column","index":{i}}},"ascending":{asc},"nulls_first":{nulls_first}}}"#
+            )
+        };
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int32Array::from(vec![
+                    Some(5),
+                    None,
+                    Some(10),
+                    Some(11),
+                    Some(-3),
+                    Some(20),
+                    Some(10),
+                ])),
+                Arc::new(Float64Array::from(vec![
+                    Some(-0.0),
+                    Some(f64::NAN),
+                    None,
+                    Some(0.0),
+                    Some(f64::INFINITY),
+                    Some(-1.0),
+                    Some(1.0),
+                ])),
+                Arc::new(StringArray::from(vec![
+                    Some("b"),
+                    Some("a"),
+                    None,
+                    Some("é"),
+                    Some("z"),
+                    Some("ab"),
+                    Some("b"),
+                ])),
+            ],
+        )
+        .unwrap();
+        let ids = |spec: ShuffleSpec| -> Vec<u32> {
+            let ShuffleSpec::Range {
+                keys,
+                bounds,
+                partitions,
+            } = spec
+            else {
+                unreachable!()
+            };
+            RangeBounds::new(&keys, &bounds, partitions, &schema)
+                .unwrap()
+                .partition_ids(&batch)
+                .unwrap()
+        };
+        // i ASC NULLS FIRST, bounds 5 and 10: nulls first, 5 and 10 with the rows below them.
+        let b = format!("[[{}],[{}]]", lit("int", "5"), lit("int", "10"));
+        assert_eq!(
+            ids(spec(&format!("[{}]", key(0, true, true)), &b, 3)),
+            [0, 0, 1, 2, 0, 2, 1]
+        );
+        // i DESC NULLS LAST, bounds 10 then 5: the largest first, nulls last.
+        let b = format!("[[{}],[{}]]", lit("int", "10"), lit("int", "5"));
+        assert_eq!(
+            ids(spec(&format!("[{}]", key(0, false, false)), &b, 3)),
+            [1, 2, 0, 0, 2, 0, 0]
+        );
+        // Doubles: -0.0 equals the bound 0.0; NaN above infinity; null last.
+        let b = format!(
+            "[[{}],[{}]]",
+            lit("double", "0.0"),
+            lit("double", "\"Infinity\"")
+        );
+        assert_eq!(
+            ids(spec(&format!("[{}]", key(1, true, false)), &b, 3)),
+            [0, 2, 2, 0, 1, 0, 1]
+        );
+        // Strings by their bytes ("é" above "z"), then the second key within equal firsts.
+        let b = format!(
+            "[[{},{}],[{},{}]]",
+            lit("string", "\"b\""),
+            lit("int", "5"),
+            lit("string", "\"b\""),
+            lit("int", "100")
+        );
+        let keys = format!("[{},{}]", key(2, true, true), key(0, true, true));
+        assert_eq!(ids(spec(&keys, &b, 3)), [0, 0, 0, 2, 2, 0, 1]);
+        // A null bound (nulls first): the nulls below it, every value above.
+        let b = format!("[[{}],[{}]]", lit("int", "null"), lit("int", "10"));
+        assert_eq!(
+            ids(spec(&format!("[{}]", key(0, true, true)), &b, 3)),
+            [1, 0, 1, 2, 1, 2, 1]
+        );
+        // Booleans, a null bound first (Spark's bounds for a third each of nulls, false, true).
+        let bools = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![datafusion::arrow::datatypes::Field::new(
+                "b",
+                DataType::Boolean,
+                true,
+            )])),
+            vec![Arc::new(BooleanArray::from(vec![
+                None,
+                Some(false),
+                Some(true),
+            ]))],
+        )
+        .unwrap();
+        let b = format!(
+            "[[{}],[{}],[{}]]",
+            lit("boolean", "null"),
+            lit("boolean", "false"),
+            lit("boolean", "true")
+        );
+        let ShuffleSpec::Range {
+            keys,
+            bounds,
+            partitions,
+        } = spec(&format!("[{}]", key(0, true, true)), &b, 5)
+        else {
+            unreachable!()
+        };
+        let bounds = RangeBounds::new(&keys, &bounds, partitions, &bools.schema()).unwrap();
+        assert_eq!(bounds.partition_ids(&bools).unwrap(), [0, 1, 2]);
+        // No bounds: every row to partition 0.
+        assert_eq!(
+            ids(spec(&format!("[{}]", key(0, true, true)), "[]", 1)),
+            [0; 7]
+        );
+        // Bounds out of order, too many, or of the wrong width are plan errors.
+        let bad = |spec: ShuffleSpec| {
+            let ShuffleSpec::Range {
+                keys,
+                bounds,
+                partitions,
+            } = spec
+            else {
+                unreachable!()
+            };
+            RangeBounds::new(&keys, &bounds, partitions, &schema)
+                .unwrap_err()
+                .to_string()
+        };
+        let one = format!("[{}]", key(0, true, true));
+        let b = format!("[[{}],[{}]]", lit("int", "10"), lit("int", "5"));
+        assert!(bad(spec(&one, &b, 3)).contains("ascend"));
+        assert!(bad(spec(&one, &b, 2)).contains("2 range bounds for 2 partitions"));
+        let b = format!("[[{},{}]]", lit("int", "1"), lit("int", "2"));
+        assert!(bad(spec(&one, &b, 2)).contains("2 values for 1 keys"));
+    }
+
     #[test]
     fn waiting_rows_stay_within_their_bound() {
         let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![

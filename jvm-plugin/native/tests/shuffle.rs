@@ -1,7 +1,8 @@
 //! A native shuffle's map side: every row lands in exactly one block, in the partition Spark's
 //! `HashPartitioning` gives it (computed here row by row from the hash functions, which
-//! `shuffle.rs`'s unit tests hold to Spark's own values), blocks are at least `batch_rows`
-//! rows but for each partition's last, and bad partitionings are plan errors.
+//! `shuffle.rs`'s unit tests hold to Spark's own values) or, for a `RangePartitioning`, the
+//! one after every bound below it; blocks are at least `batch_rows` rows but for each
+//! partition's last, and bad partitionings are plan errors.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -212,6 +213,54 @@ fn rows_go_to_sparks_hash_partition_once_each() {
     }
 }
 
+/// A range partitioning over (s DESC NULLS LAST, k ASC NULLS FIRST): each row goes to the
+/// partition after every bound its keys sort after, as Spark's `RangePartitioner` counts them.
+#[test]
+fn rows_go_to_the_range_after_the_bounds_below_them() {
+    let input = rows(3000);
+    let bounds = [
+        (Some("zz"), Some(0)),
+        (Some("abcd"), None),
+        (Some("abcd"), Some(3)),
+        (Some(""), Some(-18)),
+    ];
+    let spec = json!({"kind": "range", "partitions": 5,
+        "keys": [{"expr": column(1), "ascending": false, "nulls_first": false},
+                 {"expr": column(0), "ascending": true, "nulls_first": true}],
+        "bounds": bounds.iter().map(|(s, k)| json!([
+            {"kind": "literal", "type": "string", "value": s},
+            {"kind": "literal", "type": "bigint", "value": k}])).collect::<Vec<_>>()});
+    // The order as a tuple: non-null strings first, descending by their bytes, then the
+    // longs ascending, nulls first.
+    let ordered = |s: Option<&str>, k: Option<i64>| {
+        (
+            s.is_none(),
+            s.map(|s| std::cmp::Reverse(s.as_bytes().to_vec())),
+            k,
+        )
+    };
+    let bound_keys: Vec<_> = bounds.iter().map(|(s, k)| ordered(*s, *k)).collect();
+    assert!(
+        bound_keys.windows(2).all(|w| w[0] < w[1]),
+        "the bounds ascend"
+    );
+    let blocks = run(spec, &input, 250, 64).unwrap();
+    let mut seen = vec![false; input.len()];
+    for (partition, rows) in &blocks {
+        for row in rows {
+            let id = row.3 as usize;
+            assert!(!seen[id], "row {id} twice");
+            seen[id] = true;
+            let row_key = ordered(row.1.as_deref(), row.0);
+            let below = bound_keys.iter().filter(|b| **b < row_key).count();
+            assert_eq!(*partition as usize, below, "row {id}: {row:?}");
+        }
+    }
+    assert!(seen.iter().all(|&s| s), "every row is in a block");
+    let used: std::collections::HashSet<u32> = blocks.iter().map(|(p, _)| *p).collect();
+    assert_eq!(used.len(), 5, "{used:?}");
+}
+
 #[test]
 fn single_partition_and_empty_input() {
     let input = rows(1000);
@@ -236,7 +285,15 @@ fn bad_partitionings_are_plan_errors() {
         )
         .contains("9")
     );
-    assert!(check(json!({"kind": "range", "partitions": 2})).contains("range"));
+    assert!(check(json!({"kind": "round_robin", "partitions": 2})).contains("round_robin"));
+    assert!(check(json!({"kind": "range", "partitions": 2})).contains("keys"));
+    let range = |bounds: Value| {
+        json!({"kind": "range", "partitions": 3, "bounds": bounds,
+        "keys": [{"expr": column(0), "ascending": true, "nulls_first": true}]})
+    };
+    let long = |v: i64| json!([{"kind": "literal", "type": "bigint", "value": v}]);
+    assert!(check(range(json!([long(5), long(1)]))).contains("ascend"));
+    assert!(check(range(json!([long(1), long(2), long(3)]))).contains("3 range bounds for 3"));
     assert!(
         check(
             json!({"kind": "hash", "partitions": 2, "keys": [{"expr": column(0), "type": "bigint"}],

@@ -36,7 +36,7 @@ object CinderDocs {
     ("SortMergeJoinExec", "as a hash join building the smaller side (a finished query stage's measured " +
       "size, else the optimizer's estimate); the sorts under it are dropped, and a native sort is put back " +
       "where a node left on Spark needs the order", "as for ShuffledHashJoinExec"),
-    ("SortExec", "global (over Spark's range exchange) and local sorts, over a native subtree or over a " +
+    ("SortExec", "global (over a range exchange, native or Spark's) and local sorts, over a native subtree or over a " +
       "shuffle's rows, in Spark's order (strings by their bytes, `-0.0 = 0.0`, NaN largest); the sorts " +
       "of a sort-merge join left on Spark", "collated strings, unsupported key expressions"),
     ("TakeOrderedAndProjectExec", "the top-k of each partition (a native sort that keeps limit + offset " +
@@ -65,11 +65,12 @@ object CinderDocs {
     ("UnionExec", "UNION ALL of native subtrees: their batches pass through, and a filter, projection or " +
       "partial aggregation above it goes into every branch", "a branch that is not native, a " +
       "partitioning-aware union"),
-    ("ShuffleExchangeExec", "over a native subtree, with hash or single partitioning: each map task splits " +
-      "its batches natively (rows go to the partition Spark's murmur3 hash gives them) into Arrow IPC " +
-      "blocks, which Spark's shuffle moves as one record each; a native subtree above reads the blocks, a " +
-      "Spark operator reads their rows, decoded natively",
-      "an exchange over a Spark operator, range and round-robin partitioning"))
+    ("ShuffleExchangeExec", "over a native subtree, with hash, range or single partitioning: each map task " +
+      "splits its batches natively (rows go to the partition Spark's murmur3 hash gives them, or after the " +
+      "range bounds Spark's `RangePartitioner` samples from the subtree's rows, compared in the sort's order) " +
+      "into Arrow IPC blocks, which Spark's shuffle moves as one record each; a native subtree above reads the " +
+      "blocks, a Spark operator reads their rows, decoded natively",
+      "an exchange over a Spark operator, round-robin partitioning"))
 
   /** Expressions: Spark expression, notes. */
   val expressions: Seq[(String, String)] = Seq(

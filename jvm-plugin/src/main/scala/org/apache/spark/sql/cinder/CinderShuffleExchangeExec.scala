@@ -9,20 +9,26 @@ import scala.concurrent.Future
 import scala.jdk.CollectionConverters._
 import scala.reflect.ClassTag
 
-import org.apache.spark.{MapOutputStatistics, PartitionIdPassthrough, ShuffleDependency, TaskContext}
+import org.apache.spark.{MapOutputStatistics, PartitionIdPassthrough, RangePartitioner, ShuffleDependency,
+  TaskContext}
 import org.apache.spark.rdd.RDD
 import org.apache.spark.serializer.{DeserializationStream, SerializationStream, Serializer, SerializerInstance}
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.{Attribute, GenericInternalRow, UnsafeProjection}
+import org.apache.spark.sql.catalyst.expressions.{Attribute, BoundReference, GenericInternalRow, Literal,
+  UnsafeProjection}
+import org.apache.spark.sql.catalyst.expressions.codegen.LazilyGeneratedOrdering
 import org.apache.spark.sql.catalyst.plans.logical.Statistics
-import org.apache.spark.sql.catalyst.plans.physical.{HashPartitioning, Partitioning, SinglePartition}
+import org.apache.spark.sql.catalyst.plans.physical.{HashPartitioning, Partitioning, RangePartitioning,
+  SinglePartition}
 import org.apache.spark.sql.execution.{CoalescedPartitionSpec, ShufflePartitionSpec, ShuffledRowRDD, SparkPlan}
 import org.apache.spark.sql.execution.adaptive.{AQEShuffleReadExec, ShuffleQueryStageExec}
 import org.apache.spark.sql.execution.exchange.{ReusedExchangeExec, ShuffleExchangeExec, ShuffleExchangeLike,
   ShuffleOrigin}
 import org.apache.spark.sql.execution.metric.{SQLMetric, SQLMetrics, SQLShuffleReadMetricsReporter,
   SQLShuffleWriteMetricsReporter}
+import org.apache.spark.sql.internal.SQLConf
 import org.apache.spark.sql.types.{StructField, StructType}
+import org.apache.spark.util.MutablePair
 import org.apache.spark.sql.vectorized.ColumnarBatch
 
 /**
@@ -34,7 +40,8 @@ import org.apache.spark.sql.vectorized.ColumnarBatch
  *
  * Rows go to the partitions Spark's own exchange would choose (`pmod(murmur3(keys), n)`,
  * hashed natively exactly as Spark hashes each type), so this exchange and a Spark exchange on
- * the other side of a join stay co-partitioned.
+ * the other side of a join stay co-partitioned. A range partitioning's bounds are Spark's
+ * `RangePartitioner`'s, sampled from the native subtree's rows when the shuffle runs.
  *
  * The read side hands a native subtree the blocks themselves ([[CinderShuffleRead.blocks]]);
  * a Spark operator gets rows of the blocks decoded natively.
@@ -77,7 +84,15 @@ case class CinderShuffleExchangeExec(
   /** The map side: `(partition, block)` records from the native subtree's plans. */
   @transient lazy val inputRDD: RDD[Product2[Int, InternalRow]] = child match {
     case native: CinderNative =>
-      native.executeShuffle(shuffle, CinderShuffleMetrics(metrics("numOutputRows"), metrics("dataSize"),
+      // A range partitioning's bounds come from a sample of the rows, taken now, as Spark's
+      // exchange takes it when it prepares its shuffle.
+      val spec = outputPartitioning match {
+        case r: RangePartitioning =>
+          CinderShuffleExchangeExec.rangeSpec(r, child.output, CinderShuffleExchangeExec.rangeBounds(r, native))
+            .fold(reason => throw new IllegalStateException(s"cinder: $reason"), identity)
+        case _ => shuffle
+      }
+      native.executeShuffle(spec, CinderShuffleMetrics(metrics("numOutputRows"), metrics("dataSize"),
         metrics("blockBytes")))
     case other => throw new IllegalStateException(
       s"cinder: a native shuffle's input must be a native subtree, not ${other.nodeName}")
@@ -152,7 +167,51 @@ private[cinder] object CinderShuffleExchangeExec {
       keys.collectFirst { case Left(reason) => Left(s"a hash key: $reason") }.getOrElse(
         Right(s"""{"kind":"hash","keys":${keys.collect { case Right(k) => k }.mkString("[", ",", "]")},""" +
           s""""partitions":${h.numPartitions}}"""))
+    // The bounds are sampled when the shuffle runs (CinderShuffleExchangeExec.inputRDD).
+    case r: RangePartitioning => rangeSpec(r, input, Nil)
     case other => Left(s"${other.getClass.getSimpleName} is not native yet")
+  }
+
+  /** A range partitioning's `shuffle` field: its sort keys over `input` and `bounds`' values. */
+  def rangeSpec(r: RangePartitioning, input: Seq[Attribute], bounds: Seq[InternalRow]): Either[String, String] =
+    for {
+      keys <- PlanJson.sortKeys(r.ordering, input).left.map(reason => s"a range key: $reason")
+      values <- PlanJson.seq(bounds.map { bound =>
+        PlanJson.seq(r.ordering.zipWithIndex.map { case (o, i) =>
+          // (An UnsafeRow's get reads a null as its type's zero.)
+          val value = if (bound.isNullAt(i)) null else bound.get(i, o.dataType)
+          PlanJson.expr(Literal(value, o.dataType), Nil)
+        }).map(_.mkString("[", ",", "]"))
+      })
+    } yield s"""{"kind":"range","keys":$keys,"bounds":${values.mkString("[", ",", "]")},""" +
+      s""""partitions":${r.numPartitions}}"""
+
+  /**
+   * The bounds Spark's exchange would give `r` (`ShuffleExchangeExec.prepareShuffleDependency`):
+   * Spark's own `RangePartitioner` over the sort keys of `native`'s rows, which it samples with
+   * a job of its own (so the native subtree runs twice, as Spark's child does). Its sample is
+   * seeded with the sampled RDD's id, so the bounds, as Spark's own between two runs, can
+   * differ from a vanilla run's; any of them splits the rows into Spark's ordered ranges.
+   */
+  def rangeBounds(r: RangePartitioning, native: CinderNative): Seq[InternalRow] = {
+    if (r.numPartitions <= 1) return Nil
+    val output = native.output
+    val keys = r.ordering.map(_.child)
+    val sample = native.executeColumnar().mapPartitionsInternal { batches =>
+      val project = UnsafeProjection.create(keys, output)
+      val pair = new MutablePair[InternalRow, Null]()
+      batches.flatMap(_.rowIterator().asScala).map(row => pair.update(project(row).copy(), null))
+    }
+    val ordering = new LazilyGeneratedOrdering(r.ordering.zipWithIndex.map { case (o, i) =>
+      o.copy(child = BoundReference(i, o.dataType, o.nullable))
+    })
+    val partitioner = new RangePartitioner(r.numPartitions, sample, ascending = true,
+      samplePointsPerPartitionHint = SQLConf.get.rangeExchangeSampleSizePerPartition)(
+      ordering, ClassTag(classOf[InternalRow]))
+    // Spark keeps the bounds private; getPartition reads them as the native side does.
+    val field = classOf[RangePartitioner[_, _]].getDeclaredField("rangeBounds")
+    field.setAccessible(true)
+    field.get(partitioner).asInstanceOf[Array[InternalRow]].toSeq
   }
 }
 
@@ -314,3 +373,4 @@ private[cinder] class CinderBlockSerializerInstance extends SerializerInstance {
   override def deserialize[T: ClassTag](bytes: ByteBuffer, loader: ClassLoader): T =
     throw new UnsupportedOperationException("cinder: shuffle blocks are only streamed")
 }
+
