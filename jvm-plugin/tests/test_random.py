@@ -174,9 +174,11 @@ def float_expr(r, a, exact=False):
         lambda: f"CAST({a}.d AS DOUBLE)", lambda: f"CAST({a}.s AS DOUBLE)", lambda: f"({a}.x / 3)",
         lambda: f"({a}.f * {a}.x)", lambda: f"CAST({a}.q AS FLOAT)", lambda: f"CAST({a}.w AS DOUBLE)",
         # StrictMath's and Math's functions, bit for bit (test_strict_math.py).
-        lambda: f"{r.choice(['ln', 'log10', 'log2', 'log1p', 'exp', 'expm1', 'signum', 'degrees', 'rint'])}"
+        lambda: f"{r.choice(['ln', 'log10', 'log2', 'log1p', 'exp', 'expm1', 'signum', 'degrees', 'rint', 'atan'])}"
                 f"({a}.{r.choice(['x', 'f', 'i'])})",
-        lambda: f"{r.choice(['pow', 'log'])}({a}.{r.choice(['x', 'f', 'i'])}, {a}.{r.choice(['x', 'f', 'i'])})",
+        lambda: f"{r.choice(['sinh', 'cosh', 'tanh', 'cbrt', 'asin', 'acos'])}({a}.{r.choice(['x', 'f', 'i'])})",
+        lambda: f"{r.choice(['pow', 'log', 'atan2', 'hypot'])}({a}.{r.choice(['x', 'f', 'i'])}, "
+                f"{a}.{r.choice(['x', 'f', 'i'])})",
     ]
     return r.choice(exact_forms if exact else exact_forms + other_forms)()
 

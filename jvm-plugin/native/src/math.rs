@@ -601,6 +601,21 @@ pub enum UnaryMath {
     Radians,
     /// `Math.rint`: the nearest integer, ties to even.
     Rint,
+    /// `Math.atan`, `Math.asin`, `Math.acos`, `Math.sinh`, `Math.cosh`, `Math.tanh` and
+    /// `Math.cbrt`: `StrictMath`'s on the JVMs the plugin runs them for (its rule checks).
+    Atan,
+    /// See [`UnaryMath::Atan`].
+    Asin,
+    /// See [`UnaryMath::Atan`].
+    Acos,
+    /// See [`UnaryMath::Atan`].
+    Sinh,
+    /// See [`UnaryMath::Atan`].
+    Cosh,
+    /// See [`UnaryMath::Atan`].
+    Tanh,
+    /// See [`UnaryMath::Atan`].
+    Cbrt,
 }
 
 impl UnaryMath {
@@ -621,6 +636,13 @@ impl UnaryMath {
             "degrees" => Self::Degrees,
             "radians" => Self::Radians,
             "rint" => Self::Rint,
+            "atan" => Self::Atan,
+            "asin" => Self::Asin,
+            "acos" => Self::Acos,
+            "sinh" => Self::Sinh,
+            "cosh" => Self::Cosh,
+            "tanh" => Self::Tanh,
+            "cbrt" => Self::Cbrt,
             _ => return None,
         })
     }
@@ -641,6 +663,13 @@ impl UnaryMath {
             Self::Degrees => "degrees",
             Self::Radians => "radians",
             Self::Rint => "rint",
+            Self::Atan => "atan",
+            Self::Asin => "asin",
+            Self::Acos => "acos",
+            Self::Sinh => "sinh",
+            Self::Cosh => "cosh",
+            Self::Tanh => "tanh",
+            Self::Cbrt => "cbrt",
         }
     }
 
@@ -673,6 +702,13 @@ impl UnaryMath {
             Self::Degrees => x * 57.295_779_513_082_32,
             Self::Radians => x * 0.017_453_292_519_943_295,
             Self::Rint => x.round_ties_even(),
+            Self::Atan => strict_math::atan(x),
+            Self::Asin => strict_math::asin(x),
+            Self::Acos => strict_math::acos(x),
+            Self::Sinh => strict_math::sinh(x),
+            Self::Cosh => strict_math::cosh(x),
+            Self::Tanh => strict_math::tanh(x),
+            Self::Cbrt => strict_math::cbrt(x),
         }
     }
 }
@@ -756,40 +792,87 @@ fn not_at_or_below(x: f64, limit: f64) -> bool {
     x > limit || x.is_nan()
 }
 
-/// Spark's `pow(x, y)` (`StrictMath.pow`) and `log(base, x)` (`Logarithm`:
-/// `StrictMath.log(x) / StrictMath.log(base)`, null where either is at or below zero), of two
-/// doubles.
+/// A function of two doubles whose result is Spark's: see [`BinaryMath`].
 #[derive(Debug, Eq)]
 pub struct SparkBinaryMath {
     left: Arc<dyn PhysicalExpr>,
     right: Arc<dyn PhysicalExpr>,
-    /// `log(base, x)`; else `pow(x, y)`.
-    log: bool,
+    func: BinaryMath,
+}
+
+/// The functions of two doubles that [`SparkBinaryMath`] computes, each as Spark 4.0 does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinaryMath {
+    /// `pow(x, y)`: `StrictMath.pow`.
+    Pow,
+    /// `log(base, x)` (`Logarithm`): `StrictMath.log(x) / StrictMath.log(base)`, null where
+    /// either is at or below zero.
+    Log,
+    /// `atan2(y, x)`: `Math.atan2(y + 0.0, x + 0.0)` (Spark adds the zeros, so `-0.0` is `0.0`).
+    Atan2,
+    /// `hypot(x, y)`: `Math.hypot`.
+    Hypot,
+}
+
+impl BinaryMath {
+    /// The function's name in the plan message.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "pow" => Self::Pow,
+            "log" => Self::Log,
+            "atan2" => Self::Atan2,
+            "hypot" => Self::Hypot,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Pow => "pow",
+            Self::Log => "log",
+            Self::Atan2 => "atan2",
+            Self::Hypot => "hypot",
+        }
+    }
+
+    /// Spark's value at `(a, b)`; `None` for null.
+    pub fn eval(self, a: f64, b: f64) -> Option<f64> {
+        match self {
+            Self::Pow => Some(strict_math::pow(a, b)),
+            Self::Log => (not_at_or_below(a, 0.0) && not_at_or_below(b, 0.0))
+                .then(|| strict_math::log(b) / strict_math::log(a)),
+            Self::Atan2 => Some(strict_math::atan2(a + 0.0, b + 0.0)),
+            Self::Hypot => Some(strict_math::hypot(a, b)),
+        }
+    }
 }
 
 impl PartialEq for SparkBinaryMath {
     fn eq(&self, other: &Self) -> bool {
-        self.log == other.log && self.left.eq(&other.left) && self.right.eq(&other.right)
+        self.func == other.func && self.left.eq(&other.left) && self.right.eq(&other.right)
     }
 }
 
 impl Hash for SparkBinaryMath {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.log.hash(state);
+        self.func.hash(state);
         self.left.hash(state);
         self.right.hash(state);
     }
 }
 
 impl SparkBinaryMath {
-    /// `pow(left, right)`, or (`log`) `log(left, right)`: the logarithm of `right` in base
-    /// `left`.
-    pub fn new(left: Arc<dyn PhysicalExpr>, right: Arc<dyn PhysicalExpr>, log: bool) -> Self {
-        Self { left, right, log }
+    /// `func(left, right)`, of two doubles.
+    pub fn new(
+        left: Arc<dyn PhysicalExpr>,
+        right: Arc<dyn PhysicalExpr>,
+        func: BinaryMath,
+    ) -> Self {
+        Self { left, right, func }
     }
 
     fn name(&self) -> &'static str {
-        if self.log { "log" } else { "pow" }
+        self.func.name()
     }
 }
 
@@ -805,7 +888,9 @@ impl PhysicalExpr for SparkBinaryMath {
     }
 
     fn nullable(&self, input_schema: &Schema) -> Result<bool> {
-        Ok(self.log || self.left.nullable(input_schema)? || self.right.nullable(input_schema)?)
+        Ok(self.func == BinaryMath::Log
+            || self.left.nullable(input_schema)?
+            || self.right.nullable(input_schema)?)
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
@@ -824,19 +909,12 @@ impl PhysicalExpr for SparkBinaryMath {
             left.as_primitive::<Float64Type>(),
             right.as_primitive::<Float64Type>(),
         );
-        let out: Float64Array = if self.log {
-            left.iter()
-                .zip(right.iter())
-                .map(|(b, x)| match (b, x) {
-                    (Some(b), Some(x)) if not_at_or_below(b, 0.0) && not_at_or_below(x, 0.0) => {
-                        Some(strict_math::log(x) / strict_math::log(b))
-                    }
-                    _ => None,
-                })
-                .collect()
-        } else {
-            datafusion::arrow::compute::binary(left, right, strict_math::pow)?
-        };
+        let func = self.func;
+        let out: Float64Array = left
+            .iter()
+            .zip(right.iter())
+            .map(|(a, b)| func.eval(a?, b?))
+            .collect();
         Ok(ColumnarValue::Array(Arc::new(out)))
     }
 
@@ -850,7 +928,7 @@ impl PhysicalExpr for SparkBinaryMath {
     ) -> Result<Arc<dyn PhysicalExpr>> {
         let [left, right] = <[_; 2]>::try_from(children)
             .map_err(|_| DataFusionError::Internal(format!("{self} takes two children")))?;
-        Ok(Arc::new(Self::new(left, right, self.log)))
+        Ok(Arc::new(Self::new(left, right, self.func)))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1423,8 +1501,8 @@ mod tests {
                 Some(f64::NAN),
             ])),
         ]);
-        let eval = |log| -> Vec<Option<f64>> {
-            let out = SparkBinaryMath::new(column(0), column(1), log)
+        let eval = |func| -> Vec<Option<f64>> {
+            let out = SparkBinaryMath::new(column(0), column(1), func)
                 .evaluate(&b)
                 .unwrap();
             out.into_array(5)
@@ -1433,16 +1511,28 @@ mod tests {
                 .iter()
                 .collect()
         };
-        let pow = eval(false);
+        let pow = eval(BinaryMath::Pow);
         assert_eq!(pow[..3], [Some(1024.0), Some(f64::INFINITY), Some(0.0)]);
         assert_eq!(pow[3], None);
         assert!(pow[4].unwrap().is_nan(), "1 ** NaN is NaN in Java");
-        let log = eval(true);
+        let log = eval(BinaryMath::Log);
         assert_eq!(log[0], Some(strict_math::log(10.0) / strict_math::log(2.0)));
         assert_eq!(log[1], Some(2.9999999999999996), "Spark's log(10, 1000)");
         assert_eq!(log[2..4], [None, None]);
         // log(1, NaN): NaN / 0.0.
         assert!(log[4].unwrap().is_nan());
+        // atan2 reads -0.0 as 0.0 (Spark adds 0.0 to both); hypot of a NaN and an infinity is
+        // the infinity.
+        assert_eq!(
+            BinaryMath::Atan2.eval(-0.0, -1.0),
+            Some(std::f64::consts::PI)
+        );
+        assert_eq!(BinaryMath::Atan2.eval(0.0, -0.0), Some(0.0));
+        assert_eq!(
+            BinaryMath::Hypot.eval(f64::NAN, f64::NEG_INFINITY),
+            Some(f64::INFINITY)
+        );
+        assert_eq!(BinaryMath::Hypot.eval(3.0, -4.0), Some(5.0));
     }
 
     #[test]

@@ -63,7 +63,7 @@ use crate::expand::ExpandExec;
 use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
 use crate::math::{
-    RoundMode, SparkBinaryMath, SparkGreatest, SparkMurmur3Hash, SparkPad, SparkRound,
+    BinaryMath, RoundMode, SparkBinaryMath, SparkGreatest, SparkMurmur3Hash, SparkPad, SparkRound,
     SparkUnaryMath, UnaryMath,
 };
 use crate::message::{
@@ -1185,6 +1185,14 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                     .map_err(|_| NativeError::plan(format!("{name} takes one argument")))?;
                 return Ok(Arc::new(SparkUnaryMath::new(arg, func)));
             }
+            // pow, log(base, x), atan2 and hypot.
+            if let (Some(func), [DataType::Float64, DataType::Float64]) =
+                (BinaryMath::from_name(name), &types[..])
+            {
+                let [left, right] = <[_; 2]>::try_from(args)
+                    .map_err(|_| NativeError::plan(format!("{name} takes two arguments")))?;
+                return Ok(Arc::new(SparkBinaryMath::new(left, right, func)));
+            }
             let udf = match (name.as_str(), types.as_slice()) {
                 // (Integers' abs differs on overflow: the plugin sends a CASE for them.)
                 ("abs", [DataType::Float32 | DataType::Float64 | DataType::Decimal128(..)]) => {
@@ -1207,12 +1215,6 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                         NativeError::plan("normalize_nan_and_zero takes one argument".to_owned())
                     })?;
                     return Ok(Arc::new(SparkNormalizeFloat { child: arg }));
-                }
-                // StrictMath.pow(x, y); log(base, x), null where either is at or below zero.
-                ("pow" | "log", [DataType::Float64, DataType::Float64]) => {
-                    let [left, right] = <[_; 2]>::try_from(args)
-                        .map_err(|_| NativeError::plan(format!("{name} takes two arguments")))?;
-                    return Ok(Arc::new(SparkBinaryMath::new(left, right, name == "log")));
                 }
                 // Null for a null separator; null strings skipped.
                 ("concat_ws", _) if types.len() >= 2 && strings(types.len()) => {

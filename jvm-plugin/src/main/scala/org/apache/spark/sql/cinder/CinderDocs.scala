@@ -116,6 +116,11 @@ object CinderDocs {
       "algorithms, which Java's specification fixes; `(±1) ** ±∞` and `x ** NaN` are NaN); the logarithms " +
       "null at or below zero (`log1p` at or below -1), `log(base, x)` as `log(x) / log(base)`"),
     ("`signum`, `degrees`, `radians`, `rint`", "doubles, as `Math`'s (`rint`: the nearest integer, ties to even)"),
+    ("`atan`, `asin`, `acos`, `atan2`, `sinh`, `cosh`, `tanh`, `cbrt`, `hypot`", "doubles, as `java.lang.Math`, " +
+      "which delegates them to `StrictMath` (fdlibm's algorithms, bit for bit; `atan2` of `y + 0.0` and " +
+      "`x + 0.0`, as Spark adds the zeros); `tanh` and `cbrt` only before Java 24, whose intrinsics for them " +
+      "differ in the last bits. `sin`, `cos`, `tan`, `cot`, `sec` and `csc` stay on Spark: HotSpot computes " +
+      "them with intrinsics whose last bits depend on the JVM and the processor"),
     ("`isnan`", "floats and doubles; false for null"),
     ("`coalesce`", "later arguments evaluated only where the earlier ones are null"),
     ("`abs`", "integers wrap (legacy) or fail with `ARITHMETIC_OVERFLOW` (ANSI) at the type's minimum; floats " +

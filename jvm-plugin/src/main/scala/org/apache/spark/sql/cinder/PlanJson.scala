@@ -578,7 +578,21 @@ object PlanJson {
     case _: ToDegrees => "degrees"
     case _: ToRadians => "radians"
     case _: Rint => "rint"
+    // java.lang.Math's, which Java 17 to 23 (and for these five, 25) delegate to StrictMath.
+    case _: Atan => "atan"
+    case _: Asin => "asin"
+    case _: Acos => "acos"
+    case _: Sinh => "sinh"
+    case _: Cosh => "cosh"
+    case _: Tanh => "tanh"
+    case _: Cbrt => "cbrt"
   }
+
+  /** Java 24 and later compute `Math.tanh` and `Math.cbrt` with JIT intrinsics, whose last
+   * bits differ from `StrictMath`'s (checked on Java 25); before, `Math` delegates them to
+   * `StrictMath`, as it does `atan`, `asin`, `acos`, `atan2`, `sinh`, `cosh` and `hypot` on
+   * Java 17 and 25. (The driver's JVM decides, for its executors too.) */
+  private lazy val mathIntrinsics: Boolean = Runtime.version().feature() >= 24
 
   private def function(name: String, child: Expression, input: Seq[Attribute]): Either[String, String] =
     expr(child, input).map(c => s"""{"kind":"function","name":"$name","args":[$c]}""")
@@ -785,12 +799,21 @@ object PlanJson {
     case Greatest(children) => greatest(children, least = false, e.dataType, input)
     case Least(children) => greatest(children, least = true, e.dataType, input)
     // Functions of doubles with Math's and StrictMath's results, bit for bit (the logarithms
-    // null at or below their asymptote). Sin, cos, tan and the other functions Spark takes from
-    // java.lang.Math stay on Spark: the JVM may answer those with its own intrinsics.
+    // null at or below their asymptote).
+    case e @ (_: Sin | _: Cos | _: Tan | _: Cot | _: Sec | _: Csc) =>
+      Left(s"${e.prettyName.toLowerCase(java.util.Locale.ROOT)} is java.lang.Math's, which HotSpot computes with intrinsics whose last bits " +
+        "depend on the JVM and the processor")
+    case e @ (_: Tanh | _: Cbrt) if mathIntrinsics =>
+      Left(s"${e.prettyName.toLowerCase(java.util.Locale.ROOT)} is java.lang.Math's, which Java ${Runtime.version().feature()} computes with an " +
+        "intrinsic whose last bits differ from StrictMath's")
     case e: UnaryMathExpression if e.child.dataType == DoubleType && unaryMath.isDefinedAt(e) =>
       function(unaryMath(e), e.child, input)
     case Pow(x, y) if x.dataType == DoubleType && y.dataType == DoubleType =>
       nullIntolerantFunction("pow", Seq(x, y), DoubleType, input)
+    case Atan2(y, x) if y.dataType == DoubleType && x.dataType == DoubleType =>
+      nullIntolerantFunction("atan2", Seq(y, x), DoubleType, input)
+    case Hypot(x, y) if x.dataType == DoubleType && y.dataType == DoubleType =>
+      nullIntolerantFunction("hypot", Seq(x, y), DoubleType, input)
     // log(x) is Logarithm(e, x): StrictMath.log(e) is 1.0, so ln(x) gives the same bits.
     case Logarithm(_: EulerNumber, x) if x.dataType == DoubleType => function("ln", x, input)
     case Logarithm(base, x) if base.dataType == DoubleType && x.dataType == DoubleType =>
