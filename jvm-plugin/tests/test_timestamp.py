@@ -1,9 +1,9 @@
 """Timestamps natively: Spark's TimestampType (an instant) and TimestampNTZType (a local
 date-time), both microseconds, read from Parquet in each of Spark's encodings (INT96, its
 default; TIMESTAMP_MICROS; TIMESTAMP_MILLIS), compared, grouped, joined, sorted and shuffled.
-Their dates, hour/minute/second, date_trunc(), casts to strings and casts from strings, dates
-and the other kind of timestamp in the session's time zone run natively; what else depends on
-it (date_format(), ...) stays on Spark and says so."""
+Their dates, hour/minute/second, date_trunc(), date_format(), casts to strings and casts from
+strings, dates and the other kind of timestamp in the session's time zone run natively; what else
+depends on it (from_unixtime(), date_format() of zones, ...) stays on Spark and says so."""
 
 import os
 from datetime import datetime, timedelta
@@ -119,7 +119,8 @@ def test_dates_of_timestamps_in_the_session_time_zone(spark, timestamps, zone):
 
 
 def test_time_zone_dependent_operations_stay_on_spark(spark, timestamps):
-    for expression, reason in [("date_format(ts, 'yyyy')", "date_format"),
+    for expression, reason in [("date_format(ts, 'yyyy QQ')", "QQ is not formatted natively"),
+                               ("date_format(ts, 'yyyy-MM-dd HH:mm z')", "z is not formatted natively"),
                                ("date_trunc('DECADE', ts)", "truncation to 'DECADE'")]:
         compare(spark, f"SELECT id, {expression} FROM tst", native=None)
         assert any(reason in r for r in fallback_reasons(spark)), (expression, fallback_reasons(spark))
@@ -329,3 +330,35 @@ def test_date_trunc_and_trunc(spark, trunc_instants, zone):
     # Below a week a date's trunc is null in Spark: it stays there.
     compare(spark, "SELECT id, trunc(d, 'DAY') FROM ti", conf=conf, native=None)
     assert any("truncation to 'DAY'" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+DATE_FORMATS = [
+    "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.SSS", "y yy yyy yyyy yyyyy yyyyyy", "M MM MMM MMMM",
+    "d dd D DD DDD", "H HH k kk K KK h hh a", "m mm s ss", "S SS SSS SSSS SSSSS SSSSSS SSSSSSS SSSSSSSS SSSSSSSSS",
+    "E EE EEE EEEE", "'quoted' '' yyyyMMdd 'it''s'", "dd/MM/yyyy hh:mm a", "EEEE, MMMM d, yyyy", "",
+    "yyyy年MM月dd日 HH時", "y-M-d H:m:s", "hh 'o''clock' a", "MMMMdd", "''''",
+]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Australia/Lord_Howe", "Asia/Kolkata"])
+def test_date_format(spark, trunc_instants, zone):
+    # Instants around daylight saving's gaps and overlaps, before year 1 and past 9999, to a
+    # long's ends; dates through their cast to timestamps.
+    conf = {"spark.sql.session.timeZone": zone}
+    # (In a SQL string literal a quote is escaped with a backslash.)
+    columns = ", ".join("date_format(ts, '" + p.replace("'", "\\'") + "')" for p in DATE_FORMATS)
+    compare(spark, f"SELECT id, {columns} FROM ti", conf=conf)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id, date_format(d, 'yyyy-MM-dd EEEE D'), date_format(CAST(d AS STRING), 'MMM yy') "
+                   # (A long's last instant's date is past a long as a timestamp, in Spark too.)
+                   "FROM ti WHERE year(d) < 9999 AND (date_format(ts, 'a') = 'PM' OR date_format(ts, 'EEE') IN "
+                   "('Sat', 'Sun'))", conf=conf)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+
+
+def test_date_format_of_timestamps_from_parquet(spark, timestamps):
+    compare(spark, "SELECT id, date_format(ts, 'yyyy-MM-dd HH:mm:ss.SSSSSS a EEEE'), date_format(ts, 'yyyyMM') AS m, "
+                   "count(*) OVER (PARTITION BY date_format(ts, 'yyyyMM')) FROM tst")
+    assert _scan_is_native(spark), fallback_reasons(spark)
+    compare(spark, "SELECT date_format(ts, 'yyyy-MM') AS m, count(*) FROM tst GROUP BY date_format(ts, 'yyyy-MM')")
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)

@@ -12,6 +12,7 @@
 //! takes down the JVM. Java holds only numeric handles, checked on every call.
 
 pub mod cast;
+pub mod date_format;
 pub mod datetime;
 pub mod double_sum;
 pub mod error;

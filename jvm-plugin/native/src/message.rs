@@ -583,6 +583,16 @@ pub enum Expr {
         /// The session's time zone, as Spark names it.
         zone: String,
     },
+    /// `date_format(timestamp, pattern)` in the session's time zone, for a constant pattern
+    /// (see `crate::date_format`).
+    DateFormat {
+        /// A timestamp.
+        child: Box<Expr>,
+        /// The pattern, as the user wrote it.
+        pattern: String,
+        /// The session's time zone, as Spark names it.
+        zone: String,
+    },
     /// `hour`, `minute` or `second` of a timestamp's local time, as an int, or (`string`) the
     /// timestamp as Spark's `CAST(ts AS STRING)` writes it.
     TimestampPart {

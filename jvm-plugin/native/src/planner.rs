@@ -54,6 +54,7 @@ use num_bigint::BigInt;
 use crate::cast::{
     CastMode, SparkDecimalNarrow, SparkNumericCast, SparkStringCast, decimal_out_of_range,
 };
+use crate::date_format::SparkDateFormat;
 use crate::datetime::{
     DateDays, DatePart, SparkDatePart, SparkMonthShift, SparkTimestampToDate, TimestampPart,
 };
@@ -1326,6 +1327,16 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 }
             }
             Arc::new(SparkTrunc::try_new(child, level, zone)?)
+        }
+        Expr::DateFormat {
+            child,
+            pattern,
+            zone,
+        } => {
+            let child = translate(child, schema)?;
+            let expected = DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()));
+            expect_type(&child, schema, &expected, "date_format")?;
+            Arc::new(SparkDateFormat::try_new(child, pattern, zone)?)
         }
         Expr::TimestampPart { child, part, zone } => {
             let child = translate(child, schema)?;

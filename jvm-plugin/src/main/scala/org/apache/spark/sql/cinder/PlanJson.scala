@@ -886,6 +886,17 @@ object PlanJson {
           s"""{"kind":"function","name":"isnan","args":[$c]}""", "boolean")
     case Concat(children) if children.nonEmpty && children.forall(_.dataType == StringType) =>
       seq(children.map(expr(_, input))).map(_.reduceLeft((a, b) => binaryJson("concat", "string", a, b)))
+    // date_format with a constant pattern, in the session's time zone (the native side refuses
+    // the pattern letters it does not print as java.time does).
+    case d @ DateFormatClass(child, Literal(pattern: UTF8String, _: StringType), Some(_))
+        if child.dataType == TimestampType =>
+      if (SQLConf.get.legacyTimeParserPolicy == org.apache.spark.sql.internal.LegacyBehaviorPolicy.LEGACY) {
+        Left("date_format with spark.sql.legacy.timeParserPolicy=LEGACY (SimpleDateFormat) is not native")
+      } else {
+        val zone = if (d.zoneId.getId == "Z") "UTC" else d.zoneId.getId
+        expr(child, input).map(c =>
+          s"""{"kind":"date_format","child":$c,"pattern":${str(pattern.toString)},"zone":${str(zone)}}""")
+      }
     case h: Hour => timePart(h.child, h.timeZoneId, h.zoneId, "hour", input)
     case m: Minute => timePart(m.child, m.timeZoneId, m.zoneId, "minute", input)
     case s: Second => timePart(s.child, s.timeZoneId, s.zoneId, "second", input)
