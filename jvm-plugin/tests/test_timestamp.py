@@ -2,8 +2,9 @@
 date-time), both microseconds, read from Parquet in each of Spark's encodings (INT96, its
 default; TIMESTAMP_MICROS; TIMESTAMP_MILLIS), compared, grouped, joined, sorted and shuffled.
 Their dates, hour/minute/second, date_trunc(), date_format(), casts to strings and casts from
-strings, dates and the other kind of timestamp in the session's time zone run natively; what else
-depends on it (from_unixtime(), date_format() of zones, ...) stays on Spark and says so."""
+strings, dates and the other kind of timestamp in the session's time zone run natively, as do
+from_unixtime() and date_format(); what else depends on it (date_format() of zones, ...) stays on
+Spark and says so."""
 
 import os
 from datetime import datetime, timedelta
@@ -362,3 +363,23 @@ def test_date_format_of_timestamps_from_parquet(spark, timestamps):
     assert _scan_is_native(spark), fallback_reasons(spark)
     compare(spark, "SELECT date_format(ts, 'yyyy-MM') AS m, count(*) FROM tst GROUP BY date_format(ts, 'yyyy-MM')")
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kolkata"])
+def test_from_unixtime(spark, data_dir, zone):
+    # Spark multiplies the seconds by 10^6 as a Java long: past 9,223,372,036,854 seconds that
+    # wraps, and the wrapped instant is formatted.
+    seconds = [0, 1, -1, 1_700_000_000, 253_402_300_799, 253_402_300_800, -62_135_596_800, 9_223_372_036_854,
+               9_223_372_036_855, -9_223_372_036_855, 9_223_372_036_854_775_807, -9_223_372_036_854_775_808,
+               12_345_678_901_234]
+    values = ", ".join(f"({i}, CAST({s} AS BIGINT))" for i, s in enumerate(seconds)) + f", ({len(seconds)}, NULL)"
+    path = os.path.join(data_dir, "unix_seconds")
+    spark.sql(f"SELECT * FROM VALUES {values} AS v(id, s)").repartition(2).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("unix_seconds")
+    conf = {"spark.sql.session.timeZone": zone}
+    compare(spark, "SELECT id, from_unixtime(s), from_unixtime(s, 'yyyy-MM-dd HH:mm:ss.SSS EEEE a'), "
+                   "from_unixtime(s % 100000000007, 'y yy D h k'), from_unixtime(CAST(id AS INT), 'HH:mm') FROM unix_seconds",
+            conf=conf)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id, from_unixtime(s, 'yyyy-MM-dd VV') FROM unix_seconds", conf=conf, native=None)
+    assert any("VV is not formatted natively" in r for r in fallback_reasons(spark)), fallback_reasons(spark)

@@ -1,4 +1,5 @@
-//! Spark's `date_format(timestamp, pattern)` ([`SparkDateFormat`]) for a constant pattern.
+//! Spark's `date_format(timestamp, pattern)` and `from_unixtime(seconds, pattern)`
+//! ([`SparkDateFormat`]) for a constant pattern.
 //!
 //! Spark formats with java.time's `DateTimeFormatter` (`Iso8601TimestampFormatter`, locale
 //! `en-US`) after `DateTimeFormatterHelper.convertIncompatiblePattern`, which reads `y` as `u`
@@ -28,7 +29,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray, StringBuilder};
-use datafusion::arrow::datatypes::{DataType, Schema, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{DataType, Int64Type, Schema, TimestampMicrosecondType};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{Result, internal_err};
 use datafusion::logical_expr::ColumnarValue;
@@ -250,7 +251,8 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> Option<i32> {
     i32::try_from(era * 146_097 + doe - 719_468).ok()
 }
 
-/// `date_format(child, pattern)` of a timestamp in the session's time zone.
+/// `date_format(child, pattern)` of a timestamp in the session's time zone, or
+/// `from_unixtime(child, pattern)` of a bigint of seconds.
 #[derive(Debug)]
 pub struct SparkDateFormat {
     child: Arc<dyn PhysicalExpr>,
@@ -318,10 +320,14 @@ impl PhysicalExpr for SparkDateFormat {
 
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
         evaluate_unary(&self.child, batch, |a| {
-            let DataType::Timestamp(_, _) = a.data_type() else {
-                return internal_err!("spark_date_format of {}", a.data_type());
+            // A timestamp, or from_unixtime's seconds: Spark's `seconds * 1000000L`, wrapping.
+            let micros = match a.data_type() {
+                DataType::Timestamp(_, _) => a.as_primitive::<TimestampMicrosecondType>().clone(),
+                DataType::Int64 => a
+                    .as_primitive::<Int64Type>()
+                    .unary::<_, TimestampMicrosecondType>(|s| s.wrapping_mul(1_000_000)),
+                other => return internal_err!("spark_date_format of {other}"),
             };
-            let micros = a.as_primitive::<TimestampMicrosecondType>();
             let mut out = StringBuilder::with_capacity(micros.len(), micros.len() * 16);
             let mut text = String::new();
             for value in micros.iter() {

@@ -584,10 +584,14 @@ pub enum Expr {
         zone: String,
     },
     /// `date_format(timestamp, pattern)` in the session's time zone, for a constant pattern
-    /// (see `crate::date_format`).
+    /// (see `crate::date_format`), or (`seconds`) `from_unixtime(seconds, pattern)`.
     DateFormat {
-        /// A timestamp.
+        /// A timestamp, or (`seconds`) a bigint of seconds since the epoch, which Spark
+        /// multiplies by 10^6 as a Java long (wrapping).
         child: Box<Expr>,
+        /// The child is seconds (`from_unixtime`).
+        #[serde(default)]
+        seconds: bool,
         /// The pattern, as the user wrote it.
         pattern: String,
         /// The session's time zone, as Spark names it.

@@ -1330,11 +1330,16 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
         }
         Expr::DateFormat {
             child,
+            seconds,
             pattern,
             zone,
         } => {
             let child = translate(child, schema)?;
-            let expected = DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()));
+            let expected = if *seconds {
+                DataType::Int64
+            } else {
+                DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
+            };
             expect_type(&child, schema, &expected, "date_format")?;
             Arc::new(SparkDateFormat::try_new(child, pattern, zone)?)
         }

@@ -78,7 +78,7 @@ object CinderDocs {
       "date, decimal(p ≤ 38), timestamp and timestamp_ntz (compared, grouped, joined, sorted, shuffled, min/max, " +
       "their dates, `hour`, `minute`, `second`, `date_trunc`, `date_format`, casts to strings and casts from " +
       "strings, dates and each other in the session time zone; other time-zone-dependent operations, such as " +
-      "from_unixtime(), stay on Spark)"),
+      "unix_timestamp(), stay on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy), failing (ANSI) or null (`try_add`, `try_subtract`, `try_multiply`) on " +
       "integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; on overflow null, or in ANSI mode " +
@@ -143,7 +143,8 @@ object CinderDocs {
       "only where the first is not null"),
     ("`add_months`, `last_day`", "as `java.time.LocalDate.plusMonths` (the day kept, or the shorter month's last) " +
       "and its month's last day, over Spark's range of dates"),
-    ("`date_format`", "a timestamp (and so a date or a string cast to one) in the session time zone, with a " +
+    ("`date_format`, `from_unixtime`", "a timestamp (and so a date or a string cast to one), or a bigint of " +
+      "seconds (times 10^6 as a Java long, wrapping, as Spark), in the session time zone, with a " +
       "constant pattern as java.time's `DateTimeFormatter` prints it for Spark (`y` as the proleptic year, " +
       "locale en-US): `y` (1 to 6 letters; `yy` the last two digits; from 4, a `+` before a wider year), `M` to " +
       "`MMMM` (`Sep`, `September`), `d`, `dd`, `D` to `DDD`, `H`, `k`, `K`, `h`, `m`, `s` (1 or 2), `S` (1 to 9: " +

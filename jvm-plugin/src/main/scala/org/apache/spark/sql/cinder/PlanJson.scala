@@ -526,6 +526,18 @@ object PlanJson {
     s"""{"kind":"date_days","child":$shifted,"to_date":true}"""
   }
 
+  /** `date_format` of a timestamp, or (`seconds`) `from_unixtime` of a bigint, with a constant
+   * pattern, which the native side reads (refusing the letters it does not print). */
+  private def dateFormat(name: String, child: Expression, seconds: Boolean, pattern: String,
+      zoneId: java.time.ZoneId, input: Seq[Attribute]): Either[String, String] =
+    if (SQLConf.get.legacyTimeParserPolicy == org.apache.spark.sql.internal.LegacyBehaviorPolicy.LEGACY) {
+      Left(s"$name with spark.sql.legacy.timeParserPolicy=LEGACY (SimpleDateFormat) is not native")
+    } else {
+      val zone = if (zoneId.getId == "Z") "UTC" else zoneId.getId
+      expr(child, input).map(c => s"""{"kind":"date_format","child":$c,"seconds":$seconds,""" +
+        s""""pattern":${str(pattern)},"zone":${str(zone)}}""")
+    }
+
   /** `hour`, `minute` or `second` of a timestamp (in `zone` for an instant). */
   private def timePart(child: Expression, timeZoneId: Option[String], zone: => java.time.ZoneId, part: String,
       input: Seq[Attribute]): Either[String, String] = {
@@ -890,13 +902,11 @@ object PlanJson {
     // the pattern letters it does not print as java.time does).
     case d @ DateFormatClass(child, Literal(pattern: UTF8String, _: StringType), Some(_))
         if child.dataType == TimestampType =>
-      if (SQLConf.get.legacyTimeParserPolicy == org.apache.spark.sql.internal.LegacyBehaviorPolicy.LEGACY) {
-        Left("date_format with spark.sql.legacy.timeParserPolicy=LEGACY (SimpleDateFormat) is not native")
-      } else {
-        val zone = if (d.zoneId.getId == "Z") "UTC" else d.zoneId.getId
-        expr(child, input).map(c =>
-          s"""{"kind":"date_format","child":$c,"pattern":${str(pattern.toString)},"zone":${str(zone)}}""")
-      }
+      dateFormat("date_format", child, seconds = false, pattern.toString, d.zoneId, input)
+    // from_unixtime: the seconds times 10^6 as a Java long (wrapping), then formatted alike.
+    case f @ FromUnixTime(seconds, Literal(pattern: UTF8String, _: StringType), Some(_))
+        if seconds.dataType == LongType =>
+      dateFormat("from_unixtime", seconds, seconds = true, pattern.toString, f.zoneId, input)
     case h: Hour => timePart(h.child, h.timeZoneId, h.zoneId, "hour", input)
     case m: Minute => timePart(m.child, m.timeZoneId, m.zoneId, "minute", input)
     case s: Second => timePart(s.child, s.timeZoneId, s.zoneId, "second", input)
