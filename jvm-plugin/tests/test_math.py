@@ -162,3 +162,25 @@ def test_hash(spark, nums):
                          "hash(CAST(NULL AS INT)), hash(-x), hash(-f) FROM nums",
                   conf={"spark.sql.session.timeZone": "America/Los_Angeles"})
     assert _native(spark), fallback_reasons(spark)
+
+
+@pytest.mark.parametrize("ansi", ["false", "true"])
+def test_integral_divide(spark, nums, ansi):
+    # div of integers (Spark casts them to bigints): toward zero; by zero null (legacy), MIN div -1
+    # wraps to MIN (legacy).
+    conf = {"spark.sql.ansi.enabled": ansi}
+    # (In ANSI mode, the rows and divisors that fail are left out here and failed below.)
+    safe = "WHERE i <> 0 AND l <> -9223372036854775807 - 1" if ansi == "true" else ""
+    shift = "id + 1" if ansi == "true" else "id - 7"
+    compare_exact(spark, f"SELECT id, l div i, i div l, b div h, l div 7, -l div 3, i div -1, l div ({shift}), "
+                         f"7 div (id - 5) FROM nums {safe}", conf=conf)
+    assert _native(spark), fallback_reasons(spark)
+    if ansi == "true":
+        fails_alike(spark, "SELECT l div i FROM nums WHERE id = 5", "DIVIDE_BY_ZERO", conf=conf)
+        fails_alike(spark, "SELECT l div -1 FROM nums WHERE id = 1", "ARITHMETIC_OVERFLOW", conf=conf)
+        # The dividend is evaluated only where the divisor is not null: null div 0 is null.
+        compare_exact(spark, "SELECT id, CAST(NULL AS BIGINT) div i, l div CAST(NULL AS INT) FROM nums WHERE id = 3",
+                      conf=conf)
+    else:
+        compare_exact(spark, "SELECT id, l div -1, l div 0, l div l, (l - 1) div l FROM nums", conf=conf)
+        assert _native(spark), fallback_reasons(spark)

@@ -880,6 +880,9 @@ pub enum BinaryOp {
     Divide,
     /// `%` (by zero gives null)
     Remainder,
+    /// `div` of two bigints: the quotient toward zero (by zero: null; `MIN div -1` wraps to
+    /// `MIN`; in ANSI mode `DIVIDE_BY_ZERO` and `ARITHMETIC_OVERFLOW` instead)
+    IntegralDivide,
     /// `=`
     Eq,
     /// `<=>`

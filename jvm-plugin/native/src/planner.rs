@@ -1687,6 +1687,63 @@ fn binary(
                 remainder
             }
         }
+        BinaryOp::IntegralDivide => {
+            if left_type != DataType::Int64 {
+                return Err(NativeError::plan(format!(
+                    "div of {left_type} is not supported natively (bigints only)"
+                )));
+            }
+            let long = |v: i64| -> Arc<dyn PhysicalExpr> {
+                Arc::new(Literal::new(ScalarValue::Int64(Some(v))))
+            };
+            let is_zero = plain(Arc::clone(&right), Operator::Eq, long(0));
+            let by_minus_one = plain(
+                plain(Arc::clone(&right), Operator::Eq, long(-1)),
+                Operator::And,
+                Arc::new(IsNotNullExpr::new(Arc::clone(&left))),
+            );
+            // Java's quotient toward zero; MIN / -1 overflows in Arrow, and wraps in Java
+            // (0 - MIN, wrapping, is MIN).
+            let mut branches = vec![(
+                by_minus_one,
+                plain(long(0), Operator::Minus, Arc::clone(&left)),
+            )];
+            if ansi {
+                // Spark checks MIN div -1 after the divisor's zero: ARITHMETIC_OVERFLOW.
+                let overflow = plain(
+                    plain(Arc::clone(&right), Operator::Eq, long(-1)),
+                    Operator::And,
+                    plain(Arc::clone(&left), Operator::Eq, long(i64::MIN)),
+                );
+                let error: Arc<dyn PhysicalExpr> = Arc::new(SparkRaiseError {
+                    message: "[ARITHMETIC_OVERFLOW] Overflow in integral divide. Use 'try_divide' \
+                              to tolerate overflow and return NULL instead. If necessary set \
+                              \"spark.sql.ansi.enabled\" to \"false\" to bypass this error. \
+                              SQLSTATE: 22003"
+                        .to_owned(),
+                    data_type: DataType::Int64,
+                });
+                branches.insert(0, (overflow, error));
+            }
+            let quotient: Arc<dyn PhysicalExpr> = Arc::new(
+                CaseExpr::try_new(
+                    None,
+                    branches,
+                    Some(plain(
+                        Arc::clone(&left),
+                        Operator::Divide,
+                        Arc::clone(&right),
+                    )),
+                )
+                .map_err(|e| NativeError::plan(e.to_string()))?,
+            );
+            let quotient = null_when(Arc::clone(&is_zero), quotient, &left_type)?;
+            if ansi {
+                divide_by_zero_fails(left, right, is_zero, quotient, &left_type)?
+            } else {
+                quotient
+            }
+        }
         BinaryOp::Eq
         | BinaryOp::EqNullSafe
         | BinaryOp::Lt

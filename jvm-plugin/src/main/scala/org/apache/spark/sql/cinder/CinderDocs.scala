@@ -86,6 +86,9 @@ object CinderDocs {
       "sums, products truncated to 39 digits, quotients and averages truncated at scale 39)"),
     ("`/`, `try_divide`", "doubles (by zero: null, or `DIVIDE_BY_ZERO` in ANSI mode for a non-null dividend); decimals with " +
       "Spark's result type, rounding half up (by zero or on overflow: null, or an error in ANSI mode)"),
+    ("`div`", "integers, as bigints: the quotient toward zero (by zero: null, or `DIVIDE_BY_ZERO` in ANSI mode for a " +
+      "non-null dividend; `MIN div -1` wraps to the minimum, or `ARITHMETIC_OVERFLOW` in ANSI mode); decimals stay " +
+      "on Spark"),
     ("`%`, `try_mod`", "integers and floats (by zero: null, or `DIVIDE_BY_ZERO` in ANSI mode; `x % -1` = 0)"),
     ("unary `-`", "wrapping (legacy) or `ARITHMETIC_OVERFLOW` (ANSI) for an integer type's minimum; decimals of " +
       "up to 34 digits (Spark 4.0 rounds the negation of a wider one half even to 34 significant digits, through " +

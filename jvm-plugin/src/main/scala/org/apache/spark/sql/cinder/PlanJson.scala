@@ -92,7 +92,7 @@ object PlanJson {
     } yield {
       val ansiField = if (ansi) ""","ansi":true""" else if (tryMode) ""","try":true""" else ""
       val json = s"""{"kind":"binary","op":"$op","type":${str(t)},"left":$left,"right":$right$ansiField}"""
-      val divides = op == "divide" || op == "remainder"
+      val divides = op == "divide" || op == "remainder" || op == "integral_divide"
       val (first, second) = if (divides) (right, l) else (left, r)
       if (op == "eq_null_safe" || !canFail(second)) json
       else nullWhereNull(first, json, t)
@@ -657,6 +657,12 @@ object PlanJson {
           if (e.dataType != DoubleType) Left(s"division of ${e.dataType.simpleString} is not native yet")
           else binary("divide", l, r, e.dataType, input, ansi = mode == EvalMode.ANSI)
       }
+    // div of bigints (Spark casts the other integers to bigints first).
+    case IntegralDivide(l, r, mode) =>
+      if (l.dataType != LongType || r.dataType != LongType) {
+        Left(s"div of ${l.dataType.simpleString} is not native yet")
+      } else if (mode == EvalMode.TRY) Left("div in TRY mode is not native")
+      else binary("integral_divide", l, r, LongType, input, ansi = mode == EvalMode.ANSI)
     case Remainder(l, r, mode) =>
       // (try_mod: null by zero, as in legacy mode.)
       if (e.dataType.isInstanceOf[DecimalType]) Left("decimal remainder is not native yet")
