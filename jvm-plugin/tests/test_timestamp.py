@@ -383,3 +383,29 @@ def test_from_unixtime(spark, data_dir, zone):
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
     compare(spark, "SELECT id, from_unixtime(s, 'yyyy-MM-dd VV') FROM unix_seconds", conf=conf, native=None)
     assert any("VV is not formatted natively" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kolkata"])
+def test_unix_timestamps(spark, data_dir, trunc_instants, zone):
+    # unix_timestamp divides toward zero (-0.5 s is 0), unix_seconds and unix_millis floor (-1).
+    conf = {"spark.sql.session.timeZone": zone}
+    columns = "id, unix_timestamp(ts), to_unix_timestamp(ts), unix_seconds(ts), unix_millis(ts), unix_micros(ts)"
+    compare(spark, f"SELECT {columns} FROM ti", conf=conf)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    # (A long's last instants as local date-times are past a long, in Spark too.)
+    compare(spark, "SELECT id, unix_timestamp(CAST(ts AS TIMESTAMP_NTZ)) FROM ti WHERE year(d) BETWEEN 1 AND 9998",
+            conf=conf)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    path = os.path.join(data_dir, f"unix_fractions_{zone.replace('/', '_')}")
+    fractions = ["1969-12-31 23:59:59.5", "1969-12-31 23:59:59.9995", "1969-12-31 23:59:59.0005", "1970-01-01 00:00:00.5",
+                 "1900-06-01 12:00:00.123456", "1970-01-01 00:00:00"]
+    values = ", ".join(f"({i}, TIMESTAMP'{t}')" for i, t in enumerate(fractions))
+    spark.sql(f"SELECT * FROM VALUES {values} AS v(id, ts)").write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("unix_fractions")
+    compare(spark, f"SELECT {columns}, unix_timestamp(CAST(ts AS TIMESTAMP_NTZ)) FROM unix_fractions", conf=conf)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id, unix_timestamp(d), to_unix_timestamp(d, 'yyyy') FROM ti WHERE year(d) < 9999", conf=conf)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id, unix_timestamp(date_format(ts, 'yyyy-MM-dd'), 'yyyy-MM-dd') FROM ti "
+                   "WHERE year(d) BETWEEN 1 AND 9998", conf=conf, native=None)
+    assert any("unix_timestamp of a string" in r for r in fallback_reasons(spark)), fallback_reasons(spark)

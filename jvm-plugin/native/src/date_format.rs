@@ -374,6 +374,127 @@ impl PhysicalExpr for SparkDateFormat {
     }
 }
 
+/// A timestamp (either kind) as a number of units since the epoch, as Spark counts them:
+/// `unix_micros`; `unix_millis` and `unix_seconds` (`Math.floorDiv`); `unix_timestamp` and
+/// `to_unix_timestamp` of a timestamp (Java's `/`: toward zero, so `1969-12-31 23:59:59.5 UTC`
+/// is 0, where `unix_seconds` gives -1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnixTime {
+    /// Microseconds.
+    Micros,
+    /// Milliseconds, floored.
+    Millis,
+    /// Seconds, floored.
+    Seconds,
+    /// Seconds toward zero.
+    Timestamp,
+}
+
+impl UnixTime {
+    /// The function's name in the plan message.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "unix_micros" => Self::Micros,
+            "unix_millis" => Self::Millis,
+            "unix_seconds" => Self::Seconds,
+            "unix_timestamp" => Self::Timestamp,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Micros => "unix_micros",
+            Self::Millis => "unix_millis",
+            Self::Seconds => "unix_seconds",
+            Self::Timestamp => "unix_timestamp",
+        }
+    }
+
+    fn of(self, micros: i64) -> i64 {
+        match self {
+            Self::Micros => micros,
+            Self::Millis => micros.div_euclid(1000),
+            Self::Seconds => micros.div_euclid(1_000_000),
+            Self::Timestamp => micros / 1_000_000,
+        }
+    }
+}
+
+/// [`UnixTime`] of a timestamp.
+#[derive(Debug, Eq)]
+pub struct SparkUnixTime {
+    child: Arc<dyn PhysicalExpr>,
+    unit: UnixTime,
+}
+
+// Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
+impl PartialEq for SparkUnixTime {
+    fn eq(&self, other: &Self) -> bool {
+        self.unit == other.unit && self.child.eq(&other.child)
+    }
+}
+
+impl Hash for SparkUnixTime {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.unit.hash(state);
+        self.child.hash(state);
+    }
+}
+
+impl SparkUnixTime {
+    /// `unit` of `child`, a timestamp.
+    pub fn new(child: Arc<dyn PhysicalExpr>, unit: UnixTime) -> Self {
+        Self { child, unit }
+    }
+}
+
+impl fmt::Display for SparkUnixTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_{}({})", self.unit.name(), self.child)
+    }
+}
+
+impl PhysicalExpr for SparkUnixTime {
+    fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> Result<bool> {
+        self.child.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        evaluate_unary(&self.child, batch, |a| {
+            let DataType::Timestamp(_, _) = a.data_type() else {
+                return internal_err!("spark_{} of {}", self.unit.name(), a.data_type());
+            };
+            let unit = self.unit;
+            let out = a
+                .as_primitive::<TimestampMicrosecondType>()
+                .unary::<_, Int64Type>(|m| unit.of(m));
+            Ok(Arc::new(out) as ArrayRef)
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        Ok(Arc::new(Self::new(only_child(&self, children)?, self.unit)))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_{}(", self.unit.name())?;
+        self.child.fmt_sql(f)?;
+        write!(f, ")")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +551,19 @@ mod tests {
         assert_eq!(format("''''", 2024, 1, 1, 0), "'");
         assert_eq!(format("'''a'", 2024, 1, 1, 0), "'a");
         assert_eq!(format("''yy''", 2024, 1, 1, 0), "'24'");
+    }
+
+    #[test]
+    fn unix_times_round_as_sparks() {
+        // Spark 4.0.1 of TIMESTAMP'1969-12-31 23:59:59.5' UTC: unix_timestamp 0, unix_seconds -1.
+        assert_eq!(UnixTime::Timestamp.of(-500_000), 0);
+        assert_eq!(UnixTime::Seconds.of(-500_000), -1);
+        assert_eq!(UnixTime::Millis.of(-500), -1);
+        assert_eq!(UnixTime::Micros.of(-500), -500);
+        assert_eq!(
+            UnixTime::Seconds.of(i64::MIN),
+            i64::MIN.div_euclid(1_000_000)
+        );
     }
 
     #[test]

@@ -54,7 +54,7 @@ use num_bigint::BigInt;
 use crate::cast::{
     CastMode, SparkDecimalNarrow, SparkNumericCast, SparkStringCast, decimal_out_of_range,
 };
-use crate::date_format::SparkDateFormat;
+use crate::date_format::{SparkDateFormat, SparkUnixTime, UnixTime};
 use crate::datetime::{
     DateDays, DatePart, SparkDatePart, SparkMonthShift, SparkTimestampToDate, TimestampPart,
 };
@@ -1185,6 +1185,14 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 let [arg] = <[_; 1]>::try_from(args)
                     .map_err(|_| NativeError::plan(format!("{name} takes one argument")))?;
                 return Ok(Arc::new(SparkUnaryMath::new(arg, func)));
+            }
+            // A timestamp as a number of seconds, millis or micros since the epoch.
+            if let (Some(unit), [DataType::Timestamp(TimeUnit::Microsecond, _)]) =
+                (UnixTime::from_name(name), &types[..])
+            {
+                let [arg] = <[_; 1]>::try_from(args)
+                    .map_err(|_| NativeError::plan(format!("{name} takes one argument")))?;
+                return Ok(Arc::new(SparkUnixTime::new(arg, unit)));
             }
             // pow, log(base, x), atan2 and hypot.
             if let (Some(func), [DataType::Float64, DataType::Float64]) =

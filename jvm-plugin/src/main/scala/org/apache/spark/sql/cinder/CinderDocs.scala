@@ -78,7 +78,7 @@ object CinderDocs {
       "date, decimal(p ≤ 38), timestamp and timestamp_ntz (compared, grouped, joined, sorted, shuffled, min/max, " +
       "their dates, `hour`, `minute`, `second`, `date_trunc`, `date_format`, casts to strings and casts from " +
       "strings, dates and each other in the session time zone; other time-zone-dependent operations, such as " +
-      "unix_timestamp(), stay on Spark)"),
+      "to_timestamp(s, pattern), stay on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy), failing (ANSI) or null (`try_add`, `try_subtract`, `try_multiply`) on " +
       "integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; on overflow null, or in ANSI mode " +
@@ -146,6 +146,10 @@ object CinderDocs {
       "only where the first is not null"),
     ("`add_months`, `last_day`", "as `java.time.LocalDate.plusMonths` (the day kept, or the shorter month's last) " +
       "and its month's last day, over Spark's range of dates"),
+    ("`unix_timestamp`, `to_unix_timestamp`, `unix_seconds`, `unix_millis`, `unix_micros`", "of timestamps (and " +
+      "for the first two, dates through their cast to timestamps): `unix_timestamp` as Java's `micros / 1000000` " +
+      "(toward zero), `unix_seconds` and `unix_millis` floored, as Spark; of strings (parsed with a pattern) they " +
+      "stay on Spark"),
     ("`date_format`, `from_unixtime`", "a timestamp (and so a date or a string cast to one), or a bigint of " +
       "seconds (times 10^6 as a Java long, wrapping, as Spark), in the session time zone, with a " +
       "constant pattern as java.time's `DateTimeFormatter` prints it for Spark (`y` as the proleptic year, " +

@@ -538,6 +538,18 @@ object PlanJson {
         s""""pattern":${str(pattern)},"zone":${str(zone)}}""")
     }
 
+  /** `unix_timestamp` of a timestamp, or of a date through its cast to one (Spark's
+   * `daysToMicros` in the session time zone, as the cast). Strings (parsed with a pattern) stay
+   * on Spark. */
+  private def unixTimestamp(timeExp: Expression, timeZoneId: Option[String], input: Seq[Attribute])
+      : Either[String, String] = timeExp.dataType match {
+    case TimestampType | TimestampNTZType => function("unix_timestamp", timeExp, input)
+    case DateType if timeZoneId.nonEmpty =>
+      expr(Cast(timeExp, TimestampType, timeZoneId), input).map(c =>
+        s"""{"kind":"function","name":"unix_timestamp","args":[$c]}""")
+    case other => Left(s"unix_timestamp of a ${other.simpleString} is not native yet")
+  }
+
   /** `hour`, `minute` or `second` of a timestamp (in `zone` for an instant). */
   private def timePart(child: Expression, timeZoneId: Option[String], zone: => java.time.ZoneId, part: String,
       input: Seq[Attribute]): Either[String, String] = {
@@ -913,6 +925,13 @@ object PlanJson {
     case f @ FromUnixTime(seconds, Literal(pattern: UTF8String, _: StringType), Some(_))
         if seconds.dataType == LongType =>
       dateFormat("from_unixtime", seconds, seconds = true, pattern.toString, f.zoneId, input)
+    // A timestamp as a count since the epoch: unix_timestamp divides its micros as Java's `/`
+    // does (toward zero); unix_seconds and unix_millis floor.
+    case u: UnixTimestamp => unixTimestamp(u.timeExp, u.timeZoneId, input)
+    case u: ToUnixTimestamp => unixTimestamp(u.timeExp, u.timeZoneId, input)
+    case UnixSeconds(child) if child.dataType == TimestampType => function("unix_seconds", child, input)
+    case UnixMillis(child) if child.dataType == TimestampType => function("unix_millis", child, input)
+    case UnixMicros(child) if child.dataType == TimestampType => function("unix_micros", child, input)
     case h: Hour => timePart(h.child, h.timeZoneId, h.zoneId, "hour", input)
     case m: Minute => timePart(m.child, m.timeZoneId, m.zoneId, "minute", input)
     case s: Second => timePart(s.child, s.timeZoneId, s.zoneId, "second", input)
