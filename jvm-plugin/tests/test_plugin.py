@@ -267,6 +267,24 @@ def test_ansi_second_operands_are_skipped_where_spark_skips_them(spark, table):
     fails_alike(spark, "SELECT id, i + i * 4 FROM t", "ARITHMETIC_OVERFLOW", conf=ansi)
 
 
+def test_row_groups_spark_skips_never_reach_a_filter_left_on_spark(spark, data_dir):
+    """A filter left on Spark sees the rows Spark's own reader returns: the scan's pushed-down
+    filters skip the row groups their statistics rule out, natively too. Here the filter stays
+    on Spark for -w (38 digits), which fails on 99...9 in legacy mode too; the date rules the
+    file's one row group out, so without the plugin it never runs. (Found by test_random.py:
+    the query failed with the plugin.)"""
+    path = os.path.join(data_dir, "pruned_before_spark_filter")
+    spark.createDataFrame([(1, D("9" * 38), datetime.date(2000, 1, 1)), (2, D("5"), datetime.date(2001, 1, 1))],
+                          "id int, w decimal(38, 0), dt date").coalesce(1).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("pruned_before_filter")
+    for ansi in ("false", "true"):
+        conf = {"spark.sql.ansi.enabled": ansi}
+        compare(spark, "SELECT id FROM pruned_before_filter WHERE -w <=> -5 AND dt > DATE'2016-01-01'", conf=conf)
+        assert any("34 significant digits" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+        fails_alike(spark, "SELECT id FROM pruned_before_filter WHERE -w <=> -5", "NUMERIC_VALUE_OUT_OF_RANGE",
+                    conf=conf)
+
+
 def test_filters_test_a_column_is_not_null_before_reading_it(spark, data_dir):
     """ANSI mode: Spark's generated filter code tests a column's IS NOT NULL conjunct before the
     first conjunct that reads the column, wherever the condition has it (a join's inferred one

@@ -166,6 +166,12 @@ pub enum Node {
         /// Partition columns, whose values come with each file.
         #[serde(default)]
         partition_schema: Vec<FieldSpec>,
+        /// Spark's pushed-down data filters (those translated), over the scan's columns: the
+        /// Parquet reader skips the row groups and pages their statistics rule out, as Spark's
+        /// reader does, so a filter left on Spark above sees the rows it would see without the
+        /// plugin. Rows are not filtered by it.
+        #[serde(default)]
+        prune: Option<Expr>,
     },
     /// Batches from the Spark child of the native subtree (a shuffle read, say), converted to
     /// Arrow by the plugin.

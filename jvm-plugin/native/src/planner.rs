@@ -272,7 +272,15 @@ pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionP
         Node::ParquetScan {
             schema,
             partition_schema,
-        } => build_scan(schema, partition_schema, files, settings, None),
+            prune,
+        } => pruned_scan(
+            schema,
+            partition_schema,
+            prune.as_ref(),
+            None,
+            files,
+            settings,
+        ),
         Node::Filter { condition, input } => {
             let input = match input.as_ref() {
                 // The condition also goes to the Parquet reader, which skips row groups (and
@@ -280,11 +288,15 @@ pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionP
                 Node::ParquetScan {
                     schema,
                     partition_schema,
-                } => {
-                    let scan = build_scan(schema, partition_schema, files, settings, None)?;
-                    let predicate = translate(condition, &scan.schema())?;
-                    build_scan(schema, partition_schema, files, settings, Some(predicate))?
-                }
+                    prune,
+                } => pruned_scan(
+                    schema,
+                    partition_schema,
+                    prune.as_ref(),
+                    Some(condition),
+                    files,
+                    settings,
+                )?,
                 other => build_plan(other, leaves)?,
             };
             let predicate = translate(condition, &input.schema())?;
@@ -804,6 +816,40 @@ pub(crate) fn aggregate_expr(
         .build()
         .map_err(|e| NativeError::plan(format!("aggregate {:?}: {e}", call.func)))?;
     Ok((Arc::new(expr), float_keyed))
+}
+
+/// A Parquet scan whose reader skips the row groups and pages that `prune` (Spark's pushed-down
+/// data filters) and `condition` (a native filter's, above the scan) rule out by their
+/// statistics; every row of the others goes up.
+fn pruned_scan(
+    schema: &[FieldSpec],
+    partition_schema: &[FieldSpec],
+    prune: Option<&Expr>,
+    condition: Option<&Expr>,
+    files: &[FileSplit],
+    settings: &Settings,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let scan = build_scan(schema, partition_schema, files, settings, None)?;
+    // Spark's pushed filters only prune: one that does not translate is left out (with less
+    // pruning), where a filter's own condition must translate.
+    let pushed = prune.and_then(|p| match translate(p, &scan.schema()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            log::debug!("cinder: a scan's pushed filters do not prune natively: {e}");
+            None
+        }
+    });
+    let condition = condition
+        .map(|c| translate(c, &scan.schema()))
+        .transpose()?;
+    let predicate = pushed
+        .into_iter()
+        .chain(condition)
+        .reduce(|a, b| Arc::new(BinaryExpr::new(a, Operator::And, b)) as Arc<dyn PhysicalExpr>);
+    match predicate {
+        None => Ok(scan),
+        Some(predicate) => build_scan(schema, partition_schema, files, settings, Some(predicate)),
+    }
 }
 
 fn build_scan(

@@ -349,11 +349,18 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       _ <- PlanJson.fields(scan.output.map(a =>
         org.apache.spark.sql.types.StructField(a.name, a.dataType, a.nullable)))
     } yield {
-      val node = s"""{"op":"parquet_scan","schema":$schema,"partition_schema":$partitions}"""
+      // Spark's pushed-down data filters, those that translate: the native reader skips the
+      // row groups their statistics rule out, as Spark's reader does, so that a filter left on
+      // Spark above sees the rows it sees without the plugin (one that can fail, say, on rows
+      // Spark's reader never returns). Data filters with a subquery would need its value before
+      // the scan's file partitions can be listed: they are dropped.
+      val dataFilters = scan.dataFilters.filterNot(_.exists(_.isInstanceOf[ExecSubqueryExpression]))
+      val prune = dataFilters.flatMap(f => PlanJson.expr(f, scan.output).toOption)
+        .reduceOption((a, b) => s"""{"kind":"binary","op":"and","type":"boolean","left":$a,"right":$b}""")
+      val node = s"""{"op":"parquet_scan","schema":$schema,"partition_schema":$partitions""" +
+        prune.fold("")(p => s""","prune":$p""") + "}"
       val table = roots.headOption.map(_.getName).getOrElse("?")
-      // The native scan does not use Spark's pushed-down filters; data filters with a subquery
-      // would need its value before the scan's file partitions can be listed.
-      val files = scan.copy(dataFilters = scan.dataFilters.filterNot(_.exists(_.isInstanceOf[ExecSubqueryExpression])))
+      val files = scan.copy(dataFilters = dataFilters)
       CinderNativeExec(node, scan.output, Some(files), Nil, Nil, s"ParquetScan($table)", scan.outputPartitioning)
     }
   }
