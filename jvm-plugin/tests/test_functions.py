@@ -138,3 +138,14 @@ def test_concat_ws_replace_instr_sqrt(spark, fn):
     compare(spark, f"SELECT id, instr(s, {late(1)}), locate(s, {late(1)}) FROM fn",
             conf={**ansi, "spark.sql.subexpressionElimination.enabled": "false"})
     assert _native(spark), fallback_reasons(spark)
+
+
+def test_substring_index(spark, fn):
+    # Overlapping matches ('aa' in 'aaaa'), multi-byte delimiters, counts past the matches, zero,
+    # negative, an empty delimiter, nulls.
+    compare(spark, "SELECT id, substring_index(s, ' ', 1), substring_index(s, ' ', -1), substring_index(s, 'ß', 1), "
+                   "substring_index(t, ' ', 2), substring_index(t, ' ', -2), substring_index(s, '', 1), "
+                   "substring_index(s, ' ', 0), substring_index(s, ' ', 100), substring_index(s, ' ', -100), "
+                   "substring_index(concat(s, 'aaaa'), 'aa', 2), substring_index(concat('aaaa', s), 'aa', -2), "
+                   "substring_index(s, t, i % 1000), substring_index('😀x😀y', '😀', j % 3) FROM fn")
+    assert _native(spark), fallback_reasons(spark)

@@ -1164,6 +1164,156 @@ impl PhysicalExpr for SparkPad {
     }
 }
 
+/// Spark's `substring_index(s, delim, count)` (`UTF8String.subStringIndex`): the bytes before
+/// the `count`-th `delim` from the left (`count` > 0) or after the `count`-th from the right,
+/// each search starting one byte after (before) the last match, so matches may overlap; all
+/// of `s` where there are fewer; empty for an empty `delim` or a zero `count`. `None` for
+/// `count = i32::MIN`, whose negation Spark's code overflows into a negative array size.
+pub fn substring_index<'a>(s: &'a str, delim: &str, count: i32) -> Option<&'a str> {
+    let (bytes, d) = (s.as_bytes(), delim.as_bytes());
+    if d.is_empty() || count == 0 {
+        return Some("");
+    }
+    let at = |i: usize| bytes[i..].starts_with(d);
+    if count > 0 {
+        let mut next = 0;
+        let mut found = 0;
+        for _ in 0..count {
+            match (next..=bytes.len().saturating_sub(d.len()))
+                .filter(|_| bytes.len() >= d.len())
+                .find(|&i| at(i))
+            {
+                Some(i) => {
+                    found = i;
+                    next = i + 1;
+                }
+                None => return Some(s),
+            }
+        }
+        // A match starts on a character (UTF-8 resynchronises), so this is a boundary.
+        Some(&s[..found])
+    } else {
+        if count == i32::MIN {
+            return None;
+        }
+        let mut start = bytes.len() as i64 - d.len() as i64;
+        let mut found = 0;
+        for _ in 0..-count {
+            match (0..=start).rev().find(|&i| at(i as usize)) {
+                Some(i) => {
+                    found = i as usize;
+                    start = i - 1;
+                }
+                None => return Some(s),
+            }
+        }
+        Some(&s[found + d.len()..])
+    }
+}
+
+/// Spark's `substring_index` of a string, a delimiter and an int count ([`substring_index`]):
+/// null where any argument is.
+#[derive(Debug, Eq)]
+pub struct SparkSubstringIndex {
+    args: [Arc<dyn PhysicalExpr>; 3],
+}
+
+impl PartialEq for SparkSubstringIndex {
+    fn eq(&self, other: &Self) -> bool {
+        self.args == other.args
+    }
+}
+
+impl Hash for SparkSubstringIndex {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.args.hash(state);
+    }
+}
+
+impl SparkSubstringIndex {
+    /// `substring_index(args[0], args[1], args[2])`.
+    pub fn new(args: [Arc<dyn PhysicalExpr>; 3]) -> Self {
+        Self { args }
+    }
+}
+
+impl fmt::Display for SparkSubstringIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [s, delim, count] = &self.args;
+        write!(f, "spark_substring_index({s}, {delim}, {count})")
+    }
+}
+
+impl PhysicalExpr for SparkSubstringIndex {
+    fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> Result<bool> {
+        let mut nullable = false;
+        for a in &self.args {
+            nullable |= a.nullable(input_schema)?;
+        }
+        Ok(nullable)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        let rows = batch.num_rows();
+        let [s, delim, count] = &self.args;
+        let s = s.evaluate(batch)?.into_array(rows)?;
+        let delim = delim.evaluate(batch)?.into_array(rows)?;
+        let count = count.evaluate(batch)?.into_array(rows)?;
+        let (Some(s), Some(delim), Some(count)) = (
+            s.as_string_opt::<i32>(),
+            delim.as_string_opt::<i32>(),
+            count.as_primitive_opt::<Int32Type>(),
+        ) else {
+            return internal_err!(
+                "{self} of {}, {}, {}",
+                s.data_type(),
+                delim.data_type(),
+                count.data_type()
+            );
+        };
+        let mut out =
+            datafusion::arrow::array::StringBuilder::with_capacity(rows, s.value_data().len());
+        for i in 0..rows {
+            if s.is_null(i) || delim.is_null(i) || count.is_null(i) {
+                out.append_null();
+                continue;
+            }
+            match substring_index(s.value(i), delim.value(i), count.value(i)) {
+                Some(part) => out.append_value(part),
+                None => {
+                    return exec_err!(
+                        "substring_index with count -2147483648 fails in Spark \
+                         (java.lang.NegativeArraySizeException)"
+                    );
+                }
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        self.args.iter().collect()
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        let args: [Arc<dyn PhysicalExpr>; 3] = children.try_into().map_err(|_| {
+            DataFusionError::Internal("substring_index takes 3 children".to_owned())
+        })?;
+        Ok(Arc::new(Self::new(args)))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1432,6 +1582,40 @@ mod tests {
         assert_eq!(out[1], Some(std::f64::consts::SQRT_2));
         assert_eq!(out[2].map(f64::to_bits), Some((-0.0f64).to_bits()));
         assert_eq!(out[3], None);
+    }
+
+    /// Spark 4.0.1's `substring_index` (`UTF8String.subStringIndex`).
+    #[test]
+    fn substring_index_as_sparks() {
+        let cases: &[(&str, &str, i32, &str)] = &[
+            ("www.apache.org", ".", 2, "www.apache"),
+            ("www.apache.org", ".", -2, "apache.org"),
+            ("www.apache.org", ".", 5, "www.apache.org"),
+            ("www.apache.org", ".", -5, "www.apache.org"),
+            ("www.apache.org", ".", 0, ""),
+            ("www.apache.org", "", 1, ""),
+            (".a.", ".", 1, ""),
+            (".a.", ".", -1, ""),
+            // Matches overlap: each search starts one byte past the last match.
+            ("aaaa", "aa", 2, "a"),
+            ("aaaa", "aa", -2, "a"),
+            ("aaaa", "aa", 3, "aa"),
+            ("a", "abc", 1, "a"),
+            ("a", "abc", -1, "a"),
+            ("héllo wörld ü", "ö", 1, "héllo w"),
+            ("héllo wörld ü", " ", -1, "ü"),
+            ("😀x😀y", "😀", -1, "y"),
+            ("", "x", 1, ""),
+        ];
+        for &(s, delim, count, want) in cases {
+            assert_eq!(
+                substring_index(s, delim, count),
+                Some(want),
+                "{s:?} {delim:?} {count}"
+            );
+        }
+        assert_eq!(substring_index("a.b", ".", i32::MIN), None);
+        assert_eq!(substring_index("a.b", ".", i32::MAX), Some("a.b"));
     }
 
     #[test]

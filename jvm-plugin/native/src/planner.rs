@@ -65,7 +65,7 @@ use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
 use crate::math::{
     BinaryMath, RoundMode, SparkBinaryMath, SparkGreatest, SparkMurmur3Hash, SparkPad, SparkRound,
-    SparkUnaryMath, UnaryMath,
+    SparkSubstringIndex, SparkUnaryMath, UnaryMath,
 };
 use crate::message::{
     AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
@@ -1284,6 +1284,13 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                         .try_into()
                         .map_err(|_| NativeError::plan(format!("{name} takes 3 arguments")))?;
                     return Ok(Arc::new(SparkPad::new(args, name == "spark_lpad")));
+                }
+                // UTF8String.subStringIndex: overlapping matches, bytes.
+                ("spark_substring_index", [DataType::Utf8, DataType::Utf8, DataType::Int32]) => {
+                    let args: [Arc<dyn PhysicalExpr>; 3] = args
+                        .try_into()
+                        .map_err(|_| NativeError::plan(format!("{name} takes 3 arguments")))?;
+                    return Ok(Arc::new(SparkSubstringIndex::new(args)));
                 }
                 // Code points reversed; the first code point (0 for ""); bytes.
                 ("reverse", [DataType::Utf8]) => datafusion::functions::unicode::reverse(),

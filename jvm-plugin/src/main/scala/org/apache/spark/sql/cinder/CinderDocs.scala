@@ -111,6 +111,10 @@ object CinderDocs {
       "an empty substring; `locate` from the first character only"),
     ("`lpad`, `rpad`", "strings, in code points (`UTF8String`'s): the pad repeated and cut short, or the string's " +
       "first `len` characters where it is as long or the pad is empty"),
+    ("`substring_index`", "strings: what comes before the count-th delimiter from the left (count > 0) or after " +
+      "the count-th from the right, as `UTF8String.subStringIndex` finds them (each search one byte past the last " +
+      "match, so matches may overlap); the whole string where there are fewer; empty for an empty delimiter or a " +
+      "zero count"),
     ("`reverse`, `ascii`, `octet_length`", "strings: code points reversed, the first code point (0 for an empty " +
       "string), bytes"),
     ("`sqrt`, `exp`, `expm1`, `ln`, `log`, `log10`, `log2`, `log1p`, `pow`, `asinh`, `acosh`, `atanh`",

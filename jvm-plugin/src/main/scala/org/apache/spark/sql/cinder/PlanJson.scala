@@ -889,6 +889,10 @@ object PlanJson {
       nullIntolerantFunction("spark_lpad", Seq(str, len, pad), StringType, input)
     case StringRPad(str, len, pad) if str.dataType == StringType && pad.dataType == StringType =>
       nullIntolerantFunction("spark_rpad", Seq(str, len, pad), StringType, input)
+    // UTF8String.subStringIndex: byte searches, each one byte past the last match.
+    case SubstringIndex(str, delim, count)
+        if str.dataType == StringType && delim.dataType == StringType && count.dataType == IntegerType =>
+      nullIntolerantFunction("spark_substring_index", Seq(str, delim, count), StringType, input)
     case Reverse(child) if child.dataType == StringType => function("reverse", child, input)
     case Ascii(child) if child.dataType == StringType => function("ascii", child, input)
     case OctetLength(child) if child.dataType == StringType => function("octet_length", child, input)
