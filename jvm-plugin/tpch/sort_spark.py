@@ -12,12 +12,12 @@ written to Parquet once under `--data`), sorted by keys of each type into Spark'
 """
 
 import argparse
-import json
-import math
 import os
 import time
 
 from pyspark.sql import SparkSession
+
+from engine_report import Report, agree
 
 # {table} is the whole table, or one row in 500 for the comparison.
 QUERIES = {
@@ -28,11 +28,6 @@ QUERIES = {
     "aggregate_then_sort": "SELECT g, sum(x) AS total, count(*) AS n FROM {table} GROUP BY g ORDER BY total DESC, g",
 }
 
-
-def same(a, b):
-    if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9)
-    return a == b
 
 
 def best_time(spark, sql, enabled, iterations):
@@ -71,8 +66,7 @@ def main():
     spark.read.parquet(path).createOrReplaceTempView("s")
     spark.read.parquet(path).where("id % 500 = 7").createOrReplaceTempView("s_sample")
     jvm = spark._jvm.org.apache.spark.sql.cinder.CinderExplain
-    results = []
-    print(f"{'query':<22}{'Spark ms':>10}{'Cinder ms':>11}{'speedup':>9}  agree  left on Spark")
+    report = Report("sort_spark")
     for name, template in QUERIES.items():
         sql = template.format(table="s")
         spark_ms = best_time(spark, sql, "false", args.iterations)
@@ -82,23 +76,8 @@ def main():
         left = sorted(set(str(r) for r in jvm.fallbackReasons() if not str(r).startswith("OverwriteByExpression")))
         sample = template.format(table="s_sample")
         expected, got = rows(spark, sample, "false"), rows(spark, sample, "true")
-        agree = len(got) == len(expected) and all(
-            all(same(a, b) for a, b in zip(g, e)) for g, e in zip(got, expected))
-        results.append({"query": name, "sql": sql, "spark_ms": round(spark_ms, 1),
-                        "cinder_ms": round(cinder_ms, 1), "agree": agree, "left_on_spark": left})
-        print(f"{name:<22}{spark_ms:>10.0f}{cinder_ms:>11.0f}{spark_ms / cinder_ms:>8.2f}x  "
-              f"{'yes' if agree else 'NO':<5}  {'; '.join(left) or '-'}")
-    spark_total = sum(r["spark_ms"] for r in results)
-    cinder_total = sum(r["cinder_ms"] for r in results)
-    print(f"total: Spark {spark_total:.0f} ms, Cinder {cinder_total:.0f} ms "
-          f"(Cinder/Spark {cinder_total / spark_total:.2f}), {sum(r['agree'] for r in results)}/"
-          f"{len(results)} agree")
-    if args.output:
-        with open(args.output, "w") as f:
-            json.dump({"rows": args.rows, "iterations": args.iterations, "queries": results,
-                       "spark_total_ms": spark_total, "cinder_total_ms": cinder_total}, f, indent=2)
-    if not all(r["agree"] for r in results):
-        raise SystemExit("sort_spark: the engines disagree")
+        report.add(name, sql, spark_ms, cinder_ms, agree(got, expected), left)
+    report.finish(args)
 
 
 if __name__ == "__main__":

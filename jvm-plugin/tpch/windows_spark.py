@@ -12,12 +12,12 @@ of both compared, and the operators left on Spark listed.
 """
 
 import argparse
-import json
-import math
 import os
 import time
 
 from pyspark.sql import SparkSession
+
+from engine_report import Report, agree
 
 QUERIES = {
     "rank": "SELECT sum(r), count(*) FROM (SELECT rank() OVER (PARTITION BY g ORDER BY k) AS r FROM w)",
@@ -33,11 +33,6 @@ QUERIES = {
                 "lead(x, 2) OVER (PARTITION BY g ORDER BY id) AS b FROM w) WHERE a > 500 OR b > 0.5",
 }
 
-
-def same(a, b):
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-9)
-    return a == b
 
 
 def best_time(spark, sql, enabled, iterations):
@@ -67,30 +62,14 @@ def main():
             "cast(rand(3) * 10000 AS decimal(12, 2)) AS p").repartition(4).write.parquet(path)
     spark.read.parquet(path).createOrReplaceTempView("w")
     jvm = spark._jvm.org.apache.spark.sql.cinder.CinderExplain
-    results = []
-    print(f"{'query':<22}{'Spark ms':>10}{'Cinder ms':>11}{'speedup':>9}  agree  left on Spark")
+    report = Report("windows_spark")
     for name, sql in QUERIES.items():
         spark_ms, expected = best_time(spark, sql, "false", args.iterations)
         jvm.clear()
         cinder_ms, got = best_time(spark, sql, "true", args.iterations)
         left = sorted(set(str(r) for r in jvm.fallbackReasons()))
-        agree = len(got) == len(expected) and all(
-            all(same(a, b) for a, b in zip(g, e)) for g, e in zip(got, expected))
-        results.append({"query": name, "sql": sql, "spark_ms": round(spark_ms, 1),
-                        "cinder_ms": round(cinder_ms, 1), "agree": agree, "left_on_spark": left})
-        print(f"{name:<22}{spark_ms:>10.0f}{cinder_ms:>11.0f}{spark_ms / cinder_ms:>8.2f}x  "
-              f"{'yes' if agree else 'NO':<5}  {'; '.join(left) or '-'}")
-    spark_total = sum(r["spark_ms"] for r in results)
-    cinder_total = sum(r["cinder_ms"] for r in results)
-    print(f"total: Spark {spark_total:.0f} ms, Cinder {cinder_total:.0f} ms "
-          f"(Cinder/Spark {cinder_total / spark_total:.2f}), {sum(r['agree'] for r in results)}/"
-          f"{len(results)} agree")
-    if args.output:
-        with open(args.output, "w") as f:
-            json.dump({"rows": args.rows, "iterations": args.iterations, "queries": results,
-                       "spark_total_ms": spark_total, "cinder_total_ms": cinder_total}, f, indent=2)
-    if not all(r["agree"] for r in results):
-        raise SystemExit("windows_spark: the engines disagree")
+        report.add(name, sql, spark_ms, cinder_ms, agree(got, expected), left)
+    report.finish(args)
 
 
 if __name__ == "__main__":
