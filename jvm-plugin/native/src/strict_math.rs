@@ -73,31 +73,40 @@ pub fn pow(x: f64, y: f64) -> f64 {
     libm::pow(x, y)
 }
 
-/// `StrictMath.log`: the natural logarithm (fdlibm's `__ieee754_log`).
-///
-/// Writes `x = 2^k * (1 + f)` with `1 + f` in `[sqrt(2)/2, sqrt(2)]`, then
-/// `log(1 + f) = f - s * (f - R)` (or `f - (f*f/2 - s * (f*f/2 + R))`) with `s = f / (2 + f)`
-/// and `R` fdlibm's polynomial in `s*s`, and adds `k * ln2` in two parts.
-pub fn log(x: f64) -> f64 {
-    let mut x = x;
-    let mut hx = hi(x);
-    let lx = lo(x);
-    let mut k: i32 = 0;
+/// The start `log` and `log10` share in fdlibm: `Err` with the result for zero (-∞), a
+/// negative number (NaN), an infinity or a NaN (`x + x`); else `Ok((x, hx, k))`, a subnormal
+/// `x` scaled by 2^54 (`k = -54`, else 0) and `hx` its high word.
+fn log_argument(x: f64) -> Result<(f64, i32, i32), f64> {
+    let (mut x, mut hx, lx) = (x, hi(x), lo(x));
+    let mut k = 0;
     if hx < 0x0010_0000 {
         // x < 2^-1022: zero, negative or subnormal.
         if ((hx & 0x7fff_ffff) as u32 | lx) == 0 {
-            return f64::NEG_INFINITY;
+            return Err(f64::NEG_INFINITY);
         }
         if hx < 0 {
-            return f64::NAN;
+            return Err(f64::NAN);
         }
         k -= 54;
         x *= TWO54;
         hx = hi(x);
     }
     if hx >= 0x7ff0_0000 {
-        return x + x;
+        return Err(x + x);
     }
+    Ok((x, hx, k))
+}
+
+/// `StrictMath.log`: the natural logarithm (fdlibm's `__ieee754_log`).
+///
+/// Writes `x = 2^k * (1 + f)` with `1 + f` in `[sqrt(2)/2, sqrt(2)]`, then
+/// `log(1 + f) = f - s * (f - R)` (or `f - (f*f/2 - s * (f*f/2 + R))`) with `s = f / (2 + f)`
+/// and `R` fdlibm's polynomial in `s*s`, and adds `k * ln2` in two parts.
+pub fn log(x: f64) -> f64 {
+    let (mut x, mut hx, mut k) = match log_argument(x) {
+        Ok(reduced) => reduced,
+        Err(result) => return result,
+    };
     k += (hx >> 20) - 1023;
     hx &= 0x000f_ffff;
     let i = (hx + 0x95f64) & 0x10_0000;
@@ -152,24 +161,10 @@ pub fn log10(x: f64) -> f64 {
     const IVLN10: f64 = f64::from_bits(0x3fdbcb7b1526e50e); // 4.34294481903251816668e-1
     const LOG10_2HI: f64 = f64::from_bits(0x3fd34413509f6000); // 3.01029995663611771306e-1
     const LOG10_2LO: f64 = f64::from_bits(0x3d59fef311f12b36); // 3.69423907715893078616e-13
-    let mut x = x;
-    let mut hx = hi(x);
-    let lx = lo(x);
-    let mut k: i32 = 0;
-    if hx < 0x0010_0000 {
-        if ((hx & 0x7fff_ffff) as u32 | lx) == 0 {
-            return f64::NEG_INFINITY;
-        }
-        if hx < 0 {
-            return f64::NAN;
-        }
-        k -= 54;
-        x *= TWO54;
-        hx = hi(x);
-    }
-    if hx >= 0x7ff0_0000 {
-        return x + x;
-    }
+    let (mut x, mut hx, mut k) = match log_argument(x) {
+        Ok(reduced) => reduced,
+        Err(result) => return result,
+    };
     k += (hx >> 20) - 1023;
     let i = ((k as u32) & 0x8000_0000) >> 31;
     let i = i as i32;
