@@ -896,6 +896,29 @@ mod tests {
 
     /// Many partitions, each short of a block, write early once the waiting rows pass the
     /// bound; every row still lands once, in its partition.
+    /// The bounds of a range partitioning written as JSON (its keys, bounds and partition
+    /// count) over `schema`.
+    fn range_bounds(
+        keys: &str,
+        bounds: &str,
+        partitions: usize,
+        schema: &SchemaRef,
+    ) -> Result<RangeBounds> {
+        let spec: ShuffleSpec = serde_json::from_str(&format!(
+            r#"{{"kind":"range","keys":{keys},"bounds":{bounds},"partitions":{partitions}}}"#
+        ))
+        .unwrap();
+        let ShuffleSpec::Range {
+            keys,
+            bounds,
+            partitions,
+        } = spec
+        else {
+            unreachable!("a range partitioning")
+        };
+        RangeBounds::new(&keys, &bounds, partitions, schema)
+    }
+
     /// Rows of (int, double, string) split by bounds as Spark's `RangePartitioner` splits them:
     /// the partition after every bound below the row's keys, a key equal to a bound with the
     /// rows below it, each key's direction and null placement, `-0.0 = 0.0` and NaN largest.
@@ -906,12 +929,6 @@ mod tests {
             datafusion::arrow::datatypes::Field::new("x", DataType::Float64, true),
             datafusion::arrow::datatypes::Field::new("s", DataType::Utf8, true),
         ]));
-        let spec = |keys: &str, bounds: &str, partitions: usize| -> ShuffleSpec {
-            serde_json::from_str(&format!(
-                r#"{{"kind":"range","keys":{keys},"bounds":{bounds},"partitions":{partitions}}}"#
-            ))
-            .unwrap()
-        };
         let lit = |t: &str, v: &str| format!(r#"{{"kind":"literal","type":"{t}","value":{v}}}"#);
         let key = |i: usize, asc: bool, nulls_first: bool| {
             format!(
@@ -951,16 +968,8 @@ mod tests {
             ],
         )
         .unwrap();
-        let ids = |spec: ShuffleSpec| -> Vec<u32> {
-            let ShuffleSpec::Range {
-                keys,
-                bounds,
-                partitions,
-            } = spec
-            else {
-                unreachable!()
-            };
-            RangeBounds::new(&keys, &bounds, partitions, &schema)
+        let ids = |keys: &str, bounds: &str, partitions: usize| -> Vec<u32> {
+            range_bounds(keys, bounds, partitions, &schema)
                 .unwrap()
                 .partition_ids(&batch)
                 .unwrap()
@@ -968,13 +977,13 @@ mod tests {
         // i ASC NULLS FIRST, bounds 5 and 10: nulls first, 5 and 10 with the rows below them.
         let b = format!("[[{}],[{}]]", lit("int", "5"), lit("int", "10"));
         assert_eq!(
-            ids(spec(&format!("[{}]", key(0, true, true)), &b, 3)),
+            ids(&format!("[{}]", key(0, true, true)), &b, 3),
             [0, 0, 1, 2, 0, 2, 1]
         );
         // i DESC NULLS LAST, bounds 10 then 5: the largest first, nulls last.
         let b = format!("[[{}],[{}]]", lit("int", "10"), lit("int", "5"));
         assert_eq!(
-            ids(spec(&format!("[{}]", key(0, false, false)), &b, 3)),
+            ids(&format!("[{}]", key(0, false, false)), &b, 3),
             [1, 2, 0, 0, 2, 0, 0]
         );
         // Doubles: -0.0 equals the bound 0.0; NaN above infinity; null last.
@@ -984,7 +993,7 @@ mod tests {
             lit("double", "\"Infinity\"")
         );
         assert_eq!(
-            ids(spec(&format!("[{}]", key(1, true, false)), &b, 3)),
+            ids(&format!("[{}]", key(1, true, false)), &b, 3),
             [0, 2, 2, 0, 1, 0, 1]
         );
         // Strings by their bytes ("é" above "z"), then the second key within equal firsts.
@@ -996,11 +1005,11 @@ mod tests {
             lit("int", "100")
         );
         let keys = format!("[{},{}]", key(2, true, true), key(0, true, true));
-        assert_eq!(ids(spec(&keys, &b, 3)), [0, 0, 0, 2, 2, 0, 1]);
+        assert_eq!(ids(&keys, &b, 3), [0, 0, 0, 2, 2, 0, 1]);
         // A null bound (nulls first): the nulls below it, every value above.
         let b = format!("[[{}],[{}]]", lit("int", "null"), lit("int", "10"));
         assert_eq!(
-            ids(spec(&format!("[{}]", key(0, true, true)), &b, 3)),
+            ids(&format!("[{}]", key(0, true, true)), &b, 3),
             [1, 0, 1, 2, 1, 2, 1]
         );
         // Booleans, a null bound first (Spark's bounds for a third each of nulls, false, true).
@@ -1023,41 +1032,23 @@ mod tests {
             lit("boolean", "false"),
             lit("boolean", "true")
         );
-        let ShuffleSpec::Range {
-            keys,
-            bounds,
-            partitions,
-        } = spec(&format!("[{}]", key(0, true, true)), &b, 5)
-        else {
-            unreachable!()
-        };
-        let bounds = RangeBounds::new(&keys, &bounds, partitions, &bools.schema()).unwrap();
+        let bounds =
+            range_bounds(&format!("[{}]", key(0, true, true)), &b, 5, &bools.schema()).unwrap();
         assert_eq!(bounds.partition_ids(&bools).unwrap(), [0, 1, 2]);
         // No bounds: every row to partition 0.
-        assert_eq!(
-            ids(spec(&format!("[{}]", key(0, true, true)), "[]", 1)),
-            [0; 7]
-        );
+        assert_eq!(ids(&format!("[{}]", key(0, true, true)), "[]", 1), [0; 7]);
         // Bounds out of order, too many, or of the wrong width are plan errors.
-        let bad = |spec: ShuffleSpec| {
-            let ShuffleSpec::Range {
-                keys,
-                bounds,
-                partitions,
-            } = spec
-            else {
-                unreachable!()
-            };
-            RangeBounds::new(&keys, &bounds, partitions, &schema)
+        let bad = |keys: &str, bounds: &str, partitions: usize| {
+            range_bounds(keys, bounds, partitions, &schema)
                 .unwrap_err()
                 .to_string()
         };
         let one = format!("[{}]", key(0, true, true));
         let b = format!("[[{}],[{}]]", lit("int", "10"), lit("int", "5"));
-        assert!(bad(spec(&one, &b, 3)).contains("ascend"));
-        assert!(bad(spec(&one, &b, 2)).contains("2 range bounds for 2 partitions"));
+        assert!(bad(&one, &b, 3).contains("ascend"));
+        assert!(bad(&one, &b, 2).contains("2 range bounds for 2 partitions"));
         let b = format!("[[{},{}]]", lit("int", "1"), lit("int", "2"));
-        assert!(bad(spec(&one, &b, 2)).contains("2 values for 1 keys"));
+        assert!(bad(&one, &b, 2).contains("2 values for 1 keys"));
     }
 
     #[test]
