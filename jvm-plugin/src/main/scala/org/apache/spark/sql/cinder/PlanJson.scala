@@ -585,7 +585,6 @@ object PlanJson {
   private def nullWhereNull(first: String, json: String, t: String): String =
     caseWhen(s"""{"kind":"is_null","child":$first}""", literal(t, "null"), json, t)
 
-  /** A native function of one argument (`{"kind":"function"}`). */
   /** The native name of each function of one double whose results the native side reproduces. */
   private val unaryMath: PartialFunction[UnaryMathExpression, String] = {
     case _: Sqrt => "sqrt"
@@ -618,6 +617,7 @@ object PlanJson {
    * Java 17 and 25. (The driver's JVM decides, for its executors too.) */
   private lazy val mathIntrinsics: Boolean = Runtime.version().feature() >= 24
 
+  /** A native function of one argument (`{"kind":"function"}`). */
   private def function(name: String, child: Expression, input: Seq[Attribute]): Either[String, String] =
     expr(child, input).map(c => s"""{"kind":"function","name":"$name","args":[$c]}""")
 
@@ -831,11 +831,11 @@ object PlanJson {
     // Functions of doubles with Math's and StrictMath's results, bit for bit (the logarithms
     // null at or below their asymptote).
     case e @ (_: Sin | _: Cos | _: Tan | _: Cot | _: Sec | _: Csc) =>
-      Left(s"${e.prettyName.toLowerCase(java.util.Locale.ROOT)} is java.lang.Math's, which HotSpot computes with intrinsics whose last bits " +
-        "depend on the JVM and the processor")
+      Left(s"${e.prettyName.toLowerCase(java.util.Locale.ROOT)} is java.lang.Math's, which HotSpot computes " +
+        "with intrinsics whose last bits depend on the JVM and the processor")
     case e @ (_: Tanh | _: Cbrt) if mathIntrinsics =>
-      Left(s"${e.prettyName.toLowerCase(java.util.Locale.ROOT)} is java.lang.Math's, which Java ${Runtime.version().feature()} computes with an " +
-        "intrinsic whose last bits differ from StrictMath's")
+      Left(s"${e.prettyName.toLowerCase(java.util.Locale.ROOT)} is java.lang.Math's, which Java " +
+        s"${Runtime.version().feature()} computes with an intrinsic whose last bits differ from StrictMath's")
     case e: UnaryMathExpression if e.child.dataType == DoubleType && unaryMath.isDefinedAt(e) =>
       function(unaryMath(e), e.child, input)
     case Pow(x, y) if x.dataType == DoubleType && y.dataType == DoubleType =>
