@@ -149,3 +149,13 @@ def test_substring_index(spark, fn):
                    "substring_index(concat(s, 'aaaa'), 'aa', 2), substring_index(concat('aaaa', s), 'aa', -2), "
                    "substring_index(s, t, i % 1000), substring_index('😀x😀y', '😀', j % 3) FROM fn")
     assert _native(spark), fallback_reasons(spark)
+
+
+def test_trim_strings(spark, fn):
+    # The characters of the trim string, code point by code point (astral ones too); an empty
+    # trim string trims nothing; a null one gives null.
+    compare(spark, "SELECT id, trim(BOTH 'Hd' FROM s), trim(LEADING 'Hel' FROM s), trim(TRAILING 'ld' FROM s), "
+                   "trim(BOTH ' \t' FROM t), trim(BOTH '' FROM t), trim(BOTH '😀ﬁ' FROM s), "
+                   "trim(BOTH CAST(NULL AS STRING) FROM s), trim(BOTH t FROM s), trim(LEADING substring(s, 1, 1) FROM s) "
+                   "FROM fn")
+    assert _native(spark), fallback_reasons(spark)

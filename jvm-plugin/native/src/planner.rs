@@ -1255,9 +1255,10 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 }
                 ("upper", [DataType::Utf8]) => datafusion::functions::string::upper(),
                 ("lower", [DataType::Utf8]) => datafusion::functions::string::lower(),
-                ("btrim", [DataType::Utf8]) => datafusion::functions::string::btrim(),
-                ("ltrim", [DataType::Utf8]) => datafusion::functions::string::ltrim(),
-                ("rtrim", [DataType::Utf8]) => datafusion::functions::string::rtrim(),
+                // Spaces, or (a second string) the characters in it, code point by code point.
+                ("btrim", _) if strings(1) || strings(2) => datafusion::functions::string::btrim(),
+                ("ltrim", _) if strings(1) || strings(2) => datafusion::functions::string::ltrim(),
+                ("rtrim", _) if strings(1) || strings(2) => datafusion::functions::string::rtrim(),
                 ("isnan", [DataType::Float32 | DataType::Float64]) => {
                     datafusion::functions::math::isnan()
                 }

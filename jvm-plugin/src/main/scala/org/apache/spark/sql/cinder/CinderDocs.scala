@@ -104,7 +104,8 @@ object CinderDocs {
       "from the end, 0 is the first character, a negative length gives an empty string"),
     ("`upper`, `lower`, `length`, `trim`, `ltrim`, `rtrim`, `concat`", "strings (default collation): Unicode's " +
       "default case mappings (Spark's ICU root locale; `ß` becomes `SS`, a final sigma `ς`), length in code " +
-      "points, trims of spaces only (no trim string), `concat` null if any argument is"),
+      "points, trims of spaces or of the characters of a trim string (`trim(BOTH 'xy' FROM s)`), `concat` null " +
+      "if any argument is"),
     ("`concat_ws`", "a separator and strings (not arrays): null for a null separator, null strings skipped"),
     ("`replace`", "strings; an empty search string keeps the string, as Spark's `UTF8String.replace`"),
     ("`instr`, `locate`, `position`", "the first match's position in characters (code points), 0 for none, 1 for " +

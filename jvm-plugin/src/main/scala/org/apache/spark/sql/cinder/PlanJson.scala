@@ -913,6 +913,14 @@ object PlanJson {
     case StringTrim(child, None) if child.dataType == StringType => function("btrim", child, input)
     case StringTrimLeft(child, None) if child.dataType == StringType => function("ltrim", child, input)
     case StringTrimRight(child, None) if child.dataType == StringType => function("rtrim", child, input)
+    // With a trim string: the characters (code points) in it, as UTF8String.trim(trimString);
+    // Spark evaluates the trim string only where the string is not null.
+    case StringTrim(child, Some(chars)) if child.dataType == StringType && chars.dataType == StringType =>
+      nullIntolerantFunction("btrim", Seq(child, chars), StringType, input)
+    case StringTrimLeft(child, Some(chars)) if child.dataType == StringType && chars.dataType == StringType =>
+      nullIntolerantFunction("ltrim", Seq(child, chars), StringType, input)
+    case StringTrimRight(child, Some(chars)) if child.dataType == StringType && chars.dataType == StringType =>
+      nullIntolerantFunction("rtrim", Seq(child, chars), StringType, input)
     // isnan(null) is false in Spark.
     case IsNaN(child) if child.dataType == FloatType || child.dataType == DoubleType =>
       for (c <- expr(child, input)) yield
