@@ -829,35 +829,32 @@ fn pruned_scan(
     files: &[FileSplit],
     settings: &Settings,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let scan = build_scan(schema, partition_schema, files, settings, None)?;
-    // Spark's pushed filters only prune: one that does not translate is left out (with less
-    // pruning), where a filter's own condition must translate.
-    let pushed = prune.and_then(|p| match translate(p, &scan.schema()) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            log::debug!("cinder: a scan's pushed filters do not prune natively: {e}");
-            None
-        }
-    });
-    let condition = condition
-        .map(|c| translate(c, &scan.schema()))
-        .transpose()?;
-    let predicate = pushed
-        .into_iter()
-        .chain(condition)
-        .reduce(|a, b| Arc::new(BinaryExpr::new(a, Operator::And, b)) as Arc<dyn PhysicalExpr>);
-    match predicate {
-        None => Ok(scan),
-        Some(predicate) => build_scan(schema, partition_schema, files, settings, Some(predicate)),
-    }
+    build_scan(schema, partition_schema, files, settings, |scan_schema| {
+        // Spark's pushed filters only prune: one that does not translate is left out (with
+        // less pruning), where a filter's own condition must translate.
+        let pushed = prune.and_then(|p| match translate(p, scan_schema) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                log::debug!("cinder: a scan's pushed filters do not prune natively: {e}");
+                None
+            }
+        });
+        let condition = condition.map(|c| translate(c, scan_schema)).transpose()?;
+        Ok(pushed
+            .into_iter()
+            .chain(condition)
+            .reduce(|a, b| Arc::new(BinaryExpr::new(a, Operator::And, b)) as Arc<dyn PhysicalExpr>))
+    })
 }
 
+/// A Parquet scan of `files` (the table's columns, then its partition columns), its reader
+/// given the predicate `predicate` makes over that schema, if any.
 fn build_scan(
     schema: &[FieldSpec],
     partition_schema: &[FieldSpec],
     files: &[FileSplit],
     settings: &Settings,
-    predicate: Option<Arc<dyn PhysicalExpr>>,
+    predicate: impl FnOnce(&SchemaRef) -> Result<Option<Arc<dyn PhysicalExpr>>>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let file_schema: SchemaRef = Arc::new(arrow_schema(schema)?);
     let partition_fields: Vec<FieldRef> = arrow_schema(partition_schema)?
@@ -914,6 +911,7 @@ fn build_scan(
     // them as nanoseconds, which overflow outside 1677-2262).
     options.global.coerce_int96 = Some("us".to_owned());
     options.global.coerce_int96_tz = Some(UTC.to_owned());
+    let predicate = predicate(table_schema.table_schema())?;
     let mut source = ParquetSource::new(table_schema).with_table_parquet_options(options);
     if let Some(predicate) = predicate {
         source = source.with_predicate(predicate);
