@@ -3,8 +3,8 @@ date-time), both microseconds, read from Parquet in each of Spark's encodings (I
 default; TIMESTAMP_MICROS; TIMESTAMP_MILLIS), compared, grouped, joined, sorted and shuffled.
 Their dates, hour/minute/second, date_trunc(), date_format(), casts to strings and casts from
 strings, dates and the other kind of timestamp in the session's time zone run natively, as do
-from_unixtime() and date_format(); what else depends on it (date_format() of zones, ...) stays on
-Spark and says so."""
+from_unixtime(), date_format() and parses with a pattern (test_timestamp_parse.py); what else
+depends on it (date_format() of zones, ...) stays on Spark and says so."""
 
 import os
 from datetime import datetime, timedelta
@@ -406,6 +406,7 @@ def test_unix_timestamps(spark, data_dir, trunc_instants, zone):
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
     compare(spark, "SELECT id, unix_timestamp(d), to_unix_timestamp(d, 'yyyy') FROM ti WHERE year(d) < 9999", conf=conf)
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
-    compare(spark, "SELECT id, unix_timestamp(date_format(ts, 'yyyy-MM-dd'), 'yyyy-MM-dd') FROM ti "
-                   "WHERE year(d) BETWEEN 1 AND 9998", conf=conf, native=None)
-    assert any("unix_timestamp of a string" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    # Strings parsed with a pattern (test_timestamp_parse.py has more).
+    compare(spark, "SELECT id, unix_timestamp(date_format(ts, 'yyyy-MM-dd HH:mm:ss.SSS'), 'yyyy-MM-dd HH:mm:ss.SSS') "
+                   "FROM ti WHERE year(d) BETWEEN 1 AND 9998", conf=conf)
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)

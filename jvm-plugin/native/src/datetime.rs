@@ -383,7 +383,7 @@ pub fn civil_from_days(days: i32) -> (i64, u32, u32) {
 }
 
 /// [`civil_from_days`] of any day count a few days past an int's.
-fn civil_from_days_wide(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days_wide(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -736,7 +736,7 @@ mod tests {
 }
 
 /// Howard Hinnant's `days_from_civil`: the days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -747,7 +747,7 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 /// The days in `month` of `year` (proleptic Gregorian).
-fn days_in_month(year: i64, month: u32) -> u32 {
+pub(crate) fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         2 if year.rem_euclid(4) == 0
             && (year.rem_euclid(100) != 0 || year.rem_euclid(400) == 0) =>

@@ -30,6 +30,7 @@ pub mod shuffle;
 pub(crate) mod sliding;
 pub mod strict_math;
 pub mod timestamp;
+pub mod timestamp_parse;
 pub mod try_arith;
 pub mod unary;
 pub mod window;

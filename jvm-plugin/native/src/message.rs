@@ -603,6 +603,23 @@ pub enum Expr {
         /// The session's time zone, as Spark names it.
         zone: String,
     },
+    /// A string parsed with a constant pattern, as Spark's `to_timestamp(s, pattern)`,
+    /// `to_timestamp_ntz`, `unix_timestamp` and `to_unix_timestamp` parse it (see
+    /// `crate::timestamp_parse`).
+    ParseTimestamp {
+        /// A string.
+        child: Box<Expr>,
+        /// The pattern, as the user wrote it.
+        pattern: String,
+        /// The session's time zone, as Spark names it.
+        zone: String,
+        /// `timestamp`, `timestamp_ntz` or `unix_seconds`.
+        output: String,
+        /// Spark's `failOnError`: ANSI mode, and not a `try_` function.
+        fail_on_error: bool,
+        /// The function Spark's error suggests instead (`try_to_timestamp`).
+        suggested: String,
+    },
     /// `hour`, `minute` or `second` of a timestamp's local time, as an int, or (`string`) the
     /// timestamp as Spark's `CAST(ts AS STRING)` writes it.
     TimestampPart {

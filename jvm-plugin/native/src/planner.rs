@@ -74,6 +74,7 @@ use crate::message::{
 use crate::moments::{MomentInput, MomentPart, SparkMoments};
 use crate::shared_join::{OnceBatchesExec, RoutedProbeExec, SharedJoinExec};
 use crate::timestamp::{SparkTimestampNumberCast, SparkToTimestamp, SparkTrunc, TruncLevel};
+use crate::timestamp_parse::{ParseOutput, SparkParseTimestamp};
 use crate::try_arith::{Overflow, TryIntegerArithmetic, TryOp};
 
 /// Cast options with Spark's non-ANSI behaviour: a value that does not fit becomes null.
@@ -1402,6 +1403,28 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             };
             expect_type(&child, schema, &expected, "date_format")?;
             Arc::new(SparkDateFormat::try_new(child, pattern, zone)?)
+        }
+        Expr::ParseTimestamp {
+            child,
+            pattern,
+            zone,
+            output,
+            fail_on_error,
+            suggested,
+        } => {
+            let child = translate(child, schema)?;
+            expect_type(&child, schema, &DataType::Utf8, "a parse with a pattern")?;
+            let output = ParseOutput::from_name(output).ok_or_else(|| {
+                NativeError::plan(format!("unknown output {output:?} of a parse"))
+            })?;
+            Arc::new(SparkParseTimestamp::try_new(
+                child,
+                pattern,
+                zone,
+                output,
+                *fail_on_error,
+                suggested,
+            )?)
         }
         Expr::TimestampPart { child, part, zone } => {
             let child = translate(child, schema)?;

@@ -77,8 +77,8 @@ object CinderDocs {
     ("column, literal", "types: boolean, tinyint, smallint, int, bigint, float, double, string (default collation), " +
       "date, decimal(p ≤ 38), timestamp and timestamp_ntz (compared, grouped, joined, sorted, shuffled, min/max, " +
       "their dates, `hour`, `minute`, `second`, `date_trunc`, `date_format`, casts to strings and casts from " +
-      "strings, dates and each other in the session time zone; other time-zone-dependent operations, such as " +
-      "to_timestamp(s, pattern), stay on Spark)"),
+      "strings, dates and each other in the session time zone, strings parsed with a pattern; other " +
+      "time-zone-dependent operations, such as `from_utc_timestamp`, stay on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy), failing (ANSI) or null (`try_add`, `try_subtract`, `try_multiply`) on " +
       "integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; on overflow null, or in ANSI mode " +
@@ -153,8 +153,20 @@ object CinderDocs {
       "and its month's last day, over Spark's range of dates"),
     ("`unix_timestamp`, `to_unix_timestamp`, `unix_seconds`, `unix_millis`, `unix_micros`", "of timestamps (and " +
       "for the first two, dates through their cast to timestamps): `unix_timestamp` as Java's `micros / 1000000` " +
-      "(toward zero), `unix_seconds` and `unix_millis` floored, as Spark; of strings (parsed with a pattern) they " +
-      "stay on Spark"),
+      "(toward zero), `unix_seconds` and `unix_millis` floored, as Spark; of strings, parsed with a pattern as " +
+      "`to_timestamp` parses them, then its microseconds / 1000000"),
+    ("`to_timestamp`, `try_to_timestamp`, `to_date`, `to_timestamp_ntz` with a pattern", "strings, with a constant " +
+      "pattern, as Spark's java.time parser reads them (`DateTimeFormatter`, strict and case-insensitive, locale " +
+      "en-US, under the default `CORRECTED` parser policy): `y` (1 to 6 letters: a `-` allowed, from 4 letters " +
+      "more digits only after a `+`; `yy` from 2000 to 2099), `M` to `MMMM` (`Sep`, `September`), `d`, `D`, " +
+      "`H`, `k`, `K`, `h`, `m`, `s` (one letter any number of digits, two exactly two), `S` to 9 letters (1 to " +
+      "that many digits), `a`, quoted text and other characters; numbers side by side as java.time splits them " +
+      "(`yyyyMMdd`, and so `yyyyMMddHHmmssSSS` fails, as on Spark); each field in its range and real dates " +
+      "(strict), what the text leaves out from 1970-01-01T00:00 as Spark takes it, in the session time zone; " +
+      "what does not parse is null (legacy mode, `try_to_timestamp`), or in ANSI mode Spark's " +
+      "`CANNOT_PARSE_TIMESTAMP`, whose message (java.time's) comes from Spark's formatter parsing that string " +
+      "again; other letters (zones, weeks, eras...), optional sections and the legacy parser policies stay on " +
+      "Spark"),
     ("`date_format`, `from_unixtime`", "a timestamp (and so a date or a string cast to one), or a bigint of " +
       "seconds (times 10^6 as a Java long, wrapping, as Spark), in the session time zone, with a " +
       "constant pattern as java.time's `DateTimeFormatter` prints it for Spark (`y` as the proleptic year, " +

@@ -1,9 +1,14 @@
 package org.apache.spark.sql.cinder
 
+import java.nio.charset.StandardCharsets
+import java.text.ParseException
+import java.time.{DateTimeException, ZoneId}
 import java.util.regex.Pattern
 
 import org.apache.spark.{QueryContext, SparkArithmeticException, SparkDateTimeException, SparkNumberFormatException,
   SparkRuntimeException, SparkThrowableHelper}
+import org.apache.spark.sql.catalyst.util.{LegacyDateFormats, TimestampFormatter}
+import org.apache.spark.sql.errors.QueryExecutionErrors
 
 /**
  * Spark's own exceptions for the native side's errors that carry a Spark error class.
@@ -27,6 +32,15 @@ private[cinder] object NativeErrors {
   def toSpark(e: RuntimeException): RuntimeException = {
     val message = Option(e.getMessage).getOrElse("")
     if (e.getClass != classOf[RuntimeException] || !message.startsWith(Execution)) return e
+    val reparse = Reparse.matcher(message)
+    if (reparse.find()) {
+      def text(group: Int) = {
+        val hex = reparse.group(group)
+        val bytes = Array.tabulate(hex.length / 2)(i => Integer.parseInt(hex.substring(2 * i, 2 * i + 2), 16).toByte)
+        new String(bytes, StandardCharsets.UTF_8)
+      }
+      return reparsed(reparse.group(1), reparse.group(2).toBoolean, text(3), text(4), text(5), text(6), e)
+    }
     val classes = ErrorClass.matcher(message)
     while (classes.find()) {
       val errorClass = classes.group(1)
@@ -69,6 +83,39 @@ private[cinder] object NativeErrors {
     // A parameter the template names twice must have one value.
     if (found.groupBy(_._1).exists(_._2.map(_._2).distinct.size > 1)) None else Some(found.toMap)
   }
+
+  /** The native side's marker of a string whose parse Spark's parser must redo (timestamp_parse.rs). */
+  private val Reparse = Pattern.compile("cinder-reparse-timestamp:(timestamp|timestamp_ntz|unix_seconds):" +
+    "(true|false):([0-9a-f]*):([0-9a-f]*):([0-9a-f]*):([0-9a-f]*)")
+
+  /**
+   * What Spark throws for `text`, which the native parse with `pattern` (to_timestamp,
+   * unix_timestamp...) rejected: the text parsed again by Spark's own formatter, as
+   * `ToTimestamp.eval` parses it, so the error is Spark's, java.time's message included
+   * (`CANNOT_PARSE_TIMESTAMP` in ANSI mode; an `ArithmeticException` where the microseconds
+   * overflow a long, in either mode).
+   */
+  private def reparsed(output: String, failOnError: Boolean, pattern: String, zone: String, suggested: String,
+      text: String, native: RuntimeException): RuntimeException = {
+    val ntz = output == "timestamp_ntz"
+    val error: RuntimeException =
+      try {
+        val formatter = TimestampFormatter(pattern, ZoneId.of(zone), LegacyDateFormats.SIMPLE_DATE_FORMAT, true, ntz)
+        if (ntz) formatter.parseWithoutTimeZone(text) else formatter.parse(text)
+        disagreement(text, pattern, "succeeds")
+      } catch {
+        case p: DateTimeException if failOnError => QueryExecutionErrors.ansiDateTimeParseError(p, suggested)
+        case p: ParseException if failOnError => QueryExecutionErrors.ansiDateTimeParseError(p, suggested)
+        case _: DateTimeException | _: ParseException => disagreement(text, pattern, "gives null")
+        case r: ArithmeticException => r
+      }
+    error.addSuppressed(native)
+    error
+  }
+
+  private def disagreement(text: String, pattern: String, spark: String) =
+    new IllegalStateException(s"cinder: the native parse of '$text' with the pattern '$pattern' failed where " +
+      s"Spark's $spark")
 
   private val Arithmetic = Set("ARITHMETIC_OVERFLOW", "BINARY_ARITHMETIC_OVERFLOW", "DIVIDE_BY_ZERO",
     "REMAINDER_BY_ZERO", "CAST_OVERFLOW", "NUMERIC_VALUE_OUT_OF_RANGE", "NUMERIC_OUT_OF_SUPPORTED_RANGE",

@@ -116,6 +116,8 @@ object PlanJson {
     case c: Cast => c.evalMode == EvalMode.ANSI && !Cast.canUpCast(c.child.dataType, c.dataType)
     // An integer rounded to a multiple of 10^n can leave its type.
     case Round(child, scale, true) => integerRoundCanFail(child, scale)
+    // A parse fails in ANSI mode, and in either mode where the microseconds overflow a long.
+    case t: ToTimestamp => t.left.dataType == StringType
     case BRound(child, scale, true) => integerRoundCanFail(child, scale)
     case _ => false
   }
@@ -538,6 +540,27 @@ object PlanJson {
         s""""pattern":${str(pattern)},"zone":${str(zone)}}""")
     }
 
+  /**
+   * A string parsed with a constant pattern, as Spark's `ToTimestamp.eval` parses it
+   * (`Iso8601TimestampFormatter`): the native side builds the parser java.time builds for the
+   * pattern and refuses the letters it does not reproduce. Under the legacy parser policies
+   * (`SimpleDateFormat`, or `EXCEPTION`'s second try with it) it stays on Spark.
+   */
+  private def parseTimestamp(t: ToTimestamp, output: String, input: Seq[Attribute]): Either[String, String] = {
+    val policy = SQLConf.get.legacyTimeParserPolicy
+    t.right match {
+      case _ if policy != org.apache.spark.sql.internal.LegacyBehaviorPolicy.CORRECTED =>
+        Left(s"${t.prettyName} with spark.sql.legacy.timeParserPolicy=$policy is not native")
+      case _ if t.timeZoneId.isEmpty => Left(s"${t.prettyName} without a time zone is not native")
+      case Literal(pattern: UTF8String, _: StringType) =>
+        val zone = if (t.zoneId.getId == "Z") "UTC" else t.zoneId.getId
+        expr(t.left, input).map(c => s"""{"kind":"parse_timestamp","child":$c,"pattern":${str(pattern.toString)},""" +
+          s""""zone":${str(zone)},"output":"$output","fail_on_error":${t.failOnError},""" +
+          s""""suggested":${str(t.suggestedFuncOnFail)}}""")
+      case other => Left(s"${t.prettyName} with the pattern ${other.sql} (not a constant string) is not native")
+    }
+  }
+
   /** `unix_timestamp` of a timestamp, or of a date through its cast to one (Spark's
    * `daysToMicros` in the session time zone, as the cast). Strings (parsed with a pattern) stay
    * on Spark. */
@@ -939,6 +962,14 @@ object PlanJson {
       dateFormat("from_unixtime", seconds, seconds = true, pattern.toString, f.zoneId, input)
     // A timestamp as a count since the epoch: unix_timestamp divides its micros as Java's `/`
     // does (toward zero); unix_seconds and unix_millis floor.
+    // Strings parsed with a constant pattern: to_timestamp, try_to_timestamp, to_date (a cast of
+    // to_timestamp's), to_timestamp_ntz, unix_timestamp and to_unix_timestamp.
+    case g: GetTimestamp if g.left.dataType == StringType && g.dataType == TimestampType =>
+      parseTimestamp(g, "timestamp", input)
+    case g: GetTimestamp if g.left.dataType == StringType && g.dataType == TimestampNTZType =>
+      parseTimestamp(g, "timestamp_ntz", input)
+    case u: UnixTimestamp if u.timeExp.dataType == StringType => parseTimestamp(u, "unix_seconds", input)
+    case u: ToUnixTimestamp if u.timeExp.dataType == StringType => parseTimestamp(u, "unix_seconds", input)
     case u: UnixTimestamp => unixTimestamp(u.timeExp, u.timeZoneId, input)
     case u: ToUnixTimestamp => unixTimestamp(u.timeExp, u.timeZoneId, input)
     case UnixSeconds(child) if child.dataType == TimestampType => function("unix_seconds", child, input)
