@@ -501,6 +501,15 @@ pub enum Expr {
         /// The pattern.
         pattern: String,
     },
+    /// `child RLIKE pattern`: Java's `Pattern.compile(pattern).matcher(child).find()`, for the
+    /// patterns `crate::java_regex` translates.
+    #[serde(rename = "rlike")]
+    RLike {
+        /// A string.
+        child: Box<Expr>,
+        /// The Java pattern.
+        pattern: String,
+    },
     /// `substring(child, pos, len)` in characters, as Spark's `UTF8String.substringSQL`: a
     /// position below 0 counts from the end, 0 is the first character, and a negative length
     /// gives an empty string.

@@ -63,6 +63,7 @@ use crate::error::{NativeError, Result};
 use crate::expand::ExpandExec;
 use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
+use crate::java_regex::SparkRLike;
 use crate::math::{
     BinaryMath, RoundMode, SparkBinaryMath, SparkGreatest, SparkMurmur3Hash, SparkPad, SparkRound,
     SparkSubstringIndex, SparkUnaryMath, UnaryMath,
@@ -1155,6 +1156,11 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             }
             let pattern = Arc::new(Literal::new(ScalarValue::Utf8(Some(pattern.clone()))));
             Arc::new(LikeExpr::new(false, false, child, pattern))
+        }
+        Expr::RLike { child, pattern } => {
+            let child = translate(child, schema)?;
+            expect_type(&child, schema, &DataType::Utf8, "RLIKE")?;
+            Arc::new(SparkRLike::try_new(child, pattern)?)
         }
         Expr::Substring { child, pos, len } => {
             let child = translate(child, schema)?;

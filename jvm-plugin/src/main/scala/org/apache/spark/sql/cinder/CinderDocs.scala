@@ -100,6 +100,14 @@ object CinderDocs {
     ("`IN`, `InSet`", "constant lists"),
     ("`CASE WHEN`, `IF`", ""),
     ("`LIKE`, `startswith`, `endswith`, `contains`", "constant patterns, escape character `\\`"),
+    ("`rlike`, `regexp`, `regexp_like`", "a constant Java pattern, whose meaning is translated exactly for the " +
+      "`regex` crate (whether a match exists does not depend on how an engine picks among matches): " +
+      "literals and escapes, `.` (not a line terminator, or with `(?s)` any character), `\\d`, `\\w`, `\\s` " +
+      "and their complements (ASCII, as Java's), classes with ranges, `^`, `\\A`, `$` at the end of a " +
+      "top-level alternative (the end, or before a final line terminator), groups (capturing, named, " +
+      "non-capturing; `i` and `s` flags, `(?i)` for ASCII letters as Java's), alternation, greedy and lazy " +
+      "quantifiers; lookaround, backreferences, possessive quantifiers, `\\b`, `\\p{...}`, nested classes, " +
+      "other flags and patterns Java rejects stay on Spark"),
     ("`substring`, `left`, `right`", "constant position and length, as Spark's: a position below 0 counts " +
       "from the end, 0 is the first character, a negative length gives an empty string"),
     ("`upper`, `lower`, `length`, `trim`, `ltrim`, `rtrim`, `concat`", "strings (default collation): Unicode's " +

@@ -810,6 +810,10 @@ object PlanJson {
     case Like(child, Literal(pattern: UTF8String, _: StringType), escape) =>
       if (escape != '\\') Left(s"LIKE with escape character '$escape' is not native yet")
       else like(child, pattern.toString, input)
+    // rlike, regexp, regexp_like: Java's Pattern.find, for the patterns the native side
+    // translates exactly (it refuses the rest, and Spark compiles them).
+    case RLike(child, Literal(pattern: UTF8String, _: StringType)) if child.dataType == StringType =>
+      expr(child, input).map(c => s"""{"kind":"rlike","child":$c,"pattern":${str(pattern.toString)}}""")
     case StartsWith(child, Literal(prefix: UTF8String, _: StringType)) =>
       like(child, escapeLike(prefix.toString) + "%", input)
     case EndsWith(child, Literal(suffix: UTF8String, _: StringType)) =>

@@ -1,0 +1,88 @@
+// Writes what java.util.regex makes of random patterns and strings (Spark's rlike:
+// `Pattern.compile(pattern).matcher(text).find()`), for crate::java_regex's unit test. One case
+// per line, tab-separated:
+//
+//   pattern  text  result
+//
+// `result` is `true`, `false`, or `ERR` where Java refuses the pattern (the text is then empty).
+// Pattern and text with backslash escapes: a doubled backslash; a backslash, u and four hex digits
+// for each character outside ASCII's printable ones (and for a tab).
+//
+//   java jvm-plugin/native/tests/RegexVectors.java 6000 1 > jvm-plugin/native/tests/regex_vectors.txt
+//
+// The arguments: how many patterns (each with a few texts), and the seed. A larger run, checked
+// without committing it:
+//
+//   java jvm-plugin/native/tests/RegexVectors.java 300000 7 > /tmp/regex.txt
+//   CINDER_REGEX_VECTORS=/tmp/regex.txt cargo test -p cinder-jni java_regex
+import java.util.Random;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+public class RegexVectors {
+    static Random random;
+
+    // Pieces of patterns: what the translation accepts, and (less often) what it must refuse.
+    static final String[] TOKENS = {"a", "b", "A", "B", "z", "Z", "_", "0", "9", "\u00e9", "\u00c9", " ", "-", ",",
+        "\\.", "\\-", "\\$", "\\^", "\\\\", "\\n", "\\t", "\\r", "\\x41", "\\x{2028}", "\\u00e9", "\\e", "\\\u00e9",
+        ".", ".", "\\d", "\\w", "\\s", "\\D", "\\W", "\\S",
+        "[a-c]", "[^a]", "[A-Z0-9_]", "[\\w-]", "[a-]", "[-a]", "[.$]", "[a-b-c]", "[Z-a]", "[^\\s]", "[\\x41-\\x43]",
+        "[\u00e0-\u00ff]", "[a&b]", "[\\n\\r]", "[^\\n]", "[\\]]", "[]a]", "[^]", "[a&&b]", "[a[b]]", "[c-a]",
+        "(?i)", "(?s)", "(?-i)", "(?is)", "(?i:", "(?s:", "(", "(", "(?:", "(?<n>", "(?<m1>", ")", ")", ")", "|", "|",
+        "^", "$", "$", "\\A",
+        "*", "+", "?", "{2}", "{1,3}", "{2,}", "*?", "+?", "??", "*+", "{3,1}", "{", "}", "]",
+        "\\b", "\\1", "(?=a)", "(?!a)", "(?<=a)", "(?>a)", "\\Q.\\E", "\\p{L}", "\\z", "\\Z", "\\0", "a{,2}", "(?m)",
+        "(?x)", "(?u)", "\\h", "\\R"};
+
+    static final String TEXT = "aAbBcZz_09 .-,$\u00e9\u00c9\n\r\u0085\u2028\u2029\t";
+
+    static String pattern() {
+        StringBuilder p = new StringBuilder();
+        int n = 1 + random.nextInt(8);
+        for (int i = 0; i < n; i++) p.append(TOKENS[random.nextInt(TOKENS.length)]);
+        return p.toString();
+    }
+
+    static String text() {
+        StringBuilder s = new StringBuilder();
+        int n = random.nextInt(9);
+        for (int i = 0; i < n; i++) s.append(TEXT.charAt(random.nextInt(TEXT.length())));
+        return s.toString();
+    }
+
+    static String escape(String s) {
+        StringBuilder out = new StringBuilder();
+        for (char c : s.toCharArray()) {
+            if (c == '\\') out.append("\\\\");
+            else if (c < 0x20 || c > 0x7e) out.append(String.format("\\u%04x", (int) c));
+            else out.append(c);
+        }
+        return out.toString();
+    }
+
+    public static void main(String[] args) {
+        int n = Integer.parseInt(args[0]);
+        random = new Random(Long.parseLong(args[1]));
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < n; i++) {
+            String pattern = pattern();
+            Pattern compiled;
+            try {
+                compiled = Pattern.compile(pattern);
+            } catch (PatternSyntaxException e) {
+                out.append(escape(pattern)).append("\t\tERR\n");
+                continue;
+            }
+            for (int k = 0; k < 4; k++) {
+                String text = text();
+                out.append(escape(pattern)).append('\t').append(escape(text)).append('\t')
+                    .append(compiled.matcher(text).find()).append('\n');
+            }
+            if (out.length() > 1 << 16) {
+                System.out.print(out);
+                out.setLength(0);
+            }
+        }
+        System.out.print(out);
+    }
+}

@@ -1,0 +1,61 @@
+"""rlike (regexp, regexp_like) natively: Java's Pattern.find for constant patterns the native side
+translates exactly (ASCII shorthands and case-insensitivity, `.` without line terminators, `$`
+before a final line terminator); other patterns stay on Spark and say why."""
+
+import os
+import random
+
+import pytest
+
+from conftest import compare, fallback_reasons
+
+PATTERNS = [
+    "^[0-9]+$", "\\d{3}-\\d{4}", "(?i)error", "^[A-Z]{2}[0-9]*$", "a.c", "(?s)a.c", "^$", "ab|cd$", "colou?r",
+    "^\\w+@\\w+\\.com$", "[^a-z]", "(?i)[a-c]+x", "\\s", "\\S+\\s\\S+", "^(foo|bar)+$", "(?<word>[a-z]+)-\\d",
+    "é|É", "(?i)é", "x*", "", "\\.", "[.$]", "a{2,3}?b", "\\x41|\\u00e9", "^.{3}$", "\\W$", "(?i:abc)d",
+]
+
+REFUSED = [
+    ("\\bword\\b", "the escape \\b"),
+    ("(?<=a)b", "lookaround"),
+    ("(a)\\1", "the escape \\1"),
+    ("a*+", "a possessive quantifier"),
+    ("\\p{L}", "the escape \\p"),
+    ("(?m)^a$", "another flag"),
+    ("(a$)", "a `$` inside a group"),
+]
+
+ALPHABET = "aAbcdBCDExyz019 .-_@$\u00e9\u00c9\n\r\u0085\u2028\t"
+
+
+@pytest.fixture(scope="module")
+def texts(spark, data_dir):
+    rng = random.Random(7)
+    rows = [(i, "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 12)))) for i in range(2000)]
+    specials = ["123", "123\n", "123\r\n", "123\n\n", "123\u2028", "AB12", "AB12\r", "a@b.com", "a@b.com\n",
+                "Error here", "ERROR", "colour", "color", "abc", "a\nc", "foofoo", "foobar\n", "x-1", "\u00c9", "",
+                "abcd", "aab", "cd\r\n", "cd\n\r"]
+    rows += [(len(rows) + i, s) for i, s in enumerate(specials)] + [(len(rows) + len(specials), None)]
+    path = os.path.join(data_dir, "regex_texts")
+    spark.createDataFrame(rows, "id bigint, s string").repartition(2).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("rt")
+    return rows
+
+
+def _quoted(pattern):
+    return "'" + pattern.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def test_rlike(spark, texts):
+    columns = ", ".join(f"s RLIKE {_quoted(p)}" for p in PATTERNS)
+    compare(spark, f"SELECT id, {columns} FROM rt")
+    assert not fallback_reasons(spark), fallback_reasons(spark)
+    # In a filter, and as regexp and regexp_like.
+    compare(spark, "SELECT count(*), sum(id) FROM rt WHERE regexp(s, '^[a-z]') OR regexp_like(s, '\\\\d$')")
+    assert not fallback_reasons(spark), fallback_reasons(spark)
+
+
+@pytest.mark.parametrize("pattern, reason", REFUSED)
+def test_other_patterns_stay_on_spark(spark, texts, pattern, reason):
+    compare(spark, f"SELECT id, s RLIKE {_quoted(pattern)} FROM rt", native=None)
+    assert any(reason in r for r in fallback_reasons(spark)), fallback_reasons(spark)
