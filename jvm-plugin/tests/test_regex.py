@@ -1,6 +1,7 @@
-"""rlike (regexp, regexp_like) natively: Java's Pattern.find for constant patterns the native side
-translates exactly (ASCII shorthands and case-insensitivity, `.` without line terminators, `$`
-before a final line terminator); other patterns stay on Spark and say why."""
+"""rlike (regexp, regexp_like), regexp_extract and regexp_replace natively: Java's Pattern.find,
+first match and Matcher.appendReplacement for constant patterns the native side translates
+exactly (ASCII shorthands and case-insensitivity, `.` without line terminators, `$` before a
+final line terminator); other patterns stay on Spark and say why."""
 
 import os
 import random
@@ -58,4 +59,32 @@ def test_rlike(spark, texts):
 @pytest.mark.parametrize("pattern, reason", REFUSED)
 def test_other_patterns_stay_on_spark(spark, texts, pattern, reason):
     compare(spark, f"SELECT id, s RLIKE {_quoted(pattern)} FROM rt", native=None)
+    assert any(reason in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+# (pattern, group, replacement): no `$`, nothing that matches an empty string.
+EXTRACTS = [
+    ("(\\d+)-(\\d+)", 2, "$2-$1"), ("([a-z]+)@([a-z]+)", 1, "<$0>"), ("(?i)(x|y)(z)?", 2, "[$2]"),
+    ("(?<first>[A-Z])[a-z]*", 1, "${first}."), ("\\s+", 0, " "), ("a(b)?c|d", 1, "\\$1"), ("[^a-z]+", 0, ""),
+    ("(.)(.)", 2, "$2$1"), ("é+", 0, "e"), ("((a)|b)+", 2, "$2$1"), ("a{2,3}?", 0, "A"),
+]
+
+
+def test_regexp_extract_and_replace(spark, texts):
+    columns = ", ".join(f"regexp_extract(s, {_quoted(p)}, {g}), regexp_replace(s, {_quoted(p)}, {_quoted(r)})"
+                        for p, g, r in EXTRACTS)
+    compare(spark, f"SELECT id, {columns}, regexp_extract(s, '(a)') FROM rt")
+    assert not fallback_reasons(spark), fallback_reasons(spark)
+
+
+@pytest.mark.parametrize("sql, reason", [
+    ("regexp_extract(s, '(a)', 2)", "group 2 of 1"),
+    ("regexp_extract(s, 'a$', 0)", "a `$`"),
+    ("regexp_replace(s, 'x*', '-')", "it matches an empty string"),
+    ("regexp_replace(s, '(a)', '$2')", "no group 2"),
+    ("regexp_replace(s, 'a', '$')", "group index is missing"),
+])
+def test_other_extracts_and_replacements_stay_on_spark(spark, texts, sql, reason):
+    # (Rows without an `a`: where one matches, Spark raises the group and replacement errors.)
+    compare(spark, f"SELECT id, {sql} FROM rt WHERE s NOT LIKE '%a%'", native=None)
     assert any(reason in r for r in fallback_reasons(spark)), fallback_reasons(spark)

@@ -24,7 +24,7 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{Result, internal_err};
@@ -129,8 +129,12 @@ struct Translator {
     pos: usize,
     /// A `$` anchor was translated.
     dollar: bool,
-    /// The named groups so far (Java refuses a name twice).
-    names: Vec<String>,
+    /// The capturing groups so far (numbered by their `(`, as Java numbers them).
+    groups: usize,
+    /// A quantified group that matches an empty string has a capturing group in it.
+    empty_loop_capture: bool,
+    /// The named groups so far and their numbers (Java refuses a name twice).
+    names: Vec<(String, usize)>,
 }
 
 type Translated<T> = std::result::Result<T, String>;
@@ -172,6 +176,10 @@ impl Translator {
         let mut out = String::new();
         // Whether the last item may take a quantifier.
         let mut quantifiable = false;
+        // Whether the last item is a group with a capturing group in it that matches an empty
+        // string: Java stops a loop at an empty iteration, `regex` may record one, so such a
+        // group under a quantifier can capture differently (`()*`: Java's group is null).
+        let mut empty_capturing_group = false;
         let mut dollar = false;
         while let Some(c) = self.peek() {
             if matches!(c, '|' | ')') {
@@ -186,13 +194,18 @@ impl Translator {
                         return self.refuse("a quantifier without an item before it");
                     }
                     out.push_str(&self.quantifier()?);
+                    self.empty_loop_capture |= empty_capturing_group;
                     quantifiable = false;
+                    empty_capturing_group = false;
                     continue;
                 }
                 '(' => {
                     self.pos += 1;
+                    let groups_before = self.groups;
                     match self.group(flags, depth)? {
                         Some(group) => {
+                            empty_capturing_group = self.groups > groups_before
+                                && Regex::new(&group).is_ok_and(|g| g.is_match(""));
                             out.push_str(&group);
                             quantifiable = true;
                         }
@@ -244,6 +257,7 @@ impl Translator {
                 }
             }
             quantifiable = true;
+            empty_capturing_group = false;
         }
         Ok(out)
     }
@@ -293,11 +307,14 @@ impl Translator {
     /// `flags` for the rest of the enclosing group.
     fn group(&mut self, flags: &mut Flags, depth: usize) -> Translated<Option<String>> {
         let mut inner = *flags;
+        let mut capturing = true;
         if self.peek() == Some('?') {
+            capturing = false;
             self.pos += 1;
             match self.next()? {
                 ':' => {}
                 '<' if !matches!(self.peek(), Some('=' | '!')) => {
+                    capturing = true;
                     // A named group: Java's names are a letter, then letters and digits.
                     let mut name = String::new();
                     loop {
@@ -311,10 +328,10 @@ impl Translator {
                             _ => return self.refuse("a malformed group name"),
                         }
                     }
-                    if name.is_empty() || self.names.contains(&name) {
+                    if name.is_empty() || self.names.iter().any(|(n, _)| *n == name) {
                         return self.refuse("a malformed or repeated group name");
                     }
-                    self.names.push(name);
+                    self.names.push((name, self.groups + 1));
                 }
                 'i' | 's' | '-' => {
                     self.pos -= 1;
@@ -336,12 +353,19 @@ impl Translator {
                 _ => return self.refuse("lookaround, an atomic group or another flag"),
             }
         }
+        if capturing {
+            self.groups += 1;
+        }
         let body = self.alternation(inner, depth + 1)?;
         if self.peek() != Some(')') {
             return self.refuse("an unclosed group");
         }
         self.pos += 1;
-        Ok(Some(format!("(?:{body})")))
+        Ok(Some(if capturing {
+            format!("({body})")
+        } else {
+            format!("(?:{body})")
+        }))
     }
 
     /// After `\`: the escaped character or set.
@@ -451,6 +475,21 @@ pub struct JavaRegex {
     regex: Regex,
     /// The pattern has a `$`: try the text without its final line terminator too.
     dollar: bool,
+    /// Its capturing groups.
+    groups: usize,
+    /// A quantified group that matches an empty string captures (see `Translator::sequence`).
+    empty_loop_capture: bool,
+    /// Its named groups' numbers.
+    names: Vec<(String, usize)>,
+}
+
+/// A replacement string as `Matcher.appendReplacement` reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ReplacementPart {
+    /// Text appended as it is (after the escapes).
+    Text(String),
+    /// A group's text (nothing where the group took no part).
+    Group(usize),
 }
 
 impl JavaRegex {
@@ -460,6 +499,8 @@ impl JavaRegex {
             chars: pattern.chars().collect(),
             pos: 0,
             dollar: false,
+            groups: 0,
+            empty_loop_capture: false,
             names: Vec::new(),
         };
         let translated = translator.alternation(Flags::default(), 0)?;
@@ -473,7 +514,124 @@ impl JavaRegex {
         Ok(Self {
             regex,
             dollar: translator.dollar,
+            groups: translator.groups,
+            empty_loop_capture: translator.empty_loop_capture,
+            names: translator.names,
         })
+    }
+
+    /// For `regexp_extract` and `regexp_replace`, which use the matches themselves: a `$` is
+    /// refused (the first match with it is not found by trying the text twice).
+    fn check_positions(&self) -> std::result::Result<(), String> {
+        if self.dollar {
+            return Err("a `$` (only rlike takes it natively)".to_owned());
+        }
+        if self.empty_loop_capture {
+            return Err(
+                "a quantified group that matches an empty string has a capturing group".to_owned(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The first match's group `index` (`regexp_extract`): `None` without a match, `Some(None)`
+    /// where the group took no part.
+    pub fn first_group<'t>(&self, text: &'t str, index: usize) -> Option<Option<&'t str>> {
+        let captures = self.regex.captures(text)?;
+        Some(captures.get(index).map(|m| m.as_str()))
+    }
+
+    /// `replacement` read as `Matcher.appendReplacement` reads it (`\x` is `x`, `$n` and
+    /// `${name}` a group: after the first digit, more while the number is a group), or why
+    /// Java would throw.
+    pub fn replacement(
+        &self,
+        replacement: &str,
+    ) -> std::result::Result<Vec<ReplacementPart>, String> {
+        let chars: Vec<char> = replacement.chars().collect();
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        let mut i = 0;
+        while i < chars.len() {
+            match chars[i] {
+                '\\' => {
+                    let c = chars
+                        .get(i + 1)
+                        .ok_or("character to be escaped is missing")?;
+                    text.push(*c);
+                    i += 2;
+                }
+                '$' => {
+                    i += 1;
+                    let first = *chars.get(i).ok_or("group index is missing")?;
+                    let group = if first == '{' {
+                        let close = chars[i..]
+                            .iter()
+                            .position(|c| *c == '}')
+                            .ok_or("a named group reference is not closed")?;
+                        let name: String = chars[i + 1..i + close].iter().collect();
+                        i += close + 1;
+                        self.names
+                            .iter()
+                            .find(|(n, _)| *n == name)
+                            .map(|(_, number)| *number)
+                            .ok_or_else(|| format!("no group with name {{{name}}}"))?
+                    } else {
+                        let mut group =
+                            first.to_digit(10).ok_or("an illegal group reference")? as usize;
+                        i += 1;
+                        while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
+                            let more = group * 10 + d as usize;
+                            if more > self.groups {
+                                break;
+                            }
+                            group = more;
+                            i += 1;
+                        }
+                        group
+                    };
+                    if group > self.groups {
+                        return Err(format!("no group {group}"));
+                    }
+                    if !text.is_empty() {
+                        parts.push(ReplacementPart::Text(std::mem::take(&mut text)));
+                    }
+                    parts.push(ReplacementPart::Group(group));
+                }
+                c => {
+                    text.push(c);
+                    i += 1;
+                }
+            }
+        }
+        if !text.is_empty() {
+            parts.push(ReplacementPart::Text(text));
+        }
+        Ok(parts)
+    }
+
+    /// `regexp_replace`: `Matcher.find` from the end of each match, each replaced by
+    /// `replacement`. The pattern must not match an empty string (see [`SparkRegexpReplace`]).
+    pub fn replace_all(&self, text: &str, replacement: &[ReplacementPart], out: &mut String) {
+        let mut at = 0;
+        while let Some(captures) = self.regex.captures_at(text, at) {
+            let whole = captures.get(0).expect("group 0");
+            out.push_str(&text[at..whole.start()]);
+            for part in replacement {
+                match part {
+                    ReplacementPart::Text(t) => out.push_str(t),
+                    ReplacementPart::Group(g) => {
+                        out.push_str(captures.get(*g).map_or("", |m| m.as_str()))
+                    }
+                }
+            }
+            debug_assert!(whole.end() > whole.start());
+            at = whole.end();
+            if at >= text.len() {
+                break;
+            }
+        }
+        out.push_str(&text[at..]);
     }
 
     /// `Matcher.find()`: whether the pattern matches somewhere in `text`.
@@ -583,6 +741,216 @@ impl PhysicalExpr for SparkRLike {
     }
 }
 
+/// `regexp_extract(child, pattern, index)` for a constant pattern and group index: the first
+/// match's group, or an empty string where there is no match or the group took no part.
+#[derive(Debug)]
+pub struct SparkRegexpExtract {
+    child: Arc<dyn PhysicalExpr>,
+    pattern: String,
+    index: usize,
+    regex: JavaRegex,
+}
+
+impl SparkRegexpExtract {
+    /// `child` (strings) and `pattern`'s group `index`; a plan error where the pattern is not
+    /// translated or Spark would fail on the index.
+    pub fn try_new(
+        child: Arc<dyn PhysicalExpr>,
+        pattern: &str,
+        index: i64,
+    ) -> crate::error::Result<Self> {
+        let refused = |e: String| {
+            NativeError::plan(format!(
+                "regexp_extract pattern {pattern:?} is not native: {e}"
+            ))
+        };
+        let regex = JavaRegex::new(pattern).map_err(refused)?;
+        regex.check_positions().map_err(refused)?;
+        let index = usize::try_from(index)
+            .ok()
+            .filter(|i| *i <= regex.groups)
+            .ok_or_else(|| {
+                refused(format!(
+                    "group {index} of {} (Spark's error where a string matches)",
+                    regex.groups
+                ))
+            })?;
+        Ok(Self {
+            child,
+            pattern: pattern.to_owned(),
+            index,
+            regex,
+        })
+    }
+}
+
+/// `regexp_replace(child, pattern, replacement)` for a constant pattern and replacement, from
+/// the first character: each match (`Matcher.find` from the end of the last) replaced as
+/// `Matcher.appendReplacement` replaces it.
+#[derive(Debug)]
+pub struct SparkRegexpReplace {
+    child: Arc<dyn PhysicalExpr>,
+    pattern: String,
+    replacement: String,
+    parts: Vec<ReplacementPart>,
+    regex: JavaRegex,
+}
+
+impl SparkRegexpReplace {
+    /// `child` (strings) with the matches of `pattern` replaced by `replacement`; a plan error
+    /// where the pattern is not translated, can match an empty string (Java then searches
+    /// again one UTF-16 unit on, which can split a surrogate pair) or the replacement would
+    /// fail.
+    pub fn try_new(
+        child: Arc<dyn PhysicalExpr>,
+        pattern: &str,
+        replacement: &str,
+    ) -> crate::error::Result<Self> {
+        let refused = |e: String| {
+            NativeError::plan(format!(
+                "regexp_replace pattern {pattern:?} is not native: {e}"
+            ))
+        };
+        let regex = JavaRegex::new(pattern).map_err(refused)?;
+        regex.check_positions().map_err(refused)?;
+        if regex.regex.is_match("") {
+            return Err(refused("it matches an empty string".to_owned()));
+        }
+        let parts = regex.replacement(replacement).map_err(|e| {
+            NativeError::plan(format!(
+                "regexp_replace replacement {replacement:?} is not native: {e}"
+            ))
+        })?;
+        Ok(Self {
+            child,
+            pattern: pattern.to_owned(),
+            replacement: replacement.to_owned(),
+            parts,
+            regex,
+        })
+    }
+}
+
+macro_rules! string_function {
+    ($name:ident, $sql:literal, $eval:expr, $($field:ident),*) => {
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                $(self.$field == other.$field &&)* self.child.eq(&other.child)
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                $(self.$field.hash(state);)*
+                self.child.hash(state);
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({}", $sql, self.child)?;
+                $(write!(f, ", {:?}", self.$field)?;)*
+                write!(f, ")")
+            }
+        }
+
+        impl PhysicalExpr for $name {
+            fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
+                Ok(DataType::Utf8)
+            }
+
+            fn nullable(&self, input_schema: &Schema) -> Result<bool> {
+                self.child.nullable(input_schema)
+            }
+
+            fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+                evaluate_unary(&self.child, batch, |a| {
+                    let DataType::Utf8 = a.data_type() else {
+                        return internal_err!("{} of {}", $sql, a.data_type());
+                    };
+                    let strings = a.as_string::<i32>();
+                    let mut out = StringBuilder::with_capacity(a.len(), strings.values().len());
+                    let mut buffer = String::new();
+                    let eval: fn(&Self, &str, &mut String) = $eval;
+                    for s in strings.iter() {
+                        match s {
+                            None => out.append_null(),
+                            Some(s) => {
+                                buffer.clear();
+                                eval(self, s, &mut buffer);
+                                out.append_value(&buffer);
+                            }
+                        }
+                    }
+                    Ok(Arc::new(out.finish()) as ArrayRef)
+                })
+            }
+
+            fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+                vec![&self.child]
+            }
+
+            fn with_new_children(
+                self: Arc<Self>,
+                children: Vec<Arc<dyn PhysicalExpr>>,
+            ) -> Result<Arc<dyn PhysicalExpr>> {
+                Ok(Arc::new(Self {
+                    child: only_child(&self, children)?,
+                    ..self.clone_fields()
+                }))
+            }
+
+            fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}(", $sql)?;
+                self.child.fmt_sql(f)?;
+                $(write!(f, ", {:?}", self.$field)?;)*
+                write!(f, ")")
+            }
+        }
+    };
+}
+
+string_function!(
+    SparkRegexpExtract,
+    "spark_regexp_extract",
+    |e, s, out| out.push_str(e.regex.first_group(s, e.index).flatten().unwrap_or("")),
+    pattern,
+    index
+);
+
+string_function!(
+    SparkRegexpReplace,
+    "spark_regexp_replace",
+    |e, s, out| e.regex.replace_all(s, &e.parts, out),
+    pattern,
+    replacement
+);
+
+impl SparkRegexpExtract {
+    fn clone_fields(&self) -> Self {
+        Self {
+            child: Arc::clone(&self.child),
+            pattern: self.pattern.clone(),
+            index: self.index,
+            regex: self.regex.clone(),
+        }
+    }
+}
+
+impl SparkRegexpReplace {
+    fn clone_fields(&self) -> Self {
+        Self {
+            child: Arc::clone(&self.child),
+            pattern: self.pattern.clone(),
+            replacement: self.replacement.clone(),
+            parts: self.parts.clone(),
+            regex: self.regex.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,7 +984,7 @@ mod tests {
         let mut last: Option<(String, std::result::Result<JavaRegex, String>)> = None;
         for line in vectors.lines() {
             let fields: Vec<&str> = line.split('\t').collect();
-            let [pattern, text, result] = fields[..] else {
+            let [pattern, text, result, extract, replace] = fields[..] else {
                 panic!("malformed line {line:?}");
             };
             let pattern = unescape(pattern);
@@ -632,9 +1000,38 @@ mod tests {
                 (Ok(_), "ERR") => failures.push(format!("{line}\n    translated, Java refuses it")),
                 (Ok(regex), expected) => {
                     compared += 1;
-                    let got = regex.find(&unescape(text));
+                    let text = unescape(text);
+                    let got = regex.find(&text);
                     if got.to_string() != expected {
                         failures.push(format!("{line}\n    native: {got} ({:?})", regex.regex));
+                    }
+                    if regex.check_positions().is_ok() {
+                        let got = match regex.first_group(&text, regex.groups.min(1)) {
+                            None => "NOMATCH".to_owned(),
+                            Some(None) => "NULL".to_owned(),
+                            Some(Some(g)) => g.to_owned(),
+                        };
+                        let want = if matches!(extract, "NOMATCH" | "NULL") {
+                            extract.to_owned()
+                        } else {
+                            unescape(extract)
+                        };
+                        if got != want {
+                            failures
+                                .push(format!("{line}\n    extract: {got:?} ({:?})", regex.regex));
+                        }
+                        let template = if regex.groups > 0 { "<$0|$1>" } else { "<$0>" };
+                        if !regex.regex.is_match("") {
+                            let parts = regex.replacement(template).expect("replacement");
+                            let mut got = String::new();
+                            regex.replace_all(&text, &parts, &mut got);
+                            if got != unescape(replace) {
+                                failures.push(format!(
+                                    "{line}\n    replace: {got:?} ({:?})",
+                                    regex.regex
+                                ));
+                            }
+                        }
                     }
                 }
                 (Err(_), _) => {}
@@ -678,6 +1075,27 @@ mod tests {
     }
 
     #[test]
+    fn replacements_as_java_reads_them() {
+        use ReplacementPart::{Group, Text};
+        let regex = JavaRegex::new("(?<x>a)(b)").unwrap();
+        // After the first digit, more only while the number is a group.
+        assert_eq!(
+            regex.replacement("$12").unwrap(),
+            [Group(1), Text("2".into())]
+        );
+        assert_eq!(
+            regex.replacement("\\$${x}-").unwrap(),
+            [Text("$".into()), Group(1), Text("-".into())]
+        );
+        for refused in ["$", "$3", "\\", "${y}", "$a"] {
+            assert!(regex.replacement(refused).is_err(), "{refused}");
+        }
+        let mut out = String::new();
+        regex.replace_all("xabyab", &regex.replacement("[$2$1]").unwrap(), &mut out);
+        assert_eq!(out, "x[ba]y[ba]");
+    }
+
+    #[test]
     fn other_patterns_stay_on_spark() {
         for pattern in [
             "\\b",
@@ -709,7 +1127,7 @@ mod tests {
     fn finds_as_java_does() {
         let (translated, compared) = check(include_str!("../tests/regex_vectors.txt"));
         assert!(
-            translated > 1000 && compared > 4000,
+            translated > 500 && compared > 2000,
             "{translated} {compared}"
         );
         if let Ok(path) = std::env::var("CINDER_REGEX_VECTORS") {

@@ -510,6 +510,25 @@ pub enum Expr {
         /// The Java pattern.
         pattern: String,
     },
+    /// `regexp_extract(child, pattern, index)` (see `crate::java_regex`).
+    RegexpExtract {
+        /// A string.
+        child: Box<Expr>,
+        /// The Java pattern.
+        pattern: String,
+        /// The group.
+        index: i64,
+    },
+    /// `regexp_replace(child, pattern, replacement)` from the first character (see
+    /// `crate::java_regex`).
+    RegexpReplace {
+        /// A string.
+        child: Box<Expr>,
+        /// The Java pattern.
+        pattern: String,
+        /// The replacement, as `Matcher.appendReplacement` reads it.
+        replacement: String,
+    },
     /// `substring(child, pos, len)` in characters, as Spark's `UTF8String.substringSQL`: a
     /// position below 0 counts from the end, 0 is the first character, and a negative length
     /// gives an empty string.

@@ -63,7 +63,7 @@ use crate::error::{NativeError, Result};
 use crate::expand::ExpandExec;
 use crate::float_order::SparkFloatKey;
 use crate::input::{JvmInputExec, SourceSlot};
-use crate::java_regex::SparkRLike;
+use crate::java_regex::{SparkRLike, SparkRegexpExtract, SparkRegexpReplace};
 use crate::math::{
     BinaryMath, RoundMode, SparkBinaryMath, SparkGreatest, SparkMurmur3Hash, SparkPad, SparkRound,
     SparkSubstringIndex, SparkUnaryMath, UnaryMath,
@@ -1161,6 +1161,24 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             let child = translate(child, schema)?;
             expect_type(&child, schema, &DataType::Utf8, "RLIKE")?;
             Arc::new(SparkRLike::try_new(child, pattern)?)
+        }
+        Expr::RegexpExtract {
+            child,
+            pattern,
+            index,
+        } => {
+            let child = translate(child, schema)?;
+            expect_type(&child, schema, &DataType::Utf8, "regexp_extract")?;
+            Arc::new(SparkRegexpExtract::try_new(child, pattern, *index)?)
+        }
+        Expr::RegexpReplace {
+            child,
+            pattern,
+            replacement,
+        } => {
+            let child = translate(child, schema)?;
+            expect_type(&child, schema, &DataType::Utf8, "regexp_replace")?;
+            Arc::new(SparkRegexpReplace::try_new(child, pattern, replacement)?)
         }
         Expr::Substring { child, pos, len } => {
             let child = translate(child, schema)?;

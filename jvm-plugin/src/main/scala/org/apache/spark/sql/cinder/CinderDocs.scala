@@ -108,6 +108,12 @@ object CinderDocs {
       "non-capturing; `i` and `s` flags, `(?i)` for ASCII letters as Java's), alternation, greedy and lazy " +
       "quantifiers; lookaround, backreferences, possessive quantifiers, `\\b`, `\\p{...}`, nested classes, " +
       "other flags and patterns Java rejects stay on Spark"),
+    ("`regexp_extract`, `regexp_replace`", "constant patterns as for `rlike`, but without `$`, and a constant group " +
+      "index or replacement: the first match's group (an empty string for no match or a group that took no " +
+      "part), and each match from the end of the last replaced as `Matcher.appendReplacement` replaces it " +
+      "(`$n` and `${name}` groups, `\\` escapes), from the first character; a group index Spark refuses, a " +
+      "replacement Java refuses, a pattern that matches an empty string (Java searches again one UTF-16 unit " +
+      "on, which can split a surrogate pair) or a position other than 1 stay on Spark"),
     ("`substring`, `left`, `right`", "constant position and length, as Spark's: a position below 0 counts " +
       "from the end, 0 is the first character, a negative length gives an empty string"),
     ("`upper`, `lower`, `length`, `trim`, `ltrim`, `rtrim`, `concat`", "strings (default collation): Unicode's " +

@@ -814,6 +814,15 @@ object PlanJson {
     // translates exactly (it refuses the rest, and Spark compiles them).
     case RLike(child, Literal(pattern: UTF8String, _: StringType)) if child.dataType == StringType =>
       expr(child, input).map(c => s"""{"kind":"rlike","child":$c,"pattern":${str(pattern.toString)}}""")
+    case RegExpExtract(child, Literal(pattern: UTF8String, _: StringType), Literal(index: Int, IntegerType))
+        if child.dataType == StringType =>
+      expr(child, input).map(c =>
+        s"""{"kind":"regexp_extract","child":$c,"pattern":${str(pattern.toString)},"index":$index}""")
+    // From the first character only (the default position).
+    case RegExpReplace(child, Literal(pattern: UTF8String, _: StringType), Literal(replacement: UTF8String, _: StringType),
+        Literal(1, IntegerType)) if child.dataType == StringType =>
+      expr(child, input).map(c => s"""{"kind":"regexp_replace","child":$c,"pattern":${str(pattern.toString)},""" +
+        s""""replacement":${str(replacement.toString)}}""")
     case StartsWith(child, Literal(prefix: UTF8String, _: StringType)) =>
       like(child, escapeLike(prefix.toString) + "%", input)
     case EndsWith(child, Literal(suffix: UTF8String, _: StringType)) =>
