@@ -315,6 +315,24 @@ def trunc_instants(spark, data_dir):
     return path
 
 
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Australia/Lord_Howe", "America/Toronto", "+05:30", "PST",
+                                  "GMT+8", "UTC", "Z"])
+def test_from_and_to_utc_timestamp(spark, trunc_instants, zone):
+    # Instants around daylight saving's gaps and overlaps: to_utc_timestamp of a local time in a
+    # gap moves it forward, in an overlap takes the earlier offset. (Within years 1 to 9998: a
+    # long's last instants move past a long, which fails on Spark too.)
+    z = f"'{zone}'"
+    compare(spark, f"SELECT id, CAST(from_utc_timestamp(ts, {z}) AS STRING), CAST(to_utc_timestamp(ts, {z}) AS STRING), "
+                   f"unix_micros(to_utc_timestamp(from_utc_timestamp(ts, {z}), {z})) FROM ti "
+                   "WHERE year(d) BETWEEN 1 AND 9998", conf={"spark.sql.session.timeZone": "America/New_York"})
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+
+
+def test_utc_conversion_to_a_zone_spark_refuses(spark, trunc_instants):
+    fails_alike(spark, "SELECT from_utc_timestamp(ts, 'Nowhere/Zone') FROM ti", "INVALID_TIMEZONE")
+    assert any("'Nowhere/Zone', which Spark refuses" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
 @pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Australia/Lord_Howe", "Asia/Kolkata", "Asia/Tokyo",
                                   "America/Toronto"])
 def test_date_trunc_and_trunc(spark, trunc_instants, zone):

@@ -631,6 +631,17 @@ pub enum Expr {
         /// The session's time zone, as Spark names it.
         zone: String,
     },
+    /// `from_utc_timestamp(child, zone)` or (`to_utc`) `to_utc_timestamp(child, zone)` for a
+    /// constant zone (see `crate::timestamp::SparkUtcConvert`).
+    UtcConvert {
+        /// A timestamp.
+        child: Box<Expr>,
+        /// The zone, as the query names it.
+        zone: String,
+        /// `to_utc_timestamp`.
+        #[serde(default)]
+        to_utc: bool,
+    },
     /// A string parsed with a constant pattern, as Spark's `to_timestamp(s, pattern)`,
     /// `to_timestamp_ntz`, `unix_timestamp` and `to_unix_timestamp` parse it (see
     /// `crate::timestamp_parse`).

@@ -74,7 +74,9 @@ use crate::message::{
 };
 use crate::moments::{MomentInput, MomentPart, SparkMoments};
 use crate::shared_join::{OnceBatchesExec, RoutedProbeExec, SharedJoinExec};
-use crate::timestamp::{SparkTimestampNumberCast, SparkToTimestamp, SparkTrunc, TruncLevel};
+use crate::timestamp::{
+    SparkTimestampNumberCast, SparkToTimestamp, SparkTrunc, SparkUtcConvert, TruncLevel,
+};
 use crate::timestamp_parse::{ParseOutput, SparkParseTimestamp};
 use crate::try_arith::{Overflow, TryIntegerArithmetic, TryOp};
 
@@ -1427,6 +1429,16 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             };
             expect_type(&child, schema, &expected, "date_format")?;
             Arc::new(SparkDateFormat::try_new(child, pattern, zone)?)
+        }
+        Expr::UtcConvert {
+            child,
+            zone,
+            to_utc,
+        } => {
+            let child = translate(child, schema)?;
+            let timestamp = DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()));
+            expect_type(&child, schema, &timestamp, "from_utc_timestamp")?;
+            Arc::new(SparkUtcConvert::try_new(child, zone, *to_utc)?)
         }
         Expr::ParseTimestamp {
             child,

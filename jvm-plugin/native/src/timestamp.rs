@@ -1306,6 +1306,129 @@ impl PhysicalExpr for SparkTrunc {
     }
 }
 
+/// `from_utc_timestamp(ts, zone)` and (`to_utc`) `to_utc_timestamp(ts, zone)` for a constant
+/// zone: Spark's `convertTz`, which reads the instant's local date-time in one zone as a local
+/// date-time in the other. From UTC: the local date-time of `ts` in `zone`, as an instant at UTC;
+/// to UTC: `ts`'s UTC date-time as a local date-time in `zone` (`ZonedDateTime.of`: a gap moves
+/// forward, an overlap takes the earlier offset). Past a long's microseconds, Spark's
+/// `Math.multiplyExact` fails.
+#[derive(Debug)]
+pub struct SparkUtcConvert {
+    child: Arc<dyn PhysicalExpr>,
+    to_utc: bool,
+    zone_name: String,
+    zone: SparkZone,
+}
+
+impl SparkUtcConvert {
+    /// The conversion of `child` (a timestamp) from UTC to `zone`, or (`to_utc`) to UTC.
+    pub fn try_new(child: Arc<dyn PhysicalExpr>, zone: &str, to_utc: bool) -> Result<Self> {
+        Ok(Self {
+            child,
+            to_utc,
+            zone_name: zone.to_owned(),
+            zone: SparkZone::of_plan(zone)?,
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        if self.to_utc {
+            "to_utc_timestamp"
+        } else {
+            "from_utc_timestamp"
+        }
+    }
+
+    fn convert(&self, micros: i64) -> datafusion::common::Result<i64> {
+        let converted = if self.to_utc {
+            self.zone.utc_of_local(i128::from(micros))
+        } else {
+            self.zone
+                .local_of_utc(micros)
+                .and_then(|local| i64::try_from(local).ok())
+        };
+        converted.ok_or_else(|| {
+            DataFusionError::Execution(format!(
+                "long overflow in {}: the timestamp {micros} in {} is out of a timestamp's range",
+                self.name(),
+                self.zone_name
+            ))
+        })
+    }
+}
+
+impl PartialEq for SparkUtcConvert {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_utc == other.to_utc
+            && self.zone_name == other.zone_name
+            && self.child.eq(&other.child)
+    }
+}
+
+impl Eq for SparkUtcConvert {}
+
+impl Hash for SparkUtcConvert {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.to_utc.hash(state);
+        self.zone_name.hash(state);
+        self.child.hash(state);
+    }
+}
+
+impl fmt::Display for SparkUtcConvert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "spark_{}({}, {})",
+            self.name(),
+            self.child,
+            self.zone_name
+        )
+    }
+}
+
+impl PhysicalExpr for SparkUtcConvert {
+    fn data_type(&self, input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        self.child.data_type(input_schema)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        self.child.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        crate::unary::evaluate_unary(&self.child, batch, |a| {
+            let converted: TimestampMicrosecondArray = a
+                .as_primitive::<TimestampMicrosecondType>()
+                .iter()
+                .map(|m| m.map(|m| self.convert(m)).transpose())
+                .collect::<datafusion::common::Result<_>>()?;
+            Ok(Arc::new(converted.with_timezone("UTC")) as ArrayRef)
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        let child = crate::unary::only_child(&self, children)?;
+        Ok(Arc::new(Self {
+            child,
+            to_utc: self.to_utc,
+            zone_name: self.zone_name.clone(),
+            zone: self.zone,
+        }))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

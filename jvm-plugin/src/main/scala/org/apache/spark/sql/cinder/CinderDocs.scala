@@ -77,8 +77,9 @@ object CinderDocs {
     ("column, literal", "types: boolean, tinyint, smallint, int, bigint, float, double, string (default collation), " +
       "date, decimal(p ≤ 38), timestamp and timestamp_ntz (compared, grouped, joined, sorted, shuffled, min/max, " +
       "their dates, `hour`, `minute`, `second`, `date_trunc`, `date_format`, casts to strings and casts from " +
-      "strings, dates and each other in the session time zone, strings parsed with a pattern; other " +
-      "time-zone-dependent operations, such as `from_utc_timestamp`, stay on Spark)"),
+      "strings, dates and each other in the session time zone, strings parsed with a pattern, " +
+      "`from_utc_timestamp` and `to_utc_timestamp`; other time-zone-dependent operations, such as " +
+      "`make_timestamp`, stay on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy), failing (ANSI) or null (`try_add`, `try_subtract`, `try_multiply`) on " +
       "integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; on overflow null, or in ANSI mode " +
@@ -189,6 +190,11 @@ object CinderDocs {
       "the fraction cut short), `a`, `E` to `EEEE`, quoted text and other characters; other letters (zones, " +
       "weeks, quarters, eras...) and optional sections stay on Spark, as does the legacy " +
       "(`SimpleDateFormat`) parser policy"),
+    ("`from_utc_timestamp`, `to_utc_timestamp`", "timestamps and a constant time zone (as Spark's " +
+      "`getZoneId` reads it: regions, offsets, `SHORT_IDS`), with Spark's `convertTz`: the instant's local " +
+      "date-time in the zone taken as one at UTC, or the UTC date-time taken as a local one in the zone (a " +
+      "daylight-saving gap moves forward, an overlap takes the earlier offset, as `ZonedDateTime.of`); a zone " +
+      "Spark refuses stays on Spark (its `INVALID_TIMEZONE`)"),
     ("`trunc`, `date_trunc`", "constant levels (`trunc`: a week and up, else null on Spark); a timestamp's " +
       "minutes, hours and days truncated on its local time in the session time zone, keeping its offset in an " +
       "overlap (`ZonedDateTime.truncatedTo`), weeks to years from the local date's start of day"),

@@ -540,6 +540,15 @@ object PlanJson {
         s""""pattern":${str(pattern)},"zone":${str(zone)}}""")
     }
 
+  /** `from_utc_timestamp` or (`toUtc`) `to_utc_timestamp` of a timestamp with a constant zone. */
+  private def utcConvert(name: String, child: Expression, zone: String, toUtc: Boolean, input: Seq[Attribute])
+      : Either[String, String] =
+    scala.util.Try(org.apache.spark.sql.catalyst.util.DateTimeUtils.getZoneId(zone)) match {
+      case scala.util.Failure(_) => Left(s"$name with the time zone '$zone', which Spark refuses, is not native")
+      case scala.util.Success(_) =>
+        expr(child, input).map(c => s"""{"kind":"utc_convert","child":$c,"zone":${str(zone)},"to_utc":$toUtc}""")
+    }
+
   /**
    * A string parsed with a constant pattern, as Spark's `ToTimestamp.eval` parses it
    * (`Iso8601TimestampFormatter`): the native side builds the parser java.time builds for the
@@ -975,6 +984,12 @@ object PlanJson {
       dateFormat("from_unixtime", seconds, seconds = true, pattern.toString, f.zoneId, input)
     // A timestamp as a count since the epoch: unix_timestamp divides its micros as Java's `/`
     // does (toward zero); unix_seconds and unix_millis floor.
+    // from_utc_timestamp and to_utc_timestamp with a constant zone that Spark accepts (else it
+    // raises INVALID_TIMEZONE, on Spark).
+    case FromUTCTimestamp(child, Literal(zone: UTF8String, _: StringType)) if child.dataType == TimestampType =>
+      utcConvert("from_utc_timestamp", child, zone.toString, toUtc = false, input)
+    case ToUTCTimestamp(child, Literal(zone: UTF8String, _: StringType)) if child.dataType == TimestampType =>
+      utcConvert("to_utc_timestamp", child, zone.toString, toUtc = true, input)
     // Strings parsed with a constant pattern: to_timestamp, try_to_timestamp, to_date (a cast of
     // to_timestamp's), to_timestamp_ntz, unix_timestamp and to_unix_timestamp.
     case g: GetTimestamp if g.left.dataType == StringType && g.dataType == TimestampType =>
