@@ -67,10 +67,18 @@ pub enum Piece {
     AmPm,
     /// The day of the week: short (1 to 3 letters) or full (4).
     DayOfWeek(usize),
+    /// A zone offset: `X`, `x` (1 to 5 letters) or `Z` (1 to 3, 5); only parsed natively.
+    Offset(char, usize),
 }
 
 /// `pattern`'s pieces, or why it is not formatted natively.
 pub fn parse_pattern(pattern: &str) -> std::result::Result<Vec<Piece>, String> {
+    parse_pattern_for(pattern, false)
+}
+
+/// `pattern`'s pieces, with zone offsets where `offsets` (for parsing), or why it is not read
+/// natively.
+pub fn parse_pattern_for(pattern: &str, offsets: bool) -> std::result::Result<Vec<Piece>, String> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut pieces = Vec::new();
     let mut literal = String::new();
@@ -119,8 +127,9 @@ pub fn parse_pattern(pattern: &str) -> std::result::Result<Vec<Piece>, String> {
         }
         let refused = || {
             Err(format!(
-                "pattern {pattern:?}: {} is not formatted natively",
-                c.to_string().repeat(count)
+                "pattern {pattern:?}: {} is not {} natively",
+                c.to_string().repeat(count),
+                if offsets { "parsed" } else { "formatted" }
             ))
         };
         let piece = match (c, count) {
@@ -134,6 +143,7 @@ pub fn parse_pattern(pattern: &str) -> std::result::Result<Vec<Piece>, String> {
             ('S', 1..=9) => Piece::Fraction(count),
             ('a', 1) => Piece::AmPm,
             ('E', 1..=4) => Piece::DayOfWeek(count),
+            ('X' | 'x', 1..=5) | ('Z', 1..=3 | 5) if offsets => Piece::Offset(c, count),
             _ => return refused(),
         };
         if !literal.is_empty() {
@@ -229,6 +239,7 @@ pub fn format_local(pieces: &[Piece], local: i128, out: &mut String) -> Option<(
                 out.push_str(&nanos[..*n]);
             }
             Piece::AmPm => out.push_str(if hour < 12 { "AM" } else { "PM" }),
+            Piece::Offset(..) => return None,
             Piece::DayOfWeek(n) => {
                 // 1970-01-01 was a Thursday.
                 let name = DAYS[(i64::from(days) + 3).rem_euclid(7) as usize];

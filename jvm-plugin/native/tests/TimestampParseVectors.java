@@ -38,13 +38,16 @@ public class TimestampParseVectors {
         "yyyyMMdd", "dd/MM/yyyy", "MM/dd/yyyy hh:mm a", "yyyy-MM-dd'T'HH:mm:ss",
         "yyyy-MM-dd'T'HH:mm:ss.SSSSSS", "dd MMM yyyy", "MMMM d, yyyy", "yyyyMMddHHmmss",
         "yyyyMMddHHmmssSSS", "HH:mm", "yyyy-DDD", "yy-M-d", "h:mm:ss a", "yyyy-MM", "MM-dd",
-        "''yyyy''", "'at' HH 'h'", "yyyy-MM-dd HH:mm:ss.S", "yyMMdd", "d.M.yy H:m", "kk:mm", "KK:mm a",
+        "''yyyy''", "'at' HH 'h'", "yyyy-MM-dd HH:mm:ss.S", "yyyy-MM-dd'T'HH:mm:ssXXX",
+        "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "yyyy-MM-dd HH:mm:ss Z", "yyyy-MM-dd HH:mm:ssx", "yyyyMMddHHmmssX",
+        "yyyy-MM-dd HH:mm:ss XXXXX", "HH:mm xx", "yyyy-MM-dd'T'HH:mm:ss.SSSSSSZZZZZ", "yyMMdd", "d.M.yy H:m", "kk:mm", "KK:mm a",
         "yyyy-MM-dd HH:mm:ss.SSSSSSSSS", "yyyyDDD", "ss.SSS", "yyyy-MM-dd HH", "MMMyyyy", "a hh",
         "yyyy-MM-dd'T'HH:mm:ss.SSS''", "y-M-d H:m:s", "yyyyy-MM-dd", "yyy/M/d"};
 
     static final String[] LETTERS = {"yyyy", "yy", "y", "yyy", "yyyyy", "yyyyyy", "MM", "M", "MMM",
         "MMMM", "dd", "d", "D", "DD", "DDD", "HH", "H", "hh", "h", "kk", "k", "KK", "K", "mm", "m",
-        "ss", "s", "S", "SS", "SSS", "SSSSSS", "SSSSSSSSS", "a"};
+        "ss", "s", "S", "SS", "SSS", "SSSSSS", "SSSSSSSSS", "a", "X", "XX", "XXX", "XXXX", "XXXXX", "x", "xx",
+        "xxx", "xxxx", "xxxxx", "Z", "ZZ", "ZZZ", "ZZZZZ"};
 
     static final String[] SEPARATORS = {"-", "/", ":", " ", ".", ",", "'T'", "''", "", "", ""};
 
@@ -128,6 +131,12 @@ public class TimestampParseVectors {
                 return s.toString();
             }
             case 'a': return cased(random.nextBoolean() ? "AM" : "PM");
+            case 'X': case 'x': case 'Z': {
+                String[] offsets = {"Z", "z", "+00", "+0000", "+00:00", "+05:30", "-08:00", "+0530", "+05", "-0800",
+                    "+053045", "+05:30:45", "+18:00", "+18:01", "-18:00", "+24:00", "+23:59", "+05:3", "+5:30", "+05:60",
+                    "-00", "+12:00:60", "+0100:00"};
+                return offsets[random.nextInt(offsets.length)];
+            }
             default: throw new IllegalArgumentException(String.valueOf(letter));
         }
     }

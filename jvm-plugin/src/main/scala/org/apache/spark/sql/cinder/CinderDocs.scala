@@ -175,12 +175,15 @@ object CinderDocs {
       "en-US, under the default `CORRECTED` parser policy): `y` (1 to 6 letters: a `-` allowed, from 4 letters " +
       "more digits only after a `+`; `yy` from 2000 to 2099), `M` to `MMMM` (`Sep`, `September`), `d`, `D`, " +
       "`H`, `k`, `K`, `h`, `m`, `s` (one letter any number of digits, two exactly two), `S` to 9 letters (1 to " +
-      "that many digits), `a`, quoted text and other characters; numbers side by side as java.time splits them " +
+      "that many digits), `a`, zone offsets (`X` and `x`, 1 to 5 letters, and `Z`, 1 to 3 and 5: `Z` or the " +
+      "pattern's zero, `+HH`, `+HHmm`, `+HH:MM`..., which replace the session time zone; past 18 hours invalid), " +
+      "quoted text and other characters; numbers side by side as java.time splits them " +
       "(`yyyyMMdd`, and so `yyyyMMddHHmmssSSS` fails, as on Spark); each field in its range and real dates " +
       "(strict), what the text leaves out from 1970-01-01T00:00 as Spark takes it, in the session time zone; " +
       "what does not parse is null (legacy mode, `try_to_timestamp`), or in ANSI mode Spark's " +
       "`CANNOT_PARSE_TIMESTAMP`, whose message (java.time's) comes from Spark's formatter parsing that string " +
-      "again; other letters (zones, weeks, eras...), optional sections and the legacy parser policies stay on " +
+      "again; other letters (zone names and ids, localized offsets, weeks, eras...), optional sections and the " +
+      "legacy parser policies stay on " +
       "Spark"),
     ("`date_format`, `from_unixtime`", "a timestamp (and so a date or a string cast to one), or a bigint of " +
       "seconds (times 10^6 as a Java long, wrapping, as Spark), in the session time zone, with a " +
