@@ -366,6 +366,9 @@ def test_date_format(spark, trunc_instants, zone):
     conf = {"spark.sql.session.timeZone": zone}
     # (In a SQL string literal a quote is escaped with a backslash.)
     columns = ", ".join("date_format(ts, '" + p.replace("'", "\\'") + "')" for p in DATE_FORMATS)
+    # Zone offsets, local mean times' seconds among them.
+    columns += ", date_format(ts, 'X XX XXX XXXX XXXXX x xx xxx xxxx xxxxx Z ZZ ZZZ ZZZZZ')"
+    columns += ", date_format(ts, \"yyyy-MM-dd'T'HH:mm:ss.SSSXXX\")"
     compare(spark, f"SELECT id, {columns} FROM ti", conf=conf)
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
     compare(spark, "SELECT id, date_format(d, 'yyyy-MM-dd EEEE D'), date_format(CAST(d AS STRING), 'MMM yy') "

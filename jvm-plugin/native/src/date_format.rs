@@ -19,6 +19,7 @@
 //! | `S` (1 to 9) | that many digits of the second's fraction, cut short |
 //! | `a` | `AM` or `PM` |
 //! | `E`, `EE`, `EEE`, `EEEE` | `Mon` (one to three), `Monday` |
+//! | `X`, `x` (1 to 5), `Z` (1 to 3, 5) | the zone's offset at the instant, as `OffsetIdPrinterParser` prints it |
 //! | `'text'`, `''`, other characters | themselves |
 //!
 //! The local date-time is the instant's in the session's time zone (java.time's offsets, as the
@@ -41,6 +42,7 @@ use crate::timestamp::SparkZone;
 use crate::unary::{evaluate_unary, only_child};
 
 const MICROS_PER_DAY: i128 = 86_400_000_000;
+const MICROS_PER_SECOND: i64 = 1_000_000;
 
 /// One element of a pattern.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -67,7 +69,7 @@ pub enum Piece {
     AmPm,
     /// The day of the week: short (1 to 3 letters) or full (4).
     DayOfWeek(usize),
-    /// A zone offset: `X`, `x` (1 to 5 letters) or `Z` (1 to 3, 5); only parsed natively.
+    /// A zone offset: `X`, `x` (1 to 5 letters) or `Z` (1 to 3, 5).
     Offset(char, usize),
 }
 
@@ -76,9 +78,9 @@ pub fn parse_pattern(pattern: &str) -> std::result::Result<Vec<Piece>, String> {
     parse_pattern_for(pattern, false)
 }
 
-/// `pattern`'s pieces, with zone offsets where `offsets` (for parsing), or why it is not read
-/// natively.
-pub fn parse_pattern_for(pattern: &str, offsets: bool) -> std::result::Result<Vec<Piece>, String> {
+/// `pattern`'s pieces, or why it is not read natively (`parsing`: for a parse, which the
+/// message names).
+pub fn parse_pattern_for(pattern: &str, parsing: bool) -> std::result::Result<Vec<Piece>, String> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut pieces = Vec::new();
     let mut literal = String::new();
@@ -129,7 +131,7 @@ pub fn parse_pattern_for(pattern: &str, offsets: bool) -> std::result::Result<Ve
             Err(format!(
                 "pattern {pattern:?}: {} is not {} natively",
                 c.to_string().repeat(count),
-                if offsets { "parsed" } else { "formatted" }
+                if parsing { "parsed" } else { "formatted" }
             ))
         };
         let piece = match (c, count) {
@@ -143,7 +145,7 @@ pub fn parse_pattern_for(pattern: &str, offsets: bool) -> std::result::Result<Ve
             ('S', 1..=9) => Piece::Fraction(count),
             ('a', 1) => Piece::AmPm,
             ('E', 1..=4) => Piece::DayOfWeek(count),
-            ('X' | 'x', 1..=5) | ('Z', 1..=3 | 5) if offsets => Piece::Offset(c, count),
+            ('X' | 'x', 1..=5) | ('Z', 1..=3 | 5) => Piece::Offset(c, count),
             _ => return refused(),
         };
         if !literal.is_empty() {
@@ -199,8 +201,61 @@ fn push_number(out: &mut String, value: i64, min_width: usize, exceeds_pad: bool
     out.push_str(&digits);
 }
 
-/// Writes the local date-time `local` (micros since 1970-01-01T00:00) as `pieces` say.
-pub fn format_local(pieces: &[Piece], local: i128, out: &mut String) -> Option<()> {
+/// java.time's offset pattern for `n` of the letter `letter` (`X`, `x` or `Z`), as
+/// `OffsetIdPrinterParser`'s style (1 `+HHmm`, 3 `+HHMM`, 4 `+HH:MM`, 5 `+HHMMss`, 6
+/// `+HH:MM:ss`), and the text of a zero offset.
+pub fn offset_style(letter: char, n: usize) -> (u8, &'static str) {
+    let style = match (letter, n) {
+        ('Z', 5) => 6,
+        ('Z', _) => 3,
+        (_, 1) => 1,
+        (_, 2) => 3,
+        (_, 3) => 4,
+        (_, 4) => 5,
+        _ => 6,
+    };
+    let zero = match (letter, n) {
+        ('X', _) | ('Z', 5) => "Z",
+        ('x', 1) => "+00",
+        ('x', 3 | 5) => "+00:00",
+        _ => "+0000",
+    };
+    (style, zero)
+}
+
+/// `OffsetIdPrinterParser.format`: `offset` (seconds) in `style` (see [`offset_style`]).
+fn push_offset(out: &mut String, offset: i32, style: u8, zero: &str) {
+    if offset == 0 {
+        out.push_str(zero);
+        return;
+    }
+    let (hours, minutes, seconds) = (
+        (offset / 3600 % 100).abs(),
+        (offset / 60 % 60).abs(),
+        (offset % 60).abs(),
+    );
+    let start = out.len();
+    let colon = if style.is_multiple_of(2) { ":" } else { "" };
+    out.push(if offset < 0 { '-' } else { '+' });
+    out.push_str(&format!("{hours:02}"));
+    let mut printed = hours;
+    if (3..=8).contains(&style) || minutes > 0 {
+        out.push_str(&format!("{colon}{minutes:02}"));
+        printed += minutes;
+        if style >= 5 && seconds > 0 {
+            out.push_str(&format!("{colon}{seconds:02}"));
+            printed += seconds;
+        }
+    }
+    if printed == 0 {
+        out.truncate(start);
+        out.push_str(zero);
+    }
+}
+
+/// Writes the local date-time `local` (micros since 1970-01-01T00:00), at the offset `offset`
+/// (seconds) from UTC, as `pieces` say.
+pub fn format_local(pieces: &[Piece], local: i128, offset: i32, out: &mut String) -> Option<()> {
     let days = i32::try_from(local.div_euclid(MICROS_PER_DAY)).ok()?;
     let of_day = local.rem_euclid(MICROS_PER_DAY) as i64;
     let (year, month, day) = civil_from_days(days);
@@ -239,7 +294,10 @@ pub fn format_local(pieces: &[Piece], local: i128, out: &mut String) -> Option<(
                 out.push_str(&nanos[..*n]);
             }
             Piece::AmPm => out.push_str(if hour < 12 { "AM" } else { "PM" }),
-            Piece::Offset(..) => return None,
+            Piece::Offset(letter, n) => {
+                let (style, zero) = offset_style(*letter, *n);
+                push_offset(out, offset, style, zero);
+            }
             Piece::DayOfWeek(n) => {
                 // 1970-01-01 was a Thursday.
                 let name = DAYS[(i64::from(days) + 3).rem_euclid(7) as usize];
@@ -346,9 +404,13 @@ impl PhysicalExpr for SparkDateFormat {
                     None => out.append_null(),
                     Some(value) => {
                         text.clear();
-                        let local = self.zone.local_of_utc(value);
+                        let offset = self.zone.offset_of_utc(value);
+                        let local = offset.map(|o| {
+                            i128::from(value) + i128::from(o) * i128::from(MICROS_PER_SECOND)
+                        });
                         if local
-                            .and_then(|l| format_local(&self.pieces, l, &mut text))
+                            .zip(offset)
+                            .and_then(|(l, o)| format_local(&self.pieces, l, o, &mut text))
                             .is_none()
                         {
                             return internal_err!("date_format: timestamp {value} out of range");
@@ -515,7 +577,7 @@ mod tests {
         assert_eq!(civil_from_days(days), (year, month, day));
         let local = i128::from(days) * MICROS_PER_DAY + i128::from(micros_of_day);
         let mut out = String::new();
-        format_local(&parse_pattern(pattern).unwrap(), local, &mut out).unwrap();
+        format_local(&parse_pattern(pattern).unwrap(), local, 0, &mut out).unwrap();
         out
     }
 
@@ -564,6 +626,36 @@ mod tests {
         assert_eq!(format("''yy''", 2024, 1, 1, 0), "'24'");
     }
 
+    /// OffsetIdPrinterParser's output for each letter count (seconds only where the style has
+    /// them and they are not zero; an offset that prints as nothing is the zero text).
+    #[test]
+    fn offsets_print_as_java() {
+        let print = |pattern: &str, offset: i32| {
+            let mut out = String::new();
+            format_local(&parse_pattern(pattern).unwrap(), 0, offset, &mut out).unwrap();
+            out
+        };
+        let all = "X XX XXX XXXX XXXXX x xx xxx xxxx xxxxx Z ZZZZZ";
+        assert_eq!(
+            print(all, 0),
+            "Z Z Z Z Z +00 +0000 +00:00 +0000 +00:00 +0000 Z"
+        );
+        assert_eq!(
+            print(all, 19_800),
+            "+0530 +0530 +05:30 +0530 +05:30 +0530 +0530 +05:30 +0530 +05:30 +0530 +05:30"
+        );
+        assert_eq!(
+            print(all, -28_800),
+            "-08 -0800 -08:00 -0800 -08:00 -08 -0800 -08:00 -0800 -08:00 -0800 -08:00"
+        );
+        // Los Angeles' local mean time, -7:52:58.
+        assert_eq!(
+            print(all, -28_378),
+            "-0752 -0752 -07:52 -075258 -07:52:58 -0752 -0752 -07:52 -075258 -07:52:58 -0752 -07:52:58"
+        );
+        assert_eq!(print("X XX XXXX", 30), "Z Z +000030");
+    }
+
     #[test]
     fn unix_times_round_as_sparks() {
         // Spark 4.0.1 of TIMESTAMP'1969-12-31 23:59:59.5' UTC: unix_timestamp 0, unix_seconds -1.
@@ -590,9 +682,8 @@ mod tests {
             "c",
             "F",
             "z",
-            "Z",
-            "X",
-            "x",
+            "ZZZZ",
+            "XXXXXX",
             "O",
             "V",
             "B",

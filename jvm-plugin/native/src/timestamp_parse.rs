@@ -40,7 +40,7 @@ use datafusion::common::{DataFusionError, Result, internal_err};
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 
-use crate::date_format::{Piece, parse_pattern_for};
+use crate::date_format::{Piece, offset_style, parse_pattern_for};
 use crate::datetime::{days_from_civil, days_in_month};
 use crate::error::NativeError;
 use crate::timestamp::SparkZone;
@@ -267,20 +267,13 @@ impl Builder {
                 Piece::Offset(letter, n) => {
                     // appendPattern's offsets: X and x as +HHmm, +HHMM, +HH:MM, +HHMMss,
                     // +HH:MM:ss (X: Z for zero, x: +00 and the like); Z as +HHMM, or +HH:MM:ss.
-                    let (minutes, seconds, colon) = match (letter, n) {
-                        ('Z', 5) | (_, 5) => (2, 1, true),
-                        ('Z', _) => (2, 0, false),
-                        (_, 1) => (1, 0, false),
-                        (_, 2) => (2, 0, false),
-                        (_, 3) => (2, 0, true),
-                        _ => (2, 1, false),
+                    let (style, zero) = offset_style(letter, n);
+                    let (minutes, seconds) = match style {
+                        1 => (1, 0),
+                        3 | 4 => (2, 0),
+                        _ => (2, 1),
                     };
-                    let zero = match (letter, n) {
-                        ('X', _) | ('Z', 5) => "Z",
-                        ('x', 1) => "+00",
-                        ('x', 3 | 5) => "+00:00",
-                        _ => "+0000",
-                    };
+                    let colon = style.is_multiple_of(2);
                     self.internal(Element::Offset {
                         zero,
                         colon,

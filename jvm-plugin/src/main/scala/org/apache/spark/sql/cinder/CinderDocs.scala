@@ -190,8 +190,11 @@ object CinderDocs {
       "constant pattern as java.time's `DateTimeFormatter` prints it for Spark (`y` as the proleptic year, " +
       "locale en-US): `y` (1 to 6 letters; `yy` the last two digits; from 4, a `+` before a wider year), `M` to " +
       "`MMMM` (`Sep`, `September`), `d`, `dd`, `D` to `DDD`, `H`, `k`, `K`, `h`, `m`, `s` (1 or 2), `S` (1 to 9: " +
-      "the fraction cut short), `a`, `E` to `EEEE`, quoted text and other characters; other letters (zones, " +
-      "weeks, quarters, eras...) and optional sections stay on Spark, as does the legacy " +
+      "the fraction cut short), `a`, `E` to `EEEE`, the zone's offset at the instant (`X` and `x`, 1 to 5 " +
+      "letters, `Z`, 1 to 3 and 5, as `OffsetIdPrinterParser` prints it: `Z` or the pattern's zero text, " +
+      "minutes and seconds where the pattern has them and they are not zero), quoted text and other " +
+      "characters; other letters (zone names and ids, localized offsets, weeks, quarters, eras...) and " +
+      "optional sections stay on Spark, as does the legacy " +
       "(`SimpleDateFormat`) parser policy"),
     ("`from_utc_timestamp`, `to_utc_timestamp`", "timestamps and a constant time zone (as Spark's " +
       "`getZoneId` reads it: regions, offsets, `SHORT_IDS`), with Spark's `convertTz`: the instant's local " +
