@@ -1,7 +1,8 @@
 """rlike (regexp, regexp_like), regexp_extract and regexp_replace natively: Java's Pattern.find,
 first match and Matcher.appendReplacement for constant patterns the native side translates
 exactly (ASCII shorthands and case-insensitivity, `.` without line terminators, `$` before a
-final line terminator); other patterns stay on Spark and say why."""
+final line terminator); other patterns stay on Spark and say why. Also the digests of the same
+strings (md5, sha1, sha2, crc32)."""
 
 import os
 import random
@@ -88,3 +89,13 @@ def test_other_extracts_and_replacements_stay_on_spark(spark, texts, sql, reason
     # (Rows without an `a`: where one matches, Spark raises the group and replacement errors.)
     compare(spark, f"SELECT id, {sql} FROM rt WHERE s NOT LIKE '%a%'", native=None)
     assert any(reason in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+def test_digests(spark, texts):
+    # md5, sha1, sha2 and crc32 of the strings' UTF-8 bytes (non-ASCII and line terminators among them).
+    compare(spark, "SELECT id, md5(s), sha1(s), sha2(s, 0), sha2(s, 224), sha2(s, 256), sha2(s, 384), sha2(s, 512), "
+                   "crc32(s), md5(upper(s)) = md5(s) FROM rt")
+    assert not fallback_reasons(spark), fallback_reasons(spark)
+    # A bit length Spark does not know: null there, and it stays there.
+    compare(spark, "SELECT id, sha2(s, 100) FROM rt", native=None)
+    assert any("sha2" in r for r in fallback_reasons(spark)), fallback_reasons(spark)

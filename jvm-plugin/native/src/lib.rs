@@ -14,6 +14,7 @@
 pub mod cast;
 pub mod date_format;
 pub mod datetime;
+pub mod digest;
 pub mod double_sum;
 pub mod error;
 pub mod expand;

@@ -58,6 +58,7 @@ use crate::date_format::{SparkDateFormat, SparkUnixTime, UnixTime};
 use crate::datetime::{
     DateDays, DatePart, SparkDatePart, SparkMonthShift, SparkTimestampToDate, TimestampPart,
 };
+use crate::digest::{Digest, SparkDigest};
 use crate::double_sum::SparkDoubleSum;
 use crate::error::{NativeError, Result};
 use crate::expand::ExpandExec;
@@ -1272,6 +1273,11 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 let [left, right] = <[_; 2]>::try_from(args)
                     .map_err(|_| NativeError::plan(format!("{name} takes two arguments")))?;
                 return Ok(Arc::new(SparkBinaryMath::new(left, right, func)));
+            }
+            if let (Some(digest), [DataType::Utf8]) = (Digest::from_name(name), &types[..]) {
+                let [arg] = <[_; 1]>::try_from(args)
+                    .map_err(|_| NativeError::plan(format!("{name} takes one argument")))?;
+                return Ok(Arc::new(SparkDigest::new(arg, digest)));
             }
             let udf = match (name.as_str(), types.as_slice()) {
                 // (Integers' abs differs on overflow: the plugin sends a CASE for them.)

@@ -109,6 +109,10 @@ object CinderDocs {
       "non-capturing; `i` and `s` flags, `(?i)` for ASCII letters as Java's), alternation, greedy and lazy " +
       "quantifiers; lookaround, backreferences, possessive quantifiers, `\\b`, `\\p{...}`, nested classes, " +
       "other flags and patterns Java rejects stay on Spark"),
+    ("`md5`, `sha1`, `sha2`, `crc32`", "of strings (their UTF-8 bytes, as Spark's cast to binary gives them): " +
+      "lowercase hexadecimal digests as commons-codec writes them (`sha2` with a constant bit length of 224, " +
+      "256 or 0, 384 or 512; others are null on Spark, and stay there), and `CRC32`'s value as a bigint; of " +
+      "binary columns they stay on Spark"),
     ("`regexp_extract`, `regexp_replace`", "constant patterns as for `rlike`, but without `$`, and a constant group " +
       "index or replacement: the first match's group (an empty string for no match or a group that took no " +
       "part), and each match from the end of the last replaced as `Matcher.appendReplacement` replaces it " +

@@ -113,6 +113,8 @@ object PlanJson {
         Pmod(_, _, EvalMode.ANSI) => true
     case UnaryMinus(child, true) => isIntegral(child.dataType)
     case Abs(child, true) => isIntegral(child.dataType)
+    // A string's bytes (under md5 and the other digests).
+    case Cast(child, BinaryType, _, _) if child.dataType == StringType => false
     case c: Cast => c.evalMode == EvalMode.ANSI && !Cast.canUpCast(c.child.dataType, c.dataType)
     // An integer rounded to a multiple of 10^n can leave its type.
     case Round(child, scale, true) => integerRoundCanFail(child, scale)
@@ -832,6 +834,14 @@ object PlanJson {
         Literal(1, IntegerType)) if child.dataType == StringType =>
       expr(child, input).map(c => s"""{"kind":"regexp_replace","child":$c,"pattern":${str(pattern.toString)},""" +
         s""""replacement":${str(replacement.toString)}}""")
+    // Digests of a string's UTF-8 bytes (Spark's implicit cast to binary); sha2 with a constant
+    // bit length it knows (others are null on Spark, and stay there).
+    case Md5(Cast(s, BinaryType, _, _)) if s.dataType == StringType => function("md5", s, input)
+    case Sha1(Cast(s, BinaryType, _, _)) if s.dataType == StringType => function("sha1", s, input)
+    case Crc32(Cast(s, BinaryType, _, _)) if s.dataType == StringType => function("crc32", s, input)
+    case Sha2(Cast(s, BinaryType, _, _), Literal(bits: Int, IntegerType))
+        if s.dataType == StringType && Set(0, 224, 256, 384, 512)(bits) =>
+      function(s"sha${if (bits == 0) 256 else bits}", s, input)
     case StartsWith(child, Literal(prefix: UTF8String, _: StringType)) =>
       like(child, escapeLike(prefix.toString) + "%", input)
     case EndsWith(child, Literal(suffix: UTF8String, _: StringType)) =>
