@@ -2,7 +2,7 @@
 first match and Matcher.appendReplacement for constant patterns the native side translates
 exactly (ASCII shorthands and case-insensitivity, `.` without line terminators, `$` before a
 final line terminator); other patterns stay on Spark and say why. Also the digests of the same
-strings (md5, sha1, sha2, crc32)."""
+strings (md5, sha1, sha2, crc32) and translate."""
 
 import os
 import random
@@ -99,3 +99,9 @@ def test_digests(spark, texts):
     # A bit length Spark does not know: null there, and it stays there.
     compare(spark, "SELECT id, sha2(s, 100) FROM rt", native=None)
     assert any("sha2" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+def test_translate(spark, texts):
+    compare(spark, "SELECT id, translate(s, 'abc', 'xyz'), translate(s, 'aA\u00e9\n', 'b'), translate(s, 'aa', 'xy'), "
+                   "translate(s, '', 'x'), translate(s, 'xyz01', '\u00e9\u00c9-') FROM rt")
+    assert not fallback_reasons(spark), fallback_reasons(spark)

@@ -33,6 +33,7 @@ pub(crate) mod sliding;
 pub mod strict_math;
 pub mod timestamp;
 pub mod timestamp_parse;
+pub mod translate;
 pub mod try_arith;
 pub mod unary;
 pub mod window;

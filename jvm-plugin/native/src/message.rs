@@ -510,6 +510,15 @@ pub enum Expr {
         /// The Java pattern.
         pattern: String,
     },
+    /// `translate(child, from, to)` for constant strings (see `crate::translate`).
+    Translate {
+        /// A string.
+        child: Box<Expr>,
+        /// The characters replaced.
+        from: String,
+        /// Their replacements.
+        to: String,
+    },
     /// `regexp_extract(child, pattern, index)` (see `crate::java_regex`).
     RegexpExtract {
         /// A string.

@@ -79,6 +79,7 @@ use crate::timestamp::{
     SparkTimestampNumberCast, SparkToTimestamp, SparkTrunc, SparkUtcConvert, TruncLevel,
 };
 use crate::timestamp_parse::{ParseOutput, SparkParseTimestamp};
+use crate::translate::SparkTranslate;
 use crate::try_arith::{Overflow, TryIntegerArithmetic, TryOp};
 
 /// Cast options with Spark's non-ANSI behaviour: a value that does not fit becomes null.
@@ -1164,6 +1165,11 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             let child = translate(child, schema)?;
             expect_type(&child, schema, &DataType::Utf8, "RLIKE")?;
             Arc::new(SparkRLike::try_new(child, pattern)?)
+        }
+        Expr::Translate { child, from, to } => {
+            let child = translate(child, schema)?;
+            expect_type(&child, schema, &DataType::Utf8, "translate")?;
+            Arc::new(SparkTranslate::new(child, from, to))
         }
         Expr::RegexpExtract {
             child,

@@ -109,6 +109,9 @@ object CinderDocs {
       "non-capturing; `i` and `s` flags, `(?i)` for ASCII letters as Java's), alternation, greedy and lazy " +
       "quantifiers; lookaround, backreferences, possessive quantifiers, `\\b`, `\\p{...}`, nested classes, " +
       "other flags and patterns Java rejects stay on Spark"),
+    ("`translate`", "strings, with constant characters and replacements, code point by code point as Spark's " +
+      "`UTF8String.translate`: the first mapping of a character wins, and one past the replacements' end (or " +
+      "to `\\u0000`) drops it"),
     ("`md5`, `sha1`, `sha2`, `crc32`", "of strings (their UTF-8 bytes, as Spark's cast to binary gives them): " +
       "lowercase hexadecimal digests as commons-codec writes them (`sha2` with a constant bit length of 224, " +
       "256 or 0, 384 or 512; others are null on Spark, and stay there), and `CRC32`'s value as a bigint; of " +

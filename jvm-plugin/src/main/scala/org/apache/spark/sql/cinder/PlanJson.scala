@@ -834,6 +834,10 @@ object PlanJson {
         Literal(1, IntegerType)) if child.dataType == StringType =>
       expr(child, input).map(c => s"""{"kind":"regexp_replace","child":$c,"pattern":${str(pattern.toString)},""" +
         s""""replacement":${str(replacement.toString)}}""")
+    case StringTranslate(child, Literal(from: UTF8String, _: StringType), Literal(to: UTF8String, _: StringType))
+        if child.dataType == StringType =>
+      expr(child, input).map(c =>
+        s"""{"kind":"translate","child":$c,"from":${str(from.toString)},"to":${str(to.toString)}}""")
     // Digests of a string's UTF-8 bytes (Spark's implicit cast to binary); sha2 with a constant
     // bit length it knows (others are null on Spark, and stay there).
     case Md5(Cast(s, BinaryType, _, _)) if s.dataType == StringType => function("md5", s, input)
