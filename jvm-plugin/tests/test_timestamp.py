@@ -328,6 +328,16 @@ def test_from_and_to_utc_timestamp(spark, trunc_instants, zone):
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
 
 
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Australia/Lord_Howe", "Asia/Kolkata"])
+def test_months_between(spark, trunc_instants, zone):
+    # Month ends, days that agree, seconds into the day across daylight-saving changes.
+    compare(spark, "SELECT id, months_between(ts, TIMESTAMP'2000-02-29 13:00:00'), "
+                   "months_between(TIMESTAMP'2024-03-31 00:00:00', ts, false), months_between(ts, CAST(d AS TIMESTAMP)), "
+                   "months_between(d, DATE'2020-01-31'), months_between(ts, CAST(last_day(d) AS TIMESTAMP)) "
+                   "FROM ti WHERE year(d) BETWEEN 1 AND 9998", conf={"spark.sql.session.timeZone": zone})
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+
+
 def test_utc_conversion_to_a_zone_spark_refuses(spark, trunc_instants):
     fails_alike(spark, "SELECT from_utc_timestamp(ts, 'Nowhere/Zone') FROM ti", "INVALID_TIMEZONE")
     assert any("'Nowhere/Zone', which Spark refuses" in r for r in fallback_reasons(spark)), fallback_reasons(spark)

@@ -640,6 +640,18 @@ pub enum Expr {
         /// The session's time zone, as Spark names it.
         zone: String,
     },
+    /// `months_between(left, right, round_off)` of two timestamps in the session's time zone
+    /// (see `crate::timestamp::months_between`).
+    MonthsBetween {
+        /// A timestamp.
+        left: Box<Expr>,
+        /// A timestamp.
+        right: Box<Expr>,
+        /// Rounded to 8 decimal places.
+        round_off: bool,
+        /// The session's time zone, as Spark names it.
+        zone: String,
+    },
     /// `from_utc_timestamp(child, zone)` or (`to_utc`) `to_utc_timestamp(child, zone)` for a
     /// constant zone (see `crate::timestamp::SparkUtcConvert`).
     UtcConvert {

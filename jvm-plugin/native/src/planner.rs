@@ -76,7 +76,8 @@ use crate::message::{
 use crate::moments::{MomentInput, MomentPart, SparkMoments};
 use crate::shared_join::{OnceBatchesExec, RoutedProbeExec, SharedJoinExec};
 use crate::timestamp::{
-    SparkTimestampNumberCast, SparkToTimestamp, SparkTrunc, SparkUtcConvert, TruncLevel,
+    SparkMonthsBetween, SparkTimestampNumberCast, SparkToTimestamp, SparkTrunc, SparkUtcConvert,
+    TruncLevel,
 };
 use crate::timestamp_parse::{ParseOutput, SparkParseTimestamp};
 use crate::translate::SparkTranslate;
@@ -1441,6 +1442,19 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             };
             expect_type(&child, schema, &expected, "date_format")?;
             Arc::new(SparkDateFormat::try_new(child, pattern, zone)?)
+        }
+        Expr::MonthsBetween {
+            left,
+            right,
+            round_off,
+            zone,
+        } => {
+            let timestamp = DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()));
+            let left = translate(left, schema)?;
+            let right = translate(right, schema)?;
+            expect_type(&left, schema, &timestamp, "months_between")?;
+            expect_type(&right, schema, &timestamp, "months_between")?;
+            Arc::new(SparkMonthsBetween::try_new(left, right, *round_off, zone)?)
         }
         Expr::UtcConvert {
             child,

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime, Offset, TimeZone};
 use datafusion::arrow::array::timezone::Tz;
-use datafusion::arrow::array::{ArrayRef, AsArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Schema, TimeUnit, TimestampMicrosecondType,
 };
@@ -1429,9 +1429,186 @@ impl PhysicalExpr for SparkUtcConvert {
     }
 }
 
+/// Java's `Math.round(double)`: the nearest long, ties toward positive infinity, saturating.
+fn java_round(a: f64) -> i64 {
+    let floor = a.floor();
+    (if a - floor >= 0.5 { floor + 1.0 } else { floor }) as i64
+}
+
+/// `months_between(t1, t2, roundOff)` in a time zone, as Spark's `DateTimeUtils.monthsBetween`:
+/// whole months where the days of the month agree or both are their month's last, else the
+/// months plus the difference of the days and the seconds into them over 31 days, then (with
+/// `round_off`) rounded to 8 decimal places as `Math.round(x * 1e8) / 1e8`.
+pub fn months_between(zone: &SparkZone, t1: i64, t2: i64, round_off: bool) -> Option<f64> {
+    let day = |t: i64| -> Option<(i64, u32, u32, i64)> {
+        let local = zone.local_of_utc(t)?;
+        let days = i32::try_from(local.div_euclid(i128::from(MICROS_PER_DAY))).ok()?;
+        let (year, month, day_of_month) = crate::datetime::civil_from_days(days);
+        let to_end = crate::datetime::days_in_month(year, month) - day_of_month;
+        // TimeUnit.MICROSECONDS.toSeconds: toward zero.
+        let seconds = (t - zone.start_of_day(days)?) / 1_000_000;
+        Some((year * 12 + i64::from(month), day_of_month, to_end, seconds))
+    };
+    let (months1, day1, to_end1, seconds1) = day(t1)?;
+    let (months2, day2, to_end2, seconds2) = day(t2)?;
+    // Spark's year * 12 + month are ints.
+    let month_diff = (months1 as i32).wrapping_sub(months2 as i32) as f64;
+    if day1 == day2 || (to_end1 == 0 && to_end2 == 0) {
+        return Some(month_diff);
+    }
+    let days_diff = i64::from(day1 as i32 - day2 as i32);
+    let seconds_diff = days_diff * 86_400 + seconds1 - seconds2;
+    let diff = month_diff + seconds_diff as f64 / (31 * 86_400) as f64;
+    Some(if round_off {
+        java_round(diff * 1e8) as f64 / 1e8
+    } else {
+        diff
+    })
+}
+
+/// [`months_between`] of two timestamps.
+#[derive(Debug)]
+pub struct SparkMonthsBetween {
+    left: Arc<dyn PhysicalExpr>,
+    right: Arc<dyn PhysicalExpr>,
+    round_off: bool,
+    zone_name: String,
+    zone: SparkZone,
+}
+
+impl SparkMonthsBetween {
+    /// `months_between(left, right, round_off)` in `zone`.
+    pub fn try_new(
+        left: Arc<dyn PhysicalExpr>,
+        right: Arc<dyn PhysicalExpr>,
+        round_off: bool,
+        zone: &str,
+    ) -> Result<Self> {
+        Ok(Self {
+            left,
+            right,
+            round_off,
+            zone_name: zone.to_owned(),
+            zone: SparkZone::of_plan(zone)?,
+        })
+    }
+}
+
+impl PartialEq for SparkMonthsBetween {
+    fn eq(&self, other: &Self) -> bool {
+        self.round_off == other.round_off
+            && self.zone_name == other.zone_name
+            && self.left.eq(&other.left)
+            && self.right.eq(&other.right)
+    }
+}
+
+impl Eq for SparkMonthsBetween {}
+
+impl Hash for SparkMonthsBetween {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.round_off.hash(state);
+        self.zone_name.hash(state);
+        self.left.hash(state);
+        self.right.hash(state);
+    }
+}
+
+impl fmt::Display for SparkMonthsBetween {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "spark_months_between({}, {}, {}, {})",
+            self.left, self.right, self.round_off, self.zone_name
+        )
+    }
+}
+
+impl PhysicalExpr for SparkMonthsBetween {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        Ok(self.left.nullable(input_schema)? || self.right.nullable(input_schema)?)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        let rows = batch.num_rows();
+        let left = self.left.evaluate(batch)?.into_array(rows)?;
+        let right = self.right.evaluate(batch)?.into_array(rows)?;
+        let (l, r) = (
+            left.as_primitive::<TimestampMicrosecondType>(),
+            right.as_primitive::<TimestampMicrosecondType>(),
+        );
+        let out: Float64Array = l
+            .iter()
+            .zip(r.iter())
+            .map(|(a, b)| match (a, b) {
+                (Some(a), Some(b)) => months_between(&self.zone, a, b, self.round_off)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        DataFusionError::Execution(format!(
+                            "months_between: a timestamp out of range ({a}, {b})"
+                        ))
+                    }),
+                _ => Ok(None),
+            })
+            .collect::<datafusion::common::Result<_>>()?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.left, &self.right]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        let [left, right] = <[_; 2]>::try_from(children).map_err(|_| {
+            DataFusionError::Internal("months_between takes two children".to_owned())
+        })?;
+        Ok(Arc::new(Self {
+            left,
+            right,
+            round_off: self.round_off,
+            zone_name: self.zone_name.clone(),
+            zone: self.zone,
+        }))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Spark's documented examples (UTC), and the month-end rule.
+    #[test]
+    fn months_between_as_spark() {
+        let utc = SparkZone::parse("UTC").unwrap();
+        let at = |s: &str| spark_string_to_timestamp(s.as_bytes(), &utc).unwrap();
+        let t1 = at("1997-02-28 10:30:00");
+        let t2 = at("1996-10-30");
+        assert_eq!(months_between(&utc, t1, t2, true), Some(3.94959677));
+        assert_eq!(
+            months_between(&utc, t1, t2, false),
+            Some(3.9495967741935485)
+        );
+        // Both on their month's last day: whole months, whatever the time.
+        assert_eq!(
+            months_between(&utc, at("2024-02-29 23:00"), at("2023-11-30 01:00"), true),
+            Some(3.0)
+        );
+        assert_eq!(java_round(-0.5), 0);
+        assert_eq!(java_round(2.5), 3);
+        assert_eq!(java_round(-2.5), -2);
+        assert_eq!(java_round(0.49999999999999994), 0);
+    }
 
     fn micros(text: &str, zone: &str) -> Option<i64> {
         spark_string_to_timestamp(text.as_bytes(), &SparkZone::parse(zone).unwrap())

@@ -173,6 +173,10 @@ object CinderDocs {
       "only where the first is not null"),
     ("`add_months`, `last_day`", "as `java.time.LocalDate.plusMonths` (the day kept, or the shorter month's last) " +
       "and its month's last day, over Spark's range of dates"),
+    ("`months_between`", "of timestamps (and dates, through their cast), with a constant rounding flag, in the " +
+      "session time zone, as Spark's `monthsBetween`: whole months where the days of the month agree or both " +
+      "are their month's last, else the months plus the days and the seconds into them over 31 days, rounded " +
+      "to 8 places as `Math.round(x * 1e8) / 1e8`"),
     ("`unix_timestamp`, `to_unix_timestamp`, `unix_seconds`, `unix_millis`, `unix_micros`", "of timestamps (and " +
       "for the first two, dates through their cast to timestamps): `unix_timestamp` as Java's `micros / 1000000` " +
       "(toward zero), `unix_seconds` and `unix_millis` floored, as Spark; of strings, parsed with a pattern as " +

@@ -998,6 +998,11 @@ object PlanJson {
       dateFormat("from_unixtime", seconds, seconds = true, pattern.toString, f.zoneId, input)
     // A timestamp as a count since the epoch: unix_timestamp divides its micros as Java's `/`
     // does (toward zero); unix_seconds and unix_millis floor.
+    case m @ MonthsBetween(t1, t2, Literal(roundOff: Boolean, BooleanType), Some(_))
+        if t1.dataType == TimestampType && t2.dataType == TimestampType =>
+      val zone = if (m.zoneId.getId == "Z") "UTC" else m.zoneId.getId
+      for (l <- expr(t1, input); r <- expr(t2, input)) yield
+        s"""{"kind":"months_between","left":$l,"right":$r,"round_off":$roundOff,"zone":${str(zone)}}"""
     // from_utc_timestamp and to_utc_timestamp with a constant zone that Spark accepts (else it
     // raises INVALID_TIMEZONE, on Spark).
     case FromUTCTimestamp(child, Literal(zone: UTF8String, _: StringType)) if child.dataType == TimestampType =>
