@@ -328,6 +328,14 @@ def test_from_and_to_utc_timestamp(spark, trunc_instants, zone):
     assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
 
 
+def test_day_and_month_names_and_next_day(spark, trunc_instants):
+    days = ", ".join(f"next_day(d, '{day}')" for day in ["mo", "TUE", "Wednesday", "th", "FRI", "sat", "SUNDAY"])
+    compare(spark, f"SELECT id, dayname(d), monthname(d), {days} FROM ti WHERE year(d) < 9999")
+    assert _scan_is_native(spark) and not fallback_reasons(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id, next_day(d, 'Funday') FROM ti", native=None, conf={"spark.sql.ansi.enabled": "false"})
+    assert any("not a day of the week" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
 @pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Australia/Lord_Howe", "Asia/Kolkata"])
 def test_months_between(spark, trunc_instants, zone):
     # Month ends, days that agree, seconds into the day across daylight-saving changes.

@@ -528,6 +528,181 @@ impl PhysicalExpr for SparkDatePart {
     }
 }
 
+/// Spark's `dayname` (`Mon`) or (`month`) `monthname` (`Jan`) of a date: java.time's short
+/// names in locale en-US.
+#[derive(Debug)]
+pub struct SparkDateName {
+    child: Arc<dyn PhysicalExpr>,
+    month: bool,
+}
+
+/// Spark's `next_day(date, dayOfWeek)` for a constant day: the first date after `date` on that
+/// day (`getNextDateForDayOfWeek`, in ints that wrap as Java's).
+#[derive(Debug)]
+pub struct SparkNextDay {
+    child: Arc<dyn PhysicalExpr>,
+    /// Spark's day of the week: days after a Thursday (Thursday 0 ... Wednesday 6).
+    day: i32,
+}
+
+impl SparkDateName {
+    /// The day's (or `month`: the month's) name of `child`, a date.
+    pub fn new(child: Arc<dyn PhysicalExpr>, month: bool) -> Self {
+        Self { child, month }
+    }
+
+    fn name(&self) -> &'static str {
+        if self.month { "monthname" } else { "dayname" }
+    }
+}
+
+impl SparkNextDay {
+    /// `next_day(child, name)`; `None` for a name Spark's `getDayOfWeekFromString` refuses.
+    pub fn new(child: Arc<dyn PhysicalExpr>, name: &str) -> Option<Self> {
+        let day = match name.to_uppercase().as_str() {
+            "TH" | "THU" | "THURSDAY" => 0,
+            "FR" | "FRI" | "FRIDAY" => 1,
+            "SA" | "SAT" | "SATURDAY" => 2,
+            "SU" | "SUN" | "SUNDAY" => 3,
+            "MO" | "MON" | "MONDAY" => 4,
+            "TU" | "TUE" | "TUESDAY" => 5,
+            "WE" | "WED" | "WEDNESDAY" => 6,
+            _ => return None,
+        };
+        Some(Self { child, day })
+    }
+}
+
+impl PartialEq for SparkDateName {
+    fn eq(&self, other: &Self) -> bool {
+        self.month == other.month && self.child.eq(&other.child)
+    }
+}
+
+impl Eq for SparkDateName {}
+
+impl Hash for SparkDateName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.month.hash(state);
+        self.child.hash(state);
+    }
+}
+
+impl PartialEq for SparkNextDay {
+    fn eq(&self, other: &Self) -> bool {
+        self.day == other.day && self.child.eq(&other.child)
+    }
+}
+
+impl Eq for SparkNextDay {}
+
+impl Hash for SparkNextDay {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.day.hash(state);
+        self.child.hash(state);
+    }
+}
+
+impl fmt::Display for SparkDateName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_{}({})", self.name(), self.child)
+    }
+}
+
+impl fmt::Display for SparkNextDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spark_next_day({}, {})", self.child, self.day)
+    }
+}
+
+impl PhysicalExpr for SparkDateName {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        self.child.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        crate::unary::evaluate_unary(&self.child, batch, |a| {
+            let names: StringArray = a
+                .as_primitive::<Date32Type>()
+                .iter()
+                .map(|d| {
+                    d.map(|d| {
+                        let full = if self.month {
+                            crate::date_format::MONTHS[civil_from_days(d).1 as usize - 1]
+                        } else {
+                            // 1970-01-01 was a Thursday.
+                            crate::date_format::DAYS[(i64::from(d) + 3).rem_euclid(7) as usize]
+                        };
+                        &full[..3]
+                    })
+                })
+                .collect();
+            Ok(Arc::new(names) as ArrayRef)
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        Ok(Arc::new(Self::new(
+            crate::unary::only_child(&self, children)?,
+            self.month,
+        )))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl PhysicalExpr for SparkNextDay {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Date32)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        self.child.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        crate::unary::evaluate_unary(&self.child, batch, |a| {
+            let day = self.day;
+            let next: Date32Array = a.as_primitive::<Date32Type>().unary(|start: i32| {
+                let ahead = (day.wrapping_sub(1).wrapping_sub(start) % 7 + 7) % 7;
+                start.wrapping_add(1).wrapping_add(ahead)
+            });
+            Ok(Arc::new(next) as ArrayRef)
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        Ok(Arc::new(Self {
+            child: crate::unary::only_child(&self, children)?,
+            day: self.day,
+        }))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -699,6 +699,21 @@ pub enum Expr {
         /// `year`, `month`, `day`, `quarter`, `dayofweek`, `weekday`, `dayofyear` or `weekofyear`.
         part: String,
     },
+    /// `dayname` or (`month`) `monthname` of a date (see `crate::datetime::SparkDateName`).
+    DateName {
+        /// A date.
+        child: Box<Expr>,
+        /// The month's name.
+        #[serde(default)]
+        month: bool,
+    },
+    /// `next_day(date, day)` for a constant day (see `crate::datetime::SparkNextDay`).
+    NextDay {
+        /// A date.
+        child: Box<Expr>,
+        /// The day of the week as the query names it (`Mon`, `TU`...).
+        day: String,
+    },
     /// Spark's `round` (`half_up`) or `bround` (`half_even`) of a number to `places` decimal
     /// places, or its `floor` or `ceiling` (of a double, a bigint or a decimal, with `places`
     /// 0), into `type` (see `crate::math::SparkRound`).

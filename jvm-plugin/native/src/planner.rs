@@ -56,7 +56,8 @@ use crate::cast::{
 };
 use crate::date_format::{SparkDateFormat, SparkUnixTime, UnixTime};
 use crate::datetime::{
-    DateDays, DatePart, SparkDatePart, SparkMonthShift, SparkTimestampToDate, TimestampPart,
+    DateDays, DatePart, SparkDateName, SparkDatePart, SparkMonthShift, SparkNextDay,
+    SparkTimestampToDate, TimestampPart,
 };
 use crate::digest::{Digest, SparkDigest};
 use crate::double_sum::SparkDoubleSum;
@@ -1507,6 +1508,18 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 }
             };
             Arc::new(SparkTimestampToDate::try_new(child, zone.as_deref())?.with_part(part))
+        }
+        Expr::DateName { child, month } => {
+            let child = translate(child, schema)?;
+            expect_type(&child, schema, &DataType::Date32, "dayname")?;
+            Arc::new(SparkDateName::new(child, *month))
+        }
+        Expr::NextDay { child, day } => {
+            let child = translate(child, schema)?;
+            expect_type(&child, schema, &DataType::Date32, "next_day")?;
+            Arc::new(SparkNextDay::new(child, day).ok_or_else(|| {
+                NativeError::plan(format!("next_day of {day:?}, not a day of the week"))
+            })?)
         }
         Expr::DatePart { child, part } => {
             let child = translate(child, schema)?;

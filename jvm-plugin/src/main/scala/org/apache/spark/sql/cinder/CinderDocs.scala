@@ -171,6 +171,9 @@ object CinderDocs {
       "equal values"),
     ("`date_add`, `date_sub`, `datediff`", "days as ints, wrapping as Spark's; the second argument evaluated " +
       "only where the first is not null"),
+    ("`dayname`, `monthname`, `next_day`", "of dates: `Mon`, `Jan` (java.time's short names, en-US); the first " +
+      "date after on a constant day (`MO`, `MON`, `MONDAY`, any case; other names stay on Spark, which rejects " +
+      "them), its days wrapping as Spark's ints"),
     ("`add_months`, `last_day`", "as `java.time.LocalDate.plusMonths` (the day kept, or the shorter month's last) " +
       "and its month's last day, over Spark's range of dates"),
     ("`months_between`", "of timestamps (and dates, through their cast), with a constant rounding flag, in the " +

@@ -1025,6 +1025,14 @@ object PlanJson {
     case h: Hour => timePart(h.child, h.timeZoneId, h.zoneId, "hour", input)
     case m: Minute => timePart(m.child, m.timeZoneId, m.zoneId, "minute", input)
     case s: Second => timePart(s.child, s.timeZoneId, s.zoneId, "second", input)
+    case DayName(child) if child.dataType == DateType =>
+      expr(child, input).map(c => s"""{"kind":"date_name","child":$c}""")
+    case MonthName(child) if child.dataType == DateType =>
+      expr(child, input).map(c => s"""{"kind":"date_name","child":$c,"month":true}""")
+    // next_day with a constant day the native side knows (it refuses the rest, which Spark
+    // rejects: null, or ILLEGAL_DAY_OF_WEEK in ANSI mode).
+    case NextDay(start, Literal(day: UTF8String, _: StringType), _) if start.dataType == DateType =>
+      expr(start, input).map(c => s"""{"kind":"next_day","child":$c,"day":${str(day.toString)}}""")
     case Year(child) => datePart(child, "year", input)
     case Month(child) => datePart(child, "month", input)
     case DayOfMonth(child) => datePart(child, "day", input)
