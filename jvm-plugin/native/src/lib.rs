@@ -108,6 +108,29 @@ impl<T: Default> ErrorPolicy<T, NativeError> for ThrowJava {
     }
 }
 
+/// Runs `plan` (the translation of a plan message into DataFusion's operators) on a thread with
+/// a large stack. The translation recurses through the message's expressions, and a Spark task
+/// thread has the JVM's default stack (1 MiB), which deep expressions can overrun, in debug
+/// builds above all (the translator's frame there is tens of KiB a level): that kills the JVM
+/// with a SIGSEGV instead of failing the query. A panic on that thread is raised again here.
+fn on_large_stack<T: Send>(
+    plan: impl FnOnce() -> Result<T, NativeError> + Send,
+) -> Result<T, NativeError> {
+    const STACK: usize = 256 << 20;
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("cinder-plan".to_owned())
+            .stack_size(STACK)
+            .spawn_scoped(scope, plan)
+            .map_err(|e| {
+                NativeError::Execution(format!("cannot start the planning thread: {e}"))
+            })?;
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
 /// Runs a native method's body: errors and panics become Java exceptions.
 fn jni_call<'local, T: Default>(
     env: &mut EnvUnowned<'local>,
@@ -144,7 +167,7 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_createPlan<
             return Err(NativeError::plan("the plan message is null"));
         }
         let bytes = env.convert_byte_array(&plan)?;
-        let plan = NativePlan::create(&bytes)?;
+        let plan = on_large_stack(|| NativePlan::create(&bytes))?;
         Ok(native_plan::register_plan(plan))
     })
 }
@@ -162,7 +185,7 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_checkPlan<'
             return Err(NativeError::plan("the plan message is null"));
         }
         let bytes = env.convert_byte_array(&plan)?;
-        match NativePlan::check(&bytes) {
+        match on_large_stack(|| NativePlan::check(&bytes)) {
             Ok(()) => Ok(JString::default()),
             Err(NativeError::Plan(reason)) => Ok(JString::from_str(env, reason)?),
             Err(other) => Err(other),
@@ -227,7 +250,7 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_createPlanW
                 }));
             }
         }
-        let plan = NativePlan::create_with_inputs(&bytes, sources)?;
+        let plan = on_large_stack(|| NativePlan::create_with_inputs(&bytes, sources))?;
         Ok(native_plan::register_plan(plan))
     })
 }
