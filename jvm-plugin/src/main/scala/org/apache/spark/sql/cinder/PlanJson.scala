@@ -537,10 +537,13 @@ object PlanJson {
     if (SQLConf.get.legacyTimeParserPolicy == org.apache.spark.sql.internal.LegacyBehaviorPolicy.LEGACY) {
       Left(s"$name with spark.sql.legacy.timeParserPolicy=LEGACY (SimpleDateFormat) is not native")
     } else {
-      val zone = if (zoneId.getId == "Z") "UTC" else zoneId.getId
+      val zone = zoneName(zoneId)
       expr(child, input).map(c => s"""{"kind":"date_format","child":$c,"seconds":$seconds,""" +
         s""""pattern":${str(pattern)},"zone":${str(zone)}}""")
     }
+
+  /** A zone as the native side names it: `UTC` for java.time's `Z`, else its id. */
+  private def zoneName(zone: java.time.ZoneId): String = if (zone.getId == "Z") "UTC" else zone.getId
 
   /** `from_utc_timestamp` or (`toUtc`) `to_utc_timestamp` of a timestamp with a constant zone. */
   private def utcConvert(name: String, child: Expression, zone: String, toUtc: Boolean, input: Seq[Attribute])
@@ -564,7 +567,7 @@ object PlanJson {
         Left(s"${t.prettyName} with spark.sql.legacy.timeParserPolicy=$policy is not native")
       case _ if t.timeZoneId.isEmpty => Left(s"${t.prettyName} without a time zone is not native")
       case Literal(pattern: UTF8String, _: StringType) =>
-        val zone = if (t.zoneId.getId == "Z") "UTC" else t.zoneId.getId
+        val zone = zoneName(t.zoneId)
         expr(t.left, input).map(c => s"""{"kind":"parse_timestamp","child":$c,"pattern":${str(pattern.toString)},""" +
           s""""zone":${str(zone)},"output":"$output","fail_on_error":${t.failOnError},""" +
           s""""suggested":${str(t.suggestedFuncOnFail)}}""")
@@ -591,7 +594,7 @@ object PlanJson {
       if (child.dataType == TimestampNTZType) Right("")
       else if (child.dataType != TimestampType) Left(s"$part of a ${child.dataType.simpleString} is not native")
       else if (timeZoneId.isEmpty) Left(s"$part of a timestamp without a time zone is not native")
-      else Right(s""","zone":${str(if (zone.getId == "Z") "UTC" else zone.getId)}""")
+      else Right(s""","zone":${str(zoneName(zone))}""")
     for (zz <- z; c <- expr(child, input)) yield s"""{"kind":"timestamp_part","child":$c,"part":"$part"$zz}"""
   }
 
@@ -748,7 +751,7 @@ object PlanJson {
       val zone: Either[String, String] =
         if (c.child.dataType == TimestampNTZType) Right("")
         else if (c.timeZoneId.isEmpty) Left("a cast from timestamp to date without a time zone is not native")
-        else Right(s""","zone":${str(if (c.zoneId.getId == "Z") "UTC" else c.zoneId.getId)}""")
+        else Right(s""","zone":${str(zoneName(c.zoneId))}""")
       for (z <- zone; child <- expr(c.child, input)) yield s"""{"kind":"timestamp_to_date","child":$child$z}"""
     // A timestamp as a string: in the session's time zone for an instant.
     case c: Cast if c.dataType == StringType && (c.child.dataType == TimestampType ||
@@ -767,7 +770,7 @@ object PlanJson {
       }
       if (c.timeZoneId.isEmpty) Left(s"a cast to ${c.dataType.simpleString} without a time zone is not native")
       else for (child <- expr(c.child, input)) yield {
-        val zone = str(if (c.zoneId.getId == "Z") "UTC" else c.zoneId.getId)
+        val zone = str(zoneName(c.zoneId))
         s"""{"kind":"to_timestamp","child":$child,"ntz":${c.dataType == TimestampNTZType},"zone":$zone$mode}"""
       }
     // A date as a number or a boolean: always null (legacy mode; ANSI mode rejects the cast).
@@ -789,7 +792,7 @@ object PlanJson {
         }
         // A timestamp's error messages print it in the session's time zone.
         val zone = if (c.child.dataType == TimestampType && c.timeZoneId.nonEmpty) {
-          s""","zone":${str(if (c.zoneId.getId == "Z") "UTC" else c.zoneId.getId)}"""
+          s""","zone":${str(zoneName(c.zoneId))}"""
         } else ""
         s"""{"kind":"cast","type":${str(t)},"child":$child$ansi$zone}"""
       }
@@ -1000,7 +1003,7 @@ object PlanJson {
     // does (toward zero); unix_seconds and unix_millis floor.
     case m @ MonthsBetween(t1, t2, Literal(roundOff: Boolean, BooleanType), Some(_))
         if t1.dataType == TimestampType && t2.dataType == TimestampType =>
-      val zone = if (m.zoneId.getId == "Z") "UTC" else m.zoneId.getId
+      val zone = zoneName(m.zoneId)
       for (l <- expr(t1, input); r <- expr(t2, input)) yield
         s"""{"kind":"months_between","left":$l,"right":$r,"round_off":$roundOff,"zone":${str(zone)}}"""
     // from_utc_timestamp and to_utc_timestamp with a constant zone that Spark accepts (else it
@@ -1045,7 +1048,7 @@ object PlanJson {
     // an unknown level (null in Spark) stays on Spark.
     case t: TruncDate => trunc(t.date, t.format, "UTC", date = true, input)
     case t: TruncTimestamp if t.timestamp.dataType == TimestampType && t.timeZoneId.nonEmpty =>
-      trunc(t.timestamp, t.format, if (t.zoneId.getId == "Z") "UTC" else t.zoneId.getId, date = false, input)
+      trunc(t.timestamp, t.format, zoneName(t.zoneId), date = false, input)
     // Date arithmetic on the days since 1970-01-01, an int that wraps as Spark's does.
     case DateAdd(start, days) => dateArithmetic("add", start, days, DateType, input)
     case DateSub(start, days) => dateArithmetic("subtract", start, days, DateType, input)
