@@ -175,7 +175,7 @@ pub(crate) const MONTHS: [&str; 12] = [
     "December",
 ];
 
-pub(crate) const DAYS: [&str; 7] = [
+const DAYS: [&str; 7] = [
     "Monday",
     "Tuesday",
     "Wednesday",
@@ -184,6 +184,11 @@ pub(crate) const DAYS: [&str; 7] = [
     "Saturday",
     "Sunday",
 ];
+
+/// The English name of the day of the week of `days` since 1970-01-01 (a Thursday).
+pub(crate) fn day_name(days: i64) -> &'static str {
+    DAYS[(days + 3).rem_euclid(7) as usize]
+}
 
 /// A number as java.time's `NumberPrinterParser` prints it with `min_width` and
 /// `SignStyle.NORMAL` (`exceeds_pad`: `EXCEEDS_PAD`, a `+` before a value wider than
@@ -299,8 +304,7 @@ pub fn format_local(pieces: &[Piece], local: i128, offset: i32, out: &mut String
                 push_offset(out, offset, style, zero);
             }
             Piece::DayOfWeek(n) => {
-                // 1970-01-01 was a Thursday.
-                let name = DAYS[(i64::from(days) + 3).rem_euclid(7) as usize];
+                let name = day_name(i64::from(days));
                 out.push_str(if *n == 4 { name } else { &name[..3] });
             }
         }

@@ -634,8 +634,7 @@ impl PhysicalExpr for SparkDateName {
                         let full = if self.month {
                             crate::date_format::MONTHS[civil_from_days(d).1 as usize - 1]
                         } else {
-                            // 1970-01-01 was a Thursday.
-                            crate::date_format::DAYS[(i64::from(d) + 3).rem_euclid(7) as usize]
+                            crate::date_format::day_name(i64::from(d))
                         };
                         &full[..3]
                     })

@@ -64,13 +64,7 @@ impl Digest {
 
     /// The digest of `bytes` in lowercase hexadecimal.
     fn hex(self, bytes: &[u8], out: &mut String) {
-        fn write(out: &mut String, digest: &[u8]) {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            for b in digest {
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 15)]));
-            }
-        }
+        let write = push_hex;
         match self {
             Self::Md5 => write(out, &md5::Md5::digest(bytes)),
             Self::Sha1 => write(out, &sha1::Sha1::digest(bytes)),
@@ -80,6 +74,15 @@ impl Digest {
             Self::Sha512 => write(out, &sha2::Sha512::digest(bytes)),
             Self::Crc32 => unreachable!("crc32 is a number"),
         }
+    }
+}
+
+/// Writes `bytes` in lowercase hexadecimal, two digits each.
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
     }
 }
 

@@ -954,27 +954,7 @@ impl SparkRegexpReplace {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `text` with the generators' escapes undone (see `tests/RegexVectors.java`).
-    fn unescape(text: &str) -> String {
-        let mut out = String::new();
-        let mut chars = text.chars();
-        while let Some(c) = chars.next() {
-            if c != '\\' {
-                out.push(c);
-                continue;
-            }
-            match chars.next() {
-                Some('u') => {
-                    let hex: String = chars.by_ref().take(4).collect();
-                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap());
-                }
-                Some(other) => out.push(other),
-                None => panic!("dangling escape in {text:?}"),
-            }
-        }
-        out
-    }
+    use crate::test_vectors::unescape;
 
     /// Checks `vectors`: every pattern Java refuses is refused, every match of a translated one
     /// agrees. (patterns translated, cases compared).

@@ -496,3 +496,30 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_liveBuffers
         Ok(i64::try_from(native_plan::live_buffers()).unwrap_or(i64::MAX))
     })
 }
+
+/// What the vector files written by the Java programs under `tests/` share.
+#[cfg(test)]
+pub(crate) mod test_vectors {
+    /// `text` with the generators' escapes undone: a doubled backslash, and a backslash, `u`
+    /// and four hex digits for a character outside ASCII's printable ones.
+    pub fn unescape(text: &str) -> String {
+        let mut out = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    let unit = u32::from_str_radix(&hex, 16).expect("four hex digits");
+                    out.push(char::from_u32(unit).expect("a character of the BMP"));
+                }
+                Some(other) => out.push(other),
+                None => panic!("dangling escape in {text:?}"),
+            }
+        }
+        out
+    }
+}

@@ -963,7 +963,9 @@ impl ParseOutput {
 pub const REPARSE_MARKER: &str = "cinder-reparse-timestamp";
 
 fn hex(text: &str) -> String {
-    text.bytes().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(text.len() * 2);
+    crate::digest::push_hex(&mut out, text.as_bytes());
+    out
 }
 
 /// A string parsed with a constant pattern (see the module docs).
@@ -1142,30 +1144,7 @@ impl PhysicalExpr for SparkParseTimestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `text` with the generator's escapes undone.
-    fn unescape(text: &str) -> String {
-        let mut out = String::new();
-        let mut units = Vec::new();
-        let mut chars = text.chars();
-        while let Some(c) = chars.next() {
-            if c != '\\' {
-                out.push(c);
-                continue;
-            }
-            match chars.next() {
-                Some('u') => {
-                    let hex: String = chars.by_ref().take(4).collect();
-                    units.clear();
-                    units.push(u16::from_str_radix(&hex, 16).expect("hex"));
-                    out.extend(char::decode_utf16(units.iter().copied()).map(|c| c.expect("BMP")));
-                }
-                Some(other) => out.push(other),
-                None => panic!("dangling escape in {text:?}"),
-            }
-        }
-        out
-    }
+    use crate::test_vectors::unescape;
 
     fn expected(outcome: &str) -> Parsed {
         match outcome {
