@@ -936,14 +936,19 @@ pub(crate) fn days_in_month(year: i64, month: u32) -> u32 {
 
 /// `java.time.LocalDate.ofEpochDay(days).plusMonths(months)` (the day kept, or the month's last
 /// if it has fewer days), then, with `last_day`, the last day of that month, as days; None where
-/// that does not fit an int (Spark's `Math.toIntExact` fails there).
+/// that does not fit an int (Spark's `MathUtils.toIntExact` fails there).
 pub fn shift_months(days: i32, months: i64, last_day: bool) -> Option<i32> {
+    i32::try_from(shift_months_wide(days, months, last_day)).ok()
+}
+
+/// [`shift_months`] as a long: `LocalDate` holds years to a billion, past an int's days.
+pub fn shift_months_wide(days: i32, months: i64, last_day: bool) -> i64 {
     let (year, month, day) = civil_from_days(days);
     let total = year * 12 + i64::from(month) - 1 + months;
     let (year, month) = (total.div_euclid(12), (total.rem_euclid(12) + 1) as u32);
     let last = days_in_month(year, month);
     let day = if last_day { last } else { day.min(last) };
-    i32::try_from(days_from_civil(year, month, day)).ok()
+    days_from_civil(year, month, day)
 }
 
 /// Spark's `add_months(date, months)` and `last_day(date)` over dates as their days (ints):
@@ -1032,8 +1037,8 @@ impl PhysicalExpr for SparkMonthShift {
             match (days.is_valid(i), month_count) {
                 (true, Some(n)) => match shift_months(days.value(i), n, self.last_day) {
                     Some(d) => out.append_value(d),
-                    // Spark's Math.toIntExact.
-                    None => return datafusion::common::exec_err!("integer overflow"),
+                    // Spark's MathUtils.toIntExact.
+                    None => return Err(crate::error::int_exact_overflow()),
                 },
                 _ => out.append_null(),
             }

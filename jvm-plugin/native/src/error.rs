@@ -52,3 +52,25 @@ impl From<datafusion::arrow::error::ArrowError> for NativeError {
 
 /// Results of the native side.
 pub type Result<T, E = NativeError> = std::result::Result<T, E>;
+
+/// The start of a native message that the JVM side throws as `java.lang.ArithmeticException`
+/// (`NativeErrors.scala`), as Spark's code throws it from `Math.multiplyExact`, `addExact` and
+/// `toIntExact` in either mode.
+pub const JAVA_ARITHMETIC: &str = "java.lang.ArithmeticException: ";
+
+/// Java's `ArithmeticException` with `message` (`long overflow` or `integer overflow`, as
+/// `Math` words it); `detail`, where it happened, stays in the native error, which the JVM side
+/// attaches to the exception as suppressed.
+pub fn java_arithmetic(message: &str, detail: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Execution(format!("{JAVA_ARITHMETIC}{message} ({detail})"))
+}
+
+/// Spark's `MathUtils.toIntExact` failing, as `localDateToDays` fails for a date past an int's
+/// days (`add_months`, `date + INTERVAL ...`), in either mode.
+pub fn int_exact_overflow() -> DataFusionError {
+    DataFusionError::Execution(
+        "[ARITHMETIC_OVERFLOW] integer overflow. If necessary set \"spark.sql.ansi.enabled\" to \
+         \"false\" to bypass this error. SQLSTATE: 22003"
+            .to_owned(),
+    )
+}

@@ -20,6 +20,7 @@ pub mod error;
 pub mod expand;
 pub mod float_order;
 pub mod input;
+pub mod interval;
 pub mod java_float;
 pub mod java_regex;
 pub mod math;

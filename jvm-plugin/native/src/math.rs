@@ -1131,7 +1131,13 @@ impl PhysicalExpr for SparkPad {
             text.clear();
             if !spark_pad(s.value(i), len.value(i), pad.value(i), self.left, &mut text) {
                 // As Spark's Math.toIntExact.
-                return exec_err!("integer overflow");
+                return Err(crate::error::java_arithmetic(
+                    "integer overflow",
+                    format_args!(
+                        "{}: the result takes more bytes than an int counts",
+                        self.name()
+                    ),
+                ));
             }
             total += text.len();
             if total > i32::MAX as usize {

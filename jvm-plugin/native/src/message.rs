@@ -652,6 +652,23 @@ pub enum Expr {
         /// The session's time zone, as Spark names it.
         zone: String,
     },
+    /// A constant interval added to a date or a timestamp, as Spark's `ts + INTERVAL ...` and
+    /// `date + INTERVAL ...` add it (see `crate::interval`).
+    IntervalAdd {
+        /// A date or a timestamp (with the session's zone or without one).
+        child: Box<Expr>,
+        /// The interval's months.
+        #[serde(default)]
+        months: i32,
+        /// The interval's days.
+        #[serde(default)]
+        days: i64,
+        /// The interval's microseconds.
+        #[serde(default)]
+        micros: i64,
+        /// The session's time zone, as Spark names it (`UTC` for timestamps without one).
+        zone: String,
+    },
     /// `from_utc_timestamp(child, zone)` or (`to_utc`) `to_utc_timestamp(child, zone)` for a
     /// constant zone (see `crate::timestamp::SparkUtcConvert`).
     UtcConvert {

@@ -1457,6 +1457,23 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             expect_type(&right, schema, &timestamp, "months_between")?;
             Arc::new(SparkMonthsBetween::try_new(left, right, *round_off, zone)?)
         }
+        Expr::IntervalAdd {
+            child,
+            months,
+            days,
+            micros,
+            zone,
+        } => {
+            let child = translate(child, schema)?;
+            let interval = crate::interval::Interval {
+                months: *months,
+                days: *days,
+                micros: *micros,
+            };
+            Arc::new(crate::interval::SparkIntervalAdd::try_new(
+                child, interval, zone, schema,
+            )?)
+        }
         Expr::UtcConvert {
             child,
             zone,

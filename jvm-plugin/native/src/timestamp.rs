@@ -128,11 +128,17 @@ impl SparkZone {
 
     /// The offset (seconds) at the instant `micros` (since the epoch), as java.time has it.
     pub fn offset_of_utc(&self, micros: i64) -> Option<i32> {
+        self.offset_of_utc_wide(i128::from(micros))
+    }
+
+    /// [`Self::offset_of_utc`] of an instant that may be past a long (as java.time's
+    /// `ZonedDateTime` holds them), within about 5.8 million years of 1970 (`None` beyond).
+    pub(crate) fn offset_of_utc_wide(&self, micros: i128) -> Option<i32> {
         let zone = match self {
             Self::Fixed(seconds) => return Some(*seconds),
             Self::Region(zone) => zone,
         };
-        let utc = match table_time(zone, i128::from(micros))? {
+        let utc = match table_time(zone, micros)? {
             TableTime::At(utc) => utc,
             TableTime::Offset(offset) => return Some(offset),
         };
@@ -175,19 +181,30 @@ impl SparkZone {
     /// resolves it: in an overlap, the offset `preferred` if it is one of the two (else the
     /// earlier); in a gap, forward by its length.
     fn utc_of_local_preferring(&self, local_micros: i128, preferred: i32) -> Option<i64> {
+        i64::try_from(self.utc_of_local_preferring_wide(local_micros, preferred)?).ok()
+    }
+
+    /// [`Self::utc_of_local_preferring`] (`ZonedDateTime.ofLocal` with a preferred offset) of
+    /// a local date-time whose instant may be past a long, within about 5.8 million years of
+    /// 1970.
+    pub(crate) fn utc_of_local_preferring_wide(
+        &self,
+        local_micros: i128,
+        preferred: i32,
+    ) -> Option<i128> {
         let offset = match self {
             Self::Fixed(seconds) => *seconds,
             Self::Region(_) => {
                 // `preferred` is valid for the local time if the instant it gives has it.
-                let with_preferred = instant(local_micros, preferred);
-                if with_preferred.and_then(|t| self.offset_of_utc(t)) == Some(preferred) {
+                let with_preferred = instant_wide(local_micros, preferred);
+                if self.offset_of_utc_wide(with_preferred) == Some(preferred) {
                     preferred
                 } else {
                     self.offset_of_local(local_micros)?
                 }
             }
         };
-        instant(local_micros, offset)
+        Some(instant_wide(local_micros, offset))
     }
 
     /// The instant (micros since the epoch) of the local date-time `local_micros` (micros
@@ -239,7 +256,12 @@ impl SparkZone {
 
 /// The instant of the local date-time `local` at `offset` (seconds), if a long holds it.
 fn instant(local: i128, offset: i32) -> Option<i64> {
-    i64::try_from(local - i128::from(offset) * i128::from(MICROS_PER_SECOND)).ok()
+    i64::try_from(instant_wide(local, offset)).ok()
+}
+
+/// The instant of the local date-time `local` at `offset` (seconds).
+fn instant_wide(local: i128, offset: i32) -> i128 {
+    local - i128::from(offset) * i128::from(MICROS_PER_SECOND)
 }
 
 /// Where chrono-tz's tables give a zone's offset at a date-time.
@@ -637,10 +659,13 @@ impl SparkToTimestamp {
 
     fn overflow(&self) -> DataFusionError {
         // java.lang.Math.multiplyExact / addExact in `instantToMicros`.
-        DataFusionError::Execution(format!(
-            "long overflow in a cast to {} (the value is out of a timestamp's range)",
-            self.target_name()
-        ))
+        crate::error::java_arithmetic(
+            "long overflow",
+            format_args!(
+                "a cast to {}: the value is out of a timestamp's range",
+                self.target_name()
+            ),
+        )
     }
 
     fn cast(&self, array: &ArrayRef) -> datafusion::common::Result<ArrayRef> {
@@ -1227,9 +1252,10 @@ impl SparkTrunc {
                     .map(|t| match t {
                         None => Ok(None),
                         Some(t) => self.timestamp(t).map(Some).ok_or_else(|| {
-                            DataFusionError::Execution(format!(
-                                "long overflow in date_trunc of timestamp {t} us"
-                            ))
+                            crate::error::java_arithmetic(
+                                "long overflow",
+                                format_args!("date_trunc of timestamp {t} us"),
+                            )
                         }),
                     })
                     .collect::<datafusion::common::Result<_>>()?;
@@ -1348,11 +1374,14 @@ impl SparkUtcConvert {
                 .and_then(|local| i64::try_from(local).ok())
         };
         converted.ok_or_else(|| {
-            DataFusionError::Execution(format!(
-                "long overflow in {}: the timestamp {micros} in {} is out of a timestamp's range",
-                self.name(),
-                self.zone_name
-            ))
+            crate::error::java_arithmetic(
+                "long overflow",
+                format_args!(
+                    "{}: the timestamp {micros} in {} is out of a timestamp's range",
+                    self.name(),
+                    self.zone_name
+                ),
+            )
         })
     }
 }

@@ -176,6 +176,11 @@ object CinderDocs {
       "them), its days wrapping as Spark's ints"),
     ("`add_months`, `last_day`", "as `java.time.LocalDate.plusMonths` (the day kept, or the shorter month's last) " +
       "and its month's last day, over Spark's range of dates"),
+    ("`+`, `-` of a constant `INTERVAL`", "to timestamps and dates (day-time, year-month and legacy calendar " +
+      "intervals), as Spark moves them with java.time: months, then days, on the local date-time in the session " +
+      "time zone (a gap moves forward, an overlap keeps the offset), then the rest on the instant; timestamps " +
+      "without a time zone in UTC; a date plus hours (legacy intervals, outside ANSI mode) through its day's " +
+      "start; overflows fail with Spark's exception"),
     ("`months_between`", "of timestamps (and dates, through their cast), with a constant rounding flag, in the " +
       "session time zone, as Spark's `monthsBetween`: whole months where the days of the month agree or both " +
       "are their month's last, else the months plus the days and the seconds into them over 31 days, rounded " +

@@ -20,12 +20,15 @@ import org.apache.spark.sql.errors.QueryExecutionErrors
  * class, the message parameters (read back from the message by the class's template) and so the
  * SQLSTATE. Applications that catch Spark's exceptions, pyspark's exception conversion and Spark's
  * own error reporting then see what they see without the plugin. A message that does not fit its
- * class's template stays the `RuntimeException` it was.
+ * class's template stays the `RuntimeException` it was. Where Spark's code overflows in `Math`'s exact
+ * arithmetic (`long overflow`, `integer overflow`, in either mode), the error is Java's
+ * `ArithmeticException`, as there.
  */
 private[cinder] object NativeErrors {
   private val Execution = "cinder: execution failed: "
   private val ErrorClass = Pattern.compile("""\[([A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)*)\] """)
   private val Parameter = Pattern.compile("<([a-zA-Z0-9_-]+)>")
+  private val JavaArithmetic = Pattern.compile("""java\.lang\.ArithmeticException: (integer overflow|long overflow) \(""")
   private val SqlState = Pattern.compile("""(?s)(.*?) SQLSTATE: [0-9A-Z]{5}\s*""")
 
   /** The Spark exception `e` (from the native side) stands for, or `e`. */
@@ -40,6 +43,13 @@ private[cinder] object NativeErrors {
         new String(bytes, StandardCharsets.UTF_8)
       }
       return reparsed(reparse.group(1), reparse.group(2).toBoolean, text(3), text(4), text(5), text(6), e)
+    }
+    // Math's exact arithmetic in Spark's own code (crate::error::java_arithmetic), in either mode.
+    val arithmetic = JavaArithmetic.matcher(message)
+    if (arithmetic.find()) {
+      val error = new ArithmeticException(arithmetic.group(1))
+      error.addSuppressed(e)
+      return error
     }
     val classes = ErrorClass.matcher(message)
     while (classes.find()) {

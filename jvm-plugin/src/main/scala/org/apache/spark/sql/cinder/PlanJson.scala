@@ -3,7 +3,7 @@ package org.apache.spark.sql.cinder
 import org.apache.spark.sql.catalyst.expressions.{Left => _, Right => _, _}
 import org.apache.spark.sql.internal.SQLConf
 import org.apache.spark.sql.types._
-import org.apache.spark.unsafe.types.UTF8String
+import org.apache.spark.unsafe.types.{CalendarInterval, UTF8String}
 
 /**
  * Writes the plan message (version 1; read by jvm-plugin/native/src/message.rs) and decides
@@ -545,6 +545,19 @@ object PlanJson {
   /** A zone as the native side names it: `UTC` for java.time's `Z`, else its id. */
   private def zoneName(zone: java.time.ZoneId): String = if (zone.getId == "Z") "UTC" else zone.getId
 
+  private val MicrosPerDay = 86400000000L
+
+  /** `child` (a date or a timestamp) plus the constant interval (`months`, `days`, `micros`), in
+   * `zone` (crate::interval). */
+  private def intervalAdd(child: Expression, months: Int, days: Long, micros: Long, zone: String,
+      input: Seq[Attribute]): Either[String, String] =
+    expr(child, input).map(c => s"""{"kind":"interval_add","child":$c,"months":$months,"days":$days,""" +
+      s""""micros":$micros,"zone":${str(zone)}}""")
+
+  /** The zone an interval moves a timestamp in: the session's, or UTC for one without a zone. */
+  private def intervalZone(start: Expression, zone: java.time.ZoneId): String =
+    if (start.dataType == TimestampNTZType) "UTC" else zoneName(zone)
+
   /** `from_utc_timestamp` or (`toUtc`) `to_utc_timestamp` of a timestamp with a constant zone. */
   private def utcConvert(name: String, child: Expression, zone: String, toUtc: Boolean, input: Seq[Attribute])
       : Either[String, String] =
@@ -1063,6 +1076,25 @@ object PlanJson {
       }
     case LastDay(start) if start.dataType == DateType =>
       expr(start, input).map(d => monthShift(d, ""","last_day":true"""))
+    // Constant intervals added to timestamps and dates (`ts + INTERVAL ...`, `date - INTERVAL ...`)
+    // as java.time moves them (crate::interval); timestamps without a time zone move in UTC.
+    case t @ TimeAdd(start, Literal(micros: Long, _: DayTimeIntervalType), _) if t.timeZoneId.nonEmpty =>
+      val days = micros / MicrosPerDay
+      intervalAdd(start, 0, days, micros - days * MicrosPerDay, intervalZone(start, t.zoneId), input)
+    case t @ TimeAdd(start, Literal(i: CalendarInterval, CalendarIntervalType), _) if t.timeZoneId.nonEmpty =>
+      intervalAdd(start, i.months, i.days, i.microseconds, intervalZone(start, t.zoneId), input)
+    case t @ TimestampAddYMInterval(start, Literal(months: Int, _: YearMonthIntervalType), _)
+        if t.timeZoneId.nonEmpty =>
+      intervalAdd(start, months, 0, 0, intervalZone(start, t.zoneId), input)
+    case DateAddYMInterval(start, Literal(months: Int, _: YearMonthIntervalType)) =>
+      intervalAdd(start, months, 0, 0, "UTC", input)
+    case d @ DateAddInterval(start, Literal(i: CalendarInterval, CalendarIntervalType), _, ansi)
+        if d.timeZoneId.nonEmpty =>
+      // In ANSI mode Spark fails such an interval for every date (INVALID_INTERVAL_WITH_MICROSECONDS_ADDITION).
+      if (ansi && i.microseconds != 0) Left("a date plus an interval with hours, minutes or seconds stays on Spark in ANSI mode")
+      else intervalAdd(start, i.months, i.days, i.microseconds, zoneName(d.zoneId), input)
+    case e @ (_: TimeAdd | _: TimestampAddYMInterval | _: DateAddYMInterval | _: DateAddInterval) =>
+      Left(s"${e.getClass.getSimpleName} of an interval that is not a constant is not supported natively yet")
 
     case other => Left(s"expression ${other.prettyName} (${other.getClass.getSimpleName}) is not supported natively yet")
   }
