@@ -124,3 +124,44 @@ def test_overflow_fails_as_on_spark(spark, instants, ansi):
 def test_intervals_that_are_not_constants_stay_on_spark(spark, instants):
     compare(spark, "SELECT id, ts + make_dt_interval(CAST(id AS INT)) FROM iv WHERE year(d) < 9999", native=None)
     assert any("not a constant" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+UNITS = ["MICROSECOND", "MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "DAYOFYEAR", "WEEK", "MONTH", "QUARTER",
+         "YEAR"]
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Australia/Lord_Howe", "UTC"])
+def test_timestampadd(spark, instants, zone):
+    # A quantity per row (nulls included) of each unit, to timestamps with and without a zone.
+    added = ", ".join(f"CAST(timestampadd({u}, id - 10, ts) AS STRING), "
+                      f"CAST(timestampadd({u}, CASE WHEN id % 3 = 0 THEN NULL ELSE 2 - id END, ntz) AS STRING)"
+                      for u in UNITS)
+    compare(spark, f"SELECT id, {added} FROM iv {WITHIN}", conf={"spark.sql.session.timeZone": zone})
+    _all_native(spark)
+
+
+def test_timestampadd_evaluates_the_timestamp_where_the_quantity_is_not_null(spark, instants):
+    # In ANSI mode the cast fails for id 1, where Spark never evaluates it.
+    compare(spark, "SELECT id, timestampadd(HOUR, CASE WHEN id = 1 THEN NULL ELSE id END, "
+                   "CAST(CASE WHEN id = 1 THEN 'x' ELSE '2020-01-01' END AS TIMESTAMP)) FROM iv",
+            conf={"spark.sql.ansi.enabled": "true"})
+    _all_native(spark)
+
+
+@pytest.mark.parametrize("ansi", ["true", "false"])
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+def test_timestampadd_overflow_fails_as_on_spark(spark, instants, ansi, zone):
+    # Spark's DATETIME_OVERFLOW, which shows the timestamp in the session's time zone.
+    conf = {"spark.sql.ansi.enabled": ansi, "spark.sql.session.timeZone": zone}
+    for sql in [
+        "SELECT timestampadd(MILLISECOND, 9223372036854775807 - id, ts) FROM iv WHERE id = 0",
+        "SELECT timestampadd(week, 306783379 + id, ts) FROM iv WHERE id = 0",
+        "SELECT timestampadd(DAY, 2147483648 + id, ntz) FROM iv WHERE id = 0",
+        "SELECT timestampadd(YEAR, 300000 + id, ts) FROM iv WHERE id = 0",
+        "SELECT timestampadd(MINUTE, id, ts) FROM iv WHERE year(d) > 9999",
+    ]:
+        fails_alike(spark, sql, "DATETIME_OVERFLOW", conf=conf)
+    # The same words: the timestamp in the session's time zone, the unit as the query names it.
+    fails_alike(spark, "SELECT timestampadd(year, 300000 + id, ts) FROM iv WHERE id = 0",
+                "add 300000L year to TIMESTAMP '2021-03-13 16:00:00'",
+                conf={"spark.sql.ansi.enabled": ansi, "spark.sql.session.timeZone": "Asia/Kolkata"})

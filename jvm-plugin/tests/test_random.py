@@ -215,6 +215,8 @@ def date_expr(r, a):
         lambda: f"{r.choice(['greatest', 'least'])}({a}.dt, {date_literal(r)})",
         lambda: f"add_months({a}.dt, {r.choice([f'{a}.sm', str(r.randrange(-30, 30))])})",
         lambda: f"last_day({date_expr(r, a)})",
+        lambda: f"{a}.dt {r.choice(['+', '-'])} INTERVAL {r.randrange(-30, 30)} MONTHS",
+        lambda: f"{a}.dt - INTERVAL '{r.randrange(0, 3)}-{r.randrange(0, 12)}' YEAR TO MONTH",
     ])()
 
 
@@ -223,6 +225,10 @@ def timestamp_expr(r, a):
         lambda: f"{a}.ts", lambda: f"date_trunc('{r.choice(['HOUR', 'DAY', 'MONTH', 'WEEK', 'MINUTE'])}', {a}.ts)",
         lambda: f"CAST({a}.dt AS TIMESTAMP)", lambda: f"try_cast({a}.s AS TIMESTAMP)",
         lambda: f"CAST({a}.s AS TIMESTAMP)",
+        lambda: f"{a}.ts {r.choice(['+', '-'])} INTERVAL {r.randrange(-50, 50)} {r.choice(['HOURS', 'DAYS', 'MONTHS'])}",
+        lambda: f"{a}.ts + INTERVAL '{r.randrange(-3, 3)} {r.randrange(0, 24)}:{r.randrange(0, 60)}' DAY TO MINUTE",
+        lambda: f"{a}.dt + INTERVAL {r.randrange(-30, 30)} HOURS",
+        lambda: f"timestampadd({r.choice(['HOUR', 'DAY', 'WEEK', 'MONTH', 'MINUTE'])}, {a}.sm, {a}.ts)",
     ])()
 
 

@@ -1,6 +1,7 @@
-//! Constant intervals added to dates and timestamps as Spark adds them: `ts + INTERVAL ...`
-//! (`TimeAdd`, `TimestampAddYMInterval`) and `date + INTERVAL ...` (`DateAddYMInterval`,
-//! `DateAddInterval`), in java.time's arithmetic.
+//! Intervals added to dates and timestamps as Spark adds them: constant ones in
+//! `ts + INTERVAL ...` (`TimeAdd`, `TimestampAddYMInterval`) and `date + INTERVAL ...`
+//! (`DateAddYMInterval`, `DateAddInterval`), and `timestampadd(unit, quantity, ts)`, in
+//! java.time's arithmetic.
 //!
 //! Spark's `DateTimeUtils.timestampAddInterval(micros, months, days, us, zone)` takes the
 //! instant's `ZonedDateTime` in the zone, then `plusMonths(months)` and `plusDays(days)` (each
@@ -21,7 +22,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Date32Array, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Schema, TimeUnit, TimestampMicrosecondType,
+    DataType, Date32Type, Int64Type, Schema, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::DataFusionError;
@@ -270,6 +271,250 @@ impl PhysicalExpr for SparkIntervalAdd {
     }
 }
 
+/// The start of the native error of a `timestampadd` that overflows, followed by
+/// `micros:quantity:unit` (see [`SparkTimestampAdd`]).
+pub const TIMESTAMPADD_OVERFLOW: &str = "cinder-timestampadd-overflow:";
+
+/// A unit of Spark's `timestampadd(unit, quantity, ts)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AddUnit {
+    /// `MICROSECOND`.
+    Microsecond,
+    /// `MILLISECOND`.
+    Millisecond,
+    /// `SECOND`.
+    Second,
+    /// `MINUTE`.
+    Minute,
+    /// `HOUR`.
+    Hour,
+    /// `DAY` and `DAYOFYEAR`.
+    Day,
+    /// `WEEK`: 7 days.
+    Week,
+    /// `MONTH`.
+    Month,
+    /// `QUARTER`: 3 months.
+    Quarter,
+    /// `YEAR`: 12 months.
+    Year,
+}
+
+impl AddUnit {
+    /// The unit Spark names `unit` (in any case); `None` for one `timestampAdd` rejects.
+    pub fn parse(unit: &str) -> Option<Self> {
+        Some(match unit.to_ascii_uppercase().as_str() {
+            "MICROSECOND" => Self::Microsecond,
+            "MILLISECOND" => Self::Millisecond,
+            "SECOND" => Self::Second,
+            "MINUTE" => Self::Minute,
+            "HOUR" => Self::Hour,
+            "DAY" | "DAYOFYEAR" => Self::Day,
+            "WEEK" => Self::Week,
+            "MONTH" => Self::Month,
+            "QUARTER" => Self::Quarter,
+            "YEAR" => Self::Year,
+            _ => return None,
+        })
+    }
+
+    /// `quantity` of this unit as `DateTimeUtils.timestampAdd` makes it an interval, or the
+    /// message of the `ArithmeticException` its exact arithmetic throws (`Math.multiplyExact`
+    /// of longs for the units of time, `Math.toIntExact` then `multiplyExact` of ints for days,
+    /// weeks and months).
+    pub fn interval(self, quantity: i64) -> std::result::Result<Interval, &'static str> {
+        const LONG: &str = "long overflow";
+        const INT: &str = "integer overflow";
+        let time = |per: i64| {
+            quantity
+                .checked_mul(per)
+                .ok_or(LONG)
+                .map(|micros| Interval {
+                    months: 0,
+                    days: 0,
+                    micros,
+                })
+        };
+        let int = |per: i32| {
+            i32::try_from(quantity)
+                .ok()
+                .and_then(|q| q.checked_mul(per))
+                .ok_or(INT)
+        };
+        let days = |per| {
+            int(per).map(|days| Interval {
+                months: 0,
+                days: i64::from(days),
+                micros: 0,
+            })
+        };
+        let months = |per| {
+            int(per).map(|months| Interval {
+                months,
+                days: 0,
+                micros: 0,
+            })
+        };
+        match self {
+            Self::Microsecond => time(1),
+            Self::Millisecond => time(1_000),
+            Self::Second => time(1_000_000),
+            Self::Minute => time(60_000_000),
+            Self::Hour => time(3_600_000_000),
+            Self::Day => days(1),
+            Self::Week => days(7),
+            Self::Month => months(1),
+            Self::Quarter => months(3),
+            Self::Year => months(12),
+        }
+    }
+}
+
+/// Spark's `timestampadd(unit, quantity, ts)`: [`AddUnit::interval`] of each row's quantity (a
+/// long), added to its timestamp as [`add_to_timestamp`] adds it, in the session's zone (UTC
+/// for timestamps without one). Where that overflows, Spark raises `DATETIME_OVERFLOW`, whose
+/// message shows the timestamp as a SQL literal in the session's zone: the native error carries
+/// [`TIMESTAMPADD_OVERFLOW`] and the operands, from which the JVM side raises Spark's own
+/// (`NativeErrors.scala`).
+#[derive(Debug)]
+pub struct SparkTimestampAdd {
+    quantity: Arc<dyn PhysicalExpr>,
+    child: Arc<dyn PhysicalExpr>,
+    unit: AddUnit,
+    /// The unit as Spark's expression names it, for its error.
+    unit_name: String,
+    zone_name: String,
+    zone: SparkZone,
+}
+
+impl SparkTimestampAdd {
+    /// `quantity` (a long) of `unit` added to `child` (a timestamp) in `zone`.
+    pub fn try_new(
+        quantity: Arc<dyn PhysicalExpr>,
+        child: Arc<dyn PhysicalExpr>,
+        unit: &str,
+        zone: &str,
+    ) -> Result<Self> {
+        let unit_name = unit.to_owned();
+        let unit = AddUnit::parse(unit).ok_or_else(|| {
+            NativeError::plan(format!("timestampadd's unit {unit:?} is not known"))
+        })?;
+        Ok(Self {
+            quantity,
+            child,
+            unit,
+            unit_name,
+            zone_name: zone.to_owned(),
+            zone: SparkZone::of_plan(zone)?,
+        })
+    }
+
+    fn add(&self, quantity: i64, micros: i64) -> datafusion::common::Result<i64> {
+        let overflow = |message: &str| {
+            DataFusionError::Execution(format!(
+                "{TIMESTAMPADD_OVERFLOW}{micros}:{quantity}:{} ({message})",
+                self.unit_name
+            ))
+        };
+        let interval = self.unit.interval(quantity).map_err(overflow)?;
+        add_to_timestamp(&self.zone, micros, interval).ok_or_else(|| overflow("long overflow"))
+    }
+}
+
+impl PartialEq for SparkTimestampAdd {
+    fn eq(&self, other: &Self) -> bool {
+        self.unit == other.unit
+            && self.zone_name == other.zone_name
+            && self.quantity.eq(&other.quantity)
+            && self.child.eq(&other.child)
+    }
+}
+
+impl Eq for SparkTimestampAdd {}
+
+impl Hash for SparkTimestampAdd {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.unit.hash(state);
+        self.zone_name.hash(state);
+        self.quantity.hash(state);
+        self.child.hash(state);
+    }
+}
+
+impl fmt::Display for SparkTimestampAdd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "spark_timestampadd({:?}, {}, {}, {})",
+            self.unit, self.quantity, self.child, self.zone_name
+        )
+    }
+}
+
+impl PhysicalExpr for SparkTimestampAdd {
+    fn data_type(&self, input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        self.child.data_type(input_schema)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        Ok(self.quantity.nullable(input_schema)? || self.child.nullable(input_schema)?)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        let rows = batch.num_rows();
+        let quantity = self.quantity.evaluate(batch)?.into_array(rows)?;
+        let child = self.child.evaluate(batch)?.into_array(rows)?;
+        let (Some(quantity), Some(micros)) = (
+            quantity.as_primitive_opt::<Int64Type>(),
+            child.as_primitive_opt::<TimestampMicrosecondType>(),
+        ) else {
+            return datafusion::common::internal_err!(
+                "{self} of {} and {}",
+                quantity.data_type(),
+                child.data_type()
+            );
+        };
+        let added: TimestampMicrosecondArray = quantity
+            .iter()
+            .zip(micros.iter())
+            .map(|(q, t)| match (q, t) {
+                (Some(q), Some(t)) => self.add(q, t).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<datafusion::common::Result<_>>()?;
+        let added = match micros.timezone() {
+            Some(tz) => added.with_timezone(tz),
+            None => added,
+        };
+        Ok(ColumnarValue::Array(Arc::new(added)))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.quantity, &self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        let [quantity, child]: [Arc<dyn PhysicalExpr>; 2] = children
+            .try_into()
+            .map_err(|_| DataFusionError::Internal(format!("{self} takes two children")))?;
+        Ok(Arc::new(Self {
+            quantity,
+            child,
+            unit: self.unit,
+            unit_name: self.unit_name.clone(),
+            zone_name: self.zone_name.clone(),
+            zone: self.zone,
+        }))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +620,42 @@ mod tests {
             ),
             Some(days_from_civil(2023, 4, 30) as i32)
         );
+    }
+
+    #[test]
+    fn timestampadd_units_overflow_as_math_does() {
+        assert_eq!(
+            AddUnit::Hour.interval(2),
+            Ok(Interval {
+                months: 0,
+                days: 0,
+                micros: 2 * HOUR
+            })
+        );
+        assert_eq!(
+            AddUnit::Millisecond.interval(i64::MAX / 999),
+            Err("long overflow")
+        );
+        assert_eq!(
+            AddUnit::Microsecond.interval(i64::MIN).map(|i| i.micros),
+            Ok(i64::MIN)
+        );
+        assert_eq!(AddUnit::Day.interval(1 << 31), Err("integer overflow"));
+        assert_eq!(
+            AddUnit::Week.interval(-306_783_379),
+            Err("integer overflow")
+        );
+        assert_eq!(
+            AddUnit::Week.interval(-306_783_378).map(|i| i.days),
+            Ok(-2_147_483_646)
+        );
+        assert_eq!(
+            AddUnit::Year.interval(178_956_970).map(|i| i.months),
+            Ok(2_147_483_640)
+        );
+        assert_eq!(AddUnit::Year.interval(178_956_971), Err("integer overflow"));
+        assert_eq!(AddUnit::parse("dayofyear"), Some(AddUnit::Day));
+        assert_eq!(AddUnit::parse("FORTNIGHT"), None);
     }
 
     #[test]

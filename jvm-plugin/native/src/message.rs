@@ -669,6 +669,18 @@ pub enum Expr {
         /// The session's time zone, as Spark names it (`UTC` for timestamps without one).
         zone: String,
     },
+    /// `timestampadd(unit, quantity, child)` (see `crate::interval::SparkTimestampAdd`).
+    TimestampAdd {
+        /// `MICROSECOND`, `MILLISECOND`, `SECOND`, `MINUTE`, `HOUR`, `DAY`, `DAYOFYEAR`,
+        /// `WEEK`, `MONTH`, `QUARTER` or `YEAR`.
+        unit: String,
+        /// A bigint.
+        quantity: Box<Expr>,
+        /// A timestamp (with the session's zone or without one).
+        child: Box<Expr>,
+        /// The session's time zone, as Spark names it (`UTC` for timestamps without one).
+        zone: String,
+    },
     /// `from_utc_timestamp(child, zone)` or (`to_utc`) `to_utc_timestamp(child, zone)` for a
     /// constant zone (see `crate::timestamp::SparkUtcConvert`).
     UtcConvert {

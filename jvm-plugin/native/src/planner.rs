@@ -1474,6 +1474,33 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 child, interval, zone, schema,
             )?)
         }
+        Expr::TimestampAdd {
+            unit,
+            quantity,
+            child,
+            zone,
+        } => {
+            let quantity = translate(quantity, schema)?;
+            expect_type(
+                &quantity,
+                schema,
+                &DataType::Int64,
+                "timestampadd's quantity",
+            )?;
+            let child = translate(child, schema)?;
+            if !matches!(
+                child.data_type(schema)?,
+                DataType::Timestamp(TimeUnit::Microsecond, _)
+            ) {
+                return Err(NativeError::plan(format!(
+                    "timestampadd takes a timestamp, got {}",
+                    child.data_type(schema)?
+                )));
+            }
+            Arc::new(crate::interval::SparkTimestampAdd::try_new(
+                quantity, child, unit, zone,
+            )?)
+        }
         Expr::UtcConvert {
             child,
             zone,

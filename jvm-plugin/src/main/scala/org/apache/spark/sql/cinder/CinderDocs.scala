@@ -181,6 +181,10 @@ object CinderDocs {
       "time zone (a gap moves forward, an overlap keeps the offset), then the rest on the instant; timestamps " +
       "without a time zone in UTC; a date plus hours (legacy intervals, outside ANSI mode) through its day's " +
       "start; overflows fail with Spark's exception"),
+    ("`timestampadd`", "a quantity (per row) of a unit, `MICROSECOND` to `YEAR`, added to a timestamp as Spark's " +
+      "`timestampAdd` adds it: units of time on the instant, days and weeks on the local date-time, months, " +
+      "quarters and years as `plusMonths`, in the session time zone (UTC without one); overflows raise Spark's " +
+      "`DATETIME_OVERFLOW`, its message made by Spark"),
     ("`months_between`", "of timestamps (and dates, through their cast), with a constant rounding flag, in the " +
       "session time zone, as Spark's `monthsBetween`: whole months where the days of the month agree or both " +
       "are their month's last, else the months plus the days and the seconds into them over 31 days, rounded " +

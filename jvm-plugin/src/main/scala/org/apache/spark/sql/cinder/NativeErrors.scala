@@ -28,6 +28,8 @@ private[cinder] object NativeErrors {
   private val Execution = "cinder: execution failed: "
   private val ErrorClass = Pattern.compile("""\[([A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)*)\] """)
   private val Parameter = Pattern.compile("<([a-zA-Z0-9_-]+)>")
+  /** A timestampadd that overflows (interval.rs): the timestamp's micros, the quantity, the unit. */
+  private val TimestampAddOverflow = Pattern.compile("cinder-timestampadd-overflow:(-?[0-9]+):(-?[0-9]+):([A-Za-z]+)")
   private val JavaArithmetic = Pattern.compile("""java\.lang\.ArithmeticException: (integer overflow|long overflow) \(""")
   private val SqlState = Pattern.compile("""(?s)(.*?) SQLSTATE: [0-9A-Z]{5}\s*""")
 
@@ -43,6 +45,13 @@ private[cinder] object NativeErrors {
         new String(bytes, StandardCharsets.UTF_8)
       }
       return reparsed(reparse.group(1), reparse.group(2).toBoolean, text(3), text(4), text(5), text(6), e)
+    }
+    val timestampAdd = TimestampAddOverflow.matcher(message)
+    if (timestampAdd.find()) {
+      val error = QueryExecutionErrors.timestampAddOverflowError(timestampAdd.group(1).toLong,
+        timestampAdd.group(2).toLong, timestampAdd.group(3))
+      error.addSuppressed(e)
+      return error
     }
     // Math's exact arithmetic in Spark's own code (crate::error::java_arithmetic), in either mode.
     val arithmetic = JavaArithmetic.matcher(message)

@@ -100,7 +100,8 @@ object PlanJson {
 
   /**
    * Whether evaluating `e` natively can fail on some row: ANSI mode's integer overflow, division
-   * by zero, casts that are not upcasts, decimal arithmetic whose result type Spark reduced. (Not
+   * by zero, casts that are not upcasts, decimal arithmetic whose result type Spark reduced,
+   * date-time arithmetic that can leave a timestamp's or a date's range. (Not
    * decimal arithmetic in Spark's full result type, floats, or the try forms: they never fail.)
    * Where an operand that Spark may skip can fail, the plan keeps it from the rows Spark skips.
    */
@@ -121,6 +122,9 @@ object PlanJson {
     // A parse fails in ANSI mode, and in either mode where the microseconds overflow a long.
     case t: ToTimestamp => t.left.dataType == StringType
     case BRound(child, scale, true) => integerRoundCanFail(child, scale)
+    // Date-time arithmetic past a long's microseconds or an int's days (Math's exact arithmetic).
+    case _: TimeAdd | _: TimestampAddYMInterval | _: DateAddYMInterval | _: DateAddInterval | _: TimestampAdd |
+        _: AddMonths | _: FromUTCTimestamp | _: ToUTCTimestamp | _: TruncTimestamp => true
     case _ => false
   }
 
@@ -1093,6 +1097,15 @@ object PlanJson {
       // In ANSI mode Spark fails such an interval for every date (INVALID_INTERVAL_WITH_MICROSECONDS_ADDITION).
       if (ansi && i.microseconds != 0) Left("a date plus an interval with hours, minutes or seconds stays on Spark in ANSI mode")
       else intervalAdd(start, i.months, i.days, i.microseconds, zoneName(d.zoneId), input)
+    // timestampadd(unit, quantity, ts): Spark evaluates the timestamp only where the quantity is
+    // not null.
+    case t @ TimestampAdd(unit, quantity, start, _) if t.timeZoneId.nonEmpty =>
+      for (q <- expr(quantity, input); ts <- expr(start, input)) yield {
+        val json = s"""{"kind":"timestamp_add","unit":${str(unit)},"quantity":$q,"child":$ts,""" +
+          s""""zone":${str(intervalZone(start, t.zoneId))}}"""
+        if (!canFail(start)) json
+        else nullWhereNull(q, json, if (start.dataType == TimestampNTZType) "timestamp_ntz" else "timestamp")
+      }
     case e @ (_: TimeAdd | _: TimestampAddYMInterval | _: DateAddYMInterval | _: DateAddInterval) =>
       Left(s"${e.getClass.getSimpleName} of an interval that is not a constant is not supported natively yet")
 
