@@ -432,3 +432,36 @@ def test_ansi_division_remainder_and_negation_natively(spark, table):
     fails_alike(spark, "SELECT -l FROM t WHERE l < 0", "ARITHMETIC_OVERFLOW", conf=ansi)
     fails_alike(spark, "SELECT -i FROM t WHERE i < 0", "ARITHMETIC_OVERFLOW", conf=ansi)
     fails_alike(spark, "SELECT -t FROM t WHERE t < 0", "ARITHMETIC_OVERFLOW.*byte overflow", conf=ansi)
+
+
+def _nested_case(depth):
+    from pyspark.sql import functions as F
+    c = F.col("i")
+    for k in range(depth):
+        # (Ints throughout: a cast at every level would exhaust Spark's own analyser sooner.)
+        c = F.when(F.col("i") > k, c).otherwise(F.lit(k))
+    return c
+
+
+def test_deeply_nested_expressions(spark, table):
+    # A CASE in a CASE 150 times nests the plan message deeper than serde_json's default limit
+    # (128): native, on the task thread's stack too.
+    from pyspark.sql import functions as F
+    df = spark.read.parquet(table)
+    for enabled in ("false", "true"):
+        spark.conf.set("spark.cinder.enabled", enabled)
+        spark._jvm.org.apache.spark.sql.cinder.CinderExplain.clear()
+        got = df.select(F.sum(_nested_case(150)), F.count(_nested_case(150))).collect()
+        if enabled == "false":
+            expected = got
+    assert got == expected, (got, expected)
+    assert any("HashAggregate" in n for n in native_subtrees(spark)), fallback_reasons(spark)
+    # Deeper than the conversion recurses on a driver thread's stack: Spark runs it, and says why.
+    spark.conf.set("spark.cinder.enabled", "false")
+    expected = df.select(F.sum(_nested_case(240))).collect()
+    spark.conf.set("spark.cinder.enabled", "true")
+    spark._jvm.org.apache.spark.sql.cinder.CinderExplain.clear()
+    got = df.select(F.sum(_nested_case(240))).collect()
+    assert got == expected, (got, expected)
+    reasons = fallback_reasons(spark)
+    assert native_subtrees(spark) or any("nested too deeply" in r for r in reasons), reasons

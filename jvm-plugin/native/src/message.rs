@@ -1040,6 +1040,56 @@ pub enum BinaryOp {
     ShiftRight,
 }
 
+/// How deeply a plan message's JSON values may nest. serde_json's own limit (128) refuses
+/// expressions Spark runs (a CASE in a CASE a hundred times nests about 600 levels deep).
+/// Messages are read and translated on a thread with a large stack (`on_large_stack` in
+/// lib.rs); their expressions are evaluated on the Spark task's thread, whose stack (1 MiB by
+/// default) is what bounds this. Spark's own parser and analyser give up on expressions a few
+/// hundred levels deep on such a stack, and the plugin's conversion on the driver a little
+/// before them.
+pub const MAX_NESTING: usize = 1_000;
+
+/// How deeply the JSON values of `bytes` nest (objects and arrays; brackets in strings do not
+/// count), stopping past `limit`.
+fn nesting(bytes: &[u8], limit: usize) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > limit {
+                    break;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// `T` read from JSON without serde_json's limit of 128 nested values (see [`MAX_NESTING`],
+/// which the caller checks first).
+fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    reader.disable_recursion_limit();
+    let value = T::deserialize(&mut reader)?;
+    reader.end()?;
+    Ok(value)
+}
+
 impl PlanMessage {
     /// Parses and checks a message.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
@@ -1052,13 +1102,19 @@ impl PlanMessage {
                 bytes.len()
             )));
         }
+        if nesting(bytes, MAX_NESTING) > MAX_NESTING {
+            return Err(NativeError::plan(format!(
+                "the plan message nests its values more than {MAX_NESTING} levels deep (an \
+                 expression nested too deeply to run natively)"
+            )));
+        }
         // Read the version first, so a message from a newer plugin says so rather than
         // failing on whatever field it added.
         #[derive(Deserialize)]
         struct Versioned {
             version: Option<u32>,
         }
-        let versioned: Versioned = serde_json::from_slice(bytes)
+        let versioned: Versioned = from_json(bytes)
             .map_err(|e| NativeError::plan(format!("malformed plan message: {e}")))?;
         match versioned.version {
             Some(PLAN_VERSION) => {}
@@ -1070,7 +1126,7 @@ impl PlanMessage {
             }
             None => return Err(NativeError::plan("the plan message has no version")),
         }
-        let message: PlanMessage = serde_json::from_slice(bytes)
+        let message: PlanMessage = from_json(bytes)
             .map_err(|e| NativeError::plan(format!("malformed plan message: {e}")))?;
         message.root.check_leaves()?;
         Ok(message)

@@ -122,7 +122,16 @@ fn run(
         .collect();
     let scan = json!({"op": "parquet_scan", "schema": scan_schema()});
     let message = json!({"version": 1, "output": output, "files": files, "settings": {"device": "cpu", "batch_rows": 100}, "root": root(scan)});
-    let mut plan = NativePlan::create(message.to_string().as_bytes()).expect("plan");
+    // Created on a thread with a large stack, run on this one, as the JNI bridge does.
+    let mut plan = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(scope, || NativePlan::create(message.to_string().as_bytes()))
+            .expect("planning thread")
+            .join()
+            .expect("planning")
+    })
+    .expect("plan");
     let mut batches = Vec::new();
     while let Some(batch) = plan.next_batch().expect("batch") {
         batches.push(batch);
@@ -191,7 +200,7 @@ fn bad_messages_are_plan_errors_that_say_why() {
     let mut v = good;
     v["output"] = json!([{"name": "id", "type": "string", "nullable": false}, {"name": "y", "type": "int", "nullable": true}]);
     assert!(plan_error(v.to_string().as_bytes()).contains("declares 2"));
-    // A deeply nested message is refused by the parser, not by a stack overflow.
+    // A deeply nested message is refused before it is parsed, not by a stack overflow.
     let deep = format!(
         "{}{}{}",
         r#"{"kind": "not", "child": "#.repeat(10_000),
@@ -201,7 +210,27 @@ fn bad_messages_are_plan_errors_that_say_why() {
     let deep = format!(
         r#"{{"version": 1, "output": [], "root": {{"op": "filter", "condition": {deep}, "input": {{"op": "parquet_scan", "schema": []}}}}}}"#
     );
-    assert!(plan_error(deep.as_bytes()).contains("malformed"));
+    assert!(plan_error(deep.as_bytes()).contains("more than 1000 levels deep"));
+    // Deeper than serde_json's own limit (128), within ours: parsed and run (on this test
+    // thread's stack, as Spark's task thread runs it).
+    let mut condition = bin("gt", "boolean", col(0), lit("bigint", json!(4)));
+    for _ in 0..100 {
+        condition = json!({"kind": "not", "child": {"kind": "not", "child": condition}});
+    }
+    let batches = run(
+        &file,
+        &[(0, file.1)],
+        |scan| {
+            let filter = json!({"op": "filter", "condition": condition, "input": scan});
+            json!({"op": "project", "input": filter, "exprs": [col(0)]})
+        },
+        json!([{"name": "id", "type": "bigint", "nullable": false}]),
+    );
+    let ids: Vec<i64> = column::<Int64Array>(&batches, 0)
+        .iter()
+        .flat_map(|a| a.values().to_vec())
+        .collect();
+    assert_eq!(ids, vec![5, 6, 7, 8, 9]);
 }
 
 #[test]

@@ -120,7 +120,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
         reasons += node.nodeName -> s"no native converter for ${node.nodeName}"
         node
       case Some(convert) =>
-        convert(node, conf).flatMap(native => CinderNative.check(native, conf)) match {
+        deepGuard(convert(node, conf)).flatMap(native => CinderNative.check(native, conf)) match {
           case Right(native: CinderNativeExec) =>
             // What order the replaced operator promised (native subtrees promise only a
             // native sort's order, and what keeps it).
@@ -143,7 +143,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       // if the join stays on Spark, the sort is converted below.
       case sort: SortExec if feedsJoin(sort) => sort
       case take: TakeOrderedAndProjectExec =>
-        topK(take, conf) match {
+        deepGuard(topK(take, conf)) match {
           case Right(plan) =>
             reasons += take.nodeName -> ("the top-k of each partition is native; merging them (at most " +
               s"${take.limit} rows each) stays on Spark")
@@ -158,7 +158,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       // An exchange over a native subtree: a native shuffle (over Spark's rows it stays Spark's,
       // without a reason: that is not a native subtree's output).
       case exchange @ ShuffleExchangeExec(_, child: CinderNative, _, _) =>
-        convertShuffle(exchange, child, conf) match {
+        deepGuard(convertShuffle(exchange, child, conf)) match {
           case Right(shuffle) => shuffle
           case Left(reason) =>
             reasons += exchange.nodeName -> reason
@@ -187,6 +187,18 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }
     ordered
   }
+
+  /**
+   * `conversion`, or where its recursion through deeply nested expressions overflows the
+   * planning thread's stack, the reason the node stays on Spark (which may still run it: its
+   * own code generation recurses less deeply than the conversion).
+   */
+  private def deepGuard[T](conversion: => Either[String, T]): Either[String, T] =
+    try conversion
+    catch {
+      case _: StackOverflowError =>
+        Left("its expressions are nested too deeply to convert (the conversion overflowed the thread's stack)")
+    }
 
   /**
    * `native` with the scalar subqueries of `node`'s expressions whose values its plan now uses:
