@@ -165,3 +165,33 @@ def test_timestampadd_overflow_fails_as_on_spark(spark, instants, ansi, zone):
     fails_alike(spark, "SELECT timestampadd(year, 300000 + id, ts) FROM iv WHERE id = 0",
                 "add 300000L year to TIMESTAMP '2021-03-13 16:00:00'",
                 conf={"spark.sql.ansi.enabled": ansi, "spark.sql.session.timeZone": "Asia/Kolkata"})
+
+
+@pytest.fixture(scope="module")
+def instant_pairs(spark, data_dir, instants):
+    # Every instant with every other (in a file of its own: a native projection reads a scan).
+    path = os.path.join(data_dir, "interval_pairs")
+    spark.sql("SELECT a.id * 100 + b.id AS id, a.ts AS a, b.ts AS b, a.ntz AS an, b.ntz AS bn "
+              "FROM iv a CROSS JOIN iv b").repartition(2).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("ivp")
+    return path
+
+
+DIFF_UNITS = ["MICROSECOND", "MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"]
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Australia/Lord_Howe", "UTC"])
+def test_timestampdiff(spark, instant_pairs, zone):
+    # Of the local date-times in the session's time zone, as LocalDateTime.until counts: across
+    # daylight saving's changes, month ends and leap days. (Spark casts timestamps without a
+    # zone to timestamps in the session's zone first.)
+    conf = {"spark.sql.session.timeZone": zone}
+    diffs = ", ".join(f"timestampdiff({u}, a, b), timestampdiff({u}, an, bn)" for u in DIFF_UNITS)
+    within = "(a IS NULL OR year(a) BETWEEN 1 AND 9998) AND (b IS NULL OR year(b) BETWEEN 1 AND 9998)"
+    compare(spark, f"SELECT id, {diffs} FROM ivp WHERE {within}", conf=conf)
+    _all_native(spark)
+    # A long's ends apart: seconds fit, microseconds overflow (Math.multiplyExact), as on Spark.
+    diffs = ", ".join(f"timestampdiff({u}, a, b)" for u in DIFF_UNITS if u != "MICROSECOND")
+    compare(spark, f"SELECT id, {diffs} FROM ivp", conf=conf)
+    _all_native(spark)
+    fails_alike(spark, "SELECT timestampdiff(MICROSECOND, a, b) FROM ivp", "long overflow", conf=conf)

@@ -109,6 +109,8 @@ def int_expr(r, a):
         lambda: f"{r.choice(['year', 'month', 'day', 'quarter', 'dayofweek', 'weekday', 'dayofyear', 'weekofyear'])}"
                 f"({a}.dt)",
         lambda: f"datediff({a}.dt, DATE '2000-01-01')",
+        lambda: f"timestampdiff({r.choice(['HOUR', 'DAY', 'WEEK', 'MONTH', 'YEAR'])}, {a}.ts, "
+                f"{r.choice([f'TIMESTAMP {chr(39)}2001-03-25 02:30:00{chr(39)}', f'CAST({a}.dt AS TIMESTAMP)'])})",
         lambda: f"length({a}.s)",
         lambda: f"{r.choice(['hour', 'minute', 'second', 'year', 'month'])}({a}.ts)",
         lambda: f"CAST({a}.s AS INT)",

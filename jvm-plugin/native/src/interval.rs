@@ -20,7 +20,9 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, Date32Array, TimestampMicrosecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, AsArray, Date32Array, Int64Array, TimestampMicrosecondArray,
+};
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Int64Type, Schema, TimeUnit, TimestampMicrosecondType,
 };
@@ -515,6 +517,250 @@ impl PhysicalExpr for SparkTimestampAdd {
     }
 }
 
+/// A unit of Spark's `timestampdiff(unit, start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DiffUnit {
+    /// `MICROSECOND`.
+    Microsecond,
+    /// `MILLISECOND`.
+    Millisecond,
+    /// `SECOND`.
+    Second,
+    /// `MINUTE`.
+    Minute,
+    /// `HOUR`.
+    Hour,
+    /// `DAY`.
+    Day,
+    /// `WEEK`: whole days over 7.
+    Week,
+    /// `MONTH`.
+    Month,
+    /// `QUARTER`: whole months over 3.
+    Quarter,
+    /// `YEAR`: whole months over 12.
+    Year,
+}
+
+impl DiffUnit {
+    /// The unit Spark names `unit` (in any case); `None` for one `timestampDiff` rejects.
+    pub fn parse(unit: &str) -> Option<Self> {
+        Some(match unit.to_ascii_uppercase().as_str() {
+            "MICROSECOND" => Self::Microsecond,
+            "MILLISECOND" => Self::Millisecond,
+            "SECOND" => Self::Second,
+            "MINUTE" => Self::Minute,
+            "HOUR" => Self::Hour,
+            "DAY" => Self::Day,
+            "WEEK" => Self::Week,
+            "MONTH" => Self::Month,
+            "QUARTER" => Self::Quarter,
+            "YEAR" => Self::Year,
+            _ => return None,
+        })
+    }
+
+    /// The microseconds of a unit of time; `None` for the units of the calendar.
+    fn micros(self) -> Option<i128> {
+        Some(match self {
+            Self::Microsecond => 1,
+            Self::Millisecond => 1_000,
+            Self::Second => MICROS_PER_SECOND,
+            Self::Minute => 60 * MICROS_PER_SECOND,
+            Self::Hour => 3_600 * MICROS_PER_SECOND,
+            _ => return None,
+        })
+    }
+}
+
+/// `ChronoUnit.between(start, end)` of two local date-times (micros since 1970-01-01T00:00),
+/// as `LocalDateTime.until` counts: units of time through whole days and the rest (each
+/// toward zero, `Math.multiplyExact` and `addExact` failing past a long: `None`); days, weeks,
+/// months, quarters and years as `LocalDate.until` from the start's date to the end's, a day
+/// less where the end's time of day has not reached the start's (more, backwards).
+pub fn local_between(start: i128, end: i128, unit: DiffUnit) -> Option<i64> {
+    let (start_day, start_time) = (
+        start.div_euclid(MICROS_PER_DAY),
+        start.rem_euclid(MICROS_PER_DAY),
+    );
+    let (end_day, end_time) = (
+        end.div_euclid(MICROS_PER_DAY),
+        end.rem_euclid(MICROS_PER_DAY),
+    );
+    if let Some(per) = unit.micros() {
+        let (mut days, mut time) = (end_day - start_day, end_time - start_time);
+        if days == 0 {
+            return i64::try_from(time / per).ok();
+        }
+        if days > 0 {
+            days -= 1;
+            time += MICROS_PER_DAY;
+        } else {
+            days += 1;
+            time -= MICROS_PER_DAY;
+        }
+        let whole = i64::try_from(days)
+            .ok()?
+            .checked_mul(i64::try_from(MICROS_PER_DAY / per).ok()?)?;
+        return whole.checked_add(i64::try_from(time / per).ok()?);
+    }
+    let mut end_day = end_day;
+    if end_day > start_day && end_time < start_time {
+        end_day -= 1;
+    } else if end_day < start_day && end_time > start_time {
+        end_day += 1;
+    }
+    let days = i64::try_from(end_day - start_day).ok()?;
+    // LocalDate.monthsUntil: proleptic months and days of the month packed as month * 32 + day.
+    let months = || -> Option<i64> {
+        let packed = |day: i128| -> Option<i64> {
+            let (year, month, day) = crate::datetime::civil_from_days(i32::try_from(day).ok()?);
+            Some((year * 12 + i64::from(month) - 1) * 32 + i64::from(day))
+        };
+        Some((packed(end_day)? - packed(start_day)?) / 32)
+    };
+    Some(match unit {
+        DiffUnit::Day => days,
+        DiffUnit::Week => days / 7,
+        DiffUnit::Month => months()?,
+        DiffUnit::Quarter => months()? / 3,
+        _ => months()? / 12,
+    })
+}
+
+/// Spark's `timestampdiff(unit, start, end)` (`DateTimeUtils.timestampDiff`): [`local_between`]
+/// of the two timestamps' local date-times in the session's zone (UTC for timestamps without
+/// one); past a long, Spark's `ArithmeticException`.
+#[derive(Debug)]
+pub struct SparkTimestampDiff {
+    start: Arc<dyn PhysicalExpr>,
+    end: Arc<dyn PhysicalExpr>,
+    unit: DiffUnit,
+    zone_name: String,
+    zone: SparkZone,
+}
+
+impl SparkTimestampDiff {
+    /// `unit`s from `start` to `end` (timestamps of one type) in `zone`.
+    pub fn try_new(
+        start: Arc<dyn PhysicalExpr>,
+        end: Arc<dyn PhysicalExpr>,
+        unit: &str,
+        zone: &str,
+    ) -> Result<Self> {
+        let unit = DiffUnit::parse(unit).ok_or_else(|| {
+            NativeError::plan(format!("timestampdiff's unit {unit:?} is not known"))
+        })?;
+        Ok(Self {
+            start,
+            end,
+            unit,
+            zone_name: zone.to_owned(),
+            zone: SparkZone::of_plan(zone)?,
+        })
+    }
+
+    fn between(&self, start: i64, end: i64) -> datafusion::common::Result<i64> {
+        let overflow = || {
+            java_arithmetic(
+                "long overflow",
+                format_args!("{self} of {start} and {end} us"),
+            )
+        };
+        let local = |micros: i64| self.zone.local_of_utc(micros).ok_or_else(overflow);
+        local_between(local(start)?, local(end)?, self.unit).ok_or_else(overflow)
+    }
+}
+
+impl PartialEq for SparkTimestampDiff {
+    fn eq(&self, other: &Self) -> bool {
+        self.unit == other.unit
+            && self.zone_name == other.zone_name
+            && self.start.eq(&other.start)
+            && self.end.eq(&other.end)
+    }
+}
+
+impl Eq for SparkTimestampDiff {}
+
+impl Hash for SparkTimestampDiff {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.unit.hash(state);
+        self.zone_name.hash(state);
+        self.start.hash(state);
+        self.end.hash(state);
+    }
+}
+
+impl fmt::Display for SparkTimestampDiff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "spark_timestampdiff({:?}, {}, {}, {})",
+            self.unit, self.start, self.end, self.zone_name
+        )
+    }
+}
+
+impl PhysicalExpr for SparkTimestampDiff {
+    fn data_type(&self, _input_schema: &Schema) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> datafusion::common::Result<bool> {
+        Ok(self.start.nullable(input_schema)? || self.end.nullable(input_schema)?)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
+        let rows = batch.num_rows();
+        let start = self.start.evaluate(batch)?.into_array(rows)?;
+        let end = self.end.evaluate(batch)?.into_array(rows)?;
+        let (Some(starts), Some(ends)) = (
+            start.as_primitive_opt::<TimestampMicrosecondType>(),
+            end.as_primitive_opt::<TimestampMicrosecondType>(),
+        ) else {
+            return datafusion::common::internal_err!(
+                "{self} of {} and {}",
+                start.data_type(),
+                end.data_type()
+            );
+        };
+        let between: Int64Array = starts
+            .iter()
+            .zip(ends.iter())
+            .map(|(s, e)| match (s, e) {
+                (Some(s), Some(e)) => self.between(s, e).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<datafusion::common::Result<_>>()?;
+        Ok(ColumnarValue::Array(Arc::new(between)))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.start, &self.end]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
+        let [start, end]: [Arc<dyn PhysicalExpr>; 2] = children
+            .try_into()
+            .map_err(|_| DataFusionError::Internal(format!("{self} takes two children")))?;
+        Ok(Arc::new(Self {
+            start,
+            end,
+            unit: self.unit,
+            zone_name: self.zone_name.clone(),
+            zone: self.zone,
+        }))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -656,6 +902,52 @@ mod tests {
         assert_eq!(AddUnit::Year.interval(178_956_971), Err("integer overflow"));
         assert_eq!(AddUnit::parse("dayofyear"), Some(AddUnit::Day));
         assert_eq!(AddUnit::parse("FORTNIGHT"), None);
+    }
+
+    #[test]
+    fn timestampdiff_counts_as_local_date_time_until() {
+        let local = |y, mo, d, h, mi| i128::from(micros(y, mo, d, h, mi, 0));
+        let (a, b) = (local(2024, 1, 31, 10, 0), local(2024, 2, 29, 9, 59));
+        // The end's time of day before the start's: a day short, so not yet a month.
+        assert_eq!(local_between(a, b, DiffUnit::Month), Some(0));
+        assert_eq!(local_between(a, b, DiffUnit::Day), Some(28));
+        assert_eq!(local_between(a, b, DiffUnit::Hour), Some(28 * 24 + 23));
+        assert_eq!(local_between(b, a, DiffUnit::Hour), Some(-(28 * 24 + 23)));
+        assert_eq!(local_between(b, a, DiffUnit::Day), Some(-28));
+        // Jan 31 to Feb 29 at a later time: packed months say 0 (29 < 31).
+        let c = local(2024, 2, 29, 11, 0);
+        assert_eq!(local_between(a, c, DiffUnit::Month), Some(0));
+        assert_eq!(
+            local_between(a, local(2024, 3, 31, 10, 0), DiffUnit::Month),
+            Some(2)
+        );
+        assert_eq!(
+            local_between(a, local(2025, 1, 31, 10, 0), DiffUnit::Year),
+            Some(1)
+        );
+        assert_eq!(
+            local_between(a, local(2024, 7, 31, 9, 0), DiffUnit::Quarter),
+            Some(1)
+        );
+        assert_eq!(
+            local_between(a, local(2024, 2, 14, 10, 0), DiffUnit::Week),
+            Some(2)
+        );
+        // Toward zero: -1.5 seconds is -1.
+        assert_eq!(local_between(1_500_000, 0, DiffUnit::Second), Some(-1));
+        // A long's microseconds apart: Math.multiplyExact fails.
+        assert_eq!(
+            local_between(
+                i128::from(i64::MIN),
+                i128::from(i64::MAX),
+                DiffUnit::Microsecond
+            ),
+            None
+        );
+        assert!(
+            local_between(i128::from(i64::MIN), i128::from(i64::MAX), DiffUnit::Second).is_some()
+        );
+        assert_eq!(DiffUnit::parse("dayofyear"), None);
     }
 
     #[test]

@@ -681,6 +681,18 @@ pub enum Expr {
         /// The session's time zone, as Spark names it (`UTC` for timestamps without one).
         zone: String,
     },
+    /// `timestampdiff(unit, start, end)` (see `crate::interval::SparkTimestampDiff`).
+    TimestampDiff {
+        /// `MICROSECOND`, `MILLISECOND`, `SECOND`, `MINUTE`, `HOUR`, `DAY`, `WEEK`, `MONTH`,
+        /// `QUARTER` or `YEAR`.
+        unit: String,
+        /// A timestamp (with the session's zone or without one).
+        start: Box<Expr>,
+        /// A timestamp of the start's type.
+        end: Box<Expr>,
+        /// The session's time zone, as Spark names it (`UTC` for timestamps without one).
+        zone: String,
+    },
     /// `from_utc_timestamp(child, zone)` or (`to_utc`) `to_utc_timestamp(child, zone)` for a
     /// constant zone (see `crate::timestamp::SparkUtcConvert`).
     UtcConvert {

@@ -1501,6 +1501,25 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 quantity, child, unit, zone,
             )?)
         }
+        Expr::TimestampDiff {
+            unit,
+            start,
+            end,
+            zone,
+        } => {
+            let start = translate(start, schema)?;
+            let end = translate(end, schema)?;
+            let start_type = start.data_type(schema)?;
+            if !matches!(start_type, DataType::Timestamp(TimeUnit::Microsecond, _)) {
+                return Err(NativeError::plan(format!(
+                    "timestampdiff takes timestamps, got {start_type}"
+                )));
+            }
+            expect_type(&end, schema, &start_type, "timestampdiff's end")?;
+            Arc::new(crate::interval::SparkTimestampDiff::try_new(
+                start, end, unit, zone,
+            )?)
+        }
         Expr::UtcConvert {
             child,
             zone,

@@ -185,6 +185,10 @@ object CinderDocs {
       "`timestampAdd` adds it: units of time on the instant, days and weeks on the local date-time, months, " +
       "quarters and years as `plusMonths`, in the session time zone (UTC without one); overflows raise Spark's " +
       "`DATETIME_OVERFLOW`, its message made by Spark"),
+    ("`timestampdiff`", "units from one timestamp to another as Spark's `timestampDiff` counts them: of their local " +
+      "date-times in the session time zone (UTC without one), as `LocalDateTime.until` (units of time toward zero; " +
+      "days, weeks, months, quarters and years from date to date, a day less where the end's time of day has not " +
+      "reached the start's); past a long, Spark's `ArithmeticException`"),
     ("`months_between`", "of timestamps (and dates, through their cast), with a constant rounding flag, in the " +
       "session time zone, as Spark's `monthsBetween`: whole months where the days of the month agree or both " +
       "are their month's last, else the months plus the days and the seconds into them over 31 days, rounded " +

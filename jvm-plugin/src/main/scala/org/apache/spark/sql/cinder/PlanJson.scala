@@ -124,7 +124,7 @@ object PlanJson {
     case BRound(child, scale, true) => integerRoundCanFail(child, scale)
     // Date-time arithmetic past a long's microseconds or an int's days (Math's exact arithmetic).
     case _: TimeAdd | _: TimestampAddYMInterval | _: DateAddYMInterval | _: DateAddInterval | _: TimestampAdd |
-        _: AddMonths | _: FromUTCTimestamp | _: ToUTCTimestamp | _: TruncTimestamp => true
+        _: TimestampDiff | _: AddMonths | _: FromUTCTimestamp | _: ToUTCTimestamp | _: TruncTimestamp => true
     case _ => false
   }
 
@@ -1105,6 +1105,14 @@ object PlanJson {
           s""""zone":${str(intervalZone(start, t.zoneId))}}"""
         if (!canFail(start)) json
         else nullWhereNull(q, json, if (start.dataType == TimestampNTZType) "timestamp_ntz" else "timestamp")
+      }
+    // timestampdiff(unit, start, end), of the local date-times: Spark evaluates the end only
+    // where the start is not null.
+    case t @ TimestampDiff(unit, start, end, _) if t.timeZoneId.nonEmpty && start.dataType == end.dataType =>
+      for (s <- expr(start, input); e <- expr(end, input)) yield {
+        val json = s"""{"kind":"timestamp_diff","unit":${str(unit)},"start":$s,"end":$e,""" +
+          s""""zone":${str(intervalZone(start, t.zoneId))}}"""
+        if (!canFail(end)) json else nullWhereNull(s, json, "bigint")
       }
     case e @ (_: TimeAdd | _: TimestampAddYMInterval | _: DateAddYMInterval | _: DateAddInterval) =>
       Left(s"${e.getClass.getSimpleName} of an interval that is not a constant is not supported natively yet")
