@@ -463,30 +463,17 @@ impl PhysicalExpr for SparkTimestampAdd {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        let rows = batch.num_rows();
-        let quantity = self.quantity.evaluate(batch)?.into_array(rows)?;
-        let child = self.child.evaluate(batch)?.into_array(rows)?;
-        let (Some(quantity), Some(micros)) = (
-            quantity.as_primitive_opt::<Int64Type>(),
-            child.as_primitive_opt::<TimestampMicrosecondType>(),
-        ) else {
-            return datafusion::common::internal_err!(
-                "{self} of {} and {}",
-                quantity.data_type(),
-                child.data_type()
-            );
-        };
-        let added: TimestampMicrosecondArray = quantity
-            .iter()
-            .zip(micros.iter())
-            .map(|(q, t)| match (q, t) {
-                (Some(q), Some(t)) => self.add(q, t).map(Some),
-                _ => Ok(None),
-            })
-            .collect::<datafusion::common::Result<_>>()?;
-        let added = match micros.timezone() {
-            Some(tz) => added.with_timezone(tz),
-            None => added,
+        let added: TimestampMicrosecondArray =
+            crate::unary::evaluate_binary_rows::<
+                Int64Type,
+                TimestampMicrosecondType,
+                TimestampMicrosecondType,
+            >(self, &self.quantity, &self.child, batch, |q, t| {
+                self.add(q, t)
+            })?;
+        let added = match self.child.data_type(&batch.schema())? {
+            DataType::Timestamp(_, Some(tz)) => added.with_timezone(tz),
+            _ => added,
         };
         Ok(ColumnarValue::Array(Arc::new(added)))
     }
@@ -499,9 +486,7 @@ impl PhysicalExpr for SparkTimestampAdd {
         self: Arc<Self>,
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        let [quantity, child]: [Arc<dyn PhysicalExpr>; 2] = children
-            .try_into()
-            .map_err(|_| DataFusionError::Internal(format!("{self} takes two children")))?;
+        let [quantity, child] = crate::unary::two_children(&self, children)?;
         Ok(Arc::new(Self {
             quantity,
             child,
@@ -712,27 +697,13 @@ impl PhysicalExpr for SparkTimestampDiff {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        let rows = batch.num_rows();
-        let start = self.start.evaluate(batch)?.into_array(rows)?;
-        let end = self.end.evaluate(batch)?.into_array(rows)?;
-        let (Some(starts), Some(ends)) = (
-            start.as_primitive_opt::<TimestampMicrosecondType>(),
-            end.as_primitive_opt::<TimestampMicrosecondType>(),
-        ) else {
-            return datafusion::common::internal_err!(
-                "{self} of {} and {}",
-                start.data_type(),
-                end.data_type()
-            );
-        };
-        let between: Int64Array = starts
-            .iter()
-            .zip(ends.iter())
-            .map(|(s, e)| match (s, e) {
-                (Some(s), Some(e)) => self.between(s, e).map(Some),
-                _ => Ok(None),
-            })
-            .collect::<datafusion::common::Result<_>>()?;
+        let between: Int64Array = crate::unary::evaluate_binary_rows::<
+            TimestampMicrosecondType,
+            TimestampMicrosecondType,
+            Int64Type,
+        >(self, &self.start, &self.end, batch, |s, e| {
+            self.between(s, e)
+        })?;
         Ok(ColumnarValue::Array(Arc::new(between)))
     }
 
@@ -744,9 +715,7 @@ impl PhysicalExpr for SparkTimestampDiff {
         self: Arc<Self>,
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        let [start, end]: [Arc<dyn PhysicalExpr>; 2] = children
-            .try_into()
-            .map_err(|_| DataFusionError::Internal(format!("{self} takes two children")))?;
+        let [start, end] = crate::unary::two_children(&self, children)?;
         Ok(Arc::new(Self {
             start,
             end,

@@ -24,7 +24,7 @@ use chrono::{NaiveDate, NaiveDateTime, Offset, TimeZone};
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Schema, TimeUnit, TimestampMicrosecondType,
+    DataType, Date32Type, Float64Type, Schema, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::DataFusionError;
@@ -1563,27 +1563,17 @@ impl PhysicalExpr for SparkMonthsBetween {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> datafusion::common::Result<ColumnarValue> {
-        let rows = batch.num_rows();
-        let left = self.left.evaluate(batch)?.into_array(rows)?;
-        let right = self.right.evaluate(batch)?.into_array(rows)?;
-        let (l, r) = (
-            left.as_primitive::<TimestampMicrosecondType>(),
-            right.as_primitive::<TimestampMicrosecondType>(),
-        );
-        let out: Float64Array = l
-            .iter()
-            .zip(r.iter())
-            .map(|(a, b)| match (a, b) {
-                (Some(a), Some(b)) => months_between(&self.zone, a, b, self.round_off)
-                    .map(Some)
-                    .ok_or_else(|| {
-                        DataFusionError::Execution(format!(
-                            "months_between: a timestamp out of range ({a}, {b})"
-                        ))
-                    }),
-                _ => Ok(None),
+        let out: Float64Array = crate::unary::evaluate_binary_rows::<
+            TimestampMicrosecondType,
+            TimestampMicrosecondType,
+            Float64Type,
+        >(self, &self.left, &self.right, batch, |a, b| {
+            months_between(&self.zone, a, b, self.round_off).ok_or_else(|| {
+                DataFusionError::Execution(format!(
+                    "months_between: a timestamp out of range ({a}, {b})"
+                ))
             })
-            .collect::<datafusion::common::Result<_>>()?;
+        })?;
         Ok(ColumnarValue::Array(Arc::new(out)))
     }
 
@@ -1595,9 +1585,7 @@ impl PhysicalExpr for SparkMonthsBetween {
         self: Arc<Self>,
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> datafusion::common::Result<Arc<dyn PhysicalExpr>> {
-        let [left, right] = <[_; 2]>::try_from(children).map_err(|_| {
-            DataFusionError::Internal("months_between takes two children".to_owned())
-        })?;
+        let [left, right] = crate::unary::two_children(&self, children)?;
         Ok(Arc::new(Self {
             left,
             right,
