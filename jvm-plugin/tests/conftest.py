@@ -29,8 +29,14 @@ def _jar():
     return os.path.abspath(jars[-1])
 
 
+# Where the JVM writes its report if it crashes (a SIGSEGV in native code, say).
+CRASH_REPORTS = os.path.join(tempfile.gettempdir(), "cinder-spark-tests-hs_err")
+_jvm = {}
+
+
 @pytest.fixture(scope="session")
 def spark():
+    os.makedirs(CRASH_REPORTS, exist_ok=True)
     session = (
         SparkSession.builder.master("local[2]")
         .appName("cinder-plugin-tests")
@@ -38,12 +44,31 @@ def spark():
         .config("spark.plugins", "org.apache.spark.sql.cinder.CinderPlugin")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1")
+        .config("spark.driver.extraJavaOptions",
+                f"-XX:TieredStopAtLevel=1 -XX:ErrorFile={CRASH_REPORTS}/hs_err_pid%p.log")
         .config("spark.cinder.device", os.environ.get("CINDER_SPARK_DEVICE", "auto"))
         .getOrCreate()
     )
+    _jvm["process"] = session.sparkContext._gateway.proc
     yield session
     session.stop()
+
+
+def pytest_unconfigure(config):
+    """If the Spark JVM died during the run, says how (its exit status, and the head of its
+    crash report), after pytest's own summary: the end of the output, which CI logs keep."""
+    process = _jvm.get("process")
+    status = process.poll() if process is not None else None
+    if status is None:
+        return
+    meaning = {-9: "SIGKILL (the kernel's OOM killer?)", -11: "SIGSEGV", -6: "SIGABRT", 134: "SIGABRT",
+               52: "Spark's exit for an OutOfMemoryError (a thread it could not start, or the heap)"}
+    print(f"The Spark JVM exited during the run with status {status}: "
+          f"{meaning.get(status, 'see its output above')}", flush=True)
+    for report in sorted(glob.glob(os.path.join(CRASH_REPORTS, "hs_err_pid*.log"))):
+        with open(report, errors="replace") as f:
+            head = f.read().splitlines()[:40]
+        print(f"--- {report} (first 40 lines)", *head, sep="\n", flush=True)
 
 
 @pytest.fixture(scope="session")

@@ -1053,13 +1053,13 @@ pub enum BinaryOp {
 }
 
 /// How deeply a plan message's JSON values may nest. serde_json's own limit (128) refuses
-/// expressions Spark runs (a CASE in a CASE a hundred times nests about 600 levels deep).
-/// Messages are read and translated on a thread with a large stack (`on_large_stack` in
-/// lib.rs); their expressions are evaluated on the Spark task's thread, whose stack (1 MiB by
-/// default) is what bounds this. Spark's own parser and analyser give up on expressions a few
-/// hundred levels deep on such a stack, and the plugin's conversion on the driver a little
-/// before them.
-pub const MAX_NESTING: usize = 1_000;
+/// expressions Spark runs (a CASE in a CASE 150 times nests about 450 levels deep). Messages
+/// are read and translated on a thread with a 64 MiB stack (`on_large_stack` in lib.rs, sized
+/// for this limit in debug builds), and their expressions are evaluated on the Spark task's
+/// thread, whose stack (1 MiB by default) bounds them too. Spark's own parser and analyser give
+/// up on expressions a few hundred levels deep on such a stack, and the plugin's conversion on
+/// the driver a little before them.
+pub const MAX_NESTING: usize = 600;
 
 /// How deeply the JSON values of `bytes` nest (objects and arrays; brackets in strings do not
 /// count), stopping past `limit`.
