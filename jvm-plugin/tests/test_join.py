@@ -7,7 +7,7 @@ import pytest
 from pyspark.sql.types import (DateType, DecimalType, DoubleType, IntegerType, LongType, StringType,
                                StructField, StructType)
 
-from conftest import D, compare, fallback_reasons, native_subtrees, settings
+from conftest import D, compare, fails_alike, fallback_reasons, native_subtrees, settings
 
 
 def _rows(seed, n, key_range):
@@ -182,6 +182,21 @@ def test_empty_broadcast_side(spark, joined, join):
     # Without adaptive execution nothing removes the join: the broadcast relation is empty.
     compare(spark, f"SELECT /*+ BROADCAST(b) */ {_columns(join)} FROM a {join} b ON a.k = b.k AND b.k2 > 5",
             conf={"spark.sql.adaptive.enabled": "false"})
+    assert _joins_are_native(spark, "BroadcastHashJoin("), (native_subtrees(spark), fallback_reasons(spark))
+
+
+@pytest.mark.parametrize("join", ["JOIN", "LEFT SEMI JOIN"])
+@pytest.mark.parametrize("build", ["b.k2 > 5", "b.k IS NULL"])
+def test_probe_side_errors_with_an_empty_build_side(spark, joined, join, build):
+    # A broadcast side with no rows (or only null keys) matches nothing, but Spark's broadcast
+    # hash join reads every probe row all the same: a cast that fails below the join, in its
+    # stage, fails the query (ANSI mode), natively too. (Without adaptive execution nothing
+    # drops the join; without pushed filters Spark's reader skips no row groups.)
+    conf = {"spark.sql.ansi.enabled": "true", "spark.sql.parquet.filterPushdown": "false",
+            "spark.sql.adaptive.enabled": "false"}
+    sql = (f"SELECT /*+ BROADCAST(b) */ {_columns(join)} FROM a {join} b ON a.k = b.k AND {build} "
+           "WHERE CAST(a.s AS INT) > 0")
+    fails_alike(spark, sql, "CAST_INVALID_INPUT", conf=conf)
     assert _joins_are_native(spark, "BroadcastHashJoin("), (native_subtrees(spark), fallback_reasons(spark))
 
 

@@ -28,6 +28,7 @@ pub mod message;
 pub mod moments;
 pub mod native_plan;
 pub mod planner;
+pub mod probe_drain;
 pub mod shared_join;
 pub mod shuffle;
 pub(crate) mod sliding;

@@ -267,15 +267,27 @@ pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionP
             if let Some(plan) = shared_join(node, leaves)? {
                 return Ok(plan);
             }
-            build_join(
-                *join_type,
-                (left_keys, right_keys),
-                condition.as_ref(),
-                *build,
-                *null_aware,
-                build_plan(left, leaves)?,
-                build_plan(right, leaves)?,
-            )
+            let (left, right) = (build_plan(left, leaves)?, build_plan(right, leaves)?);
+            // The probe side read to its end, as Spark reads it (crate::probe_drain).
+            let (probe, build_side) = match build {
+                BuildSide::Left => (right, left),
+                BuildSide::Right => (left, right),
+            };
+            crate::probe_drain::drained(probe, |probe| {
+                let (left, right) = match build {
+                    BuildSide::Left => (build_side, probe),
+                    BuildSide::Right => (probe, build_side),
+                };
+                build_join(
+                    *join_type,
+                    (left_keys, right_keys),
+                    condition.as_ref(),
+                    *build,
+                    *null_aware,
+                    left,
+                    right,
+                )
+            })
         }
         Node::ParquetScan {
             schema,
@@ -493,7 +505,10 @@ fn shared_join(node: &Node, leaves: &Leaves<'_>) -> Result<Option<Arc<dyn Execut
     );
     if let Some(join) = crate::shared_join::cached(&key) {
         // The broadcast's own input is left unread.
-        return Ok(Some(Arc::new(SharedJoinExec::new(key, join, probe))));
+        return crate::probe_drain::drained(probe, |probe| {
+            Ok(Arc::new(SharedJoinExec::new(key, join, probe)))
+        })
+        .map(Some);
     }
     let build_schema = Arc::new(arrow_schema(schema)?);
     let mut source = leaves.sources[*slot]
@@ -535,11 +550,14 @@ fn shared_join(node: &Node, leaves: &Leaves<'_>) -> Result<Option<Arc<dyn Execut
     };
     if bytes > crate::shared_join::MAX_SHARED_BYTES {
         // Too large to keep: this task's own join over what it read.
-        return join(probe).map(Some);
+        return crate::probe_drain::drained(probe, join).map(Some);
     }
     let routed: Arc<dyn ExecutionPlan> = Arc::new(RoutedProbeExec::like(&probe));
     let shared = crate::shared_join::insert(key.clone(), join(routed)?, bytes);
-    Ok(Some(Arc::new(SharedJoinExec::new(key, shared, probe))))
+    crate::probe_drain::drained(probe, |probe| {
+        Ok(Arc::new(SharedJoinExec::new(key, shared, probe)))
+    })
+    .map(Some)
 }
 
 /// A `hash_join`: DataFusion's `HashJoinExec` building `build`'s side (a null key matches
