@@ -277,9 +277,9 @@ impl PhysicalExpr for SparkIntervalAdd {
 /// `micros:quantity:unit` (see [`SparkTimestampAdd`]).
 pub const TIMESTAMPADD_OVERFLOW: &str = "cinder-timestampadd-overflow:";
 
-/// A unit of Spark's `timestampadd(unit, quantity, ts)`.
+/// A unit of Spark's `timestampadd(unit, quantity, ts)` and `timestampdiff(unit, start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AddUnit {
+pub enum DateTimeUnit {
     /// `MICROSECOND`.
     Microsecond,
     /// `MILLISECOND`.
@@ -290,7 +290,7 @@ pub enum AddUnit {
     Minute,
     /// `HOUR`.
     Hour,
-    /// `DAY` and `DAYOFYEAR`.
+    /// `DAY` (and for `timestampadd`, `DAYOFYEAR`).
     Day,
     /// `WEEK`: 7 days.
     Week,
@@ -302,8 +302,14 @@ pub enum AddUnit {
     Year,
 }
 
-impl AddUnit {
-    /// The unit Spark names `unit` (in any case); `None` for one `timestampAdd` rejects.
+impl DateTimeUnit {
+    /// The unit `timestampdiff` names `unit` (in any case); `None` for one `timestampDiff`
+    /// rejects (`DAYOFYEAR` among them).
+    pub fn parse_for_diff(unit: &str) -> Option<Self> {
+        Self::parse(unit).filter(|_| !unit.eq_ignore_ascii_case("DAYOFYEAR"))
+    }
+
+    /// The unit `timestampadd` names `unit` (in any case); `None` for one `timestampAdd` rejects.
     pub fn parse(unit: &str) -> Option<Self> {
         Some(match unit.to_ascii_uppercase().as_str() {
             "MICROSECOND" => Self::Microsecond,
@@ -320,28 +326,39 @@ impl AddUnit {
         })
     }
 
+    /// The microseconds of a unit of time; `None` for the units of the calendar.
+    fn micros(self) -> Option<i128> {
+        Some(match self {
+            Self::Microsecond => 1,
+            Self::Millisecond => 1_000,
+            Self::Second => MICROS_PER_SECOND,
+            Self::Minute => 60 * MICROS_PER_SECOND,
+            Self::Hour => 3_600 * MICROS_PER_SECOND,
+            _ => return None,
+        })
+    }
+
     /// `quantity` of this unit as `DateTimeUtils.timestampAdd` makes it an interval, or the
     /// message of the `ArithmeticException` its exact arithmetic throws (`Math.multiplyExact`
     /// of longs for the units of time, `Math.toIntExact` then `multiplyExact` of ints for days,
     /// weeks and months).
     pub fn interval(self, quantity: i64) -> std::result::Result<Interval, &'static str> {
-        const LONG: &str = "long overflow";
-        const INT: &str = "integer overflow";
-        let time = |per: i64| {
-            quantity
+        if let Some(per) = self.micros() {
+            let per = i64::try_from(per).expect("an hour's microseconds fit a long");
+            return quantity
                 .checked_mul(per)
-                .ok_or(LONG)
+                .ok_or("long overflow")
                 .map(|micros| Interval {
                     months: 0,
                     days: 0,
                     micros,
-                })
-        };
+                });
+        }
         let int = |per: i32| {
             i32::try_from(quantity)
                 .ok()
                 .and_then(|q| q.checked_mul(per))
-                .ok_or(INT)
+                .ok_or("integer overflow")
         };
         let days = |per| {
             int(per).map(|days| Interval {
@@ -358,21 +375,19 @@ impl AddUnit {
             })
         };
         match self {
-            Self::Microsecond => time(1),
-            Self::Millisecond => time(1_000),
-            Self::Second => time(1_000_000),
-            Self::Minute => time(60_000_000),
-            Self::Hour => time(3_600_000_000),
             Self::Day => days(1),
             Self::Week => days(7),
             Self::Month => months(1),
             Self::Quarter => months(3),
             Self::Year => months(12),
+            Self::Microsecond | Self::Millisecond | Self::Second | Self::Minute | Self::Hour => {
+                unreachable!("{self:?} is a unit of time, returned above")
+            }
         }
     }
 }
 
-/// Spark's `timestampadd(unit, quantity, ts)`: [`AddUnit::interval`] of each row's quantity (a
+/// Spark's `timestampadd(unit, quantity, ts)`: [`DateTimeUnit::interval`] of each row's quantity (a
 /// long), added to its timestamp as [`add_to_timestamp`] adds it, in the session's zone (UTC
 /// for timestamps without one). Where that overflows, Spark raises `DATETIME_OVERFLOW`, whose
 /// message shows the timestamp as a SQL literal in the session's zone: the native error carries
@@ -382,7 +397,7 @@ impl AddUnit {
 pub struct SparkTimestampAdd {
     quantity: Arc<dyn PhysicalExpr>,
     child: Arc<dyn PhysicalExpr>,
-    unit: AddUnit,
+    unit: DateTimeUnit,
     /// The unit as Spark's expression names it, for its error.
     unit_name: String,
     zone_name: String,
@@ -398,7 +413,7 @@ impl SparkTimestampAdd {
         zone: &str,
     ) -> Result<Self> {
         let unit_name = unit.to_owned();
-        let unit = AddUnit::parse(unit).ok_or_else(|| {
+        let unit = DateTimeUnit::parse(unit).ok_or_else(|| {
             NativeError::plan(format!("timestampadd's unit {unit:?} is not known"))
         })?;
         Ok(Self {
@@ -502,68 +517,12 @@ impl PhysicalExpr for SparkTimestampAdd {
     }
 }
 
-/// A unit of Spark's `timestampdiff(unit, start, end)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DiffUnit {
-    /// `MICROSECOND`.
-    Microsecond,
-    /// `MILLISECOND`.
-    Millisecond,
-    /// `SECOND`.
-    Second,
-    /// `MINUTE`.
-    Minute,
-    /// `HOUR`.
-    Hour,
-    /// `DAY`.
-    Day,
-    /// `WEEK`: whole days over 7.
-    Week,
-    /// `MONTH`.
-    Month,
-    /// `QUARTER`: whole months over 3.
-    Quarter,
-    /// `YEAR`: whole months over 12.
-    Year,
-}
-
-impl DiffUnit {
-    /// The unit Spark names `unit` (in any case); `None` for one `timestampDiff` rejects.
-    pub fn parse(unit: &str) -> Option<Self> {
-        Some(match unit.to_ascii_uppercase().as_str() {
-            "MICROSECOND" => Self::Microsecond,
-            "MILLISECOND" => Self::Millisecond,
-            "SECOND" => Self::Second,
-            "MINUTE" => Self::Minute,
-            "HOUR" => Self::Hour,
-            "DAY" => Self::Day,
-            "WEEK" => Self::Week,
-            "MONTH" => Self::Month,
-            "QUARTER" => Self::Quarter,
-            "YEAR" => Self::Year,
-            _ => return None,
-        })
-    }
-
-    /// The microseconds of a unit of time; `None` for the units of the calendar.
-    fn micros(self) -> Option<i128> {
-        Some(match self {
-            Self::Microsecond => 1,
-            Self::Millisecond => 1_000,
-            Self::Second => MICROS_PER_SECOND,
-            Self::Minute => 60 * MICROS_PER_SECOND,
-            Self::Hour => 3_600 * MICROS_PER_SECOND,
-            _ => return None,
-        })
-    }
-}
-
 /// `ChronoUnit.between(start, end)` of two local date-times (micros since 1970-01-01T00:00),
 /// as `LocalDateTime.until` counts: units of time through whole days and the rest (each
 /// toward zero, `Math.multiplyExact` and `addExact` failing past a long: `None`); days, weeks,
 /// months, quarters and years as `LocalDate.until` from the start's date to the end's, a day
 /// less where the end's time of day has not reached the start's (more, backwards).
-pub fn local_between(start: i128, end: i128, unit: DiffUnit) -> Option<i64> {
+pub fn local_between(start: i128, end: i128, unit: DateTimeUnit) -> Option<i64> {
     let (start_day, start_time) = (
         start.div_euclid(MICROS_PER_DAY),
         start.rem_euclid(MICROS_PER_DAY),
@@ -605,10 +564,10 @@ pub fn local_between(start: i128, end: i128, unit: DiffUnit) -> Option<i64> {
         Some((packed(end_day)? - packed(start_day)?) / 32)
     };
     Some(match unit {
-        DiffUnit::Day => days,
-        DiffUnit::Week => days / 7,
-        DiffUnit::Month => months()?,
-        DiffUnit::Quarter => months()? / 3,
+        DateTimeUnit::Day => days,
+        DateTimeUnit::Week => days / 7,
+        DateTimeUnit::Month => months()?,
+        DateTimeUnit::Quarter => months()? / 3,
         _ => months()? / 12,
     })
 }
@@ -620,7 +579,7 @@ pub fn local_between(start: i128, end: i128, unit: DiffUnit) -> Option<i64> {
 pub struct SparkTimestampDiff {
     start: Arc<dyn PhysicalExpr>,
     end: Arc<dyn PhysicalExpr>,
-    unit: DiffUnit,
+    unit: DateTimeUnit,
     zone_name: String,
     zone: SparkZone,
 }
@@ -633,7 +592,7 @@ impl SparkTimestampDiff {
         unit: &str,
         zone: &str,
     ) -> Result<Self> {
-        let unit = DiffUnit::parse(unit).ok_or_else(|| {
+        let unit = DateTimeUnit::parse_for_diff(unit).ok_or_else(|| {
             NativeError::plan(format!("timestampdiff's unit {unit:?} is not known"))
         })?;
         Ok(Self {
@@ -840,7 +799,7 @@ mod tests {
     #[test]
     fn timestampadd_units_overflow_as_math_does() {
         assert_eq!(
-            AddUnit::Hour.interval(2),
+            DateTimeUnit::Hour.interval(2),
             Ok(Interval {
                 months: 0,
                 days: 0,
@@ -848,29 +807,34 @@ mod tests {
             })
         );
         assert_eq!(
-            AddUnit::Millisecond.interval(i64::MAX / 999),
+            DateTimeUnit::Millisecond.interval(i64::MAX / 999),
             Err("long overflow")
         );
         assert_eq!(
-            AddUnit::Microsecond.interval(i64::MIN).map(|i| i.micros),
+            DateTimeUnit::Microsecond
+                .interval(i64::MIN)
+                .map(|i| i.micros),
             Ok(i64::MIN)
         );
-        assert_eq!(AddUnit::Day.interval(1 << 31), Err("integer overflow"));
+        assert_eq!(DateTimeUnit::Day.interval(1 << 31), Err("integer overflow"));
         assert_eq!(
-            AddUnit::Week.interval(-306_783_379),
+            DateTimeUnit::Week.interval(-306_783_379),
             Err("integer overflow")
         );
         assert_eq!(
-            AddUnit::Week.interval(-306_783_378).map(|i| i.days),
+            DateTimeUnit::Week.interval(-306_783_378).map(|i| i.days),
             Ok(-2_147_483_646)
         );
         assert_eq!(
-            AddUnit::Year.interval(178_956_970).map(|i| i.months),
+            DateTimeUnit::Year.interval(178_956_970).map(|i| i.months),
             Ok(2_147_483_640)
         );
-        assert_eq!(AddUnit::Year.interval(178_956_971), Err("integer overflow"));
-        assert_eq!(AddUnit::parse("dayofyear"), Some(AddUnit::Day));
-        assert_eq!(AddUnit::parse("FORTNIGHT"), None);
+        assert_eq!(
+            DateTimeUnit::Year.interval(178_956_971),
+            Err("integer overflow")
+        );
+        assert_eq!(DateTimeUnit::parse("dayofyear"), Some(DateTimeUnit::Day));
+        assert_eq!(DateTimeUnit::parse("FORTNIGHT"), None);
     }
 
     #[test]
@@ -878,45 +842,53 @@ mod tests {
         let local = |y, mo, d, h, mi| i128::from(micros(y, mo, d, h, mi, 0));
         let (a, b) = (local(2024, 1, 31, 10, 0), local(2024, 2, 29, 9, 59));
         // The end's time of day before the start's: a day short, so not yet a month.
-        assert_eq!(local_between(a, b, DiffUnit::Month), Some(0));
-        assert_eq!(local_between(a, b, DiffUnit::Day), Some(28));
-        assert_eq!(local_between(a, b, DiffUnit::Hour), Some(28 * 24 + 23));
-        assert_eq!(local_between(b, a, DiffUnit::Hour), Some(-(28 * 24 + 23)));
-        assert_eq!(local_between(b, a, DiffUnit::Day), Some(-28));
+        assert_eq!(local_between(a, b, DateTimeUnit::Month), Some(0));
+        assert_eq!(local_between(a, b, DateTimeUnit::Day), Some(28));
+        assert_eq!(local_between(a, b, DateTimeUnit::Hour), Some(28 * 24 + 23));
+        assert_eq!(
+            local_between(b, a, DateTimeUnit::Hour),
+            Some(-(28 * 24 + 23))
+        );
+        assert_eq!(local_between(b, a, DateTimeUnit::Day), Some(-28));
         // Jan 31 to Feb 29 at a later time: packed months say 0 (29 < 31).
         let c = local(2024, 2, 29, 11, 0);
-        assert_eq!(local_between(a, c, DiffUnit::Month), Some(0));
+        assert_eq!(local_between(a, c, DateTimeUnit::Month), Some(0));
         assert_eq!(
-            local_between(a, local(2024, 3, 31, 10, 0), DiffUnit::Month),
+            local_between(a, local(2024, 3, 31, 10, 0), DateTimeUnit::Month),
             Some(2)
         );
         assert_eq!(
-            local_between(a, local(2025, 1, 31, 10, 0), DiffUnit::Year),
+            local_between(a, local(2025, 1, 31, 10, 0), DateTimeUnit::Year),
             Some(1)
         );
         assert_eq!(
-            local_between(a, local(2024, 7, 31, 9, 0), DiffUnit::Quarter),
+            local_between(a, local(2024, 7, 31, 9, 0), DateTimeUnit::Quarter),
             Some(1)
         );
         assert_eq!(
-            local_between(a, local(2024, 2, 14, 10, 0), DiffUnit::Week),
+            local_between(a, local(2024, 2, 14, 10, 0), DateTimeUnit::Week),
             Some(2)
         );
         // Toward zero: -1.5 seconds is -1.
-        assert_eq!(local_between(1_500_000, 0, DiffUnit::Second), Some(-1));
+        assert_eq!(local_between(1_500_000, 0, DateTimeUnit::Second), Some(-1));
         // A long's microseconds apart: Math.multiplyExact fails.
         assert_eq!(
             local_between(
                 i128::from(i64::MIN),
                 i128::from(i64::MAX),
-                DiffUnit::Microsecond
+                DateTimeUnit::Microsecond
             ),
             None
         );
         assert!(
-            local_between(i128::from(i64::MIN), i128::from(i64::MAX), DiffUnit::Second).is_some()
+            local_between(
+                i128::from(i64::MIN),
+                i128::from(i64::MAX),
+                DateTimeUnit::Second
+            )
+            .is_some()
         );
-        assert_eq!(DiffUnit::parse("dayofyear"), None);
+        assert_eq!(DateTimeUnit::parse_for_diff("dayofyear"), None);
     }
 
     #[test]
