@@ -44,8 +44,12 @@ def spark():
         .config("spark.plugins", "org.apache.spark.sql.cinder.CinderPlugin")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
+        # C1 only (the tests run short queries), with room for the code of the thousands of
+        # classes Spark generates: C1's default 48 MiB code cache fills about 130 tests in, and
+        # the next generated class fails with a VirtualMachineError that ends the JVM.
         .config("spark.driver.extraJavaOptions",
-                f"-XX:TieredStopAtLevel=1 -XX:ErrorFile={CRASH_REPORTS}/hs_err_pid%p.log")
+                f"-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m "
+                f"-XX:ErrorFile={CRASH_REPORTS}/hs_err_pid%p.log")
         .config("spark.cinder.device", os.environ.get("CINDER_SPARK_DEVICE", "auto"))
         .getOrCreate()
     )
@@ -62,7 +66,9 @@ def pytest_unconfigure(config):
     if status is None:
         return
     meaning = {-9: "SIGKILL (the kernel's OOM killer?)", -11: "SIGSEGV", -6: "SIGABRT", 134: "SIGABRT",
-               52: "Spark's exit for an OutOfMemoryError (a thread it could not start, or the heap)"}
+               52: "Spark's exit for an OutOfMemoryError (a thread it could not start, or the heap)",
+               50: "Spark's exit for an error no thread caught (a VirtualMachineError such as a full "
+                   "CodeCache: see the SparkUncaughtExceptionHandler line above)"}
     print(f"The Spark JVM exited during the run with status {status}: "
           f"{meaning.get(status, 'see its output above')}", flush=True)
     for report in sorted(glob.glob(os.path.join(CRASH_REPORTS, "hs_err_pid*.log"))):
