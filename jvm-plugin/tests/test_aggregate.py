@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import compare, fails_alike, fallback_reasons, native_subtrees, run_both
+from conftest import compare, executed_plan, fails_alike, fallback_reasons, native_subtrees, run_both, settings
 from test_plugin import partitioned, table  # noqa: F401 (fixtures)
 
 
@@ -261,6 +261,75 @@ def test_first_and_last(spark, table, group_by):
     compare(spark, f"SELECT {keys}first(i), last(d), first(x, true), last(d, true), first(p), "
                    f"first(l) FILTER (WHERE i > 0), last(l, true) FILTER (WHERE l < 0), count(*) FROM t{tail}")
     assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+
+
+def _spark_sort_aggregates(sql, spark, conf=None):
+    """Whether vanilla Spark plans `sql` with SortAggregateExec (so the test tests that)."""
+    with settings(spark, dict(conf or {}, **{"spark.cinder.enabled": "false"})):
+        return "SortAggregate" in executed_plan(spark.sql(sql))
+
+
+@pytest.mark.parametrize("aggregates,group_by", [
+    (aggregates, group_by)
+    for aggregates in ["min(s), max(s)", "count(s), min(s), sum(i), avg(p), max(d)",
+                       "min(s) FILTER (WHERE i > 0), max(concat(s, 'x')) FILTER (WHERE b)"]
+    for group_by in ["", "b", "s", "i % 5", "d, b"]
+] + [
+    # Functions that depend on the order of a group's rows: not by a single nullable key of a
+    # fixed-width type, which Spark sorts with a radix sort whose nulls reorder the other rows
+    # (UnsafeInMemorySorter moves a row to make room for each null key at the front).
+    (aggregates, group_by)
+    for aggregates in ["first(s), last(s), first(s, true), last(s, true)", "max_by(s, i), min_by(s, l), max_by(i, s)"]
+    for group_by in ["", "s", "d, b", "id % 3"]
+])
+def test_string_buffers_sort_aggregates_run_natively(spark, table, aggregates, group_by):
+    # Spark aggregates strings (buffers it cannot update in place) with SortAggregateExec over
+    # a sort by the keys; natively that is a hash aggregate without the sort, which reads each
+    # group's rows in the order they come, as Spark's sort leaves them where it keeps equal keys
+    # in order: first, last, max_by and min_by (the later row of a tie) agree there.
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    sql = f"SELECT {keys}{aggregates} FROM t{tail}"
+    assert _spark_sort_aggregates(sql, spark)
+    compare(spark, sql, conf={"spark.sql.ansi.enabled": "false"})
+    assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+
+
+def test_sort_aggregates_keep_their_order_for_what_relies_on_it(spark, table):
+    # A sort aggregate's output is ordered by its keys, and Spark plans on it: a sort-merge join
+    # on those keys needs no sort of its own, and an ORDER BY of the same keys... still sorts.
+    # The native aggregate hashes; the order is restored where something relies on it.
+    conf = {"spark.sql.autoBroadcastJoinThreshold": "-1", "spark.sql.ansi.enabled": "false"}
+    compare(spark, "SELECT a.s, a.m, b.n FROM (SELECT s, max(concat(s, '1')) AS m FROM t GROUP BY s) a "
+                   "JOIN (SELECT s, min(s) AS n FROM t GROUP BY s) b ON a.s = b.s", conf=conf)
+    assert _final_is_native(spark), fallback_reasons(spark)
+    # Collected in Spark's order (the rows are compared in order here).
+    expected, got, _ = run_both(spark, "SELECT d, min(s) FROM t WHERE d IS NOT NULL GROUP BY d", conf=conf)
+    assert [tuple(r) for r in got] == [tuple(r) for r in expected]
+
+
+@pytest.mark.parametrize("group_by", ["", "b", "i % 7", "s"])
+def test_max_by_and_min_by(spark, table, group_by):
+    # Ties (b, i % 3, d's duplicates) go to the later row; orderings that are null are skipped,
+    # values that are null count; doubles compare as Spark's: -0.0 = 0.0, NaN the largest.
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    compare(spark, f"SELECT {keys}max_by(id, b), min_by(id, b), max_by(p, i % 3), min_by(x, i % 3), "
+                   f"max_by(id, x), min_by(id, x), max_by(d, d), min_by(l, p), max_by(i, f), "
+                   f"max_by(id, q) FILTER (WHERE i > 0), min_by(t, id) FILTER (WHERE s IS NULL), "
+                   f"max_by(x, abs(x)), count(*) FROM t{tail}", conf={"spark.sql.ansi.enabled": "false"})
+    assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+    # All orderings null, and no rows.
+    compare(spark, f"SELECT {keys}max_by(id, cast(null AS int)), min_by(s, i) FROM t WHERE i IS NULL{tail}",
+            conf={"spark.sql.ansi.enabled": "false"})
+    compare(spark, f"SELECT {keys}max_by(id, i), min_by(s, i) FROM t WHERE id < 0{tail}", native=None)
+
+
+def test_max_by_of_a_value_that_can_fail_stays_on_spark(spark, table):
+    # Spark evaluates the value only on the rows that win: 1 / 0 on a losing row does not fail.
+    conf = {"spark.sql.ansi.enabled": "true"}
+    compare(spark, "SELECT max_by(100 / (id - 5), id) FROM t", conf=conf, native=None)
+    assert any("max_by of a value that can fail" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
 
 
 @pytest.mark.parametrize("aggregates", [

@@ -326,6 +326,8 @@ def aggregates(r, a):
             lambda: f"avg({r.choice([int_expr, summed_decimal])(r, a)})",
             lambda: f"{r.choice(['min', 'max'])}({any_expr(r, a)})",
             lambda: f"count({any_expr(r, a)})",
+            # By the table's unique k: rows that tie (after a join) are one row of the table.
+            lambda: f"{r.choice(['max_by', 'min_by'])}({any_expr(r, a)}, {a}.k)",
             lambda: f"count(DISTINCT {a}.{r.choice(['i', 's', 'dt'])})",
             # Of small integers (k % 7): equal values give m2 = 0 exactly, others a spread far
             # above rounding, so merges in another order agree well inside the tolerance.

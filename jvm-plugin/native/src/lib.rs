@@ -24,6 +24,7 @@ pub mod interval;
 pub mod java_float;
 pub mod java_regex;
 pub mod math;
+pub mod max_by;
 pub mod message;
 pub mod moments;
 pub mod native_plan;

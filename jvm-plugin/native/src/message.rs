@@ -880,9 +880,9 @@ pub struct AggregateCall {
     pub func: AggregateFunc,
     /// Its argument.
     pub arg: Expr,
-    /// Its further arguments: `y` of the `co_moment_*` functions (whose `arg` is `x`); the
-    /// buffers after `n` (`arg`) of the `merge_moment_*` and `merge_co_moment_*` functions;
-    /// none for the others.
+    /// Its further arguments: `y` of the `co_moment_*`, `max_by` and `min_by` functions (whose
+    /// `arg` is `x`); the buffers after `n` (`arg`) of the `merge_moment_*` and
+    /// `merge_co_moment_*` functions; none for the others.
     #[serde(default)]
     pub args: Vec<Expr>,
     /// Whether `first` and `last` skip nulls (Spark's `ignoreNulls`); false for the others.
@@ -963,6 +963,11 @@ pub enum AggregateFunc {
     First,
     /// The last row's value (the last non-null one with `ignore_nulls`).
     Last,
+    /// Spark's `max_by(x, y)`: `x` (`arg`) on the row of the largest `y` (`args` [y]), the last
+    /// such row in the order of the rows; rows with a null `y` skipped; null for none.
+    MaxBy,
+    /// Spark's `min_by(x, y)`: the same for the smallest `y`.
+    MinBy,
 }
 
 impl AggregateFunc {

@@ -70,6 +70,7 @@ use crate::math::{
     BinaryMath, RoundMode, SparkBinaryMath, SparkGreatest, SparkMurmur3Hash, SparkPad, SparkRound,
     SparkSubstringIndex, SparkUnaryMath, UnaryMath,
 };
+use crate::max_by::SparkMaxBy;
 use crate::message::{
     AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
     Settings, SortKey,
@@ -805,6 +806,8 @@ pub(crate) fn aggregate_expr(
         AggregateFunc::DoubleSum => (SparkDoubleSum::udaf(), 1),
         AggregateFunc::First => (first_value_udaf(), 1),
         AggregateFunc::Last => (last_value_udaf(), 1),
+        AggregateFunc::MaxBy => (SparkMaxBy::udaf(true), 2),
+        AggregateFunc::MinBy => (SparkMaxBy::udaf(false), 2),
     };
     if call.ignore_nulls && !matches!(call.func, AggregateFunc::First | AggregateFunc::Last) {
         return Err(NativeError::plan(format!(

@@ -6,8 +6,8 @@ import org.apache.spark.internal.Logging
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, Average, Corr, Count, CovPopulation,
-  CovSample, DeclarativeAggregate, Final, First, Kurtosis, Last, Max, Min, Partial, PartialMerge, Skewness, StddevPop,
-  StddevSamp, Sum, VariancePop, VarianceSamp}
+  CovSample, DeclarativeAggregate, Final, First, Kurtosis, Last, Max, MaxBy, Min, MinBy, Partial, PartialMerge,
+  Skewness, StddevPop, StddevSamp, Sum, VariancePop, VarianceSamp}
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
   InputFileBlockStart, InputFileName, SortOrder}
 import org.apache.spark.sql.execution.ExecSubqueryExpression
@@ -16,7 +16,7 @@ import org.apache.spark.sql.execution.{CollectLimitExec, ColumnarRule, ColumnarT
   TakeOrderedAndProjectExec, UnionExec}
 import org.apache.spark.sql.execution.exchange.ShuffleExchangeExec
 import org.apache.spark.sql.execution.window.{WindowExec, WindowGroupLimitExec}
-import org.apache.spark.sql.execution.aggregate.HashAggregateExec
+import org.apache.spark.sql.execution.aggregate.{BaseAggregateExec, HashAggregateExec, SortAggregateExec}
 import org.apache.spark.sql.execution.joins.{BroadcastHashJoinExec, ShuffledHashJoinExec, SortMergeJoinExec}
 import org.apache.spark.sql.types.{BooleanType, DataType, DecimalType, DoubleType, IntegerType, LongType, NullType}
 import org.apache.spark.sql.internal.SQLConf
@@ -62,6 +62,12 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
   /** Marks a sort of a sort-merge join's input (it goes with the join if the join converts). */
   private val FeedsSortMergeJoin = org.apache.spark.sql.catalyst.trees.TreeNodeTag[Unit]("cinder.feedsSortMergeJoin")
 
+  /**
+   * Marks the sort that orders a SortAggregateExec's input by its keys, as Spark requires (it
+   * goes with the aggregate, which is a hash aggregate natively).
+   */
+  private val FeedsSortAggregate = org.apache.spark.sql.catalyst.trees.TreeNodeTag[Unit]("cinder.feedsSortAggregate")
+
   /** One operator class's converter: a native subtree, or why the operator stays on Spark. */
   private type Converter = (SparkPlan, SQLConf) => Either[String, CinderNative]
 
@@ -85,6 +91,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }),
     classOf[UnionExec] -> ((p, conf) => convertUnion(p.asInstanceOf[UnionExec], conf)),
     classOf[HashAggregateExec] -> ((p, conf) => convertAggregate(p.asInstanceOf[HashAggregateExec], conf)),
+    classOf[SortAggregateExec] -> ((p, conf) => convertAggregate(p.asInstanceOf[SortAggregateExec], conf)),
     classOf[BroadcastHashJoinExec] -> ((p, conf) => JoinConversion.broadcast(p.asInstanceOf[BroadcastHashJoinExec], conf)),
     classOf[ShuffledHashJoinExec] -> ((p, conf) => JoinConversion.shuffled(p.asInstanceOf[ShuffledHashJoinExec], conf)),
     classOf[SortMergeJoinExec] -> ((p, conf) => JoinConversion.sortMerge(p.asInstanceOf[SortMergeJoinExec], conf)))
@@ -108,6 +115,13 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       node match {
         case join: SortMergeJoinExec => join.children.foreach {
           case sort: SortExec => sort.setTagValue(FeedsSortMergeJoin, ())
+          case _ =>
+        }
+        case agg: SortAggregateExec => agg.child match {
+          // Only a sort by exactly the keys (a longer one decides which row first() reads).
+          case sort: SortExec if agg.requiredChildOrdering.head.length == sort.sortOrder.length &&
+              SortOrder.orderingSatisfies(sort.sortOrder, agg.requiredChildOrdering.head) =>
+            sort.setTagValue(FeedsSortAggregate, ())
           case _ =>
         }
         case _ =>
@@ -142,6 +156,8 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       // A sort of a sort-merge join's input goes with the join (native, it is a hash join);
       // if the join stays on Spark, the sort is converted below.
       case sort: SortExec if feedsJoin(sort) => sort
+      // So does a sort of a sort aggregate's input.
+      case sort: SortExec if feedsSortAggregate(sort) => sort
       case take: TakeOrderedAndProjectExec =>
         deepGuard(topK(take, conf)) match {
           case Right(plan) =>
@@ -169,6 +185,11 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       // The sorts of sort-merge joins that stayed on Spark.
       case join: SortMergeJoinExec => join.withNewChildren(join.children.map {
         case sort: SortExec if feedsJoin(sort) => attempt(sort)
+        case other => other
+      })
+      // The sorts of sort aggregates that stayed on Spark.
+      case agg: SortAggregateExec => agg.withNewChildren(agg.children.map {
+        case sort: SortExec if feedsSortAggregate(sort) => attempt(sort)
         case other => other
       })
     }
@@ -452,7 +473,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }
   }
 
-  private def convertAggregate(agg: HashAggregateExec, conf: SQLConf): Either[String, CinderNative] = {
+  private def convertAggregate(agg: BaseAggregateExec, conf: SQLConf): Either[String, CinderNative] = {
     if (!CinderConf.AggregateEnabled.bool(conf)) {
       return Left(s"${CinderConf.AggregateEnabled.key} is false")
     }
@@ -461,7 +482,13 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       case Some(reason) => return Left(reason)
       case None =>
     }
-    agg.child match {
+    // A sort aggregate's sort is left out: the native aggregate hashes its keys, and reads each
+    // group's rows in the order they come, as Spark's (stable) sort leaves them.
+    val input = agg.child match {
+      case sort: SortExec if feedsSortAggregate(sort) => sort.child
+      case other => other
+    }
+    input match {
       case child: CinderNative => AggregateConversion.convert(agg, child)
       case other if AggregateConversion.readsInput(agg) && CinderNativeExec.readable(other) =>
         // A final or merging aggregation (typically over a shuffle) starts a native subtree
@@ -470,6 +497,8 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       case other => Left(s"its input (${other.nodeName}) is not native")
     }
   }
+
+  private def feedsSortAggregate(sort: SortExec): Boolean = sort.getTagValue(FeedsSortAggregate).isDefined
 
   /** Nodes that are Spark's by design (exchanges, adaptive stages, transitions): no reason logged. */
   private def structural(plan: SparkPlan): Boolean = {
@@ -545,14 +574,14 @@ private object AggregateConversion {
    * - avg(x): [sum (0 when no value, double or decimal(p+10,s)), count];
    * - min(x), max(x): [value] (not for floats, whose -0.0/NaN ordering differs).
    */
-  def convert(agg: HashAggregateExec, child: CinderNative): Either[String, CinderNative] =
+  def convert(agg: BaseAggregateExec, child: CinderNative): Either[String, CinderNative] =
     unsupported(agg) match {
       case Some(reason) => Left(reason)
       case None => if (isFinal(agg)) finalStage(agg, child) else partial(agg, child)
     }
 
   /** Why `agg` cannot be native whatever its input, if so. */
-  def unsupported(agg: HashAggregateExec): Option[String] = {
+  def unsupported(agg: BaseAggregateExec): Option[String] = {
     val exprs = agg.aggregateExpressions
     // A DISTINCT aggregate (one distinct group: several become an Expand) reaches its partial
     // and final stages over rows Spark already made distinct per group and argument, "a
@@ -568,14 +597,14 @@ private object AggregateConversion {
    * Whether `agg` may start a native subtree that reads its child's rows: a final stage, or a
    * stage that merges buffers (both typically over a shuffle).
    */
-  def readsInput(agg: HashAggregateExec): Boolean =
+  def readsInput(agg: BaseAggregateExec): Boolean =
     isFinal(agg) || agg.aggregateExpressions.exists(_.mode == PartialMerge)
 
   /**
    * Whether `agg` is a final stage: its functions are in Final mode, or (grouping only, as in
    * SELECT DISTINCT) it requires its input distributed by its keys, as only final stages do.
    */
-  def isFinal(agg: HashAggregateExec): Boolean =
+  def isFinal(agg: BaseAggregateExec): Boolean =
     if (agg.aggregateExpressions.nonEmpty) agg.aggregateExpressions.forall(_.mode == Final)
     else agg.requiredChildDistributionExpressions.isDefined
 
@@ -587,7 +616,7 @@ private object AggregateConversion {
    * with DataFusion aggregates, then evaluates each function's result as Spark does, then the
    * aggregate's result expressions.
    */
-  private def finalStage(agg: HashAggregateExec, child: CinderNative): Either[String, CinderNative] = {
+  private def finalStage(agg: BaseAggregateExec, child: CinderNative): Either[String, CinderNative] = {
     val input = child.output
     val groups = agg.groupingExpressions.map(e => expr(e, input))
     groups.collectFirst { case Left(r) => return Left(r) }
@@ -643,6 +672,9 @@ private object AggregateConversion {
         case FirstOrLast(func, _, _) =>
           // The first (last) buffer that read a row, in the order they come, as Spark merges.
           for (value <- buffer(ae, 0); set <- buffer(ae, 1)) yield add(callJson(func, value, filter = Some(set)))
+        case MaxOrMinBy(func, _, _) =>
+          // [value, ordering]: merged as rows (a later buffer wins a tie, as in Spark's merge).
+          for (value <- buffer(ae, 0); ordering <- buffer(ae, 1)) yield add(callJson(func, value, Seq(ordering)))
         case m @ Moments(kind, parts) =>
           // The merged buffer, then Spark's own evaluateExpression over it.
           for (buffers <- seq(parts.indices.map(buffer(ae, _)));
@@ -811,6 +843,20 @@ private object AggregateConversion {
     }
   }
 
+  /**
+   * max_by(x, y) and min_by(x, y): the native function, x and y. Spark's buffer keeps x of the
+   * largest (smallest) y, the later row where they tie; so does the native function, in the
+   * order the native plan reads the rows.
+   */
+  private object MaxOrMinBy {
+    def unapply(f: AggregateFunction): Option[(String, org.apache.spark.sql.catalyst.expressions.Expression,
+        org.apache.spark.sql.catalyst.expressions.Expression)] = f match {
+      case MaxBy(value, ordering) => Some(("max_by", value, ordering))
+      case MinBy(value, ordering) => Some(("min_by", value, ordering))
+      case _ => None
+    }
+  }
+
   /** The input column of buffer `i` of `ae`'s function (as the stage before wrote it). */
   private def bufferColumn(ae: AggregateExpression, i: Int, input: Seq[Attribute]): Either[String, String] = {
     val attr = ae.aggregateFunction.inputAggBufferAttributes(i)
@@ -873,13 +919,17 @@ private object AggregateConversion {
         for (value <- buffer(0); set <- buffer(1)) yield Seq(
           add(callJson(func, value, filter = Some(set))) -> f.dataType,
           orZero(call("max", set), "boolean", "false") -> BooleanType)
+      case m @ MaxOrMinBy(func, _, ordering) =>
+        for (value <- buffer(0); order <- buffer(1)) yield Seq(
+          add(callJson(func, value, Seq(order))) -> m.dataType,
+          call(if (func == "max_by") "max" else "min", order) -> ordering.dataType)
       case Moments(kind, parts) =>
         seq(parts.indices.map(buffer)).map(buffers => mergedMoments(kind, parts, buffers, add).map(_ -> DoubleType))
       case other => Left(s"aggregate ${other.prettyName} is not native yet")
     }
   }
 
-  private def partial(agg: HashAggregateExec, child: CinderNative): Either[String, CinderNative] = {
+  private def partial(agg: BaseAggregateExec, child: CinderNative): Either[String, CinderNative] = {
     val exprs = agg.aggregateExpressions
     val input = child.output
     val groups = agg.groupingExpressions.map(e => expr(e, input))
@@ -967,6 +1017,15 @@ private object AggregateConversion {
             // valueSet: whether it read a row (a non-null value, with ignoreNulls).
             val read = call("count", if (ignoreNulls) x else one)
             buffers += binaryJson("gt", "boolean", read, literal("bigint", "0")) -> BooleanType
+          }
+        case MaxOrMinBy(func, value, ordering) =>
+          // [value, ordering]. Spark evaluates the value only on the rows that win, so one that
+          // can fail stays on Spark.
+          if (canFail(value)) Left(s"$func of a value that can fail is not native yet " +
+            "(Spark evaluates it only on the rows that win)")
+          else for (v <- argument(value, value.dataType); o <- argument(ordering, ordering.dataType)) yield {
+            buffers += add(callJson(func, v, Seq(o))) -> value.dataType
+            buffers += call(if (func == "max_by") "max" else "min", o) -> ordering.dataType
           }
         case m @ Moments(kind, parts) =>
           // (Of doubles: Spark casts the arguments; a pair with a null is skipped.)

@@ -15,7 +15,9 @@ object CinderDocs {
     ("HashAggregateExec", "count (also of several columns), sum, avg, min, max (floats in Spark's order: " +
       "NaN largest, `-0.0 = 0.0`), stddev, stddev_pop, variance, var_pop, skewness, kurtosis, covar_pop, covar_samp, " +
       "corr (Spark's buffers of counts, means and moments, updated and merged with Spark's formulas in the order the rows come), first, last " +
-      "(also IGNORE NULLS: the first or last row in the order the native plan reads them), each also with FILTER (WHERE ...) (its arguments evaluated only where " +
+      "(also IGNORE NULLS: the first or last row in the order the native plan reads them), max_by and min_by (the later " +
+      "row of a tie, as Spark's buffer keeps it; a value that can fail stays on Spark), each also with FILTER (WHERE ...) " +
+      "(its arguments evaluated only where " +
       "the filter holds, as Spark does): the partial stage over a native subtree (writing " +
       "Spark's aggregation buffers) and the final stage, over native input or over the shuffle (a native " +
       "shuffle's blocks, or Spark's rows converted to Arrow a batch at a time); the same functions DISTINCT " +
@@ -23,6 +25,10 @@ object CinderDocs {
       "other functions (the two stages between, which merge the other functions' buffers by the groups and " +
       "the DISTINCT argument, then by the groups beside the DISTINCT function's partial stage)",
       "avg of decimals of scale > 18, other functions"),
+    ("SortAggregateExec", "as HashAggregateExec (Spark chooses it for buffers it cannot update in place, such as " +
+      "min, max, first, last and max_by of strings): natively a hash aggregate, without the sort by the keys under " +
+      "it, so each group's rows are read in the order they come; its output is sorted again where a node above " +
+      "relies on its order", "as HashAggregateExec"),
     ("BroadcastHashJoinExec", "inner, left/right outer, left semi, left anti equi-joins with an optional " +
       "condition: one native hash join whose build side (the broadcast relation, written into Arrow once per " +
       "executor) is hashed once per executor and probed by every task (with device = cpu; other devices hash " +
