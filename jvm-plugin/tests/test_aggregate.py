@@ -509,6 +509,51 @@ def test_decimal_sum_overflow_is_an_error_in_ansi_mode(spark, big_decimals):
                 conf={"spark.sql.ansi.enabled": "true"})
 
 
+@pytest.mark.parametrize("ansi", ["true", "false"])
+def test_try_sum_and_try_avg_give_null_for_overflow(spark, table, big_longs, big_decimals, ansi):
+    conf = {"spark.sql.ansi.enabled": ansi}
+    # (Not of l, whose extremes make running sums that leave bigint's range and come back:
+    # Spark's null from the first overflow on depends on the order of the rows there.)
+    compare(spark, "SELECT b, try_sum(i), try_sum(t), try_sum(sm), try_sum(p), try_sum(q), try_sum(x), "
+                   "try_avg(i), try_avg(l), try_avg(p), try_avg(q), try_avg(x), "
+                   "try_sum(i) FILTER (WHERE i < 0) FROM t GROUP BY b", conf=conf)
+    assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+    # Three values of 2^62 per group, or two; one partition, or three (each stage's total).
+    for view in ("big_longs", "big_longs_split"):
+        spark.read.parquet(big_longs).repartition(3).createOrReplaceTempView("big_longs_split")
+        compare(spark, f"SELECT g, try_sum(v), try_avg(v), try_sum(v) FILTER (WHERE id < 4) FROM {view} "
+                       "GROUP BY g", conf=conf)
+        assert _final_is_native(spark), fallback_reasons(spark)
+        compare(spark, f"SELECT try_sum(v), try_sum(v - 4611686018427387904), try_sum(id) FROM {view}", conf=conf)
+    compare(spark, "SELECT g, try_sum(v), try_avg(v) FROM big GROUP BY g", conf=conf)
+    assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+    # No rows, no values.
+    compare(spark, "SELECT try_sum(i), try_avg(p), try_sum(q) FROM t WHERE id < 0", conf=conf)
+    compare(spark, "SELECT id % 2, try_sum(IF(id % 2 = 0, i, NULL)), try_avg(IF(id % 2 = 0, l, NULL)) FROM t "
+                   "GROUP BY id % 2", conf=conf)
+    # Beside a DISTINCT aggregate (the stages between merge the buffers) and over a window.
+    compare(spark, "SELECT g, count(DISTINCT id % 2), try_sum(v), try_avg(v) FROM big_longs_split GROUP BY g",
+            conf=conf)
+    assert _final_is_native(spark), fallback_reasons(spark)
+    compare(spark, "SELECT id, try_sum(v) OVER (PARTITION BY g ORDER BY id), "
+                   "try_sum(v) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), "
+                   "try_avg(v) OVER (PARTITION BY g) FROM big_longs", conf=conf)
+    assert any("Window" in n for n in native_subtrees(spark)), fallback_reasons(spark)
+
+
+@pytest.mark.parametrize("group_by", ["", "b", "i % 7"])
+def test_bitwise_aggregates_and_regression_sums(spark, table, group_by):
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    compare(spark, f"SELECT {keys}bit_and(i), bit_or(l), bit_xor(t), bit_and(sm), bit_or(t), bit_xor(l), "
+                   f"bit_xor(i) FILTER (WHERE i > 0), regr_sxx(x, i), regr_syy(i, l), regr_sxx(f, sm), "
+                   f"regr_count(x, i), regr_sxy(f, sm), regr_r2(i, f), regr_r2(sm, t) FROM t{tail}",
+            conf={"spark.sql.ansi.enabled": "false"})
+    assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+    compare(spark, f"SELECT {keys}bit_and(i), bit_xor(l), regr_sxx(x, i) FROM t WHERE id < 0{tail}",
+            native=None)
+
+
 def test_decimal_average_rounds_the_exact_quotient_once(spark, big_decimals):
     # avg of ten 123456789012345 and one 123456789012350 at decimal(38, 18): ...4545 at scale 22.
     compare(spark, "SELECT avg(w) FROM big")

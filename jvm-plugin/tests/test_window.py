@@ -232,6 +232,8 @@ def test_sums_of_doubles_are_spark_s_bit_for_bit(spark, data_dir):
     "corr(k, f) OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 10 PRECEDING AND CURRENT ROW)",
     "covar_samp(x, k) OVER (PARTITION BY s ORDER BY id ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)",
     "covar_pop(p, k) OVER (PARTITION BY g ORDER BY k, id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)",
+    "regr_sxx(x, k) OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 5 PRECEDING AND CURRENT ROW)",
+    "regr_r2(k, f) OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 10 PRECEDING AND CURRENT ROW)",
 ])
 @pytest.mark.parametrize("ansi", ["false", "true"])
 def test_moments_over_windows_are_spark_s_bit_for_bit(spark, window_table, window, ansi):

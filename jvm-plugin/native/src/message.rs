@@ -968,6 +968,12 @@ pub enum AggregateFunc {
     MaxBy,
     /// Spark's `min_by(x, y)`: the same for the smallest `y`.
     MinBy,
+    /// Bitwise AND of the non-null integers (Spark's `bit_and`); null when there is none.
+    BitAnd,
+    /// Bitwise OR (`bit_or`).
+    BitOr,
+    /// Bitwise XOR (`bit_xor`).
+    BitXor,
 }
 
 impl AggregateFunc {

@@ -29,6 +29,7 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, Pa
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::functions_aggregate::bit_and_or_xor::{bit_and_udaf, bit_or_udaf, bit_xor_udaf};
 use datafusion::functions_aggregate::count::count_udaf;
 use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_udaf};
 use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
@@ -808,6 +809,9 @@ pub(crate) fn aggregate_expr(
         AggregateFunc::Last => (last_value_udaf(), 1),
         AggregateFunc::MaxBy => (SparkMaxBy::udaf(true), 2),
         AggregateFunc::MinBy => (SparkMaxBy::udaf(false), 2),
+        AggregateFunc::BitAnd => (bit_and_udaf(), 1),
+        AggregateFunc::BitOr => (bit_or_udaf(), 1),
+        AggregateFunc::BitXor => (bit_xor_udaf(), 1),
     };
     if call.ignore_nulls && !matches!(call.func, AggregateFunc::First | AggregateFunc::Last) {
         return Err(NativeError::plan(format!(

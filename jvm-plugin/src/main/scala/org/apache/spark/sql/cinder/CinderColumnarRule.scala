@@ -5,9 +5,10 @@ import scala.collection.mutable
 import org.apache.spark.internal.Logging
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
-import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, Average, Corr, Count, CovPopulation,
-  CovSample, DeclarativeAggregate, Final, First, Kurtosis, Last, Max, MaxBy, Min, MinBy, Partial, PartialMerge,
-  Skewness, StddevPop, StddevSamp, Sum, VariancePop, VarianceSamp}
+import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, Average, BitAndAgg, BitOrAgg,
+  BitXorAgg, Corr, Count, CovPopulation, CovSample, DeclarativeAggregate, Final, First, Kurtosis, Last, Max, MaxBy, Min,
+  MinBy, Partial, PartialMerge, RegrR2, RegrReplacement, RegrSXY, Skewness, StddevPop, StddevSamp, Sum, VariancePop,
+  VarianceSamp}
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
   InputFileBlockStart, InputFileName, SortOrder}
 import org.apache.spark.sql.execution.ExecSubqueryExpression
@@ -633,7 +634,14 @@ private object AggregateConversion {
       val converted: Either[String, String] = ae.aggregateFunction match {
         case _: Count =>
           buffer(ae, 0).map(c => orZero(call("sum", c), "bigint", "0"))
-        case s: Sum if s.evalMode == EvalMode.TRY => Left("try_sum is not native yet")
+        case s: Sum if tryIntegralSum(s) =>
+          // [sum, isEmpty]: null where a buffer overflowed, or where the total leaves bigint.
+          for (sum <- buffer(ae, 0); empty <- buffer(ae, 1)) yield {
+            val (merged, overflowed) = mergedTryLongSum(sum, empty, call)
+            val noValues = s"""{"kind":"not","child":${binaryJson("eq_null_safe", "boolean", call("min", empty),
+              literal("boolean", "false"))}}"""
+            caseWhen(binaryJson("or", "boolean", noValues, overflowed), literal("bigint", "null"), merged, "bigint")
+          }
         case s: Sum if ansiIntegralSum(s) => buffer(ae, 0).map(b => checkedLongSum(b, call))
         case s: Sum if s.dataType.isInstanceOf[DecimalType] =>
           for (sum <- buffer(ae, 0); empty <- buffer(ae, 1); t <- typeName(s.dataType)) yield {
@@ -649,7 +657,7 @@ private object AggregateConversion {
               caseWhen(failed, overflow(t, s.evalMode == EvalMode.ANSI, "try_sum"), merged, t), t)
           }
         case s: Sum => buffer(ae, 0).map(b => call(sumOf(s.dataType), b))
-        case a: Average if a.evalMode == EvalMode.TRY => Left("try_avg is not native yet")
+        // (try_avg: legacy mode's average, whose decimal overflow is null; doubles do not fail.)
         case a: Average =>
           for (sum <- buffer(ae, 0); count <- buffer(ae, 1); t <- typeName(a.dataType)) yield {
             val c = call("sum", count)
@@ -669,6 +677,7 @@ private object AggregateConversion {
           }
         // (Floats in Spark's order: the native side takes them as ordered integer keys.)
         case m @ (_: Min | _: Max) => buffer(ae, 0).map(b => call(if (m.isInstanceOf[Min]) "min" else "max", b))
+        case BitwiseAggregate(func, _) => buffer(ae, 0).map(b => call(func, b))
         case FirstOrLast(func, _, _) =>
           // The first (last) buffer that read a row, in the order they come, as Spark merges.
           for (value <- buffer(ae, 0); set <- buffer(ae, 1)) yield add(callJson(func, value, filter = Some(set)))
@@ -747,14 +756,43 @@ private object AggregateConversion {
    */
   def checkedLongSum(arg: String, call: (String, String) => String): String = {
     val wide = call("sum", castJson(arg, "decimal(38,0)"))
-    val outside = binaryJson("or", "boolean",
-      binaryJson("gt", "boolean", wide, literal("decimal(38,0)", str(Long.MaxValue.toString))),
-      binaryJson("lt", "boolean", wide, literal("decimal(38,0)", str(Long.MinValue.toString))))
+    val outside = outsideLong(wide)
     val error = s"""{"kind":"raise_error","type":"bigint","message":""" +
       str("[ARITHMETIC_OVERFLOW] long overflow. Use 'try_add' to tolerate overflow and return NULL " +
         "instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error. " +
         "SQLSTATE: 22003") + "}"
     caseWhen(outside, error, castJson(wide, "bigint"), "bigint")
+  }
+
+  /** Whether `wide` (a decimal(38, 0)) is outside bigint's range. */
+  private def outsideLong(wide: String): String =
+    binaryJson("or", "boolean",
+      binaryJson("gt", "boolean", wide, literal("decimal(38,0)", str(Long.MaxValue.toString))),
+      binaryJson("lt", "boolean", wide, literal("decimal(38,0)", str(Long.MinValue.toString))))
+
+  /** `wide` (a decimal(38, 0)) as a bigint, null where it does not fit. */
+  def exactLong(wide: String): String =
+    caseWhen(outsideLong(wide), literal("bigint", "null"), castJson(wide, "bigint"), "bigint")
+
+  /**
+   * try_sum of integers: Spark's buffer [sum, isEmpty] starts at [0, true] and adds each value
+   * with an overflow check, the sum null from the first overflow on. Natively each stage adds
+   * exactly and gives null where its total leaves bigint (Spark also gives null where a running
+   * sum leaves the range and comes back, which depends on the order of the rows).
+   */
+  private def tryIntegralSum(s: Sum): Boolean =
+    s.evalMode == EvalMode.TRY && s.dataType == LongType
+
+  /**
+   * try_sum's buffers (columns `sum` and `isEmpty`) merged: the exact total as a bigint (null
+   * where it does not fit, or for no buffers), and whether a buffer had overflowed (a sum of
+   * values that is null).
+   */
+  private def mergedTryLongSum(sum: String, empty: String, call: (String, String) => String): (String, String) = {
+    val merged = exactLong(call("sum", castJson(sum, "decimal(38,0)")))
+    val overflowed = anyRow(binaryJson("and", "boolean", s"""{"kind":"not","child":$empty}""",
+      s"""{"kind":"is_null","child":$sum}"""), call)
+    (merged, overflowed)
   }
 
   /**
@@ -816,8 +854,11 @@ private object AggregateConversion {
         case _: StddevSamp | _: StddevPop | _: VarianceSamp | _: VariancePop => Some(("moment", central.take(3)))
         case _: Skewness => Some(("moment", central.take(4)))
         case _: Kurtosis => Some(("moment", central))
-        case _: CovPopulation | _: CovSample => Some(("co_moment", co.take(4)))
-        case _: Corr => Some(("co_moment", co))
+        // regr_sxx and regr_syy: m2 of one argument where neither is null.
+        case _: RegrReplacement => Some(("moment", central.take(3)))
+        // (regr_sxy and regr_r2: Spark's covariance and correlation buffers, their own results.)
+        case _: CovPopulation | _: CovSample | _: RegrSXY => Some(("co_moment", co.take(4)))
+        case _: Corr | _: RegrR2 => Some(("co_moment", co))
         case _ => None
       }
     }
@@ -841,6 +882,20 @@ private object AggregateConversion {
       case Last(child, ignoreNulls) => Some(("last", child, ignoreNulls))
       case _ => None
     }
+  }
+
+  /**
+   * bit_and, bit_or, bit_xor of integers: the native function and the argument. Spark's buffer
+   * (of the argument's type) skips nulls, as DataFusion's functions do.
+   */
+  private object BitwiseAggregate {
+    def unapply(f: AggregateFunction): Option[(String, org.apache.spark.sql.catalyst.expressions.Expression)] =
+      f match {
+        case BitAndAgg(child) => Some(("bit_and", child))
+        case BitOrAgg(child) => Some(("bit_or", child))
+        case BitXorAgg(child) => Some(("bit_xor", child))
+        case _ => None
+      }
   }
 
   /**
@@ -890,7 +945,12 @@ private object AggregateConversion {
     def call(func: String, arg: String): String = add(callJson(func, arg))
     ae.aggregateFunction match {
       case _: Count => buffer(0).map(c => Seq(orZero(call("sum", c), "bigint", "0") -> LongType))
-      case s: Sum if s.evalMode == EvalMode.TRY => Left("try_sum is not native yet")
+      case s: Sum if tryIntegralSum(s) =>
+        for (sum <- buffer(0); empty <- buffer(1)) yield {
+          val (merged, overflowed) = mergedTryLongSum(sum, empty, call)
+          Seq(caseWhen(overflowed, literal("bigint", "null"), orZero(merged, "bigint", "0"), "bigint") -> LongType,
+            orZero(call("min", empty), "boolean", "true") -> BooleanType)
+        }
       case s: Sum if s.dataType.isInstanceOf[DecimalType] =>
         // [sum, isEmpty]: a buffer with values but no sum overflowed.
         for (sum <- buffer(0); empty <- buffer(1)) yield {
@@ -901,7 +961,6 @@ private object AggregateConversion {
         }
       case s: Sum if ansiIntegralSum(s) => buffer(0).map(b => Seq(checkedLongSum(b, call) -> s.dataType))
       case s: Sum => buffer(0).map(b => Seq(call(sumOf(s.dataType), b) -> s.dataType))
-      case a: Average if a.evalMode == EvalMode.TRY => Left("try_avg is not native yet")
       case a: Average if a.sumDataType.isInstanceOf[DecimalType] =>
         // [sum, count]: the sum starts at 0, so a null one overflowed.
         for (sum <- buffer(0); count <- buffer(1)) yield {
@@ -915,6 +974,7 @@ private object AggregateConversion {
             orZero(call("sum", count), "bigint", "0") -> LongType)
       case m @ (_: Min | _: Max) =>
         buffer(0).map(b => Seq(call(if (m.isInstanceOf[Min]) "min" else "max", b) -> m.dataType))
+      case b @ BitwiseAggregate(func, _) => buffer(0).map(x => Seq(call(func, x) -> b.dataType))
       case f @ FirstOrLast(func, _, _) =>
         for (value <- buffer(0); set <- buffer(1)) yield Seq(
           add(callJson(func, value, filter = Some(set))) -> f.dataType,
@@ -969,44 +1029,48 @@ private object AggregateConversion {
           seq(args.map(expr(_, input))).flatMap { json =>
             kept(oneWhereAllSet(json), IntegerType).map(counted => buffers += call("count", counted) -> LongType)
           }
+        case s: Sum if tryIntegralSum(s) =>
+          argument(s.child, s.dataType).map { a =>
+            val count = call("count", a)
+            val empty = binaryJson("eq", "boolean", count, literal("bigint", "0"))
+            buffers += caseWhen(empty, literal("bigint", "0"),
+              exactLong(call("sum", castJson(a, "decimal(38,0)"))), "bigint") -> LongType
+            buffers += empty -> BooleanType
+          }
         case s: Sum =>
-          if (s.evalMode == EvalMode.TRY) Left("try_sum is not native yet")
-          else {
-            for (a <- argument(s.child, s.dataType); t <- typeName(s.dataType)) yield {
-              val sum = s.dataType match {
-                case d: DecimalType => partialDecimalSum(a, s.child.dataType, d, call)
-                case _ if ansiIntegralSum(s) => checkedLongSum(a, call)
-                case _ => call(sumOf(s.dataType), a)
-              }
-              if (s.dataType.isInstanceOf[DecimalType]) {
-                val count = call("count", a)
-                val empty = binaryJson("eq", "boolean", count, literal("bigint", "0"))
-                buffers += caseWhen(empty, literal(t, "\"0\""), sum, t) -> s.dataType
-                buffers += empty -> BooleanType
-              } else {
-                buffers += sum -> s.dataType
-              }
+          for (a <- argument(s.child, s.dataType); t <- typeName(s.dataType)) yield {
+            val sum = s.dataType match {
+              case d: DecimalType => partialDecimalSum(a, s.child.dataType, d, call)
+              case _ if ansiIntegralSum(s) => checkedLongSum(a, call)
+              case _ => call(sumOf(s.dataType), a)
+            }
+            if (s.dataType.isInstanceOf[DecimalType]) {
+              val count = call("count", a)
+              val empty = binaryJson("eq", "boolean", count, literal("bigint", "0"))
+              buffers += caseWhen(empty, literal(t, "\"0\""), sum, t) -> s.dataType
+              buffers += empty -> BooleanType
+            } else {
+              buffers += sum -> s.dataType
             }
           }
         case a: Average =>
-          if (a.evalMode == EvalMode.TRY) Left("try_avg is not native yet")
-          else {
-            val sumType = a.sumDataType
-            for (arg <- argument(a.child, sumType); t <- typeName(sumType)) yield {
-              val sum = sumType match {
-                case d: DecimalType => partialDecimalSum(arg, a.child.dataType, d, call)
-                case _ => call(sumOf(sumType), arg)
-              }
-              val count = call("count", arg)
-              val zero = if (sumType.isInstanceOf[DecimalType]) "\"0\"" else "0.0"
-              val empty = binaryJson("eq", "boolean", count, literal("bigint", "0"))
-              buffers += caseWhen(empty, literal(t, zero), sum, t) -> sumType
-              buffers += count -> LongType
+          val sumType = a.sumDataType
+          for (arg <- argument(a.child, sumType); t <- typeName(sumType)) yield {
+            val sum = sumType match {
+              case d: DecimalType => partialDecimalSum(arg, a.child.dataType, d, call)
+              case _ => call(sumOf(sumType), arg)
             }
+            val count = call("count", arg)
+            val zero = if (sumType.isInstanceOf[DecimalType]) "\"0\"" else "0.0"
+            val empty = binaryJson("eq", "boolean", count, literal("bigint", "0"))
+            buffers += caseWhen(empty, literal(t, zero), sum, t) -> sumType
+            buffers += count -> LongType
           }
         case m @ (_: Min | _: Max) =>
           val child = m.children.head
           val func = if (m.isInstanceOf[Min]) "min" else "max"
+          argument(child, child.dataType).map(c => buffers += call(func, c) -> child.dataType)
+        case BitwiseAggregate(func, child) =>
           argument(child, child.dataType).map(c => buffers += call(func, c) -> child.dataType)
         case FirstOrLast(func, child, ignoreNulls) =>
           // With FILTER the function reads only the rows that pass (a null elsewhere would be a

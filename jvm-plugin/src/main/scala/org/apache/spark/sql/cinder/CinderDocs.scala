@@ -12,9 +12,9 @@ object CinderDocs {
         "by a subquery or dynamic partition pruning, queries that read `input_file_name()`"),
     ("FilterExec", "the condition, when every expression in it is supported", "unsupported expressions"),
     ("ProjectExec", "every output expression, when all are supported", "unsupported expressions"),
-    ("HashAggregateExec", "count (also of several columns), sum, avg, min, max (floats in Spark's order: " +
-      "NaN largest, `-0.0 = 0.0`), stddev, stddev_pop, variance, var_pop, skewness, kurtosis, covar_pop, covar_samp, " +
-      "corr (Spark's buffers of counts, means and moments, updated and merged with Spark's formulas in the order the rows come), first, last " +
+    ("HashAggregateExec", "count (also of several columns), sum, avg, try_sum, try_avg, min, max (floats in " +
+      "Spark's order: NaN largest, `-0.0 = 0.0`), bit_and, bit_or, bit_xor, stddev, stddev_pop, variance, var_pop, " +
+      "skewness, kurtosis, covar_pop, covar_samp, corr, regr_sxx, regr_syy, regr_sxy, regr_r2 (Spark's buffers of counts, means and moments, updated and merged with Spark's formulas in the order the rows come), first, last " +
       "(also IGNORE NULLS: the first or last row in the order the native plan reads them), max_by and min_by (the later " +
       "row of a tie, as Spark's buffer keeps it; a value that can fail stays on Spark), each also with FILTER (WHERE ...) " +
       "(its arguments evaluated only where " +
@@ -24,7 +24,9 @@ object CinderDocs {
       "(Spark's partial and final stages of a single distinct group, over rows it made distinct), also next to " +
       "other functions (the two stages between, which merge the other functions' buffers by the groups and " +
       "the DISTINCT argument, then by the groups beside the DISTINCT function's partial stage)",
-      "avg of decimals of scale > 18, other functions"),
+      "avg of decimals of scale > 18, max_by and min_by of a value that can fail, regr_slope, regr_intercept, " +
+        "approx_count_distinct, functions Spark runs in ObjectHashAggregateExec (collect_list, " +
+        "percentile, median, ...)"),
     ("SortAggregateExec", "as HashAggregateExec (Spark chooses it for buffers it cannot update in place, such as " +
       "min, max, first, last and max_by of strings): natively a hash aggregate, without the sort by the keys under " +
       "it, so each group's rows are read in the order they come; its output is sorted again where a node above " +
@@ -56,8 +58,9 @@ object CinderDocs {
     ("WindowExec", "over a native subtree (DataFusion's window operators, over the rows sorted by the " +
       "partition keys and the order): row_number, rank, dense_rank, percent_rank, cume_dist, ntile; lag and " +
       "lead with a constant offset and default, also IGNORE NULLS; first, last (also IGNORE NULLS), " +
-      "first_value, last_value and nth_value over their frame; count, sum, avg, min, max, stddev, stddev_pop, " +
-      "variance, var_pop, skewness, kurtosis, covar_pop, covar_samp and corr over ROWS frames " +
+      "first_value, last_value and nth_value over their frame; count, sum, avg, try_sum, try_avg, min, max, " +
+      "stddev, stddev_pop, variance, var_pop, skewness, kurtosis, covar_pop, covar_samp, corr, regr_sxx, " +
+      "regr_syy, regr_sxy and regr_r2 over ROWS frames " +
       "with constant offsets and RANGE frames from or to the partition's ends and the current row's peers " +
       "(sums of doubles, under `spark.cinder.exactFloatSums`, and moments one value at a time in Spark's " +
       "order, again from the frame's first row where it slides, as Spark does; decimal sums exact, then checked against " +

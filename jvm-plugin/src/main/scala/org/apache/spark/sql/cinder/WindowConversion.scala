@@ -11,7 +11,7 @@ import org.apache.spark.sql.catalyst.expressions.EvalMode
 import org.apache.spark.sql.execution.SparkPlan
 import org.apache.spark.sql.execution.window.{WindowExec, WindowGroupLimitExec}
 import org.apache.spark.sql.internal.SQLConf
-import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, IntegerType, NullType}
+import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, IntegerType, LongType, NullType}
 
 /**
  * Spark's WindowExec over a native subtree as a native `window` node (DataFusion's window
@@ -190,7 +190,8 @@ private[cinder] object WindowConversion {
   private def aggregate(f: AggregateFunction, frame: String,
       input: Seq[org.apache.spark.sql.catalyst.expressions.Attribute], add: String => Int)
       : Either[String, String] = {
-    import AggregateConversion.{Moments, callJson, checkedLongSum, oneWhereAllSet, sumOf, wideDecimalSum}
+    import AggregateConversion.{Moments, callJson, checkedLongSum, exactLong, oneWhereAllSet, sumOf,
+      wideDecimalSum}
     def callIndex(func: String, arg: String, args: Seq[String] = Nil): Int =
       add(s"""{"function":"aggregate","call":${callJson(func, arg, args)},"frame":$frame}""")
     def call(func: String, arg: String): String = column(callIndex(func, arg))
@@ -205,7 +206,11 @@ private[cinder] object WindowConversion {
       case Count(Seq(arg)) => expr(arg, input).map(a => call("count", a))
       case Count(args) =>
         seq(args.map(expr(_, input))).map(json => call("count", oneWhereAllSet(json)))
-      case s: Sum if s.evalMode == EvalMode.TRY => Left("try_sum is not native yet")
+      // try_sum of integers: the frame's exact sum where it fits a bigint, else null (Spark's
+      // buffer is null from the first overflow on, so also where a running sum leaves the range
+      // and comes back).
+      case s: Sum if s.evalMode == EvalMode.TRY && s.dataType == LongType =>
+        argument(s.child, s.dataType).map(a => exactLong(call("sum", castJson(a, "decimal(38,0)"))))
       case s: Sum =>
         argument(s.child, s.dataType).flatMap { a =>
           s.dataType match {
@@ -224,7 +229,7 @@ private[cinder] object WindowConversion {
             case _ => Right(call("sum", a))
           }
         }
-      case a: Average if a.evalMode == EvalMode.TRY => Left("try_avg is not native yet")
+      // (try_avg: as in legacy mode, whose decimal overflow is null; doubles do not fail.)
       case a: Average =>
         val wideInput = a.child.dataType match {
           case d: DecimalType => d.precision > 28
