@@ -422,7 +422,13 @@ def query(r):
                      f"avg(a.d) OVER ({spec}{frame})", f"sum(a.w) OVER (PARTITION BY {key})",
                      f"sum(a.x) OVER ({spec}{frame})", f"first(a.f, true) OVER ({spec}{frame})",
                      f"last(a.dt) OVER ({spec}{frame})", f"avg(a.i) OVER ({peers})",
-                     f"stddev(a.x) OVER ({spec}{frame})", f"corr(a.i, a.f) OVER ({spec}{frame})"]
+                     f"stddev(a.x) OVER ({spec}{frame})", f"corr(a.i, a.f) OVER ({spec}{frame})",
+                     # RANGE frames with value offsets (one integer key; in ANSI mode a bound past
+                     # the key type's limit fails, natively too; in legacy mode they stay on Spark).
+                     f"count(a.s) OVER (PARTITION BY {key} ORDER BY a.i{r.choice(['', ' DESC'])} RANGE BETWEEN "
+                     f"{r.randrange(0, 9)} PRECEDING AND {r.randrange(0, 9)} FOLLOWING)",
+                     f"max(a.d) OVER (PARTITION BY {key} ORDER BY a.sm RANGE BETWEEN {r.randrange(1, 60)} PRECEDING "
+                     f"AND {r.choice(['CURRENT ROW', '1 PRECEDING', 'UNBOUNDED FOLLOWING'])})"]
         picked = r.sample(functions, 3)
         # (Ordered by the unique k: the rows are compared in order where a query has ORDER BY.)
         return f"SELECT a.k, {', '.join(f'{w} AS w{j}' for j, w in enumerate(picked))} FROM rt a " \

@@ -364,10 +364,11 @@ pub struct Shift {
 pub struct WindowFrameSpec {
     /// Rows (`rows`) or order values (`range`).
     pub units: FrameUnits,
-    /// The frame's first row, from the current one.
+    /// The frame's first row, from the current one (rows), or the offset from the current
+    /// row's order value (range; 0 is its peers); none: the partition's first.
     #[serde(default)]
     pub start: Option<i64>,
-    /// The frame's last row, from the current one.
+    /// The frame's last row, as `start`; none: the partition's last.
     #[serde(default)]
     pub end: Option<i64>,
 }

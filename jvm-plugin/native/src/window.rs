@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::compute::SortOptions;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::functions_window::cume_dist::cume_dist_udwf;
 use datafusion::functions_window::lead_lag::{lag_udwf, lead_udwf};
@@ -291,7 +291,7 @@ fn window_expr(
                     )));
                 }
             };
-            let frame = window_frame(frame, order)?;
+            let frame = window_frame(frame, order, &schema)?;
             Ok((udwf(f, args, frame, *ignore_nulls)?, Output::Same))
         }
         WindowCall::Aggregate { call, frame } => {
@@ -301,7 +301,7 @@ fn window_expr(
                 ));
             }
             let (aggregate, float_keyed) = aggregate_expr(call, name, &schema)?;
-            let frame = window_frame(frame, order)?;
+            let frame = window_frame(frame, order, &schema)?;
             let expr: Arc<dyn WindowExpr> = if frame.start_bound.is_unbounded() {
                 Arc::new(PlainAggregateWindowExpr::new(
                     aggregate, partition, order, frame, None,
@@ -321,9 +321,20 @@ fn window_expr(
     }
 }
 
-/// DataFusion's frame for `spec` over a window ordered by `order`.
-fn window_frame(spec: &WindowFrameSpec, order: &[PhysicalSortExpr]) -> Result<Arc<WindowFrame>> {
+/// DataFusion's frame for `spec` over a window ordered by `order` (over `schema`'s rows).
+///
+/// A RANGE frame's value offsets (`RANGE BETWEEN 1 PRECEDING AND ...`) need one integer order
+/// key: the frame holds the rows whose key is within the offsets of the current row's (DataFusion
+/// adds the offset to the key in the key's type, and fails where that overflows; Spark's plan
+/// checks those additions first, with Spark's error).
+fn window_frame(
+    spec: &WindowFrameSpec,
+    order: &[PhysicalSortExpr],
+    schema: &SchemaRef,
+) -> Result<Arc<WindowFrame>> {
     let unbounded = || ScalarValue::UInt64(None);
+    // A range frame's offsets are of its key's type.
+    let mut key_offset: Option<fn(u64) -> Option<ScalarValue>> = None;
     let units = match spec.units {
         // Without an order every row is a peer of every other: the frame is the partition.
         FrameUnits::Range if order.is_empty() => {
@@ -335,9 +346,38 @@ fn window_frame(spec: &WindowFrameSpec, order: &[PhysicalSortExpr]) -> Result<Ar
         }
         FrameUnits::Range => {
             if spec.start.is_some_and(|v| v != 0) || spec.end.is_some_and(|v| v != 0) {
-                return Err(NativeError::plan(format!(
-                    "a range frame's bounds are unbounded or the current row, not {spec:?}"
-                )));
+                let [key] = order else {
+                    return Err(NativeError::plan(format!(
+                        "a range frame with value offsets needs one order key, not {}: {spec:?}",
+                        order.len()
+                    )));
+                };
+                let key_type = key.expr.data_type(schema)?;
+                let make: fn(u64) -> Option<ScalarValue> = match key_type {
+                    DataType::Int8 => |v| i8::try_from(v).ok().map(|v| ScalarValue::Int8(Some(v))),
+                    DataType::Int16 => {
+                        |v| i16::try_from(v).ok().map(|v| ScalarValue::Int16(Some(v)))
+                    }
+                    DataType::Int32 => {
+                        |v| i32::try_from(v).ok().map(|v| ScalarValue::Int32(Some(v)))
+                    }
+                    DataType::Int64 => {
+                        |v| i64::try_from(v).ok().map(|v| ScalarValue::Int64(Some(v)))
+                    }
+                    other => {
+                        return Err(NativeError::plan(format!(
+                            "a range frame's value offsets need an integer order key, not {other}"
+                        )));
+                    }
+                };
+                for v in [spec.start, spec.end].into_iter().flatten() {
+                    if make(v.unsigned_abs()).is_none() {
+                        return Err(NativeError::plan(format!(
+                            "a range frame's offset {v} does not fit its order key's type {key_type}"
+                        )));
+                    }
+                }
+                key_offset = Some(make);
             }
             WindowFrameUnits::Range
         }
@@ -350,14 +390,16 @@ fn window_frame(spec: &WindowFrameSpec, order: &[PhysicalSortExpr]) -> Result<Ar
             "a frame starts after its end: {spec:?}"
         )));
     }
-    let bound = |offset: Option<i64>, start: bool| match offset {
+    let offset = |v: u64| match key_offset {
+        Some(make) => make(v).expect("a range offset fits its key, checked above"),
+        None => ScalarValue::UInt64(Some(v)),
+    };
+    let bound = |offset_value: Option<i64>, start: bool| match offset_value {
         None if start => WindowFrameBound::Preceding(unbounded()),
         None => WindowFrameBound::Following(unbounded()),
         Some(0) => WindowFrameBound::CurrentRow,
-        Some(v) if v < 0 => {
-            WindowFrameBound::Preceding(ScalarValue::UInt64(Some(v.unsigned_abs())))
-        }
-        Some(v) => WindowFrameBound::Following(ScalarValue::UInt64(Some(v.unsigned_abs()))),
+        Some(v) if v < 0 => WindowFrameBound::Preceding(offset(v.unsigned_abs())),
+        Some(v) => WindowFrameBound::Following(offset(v.unsigned_abs())),
     };
     Ok(Arc::new(WindowFrame::new_bounds(
         units,
@@ -369,4 +411,60 @@ fn window_frame(spec: &WindowFrameSpec, order: &[PhysicalSortExpr]) -> Result<Ar
 /// The value of a literal expression; none for other expressions.
 fn literal_value(expr: &Arc<dyn PhysicalExpr>) -> Option<ScalarValue> {
     expr.downcast_ref::<Literal>().map(|l| l.value().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    fn ordered_by(t: DataType) -> (Vec<PhysicalSortExpr>, SchemaRef) {
+        let schema = Arc::new(Schema::new(vec![Field::new("k", t, true)]));
+        let key = PhysicalSortExpr::new(Arc::new(Column::new("k", 0)), SortOptions::default());
+        (vec![key], schema)
+    }
+
+    fn range(start: Option<i64>, end: Option<i64>) -> WindowFrameSpec {
+        WindowFrameSpec {
+            units: FrameUnits::Range,
+            start,
+            end,
+        }
+    }
+
+    #[test]
+    fn range_offsets_are_of_the_integer_keys_type() -> Result<()> {
+        let (order, schema) = ordered_by(DataType::Int32);
+        let frame = window_frame(&range(Some(-2), Some(3)), &order, &schema)?;
+        assert_eq!(
+            frame.start_bound,
+            WindowFrameBound::Preceding(ScalarValue::Int32(Some(2)))
+        );
+        assert_eq!(
+            frame.end_bound,
+            WindowFrameBound::Following(ScalarValue::Int32(Some(3)))
+        );
+        let (order, schema) = ordered_by(DataType::Int8);
+        let frame = window_frame(&range(None, Some(0)), &order, &schema)?;
+        assert_eq!(frame.end_bound, WindowFrameBound::CurrentRow);
+        let frame = window_frame(&range(Some(-127), None), &order, &schema)?;
+        assert_eq!(
+            frame.start_bound,
+            WindowFrameBound::Preceding(ScalarValue::Int8(Some(127)))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn range_offsets_need_one_integer_key_they_fit() {
+        let (order, schema) = ordered_by(DataType::Int8);
+        assert!(window_frame(&range(Some(-128), None), &order, &schema).is_err());
+        let (order, schema) = ordered_by(DataType::Float64);
+        assert!(window_frame(&range(Some(-1), Some(0)), &order, &schema).is_err());
+        let (order, schema) = ordered_by(DataType::Int64);
+        let two = [order[0].clone(), order[0].clone()];
+        assert!(window_frame(&range(Some(-1), Some(0)), &two, &schema).is_err());
+        // Peers and the partition's ends need no key type.
+        assert!(window_frame(&range(None, Some(0)), &[], &schema).is_ok());
+    }
 }

@@ -61,12 +61,16 @@ object CinderDocs {
       "first_value, last_value and nth_value over their frame; count, sum, avg, try_sum, try_avg, min, max, " +
       "stddev, stddev_pop, variance, var_pop, skewness, kurtosis, covar_pop, covar_samp, corr, regr_sxx, " +
       "regr_syy, regr_sxy and regr_r2 over ROWS frames " +
-      "with constant offsets and RANGE frames from or to the partition's ends and the current row's peers " +
+      "with constant offsets and RANGE frames from or to the partition's ends and the current row's peers, " +
+      "and in ANSI mode RANGE frames with constant value offsets from one integer order key (`RANGE BETWEEN 2 " +
+      "PRECEDING AND 1 FOLLOWING`: the rows whose key is within the offsets; each row's bound, key plus " +
+      "offset, checked first as Spark computes it, failing where it overflows) " +
       "(sums of doubles, under `spark.cinder.exactFloatSums`, and moments one value at a time in Spark's " +
       "order, again from the frame's first row where it slides, as Spark does; decimal sums exact, then checked against " +
       "Spark's type); partition and order keys of any supported expression, floats grouped and ordered as " +
       "Spark does",
-      "RANGE frames with value offsets (`RANGE BETWEEN 1 PRECEDING ...`), avg of decimals of over 28 " +
+      "RANGE frames with value offsets over other keys (dates, timestamps, decimals, floats) or in legacy mode " +
+        "(where Spark's bounds wrap at the key type's limits), avg of decimals of over 28 " +
         "digits, other aggregates (collect_list, percentile, ...)"),
     ("WindowGroupLimitExec", "a filter on row_number, rank or dense_rank below a window (`WHERE rn <= 3`, " +
       "Spark's per-group limit, before and after the shuffle): the function, natively, then a filter on it",

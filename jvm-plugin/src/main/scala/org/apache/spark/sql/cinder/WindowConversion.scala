@@ -11,7 +11,8 @@ import org.apache.spark.sql.catalyst.expressions.EvalMode
 import org.apache.spark.sql.execution.SparkPlan
 import org.apache.spark.sql.execution.window.{WindowExec, WindowGroupLimitExec}
 import org.apache.spark.sql.internal.SQLConf
-import org.apache.spark.sql.types.{DataType, DecimalType, DoubleType, IntegerType, LongType, NullType}
+import org.apache.spark.sql.types.{ByteType, DataType, DecimalType, DoubleType, IntegerType, LongType, NullType,
+  ShortType}
 
 /**
  * Spark's WindowExec over a native subtree as a native `window` node (DataFusion's window
@@ -92,9 +93,11 @@ private[cinder] object WindowConversion {
       calls += json
       input.size + calls.size - 1
     }
+    val frames = new Frames(window.orderSpec)
     for {
-      results <- seq(window.windowExpression.map(function(_, input, add)))
-      node <- windowNode(window.partitionSpec, window.orderSpec, calls.toSeq, child)
+      results <- seq(window.windowExpression.map(function(_, input, add, frames)))
+      guarded <- guard(frames.checks.toSeq, child)
+      node <- windowNode(window.partitionSpec, window.orderSpec, calls.toSeq, guarded)
     } yield {
       val exprs = input.indices.map(column) ++ results
       child.withPlan(
@@ -105,9 +108,91 @@ private[cinder] object WindowConversion {
     }
   }
 
+  /**
+   * The frames of one window operator's functions (ordered by `order`), and the additions of a
+   * RANGE frame's value offsets to the order key that Spark computes for each row's bounds
+   * (which fail in ANSI mode where they overflow).
+   */
+  private class Frames(val order: Seq[SortOrder]) {
+    val checks = ArrayBuffer.empty[Expression]
+
+    /**
+     * `frame` as the native frame: ROWS with constant offsets, or RANGE from or to the
+     * partition's ends, the current row's peers, or constant offsets from an integer key's value.
+     */
+    def spec(frame: WindowFrame): Either[String, String] = frame match {
+      case SpecifiedWindowFrame(frameType, lower, upper) =>
+        def bound(b: Expression): Either[String, String] = b match {
+          case UnboundedPreceding | UnboundedFollowing => Right("null")
+          case CurrentRow => Right("0")
+          case e if frameType == RowFrame && constant(e).exists(_.isInstanceOf[Int]) => Right(constant(e).get.toString)
+          case e if frameType == RangeFrame => rangeOffset(e).map(_.toString)
+          case _ => Left(s"window frame bound ${b.sql} is not native")
+        }
+        val units = if (frameType == RangeFrame) "range" else "rows"
+        for (start <- bound(lower); end <- bound(upper))
+          yield s"""{"units":"$units","start":$start,"end":$end}"""
+      case other => Left(s"window frame $other is not native")
+    }
+
+    /**
+     * A RANGE frame's value offset `e` (negative: PRECEDING): one integer order key, the offset
+     * a constant of its type, in ANSI mode, where Spark computes the bound `key + offset` (the
+     * offset negated for a descending order) with an overflow check. (In legacy mode that
+     * addition wraps at the type's limits, and Spark's frames with it.) The check runs natively
+     * before the window, with Spark's error.
+     */
+    private def rangeOffset(e: Expression): Either[String, Long] = {
+      val key = order match {
+        case Seq(only) => only
+        case _ => return Left("RANGE frames with value offsets need one order key")
+      }
+      val integral = Seq(ByteType, ShortType, IntegerType, LongType)
+      if (!integral.contains(key.dataType) || e.dataType != key.dataType) {
+        return Left(s"RANGE frames with value offsets over a ${key.dataType.simpleString} order key are not native yet")
+      }
+      if (!SQLConf.get.ansiEnabled) {
+        return Left("RANGE frames with value offsets are not native in legacy mode (spark.sql.ansi.enabled " +
+          "false), where Spark's bounds wrap at the order key type's limits")
+      }
+      val offset = constant(e) match {
+        case Some(v: Byte) => v.toLong
+        case Some(v: Short) => v.toLong
+        case Some(v: Int) => v.toLong
+        case Some(v: Long) => v
+        case _ => return Left(s"RANGE frame offset ${e.sql} is not a constant")
+      }
+      val signed = if (key.direction == org.apache.spark.sql.catalyst.expressions.Ascending) offset else -offset
+      val typed: Any = key.dataType match {
+        case ByteType => signed.toByte
+        case ShortType => signed.toShort
+        case IntegerType => signed.toInt
+        case _ => signed
+      }
+      // (Negating the type's minimum overflows: Spark's UnaryMinus would wrap or fail.)
+      if (typed.toString != signed.toString) return Left(s"RANGE frame offset ${e.sql} is not native")
+      checks += org.apache.spark.sql.catalyst.expressions.Add(key.child, Literal.create(typed, key.dataType),
+        EvalMode.ANSI)
+      Right(offset)
+    }
+  }
+
+  /**
+   * `child` with `checks` evaluated on every row first (each in a filter that keeps every
+   * row: the check, evaluated before the constant `true` of its OR, raises its error).
+   */
+  private def guard(checks: Seq[Expression], child: CinderNativeExec): Either[String, CinderNativeExec] =
+    seq(checks.distinct.map(expr(_, child.output))).map { json =>
+      json.foldLeft(child) { (plan, check) =>
+        val keep = binaryJson("or", "boolean", s"""{"kind":"is_not_null","child":$check}""",
+          literal("boolean", "true"))
+        plan.copy(root = s"""{"op":"filter","condition":$keep,"input":${plan.root}}""")
+      }
+    }
+
   /** One window expression: its native calls (through `add`), and its result over them. */
   private def function(named: NamedExpression, input: Seq[org.apache.spark.sql.catalyst.expressions.Attribute],
-      addCall: String => Int): Either[String, String] = {
+      addCall: String => Int, frames: Frames): Either[String, String] = {
     def add(json: String): String = column(addCall(json))
     val we = named match {
       case Alias(we: WindowExpression, _) => we
@@ -128,16 +213,17 @@ private[cinder] object WindowConversion {
       case l: Lead => offsetFunction("lead", l.input, l.offset, l.default, l.ignoreNulls, input).map(add)
       case n: NthValue =>
         constant(n.offset) match {
-          case Some(o: Int) => nthValue(n.input, s""","n":$o""", n.ignoreNulls, frame, input).map(add)
+          case Some(o: Int) => nthValue(n.input, s""","n":$o""", n.ignoreNulls, frames.spec(frame), input).map(add)
           case _ => Left("nth_value of a non-constant offset is not native")
         }
       case AggregateExpression(_, _, true, _, _) => Left("DISTINCT window aggregates are not native")
       case AggregateExpression(_, _, _, Some(_), _) => Left("window aggregates with FILTER are not native")
       case AggregateExpression(First(child, ignoreNulls), _, _, _, _) =>
-        nthValue(child, "", ignoreNulls, frame, input).map(add)
+        nthValue(child, "", ignoreNulls, frames.spec(frame), input).map(add)
       case AggregateExpression(Last(child, ignoreNulls), _, _, _, _) =>
-        nthValue(child, ""","last":true""", ignoreNulls, frame, input).map(add)
-      case ae: AggregateExpression => frameSpec(frame).flatMap(f => aggregate(ae.aggregateFunction, f, input, addCall))
+        nthValue(child, ""","last":true""", ignoreNulls, frames.spec(frame), input).map(add)
+      case ae: AggregateExpression =>
+        frames.spec(frame).flatMap(f => aggregate(ae.aggregateFunction, f, input, addCall))
       case other => Left(s"window function ${other.prettyName} is not native yet")
     }
   }
@@ -163,28 +249,10 @@ private[cinder] object WindowConversion {
     if (e.foldable) scala.util.Try(e.eval()).toOption else None
 
   /** The frame's `n`th value (`more`: `"n"` or `"last"`; the first without), maybe ignoring nulls. */
-  private def nthValue(value: Expression, more: String, ignoreNulls: Boolean, frame: WindowFrame,
+  private def nthValue(value: Expression, more: String, ignoreNulls: Boolean, frame: Either[String, String],
       input: Seq[org.apache.spark.sql.catalyst.expressions.Attribute]): Either[String, String] =
-    for (arg <- expr(value, input); f <- frameSpec(frame))
+    for (arg <- expr(value, input); f <- frame)
       yield s"""{"function":"nth_value","arg":$arg$more,"ignore_nulls":$ignoreNulls,"frame":$f}"""
-
-  /**
-   * `frame` as the native frame: ROWS with constant offsets, or RANGE from or to the
-   * partition's ends or the current row's peers.
-   */
-  private def frameSpec(frame: WindowFrame): Either[String, String] = frame match {
-    case SpecifiedWindowFrame(frameType, lower, upper) =>
-      def bound(b: Expression): Either[String, String] = b match {
-        case UnboundedPreceding | UnboundedFollowing => Right("null")
-        case CurrentRow => Right("0")
-        case e if frameType == RowFrame && constant(e).exists(_.isInstanceOf[Int]) => Right(constant(e).get.toString)
-        case _ => Left("RANGE frames with value offsets are not native yet")
-      }
-      val units = if (frameType == RangeFrame) "range" else "rows"
-      for (start <- bound(lower); end <- bound(upper))
-        yield s"""{"units":"$units","start":$start,"end":$end}"""
-    case other => Left(s"window frame $other is not native")
-  }
 
   /** An aggregate over the frame: its native calls, then Spark's result. */
   private def aggregate(f: AggregateFunction, frame: String,
