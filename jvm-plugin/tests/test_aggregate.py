@@ -295,6 +295,18 @@ def test_string_buffers_sort_aggregates_run_natively(spark, table, aggregates, g
     assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
 
 
+def test_sort_aggregate_filters_guard_their_updates(spark, table):
+    # A SortAggregate with keys updates each buffer with If(filter, update, buffer): 1 / i is
+    # common to avg's two updates but not computed where the filter drops the row (i = 0).
+    conf = {"spark.sql.ansi.enabled": "true"}
+    for keys in ["b", "s", "i % 5"]:
+        sql = f"SELECT {keys}, max(s), avg(1 / i) FILTER (WHERE i <> 0), sum(10 DIV i) FILTER (WHERE i > 0) " \
+              f"FROM t GROUP BY {keys}"
+        assert _spark_sort_aggregates(sql, spark, conf)
+        compare(spark, sql, conf=conf)
+        assert _partial_is_native(spark), fallback_reasons(spark)
+
+
 def test_sort_aggregates_keep_their_order_for_what_relies_on_it(spark, table):
     # A sort aggregate's output is ordered by its keys, and Spark plans on it: a sort-merge join
     # on those keys needs no sort of its own, and an ORDER BY of the same keys... still sorts.
@@ -509,8 +521,19 @@ def test_decimal_sum_overflow_is_an_error_in_ansi_mode(spark, big_decimals):
                 conf={"spark.sql.ansi.enabled": "true"})
 
 
+@pytest.fixture(scope="module")
+def wrapping_longs(spark, data_dir):
+    # One file, in this order: the running sum leaves bigint's range at the second row, and the
+    # third brings it back.
+    path = os.path.join(data_dir, "wrapping_longs")
+    spark.createDataFrame([(0, 9223372036854775807), (1, 1), (2, -1)], "id long, v long").coalesce(1) \
+        .write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("wrapping_longs")
+    return path
+
+
 @pytest.mark.parametrize("ansi", ["true", "false"])
-def test_try_sum_and_try_avg_give_null_for_overflow(spark, table, big_longs, big_decimals, ansi):
+def test_try_sum_and_try_avg_give_null_for_overflow(spark, table, big_longs, big_decimals, wrapping_longs, ansi):
     conf = {"spark.sql.ansi.enabled": ansi}
     # (Not of l, whose extremes make running sums that leave bigint's range and come back:
     # Spark's null from the first overflow on depends on the order of the rows there.)
@@ -535,6 +558,13 @@ def test_try_sum_and_try_avg_give_null_for_overflow(spark, table, big_longs, big
     compare(spark, "SELECT g, count(DISTINCT id % 2), try_sum(v), try_avg(v) FROM big_longs_split GROUP BY g",
             conf=conf)
     assert _final_is_native(spark), fallback_reasons(spark)
+    # Null from the first overflow on, in the order the rows come (the exact sum fits).
+    compare(spark, "SELECT try_sum(v), try_sum(v) FILTER (WHERE id > 0), try_avg(v) FROM wrapping_longs", conf=conf)
+    assert _partial_is_native(spark), fallback_reasons(spark)
+    # Stages that merge buffers keep an overflow: four partitions of 2^62 merged by (g, d).
+    spark.read.parquet(big_longs).selectExpr("0 AS g", "0 AS d", "4611686018427387904 AS v").repartition(4) \
+        .createOrReplaceTempView("quarters")
+    compare(spark, "SELECT g, try_sum(v), count(DISTINCT d) FROM quarters GROUP BY g", conf=conf)
     compare(spark, "SELECT id, try_sum(v) OVER (PARTITION BY g ORDER BY id), "
                    "try_sum(v) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), "
                    "try_avg(v) OVER (PARTITION BY g) FROM big_longs", conf=conf)

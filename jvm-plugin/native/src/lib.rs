@@ -38,6 +38,7 @@ pub mod timestamp;
 pub mod timestamp_parse;
 pub mod translate;
 pub mod try_arith;
+pub mod try_sum;
 pub mod unary;
 pub mod window;
 

@@ -975,6 +975,12 @@ pub enum AggregateFunc {
     BitOr,
     /// Bitwise XOR (`bit_xor`).
     BitXor,
+    /// Spark's `try_sum` of bigints: non-null values added one at a time in the order of the
+    /// rows with an overflow check, null from the first overflow on; 0 for no values.
+    TryLongSum,
+    /// `try_sum`'s buffer sums merged the same way, a null one (a buffer that overflowed) making
+    /// the merged sum null.
+    MergeTryLongSum,
 }
 
 impl AggregateFunc {

@@ -85,6 +85,7 @@ use crate::timestamp::{
 use crate::timestamp_parse::{ParseOutput, SparkParseTimestamp};
 use crate::translate::SparkTranslate;
 use crate::try_arith::{Overflow, TryIntegerArithmetic, TryOp};
+use crate::try_sum::SparkTryLongSum;
 
 /// Cast options with Spark's non-ANSI behaviour: a value that does not fit becomes null.
 /// The time zone of Spark's `TimestampType` in Arrow (as Spark's own `ArrowUtils` writes it):
@@ -812,6 +813,8 @@ pub(crate) fn aggregate_expr(
         AggregateFunc::BitAnd => (bit_and_udaf(), 1),
         AggregateFunc::BitOr => (bit_or_udaf(), 1),
         AggregateFunc::BitXor => (bit_xor_udaf(), 1),
+        AggregateFunc::TryLongSum => (SparkTryLongSum::udaf(false), 1),
+        AggregateFunc::MergeTryLongSum => (SparkTryLongSum::udaf(true), 1),
     };
     if call.ignore_nulls && !matches!(call.func, AggregateFunc::First | AggregateFunc::Last) {
         return Err(NativeError::plan(format!(

@@ -635,12 +635,13 @@ private object AggregateConversion {
         case _: Count =>
           buffer(ae, 0).map(c => orZero(call("sum", c), "bigint", "0"))
         case s: Sum if tryIntegralSum(s) =>
-          // [sum, isEmpty]: null where a buffer overflowed, or where the total leaves bigint.
+          // [sum, isEmpty]: the sums added as Spark merges them (null from a buffer that
+          // overflowed, or an addition that does, on); null where no buffer read a value.
           for (sum <- buffer(ae, 0); empty <- buffer(ae, 1)) yield {
-            val (merged, overflowed) = mergedTryLongSum(sum, empty, call)
+            val merged = call("merge_try_long_sum", sum)
             val noValues = s"""{"kind":"not","child":${binaryJson("eq_null_safe", "boolean", call("min", empty),
               literal("boolean", "false"))}}"""
-            caseWhen(binaryJson("or", "boolean", noValues, overflowed), literal("bigint", "null"), merged, "bigint")
+            caseWhen(noValues, literal("bigint", "null"), merged, "bigint")
           }
         case s: Sum if ansiIntegralSum(s) => buffer(ae, 0).map(b => checkedLongSum(b, call))
         case s: Sum if s.dataType.isInstanceOf[DecimalType] =>
@@ -770,30 +771,13 @@ private object AggregateConversion {
       binaryJson("gt", "boolean", wide, literal("decimal(38,0)", str(Long.MaxValue.toString))),
       binaryJson("lt", "boolean", wide, literal("decimal(38,0)", str(Long.MinValue.toString))))
 
-  /** `wide` (a decimal(38, 0)) as a bigint, null where it does not fit. */
-  def exactLong(wide: String): String =
-    caseWhen(outsideLong(wide), literal("bigint", "null"), castJson(wide, "bigint"), "bigint")
-
   /**
    * try_sum of integers: Spark's buffer [sum, isEmpty] starts at [0, true] and adds each value
-   * with an overflow check, the sum null from the first overflow on. Natively each stage adds
-   * exactly and gives null where its total leaves bigint (Spark also gives null where a running
-   * sum leaves the range and comes back, which depends on the order of the rows).
+   * with an overflow check, the sum null from the first overflow on; so does the native
+   * `try_long_sum`, in the order the rows come, and `merge_try_long_sum` merges buffers so.
    */
-  private def tryIntegralSum(s: Sum): Boolean =
+  def tryIntegralSum(s: Sum): Boolean =
     s.evalMode == EvalMode.TRY && s.dataType == LongType
-
-  /**
-   * try_sum's buffers (columns `sum` and `isEmpty`) merged: the exact total as a bigint (null
-   * where it does not fit, or for no buffers), and whether a buffer had overflowed (a sum of
-   * values that is null).
-   */
-  private def mergedTryLongSum(sum: String, empty: String, call: (String, String) => String): (String, String) = {
-    val merged = exactLong(call("sum", castJson(sum, "decimal(38,0)")))
-    val overflowed = anyRow(binaryJson("and", "boolean", s"""{"kind":"not","child":$empty}""",
-      s"""{"kind":"is_null","child":$sum}"""), call)
-    (merged, overflowed)
-  }
 
   /**
    * Spark's decimal sum overflow: null in legacy mode, an error in ANSI mode (Spark's words for
@@ -946,11 +930,9 @@ private object AggregateConversion {
     ae.aggregateFunction match {
       case _: Count => buffer(0).map(c => Seq(orZero(call("sum", c), "bigint", "0") -> LongType))
       case s: Sum if tryIntegralSum(s) =>
-        for (sum <- buffer(0); empty <- buffer(1)) yield {
-          val (merged, overflowed) = mergedTryLongSum(sum, empty, call)
-          Seq(caseWhen(overflowed, literal("bigint", "null"), orZero(merged, "bigint", "0"), "bigint") -> LongType,
-            orZero(call("min", empty), "boolean", "true") -> BooleanType)
-        }
+        for (sum <- buffer(0); empty <- buffer(1)) yield Seq(
+          call("merge_try_long_sum", sum) -> LongType,
+          orZero(call("min", empty), "boolean", "true") -> BooleanType)
       case s: Sum if s.dataType.isInstanceOf[DecimalType] =>
         // [sum, isEmpty]: a buffer with values but no sum overflowed.
         for (sum <- buffer(0); empty <- buffer(1)) yield {
@@ -1033,8 +1015,7 @@ private object AggregateConversion {
           argument(s.child, s.dataType).map { a =>
             val count = call("count", a)
             val empty = binaryJson("eq", "boolean", count, literal("bigint", "0"))
-            buffers += caseWhen(empty, literal("bigint", "0"),
-              exactLong(call("sum", castJson(a, "decimal(38,0)"))), "bigint") -> LongType
+            buffers += call("try_long_sum", a) -> LongType
             buffers += empty -> BooleanType
           }
         case s: Sum =>
@@ -1112,10 +1093,25 @@ private object AggregateConversion {
     }
     // Spark's generated aggregation computes the common subexpressions of all its functions'
     // update expressions on every row first, before FILTERs and the guards around arguments:
-    // where one can fail, a projection under the aggregate computes it too.
-    val updates = exprs.filter(_.mode == Partial).map(_.aggregateFunction).flatMap {
-      case d: DeclarativeAggregate => d.updateExpressions
-      case _ => Nil
+    // where one can fail, a projection under the aggregate computes it too. A SortAggregate with
+    // keys has no generated code: its AggregationIterator updates each buffer with
+    // If(filter, update, buffer), whose subexpression elimination sees only the If's condition.
+    val iterated = agg match {
+      case sort: SortAggregateExec =>
+        sort.groupingExpressions.nonEmpty || !SQLConf.get.getConf(SQLConf.ENABLE_SORT_AGGREGATE_CODEGEN)
+      case _ => false
+    }
+    val updates = exprs.filter(_.mode == Partial).flatMap { ae =>
+      ae.aggregateFunction match {
+        case d: DeclarativeAggregate => ae.filter match {
+          case Some(f) if iterated =>
+            d.updateExpressions.zip(d.aggBufferAttributes).map { case (u, b) =>
+              org.apache.spark.sql.catalyst.expressions.If(f, u, b)
+            }
+          case _ => d.updateExpressions
+        }
+        case _ => Nil
+      }
     }
     val eager = eagerSubexpressions(updates).filter(_.references.subsetOf(AttributeSet(input)))
       .map(e => expr(e, input))

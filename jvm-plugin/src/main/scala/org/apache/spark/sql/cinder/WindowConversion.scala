@@ -258,8 +258,7 @@ private[cinder] object WindowConversion {
   private def aggregate(f: AggregateFunction, frame: String,
       input: Seq[org.apache.spark.sql.catalyst.expressions.Attribute], add: String => Int)
       : Either[String, String] = {
-    import AggregateConversion.{Moments, callJson, checkedLongSum, exactLong, oneWhereAllSet, sumOf,
-      wideDecimalSum}
+    import AggregateConversion.{Moments, callJson, checkedLongSum, oneWhereAllSet, sumOf, wideDecimalSum}
     def callIndex(func: String, arg: String, args: Seq[String] = Nil): Int =
       add(s"""{"function":"aggregate","call":${callJson(func, arg, args)},"frame":$frame}""")
     def call(func: String, arg: String): String = column(callIndex(func, arg))
@@ -274,11 +273,12 @@ private[cinder] object WindowConversion {
       case Count(Seq(arg)) => expr(arg, input).map(a => call("count", a))
       case Count(args) =>
         seq(args.map(expr(_, input))).map(json => call("count", oneWhereAllSet(json)))
-      // try_sum of integers: the frame's exact sum where it fits a bigint, else null (Spark's
-      // buffer is null from the first overflow on, so also where a running sum leaves the range
-      // and comes back).
-      case s: Sum if s.evalMode == EvalMode.TRY && s.dataType == LongType =>
-        argument(s.child, s.dataType).map(a => exactLong(call("sum", castJson(a, "decimal(38,0)"))))
+      // try_sum of integers: the frame's values added in its order with Spark's overflow check
+      // (null from the first overflow on; again from the frame's first row where it slides).
+      case s: Sum if AggregateConversion.tryIntegralSum(s) =>
+        argument(s.child, s.dataType).map { a =>
+          caseWhen(isZero(call("count", a)), literal("bigint", "null"), call("try_long_sum", a), "bigint")
+        }
       case s: Sum =>
         argument(s.child, s.dataType).flatMap { a =>
           s.dataType match {
