@@ -428,7 +428,9 @@ def query(r):
                      f"count(a.s) OVER (PARTITION BY {key} ORDER BY a.i{r.choice(['', ' DESC'])} RANGE BETWEEN "
                      f"{r.randrange(0, 9)} PRECEDING AND {r.randrange(0, 9)} FOLLOWING)",
                      f"max(a.d) OVER (PARTITION BY {key} ORDER BY a.sm RANGE BETWEEN {r.randrange(1, 60)} PRECEDING "
-                     f"AND {r.choice(['CURRENT ROW', '1 PRECEDING', 'UNBOUNDED FOLLOWING'])})"]
+                     f"AND {r.choice(['CURRENT ROW', '1 PRECEDING', 'UNBOUNDED FOLLOWING'])})",
+                     f"count(a.s) OVER (PARTITION BY {key} ORDER BY a.ts{r.choice(['', ' DESC'])} RANGE BETWEEN "
+                     f"INTERVAL {r.randrange(1, 300)} MINUTES PRECEDING AND CURRENT ROW)"]
         picked = r.sample(functions, 3)
         # (Ordered by the unique k: the rows are compared in order where a query has ORDER BY.)
         return f"SELECT a.k, {', '.join(f'{w} AS w{j}' for j, w in enumerate(picked))} FROM rt a " \

@@ -234,6 +234,8 @@ def test_sums_of_doubles_are_spark_s_bit_for_bit(spark, data_dir):
     "covar_pop(p, k) OVER (PARTITION BY g ORDER BY k, id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)",
     "regr_sxx(x, k) OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 5 PRECEDING AND CURRENT ROW)",
     "regr_r2(k, f) OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 10 PRECEDING AND CURRENT ROW)",
+    "regr_slope(x, k) OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 10 PRECEDING AND CURRENT ROW)",
+    "regr_intercept(f, k) OVER (PARTITION BY g ORDER BY id)",
 ])
 @pytest.mark.parametrize("ansi", ["false", "true"])
 def test_moments_over_windows_are_spark_s_bit_for_bit(spark, window_table, window, ansi):
@@ -279,6 +281,36 @@ def test_range_frames_with_value_offsets(spark, window_table, window):
     exact(spark, f"SELECT id, {window} AS v FROM wt", {"spark.sql.ansi.enabled": "true"})
 
 
+# Timestamps 20 minutes and 34.6 seconds apart, from 2021-03-13 (a day before the US's change to
+# daylight-saving time), some null.
+TIMESTAMPS = ("SELECT id, g, k, x, IF(k = 3, NULL, timestamp_micros(1615600000000000 + CAST(id AS BIGINT) * 1234567891)) AS ts "
+              "FROM wt")
+
+
+@pytest.mark.parametrize("window", [
+    "count(*) OVER (PARTITION BY g ORDER BY ts RANGE BETWEEN INTERVAL 2 HOURS PRECEDING AND CURRENT ROW)",
+    # (Spark wants both bounds' intervals of one type.)
+    "sum(k) OVER (ORDER BY ts DESC RANGE BETWEEN INTERVAL '30' MINUTE PRECEDING AND INTERVAL '90' MINUTE FOLLOWING)",
+    "min(x) OVER (PARTITION BY g ORDER BY ts NULLS LAST RANGE BETWEEN INTERVAL '0 23:59:59.999999' DAY TO SECOND "
+    "PRECEDING AND INTERVAL '0 00:00:00.000001' DAY TO SECOND PRECEDING)",
+    "max(x) OVER (PARTITION BY g ORDER BY CAST(ts AS TIMESTAMP_NTZ) RANGE BETWEEN INTERVAL 3 DAYS PRECEDING AND "
+    "INTERVAL 1 DAY PRECEDING)",
+])
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles"])
+def test_range_frames_over_timestamps(spark, window_table, window, zone):
+    # Day-time intervals: Spark adds them on the local date-time, so under a day (and whole
+    # days where days are 24 hours: UTC, and timestamp_ntz) they are exact microseconds.
+    exact(spark, f"SELECT id, {window} AS v FROM ({TIMESTAMPS})", {"spark.sql.session.timeZone": zone})
+
+
+def test_range_frames_of_days_over_timestamps_in_a_zone_with_daylight_saving(spark, window_table):
+    window = "count(*) OVER (ORDER BY ts RANGE BETWEEN INTERVAL 1 DAY PRECEDING AND CURRENT ROW)"
+    sql = f"SELECT id, {window} AS v FROM ({TIMESTAMPS})"
+    exact(spark, sql, {"spark.sql.session.timeZone": "UTC"})
+    compare(spark, sql, native=None, conf={"spark.sql.session.timeZone": "America/Los_Angeles"})
+    assert any("whose days are not all 24 hours" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
 def test_range_frame_bounds_that_overflow(spark, window_table):
     # Spark computes each row's bound key + offset: in ANSI mode past the type's limit an
     # error, checked natively first; in legacy mode it wraps, and the window stays on Spark.
@@ -287,6 +319,10 @@ def test_range_frame_bounds_that_overflow(spark, window_table):
     fails_alike(spark, sql, "ARITHMETIC_OVERFLOW", conf={"spark.sql.ansi.enabled": "true"})
     compare(spark, sql, native=None, conf={"spark.sql.ansi.enabled": "false"})
     assert any("not native in legacy mode" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    # A timestamp's bound past a long's microseconds: java.lang.ArithmeticException, in both modes.
+    fails_alike(spark, "SELECT id, count(*) OVER (ORDER BY ts RANGE BETWEEN CURRENT ROW AND INTERVAL 1 HOUR "
+                       "FOLLOWING) FROM (SELECT id, IF(id = 3, timestamp_micros(9223372036854775807), "
+                       "timestamp_micros(id)) AS ts FROM wt)", "(?i)overflow")
     # Just inside the limit (and descending: the bound is key - offset).
     exact(spark, "SELECT id, count(*) OVER (ORDER BY v DESC RANGE BETWEEN 2 PRECEDING AND 1 FOLLOWING) FROM "
                  "(SELECT id, CASE WHEN id = 7 THEN -2147483647 WHEN id = 8 THEN 2147483645 ELSE k END AS v "
@@ -295,9 +331,9 @@ def test_range_frame_bounds_that_overflow(spark, window_table):
 
 @pytest.mark.parametrize("window, reason", [
     ("sum(k) OVER (PARTITION BY g ORDER BY x RANGE BETWEEN 1 PRECEDING AND CURRENT ROW)",
-     "RANGE frames with value offsets over a double order key are not native yet"),
+     "RANGE frames with value offsets of double over a double order key are not native yet"),
     ("sum(k) OVER (PARTITION BY g ORDER BY d RANGE BETWEEN 1 PRECEDING AND CURRENT ROW)",
-     "RANGE frames with value offsets over a date order key are not native yet"),
+     "RANGE frames with value offsets of int over a date order key are not native yet"),
     ("percentile(k, 0.5) OVER (PARTITION BY g)", "window aggregate percentile is not native yet"),
     ("collect_list(k) OVER (PARTITION BY g ORDER BY id)", "window aggregate collect_list is not native yet"),
     ("avg(w) OVER (PARTITION BY g)", "avg of a decimal of over 28 digits over a window is not native yet"),

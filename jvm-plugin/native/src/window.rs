@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::compute::SortOptions;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::common::ScalarValue;
 use datafusion::functions_window::cume_dist::cume_dist_udwf;
 use datafusion::functions_window::lead_lag::{lag_udwf, lead_udwf};
@@ -323,10 +323,11 @@ fn window_expr(
 
 /// DataFusion's frame for `spec` over a window ordered by `order` (over `schema`'s rows).
 ///
-/// A RANGE frame's value offsets (`RANGE BETWEEN 1 PRECEDING AND ...`) need one integer order
-/// key: the frame holds the rows whose key is within the offsets of the current row's (DataFusion
-/// adds the offset to the key in the key's type, and fails where that overflows; Spark's plan
-/// checks those additions first, with Spark's error).
+/// A RANGE frame's value offsets (`RANGE BETWEEN 1 PRECEDING AND ...`) need one integer or
+/// timestamp order key (offsets in microseconds): the frame holds the rows whose key is within
+/// the offsets of the current row's (DataFusion adds the offset to the key in the key's type;
+/// where that overflows the frame reaches the partition's end, but Spark's plan checks those
+/// additions first, with Spark's error).
 fn window_frame(
     spec: &WindowFrameSpec,
     order: &[PhysicalSortExpr],
@@ -364,9 +365,16 @@ fn window_frame(
                     DataType::Int64 => {
                         |v| i64::try_from(v).ok().map(|v| ScalarValue::Int64(Some(v)))
                     }
+                    // Microseconds (Spark's day-time intervals), added exactly.
+                    DataType::Timestamp(TimeUnit::Microsecond, _) => |v| {
+                        i64::try_from(v)
+                            .ok()
+                            .map(|v| ScalarValue::DurationMicrosecond(Some(v)))
+                    },
                     other => {
                         return Err(NativeError::plan(format!(
-                            "a range frame's value offsets need an integer order key, not {other}"
+                            "a range frame's value offsets need an integer or timestamp order key, \
+                             not {other}"
                         )));
                     }
                 };
@@ -443,6 +451,15 @@ mod tests {
         assert_eq!(
             frame.end_bound,
             WindowFrameBound::Following(ScalarValue::Int32(Some(3)))
+        );
+        let (order, schema) = ordered_by(DataType::Timestamp(
+            TimeUnit::Microsecond,
+            Some("UTC".into()),
+        ));
+        let frame = window_frame(&range(Some(-3_600_000_000), Some(0)), &order, &schema)?;
+        assert_eq!(
+            frame.start_bound,
+            WindowFrameBound::Preceding(ScalarValue::DurationMicrosecond(Some(3_600_000_000)))
         );
         let (order, schema) = ordered_by(DataType::Int8);
         let frame = window_frame(&range(None, Some(0)), &order, &schema)?;

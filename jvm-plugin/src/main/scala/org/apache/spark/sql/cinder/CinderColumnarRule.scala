@@ -7,8 +7,8 @@ import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, Average, BitAndAgg, BitOrAgg,
   BitXorAgg, Corr, Count, CovPopulation, CovSample, DeclarativeAggregate, Final, First, Kurtosis, Last, Max, MaxBy, Min,
-  MinBy, Partial, PartialMerge, RegrR2, RegrReplacement, RegrSXY, Skewness, StddevPop, StddevSamp, Sum, VariancePop,
-  VarianceSamp}
+  MinBy, Partial, PartialMerge, RegrIntercept, RegrR2, RegrReplacement, RegrSXY, RegrSlope, Skewness, StddevPop,
+  StddevSamp, Sum, VariancePop, VarianceSamp}
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
   InputFileBlockStart, InputFileName, SortOrder}
 import org.apache.spark.sql.execution.ExecSubqueryExpression
@@ -685,12 +685,12 @@ private object AggregateConversion {
         case MaxOrMinBy(func, _, _) =>
           // [value, ordering]: merged as rows (a later buffer wins a tie, as in Spark's merge).
           for (value <- buffer(ae, 0); ordering <- buffer(ae, 1)) yield add(callJson(func, value, Seq(ordering)))
-        case m @ Moments(kind, parts) =>
-          // The merged buffer, then Spark's own evaluateExpression over it.
-          for (buffers <- seq(parts.indices.map(buffer(ae, _)));
+        case m @ Moments(groups) =>
+          // The merged buffers, then Spark's own evaluateExpression over them.
+          for (buffers <- seq(groups.flatMap(_._2).indices.map(buffer(ae, _)));
                result <- {
                  val first = groupJson.size + calls.size
-                 mergedMoments(kind, parts, buffers, add)
+                 mergedMomentGroups(groups, buffers, add)
                  // The aggregate's output columns, the merged buffer named as evaluateExpression does.
                  val columns = Array.fill[Attribute](groupJson.size + calls.size)(
                    AttributeReference("unused", NullType)())
@@ -831,20 +831,52 @@ private object AggregateConversion {
    *   adds xMk and yMk.
    */
   private[cinder] object Moments {
-    def unapply(f: AggregateFunction): Option[(String, Seq[String])] = {
+    /** The function's groups of buffers: each one's kind, parts, and the arguments it reads. */
+    def unapply(f: AggregateFunction)
+        : Option[Seq[(String, Seq[String], Seq[org.apache.spark.sql.catalyst.expressions.Expression])]] = {
       val central = Seq("n", "avg", "m2", "m3", "m4")
       val co = Seq("n", "x_avg", "y_avg", "ck", "x_mk", "y_mk")
+      def one(kind: String, parts: Seq[String]) = Some(Seq((kind, parts, f.children)))
       f match {
-        case _: StddevSamp | _: StddevPop | _: VarianceSamp | _: VariancePop => Some(("moment", central.take(3)))
-        case _: Skewness => Some(("moment", central.take(4)))
-        case _: Kurtosis => Some(("moment", central))
+        case _: StddevSamp | _: StddevPop | _: VarianceSamp | _: VariancePop => one("moment", central.take(3))
+        case _: Skewness => one("moment", central.take(4))
+        case _: Kurtosis => one("moment", central)
         // regr_sxx and regr_syy: m2 of one argument where neither is null.
-        case _: RegrReplacement => Some(("moment", central.take(3)))
+        case _: RegrReplacement => one("moment", central.take(3))
         // (regr_sxy and regr_r2: Spark's covariance and correlation buffers, their own results.)
-        case _: CovPopulation | _: CovSample | _: RegrSXY => Some(("co_moment", co.take(4)))
-        case _: Corr | _: RegrR2 => Some(("co_moment", co))
+        case _: CovPopulation | _: CovSample | _: RegrSXY => one("co_moment", co.take(4))
+        case _: Corr | _: RegrR2 => one("co_moment", co)
+        // regr_slope(y, x) and regr_intercept(y, x): covar_pop(x, y)'s buffer, then var_pop(x)'s
+        // over the rows where neither is null.
+        case RegrSlope(y, x) => Some(regression(y, x, co, central))
+        case RegrIntercept(y, x) => Some(regression(y, x, co, central))
         case _ => None
       }
+    }
+
+    private def regression(y: org.apache.spark.sql.catalyst.expressions.Expression,
+        x: org.apache.spark.sql.catalyst.expressions.Expression, co: Seq[String], central: Seq[String]) = {
+      import org.apache.spark.sql.catalyst.expressions.{If, IsNull, Literal, Or}
+      Seq(("co_moment", co.take(4), Seq(x, y)),
+        ("moment", central.take(3), Seq(If(Or(IsNull(y), IsNull(x)), Literal(null, x.dataType), x))))
+    }
+  }
+
+  /** Each group of moment buffers with its arguments' native columns (`argument` of each). */
+  def momentArguments(groups: Seq[(String, Seq[String], Seq[org.apache.spark.sql.catalyst.expressions.Expression])],
+      argument: org.apache.spark.sql.catalyst.expressions.Expression => Either[String, String])
+      : Either[String, Seq[(String, Seq[String], Seq[String])]] =
+    groups.foldRight[Either[String, Seq[(String, Seq[String], Seq[String])]]](Right(Nil)) {
+      case ((kind, parts, args), rest) =>
+        for (values <- seq(args.map(argument)); others <- rest) yield (kind, parts, values) +: others
+    }
+
+  /** The calls that merge a function's groups of moment buffers (columns `buffers`, in order). */
+  def mergedMomentGroups(groups: Seq[(String, Seq[String], Seq[org.apache.spark.sql.catalyst.expressions.Expression])],
+      buffers: Seq[String], add: String => String): Seq[String] = {
+    val starts = groups.scanLeft(0)(_ + _._2.size)
+    groups.zip(starts).flatMap { case ((kind, parts, _), start) =>
+      mergedMoments(kind, parts, buffers.slice(start, start + parts.size), add)
     }
   }
 
@@ -965,8 +997,9 @@ private object AggregateConversion {
         for (value <- buffer(0); order <- buffer(1)) yield Seq(
           add(callJson(func, value, Seq(order))) -> m.dataType,
           call(if (func == "max_by") "max" else "min", order) -> ordering.dataType)
-      case Moments(kind, parts) =>
-        seq(parts.indices.map(buffer)).map(buffers => mergedMoments(kind, parts, buffers, add).map(_ -> DoubleType))
+      case Moments(groups) =>
+        seq(groups.flatMap(_._2).indices.map(buffer)).map(buffers =>
+          mergedMomentGroups(groups, buffers, add).map(_ -> DoubleType))
       case other => Left(s"aggregate ${other.prettyName} is not native yet")
     }
   }
@@ -1072,11 +1105,11 @@ private object AggregateConversion {
             buffers += add(callJson(func, v, Seq(o))) -> value.dataType
             buffers += call(if (func == "max_by") "max" else "min", o) -> ordering.dataType
           }
-        case m @ Moments(kind, parts) =>
+        case Moments(groups) =>
           // (Of doubles: Spark casts the arguments; a pair with a null is skipped.)
-          seq(m.children.map(argument(_, DoubleType))).map { values =>
+          momentArguments(groups, argument(_, DoubleType)).map(_.foreach { case (kind, parts, values) =>
             buffers ++= parts.map(part => add(callJson(s"${kind}_$part", values.head, values.tail)) -> DoubleType)
-          }
+          })
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {

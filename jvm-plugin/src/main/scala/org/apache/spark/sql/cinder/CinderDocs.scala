@@ -14,7 +14,8 @@ object CinderDocs {
     ("ProjectExec", "every output expression, when all are supported", "unsupported expressions"),
     ("HashAggregateExec", "count (also of several columns), sum, avg, try_sum, try_avg, min, max (floats in " +
       "Spark's order: NaN largest, `-0.0 = 0.0`), bit_and, bit_or, bit_xor, stddev, stddev_pop, variance, var_pop, " +
-      "skewness, kurtosis, covar_pop, covar_samp, corr, regr_sxx, regr_syy, regr_sxy, regr_r2 (Spark's buffers of counts, means and moments, updated and merged with Spark's formulas in the order the rows come), first, last " +
+      "skewness, kurtosis, covar_pop, covar_samp, corr, regr_sxx, regr_syy, regr_sxy, regr_r2, regr_slope, " +
+      "regr_intercept (Spark's buffers of counts, means and moments, updated and merged with Spark's formulas in the order the rows come), first, last " +
       "(also IGNORE NULLS: the first or last row in the order the native plan reads them), max_by and min_by (the later " +
       "row of a tie, as Spark's buffer keeps it; a value that can fail stays on Spark), each also with FILTER (WHERE ...) " +
       "(its arguments evaluated only where " +
@@ -24,7 +25,7 @@ object CinderDocs {
       "(Spark's partial and final stages of a single distinct group, over rows it made distinct), also next to " +
       "other functions (the two stages between, which merge the other functions' buffers by the groups and " +
       "the DISTINCT argument, then by the groups beside the DISTINCT function's partial stage)",
-      "avg of decimals of scale > 18, max_by and min_by of a value that can fail, regr_slope, regr_intercept, " +
+      "avg of decimals of scale > 18, max_by and min_by of a value that can fail, " +
         "approx_count_distinct, functions Spark runs in ObjectHashAggregateExec (collect_list, " +
         "percentile, median, ...)"),
     ("SortAggregateExec", "as HashAggregateExec (Spark chooses it for buffers it cannot update in place, such as " +
@@ -60,17 +61,19 @@ object CinderDocs {
       "lead with a constant offset and default, also IGNORE NULLS; first, last (also IGNORE NULLS), " +
       "first_value, last_value and nth_value over their frame; count, sum, avg, try_sum, try_avg, min, max, " +
       "stddev, stddev_pop, variance, var_pop, skewness, kurtosis, covar_pop, covar_samp, corr, regr_sxx, " +
-      "regr_syy, regr_sxy and regr_r2 over ROWS frames " +
+      "regr_syy, regr_sxy, regr_r2, regr_slope and regr_intercept over ROWS frames " +
       "with constant offsets and RANGE frames from or to the partition's ends and the current row's peers, " +
-      "and in ANSI mode RANGE frames with constant value offsets from one integer order key (`RANGE BETWEEN 2 " +
-      "PRECEDING AND 1 FOLLOWING`: the rows whose key is within the offsets; each row's bound, key plus " +
-      "offset, checked first as Spark computes it, failing where it overflows) " +
+      "and RANGE frames with constant value offsets from one order key (`RANGE BETWEEN 2 PRECEDING AND 1 " +
+      "FOLLOWING`: the rows whose key is within the offsets; each row's bound, key plus offset, checked first " +
+      "as Spark computes it, failing where it overflows): integer keys in ANSI mode, and timestamps with " +
+      "day-time intervals under a day (or of whole days in a time zone of fixed offset, and over timestamp_ntz) " +
       "(sums of doubles, under `spark.cinder.exactFloatSums`, and moments one value at a time in Spark's " +
       "order, again from the frame's first row where it slides, as Spark does; decimal sums exact, then checked against " +
       "Spark's type); partition and order keys of any supported expression, floats grouped and ordered as " +
       "Spark does",
-      "RANGE frames with value offsets over other keys (dates, timestamps, decimals, floats) or in legacy mode " +
-        "(where Spark's bounds wrap at the key type's limits), avg of decimals of over 28 " +
+      "RANGE frames with value offsets over other keys (dates, decimals, floats), of year-month intervals, of " +
+        "days over timestamps in a time zone with daylight saving, or over integers in legacy mode (where Spark's " +
+        "bounds wrap at the key type's limits), avg of decimals of over 28 " +
         "digits, other aggregates (collect_list, percentile, ...)"),
     ("WindowGroupLimitExec", "a filter on row_number, rank or dense_rank below a window (`WHERE rn <= 3`, " +
       "Spark's per-group limit, before and after the shuffle): the function, natively, then a filter on it",

@@ -11,8 +11,8 @@ import org.apache.spark.sql.catalyst.expressions.EvalMode
 import org.apache.spark.sql.execution.SparkPlan
 import org.apache.spark.sql.execution.window.{WindowExec, WindowGroupLimitExec}
 import org.apache.spark.sql.internal.SQLConf
-import org.apache.spark.sql.types.{ByteType, DataType, DecimalType, DoubleType, IntegerType, LongType, NullType,
-  ShortType}
+import org.apache.spark.sql.types.{ByteType, DataType, DayTimeIntervalType, DecimalType, DoubleType, IntegerType,
+  LongType, NullType, ShortType, TimestampNTZType, TimestampType}
 
 /**
  * Spark's WindowExec over a native subtree as a native `window` node (DataFusion's window
@@ -118,7 +118,7 @@ private[cinder] object WindowConversion {
 
     /**
      * `frame` as the native frame: ROWS with constant offsets, or RANGE from or to the
-     * partition's ends, the current row's peers, or constant offsets from an integer key's value.
+     * partition's ends, the current row's peers, or constant offsets from an integer or timestamp key.
      */
     def spec(frame: WindowFrame): Either[String, String] = frame match {
       case SpecifiedWindowFrame(frameType, lower, upper) =>
@@ -136,44 +136,61 @@ private[cinder] object WindowConversion {
     }
 
     /**
-     * A RANGE frame's value offset `e` (negative: PRECEDING): one integer order key, the offset
-     * a constant of its type, in ANSI mode, where Spark computes the bound `key + offset` (the
-     * offset negated for a descending order) with an overflow check. (In legacy mode that
-     * addition wraps at the type's limits, and Spark's frames with it.) The check runs natively
-     * before the window, with Spark's error.
+     * A RANGE frame's value offset `e` (negative: PRECEDING) over the one order key, where
+     * Spark computes each row's bound `key + offset` (the offset negated for a descending
+     * order), and its check runs natively before the window, failing with Spark's error:
+     * - an integer key and a constant of its type, in ANSI mode, whose `+` fails on overflow
+     *   (in legacy mode it wraps, and Spark's frames with it);
+     * - a timestamp key and a constant day-time interval (microseconds), whose addition Spark
+     *   makes on the local date-time (`timestampAddDayTime`: whole days keep the local time)
+     *   and fails past a long: exact microseconds where the interval is under a day or the time
+     *   zone's offset is fixed.
      */
     private def rangeOffset(e: Expression): Either[String, Long] = {
       val key = order match {
         case Seq(only) => only
         case _ => return Left("RANGE frames with value offsets need one order key")
       }
-      val integral = Seq(ByteType, ShortType, IntegerType, LongType)
-      if (!integral.contains(key.dataType) || e.dataType != key.dataType) {
-        return Left(s"RANGE frames with value offsets over a ${key.dataType.simpleString} order key are not native yet")
-      }
-      if (!SQLConf.get.ansiEnabled) {
-        return Left("RANGE frames with value offsets are not native in legacy mode (spark.sql.ansi.enabled " +
-          "false), where Spark's bounds wrap at the order key type's limits")
-      }
-      val offset = constant(e) match {
+      lazy val value = constant(e) match {
         case Some(v: Byte) => v.toLong
         case Some(v: Short) => v.toLong
         case Some(v: Int) => v.toLong
         case Some(v: Long) => v
         case _ => return Left(s"RANGE frame offset ${e.sql} is not a constant")
       }
-      val signed = if (key.direction == org.apache.spark.sql.catalyst.expressions.Ascending) offset else -offset
-      val typed: Any = key.dataType match {
-        case ByteType => signed.toByte
-        case ShortType => signed.toShort
-        case IntegerType => signed.toInt
-        case _ => signed
+      lazy val signed = if (key.direction == org.apache.spark.sql.catalyst.expressions.Ascending) value else -value
+      val bound = (key.dataType, e.dataType) match {
+        case (ByteType | ShortType | IntegerType | LongType, t) if t == key.dataType =>
+          if (!SQLConf.get.ansiEnabled) {
+            return Left("RANGE frames with value offsets are not native in legacy mode (spark.sql.ansi.enabled " +
+              "false), where Spark's bounds wrap at the order key type's limits")
+          }
+          val typed: Any = key.dataType match {
+            case ByteType => signed.toByte
+            case ShortType => signed.toShort
+            case IntegerType => signed.toInt
+            case _ => signed
+          }
+          // (Negating the type's minimum overflows: Spark's UnaryMinus would wrap or fail.)
+          if (typed.toString != signed.toString) return Left(s"RANGE frame offset ${e.sql} is not native")
+          org.apache.spark.sql.catalyst.expressions.Add(key.child, Literal.create(typed, key.dataType),
+            EvalMode.ANSI)
+        case (TimestampType | TimestampNTZType, interval: DayTimeIntervalType) =>
+          val zone = if (key.dataType == TimestampNTZType) java.time.ZoneOffset.UTC
+            else org.apache.spark.sql.catalyst.util.DateTimeUtils.getZoneId(SQLConf.get.sessionLocalTimeZone)
+          if (math.abs(value) >= 86400L * 1000000L && !zone.getRules.isFixedOffset) {
+            return Left(s"RANGE frames with an interval of a day or more over timestamps are not native in " +
+              s"the time zone $zone, whose days are not all 24 hours")
+          }
+          if (value == Long.MinValue) return Left(s"RANGE frame offset ${e.sql} is not native")
+          org.apache.spark.sql.catalyst.expressions.TimeAdd(key.child, Literal.create(signed, interval),
+            Some(SQLConf.get.sessionLocalTimeZone))
+        case (k, t) =>
+          return Left(s"RANGE frames with value offsets of ${t.simpleString} over a ${k.simpleString} order key " +
+            "are not native yet")
       }
-      // (Negating the type's minimum overflows: Spark's UnaryMinus would wrap or fail.)
-      if (typed.toString != signed.toString) return Left(s"RANGE frame offset ${e.sql} is not native")
-      checks += org.apache.spark.sql.catalyst.expressions.Add(key.child, Literal.create(typed, key.dataType),
-        EvalMode.ANSI)
-      Right(offset)
+      checks += bound
+      Right(value)
     }
   }
 
@@ -324,11 +341,13 @@ private[cinder] object WindowConversion {
         }
       case m @ (_: Min | _: Max) =>
         expr(m.children.head, input).map(a => call(if (m.isInstanceOf[Min]) "min" else "max", a))
-      case m @ Moments(kind, parts) =>
-        // The frame's buffer (Spark's updates in its order; again from the frame's first row
-        // where it slides), then Spark's own evaluateExpression over it.
-        seq(m.children.map(argument(_, DoubleType))).flatMap { values =>
-          val columns = parts.map(part => callIndex(s"${kind}_$part", values.head, values.tail))
+      case m @ Moments(groups) =>
+        // The frame's buffers (Spark's updates in its order; again from the frame's first row
+        // where it slides), then Spark's own evaluateExpression over them.
+        AggregateConversion.momentArguments(groups, argument(_, DoubleType)).flatMap { read =>
+          val columns = read.flatMap { case (kind, parts, values) =>
+            parts.map(part => callIndex(s"${kind}_$part", values.head, values.tail))
+          }
           val named = Array.fill[org.apache.spark.sql.catalyst.expressions.Attribute](columns.max + 1)(
             org.apache.spark.sql.catalyst.expressions.AttributeReference("unused", NullType)())
           m.aggBufferAttributes.zip(columns).foreach { case (a, c) => named(c) = a }
