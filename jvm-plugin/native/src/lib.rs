@@ -30,6 +30,7 @@ pub mod moments;
 pub mod native_plan;
 pub mod planner;
 pub mod probe_drain;
+pub(crate) mod row_order_sum;
 pub mod shared_join;
 pub mod shuffle;
 pub(crate) mod sliding;

@@ -14,74 +14,31 @@
 //! Over a window's sliding frame, Spark adds the frame's values again from its first row
 //! whenever the frame changes; so does the sliding accumulator here ([`crate::sliding`]).
 
-use std::collections::VecDeque;
-use std::mem::size_of;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::cast::as_int64_array;
-use datafusion::common::{Result, ScalarValue, internal_err};
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
-};
+use datafusion::arrow::datatypes::Int64Type;
+use datafusion::logical_expr::AggregateUDF;
 
-use crate::moments::selected;
-use crate::sliding::{FrameFold, SlidingFrameAccumulator};
+use crate::row_order_sum::{RowOrderSum, SumRule};
 
-/// Spark's checked running sum of bigints (see the module docs).
-#[derive(Debug, PartialEq, Eq, Hash)]
+/// Spark's checked running sum of bigints (see the module docs): of values (`merge` false,
+/// nulls skipped) or of buffers' sums (`merge`: a null one overflowed).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SparkTryLongSum {
     merge: bool,
-    signature: Signature,
 }
 
 impl SparkTryLongSum {
-    /// The sum of values (`merge` false: nulls skipped) or of buffers' sums (`merge`: a null
-    /// one overflowed).
+    /// The aggregate.
     pub fn udaf(merge: bool) -> Arc<AggregateUDF> {
-        Arc::new(AggregateUDF::new_from_impl(Self {
-            merge,
-            signature: Signature::exact(vec![DataType::Int64], Volatility::Immutable),
-        }))
+        RowOrderSum::udaf(Self { merge })
     }
 }
 
-/// Adds the rows of `values` that pass `filter` to `sums[target(row)]` (none: overflowed), in
-/// order. A null is skipped, or with `merge` overflows the sum.
-fn add(
-    values: &[ArrayRef],
-    filter: Option<&BooleanArray>,
-    merge: bool,
-    mut target: impl FnMut(usize) -> usize,
-    sums: &mut [Option<i64>],
-) -> Result<()> {
-    let [x] = values else {
-        return internal_err!("spark_try_long_sum takes one column");
-    };
-    let x = as_int64_array(x)?;
-    for i in 0..x.len() {
-        if !selected(filter, i) {
-            continue;
-        }
-        let sum = &mut sums[target(i)];
-        if x.is_valid(i) {
-            *sum = sum.and_then(|s| s.checked_add(x.value(i)));
-        } else if merge {
-            *sum = None;
-        }
-    }
-    Ok(())
-}
+impl SumRule for SparkTryLongSum {
+    type T = Int64Type;
 
-fn column(sums: Vec<Option<i64>>) -> ArrayRef {
-    Arc::new(Int64Array::from(sums))
-}
-
-impl AggregateUDFImpl for SparkTryLongSum {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         if self.merge {
             "spark_merge_try_long_sum"
         } else {
@@ -89,202 +46,34 @@ impl AggregateUDFImpl for SparkTryLongSum {
         }
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
+    fn empty(&self) -> Option<i64> {
+        Some(0)
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Int64)
-    }
-
-    fn is_nullable(&self) -> bool {
-        true
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "sum"),
-            DataType::Int64,
-            true,
-        ))])
-    }
-
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(TryLongSumAccumulator {
-            merge: self.merge,
-            sum: Some(0),
-        }))
-    }
-
-    fn create_sliding_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        if self.merge {
-            return internal_err!("spark_merge_try_long_sum has no sliding frame");
+    fn add(&self, sum: Option<i64>, value: Option<i64>) -> Option<i64> {
+        match value {
+            Some(x) => sum.and_then(|s| s.checked_add(x)),
+            None if self.merge => None,
+            None => sum,
         }
-        Ok(Box::new(SlidingFrameAccumulator::new(TryLongSumFold)))
     }
 
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        _args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(TryLongSumGroupsAccumulator {
-            merge: self.merge,
-            sums: Vec::new(),
-        }))
-    }
-}
-
-/// [`SparkTryLongSum`] without groups.
-#[derive(Debug)]
-struct TryLongSumAccumulator {
-    merge: bool,
-    sum: Option<i64>,
-}
-
-impl Accumulator for TryLongSumAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        add(
-            values,
-            None,
-            self.merge,
-            |_| 0,
-            std::slice::from_mut(&mut self.sum),
-        )
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+    fn merging(&self) -> Self {
         // A state is a sum: null where it overflowed.
-        add(
-            states,
-            None,
-            true,
-            |_| 0,
-            std::slice::from_mut(&mut self.sum),
-        )
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Int64(self.sum)])
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Int64(self.sum))
-    }
-
-    fn size(&self) -> usize {
-        size_of::<Self>()
-    }
-}
-
-/// [`SparkTryLongSum`] over a window's sliding frame: the frame's non-null values, added again
-/// from the first each time the sum is read.
-#[derive(Debug)]
-struct TryLongSumFold;
-
-impl FrameFold for TryLongSumFold {
-    type Value = i64;
-
-    fn name(&self) -> &str {
-        "spark_try_long_sum"
-    }
-
-    fn read(&self, values: &[ArrayRef]) -> Result<Vec<i64>> {
-        let [x] = values else {
-            return internal_err!("spark_try_long_sum takes one column");
-        };
-        Ok(as_int64_array(x)?.iter().flatten().collect())
-    }
-
-    fn state(&self, values: &VecDeque<i64>) -> Vec<ScalarValue> {
-        vec![self.evaluate(values)]
-    }
-
-    fn evaluate(&self, values: &VecDeque<i64>) -> ScalarValue {
-        ScalarValue::Int64(values.iter().try_fold(0i64, |sum, x| sum.checked_add(*x)))
-    }
-}
-
-/// [`SparkTryLongSum`] by group.
-#[derive(Debug)]
-struct TryLongSumGroupsAccumulator {
-    merge: bool,
-    sums: Vec<Option<i64>>,
-}
-
-impl GroupsAccumulator for TryLongSumGroupsAccumulator {
-    fn update_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.sums.resize(total_num_groups, Some(0));
-        add(
-            values,
-            opt_filter,
-            self.merge,
-            |i| group_indices[i],
-            &mut self.sums,
-        )
-    }
-
-    fn merge_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.sums.resize(total_num_groups, Some(0));
-        add(values, None, true, |i| group_indices[i], &mut self.sums)
-    }
-
-    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        Ok(column(emit_to.take_needed(&mut self.sums)))
-    }
-
-    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![column(emit_to.take_needed(&mut self.sums))])
-    }
-
-    fn convert_to_state(
-        &self,
-        values: &[ArrayRef],
-        opt_filter: Option<&BooleanArray>,
-    ) -> Result<Vec<ArrayRef>> {
-        // Each row's own buffer: its value where it counts, 0 for a value skipped.
-        let [x] = values else {
-            return internal_err!("spark_try_long_sum takes one column");
-        };
-        let x = as_int64_array(x)?;
-        let sums: Vec<Option<i64>> = (0..x.len())
-            .map(|i| {
-                if !selected(opt_filter, i) {
-                    Some(0)
-                } else if x.is_valid(i) {
-                    Some(x.value(i))
-                } else if self.merge {
-                    None
-                } else {
-                    Some(0)
-                }
-            })
-            .collect();
-        Ok(vec![column(sums)])
-    }
-
-    fn size(&self) -> usize {
-        self.sums.capacity() * size_of::<Option<i64>>() + size_of::<Self>()
+        Self { merge: true }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
+    use datafusion::common::cast::as_int64_array;
+    use datafusion::common::{Result, ScalarValue};
+    use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
+
+    use crate::row_order_sum::{SumAccumulator, SumFold, SumGroupsAccumulator};
+    use crate::sliding::SlidingFrameAccumulator;
 
     fn longs(v: Vec<Option<i64>>) -> ArrayRef {
         Arc::new(Int64Array::from(v))
@@ -293,24 +82,15 @@ mod tests {
     #[test]
     fn null_from_the_first_overflow_on() -> Result<()> {
         // MAX + 1 overflows; the -1 after it would bring an exact sum back to MAX.
-        let mut acc = TryLongSumAccumulator {
-            merge: false,
-            sum: Some(0),
-        };
+        let mut acc = SumAccumulator::new(SparkTryLongSum { merge: false });
         acc.update_batch(&[longs(vec![Some(i64::MAX), None, Some(1)])])?;
         acc.update_batch(&[longs(vec![Some(-1)])])?;
         assert_eq!(acc.evaluate()?, ScalarValue::Int64(None));
         // Nulls are skipped; no values is 0 (Spark's isEmpty tells it apart).
-        let mut acc = TryLongSumAccumulator {
-            merge: false,
-            sum: Some(0),
-        };
+        let mut acc = SumAccumulator::new(SparkTryLongSum { merge: false });
         acc.update_batch(&[longs(vec![None, Some(-5), Some(i64::MIN + 5)])])?;
         assert_eq!(acc.evaluate()?, ScalarValue::Int64(Some(i64::MIN)));
-        let mut acc = TryLongSumAccumulator {
-            merge: false,
-            sum: Some(0),
-        };
+        let mut acc = SumAccumulator::new(SparkTryLongSum { merge: false });
         acc.update_batch(&[longs(vec![None])])?;
         assert_eq!(acc.evaluate()?, ScalarValue::Int64(Some(0)));
         Ok(())
@@ -318,10 +98,7 @@ mod tests {
 
     #[test]
     fn merging_a_null_buffer_overflows() -> Result<()> {
-        let mut groups = TryLongSumGroupsAccumulator {
-            merge: true,
-            sums: Vec::new(),
-        };
+        let mut groups = SumGroupsAccumulator::new(SparkTryLongSum { merge: true });
         groups.update_batch(
             &[longs(vec![Some(1), None, Some(2), Some(i64::MAX), Some(3)])],
             &[0, 0, 1, 1, 2],
@@ -337,7 +114,7 @@ mod tests {
 
     #[test]
     fn a_sliding_frame_adds_again_from_its_first_value() -> Result<()> {
-        let mut acc = SlidingFrameAccumulator::new(TryLongSumFold);
+        let mut acc = SlidingFrameAccumulator::new(SumFold(SparkTryLongSum { merge: false }));
         acc.update_batch(&[longs(vec![Some(i64::MAX), Some(1), Some(-1)])])?;
         assert_eq!(acc.evaluate()?, ScalarValue::Int64(None));
         acc.retract_batch(&[longs(vec![Some(i64::MAX)])])?;
