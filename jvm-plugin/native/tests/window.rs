@@ -191,6 +191,38 @@ fn window_functions_over_spark_s_float_groups() -> Result<(), NativeError> {
     Ok(())
 }
 
+#[test]
+fn range_frames_with_value_offsets_over_an_integer_key() -> Result<(), NativeError> {
+    // Ordered by k alone: {0.0, -0.0} has k 1 (ids 1, 2), 2 (ids 5, 8) and null (id 3); NaN has
+    // 8 (id 6) and 9 (id 4); null has 4 (id 7). A null key's frame is the null rows.
+    let rows = run(
+        json!([
+            aggregate("count", col(0), frame("range", Some(-1), Some(0))),
+            aggregate("count", col(0), frame("range", Some(1), Some(7))),
+            aggregate("max", col(0), frame("range", None, Some(-1))),
+        ]),
+        &["bigint", "bigint", "int"],
+        false,
+    )?;
+    let (s, n) = (Some, None);
+    assert_eq!(
+        rows,
+        vec![
+            // id, count of keys k - 1..k, count of keys k + 1..k + 7, max(id) of keys up to k - 1
+            // (nulls first: the null row is in every such frame of its partition)
+            vec![s(1), s(2), s(2), s(3)],
+            vec![s(2), s(2), s(2), s(3)],
+            vec![s(3), s(1), s(1), s(3)],
+            vec![s(4), s(2), s(0), s(6)],
+            vec![s(5), s(4), s(0), s(3)],
+            vec![s(6), s(1), s(1), n],
+            vec![s(7), s(1), s(0), n],
+            vec![s(8), s(4), s(0), s(3)],
+        ]
+    );
+    Ok(())
+}
+
 fn plan_error(functions: Value) -> String {
     match run(functions, &["bigint"], true) {
         Err(NativeError::Plan(m)) => m,
@@ -202,13 +234,14 @@ fn plan_error(functions: Value) -> String {
 #[test]
 fn bad_window_calls_are_plan_errors() {
     assert!(plan_error(json!([])).contains("at least one function"));
+    // (Ordered by k and id: value offsets need one order key.)
     assert!(
         plan_error(json!([aggregate(
             "sum",
             bigint(col(2)),
             frame("range", Some(-1), Some(0))
         )]))
-        .contains("range frame's bounds")
+        .contains("needs one order key")
     );
     assert!(
         plan_error(json!([aggregate(
