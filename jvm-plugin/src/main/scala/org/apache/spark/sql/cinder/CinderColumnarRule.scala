@@ -484,7 +484,8 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       case None =>
     }
     // A sort aggregate's sort is left out: the native aggregate hashes its keys, and reads each
-    // group's rows in the order they come, as Spark's (stable) sort leaves them.
+    // group's rows in the order they come, as Spark's sort leaves them where it keeps equal keys
+    // in order (not its radix sort of one nullable key: docs/spark.md, known differences).
     val input = agg.child match {
       case sort: SortExec if feedsSortAggregate(sort) => sort.child
       case other => other
