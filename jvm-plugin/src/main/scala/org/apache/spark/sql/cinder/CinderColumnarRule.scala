@@ -60,14 +60,12 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
   private[cinder] val OriginalOrdering =
     org.apache.spark.sql.catalyst.trees.TreeNodeTag[Seq[SortOrder]]("cinder.originalOrdering")
 
-  /** Marks a sort of a sort-merge join's input (it goes with the join if the join converts). */
-  private val FeedsSortMergeJoin = org.apache.spark.sql.catalyst.trees.TreeNodeTag[Unit]("cinder.feedsSortMergeJoin")
-
   /**
-   * Marks the sort that orders a SortAggregateExec's input by its keys, as Spark requires (it
-   * goes with the aggregate, which is a hash aggregate natively).
+   * Marks a sort that goes with its parent if the parent converts, whose native form hashes and
+   * needs no order: a sort-merge join's input sorts, and the sort by a SortAggregateExec's keys.
+   * If the parent stays on Spark, the sort is converted after it.
    */
-  private val FeedsSortAggregate = org.apache.spark.sql.catalyst.trees.TreeNodeTag[Unit]("cinder.feedsSortAggregate")
+  private val GoesWithParent = org.apache.spark.sql.catalyst.trees.TreeNodeTag[Unit]("cinder.goesWithParent")
 
   /** One operator class's converter: a native subtree, or why the operator stays on Spark. */
   private type Converter = (SparkPlan, SQLConf) => Either[String, CinderNative]
@@ -115,20 +113,19 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       node.setTagValue(OriginalOrdering, node.outputOrdering)
       node match {
         case join: SortMergeJoinExec => join.children.foreach {
-          case sort: SortExec => sort.setTagValue(FeedsSortMergeJoin, ())
+          case sort: SortExec => sort.setTagValue(GoesWithParent, ())
           case _ =>
         }
         case agg: SortAggregateExec => agg.child match {
           // Only a sort by exactly the keys (a longer one decides which row first() reads).
           case sort: SortExec if agg.requiredChildOrdering.head.length == sort.sortOrder.length &&
               SortOrder.orderingSatisfies(sort.sortOrder, agg.requiredChildOrdering.head) =>
-            sort.setTagValue(FeedsSortAggregate, ())
+            sort.setTagValue(GoesWithParent, ())
           case _ =>
         }
         case _ =>
       }
     }
-    def feedsJoin(sort: SortExec): Boolean = sort.getTagValue(FeedsSortMergeJoin).isDefined
     def attempt(node: SparkPlan): SparkPlan = converters.get(node.getClass) match {
       case None if structural(node) => node
       case None =>
@@ -154,11 +151,9 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
         reasons += scan.nodeName -> ("the query reads input_file_name() or the input file's block, " +
           "which only Spark's own scan provides")
         scan
-      // A sort of a sort-merge join's input goes with the join (native, it is a hash join);
-      // if the join stays on Spark, the sort is converted below.
-      case sort: SortExec if feedsJoin(sort) => sort
-      // So does a sort of a sort aggregate's input.
-      case sort: SortExec if feedsSortAggregate(sort) => sort
+      // A sort-merge join's input sort goes with the join (native, it is a hash join), and a sort
+      // aggregate's with the aggregate; if the parent stays on Spark, the sort converts below.
+      case sort: SortExec if goesWithParent(sort) => sort
       case take: TakeOrderedAndProjectExec =>
         deepGuard(topK(take, conf)) match {
           case Right(plan) =>
@@ -183,14 +178,9 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
         }
       case node => attempt(node)
     }.transformUp {
-      // The sorts of sort-merge joins that stayed on Spark.
-      case join: SortMergeJoinExec => join.withNewChildren(join.children.map {
-        case sort: SortExec if feedsJoin(sort) => attempt(sort)
-        case other => other
-      })
-      // The sorts of sort aggregates that stayed on Spark.
-      case agg: SortAggregateExec => agg.withNewChildren(agg.children.map {
-        case sort: SortExec if feedsSortAggregate(sort) => attempt(sort)
+      // The sorts of sort-merge joins and sort aggregates that stayed on Spark.
+      case parent @ (_: SortMergeJoinExec | _: SortAggregateExec) => parent.withNewChildren(parent.children.map {
+        case sort: SortExec if goesWithParent(sort) => attempt(sort)
         case other => other
       })
     }
@@ -487,7 +477,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     // group's rows in the order they come, as Spark's sort leaves them where it keeps equal keys
     // in order (not its radix sort of one nullable key: docs/spark.md, known differences).
     val input = agg.child match {
-      case sort: SortExec if feedsSortAggregate(sort) => sort.child
+      case sort: SortExec if goesWithParent(sort) => sort.child
       case other => other
     }
     input match {
@@ -500,7 +490,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }
   }
 
-  private def feedsSortAggregate(sort: SortExec): Boolean = sort.getTagValue(FeedsSortAggregate).isDefined
+  private def goesWithParent(sort: SortExec): Boolean = sort.getTagValue(GoesWithParent).isDefined
 
   /** Nodes that are Spark's by design (exchanges, adaptive stages, transitions): no reason logged. */
   private def structural(plan: SparkPlan): Boolean = {
@@ -758,19 +748,15 @@ private object AggregateConversion {
    */
   def checkedLongSum(arg: String, call: (String, String) => String): String = {
     val wide = call("sum", castJson(arg, "decimal(38,0)"))
-    val outside = outsideLong(wide)
+    val outside = binaryJson("or", "boolean",
+      binaryJson("gt", "boolean", wide, literal("decimal(38,0)", str(Long.MaxValue.toString))),
+      binaryJson("lt", "boolean", wide, literal("decimal(38,0)", str(Long.MinValue.toString))))
     val error = s"""{"kind":"raise_error","type":"bigint","message":""" +
       str("[ARITHMETIC_OVERFLOW] long overflow. Use 'try_add' to tolerate overflow and return NULL " +
         "instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error. " +
         "SQLSTATE: 22003") + "}"
     caseWhen(outside, error, castJson(wide, "bigint"), "bigint")
   }
-
-  /** Whether `wide` (a decimal(38, 0)) is outside bigint's range. */
-  private def outsideLong(wide: String): String =
-    binaryJson("or", "boolean",
-      binaryJson("gt", "boolean", wide, literal("decimal(38,0)", str(Long.MaxValue.toString))),
-      binaryJson("lt", "boolean", wide, literal("decimal(38,0)", str(Long.MinValue.toString))))
 
   /**
    * try_sum of integers: Spark's buffer [sum, isEmpty] starts at [0, true] and adds each value
