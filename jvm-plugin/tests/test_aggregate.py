@@ -482,9 +482,9 @@ def test_double_sums_are_sparks_bit_for_bit(spark, moments, split):
 
 
 def test_unsupported_aggregates_stay_on_spark_with_reasons(spark, table):
-    compare(spark, "SELECT b, approx_count_distinct(i) FROM t GROUP BY b")
-    assert any("approx_count_distinct is not native yet" in r for r in fallback_reasons(spark)), \
-        fallback_reasons(spark)
+    compare(spark, "SELECT b, approx_count_distinct(CAST(s AS BINARY)) FROM t GROUP BY b")
+    assert any("approx_count_distinct of binary is not native yet"
+               in r for r in fallback_reasons(spark)), fallback_reasons(spark)
     compare(spark, "SELECT b, sum(i) FROM t GROUP BY b",
             conf={"spark.cinder.aggregate.enabled": "false", "spark.sql.ansi.enabled": "false"})
     assert any("spark.cinder.aggregate.enabled is false" in r for r in fallback_reasons(spark))
@@ -591,3 +591,55 @@ def test_decimal_average_rounds_the_exact_quotient_once(spark, big_decimals):
     # avg of ten 123456789012345 and one 123456789012350 at decimal(38, 18): ...4545 at scale 22.
     compare(spark, "SELECT avg(w) FROM big")
     assert _final_is_native(spark), fallback_reasons(spark)
+
+
+@pytest.mark.parametrize("group_by", ["", "b", "i % 7", "s"])
+def test_approx_count_distinct(spark, table, group_by):
+    # Spark's HyperLogLog++ sketches, natively: its estimate exactly, for every type (floats
+    # with -0.0 and NaN), precision 4 (relativeSD 0.3) to 14 (0.01), with FILTER.
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    compare(spark, f"SELECT {keys}approx_count_distinct(i), approx_count_distinct(l), approx_count_distinct(s), "
+                   f"approx_count_distinct(x), approx_count_distinct(f), approx_count_distinct(d), "
+                   f"approx_count_distinct(p), approx_count_distinct(q), approx_count_distinct(b), "
+                   f"approx_count_distinct(t), approx_count_distinct(sm), approx_count_distinct(id, 0.3), "
+                   f"approx_count_distinct(id * 7, 0.01), approx_count_distinct(l) FILTER (WHERE b), "
+                   f"approx_count_distinct(CAST(d AS TIMESTAMP)), count(*) FROM t{tail}",
+            conf={"spark.sql.session.timeZone": "America/Los_Angeles"})
+    assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+    compare(spark, f"SELECT {keys}approx_count_distinct(i) FROM t WHERE id < 0{tail}", native=None)
+
+
+@pytest.fixture(scope="module")
+def many(spark, data_dir):
+    path = os.path.join(data_dir, "many")
+    spark.range(0, 400000, 1, 4).selectExpr(
+        "id", "id % 1000 AS g", "CAST(id * 7919 % 300007 AS STRING) AS s", "id / 3.0 AS x"
+    ).write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("many")
+    return path
+
+
+def test_approx_count_distinct_of_many_values(spark, many):
+    # Large sketches and every branch of the estimate: linear counting, the bias correction
+    # interpolated from Spark's tables, the raw estimate.
+    compare(spark, "SELECT approx_count_distinct(id), approx_count_distinct(s), approx_count_distinct(x, 0.01), "
+                   "approx_count_distinct(id, 0.0035), approx_count_distinct(id % 15000, 0.02), "
+                   "approx_count_distinct(id % 2000), approx_count_distinct(id % 3000, 0.1) FROM many")
+    assert _partial_is_native(spark) and _final_is_native(spark), fallback_reasons(spark)
+    compare(spark, "SELECT g, approx_count_distinct(id), approx_count_distinct(s, 0.2) FROM many GROUP BY g")
+    assert _final_is_native(spark), fallback_reasons(spark)
+
+
+def test_approx_count_distinct_between_native_and_spark_stages(spark, table):
+    # Spark's buffer words: a native final stage merges Spark's partial stage (initcap() keeps it
+    # on Spark), and Spark merges the native ones next to a DISTINCT aggregate.
+    compare(spark, "SELECT b, approx_count_distinct(i), approx_count_distinct(s, 0.1) FROM t "
+                   "WHERE initcap(s) >= '1S' GROUP BY b")
+    assert _final_is_native(spark) and not _partial_is_native(spark), (native_subtrees(spark),
+                                                                       fallback_reasons(spark))
+    compare(spark, "SELECT b, initcap(CAST(approx_count_distinct(l) AS STRING)), count(DISTINCT s) FROM t GROUP BY b")
+    assert _merge_is_native(spark) and not _final_is_native(spark), native_subtrees(spark)
+    compare(spark, "SELECT b, approx_count_distinct(l), count(DISTINCT s), approx_count_distinct(x, 0.1) "
+                   "FROM t GROUP BY b")
+    assert _merge_is_native(spark) and _final_is_native(spark), native_subtrees(spark)

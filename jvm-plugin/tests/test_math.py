@@ -164,6 +164,15 @@ def test_hash(spark, nums):
     assert _native(spark), fallback_reasons(spark)
 
 
+def test_xxhash64(spark, nums):
+    compare_exact(spark, "SELECT id, xxhash64(b), xxhash64(h, i), xxhash64(l), xxhash64(x), xxhash64(f), "
+                         "xxhash64(d), xxhash64(w), xxhash64(s), xxhash64(day), xxhash64(i > 3), "
+                         "xxhash64(CAST(day AS TIMESTAMP)), xxhash64(b, s, NULL, x, d, w), xxhash64(CAST(NULL AS INT)), "
+                         "xxhash64(-x), xxhash64(-f), xxhash64(concat(s, s, s, s, s, s, s)) FROM nums",
+                  conf={"spark.sql.session.timeZone": "America/Los_Angeles"})
+    assert _native(spark), fallback_reasons(spark)
+
+
 @pytest.mark.parametrize("ansi", ["false", "true"])
 def test_integral_divide(spark, nums, ansi):
     # div of integers (Spark casts them to bigints): toward zero; by zero null (legacy), MIN div -1

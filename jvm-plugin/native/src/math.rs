@@ -20,8 +20,8 @@
 //!
 //! `sqrt`, `exp`, the logarithms and the other functions of one double ([`SparkUnaryMath`]),
 //! and `pow` and `log(base, x)` ([`SparkBinaryMath`]), with `Math`'s and `StrictMath`'s results
-//! (crate::strict_math); `hash`
-//! ([`SparkMurmur3Hash`]) is Spark's Murmur3 of the row's values; `lpad` and `rpad`
+//! (crate::strict_math); `hash` and `xxhash64`
+//! ([`SparkHashExpr`]) are Spark's Murmur3 and xxHash64 of the row's values; `lpad` and `rpad`
 //! ([`SparkPad`]) count code points, as `UTF8String` does.
 //!
 //! `greatest` and `least` skip nulls (null where every argument is), order floats as Spark does
@@ -38,8 +38,8 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::kernels::{cmp, zip::zip};
 use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
-    Schema,
+    ArrowPrimitiveType, DataType, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type,
+    Int32Type, Int64Type, Schema,
 };
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{Result, exec_err, internal_err};
@@ -49,6 +49,7 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use crate::java_float::java_double_digits;
 use crate::planner::normalize_array;
+use crate::spark_hash::{HashFamily, Murmur3, XxHash64, update_hashes};
 use crate::strict_math;
 use crate::unary::{evaluate_unary, only_child};
 
@@ -940,38 +941,46 @@ impl PhysicalExpr for SparkBinaryMath {
     }
 }
 
-/// Spark's `hash(args...)` (`Murmur3Hash` with seed 42): each row's hash folds its values in
-/// order, a null leaving it as it is, exactly as the native shuffle partitions by it
-/// (crate::shuffle::update_spark_hashes).
-#[derive(Debug, Eq)]
-pub struct SparkMurmur3Hash {
+/// Spark's `hash(args...)` (`Murmur3Hash`, seed 42) or `xxhash64(args...)` (`XxHash64`, seed
+/// 42): each row's hash folds its values in order, a null leaving it as it is, exactly as the
+/// native shuffle partitions by Murmur3 ([`crate::spark_hash::update_hashes`]).
+#[derive(Debug)]
+pub struct SparkHashExpr<F: HashFamily> {
     args: Vec<Arc<dyn PhysicalExpr>>,
-    seed: i32,
+    seed: F::Hash,
 }
 
-impl PartialEq for SparkMurmur3Hash {
+/// Spark's `hash(args...)`.
+pub type SparkMurmur3Hash = SparkHashExpr<Murmur3>;
+
+/// Spark's `xxhash64(args...)`.
+pub type SparkXxHash64 = SparkHashExpr<XxHash64>;
+
+impl<F: HashFamily> PartialEq for SparkHashExpr<F> {
     fn eq(&self, other: &Self) -> bool {
         self.seed == other.seed && self.args == other.args
     }
 }
 
-impl Hash for SparkMurmur3Hash {
+impl<F: HashFamily> Eq for SparkHashExpr<F> {}
+
+impl<F: HashFamily> Hash for SparkHashExpr<F> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.args.hash(state);
         self.seed.hash(state);
     }
 }
 
-impl SparkMurmur3Hash {
+impl<F: HashFamily> SparkHashExpr<F> {
     /// The hash of `args` from `seed`.
-    pub fn new(args: Vec<Arc<dyn PhysicalExpr>>, seed: i32) -> Self {
+    pub fn new(args: Vec<Arc<dyn PhysicalExpr>>, seed: F::Hash) -> Self {
         Self { args, seed }
     }
 }
 
-impl fmt::Display for SparkMurmur3Hash {
+impl<F: HashFamily> fmt::Display for SparkHashExpr<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "spark_murmur3_hash({}", self.seed)?;
+        write!(f, "spark_{}({}", F::NAME, self.seed)?;
         for a in &self.args {
             write!(f, ", {a}")?;
         }
@@ -979,9 +988,9 @@ impl fmt::Display for SparkMurmur3Hash {
     }
 }
 
-impl PhysicalExpr for SparkMurmur3Hash {
+impl<F: HashFamily> PhysicalExpr for SparkHashExpr<F> {
     fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
-        Ok(DataType::Int32)
+        Ok(F::Arrow::DATA_TYPE)
     }
 
     fn nullable(&self, _input_schema: &Schema) -> Result<bool> {
@@ -993,11 +1002,11 @@ impl PhysicalExpr for SparkMurmur3Hash {
         let mut hashes = vec![self.seed; rows];
         for a in &self.args {
             let values = a.evaluate(batch)?.into_array(rows)?;
-            crate::shuffle::update_spark_hashes(values.as_ref(), &mut hashes)
+            update_hashes::<F>(values.as_ref(), &mut hashes)
                 .map_err(|e| DataFusionError::Execution(e.to_string()))?;
         }
         Ok(ColumnarValue::Array(Arc::new(
-            datafusion::arrow::array::Int32Array::from(hashes),
+            PrimitiveArray::<F::Arrow>::from_iter_values(hashes),
         )))
     }
 
@@ -1010,7 +1019,7 @@ impl PhysicalExpr for SparkMurmur3Hash {
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
         if children.len() != self.args.len() {
-            return internal_err!("hash takes {} children", self.args.len());
+            return internal_err!("{} takes {} children", F::NAME, self.args.len());
         }
         Ok(Arc::new(Self::new(children, self.seed)))
     }

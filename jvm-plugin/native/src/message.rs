@@ -782,6 +782,28 @@ pub enum Expr {
         /// The first hash.
         seed: i32,
     },
+    /// Word `index` of a HyperLogLog++ sketch (see `crate::hll`): Spark's buffer column.
+    HllWord {
+        /// The sketch (binary).
+        child: Box<Expr>,
+        /// The word.
+        index: usize,
+    },
+    /// Spark's estimate (`approx_count_distinct`'s result) of a HyperLogLog++ sketch.
+    HllEstimate {
+        /// The sketch (binary).
+        child: Box<Expr>,
+        /// Its precision.
+        precision: u8,
+    },
+    /// Spark's `xxhash64(args...)`: xxHash64 of the values in order from `seed` (Spark's 42), a
+    /// null leaving the hash as it is (see `crate::math::SparkXxHash64`).
+    SparkXxhash64 {
+        /// The values hashed, of the types [`Expr::SparkHash`] takes.
+        args: Vec<Expr>,
+        /// The first hash.
+        seed: i64,
+    },
     /// Spark's `greatest` (or, with `least`, `least`) of arguments of one type: nulls skipped,
     /// floats in Spark's order, the first of equal values (see `crate::math::SparkGreatest`).
     SparkGreatest {
@@ -892,6 +914,9 @@ pub struct AggregateCall {
     /// The rows the function reads: those where this boolean is true (all when absent).
     #[serde(default)]
     pub filter: Option<Expr>,
+    /// The sketch's precision of `hll_sketch` and `merge_hll` (4 to 18); none for the others.
+    #[serde(default)]
+    pub precision: Option<u8>,
 }
 
 /// The functions of [`AggregateCall`] (DataFusion's: `count` is `Int64`, `sum` of integers
@@ -981,6 +1006,12 @@ pub enum AggregateFunc {
     /// `try_sum`'s buffer sums merged the same way, a null one (a buffer that overflowed) making
     /// the merged sum null.
     MergeTryLongSum,
+    /// Spark's HyperLogLog++ sketch (`approx_count_distinct`) of the non-null values, of
+    /// `precision`: a binary value, Spark's buffer words (see `crate::hll`).
+    HllSketch,
+    /// Spark's HyperLogLog++ buffers merged: its words, one bigint column each (`arg` the first,
+    /// `args` the rest), into a sketch of `precision`.
+    MergeHll,
 }
 
 impl AggregateFunc {

@@ -65,11 +65,12 @@ use crate::double_sum::SparkDoubleSum;
 use crate::error::{NativeError, Result};
 use crate::expand::ExpandExec;
 use crate::float_order::SparkFloatKey;
+use crate::hll::{HllEstimate, HllWord, SparkHll, num_words};
 use crate::input::{JvmInputExec, SourceSlot};
 use crate::java_regex::{SparkRLike, SparkRegexpExtract, SparkRegexpReplace};
 use crate::math::{
     BinaryMath, RoundMode, SparkBinaryMath, SparkGreatest, SparkMurmur3Hash, SparkPad, SparkRound,
-    SparkSubstringIndex, SparkUnaryMath, UnaryMath,
+    SparkSubstringIndex, SparkUnaryMath, SparkXxHash64, UnaryMath,
 };
 use crate::max_by::SparkMaxBy;
 use crate::message::{
@@ -815,7 +816,30 @@ pub(crate) fn aggregate_expr(
         AggregateFunc::BitXor => (bit_xor_udaf(), 1),
         AggregateFunc::TryLongSum => (SparkTryLongSum::udaf(false), 1),
         AggregateFunc::MergeTryLongSum => (SparkTryLongSum::udaf(true), 1),
+        AggregateFunc::HllSketch | AggregateFunc::MergeHll => {
+            let Some(precision) = call.precision else {
+                return Err(NativeError::plan(format!(
+                    "aggregate {:?} needs a precision",
+                    call.func
+                )));
+            };
+            let merge = call.func == AggregateFunc::MergeHll;
+            let udaf = SparkHll::udaf(precision, merge)
+                .map_err(|e| NativeError::plan(format!("aggregate {:?}: {e}", call.func)))?;
+            (udaf, if merge { num_words(precision) } else { 1 })
+        }
     };
+    if call.precision.is_some()
+        && !matches!(
+            call.func,
+            AggregateFunc::HllSketch | AggregateFunc::MergeHll
+        )
+    {
+        return Err(NativeError::plan(format!(
+            "aggregate {:?} does not take a precision",
+            call.func
+        )));
+    }
     if call.ignore_nulls && !matches!(call.func, AggregateFunc::First | AggregateFunc::Last) {
         return Err(NativeError::plan(format!(
             "aggregate {:?} does not take ignore_nulls",
@@ -1404,6 +1428,18 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 .map(|a| translate(a, schema))
                 .collect::<Result<Vec<_>>>()?;
             Arc::new(SparkMurmur3Hash::new(args, *seed))
+        }
+        Expr::HllWord { child, index } => Arc::new(HllWord::new(translate(child, schema)?, *index)),
+        Expr::HllEstimate { child, precision } => Arc::new(
+            HllEstimate::try_new(translate(child, schema)?, *precision)
+                .map_err(|e| NativeError::plan(e.to_string()))?,
+        ),
+        Expr::SparkXxhash64 { args, seed } => {
+            let args = args
+                .iter()
+                .map(|a| translate(a, schema))
+                .collect::<Result<Vec<_>>>()?;
+            Arc::new(SparkXxHash64::new(args, *seed))
         }
         Expr::SparkGreatest { args, least } => {
             let args = args

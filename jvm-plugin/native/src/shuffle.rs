@@ -8,7 +8,7 @@
 //!
 //! Rows go where Spark's own exchange would send them: `HashPartitioning` is
 //! `pmod(murmur3(keys, seed 42), n)` computed exactly as Spark's `Murmur3Hash` does for each
-//! type ([`spark_murmur3`]), so a native shuffle and a Spark shuffle of the other side of a
+//! type ([`crate::spark_hash`]), so a native shuffle and a Spark shuffle of the other side of a
 //! join agree on every row's partition. `RangePartitioning` uses the bounds Spark's
 //! `RangePartitioner` sampled on the driver ([`RangeBounds`]).
 //!
@@ -25,10 +25,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array,
 };
 use datafusion::arrow::compute::{SortOptions, cast, concat, concat_batches, take_record_batch};
-use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
-    Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
-};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
@@ -37,6 +34,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use crate::error::{NativeError, Result};
 use crate::message::{Expr, ShuffleSpec, SortKey};
 use crate::planner::{arrow_type, normalize_float, translate};
+use crate::spark_hash::{murmur3, update_spark_hashes};
 
 /// The first four bytes of every block.
 pub const BLOCK_MAGIC: u32 = u32::from_le_bytes(*b"CNB1");
@@ -53,194 +51,6 @@ pub const MAX_PENDING_BYTES: usize = 64 << 20;
 /// of serialized records is 2^24).
 pub const MAX_PARTITIONS: usize = 1 << 24;
 
-/// Spark's `Murmur3_x86_32` (with Spark's own handling of a byte array's tail) and the
-/// per-type rules of its `Murmur3Hash` expression.
-pub mod spark_murmur3 {
-    /// The seed of `HashPartitioning` (and of SQL's `hash()`).
-    pub const SEED: i32 = 42;
-
-    const C1: u32 = 0xcc9e_2d51;
-    const C2: u32 = 0x1b87_3593;
-
-    fn mix_k1(k1: u32) -> u32 {
-        k1.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2)
-    }
-
-    fn mix_h1(h1: u32, k1: u32) -> u32 {
-        (h1 ^ k1)
-            .rotate_left(13)
-            .wrapping_mul(5)
-            .wrapping_add(0xe654_6b64)
-    }
-
-    fn fmix(h1: u32, length: u32) -> u32 {
-        let mut h = h1 ^ length;
-        h ^= h >> 16;
-        h = h.wrapping_mul(0x85eb_ca6b);
-        h ^= h >> 13;
-        h = h.wrapping_mul(0xc2b2_ae35);
-        h ^ (h >> 16)
-    }
-
-    /// `hashInt`: ints, and the types Spark hashes as ints (boolean, byte, short, date, float).
-    pub fn hash_int(value: i32, seed: i32) -> i32 {
-        fmix(mix_h1(seed as u32, mix_k1(value as u32)), 4) as i32
-    }
-
-    /// `hashLong`: longs, and doubles' and short decimals' bits.
-    pub fn hash_long(value: i64, seed: i32) -> i32 {
-        let low = value as u32;
-        let high = (value as u64 >> 32) as u32;
-        let h1 = mix_h1(mix_h1(seed as u32, mix_k1(low)), mix_k1(high));
-        fmix(h1, 8) as i32
-    }
-
-    /// `hashUnsafeBytes`: whole 4-byte little-endian words, then each remaining byte alone,
-    /// sign-extended (Spark's tail, not the reference Murmur3's).
-    pub fn hash_bytes(bytes: &[u8], seed: i32) -> i32 {
-        let mut h1 = seed as u32;
-        let mut words = bytes.chunks_exact(4);
-        for word in &mut words {
-            let k1 = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
-            h1 = mix_h1(h1, mix_k1(k1));
-        }
-        for &byte in words.remainder() {
-            h1 = mix_h1(h1, mix_k1(i32::from(byte as i8) as u32));
-        }
-        fmix(h1, bytes.len() as u32) as i32
-    }
-
-    /// A float as Spark hashes it: `-0.0` as `0.0`, every NaN as the canonical NaN.
-    pub fn hash_float(value: f32, seed: i32) -> i32 {
-        let bits = if value == 0.0 {
-            0
-        } else if value.is_nan() {
-            0x7fc0_0000
-        } else {
-            value.to_bits() as i32
-        };
-        hash_int(bits, seed)
-    }
-
-    /// A double as Spark hashes it: `-0.0` as `0.0`, every NaN as the canonical NaN.
-    pub fn hash_double(value: f64, seed: i32) -> i32 {
-        let bits = if value == 0.0 {
-            0
-        } else if value.is_nan() {
-            0x7ff8_0000_0000_0000
-        } else {
-            value.to_bits() as i64
-        };
-        hash_long(bits, seed)
-    }
-
-    /// A decimal's unscaled value as Spark hashes it: as a long up to 18 digits of precision,
-    /// else as the bytes of `BigInteger.toByteArray` (big-endian two's complement, shortest).
-    pub fn hash_decimal(unscaled: i128, precision: u8, seed: i32) -> i32 {
-        if precision <= 18 {
-            // (It fits: the precision bounds it.)
-            hash_long(unscaled as i64, seed)
-        } else {
-            let bytes = unscaled.to_be_bytes();
-            let mut start = 0;
-            while start < bytes.len() - 1 {
-                let (first, next) = (bytes[start], bytes[start + 1]);
-                let redundant =
-                    (first == 0x00 && next & 0x80 == 0) || (first == 0xff && next & 0x80 != 0);
-                if !redundant {
-                    break;
-                }
-                start += 1;
-            }
-            hash_bytes(&bytes[start..], seed)
-        }
-    }
-}
-
-/// Folds `array`'s values into `hashes` (one per row) as Spark's `Murmur3Hash` does: each
-/// row's running hash is the seed of its next value; a null leaves it as it is.
-pub fn update_spark_hashes(array: &dyn Array, hashes: &mut [i32]) -> Result<()> {
-    use spark_murmur3 as m;
-    if array.len() != hashes.len() {
-        return Err(NativeError::Execution(format!(
-            "a hash key has {} rows, the batch {}",
-            array.len(),
-            hashes.len()
-        )));
-    }
-    fn each<T>(
-        array: &dyn Array,
-        hashes: &mut [i32],
-        value: impl Fn(usize) -> T,
-        hash: impl Fn(T, i32) -> i32,
-    ) {
-        for (row, h) in hashes.iter_mut().enumerate() {
-            if array.is_valid(row) {
-                *h = hash(value(row), *h);
-            }
-        }
-    }
-    match array.data_type() {
-        DataType::Boolean => {
-            let a = array.as_boolean();
-            each(array, hashes, |i| i32::from(a.value(i)), m::hash_int);
-        }
-        DataType::Int8 => {
-            let a = array.as_primitive::<Int8Type>();
-            each(array, hashes, |i| i32::from(a.value(i)), m::hash_int);
-        }
-        DataType::Int16 => {
-            let a = array.as_primitive::<Int16Type>();
-            each(array, hashes, |i| i32::from(a.value(i)), m::hash_int);
-        }
-        DataType::Int32 => {
-            let a = array.as_primitive::<Int32Type>();
-            each(array, hashes, |i| a.value(i), m::hash_int);
-        }
-        DataType::Date32 => {
-            let a = array.as_primitive::<Date32Type>();
-            each(array, hashes, |i| a.value(i), m::hash_int);
-        }
-        DataType::Int64 => {
-            let a = array.as_primitive::<Int64Type>();
-            each(array, hashes, |i| a.value(i), m::hash_long);
-        }
-        // Microseconds, as Spark hashes its timestamps.
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            let a = array.as_primitive::<TimestampMicrosecondType>();
-            each(array, hashes, |i| a.value(i), m::hash_long);
-        }
-        DataType::Float32 => {
-            let a = array.as_primitive::<Float32Type>();
-            each(array, hashes, |i| a.value(i), m::hash_float);
-        }
-        DataType::Float64 => {
-            let a = array.as_primitive::<Float64Type>();
-            each(array, hashes, |i| a.value(i), m::hash_double);
-        }
-        DataType::Decimal128(precision, _) => {
-            let a = array.as_primitive::<Decimal128Type>();
-            let p = *precision;
-            each(
-                array,
-                hashes,
-                |i| a.value(i),
-                |v, seed| m::hash_decimal(v, p, seed),
-            );
-        }
-        DataType::Utf8 => {
-            let a = array.as_string::<i32>();
-            each(array, hashes, |i| a.value(i).as_bytes(), m::hash_bytes);
-        }
-        other => {
-            return Err(NativeError::Execution(format!(
-                "cannot hash a {other} column as Spark does"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Each row's partition under Spark's `HashPartitioning(keys, partitions)`:
 /// `pmod(murmur3(keys), partitions)`.
 pub fn spark_partition_ids(keys: &[ArrayRef], rows: usize, partitions: usize) -> Result<Vec<u32>> {
@@ -248,7 +58,7 @@ pub fn spark_partition_ids(keys: &[ArrayRef], rows: usize, partitions: usize) ->
         .ok()
         .filter(|&n| n > 0)
         .ok_or_else(|| NativeError::Execution(format!("bad partition count {partitions}")))?;
-    let mut hashes = vec![spark_murmur3::SEED; rows];
+    let mut hashes = vec![murmur3::SEED; rows];
     for key in keys {
         update_spark_hashes(key.as_ref(), &mut hashes)?;
     }
@@ -725,53 +535,64 @@ impl ShuffleWriter {
 
 #[cfg(test)]
 mod tests {
-    use super::spark_murmur3::*;
     use super::*;
+    use crate::spark_hash::murmur3::SEED;
+    use crate::spark_hash::{HashFamily, Murmur3};
     use datafusion::arrow::array::{
         BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int8Array,
         Int16Array, Int32Array, Int64Array, StringArray,
     };
+    use datafusion::arrow::datatypes::Int64Type;
 
     /// `SELECT hash(...)` on Spark 4.0.1: `(expression, Spark's value)`.
     #[test]
     fn hashes_equal_sparks() {
-        assert_eq!(hash_int(0, SEED), 933211791);
-        assert_eq!(hash_int(1, SEED), -559580957);
-        assert_eq!(hash_int(-1, SEED), -1604776387);
-        assert_eq!(hash_int(i32::MAX, SEED), 133916647);
-        assert_eq!(hash_long(1, SEED), -1712319331);
-        assert_eq!(hash_long(-1, SEED), -939490007);
-        assert_eq!(hash_long(i64::MAX, SEED), -1604625029);
-        assert_eq!(hash_bytes(b"", SEED), 142593372);
-        assert_eq!(hash_bytes(b"a", SEED), 1485273170);
-        assert_eq!(hash_bytes(b"abc", SEED), 1322437556);
-        assert_eq!(hash_bytes(b"abcd", SEED), -396302900);
-        assert_eq!(hash_bytes(b"abcde", SEED), 814637928);
-        assert_eq!(hash_bytes("héllo wörld".as_bytes(), SEED), -281075962);
-        assert_eq!(hash_double(1.5, SEED), 1290763749);
-        assert_eq!(hash_double(0.0, SEED), -1670924195);
-        assert_eq!(hash_double(-0.0, SEED), -1670924195);
-        assert_eq!(hash_double(f64::NAN, SEED), -1281358385);
-        assert_eq!(hash_double(-f64::NAN, SEED), -1281358385);
-        assert_eq!(hash_float(1.5, SEED), -221251528);
-        assert_eq!(hash_float(-0.0, SEED), 933211791);
-        assert_eq!(hash_float(f32::NAN, SEED), -349261430);
-        assert_eq!(hash_decimal(1234, 15, SEED), -1028144669);
-        assert_eq!(hash_decimal(-1234, 15, SEED), 180183791);
-        assert_eq!(hash_decimal(123_400_000_000, 38, SEED), -1579334800);
-        assert_eq!(hash_decimal(-123_400_000_000, 38, SEED), -1040866278);
-        assert_eq!(hash_decimal(0, 38, SEED), -783713497);
-        assert_eq!(hash_decimal(128, 20, SEED), -544401882);
-        assert_eq!(hash_decimal(-128, 20, SEED), 775851899);
-        assert_eq!(hash_decimal(-129, 20, SEED), -771458971);
+        assert_eq!(Murmur3::hash_int(0, SEED), 933211791);
+        assert_eq!(Murmur3::hash_int(1, SEED), -559580957);
+        assert_eq!(Murmur3::hash_int(-1, SEED), -1604776387);
+        assert_eq!(Murmur3::hash_int(i32::MAX, SEED), 133916647);
+        assert_eq!(Murmur3::hash_long(1, SEED), -1712319331);
+        assert_eq!(Murmur3::hash_long(-1, SEED), -939490007);
+        assert_eq!(Murmur3::hash_long(i64::MAX, SEED), -1604625029);
+        assert_eq!(Murmur3::hash_bytes(b"", SEED), 142593372);
+        assert_eq!(Murmur3::hash_bytes(b"a", SEED), 1485273170);
+        assert_eq!(Murmur3::hash_bytes(b"abc", SEED), 1322437556);
+        assert_eq!(Murmur3::hash_bytes(b"abcd", SEED), -396302900);
+        assert_eq!(Murmur3::hash_bytes(b"abcde", SEED), 814637928);
         assert_eq!(
-            hash_decimal(99_999_999_999_999_999_999, 20, SEED),
+            Murmur3::hash_bytes("héllo wörld".as_bytes(), SEED),
+            -281075962
+        );
+        assert_eq!(Murmur3::hash_double(1.5, SEED), 1290763749);
+        assert_eq!(Murmur3::hash_double(0.0, SEED), -1670924195);
+        assert_eq!(Murmur3::hash_double(-0.0, SEED), -1670924195);
+        assert_eq!(Murmur3::hash_double(f64::NAN, SEED), -1281358385);
+        assert_eq!(Murmur3::hash_double(-f64::NAN, SEED), -1281358385);
+        assert_eq!(Murmur3::hash_float(1.5, SEED), -221251528);
+        assert_eq!(Murmur3::hash_float(-0.0, SEED), 933211791);
+        assert_eq!(Murmur3::hash_float(f32::NAN, SEED), -349261430);
+        assert_eq!(Murmur3::hash_decimal(1234, 15, SEED), -1028144669);
+        assert_eq!(Murmur3::hash_decimal(-1234, 15, SEED), 180183791);
+        assert_eq!(
+            Murmur3::hash_decimal(123_400_000_000, 38, SEED),
+            -1579334800
+        );
+        assert_eq!(
+            Murmur3::hash_decimal(-123_400_000_000, 38, SEED),
+            -1040866278
+        );
+        assert_eq!(Murmur3::hash_decimal(0, 38, SEED), -783713497);
+        assert_eq!(Murmur3::hash_decimal(128, 20, SEED), -544401882);
+        assert_eq!(Murmur3::hash_decimal(-128, 20, SEED), 775851899);
+        assert_eq!(Murmur3::hash_decimal(-129, 20, SEED), -771458971);
+        assert_eq!(
+            Murmur3::hash_decimal(99_999_999_999_999_999_999, 20, SEED),
             -1044988954
         );
         // DATE'2020-01-01' is day 18262; booleans hash as 1 and 0.
-        assert_eq!(hash_int(18262, SEED), -725858435);
-        assert_eq!(hash_int(-5, SEED), 1369497261);
-        assert_eq!(hash_int(-300, SEED), -1692660704);
+        assert_eq!(Murmur3::hash_int(18262, SEED), -725858435);
+        assert_eq!(Murmur3::hash_int(-5, SEED), 1369497261);
+        assert_eq!(Murmur3::hash_int(-300, SEED), -1692660704);
     }
 
     /// Several keys, nulls, and the types' arrays (Spark: `hash(1, 'a')`, `hash(null, 1L)`,
@@ -803,20 +624,23 @@ mod tests {
         // Every supported type hashes as its scalar function says.
         let mut h = vec![SEED; 2];
         update_spark_hashes(&BooleanArray::from(vec![Some(true), None]), &mut h).unwrap();
-        assert_eq!(h, [hash_int(1, SEED), SEED]);
+        assert_eq!(h, [Murmur3::hash_int(1, SEED), SEED]);
         for (array, expected) in [
             (
                 Arc::new(Int8Array::from(vec![-5])) as ArrayRef,
-                hash_int(-5, SEED),
+                Murmur3::hash_int(-5, SEED),
             ),
-            (Arc::new(Int16Array::from(vec![-300])), hash_int(-300, SEED)),
+            (
+                Arc::new(Int16Array::from(vec![-300])),
+                Murmur3::hash_int(-300, SEED),
+            ),
             (
                 Arc::new(Float32Array::from(vec![1.5])),
-                hash_float(1.5, SEED),
+                Murmur3::hash_float(1.5, SEED),
             ),
             (
                 Arc::new(Float64Array::from(vec![-0.0])),
-                hash_double(0.0, SEED),
+                Murmur3::hash_double(0.0, SEED),
             ),
             (
                 Arc::new(

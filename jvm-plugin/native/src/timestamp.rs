@@ -1459,7 +1459,7 @@ impl PhysicalExpr for SparkUtcConvert {
 }
 
 /// Java's `Math.round(double)`: the nearest long, ties toward positive infinity, saturating.
-fn java_round(a: f64) -> i64 {
+pub(crate) fn java_round(a: f64) -> i64 {
     let floor = a.floor();
     (if a - floor >= 0.5 { floor + 1.0 } else { floor }) as i64
 }

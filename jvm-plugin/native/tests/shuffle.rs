@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cinder_jni::input::BatchSource;
-use cinder_jni::shuffle::{block_partition, decode_block, spark_murmur3};
+use cinder_jni::shuffle::{block_partition, decode_block};
+use cinder_jni::spark_hash::{HashFamily, Murmur3, murmur3};
 use cinder_jni::{NativeError, NativePlan};
 use datafusion::arrow::array::{
     Array, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray,
@@ -153,15 +154,14 @@ fn run(
 
 /// Spark's partition of a row hashed on (k, s, d), written out per value.
 fn spark_partition(row: &Row, partitions: i32) -> u32 {
-    use spark_murmur3::*;
-    let mut h = SEED;
+    let mut h = murmur3::SEED;
     if let Some(k) = row.0 {
-        h = hash_long(k, h);
+        h = Murmur3::hash_long(k, h);
     }
     if let Some(s) = &row.1 {
-        h = hash_bytes(s.as_bytes(), h);
+        h = Murmur3::hash_bytes(s.as_bytes(), h);
     }
-    h = hash_decimal(row.2, 20, h);
+    h = Murmur3::hash_decimal(row.2, 20, h);
     h.rem_euclid(partitions) as u32
 }
 

@@ -6,8 +6,8 @@ import org.apache.spark.internal.Logging
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, Average, BitAndAgg, BitOrAgg,
-  BitXorAgg, Corr, Count, CovPopulation, CovSample, DeclarativeAggregate, Final, First, Kurtosis, Last, Max, MaxBy, Min,
-  MinBy, Partial, PartialMerge, RegrIntercept, RegrR2, RegrReplacement, RegrSXY, RegrSlope, Skewness, StddevPop,
+  BitXorAgg, Corr, Count, CovPopulation, CovSample, DeclarativeAggregate, Final, First, HyperLogLogPlusPlus, Kurtosis,
+  Last, Max, MaxBy, Min, MinBy, Partial, PartialMerge, RegrIntercept, RegrR2, RegrReplacement, RegrSXY, RegrSlope, Skewness, StddevPop,
   StddevSamp, Sum, VariancePop, VarianceSamp}
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
   InputFileBlockStart, InputFileName, SortOrder}
@@ -688,6 +688,9 @@ private object AggregateConversion {
                  m.aggBufferAttributes.zipWithIndex.foreach { case (a, k) => columns(first + k) = a }
                  expr(m.asInstanceOf[DeclarativeAggregate].evaluateExpression, columns.toSeq)
                }) yield result
+        case h: HyperLogLogPlusPlus =>
+          for (p <- Hll.precision(h); sketch <- Hll.merged(p, buffer(ae, _), add))
+            yield s"""{"kind":"hll_estimate","child":$sketch,"precision":$p}"""
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {
@@ -801,10 +804,11 @@ private object AggregateConversion {
 
   /** `{"func":...}` of a native aggregate call. */
   def callJson(func: String, arg: String, args: Seq[String] = Nil, ignoreNulls: Boolean = false,
-      filter: Option[String] = None): String = {
+      filter: Option[String] = None, precision: Option[Int] = None): String = {
     val more = (if (args.isEmpty) "" else s""","args":${args.mkString("[", ",", "]")}""") +
       (if (ignoreNulls) ""","ignore_nulls":true""" else "") +
-      filter.map(f => s""","filter":$f""").getOrElse("")
+      filter.map(f => s""","filter":$f""").getOrElse("") +
+      precision.map(p => s""","precision":$p""").getOrElse("")
     s"""{"func":"$func","arg":$arg$more}"""
   }
 
@@ -915,6 +919,34 @@ private object AggregateConversion {
     }
   }
 
+  /**
+   * approx_count_distinct (HyperLogLog++): Spark's buffer is the sketch's registers, ten to a
+   * long; natively `hll_sketch` (of values) and `merge_hll` (of buffers) give the sketch as one
+   * binary value, `hll_word` reads a buffer word from it and `hll_estimate` Spark's estimate.
+   */
+  private object Hll {
+    /** The sketch's precision, as Spark's helper computes it from relativeSD, where native. */
+    def precision(h: HyperLogLogPlusPlus): Either[String, Int] = {
+      val p = Math.ceil(2.0d * Math.log(1.106d / h.relativeSD) / Math.log(2.0d)).toInt
+      if (!hashable(h.child.dataType)) {
+        Left(s"approx_count_distinct of ${h.child.dataType.simpleString} is not native yet")
+      } else if (p > 18) {
+        Left(s"approx_count_distinct with relativeSD ${h.relativeSD} (a sketch of precision $p, over 18) " +
+          "is not native yet")
+      } else Right(p)
+    }
+
+    /** The buffer's longs: Spark's numWords. */
+    def words(p: Int): Int = (1 << p) / 10 + 1
+
+    /** Buffer word `i` of `sketch`. */
+    def word(sketch: String, i: Int): String = s"""{"kind":"hll_word","child":$sketch,"index":$i}"""
+
+    /** The sketch of `ae`'s buffers (columns `buffer(i)`), merged. */
+    def merged(p: Int, buffer: Int => Either[String, String], add: String => String): Either[String, String] =
+      seq((0 until words(p)).map(buffer)).map(ws => add(callJson("merge_hll", ws.head, ws.tail, precision = Some(p))))
+  }
+
   /** The input column of buffer `i` of `ae`'s function (as the stage before wrote it). */
   private def bufferColumn(ae: AggregateExpression, i: Int, input: Seq[Attribute]): Either[String, String] = {
     val attr = ae.aggregateFunction.inputAggBufferAttributes(i)
@@ -987,6 +1019,9 @@ private object AggregateConversion {
       case Moments(groups) =>
         seq(groups.flatMap(_._2).indices.map(buffer)).map(buffers =>
           mergedMomentGroups(groups, buffers, add).map(_ -> DoubleType))
+      case h: HyperLogLogPlusPlus =>
+        for (p <- Hll.precision(h); sketch <- Hll.merged(p, buffer, add))
+          yield (0 until Hll.words(p)).map(i => Hll.word(sketch, i) -> LongType)
       case other => Left(s"aggregate ${other.prettyName} is not native yet")
     }
   }
@@ -1097,6 +1132,12 @@ private object AggregateConversion {
           momentArguments(groups, argument(_, DoubleType)).map(_.foreach { case (kind, parts, values) =>
             buffers ++= parts.map(part => add(callJson(s"${kind}_$part", values.head, values.tail)) -> DoubleType)
           })
+        case h: HyperLogLogPlusPlus =>
+          // (Spark evaluates the argument only where a FILTER holds, as the CASE does.)
+          for (p <- Hll.precision(h); x <- argument(h.child, h.child.dataType)) yield {
+            val sketch = add(callJson("hll_sketch", x, precision = Some(p)))
+            buffers ++= (0 until Hll.words(p)).map(i => Hll.word(sketch, i) -> LongType)
+          }
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {
@@ -1119,6 +1160,8 @@ private object AggregateConversion {
     val iterated = agg match {
       case sort: SortAggregateExec =>
         sort.groupingExpressions.nonEmpty || !SQLConf.get.getConf(SQLConf.ENABLE_SORT_AGGREGATE_CODEGEN)
+      // (Nor has a HashAggregate of an imperative function, such as approx_count_distinct.)
+      case hash: HashAggregateExec => !hash.supportCodegen
       case _ => false
     }
     val updates = exprs.filter(_.mode == Partial).flatMap { ae =>

@@ -17,7 +17,10 @@ object CinderDocs {
       "skewness, kurtosis, covar_pop, covar_samp, corr, regr_sxx, regr_syy, regr_sxy, regr_r2, regr_slope, " +
       "regr_intercept (Spark's buffers of counts, means and moments, updated and merged with Spark's formulas in the order the rows come), first, last " +
       "(also IGNORE NULLS: the first or last row in the order the native plan reads them), max_by and min_by (the later " +
-      "row of a tie, as Spark's buffer keeps it; a value that can fail stays on Spark), each also with FILTER (WHERE ...) " +
+      "row of a tie, as Spark's buffer keeps it; a value that can fail stays on Spark), approx_count_distinct " +
+      "(Spark's HyperLogLog++ sketch in its buffer of longs, each value hashed with Spark's xxHash64, and Spark's " +
+      "estimate from it, bias tables included: the same count; relativeSD down to 0.0035, precision 18), " +
+      "each also with FILTER (WHERE ...) " +
       "(its arguments evaluated only where " +
       "the filter holds, as Spark does): the partial stage over a native subtree (writing " +
       "Spark's aggregation buffers) and the final stage, over native input or over the shuffle (a native " +
@@ -26,8 +29,8 @@ object CinderDocs {
       "other functions (the two stages between, which merge the other functions' buffers by the groups and " +
       "the DISTINCT argument, then by the groups beside the DISTINCT function's partial stage)",
       "avg of decimals of scale > 18, max_by and min_by of a value that can fail, " +
-        "approx_count_distinct, functions Spark runs in ObjectHashAggregateExec (collect_list, " +
-        "percentile, median, ...)"),
+        "approx_count_distinct of a smaller relativeSD (sketches of over 2^18 registers) or of binary values, " +
+        "functions Spark runs in ObjectHashAggregateExec (collect_list, percentile, median, ...)"),
     ("SortAggregateExec", "as HashAggregateExec (Spark chooses it for buffers it cannot update in place, such as " +
       "min, max, first, last and max_by of strings): natively a hash aggregate, without the sort by the keys under " +
       "it, so each group's rows are read in the order they come; its output is sorted again where a node above " +
@@ -181,8 +184,8 @@ object CinderDocs {
       "a zero is `0.0`), so under `spark.cinder.javaFloatDigits` as casts are"),
     ("`floor`, `ceil`", "of doubles (to bigint: Java's saturating conversion, NaN to 0), bigints and decimals " +
       "(to `decimal(p - s + 1, 0)`); one argument"),
-    ("`hash`", "Spark's Murmur3 (seed 42) of booleans, numbers, decimals, strings, dates and timestamps, as the " +
-      "native shuffle partitions by it"),
+    ("`hash`, `xxhash64`", "Spark's Murmur3 (seed 42) and xxHash64 (seed 42) of booleans, numbers, decimals, " +
+      "strings, dates and timestamps (`hash` as the native shuffle partitions by it)"),
     ("`greatest`, `least`", "nulls skipped; floats in Spark's order (`-0.0 = 0.0`, NaN largest); the first of " +
       "equal values"),
     ("`date_add`, `date_sub`, `datediff`", "days as ints, wrapping as Spark's; the second argument evaluated " +

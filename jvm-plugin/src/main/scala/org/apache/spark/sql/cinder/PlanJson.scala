@@ -333,7 +333,7 @@ object PlanJson {
   }
 
   /** The types whose Murmur3 hash the native side computes as Spark does. */
-  private def hashable(dt: DataType): Boolean = dt match {
+  private[cinder] def hashable(dt: DataType): Boolean = dt match {
     case BooleanType | ByteType | ShortType | IntegerType | LongType | FloatType | DoubleType | DateType |
         TimestampType | TimestampNTZType | _: DecimalType => true
     case s: StringType => s == StringType
@@ -905,6 +905,10 @@ object PlanJson {
     case Murmur3Hash(all, seed) if all.forall(c => c.dataType == NullType || hashable(c.dataType)) =>
       seq(all.filter(_.dataType != NullType).map(expr(_, input))).map(cs =>
         s"""{"kind":"spark_hash","args":${cs.mkString("[", ",", "]")},"seed":$seed}""")
+    // xxhash64(): Spark's XXH64 of the values, by the same rules.
+    case XxHash64(all, seed) if all.forall(c => c.dataType == NullType || hashable(c.dataType)) =>
+      seq(all.filter(_.dataType != NullType).map(expr(_, input))).map(cs =>
+        s"""{"kind":"spark_xxhash64","args":${cs.mkString("[", ",", "]")},"seed":$seed}""")
     case Greatest(children) => greatest(children, least = false, e.dataType, input)
     case Least(children) => greatest(children, least = true, e.dataType, input)
     // Functions of doubles with Math's and StrictMath's results, bit for bit (the logarithms
