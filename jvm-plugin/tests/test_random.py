@@ -332,6 +332,7 @@ def aggregates(r, a):
             # Of small integers (k % 7): equal values give m2 = 0 exactly, others a spread far
             # above rounding, so merges in another order agree well inside the tolerance.
             lambda: f"{r.choice(['stddev', 'stddev_pop', 'variance', 'var_pop'])}({a}.k % 7)",
+            lambda: f"approx_count_distinct({any_expr(r, a)}{r.choice(['', ', 0.2', ', 0.02'])})",
         ])()
         if "DISTINCT" not in e and not r.randrange(4):
             e += f" FILTER (WHERE {predicate(r, a, 1)})"

@@ -23,7 +23,8 @@
 //! off gives the same rounded `H` and the same comparison with the threshold (a test checks all
 //! precisions), so the estimate is Spark's.
 //!
-//! Natively a sketch is a binary value: its words, little-endian. The `hll_sketch` aggregate
+//! Natively a sketch is a binary value (large binary: a partition's sketches can pass 2 GiB):
+//! its words, little-endian. The `hll_sketch` aggregate
 //! reads values, `merge_hll` reads Spark's buffers (one bigint column per word); both give a
 //! sketch, and [`HllWord`] and [`HllEstimate`] read a sketch's words and estimate.
 
@@ -32,7 +33,9 @@ use std::hash::Hash;
 use std::mem::size_of;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Int64Array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, LargeBinaryBuilder,
+};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{Result, ScalarValue, internal_err};
@@ -54,7 +57,7 @@ use crate::unary::{evaluate_unary, only_child};
 /// The smallest precision (Spark requires `relativeSD` of at most 0.39).
 pub const MIN_PRECISION: u8 = 4;
 
-/// The largest precision native (`relativeSD` of 0.0035 and up); Spark's bias tables end
+/// The largest precision native (`relativeSD` of 0.00217 and up); Spark's bias tables end
 /// here too.
 pub const MAX_PRECISION: u8 = 18;
 
@@ -127,7 +130,7 @@ fn word(registers: &[u8], w: usize) -> u64 {
 }
 
 /// Appends the sketch of `registers` (precision `p`): its words, little-endian.
-fn append_sketch(out: &mut BinaryBuilder, registers: &[u8], p: u8) {
+fn append_sketch(out: &mut LargeBinaryBuilder, registers: &[u8], p: u8) {
     let bytes: Vec<u8> = (0..num_words(p))
         .flat_map(|w| word(registers, w).to_le_bytes())
         .collect();
@@ -297,7 +300,7 @@ impl AggregateUDFImpl for SparkHll {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
+        Ok(DataType::LargeBinary)
     }
 
     fn is_nullable(&self) -> bool {
@@ -307,7 +310,7 @@ impl AggregateUDFImpl for SparkHll {
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(vec![Arc::new(Field::new(
             format_state_name(args.name, "sketch"),
-            DataType::Binary,
+            DataType::LargeBinary,
             true,
         ))])
     }
@@ -399,7 +402,7 @@ impl HllGroups {
         let [sketches] = states else {
             return internal_err!("a HyperLogLog++ state is one column");
         };
-        let Some(sketches) = sketches.as_binary_opt::<i32>() else {
+        let Some(sketches) = sketches.as_binary_opt::<i64>() else {
             return internal_err!("a HyperLogLog++ state of {}", sketches.data_type());
         };
         let (p, m) = (self.precision, self.m());
@@ -424,7 +427,7 @@ impl HllGroups {
                 std::mem::replace(&mut self.registers, rest)
             }
         };
-        let mut out = BinaryBuilder::with_capacity(taken.len() / m, taken.len());
+        let mut out = LargeBinaryBuilder::with_capacity(taken.len() / m, taken.len());
         for registers in taken.chunks_exact(m) {
             append_sketch(&mut out, registers, self.precision);
         }
@@ -464,18 +467,11 @@ impl GroupsAccumulator for HllGroups {
 
     fn convert_to_state(
         &self,
-        values: &[ArrayRef],
-        opt_filter: Option<&BooleanArray>,
+        _values: &[ArrayRef],
+        _opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        // Each row's own sketch.
-        let rows = values.first().map_or(0, |v| v.len());
-        let mut each = HllGroups {
-            precision: self.precision,
-            merge: self.merge,
-            registers: vec![0; rows * self.m()],
-        };
-        each.update(values, opt_filter, |i| i)?;
-        Ok(vec![each.emit(EmitTo::All)])
+        // (A sketch per row would take 2^p bytes each; the plans here aggregate in one stage.)
+        datafusion::common::not_impl_err!("HyperLogLog++ sketches of single rows")
     }
 
     fn size(&self) -> usize {
@@ -490,7 +486,7 @@ struct HllAccumulator(HllGroups);
 impl HllAccumulator {
     fn one(&mut self) -> Result<ScalarValue> {
         let m = self.0.m();
-        let mut out = BinaryBuilder::with_capacity(1, m);
+        let mut out = LargeBinaryBuilder::with_capacity(1, num_words(self.0.precision) * 8);
         self.0.resize(1);
         append_sketch(&mut out, &self.0.registers[..m], self.0.precision);
         ScalarValue::try_from_array(&out.finish(), 0)
@@ -529,7 +525,7 @@ fn read_sketches(
     f: impl Fn(&[u8]) -> Result<i64>,
 ) -> Result<ColumnarValue> {
     evaluate_unary(child, batch, |a| {
-        let Some(sketches) = a.as_binary_opt::<i32>() else {
+        let Some(sketches) = a.as_binary_opt::<i64>() else {
             return internal_err!("{expr} of {}", a.data_type());
         };
         let values = sketches
@@ -701,7 +697,7 @@ mod tests {
             registers: Vec::new(),
         });
         acc.update_batch(&[values]).unwrap();
-        let ScalarValue::Binary(Some(sketch)) = acc.evaluate().unwrap() else {
+        let ScalarValue::LargeBinary(Some(sketch)) = acc.evaluate().unwrap() else {
             panic!("a sketch")
         };
         let mut registers = vec![0; registers(p)];
@@ -789,7 +785,11 @@ mod tests {
                     Arc::new(datafusion::physical_expr::expressions::Column::new("s", 0)),
                     w,
                 );
-                let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Binary, false)]));
+                let schema = Arc::new(Schema::new(vec![Field::new(
+                    "s",
+                    DataType::LargeBinary,
+                    false,
+                )]));
                 let batch = RecordBatch::try_new(schema, vec![Arc::clone(&sketches)]).unwrap();
                 column.evaluate(&batch).unwrap().into_array(2).unwrap()
             })
@@ -812,7 +812,7 @@ mod tests {
         let first = states.evaluate(EmitTo::First(1))?;
         assert_eq!(first.len(), 1);
         assert_eq!(
-            first.as_binary::<i32>().value(0),
+            first.as_binary::<i64>().value(0),
             vec![0u8; num_words(p) * 8]
         );
         assert_eq!(states.evaluate(EmitTo::All)?.as_ref(), whole.as_ref());
@@ -826,8 +826,8 @@ mod tests {
         let even = BooleanArray::from_iter((0..3000).map(|i| Some(i % 2 == 0)));
         filtered.update_batch(&[all], &vec![0; 3000], Some(&even), 1)?;
         assert_eq!(
-            filtered.evaluate(EmitTo::All)?.as_binary::<i32>().value(0),
-            sketches.as_binary::<i32>().value(0)
+            filtered.evaluate(EmitTo::All)?.as_binary::<i64>().value(0),
+            sketches.as_binary::<i64>().value(0)
         );
         Ok(())
     }

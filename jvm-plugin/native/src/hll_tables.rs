@@ -930,7 +930,8 @@ const BIAS_18: [f64; 200] = [
     -704.050000000047, -850.486000000034, -757.43200000003, -713.308999999892,
 ];
 
-/// The raw estimates of precisions 4 to 18, ascending.
+/// The raw estimates of precisions 4 to 18, ascending but for two pairs each at precisions 5
+/// and 6 (Spark's tables as they are; the binary search steps as Java's does).
 pub(crate) const RAW_ESTIMATE_DATA: [&[f64]; 15] = [
     &RAW_4, &RAW_5, &RAW_6, &RAW_7, &RAW_8, &RAW_9, &RAW_10, &RAW_11, &RAW_12, &RAW_13, &RAW_14,
     &RAW_15, &RAW_16, &RAW_17, &RAW_18,

@@ -928,9 +928,7 @@ private object AggregateConversion {
     /** The sketch's precision, as Spark's helper computes it from relativeSD, where native. */
     def precision(h: HyperLogLogPlusPlus): Either[String, Int] = {
       val p = Math.ceil(2.0d * Math.log(1.106d / h.relativeSD) / Math.log(2.0d)).toInt
-      if (!hashable(h.child.dataType)) {
-        Left(s"approx_count_distinct of ${h.child.dataType.simpleString} is not native yet")
-      } else if (p > 18) {
+      if (p > 18) {
         Left(s"approx_count_distinct with relativeSD ${h.relativeSD} (a sketch of precision $p, over 18) " +
           "is not native yet")
       } else Right(p)
@@ -1134,7 +1132,10 @@ private object AggregateConversion {
           })
         case h: HyperLogLogPlusPlus =>
           // (Spark evaluates the argument only where a FILTER holds, as the CASE does.)
-          for (p <- Hll.precision(h); x <- argument(h.child, h.child.dataType)) yield {
+          for (p <- Hll.precision(h);
+               _ <- if (hashable(h.child.dataType)) Right(())
+                    else Left(s"approx_count_distinct of ${h.child.dataType.simpleString} is not native yet");
+               x <- argument(h.child, h.child.dataType)) yield {
             val sketch = add(callJson("hll_sketch", x, precision = Some(p)))
             buffers ++= (0 until Hll.words(p)).map(i => Hll.word(sketch, i) -> LongType)
           }
@@ -1157,13 +1158,15 @@ private object AggregateConversion {
     // where one can fail, a projection under the aggregate computes it too. A SortAggregate with
     // keys has no generated code: its AggregationIterator updates each buffer with
     // If(filter, update, buffer), whose subexpression elimination sees only the If's condition.
-    val iterated = agg match {
+    val iterated = !SQLConf.get.wholeStageEnabled || (agg match {
       case sort: SortAggregateExec =>
         sort.groupingExpressions.nonEmpty || !SQLConf.get.getConf(SQLConf.ENABLE_SORT_AGGREGATE_CODEGEN)
       // (Nor has a HashAggregate of an imperative function, such as approx_count_distinct.)
       case hash: HashAggregateExec => !hash.supportCodegen
       case _ => false
-    }
+    })
+    // (Whole-stage code generation can also leave out an aggregate of too many fields or with
+    // an expression that has no generated code; those are not told apart here.)
     val updates = exprs.filter(_.mode == Partial).flatMap { ae =>
       ae.aggregateFunction match {
         case d: DeclarativeAggregate => ae.filter match {

@@ -19,7 +19,7 @@ object CinderDocs {
       "(also IGNORE NULLS: the first or last row in the order the native plan reads them), max_by and min_by (the later " +
       "row of a tie, as Spark's buffer keeps it; a value that can fail stays on Spark), approx_count_distinct " +
       "(Spark's HyperLogLog++ sketch in its buffer of longs, each value hashed with Spark's xxHash64, and Spark's " +
-      "estimate from it, bias tables included: the same count; relativeSD down to 0.0035, precision 18), " +
+      "estimate from it, bias tables included: the same count; relativeSD down to 0.00217, precision 18), " +
       "each also with FILTER (WHERE ...) " +
       "(its arguments evaluated only where " +
       "the filter holds, as Spark does): the partial stage over a native subtree (writing " +
@@ -29,7 +29,8 @@ object CinderDocs {
       "other functions (the two stages between, which merge the other functions' buffers by the groups and " +
       "the DISTINCT argument, then by the groups beside the DISTINCT function's partial stage)",
       "avg of decimals of scale > 18, max_by and min_by of a value that can fail, " +
-        "approx_count_distinct of a smaller relativeSD (sketches of over 2^18 registers) or of binary values, " +
+        "approx_count_distinct of a smaller relativeSD (sketches of over 2^18 registers) or of binary, " +
+        "collated string, interval or nested values, " +
         "functions Spark runs in ObjectHashAggregateExec (collect_list, percentile, median, ...)"),
     ("SortAggregateExec", "as HashAggregateExec (Spark chooses it for buffers it cannot update in place, such as " +
       "min, max, first, last and max_by of strings): natively a hash aggregate, without the sort by the keys under " +
