@@ -40,6 +40,15 @@ impl NativeError {
 
 impl From<DataFusionError> for NativeError {
     fn from(e: DataFusionError) -> Self {
+        if matches!(e.find_root(), DataFusionError::ResourcesExhausted(_)) {
+            // Only a plan with a memory limit runs out.
+            return Self::Execution(format!(
+                "{e}. The native plan's memory (spark.cinder.memory.taskLimit) is used up: sorts \
+                 and aggregations spill past it but need room for a few batches, and a join's hash \
+                 table cannot spill; raise the limit, or leave the operator to Spark \
+                 (spark.cinder.sort.enabled, .aggregate.enabled, .join.enabled = false)"
+            ));
+        }
         Self::Execution(e.to_string())
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! The JNI surface is the static native methods of `org.apache.spark.sql.cinder.NativeBridge`:
 //! `version`, `createPlan`, `checkPlan`, `createPlanWithInputs`, `nextBatch`, `nextShuffleBlock`,
-//! `shuffleStats`, `decodeBlock`, `explainPlan`, `closePlan`, `releaseBuffer`, `liveBuffers`. Every body runs inside [`jni_call`], which turns errors into Java exceptions
+//! `shuffleStats`, `spilledBytes`, `decodeBlock`, `explainPlan`, `closePlan`, `releaseBuffer`,
+//! `liveBuffers`, `setSpillDirectories`. Every body runs inside [`jni_call`], which turns errors into Java exceptions
 //! ([`NativeError::java_class`]) and catches panics (a `RuntimeException`), so nothing native
 //! takes down the JVM. Java holds only numeric handles, checked on every call.
 
@@ -388,6 +389,21 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_shuffleStat
     })
 }
 
+/// `static native long spilledBytes(long plan)`: the bytes the plan's sorts and aggregations
+/// spilled to disk so far (under a memory limit).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_spilledBytes<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> jlong {
+    jni_call(&mut env, |_| {
+        let plan = native_plan::plan(handle)?;
+        let plan = native_plan::lock_plan(&plan);
+        Ok(i64::try_from(plan.spilled_bytes()).unwrap_or(i64::MAX))
+    })
+}
+
 /// `static native long[] decodeBlock(byte[] block, byte[] fields)`: a shuffle block's rows as
 /// a batch description (see [`describe_batch`]), for Spark operators reading a native
 /// shuffle. `fields` (the plan message's field list, JSON) are the columns Spark expects: a
@@ -498,6 +514,33 @@ pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_releaseBuff
     handle: jlong,
 ) {
     jni_call(&mut env, |_| native_plan::release_buffer(handle))
+}
+
+/// `static native void setSpillDirectories(String[] dirs)`: where the native plans created
+/// from now on spill (an executor's Spark local directories); empty: the OS's temporary
+/// directory.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_spark_sql_cinder_NativeBridge_setSpillDirectories<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    dirs: JObjectArray<'local>,
+) {
+    jni_call(&mut env, |env| {
+        if dirs.is_null() {
+            return Err(NativeError::plan("the spill directories are null"));
+        }
+        let mut paths = Vec::new();
+        for i in 0..dirs.len(env)? {
+            let dir = dirs.get_element(env, i)?;
+            if dir.is_null() {
+                return Err(NativeError::plan(format!("spill directory {i} is null")));
+            }
+            let dir = env.cast_local::<JString>(dir)?.try_to_string(env)?;
+            paths.push(std::path::PathBuf::from(dir));
+        }
+        native_plan::set_spill_directories(paths);
+        Ok(())
+    })
 }
 
 /// `static native long liveBuffers()`: exported buffers not yet released (for tests).

@@ -104,6 +104,11 @@ pub struct Settings {
     /// (`cinder.device_regions`, from `spark.cinder.deviceRegions`).
     #[serde(default)]
     pub device_regions: bool,
+    /// The most bytes the plan's operators may hold (`spark.cinder.memory.taskLimit`): past
+    /// it sorts and aggregations spill and hash joins fail (windows, shuffles and the other
+    /// operators do not count their memory yet); 0 for no limit.
+    #[serde(default)]
+    pub memory_limit: u64,
 }
 
 impl Default for Settings {
@@ -112,6 +117,7 @@ impl Default for Settings {
             device: default_device(),
             batch_rows: default_batch_rows(),
             device_regions: false,
+            memory_limit: 0,
         }
     }
 }

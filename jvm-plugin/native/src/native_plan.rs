@@ -6,6 +6,8 @@
 //! detected rather than freeing memory twice.
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -14,6 +16,9 @@ use datafusion::arrow::buffer::Buffer;
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::TaskContext;
+use datafusion::execution::disk_manager::{DiskManager, DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, displayable};
 use datafusion::prelude::SessionConfig;
@@ -179,7 +184,7 @@ impl NativePlan {
             .transpose()
             .map_err(as_plan_error)?;
         let (plan, config) = optimize(plan, &message.settings).map_err(as_plan_error)?;
-        let context = Arc::new(TaskContext::default().with_session_config(config));
+        let context = task_context(config, &message.settings)?;
         let _guard = runtime().enter();
         let stream = plan.execute(0, context)?;
         Ok(Self {
@@ -254,10 +259,86 @@ impl NativePlan {
         }
     }
 
+    /// The bytes the plan's operators spilled to disk so far (DataFusion's `spilled_bytes`).
+    pub fn spilled_bytes(&self) -> usize {
+        fn spilled(plan: &Arc<dyn ExecutionPlan>) -> usize {
+            let own = plan.metrics().and_then(|m| m.spilled_bytes()).unwrap_or(0);
+            own + plan.children().into_iter().map(spilled).sum::<usize>()
+        }
+        spilled(&self.plan)
+    }
+
     /// The physical plan, indented, as EXPLAIN shows it.
     pub fn explain(&self) -> String {
         displayable(self.plan.as_ref()).indent(true).to_string()
     }
+}
+
+/// Where native plans with a memory limit spill: the directories Java gave
+/// ([`set_spill_directories`], Spark's local directories), and the disk manager over them once
+/// a plan needed it (none: the OS's temporary directory).
+#[derive(Default)]
+struct SpillDisk {
+    dirs: Vec<PathBuf>,
+    disk: Option<Arc<DiskManager>>,
+}
+
+fn spill_disk() -> &'static Mutex<SpillDisk> {
+    static DISK: OnceLock<Mutex<SpillDisk>> = OnceLock::new();
+    DISK.get_or_init(|| Mutex::new(SpillDisk::default()))
+}
+
+/// Makes the plans created from now on spill into `dirs` (into one new directory in each,
+/// made when a plan with a memory limit first starts; its files are removed as their plans
+/// end, the directory when the last plan using it ends after another call replaced it); no
+/// directories: the OS's temporary one.
+pub fn set_spill_directories(dirs: Vec<PathBuf>) {
+    *lock(spill_disk()) = SpillDisk { dirs, disk: None };
+}
+
+/// The disk manager of plans with a memory limit: over the spill directories, made on first
+/// use; where they cannot be used (not writable, say), the OS's temporary directory, with a
+/// warning.
+fn limited_plans_disk() -> Option<Arc<DiskManager>> {
+    let mut spill = lock(spill_disk());
+    if spill.disk.is_none() && !spill.dirs.is_empty() {
+        match DiskManagerBuilder::default()
+            .with_mode(DiskManagerMode::Directories(spill.dirs.clone()))
+            .build()
+        {
+            Ok(disk) => spill.disk = Some(Arc::new(disk)),
+            Err(e) => {
+                log::warn!(
+                    "cinder: cannot spill into {:?} ({e}); native plans spill into the OS's \
+                     temporary directory",
+                    spill.dirs
+                );
+                spill.dirs.clear();
+            }
+        }
+    }
+    spill.disk.clone()
+}
+
+/// The task context a plan runs in: `config`, and for a plan with a `memory_limit` a memory
+/// pool of that size, whose sorts and aggregations spill past it (into the spill directories),
+/// and which names its largest consumers when an operator that cannot spill runs out.
+fn task_context(config: SessionConfig, settings: &Settings) -> Result<Arc<TaskContext>> {
+    let mut runtime = RuntimeEnvBuilder::new();
+    if settings.memory_limit > 0 {
+        let limit = usize::try_from(settings.memory_limit).unwrap_or(usize::MAX);
+        runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(
+            FairSpillPool::new(limit),
+            NonZeroUsize::new(3).expect("3 > 0"),
+        )));
+        runtime.disk_manager = limited_plans_disk();
+    }
+    let runtime = runtime.build_arc()?;
+    Ok(Arc::new(
+        TaskContext::default()
+            .with_session_config(config)
+            .with_runtime(runtime),
+    ))
 }
 
 /// Applies Cinder's rule for the settings' device (`cpu`: none), with a session config that
@@ -285,13 +366,26 @@ fn optimize(
     // Spark hands over one task's rows at a time: let Cinder take every operator it supports.
     cinder.min_rows = 0;
     cinder.device_regions = settings.device_regions;
-    let config = SessionConfig::new().with_option_extension(cinder);
+    let mut config = SessionConfig::new().with_option_extension(cinder);
+    if settings.memory_limit > 0 {
+        // Each sort keeps this much back to merge its sorted runs: of a small limit, half
+        // shared among the plan's sorts.
+        let sorts = sorts(&plan).max(1) as u64;
+        let share = usize::try_from(settings.memory_limit / 2 / sorts).unwrap_or(usize::MAX);
+        let spill = &mut config.options_mut().execution.sort_spill_reservation_bytes;
+        *spill = (*spill).min(share);
+    }
     let plan = if choice.is_some() {
         CinderRule.optimize(plan, config.options())?
     } else {
         plan
     };
     Ok((plan, config))
+}
+
+/// The sorts in `plan`.
+fn sorts(plan: &Arc<dyn ExecutionPlan>) -> usize {
+    usize::from(plan.name() == "SortExec") + plan.children().into_iter().map(sorts).sum::<usize>()
 }
 
 fn next_id() -> i64 {

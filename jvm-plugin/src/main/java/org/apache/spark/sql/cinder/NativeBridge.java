@@ -97,6 +97,9 @@ public final class NativeBridge {
    */
   public static native long[] decodeBlock(byte[] block, byte[] fields);
 
+  /** The bytes a plan's sorts and aggregations spilled to disk so far (under a memory limit). */
+  public static native long spilledBytes(long plan);
+
   /** The native plan as DataFusion's EXPLAIN shows it. */
   public static native String explainPlan(long plan);
 
@@ -108,4 +111,12 @@ public final class NativeBridge {
 
   /** How many exported buffers are not released yet (for tests). */
   public static native long liveBuffers();
+
+  /**
+   * Where the native plans created from now on spill under a memory limit (an executor's Spark
+   * local directories: one directory of the native library's in each, made when first needed,
+   * its files removed as the plans end; where they cannot be used, with a warning, and with none,
+   * the OS's temporary directory).
+   */
+  public static native void setSpillDirectories(String[] dirs);
 }

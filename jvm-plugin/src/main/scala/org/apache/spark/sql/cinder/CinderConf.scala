@@ -26,6 +26,13 @@ final case class CinderConfEntry(key: String, kind: String, default: String, doc
     value.toIntOption.filter(_ > 0).getOrElse(
       throw new IllegalArgumentException(s"$key must be a positive integer, not '$value'"))
   }
+
+  /** A size in bytes, as Spark reads them (`512m`, `2g`; a bare number is bytes). */
+  def bytes(conf: SQLConf): Long = {
+    val value = raw(conf)
+    scala.util.Try(org.apache.spark.network.util.JavaUtils.byteStringAsBytes(value)).toOption.filter(_ >= 0)
+      .getOrElse(throw new IllegalArgumentException(s"$key must be a size in bytes (such as 512m), not '$value'"))
+  }
 }
 
 /** Cinder's Spark settings. `main` prints the table in docs/spark.md. */
@@ -91,10 +98,18 @@ object CinderConf {
       "results then differ from Spark's in the last bits, as between two Spark runs with different " +
       "partitioning.")
 
+  val MemoryTaskLimit = CinderConfEntry("spark.cinder.memory.taskLimit", "bytes", "0",
+    "The most memory a task's native plan may hold (`512m`, `2g`; `0`: no limit). Past it, native sorts " +
+      "and hash aggregations spill to Spark's local directories, as Spark's own do (the stage's disk spill, " +
+      "the node's native spill size), and a task whose join's hash table needs more, or whose limit leaves a " +
+      "sort or aggregation no room for a few batches, fails with an error naming this setting. Windows, " +
+      "shuffles and the other native operators do not count their memory yet. Native memory is outside " +
+      "the JVM heap: the executor's memory overhead (`spark.executor.memoryOverhead`) must make room for it.")
+
   val all: Seq[CinderConfEntry] = Seq(Enabled, Device, Explain, BatchRows, DeviceRegions, ScanEnabled,
     FilterEnabled, ProjectEnabled, ExpandEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled,
     WindowEnabled, ShuffleEnabled,
-    JavaFloatDigits, ExactFloatSums)
+    JavaFloatDigits, ExactFloatSums, MemoryTaskLimit)
 
   /** The Markdown table of every setting. */
   def markdownTable: String = {

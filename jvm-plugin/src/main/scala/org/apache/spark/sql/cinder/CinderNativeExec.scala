@@ -88,6 +88,7 @@ case class CinderNativeExec(
     "numInputRows" -> SQLMetrics.createMetric(sparkContext, "number of input rows from Spark"),
     "inputConversionTime" -> SQLMetrics.createNanoTimingMetric(sparkContext,
       "time converting input rows to Arrow"),
+    "spillSize" -> SQLMetrics.createSizeMetric(sparkContext, "native spill size"),
     "nativeTime" -> SQLMetrics.createNanoTimingMetric(sparkContext,
       "time in native code (including input conversion)"))
 
@@ -123,7 +124,7 @@ case class CinderNativeExec(
     val task = new NativeTask(outputSchema, inputSchemas, broadcasts, blockInputs.keySet, batchRows,
       longMetric("numOutputRows"),
       longMetric("numOutputBatches"), longMetric("numInputRows"), longMetric("inputConversionTime"),
-      longMetric("nativeTime"))
+      longMetric("nativeTime"), longMetric("spillSize"))
     scan match {
       case Some(s) =>
         if (rowChildren.nonEmpty) {
@@ -194,12 +195,13 @@ private[cinder] class NativeTask(
     numOutputBatches: SQLMetric,
     numInputRows: SQLMetric,
     conversionTime: SQLMetric,
-    nativeTime: SQLMetric) extends Serializable {
+    nativeTime: SQLMetric,
+    spillSize: SQLMetric) extends Serializable {
 
   def run(message: Array[Byte], rows: Map[Int, Iterator[InternalRow]]): Iterator[ColumnarBatch] = {
     val (handle, inputs) = start(message, rows)
     new NativeBatchIterator(handle, outputSchema, TaskContext.get(), numOutputRows, numOutputBatches, nativeTime,
-      inputs)
+      inputs, spillSize)
   }
 
   /**
@@ -220,7 +222,7 @@ private[cinder] class NativeTask(
       private def close(): Unit = synchronized {
         if (!closed) {
           closed = true
-          NativeBridge.closePlan(handle)
+          NativeTask.closePlan(handle, context, spillSize)
         }
       }
 
@@ -256,6 +258,7 @@ private[cinder] class NativeTask(
   /** Creates the plan over this task's inputs: its handle and the inputs (closed when the task ends). */
   private def start(message: Array[Byte], rows: Map[Int, Iterator[InternalRow]]): (Long, Seq[TaskInput]) = {
     NativeBridge.load()
+    SpillDirectories.configure()
     val context = TaskContext.get()
     // Closed when the task ends, also those made before a later one failed to start.
     val inputs = scala.collection.mutable.ArrayBuffer.empty[TaskInput]
@@ -283,7 +286,38 @@ private[cinder] class NativeTask(
   }
 }
 
+/**
+ * Where this JVM's native plans spill: the local directories of Spark's current environment,
+ * told to the native side again when the environment changes (a new SparkContext).
+ */
+private[cinder] object SpillDirectories {
+  @volatile private var configuredFor: AnyRef = _
+
+  def configure(): Unit = {
+    val env = org.apache.spark.SparkEnv.get
+    if (env != null && (env ne configuredFor)) synchronized {
+      if (env ne configuredFor) {
+        NativeBridge.setSpillDirectories(env.blockManager.diskBlockManager.localDirs.map(_.getAbsolutePath))
+        configuredFor = env
+      }
+    }
+  }
+}
+
 private[cinder] object NativeTask {
+  /**
+   * Closes a plan, counting what it spilled in `spillSize` (when given) and in the task's disk
+   * spill, which Spark's UI shows for the stage.
+   */
+  def closePlan(handle: Long, context: TaskContext, spillSize: SQLMetric): Unit = {
+    val spilled = try NativeBridge.spilledBytes(handle) catch { case scala.util.control.NonFatal(_) => 0L }
+    NativeBridge.closePlan(handle)
+    if (spilled > 0) {
+      if (spillSize != null) spillSize += spilled
+      if (context != null) context.taskMetrics().incDiskBytesSpilled(spilled)
+    }
+  }
+
   /**
    * Runs a native call; if it failed because a Spark input failed (a shuffle fetch failure,
    * say), rethrows the input's own exception, so that Spark's retry logic sees it. A native
@@ -404,7 +438,8 @@ private[cinder] class NativeBatchIterator(
     numOutputRows: SQLMetric,
     numOutputBatches: SQLMetric,
     nativeTime: SQLMetric,
-    inputs: Seq[TaskInput] = Nil)
+    inputs: Seq[TaskInput] = Nil,
+    spillSize: SQLMetric = null)
   extends Iterator[ColumnarBatch] {
 
   private var current: ColumnarBatch = _
@@ -458,7 +493,7 @@ private[cinder] class NativeBatchIterator(
     }
     if (!closed) {
       closed = true
-      NativeBridge.closePlan(handle)
+      NativeTask.closePlan(handle, context, spillSize)
     }
   }
 }
@@ -620,7 +655,8 @@ private[cinder] object CinderNative {
       shuffle: Option[String]): String = {
     val settings = s"""{"device":${PlanJson.str(CinderConf.Device.choice(conf))},""" +
       s""""batch_rows":${CinderConf.BatchRows.int(conf)},""" +
-      s""""device_regions":${CinderConf.DeviceRegions.bool(conf)}}"""
+      s""""device_regions":${CinderConf.DeviceRegions.bool(conf)},""" +
+      s""""memory_limit":${CinderConf.MemoryTaskLimit.bytes(conf)}}"""
     val fields = PlanJson.fields(output.map(a => StructField(a.name, a.dataType, a.nullable)))
       .fold(r => throw new IllegalStateException(s"cinder: $r"), identity)
     val filesField = files.map(f => s""","files":$f""").getOrElse("")
