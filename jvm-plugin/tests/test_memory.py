@@ -28,6 +28,9 @@ def _native_spill(df):
     "SELECT id, s, x FROM many ORDER BY s DESC, id",
     "SELECT id, count(*), max(s), sum(x) FROM many GROUP BY id",
     "SELECT s, count(*), min(id), avg(x) FROM many GROUP BY s",
+    # Four rows a group, in every spilled run: the buffers merge (max_by, try_sum, sketches...).
+    "SELECT id % 100000 AS g, count(*), approx_count_distinct(s, 0.3), max_by(s, id), min(x), max(x), "
+    "sum(id), try_sum(id), avg(id) FROM many GROUP BY id % 100000",
 ])
 def test_sorts_and_aggregations_spill_under_the_limit(spark, many, sql):  # noqa: F811
     compare(spark, sql, conf=LIMITED)
