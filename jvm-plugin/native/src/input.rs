@@ -203,7 +203,7 @@ pub unsafe fn import_batch(schema: &SchemaRef, d: &[i64]) -> Result<RecordBatch>
             at += 3;
         }
         let expected = match field.data_type() {
-            DataType::Utf8 => 3,
+            DataType::Utf8 | DataType::Binary => 3,
             _ => 2,
         };
         if buffers.len() != expected {

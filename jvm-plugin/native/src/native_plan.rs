@@ -456,7 +456,7 @@ pub fn open_plans() -> usize {
 /// The layout, all `long`s: `rows, columns`, then per column `null_count, buffer_count` and
 /// per buffer `address, length_in_bytes, handle`. Buffers come in Arrow Java's order for the
 /// column's vector: validity then values (`boolean`, numbers, dates, decimals), or validity,
-/// offsets, values (`string`). An absent validity buffer (no nulls) is `0, 0, 0`. Each
+/// offsets, values (`string`, `binary`). An absent validity buffer (no nulls) is `0, 0, 0`. Each
 /// non-zero handle is released exactly once with [`release_buffer`].
 pub fn describe_batch(batch: &RecordBatch) -> Result<Vec<i64>> {
     let mut columns = Vec::with_capacity(batch.num_columns());
@@ -482,7 +482,7 @@ pub fn describe_batch(batch: &RecordBatch) -> Result<Vec<i64>> {
             | DataType::Date32
             | DataType::Timestamp(TimeUnit::Microsecond, _)
             | DataType::Decimal128(..) => parts.push(Some(data.buffers()[0].clone())),
-            DataType::Utf8 => {
+            DataType::Utf8 | DataType::Binary => {
                 parts.push(Some(data.buffers()[0].clone()));
                 parts.push(Some(data.buffers()[1].clone()));
             }

@@ -109,6 +109,7 @@ pub fn arrow_type(spark: &str) -> Result<DataType> {
         "float" => DataType::Float32,
         "double" => DataType::Float64,
         "string" => DataType::Utf8,
+        "binary" => DataType::Binary,
         "date" => DataType::Date32,
         // Microseconds since the epoch: an instant (Spark's TimestampType, shown in the
         // session's time zone), or a local date-time (TimestampNTZType).
@@ -191,6 +192,11 @@ pub fn scalar(spark_type: &str, value: &serde_json::Value) -> Result<ScalarValue
         DataType::Float32 => ScalarValue::Float32(Some(float()? as f32)),
         DataType::Float64 => ScalarValue::Float64(Some(float()?)),
         DataType::Utf8 => ScalarValue::Utf8(Some(value.as_str().ok_or_else(bad)?.to_owned())),
+        // Hexadecimal digits, two per byte.
+        DataType::Binary => {
+            let hex = value.as_str().ok_or_else(bad)?;
+            ScalarValue::Binary(Some(parse_hex(hex).ok_or_else(bad)?))
+        }
         DataType::Decimal128(p, s) => {
             let text = value.as_str().ok_or_else(bad)?;
             ScalarValue::Decimal128(Some(parse_decimal(text, s).ok_or_else(bad)?), p, s)
@@ -2165,6 +2171,17 @@ pub(crate) fn normalize_float(
     })
 }
 
+/// The bytes of `hex` (two hexadecimal digits each), if it is that.
+fn parse_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// Maps `-0.0` to `0.0` and every NaN to the canonical NaN, so that Arrow's total-order
 /// comparisons agree with Spark's (`-0.0 = 0.0`, `NaN = NaN`).
 #[derive(Debug, Eq)]
@@ -2733,5 +2750,17 @@ impl PhysicalExpr for SparkDecimalBinary {
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{self}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_literals_are_bytes() {
+        assert_eq!(super::parse_hex("00ff7F"), Some(vec![0, 255, 127]));
+        assert_eq!(super::parse_hex(""), Some(vec![]));
+        assert_eq!(super::parse_hex("0"), None);
+        assert_eq!(super::parse_hex("zz"), None);
+        assert_eq!(super::parse_hex("é0"), None);
     }
 }

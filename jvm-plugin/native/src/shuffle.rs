@@ -66,7 +66,7 @@ pub fn spark_partition_ids(keys: &[ArrayRef], rows: usize, partitions: usize) ->
 }
 
 /// The bytes `batch`'s rows would take as Spark's `UnsafeRow`s: per row a null bit set (8
-/// bytes per 64 columns) and 8 bytes per column, plus each string's bytes rounded up to 8 and
+/// bytes per 64 columns) and 8 bytes per column, plus each string's (binary's) bytes rounded up to 8 and
 /// 16 bytes per decimal wider than 18 digits. Spark's exchange reports that size (its
 /// `dataSize`), and adaptive execution decides on it (whether to broadcast a shuffled side,
 /// say); a native shuffle reports the same, so those decisions stay Spark's.
@@ -81,6 +81,16 @@ pub fn unsafe_row_bytes(batch: &RecordBatch) -> u64 {
                 let offsets = strings.value_offsets();
                 for row in 0..strings.len() {
                     if strings.is_valid(row) {
+                        let length = (offsets[row + 1] - offsets[row]) as u64;
+                        bytes += length.div_ceil(8) * 8;
+                    }
+                }
+            }
+            DataType::Binary => {
+                let values = column.as_binary::<i32>();
+                let offsets = values.value_offsets();
+                for row in 0..values.len() {
+                    if values.is_valid(row) {
                         let length = (offsets[row + 1] - offsets[row]) as u64;
                         bytes += length.div_ceil(8) * 8;
                     }
@@ -702,6 +712,17 @@ mod tests {
         // Per row 8 (null bits) + 3 * 8, and 16 for the wide decimal (also when null); the
         // strings: 9 bytes -> 16, "" -> 0, null -> 0.
         assert_eq!(unsafe_row_bytes(&batch), 3 * (8 + 24 + 16) + 16);
+        // Binary values as strings: 9 bytes -> 16, 8 -> 8.
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+            datafusion::arrow::datatypes::Field::new("b", DataType::Binary, true),
+        ]));
+        let binary = datafusion::arrow::array::BinaryArray::from(vec![
+            Some(&b"abcdefghi"[..]),
+            Some(&b"abcdefgh"[..]),
+            None,
+        ]);
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(binary)]).unwrap();
+        assert_eq!(unsafe_row_bytes(&batch), 3 * 16 + 16 + 8);
         let wide: Vec<ArrayRef> = (0..65)
             .map(|_| Arc::new(Int32Array::from(vec![1])) as ArrayRef)
             .collect();

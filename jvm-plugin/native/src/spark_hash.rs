@@ -6,7 +6,7 @@
 //! bytes, shorts and dates as ints, timestamps as longs (microseconds), floats and doubles by
 //! their bits with `-0.0` as `0.0` and every NaN as the canonical one, decimals as their
 //! unscaled long up to 18 digits, else as the bytes of `BigInteger.toByteArray`, strings as
-//! their UTF-8 bytes.
+//! their UTF-8 bytes, binary values as their bytes.
 
 use std::fmt;
 use std::hash::Hash;
@@ -364,6 +364,10 @@ pub fn update_hashes<F: HashFamily>(array: &dyn Array, hashes: &mut [F::Hash]) -
             let a = array.as_string::<i32>();
             each(array, hashes, |i| a.value(i).as_bytes(), F::hash_bytes);
         }
+        DataType::Binary => {
+            let a = array.as_binary::<i32>();
+            each(array, hashes, |i| a.value(i), F::hash_bytes);
+        }
         other => {
             return Err(NativeError::Execution(format!(
                 "cannot hash a {other} column as Spark does"
@@ -444,6 +448,11 @@ mod tests {
         let mut h = vec![SEED; 1];
         update_hashes::<XxHash64>(&Int32Array::from(vec![None]), &mut h).unwrap();
         assert_eq!(h, [42]);
+        // Binary values hash as their bytes, as strings do (xxhash64(X'616263') = xxhash64('abc')).
+        let mut hb = vec![SEED; 2];
+        let binary = datafusion::arrow::array::BinaryArray::from(vec![Some(&b"abc"[..]), None]);
+        update_hashes::<XxHash64>(&binary, &mut hb).unwrap();
+        assert_eq!(hb, [1423657621850124518, SEED]);
         update_hashes::<XxHash64>(&Int64Array::from(vec![1]), &mut h).unwrap();
         assert_eq!(h, [-7001672635703045582]);
         for (array, expected) in [

@@ -29,7 +29,7 @@ object CinderDocs {
       "other functions (the two stages between, which merge the other functions' buffers by the groups and " +
       "the DISTINCT argument, then by the groups beside the DISTINCT function's partial stage)",
       "avg of decimals of scale > 18, max_by and min_by of a value that can fail, " +
-        "approx_count_distinct of a smaller relativeSD (sketches of over 2^18 registers) or of binary, " +
+        "approx_count_distinct of a smaller relativeSD (sketches of over 2^18 registers) or of " +
         "collated string, interval or nested values, " +
         "functions Spark runs in ObjectHashAggregateExec (collect_list, percentile, median, ...)"),
     ("SortAggregateExec", "as HashAggregateExec (Spark chooses it for buffers it cannot update in place, such as " +
@@ -99,7 +99,9 @@ object CinderDocs {
       "their dates, `hour`, `minute`, `second`, `date_trunc`, `date_format`, casts to strings and casts from " +
       "strings, dates and each other in the session time zone, strings parsed with a pattern, " +
       "`from_utc_timestamp` and `to_utc_timestamp`; other time-zone-dependent operations, such as " +
-      "`make_timestamp`, stay on Spark)"),
+      "`make_timestamp`, stay on Spark), binary (compared, grouped, joined, sorted, shuffled, hashed, min/max, " +
+      "first/last, `approx_count_distinct`; functions of binary values, such as `length`, `concat`, `hex` " +
+      "or casts to and from strings, stay on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy), failing (ANSI) or null (`try_add`, `try_subtract`, `try_multiply`) on " +
       "integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; on overflow null, or in ANSI mode " +

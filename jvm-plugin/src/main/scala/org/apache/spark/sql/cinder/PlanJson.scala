@@ -38,6 +38,7 @@ object PlanJson {
         DateType => Right(dt.simpleString)
     case s: StringType if s == StringType => Right("string")
     case s: StringType => Left(s"strings with collation ${s.simpleString} are not supported natively")
+    case BinaryType => Right("binary")
     case d: DecimalType => Right(s"decimal(${d.precision},${d.scale})")
     // Microseconds since the epoch (no time-zone-dependent operation on them is native).
     case TimestampType => Right("timestamp")
@@ -64,6 +65,8 @@ object PlanJson {
     case (v: Double, DoubleType) => Right(floatJson(v))
     case (v: UTF8String, _: StringType) => Right(str(v.toString))
     case (v: Decimal, _: DecimalType) => Right(str(v.toJavaBigDecimal.toPlainString))
+    // Hexadecimal digits, two per byte.
+    case (v: Array[Byte], BinaryType) => Right(str(v.map(b => f"${b & 0xff}%02x").mkString))
     case (v, t) => Left(s"literal $v of type ${t.simpleString} is not supported natively")
   }
 
@@ -337,6 +340,7 @@ object PlanJson {
     case BooleanType | ByteType | ShortType | IntegerType | LongType | FloatType | DoubleType | DateType |
         TimestampType | TimestampNTZType | _: DecimalType => true
     case s: StringType => s == StringType
+    case BinaryType => true
     case _ => false
   }
 
