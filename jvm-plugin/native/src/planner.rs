@@ -2173,7 +2173,7 @@ pub(crate) fn normalize_float(
 
 /// The bytes of `hex` (two hexadecimal digits each), if it is that.
 fn parse_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())
