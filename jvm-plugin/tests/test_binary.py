@@ -76,6 +76,13 @@ def test_windows_over_binary(spark, bt):
     assert any("Window" in n for n in native_subtrees(spark)), fallback_reasons(spark)
 
 
+def test_greatest_least_and_max_by(spark, bt):
+    compare(spark, "SELECT id, greatest(bin, other, X'80'), least(other, bin) FROM bt")
+    # (Orderings without ties: which row of a tie wins depends on the order the rows come.)
+    compare(spark, "SELECT max_by(id, bin), min_by(id, bin) FROM bt WHERE id < 14")
+    compare(spark, "SELECT k, max_by(bin, id), min_by(other, id) FROM bt GROUP BY k")
+    _no_binary_reasons(spark)
+
+
 def test_functions_of_binary_values_stay_on_spark(spark, bt):
     compare(spark, "SELECT id, length(bin), hex(other), CAST(bin AS STRING) FROM bt WHERE id < 100", native=None)
-    compare(spark, "SELECT id, greatest(bin, other, X'80') FROM bt", native=None)

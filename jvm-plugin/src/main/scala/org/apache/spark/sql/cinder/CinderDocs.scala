@@ -99,9 +99,10 @@ object CinderDocs {
       "their dates, `hour`, `minute`, `second`, `date_trunc`, `date_format`, casts to strings and casts from " +
       "strings, dates and each other in the session time zone, strings parsed with a pattern, " +
       "`from_utc_timestamp` and `to_utc_timestamp`; other time-zone-dependent operations, such as " +
-      "`make_timestamp`, stay on Spark), binary (compared, grouped, joined, sorted, shuffled, hashed, min/max, " +
-      "first/last, `approx_count_distinct`; functions of binary values, such as `length`, `concat`, `hex` " +
-      "or casts to and from strings, stay on Spark)"),
+      "`make_timestamp`, stay on Spark), binary (compared as Spark's unsigned bytes, `IN`, `CASE`, `coalesce`, " +
+      "`greatest`, `least`, grouped, joined, sorted, shuffled, hashed, min/max, first/last, max_by/min_by, " +
+      "`approx_count_distinct`, window functions over it and partitioned by it; functions of binary values, " +
+      "such as `length`, `concat`, `hex` or casts to and from strings, stay on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy), failing (ANSI) or null (`try_add`, `try_subtract`, `try_multiply`) on " +
       "integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; on overflow null, or in ANSI mode " +
