@@ -84,5 +84,12 @@ def test_greatest_least_and_max_by(spark, bt):
     _no_binary_reasons(spark)
 
 
+def test_digests(spark, bt):
+    compare(spark, "SELECT id, md5(bin), sha1(other), sha2(bin, 256), sha2(other, 512), sha2(bin, 224), "
+                   "crc32(bin), md5(CAST(k AS STRING)) FROM bt")
+    _no_binary_reasons(spark)
+    assert not fallback_reasons(spark), fallback_reasons(spark)
+
+
 def test_functions_of_binary_values_stay_on_spark(spark, bt):
     compare(spark, "SELECT id, length(bin), hex(other), CAST(bin AS STRING) FROM bt WHERE id < 100", native=None)

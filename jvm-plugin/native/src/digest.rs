@@ -1,5 +1,5 @@
-//! Spark's `md5`, `sha1`, `sha2` and `crc32` of a string's UTF-8 bytes (Spark's implicit cast to
-//! binary): lowercase hexadecimal digests as commons-codec's `DigestUtils` writes them, and
+//! Spark's `md5`, `sha1`, `sha2` and `crc32` of a binary value's bytes, or of a string's UTF-8
+//! bytes (Spark's implicit cast to binary): lowercase hexadecimal digests as commons-codec's `DigestUtils` writes them, and
 //! `java.util.zip.CRC32`'s value as a bigint.
 
 use std::fmt;
@@ -135,25 +135,31 @@ impl PhysicalExpr for SparkDigest {
 
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
         evaluate_unary(&self.child, batch, |a| {
-            let DataType::Utf8 = a.data_type() else {
-                return internal_err!("spark_{} of {}", self.digest.name(), a.data_type());
-            };
-            let strings = a.as_string::<i32>();
-            if self.digest == Digest::Crc32 {
-                let out: Int64Array = strings
+            // A string's UTF-8 bytes, or a binary value's bytes.
+            let values: Vec<Option<&[u8]>> = match a.data_type() {
+                DataType::Utf8 => a
+                    .as_string::<i32>()
                     .iter()
-                    .map(|s| s.map(|s| i64::from(crc32fast::hash(s.as_bytes()))))
+                    .map(|s| s.map(str::as_bytes))
+                    .collect(),
+                DataType::Binary => a.as_binary::<i32>().iter().collect(),
+                other => return internal_err!("spark_{} of {other}", self.digest.name()),
+            };
+            if self.digest == Digest::Crc32 {
+                let out: Int64Array = values
+                    .iter()
+                    .map(|b| b.map(|b| i64::from(crc32fast::hash(b))))
                     .collect();
                 return Ok(Arc::new(out) as ArrayRef);
             }
             let mut out = StringBuilder::with_capacity(a.len(), a.len() * 64);
             let mut text = String::new();
-            for s in strings.iter() {
-                match s {
+            for b in values {
+                match b {
                     None => out.append_null(),
-                    Some(s) => {
+                    Some(b) => {
                         text.clear();
-                        self.digest.hex(s.as_bytes(), &mut text);
+                        self.digest.hex(b, &mut text);
                         out.append_value(&text);
                     }
                 }

@@ -1340,7 +1340,9 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                     .map_err(|_| NativeError::plan(format!("{name} takes two arguments")))?;
                 return Ok(Arc::new(SparkBinaryMath::new(left, right, func)));
             }
-            if let (Some(digest), [DataType::Utf8]) = (Digest::from_name(name), &types[..]) {
+            if let (Some(digest), [DataType::Utf8 | DataType::Binary]) =
+                (Digest::from_name(name), &types[..])
+            {
                 let [arg] = <[_; 1]>::try_from(args)
                     .map_err(|_| NativeError::plan(format!("{name} takes one argument")))?;
                 return Ok(Arc::new(SparkDigest::new(arg, digest)));

@@ -101,8 +101,8 @@ object CinderDocs {
       "`from_utc_timestamp` and `to_utc_timestamp`; other time-zone-dependent operations, such as " +
       "`make_timestamp`, stay on Spark), binary (compared as Spark's unsigned bytes, `IN`, `CASE`, `coalesce`, " +
       "`greatest`, `least`, grouped, joined, sorted, shuffled, hashed, min/max, first/last, max_by/min_by, " +
-      "`approx_count_distinct`, window functions over it and partitioned by it; functions of binary values, " +
-      "such as `length`, `concat`, `hex` or casts to and from strings, stay on Spark)"),
+      "`approx_count_distinct`, window functions over it and partitioned by it, digests; other functions of " +
+      "binary values, such as `length`, `concat`, `hex` or casts to and from strings, stay on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy), failing (ANSI) or null (`try_add`, `try_subtract`, `try_multiply`) on " +
       "integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; on overflow null, or in ANSI mode " +
@@ -135,10 +135,10 @@ object CinderDocs {
     ("`translate`", "strings, with constant characters and replacements, code point by code point as Spark's " +
       "`UTF8String.translate`: the first mapping of a character wins, and one past the replacements' end (or " +
       "to `\\u0000`) drops it"),
-    ("`md5`, `sha1`, `sha2`, `crc32`", "of strings (their UTF-8 bytes, as Spark's cast to binary gives them): " +
-      "lowercase hexadecimal digests as commons-codec writes them (`sha2` with a constant bit length of 224, " +
-      "256 or 0, 384 or 512; others are null on Spark, and stay there), and `CRC32`'s value as a bigint; of " +
-      "binary columns they stay on Spark"),
+    ("`md5`, `sha1`, `sha2`, `crc32`", "of binary values, and of strings (their UTF-8 bytes, as Spark's cast " +
+      "to binary gives them): lowercase hexadecimal digests as commons-codec writes them (`sha2` with a constant " +
+      "bit length of 224, 256 or 0, 384 or 512; others are null on Spark, and stay there), and `CRC32`'s value " +
+      "as a bigint"),
     ("`regexp_extract`, `regexp_replace`", "constant patterns as for `rlike`, but without `$`, and a constant group " +
       "index or replacement: the first match's group (an empty string for no match or a group that took no " +
       "part), and each match from the end of the last replaced as `Matcher.appendReplacement` replaces it " +

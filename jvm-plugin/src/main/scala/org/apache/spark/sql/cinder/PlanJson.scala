@@ -870,6 +870,12 @@ object PlanJson {
     case Sha2(Cast(s, BinaryType, _, _), Literal(bits: Int, IntegerType))
         if s.dataType == StringType && Set(0, 224, 256, 384, 512)(bits) =>
       function(s"sha${if (bits == 0) 256 else bits}", s, input)
+    // Digests of binary values' bytes.
+    case Md5(b) if b.dataType == BinaryType => function("md5", b, input)
+    case Sha1(b) if b.dataType == BinaryType => function("sha1", b, input)
+    case Crc32(b) if b.dataType == BinaryType => function("crc32", b, input)
+    case Sha2(b, Literal(bits: Int, IntegerType)) if b.dataType == BinaryType && Set(0, 224, 256, 384, 512)(bits) =>
+      function(s"sha${if (bits == 0) 256 else bits}", b, input)
     case StartsWith(child, Literal(prefix: UTF8String, _: StringType)) =>
       like(child, escapeLike(prefix.toString) + "%", input)
     case EndsWith(child, Literal(suffix: UTF8String, _: StringType)) =>
