@@ -21,9 +21,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
 use datafusion::arrow::compute::{SortOptions, cast, concat, concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;
@@ -76,22 +74,14 @@ pub fn unsafe_row_bytes(batch: &RecordBatch) -> u64 {
     let mut bytes = rows * (columns.div_ceil(64) * 8 + columns * 8);
     for column in batch.columns() {
         match column.data_type() {
-            DataType::Utf8 => {
-                let strings = column.as_string::<i32>();
-                let offsets = strings.value_offsets();
-                for row in 0..strings.len() {
-                    if strings.is_valid(row) {
-                        let length = (offsets[row + 1] - offsets[row]) as u64;
-                        bytes += length.div_ceil(8) * 8;
-                    }
-                }
-            }
-            DataType::Binary => {
-                let values = column.as_binary::<i32>();
-                let offsets = values.value_offsets();
-                for row in 0..values.len() {
-                    if values.is_valid(row) {
-                        let length = (offsets[row + 1] - offsets[row]) as u64;
+            DataType::Utf8 | DataType::Binary => {
+                // Each value's bytes, rounded up to 8 (its offsets as a string's or a binary's).
+                let data = column.to_data();
+                let offsets = data.buffers()[0].typed_data::<i32>();
+                let start = data.offset();
+                for row in 0..column.len() {
+                    if column.is_valid(row) {
+                        let length = (offsets[start + row + 1] - offsets[start + row]) as u64;
                         bytes += length.div_ceil(8) * 8;
                     }
                 }
@@ -548,6 +538,7 @@ mod tests {
     use super::*;
     use crate::spark_hash::murmur3::SEED;
     use crate::spark_hash::{HashFamily, Murmur3};
+    use datafusion::arrow::array::AsArray;
     use datafusion::arrow::array::{
         BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int8Array,
         Int16Array, Int32Array, Int64Array, StringArray,
