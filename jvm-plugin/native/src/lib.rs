@@ -31,6 +31,7 @@ pub mod max_by;
 pub mod message;
 pub mod moments;
 pub mod native_plan;
+pub mod parquet_stats;
 pub mod planner;
 pub mod probe_drain;
 pub(crate) mod row_order_sum;

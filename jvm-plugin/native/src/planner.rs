@@ -78,6 +78,7 @@ use crate::message::{
     Settings, SortKey,
 };
 use crate::moments::{MomentInput, MomentPart, SparkMoments};
+use crate::parquet_stats::SparkTrustedStatistics;
 use crate::shared_join::{OnceBatchesExec, RoutedProbeExec, SharedJoinExec};
 use crate::timestamp::{
     SparkMonthsBetween, SparkTimestampNumberCast, SparkToTimestamp, SparkTrunc, SparkUtcConvert,
@@ -978,7 +979,10 @@ fn build_scan(
     options.global.coerce_int96 = Some("us".to_owned());
     options.global.coerce_int96_tz = Some(UTC.to_owned());
     let predicate = predicate(table_schema.table_schema())?;
-    let mut source = ParquetSource::new(table_schema).with_table_parquet_options(options);
+    // (Without the statistics Spark's reader ignores, which DataFusion would prune with.)
+    let mut source = ParquetSource::new(table_schema)
+        .with_table_parquet_options(options)
+        .with_parquet_file_reader_factory(Arc::new(SparkTrustedStatistics::new()));
     if let Some(predicate) = predicate {
         source = source.with_predicate(predicate);
     }
