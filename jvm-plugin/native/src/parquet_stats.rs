@@ -4,13 +4,16 @@
 //! them.
 //!
 //! Parquet files from before Spark 2.4 (parquet-mr before 1.10) keep the min/max of a
-//! `BYTE_ARRAY` column (strings, binary) only in the footer's deprecated `min` and `max`
-//! fields, computed in signed byte order: `0x90` below `0x05`. Spark's reader ignores them
-//! (PARQUET-686) where they could matter, that is unless min equals max. parquet-rs reads
-//! them as the column chunk's statistics, and DataFusion would prune row groups with them, so
-//! a filter such as `bin > X'10'` could lose a row group holding `0x90`. The scan's reader
-//! factory here drops those statistics from the metadata it hands DataFusion; files with
-//! `min_value` and `max_value` (Spark 2.4 and later) keep theirs.
+//! `BYTE_ARRAY` column (strings, binary) or a `FIXED_LEN_BYTE_ARRAY` one (decimals) only in
+//! the footer's deprecated `min` and `max` fields, computed in signed byte order: `0x90` below
+//! `0x05`. Spark's reader ignores them (PARQUET-686) where they could matter, that is unless
+//! min equals max, and ignores those columns' statistics altogether in files parquet-mr wrote
+//! before 1.8.0, or whose writer it cannot tell (PARQUET-251: corrupt statistics). parquet-rs
+//! reads them as the column chunk's statistics, and DataFusion would prune row groups with
+//! them, so a filter such as `bin > X'10'` could lose a row group holding `0x90`. The scan's
+//! reader factory here drops those minimums and maximums (keeping the null counts) from the
+//! metadata it hands DataFusion; files with `min_value` and `max_value` (Spark 2.4 and later)
+//! keep theirs.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use datafusion::parquet::arrow::async_reader::AsyncFileReader;
 use datafusion::parquet::basic::Type as PhysicalType;
 use datafusion::parquet::errors::Result as ParquetResult;
 use datafusion::parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
+use datafusion::parquet::file::statistics::{Statistics, ValueStatistics};
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -37,7 +41,7 @@ pub struct SparkTrustedStatistics {
 }
 
 impl SparkTrustedStatistics {
-    /// The factory over the local file system.
+    /// The factory over the local file system (the only one the plugin's scans read).
     pub fn new() -> Self {
         Self {
             inner: DefaultParquetFileReaderFactory::new(Arc::new(
@@ -100,24 +104,62 @@ impl AsyncFileReader for TrustedReader {
     }
 }
 
-/// Whether Spark's reader would ignore `column`'s statistics: a `BYTE_ARRAY` chunk's deprecated
-/// signed-order min and max, where they differ.
-fn untrusted(column: &ColumnChunkMetaData) -> bool {
-    column.column_type() == PhysicalType::BYTE_ARRAY
-        && column
-            .statistics()
-            .is_some_and(|s| s.is_min_max_deprecated() && s.min_bytes_opt() != s.max_bytes_opt())
+/// Whether the file's writer (`created_by`) is one whose byte-array statistics parquet-mr
+/// ignores whatever they say (PARQUET-251): parquet-mr before 1.8.0, or a writer it cannot
+/// tell.
+fn corrupt_statistics_writer(created_by: Option<&str>) -> bool {
+    let Some((application, version)) = created_by.and_then(|c| c.split_once(" version")) else {
+        return true;
+    };
+    if application.trim() != "parquet-mr" {
+        return false;
+    }
+    let numbers: Vec<Option<u32>> = version
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .take(3)
+        .map(|n| n.parse().ok())
+        .collect();
+    match numbers[..] {
+        [Some(major), Some(minor), ..] => (major, minor) < (1, 8),
+        _ => true,
+    }
 }
 
-/// `metadata` without the statistics Spark's reader would ignore (the same `Arc` where there
-/// are none).
+/// Whether Spark's reader would ignore `column`'s min and max: a byte array's deprecated
+/// signed-order ones where they differ, or any in a file of a writer with corrupt statistics.
+fn untrusted(column: &ColumnChunkMetaData, corrupt_writer: bool) -> bool {
+    matches!(
+        column.column_type(),
+        PhysicalType::BYTE_ARRAY | PhysicalType::FIXED_LEN_BYTE_ARRAY
+    ) && column.statistics().is_some_and(|s| {
+        s.min_bytes_opt().is_some()
+            && (corrupt_writer
+                || (s.is_min_max_deprecated() && s.min_bytes_opt() != s.max_bytes_opt()))
+    })
+}
+
+/// `statistics` without a minimum or maximum (the counts kept).
+fn without_min_max(statistics: &Statistics) -> Statistics {
+    let (distinct, nulls) = (statistics.distinct_count_opt(), statistics.null_count_opt());
+    match statistics {
+        Statistics::FixedLenByteArray(_) => {
+            Statistics::FixedLenByteArray(ValueStatistics::new(None, None, distinct, nulls, false))
+        }
+        _ => Statistics::ByteArray(ValueStatistics::new(None, None, distinct, nulls, false)),
+    }
+}
+
+/// `metadata` without the minimums and maximums Spark's reader would ignore (the same `Arc`
+/// where there are none).
 pub fn without_untrusted_statistics(
     metadata: Arc<ParquetMetaData>,
 ) -> ParquetResult<Arc<ParquetMetaData>> {
+    let corrupt_writer = corrupt_statistics_writer(metadata.file_metadata().created_by());
     if !metadata
         .row_groups()
         .iter()
-        .any(|g| g.columns().iter().any(untrusted))
+        .any(|g| g.columns().iter().any(|c| untrusted(c, corrupt_writer)))
     {
         return Ok(metadata);
     }
@@ -129,16 +171,39 @@ pub fn without_untrusted_statistics(
             let columns = group
                 .columns()
                 .iter()
-                .map(|c| {
-                    if untrusted(c) {
-                        c.clone().into_builder().clear_statistics().build()
-                    } else {
-                        Ok(c.clone())
-                    }
+                .map(|c| match c.statistics() {
+                    Some(statistics) if untrusted(c, corrupt_writer) => c
+                        .clone()
+                        .into_builder()
+                        .set_statistics(without_min_max(statistics))
+                        .build(),
+                    _ => Ok(c.clone()),
                 })
                 .collect::<ParquetResult<Vec<_>>>()?;
             group.into_builder().set_column_metadata(columns).build()
         })
         .collect::<ParquetResult<Vec<_>>>()?;
     Ok(Arc::new(builder.set_row_groups(groups).build()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::corrupt_statistics_writer as corrupt;
+
+    #[test]
+    fn writers_with_corrupt_statistics_are_parquet_mr_before_1_8() {
+        assert!(corrupt(None));
+        assert!(corrupt(Some("something")));
+        assert!(corrupt(Some("parquet-mr version 1.6.0")));
+        assert!(corrupt(Some("parquet-mr version 1.7.9 (build abcd)")));
+        assert!(corrupt(Some("parquet-mr version x")));
+        assert!(!corrupt(Some(
+            "parquet-mr version 1.8.0 (build 0fda28af84b9746396014ad6a415b90592a98b3b)"
+        )));
+        assert!(!corrupt(Some(
+            "parquet-mr version 1.10.1 (build a89df8f9932b6ef6633d06069e50c9b7970bebd1)"
+        )));
+        assert!(!corrupt(Some("parquet-rs version 59.3.2")));
+        assert!(!corrupt(Some("impala version 1.2")));
+    }
 }
