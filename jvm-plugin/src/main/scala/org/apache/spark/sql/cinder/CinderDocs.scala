@@ -189,7 +189,7 @@ object CinderDocs {
     ("`floor`, `ceil`", "of doubles (to bigint: Java's saturating conversion, NaN to 0), bigints and decimals " +
       "(to `decimal(p - s + 1, 0)`); one argument"),
     ("`hash`, `xxhash64`", "Spark's Murmur3 (seed 42) and xxHash64 (seed 42) of booleans, numbers, decimals, " +
-      "strings, dates and timestamps (`hash` as the native shuffle partitions by it)"),
+      "strings, binary values, dates and timestamps (`hash` as the native shuffle partitions by it)"),
     ("`greatest`, `least`", "nulls skipped; floats in Spark's order (`-0.0 = 0.0`, NaN largest); the first of " +
       "equal values"),
     ("`date_add`, `date_sub`, `datediff`", "days as ints, wrapping as Spark's; the second argument evaluated " +
