@@ -26,7 +26,7 @@
 //! Natively a sketch is a binary value (large binary: a partition's sketches can pass 2 GiB):
 //! its words, little-endian. The `hll_sketch` aggregate
 //! reads values, `merge_hll` reads Spark's buffers (one bigint column per word); both give a
-//! sketch, and [`HllWord`] and [`HllEstimate`] read a sketch's words and estimate.
+//! sketch, and [`HllRead`] reads a sketch's words and estimate.
 
 use std::fmt;
 use std::hash::Hash;
@@ -517,137 +517,81 @@ impl Accumulator for HllAccumulator {
     }
 }
 
-/// The sketches of `child` (binary) read by `f`, as bigints (null for a null sketch).
-fn read_sketches(
-    expr: &dyn fmt::Display,
-    child: &Arc<dyn PhysicalExpr>,
-    batch: &RecordBatch,
-    f: impl Fn(&[u8]) -> Result<i64>,
-) -> Result<ColumnarValue> {
-    evaluate_unary(child, batch, |a| {
-        let Some(sketches) = a.as_binary_opt::<i64>() else {
-            return internal_err!("{expr} of {}", a.data_type());
-        };
-        let values = sketches
-            .iter()
-            .map(|s| s.map(&f).transpose())
-            .collect::<Result<Int64Array>>()?;
-        Ok(Arc::new(values) as ArrayRef)
-    })
+/// What [`HllRead`] reads of a sketch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum SketchRead {
+    /// A word: Spark's buffer column of that index.
+    Word(usize),
+    /// Spark's estimate of the distinct values, of a sketch of that precision.
+    Estimate(u8),
 }
 
-/// Word `index` of a sketch: Spark's buffer column `index`.
+/// A bigint read from each of `child`'s sketches (binary; null for a null sketch): a word of
+/// Spark's buffer, or Spark's estimate.
 #[derive(Debug, Eq)]
-pub struct HllWord {
+pub struct HllRead {
     child: Arc<dyn PhysicalExpr>,
-    index: usize,
+    read: SketchRead,
 }
 
 // Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
-impl PartialEq for HllWord {
+impl PartialEq for HllRead {
     fn eq(&self, other: &Self) -> bool {
-        self.index == other.index && self.child.eq(&other.child)
+        self.read == other.read && self.child.eq(&other.child)
     }
 }
 
-impl Hash for HllWord {
+impl Hash for HllRead {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.child.hash(state);
-        self.index.hash(state);
+        self.read.hash(state);
     }
 }
 
-impl HllWord {
-    /// Word `index` of the sketches of `child`.
-    pub fn new(child: Arc<dyn PhysicalExpr>, index: usize) -> Self {
-        Self { child, index }
-    }
-}
-
-impl fmt::Display for HllWord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "hll_word({}, {})", self.child, self.index)
-    }
-}
-
-impl PhysicalExpr for HllWord {
-    fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
-        Ok(DataType::Int64)
+impl HllRead {
+    /// Word `index` of the sketches of `child`: Spark's buffer column `index`.
+    pub fn word(child: Arc<dyn PhysicalExpr>, index: usize) -> Self {
+        Self {
+            child,
+            read: SketchRead::Word(index),
+        }
     }
 
-    fn nullable(&self, input_schema: &Schema) -> Result<bool> {
-        self.child.nullable(input_schema)
-    }
-
-    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
-        let start = self.index * 8;
-        read_sketches(self, &self.child, batch, |sketch| {
-            match sketch.get(start..start + 8) {
-                Some(bytes) => Ok(i64::from_le_bytes(bytes.try_into().expect("8 bytes"))),
-                None => internal_err!(
-                    "a sketch of {} bytes has no word {}",
-                    sketch.len(),
-                    self.index
-                ),
-            }
-        })
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
-        vec![&self.child]
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn PhysicalExpr>>,
-    ) -> Result<Arc<dyn PhysicalExpr>> {
-        Ok(Arc::new(Self::new(
-            only_child(&self, children)?,
-            self.index,
-        )))
-    }
-
-    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self}")
-    }
-}
-
-/// Spark's estimate of the distinct values a sketch saw.
-#[derive(Debug, Eq)]
-pub struct HllEstimate {
-    child: Arc<dyn PhysicalExpr>,
-    precision: u8,
-}
-
-// Written out, as DataFusion's own expressions do (rust-lang/rust#78808).
-impl PartialEq for HllEstimate {
-    fn eq(&self, other: &Self) -> bool {
-        self.precision == other.precision && self.child.eq(&other.child)
-    }
-}
-
-impl Hash for HllEstimate {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.child.hash(state);
-        self.precision.hash(state);
-    }
-}
-
-impl HllEstimate {
-    /// The estimates of the sketches of `child`, of precision `precision`.
-    pub fn try_new(child: Arc<dyn PhysicalExpr>, precision: u8) -> Result<Self> {
+    /// Spark's estimates of the sketches of `child`, of precision `precision`.
+    pub fn estimate(child: Arc<dyn PhysicalExpr>, precision: u8) -> Result<Self> {
         check_precision(precision)?;
-        Ok(Self { child, precision })
+        Ok(Self {
+            child,
+            read: SketchRead::Estimate(precision),
+        })
+    }
+
+    /// What this reads of one sketch.
+    fn read(&self, sketch: &[u8]) -> Result<i64> {
+        match self.read {
+            SketchRead::Word(index) => match sketch.get(index * 8..index * 8 + 8) {
+                Some(bytes) => Ok(i64::from_le_bytes(bytes.try_into().expect("8 bytes"))),
+                None => internal_err!("a sketch of {} bytes has no word {index}", sketch.len()),
+            },
+            SketchRead::Estimate(p) => {
+                let mut registers = vec![0u8; registers(p)];
+                merge_sketch(&mut registers, p, sketch)?;
+                Ok(estimate(&registers, p))
+            }
+        }
     }
 }
 
-impl fmt::Display for HllEstimate {
+impl fmt::Display for HllRead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "hll_estimate({}, {})", self.child, self.precision)
+        match self.read {
+            SketchRead::Word(index) => write!(f, "hll_word({}, {index})", self.child),
+            SketchRead::Estimate(p) => write!(f, "hll_estimate({}, {p})", self.child),
+        }
     }
 }
 
-impl PhysicalExpr for HllEstimate {
+impl PhysicalExpr for HllRead {
     fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
         Ok(DataType::Int64)
     }
@@ -657,11 +601,15 @@ impl PhysicalExpr for HllEstimate {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
-        let p = self.precision;
-        read_sketches(self, &self.child, batch, |sketch| {
-            let mut registers = vec![0u8; registers(p)];
-            merge_sketch(&mut registers, p, sketch)?;
-            Ok(estimate(&registers, p))
+        evaluate_unary(&self.child, batch, |a| {
+            let Some(sketches) = a.as_binary_opt::<i64>() else {
+                return internal_err!("{self} of {}", a.data_type());
+            };
+            let values = sketches
+                .iter()
+                .map(|s| s.map(|s| self.read(s)).transpose())
+                .collect::<Result<Int64Array>>()?;
+            Ok(Arc::new(values) as ArrayRef)
         })
     }
 
@@ -673,10 +621,10 @@ impl PhysicalExpr for HllEstimate {
         self: Arc<Self>,
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
-        Ok(Arc::new(Self::try_new(
-            only_child(&self, children)?,
-            self.precision,
-        )?))
+        Ok(Arc::new(Self {
+            child: only_child(&self, children)?,
+            read: self.read,
+        }))
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -781,7 +729,7 @@ mod tests {
         let sketches = halves.evaluate(EmitTo::All)?;
         let words: Vec<ArrayRef> = (0..num_words(p))
             .map(|w| {
-                let column = HllWord::new(
+                let column = HllRead::word(
                     Arc::new(datafusion::physical_expr::expressions::Column::new("s", 0)),
                     w,
                 );

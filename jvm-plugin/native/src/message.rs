@@ -788,7 +788,7 @@ pub enum Expr {
         /// The first hash.
         seed: i32,
     },
-    /// Word `index` of a HyperLogLog++ sketch (see `crate::hll`): Spark's buffer column.
+    /// Word `index` of a HyperLogLog++ sketch (see `crate::hll::HllRead`): Spark's buffer column.
     HllWord {
         /// The sketch (binary).
         child: Box<Expr>,

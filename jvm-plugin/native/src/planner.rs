@@ -65,7 +65,7 @@ use crate::double_sum::SparkDoubleSum;
 use crate::error::{NativeError, Result};
 use crate::expand::ExpandExec;
 use crate::float_order::SparkFloatKey;
-use crate::hll::{HllEstimate, HllWord, SparkHll, num_words};
+use crate::hll::{HllRead, SparkHll, num_words};
 use crate::input::{JvmInputExec, SourceSlot};
 use crate::java_regex::{SparkRLike, SparkRegexpExtract, SparkRegexpReplace};
 use crate::math::{
@@ -1441,9 +1441,11 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 .collect::<Result<Vec<_>>>()?;
             Arc::new(SparkMurmur3Hash::new(args, *seed))
         }
-        Expr::HllWord { child, index } => Arc::new(HllWord::new(translate(child, schema)?, *index)),
+        Expr::HllWord { child, index } => {
+            Arc::new(HllRead::word(translate(child, schema)?, *index))
+        }
         Expr::HllEstimate { child, precision } => Arc::new(
-            HllEstimate::try_new(translate(child, schema)?, *precision)
+            HllRead::estimate(translate(child, schema)?, *precision)
                 .map_err(|e| NativeError::plan(e.to_string()))?,
         ),
         Expr::SparkXxhash64 { args, seed } => {
