@@ -322,23 +322,20 @@ fn limited_plans_disk() -> Option<Arc<DiskManager>> {
 
 /// The task context a plan runs in: `config`, and for a plan with a `memory_limit` a memory
 /// pool of that size, whose sorts and aggregations spill past it (into the spill directories),
-/// and which names its largest consumers when an operator that cannot spill runs out.
+/// and which names its largest consumers when an operator that cannot spill runs out. Without
+/// a limit, DataFusion's default runtime (an unbounded pool).
 fn task_context(config: SessionConfig, settings: &Settings) -> Result<Arc<TaskContext>> {
-    let mut runtime = RuntimeEnvBuilder::new();
-    if settings.memory_limit > 0 {
-        let limit = usize::try_from(settings.memory_limit).unwrap_or(usize::MAX);
-        runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(
-            FairSpillPool::new(limit),
-            NonZeroUsize::new(3).expect("3 > 0"),
-        )));
-        runtime.disk_manager = limited_plans_disk();
+    let context = TaskContext::default().with_session_config(config);
+    if settings.memory_limit == 0 {
+        return Ok(Arc::new(context));
     }
-    let runtime = runtime.build_arc()?;
-    Ok(Arc::new(
-        TaskContext::default()
-            .with_session_config(config)
-            .with_runtime(runtime),
-    ))
+    let limit = usize::try_from(settings.memory_limit).unwrap_or(usize::MAX);
+    let mut runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(TrackConsumersPool::new(
+        FairSpillPool::new(limit),
+        NonZeroUsize::new(3).expect("3 > 0"),
+    )));
+    runtime.disk_manager = limited_plans_disk();
+    Ok(Arc::new(context.with_runtime(runtime.build_arc()?)))
 }
 
 /// Applies Cinder's rule for the settings' device (`cpu`: none), with a session config that
