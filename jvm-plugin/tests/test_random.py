@@ -343,6 +343,9 @@ def aggregates(r, a):
             # above rounding, so merges in another order agree well inside the tolerance.
             lambda: f"{r.choice(['stddev', 'stddev_pop', 'variance', 'var_pop'])}({a}.k % 7)",
             lambda: f"approx_count_distinct({any_expr(r, a)}{r.choice(['', ', 0.2', ', 0.02'])})",
+            lambda: r.choice(["median(@)", "percentile(@, 0.3)", "percentile_cont(0.75) WITHIN GROUP (ORDER BY @)",
+                              "percentile_disc(0.4) WITHIN GROUP (ORDER BY @ DESC)"]).replace(
+                "@", r.choice([int_expr, decimal_expr, float_expr])(r, a)),
         ])()
         if "DISTINCT" not in e and not r.randrange(4):
             e += f" FILTER (WHERE {predicate(r, a, 1)})"

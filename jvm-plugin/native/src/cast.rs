@@ -1322,6 +1322,11 @@ impl SparkNumericCast {
     }
 }
 
+/// A decimal (unscaled `v`, of `scale`) as a double, correctly rounded (`Decimal.toDouble`).
+pub(crate) fn decimal_to_f64(v: i128, scale: i8) -> f64 {
+    number_to_f64(Number::Decimal(v), scale)
+}
+
 /// A number as a double, correctly rounded (a decimal of `scale` as `BigDecimal.doubleValue`).
 fn number_to_f64(v: Number, scale: i8) -> f64 {
     match v {

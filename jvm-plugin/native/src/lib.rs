@@ -32,6 +32,7 @@ pub mod message;
 pub mod moments;
 pub mod native_plan;
 pub mod parquet_stats;
+pub mod percentile;
 pub mod planner;
 pub mod probe_drain;
 pub(crate) mod row_order_sum;

@@ -923,6 +923,48 @@ pub struct AggregateCall {
     /// The sketch's precision of `hll_sketch` and `merge_hll` (4 to 18); none for the others.
     #[serde(default)]
     pub precision: Option<u8>,
+    /// What `percentile_counts` and `merge_percentile_counts` count and give; none for the
+    /// others.
+    #[serde(default)]
+    pub percentile: Option<PercentileSpec>,
+}
+
+/// The counts of [`AggregateFunc::PercentileCounts`] and [`AggregateFunc::MergePercentileCounts`]
+/// (see `crate::percentile`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PercentileSpec {
+    /// Spark's type of the values counted (a numeric type's `simpleString`).
+    pub value_type: String,
+    /// The percentage (0 to 1) of Spark's percentile the aggregate gives (a double); none for
+    /// Spark's buffer of the counts (a binary value).
+    #[serde(default)]
+    pub percentage: Option<f64>,
+    /// How the percentile is read from the counts.
+    #[serde(default)]
+    pub method: PercentileMethod,
+    /// Whether the values are read largest first (`WITHIN GROUP (ORDER BY x DESC)`).
+    #[serde(default)]
+    pub reverse: bool,
+    /// Spark's SQL of the frequency expression (`toSQLExpr`), for the error on a negative
+    /// frequency.
+    #[serde(default)]
+    pub frequency_sql: Option<String>,
+}
+
+/// How a percentile is read from the accumulated counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PercentileMethod {
+    /// `percentile`, `median`, `percentile_cont`: the values either side of the position
+    /// interpolated linearly.
+    #[default]
+    Continuous,
+    /// `percentile_disc`: the first value whose accumulated count reaches the position.
+    Discrete,
+    /// `percentile_disc` under `spark.sql.legacy.percentileDiscCalculation`: the lower value at
+    /// `percentile`'s position.
+    LegacyDiscrete,
 }
 
 /// The functions of [`AggregateCall`] (DataFusion's: `count` is `Int64`, `sum` of integers
@@ -1018,6 +1060,13 @@ pub enum AggregateFunc {
     /// Spark's HyperLogLog++ buffers merged: its words, one bigint column each (`arg` the first,
     /// `args` the rest), into a sketch of `precision`.
     MergeHll,
+    /// Spark's exact percentile's counts of the non-null values (`arg`), each counted by its
+    /// frequency (`args` [frequency], 1 when absent): Spark's serialized buffer, or the
+    /// percentile the `percentile` spec asks for.
+    PercentileCounts,
+    /// Spark's serialized percentile buffers (`arg`) merged: the merged buffer, or the
+    /// percentile.
+    MergePercentileCounts,
 }
 
 impl AggregateFunc {

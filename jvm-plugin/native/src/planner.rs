@@ -79,6 +79,7 @@ use crate::message::{
 };
 use crate::moments::{MomentInput, MomentPart, SparkMoments};
 use crate::parquet_stats::SparkTrustedStatistics;
+use crate::percentile::SparkPercentile;
 use crate::shared_join::{OnceBatchesExec, RoutedProbeExec, SharedJoinExec};
 use crate::timestamp::{
     SparkMonthsBetween, SparkTimestampNumberCast, SparkToTimestamp, SparkTrunc, SparkUtcConvert,
@@ -835,7 +836,32 @@ pub(crate) fn aggregate_expr(
                 .map_err(|e| NativeError::plan(format!("aggregate {:?}: {e}", call.func)))?;
             (udaf, if merge { num_words(precision) } else { 1 })
         }
+        AggregateFunc::PercentileCounts | AggregateFunc::MergePercentileCounts => {
+            let Some(spec) = &call.percentile else {
+                return Err(NativeError::plan(format!(
+                    "aggregate {:?} needs a percentile spec",
+                    call.func
+                )));
+            };
+            let merge = call.func == AggregateFunc::MergePercentileCounts;
+            // (Values and an optional frequency; or buffers.)
+            let arity = if merge { 1 } else { 1 + call.args.len().min(1) };
+            let udaf = SparkPercentile::udaf(spec, merge, arity)
+                .map_err(|e| NativeError::plan(format!("aggregate {:?}: {e}", call.func)))?;
+            (udaf, arity)
+        }
     };
+    if call.percentile.is_some()
+        && !matches!(
+            call.func,
+            AggregateFunc::PercentileCounts | AggregateFunc::MergePercentileCounts
+        )
+    {
+        return Err(NativeError::plan(format!(
+            "aggregate {:?} does not take a percentile spec",
+            call.func
+        )));
+    }
     if call.precision.is_some()
         && !matches!(
             call.func,

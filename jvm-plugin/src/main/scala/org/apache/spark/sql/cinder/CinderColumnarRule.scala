@@ -7,7 +7,8 @@ import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, Average, BitAndAgg, BitOrAgg,
   BitXorAgg, Corr, Count, CovPopulation, CovSample, DeclarativeAggregate, Final, First, HyperLogLogPlusPlus, Kurtosis,
-  Last, Max, MaxBy, Min, MinBy, Partial, PartialMerge, RegrIntercept, RegrR2, RegrReplacement, RegrSXY, RegrSlope, Skewness, StddevPop,
+  Last, Max, MaxBy, Min, MinBy, Partial, PartialMerge, Percentile, PercentileBase, PercentileDisc,
+  RegrIntercept, RegrR2, RegrReplacement, RegrSXY, RegrSlope, Skewness, StddevPop,
   StddevSamp, Sum, VariancePop, VarianceSamp}
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
   InputFileBlockStart, InputFileName, SortOrder}
@@ -17,9 +18,11 @@ import org.apache.spark.sql.execution.{CollectLimitExec, ColumnarRule, ColumnarT
   TakeOrderedAndProjectExec, UnionExec}
 import org.apache.spark.sql.execution.exchange.ShuffleExchangeExec
 import org.apache.spark.sql.execution.window.{WindowExec, WindowGroupLimitExec}
-import org.apache.spark.sql.execution.aggregate.{BaseAggregateExec, HashAggregateExec, SortAggregateExec}
+import org.apache.spark.sql.execution.aggregate.{BaseAggregateExec, HashAggregateExec, ObjectHashAggregateExec,
+  SortAggregateExec}
 import org.apache.spark.sql.execution.joins.{BroadcastHashJoinExec, ShuffledHashJoinExec, SortMergeJoinExec}
-import org.apache.spark.sql.types.{BooleanType, DataType, DecimalType, DoubleType, IntegerType, LongType, NullType}
+import org.apache.spark.sql.types.{BinaryType, BooleanType, ByteType, DataType, DecimalType, DoubleType, FloatType,
+  IntegerType, LongType, NullType, ShortType}
 import org.apache.spark.sql.internal.SQLConf
 
 /**
@@ -91,6 +94,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     classOf[UnionExec] -> ((p, conf) => convertUnion(p.asInstanceOf[UnionExec], conf)),
     classOf[HashAggregateExec] -> ((p, conf) => convertAggregate(p.asInstanceOf[HashAggregateExec], conf)),
     classOf[SortAggregateExec] -> ((p, conf) => convertAggregate(p.asInstanceOf[SortAggregateExec], conf)),
+    classOf[ObjectHashAggregateExec] -> ((p, conf) => convertAggregate(p.asInstanceOf[ObjectHashAggregateExec], conf)),
     classOf[BroadcastHashJoinExec] -> ((p, conf) => JoinConversion.broadcast(p.asInstanceOf[BroadcastHashJoinExec], conf)),
     classOf[ShuffledHashJoinExec] -> ((p, conf) => JoinConversion.shuffled(p.asInstanceOf[ShuffledHashJoinExec], conf)),
     classOf[SortMergeJoinExec] -> ((p, conf) => JoinConversion.sortMerge(p.asInstanceOf[SortMergeJoinExec], conf)))
@@ -691,6 +695,9 @@ private object AggregateConversion {
         case h: HyperLogLogPlusPlus =>
           for (p <- Hll.precision(h); sketch <- Hll.merged(p, buffer(ae, _), add))
             yield s"""{"kind":"hll_estimate","child":$sketch,"precision":$p}"""
+        case p: PercentileBase =>
+          for (spec <- Percentiles.spec(p, evaluate = true); counts <- buffer(ae, 0))
+            yield add(callJson("merge_percentile_counts", counts, percentile = Some(spec)))
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {
@@ -804,11 +811,12 @@ private object AggregateConversion {
 
   /** `{"func":...}` of a native aggregate call. */
   def callJson(func: String, arg: String, args: Seq[String] = Nil, ignoreNulls: Boolean = false,
-      filter: Option[String] = None, precision: Option[Int] = None): String = {
+      filter: Option[String] = None, precision: Option[Int] = None, percentile: Option[String] = None): String = {
     val more = (if (args.isEmpty) "" else s""","args":${args.mkString("[", ",", "]")}""") +
       (if (ignoreNulls) ""","ignore_nulls":true""" else "") +
       filter.map(f => s""","filter":$f""").getOrElse("") +
-      precision.map(p => s""","precision":$p""").getOrElse("")
+      precision.map(p => s""","precision":$p""").getOrElse("") +
+      percentile.map(p => s""","percentile":$p""").getOrElse("")
     s"""{"func":"$func","arg":$arg$more}"""
   }
 
@@ -945,6 +953,49 @@ private object AggregateConversion {
       seq((0 until words(p)).map(buffer)).map(ws => add(callJson("merge_hll", ws.head, ws.tail, precision = Some(p))))
   }
 
+  /**
+   * percentile, median, percentile_cont and percentile_disc (PercentileBase, which Spark runs in
+   * ObjectHashAggregateExec): Spark's buffer is one binary value, the counts of the values
+   * serialized; natively `percentile_counts` (of values) and `merge_percentile_counts` (of
+   * buffers) give that buffer, or with a percentage Spark's percentile of the counts.
+   */
+  private object Percentiles {
+    import org.apache.spark.sql.catalyst.expressions.Literal
+    import org.apache.spark.sql.errors.QueryExecutionErrors
+    import org.apache.spark.sql.types.ArrayType
+
+    /** The native spec of `p`'s counts (`evaluate`: and of its percentile), where native. */
+    def spec(p: PercentileBase, evaluate: Boolean): Either[String, String] = {
+      val valueType = p.child.dataType match {
+        case t @ (ByteType | ShortType | IntegerType | LongType | FloatType | DoubleType | _: DecimalType) =>
+          typeName(t)
+        case t => return Left(s"${p.prettyName} of ${t.simpleString} is not native yet")
+      }
+      if (p.percentageExpression.dataType.isInstanceOf[ArrayType]) {
+        return Left(s"${p.prettyName} of an array of percentages is not native yet")
+      }
+      val method = p match {
+        case _: Percentile => "continuous"
+        case d: PercentileDisc => if (d.legacyCalculation) "legacy_discrete" else "discrete"
+        case other => return Left(s"${other.prettyName} is not native yet")
+      }
+      // (A constant from 0 to 1: Spark's analysis fails on any other.)
+      val percentage = if (!evaluate) "" else p.percentageExpression.eval() match {
+        case d: java.lang.Double if d >= 0.0 && d <= 1.0 => s""","percentage":$d"""
+        case other => return Left(s"${p.prettyName} at a percentage of $other is not native")
+      }
+      valueType.map(t => s"""{"value_type":${str(t)},"method":"$method","reverse":${p.reverse}""" +
+        s"""$percentage,"frequency_sql":${str(QueryExecutionErrors.toSQLExpr(p.frequencyExpression))}}""")
+    }
+
+    /** `p`'s frequency expression, unless it is Spark's default 1. */
+    def frequency(p: PercentileBase): Option[org.apache.spark.sql.catalyst.expressions.Expression] =
+      p.frequencyExpression match {
+        case Literal(1L, LongType) => None
+        case f => Some(f)
+      }
+  }
+
   /** The input column of buffer `i` of `ae`'s function (as the stage before wrote it). */
   private def bufferColumn(ae: AggregateExpression, i: Int, input: Seq[Attribute]): Either[String, String] = {
     val attr = ae.aggregateFunction.inputAggBufferAttributes(i)
@@ -1020,6 +1071,9 @@ private object AggregateConversion {
       case h: HyperLogLogPlusPlus =>
         for (p <- Hll.precision(h); sketch <- Hll.merged(p, buffer, add))
           yield (0 until Hll.words(p)).map(i => Hll.word(sketch, i) -> LongType)
+      case p: PercentileBase =>
+        for (spec <- Percentiles.spec(p, evaluate = false); counts <- buffer(0))
+          yield Seq(add(callJson("merge_percentile_counts", counts, percentile = Some(spec))) -> BinaryType)
       case other => Left(s"aggregate ${other.prettyName} is not native yet")
     }
   }
@@ -1139,6 +1193,13 @@ private object AggregateConversion {
             val sketch = add(callJson("hll_sketch", x, precision = Some(p)))
             buffers ++= (0 until Hll.words(p)).map(i => Hll.word(sketch, i) -> LongType)
           }
+        case p: PercentileBase =>
+          // (Spark evaluates the value and the frequency only where a FILTER holds.)
+          for (spec <- Percentiles.spec(p, evaluate = false);
+               x <- argument(p.child, p.child.dataType);
+               frequency <- seq(Percentiles.frequency(p).toSeq.map(f => argument(f, f.dataType)))) yield {
+            buffers += add(callJson("percentile_counts", x, frequency, percentile = Some(spec))) -> BinaryType
+          }
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {
@@ -1163,6 +1224,8 @@ private object AggregateConversion {
         sort.groupingExpressions.nonEmpty || !SQLConf.get.getConf(SQLConf.ENABLE_SORT_AGGREGATE_CODEGEN)
       // (Nor has a HashAggregate of an imperative function, such as approx_count_distinct.)
       case hash: HashAggregateExec => !hash.supportCodegen
+      // (ObjectHashAggregateExec has none: its iterator updates buffers as a SortAggregate's.)
+      case _: ObjectHashAggregateExec => true
       case _ => false
     })
     // (Whole-stage code generation can also leave out an aggregate of too many fields or with

@@ -1,0 +1,116 @@
+"""Exact percentiles (percentile, median, percentile_cont, percentile_disc) run natively: Spark's
+buffer of counts, serialized as Spark does, between the stages."""
+
+import os
+
+import pytest
+
+from conftest import (compare, equal_values, fails_alike, fallback_reasons, native_subtrees, normalise, run_both,
+                      settings)
+from test_plugin import table  # noqa: F401 (fixture)
+
+
+def _stages(spark):
+    subtrees = native_subtrees(spark)
+    return {stage for stage in ("partial", "merge", "final") if any(f"HashAggregate({stage})" in n for n in subtrees)}
+
+
+def exactly(spark, sql, conf=None):
+    """`sql`'s rows with Cinder are vanilla Spark's, every double bit for bit (NaN equal to NaN)."""
+    expected, got, plan = run_both(spark, sql, conf)
+    got, expected = normalise(got), normalise(expected)
+    assert len(got) == len(expected) and all(
+        len(g) == len(e) and all(equal_values(x, y) for x, y in zip(g, e)) for g, e in zip(got, expected)), (
+        f"rows differ for {sql}\ngot:      {got[:20]}\nexpected: {expected[:20]}\nplan:\n{plan}")
+    return plan
+
+
+PERCENTILES = (
+    "median(i), percentile(l, 0.25), percentile(x, 0.5), percentile(f, 0.9), percentile(p, 0.1), "
+    "percentile(q, 0.75), percentile(t, 0), percentile(sm, 1), percentile(x, 0.999), "
+    "percentile_cont(0.3) WITHIN GROUP (ORDER BY x DESC), percentile_disc(0.4) WITHIN GROUP (ORDER BY i), "
+    "percentile_disc(0.5) WITHIN GROUP (ORDER BY p DESC), percentile_disc(0.0) WITHIN GROUP (ORDER BY f), "
+    "median(x) FILTER (WHERE b), percentile(l, 0.5) FILTER (WHERE i > 0), count(*), sum(i)"
+)
+
+
+@pytest.mark.parametrize("group_by", ["", "b", "i % 7", "s"])
+def test_percentiles_are_sparks(spark, table, group_by):
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    exactly(spark, f"SELECT {keys}{PERCENTILES} FROM t{tail}")
+    assert _stages(spark) == {"partial", "final"}, (native_subtrees(spark), fallback_reasons(spark))
+
+
+def test_legacy_percentile_disc_and_sort_aggregates(spark, table):
+    exactly(spark, "SELECT b, percentile_disc(0.5) WITHIN GROUP (ORDER BY i), percentile_disc(0.25) "
+                   "WITHIN GROUP (ORDER BY x DESC), percentile_disc(1.0) WITHIN GROUP (ORDER BY q) FROM t GROUP BY b",
+            conf={"spark.sql.legacy.percentileDiscCalculation": "true"})
+    assert _stages(spark) == {"partial", "final"}, fallback_reasons(spark)
+    # Without ObjectHashAggregateExec, Spark runs them in SortAggregateExec.
+    exactly(spark, f"SELECT i % 5, {PERCENTILES} FROM t GROUP BY i % 5",
+            conf={"spark.sql.execution.useObjectHashAggregateExec": "false"})
+    assert _stages(spark) == {"partial", "final"}, fallback_reasons(spark)
+
+
+def test_no_rows_and_all_nulls(spark, table):
+    exactly(spark, "SELECT median(i), percentile(x, 0.3), count(*) FROM t WHERE id < 0")
+    exactly(spark, "SELECT b, median(i) FROM t WHERE id < 0 GROUP BY b")
+    exactly(spark, "SELECT id % 3, median(CAST(NULL AS INT)), percentile(IF(id > 2990, x, NULL), 0.5) FROM t "
+                   "GROUP BY id % 3")
+    assert _stages(spark) == {"partial", "final"}, fallback_reasons(spark)
+
+
+def test_frequencies(spark, table):
+    exactly(spark, "SELECT b, percentile(i, 0.5, id % 4), percentile(x, 0.2, CAST(t AS INT) + 200), "
+                   "percentile(p, 0.7, IF(id % 5 = 0, NULL, 3L)) FROM t GROUP BY b")
+    assert _stages(spark) == {"partial", "final"}, fallback_reasons(spark)
+    fails_alike(spark, "SELECT b, percentile(i, 0.5, t) FROM t GROUP BY b",
+                "NEGATIVE_VALUES_IN_FREQUENCY_EXPRESSION")
+
+
+def test_buffers_between_native_and_spark_stages(spark, table):
+    # A native final stage merges Spark's partial buffers (initcap() keeps the partial stage on
+    # Spark) ...
+    exactly(spark, "SELECT b, median(l), percentile(q, 0.4), percentile(f, 0.5) FROM t "
+                   "WHERE initcap(s) >= '1S' GROUP BY b")
+    assert _stages(spark) == {"final"}, (native_subtrees(spark), fallback_reasons(spark))
+    # ... and Spark's final stage merges native buffers.
+    exactly(spark, "SELECT b, initcap(CAST(median(l) AS STRING)), initcap(CAST(percentile(q, 0.4) AS STRING)), "
+                   "initcap(CAST(percentile(f, 0.5) AS STRING)), initcap(CAST(percentile(x, 0.5) AS STRING)) "
+                   "FROM t GROUP BY b")
+    assert _stages(spark) == {"partial"}, native_subtrees(spark)
+    # Next to a DISTINCT aggregate: the buffers merged natively, then by either final stage.
+    exactly(spark, "SELECT b, initcap(CAST(median(l) AS STRING)), count(DISTINCT s) FROM t GROUP BY b")
+    assert "merge" in _stages(spark) and "final" not in _stages(spark), native_subtrees(spark)
+    exactly(spark, "SELECT b, median(l), count(DISTINCT s), percentile(q, 0.9) FROM t GROUP BY b")
+    assert {"merge", "final"} <= _stages(spark), native_subtrees(spark)
+    exactly(spark, "SELECT b, median(DISTINCT i), percentile(DISTINCT x, 0.3) FROM t GROUP BY b")
+    assert "final" in _stages(spark), native_subtrees(spark)
+
+
+@pytest.fixture(scope="module")
+def spread(spark, data_dir):
+    path = os.path.join(data_dir, "percentile_spread")
+    spark.range(0, 120000, 1, 4).selectExpr(
+        "id % 50 AS g", "CAST((id * 7919) % 100003 AS DOUBLE) / 7 AS v", "(id * 31) % 1009 AS k",
+        "CAST(id % 977 AS DECIMAL(30, 3)) / 3 AS w").write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("spread")
+    return path
+
+
+def test_many_values_and_groups(spark, spread):
+    exactly(spark, "SELECT g, median(v), percentile(k, 0.37), percentile(w, 0.61), "
+                   "percentile_disc(0.9) WITHIN GROUP (ORDER BY v DESC) FROM spread GROUP BY g")
+    assert _stages(spark) == {"partial", "final"}, fallback_reasons(spark)
+    exactly(spark, "SELECT median(v), percentile(k, 0.001), percentile(w, 0.5) FROM spread")
+
+
+def test_unsupported_percentiles_stay_on_spark_with_reasons(spark, table):
+    compare(spark, "SELECT b, percentile(i, array(0.25, 0.75)) FROM t GROUP BY b", native=None)
+    assert any("percentile of an array of percentages is not native yet" in r for r in fallback_reasons(spark)), \
+        fallback_reasons(spark)
+    compare(spark, "SELECT b, CAST(percentile(make_ym_interval(i % 10, 0), 0.5) AS STRING) FROM t GROUP BY b",
+            native=None)
+    assert any("percentile of interval year to month is not native yet" in r for r in fallback_reasons(spark)), \
+        fallback_reasons(spark)
