@@ -31,8 +31,9 @@ def _native_spill(df):
     # Four rows a group, in every spilled run: the buffers merge (max_by, try_sum, sketches...).
     "SELECT id % 100000 AS g, count(*), approx_count_distinct(s, 0.3), max_by(s, id), min(x), max(x), "
     "sum(id), try_sum(id), avg(id) FROM many GROUP BY id % 100000",
-    # Spark's serialized percentile buffers, spilled and merged.
-    "SELECT id % 100000 AS g, median(x), percentile(id, 0.3), percentile_disc(0.5) WITHIN GROUP (ORDER BY x) "
+    # Spark's serialized percentile buffers and quantile summaries, spilled and merged.
+    "SELECT id % 100000 AS g, median(x), percentile(id, 0.3), percentile_disc(0.5) WITHIN GROUP (ORDER BY x), "
+    "percentile_approx(CAST(x AS DOUBLE), 0.5), percentile_approx(id, 0.25, 100) "
     "FROM many GROUP BY id % 100000",
 ])
 def test_sorts_and_aggregations_spill_under_the_limit(spark, many, sql):  # noqa: F811

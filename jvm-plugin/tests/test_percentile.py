@@ -1,5 +1,6 @@
-"""Exact percentiles (percentile, median, percentile_cont, percentile_disc) run natively: Spark's
-buffer of counts, serialized as Spark does, between the stages."""
+"""Exact percentiles (percentile, median, percentile_cont, percentile_disc) and percentile_approx
+run natively: Spark's buffers (the counts of the values; the quantile summary), serialized as
+Spark does, between the stages."""
 
 import os
 
@@ -72,13 +73,14 @@ def test_frequencies(spark, table):
 def test_buffers_between_native_and_spark_stages(spark, table):
     # A native final stage merges Spark's partial buffers (initcap() keeps the partial stage on
     # Spark) ...
-    exactly(spark, "SELECT b, median(l), percentile(q, 0.4), percentile(f, 0.5) FROM t "
-                   "WHERE initcap(s) >= '1S' GROUP BY b")
+    exactly(spark, "SELECT b, median(l), percentile(q, 0.4), percentile(f, 0.5), median(t), median(sm), median(i), "
+                   "percentile(p, 0.3), percentile(x, 0.6) FROM t WHERE initcap(s) >= '1S' GROUP BY b")
     assert _stages(spark) == {"final"}, (native_subtrees(spark), fallback_reasons(spark))
     # ... and Spark's final stage merges native buffers.
     exactly(spark, "SELECT b, initcap(CAST(median(l) AS STRING)), initcap(CAST(percentile(q, 0.4) AS STRING)), "
-                   "initcap(CAST(percentile(f, 0.5) AS STRING)), initcap(CAST(percentile(x, 0.5) AS STRING)) "
-                   "FROM t GROUP BY b")
+                   "initcap(CAST(percentile(f, 0.5) AS STRING)), initcap(CAST(percentile(x, 0.5) AS STRING)), "
+                   "initcap(CAST(median(t) AS STRING)), initcap(CAST(median(sm) AS STRING)), "
+                   "initcap(CAST(median(i) AS STRING)), initcap(CAST(percentile(p, 0.3) AS STRING)) FROM t GROUP BY b")
     assert _stages(spark) == {"partial"}, native_subtrees(spark)
     # Next to a DISTINCT aggregate: the buffers merged natively, then by either final stage.
     exactly(spark, "SELECT b, initcap(CAST(median(l) AS STRING)), count(DISTINCT s) FROM t GROUP BY b")
@@ -114,3 +116,70 @@ def test_unsupported_percentiles_stay_on_spark_with_reasons(spark, table):
             native=None)
     assert any("percentile of interval year to month is not native yet" in r for r in fallback_reasons(spark)), \
         fallback_reasons(spark)
+
+
+APPROX = (
+    "percentile_approx(i, 0.5), percentile_approx(l, 0.25, 100), percentile_approx(x, 0.9), "
+    "percentile_approx(f, 0.1, 50), percentile_approx(t, 0.0), percentile_approx(sm, 1.0), "
+    "percentile_approx(p, 0.3), percentile_approx(d, 0.5), approx_percentile(CAST(d AS TIMESTAMP), 0.7), "
+    "percentile_approx(CAST(d AS TIMESTAMP_NTZ), 0.2, 10), percentile_approx(x, 0.5) FILTER (WHERE b), "
+    "percentile_approx(CAST(i % 100000 AS DECIMAL(12, 3)) * 1.5, 0.6), count(*)"
+)
+
+
+@pytest.mark.parametrize("group_by", ["", "b", "i % 7"])
+def test_percentile_approx_is_sparks(spark, table, group_by):
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    exactly(spark, f"SELECT {keys}{APPROX} FROM t{tail}")
+    assert _stages(spark) == {"partial", "final"}, (native_subtrees(spark), fallback_reasons(spark))
+    exactly(spark, f"SELECT {keys}percentile_approx(i, 0.5), percentile_approx(x, 0.3) FROM t WHERE id < 0{tail}")
+
+
+def test_percentile_approx_of_many_values(spark, spread):
+    # Groups of 2,400 values, and one of 120,000 (30,000 a task: compressed summaries merged in
+    # the shuffle's order, as Spark merges them).
+    exactly(spark, "SELECT g, percentile_approx(v, 0.5), percentile_approx(k, 0.9, 100), "
+                   "percentile_approx(CAST(w AS DECIMAL(15, 4)), 0.25, 1000) FROM spread GROUP BY g")
+    assert _stages(spark) == {"partial", "final"}, fallback_reasons(spark)
+    exactly(spark, "SELECT percentile_approx(v, 0.5), percentile_approx(k, 0.01, 100), "
+                   "percentile_approx(v, 0.75, 30) FROM spread")
+
+
+@pytest.fixture(scope="module")
+def long_tasks(spark, data_dir):
+    path = os.path.join(data_dir, "percentile_long_tasks")
+    spark.range(0, 260000, 1, 2).selectExpr(
+        "id % 2 AS g", "CAST((id * 104729) % 1000003 AS DOUBLE) AS v").coalesce(2) \
+        .write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("long_tasks")
+    return path
+
+
+def test_percentile_approx_past_the_head_buffer(spark, long_tasks):
+    # 130,000 values a task: Spark's head buffer of 50,000 sorted into the summary twice, which
+    # compresses past 10,000 samples, in the order the rows come.
+    exactly(spark, "SELECT percentile_approx(v, 0.5), percentile_approx(v, 0.999, 100000), "
+                   "percentile_approx(v, 0.2, 500) FROM long_tasks")
+    exactly(spark, "SELECT g, percentile_approx(v, 0.5), percentile_approx(v, 0.3, 100) FROM long_tasks GROUP BY g")
+    assert _stages(spark) == {"partial", "final"}, fallback_reasons(spark)
+
+
+def test_percentile_approx_between_native_and_spark_stages(spark, table):
+    exactly(spark, "SELECT b, percentile_approx(l, 0.5), percentile_approx(x, 0.3, 100) FROM t "
+                   "WHERE initcap(s) >= '1S' GROUP BY b")
+    assert _stages(spark) == {"final"}, (native_subtrees(spark), fallback_reasons(spark))
+    exactly(spark, "SELECT b, initcap(CAST(percentile_approx(l, 0.5) AS STRING)), "
+                   "initcap(CAST(percentile_approx(d, 0.4, 100) AS STRING)) FROM t GROUP BY b")
+    assert _stages(spark) == {"partial"}, native_subtrees(spark)
+    exactly(spark, "SELECT b, percentile_approx(l, 0.5), count(DISTINCT s) FROM t GROUP BY b")
+    assert {"merge", "final"} <= _stages(spark), native_subtrees(spark)
+
+
+def test_unsupported_percentile_approx_stays_on_spark_with_reasons(spark, table):
+    compare(spark, "SELECT b, percentile_approx(q, 0.5) FROM t GROUP BY b", native=None)
+    assert any("percentile_approx of decimal(38,10) (over 15 digits) is not native yet" in r
+               for r in fallback_reasons(spark)), fallback_reasons(spark)
+    compare(spark, "SELECT b, percentile_approx(i, array(0.5, 0.7)) FROM t GROUP BY b", native=None)
+    assert any("percentile_approx of an array of percentages is not native yet" in r
+               for r in fallback_reasons(spark)), fallback_reasons(spark)

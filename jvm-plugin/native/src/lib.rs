@@ -12,6 +12,7 @@
 //! ([`NativeError::java_class`]) and catches panics (a `RuntimeException`), so nothing native
 //! takes down the JVM. Java holds only numeric handles, checked on every call.
 
+pub mod approx_percentile;
 pub mod cast;
 pub mod date_format;
 pub mod datetime;

@@ -929,8 +929,10 @@ pub struct AggregateCall {
     pub percentile: Option<PercentileSpec>,
 }
 
-/// The counts of [`AggregateFunc::PercentileCounts`] and [`AggregateFunc::MergePercentileCounts`]
-/// (see `crate::percentile`).
+/// What the percentile aggregates compute: the counts of [`AggregateFunc::PercentileCounts`] and
+/// [`AggregateFunc::MergePercentileCounts`] (see `crate::percentile`), the summaries of
+/// [`AggregateFunc::PercentileApprox`] and [`AggregateFunc::MergePercentileApprox`] (see
+/// `crate::approx_percentile`: `value_type`, `percentage` and `accuracy`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PercentileSpec {
@@ -950,6 +952,9 @@ pub struct PercentileSpec {
     /// frequency.
     #[serde(default)]
     pub frequency_sql: Option<String>,
+    /// `percentile_approx`'s accuracy (its summary's relative error is `1.0 / accuracy`).
+    #[serde(default)]
+    pub accuracy: Option<i64>,
 }
 
 /// How a percentile is read from the accumulated counts.
@@ -1067,6 +1072,13 @@ pub enum AggregateFunc {
     /// Spark's serialized percentile buffers (`arg`) merged: the merged buffer, or the
     /// percentile.
     MergePercentileCounts,
+    /// Spark's `percentile_approx` quantile summary of the non-null values (`arg`), of the
+    /// `percentile` spec's accuracy: Spark's serialized buffer, or the percentile at its
+    /// percentage (in the values' type).
+    PercentileApprox,
+    /// Spark's serialized `percentile_approx` buffers (`arg`) merged: the buffer, or the
+    /// percentile.
+    MergePercentileApprox,
 }
 
 impl AggregateFunc {

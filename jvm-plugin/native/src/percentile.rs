@@ -22,7 +22,7 @@ use std::mem::size_of;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Float64Array,
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Float64Array, LargeBinaryBuilder,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
@@ -92,6 +92,14 @@ impl ValueType {
                 Some(a) => Ok(a.iter().map(|v| v.map(&key)).collect()),
                 None => internal_err!("percentile values of {}", values.data_type()),
             }
+        }
+        if let Self::Decimal { precision, scale } = self
+            && values.data_type() != &DataType::Decimal128(precision, scale)
+        {
+            return internal_err!(
+                "percentile values of {}, not decimal({precision},{scale})",
+                values.data_type()
+            );
         }
         match self {
             Self::Byte => keyed::<Int8Type>(values, i128::from),
@@ -335,7 +343,7 @@ impl AggregateUDFImpl for SparkPercentile {
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(vec![Arc::new(Field::new(
             format_state_name(args.name, "counts"),
-            DataType::Binary,
+            DataType::LargeBinary,
             true,
         ))])
     }
@@ -448,10 +456,7 @@ impl PercentileGroups {
         filter: Option<&BooleanArray>,
         group: impl Fn(usize) -> usize,
     ) -> Result<()> {
-        let Some(buffers) = buffers.as_binary_opt::<i32>() else {
-            return internal_err!("percentile buffers of {}", buffers.data_type());
-        };
-        for (i, buffer) in buffers.iter().enumerate() {
+        for (i, buffer) in binary_values(buffers)?.enumerate() {
             let Some(mut rest) = buffer.filter(|_| selected(filter, i)) else {
                 continue;
             };
@@ -483,16 +488,17 @@ impl PercentileGroups {
         taken
     }
 
-    /// The buffers (Spark's serialized form) of the groups `emit_to` takes.
-    fn state_of(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+    /// The buffers (Spark's serialized form) of the groups `emit_to` takes: Spark's binary
+    /// values, or (`large`, the state DataFusion spills) large ones.
+    fn state_of(&mut self, emit_to: EmitTo, large: bool) -> Result<ArrayRef> {
         let taken = self.take(emit_to);
-        serialize(self.value_type, &taken)
+        serialize(self.value_type, &taken, large)
     }
 
     /// What the groups `emit_to` takes give: their percentile, or their buffer.
     fn emit(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let Some(evaluation) = self.evaluation else {
-            return self.state_of(emit_to);
+            return self.state_of(emit_to, false);
         };
         let taken = self.take(emit_to);
         let values = taken
@@ -503,8 +509,13 @@ impl PercentileGroups {
     }
 }
 
-/// Spark's serialized buffers of `groups`, counts of values of `value_type`.
-fn serialize(value_type: ValueType, groups: &[HashMap<i128, i64>]) -> Result<ArrayRef> {
+/// Spark's serialized buffers of `groups`, counts of values of `value_type`: binary values
+/// (Spark's, which hold at most 2 GiB in all), or with `large` large ones.
+fn serialize(
+    value_type: ValueType,
+    groups: &[HashMap<i128, i64>],
+    large: bool,
+) -> Result<ArrayRef> {
     let entries: usize = groups.iter().map(HashMap::len).sum();
     let row = if value_type.wide_decimal() {
         WIDE_DECIMAL_ROW
@@ -512,23 +523,47 @@ fn serialize(value_type: ValueType, groups: &[HashMap<i128, i64>]) -> Result<Arr
         FIXED_ROW
     };
     let bytes = entries * (4 + row) + 4 * groups.len();
+    let mut buffer = Vec::new();
+    let write = |buffer: &mut Vec<u8>, counts: &HashMap<i128, i64>| {
+        buffer.clear();
+        for (&key, &count) in counts {
+            value_type.write(buffer, key, count);
+        }
+        buffer.extend_from_slice(&(-1_i32).to_be_bytes());
+    };
+    if large {
+        let mut out = LargeBinaryBuilder::with_capacity(groups.len(), bytes);
+        for counts in groups {
+            write(&mut buffer, counts);
+            out.append_value(&buffer);
+        }
+        return Ok(Arc::new(out.finish()));
+    }
     if bytes > i32::MAX as usize {
         return Err(DataFusionError::ResourcesExhausted(format!(
-            "cinder: percentile buffers of {bytes} bytes in one batch (Spark's binary values \
-             hold at most 2 GiB)"
+            "cinder: percentile buffers of {bytes} bytes in one task's output (Spark's binary \
+             values hold at most 2 GiB in a batch)"
         )));
     }
     let mut out = BinaryBuilder::with_capacity(groups.len(), bytes);
-    let mut buffer = Vec::new();
     for counts in groups {
-        buffer.clear();
-        for (&key, &count) in counts {
-            value_type.write(&mut buffer, key, count);
-        }
-        buffer.extend_from_slice(&(-1_i32).to_be_bytes());
+        write(&mut buffer, counts);
         out.append_value(&buffer);
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// The values of a binary or large binary column.
+pub(crate) fn binary_values(
+    array: &ArrayRef,
+) -> Result<Box<dyn Iterator<Item = Option<&[u8]>> + '_>> {
+    if let Some(a) = array.as_binary_opt::<i32>() {
+        Ok(Box::new(a.iter()))
+    } else if let Some(a) = array.as_binary_opt::<i64>() {
+        Ok(Box::new(a.iter()))
+    } else {
+        internal_err!("buffers of {}", array.data_type())
+    }
 }
 
 /// Spark's `PercentileBase.getPercentiles` of one percentage: null for no values.
@@ -634,7 +669,7 @@ impl GroupsAccumulator for PercentileGroups {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![self.state_of(emit_to)?])
+        Ok(vec![self.state_of(emit_to, true)?])
     }
 
     fn convert_to_state(
@@ -654,7 +689,7 @@ impl GroupsAccumulator for PercentileGroups {
         let n = values.first().map_or(0, |v| v.len());
         rows.resize(n);
         rows.update(values, opt_filter, |i| i)?;
-        Ok(vec![serialize(self.value_type, &rows.counts)?])
+        Ok(vec![serialize(self.value_type, &rows.counts, true)?])
     }
 
     fn size(&self) -> usize {
@@ -684,7 +719,7 @@ impl Accumulator for PercentileAccumulator {
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         self.0.resize(1);
-        let state = serialize(self.0.value_type, &self.0.counts[..1])?;
+        let state = serialize(self.0.value_type, &self.0.counts[..1], true)?;
         Ok(vec![ScalarValue::try_from_array(&state, 0)?])
     }
 
@@ -696,7 +731,10 @@ impl Accumulator for PercentileAccumulator {
                 self.0.value_type,
                 evaluation,
             )?)),
-            None => Ok(self.state()?.remove(0)),
+            None => {
+                let buffer = serialize(self.0.value_type, &self.0.counts[..1], false)?;
+                ScalarValue::try_from_array(&buffer, 0)
+            }
         }
     }
 
@@ -720,6 +758,7 @@ mod tests {
             method,
             reverse: false,
             frequency_sql: Some("`f`".into()),
+            accuracy: None,
         }
     }
 
@@ -1028,6 +1067,22 @@ mod tests {
             let buffers: ArrayRef = Arc::new(BinaryArray::from(vec![bytes]));
             let error = run(&s, true, &[buffers]).unwrap_err().to_string();
             assert!(error.contains("percentile buffer is corrupt"), "{error}");
+        }
+    }
+
+    #[test]
+    fn percentages_parse_to_the_nearest_double() {
+        // (serde_json's float_roundtrip: its default parse is off by an ulp for some 17-digit
+        // decimals, as Java's Double.toString writes them.)
+        for p in ["0.9999999999999999", "0.12088995980580641", "1.0E-4"] {
+            let spec: PercentileSpec =
+                serde_json::from_str(&format!(r#"{{"value_type":"int","percentage":{p}}}"#))
+                    .expect("a spec");
+            assert_eq!(
+                spec.percentage,
+                Some(p.parse::<f64>().expect("a double")),
+                "{p}"
+            );
         }
     }
 

@@ -52,6 +52,7 @@ use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use num_bigint::BigInt;
 
+use crate::approx_percentile::SparkApproxPercentile;
 use crate::cast::{
     CastMode, SparkDecimalNarrow, SparkNumericCast, SparkStringCast, decimal_out_of_range,
 };
@@ -75,7 +76,7 @@ use crate::math::{
 use crate::max_by::SparkMaxBy;
 use crate::message::{
     AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
-    Settings, SortKey,
+    PercentileSpec, Settings, SortKey,
 };
 use crate::moments::{MomentInput, MomentPart, SparkMoments};
 use crate::parquet_stats::SparkTrustedStatistics;
@@ -850,11 +851,37 @@ pub(crate) fn aggregate_expr(
                 .map_err(|e| NativeError::plan(format!("aggregate {:?}: {e}", call.func)))?;
             (udaf, arity)
         }
+        AggregateFunc::PercentileApprox | AggregateFunc::MergePercentileApprox => {
+            let Some(PercentileSpec {
+                value_type,
+                percentage,
+                accuracy: Some(accuracy),
+                ..
+            }) = &call.percentile
+            else {
+                return Err(NativeError::plan(format!(
+                    "aggregate {:?} needs a percentile spec with an accuracy",
+                    call.func
+                )));
+            };
+            let merge = call.func == AggregateFunc::MergePercentileApprox;
+            let udaf = SparkApproxPercentile::udaf(
+                &arrow_type(value_type)?,
+                *accuracy,
+                merge,
+                *percentage,
+            )
+            .map_err(|e| NativeError::plan(format!("aggregate {:?}: {e}", call.func)))?;
+            (udaf, 1)
+        }
     };
     if call.percentile.is_some()
         && !matches!(
             call.func,
-            AggregateFunc::PercentileCounts | AggregateFunc::MergePercentileCounts
+            AggregateFunc::PercentileCounts
+                | AggregateFunc::MergePercentileCounts
+                | AggregateFunc::PercentileApprox
+                | AggregateFunc::MergePercentileApprox
         )
     {
         return Err(NativeError::plan(format!(

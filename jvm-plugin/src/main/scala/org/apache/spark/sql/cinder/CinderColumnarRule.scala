@@ -5,7 +5,7 @@ import scala.collection.mutable
 import org.apache.spark.internal.Logging
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
-import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, Average, BitAndAgg, BitOrAgg,
+import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, ApproximatePercentile, Average, BitAndAgg, BitOrAgg,
   BitXorAgg, Corr, Count, CovPopulation, CovSample, DeclarativeAggregate, Final, First, HyperLogLogPlusPlus, Kurtosis,
   Last, Max, MaxBy, Min, MinBy, Partial, PartialMerge, Percentile, PercentileBase, PercentileDisc,
   RegrIntercept, RegrR2, RegrReplacement, RegrSXY, RegrSlope, Skewness, StddevPop,
@@ -21,8 +21,8 @@ import org.apache.spark.sql.execution.window.{WindowExec, WindowGroupLimitExec}
 import org.apache.spark.sql.execution.aggregate.{BaseAggregateExec, HashAggregateExec, ObjectHashAggregateExec,
   SortAggregateExec}
 import org.apache.spark.sql.execution.joins.{BroadcastHashJoinExec, ShuffledHashJoinExec, SortMergeJoinExec}
-import org.apache.spark.sql.types.{BinaryType, BooleanType, ByteType, DataType, DecimalType, DoubleType, FloatType,
-  IntegerType, LongType, NullType, ShortType}
+import org.apache.spark.sql.types.{BinaryType, BooleanType, ByteType, DataType, DateType, DecimalType, DoubleType,
+  FloatType, IntegerType, LongType, NullType, ShortType, TimestampNTZType, TimestampType}
 import org.apache.spark.sql.internal.SQLConf
 
 /**
@@ -698,6 +698,9 @@ private object AggregateConversion {
         case p: PercentileBase =>
           for (spec <- Percentiles.spec(p, evaluate = true); counts <- buffer(ae, 0))
             yield add(callJson("merge_percentile_counts", counts, percentile = Some(spec)))
+        case a: ApproximatePercentile =>
+          for (spec <- Percentiles.approx(a, evaluate = true); summary <- buffer(ae, 0))
+            yield add(callJson("merge_percentile_approx", summary, percentile = Some(spec)))
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {
@@ -988,6 +991,33 @@ private object AggregateConversion {
         s"""$percentage,"frequency_sql":${str(QueryExecutionErrors.toSQLExpr(p.frequencyExpression))}}""")
     }
 
+    /**
+     * The native spec of percentile_approx's summary (`evaluate`: and of its percentile): of
+     * numbers (decimals of up to 15 digits, which the doubles of the summary give back), dates
+     * and timestamps.
+     */
+    def approx(a: ApproximatePercentile, evaluate: Boolean): Either[String, String] = {
+      val valueType = a.child.dataType match {
+        case d: DecimalType if d.precision > 15 =>
+          return Left(s"${a.prettyName} of ${d.simpleString} (over 15 digits) is not native yet")
+        case t @ (ByteType | ShortType | IntegerType | LongType | FloatType | DoubleType | _: DecimalType |
+            DateType | TimestampType | TimestampNTZType) => typeName(t)
+        case t => return Left(s"${a.prettyName} of ${t.simpleString} is not native yet")
+      }
+      if (a.percentageExpression.dataType.isInstanceOf[ArrayType]) {
+        return Left(s"${a.prettyName} of an array of percentages is not native yet")
+      }
+      val accuracy = a.accuracyExpression.eval() match {
+        case n: java.lang.Number if n.longValue > 0 => n.longValue
+        case other => return Left(s"${a.prettyName} of accuracy $other is not native")
+      }
+      val percentage = if (!evaluate) "" else a.percentageExpression.eval() match {
+        case d: java.lang.Double if d >= 0.0 && d <= 1.0 => s""","percentage":$d"""
+        case other => return Left(s"${a.prettyName} at a percentage of $other is not native")
+      }
+      valueType.map(t => s"""{"value_type":${str(t)},"accuracy":$accuracy$percentage}""")
+    }
+
     /** `p`'s frequency expression, unless it is Spark's default 1. */
     def frequency(p: PercentileBase): Option[org.apache.spark.sql.catalyst.expressions.Expression] =
       p.frequencyExpression match {
@@ -1074,6 +1104,9 @@ private object AggregateConversion {
       case p: PercentileBase =>
         for (spec <- Percentiles.spec(p, evaluate = false); counts <- buffer(0))
           yield Seq(add(callJson("merge_percentile_counts", counts, percentile = Some(spec))) -> BinaryType)
+      case a: ApproximatePercentile =>
+        for (spec <- Percentiles.approx(a, evaluate = false); summary <- buffer(0))
+          yield Seq(add(callJson("merge_percentile_approx", summary, percentile = Some(spec))) -> BinaryType)
       case other => Left(s"aggregate ${other.prettyName} is not native yet")
     }
   }
@@ -1200,6 +1233,9 @@ private object AggregateConversion {
                frequency <- seq(Percentiles.frequency(p).toSeq.map(f => argument(f, f.dataType)))) yield {
             buffers += add(callJson("percentile_counts", x, frequency, percentile = Some(spec))) -> BinaryType
           }
+        case a: ApproximatePercentile =>
+          for (spec <- Percentiles.approx(a, evaluate = false); x <- argument(a.child, a.child.dataType))
+            yield buffers += add(callJson("percentile_approx", x, percentile = Some(spec))) -> BinaryType
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {

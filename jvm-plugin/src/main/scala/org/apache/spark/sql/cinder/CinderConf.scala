@@ -62,7 +62,8 @@ object CinderConf {
     "Whether ExpandExec (ROLLUP, CUBE, GROUPING SETS, several DISTINCT aggregates) runs natively.")
 
   val AggregateEnabled = CinderConfEntry("spark.cinder.aggregate.enabled", "boolean", "true",
-    "Whether HashAggregateExec and SortAggregateExec run natively (partial and final stages).")
+    "Whether HashAggregateExec, SortAggregateExec and ObjectHashAggregateExec run natively (partial and final " +
+      "stages).")
 
   val JoinEnabled = CinderConfEntry("spark.cinder.join.enabled", "boolean", "true",
     "Whether equi-joins run natively as hash joins (BroadcastHashJoinExec, ShuffledHashJoinExec, " +

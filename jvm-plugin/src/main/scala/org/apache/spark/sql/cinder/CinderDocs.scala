@@ -31,11 +31,20 @@ object CinderDocs {
       "avg of decimals of scale > 18, max_by and min_by of a value that can fail, " +
         "approx_count_distinct of a smaller relativeSD (sketches of over 2^18 registers) or of " +
         "collated string, interval or nested values, " +
-        "functions Spark runs in ObjectHashAggregateExec (collect_list, percentile, median, ...)"),
+        "functions Spark runs in ObjectHashAggregateExec (collect_list, percentile, median, ...; " +
+        "see ObjectHashAggregateExec)"),
     ("SortAggregateExec", "as HashAggregateExec (Spark chooses it for buffers it cannot update in place, such as " +
       "min, max, first, last and max_by of strings): natively a hash aggregate, without the sort by the keys under " +
       "it, so each group's rows are read in the order they come; its output is sorted again where a node above " +
       "relies on its order", "as HashAggregateExec"),
+    ("ObjectHashAggregateExec", "as HashAggregateExec (Spark chooses it for functions whose buffer is an " +
+      "object, shuffled serialized), with percentile, median, percentile_cont and percentile_disc (also " +
+      "`WITHIN GROUP (ORDER BY x DESC)`, a frequency column, and " +
+      "`spark.sql.legacy.percentileDiscCalculation`) of integers, floats and decimals: Spark's buffer, the " +
+      "count of each distinct value serialized as Spark writes it (so either stage can stay on Spark), and " +
+      "Spark's percentile of it, interpolated as Spark does, bit for bit",
+      "collect_list, collect_set and the other object-buffer functions, percentiles at an array of " +
+        "percentages or of intervals"),
     ("BroadcastHashJoinExec", "inner, left/right outer, left semi, left anti equi-joins with an optional " +
       "condition: one native hash join whose build side (the broadcast relation, written into Arrow once per " +
       "executor) is hashed once per executor and probed by every task (with device = cpu; other devices hash " +
