@@ -183,3 +183,32 @@ def test_unsupported_percentile_approx_stays_on_spark_with_reasons(spark, table)
     compare(spark, "SELECT b, percentile_approx(i, array(0.5, 0.7)) FROM t GROUP BY b", native=None)
     assert any("percentile_approx of an array of percentages is not native yet" in r
                for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+MODES = (
+    "mode() WITHIN GROUP (ORDER BY i), mode() WITHIN GROUP (ORDER BY x DESC), mode() WITHIN GROUP (ORDER BY t), "
+    "mode() WITHIN GROUP (ORDER BY sm DESC), mode() WITHIN GROUP (ORDER BY l), mode() WITHIN GROUP (ORDER BY f), "
+    "mode() WITHIN GROUP (ORDER BY p DESC), mode() WITHIN GROUP (ORDER BY q), mode() WITHIN GROUP (ORDER BY d), "
+    "mode() WITHIN GROUP (ORDER BY b DESC), mode() WITHIN GROUP (ORDER BY CAST(d AS TIMESTAMP)), "
+    "mode(IF(id % 3 = 0 OR i < 0, 7, id)), mode(IF(id % 4 = 0, -2.5D, x)) FILTER (WHERE b), count(*)"
+)
+
+
+@pytest.mark.parametrize("group_by", ["", "b", "i % 7"])
+def test_mode_is_sparks(spark, table, group_by):
+    # Ties go to one end of the WITHIN GROUP order; plain mode(x) of values that do not tie.
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    exactly(spark, f"SELECT {keys}{MODES} FROM t{tail}")
+    assert _stages(spark) == {"partial", "final"}, (native_subtrees(spark), fallback_reasons(spark))
+
+
+def test_mode_between_native_and_spark_stages(spark, table):
+    exactly(spark, "SELECT b, mode() WITHIN GROUP (ORDER BY l), mode() WITHIN GROUP (ORDER BY d DESC), "
+                   "mode() WITHIN GROUP (ORDER BY p) FROM t WHERE initcap(s) >= '1S' GROUP BY b")
+    assert _stages(spark) == {"final"}, (native_subtrees(spark), fallback_reasons(spark))
+    exactly(spark, "SELECT b, initcap(CAST(mode() WITHIN GROUP (ORDER BY l) AS STRING)), "
+                   "initcap(CAST(mode() WITHIN GROUP (ORDER BY q DESC) AS STRING)) FROM t GROUP BY b")
+    assert _stages(spark) == {"partial"}, native_subtrees(spark)
+    compare(spark, "SELECT b, mode(s) FROM t GROUP BY b", native=None)
+    assert any("mode of string is not native yet" in r for r in fallback_reasons(spark)), fallback_reasons(spark)

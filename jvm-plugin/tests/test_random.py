@@ -346,6 +346,10 @@ def aggregates(r, a):
             lambda: r.choice(["median(@)", "percentile(@, 0.3)", "percentile_cont(0.75) WITHIN GROUP (ORDER BY @)",
                               "percentile_disc(0.4) WITHIN GROUP (ORDER BY @ DESC)"]).replace(
                 "@", r.choice([int_expr, decimal_expr, float_expr])(r, a)),
+            # Of a few thousand values at most (below accuracy / 2): the summaries hold every value,
+            # whatever the order of the rows and merges.
+            lambda: f"percentile_approx({r.choice([int_expr, float_expr])(r, a)}, {r.choice(['0.5', '0.1', '0.95'])}"
+                    f"{r.choice(['', ', 10000', ', 100000'])})",
         ])()
         if "DISTINCT" not in e and not r.randrange(4):
             e += f" FILTER (WHERE {predicate(r, a, 1)})"

@@ -942,7 +942,7 @@ pub struct PercentileSpec {
     /// Spark's buffer of the counts (a binary value).
     #[serde(default)]
     pub percentage: Option<f64>,
-    /// How the percentile is read from the counts.
+    /// How the percentile (or the mode) is read from the counts.
     #[serde(default)]
     pub method: PercentileMethod,
     /// Whether the values are read largest first (`WITHIN GROUP (ORDER BY x DESC)`).
@@ -970,6 +970,18 @@ pub enum PercentileMethod {
     /// `percentile_disc` under `spark.sql.legacy.percentileDiscCalculation`: the lower value at
     /// `percentile`'s position.
     LegacyDiscrete,
+    /// Not a percentile: `mode`, the value counted most often (in the values' type), the
+    /// smallest of those that tie.
+    ModeSmallest,
+    /// `mode`, the largest of those that tie.
+    ModeLargest,
+}
+
+impl PercentileMethod {
+    /// Whether this is `mode` (no percentage).
+    pub fn is_mode(self) -> bool {
+        matches!(self, Self::ModeSmallest | Self::ModeLargest)
+    }
 }
 
 /// The functions of [`AggregateCall`] (DataFusion's: `count` is `Int64`, `sum` of integers

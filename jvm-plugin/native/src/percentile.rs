@@ -22,12 +22,14 @@ use std::mem::size_of;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Float64Array, LargeBinaryBuilder,
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Date32Array, Decimal128Array,
+    Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, LargeBinaryBuilder,
+    TimestampMicrosecondArray,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, Field, FieldRef, Float32Type, Float64Type, Int8Type, Int16Type,
-    Int32Type, Int64Type,
+    DataType, Date32Type, Decimal128Type, Field, FieldRef, Float32Type, Float64Type, Int8Type,
+    Int16Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::common::{DataFusionError, HashMap, Result, ScalarValue, internal_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -51,7 +53,17 @@ enum ValueType {
     Long,
     Float,
     Double,
-    Decimal { precision: u8, scale: i8 },
+    Decimal {
+        precision: u8,
+        scale: i8,
+    },
+    /// (`mode` only, as the three below.)
+    Boolean,
+    Date,
+    /// Microseconds, of Spark's `TimestampType` (zoned) or `TimestampNTZType`.
+    Timestamp {
+        zoned: bool,
+    },
 }
 
 /// The size of Spark's `UnsafeRow` of (value, count) with a fixed-width value: a null bit set
@@ -73,6 +85,11 @@ impl ValueType {
             DataType::Decimal128(precision, scale) => Self::Decimal {
                 precision: *precision,
                 scale: *scale,
+            },
+            DataType::Boolean => Self::Boolean,
+            DataType::Date32 => Self::Date,
+            DataType::Timestamp(TimeUnit::Microsecond, zone) => Self::Timestamp {
+                zoned: zone.is_some(),
             },
             other => return internal_err!("percentiles of {other} are not native"),
         })
@@ -109,6 +126,60 @@ impl ValueType {
             Self::Float => keyed::<Float32Type>(values, |v| i128::from(double_key(f64::from(v)))),
             Self::Double => keyed::<Float64Type>(values, |v| i128::from(double_key(v))),
             Self::Decimal { .. } => keyed::<Decimal128Type>(values, |v| v),
+            Self::Boolean => match values.as_boolean_opt() {
+                Some(a) => Ok(a.iter().map(|v| v.map(i128::from)).collect()),
+                None => internal_err!("percentile values of {}", values.data_type()),
+            },
+            Self::Date => keyed::<Date32Type>(values, i128::from),
+            Self::Timestamp { .. } => keyed::<TimestampMicrosecondType>(values, i128::from),
+        }
+    }
+
+    /// The values of `keys` (none for null), in this type.
+    fn values(self, keys: Vec<Option<i128>>) -> Result<ArrayRef> {
+        let it = keys.into_iter();
+        Ok(match self {
+            Self::Byte => Arc::new(it.map(|k| k.map(|k| k as i8)).collect::<Int8Array>()),
+            Self::Short => Arc::new(it.map(|k| k.map(|k| k as i16)).collect::<Int16Array>()),
+            Self::Int => Arc::new(it.map(|k| k.map(|k| k as i32)).collect::<Int32Array>()),
+            Self::Long => Arc::new(it.map(|k| k.map(|k| k as i64)).collect::<Int64Array>()),
+            Self::Float => Arc::new(
+                it.map(|k| k.map(|k| double_of_key(k as i64) as f32))
+                    .collect::<Float32Array>(),
+            ),
+            Self::Double => Arc::new(
+                it.map(|k| k.map(|k| double_of_key(k as i64)))
+                    .collect::<Float64Array>(),
+            ),
+            Self::Decimal { precision, scale } => Arc::new(
+                it.collect::<Decimal128Array>()
+                    .with_precision_and_scale(precision, scale)?,
+            ),
+            Self::Boolean => Arc::new(it.map(|k| k.map(|k| k != 0)).collect::<BooleanArray>()),
+            Self::Date => Arc::new(it.map(|k| k.map(|k| k as i32)).collect::<Date32Array>()),
+            Self::Timestamp { zoned } => {
+                let a = it
+                    .map(|k| k.map(|k| k as i64))
+                    .collect::<TimestampMicrosecondArray>();
+                Arc::new(if zoned { a.with_timezone("UTC") } else { a })
+            }
+        })
+    }
+
+    fn arrow(self) -> DataType {
+        match self {
+            Self::Byte => DataType::Int8,
+            Self::Short => DataType::Int16,
+            Self::Int => DataType::Int32,
+            Self::Long => DataType::Int64,
+            Self::Float => DataType::Float32,
+            Self::Double => DataType::Float64,
+            Self::Decimal { precision, scale } => DataType::Decimal128(precision, scale),
+            Self::Boolean => DataType::Boolean,
+            Self::Date => DataType::Date32,
+            Self::Timestamp { zoned } => {
+                DataType::Timestamp(TimeUnit::Microsecond, zoned.then(|| "UTC".into()))
+            }
         }
     }
 
@@ -116,7 +187,13 @@ impl ValueType {
     /// `Decimal.toDouble`).
     fn to_double(self, key: i128) -> f64 {
         match self {
-            Self::Byte | Self::Short | Self::Int | Self::Long => key as i64 as f64,
+            Self::Byte
+            | Self::Short
+            | Self::Int
+            | Self::Long
+            | Self::Boolean
+            | Self::Date
+            | Self::Timestamp { .. } => key as i64 as f64,
             Self::Float | Self::Double => double_of_key(key as i64),
             Self::Decimal { scale, .. } => decimal_to_f64(key, scale),
         }
@@ -148,12 +225,18 @@ impl ValueType {
         out.extend_from_slice(&(size as i32).to_be_bytes());
         out.extend_from_slice(&[0; 8]);
         let word: [u8; 8] = match self {
-            Self::Byte | Self::Short | Self::Int | Self::Long => {
+            Self::Byte
+            | Self::Short
+            | Self::Int
+            | Self::Long
+            | Self::Boolean
+            | Self::Date
+            | Self::Timestamp { .. } => {
                 // The value's own width, the rest of the word zero (`UnsafeRowWriter`).
                 let width = match self {
-                    Self::Byte => 1,
+                    Self::Byte | Self::Boolean => 1,
                     Self::Short => 2,
-                    Self::Int => 4,
+                    Self::Int | Self::Date => 4,
                     _ => 8,
                 };
                 let mut word = [0; 8];
@@ -194,8 +277,12 @@ impl ValueType {
         let key = match self {
             Self::Byte => i128::from(value[0] as i8),
             Self::Short => i128::from(i16::from_le_bytes([value[0], value[1]])),
-            Self::Int => i128::from(i32::from_le_bytes(value[..4].try_into().expect("4 bytes"))),
-            Self::Long => i128::from(word(8)),
+            Self::Int | Self::Date => {
+                i128::from(i32::from_le_bytes(value[..4].try_into().expect("4 bytes")))
+            }
+            Self::Long | Self::Timestamp { .. } => i128::from(word(8)),
+            // (`UnsafeRow.getBoolean`: the byte is not 0.)
+            Self::Boolean => i128::from(value[0] != 0),
             Self::Float => {
                 let v = f32::from_le_bytes(value[..4].try_into().expect("4 bytes"));
                 i128::from(double_key(f64::from(v)))
@@ -284,6 +371,11 @@ impl SparkPercentile {
                 .map_err(|e| DataFusionError::Plan(format!("percentile: {e}")))?,
         )?;
         let evaluation = match spec.percentage {
+            _ if spec.method.is_mode() => Some(Evaluation {
+                percentage: 0,
+                method: spec.method,
+                reverse: false,
+            }),
             Some(p) if !(0.0..=1.0).contains(&p) => {
                 return internal_err!("a percentage of {p}, not between 0 and 1");
             }
@@ -329,10 +421,10 @@ impl AggregateUDFImpl for SparkPercentile {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(if self.evaluation.is_some() {
-            DataType::Float64
-        } else {
-            DataType::Binary
+        Ok(match self.evaluation {
+            Some(e) if e.method.is_mode() => self.value_type.arrow(),
+            Some(_) => DataType::Float64,
+            None => DataType::Binary,
         })
     }
 
@@ -501,6 +593,12 @@ impl PercentileGroups {
             return self.state_of(emit_to, false);
         };
         let taken = self.take(emit_to);
+        if evaluation.method.is_mode() {
+            let smallest = evaluation.method == PercentileMethod::ModeSmallest;
+            return self
+                .value_type
+                .values(taken.iter().map(|c| mode(c, smallest)).collect());
+        }
         let values = taken
             .iter()
             .map(|counts| percentile(counts, self.value_type, evaluation))
@@ -564,6 +662,19 @@ pub(crate) fn binary_values(
     } else {
         internal_err!("buffers of {}", array.data_type())
     }
+}
+
+/// Spark's `Mode.eval`: the value counted most often (null for none); of those that tie, the
+/// smallest in Spark's order, or the largest (Spark's `WITHIN GROUP` order; without one, Spark
+/// takes the first its hash map gives, and so any).
+fn mode(counts: &HashMap<i128, i64>, smallest: bool) -> Option<i128> {
+    counts
+        .iter()
+        .max_by(|(ka, ca), (kb, cb)| {
+            ca.cmp(cb)
+                .then_with(|| if smallest { kb.cmp(ka) } else { ka.cmp(kb) })
+        })
+        .map(|(&k, _)| k)
 }
 
 /// Spark's `PercentileBase.getPercentiles` of one percentage: null for no values.
@@ -726,6 +837,11 @@ impl Accumulator for PercentileAccumulator {
     fn evaluate(&mut self) -> Result<ScalarValue> {
         self.0.resize(1);
         match self.0.evaluation {
+            Some(evaluation) if evaluation.method.is_mode() => {
+                let smallest = evaluation.method == PercentileMethod::ModeSmallest;
+                let value = mode(&self.0.counts[0], smallest);
+                ScalarValue::try_from_array(&self.0.value_type.values(vec![value])?, 0)
+            }
             Some(evaluation) => Ok(ScalarValue::Float64(percentile(
                 &self.0.counts[0],
                 self.0.value_type,
@@ -1084,6 +1200,65 @@ mod tests {
                 "{p}"
             );
         }
+    }
+
+    #[test]
+    fn mode_is_the_most_counted_value_in_its_type() -> Result<()> {
+        let mode_of = |t: &str, method, values: ArrayRef| -> Result<ArrayRef> {
+            // Through a buffer, as the partial and final stages meet.
+            let buffer = run(
+                &spec(t, None, PercentileMethod::Continuous),
+                false,
+                &[values],
+            )?;
+            run(&spec(t, None, method), true, &[buffer])
+        };
+        let ints: ArrayRef = Arc::new(Int32Array::from(vec![
+            Some(3),
+            Some(1),
+            None,
+            Some(3),
+            Some(1),
+            Some(2),
+        ]));
+        let smallest = mode_of("int", PercentileMethod::ModeSmallest, Arc::clone(&ints))?;
+        assert_eq!(smallest.as_primitive::<Int32Type>().value(0), 1);
+        let largest = mode_of("int", PercentileMethod::ModeLargest, ints)?;
+        assert_eq!(largest.as_primitive::<Int32Type>().value(0), 3);
+        let dates: ArrayRef = Arc::new(Date32Array::from(vec![Some(-5), Some(19000), Some(-5)]));
+        let d = mode_of("date", PercentileMethod::ModeSmallest, dates)?;
+        assert_eq!(d.as_primitive::<Date32Type>().value(0), -5);
+        let flags: ArrayRef = Arc::new(BooleanArray::from(vec![
+            Some(true),
+            Some(false),
+            Some(true),
+            None,
+        ]));
+        let b = mode_of("boolean", PercentileMethod::ModeLargest, flags)?;
+        assert!(b.as_boolean().value(0));
+        let stamps: ArrayRef = Arc::new(
+            TimestampMicrosecondArray::from(vec![Some(i64::MIN), Some(7), Some(i64::MIN)])
+                .with_timezone("UTC"),
+        );
+        let t = mode_of("timestamp", PercentileMethod::ModeSmallest, stamps)?;
+        assert_eq!(
+            t.as_primitive::<TimestampMicrosecondType>().value(0),
+            i64::MIN
+        );
+        assert_eq!(
+            t.data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        );
+        let floats: ArrayRef = Arc::new(Float64Array::from(vec![f64::NAN, 2.5, f64::NAN, -1.0]));
+        let f = mode_of("double", PercentileMethod::ModeSmallest, floats)?;
+        assert!(f.as_primitive::<Float64Type>().value(0).is_nan());
+        let none = mode_of(
+            "int",
+            PercentileMethod::ModeSmallest,
+            Arc::new(Int32Array::from(vec![None::<i32>])),
+        )?;
+        assert!(none.is_null(0));
+        Ok(())
     }
 
     #[test]

@@ -7,7 +7,7 @@ import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, ApproximatePercentile, Average, BitAndAgg, BitOrAgg,
   BitXorAgg, Corr, Count, CovPopulation, CovSample, DeclarativeAggregate, Final, First, HyperLogLogPlusPlus, Kurtosis,
-  Last, Max, MaxBy, Min, MinBy, Partial, PartialMerge, Percentile, PercentileBase, PercentileDisc,
+  Last, Max, MaxBy, Min, MinBy, Mode, Partial, PartialMerge, Percentile, PercentileBase, PercentileDisc,
   RegrIntercept, RegrR2, RegrReplacement, RegrSXY, RegrSlope, Skewness, StddevPop,
   StddevSamp, Sum, VariancePop, VarianceSamp}
 import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
@@ -701,6 +701,9 @@ private object AggregateConversion {
         case a: ApproximatePercentile =>
           for (spec <- Percentiles.approx(a, evaluate = true); summary <- buffer(ae, 0))
             yield add(callJson("merge_percentile_approx", summary, percentile = Some(spec)))
+        case m: Mode =>
+          for (spec <- Percentiles.mode(m, evaluate = true); counts <- buffer(ae, 0))
+            yield add(callJson("merge_percentile_counts", counts, percentile = Some(spec)))
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {
@@ -1018,6 +1021,24 @@ private object AggregateConversion {
       valueType.map(t => s"""{"value_type":${str(t)},"accuracy":$accuracy$percentage}""")
     }
 
+    /**
+     * The native spec of mode's counts (Spark's buffer is percentile's) and, with `evaluate`, of
+     * the value counted most often: of numbers, booleans, dates and timestamps. Of values that
+     * tie, `mode() WITHIN GROUP (ORDER BY x)` takes one end of Spark's order and DESC the other
+     * (Spark's `reverseOpt`); plain `mode(x)` takes whichever Spark's hash map gives first, and
+     * natively the smallest.
+     */
+    def mode(m: Mode, evaluate: Boolean): Either[String, String] = {
+      val valueType = m.child.dataType match {
+        case t @ (BooleanType | ByteType | ShortType | IntegerType | LongType | FloatType | DoubleType |
+            _: DecimalType | DateType | TimestampType | TimestampNTZType) => typeName(t)
+        case t => return Left(s"mode of ${t.simpleString} is not native yet")
+      }
+      // (Spark's reverseOpt true reverses the order of the values in its maxBy: the smallest wins.)
+      val method = if (!evaluate) "continuous" else if (m.reverseOpt.contains(false)) "mode_largest" else "mode_smallest"
+      valueType.map(t => s"""{"value_type":${str(t)},"method":"$method"}""")
+    }
+
     /** `p`'s frequency expression, unless it is Spark's default 1. */
     def frequency(p: PercentileBase): Option[org.apache.spark.sql.catalyst.expressions.Expression] =
       p.frequencyExpression match {
@@ -1107,6 +1128,9 @@ private object AggregateConversion {
       case a: ApproximatePercentile =>
         for (spec <- Percentiles.approx(a, evaluate = false); summary <- buffer(0))
           yield Seq(add(callJson("merge_percentile_approx", summary, percentile = Some(spec))) -> BinaryType)
+      case m: Mode =>
+        for (spec <- Percentiles.mode(m, evaluate = false); counts <- buffer(0))
+          yield Seq(add(callJson("merge_percentile_counts", counts, percentile = Some(spec))) -> BinaryType)
       case other => Left(s"aggregate ${other.prettyName} is not native yet")
     }
   }
@@ -1236,6 +1260,9 @@ private object AggregateConversion {
         case a: ApproximatePercentile =>
           for (spec <- Percentiles.approx(a, evaluate = false); x <- argument(a.child, a.child.dataType))
             yield buffers += add(callJson("percentile_approx", x, percentile = Some(spec))) -> BinaryType
+        case m: Mode =>
+          for (spec <- Percentiles.mode(m, evaluate = false); x <- argument(m.child, m.child.dataType))
+            yield buffers += add(callJson("percentile_counts", x, percentile = Some(spec))) -> BinaryType
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {

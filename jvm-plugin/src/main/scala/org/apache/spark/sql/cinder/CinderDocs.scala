@@ -45,9 +45,12 @@ object CinderDocs {
       "Spark's percentile of it, interpolated as Spark does, bit for bit; percentile_approx (approx_percentile) " +
       "of integers, floats, decimals of up to 15 digits, dates and timestamps: Spark's quantile summary " +
       "(Greenwald-Khanna, as Spark's QuantileSummaries builds, compresses, merges and queries it, in the order " +
-      "the rows and buffers come) in Spark's serialized buffer, and its answer in the argument's type",
+      "the rows and buffers come) in Spark's serialized buffer, and its answer in the argument's type; mode " +
+      "(also `WITHIN GROUP (ORDER BY x [DESC])`, whose order picks among values that tie) of numbers, booleans, " +
+      "dates and timestamps: percentile's buffer of counts, and the value counted most often",
       "collect_list, collect_set and the other object-buffer functions, percentiles at an array of " +
-        "percentages or of intervals, percentile_approx of wider decimals or intervals"),
+        "percentages or of intervals, percentile_approx of wider decimals or intervals, mode of strings, " +
+        "binary or nested values"),
     ("BroadcastHashJoinExec", "inner, left/right outer, left semi, left anti equi-joins with an optional " +
       "condition: one native hash join whose build side (the broadcast relation, written into Arrow once per " +
       "executor) is hashed once per executor and probed by every task (with device = cpu; other devices hash " +
