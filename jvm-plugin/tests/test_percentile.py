@@ -212,3 +212,28 @@ def test_mode_between_native_and_spark_stages(spark, table):
     assert _stages(spark) == {"partial"}, native_subtrees(spark)
     compare(spark, "SELECT b, mode(s) FROM t GROUP BY b", native=None)
     assert any("mode of string is not native yet" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+
+
+@pytest.fixture(scope="module")
+def many_groups(spark, data_dir):
+    path = os.path.join(data_dir, "percentile_many_groups")
+    spark.range(0, 300000, 1, 2).selectExpr(
+        "id % 200 AS g", "CAST((id * 7919) % 1009 AS DOUBLE) AS v").coalesce(2) \
+        .write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("many_groups")
+    return path
+
+
+@pytest.mark.parametrize("conf", [
+    {},
+    {"spark.sql.shuffle.partitions": "1"},
+    {"spark.sql.objectHashAggregate.sortBased.fallbackThreshold": "1000"},
+    {"spark.sql.objectHashAggregate.sortBased.fallbackThreshold": "3", "spark.sql.shuffle.partitions": "1"},
+])
+def test_percentile_approx_follows_sparks_sort_based_fallback(spark, many_groups, conf):
+    # 200 groups of 1,500 values, 750 a task: past 128 groups a task (Spark's default threshold)
+    # Spark reads the remaining rows sorted by their keys into new buffers and merges the first
+    # ones into them; at accuracy 100 the summaries depend on that order.
+    exactly(spark, "SELECT g, percentile_approx(v, 0.1, 100), percentile_approx(v, 0.5, 100), "
+                   "percentile_approx(v, 0.9, 30) FROM many_groups GROUP BY g", conf=conf)
+    assert _stages(spark) == {"partial", "final"}, fallback_reasons(spark)

@@ -347,9 +347,14 @@ def aggregates(r, a):
                               "percentile_disc(0.4) WITHIN GROUP (ORDER BY @ DESC)"]).replace(
                 "@", r.choice([int_expr, decimal_expr, float_expr])(r, a)),
             # Of a few thousand values at most (below accuracy / 2): the summaries hold every value,
-            # whatever the order of the rows and merges.
-            lambda: f"percentile_approx({r.choice([int_expr, float_expr])(r, a)}, {r.choice(['0.5', '0.1', '0.95'])}"
+            # whatever the order of the rows and merges. (Not of floats: with NaN among them,
+            # Spark's merge, which compares with <, leaves samples out of order, and the order of
+            # merges, which a DISTINCT's stages set, shows.)
+            lambda: f"percentile_approx({int_expr(r, a)}, {r.choice(['0.5', '0.1', '0.95'])}"
                     f"{r.choice(['', ', 10000', ', 100000'])})",
+            # (Ties go to one end of the WITHIN GROUP order: plain mode(x) takes Spark's hash order.)
+            lambda: f"mode() WITHIN GROUP (ORDER BY {r.choice([int_expr, decimal_expr, float_expr])(r, a)}"
+                    f"{r.choice(['', ' DESC'])})",
         ])()
         if "DISTINCT" not in e and not r.randrange(4):
             e += f" FILTER (WHERE {predicate(r, a, 1)})"

@@ -16,8 +16,10 @@
 //! does (`toInt`, `toLong`, `toFloat`...).
 //!
 //! Spark's summary depends on the order in which values are inserted and summaries merged once
-//! a group has more than `1 / (2 * relativeError)` values (5,000 at the default accuracy): the
-//! rows come in Spark's order within a task, and the buffers in the shuffle's order, as in Spark.
+//! a group has more than `1 / (2 * relativeError)` values (5,000 at the default accuracy), and
+//! where NaN is among them (its merge compares with `<`): the rows come in Spark's order within
+//! a task, and the buffers in the shuffle's order, as in Spark; past Spark's sort-based fallback
+//! threshold of groups, the later rows go to summaries of their own, as in Spark ([`Fallback`]).
 
 use std::mem::size_of;
 use std::sync::Arc;
@@ -321,6 +323,8 @@ fn compress_samples(samples: &[Stats], merge_threshold: f64) -> Vec<Stats> {
         res.push(first);
     }
     res.reverse();
+    // (Spark's array is exact; a group's summary keeps far fewer samples than it compressed.)
+    res.shrink_to_fit();
     res
 }
 
@@ -445,20 +449,29 @@ pub struct SparkApproxPercentile {
     merge: bool,
     /// The percentage's bits, where it gives the percentile.
     percentage: Option<u64>,
+    /// Spark's `spark.sql.objectHashAggregate.sortBased.fallbackThreshold`, where the aggregate
+    /// stands for an `ObjectHashAggregateExec` with grouping keys.
+    fallback_threshold: Option<usize>,
     signature: Signature,
 }
 
 impl SparkApproxPercentile {
     /// The aggregate of values of Arrow type `value_type` (`merge`: of buffers of them), at
-    /// Spark's `accuracy`; giving the percentile at `percentage`, or the buffer.
+    /// Spark's `accuracy`; giving the percentile at `percentage`, or the buffer; with Spark's
+    /// sort-based fallback past `fallback_threshold` groups (see [`Fallback`]).
     pub fn udaf(
         value_type: &DataType,
         accuracy: i64,
         merge: bool,
         percentage: Option<f64>,
+        fallback_threshold: Option<usize>,
     ) -> Result<Arc<AggregateUDF>> {
         Ok(Arc::new(AggregateUDF::new_from_impl(Self::new(
-            value_type, accuracy, merge, percentage,
+            value_type,
+            accuracy,
+            merge,
+            percentage,
+            fallback_threshold,
         )?)))
     }
 
@@ -467,6 +480,7 @@ impl SparkApproxPercentile {
         accuracy: i64,
         merge: bool,
         percentage: Option<f64>,
+        fallback_threshold: Option<usize>,
     ) -> Result<Self> {
         if accuracy <= 0 {
             return internal_err!("percentile_approx's accuracy {accuracy} is not positive");
@@ -479,6 +493,7 @@ impl SparkApproxPercentile {
             relative_error: (1.0 / accuracy as f64).to_bits(),
             merge,
             percentage: percentage.map(f64::to_bits),
+            fallback_threshold,
             signature: Signature::any(1, Volatility::Immutable),
         })
     }
@@ -491,6 +506,7 @@ impl SparkApproxPercentile {
             percentage: self.percentage.map(f64::from_bits),
             summaries: Vec::new(),
             bytes: 0,
+            fallback: self.fallback_threshold.map(Fallback::new),
         }
     }
 }
@@ -544,6 +560,38 @@ impl AggregateUDFImpl for SparkApproxPercentile {
     }
 }
 
+/// Spark's sort-based fallback in `ObjectHashAggregateExec` (`ObjectAggregationIterator`): once
+/// its hash map holds `threshold` groups and rows remain, the remaining rows are sorted by their
+/// keys and each group's are read into a new buffer (`SortBasedAggregator`), into which the
+/// group's buffer from the hash map is then merged. A summary depends on the order it sees values
+/// and summaries in, so here too each group's later rows go to a summary of their own, which the
+/// earlier one is merged into at the end.
+#[derive(Debug, Clone)]
+struct Fallback {
+    threshold: usize,
+    /// The groups that have had rows.
+    seen: usize,
+    /// Whether the threshold was reached on a batch's last row (the switch comes with the next
+    /// row, if any).
+    pending: bool,
+    /// Whether rows now go to the later summaries.
+    sorted: bool,
+    /// Each group's summary of the rows after the switch.
+    later: Vec<Option<Summary>>,
+}
+
+impl Fallback {
+    fn new(threshold: usize) -> Self {
+        Self {
+            threshold,
+            seen: 0,
+            pending: false,
+            sorted: false,
+            later: Vec::new(),
+        }
+    }
+}
+
 /// Each group's summary.
 #[derive(Debug)]
 struct Digests {
@@ -554,6 +602,7 @@ struct Digests {
     summaries: Vec<Summary>,
     /// The bytes the summaries hold (as of their last change).
     bytes: usize,
+    fallback: Option<Fallback>,
 }
 
 impl Digests {
@@ -562,14 +611,44 @@ impl Digests {
             let empty = Summary::new(self.relative_error);
             self.summaries.resize(groups, empty);
         }
+        if let Some(f) = &mut self.fallback
+            && groups > f.later.len()
+        {
+            f.later.resize(groups, None);
+        }
     }
 
-    /// Runs `f` on group `g`'s summary, keeping count of its bytes.
-    fn with(&mut self, g: usize, f: impl FnOnce(&mut Summary)) {
-        let summary = &mut self.summaries[g];
-        let before = summary.bytes();
-        f(summary);
-        self.bytes = self.bytes + summary.bytes() - before;
+    /// Runs `f` on the summary row `i` of `n` (of group `g`) goes to, keeping count of its bytes
+    /// and of the groups Spark's hash map would hold (`read`: whether the row has a value to
+    /// read; a row without one still makes its group).
+    fn with(&mut self, i: usize, n: usize, g: usize, read: bool, f: impl FnOnce(&mut Summary)) {
+        let relative_error = self.relative_error;
+        let summary = match &mut self.fallback {
+            Some(fallback) => {
+                if fallback.pending {
+                    fallback.pending = false;
+                    fallback.sorted = true;
+                }
+                if fallback.sorted {
+                    read.then(|| {
+                        fallback.later[g].get_or_insert_with(|| Summary::new(relative_error))
+                    })
+                } else {
+                    fallback.seen = fallback.seen.max(g + 1);
+                    let reached = fallback.seen >= fallback.threshold;
+                    // (After this row's update, as Spark checks its map's size.)
+                    fallback.sorted = reached && i + 1 < n;
+                    fallback.pending = reached && i + 1 == n;
+                    read.then(|| &mut self.summaries[g])
+                }
+            }
+            None => read.then(|| &mut self.summaries[g]),
+        };
+        if let Some(summary) = summary {
+            let before = summary.bytes();
+            f(summary);
+            self.bytes = self.bytes + summary.bytes() - before;
+        }
     }
 
     /// Reads the rows of `values` that pass `filter` (values, or with `merge` buffers) into the
@@ -586,15 +665,13 @@ impl Digests {
         if self.merge {
             return self.merge(values, filter, group);
         }
-        for (i, x) in self
-            .value_type
-            .doubles(values.as_ref())?
-            .into_iter()
-            .enumerate()
-        {
-            if let Some(x) = x.filter(|_| selected(filter, i)) {
-                self.with(group(i), |s| s.insert(x));
-            }
+        let doubles = self.value_type.doubles(values.as_ref())?;
+        let n = doubles.len();
+        for (i, x) in doubles.into_iter().enumerate() {
+            let x = x.filter(|_| selected(filter, i));
+            self.with(i, n, group(i), x.is_some(), |s| {
+                s.insert(x.expect("read only where there is a value"))
+            });
         }
         Ok(())
     }
@@ -606,19 +683,44 @@ impl Digests {
         filter: Option<&BooleanArray>,
         group: impl Fn(usize) -> usize,
     ) -> Result<()> {
+        let n = buffers.len();
         for (i, buffer) in binary_values(buffers)?.enumerate() {
-            if let Some(buffer) = buffer.filter(|_| selected(filter, i)) {
-                let other = Summary::deserialize(buffer)?;
-                self.with(group(i), |s| s.merge(other));
-            }
+            let other = match buffer.filter(|_| selected(filter, i)) {
+                Some(buffer) => Some(Summary::deserialize(buffer)?),
+                None => None,
+            };
+            let read = other.is_some();
+            self.with(i, n, group(i), read, |s| {
+                s.merge(other.expect("read only where there is a buffer"))
+            });
         }
         Ok(())
     }
 
+    /// The summaries of the groups `emit_to` takes, which leave: each group's later summary
+    /// (past Spark's fallback) with its earlier one merged into it, as Spark's sort-based
+    /// aggregation merges the hash map's buffer into the new one.
     fn take(&mut self, emit_to: EmitTo) -> Vec<Summary> {
         let taken = emit_to.take_needed(&mut self.summaries);
         self.bytes -= taken.iter().map(Summary::bytes).sum::<usize>();
+        let Some(fallback) = &mut self.fallback else {
+            return taken;
+        };
+        let later = emit_to.take_needed(&mut fallback.later);
+        self.bytes -= later.iter().flatten().map(Summary::bytes).sum::<usize>();
         taken
+            .into_iter()
+            .zip(later)
+            .map(|(mut earlier, later)| match later {
+                Some(mut later) => {
+                    // (The hash map's buffer is serialized, so compressed, before the merge.)
+                    earlier.compressed();
+                    later.merge(earlier);
+                    later
+                }
+                None => earlier,
+            })
+            .collect()
     }
 
     fn emit(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
@@ -707,6 +809,7 @@ impl GroupsAccumulator for Digests {
             summaries: Vec::new(),
             bytes: 0,
             percentage: None,
+            fallback: None,
             ..*self
         };
         let n = values.first().map_or(0, |v| v.len());
@@ -862,6 +965,46 @@ mod tests {
         assert_eq!(
             d.as_primitive::<Decimal128Type>().value(0),
             -123_456_789_012_345
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn sparks_fallback_reads_later_rows_into_a_summary_of_their_own() -> Result<()> {
+        // Threshold 2: after the second group's first row (more rows to come), group 0's rows
+        // go to a new summary, into which its first summary is merged.
+        let udaf = SparkApproxPercentile::new(&DataType::Float64, 10, false, None, Some(2))?;
+        let mut digests = udaf.groups();
+        let values: ArrayRef = Arc::new(Float64Array::from(vec![5.0, 1.0, 3.0, 4.0, 2.0, 9.0]));
+        digests.update_batch(&[Arc::clone(&values)], &[0, 1, 0, 0, 0, 1], None, 2)?;
+        let buffers = digests.evaluate(EmitTo::All)?;
+        let mut earlier = summary_of(&[5.0], 10);
+        let mut later = summary_of(&[3.0, 4.0, 2.0], 10);
+        earlier.compressed();
+        later.merge(earlier);
+        let mut expected = Vec::new();
+        later.serialize(&mut expected);
+        assert_eq!(buffers.as_binary::<i32>().value(0), expected.as_slice());
+        // The threshold reached on a batch's last row: the next batch's rows are later ones.
+        let mut digests = udaf.groups();
+        digests.update_batch(&[values.slice(0, 2)], &[0, 1], None, 2)?;
+        digests.update_batch(&[values.slice(2, 1)], &[0], None, 2)?;
+        assert!(
+            digests
+                .fallback
+                .as_ref()
+                .is_some_and(|f| f.later[0].is_some())
+        );
+        // Without the fallback, one summary.
+        let mut plain =
+            SparkApproxPercentile::new(&DataType::Float64, 10, false, None, None)?.groups();
+        plain.update_batch(&[values], &[0, 1, 0, 0, 0, 1], None, 2)?;
+        let mut one = summary_of(&[5.0, 3.0, 4.0, 2.0], 10);
+        let mut bytes = Vec::new();
+        one.serialize(&mut bytes);
+        assert_eq!(
+            plain.evaluate(EmitTo::All)?.as_binary::<i32>().value(0),
+            bytes.as_slice()
         );
         Ok(())
     }

@@ -955,6 +955,11 @@ pub struct PercentileSpec {
     /// `percentile_approx`'s accuracy (its summary's relative error is `1.0 / accuracy`).
     #[serde(default)]
     pub accuracy: Option<i64>,
+    /// `percentile_approx` in an `ObjectHashAggregateExec` with grouping keys: Spark's
+    /// `spark.sql.objectHashAggregate.sortBased.fallbackThreshold`, past which (that many groups
+    /// in a task) Spark reads the remaining rows sorted by their keys.
+    #[serde(default)]
+    pub fallback_threshold: Option<usize>,
 }
 
 /// How a percentile is read from the accumulated counts.

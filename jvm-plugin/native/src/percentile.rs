@@ -875,6 +875,7 @@ mod tests {
             reverse: false,
             frequency_sql: Some("`f`".into()),
             accuracy: None,
+            fallback_threshold: None,
         }
     }
 

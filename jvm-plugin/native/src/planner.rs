@@ -856,6 +856,7 @@ pub(crate) fn aggregate_expr(
                 value_type,
                 percentage,
                 accuracy: Some(accuracy),
+                fallback_threshold,
                 ..
             }) = &call.percentile
             else {
@@ -870,6 +871,7 @@ pub(crate) fn aggregate_expr(
                 *accuracy,
                 merge,
                 *percentage,
+                *fallback_threshold,
             )
             .map_err(|e| NativeError::plan(format!("aggregate {:?}: {e}", call.func)))?;
             (udaf, 1)

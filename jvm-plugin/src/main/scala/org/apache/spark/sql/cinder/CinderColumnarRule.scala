@@ -699,7 +699,7 @@ private object AggregateConversion {
           for (spec <- Percentiles.spec(p, evaluate = true); counts <- buffer(ae, 0))
             yield add(callJson("merge_percentile_counts", counts, percentile = Some(spec)))
         case a: ApproximatePercentile =>
-          for (spec <- Percentiles.approx(a, evaluate = true); summary <- buffer(ae, 0))
+          for (spec <- Percentiles.approx(a, agg, evaluate = true); summary <- buffer(ae, 0))
             yield add(callJson("merge_percentile_approx", summary, percentile = Some(spec)))
         case m: Mode =>
           for (spec <- Percentiles.mode(m, evaluate = true); counts <- buffer(ae, 0))
@@ -999,7 +999,7 @@ private object AggregateConversion {
      * numbers (decimals of up to 15 digits, which the doubles of the summary give back), dates
      * and timestamps.
      */
-    def approx(a: ApproximatePercentile, evaluate: Boolean): Either[String, String] = {
+    def approx(a: ApproximatePercentile, agg: BaseAggregateExec, evaluate: Boolean): Either[String, String] = {
       val valueType = a.child.dataType match {
         case d: DecimalType if d.precision > 15 =>
           return Left(s"${a.prettyName} of ${d.simpleString} (over 15 digits) is not native yet")
@@ -1018,7 +1018,14 @@ private object AggregateConversion {
         case d: java.lang.Double if d >= 0.0 && d <= 1.0 => s""","percentage":$d"""
         case other => return Left(s"${a.prettyName} at a percentage of $other is not native")
       }
-      valueType.map(t => s"""{"value_type":${str(t)},"accuracy":$accuracy$percentage}""")
+      // Spark's ObjectHashAggregateExec with keys reads the rows past this many groups a task
+      // sorted by their keys; the summaries, which depend on the order, follow it.
+      val fallback = agg match {
+        case o: ObjectHashAggregateExec if o.groupingExpressions.nonEmpty =>
+          s""","fallback_threshold":${SQLConf.get.objectAggSortBasedFallbackThreshold}"""
+        case _ => ""
+      }
+      valueType.map(t => s"""{"value_type":${str(t)},"accuracy":$accuracy$percentage$fallback}""")
     }
 
     /**
@@ -1074,7 +1081,7 @@ private object AggregateConversion {
    * A PartialMerge function's buffers, merged from the input's (each function as its final
    * stage merges them, without the result): the functions next to a DISTINCT one.
    */
-  private def mergeBuffers(ae: AggregateExpression, input: Seq[Attribute],
+  private def mergeBuffers(agg: BaseAggregateExec, ae: AggregateExpression, input: Seq[Attribute],
       add: String => String): Either[String, Seq[(String, DataType)]] = {
     def buffer(i: Int): Either[String, String] = bufferColumn(ae, i, input)
     def call(func: String, arg: String): String = add(callJson(func, arg))
@@ -1126,7 +1133,7 @@ private object AggregateConversion {
         for (spec <- Percentiles.spec(p, evaluate = false); counts <- buffer(0))
           yield Seq(add(callJson("merge_percentile_counts", counts, percentile = Some(spec))) -> BinaryType)
       case a: ApproximatePercentile =>
-        for (spec <- Percentiles.approx(a, evaluate = false); summary <- buffer(0))
+        for (spec <- Percentiles.approx(a, agg, evaluate = false); summary <- buffer(0))
           yield Seq(add(callJson("merge_percentile_approx", summary, percentile = Some(spec))) -> BinaryType)
       case m: Mode =>
         for (spec <- Percentiles.mode(m, evaluate = false); counts <- buffer(0))
@@ -1166,7 +1173,7 @@ private object AggregateConversion {
           else typeName(to).flatMap(t => kept(castJson(json, t), to))
         }
       val converted: Either[String, Unit] = if (ae.mode == PartialMerge) {
-        mergeBuffers(ae, input, add).map(merged => buffers ++= merged)
+        mergeBuffers(agg, ae, input, add).map(merged => buffers ++= merged)
       } else ae.aggregateFunction match {
         case Count(Seq(arg)) =>
           argument(arg, arg.dataType).map(a => buffers += call("count", a) -> LongType)
@@ -1258,7 +1265,7 @@ private object AggregateConversion {
             buffers += add(callJson("percentile_counts", x, frequency, percentile = Some(spec))) -> BinaryType
           }
         case a: ApproximatePercentile =>
-          for (spec <- Percentiles.approx(a, evaluate = false); x <- argument(a.child, a.child.dataType))
+          for (spec <- Percentiles.approx(a, agg, evaluate = false); x <- argument(a.child, a.child.dataType))
             yield buffers += add(callJson("percentile_approx", x, percentile = Some(spec))) -> BinaryType
         case m: Mode =>
           for (spec <- Percentiles.mode(m, evaluate = false); x <- argument(m.child, m.child.dataType))
