@@ -545,7 +545,11 @@ impl AggregateUDFImpl for SparkApproxPercentile {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(DigestAccumulator(self.groups())))
+        // (No groups: Spark's aggregation without keys never falls back.)
+        Ok(Box::new(DigestAccumulator(Digests {
+            fallback: None,
+            ..self.groups()
+        })))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -571,12 +575,15 @@ struct Fallback {
     threshold: usize,
     /// The groups that have had rows.
     seen: usize,
+    /// The groups emitted so far (DataFusion numbers the remaining ones from 0 again; Spark's
+    /// hash map still holds them).
+    emitted: usize,
     /// Whether the threshold was reached on a batch's last row (the switch comes with the next
     /// row, if any).
     pending: bool,
     /// Whether rows now go to the later summaries.
     sorted: bool,
-    /// Each group's summary of the rows after the switch.
+    /// Each group's summary of the rows after the switch (empty before it).
     later: Vec<Option<Summary>>,
 }
 
@@ -585,6 +592,7 @@ impl Fallback {
         Self {
             threshold,
             seen: 0,
+            emitted: 0,
             pending: false,
             sorted: false,
             later: Vec::new(),
@@ -612,6 +620,7 @@ impl Digests {
             self.summaries.resize(groups, empty);
         }
         if let Some(f) = &mut self.fallback
+            && f.sorted
             && groups > f.later.len()
         {
             f.later.resize(groups, None);
@@ -629,12 +638,15 @@ impl Digests {
                     fallback.pending = false;
                     fallback.sorted = true;
                 }
+                if fallback.sorted && fallback.later.len() < self.summaries.len() {
+                    fallback.later.resize(self.summaries.len(), None);
+                }
                 if fallback.sorted {
                     read.then(|| {
                         fallback.later[g].get_or_insert_with(|| Summary::new(relative_error))
                     })
                 } else {
-                    fallback.seen = fallback.seen.max(g + 1);
+                    fallback.seen = fallback.seen.max(fallback.emitted + g + 1);
                     let reached = fallback.seen >= fallback.threshold;
                     // (After this row's update, as Spark checks its map's size.)
                     fallback.sorted = reached && i + 1 < n;
@@ -706,6 +718,10 @@ impl Digests {
         let Some(fallback) = &mut self.fallback else {
             return taken;
         };
+        fallback.emitted += taken.len();
+        if fallback.later.is_empty() {
+            return taken;
+        }
         let later = emit_to.take_needed(&mut fallback.later);
         self.bytes -= later.iter().flatten().map(Summary::bytes).sum::<usize>();
         taken
@@ -789,7 +805,11 @@ impl GroupsAccumulator for Digests {
         let [states] = values else {
             return internal_err!("a percentile_approx state is one column");
         };
-        self.merge(states, None, |i| group_indices[i])
+        // (DataFusion's own merge of spilled states, which Spark has not: no fallback there.)
+        let fallback = self.fallback.take();
+        let merged = self.merge(states, None, |i| group_indices[i]);
+        self.fallback = fallback;
+        merged
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
@@ -819,7 +839,11 @@ impl GroupsAccumulator for Digests {
     }
 
     fn size(&self) -> usize {
-        self.bytes + self.summaries.capacity() * size_of::<Summary>() + size_of::<Self>()
+        let later = self
+            .fallback
+            .as_ref()
+            .map_or(0, |f| f.later.capacity() * size_of::<Option<Summary>>());
+        self.bytes + self.summaries.capacity() * size_of::<Summary>() + later + size_of::<Self>()
     }
 }
 
@@ -994,6 +1018,29 @@ mod tests {
                 .fallback
                 .as_ref()
                 .is_some_and(|f| f.later[0].is_some())
+        );
+        // Groups emitted first still count as Spark's hash map holds them.
+        let mut digests = udaf.groups();
+        digests.update_batch(&[values.slice(0, 1)], &[0], None, 1)?;
+        digests.evaluate(EmitTo::First(1))?;
+        digests.update_batch(&[values.slice(1, 2)], &[0, 0], None, 1)?;
+        assert!(
+            digests
+                .fallback
+                .as_ref()
+                .is_some_and(|f| f.later[0].is_some())
+        );
+        // DataFusion's merge of spilled states (which Spark has not) does not fall back.
+        let mut spilled = udaf.groups();
+        let states = digests.state(EmitTo::All)?;
+        spilled.merge_batch(&[Arc::clone(&states[0])], &[0], 1)?;
+        spilled.merge_batch(&states, &[1], 2)?;
+        spilled.merge_batch(&states, &[0], 2)?;
+        assert!(
+            spilled
+                .fallback
+                .as_ref()
+                .is_some_and(|f| f.later.is_empty())
         );
         // Without the fallback, one summary.
         let mut plain =

@@ -1022,7 +1022,8 @@ private object AggregateConversion {
       // sorted by their keys; the summaries, which depend on the order, follow it.
       val fallback = agg match {
         case o: ObjectHashAggregateExec if o.groupingExpressions.nonEmpty =>
-          s""","fallback_threshold":${SQLConf.get.objectAggSortBasedFallbackThreshold}"""
+          // (Spark switches after the first row for any threshold below 1.)
+          s""","fallback_threshold":${math.max(0, SQLConf.get.objectAggSortBasedFallbackThreshold)}"""
         case _ => ""
       }
       valueType.map(t => s"""{"value_type":${str(t)},"accuracy":$accuracy$percentage$fallback}""")
