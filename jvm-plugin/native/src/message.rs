@@ -923,20 +923,22 @@ pub struct AggregateCall {
     /// The sketch's precision of `hll_sketch` and `merge_hll` (4 to 18); none for the others.
     #[serde(default)]
     pub precision: Option<u8>,
-    /// What `percentile_counts` and `merge_percentile_counts` count and give; none for the
-    /// others.
+    /// What `percentile_counts`, `merge_percentile_counts`, `percentile_approx` and
+    /// `merge_percentile_approx` count and give; none for the others.
     #[serde(default)]
     pub percentile: Option<PercentileSpec>,
 }
 
 /// What the percentile aggregates compute: the counts of [`AggregateFunc::PercentileCounts`] and
-/// [`AggregateFunc::MergePercentileCounts`] (see `crate::percentile`), the summaries of
-/// [`AggregateFunc::PercentileApprox`] and [`AggregateFunc::MergePercentileApprox`] (see
-/// `crate::approx_percentile`: `value_type`, `percentage` and `accuracy`).
+/// [`AggregateFunc::MergePercentileCounts`] (`percentile`, `percentile_disc` and `mode`; see
+/// `crate::percentile`), the summaries of [`AggregateFunc::PercentileApprox`] and
+/// [`AggregateFunc::MergePercentileApprox`] (see `crate::approx_percentile`: `value_type`,
+/// `percentage`, `accuracy` and `fallback_threshold`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PercentileSpec {
-    /// Spark's type of the values counted (a numeric type's `simpleString`).
+    /// Spark's type of the values (`simpleString`: a numeric type; for `mode` and
+    /// `percentile_approx` also dates and timestamps, for `mode` booleans).
     pub value_type: String,
     /// The percentage (0 to 1) of Spark's percentile the aggregate gives (a double); none for
     /// Spark's buffer of the counts (a binary value).
@@ -962,7 +964,7 @@ pub struct PercentileSpec {
     pub fallback_threshold: Option<usize>,
 }
 
-/// How a percentile is read from the accumulated counts.
+/// How the result is read from the counts: a percentile, or `mode`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PercentileMethod {
