@@ -25,9 +25,8 @@ use std::mem::size_of;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Date32Array, Decimal128Array,
-    Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, LargeBinaryBuilder,
-    TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Float32Array,
+    Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Decimal128Type, Field, FieldRef, Float32Type, Float64Type, Int8Type,
@@ -42,7 +41,7 @@ use datafusion::logical_expr::{
 
 use crate::cast::decimal_to_f64;
 use crate::moments::selected;
-use crate::percentile::binary_values;
+use crate::percentile::{binary_column, binary_values};
 
 /// `QuantileSummaries.defaultCompressThreshold`.
 const COMPRESS_THRESHOLD: i32 = 10_000;
@@ -756,31 +755,16 @@ impl Digests {
     }
 }
 
-/// Spark's serialized buffers of `summaries`: binary values (Spark's, which hold at most 2 GiB
-/// in all), or with `large` large ones.
+/// Spark's serialized buffers of `summaries` (compressed first): binary values (Spark's, which
+/// hold at most 2 GiB in all), or with `large` large ones.
 fn serialize(summaries: &mut [Summary], large: bool) -> Result<ArrayRef> {
-    let mut buffers = Vec::with_capacity(summaries.len());
-    let mut total = 0_usize;
-    for s in summaries {
-        let mut buffer = Vec::new();
-        s.serialize(&mut buffer);
-        total += buffer.len();
-        buffers.push(buffer);
-    }
-    if large {
-        let mut out = LargeBinaryBuilder::with_capacity(buffers.len(), total);
-        buffers.iter().for_each(|b| out.append_value(b));
-        return Ok(Arc::new(out.finish()));
-    }
-    if total > i32::MAX as usize {
-        return Err(DataFusionError::ResourcesExhausted(format!(
-            "cinder: percentile_approx buffers of {total} bytes in one task's output (Spark's \
-             binary values hold at most 2 GiB in a batch)"
-        )));
-    }
-    let mut out = BinaryBuilder::with_capacity(buffers.len(), total);
-    buffers.iter().for_each(|b| out.append_value(b));
-    Ok(Arc::new(out.finish()))
+    binary_column(
+        summaries.len(),
+        0,
+        large,
+        "percentile_approx",
+        |i, buffer| summaries[i].serialize(buffer),
+    )
 }
 
 impl GroupsAccumulator for Digests {

@@ -621,31 +621,53 @@ fn serialize(
         FIXED_ROW
     };
     let bytes = entries * (4 + row) + 4 * groups.len();
-    let mut buffer = Vec::new();
-    let write = |buffer: &mut Vec<u8>, counts: &HashMap<i128, i64>| {
-        buffer.clear();
-        for (&key, &count) in counts {
+    binary_column(groups.len(), bytes, large, "percentile", |g, buffer| {
+        for (&key, &count) in &groups[g] {
             value_type.write(buffer, key, count);
         }
         buffer.extend_from_slice(&(-1_i32).to_be_bytes());
-    };
+    })
+}
+
+/// A column of `n` serialized buffers, buffer `i` written by `write(i, buffer)` (about
+/// `bytes` in all): Spark's binary values, or with `large` large ones (DataFusion's state,
+/// which spills). Binary values hold at most 2 GiB in a batch: past that, an error that names
+/// `what`.
+pub(crate) fn binary_column(
+    n: usize,
+    bytes: usize,
+    large: bool,
+    what: &str,
+    mut write: impl FnMut(usize, &mut Vec<u8>),
+) -> Result<ArrayRef> {
+    let mut buffer = Vec::new();
     if large {
-        let mut out = LargeBinaryBuilder::with_capacity(groups.len(), bytes);
-        for counts in groups {
-            write(&mut buffer, counts);
+        let mut out = LargeBinaryBuilder::with_capacity(n, bytes);
+        for i in 0..n {
+            buffer.clear();
+            write(i, &mut buffer);
             out.append_value(&buffer);
         }
         return Ok(Arc::new(out.finish()));
     }
+    let too_large = || {
+        Err(DataFusionError::ResourcesExhausted(format!(
+            "cinder: {what} buffers of over 2 GiB in one task's output (Spark's binary values \
+             hold at most 2 GiB in a batch)"
+        )))
+    };
     if bytes > i32::MAX as usize {
-        return Err(DataFusionError::ResourcesExhausted(format!(
-            "cinder: percentile buffers of {bytes} bytes in one task's output (Spark's binary \
-             values hold at most 2 GiB in a batch)"
-        )));
+        return too_large();
     }
-    let mut out = BinaryBuilder::with_capacity(groups.len(), bytes);
-    for counts in groups {
-        write(&mut buffer, counts);
+    let mut out = BinaryBuilder::with_capacity(n, bytes);
+    let mut total = 0_usize;
+    for i in 0..n {
+        buffer.clear();
+        write(i, &mut buffer);
+        total += buffer.len();
+        if total > i32::MAX as usize {
+            return too_large();
+        }
         out.append_value(&buffer);
     }
     Ok(Arc::new(out.finish()))
