@@ -100,6 +100,8 @@ def normalise(rows):
 
 
 def same(a, b):
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if isinstance(a, float) and isinstance(b, float):
         if math.isnan(a) or math.isnan(b):
             return math.isnan(a) and math.isnan(b)
@@ -111,7 +113,9 @@ def same(a, b):
 
 def equal_values(a, b):
     """The same value exactly: floats equal (NaN equal to NaN), no tolerance; other values equal
-    and of the same type."""
+    and of the same type; arrays element by element."""
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(equal_values(x, y) for x, y in zip(a, b))
     if isinstance(a, float) and isinstance(b, float):
         return (math.isnan(a) and math.isnan(b)) or a == b
     return a == b and type(a) is type(b)

@@ -156,9 +156,10 @@ impl ExecutionPlan for JvmInputExec {
     }
 }
 
-/// Copies a batch described by the JVM (`rows, columns`, per column `null_count,
-/// buffer_count` and per buffer `address, length, handle`, buffers in Arrow Java's order) into
-/// native memory, and validates it against `schema`.
+/// Copies a batch described by the JVM (in [`describe_batch`](crate::describe_batch)'s layout:
+/// `rows, columns`, then per column a node of `null_count, buffer_count`, per buffer `address,
+/// length, handle` in Arrow Java's order, `child_count` and per child its length and node)
+/// into native memory, and validates it against `schema`.
 ///
 /// # Safety
 ///
@@ -182,51 +183,85 @@ pub unsafe fn import_batch(schema: &SchemaRef, d: &[i64]) -> Result<RecordBatch>
     let mut at = 2;
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
-        let header = d.get(at..at + 2).ok_or_else(|| bad("truncated"))?;
-        let count = usize::try_from(header[1]).map_err(|_| bad("negative buffer count"))?;
-        at += 2;
-        let mut buffers = Vec::with_capacity(count);
-        for _ in 0..count {
-            let triple = d.get(at..at + 3).ok_or_else(|| bad("truncated"))?;
-            let (address, length) = (triple[0], triple[1]);
-            let length = usize::try_from(length).map_err(|_| bad("negative buffer length"))?;
-            let buffer = if length == 0 {
-                Buffer::from_vec(Vec::<u8>::new())
-            } else if address == 0 {
-                return Err(bad("null buffer address"));
-            } else {
-                // SAFETY: the caller guarantees `address` points to `length` readable bytes.
-                let bytes = unsafe { std::slice::from_raw_parts(address as *const u8, length) };
-                Buffer::from_slice_ref(bytes)
-            };
-            buffers.push(buffer);
-            at += 3;
-        }
-        let expected = match field.data_type() {
-            DataType::Utf8 | DataType::Binary => 3,
-            _ => 2,
-        };
-        if buffers.len() != expected {
-            return Err(bad(&format!(
-                "column {} ({}) has {} buffers, expected {expected}",
-                field.name(),
-                field.data_type(),
-                buffers.len()
-            )));
-        }
-        let mut buffers = buffers.into_iter();
-        let validity = buffers.next().filter(|b| !b.is_empty());
-        let data = ArrayData::builder(field.data_type().clone())
-            .len(rows)
-            .null_bit_buffer(validity)
-            .buffers(buffers.collect())
-            .build()
-            .map_err(|e| bad(&format!("column {}: {e}", field.name())))?;
+        // SAFETY: as the caller guarantees for every address in `d`.
+        let data = unsafe { import_node(d, &mut at, field.name(), field.data_type(), rows) }?;
         arrays.push(make_array(data));
+    }
+    if at != d.len() {
+        return Err(bad("longer than its columns"));
     }
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     RecordBatch::try_new_with_options(Arc::clone(schema), arrays, &options)
         .map_err(|e| bad(&e.to_string()))
+}
+
+/// One node of [`import_batch`]'s layout at `d[*at..]`: a column (or an array's elements) of
+/// `len` values of `data_type`, checked by Arrow.
+///
+/// # Safety
+///
+/// As for [`import_batch`].
+unsafe fn import_node(
+    d: &[i64],
+    at: &mut usize,
+    name: &str,
+    data_type: &DataType,
+    len: usize,
+) -> Result<ArrayData> {
+    let bad =
+        |what: &str| NativeError::Execution(format!("malformed input batch from Spark: {what}"));
+    let mut next = || -> Result<i64> {
+        let value = *d.get(*at).ok_or_else(|| bad("truncated"))?;
+        *at += 1;
+        Ok(value)
+    };
+    let _null_count = next()?;
+    let count = usize::try_from(next()?).map_err(|_| bad("negative buffer count"))?;
+    let mut buffers = Vec::with_capacity(count.min(3));
+    for _ in 0..count {
+        let (address, length, _handle) = (next()?, next()?, next()?);
+        let length = usize::try_from(length).map_err(|_| bad("negative buffer length"))?;
+        let buffer = if length == 0 {
+            Buffer::from_vec(Vec::<u8>::new())
+        } else if address == 0 {
+            return Err(bad("null buffer address"));
+        } else {
+            // SAFETY: the caller guarantees `address` points to `length` readable bytes.
+            let bytes = unsafe { std::slice::from_raw_parts(address as *const u8, length) };
+            Buffer::from_slice_ref(bytes)
+        };
+        buffers.push(buffer);
+    }
+    let children = usize::try_from(next()?).map_err(|_| bad("negative child count"))?;
+    let (expected, element) = match data_type {
+        DataType::Utf8 | DataType::Binary => (3, None),
+        DataType::List(element) => (2, Some(element)),
+        _ => (2, None),
+    };
+    if buffers.len() != expected || children != usize::from(element.is_some()) {
+        return Err(bad(&format!(
+            "column {name} ({data_type}) has {} buffers and {children} children, expected \
+             {expected} and {}",
+            buffers.len(),
+            usize::from(element.is_some())
+        )));
+    }
+    let mut child_data = Vec::new();
+    if let Some(element) = element {
+        let length = usize::try_from(next()?).map_err(|_| bad("negative child length"))?;
+        // SAFETY: as above.
+        let child = unsafe { import_node(d, at, name, element.data_type(), length) }?;
+        child_data.push(child);
+    }
+    let mut buffers = buffers.into_iter();
+    let validity = buffers.next().filter(|b| !b.is_empty());
+    ArrayData::builder(data_type.clone())
+        .len(len)
+        .null_bit_buffer(validity)
+        .buffers(buffers.collect())
+        .child_data(child_data)
+        .build()
+        .map_err(|e| bad(&format!("column {name}: {e}")))
 }
 
 /// `batch`'s columns under `schema` (a shuffle block's own schema names the columns as the

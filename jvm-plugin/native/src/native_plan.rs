@@ -450,69 +450,94 @@ pub fn open_plans() -> usize {
 
 /// Describes `batch` for zero-copy import by Arrow Java, registering its buffers.
 ///
-/// The layout, all `long`s: `rows, columns`, then per column `null_count, buffer_count` and
-/// per buffer `address, length_in_bytes, handle`. Buffers come in Arrow Java's order for the
-/// column's vector: validity then values (`boolean`, numbers, dates, decimals), or validity,
-/// offsets, values (`string`, `binary`). An absent validity buffer (no nulls) is `0, 0, 0`. Each
-/// non-zero handle is released exactly once with [`release_buffer`].
+/// The layout, all `long`s: `rows, columns`, then per column a node: `null_count,
+/// buffer_count`, per buffer `address, length_in_bytes, handle`, then `child_count` and per
+/// child its `length` and its node. Buffers come in Arrow Java's order for the column's
+/// vector: validity then values (`boolean`, numbers, dates, decimals), validity, offsets,
+/// values (`string`, `binary`), or validity and offsets with the elements as the one child
+/// (`array`). An absent validity buffer (no nulls) is `0, 0, 0`. Each non-zero handle is
+/// released exactly once with [`release_buffer`].
 pub fn describe_batch(batch: &RecordBatch) -> Result<Vec<i64>> {
-    let mut columns = Vec::with_capacity(batch.num_columns());
+    let mut parts = Vec::new();
     for column in batch.columns() {
         let data = column.to_data();
         // Arrow Java loads buffers from their first byte: a sliced array is copied.
-        let nulls_offset = data.nulls().map_or(0, |n| n.offset());
-        let data = if data.offset() != 0 || nulls_offset != 0 {
-            compact(&data)?
-        } else {
-            data
-        };
-        let validity = data.nulls().map(|n| n.buffer().clone());
-        let mut parts = vec![validity];
-        match data.data_type() {
-            DataType::Boolean
-            | DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::Float32
-            | DataType::Float64
-            | DataType::Date32
-            | DataType::Timestamp(TimeUnit::Microsecond, _)
-            | DataType::Decimal128(..) => parts.push(Some(data.buffers()[0].clone())),
-            DataType::Utf8 | DataType::Binary => {
-                parts.push(Some(data.buffers()[0].clone()));
-                parts.push(Some(data.buffers()[1].clone()));
-            }
-            other => {
-                return Err(NativeError::Execution(format!(
-                    "cannot hand a {other} column to Spark"
-                )));
-            }
-        }
-        columns.push((data.null_count(), parts));
+        let data = if sliced(&data) { compact(&data)? } else { data };
+        describe_node(&data, &mut parts)?;
     }
     let count = |n: usize| {
         i64::try_from(n).map_err(|_| NativeError::Execution("size overflows a long".into()))
     };
     let mut out = vec![count(batch.num_rows())?, count(batch.num_columns())?];
     let mut registry = lock(buffers());
-    for (null_count, parts) in columns {
-        out.push(count(null_count)?);
-        out.push(count(parts.len())?);
-        for part in parts {
-            match part {
-                None => out.extend([0, 0, 0]),
-                Some(buffer) => {
-                    let id = next_id();
-                    out.push(buffer.as_ptr() as i64);
-                    out.push(count(buffer.len())?);
-                    out.push(id);
-                    registry.insert(id, buffer);
-                }
+    for part in parts {
+        match part {
+            Part::Count(n) => out.push(count(n)?),
+            Part::Buffer(None) => out.extend([0, 0, 0]),
+            Part::Buffer(Some(buffer)) => {
+                let id = next_id();
+                out.push(buffer.as_ptr() as i64);
+                out.push(count(buffer.len())?);
+                out.push(id);
+                registry.insert(id, buffer);
             }
         }
     }
     Ok(out)
+}
+
+/// One entry of [`describe_batch`]'s layout: a count, or a buffer (absent: no validity).
+enum Part {
+    Count(usize),
+    Buffer(Option<Buffer>),
+}
+
+/// Whether `data` or a child of it starts past its buffers' first value or bit.
+fn sliced(data: &ArrayData) -> bool {
+    data.offset() != 0
+        || data.nulls().is_some_and(|n| n.offset() != 0)
+        || data.child_data().iter().any(sliced)
+}
+
+/// `data`'s node of [`describe_batch`]'s layout (`data` and its children unsliced).
+fn describe_node(data: &ArrayData, parts: &mut Vec<Part>) -> Result<()> {
+    let validity = data.nulls().map(|n| n.buffer().clone());
+    let mut buffers = vec![validity];
+    let mut children = Vec::new();
+    match data.data_type() {
+        DataType::Boolean
+        | DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Date32
+        | DataType::Timestamp(TimeUnit::Microsecond, _)
+        | DataType::Decimal128(..) => buffers.push(Some(data.buffers()[0].clone())),
+        DataType::Utf8 | DataType::Binary => {
+            buffers.push(Some(data.buffers()[0].clone()));
+            buffers.push(Some(data.buffers()[1].clone()));
+        }
+        DataType::List(_) => {
+            buffers.push(Some(data.buffers()[0].clone()));
+            children.push(&data.child_data()[0]);
+        }
+        other => {
+            return Err(NativeError::Execution(format!(
+                "cannot hand a {other} column to Spark"
+            )));
+        }
+    }
+    parts.push(Part::Count(data.null_count()));
+    parts.push(Part::Count(buffers.len()));
+    parts.extend(buffers.into_iter().map(Part::Buffer));
+    parts.push(Part::Count(children.len()));
+    for child in children {
+        parts.push(Part::Count(child.len()));
+        describe_node(child, parts)?;
+    }
+    Ok(())
 }
 
 /// A copy of `data` that starts at offset 0 (values and validity).

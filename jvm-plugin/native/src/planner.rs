@@ -118,6 +118,20 @@ pub fn arrow_type(spark: &str) -> Result<DataType> {
         // session's time zone), or a local date-time (TimestampNTZType).
         "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
         "timestamp_ntz" => DataType::Timestamp(TimeUnit::Microsecond, None),
+        // Spark's ArrayType: `array<T>`, or `array<T not null>` where it contains no null
+        // (Arrow's list, its elements named as Spark's `ArrowUtils` names them).
+        other if other.starts_with("array<") && other.ends_with('>') => {
+            let inner = &other["array<".len()..other.len() - 1];
+            let (element, nullable) = match inner.strip_suffix(" not null") {
+                Some(element) => (element, false),
+                None => (inner, true),
+            };
+            DataType::List(Arc::new(Field::new(
+                "element",
+                arrow_type(element)?,
+                nullable,
+            )))
+        }
         // Not a Spark type: the plugin sums decimals in 256 bits to see overflow.
         other if other.starts_with("decimal256(") => {
             let parsed = other

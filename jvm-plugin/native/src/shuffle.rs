@@ -21,9 +21,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array,
+};
 use datafusion::arrow::compute::{SortOptions, cast, concat, concat_batches, take_record_batch};
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
@@ -64,33 +66,94 @@ pub fn spark_partition_ids(keys: &[ArrayRef], rows: usize, partitions: usize) ->
 }
 
 /// The bytes `batch`'s rows would take as Spark's `UnsafeRow`s: per row a null bit set (8
-/// bytes per 64 columns) and 8 bytes per column, plus each string's (binary's) bytes rounded up to 8 and
-/// 16 bytes per decimal wider than 18 digits. Spark's exchange reports that size (its
-/// `dataSize`), and adaptive execution decides on it (whether to broadcast a shuffled side,
-/// say); a native shuffle reports the same, so those decisions stay Spark's.
+/// bytes per 64 columns) and 8 bytes per column, plus what each value keeps outside its slot
+/// ([`variable_bytes`]). Spark's exchange reports that size (its `dataSize`), and adaptive
+/// execution decides on it (whether to broadcast a shuffled side, say); a native shuffle
+/// reports the same, so those decisions stay Spark's.
 pub fn unsafe_row_bytes(batch: &RecordBatch) -> u64 {
     let rows = batch.num_rows() as u64;
     let columns = batch.num_columns() as u64;
-    let mut bytes = rows * (columns.div_ceil(64) * 8 + columns * 8);
-    for column in batch.columns() {
-        match column.data_type() {
-            DataType::Utf8 | DataType::Binary => {
-                // Each value's bytes, rounded up to 8 (its offsets as a string's or a binary's).
-                let data = column.to_data();
-                let offsets = data.buffers()[0].typed_data::<i32>();
-                let start = data.offset();
-                for row in 0..column.len() {
-                    if column.is_valid(row) {
-                        let length = (offsets[start + row + 1] - offsets[start + row]) as u64;
-                        bytes += length.div_ceil(8) * 8;
+    let fixed = rows * (columns.div_ceil(64) * 8 + columns * 8);
+    let variable = batch
+        .columns()
+        .iter()
+        .map(|column| match column.data_type() {
+            // A row keeps a wide decimal's 16 bytes also where it is null (UnsafeRowWriter).
+            DataType::Decimal128(precision, _) if *precision > 18 => rows * 16,
+            _ => variable_bytes(column.as_ref()).iter().sum::<u64>(),
+        });
+    fixed + variable.sum::<u64>()
+}
+
+/// Per value of `column`, the bytes Spark's `UnsafeRow` (or `UnsafeArrayData`) keeps for it
+/// past its fixed slot (as an array's element; a row's own wide decimals take 16 bytes): a
+/// string's or a binary's bytes rounded up to 8, a decimal wider than 18 digits its unscaled
+/// value's bytes rounded up to 8, and an array's `UnsafeArrayData` (8 bytes of length, a null bit set of 8
+/// bytes per 64 elements, the elements' slots rounded up to 8, and their own variable bytes).
+fn variable_bytes(column: &dyn Array) -> Vec<u64> {
+    let valid = |row: usize| column.is_valid(row);
+    match column.data_type() {
+        DataType::Utf8 | DataType::Binary => {
+            let data = column.to_data();
+            let offsets = data.buffers()[0].typed_data::<i32>();
+            let start = data.offset();
+            (0..column.len())
+                .map(|row| {
+                    if !valid(row) {
+                        return 0;
                     }
-                }
-            }
-            DataType::Decimal128(precision, _) if *precision > 18 => bytes += rows * 16,
-            _ => {}
+                    let length = (offsets[start + row + 1] - offsets[start + row]) as u64;
+                    length.div_ceil(8) * 8
+                })
+                .collect()
         }
+        // An array's wide decimal: its unscaled value's bytes (`BigInteger.toByteArray`,
+        // the fewest in two's complement) rounded up to 8 (UnsafeArrayWriter).
+        DataType::Decimal128(precision, _) if *precision > 18 => {
+            let decimals = column.as_primitive::<Decimal128Type>();
+            (0..column.len())
+                .map(|row| {
+                    if !valid(row) {
+                        return 0;
+                    }
+                    let v = decimals.value(row);
+                    let magnitude = if v < 0 { !v } else { v };
+                    let bits = 128 - u64::from(magnitude.leading_zeros()) + 1;
+                    bits.div_ceil(8).div_ceil(8) * 8
+                })
+                .collect()
+        }
+        DataType::List(element) => {
+            let list = column.as_list::<i32>();
+            let inner = variable_bytes(list.values().as_ref());
+            let slot = array_slot(element.data_type());
+            let offsets = list.value_offsets();
+            (0..column.len())
+                .map(|row| {
+                    if !valid(row) {
+                        return 0;
+                    }
+                    let (from, to) = (offsets[row] as usize, offsets[row + 1] as usize);
+                    let n = (to - from) as u64;
+                    8 + n.div_ceil(64) * 8
+                        + (n * slot).div_ceil(8) * 8
+                        + inner[from..to].iter().sum::<u64>()
+                })
+                .collect()
+        }
+        _ => vec![0; column.len()],
     }
-    bytes
+}
+
+/// The bytes of an element's slot in Spark's `UnsafeArrayData`: its primitive's width, else
+/// 8 (a long, or the offset and size of a variable-length value).
+fn array_slot(data_type: &DataType) -> u64 {
+    match data_type {
+        DataType::Boolean | DataType::Int8 => 1,
+        DataType::Int16 => 2,
+        DataType::Int32 | DataType::Float32 | DataType::Date32 => 4,
+        _ => 8,
+    }
 }
 
 /// A block: the header, then `batch` as an Arrow IPC stream.

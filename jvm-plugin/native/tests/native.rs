@@ -455,7 +455,7 @@ fn batch_descriptions_are_zero_copy_compact_and_released_once() {
     assert_eq!(&d2[..2], &[4, 3]);
     assert_eq!(&d2[2..4], &[2, 2]);
     // Booleans, no nulls: validity absent (0, 0, 0), then packed bits of [false, true, true, false].
-    let bool_col = 2 + 2 + 6 + 2 + 9;
+    let bool_col = 2 + 2 + 6 + 1 + 2 + 9 + 1;
     assert_eq!(&d2[bool_col..bool_col + 2], &[0, 2]);
     assert_eq!(&d2[bool_col + 2..bool_col + 5], &[0, 0, 0]);
     // SAFETY: the buffer is live (not yet released) and at least one byte long.
@@ -472,18 +472,29 @@ fn batch_descriptions_are_zero_copy_compact_and_released_once() {
 }
 
 fn handles_of(d: &[i64]) -> Vec<i64> {
+    // One node: null count, buffers (address, length, handle), children (length, node).
+    fn node(d: &[i64], i: &mut usize, out: &mut Vec<i64>) {
+        let buffers = d[*i + 1];
+        *i += 2;
+        for _ in 0..buffers {
+            if d[*i + 2] != 0 {
+                out.push(d[*i + 2]);
+            }
+            *i += 3;
+        }
+        let children = d[*i];
+        *i += 1;
+        for _ in 0..children {
+            *i += 1;
+            node(d, i, out);
+        }
+    }
     let mut out = Vec::new();
     let mut i = 2;
     for _ in 0..d[1] {
-        let buffers = d[i + 1];
-        i += 2;
-        for _ in 0..buffers {
-            if d[i + 2] != 0 {
-                out.push(d[i + 2]);
-            }
-            i += 3;
-        }
+        node(d, &mut i, &mut out);
     }
+    assert_eq!(i, d.len());
     out
 }
 
@@ -589,12 +600,13 @@ mod input_batches {
         let mut d = vec![3, 3, 1, 2];
         d.extend(triple(&iv));
         d.extend(triple(&int_values));
-        d.extend([1, 3]);
+        d.extend([0, 1, 3]);
         d.extend(triple(&sv));
         d.extend(triple(&offsets));
         d.extend(triple(&data));
-        d.extend([0, 2, 0, 0, 0]);
+        d.extend([0, 0, 2, 0, 0, 0]);
         d.extend(triple(&bits));
+        d.push(0);
         // SAFETY: every address points into a live Vec of the given length.
         let batch = unsafe { import_batch(&schema, &d) }.unwrap();
         let expected = RecordBatch::try_new(
@@ -614,11 +626,109 @@ mod input_batches {
             .flat_map(|v| v.to_le_bytes())
             .collect();
         let mut bad = d.clone();
-        let at = 4 + 6 + 2 + 3;
+        let at = 4 + 6 + 1 + 2 + 3;
         bad[at..at + 3].copy_from_slice(&triple(&bad_offsets));
         // SAFETY: as above.
         let err = unsafe { import_batch(&schema, &bad) }.unwrap_err();
         assert!(err.to_string().contains("malformed input batch"), "{err}");
+    }
+}
+
+/// Arrays (Spark's ArrayType as Arrow lists) go both ways in the same layout: what
+/// `describe_batch` hands to Spark, `import_batch` reads back, sliced and nested too.
+mod list_batches {
+    use std::sync::Arc;
+
+    use cinder_jni::input::import_batch;
+    use cinder_jni::native_plan::release_buffer;
+    use cinder_jni::{describe_batch, planner::arrow_type};
+    use datafusion::arrow::array::{
+        ArrayRef, Int32Builder, ListBuilder, RecordBatch, StringBuilder,
+    };
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    #[test]
+    fn round_trip_through_the_layout() {
+        let mut ints = ListBuilder::new(Int32Builder::new()).with_field(Arc::new(Field::new(
+            "element",
+            arrow_type("int").unwrap(),
+            true,
+        )));
+        for row in [
+            Some(vec![Some(1), None, Some(3)]),
+            None,
+            Some(vec![]),
+            Some(vec![Some(-4)]),
+            Some(vec![None, None]),
+        ] {
+            match row {
+                Some(values) => {
+                    for v in values {
+                        ints.values().append_option(v);
+                    }
+                    ints.append(true);
+                }
+                None => ints.append(false),
+            }
+        }
+        let inner = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
+            "element",
+            arrow_type("string").unwrap(),
+            false,
+        )));
+        let mut nested = ListBuilder::new(inner).with_field(Arc::new(Field::new(
+            "element",
+            arrow_type("array<string not null>").unwrap(),
+            true,
+        )));
+        for row in 0..5 {
+            if row == 2 {
+                nested.append(false);
+                continue;
+            }
+            for i in 0..row {
+                if i == 1 {
+                    nested.values().append(false);
+                } else {
+                    for j in 0..i {
+                        nested
+                            .values()
+                            .values()
+                            .append_value(format!("r{row}i{i}j{j}"));
+                    }
+                    nested.values().append(true);
+                }
+            }
+            nested.append(true);
+        }
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", arrow_type("array<int>").unwrap(), true),
+            Field::new(
+                "n",
+                arrow_type("array<array<string not null>>").unwrap(),
+                true,
+            ),
+        ]));
+        let columns: Vec<ArrayRef> = vec![Arc::new(ints.finish()), Arc::new(nested.finish())];
+        let batch = RecordBatch::try_new(Arc::clone(&schema), columns).unwrap();
+        for (offset, len) in [(0, 5), (1, 3), (2, 3), (4, 1), (5, 0)] {
+            let slice = batch.slice(offset, len);
+            let d = describe_batch(&slice).unwrap();
+            // SAFETY: the described buffers stay registered (alive) until released below.
+            let back = unsafe { import_batch(&schema, &d) }.unwrap();
+            assert_eq!(back, slice, "rows {offset}..{}", offset + len);
+            for h in super::handles_of(&d) {
+                release_buffer(h).unwrap();
+            }
+        }
+        // A list column without its child node is malformed, not read out of bounds.
+        let d = describe_batch(&batch.slice(0, 2)).unwrap();
+        let truncated = &d[..d.len() - 3];
+        // SAFETY: as above.
+        assert!(unsafe { import_batch(&schema, truncated) }.is_err());
+        for h in super::handles_of(&d) {
+            release_buffer(h).unwrap();
+        }
     }
 }
 

@@ -532,7 +532,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     }
     project.child match {
       case child: CinderNative =>
-        val exprs = project.projectList.map(e => PlanJson.expr(e, child.output))
+        val exprs = project.projectList.map(e => PlanJson.projected(e, child.output))
         // Spark evaluates the common subexpressions of a projection on every row, first: where
         // one can fail, an inner projection computes it too, and the outer one drops it.
         val eager = PlanJson.eagerSubexpressions(project.projectList).map(e => PlanJson.expr(e, child.output))

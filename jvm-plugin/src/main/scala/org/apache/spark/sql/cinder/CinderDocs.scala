@@ -117,7 +117,11 @@ object CinderDocs {
       "`make_timestamp`, stay on Spark), binary (compared as Spark's unsigned bytes, `IN`, `CASE`, `coalesce`, " +
       "`greatest`, `least`, grouped, joined, sorted, shuffled, hashed, min/max, first/last, max_by/min_by, " +
       "`approx_count_distinct`, window functions over it and partitioned by it, digests; other functions of " +
-      "binary values, such as `length`, `concat`, `hex` or casts to and from strings, stay on Spark)"),
+      "binary values, such as `length`, `concat`, `hex` or casts to and from strings, stay on Spark), and " +
+      "arrays of these (also nested), which native operators pass through as they are: read from Parquet, " +
+      "filtered, projected, joined, sorted, shuffled (their `UnsafeArrayData` size counted in the exchange's " +
+      "data size, as Spark counts it), unioned and windowed beside other columns (an expression, key or " +
+      "aggregate over an array stays on Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy), failing (ANSI) or null (`try_add`, `try_subtract`, `try_multiply`) on " +
       "integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; on overflow null, or in ANSI mode " +

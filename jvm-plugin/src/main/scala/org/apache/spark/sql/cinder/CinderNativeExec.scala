@@ -6,7 +6,7 @@ import java.nio.charset.StandardCharsets
 import scala.jdk.CollectionConverters._
 import scala.reflect.ClassTag
 
-import org.apache.arrow.vector.VectorSchemaRoot
+import org.apache.arrow.vector.{FieldVector, VectorSchemaRoot}
 import org.apache.spark.{Partition, SparkContext, SparkEnv, TaskContext}
 import org.apache.spark.broadcast.Broadcast
 import org.apache.spark.rdd.RDD
@@ -533,7 +533,8 @@ private[cinder] class RowsToArrowInput(
       numInputRows += count
       val vectors = root.getFieldVectors.asScala.toSeq
       val out = scala.collection.mutable.ArrayBuffer[Long](count.toLong, vectors.size.toLong)
-      for (vector <- vectors) {
+      // Each vector's node (see `describe_batch`): null count, buffers, each child's length and node.
+      def describe(vector: FieldVector): Unit = {
         val buffers = vector.getFieldBuffers.asScala.toSeq
         out += vector.getNullCount.toLong
         out += buffers.size.toLong
@@ -542,7 +543,14 @@ private[cinder] class RowsToArrowInput(
           out += b.writerIndex()
           out += 0L
         }
+        val children = vector.getChildrenFromFields.asScala.toSeq
+        out += children.size.toLong
+        for (child <- children) {
+          out += child.getValueCount.toLong
+          describe(child)
+        }
       }
+      vectors.foreach(describe)
       out.toArray
     } catch {
       case e: Throwable =>

@@ -43,12 +43,39 @@ object PlanJson {
     // Microseconds since the epoch (no time-zone-dependent operation on them is native).
     case TimestampType => Right("timestamp")
     case TimestampNTZType => Right("timestamp_ntz")
+    case a: ArrayType if columnType(a).isRight =>
+      Left(s"${a.simpleString} values only pass through native operators (no expression, key or aggregate " +
+        "over them is native yet)")
     case other => Left(s"type ${other.simpleString} is not supported natively yet")
+  }
+
+  /**
+   * The native type of a column that native operators pass through as it is (read, filtered,
+   * joined, sorted, shuffled, returned): [[typeName]]'s, or an array of those (`array<T>`, or
+   * `array<T not null>` where it contains no null), or why it is not supported.
+   */
+  def columnType(dt: DataType): Either[String, String] = dt match {
+    case ArrayType(element, containsNull) =>
+      columnType(element).map(t => if (containsNull) s"array<$t>" else s"array<$t not null>")
+    case other => typeName(other)
+  }
+
+  /**
+   * A projection's output `e` over `input`: a column passed through as it is (also an array),
+   * or [[expr]]'s native form.
+   */
+  def projected(e: Expression, input: Seq[Attribute]): Either[String, String] = e match {
+    case Alias(a: AttributeReference, _) => projected(a, input)
+    case a: AttributeReference if typeName(a.dataType).isLeft =>
+      val index = input.indexWhere(_.exprId == a.exprId)
+      if (index < 0) Left(s"column ${a.name} is not in the native input")
+      else columnType(a.dataType).map(_ => column(index))
+    case other => expr(other, input)
   }
 
   /** The message's field list for a schema. */
   def fields(fields: Seq[StructField]): Either[String, String] = {
-    val out = fields.map(f => typeName(f.dataType).map(t =>
+    val out = fields.map(f => columnType(f.dataType).map(t =>
       s"""{"name":${str(f.name)},"type":${str(t)},"nullable":${f.nullable}}"""))
     out.collectFirst { case Left(r) => r }.toLeft(out.collect { case Right(j) => j }.mkString("[", ",", "]"))
   }
