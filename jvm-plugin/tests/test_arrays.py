@@ -1,11 +1,12 @@
 """Arrays (Spark's ArrayType, as Arrow lists) pass through native operators: read from Parquet,
-filtered, projected, joined, sorted, shuffled, unioned and returned to Spark as they are."""
+filtered, projected, joined, sorted, shuffled, unioned and returned to Spark as they are; size,
+a[i], element_at and array_contains of them run natively, with Spark's errors."""
 
 import os
 
 import pytest
 
-from conftest import compare, fallback_reasons, native_subtrees, settings
+from conftest import compare, fails_alike, fallback_reasons, native_subtrees, settings
 
 COLUMNS = {
     "a": "IF(id % 11 = 0, NULL, IF(id % 7 = 0, CAST(array() AS array<int>), "
@@ -86,11 +87,66 @@ def test_spilled_sorts_keep_arrays(spark, arrays):
             conf={"spark.cinder.memory.taskLimit": "1m", "spark.cinder.batchRows": "64"})
 
 
-def test_expressions_over_arrays_stay_on_spark_and_say_why(spark, arrays):
+def test_what_stays_on_spark_says_why(spark, arrays):
     compare(spark, "SELECT a, count(*) FROM arr GROUP BY a", native=None)
-    assert any("only pass through native operators" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
-    compare(spark, "SELECT id FROM arr WHERE a IS NOT NULL AND k = 3", native=None)
-    assert any("only pass through native operators" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    assert any("values are native only as columns" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    compare(spark, "SELECT id, array_max(a) FROM arr WHERE k = 3", native=None)
+    assert any("array_max" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    compare(spark, "SELECT id, array_contains(a, 3L) FROM arr WHERE k = 3", native=None)
+    assert any("(making an array<bigint>) is not native yet" in r for r in fallback_reasons(spark)), \
+        fallback_reasons(spark)
+
+
+LEGACY = {"spark.sql.ansi.enabled": "false"}
+ANSI = {"spark.sql.ansi.enabled": "true"}
+
+
+@pytest.mark.parametrize("conf", [ANSI, LEGACY], ids=["ansi", "legacy"])
+def test_size_and_null_tests(spark, arrays, conf):
+    compare(spark, "SELECT id, size(a), cardinality(s), size(n), size(nn), array_size(a), size(d), a IS NULL, "
+                   "n IS NOT NULL FROM arr", conf=conf)
+    _everything_native(spark)
+    compare(spark, "SELECT id FROM arr WHERE a IS NOT NULL AND size(s) = 4 AND size(n) > k % 3", conf=conf)
+    _everything_native(spark)
+
+
+def test_elements_in_legacy_mode_are_null_out_of_bounds(spark, arrays):
+    compare(spark, "SELECT id, a[0], a[2], a[-1], a[id % 5], s[1], s[CAST(k AS BIGINT)], n[0], n[1][0], n[0][id % 3], "
+                   "element_at(a, 1), element_at(a, -1), element_at(a, -4), element_at(s, 3), element_at(n, -2), "
+                   "d[3], dec[2], sd[0], ts[0], dt[0], b[1], by[0], sm[1], f[0], nn[4] FROM arr", conf=LEGACY)
+    _everything_native(spark)
+
+
+def test_elements_in_ansi_mode(spark, arrays):
+    compare(spark, "SELECT id, a[0], a[2], element_at(a, -3), try_element_at(a, 7), try_element_at(s, -9), "
+                   "get(a, 5), get(a, -1), get(n, 1), n[0][0], element_at(s, 4), d[3], dec[2], ts[1], dt[1], b[2], "
+                   "by[0], sm[2], f[0] FROM arr WHERE size(a) = 3", conf=ANSI)
+    _everything_native(spark)
+
+
+def test_index_errors_are_sparks(spark, arrays):
+    fails_alike(spark, "SELECT id, a[3] FROM arr", "INVALID_ARRAY_INDEX", conf=ANSI)
+    fails_alike(spark, "SELECT id, a[-1] FROM arr", "INVALID_ARRAY_INDEX", conf=ANSI)
+    fails_alike(spark, "SELECT id, element_at(s, 5) FROM arr", "INVALID_ARRAY_INDEX_IN_ELEMENT_AT", conf=ANSI)
+    fails_alike(spark, "SELECT id, element_at(a, -4) FROM arr WHERE size(a) > 0", "INVALID_ARRAY_INDEX_IN_ELEMENT_AT",
+                conf=ANSI)
+    for conf in (ANSI, LEGACY):
+        fails_alike(spark, "SELECT id, element_at(a, k - k) FROM arr", "INVALID_INDEX_OF_ZERO", conf=conf)
+
+
+@pytest.mark.parametrize("conf", [ANSI, LEGACY], ids=["ansi", "legacy"])
+def test_array_contains(spark, arrays, conf):
+    compare(spark, "SELECT id, array_contains(a, 3), array_contains(a, CAST(id * 2 AS INT)), "
+                   "array_contains(a, CAST(NULL AS INT)), array_contains(s, 'h\u00e9llo2'), array_contains(s, ''), "
+                   "array_contains(d, 0.0), array_contains(d, CAST('NaN' AS DOUBLE)), array_contains(d, -0.0D), "
+                   "array_contains(dec, dec[0]), array_contains(dec, CAST(k AS DECIMAL(20, 2))), array_contains(nn, id % 3), "
+                   "array_contains(ts, ts[0]), array_contains(ts, TIMESTAMP'1970-01-02 03:46:40 UTC'), array_contains(b, false), "
+                   "array_contains(by, CAST('b7' AS BINARY)), array_contains(n[0], 2L), "
+                   "array_contains(dt, DATE'0001-01-01') FROM arr", conf=conf)
+    _everything_native(spark)
+    compare(spark, "SELECT id, s FROM arr WHERE array_contains(a, CAST(-id AS INT)) AND NOT array_contains(s, '')",
+            conf=conf)
+    _everything_native(spark)
 
 
 def test_native_shuffles_report_sparks_data_size_for_arrays(spark, arrays):

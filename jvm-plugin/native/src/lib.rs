@@ -13,6 +13,7 @@
 //! takes down the JVM. Java holds only numeric handles, checked on every call.
 
 pub mod approx_percentile;
+pub mod arrays;
 pub mod cast;
 pub mod date_format;
 pub mod datetime;

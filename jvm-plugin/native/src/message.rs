@@ -517,6 +517,13 @@ pub enum Expr {
         /// The Java pattern.
         pattern: String,
     },
+    /// A function of an array (see `crate::arrays`).
+    Array {
+        /// Which function, and how it treats nulls and indices out of bounds.
+        function: ArrayFunction,
+        /// The array, then the function's other arguments.
+        args: Vec<Expr>,
+    },
     /// `translate(child, from, to)` for constant strings (see `crate::translate`).
     Translate {
         /// A string.
@@ -871,6 +878,35 @@ pub enum Expr {
         #[serde(rename = "type")]
         data_type: String,
     },
+}
+
+/// The functions of [`Expr::Array`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ArrayFunction {
+    /// `size(a)`: its number of elements; for a null array -1 (`legacy_null`) or null.
+    Size {
+        /// Spark's `legacySizeOfNull`.
+        legacy_null: bool,
+    },
+    /// `a[i]` (`GetArrayItem`): the element at the 0-based index (an integer, as Java's
+    /// `intValue`), null where it is null or out of bounds, or `INVALID_ARRAY_INDEX` there
+    /// (`fail`).
+    GetItem {
+        /// Spark's `failOnError`.
+        fail: bool,
+    },
+    /// `element_at(a, i)`: the element at the 1-based index (an int; negative counts from the
+    /// end), null where it is null or out of bounds, or `INVALID_ARRAY_INDEX_IN_ELEMENT_AT`
+    /// there (`fail`); index 0 fails with `INVALID_INDEX_OF_ZERO`.
+    ElementAt {
+        /// Spark's `failOnError`.
+        fail: bool,
+    },
+    /// `array_contains(a, v)`: whether an element equals `v` (floats as Spark's `-0.0 = 0.0`,
+    /// `NaN = NaN`); null for a null array or value, and false becomes null where an element
+    /// is null.
+    Contains,
 }
 
 /// The join types of [`Node::HashJoin`] (Spark's names).

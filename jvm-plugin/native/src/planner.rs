@@ -53,6 +53,7 @@ use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use num_bigint::BigInt;
 
 use crate::approx_percentile::SparkApproxPercentile;
+use crate::arrays::SparkArrayFunction;
 use crate::cast::{
     CastMode, SparkDecimalNarrow, SparkNumericCast, SparkStringCast, decimal_out_of_range,
 };
@@ -1298,6 +1299,13 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             let child = translate(child, schema)?;
             expect_type(&child, schema, &DataType::Utf8, "RLIKE")?;
             Arc::new(SparkRLike::try_new(child, pattern)?)
+        }
+        Expr::Array { function, args } => {
+            let args = args
+                .iter()
+                .map(|a| translate(a, schema))
+                .collect::<Result<Vec<_>>>()?;
+            Arc::new(SparkArrayFunction::try_new(*function, args, schema)?)
         }
         Expr::Translate { child, from, to } => {
             let child = translate(child, schema)?;

@@ -120,8 +120,9 @@ object CinderDocs {
       "binary values, such as `length`, `concat`, `hex` or casts to and from strings, stay on Spark), and " +
       "arrays of these (also nested), which native operators pass through as they are: read from Parquet, " +
       "filtered, projected, joined, sorted, shuffled (their `UnsafeArrayData` size counted in the exchange's " +
-      "data size, as Spark counts it), unioned and windowed beside other columns (an expression, key or " +
-      "aggregate over an array stays on Spark)"),
+      "data size, as Spark counts it), unioned and windowed beside other columns, tested with `IS [NOT] NULL` " +
+      "and read by the functions of arrays below (other expressions, keys and aggregates of arrays stay on " +
+      "Spark)"),
     ("`+`, `-`, `*`", "wrapping (legacy), failing (ANSI) or null (`try_add`, `try_subtract`, `try_multiply`) on " +
       "integer overflow; decimals with Spark's result " +
       "type, also where it lost precision (exact result rounded half up; on overflow null, or in ANSI mode " +
@@ -151,6 +152,16 @@ object CinderDocs {
       "non-capturing; `i` and `s` flags, `(?i)` for ASCII letters as Java's), alternation, greedy and lazy " +
       "quantifiers; lookaround, backreferences, possessive quantifiers, `\\b`, `\\p{...}`, nested classes, " +
       "other flags and patterns Java rejects stay on Spark"),
+    ("`size`, `cardinality`, `array_size`", "arrays: the number of elements; for a null array null, or -1 in " +
+      "legacy mode (Spark's `legacySizeOfNull`)"),
+    ("`a[i]`, `get`, `element_at`, `try_element_at`", "arrays (also nested) with an index per row: `a[i]` and " +
+      "`get` from 0 (an integer index as Java's `intValue` reads it), `element_at` from 1 and from the end " +
+      "for a negative index; null for a null element, and out of bounds null (`get`, `try_element_at`, " +
+      "legacy mode) or Spark's `INVALID_ARRAY_INDEX` and `INVALID_ARRAY_INDEX_IN_ELEMENT_AT` (ANSI mode); " +
+      "`element_at(a, 0)` fails with `INVALID_INDEX_OF_ZERO` in either mode"),
+    ("`array_contains`", "an array and a value of its element type: true where an element equals it " +
+      "(floats as Spark compares them, `-0.0 = 0.0`, `NaN = NaN`), else null where an element is null, else " +
+      "false; null for a null array or value"),
     ("`translate`", "strings, with constant characters and replacements, code point by code point as Spark's " +
       "`UTF8String.translate`: the first mapping of a character wins, and one past the replacements' end (or " +
       "to `\\u0000`) drops it"),

@@ -5,7 +5,7 @@ import java.text.ParseException
 import java.time.{DateTimeException, ZoneId}
 import java.util.regex.Pattern
 
-import org.apache.spark.{QueryContext, SparkArithmeticException, SparkDateTimeException, SparkIllegalArgumentException,
+import org.apache.spark.{QueryContext, SparkArithmeticException, SparkArrayIndexOutOfBoundsException, SparkDateTimeException, SparkIllegalArgumentException,
   SparkNumberFormatException, SparkRuntimeException, SparkThrowableHelper}
 import org.apache.spark.sql.catalyst.util.{LegacyDateFormats, TimestampFormatter}
 import org.apache.spark.sql.errors.QueryExecutionErrors
@@ -155,6 +155,9 @@ private[cinder] object NativeErrors {
       }
       case c if Arithmetic(c) => new SparkArithmeticException(errorClass, params, context, "")
       case c if c.startsWith("DATETIME_") => new SparkDateTimeException(errorClass, params, context, "")
+      // invalidArrayIndexError, invalidElementAtIndexError
+      case "INVALID_ARRAY_INDEX" | "INVALID_ARRAY_INDEX_IN_ELEMENT_AT" =>
+        new SparkArrayIndexOutOfBoundsException(errorClass, params, context, "")
       // negativeValueUnexpectedError (percentile's frequency)
       case "NEGATIVE_VALUES_IN_FREQUENCY_EXPRESSION" => new SparkIllegalArgumentException(errorClass, params)
       case _ => new SparkRuntimeException(errorClass, params, null, context, "")

@@ -44,8 +44,9 @@ object PlanJson {
     case TimestampType => Right("timestamp")
     case TimestampNTZType => Right("timestamp_ntz")
     case a: ArrayType if columnType(a).isRight =>
-      Left(s"${a.simpleString} values only pass through native operators (no expression, key or aggregate " +
-        "over them is native yet)")
+      Left(s"${a.simpleString} values are native only as columns passed through operators and in " +
+        "IS [NOT] NULL, size, element_at, a[i] and array_contains (no other expression, key or aggregate " +
+        "of arrays is native yet)")
     case other => Left(s"type ${other.simpleString} is not supported natively yet")
   }
 
@@ -61,16 +62,48 @@ object PlanJson {
   }
 
   /**
-   * A projection's output `e` over `input`: a column passed through as it is (also an array),
-   * or [[expr]]'s native form.
+   * A projection's output `e` over `input`: [[arrayExpr]]'s native form of an array (a column
+   * passed through as it is, or an element of a nested array), or [[expr]]'s.
    */
   def projected(e: Expression, input: Seq[Attribute]): Either[String, String] = e match {
     case Alias(a: AttributeReference, _) => projected(a, input)
-    case a: AttributeReference if typeName(a.dataType).isLeft =>
+    case a if a.dataType.isInstanceOf[ArrayType] => arrayExpr(a, input)
+    case other => expr(other, input)
+  }
+
+  /**
+   * An array-valued `e` over `input` for the functions of arrays: a column, or an element of a
+   * nested array.
+   */
+  def arrayExpr(e: Expression, input: Seq[Attribute]): Either[String, String] = e match {
+    case Alias(child, _) => arrayExpr(child, input)
+    case a: AttributeReference if a.dataType.isInstanceOf[ArrayType] =>
       val index = input.indexWhere(_.exprId == a.exprId)
       if (index < 0) Left(s"column ${a.name} is not in the native input")
       else columnType(a.dataType).map(_ => column(index))
-    case other => expr(other, input)
+    case _: GetArrayItem | _: ElementAt if e.dataType.isInstanceOf[ArrayType] => arrayElement(e, input)
+    case other if other.dataType.isInstanceOf[ArrayType] =>
+      Left(s"${other.prettyName} (making an ${other.dataType.simpleString}) is not native yet")
+    case other => Left(s"${other.prettyName} is not an array")
+  }
+
+  /** `function` (message.rs's ArrayFunction) of `array`, then `args`. */
+  private def arrayFunction(function: String, array: Expression, args: Seq[Expression],
+      input: Seq[Attribute]): Either[String, String] =
+    for {
+      a <- arrayExpr(array, input)
+      rest <- seq(args.map(expr(_, input)))
+    } yield s"""{"kind":"array","function":$function,"args":${(a +: rest).mkString("[", ",", "]")}}"""
+
+  /** `a[i]` (GetArrayItem) or `element_at(a, i)` of an array. */
+  private def arrayElement(e: Expression, input: Seq[Attribute]): Either[String, String] = e match {
+    case GetArrayItem(array, ordinal, failOnError) =>
+      arrayFunction(s"""{"name":"get_item","fail":$failOnError}""", array, Seq(ordinal), input)
+    case ElementAt(array, index, None, failOnError) if index.dataType == IntegerType =>
+      arrayFunction(s"""{"name":"element_at","fail":$failOnError}""", array, Seq(index), input)
+    case ElementAt(_, _, Some(_), _) => Left("element_at with a default value is not native yet")
+    case other => Left(s"${other.prettyName} of ${other.children.map(_.dataType.simpleString).mkString(", ")} " +
+      "is not native yet")
   }
 
   /** The message's field list for a schema. */
@@ -790,6 +823,10 @@ object PlanJson {
     case And(l, r) => connective("and", "false", l, r, input)
     case Or(l, r) => connective("or", "true", l, r, input)
     case Not(child) => unary("not", child, input)
+    case IsNull(child) if child.dataType.isInstanceOf[ArrayType] =>
+      arrayExpr(child, input).map(c => s"""{"kind":"is_null","child":$c}""")
+    case IsNotNull(child) if child.dataType.isInstanceOf[ArrayType] =>
+      arrayExpr(child, input).map(c => s"""{"kind":"is_not_null","child":$c}""")
     case IsNull(child) => unary("is_null", child, input)
     case IsNotNull(child) => unary("is_not_null", child, input)
 
@@ -903,6 +940,13 @@ object PlanJson {
     case Crc32(b) if b.dataType == BinaryType => function("crc32", b, input)
     case Sha2(b, Literal(bits: Int, IntegerType)) if b.dataType == BinaryType && Set(0, 224, 256, 384, 512)(bits) =>
       function(s"sha${if (bits == 0) 256 else bits}", b, input)
+    case Size(child, legacyNull) if child.dataType.isInstanceOf[ArrayType] =>
+      arrayFunction(s"""{"name":"size","legacy_null":$legacyNull}""", child, Nil, input)
+    case g: GetArrayItem if typeName(g.dataType).isRight => arrayElement(g, input)
+    case a: ElementAt if a.left.dataType.isInstanceOf[ArrayType] && typeName(a.dataType).isRight =>
+      arrayElement(a, input)
+    case ArrayContains(array, value) if typeName(value.dataType).isRight =>
+      arrayFunction("""{"name":"contains"}""", array, Seq(value), input)
     case StartsWith(child, Literal(prefix: UTF8String, _: StringType)) =>
       like(child, escapeLike(prefix.toString) + "%", input)
     case EndsWith(child, Literal(suffix: UTF8String, _: StringType)) =>
