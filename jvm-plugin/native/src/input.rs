@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{ArrayData, ArrayRef, make_array};
-use datafusion::arrow::buffer::Buffer;
+use datafusion::arrow::buffer::{Buffer, MutableBuffer};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -222,7 +222,9 @@ unsafe fn import_node(
         let (address, length, _handle) = (next()?, next()?, next()?);
         let length = usize::try_from(length).map_err(|_| bad("negative buffer length"))?;
         let buffer = if length == 0 {
-            Buffer::from_vec(Vec::<u8>::new())
+            // Aligned for any type (an empty `Vec<u8>`'s dangling pointer is not): an array's
+            // elements are empty where every array of the batch is null or empty.
+            Buffer::from(MutableBuffer::new(0))
         } else if address == 0 {
             return Err(bad("null buffer address"));
         } else {

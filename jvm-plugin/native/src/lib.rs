@@ -22,6 +22,7 @@ pub mod double_sum;
 pub mod error;
 pub mod expand;
 pub mod float_order;
+pub mod generate;
 pub mod hll;
 mod hll_tables;
 pub mod input;

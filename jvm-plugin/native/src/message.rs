@@ -250,6 +250,20 @@ pub enum Node {
         /// The input operator.
         input: Box<Node>,
     },
+    /// Spark's `GenerateExec` of `explode` or `posexplode` (see `crate::generate`): per input
+    /// row, one row per element of its array.
+    Generate {
+        /// The array (a list) exploded, over the input's columns.
+        array: Expr,
+        /// The input columns kept, by index (Spark's `requiredChildOutput`).
+        keep: Vec<usize>,
+        /// Whether each element's position comes before it (`posexplode`).
+        position: bool,
+        /// Whether a null or empty array gives a row of nulls (`explode_outer`).
+        outer: bool,
+        /// The input operator.
+        input: Box<Node>,
+    },
     /// Orders the input by `keys` (the first decides, then the next, ...), with Spark's
     /// ordering: strings by their UTF-8 bytes, `-0.0` equal to `0.0`, NaN above every other
     /// float. With `fetch`, only the first `fetch` rows are kept (a top-k). Rows with equal
@@ -1324,6 +1338,7 @@ impl Node {
             Node::Filter { input, .. }
             | Node::Project { input, .. }
             | Node::Expand { input, .. }
+            | Node::Generate { input, .. }
             | Node::HashAggregate { input, .. }
             | Node::Sort { input, .. }
             | Node::Limit { input, .. }

@@ -67,6 +67,7 @@ use crate::double_sum::SparkDoubleSum;
 use crate::error::{NativeError, Result};
 use crate::expand::ExpandExec;
 use crate::float_order::SparkFloatKey;
+use crate::generate::GenerateExec;
 use crate::hll::{HllRead, SparkHll, num_words};
 use crate::input::{JvmInputExec, SourceSlot};
 use crate::java_regex::{SparkRLike, SparkRegexpExtract, SparkRegexpReplace};
@@ -394,6 +395,20 @@ pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionP
                 .collect::<Result<Vec<Vec<_>>>>()?;
             Ok(Arc::new(
                 ExpandExec::try_new(projections, input)
+                    .map_err(|e| NativeError::plan(e.to_string()))?,
+            ))
+        }
+        Node::Generate {
+            array,
+            keep,
+            position,
+            outer,
+            input,
+        } => {
+            let input = build_plan(input, leaves)?;
+            let array = translate(array, &input.schema())?;
+            Ok(Arc::new(
+                GenerateExec::try_new(array, keep.clone(), *position, *outer, input)
                     .map_err(|e| NativeError::plan(e.to_string()))?,
             ))
         }

@@ -643,7 +643,7 @@ mod list_batches {
     use cinder_jni::native_plan::release_buffer;
     use cinder_jni::{describe_batch, planner::arrow_type};
     use datafusion::arrow::array::{
-        ArrayRef, Int32Builder, ListBuilder, RecordBatch, StringBuilder,
+        ArrayRef, Int32Builder, ListBuilder, RecordBatch, StringBuilder, new_null_array,
     };
     use datafusion::arrow::datatypes::{Field, Schema};
 
@@ -720,6 +720,42 @@ mod list_batches {
             for h in super::handles_of(&d) {
                 release_buffer(h).unwrap();
             }
+        }
+        // Arrays that are all null or empty: the elements' buffers are empty (Arrow Java
+        // describes them with length 0), and still import.
+        let nulls = schema
+            .fields()
+            .iter()
+            .map(|f| new_null_array(f.data_type(), 3))
+            .collect();
+        let empty = RecordBatch::try_new(Arc::clone(&schema), nulls).unwrap();
+        let mut d = describe_batch(&empty).unwrap();
+        let handles = super::handles_of(&d);
+        let mut at = 2;
+        fn zero_empty(d: &mut [i64], at: &mut usize) {
+            let buffers = d[*at + 1] as usize;
+            *at += 2;
+            for _ in 0..buffers {
+                if d[*at + 1] == 0 {
+                    d[*at] = 0;
+                }
+                *at += 3;
+            }
+            let children = d[*at] as usize;
+            *at += 1;
+            for _ in 0..children {
+                *at += 1;
+                zero_empty(d, at);
+            }
+        }
+        for _ in 0..2 {
+            zero_empty(&mut d, &mut at);
+        }
+        // SAFETY: as above (empty buffers are not read).
+        let back = unsafe { import_batch(&schema, &d) }.unwrap();
+        assert_eq!(back, empty);
+        for h in handles {
+            release_buffer(h).unwrap();
         }
         // A list column without its child node is malformed, not read out of bounds.
         let d = describe_batch(&batch.slice(0, 2)).unwrap();

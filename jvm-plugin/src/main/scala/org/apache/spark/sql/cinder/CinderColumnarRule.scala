@@ -10,11 +10,11 @@ import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, A
   Last, Max, MaxBy, Min, MinBy, Mode, Partial, PartialMerge, Percentile, PercentileBase, PercentileDisc,
   RegrIntercept, RegrR2, RegrReplacement, RegrSXY, RegrSlope, Skewness, StddevPop,
   StddevSamp, Sum, VariancePop, VarianceSamp}
-import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, InputFileBlockLength,
-  InputFileBlockStart, InputFileName, SortOrder}
+import org.apache.spark.sql.catalyst.expressions.{DynamicPruningExpression, EvalMode, Explode, InputFileBlockLength,
+  InputFileBlockStart, InputFileName, PosExplode, SortOrder}
 import org.apache.spark.sql.execution.ExecSubqueryExpression
 import org.apache.spark.sql.execution.{CollectLimitExec, ColumnarRule, ColumnarToRowExec, ExpandExec, FileSourceScanExec,
-  FilterExec, GlobalLimitExec, LocalLimitExec, ProjectExec, RowToColumnarExec, SortExec, SparkPlan,
+  FilterExec, GenerateExec, GlobalLimitExec, LocalLimitExec, ProjectExec, RowToColumnarExec, SortExec, SparkPlan,
   TakeOrderedAndProjectExec, UnionExec}
 import org.apache.spark.sql.execution.exchange.ShuffleExchangeExec
 import org.apache.spark.sql.execution.window.{WindowExec, WindowGroupLimitExec}
@@ -79,6 +79,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
     classOf[FilterExec] -> ((p, conf) => convertFilter(p.asInstanceOf[FilterExec], conf)),
     classOf[ProjectExec] -> ((p, conf) => convertProject(p.asInstanceOf[ProjectExec], conf)),
     classOf[ExpandExec] -> ((p, conf) => convertExpand(p.asInstanceOf[ExpandExec], conf)),
+    classOf[GenerateExec] -> ((p, conf) => convertGenerate(p.asInstanceOf[GenerateExec], conf)),
     classOf[SortExec] -> ((p, conf) => convertSort(p.asInstanceOf[SortExec], conf)),
     classOf[WindowExec] -> ((p, conf) => WindowConversion.convert(p.asInstanceOf[WindowExec], conf)),
     classOf[WindowGroupLimitExec] ->
@@ -371,6 +372,18 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
       case Some(p) => return Left(s"only local files are read natively, not $p")
       case None =>
     }
+    // DataFusion reads Parquet's INT96 timestamps as nanoseconds and coerces them to Spark's
+    // microseconds by each column's path, which misses the elements of lists in Spark's legacy
+    // format (`a.bag.array`): values outside 1677-2262 would come back wrapped, without an error.
+    def timestampsInArray(dt: DataType, inArray: Boolean): Boolean = dt match {
+      case org.apache.spark.sql.types.ArrayType(element, _) => timestampsInArray(element, inArray = true)
+      case TimestampType => inArray
+      case _ => false
+    }
+    dataFields.find(f => timestampsInArray(f.dataType, inArray = false)).foreach { f =>
+      return Left(s"column ${f.name} (${f.dataType.simpleString}): arrays of timestamps are read on Spark (their " +
+        "Parquet INT96 values in lists of Spark's legacy format would be misread natively)")
+    }
     for {
       schema <- PlanJson.fields(dataFields)
       partitions <- PlanJson.fields(partitionFields)
@@ -522,6 +535,37 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
               describe = s"Expand <- ${child.describe}",
               partitioning = expand.outputPartitioning))
         }
+      case other => Left(s"its input (${other.nodeName}) is not native")
+    }
+  }
+
+  /**
+   * explode and posexplode (also `_outer`, LATERAL VIEW [OUTER]) of an array over a native
+   * subtree: per input row, in order, the kept columns with each element (and its position).
+   */
+  private def convertGenerate(generate: GenerateExec, conf: SQLConf): Either[String, CinderNative] = {
+    if (!CinderConf.GenerateEnabled.bool(conf)) {
+      return Left(s"${CinderConf.GenerateEnabled.key} is false")
+    }
+    val (array, position) = generate.generator match {
+      case Explode(child) => (child, false)
+      case PosExplode(child) => (child, true)
+      case other => return Left(s"generator ${other.prettyName} is not native yet")
+    }
+    generate.child match {
+      case child: CinderNative =>
+        val keep = generate.requiredChildOutput.map(a => child.output.indexWhere(_.exprId == a.exprId))
+        for {
+          _ <- if (keep.contains(-1)) Left("a kept column is not in the native input") else Right(())
+          json <- PlanJson.arrayExpr(array, child.output)
+          _ <- PlanJson.fields(generate.generatorOutput.map(a =>
+            org.apache.spark.sql.types.StructField(a.name, a.dataType, a.nullable)))
+        } yield child.withPlan(
+          root = s"""{"op":"generate","array":$json,"keep":${keep.mkString("[", ",", "]")},""" +
+            s""""position":$position,"outer":${generate.outer},"input":${child.root}}""",
+          output = generate.output,
+          describe = s"Generate <- ${child.describe}",
+          partitioning = generate.outputPartitioning)
       case other => Left(s"its input (${other.nodeName}) is not native")
     }
   }

@@ -61,6 +61,9 @@ object CinderConf {
   val ExpandEnabled = CinderConfEntry("spark.cinder.expand.enabled", "boolean", "true",
     "Whether ExpandExec (ROLLUP, CUBE, GROUPING SETS, several DISTINCT aggregates) runs natively.")
 
+  val GenerateEnabled = CinderConfEntry("spark.cinder.generate.enabled", "boolean", "true",
+    "Whether GenerateExec (explode and posexplode of an array, also outer and in LATERAL VIEW) runs natively.")
+
   val AggregateEnabled = CinderConfEntry("spark.cinder.aggregate.enabled", "boolean", "true",
     "Whether HashAggregateExec, SortAggregateExec and ObjectHashAggregateExec run natively (partial and final " +
       "stages).")
@@ -108,7 +111,7 @@ object CinderConf {
       "the JVM heap: the executor's memory overhead (`spark.executor.memoryOverhead`) must make room for it.")
 
   val all: Seq[CinderConfEntry] = Seq(Enabled, Device, Explain, BatchRows, DeviceRegions, ScanEnabled,
-    FilterEnabled, ProjectEnabled, ExpandEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled,
+    FilterEnabled, ProjectEnabled, ExpandEnabled, GenerateEnabled, AggregateEnabled, JoinEnabled, SortEnabled, LimitEnabled,
     WindowEnabled, ShuffleEnabled,
     JavaFloatDigits, ExactFloatSums, MemoryTaskLimit)
 

@@ -9,7 +9,8 @@ object CinderDocs {
   val operators: Seq[(String, String, String)] = Seq(
     ("FileSourceScanExec", "Parquet on local files: the task's file splits, read columns, partition columns",
       "other formats, bucketed scans, `_metadata` columns, non-`file:` paths, partitions filtered " +
-        "by a subquery or dynamic partition pruning, queries that read `input_file_name()`"),
+        "by a subquery or dynamic partition pruning, queries that read `input_file_name()`, arrays of " +
+        "timestamps (DataFusion would misread their INT96 values in lists of Spark's legacy Parquet format)"),
     ("FilterExec", "the condition, when every expression in it is supported", "unsupported expressions"),
     ("ProjectExec", "every output expression, when all are supported", "unsupported expressions"),
     ("HashAggregateExec", "count (also of several columns), sum, avg, try_sum, try_avg, min, max (floats in " +
@@ -75,6 +76,11 @@ object CinderDocs {
       ".collect()`: it takes rows for the driver from as few partitions as it needs)"),
     ("ExpandExec", "over a native subtree (ROLLUP, CUBE, GROUPING SETS, aggregates of several DISTINCT " +
       "arguments): each batch through each projection in turn", "unsupported expressions"),
+    ("GenerateExec", "explode and posexplode of an array (a column or an element of a nested array) over a " +
+      "native subtree, also `explode_outer`, `posexplode_outer` and LATERAL VIEW [OUTER]: per input row, in " +
+      "order, the kept columns with each element (and its position from 0); a null or empty array gives no " +
+      "row, or in the outer forms one with null position and element", "other generators (inline, stack, " +
+      "json_tuple, explode of maps), explode of an array made by an expression (`split`, `sequence`, `array()`)"),
     ("WindowExec", "over a native subtree (DataFusion's window operators, over the rows sorted by the " +
       "partition keys and the order): row_number, rank, dense_rank, percent_rank, cume_dist, ntile; lag and " +
       "lead with a constant offset and default, also IGNORE NULLS; first, last (also IGNORE NULLS), " +
