@@ -22,6 +22,7 @@ COLUMNS = {
     "by": "array(CAST(concat('b', id) AS BINARY))",
     "sm": "array(CAST(id AS SMALLINT), CAST(-id % 128 AS TINYINT), NULL)",
     "f": "array(CAST(id / 3 AS FLOAT))",
+    "str": "IF(id % 19 = 0, NULL, concat('x', id, ',h\u00e9llo', id % 5, ',,', IF(id % 3 = 0, '', ';y.z')))",
 }
 
 
@@ -194,8 +195,8 @@ def test_lateral_views_and_generate_order(spark, arrays):
 
 
 def test_generators_that_stay_on_spark_say_why(spark, arrays):
-    compare(spark, "SELECT id, explode(split(concat('a,b,', id), ',')) FROM arr", native=None)
-    assert any("split" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    compare(spark, "SELECT id, explode(sequence(1, k)) FROM arr", native=None)
+    assert any("sequence" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
     compare(spark, "SELECT id, stack(2, id, CAST(k AS BIGINT)) FROM arr", native=None)
     assert any("generator stack" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
     compare(spark, "SELECT id, explode(a) FROM arr", conf={"spark.cinder.generate.enabled": "false"})
@@ -215,6 +216,46 @@ def test_arrays_of_timestamps_are_read_on_spark(spark, timestamps):
         spark.range(0, 50).selectExpr("id", f"{TIMESTAMPS} AS ts").write.mode("overwrite").parquet(path)
     spark.read.parquet(path).createOrReplaceTempView("arr_ts_legacy")
     compare(spark, "SELECT * FROM arr_ts_legacy", native=False)
+
+
+def test_functions_that_can_fail_are_evaluated_where_spark_evaluates_them(spark, arrays):
+    # Spark skips a[2] where the condition before it decides; natively too, so no error.
+    compare(spark, "SELECT id, IF(size(a) > 2, a[2], -1), CASE WHEN size(s) > 3 THEN s[3] END FROM arr", conf=ANSI)
+    compare(spark, "SELECT id FROM arr WHERE size(a) > 2 AND a[2] < 0", conf=ANSI)
+    compare(spark, "SELECT id FROM arr WHERE size(a) < 3 OR a[2] < 0", conf=ANSI)
+    compare(spark, "SELECT id FROM arr WHERE k = 1 AND size(a) = 3 AND a[2] < 0", conf=ANSI)
+    compare(spark, "SELECT id, k = 1 AND size(a) = 3 AND a[2] < 0 FROM arr", conf=ANSI)
+    # element_at(a, 0) fails in either mode, where Spark evaluates it.
+    compare(spark, "SELECT id, IF(k % 4 = 0, -1, element_at(a, k % 4)) FROM arr", conf=LEGACY)
+    compare(spark, "SELECT id, k = 1 OR element_at(a, k - 1) > 0 FROM arr", conf=LEGACY)
+    # The index and the value are evaluated only where the array is not null.
+    # (One query each: an expression in two of them would be computed first, on every row.)
+    compare(spark, "SELECT id, n[1 div (id % 17)] FROM arr", conf=ANSI)
+    compare(spark, "SELECT id, array_contains(a, CAST(1 div (id % 11) AS INT)) FROM arr", conf=ANSI)
+    compare(spark, "SELECT id, element_at(n, CAST(1 + 1 div (id % 17) AS INT)) FROM arr", conf=ANSI)
+    # A repeated element that can fail is computed once per row, before the projection.
+    compare(spark, "SELECT id, size(n[id % 2]), n[id % 2][0] FROM arr WHERE n IS NOT NULL", conf=ANSI)
+    _everything_native(spark)
+
+
+@pytest.mark.parametrize("conf", [ANSI, LEGACY], ids=["ansi", "legacy"])
+def test_split(spark, arrays, conf):
+    compare(spark, "SELECT id, split(str, ','), split(str, ',', 2), split(str, ',', 1), split(str, ',', -5), "
+                   "split(str, ',', 0), split(str, ''), split(str, '', 3), split(str, '', 100), split(str, '[0-9]+'), "
+                   "split(str, 'l+'), split(str, '\\\\.'), split(str, ';|,'), split(str, '\u00e9'), "
+                   "split(str, 'xyz'), split(str, '(?i)H'), size(split(str, ',')), split(str, ',')[1], "
+                   "element_at(split(str, ';'), -1), array_contains(split(str, ','), '') FROM arr", conf=conf)
+    _everything_native(spark)
+    compare(spark, "SELECT id, x FROM arr LATERAL VIEW explode(split(str, ',')) t AS x WHERE x <> ''", conf=conf)
+    compare(spark, "SELECT id, posexplode_outer(split(str, ';')) FROM arr", conf=conf)
+    _everything_native(spark)
+
+
+def test_splits_that_stay_on_spark_say_why(spark, arrays):
+    compare(spark, "SELECT id, split(str, 'x*') FROM arr", native=None)
+    assert any("matches an empty string" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    compare(spark, "SELECT id, split(str, '(?=,)') FROM arr", native=None)
+    assert any("split pattern" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
 
 
 def test_native_shuffles_report_sparks_data_size_for_arrays(spark, arrays):

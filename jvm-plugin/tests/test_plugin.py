@@ -12,7 +12,7 @@ from pyspark.sql.types import (
     ShortType, StringType, StructField, StructType,
 )
 
-from conftest import D, compare, fails_alike, fallback_reasons, native_subtrees
+from conftest import D, compare, fails_alike, fallback_reasons, native_subtrees, run_both
 
 SCHEMA = StructType([
     StructField("id", LongType(), False),
@@ -87,6 +87,17 @@ def test_scan_with_splits_reads_every_row_once(spark, table):
                                                      "spark.sql.files.openCostInBytes": "1"})
     assert "CinderNativeExec" in plan
     assert spark.sql("SELECT count(*) FROM t").collect()[0][0] == 3000
+
+
+@pytest.mark.parametrize("split", ["8k", "16k", "40k"])
+def test_split_tasks_read_sparks_row_groups_in_sparks_order(spark, table, split):
+    # A row group belongs to the split that holds its midpoint (parquet-mr's rule, where
+    # DataFusion's own takes its first byte): each task reads Spark's rows, in Spark's order, so
+    # order-dependent aggregates (first, collect_list, double sums) see what Spark's see.
+    sql = "SELECT spark_partition_id(), id FROM t"
+    expected, got, plan = run_both(spark, sql, conf={"spark.sql.files.maxPartitionBytes": split})
+    assert "ParquetScan" in plan
+    assert [tuple(r) for r in got] == [tuple(r) for r in expected]
 
 
 def test_device_regions_setting_is_read_and_checked(spark, table):

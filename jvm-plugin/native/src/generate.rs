@@ -174,15 +174,13 @@ impl ExecutionPlan for GenerateExec {
     }
 }
 
-/// An input batch being exploded: per output row, its input row, its element in the array's
-/// values (none for an outer row) and its position; the rows from `at` on are still to come.
+/// An input batch being exploded: its array column, and where the next output batch starts
+/// (the row, and the element within its array).
 struct Pending {
     batch: RecordBatch,
-    values: ArrayRef,
-    rows: UInt32Array,
-    elements: UInt64Array,
-    positions: Int32Array,
-    at: usize,
+    array: ArrayRef,
+    row: usize,
+    element: usize,
 }
 
 /// The stream of [`GenerateExec`].
@@ -197,22 +195,35 @@ struct GenerateStream {
 }
 
 impl GenerateStream {
-    /// The output rows of `batch` (none where no array has an element and not `outer`).
-    fn explode(&self, batch: RecordBatch) -> Result<Option<Pending>> {
+    /// `batch` with its arrays evaluated, to explode.
+    fn start(&self, batch: RecordBatch) -> Result<Pending> {
         let array = self.array.evaluate(&batch)?.into_array(batch.num_rows())?;
-        let Some(list) = array.as_list_opt::<i32>() else {
+        if array.as_list_opt::<i32>().is_none() {
             return Err(DataFusionError::Internal(format!(
                 "explode of {}",
                 array.data_type()
             )));
-        };
+        }
+        Ok(Pending {
+            batch,
+            array,
+            row: 0,
+            element: 0,
+        })
+    }
+
+    /// The next output batch of `pending`, of up to [`OUTPUT_ROWS`] rows (its indices built
+    /// for those rows alone), or `None` where its input rows give no more.
+    fn next_output(&self, pending: &mut Pending) -> Result<Option<RecordBatch>> {
+        let list = pending.array.as_list::<i32>();
         let offsets = list.value_offsets();
         let mut rows = Vec::new();
         let mut elements = Vec::new();
         let mut positions = Vec::new();
-        for row in 0..list.len() {
+        while pending.row < list.len() && rows.len() < OUTPUT_ROWS {
+            let row = pending.row;
             let (from, to) = if list.is_valid(row) {
-                (offsets[row], offsets[row + 1])
+                (offsets[row] as usize, offsets[row + 1] as usize)
             } else {
                 (0, 0)
             };
@@ -224,42 +235,43 @@ impl GenerateStream {
                     elements.push(None);
                     positions.push(None);
                 }
+                pending.row += 1;
                 continue;
             }
-            for (pos, at) in (from..to).enumerate() {
+            let take = (to - from - pending.element).min(OUTPUT_ROWS - rows.len());
+            for pos in pending.element..pending.element + take {
                 rows.push(row_index);
-                elements.push(Some(at as u64));
-                positions.push(Some(pos as i32));
+                elements.push(Some((from + pos) as u64));
+                positions.push(Some(i32::try_from(pos).map_err(|_| {
+                    DataFusionError::Execution("an array of over 2^31 elements".into())
+                })?));
+            }
+            pending.element += take;
+            if from + pending.element == to {
+                pending.row += 1;
+                pending.element = 0;
             }
         }
         if rows.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Pending {
-            batch,
-            values: Arc::clone(list.values()),
-            rows: UInt32Array::from(rows),
-            elements: UInt64Array::from(elements),
-            positions: Int32Array::from(positions),
-            at: 0,
-        }))
-    }
-
-    /// The next output batch of `pending`: up to [`OUTPUT_ROWS`] rows from `at`.
-    fn next_output(&self, pending: &mut Pending) -> Result<RecordBatch> {
-        let length = OUTPUT_ROWS.min(pending.rows.len() - pending.at);
-        let rows = pending.rows.slice(pending.at, length);
+        let rows = UInt32Array::from(rows);
         let mut columns = Vec::with_capacity(self.schema.fields().len());
         for &i in &self.keep {
             columns.push(take(pending.batch.column(i).as_ref(), &rows, None)?);
         }
         if self.position {
-            columns.push(Arc::new(pending.positions.slice(pending.at, length)) as ArrayRef);
+            columns.push(Arc::new(Int32Array::from(positions)) as ArrayRef);
         }
-        let elements = pending.elements.slice(pending.at, length);
-        columns.push(take(pending.values.as_ref(), &elements, None)?);
-        pending.at += length;
-        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
+        columns.push(take(
+            list.values().as_ref(),
+            &UInt64Array::from(elements),
+            None,
+        )?);
+        Ok(Some(RecordBatch::try_new(
+            Arc::clone(&self.schema),
+            columns,
+        )?))
     }
 }
 
@@ -269,15 +281,18 @@ impl Stream for GenerateStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
             if let Some(mut pending) = self.pending.take() {
-                let out = self.next_output(&mut pending);
-                if pending.at < pending.rows.len() {
-                    self.pending = Some(pending);
+                match self.next_output(&mut pending) {
+                    Ok(Some(out)) => {
+                        self.pending = Some(pending);
+                        return Poll::Ready(Some(Ok(out)));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Poll::Ready(Some(Err(e))),
                 }
-                return Poll::Ready(Some(out));
             }
             match self.input.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(batch))) => match self.explode(batch) {
-                    Ok(pending) => self.pending = pending,
+                Poll::Ready(Some(Ok(batch))) => match self.start(batch) {
+                    Ok(pending) => self.pending = Some(pending),
                     Err(e) => return Poll::Ready(Some(Err(e))),
                 },
                 other => return other,
@@ -369,6 +384,61 @@ mod tests {
                     .collect::<Vec<_>>()
             })
             .collect()
+    }
+
+    #[tokio::test]
+    async fn long_arrays_come_in_bounded_batches() {
+        let mut b = ListBuilder::new(Int32Builder::new());
+        for n in [10_000, 0, 3, OUTPUT_ROWS as i32 * 2 - 2] {
+            for v in 0..n {
+                b.values().append_value(v);
+            }
+            b.append(true);
+        }
+        let list: ArrayRef = Arc::new(b.finish());
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "a",
+            list.data_type().clone(),
+            true,
+        )]));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![list]).unwrap();
+        let input: Arc<dyn ExecutionPlan> =
+            MemorySourceConfig::try_new_exec(&[vec![batch]], schema, None).unwrap();
+        let generate =
+            GenerateExec::try_new(Arc::new(Column::new("a", 0)), vec![], true, true, input)
+                .unwrap();
+        let out: Vec<RecordBatch> = generate
+            .execute(0, Arc::new(TaskContext::default()))
+            .unwrap()
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_>>()
+            .unwrap();
+        assert!(out.iter().all(|b| b.num_rows() <= OUTPUT_ROWS));
+        let pairs: Vec<(Option<i32>, Option<i32>)> = out
+            .iter()
+            .flat_map(|b| {
+                let p = b.column(0).as_primitive::<Int32Type>().clone();
+                let c = b.column(1).as_primitive::<Int32Type>().clone();
+                (0..b.num_rows())
+                    .map(move |i| {
+                        (
+                            p.is_valid(i).then(|| p.value(i)),
+                            c.is_valid(i).then(|| c.value(i)),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut expected: Vec<(Option<i32>, Option<i32>)> = Vec::new();
+        for n in [10_000, 0, 3, OUTPUT_ROWS as i32 * 2 - 2] {
+            if n == 0 {
+                expected.push((None, None));
+            }
+            expected.extend((0..n).map(|v| (Some(v), Some(v))));
+        }
+        assert_eq!(pairs, expected);
     }
 
     #[tokio::test]

@@ -24,7 +24,9 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringBuilder};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, ListBuilder, StringBuilder,
+};
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{Result, internal_err};
@@ -634,6 +636,34 @@ impl JavaRegex {
         out.push_str(&text[at..]);
     }
 
+    /// Java's `String.split(pattern, limit)` of `text` (`Pattern.split`), for a pattern that
+    /// matches no empty string: the pieces between the matches (`Matcher.find` from the end of
+    /// each), all of them for `limit <= 0`, else at most `limit`, the last one the rest of the
+    /// text.
+    pub fn split<'t>(&self, text: &'t str, limit: i32, out: &mut Vec<&'t str>) {
+        let limit = usize::try_from(limit).ok().filter(|l| *l > 0);
+        let first = out.len();
+        let mut index = 0;
+        let mut at = 0;
+        while let Some(m) = self.regex.find_at(text, at) {
+            let pieces = out.len() - first;
+            match limit {
+                Some(limit) if pieces + 1 >= limit => {
+                    // The last piece: the rest of the text.
+                    out.push(&text[index..]);
+                    return;
+                }
+                _ => {
+                    out.push(&text[index..m.start()]);
+                    index = m.end();
+                }
+            }
+            debug_assert!(m.end() > m.start());
+            at = m.end();
+        }
+        out.push(&text[index..]);
+    }
+
     /// `Matcher.find()`: whether the pattern matches somewhere in `text`.
     pub fn find(&self, text: &str) -> bool {
         self.regex.is_match(text)
@@ -831,6 +861,163 @@ impl SparkRegexpReplace {
     }
 }
 
+/// `split(child, pattern, limit)` (Spark's `StringSplit`, `UTF8String.split`) for a constant
+/// pattern and limit: an array of the strings between the matches (no element null). An empty
+/// pattern splits a non-empty string into its first `limit` characters (all of them for a
+/// `limit` that is not positive or past the string's length), as Spark 4.0's `UTF8String`
+/// does.
+#[derive(Debug)]
+pub struct SparkSplit {
+    child: Arc<dyn PhysicalExpr>,
+    pattern: String,
+    limit: i32,
+    /// None for the empty pattern.
+    regex: Option<JavaRegex>,
+}
+
+impl SparkSplit {
+    /// `child` (strings) split by `pattern`; a plan error where the pattern is not translated
+    /// or can match an empty string (Java then searches again one UTF-16 unit on).
+    pub fn try_new(
+        child: Arc<dyn PhysicalExpr>,
+        pattern: &str,
+        limit: i32,
+    ) -> crate::error::Result<Self> {
+        let refused =
+            |e: String| NativeError::plan(format!("split pattern {pattern:?} is not native: {e}"));
+        let regex = if pattern.is_empty() {
+            None
+        } else {
+            let regex = JavaRegex::new(pattern).map_err(refused)?;
+            regex.check_positions().map_err(refused)?;
+            if regex.regex.is_match("") {
+                return Err(refused("it matches an empty string".to_owned()));
+            }
+            Some(regex)
+        };
+        Ok(Self {
+            child,
+            pattern: pattern.to_owned(),
+            limit,
+            regex,
+        })
+    }
+
+    /// The pieces of `text`.
+    fn split<'t>(&self, text: &'t str, out: &mut Vec<&'t str>) {
+        match &self.regex {
+            Some(regex) => regex.split(text, self.limit, out),
+            None if text.is_empty() => out.push(text),
+            None => {
+                let chars = text.chars().count();
+                let take = match usize::try_from(self.limit) {
+                    Ok(limit) if limit > 0 && limit <= chars => limit,
+                    _ => chars,
+                };
+                out.extend(
+                    text.char_indices()
+                        .take(take)
+                        .map(|(i, c)| &text[i..i + c.len_utf8()]),
+                );
+            }
+        }
+    }
+
+    /// The array type of the result: strings, none null (Spark's `containsNull = false`).
+    fn list_type() -> DataType {
+        DataType::List(Arc::new(datafusion::arrow::datatypes::Field::new(
+            "element",
+            DataType::Utf8,
+            false,
+        )))
+    }
+}
+
+impl PartialEq for SparkSplit {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern && self.limit == other.limit && self.child.eq(&other.child)
+    }
+}
+
+impl Eq for SparkSplit {}
+
+impl Hash for SparkSplit {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pattern.hash(state);
+        self.limit.hash(state);
+        self.child.hash(state);
+    }
+}
+
+impl fmt::Display for SparkSplit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "spark_split({}, {:?}, {})",
+            self.child, self.pattern, self.limit
+        )
+    }
+}
+
+impl PhysicalExpr for SparkSplit {
+    fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
+        Ok(Self::list_type())
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> Result<bool> {
+        self.child.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        evaluate_unary(&self.child, batch, |a| {
+            let DataType::Utf8 = a.data_type() else {
+                return internal_err!("spark_split of {}", a.data_type());
+            };
+            let strings = a.as_string::<i32>();
+            let values = StringBuilder::with_capacity(a.len(), strings.values().len());
+            let mut out = ListBuilder::new(values).with_field(match Self::list_type() {
+                DataType::List(field) => field,
+                _ => unreachable!("a list type"),
+            });
+            let mut pieces = Vec::new();
+            for s in strings.iter() {
+                match s {
+                    None => out.append(false),
+                    Some(s) => {
+                        pieces.clear();
+                        self.split(s, &mut pieces);
+                        for piece in &pieces {
+                            out.values().append_value(piece);
+                        }
+                        out.append(true);
+                    }
+                }
+            }
+            Ok(Arc::new(out.finish()) as ArrayRef)
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.child]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        Ok(Arc::new(Self {
+            child: only_child(&self, children)?,
+            pattern: self.pattern.clone(),
+            limit: self.limit,
+            regex: self.regex.clone(),
+        }))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 macro_rules! string_function {
     ($name:ident, $sql:literal, $eval:expr, $($field:ident),*) => {
         impl PartialEq for $name {
@@ -955,6 +1142,45 @@ impl SparkRegexpReplace {
 mod tests {
     use super::*;
     use crate::test_vectors::unescape;
+
+    #[test]
+    fn split_is_java_string_split() {
+        let split = |pattern: &str, limit: i32, text: &str| {
+            let s = SparkSplit::try_new(
+                Arc::new(datafusion::physical_expr::expressions::Column::new("s", 0)),
+                pattern,
+                limit,
+            )
+            .unwrap();
+            let mut out = Vec::new();
+            s.split(text, &mut out);
+            out.into_iter().map(str::to_owned).collect::<Vec<_>>()
+        };
+        // Leading and trailing empty pieces are kept (Spark's limit -1; 0 means the same).
+        assert_eq!(split(",", -1, ",a,,b,"), ["", "a", "", "b", ""]);
+        assert_eq!(split(",", 0, ",a,,b,"), ["", "a", "", "b", ""]);
+        assert_eq!(split(",", 2, "a,b,c"), ["a", "b,c"]);
+        assert_eq!(split(",", 1, "a,b,c"), ["a,b,c"]);
+        assert_eq!(split(",", 9, "a,b"), ["a", "b"]);
+        assert_eq!(split("[0-9]+", -1, "x12y3"), ["x", "y", ""]);
+        assert_eq!(split(",", -1, ""), [""]);
+        assert_eq!(split(",", -1, "abc"), ["abc"]);
+        // The empty pattern: characters, at most `limit` (Spark 4.0 drops the rest).
+        assert_eq!(
+            split("", -1, "h\u{e9}\u{1F600}"),
+            ["h", "\u{e9}", "\u{1F600}"]
+        );
+        assert_eq!(split("", 2, "abc"), ["a", "b"]);
+        assert_eq!(split("", 5, "abc"), ["a", "b", "c"]);
+        assert_eq!(split("", -1, ""), [""]);
+        // A pattern that matches an empty string stays on Spark.
+        let refused = SparkSplit::try_new(
+            Arc::new(datafusion::physical_expr::expressions::Column::new("s", 0)),
+            "x*",
+            -1,
+        );
+        assert!(refused.is_err());
+    }
 
     /// Checks `vectors`: every pattern Java refuses is refused, every match of a translated one
     /// agrees. (patterns translated, cases compared).

@@ -15,6 +15,7 @@
 pub mod approx_percentile;
 pub mod arrays;
 pub mod cast;
+pub mod collect;
 pub mod date_format;
 pub mod datetime;
 pub mod digest;

@@ -538,6 +538,16 @@ pub enum Expr {
         /// The array, then the function's other arguments.
         args: Vec<Expr>,
     },
+    /// `split(child, pattern, limit)` for a constant pattern and limit (see
+    /// `crate::java_regex::SparkSplit`): an array of strings.
+    Split {
+        /// A string.
+        child: Box<Expr>,
+        /// The Java pattern.
+        pattern: String,
+        /// At most this many pieces where positive.
+        limit: i32,
+    },
     /// `translate(child, from, to)` for constant strings (see `crate::translate`).
     Translate {
         /// A string.
@@ -977,6 +987,25 @@ pub struct AggregateCall {
     /// `merge_percentile_approx` count and give; none for the others.
     #[serde(default)]
     pub percentile: Option<PercentileSpec>,
+    /// What `collect_list` and `merge_collect_list` collect and give; none for the others.
+    #[serde(default)]
+    pub collect: Option<Box<CollectSpec>>,
+}
+
+/// What [`AggregateFunc::CollectList`] and [`AggregateFunc::MergeCollectList`] collect (see
+/// `crate::collect`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectSpec {
+    /// Spark's type of the values (`simpleString`).
+    pub value_type: String,
+    /// Whether the aggregate gives the array (the final stage), not Spark's buffer.
+    #[serde(default)]
+    pub evaluate: bool,
+    /// In an `ObjectHashAggregateExec` with grouping keys: Spark's
+    /// `spark.sql.objectHashAggregate.sortBased.fallbackThreshold`.
+    #[serde(default)]
+    pub fallback_threshold: Option<usize>,
 }
 
 /// What the percentile aggregates compute: the counts of [`AggregateFunc::PercentileCounts`] and
@@ -1148,6 +1177,12 @@ pub enum AggregateFunc {
     /// Spark's serialized `percentile_approx` buffers (`arg`) merged: the buffer, or the
     /// percentile.
     MergePercentileApprox,
+    /// Spark's `collect_list` of the non-null values (`arg`), in the order they come: Spark's
+    /// serialized buffer, or with the `collect` spec's `evaluate` the array.
+    CollectList,
+    /// Spark's serialized `collect_list` buffers (`arg`) merged, one after another: the buffer,
+    /// or the array.
+    MergeCollectList,
 }
 
 impl AggregateFunc {

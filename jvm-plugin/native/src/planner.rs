@@ -25,6 +25,7 @@ use datafusion::arrow::util::display::FormatOptions;
 use datafusion::common::config::TableParquetOptions;
 use datafusion::common::{JoinType, NullEquality, ScalarValue};
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::ParquetAccessPlan;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
@@ -35,6 +36,7 @@ use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_u
 use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::logical_expr::{AggregateUDF, ColumnarValue, Operator};
+use datafusion::parquet::file::metadata::ParquetMetaDataReader;
 use datafusion::physical_expr::aggregate::{AggregateExprBuilder, AggregateFunctionExpr};
 use datafusion::physical_expr::expressions::{
     BinaryExpr, CaseExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, LikeExpr,
@@ -57,6 +59,7 @@ use crate::arrays::SparkArrayFunction;
 use crate::cast::{
     CastMode, SparkDecimalNarrow, SparkNumericCast, SparkStringCast, decimal_out_of_range,
 };
+use crate::collect::SparkCollectList;
 use crate::date_format::{SparkDateFormat, SparkUnixTime, UnixTime};
 use crate::datetime::{
     DateDays, DatePart, SparkDateName, SparkDatePart, SparkMonthShift, SparkNextDay,
@@ -70,15 +73,15 @@ use crate::float_order::SparkFloatKey;
 use crate::generate::GenerateExec;
 use crate::hll::{HllRead, SparkHll, num_words};
 use crate::input::{JvmInputExec, SourceSlot};
-use crate::java_regex::{SparkRLike, SparkRegexpExtract, SparkRegexpReplace};
+use crate::java_regex::{SparkRLike, SparkRegexpExtract, SparkRegexpReplace, SparkSplit};
 use crate::math::{
     BinaryMath, RoundMode, SparkBinaryMath, SparkGreatest, SparkMurmur3Hash, SparkPad, SparkRound,
     SparkSubstringIndex, SparkUnaryMath, SparkXxHash64, UnaryMath,
 };
 use crate::max_by::SparkMaxBy;
 use crate::message::{
-    AggregateCall, AggregateFunc, BinaryOp, BuildSide, Expr, FieldSpec, FileSplit, JoinKind, Node,
-    PercentileSpec, Settings, SortKey,
+    AggregateCall, AggregateFunc, BinaryOp, BuildSide, CollectSpec, Expr, FieldSpec, FileSplit,
+    JoinKind, Node, PercentileSpec, Settings, SortKey,
 };
 use crate::moments::{MomentInput, MomentPart, SparkMoments};
 use crate::parquet_stats::SparkTrustedStatistics;
@@ -906,7 +909,40 @@ pub(crate) fn aggregate_expr(
             .map_err(|e| NativeError::plan(format!("aggregate {:?}: {e}", call.func)))?;
             (udaf, 1)
         }
+        AggregateFunc::CollectList | AggregateFunc::MergeCollectList => {
+            let Some(CollectSpec {
+                value_type,
+                evaluate,
+                fallback_threshold,
+            }) = call.collect.as_deref()
+            else {
+                return Err(NativeError::plan(format!(
+                    "aggregate {:?} needs a collect spec",
+                    call.func
+                )));
+            };
+            let merge = call.func == AggregateFunc::MergeCollectList;
+            let udaf = SparkCollectList::udaf(
+                &arrow_type(value_type)?,
+                merge,
+                *evaluate,
+                *fallback_threshold,
+            )
+            .map_err(|e| NativeError::plan(format!("aggregate {:?}: {e}", call.func)))?;
+            (udaf, 1)
+        }
     };
+    if call.collect.is_some()
+        && !matches!(
+            call.func,
+            AggregateFunc::CollectList | AggregateFunc::MergeCollectList
+        )
+    {
+        return Err(NativeError::plan(format!(
+            "aggregate {:?} does not take a collect spec",
+            call.func
+        )));
+    }
     if call.percentile.is_some()
         && !matches!(
             call.func,
@@ -999,6 +1035,37 @@ fn pruned_scan(
     })
 }
 
+/// The row groups of the Parquet file at `path` that Spark's reader reads for the split of
+/// bytes `start..end`: those whose midpoint lies in it (parquet-mr's
+/// `filterFileMetaDataByMidpoint`: the first column chunk's first page, dictionary or data,
+/// plus half the row group's compressed size), so each row group is read by the task Spark
+/// gives it, and a task's rows come in Spark's order.
+fn spark_split_row_groups(path: &str, start: u64, end: u64) -> Result<ParquetAccessPlan> {
+    let failed =
+        |e: String| NativeError::Execution(format!("reading the Parquet footer of {path:?}: {e}"));
+    let file = std::fs::File::open(path).map_err(|e| failed(e.to_string()))?;
+    let metadata = ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map_err(|e| failed(e.to_string()))?;
+    let groups = metadata.row_groups();
+    let mut plan = ParquetAccessPlan::new_none(groups.len());
+    for (i, group) in groups.iter().enumerate() {
+        let Some(first) = group.columns().first() else {
+            continue;
+        };
+        let data = first.data_page_offset();
+        let offset = match first.dictionary_page_offset() {
+            Some(dictionary) if dictionary < data => dictionary,
+            _ => data,
+        };
+        let midpoint = offset.saturating_add(group.compressed_size() / 2);
+        if u64::try_from(midpoint).is_ok_and(|m| start <= m && m < end) {
+            plan.scan(i);
+        }
+    }
+    Ok(plan)
+}
+
 /// A Parquet scan of `files` (the table's columns, then its partition columns), its reader
 /// given the predicate `predicate` makes over that schema, if any.
 fn build_scan(
@@ -1050,10 +1117,17 @@ fn build_scan(
             .zip(&file.partition_values)
             .map(|(field, value)| scalar(&field.data_type, value))
             .collect::<Result<Vec<_>>>()?;
-        partitioned.push(
-            PartitionedFile::new_with_range(path.to_owned(), file.file_size, start, end_i64)
-                .with_partition_values(values),
-        );
+        let whole = file.start == 0 && end == file.file_size;
+        let split = if whole {
+            PartitionedFile::new(path.to_owned(), file.file_size)
+        } else {
+            // The row groups Spark's reader reads for this split, by their midpoints
+            // (DataFusion's own range test takes a row group's first byte instead).
+            let _ = (start, end_i64);
+            let plan = spark_split_row_groups(&file.path, file.start, end)?;
+            PartitionedFile::new(path.to_owned(), file.file_size).with_extension(plan)
+        };
+        partitioned.push(split.with_partition_values(values));
     }
     let table_schema = TableSchema::builder(file_schema)
         .with_table_partition_cols(partition_fields)
@@ -1321,6 +1395,15 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
                 .map(|a| translate(a, schema))
                 .collect::<Result<Vec<_>>>()?;
             Arc::new(SparkArrayFunction::try_new(*function, args, schema)?)
+        }
+        Expr::Split {
+            child,
+            pattern,
+            limit,
+        } => {
+            let child = translate(child, schema)?;
+            expect_type(&child, schema, &DataType::Utf8, "split")?;
+            Arc::new(SparkSplit::try_new(child, pattern, *limit)?)
         }
         Expr::Translate { child, from, to } => {
             let child = translate(child, schema)?;

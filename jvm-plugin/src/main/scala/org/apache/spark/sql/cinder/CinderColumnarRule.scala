@@ -6,7 +6,7 @@ import org.apache.spark.internal.Logging
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, ApproximatePercentile, Average, BitAndAgg, BitOrAgg,
-  BitXorAgg, Corr, Count, CovPopulation, CovSample, DeclarativeAggregate, Final, First, HyperLogLogPlusPlus, Kurtosis,
+  BitXorAgg, CollectList, Corr, Count, CovPopulation, CovSample, DeclarativeAggregate, Final, First, HyperLogLogPlusPlus, Kurtosis,
   Last, Max, MaxBy, Min, MinBy, Mode, Partial, PartialMerge, Percentile, PercentileBase, PercentileDisc,
   RegrIntercept, RegrR2, RegrReplacement, RegrSXY, RegrSlope, Skewness, StddevPop,
   StddevSamp, Sum, VariancePop, VarianceSamp}
@@ -579,7 +579,7 @@ object CinderConvert extends Rule[SparkPlan] with Logging {
         val exprs = project.projectList.map(e => PlanJson.projected(e, child.output))
         // Spark evaluates the common subexpressions of a projection on every row, first: where
         // one can fail, an inner projection computes it too, and the outer one drops it.
-        val eager = PlanJson.eagerSubexpressions(project.projectList).map(e => PlanJson.expr(e, child.output))
+        val eager = PlanJson.eagerSubexpressions(project.projectList).map(e => PlanJson.projected(e, child.output))
         (exprs ++ eager).collectFirst { case Left(reason) => reason } match {
           case Some(reason) => Left(reason)
           case None =>
@@ -748,6 +748,9 @@ private object AggregateConversion {
         case m: Mode =>
           for (spec <- Percentiles.mode(m, evaluate = true); counts <- buffer(ae, 0))
             yield add(callJson("merge_percentile_counts", counts, percentile = Some(spec)))
+        case c: CollectList =>
+          for (spec <- Collects.spec(c, agg, evaluate = true); list <- buffer(ae, 0))
+            yield add(callJson("merge_collect_list", list, collect = Some(spec)))
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {
@@ -765,7 +768,7 @@ private object AggregateConversion {
     val values = (groupJson.indices.map(column) ++ finals).mkString("[", ",", "]")
     val merged = s"""{"op":"project","exprs":$values,"input":$aggregate}"""
     val resultInput = agg.groupingExpressions.map(_.toAttribute) ++ agg.aggregateAttributes
-    val results = agg.resultExpressions.map(e => expr(e, resultInput))
+    val results = agg.resultExpressions.map(e => PlanJson.projected(e, resultInput))
     results.collectFirst { case Left(r) => return Left(r) }
     val resultJson = results.collect { case Right(j) => j }.mkString("[", ",", "]")
     Right(child.withPlan(
@@ -861,12 +864,14 @@ private object AggregateConversion {
 
   /** `{"func":...}` of a native aggregate call. */
   def callJson(func: String, arg: String, args: Seq[String] = Nil, ignoreNulls: Boolean = false,
-      filter: Option[String] = None, precision: Option[Int] = None, percentile: Option[String] = None): String = {
+      filter: Option[String] = None, precision: Option[Int] = None, percentile: Option[String] = None,
+      collect: Option[String] = None): String = {
     val more = (if (args.isEmpty) "" else s""","args":${args.mkString("[", ",", "]")}""") +
       (if (ignoreNulls) ""","ignore_nulls":true""" else "") +
       filter.map(f => s""","filter":$f""").getOrElse("") +
       precision.map(p => s""","precision":$p""").getOrElse("") +
-      percentile.map(p => s""","percentile":$p""").getOrElse("")
+      percentile.map(p => s""","percentile":$p""").getOrElse("") +
+      collect.map(c => s""","collect":$c""").getOrElse("")
     s"""{"func":"$func","arg":$arg$more}"""
   }
 
@@ -1001,6 +1006,26 @@ private object AggregateConversion {
     /** The sketch of `ae`'s buffers (columns `buffer(i)`), merged. */
     def merged(p: Int, buffer: Int => Either[String, String], add: String => String): Either[String, String] =
       seq((0 until words(p)).map(buffer)).map(ws => add(callJson("merge_hll", ws.head, ws.tail, precision = Some(p))))
+  }
+
+  /**
+   * collect_list (array_agg; Spark runs it in ObjectHashAggregateExec): Spark's buffer is one
+   * binary value, the list of the values serialized (an UnsafeRow of one array); natively
+   * `collect_list` (of values) and `merge_collect_list` (of buffers) give that buffer, or with
+   * `evaluate` the array.
+   */
+  private object Collects {
+    def spec(c: CollectList, agg: BaseAggregateExec, evaluate: Boolean): Either[String, String] = {
+      // Spark's ObjectHashAggregateExec with keys reads the rows past this many groups a task
+      // sorted by their keys; each group's list follows that order.
+      val fallback = agg match {
+        case o: ObjectHashAggregateExec if o.groupingExpressions.nonEmpty =>
+          s""","fallback_threshold":${math.max(0, SQLConf.get.objectAggSortBasedFallbackThreshold)}"""
+        case _ => ""
+      }
+      typeName(c.child.dataType).left.map(r => s"${c.prettyName}: $r")
+        .map(t => s"""{"value_type":${str(t)},"evaluate":$evaluate$fallback}""")
+    }
   }
 
   /**
@@ -1183,6 +1208,9 @@ private object AggregateConversion {
       case m: Mode =>
         for (spec <- Percentiles.mode(m, evaluate = false); counts <- buffer(0))
           yield Seq(add(callJson("merge_percentile_counts", counts, percentile = Some(spec))) -> BinaryType)
+      case c: CollectList =>
+        for (spec <- Collects.spec(c, agg, evaluate = false); list <- buffer(0))
+          yield Seq(add(callJson("merge_collect_list", list, collect = Some(spec))) -> BinaryType)
       case other => Left(s"aggregate ${other.prettyName} is not native yet")
     }
   }
@@ -1315,6 +1343,10 @@ private object AggregateConversion {
         case m: Mode =>
           for (spec <- Percentiles.mode(m, evaluate = false); x <- argument(m.child, m.child.dataType))
             yield buffers += add(callJson("percentile_counts", x, percentile = Some(spec))) -> BinaryType
+        case c: CollectList =>
+          // (Nulls are skipped, as where a FILTER does not hold.)
+          for (spec <- Collects.spec(c, agg, evaluate = false); x <- argument(c.child, c.child.dataType))
+            yield buffers += add(callJson("collect_list", x, collect = Some(spec))) -> BinaryType
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
       }
       converted match {
@@ -1372,7 +1404,7 @@ private object AggregateConversion {
     // (Spark names the partial stage's buffer outputs with inputAggBufferAttributes.)
     val resultInput = agg.groupingExpressions.map(_.toAttribute) ++
       exprs.flatMap(_.aggregateFunction.inputAggBufferAttributes)
-    val results = agg.resultExpressions.map(e => expr(e, resultInput))
+    val results = agg.resultExpressions.map(e => PlanJson.projected(e, resultInput))
     results.collectFirst { case Left(r) => return Left(r) }
     val resultJson = results.collect { case Right(j) => j }.mkString("[", ",", "]")
     Right(child.withPlan(

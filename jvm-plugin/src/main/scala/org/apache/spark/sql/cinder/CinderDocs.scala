@@ -48,8 +48,11 @@ object CinderDocs {
       "(Greenwald-Khanna, as Spark's QuantileSummaries builds, compresses, merges and queries it, in the order " +
       "the rows and buffers come) in Spark's serialized buffer, and its answer in the argument's type; mode " +
       "(also `WITHIN GROUP (ORDER BY x [DESC])`, whose order picks among values that tie) of numbers, booleans, " +
-      "dates and timestamps: percentile's buffer of counts, and the value counted most often",
-      "collect_list, collect_set and the other object-buffer functions, percentiles at an array of " +
+      "dates and timestamps: percentile's buffer of counts, and the value counted most often; collect_list " +
+      "(array_agg) of the supported types: Spark's buffer (the non-null values in the order they come, " +
+      "serialized as an UnsafeRow of one array), and the array; past Spark's sort-based fallback threshold " +
+      "of groups, a group's later rows first, as Spark's sort-based aggregation appends the earlier list",
+      "collect_set and the other object-buffer functions, collect_list of arrays, percentiles at an array of " +
         "percentages or of intervals, percentile_approx of wider decimals or intervals, mode of strings, " +
         "binary or nested values"),
     ("BroadcastHashJoinExec", "inner, left/right outer, left semi, left anti equi-joins with an optional " +
@@ -80,7 +83,8 @@ object CinderDocs {
       "native subtree, also `explode_outer`, `posexplode_outer` and LATERAL VIEW [OUTER]: per input row, in " +
       "order, the kept columns with each element (and its position from 0); a null or empty array gives no " +
       "row, or in the outer forms one with null position and element", "other generators (inline, stack, " +
-      "json_tuple, explode of maps), explode of an array made by an expression (`split`, `sequence`, `array()`)"),
+      "json_tuple, explode of maps), explode of an array made by an expression other than `split` (`sequence`, " +
+      "`array()`)"),
     ("WindowExec", "over a native subtree (DataFusion's window operators, over the rows sorted by the " +
       "partition keys and the order): row_number, rank, dense_rank, percent_rank, cume_dist, ntile; lag and " +
       "lead with a constant offset and default, also IGNORE NULLS; first, last (also IGNORE NULLS), " +
@@ -158,6 +162,11 @@ object CinderDocs {
       "non-capturing; `i` and `s` flags, `(?i)` for ASCII letters as Java's), alternation, greedy and lazy " +
       "quantifiers; lookaround, backreferences, possessive quantifiers, `\\b`, `\\p{...}`, nested classes, " +
       "other flags and patterns Java rejects stay on Spark"),
+    ("`split`", "a string, a constant pattern as for `regexp_replace` (none that matches an empty string) and a " +
+      "constant limit: Java's `String.split` as Spark's `UTF8String.split` calls it (every piece, leading and " +
+      "trailing empty ones too, for a limit of 0 or below; else at most limit, the last the rest of the " +
+      "string); an empty pattern splits into the first limit characters (all of them for a limit of 0 or " +
+      "below or past the string's length; Spark 4.0 drops the rest), an empty string into one empty string"),
     ("`size`, `cardinality`, `array_size`", "arrays: the number of elements; for a null array null, or -1 in " +
       "legacy mode (Spark's `legacySizeOfNull`)"),
     ("`a[i]`, `get`, `element_at`, `try_element_at`", "arrays (also nested) with an index per row: `a[i]` and " +

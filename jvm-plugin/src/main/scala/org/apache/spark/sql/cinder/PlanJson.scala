@@ -82,25 +82,39 @@ object PlanJson {
       if (index < 0) Left(s"column ${a.name} is not in the native input")
       else columnType(a.dataType).map(_ => column(index))
     case _: GetArrayItem | _: ElementAt if e.dataType.isInstanceOf[ArrayType] => arrayElement(e, input)
+    // split: Java's String.split, for the patterns the native side translates exactly (it
+    // refuses the rest, and those that match an empty string).
+    case StringSplit(text, Literal(pattern: UTF8String, _: StringType), Literal(limit: Int, IntegerType))
+        if text.dataType == StringType =>
+      expr(text, input).map(c =>
+        s"""{"kind":"split","child":$c,"pattern":${str(pattern.toString)},"limit":$limit}""")
     case other if other.dataType.isInstanceOf[ArrayType] =>
       Left(s"${other.prettyName} (making an ${other.dataType.simpleString}) is not native yet")
     case other => Left(s"${other.prettyName} is not an array")
   }
 
-  /** `function` (message.rs's ArrayFunction) of `array`, then `args`. */
-  private def arrayFunction(function: String, array: Expression, args: Seq[Expression],
+  /**
+   * `function` (message.rs's ArrayFunction) of `array`, then `args`, giving `result`. Spark
+   * evaluates the other arguments only where the array is not null: where one can fail, CASE
+   * keeps it from the rows with a null array.
+   */
+  private def arrayFunction(function: String, array: Expression, args: Seq[Expression], result: DataType,
       input: Seq[Attribute]): Either[String, String] =
     for {
       a <- arrayExpr(array, input)
       rest <- seq(args.map(expr(_, input)))
-    } yield s"""{"kind":"array","function":$function,"args":${(a +: rest).mkString("[", ",", "]")}}"""
+      t <- columnType(result)
+    } yield {
+      val call = s"""{"kind":"array","function":$function,"args":${(a +: rest).mkString("[", ",", "]")}}"""
+      if (args.exists(canFail)) nullWhereNull(a, call, t) else call
+    }
 
   /** `a[i]` (GetArrayItem) or `element_at(a, i)` of an array. */
   private def arrayElement(e: Expression, input: Seq[Attribute]): Either[String, String] = e match {
     case GetArrayItem(array, ordinal, failOnError) =>
-      arrayFunction(s"""{"name":"get_item","fail":$failOnError}""", array, Seq(ordinal), input)
+      arrayFunction(s"""{"name":"get_item","fail":$failOnError}""", array, Seq(ordinal), e.dataType, input)
     case ElementAt(array, index, None, failOnError) if index.dataType == IntegerType =>
-      arrayFunction(s"""{"name":"element_at","fail":$failOnError}""", array, Seq(index), input)
+      arrayFunction(s"""{"name":"element_at","fail":$failOnError}""", array, Seq(index), e.dataType, input)
     case ElementAt(_, _, Some(_), _) => Left("element_at with a default value is not native yet")
     case other => Left(s"${other.prettyName} of ${other.children.map(_.dataType.simpleString).mkString(", ")} " +
       "is not native yet")
@@ -188,6 +202,14 @@ object PlanJson {
     // Date-time arithmetic past a long's microseconds or an int's days (Math's exact arithmetic).
     case _: TimeAdd | _: TimestampAddYMInterval | _: DateAddYMInterval | _: DateAddInterval | _: TimestampAdd |
         _: TimestampDiff | _: AddMonths | _: FromUTCTimestamp | _: ToUTCTimestamp | _: TruncTimestamp => true
+    // An index out of bounds in ANSI mode; element_at's index 0 in either mode (and, natively,
+    // Int.MinValue).
+    case GetArrayItem(_, _, failOnError) => failOnError
+    case ElementAt(array, index, _, failOnError) if array.dataType.isInstanceOf[ArrayType] =>
+      failOnError || (index match {
+        case Literal(i: Int, IntegerType) => i == 0 || i == Int.MinValue
+        case _ => true
+      })
     case _ => false
   }
 
@@ -941,12 +963,12 @@ object PlanJson {
     case Sha2(b, Literal(bits: Int, IntegerType)) if b.dataType == BinaryType && Set(0, 224, 256, 384, 512)(bits) =>
       function(s"sha${if (bits == 0) 256 else bits}", b, input)
     case Size(child, legacyNull) if child.dataType.isInstanceOf[ArrayType] =>
-      arrayFunction(s"""{"name":"size","legacy_null":$legacyNull}""", child, Nil, input)
+      arrayFunction(s"""{"name":"size","legacy_null":$legacyNull}""", child, Nil, IntegerType, input)
     case g: GetArrayItem if typeName(g.dataType).isRight => arrayElement(g, input)
     case a: ElementAt if a.left.dataType.isInstanceOf[ArrayType] && typeName(a.dataType).isRight =>
       arrayElement(a, input)
     case ArrayContains(array, value) if typeName(value.dataType).isRight =>
-      arrayFunction("""{"name":"contains"}""", array, Seq(value), input)
+      arrayFunction("""{"name":"contains"}""", array, Seq(value), BooleanType, input)
     case StartsWith(child, Literal(prefix: UTF8String, _: StringType)) =>
       like(child, escapeLike(prefix.toString) + "%", input)
     case EndsWith(child, Literal(suffix: UTF8String, _: StringType)) =>

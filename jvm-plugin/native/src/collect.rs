@@ -1,0 +1,825 @@
+// Licensed under the Apache License, Version 2.0.
+
+//! Spark's `collect_list` (`array_agg`): `CollectList`, whose buffer is the list of the group's
+//! non-null values in the order they come, and whose result is that list as an array.
+//!
+//! The buffer is serialized as Spark's `Collect.serialize` writes it: an `UnsafeRow` of one field,
+//! an `UnsafeArrayData` of the values (no element null), so either stage can stay on Spark. An
+//! `UnsafeRow` here is its null bits (8 bytes, all clear), the field's offset (16) and size in
+//! one long, then the array: its length as a long, its null bits (8 bytes per 64 elements, all
+//! clear), each element's slot (1, 2, 4 or 8 bytes, the slots rounded up to 8 together) and the
+//! variable-length values (strings, binary values and decimals of over 18 digits: each slot the
+//! value's offset from the array's start and its size, the bytes rounded up to 8 with zeros).
+//!
+//! The order of a group's values is the order its rows and buffers come in, as in Spark: within
+//! a task the rows in Spark's order, the buffers in the shuffle's order; past Spark's sort-based
+//! fallback threshold of groups (`ObjectAggregationIterator`), a group's later rows go to a new
+//! list, into which the earlier one is then merged (appended), as Spark's `SortBasedAggregator`
+//! merges the hash map's buffer into the new one ([`Fallback`]).
+
+use std::mem::size_of;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, BooleanBuilder, Date32Array,
+    Decimal128Array, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array,
+    ListArray, StringBuilder, TimestampMicrosecondArray,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Decimal128Type, Field, FieldRef, Float32Type, Float64Type, Int8Type,
+    Int16Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
+use datafusion::common::{Result, ScalarValue, exec_err, internal_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+};
+
+use crate::moments::selected;
+use crate::percentile::{binary_column, binary_values};
+
+/// One value of a list: a fixed-width value's bits (booleans as 0 and 1, floats as their IEEE
+/// bits, decimals unscaled), or a string's or binary value's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Value {
+    Fixed(i128),
+    Bytes(Box<[u8]>),
+}
+
+impl Value {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Value::Fixed(_) => 0,
+            Value::Bytes(b) => b.len(),
+        }
+    }
+}
+
+/// The Arrow type of the values, with what Spark's `UnsafeArrayData` keeps of each.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ElementType(DataType);
+
+impl ElementType {
+    /// The types `collect_list` takes natively.
+    pub fn of(data_type: &DataType) -> Result<Self> {
+        match data_type {
+            DataType::Boolean
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Date32
+            | DataType::Timestamp(TimeUnit::Microsecond, _)
+            | DataType::Decimal128(..)
+            | DataType::Utf8
+            | DataType::Binary => Ok(Self(data_type.clone())),
+            other => internal_err!("collect_list of {other} is not native"),
+        }
+    }
+
+    /// The bytes of an element's slot.
+    fn slot(&self) -> usize {
+        match self.0 {
+            DataType::Boolean | DataType::Int8 => 1,
+            DataType::Int16 => 2,
+            DataType::Int32 | DataType::Float32 | DataType::Date32 => 4,
+            _ => 8,
+        }
+    }
+
+    /// Whether the values are stored after the slots (the slot: offset and size).
+    fn variable(&self) -> bool {
+        match self.0 {
+            DataType::Utf8 | DataType::Binary => true,
+            DataType::Decimal128(precision, _) => precision > 18,
+            _ => false,
+        }
+    }
+
+    /// The value of row `i` of `a` (not null).
+    fn value(&self, a: &dyn Array, i: usize) -> Result<Value> {
+        Ok(match &self.0 {
+            DataType::Boolean => Value::Fixed(i128::from(a.as_boolean().value(i))),
+            DataType::Int8 => Value::Fixed(a.as_primitive::<Int8Type>().value(i).into()),
+            DataType::Int16 => Value::Fixed(a.as_primitive::<Int16Type>().value(i).into()),
+            DataType::Int32 => Value::Fixed(a.as_primitive::<Int32Type>().value(i).into()),
+            DataType::Int64 => Value::Fixed(a.as_primitive::<Int64Type>().value(i).into()),
+            DataType::Float32 => {
+                Value::Fixed(a.as_primitive::<Float32Type>().value(i).to_bits().into())
+            }
+            DataType::Float64 => {
+                Value::Fixed(a.as_primitive::<Float64Type>().value(i).to_bits().into())
+            }
+            DataType::Date32 => Value::Fixed(a.as_primitive::<Date32Type>().value(i).into()),
+            DataType::Timestamp(..) => {
+                Value::Fixed(a.as_primitive::<TimestampMicrosecondType>().value(i).into())
+            }
+            DataType::Decimal128(..) => Value::Fixed(a.as_primitive::<Decimal128Type>().value(i)),
+            DataType::Utf8 => Value::Bytes(a.as_string::<i32>().value(i).as_bytes().into()),
+            DataType::Binary => Value::Bytes(a.as_binary::<i32>().value(i).into()),
+            other => return internal_err!("collect_list of {other}"),
+        })
+    }
+
+    /// Appends Spark's `UnsafeRow` of one array field holding `values` to `out`.
+    fn serialize(&self, values: &[Value], out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
+        // The row: null bits, then the field's offset (from the row's start) and size.
+        out.extend_from_slice(&[0; 16]);
+        let array = out.len();
+        let n = values.len();
+        out.extend_from_slice(&(n as i64).to_le_bytes());
+        out.resize(out.len() + n.div_ceil(64) * 8, 0);
+        let slots = out.len();
+        let slot = self.slot();
+        out.resize(slots + (n * slot).div_ceil(8) * 8, 0);
+        for (i, value) in values.iter().enumerate() {
+            let at = slots + i * slot;
+            match value {
+                Value::Fixed(v) if !self.variable() => {
+                    out[at..at + slot].copy_from_slice(&v.to_le_bytes()[..slot]);
+                }
+                Value::Fixed(v) => {
+                    // A wide decimal: `BigInteger.toByteArray`, the fewest big-endian bytes.
+                    let magnitude = if *v < 0 { !*v } else { *v };
+                    let bytes = (128 - magnitude.leading_zeros() as usize + 1).div_ceil(8);
+                    let big = v.to_be_bytes();
+                    self.append_variable(out, array, at, &big[16 - bytes..])?;
+                }
+                Value::Bytes(b) => self.append_variable(out, array, at, b)?,
+            }
+        }
+        let size = out.len() - array;
+        let field = (16_u64 << 32)
+            | u64::try_from(size)
+                .ok()
+                .filter(|s| *s <= u32::MAX as u64)
+                .ok_or_else(|| {
+                    datafusion::error::DataFusionError::Execution(
+                        "a collect_list buffer over 4 GiB".into(),
+                    )
+                })?;
+        out[start + 8..start + 16].copy_from_slice(&field.to_le_bytes());
+        Ok(())
+    }
+
+    /// Appends `bytes` as a variable-length element whose slot is at `slot`, padded to 8.
+    fn append_variable(
+        &self,
+        out: &mut Vec<u8>,
+        array: usize,
+        slot: usize,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let offset = out.len() - array;
+        let (Ok(offset), Ok(size)) = (u32::try_from(offset), u32::try_from(bytes.len())) else {
+            return exec_err!("a collect_list buffer over 4 GiB");
+        };
+        out.extend_from_slice(bytes);
+        out.resize(out.len() + (8 - bytes.len() % 8) % 8, 0);
+        let field = (u64::from(offset) << 32) | u64::from(size);
+        out[slot..slot + 8].copy_from_slice(&field.to_le_bytes());
+        Ok(())
+    }
+
+    /// The values of a buffer Spark's `Collect.serialize` (or [`Self::serialize`]) wrote.
+    fn deserialize(&self, row: &[u8], out: &mut Vec<Value>) -> Result<()> {
+        let bad = || {
+            datafusion::error::DataFusionError::Execution(format!(
+                "a collect_list buffer of {} bytes is not Spark's",
+                row.len()
+            ))
+        };
+        let long = |at: usize| -> Result<u64> {
+            let bytes = row.get(at..at + 8).ok_or_else(bad)?;
+            Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
+        };
+        if long(0)? & 1 != 0 {
+            return Err(bad());
+        }
+        let field = long(8)?;
+        let (offset, size) = ((field >> 32) as usize, (field & 0xffff_ffff) as usize);
+        let array = row.get(offset..offset + size).ok_or_else(bad)?;
+        let n = usize::try_from(i64::from_le_bytes(
+            array.get(..8).ok_or_else(bad)?.try_into().expect("8 bytes"),
+        ))
+        .map_err(|_| bad())?;
+        let slots = 8 + n.div_ceil(64) * 8;
+        let slot = self.slot();
+        if array.len() < slots + n * slot {
+            return Err(bad());
+        }
+        out.reserve(n);
+        for i in 0..n {
+            let at = slots + i * slot;
+            let bytes = &array[at..at + slot];
+            let value = if self.variable() {
+                let field = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+                let (offset, size) = ((field >> 32) as usize, (field & 0xffff_ffff) as usize);
+                let data = array.get(offset..offset + size).ok_or_else(bad)?;
+                match self.0 {
+                    DataType::Decimal128(..) => {
+                        if data.is_empty() || data.len() > 16 {
+                            return Err(bad());
+                        }
+                        let fill = if data[0] & 0x80 != 0 { 0xff } else { 0 };
+                        let mut big = [fill; 16];
+                        big[16 - data.len()..].copy_from_slice(data);
+                        Value::Fixed(i128::from_be_bytes(big))
+                    }
+                    _ => Value::Bytes(data.into()),
+                }
+            } else {
+                let mut le = [0_u8; 16];
+                le[..slot].copy_from_slice(bytes);
+                let v = i128::from_le_bytes(le);
+                // Sign-extend the signed types (booleans and float bits stay as they are).
+                let shift = 128 - 8 * slot as u32;
+                Value::Fixed(match self.0 {
+                    DataType::Boolean | DataType::Float32 | DataType::Float64 => v,
+                    _ => (v << shift) >> shift,
+                })
+            };
+            out.push(value);
+        }
+        Ok(())
+    }
+
+    /// An array of `lists`' values, one list per row (none null), elements not null.
+    fn lists(&self, lists: &[Vec<Value>]) -> Result<ArrayRef> {
+        let values: Vec<&Value> = lists.iter().flatten().collect();
+        let fixed = |v: &Value| match v {
+            Value::Fixed(x) => *x,
+            Value::Bytes(_) => 0,
+        };
+        let elements: ArrayRef = match &self.0 {
+            DataType::Boolean => {
+                let mut b = BooleanBuilder::with_capacity(values.len());
+                values.iter().for_each(|v| b.append_value(fixed(v) != 0));
+                Arc::new(b.finish())
+            }
+            DataType::Int8 => Arc::new(Int8Array::from_iter_values(
+                values.iter().map(|v| fixed(v) as i8),
+            )),
+            DataType::Int16 => Arc::new(Int16Array::from_iter_values(
+                values.iter().map(|v| fixed(v) as i16),
+            )),
+            DataType::Int32 => Arc::new(Int32Array::from_iter_values(
+                values.iter().map(|v| fixed(v) as i32),
+            )),
+            DataType::Int64 => Arc::new(Int64Array::from_iter_values(
+                values.iter().map(|v| fixed(v) as i64),
+            )),
+            DataType::Float32 => Arc::new(Float32Array::from_iter_values(
+                values.iter().map(|v| f32::from_bits(fixed(v) as u32)),
+            )),
+            DataType::Float64 => Arc::new(Float64Array::from_iter_values(
+                values.iter().map(|v| f64::from_bits(fixed(v) as u64)),
+            )),
+            DataType::Date32 => Arc::new(Date32Array::from_iter_values(
+                values.iter().map(|v| fixed(v) as i32),
+            )),
+            DataType::Timestamp(_, tz) => Arc::new(
+                TimestampMicrosecondArray::from_iter_values(values.iter().map(|v| fixed(v) as i64))
+                    .with_timezone_opt(tz.clone()),
+            ),
+            DataType::Decimal128(p, s) => Arc::new(
+                Decimal128Array::from_iter_values(values.iter().map(|v| fixed(v)))
+                    .with_precision_and_scale(*p, *s)?,
+            ),
+            DataType::Utf8 => {
+                let mut b = StringBuilder::new();
+                for v in &values {
+                    let Value::Bytes(bytes) = v else {
+                        return internal_err!("a string list holds a fixed value");
+                    };
+                    match std::str::from_utf8(bytes) {
+                        Ok(s) => b.append_value(s),
+                        Err(_) => {
+                            return exec_err!(
+                                "a collect_list buffer holds a string that is not UTF-8"
+                            );
+                        }
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            DataType::Binary => {
+                let mut b = BinaryBuilder::new();
+                for v in &values {
+                    let Value::Bytes(bytes) = v else {
+                        return internal_err!("a binary list holds a fixed value");
+                    };
+                    b.append_value(bytes);
+                }
+                Arc::new(b.finish())
+            }
+            other => return internal_err!("collect_list of {other}"),
+        };
+        let offsets = OffsetBuffer::from_lengths(lists.iter().map(Vec::len));
+        Ok(Arc::new(ListArray::try_new(
+            self.field(),
+            offsets,
+            elements,
+            None,
+        )?))
+    }
+
+    /// The result's element field (Spark's `containsNull = false`).
+    fn field(&self) -> FieldRef {
+        Arc::new(Field::new("element", self.0.clone(), false))
+    }
+}
+
+/// `collect_list_buffer` (of values), `merge_collect_list` (of buffers): Spark's buffer, or with
+/// `evaluate` the list as an array.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SparkCollectList {
+    element: ElementType,
+    merge: bool,
+    evaluate: bool,
+    /// Spark's `spark.sql.objectHashAggregate.sortBased.fallbackThreshold`, where the aggregate
+    /// stands for an `ObjectHashAggregateExec` with grouping keys.
+    fallback_threshold: Option<usize>,
+    signature: Signature,
+}
+
+impl SparkCollectList {
+    /// The aggregate of values of Arrow type `element` (`merge`: of buffers of them), giving the
+    /// array (`evaluate`) or the buffer, with Spark's sort-based fallback past
+    /// `fallback_threshold` groups.
+    pub fn udaf(
+        element: &DataType,
+        merge: bool,
+        evaluate: bool,
+        fallback_threshold: Option<usize>,
+    ) -> Result<Arc<AggregateUDF>> {
+        Ok(Arc::new(AggregateUDF::new_from_impl(Self {
+            element: ElementType::of(element)?,
+            merge,
+            evaluate,
+            fallback_threshold,
+            signature: Signature::any(1, Volatility::Immutable),
+        })))
+    }
+
+    fn groups(&self) -> Lists {
+        Lists {
+            element: self.element.clone(),
+            merge: self.merge,
+            evaluate: self.evaluate,
+            lists: Vec::new(),
+            bytes: 0,
+            fallback: self.fallback_threshold.map(Fallback::new),
+        }
+    }
+}
+
+impl AggregateUDFImpl for SparkCollectList {
+    fn name(&self) -> &str {
+        if self.merge {
+            "spark_merge_collect_list"
+        } else {
+            "spark_collect_list_buffer"
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(if self.evaluate {
+            DataType::List(self.element.field())
+        } else {
+            DataType::Binary
+        })
+    }
+
+    fn is_nullable(&self) -> bool {
+        false
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "list"),
+            DataType::LargeBinary,
+            true,
+        ))])
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        // (No groups: Spark's aggregation without keys never falls back.)
+        Ok(Box::new(ListAccumulator(Lists {
+            fallback: None,
+            ..self.groups()
+        })))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(self.groups()))
+    }
+
+    fn default_value(&self, data_type: &DataType) -> Result<ScalarValue> {
+        // Spark's `defaultResult`: an empty array (or buffer) where there are no rows.
+        let mut empty = self.groups();
+        empty.resize(1);
+        let value = empty.emit(EmitTo::All)?;
+        if value.data_type() != data_type {
+            return internal_err!("collect_list's default of {data_type}");
+        }
+        ScalarValue::try_from_array(&value, 0)
+    }
+}
+
+/// Spark's sort-based fallback in `ObjectHashAggregateExec` (as in `crate::approx_percentile`):
+/// once its hash map holds `threshold` groups and rows remain, each group's later rows go to a
+/// list of their own, to which the earlier list is appended at the end.
+#[derive(Debug, Clone)]
+struct Fallback {
+    threshold: usize,
+    /// The groups that have had rows.
+    seen: usize,
+    /// The groups emitted so far.
+    emitted: usize,
+    /// Whether the threshold was reached on a batch's last row.
+    pending: bool,
+    /// Whether rows now go to the later lists.
+    sorted: bool,
+    /// Each group's list of the rows after the switch (empty before it).
+    later: Vec<Option<Vec<Value>>>,
+}
+
+impl Fallback {
+    fn new(threshold: usize) -> Self {
+        Self {
+            threshold,
+            seen: 0,
+            emitted: 0,
+            pending: false,
+            sorted: false,
+            later: Vec::new(),
+        }
+    }
+}
+
+/// Each group's list.
+#[derive(Debug)]
+struct Lists {
+    element: ElementType,
+    merge: bool,
+    evaluate: bool,
+    lists: Vec<Vec<Value>>,
+    /// The bytes the lists' values hold.
+    bytes: usize,
+    fallback: Option<Fallback>,
+}
+
+impl Lists {
+    fn resize(&mut self, groups: usize) {
+        if groups > self.lists.len() {
+            self.lists.resize(groups, Vec::new());
+        }
+        if let Some(f) = &mut self.fallback
+            && f.sorted
+            && groups > f.later.len()
+        {
+            f.later.resize(groups, None);
+        }
+    }
+
+    /// The list row `i` of `n` (of group `g`) goes to, keeping count of the groups Spark's hash
+    /// map would hold (`read`: whether the row has a value; a row without one still makes its
+    /// group).
+    fn list(&mut self, i: usize, n: usize, g: usize, read: bool) -> Option<&mut Vec<Value>> {
+        match &mut self.fallback {
+            Some(fallback) => {
+                if fallback.pending {
+                    fallback.pending = false;
+                    fallback.sorted = true;
+                }
+                if fallback.sorted && fallback.later.len() < self.lists.len() {
+                    fallback.later.resize(self.lists.len(), None);
+                }
+                if fallback.sorted {
+                    read.then(|| fallback.later[g].get_or_insert_with(Vec::new))
+                } else {
+                    fallback.seen = fallback.seen.max(fallback.emitted + g + 1);
+                    let reached = fallback.seen >= fallback.threshold;
+                    // (After this row's update, as Spark checks its map's size.)
+                    fallback.sorted = reached && i + 1 < n;
+                    fallback.pending = reached && i + 1 == n;
+                    read.then(|| &mut self.lists[g])
+                }
+            }
+            None => read.then(|| &mut self.lists[g]),
+        }
+    }
+
+    /// Reads the rows of `values` that pass `filter` (values, or with `merge` buffers) into the
+    /// list of `group(row)`.
+    fn update(
+        &mut self,
+        values: &[ArrayRef],
+        filter: Option<&BooleanArray>,
+        group: impl Fn(usize) -> usize,
+    ) -> Result<()> {
+        let [values] = values else {
+            return internal_err!("collect_list takes one column");
+        };
+        if self.merge {
+            return self.merge(values, filter, group);
+        }
+        let n = values.len();
+        let element = self.element.clone();
+        for i in 0..n {
+            let read = values.is_valid(i) && selected(filter, i);
+            let value = if read {
+                Some(element.value(values.as_ref(), i)?)
+            } else {
+                None
+            };
+            let mut added = 0;
+            if let Some(list) = self.list(i, n, group(i), read) {
+                let value = value.expect("read only where there is a value");
+                added = value.heap_bytes() + size_of::<Value>();
+                list.push(value);
+            }
+            self.bytes += added;
+        }
+        Ok(())
+    }
+
+    /// Appends the serialized lists `buffers` to the list of `group(row)`.
+    fn merge(
+        &mut self,
+        buffers: &ArrayRef,
+        filter: Option<&BooleanArray>,
+        group: impl Fn(usize) -> usize,
+    ) -> Result<()> {
+        let n = buffers.len();
+        let element = self.element.clone();
+        let mut values = Vec::new();
+        for (i, buffer) in binary_values(buffers)?.enumerate() {
+            let buffer = buffer.filter(|_| selected(filter, i));
+            values.clear();
+            if let Some(buffer) = buffer {
+                element.deserialize(buffer, &mut values)?;
+            }
+            let added: usize = values
+                .iter()
+                .map(|v| v.heap_bytes() + size_of::<Value>())
+                .sum();
+            if let Some(list) = self.list(i, n, group(i), buffer.is_some()) {
+                list.append(&mut values);
+                self.bytes += added;
+            }
+        }
+        Ok(())
+    }
+
+    /// The lists of the groups `emit_to` takes, which leave: each group's later list (past
+    /// Spark's fallback) with its earlier one appended, as Spark's sort-based aggregation merges
+    /// the hash map's buffer into the new one.
+    fn take(&mut self, emit_to: EmitTo) -> Vec<Vec<Value>> {
+        let taken = emit_to.take_needed(&mut self.lists);
+        let Some(fallback) = &mut self.fallback else {
+            self.recount();
+            return taken;
+        };
+        fallback.emitted += taken.len();
+        if fallback.later.is_empty() {
+            self.recount();
+            return taken;
+        }
+        let later = emit_to.take_needed(&mut fallback.later);
+        let out = taken
+            .into_iter()
+            .zip(later)
+            .map(|(mut earlier, later)| match later {
+                Some(mut later) => {
+                    later.append(&mut earlier);
+                    later
+                }
+                None => earlier,
+            })
+            .collect();
+        self.recount();
+        out
+    }
+
+    /// Counts the bytes the remaining lists hold again.
+    fn recount(&mut self) {
+        let count = |l: &Vec<Value>| {
+            l.iter()
+                .map(|v| v.heap_bytes() + size_of::<Value>())
+                .sum::<usize>()
+        };
+        let later = self
+            .fallback
+            .as_ref()
+            .map_or(0, |f| f.later.iter().flatten().map(count).sum::<usize>());
+        self.bytes = self.lists.iter().map(count).sum::<usize>() + later;
+    }
+
+    fn emit(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let taken = self.take(emit_to);
+        if self.evaluate {
+            self.element.lists(&taken)
+        } else {
+            serialize(&self.element, &taken, false)
+        }
+    }
+}
+
+/// Spark's serialized buffers of `lists`: binary values, or with `large` large ones.
+fn serialize(element: &ElementType, lists: &[Vec<Value>], large: bool) -> Result<ArrayRef> {
+    let mut failure = None;
+    let column = binary_column(lists.len(), 0, large, "collect_list", |i, buffer| {
+        if let Err(e) = element.serialize(&lists[i], buffer) {
+            failure.get_or_insert(e);
+        }
+    })?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(column),
+    }
+}
+
+impl GroupsAccumulator for Lists {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.resize(total_num_groups);
+        self.update(values, opt_filter, |i| group_indices[i])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.resize(total_num_groups);
+        let [states] = values else {
+            return internal_err!("a collect_list state is one column");
+        };
+        // (DataFusion's own merge of spilled states, which Spark has not: no fallback there.)
+        let fallback = self.fallback.take();
+        let merged = self.merge(states, None, |i| group_indices[i]);
+        self.fallback = fallback;
+        merged
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        self.emit(emit_to)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let taken = self.take(emit_to);
+        Ok(vec![serialize(&self.element, &taken, true)?])
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let mut rows = Lists {
+            element: self.element.clone(),
+            merge: self.merge,
+            evaluate: false,
+            lists: Vec::new(),
+            bytes: 0,
+            fallback: None,
+        };
+        let n = values.first().map_or(0, |v| v.len());
+        rows.resize(n);
+        rows.update(values, opt_filter, |i| i)?;
+        Ok(vec![serialize(&self.element, &rows.lists, true)?])
+    }
+
+    fn size(&self) -> usize {
+        let later = self
+            .fallback
+            .as_ref()
+            .map_or(0, |f| f.later.capacity() * size_of::<Option<Vec<Value>>>());
+        self.bytes + self.lists.capacity() * size_of::<Vec<Value>>() + later + size_of::<Self>()
+    }
+}
+
+/// One list (no groups).
+#[derive(Debug)]
+struct ListAccumulator(Lists);
+
+impl Accumulator for ListAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.0.resize(1);
+        self.0.update(values, None, |_| 0)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.0.resize(1);
+        let [states] = states else {
+            return internal_err!("a collect_list state is one column");
+        };
+        self.0.merge(states, None, |_| 0)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.0.resize(1);
+        let state = serialize(&self.0.element, &self.0.lists[..1], true)?;
+        Ok(vec![ScalarValue::try_from_array(&state, 0)?])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.0.resize(1);
+        let out = if self.0.evaluate {
+            self.0.element.lists(&self.0.lists[..1])?
+        } else {
+            serialize(&self.0.element, &self.0.lists[..1], false)?
+        };
+        ScalarValue::try_from_array(&out, 0)
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_round_trip_in_sparks_layout() {
+        // Spark's Collect.serialize of collect_list(int) over [1, -2]: an UnsafeRow of one
+        // array field at offset 16, 24 bytes (length, null bits, two int slots).
+        let ints = ElementType::of(&DataType::Int32).unwrap();
+        let mut out = Vec::new();
+        ints.serialize(&[Value::Fixed(1), Value::Fixed(-2)], &mut out)
+            .unwrap();
+        let mut expected = vec![0_u8; 8];
+        expected.extend_from_slice(&((16_u64 << 32) | 24).to_le_bytes());
+        expected.extend_from_slice(&2_i64.to_le_bytes());
+        expected.extend_from_slice(&[0; 8]);
+        expected.extend_from_slice(&1_i32.to_le_bytes());
+        expected.extend_from_slice(&(-2_i32).to_le_bytes());
+        assert_eq!(out, expected);
+        let mut back = Vec::new();
+        ints.deserialize(&out, &mut back).unwrap();
+        assert_eq!(back, [Value::Fixed(1), Value::Fixed(-2)]);
+
+        for (data_type, values) in [
+            (
+                DataType::Utf8,
+                vec![
+                    Value::Bytes(b"".as_slice().into()),
+                    Value::Bytes("h\u{e9}llo world!".as_bytes().into()),
+                ],
+            ),
+            (
+                DataType::Decimal128(30, 2),
+                vec![
+                    Value::Fixed(0),
+                    Value::Fixed(-1),
+                    Value::Fixed(i128::from(i64::MAX) * 1000),
+                    Value::Fixed(-(10_i128.pow(29))),
+                ],
+            ),
+            (DataType::Int16, vec![Value::Fixed(-3), Value::Fixed(7)]),
+            (DataType::Boolean, vec![Value::Fixed(1), Value::Fixed(0)]),
+            (
+                DataType::Float64,
+                vec![Value::Fixed(i128::from((-0.5_f64).to_bits()))],
+            ),
+            (DataType::Binary, vec![]),
+        ] {
+            let element = ElementType::of(&data_type).unwrap();
+            let mut out = Vec::new();
+            element.serialize(&values, &mut out).unwrap();
+            assert_eq!(out.len() % 8, 0);
+            let mut back = Vec::new();
+            element.deserialize(&out, &mut back).unwrap();
+            assert_eq!(back, values, "{data_type}");
+            let list = element.lists(std::slice::from_ref(&values)).unwrap();
+            assert_eq!(list.len(), 1);
+        }
+        assert!(ints.deserialize(&out[..20], &mut Vec::new()).is_err());
+    }
+}

@@ -1,0 +1,79 @@
+"""collect_list (array_agg) runs natively: Spark's buffer (the list serialized as an UnsafeRow of
+one array) between the stages, the values in the order Spark reads them."""
+
+import pytest
+
+from conftest import fallback_reasons, native_subtrees
+from test_percentile import exactly
+from test_plugin import table  # noqa: F401 (fixture)
+
+LISTS = ("collect_list(i), collect_list(l), collect_list(x), collect_list(f), collect_list(s), collect_list(d), "
+         "collect_list(p), collect_list(q), collect_list(b), collect_list(t), collect_list(sm), "
+         "array_agg(CAST(id AS TIMESTAMP)), collect_list(i) FILTER (WHERE b), "
+         "count(*)")
+
+
+def _stages(spark):
+    subtrees = native_subtrees(spark)
+    return {stage for stage in ("partial", "merge", "final") if any(f"HashAggregate({stage})" in n for n in subtrees)}
+
+
+def ordered(spark, sql, conf=None):
+    """`sql`'s rows with Cinder are vanilla Spark's, each list's elements in Spark's order."""
+    return exactly(spark, sql, conf)
+
+
+@pytest.mark.parametrize("group_by", ["", "b", "id % 7", "s", "id"])
+def test_collect_list_is_sparks(spark, table, group_by):
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    # One task reads the files: its rows in the files' order, the same with Cinder.
+    conf = {"spark.sql.files.maxPartitionBytes": "1g", "spark.sql.files.minPartitionNum": "1"}
+    ordered(spark, f"SELECT {keys}{LISTS} FROM t{tail}", conf)
+    assert _stages(spark) == {"partial", "final"}, (native_subtrees(spark), fallback_reasons(spark))
+
+
+def test_lists_used_above_the_aggregate(spark, table):
+    # Over a native global sort: each partition's rows in order, the buffers in map order.
+    ordered(spark, "SELECT id % 7, collect_list(id), collect_list(s) FROM (SELECT * FROM t ORDER BY id) GROUP BY id % 7")
+    ordered(spark, "SELECT id % 5 AS k, size(collect_list(i)), collect_list(s)[0], element_at(collect_list(x), -1) "
+                   "FROM t GROUP BY id % 5 ORDER BY k")
+    ordered(spark, "SELECT k, x FROM (SELECT id % 3 AS k, collect_list(i) AS l FROM t GROUP BY id % 3) "
+                   "LATERAL VIEW explode(l) e AS x")
+
+
+def test_no_rows_and_all_nulls(spark, table):
+    ordered(spark, "SELECT collect_list(i), count(*) FROM t WHERE id < 0")
+    ordered(spark, "SELECT b, collect_list(i) FROM t WHERE id < 0 GROUP BY b")
+    ordered(spark, "SELECT id % 3, collect_list(CAST(NULL AS INT)), collect_list(IF(id > 2990, s, NULL)) FROM t "
+                   "GROUP BY id % 3")
+
+
+@pytest.mark.parametrize("threshold", ["1", "3", "10"])
+def test_sort_based_fallback_order(spark, table, threshold):
+    # Past the fallback threshold of groups, Spark reads a task's remaining rows sorted by their
+    # keys, each group's later rows into a new list, to which the earlier one is appended. One
+    # map task: each group has one buffer in the final stage (whose own fallback then cannot
+    # reorder them).
+    conf = {"spark.sql.objectHashAggregate.sortBased.fallbackThreshold": threshold,
+            "spark.sql.files.maxPartitionBytes": "1g", "spark.sql.files.minPartitionNum": "1"}
+    ordered(spark, "SELECT id % 13, collect_list(id), collect_list(s) FROM t GROUP BY id % 13", conf)
+    assert _stages(spark) == {"partial", "final"}, (native_subtrees(spark), fallback_reasons(spark))
+    # Several map tasks, and a final stage with a group or two a task: no fallback there.
+    conf = {"spark.sql.objectHashAggregate.sortBased.fallbackThreshold": threshold,
+            "spark.sql.files.maxPartitionBytes": "16k", "spark.sql.shuffle.partitions": "40",
+            "spark.sql.adaptive.coalescePartitions.enabled": "false"}
+    ordered(spark, "SELECT id % 13, collect_list(id), collect_list(s) FROM t GROUP BY id % 13", conf)
+
+
+def test_either_stage_can_stay_on_spark(spark, table):
+    # Spark's final stage reads the native partial buffers, and the other way round.
+    sql = "SELECT id % 4, collect_list(i), collect_list(s), collect_list(q) FROM t GROUP BY id % 4"
+    for switch in ("spark.cinder.shuffle.enabled", "spark.cinder.aggregate.enabled"):
+        ordered(spark, sql, {switch: "false", "spark.sql.files.maxPartitionBytes": "1g",
+                             "spark.sql.files.minPartitionNum": "1"})
+
+
+def test_what_stays_on_spark_says_why(spark, table):
+    ordered(spark, "SELECT collect_list(array(i)) FROM t")
+    assert any("collect_list" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
