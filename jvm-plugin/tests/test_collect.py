@@ -59,11 +59,21 @@ def test_sort_based_fallback_order(spark, table, threshold):
             "spark.sql.files.maxPartitionBytes": "1g", "spark.sql.files.minPartitionNum": "1"}
     ordered(spark, "SELECT id % 13, collect_list(id), collect_list(s) FROM t GROUP BY id % 13", conf)
     assert _stages(spark) == {"partial", "final"}, (native_subtrees(spark), fallback_reasons(spark))
-    # Several map tasks, and a final stage with a group or two a task: no fallback there.
+    # Several map tasks, and the final stage's own fallback: it reads the partial stages'
+    # groups in their keys' order, as Spark's emit them once they fell back.
     conf = {"spark.sql.objectHashAggregate.sortBased.fallbackThreshold": threshold,
-            "spark.sql.files.maxPartitionBytes": "16k", "spark.sql.shuffle.partitions": "40",
+            "spark.sql.files.maxPartitionBytes": "16k", "spark.sql.shuffle.partitions": "2",
             "spark.sql.adaptive.coalescePartitions.enabled": "false"}
     ordered(spark, "SELECT id % 13, collect_list(id), collect_list(s) FROM t GROUP BY id % 13", conf)
+    ordered(spark, "SELECT s, collect_list(id), percentile_approx(i, 0.5, 5) FROM t GROUP BY s", conf)
+
+
+def test_default_fallback_with_many_groups(spark, table):
+    # Over Spark's default threshold (128 groups) in both stages.
+    conf = {"spark.sql.files.maxPartitionBytes": "16k", "spark.sql.shuffle.partitions": "2",
+            "spark.sql.adaptive.coalescePartitions.enabled": "false"}
+    ordered(spark, "SELECT id % 500, collect_list(id), collect_list(x) FROM t GROUP BY id % 500", conf)
+    ordered(spark, "SELECT id % 500, collect_list(id) FROM t GROUP BY id % 500")
 
 
 def test_either_stage_can_stay_on_spark(spark, table):

@@ -766,6 +766,50 @@ impl Accumulator for ListAccumulator {
 mod tests {
     use super::*;
 
+    /// Past the threshold (2 groups, reached at row 2 with rows left), each group's later rows
+    /// come first, then its earlier list, as Spark's sort-based aggregation merges them.
+    #[test]
+    fn fallback_puts_later_rows_first() {
+        let udaf = SparkCollectList {
+            element: ElementType::of(&DataType::Int64).unwrap(),
+            merge: false,
+            evaluate: true,
+            fallback_threshold: Some(2),
+            signature: Signature::any(1, Volatility::Immutable),
+        };
+        let mut lists = udaf.groups();
+        let values: ArrayRef = Arc::new(Int64Array::from(vec![10, 11, 12, 13, 14, 15]));
+        // Two batches: the switch comes within the first.
+        lists
+            .update_batch(&[values.slice(0, 4)], &[0, 0, 1, 2], None, 3)
+            .unwrap();
+        lists
+            .update_batch(&[values.slice(4, 2)], &[0, 1], None, 3)
+            .unwrap();
+        let out = lists.evaluate(EmitTo::All).unwrap();
+        let out = out.as_list::<i32>();
+        let rows: Vec<Vec<i64>> = (0..out.len())
+            .map(|i| out.value(i).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
+        assert_eq!(rows, [vec![14, 10, 11], vec![15, 12], vec![13]]);
+
+        // Without the threshold: the rows in order.
+        let mut plain = SparkCollectList {
+            fallback_threshold: None,
+            ..udaf
+        }
+        .groups();
+        plain
+            .update_batch(&[values], &[0, 0, 1, 2, 0, 1], None, 3)
+            .unwrap();
+        let out = plain.evaluate(EmitTo::All).unwrap();
+        let out = out.as_list::<i32>();
+        assert_eq!(
+            out.value(0).as_primitive::<Int64Type>().values().to_vec(),
+            [10, 11, 14]
+        );
+    }
+
     #[test]
     fn buffers_round_trip_in_sparks_layout() {
         // Spark's Collect.serialize of collect_list(int) over [1, -2]: an UnsafeRow of one

@@ -24,6 +24,7 @@ pub mod error;
 pub mod expand;
 pub mod float_order;
 pub mod generate;
+pub mod group_order;
 pub mod hll;
 mod hll_tables;
 pub mod input;

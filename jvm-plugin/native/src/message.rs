@@ -277,6 +277,17 @@ pub enum Node {
         /// The input operator.
         input: Box<Node>,
     },
+    /// The groups of a partial aggregation in Spark's `ObjectHashAggregateExec` order (see
+    /// `crate::group_order`): sorted by the columns `keys` where there are at least `min_rows`
+    /// of them, else as they come.
+    GroupOrder {
+        /// The grouping key columns, by index.
+        keys: Vec<usize>,
+        /// Spark's sort-based fallback threshold.
+        min_rows: usize,
+        /// The input operator.
+        input: Box<Node>,
+    },
     /// Skips the first `offset` rows, then passes up to `limit` rows (all with no `limit`).
     Limit {
         /// Rows skipped first.
@@ -1374,6 +1385,7 @@ impl Node {
             | Node::Project { input, .. }
             | Node::Expand { input, .. }
             | Node::Generate { input, .. }
+            | Node::GroupOrder { input, .. }
             | Node::HashAggregate { input, .. }
             | Node::Sort { input, .. }
             | Node::Limit { input, .. }

@@ -71,6 +71,7 @@ use crate::error::{NativeError, Result};
 use crate::expand::ExpandExec;
 use crate::float_order::SparkFloatKey;
 use crate::generate::GenerateExec;
+use crate::group_order::GroupOrderExec;
 use crate::hll::{HllRead, SparkHll, num_words};
 use crate::input::{JvmInputExec, SourceSlot};
 use crate::java_regex::{SparkRLike, SparkRegexpExtract, SparkRegexpReplace, SparkSplit};
@@ -369,6 +370,14 @@ pub fn build_plan(node: &Node, leaves: &Leaves<'_>) -> Result<Arc<dyn ExecutionP
             input,
         } => build_aggregate(groups, aggregates, build_plan(input, leaves)?),
         Node::Sort { keys, fetch, input } => build_sort(keys, *fetch, build_plan(input, leaves)?),
+        Node::GroupOrder {
+            keys,
+            min_rows,
+            input,
+        } => Ok(Arc::new(
+            GroupOrderExec::try_new(keys.clone(), *min_rows, build_plan(input, leaves)?)
+                .map_err(|e| NativeError::plan(e.to_string()))?,
+        )),
         Node::Window {
             partition_by,
             order_by,

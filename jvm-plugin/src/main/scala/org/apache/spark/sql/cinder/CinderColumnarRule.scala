@@ -1399,7 +1399,22 @@ private object AggregateConversion {
     val aggregate = s"""{"op":"hash_aggregate","groups":${groupJson.mkString("[", ",", "]")},""" +
       s""""aggregates":${calls.mkString("[", ",", "]")},"input":$source}"""
     val layout = (groupJson.indices.map(column) ++ buffers.map(_._1)).mkString("[", ",", "]")
-    val buffered = s"""{"op":"project","exprs":$layout,"input":$aggregate}"""
+    val projected = s"""{"op":"project","exprs":$layout,"input":$aggregate}"""
+    // Spark's ObjectHashAggregateExec emits its groups sorted by their keys once it has fallen
+    // back to sorting (past the threshold's number of groups); the final stage's own fallback
+    // and the buffers whose merge depends on order (collect_list, percentile_approx) see them
+    // in that order.
+    val orderedBuffers = exprs.exists(_.aggregateFunction match {
+      case _: CollectList | _: ApproximatePercentile => true
+      case _ => false
+    })
+    val buffered = agg match {
+      case _: ObjectHashAggregateExec if groupJson.nonEmpty && orderedBuffers =>
+        val threshold = math.max(1, SQLConf.get.objectAggSortBasedFallbackThreshold)
+        s"""{"op":"group_order","keys":${groupJson.indices.mkString("[", ",", "]")},"min_rows":$threshold,""" +
+          s""""input":$projected}"""
+      case _ => projected
+    }
     // The stage's result expressions over its groups and buffers (normally just those).
     // (Spark names the partial stage's buffer outputs with inputAggBufferAttributes.)
     val resultInput = agg.groupingExpressions.map(_.toAttribute) ++
