@@ -19,7 +19,7 @@
 //! a group has more than `1 / (2 * relativeError)` values (5,000 at the default accuracy), and
 //! where NaN is among them (its merge compares with `<`): the rows come in Spark's order within
 //! a task, and the buffers in the shuffle's order, as in Spark; past Spark's sort-based fallback
-//! threshold of groups, the later rows go to summaries of their own, as in Spark ([`Fallback`]).
+//! threshold of groups, the later rows go to summaries of their own, as in Spark ([`SortFallback`]).
 
 use std::mem::size_of;
 use std::sync::Arc;
@@ -42,6 +42,7 @@ use datafusion::logical_expr::{
 use crate::cast::decimal_to_f64;
 use crate::moments::selected;
 use crate::percentile::{binary_column, binary_values};
+use crate::sort_fallback::SortFallback;
 
 /// `QuantileSummaries.defaultCompressThreshold`.
 const COMPRESS_THRESHOLD: i32 = 10_000;
@@ -457,7 +458,7 @@ pub struct SparkApproxPercentile {
 impl SparkApproxPercentile {
     /// The aggregate of values of Arrow type `value_type` (`merge`: of buffers of them), at
     /// Spark's `accuracy`; giving the percentile at `percentage`, or the buffer; with Spark's
-    /// sort-based fallback past `fallback_threshold` groups (see [`Fallback`]).
+    /// sort-based fallback past `fallback_threshold` groups (see [`SortFallback`]).
     pub fn udaf(
         value_type: &DataType,
         accuracy: i64,
@@ -505,7 +506,7 @@ impl SparkApproxPercentile {
             percentage: self.percentage.map(f64::from_bits),
             summaries: Vec::new(),
             bytes: 0,
-            fallback: self.fallback_threshold.map(Fallback::new),
+            fallback: self.fallback_threshold.map(SortFallback::new),
         }
     }
 }
@@ -563,42 +564,6 @@ impl AggregateUDFImpl for SparkApproxPercentile {
     }
 }
 
-/// Spark's sort-based fallback in `ObjectHashAggregateExec` (`ObjectAggregationIterator`): once
-/// its hash map holds `threshold` groups and rows remain, the remaining rows are sorted by their
-/// keys and each group's are read into a new buffer (`SortBasedAggregator`), into which the
-/// group's buffer from the hash map is then merged. A summary depends on the order it sees values
-/// and summaries in, so here too each group's later rows go to a summary of their own, which the
-/// earlier one is merged into at the end.
-#[derive(Debug, Clone)]
-struct Fallback {
-    threshold: usize,
-    /// The groups that have had rows.
-    seen: usize,
-    /// The groups emitted so far (DataFusion numbers the remaining ones from 0 again; Spark's
-    /// hash map still holds them).
-    emitted: usize,
-    /// Whether the threshold was reached on a batch's last row (the switch comes with the next
-    /// row, if any).
-    pending: bool,
-    /// Whether rows now go to the later summaries.
-    sorted: bool,
-    /// Each group's summary of the rows after the switch (empty before it).
-    later: Vec<Option<Summary>>,
-}
-
-impl Fallback {
-    fn new(threshold: usize) -> Self {
-        Self {
-            threshold,
-            seen: 0,
-            emitted: 0,
-            pending: false,
-            sorted: false,
-            later: Vec::new(),
-        }
-    }
-}
-
 /// Each group's summary.
 #[derive(Debug)]
 struct Digests {
@@ -609,7 +574,7 @@ struct Digests {
     summaries: Vec<Summary>,
     /// The bytes the summaries hold (as of their last change).
     bytes: usize,
-    fallback: Option<Fallback>,
+    fallback: Option<SortFallback<Summary>>,
 }
 
 impl Digests {
@@ -618,11 +583,8 @@ impl Digests {
             let empty = Summary::new(self.relative_error);
             self.summaries.resize(groups, empty);
         }
-        if let Some(f) = &mut self.fallback
-            && f.sorted
-            && groups > f.later.len()
-        {
-            f.later.resize(groups, None);
+        if let Some(f) = &mut self.fallback {
+            f.resize(groups);
         }
     }
 
@@ -632,27 +594,9 @@ impl Digests {
     fn with(&mut self, i: usize, n: usize, g: usize, read: bool, f: impl FnOnce(&mut Summary)) {
         let relative_error = self.relative_error;
         let summary = match &mut self.fallback {
-            Some(fallback) => {
-                if fallback.pending {
-                    fallback.pending = false;
-                    fallback.sorted = true;
-                }
-                if fallback.sorted && fallback.later.len() < self.summaries.len() {
-                    fallback.later.resize(self.summaries.len(), None);
-                }
-                if fallback.sorted {
-                    read.then(|| {
-                        fallback.later[g].get_or_insert_with(|| Summary::new(relative_error))
-                    })
-                } else {
-                    fallback.seen = fallback.seen.max(fallback.emitted + g + 1);
-                    let reached = fallback.seen >= fallback.threshold;
-                    // (After this row's update, as Spark checks its map's size.)
-                    fallback.sorted = reached && i + 1 < n;
-                    fallback.pending = reached && i + 1 == n;
-                    read.then(|| &mut self.summaries[g])
-                }
-            }
+            Some(fallback) => fallback.target(&mut self.summaries, i, n, g, read, || {
+                Summary::new(relative_error)
+            }),
             None => read.then(|| &mut self.summaries[g]),
         };
         if let Some(summary) = summary {
@@ -714,14 +658,13 @@ impl Digests {
     fn take(&mut self, emit_to: EmitTo) -> Vec<Summary> {
         let taken = emit_to.take_needed(&mut self.summaries);
         self.bytes -= taken.iter().map(Summary::bytes).sum::<usize>();
-        let Some(fallback) = &mut self.fallback else {
+        let Some(later) = self
+            .fallback
+            .as_mut()
+            .and_then(|f| f.take(emit_to, taken.len()))
+        else {
             return taken;
         };
-        fallback.emitted += taken.len();
-        if fallback.later.is_empty() {
-            return taken;
-        }
-        let later = emit_to.take_needed(&mut fallback.later);
         self.bytes -= later.iter().flatten().map(Summary::bytes).sum::<usize>();
         taken
             .into_iter()
@@ -826,7 +769,7 @@ impl GroupsAccumulator for Digests {
         let later = self
             .fallback
             .as_ref()
-            .map_or(0, |f| f.later.capacity() * size_of::<Option<Summary>>());
+            .map_or(0, |f| f.capacity() * size_of::<Option<Summary>>());
         self.bytes + self.summaries.capacity() * size_of::<Summary>() + later + size_of::<Self>()
     }
 }
@@ -1001,7 +944,7 @@ mod tests {
             digests
                 .fallback
                 .as_ref()
-                .is_some_and(|f| f.later[0].is_some())
+                .is_some_and(|f| f.later()[0].is_some())
         );
         // Groups emitted first still count as Spark's hash map holds them.
         let mut digests = udaf.groups();
@@ -1012,7 +955,7 @@ mod tests {
             digests
                 .fallback
                 .as_ref()
-                .is_some_and(|f| f.later[0].is_some())
+                .is_some_and(|f| f.later()[0].is_some())
         );
         // DataFusion's merge of spilled states (which Spark has not) does not fall back.
         let mut spilled = udaf.groups();
@@ -1024,7 +967,7 @@ mod tests {
             spilled
                 .fallback
                 .as_ref()
-                .is_some_and(|f| f.later.is_empty())
+                .is_some_and(|f| f.later().is_empty())
         );
         // Without the fallback, one summary.
         let mut plain =

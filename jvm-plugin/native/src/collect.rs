@@ -15,7 +15,7 @@
 //! a task the rows in Spark's order, the buffers in the shuffle's order; past Spark's sort-based
 //! fallback threshold of groups (`ObjectAggregationIterator`), a group's later rows go to a new
 //! list, into which the earlier one is then merged (appended), as Spark's `SortBasedAggregator`
-//! merges the hash map's buffer into the new one ([`Fallback`]).
+//! merges the hash map's buffer into the new one ([`SortFallback`]).
 
 use std::mem::size_of;
 use std::sync::Arc;
@@ -39,6 +39,7 @@ use datafusion::logical_expr::{
 
 use crate::moments::selected;
 use crate::percentile::{binary_column, binary_values};
+use crate::sort_fallback::SortFallback;
 
 /// One value of a list: a fixed-width value's bits (booleans as 0 and 1, floats as their IEEE
 /// bits, decimals unscaled), or a string's or binary value's bytes.
@@ -374,7 +375,7 @@ impl SparkCollectList {
             evaluate: self.evaluate,
             lists: Vec::new(),
             bytes: 0,
-            fallback: self.fallback_threshold.map(Fallback::new),
+            fallback: self.fallback_threshold.map(SortFallback::new),
         }
     }
 }
@@ -443,37 +444,6 @@ impl AggregateUDFImpl for SparkCollectList {
     }
 }
 
-/// Spark's sort-based fallback in `ObjectHashAggregateExec` (as in `crate::approx_percentile`):
-/// once its hash map holds `threshold` groups and rows remain, each group's later rows go to a
-/// list of their own, to which the earlier list is appended at the end.
-#[derive(Debug, Clone)]
-struct Fallback {
-    threshold: usize,
-    /// The groups that have had rows.
-    seen: usize,
-    /// The groups emitted so far.
-    emitted: usize,
-    /// Whether the threshold was reached on a batch's last row.
-    pending: bool,
-    /// Whether rows now go to the later lists.
-    sorted: bool,
-    /// Each group's list of the rows after the switch (empty before it).
-    later: Vec<Option<Vec<Value>>>,
-}
-
-impl Fallback {
-    fn new(threshold: usize) -> Self {
-        Self {
-            threshold,
-            seen: 0,
-            emitted: 0,
-            pending: false,
-            sorted: false,
-            later: Vec::new(),
-        }
-    }
-}
-
 /// Each group's list.
 #[derive(Debug)]
 struct Lists {
@@ -483,7 +453,7 @@ struct Lists {
     lists: Vec<Vec<Value>>,
     /// The bytes the lists' values hold.
     bytes: usize,
-    fallback: Option<Fallback>,
+    fallback: Option<SortFallback<Vec<Value>>>,
 }
 
 impl Lists {
@@ -491,38 +461,15 @@ impl Lists {
         if groups > self.lists.len() {
             self.lists.resize(groups, Vec::new());
         }
-        if let Some(f) = &mut self.fallback
-            && f.sorted
-            && groups > f.later.len()
-        {
-            f.later.resize(groups, None);
+        if let Some(f) = &mut self.fallback {
+            f.resize(groups);
         }
     }
 
-    /// The list row `i` of `n` (of group `g`) goes to, keeping count of the groups Spark's hash
-    /// map would hold (`read`: whether the row has a value; a row without one still makes its
-    /// group).
+    /// The list row `i` of `n` (of group `g`) goes to (see [`SortFallback::target`]).
     fn list(&mut self, i: usize, n: usize, g: usize, read: bool) -> Option<&mut Vec<Value>> {
         match &mut self.fallback {
-            Some(fallback) => {
-                if fallback.pending {
-                    fallback.pending = false;
-                    fallback.sorted = true;
-                }
-                if fallback.sorted && fallback.later.len() < self.lists.len() {
-                    fallback.later.resize(self.lists.len(), None);
-                }
-                if fallback.sorted {
-                    read.then(|| fallback.later[g].get_or_insert_with(Vec::new))
-                } else {
-                    fallback.seen = fallback.seen.max(fallback.emitted + g + 1);
-                    let reached = fallback.seen >= fallback.threshold;
-                    // (After this row's update, as Spark checks its map's size.)
-                    fallback.sorted = reached && i + 1 < n;
-                    fallback.pending = reached && i + 1 == n;
-                    read.then(|| &mut self.lists[g])
-                }
-            }
+            Some(fallback) => fallback.target(&mut self.lists, i, n, g, read, Vec::new),
             None => read.then(|| &mut self.lists[g]),
         }
     }
@@ -594,27 +541,24 @@ impl Lists {
     /// the hash map's buffer into the new one.
     fn take(&mut self, emit_to: EmitTo) -> Vec<Vec<Value>> {
         let taken = emit_to.take_needed(&mut self.lists);
-        let Some(fallback) = &mut self.fallback else {
-            self.recount();
-            return taken;
+        let later = self
+            .fallback
+            .as_mut()
+            .and_then(|f| f.take(emit_to, taken.len()));
+        let out = match later {
+            None => taken,
+            Some(later) => taken
+                .into_iter()
+                .zip(later)
+                .map(|(mut earlier, later)| match later {
+                    Some(mut later) => {
+                        later.append(&mut earlier);
+                        later
+                    }
+                    None => earlier,
+                })
+                .collect(),
         };
-        fallback.emitted += taken.len();
-        if fallback.later.is_empty() {
-            self.recount();
-            return taken;
-        }
-        let later = emit_to.take_needed(&mut fallback.later);
-        let out = taken
-            .into_iter()
-            .zip(later)
-            .map(|(mut earlier, later)| match later {
-                Some(mut later) => {
-                    later.append(&mut earlier);
-                    later
-                }
-                None => earlier,
-            })
-            .collect();
         self.recount();
         out
     }
@@ -629,7 +573,7 @@ impl Lists {
         let later = self
             .fallback
             .as_ref()
-            .map_or(0, |f| f.later.iter().flatten().map(count).sum::<usize>());
+            .map_or(0, |f| f.later().iter().flatten().map(count).sum::<usize>());
         self.bytes = self.lists.iter().map(count).sum::<usize>() + later;
     }
 
@@ -718,7 +662,7 @@ impl GroupsAccumulator for Lists {
         let later = self
             .fallback
             .as_ref()
-            .map_or(0, |f| f.later.capacity() * size_of::<Option<Vec<Value>>>());
+            .map_or(0, |f| f.capacity() * size_of::<Option<Vec<Value>>>());
         self.bytes + self.lists.capacity() * size_of::<Vec<Value>>() + later + size_of::<Self>()
     }
 }

@@ -44,6 +44,7 @@ pub(crate) mod row_order_sum;
 pub mod shared_join;
 pub mod shuffle;
 pub(crate) mod sliding;
+mod sort_fallback;
 pub mod spark_hash;
 pub mod strict_math;
 pub mod timestamp;
