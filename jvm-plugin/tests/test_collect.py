@@ -42,6 +42,16 @@ def test_lists_used_above_the_aggregate(spark, table):
                    "LATERAL VIEW explode(l) e AS x")
 
 
+def test_final_stage_emits_groups_in_sparks_order(spark, table):
+    # Past the threshold, Spark's final stage too emits its groups sorted by their keys: an
+    # order-dependent aggregate above it sees them in that order.
+    conf = {"spark.sql.shuffle.partitions": "1", "spark.sql.adaptive.enabled": "false",
+            "spark.sql.files.maxPartitionBytes": "1g", "spark.sql.files.minPartitionNum": "1"}
+    ordered(spark, "SELECT collect_list(k), sum(size(l)) FROM (SELECT id % 300 AS k, collect_list(id) AS l "
+                   "FROM t GROUP BY id % 300)", conf)
+    assert _stages(spark) == {"partial", "final"}, (native_subtrees(spark), fallback_reasons(spark))
+
+
 def test_no_rows_and_all_nulls(spark, table):
     ordered(spark, "SELECT collect_list(i), count(*) FROM t WHERE id < 0")
     ordered(spark, "SELECT b, collect_list(i) FROM t WHERE id < 0 GROUP BY b")

@@ -8,19 +8,21 @@
 //! in (`collect_list`, `percentile_approx`, each with its own fallback), the partial stage's
 //! order matters: a native partial aggregation emits its groups in the order they first came,
 //! and this operator sorts them by their keys where there are at least the threshold's number
-//! of groups.
+//! of groups. It holds them all for that, in the task's memory pool; where the pool has no room,
+//! they go on as they come (a spilled aggregation emits them sorted by their keys already).
 
 use std::fmt;
 use std::sync::Arc;
 
+use datafusion::arrow::array::Array;
 use datafusion::arrow::compute::{
-    SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch,
+    SortColumn, SortOptions, concat, interleave_record_batch, lexsort_to_indices,
 };
-use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -83,29 +85,41 @@ impl DisplayAs for GroupOrderExec {
     }
 }
 
-/// `batches` (of `schema`) in one, sorted by `keys` where it has at least `min_rows` rows.
-fn order(
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-    keys: &[usize],
-    min_rows: usize,
-) -> Result<RecordBatch> {
-    let all = concat_batches(schema, batches)?;
-    if all.num_rows() < min_rows.max(1) || keys.is_empty() {
-        return Ok(all);
+/// The rows of `batches`, in batches of at most [`OUTPUT_ROWS`], sorted by `keys` where there
+/// are at least `min_rows` of them; else the batches as they are.
+fn order(batches: Vec<RecordBatch>, keys: &[usize], min_rows: usize) -> Result<Vec<RecordBatch>> {
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if rows < min_rows.max(1) || keys.is_empty() {
+        return Ok(batches);
     }
-    let columns: Vec<SortColumn> = keys
+    // Only the keys are put together; the rows are gathered from their batches.
+    let columns = keys
         .iter()
-        .map(|&k| SortColumn {
-            values: Arc::clone(all.column(k)),
-            options: Some(SortOptions {
-                descending: false,
-                nulls_first: true,
-            }),
+        .map(|&k| {
+            let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(k).as_ref()).collect();
+            Ok(SortColumn {
+                values: concat(&parts)?,
+                options: Some(SortOptions {
+                    descending: false,
+                    nulls_first: true,
+                }),
+            })
         })
-        .collect();
-    let indices = lexsort_to_indices(&columns, None)?;
-    Ok(take_record_batch(&all, &indices)?)
+        .collect::<Result<Vec<_>>>()?;
+    let sorted = lexsort_to_indices(&columns, None)?;
+    let mut at = Vec::with_capacity(rows);
+    for (b, batch) in batches.iter().enumerate() {
+        at.extend((0..batch.num_rows()).map(|r| (b, r)));
+    }
+    let inputs: Vec<&RecordBatch> = batches.iter().collect();
+    sorted
+        .values()
+        .chunks(OUTPUT_ROWS)
+        .map(|chunk| {
+            let picks: Vec<(usize, usize)> = chunk.iter().map(|&i| at[i as usize]).collect();
+            Ok(interleave_record_batch(&inputs, &picks)?)
+        })
+        .collect()
 }
 
 impl ExecutionPlan for GroupOrderExec {
@@ -150,17 +164,31 @@ impl ExecutionPlan for GroupOrderExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let schema = self.input.schema();
+        let reservation = MemoryConsumer::new("GroupOrderExec").register(context.memory_pool());
         let input = self.input.execute(partition, context)?;
         let (keys, min_rows) = (self.keys.clone(), self.min_rows);
         let out_schema = Arc::clone(&schema);
         let sorted = stream::once(async move {
-            let batches: Vec<RecordBatch> = input.try_collect().await?;
-            let all = order(&schema, &batches, &keys, min_rows)?;
-            let slices: Vec<Result<RecordBatch>> = (0..all.num_rows())
-                .step_by(OUTPUT_ROWS)
-                .map(|at| Ok(all.slice(at, OUTPUT_ROWS.min(all.num_rows() - at))))
-                .collect();
-            Ok::<_, DataFusionError>(stream::iter(slices))
+            let reservation = reservation;
+            let mut input = input;
+            let mut batches = Vec::new();
+            while let Some(batch) = input.next().await {
+                let batch = batch?;
+                // Held until every group came: the memory the sort needs. Where the task's
+                // memory limit has no room for it, the groups go on as they come (after a
+                // spill, DataFusion's aggregation emits them sorted by their keys already).
+                if reservation.try_grow(batch.get_array_memory_size()).is_err() {
+                    log::debug!("cinder: no memory to order a partial aggregation's groups");
+                    drop(reservation);
+                    let held = stream::iter(batches.into_iter().map(Ok));
+                    let rest = stream::iter([Ok(batch)]).chain(input);
+                    return Ok::<_, DataFusionError>(held.chain(rest).boxed());
+                }
+                batches.push(batch);
+            }
+            let out = order(batches, &keys, min_rows)?;
+            drop(reservation);
+            Ok(stream::iter(out.into_iter().map(Ok)).boxed())
         })
         .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
@@ -196,13 +224,17 @@ mod tests {
             batch(vec![Some("b"), Some("a")], vec![1, 2]),
             batch(vec![None, Some("c")], vec![3, 4]),
         ];
-        let values = |b: &RecordBatch| b.column(1).as_primitive::<Int64Type>().values().to_vec();
+        let values = |out: Vec<RecordBatch>| {
+            out.iter()
+                .flat_map(|b| b.column(1).as_primitive::<Int64Type>().values().to_vec())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
-            values(&order(&schema, &batches, &[0], 5).unwrap()),
+            values(order(batches.to_vec(), &[0], 5).unwrap()),
             [1, 2, 3, 4]
         );
         assert_eq!(
-            values(&order(&schema, &batches, &[0], 4).unwrap()),
+            values(order(batches.to_vec(), &[0], 4).unwrap()),
             [3, 2, 1, 4]
         );
     }

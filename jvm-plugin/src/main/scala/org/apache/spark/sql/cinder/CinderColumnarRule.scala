@@ -766,7 +766,16 @@ private object AggregateConversion {
     val aggregate = s"""{"op":"hash_aggregate","groups":${groupJson.mkString("[", ",", "]")},""" +
       s""""aggregates":${calls.mkString("[", ",", "]")},"input":${child.root}}"""
     val values = (groupJson.indices.map(column) ++ finals).mkString("[", ",", "]")
-    val merged = s"""{"op":"project","exprs":$values,"input":$aggregate}"""
+    val evaluated = s"""{"op":"project","exprs":$values,"input":$aggregate}"""
+    // As Spark's ObjectHashAggregateExec, its groups sorted by their keys once there are as many
+    // as its sort-based fallback threshold (an order the operators above may depend on).
+    val merged = agg match {
+      case _: ObjectHashAggregateExec if groupJson.nonEmpty =>
+        val threshold = math.max(1, SQLConf.get.objectAggSortBasedFallbackThreshold)
+        s"""{"op":"group_order","keys":${groupJson.indices.mkString("[", ",", "]")},"min_rows":$threshold,""" +
+          s""""input":$evaluated}"""
+      case _ => evaluated
+    }
     val resultInput = agg.groupingExpressions.map(_.toAttribute) ++ agg.aggregateAttributes
     val results = agg.resultExpressions.map(e => PlanJson.projected(e, resultInput))
     results.collectFirst { case Left(r) => return Left(r) }

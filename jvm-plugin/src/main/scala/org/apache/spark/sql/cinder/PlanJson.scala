@@ -45,8 +45,8 @@ object PlanJson {
     case TimestampNTZType => Right("timestamp_ntz")
     case a: ArrayType if columnType(a).isRight =>
       Left(s"${a.simpleString} values are native only as columns passed through operators and in " +
-        "IS [NOT] NULL, size, element_at, a[i] and array_contains (no other expression, key or aggregate " +
-        "of arrays is native yet)")
+        "IS [NOT] NULL, size, element_at, a[i], array_contains and explode (no other expression, key or " +
+        "aggregate of arrays is native yet)")
     case other => Left(s"type ${other.simpleString} is not supported natively yet")
   }
 
