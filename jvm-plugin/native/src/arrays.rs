@@ -1,5 +1,6 @@
 //! Spark's functions of arrays ([`SparkArrayFunction`]): `size`, `a[i]` (`GetArrayItem`),
-//! `element_at` and `array_contains`, over Arrow lists (Spark's `ArrayType`).
+//! `element_at`, `array_contains`, `array_max` and `array_min`, over Arrow lists (Spark's
+//! `ArrayType`).
 //!
 //! Each follows Spark 4.0's `nullSafeEval` (and its generated code, which agrees): a null
 //! array gives null (or -1 for `size` in legacy mode), the index is read as Spark reads it,
@@ -63,6 +64,7 @@ impl SparkArrayFunction {
             (ArrayFunction::Contains, [value]) => {
                 value == element.data_type() && !value.is_nested()
             }
+            (ArrayFunction::Max | ArrayFunction::Min, []) => !element.data_type().is_nested(),
             _ => false,
         };
         if !fits {
@@ -145,6 +147,43 @@ impl SparkArrayFunction {
         Ok(UInt64Array::from(out))
     }
 
+    /// Per row, the flattened index of its array's largest (or smallest) non-null element in
+    /// Spark's order, the first of equal ones (Spark replaces its pick only by a greater one);
+    /// `None` for a null array or one without a non-null element.
+    fn extreme_indices(list: &ArrayRef, largest: bool) -> Result<UInt64Array> {
+        let list = list.as_list::<i32>();
+        let values = list.values();
+        let normalized = normalize_floats(values)?;
+        let order = make_comparator(
+            normalized.as_ref(),
+            normalized.as_ref(),
+            SortOptions::default(),
+        )?;
+        let offsets = list.value_offsets();
+        Ok((0..list.len())
+            .map(|row| {
+                if list.is_null(row) {
+                    return None;
+                }
+                let mut best: Option<usize> = None;
+                for at in offsets[row] as usize..offsets[row + 1] as usize {
+                    if values.is_null(at) {
+                        continue;
+                    }
+                    best = match best {
+                        None => Some(at),
+                        Some(b) => {
+                            let o = order(at, b);
+                            let better = if largest { o.is_gt() } else { o.is_lt() };
+                            Some(if better { at } else { b })
+                        }
+                    };
+                }
+                best.map(|b| b as u64)
+            })
+            .collect())
+    }
+
     /// `array_contains` of each row's array and value.
     fn contains(list: &ArrayRef, value: &ArrayRef) -> Result<BooleanArray> {
         let list = list.as_list::<i32>();
@@ -220,12 +259,13 @@ impl PhysicalExpr for SparkArrayFunction {
         Ok(match self.function {
             ArrayFunction::Size { .. } => DataType::Int32,
             ArrayFunction::Contains => DataType::Boolean,
-            ArrayFunction::GetItem { .. } | ArrayFunction::ElementAt { .. } => {
-                match self.args[0].data_type(input_schema)? {
-                    DataType::List(element) => element.data_type().clone(),
-                    other => return internal_err!("{self} of {other}"),
-                }
-            }
+            ArrayFunction::GetItem { .. }
+            | ArrayFunction::ElementAt { .. }
+            | ArrayFunction::Max
+            | ArrayFunction::Min => match self.args[0].data_type(input_schema)? {
+                DataType::List(element) => element.data_type().clone(),
+                other => return internal_err!("{self} of {other}"),
+            },
         })
     }
 
@@ -264,6 +304,11 @@ impl PhysicalExpr for SparkArrayFunction {
                 take(args[0].as_list::<i32>().values().as_ref(), &indices, None)?
             }
             ArrayFunction::Contains => Arc::new(Self::contains(&args[0], &args[1])?),
+            ArrayFunction::Max | ArrayFunction::Min => {
+                let largest = self.function == ArrayFunction::Max;
+                let indices = Self::extreme_indices(&args[0], largest)?;
+                take(args[0].as_list::<i32>().values().as_ref(), &indices, None)?
+            }
         };
         Ok(ColumnarValue::Array(out))
     }
@@ -406,6 +451,47 @@ mod tests {
         let index: ArrayRef = Arc::new(Int32Array::from(vec![Some(0), None, None, None]));
         let err = run(ArrayFunction::ElementAt { fail: false }, vec![a, index]).unwrap_err();
         assert!(err.to_string().contains("[INVALID_INDEX_OF_ZERO]"), "{err}");
+    }
+
+    #[test]
+    fn max_and_min_skip_nulls_and_keep_the_first_of_equals() {
+        let mut b = ListBuilder::new(Float64Builder::new());
+        for row in [
+            vec![Some(-0.0), None, Some(0.0), Some(-1.0)],
+            vec![Some(1.0), Some(f64::NAN), Some(f64::INFINITY)],
+            vec![None],
+            vec![],
+        ] {
+            for v in row {
+                b.values().append_option(v);
+            }
+            b.append(true);
+        }
+        b.append(false);
+        let a: ArrayRef = Arc::new(b.finish());
+        let max = run(ArrayFunction::Max, vec![Arc::clone(&a)]).unwrap();
+        let max: Vec<Option<u64>> = max
+            .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+            .iter()
+            .map(|v| v.map(f64::to_bits))
+            .collect();
+        // -0.0 first among equal zeros; NaN largest.
+        assert_eq!(
+            max,
+            [
+                Some((-0.0_f64).to_bits()),
+                Some(f64::NAN.to_bits()),
+                None,
+                None,
+                None
+            ]
+        );
+        let min = run(ArrayFunction::Min, vec![a]).unwrap();
+        let min: Vec<Option<f64>> = min
+            .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+            .iter()
+            .collect();
+        assert_eq!(min, [Some(-1.0), Some(1.0), None, None, None]);
     }
 
     #[test]

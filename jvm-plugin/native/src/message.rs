@@ -942,6 +942,11 @@ pub enum ArrayFunction {
     /// `NaN = NaN`); null for a null array or value, and false becomes null where an element
     /// is null.
     Contains,
+    /// `array_max(a)`: the largest non-null element in Spark's order (floats: NaN largest,
+    /// `-0.0 = 0.0`; the first of equal elements), null where there is none.
+    Max,
+    /// `array_min(a)`: the smallest, likewise.
+    Min,
 }
 
 /// The join types of [`Node::HashJoin`] (Spark's names).

@@ -174,6 +174,9 @@ object CinderDocs {
       "for a negative index; null for a null element, and out of bounds null (`get`, `try_element_at`, " +
       "legacy mode) or Spark's `INVALID_ARRAY_INDEX` and `INVALID_ARRAY_INDEX_IN_ELEMENT_AT` (ANSI mode); " +
       "`element_at(a, 0)` fails with `INVALID_INDEX_OF_ZERO` in either mode"),
+    ("`array_max`, `array_min`", "arrays of the supported types: the largest (smallest) non-null element in " +
+      "Spark's order (floats: NaN largest, `-0.0 = 0.0`, the first of equal elements kept), null for an array " +
+      "without one"),
     ("`array_contains`", "an array and a value of its element type: true where an element equals it " +
       "(floats as Spark compares them, `-0.0 = 0.0`, `NaN = NaN`), else null where an element is null, else " +
       "false; null for a null array or value"),

@@ -45,7 +45,8 @@ object PlanJson {
     case TimestampNTZType => Right("timestamp_ntz")
     case a: ArrayType if columnType(a).isRight =>
       Left(s"${a.simpleString} values are native only as columns passed through operators and in " +
-        "IS [NOT] NULL, size, element_at, a[i], array_contains and explode (no other expression, key or " +
+        "IS [NOT] NULL, size, element_at, a[i], array_contains, array_max, array_min and explode (no other " +
+        "expression, key or " +
         "aggregate of arrays is native yet)")
     case other => Left(s"type ${other.simpleString} is not supported natively yet")
   }
@@ -969,6 +970,10 @@ object PlanJson {
       arrayElement(a, input)
     case ArrayContains(array, value) if typeName(value.dataType).isRight =>
       arrayFunction("""{"name":"contains"}""", array, Seq(value), BooleanType, input)
+    case m: ArrayMax if typeName(m.dataType).isRight =>
+      arrayFunction("""{"name":"max"}""", m.child, Nil, m.dataType, input)
+    case m: ArrayMin if typeName(m.dataType).isRight =>
+      arrayFunction("""{"name":"min"}""", m.child, Nil, m.dataType, input)
     case StartsWith(child, Literal(prefix: UTF8String, _: StringType)) =>
       like(child, escapeLike(prefix.toString) + "%", input)
     case EndsWith(child, Literal(suffix: UTF8String, _: StringType)) =>
