@@ -12,7 +12,7 @@ COLUMNS = {
     "a": "IF(id % 11 = 0, NULL, IF(id % 7 = 0, CAST(array() AS array<int>), "
          "array(CAST(id AS INT), IF(id % 3 = 0, NULL, CAST(id * 2 AS INT)), CAST(-id AS INT))))",
     "s": "IF(id % 13 = 0, NULL, split(concat('x', id, ',h\u00e9llo', id % 5, ',,'), ','))",
-    "d": "array(id * 0.5, -0.0, IF(id % 4 = 0, NULL, 1.0D / (id + 1)), IF(id % 9 = 0, CAST('NaN' AS DOUBLE), 1e300))",
+    "d": "array(-0.0D, id * 0.5, IF(id % 4 = 0, NULL, 1.0D / (id + 1)), IF(id % 9 = 0, CAST('NaN' AS DOUBLE), 1e300))",
     "dec": "array(CAST(id / 7 AS DECIMAL(20, 2)), NULL, CAST(id AS DECIMAL(38, 0)) * 1000000000000000000)",
     "sd": "array(CAST(id / 3 AS DECIMAL(9, 3)))",
     "n": "IF(id % 17 = 0, NULL, array(sequence(0, id % 4), IF(id % 5 = 0, NULL, array(id)), array()))",
@@ -262,7 +262,7 @@ def test_array_max_and_min(spark, arrays):
     columns = ["a", "s", "d", "dec", "sd", "nn", "dt", "b", "by", "sm", "f", "n[0]", "split(str, ',')"]
     compare(spark, "SELECT id, " + ", ".join(f"array_max({c}), array_min({c})" for c in columns) + " FROM arr")
     _everything_native(spark)
-    # Equal zeros: the first kept, its sign too (d starts 0.0, -0.0 for id 0).
+    # Equal zeros: the first kept, its sign too (d starts -0.0, 0.0 for id 0).
     expected, got, _ = run_both(spark, "SELECT id, array_min(d), array_max(d) FROM arr WHERE id < 40")
     assert sorted(map(str, got)) == sorted(map(str, expected))
 
