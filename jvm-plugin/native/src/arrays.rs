@@ -15,13 +15,21 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int32Array, UInt64Array, make_comparator,
 };
 use datafusion::arrow::compute::{SortOptions, cast, take};
-use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type, Int64Type, Schema};
+use datafusion::arrow::datatypes::{DataType, Int64Type, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{Result, exec_err, internal_err};
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 
 use crate::error::NativeError;
+use crate::planner::normalize_array;
+
+/// Floats with `-0.0` as `0.0` and every NaN the canonical one (Spark's `equiv` of doubles:
+/// `-0.0 = 0.0`, `NaN = NaN`), so that Arrow's total order finds them equal; other types as
+/// they are.
+fn normalize(a: &ArrayRef) -> Result<ArrayRef> {
+    normalize_array(a).map_err(|e| datafusion::error::DataFusionError::Execution(e.to_string()))
+}
 use crate::message::ArrayFunction;
 
 /// A function of an array: its first child is the array (an Arrow list), then the index
@@ -153,7 +161,7 @@ impl SparkArrayFunction {
     fn extreme_indices(list: &ArrayRef, largest: bool) -> Result<UInt64Array> {
         let list = list.as_list::<i32>();
         let values = list.values();
-        let normalized = normalize_floats(values)?;
+        let normalized = normalize(values)?;
         let order = make_comparator(
             normalized.as_ref(),
             normalized.as_ref(),
@@ -187,8 +195,8 @@ impl SparkArrayFunction {
     /// `array_contains` of each row's array and value.
     fn contains(list: &ArrayRef, value: &ArrayRef) -> Result<BooleanArray> {
         let list = list.as_list::<i32>();
-        let values = normalize_floats(list.values())?;
-        let value = normalize_floats(value)?;
+        let values = normalize(list.values())?;
+        let value = normalize(value)?;
         let equal = make_comparator(values.as_ref(), value.as_ref(), SortOptions::default())?;
         let offsets = list.value_offsets();
         Ok((0..list.len())
@@ -208,37 +216,6 @@ impl SparkArrayFunction {
             })
             .collect())
     }
-}
-
-/// Floats with `-0.0` as `0.0` and every NaN the canonical one (Spark's `equiv` of doubles:
-/// `-0.0 = 0.0`, `NaN = NaN`), so that Arrow's total order finds them equal; other types as
-/// they are.
-fn normalize_floats(a: &ArrayRef) -> Result<ArrayRef> {
-    Ok(match a.data_type() {
-        DataType::Float64 => Arc::new(a.as_primitive::<Float64Type>().unary::<_, Float64Type>(
-            |v| {
-                if v.is_nan() {
-                    f64::NAN
-                } else if v == 0.0 {
-                    0.0
-                } else {
-                    v
-                }
-            },
-        )),
-        DataType::Float32 => Arc::new(a.as_primitive::<Float32Type>().unary::<_, Float32Type>(
-            |v| {
-                if v.is_nan() {
-                    f32::NAN
-                } else if v == 0.0 {
-                    0.0
-                } else {
-                    v
-                }
-            },
-        )),
-        _ => Arc::clone(a),
-    })
 }
 
 impl fmt::Display for SparkArrayFunction {

@@ -56,6 +56,11 @@ impl Value {
             Value::Bytes(b) => b.len(),
         }
     }
+
+    /// The bytes a list counts for the value.
+    fn bytes(&self) -> usize {
+        self.heap_bytes() + size_of::<Value>()
+    }
 }
 
 /// The Arrow type of the values, with what Spark's `UnsafeArrayData` keeps of each.
@@ -500,7 +505,7 @@ impl Lists {
             let mut added = 0;
             if let Some(list) = self.list(i, n, group(i), read) {
                 let value = value.expect("read only where there is a value");
-                added = value.heap_bytes() + size_of::<Value>();
+                added = value.bytes();
                 list.push(value);
             }
             self.bytes += added;
@@ -524,10 +529,7 @@ impl Lists {
             if let Some(buffer) = buffer {
                 element.deserialize(buffer, &mut values)?;
             }
-            let added: usize = values
-                .iter()
-                .map(|v| v.heap_bytes() + size_of::<Value>())
-                .sum();
+            let added: usize = values.iter().map(Value::bytes).sum();
             if let Some(list) = self.list(i, n, group(i), buffer.is_some()) {
                 list.append(&mut values);
                 self.bytes += added;
@@ -545,7 +547,7 @@ impl Lists {
             .fallback
             .as_mut()
             .and_then(|f| f.take(emit_to, taken.len()));
-        let out = match later {
+        let out: Vec<Vec<Value>> = match later {
             None => taken,
             Some(later) => taken
                 .into_iter()
@@ -559,22 +561,9 @@ impl Lists {
                 })
                 .collect(),
         };
-        self.recount();
+        // (What leaves is no longer counted; the groups that stay are not walked again.)
+        self.bytes -= out.iter().flatten().map(Value::bytes).sum::<usize>();
         out
-    }
-
-    /// Counts the bytes the remaining lists hold again.
-    fn recount(&mut self) {
-        let count = |l: &Vec<Value>| {
-            l.iter()
-                .map(|v| v.heap_bytes() + size_of::<Value>())
-                .sum::<usize>()
-        };
-        let later = self
-            .fallback
-            .as_ref()
-            .map_or(0, |f| f.later().iter().flatten().map(count).sum::<usize>());
-        self.bytes = self.lists.iter().map(count).sum::<usize>() + later;
     }
 
     fn emit(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {

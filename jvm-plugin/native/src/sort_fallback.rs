@@ -85,7 +85,8 @@ impl<T> SortFallback<T> {
         }
     }
 
-    /// The later states, for counting what they hold.
+    /// The later states (for tests).
+    #[cfg(test)]
     pub(crate) fn later(&self) -> &[Option<T>] {
         &self.later
     }
