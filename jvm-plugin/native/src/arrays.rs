@@ -1,6 +1,9 @@
-//! Spark's functions of arrays ([`SparkArrayFunction`]): `size`, `a[i]` (`GetArrayItem`),
-//! `element_at`, `array_contains`, `array_max` and `array_min`, over Arrow lists (Spark's
-//! `ArrayType`).
+//! Spark's functions of arrays ([`SparkArrayFunction`]) over Arrow lists (Spark's
+//! `ArrayType`): `size`, `a[i]` (`GetArrayItem`), `element_at`, `array_contains`,
+//! `array_max`, `array_min`, `array_position`, `arrays_overlap` and `array_join`, and those that
+//! make arrays: `array(...)`, `concat`, `reverse`, `flatten`, `slice`, `sort_array`,
+//! `array_distinct` and `array_remove` (which pick elements of their arguments: one `take`
+//! of the values per batch, see [`Picks`]).
 //!
 //! Each follows Spark 4.0's `nullSafeEval` (and its generated code, which agrees): a null
 //! array gives null (or -1 for `size` in legacy mode), the index is read as Spark reads it,
@@ -11,12 +14,19 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
 
+use std::collections::HashSet;
+
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int32Array, UInt64Array, make_comparator,
+    Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, ListArray, NullBufferBuilder,
+    StringArray, StringBuilder, UInt64Array, make_comparator, new_empty_array,
 };
-use datafusion::arrow::compute::{SortOptions, cast, take};
-use datafusion::arrow::datatypes::{DataType, Int64Type, Schema};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::compute::{SortOptions, cast, concat, take};
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, Float32Type, Float64Type, Int32Type, Int64Type, Schema,
+};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::{Result, exec_err, internal_err};
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
@@ -32,19 +42,62 @@ fn normalize(a: &ArrayRef) -> Result<ArrayRef> {
 }
 use crate::message::ArrayFunction;
 
-/// A function of an array: its first child is the array (an Arrow list), then the index
-/// (`GetItem`, `ElementAt`) or the value looked for (`Contains`).
+/// Floats with every NaN the canonical one but zeros as they are (Java's `Double.equals`:
+/// `NaN = NaN`, `-0.0 != 0.0`, as Spark's hash sets of doubles and its sort of a primitive
+/// array compare them); other types as they are.
+fn canonical_nan(a: &ArrayRef) -> ArrayRef {
+    match a.data_type() {
+        DataType::Float64 => Arc::new(
+            a.as_primitive::<Float64Type>()
+                .unary::<_, Float64Type>(|v| if v.is_nan() { f64::NAN } else { v }),
+        ),
+        DataType::Float32 => Arc::new(
+            a.as_primitive::<Float32Type>()
+                .unary::<_, Float32Type>(|v| if v.is_nan() { f32::NAN } else { v }),
+        ),
+        _ => Arc::clone(a),
+    }
+}
+
+/// A function of arrays: its first child is the array (an Arrow list), then the index
+/// (`GetItem`, `ElementAt`), the value looked for (`Contains`, `Position`, `Remove`), the
+/// other arrays (`Concat`, `Overlap`) or the bounds (`Slice`); `Create`'s children are the
+/// elements.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct SparkArrayFunction {
     function: ArrayFunction,
     args: Vec<Arc<dyn PhysicalExpr>>,
+    /// The result's type where the function makes an array (Spark's, so that its
+    /// `containsNull` is the element field's nullability).
+    result: Option<DataType>,
+}
+
+/// `t` with every list's element field nullable and named `element`: two types of the same
+/// shape hold the same values.
+fn shape(t: &DataType) -> DataType {
+    match t {
+        DataType::List(f) => {
+            DataType::List(Arc::new(Field::new("element", shape(f.data_type()), true)))
+        }
+        other => other.clone(),
+    }
+}
+
+/// The element type of a list type.
+fn element_type(t: &DataType) -> Option<&DataType> {
+    match t {
+        DataType::List(f) => Some(f.data_type()),
+        _ => None,
+    }
 }
 
 impl SparkArrayFunction {
-    /// `function` of `args` over `schema`, or a planning error where their types do not fit it.
+    /// `function` of `args` over `schema`, giving `result` where it makes an array, or a
+    /// planning error where their types do not fit it.
     pub fn try_new(
         function: ArrayFunction,
         args: Vec<Arc<dyn PhysicalExpr>>,
+        result: Option<DataType>,
         schema: &Schema,
     ) -> crate::error::Result<Self> {
         let types = args
@@ -53,32 +106,77 @@ impl SparkArrayFunction {
             .collect::<datafusion::common::Result<Vec<_>>>()?;
         let bad = || {
             NativeError::plan(format!(
-                "{function:?} of {}",
+                "{function:?} of {}{}",
                 types
                     .iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                result
+                    .as_ref()
+                    .map(|r| format!(" giving {r}"))
+                    .unwrap_or_default()
             ))
         };
-        let Some(DataType::List(element)) = types.first() else {
-            return Err(bad());
+        let makes_array = Self::makes_array(function);
+        let out_element = match (&result, makes_array) {
+            (Some(DataType::List(f)), true) => Some(shape(f.data_type())),
+            (None, false) => None,
+            _ => return Err(bad()),
         };
-        let fits = match (function, &types[1..]) {
-            (ArrayFunction::Size { .. }, []) => true,
-            (ArrayFunction::GetItem { .. }, [index]) => index.is_integer(),
-            (ArrayFunction::ElementAt { .. }, [DataType::Int32]) => true,
-            // Values compared as Arrow's total order compares them, floats normalised first.
-            (ArrayFunction::Contains, [value]) => {
-                value == element.data_type() && !value.is_nested()
+        let is_list = |t: &DataType| matches!(t, DataType::List(_));
+        let flat = |t: &DataType| element_type(t).is_some_and(|e| !e.is_nested());
+        // The result's elements are the arguments' (arrays' elements).
+        let same_elements = |t: &DataType| element_type(t).map(shape) == out_element;
+        let fits = match (function, types.as_slice()) {
+            (ArrayFunction::Create, ts) => ts.iter().all(|t| Some(shape(t)) == out_element),
+            (ArrayFunction::Concat, ts) => !ts.is_empty() && ts.iter().all(same_elements),
+            (ArrayFunction::Reverse, [a]) => same_elements(a),
+            (ArrayFunction::Flatten, [a]) => element_type(a).is_some_and(same_elements),
+            (ArrayFunction::Slice, [a, DataType::Int32, DataType::Int32]) => same_elements(a),
+            (ArrayFunction::Sort { .. } | ArrayFunction::Distinct, [a]) => {
+                flat(a) && same_elements(a)
             }
-            (ArrayFunction::Max | ArrayFunction::Min, []) => !element.data_type().is_nested(),
+            (ArrayFunction::Remove, [a, value]) => {
+                flat(a) && same_elements(a) && element_type(a) == Some(value)
+            }
+            (ArrayFunction::Position, [a, value]) => flat(a) && element_type(a) == Some(value),
+            (ArrayFunction::Overlap, [a, b]) => flat(a) && element_type(a) == element_type(b),
+            (ArrayFunction::Join, [a, DataType::Utf8, rest @ ..]) => {
+                element_type(a) == Some(&DataType::Utf8) && matches!(rest, [] | [DataType::Utf8])
+            }
+            (_, [a, ..]) if !is_list(a) => false,
+            (ArrayFunction::Size { .. }, [_]) => true,
+            (ArrayFunction::GetItem { .. }, [_, index]) => index.is_integer(),
+            (ArrayFunction::ElementAt { .. }, [_, DataType::Int32]) => true,
+            // Values compared as Arrow's total order compares them, floats normalised first.
+            (ArrayFunction::Contains, [a, value]) => flat(a) && element_type(a) == Some(value),
+            (ArrayFunction::Max | ArrayFunction::Min, [a]) => flat(a),
             _ => false,
         };
         if !fits {
             return Err(bad());
         }
-        Ok(Self { function, args })
+        Ok(Self {
+            function,
+            args,
+            result,
+        })
+    }
+
+    /// Whether `function` makes an array.
+    fn makes_array(function: ArrayFunction) -> bool {
+        matches!(
+            function,
+            ArrayFunction::Create
+                | ArrayFunction::Concat
+                | ArrayFunction::Reverse
+                | ArrayFunction::Flatten
+                | ArrayFunction::Slice
+                | ArrayFunction::Sort { .. }
+                | ArrayFunction::Distinct
+                | ArrayFunction::Remove
+        )
     }
 
     /// The element at each row's index in the flattened values, `None` for null.
@@ -218,6 +316,403 @@ impl SparkArrayFunction {
     }
 }
 
+/// The rows of a list made of elements picked from a values array: per row the indices of its
+/// elements there, or null.
+struct Picks {
+    offsets: Vec<i32>,
+    indices: Vec<u64>,
+    nulls: NullBufferBuilder,
+}
+
+impl Picks {
+    fn with_capacity(rows: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Self {
+            offsets,
+            indices: Vec::new(),
+            nulls: NullBufferBuilder::new(rows),
+        }
+    }
+
+    /// Picks the element at `at` for the row being built.
+    fn push(&mut self, at: usize) {
+        self.indices.push(at as u64);
+    }
+
+    /// Ends a row holding the elements picked since the last row ended.
+    fn row(&mut self) -> Result<()> {
+        let Ok(end) = i32::try_from(self.indices.len()) else {
+            return exec_err!(
+                "an array function's result holds more than {} elements in one batch",
+                i32::MAX
+            );
+        };
+        self.offsets.push(end);
+        self.nulls.append_non_null();
+        Ok(())
+    }
+
+    /// Ends a null row (dropping what was picked for it).
+    fn null(&mut self) {
+        let end = *self.offsets.last().unwrap_or(&0);
+        self.indices.truncate(end as usize);
+        self.offsets.push(end);
+        self.nulls.append_null();
+    }
+
+    /// The list of `field`'s elements taken from `values`.
+    fn finish(mut self, values: &ArrayRef, field: FieldRef) -> Result<ArrayRef> {
+        let values = take(values.as_ref(), &UInt64Array::from(self.indices), None)?;
+        let values = fit(values, field.data_type())?;
+        Ok(Arc::new(ListArray::try_new(
+            field,
+            OffsetBuffer::new(self.offsets.into()),
+            values,
+            self.nulls.finish(),
+        )?))
+    }
+}
+
+/// `a` as `t`, where the two differ only in nested lists' field nullability.
+fn fit(a: ArrayRef, t: &DataType) -> Result<ArrayRef> {
+    if a.data_type() == t {
+        Ok(a)
+    } else {
+        Ok(cast(&a, t)?)
+    }
+}
+
+/// The values of `parts` one after another (cast to `t`), and where each part starts.
+fn chain(parts: &[ArrayRef], t: &DataType) -> Result<(ArrayRef, Vec<usize>)> {
+    let parts = parts
+        .iter()
+        .map(|p| fit(Arc::clone(p), t))
+        .collect::<Result<Vec<_>>>()?;
+    let mut starts = Vec::with_capacity(parts.len());
+    let mut at = 0;
+    for p in &parts {
+        starts.push(at);
+        at += p.len();
+    }
+    let values = if parts.is_empty() {
+        new_empty_array(t)
+    } else {
+        concat(&parts.iter().map(AsRef::as_ref).collect::<Vec<_>>())?
+    };
+    Ok((values, starts))
+}
+
+/// Each row's range of elements in its list's values.
+fn range(offsets: &[i32], row: usize) -> std::ops::Range<usize> {
+    offsets[row] as usize..offsets[row + 1] as usize
+}
+
+impl SparkArrayFunction {
+    /// The result's element field.
+    fn result_field(&self) -> Result<FieldRef> {
+        match &self.result {
+            Some(DataType::List(field)) => Ok(Arc::clone(field)),
+            _ => internal_err!("{self} has no array type"),
+        }
+    }
+
+    /// The array made by a function that makes one.
+    fn make_array(&self, args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+        let field = self.result_field()?;
+        let mut picks = Picks::with_capacity(rows);
+        if self.function == ArrayFunction::Create {
+            let (values, starts) = chain(args, field.data_type())?;
+            for row in 0..rows {
+                for start in &starts {
+                    picks.push(start + row);
+                }
+                picks.row()?;
+            }
+            return picks.finish(&values, field);
+        }
+        if self.function == ArrayFunction::Concat {
+            let lists = args.iter().map(|a| a.as_list::<i32>()).collect::<Vec<_>>();
+            let parts = lists
+                .iter()
+                .map(|l| Arc::clone(l.values()))
+                .collect::<Vec<_>>();
+            let (values, starts) = chain(&parts, field.data_type())?;
+            for row in 0..rows {
+                if lists.iter().any(|l| l.is_null(row)) {
+                    picks.null();
+                    continue;
+                }
+                for (list, start) in lists.iter().zip(&starts) {
+                    for at in range(list.value_offsets(), row) {
+                        picks.push(start + at);
+                    }
+                }
+                picks.row()?;
+            }
+            return picks.finish(&values, field);
+        }
+        let list = args[0].as_list::<i32>();
+        let offsets = list.value_offsets();
+        let mut values = Arc::clone(list.values());
+        match self.function {
+            ArrayFunction::Reverse => {
+                for row in 0..rows {
+                    if list.is_null(row) {
+                        picks.null();
+                        continue;
+                    }
+                    for at in range(offsets, row).rev() {
+                        picks.push(at);
+                    }
+                    picks.row()?;
+                }
+            }
+            ArrayFunction::Flatten => {
+                let inner = list.values().as_list::<i32>();
+                let inner_offsets = inner.value_offsets();
+                for row in 0..rows {
+                    if list.is_null(row) || range(offsets, row).any(|i| inner.is_null(i)) {
+                        picks.null();
+                        continue;
+                    }
+                    for i in range(offsets, row) {
+                        for at in range(inner_offsets, i) {
+                            picks.push(at);
+                        }
+                    }
+                    picks.row()?;
+                }
+                values = Arc::clone(inner.values());
+            }
+            ArrayFunction::Slice => {
+                let start = args[1].as_primitive::<Int32Type>();
+                let length = args[2].as_primitive::<Int32Type>();
+                for row in 0..rows {
+                    if list.is_null(row) || start.is_null(row) || length.is_null(row) {
+                        picks.null();
+                        continue;
+                    }
+                    let r = range(offsets, row);
+                    let (start, length) = (start.value(row), length.value(row));
+                    let n = r.len() as i64;
+                    let from = match start {
+                        0 => {
+                            return exec_err!(
+                                "[INVALID_PARAMETER_VALUE.START] The value of parameter(s) \
+                                 `start` in `slice` is invalid: Expects a positive or a negative \
+                                 value for `start`, but got 0. SQLSTATE: 22023"
+                            );
+                        }
+                        s if s < 0 => i64::from(s) + n,
+                        s => i64::from(s) - 1,
+                    };
+                    if length < 0 {
+                        return exec_err!(
+                            "[INVALID_PARAMETER_VALUE.LENGTH] The value of parameter(s) \
+                             `length` in `slice` is invalid: Expects `length` greater than or \
+                             equal to 0, but got {length}. SQLSTATE: 22023"
+                        );
+                    }
+                    if (0..n).contains(&from) {
+                        let to = (from + i64::from(length)).min(n);
+                        for at in r.start + from as usize..r.start + to as usize {
+                            picks.push(at);
+                        }
+                    }
+                    picks.row()?;
+                }
+            }
+            ArrayFunction::Sort {
+                ascending,
+                primitive,
+            } => {
+                // Java's sort of a primitive array orders -0.0 before 0.0; Spark's comparator
+                // finds them equal.
+                let normalized = if primitive {
+                    canonical_nan(&values)
+                } else {
+                    normalize(&values)?
+                };
+                let order = make_comparator(
+                    normalized.as_ref(),
+                    normalized.as_ref(),
+                    SortOptions::default(),
+                )?;
+                let mut sorted = Vec::new();
+                for row in 0..rows {
+                    if list.is_null(row) {
+                        picks.null();
+                        continue;
+                    }
+                    sorted.clear();
+                    sorted.extend(range(offsets, row).filter(|at| values.is_valid(*at)));
+                    let nulls = range(offsets, row).filter(|at| values.is_null(*at));
+                    // Stable, as Java's sort of objects is.
+                    if ascending {
+                        sorted.sort_by(|a, b| order(*a, *b));
+                        nulls.for_each(|at| picks.push(at));
+                        sorted.iter().for_each(|at| picks.push(*at));
+                    } else {
+                        sorted.sort_by(|a, b| order(*b, *a));
+                        sorted.iter().for_each(|at| picks.push(*at));
+                        nulls.for_each(|at| picks.push(at));
+                    }
+                    picks.row()?;
+                }
+            }
+            ArrayFunction::Distinct => {
+                let normalized = canonical_nan(&values);
+                let converter =
+                    RowConverter::new(vec![SortField::new(normalized.data_type().clone())])?;
+                let keys = converter.convert_columns(&[normalized])?;
+                let mut seen = HashSet::new();
+                for row in 0..rows {
+                    if list.is_null(row) {
+                        picks.null();
+                        continue;
+                    }
+                    seen.clear();
+                    for at in range(offsets, row) {
+                        if seen.insert(keys.row(at)) {
+                            picks.push(at);
+                        }
+                    }
+                    picks.row()?;
+                }
+            }
+            ArrayFunction::Remove => {
+                let normalized = normalize(&values)?;
+                let value = normalize(&args[1])?;
+                let equal =
+                    make_comparator(normalized.as_ref(), value.as_ref(), SortOptions::default())?;
+                for row in 0..rows {
+                    if list.is_null(row) || value.is_null(row) {
+                        picks.null();
+                        continue;
+                    }
+                    for at in range(offsets, row) {
+                        if values.is_null(at) || !equal(at, row).is_eq() {
+                            picks.push(at);
+                        }
+                    }
+                    picks.row()?;
+                }
+            }
+            _ => return internal_err!("{self} makes no array"),
+        }
+        picks.finish(&values, field)
+    }
+
+    /// `array_position` of each row's array and value.
+    fn position(list: &ArrayRef, value: &ArrayRef) -> Result<Int64Array> {
+        let list = list.as_list::<i32>();
+        let values = normalize(list.values())?;
+        let value = normalize(value)?;
+        let equal = make_comparator(values.as_ref(), value.as_ref(), SortOptions::default())?;
+        let offsets = list.value_offsets();
+        Ok((0..list.len())
+            .map(|row| {
+                if list.is_null(row) || value.is_null(row) {
+                    return None;
+                }
+                let r = range(offsets, row);
+                let start = r.start;
+                Some(
+                    r.filter(|at| values.is_valid(*at) && equal(*at, row).is_eq())
+                        .map(|at| (at - start + 1) as i64)
+                        .next()
+                        .unwrap_or(0),
+                )
+            })
+            .collect())
+    }
+
+    /// `arrays_overlap` of each row's arrays, as Spark's: false where either is empty (Spark
+    /// looks for the smaller's elements among the bigger's), true where they share a non-null
+    /// element (floats as a Java `HashSet` of doubles finds them: `NaN = NaN`, `-0.0 != 0.0`),
+    /// else null where either holds a null.
+    fn overlap(a: &ArrayRef, b: &ArrayRef) -> Result<BooleanArray> {
+        let (a, b) = (a.as_list::<i32>(), b.as_list::<i32>());
+        let (a_values, b_values) = (canonical_nan(a.values()), canonical_nan(b.values()));
+        let converter = RowConverter::new(vec![SortField::new(a_values.data_type().clone())])?;
+        let a_keys = converter.convert_columns(&[a_values])?;
+        let b_keys = converter.convert_columns(&[b_values])?;
+        let mut set = HashSet::new();
+        Ok((0..a.len())
+            .map(|row| {
+                if a.is_null(row) || b.is_null(row) {
+                    return None;
+                }
+                let (ra, rb) = (range(a.value_offsets(), row), range(b.value_offsets(), row));
+                if ra.is_empty() || rb.is_empty() {
+                    return Some(false);
+                }
+                set.clear();
+                let mut has_null = false;
+                for at in ra {
+                    if a.values().is_null(at) {
+                        has_null = true;
+                    } else {
+                        set.insert(a_keys.row(at));
+                    }
+                }
+                for at in rb {
+                    if b.values().is_null(at) {
+                        has_null = true;
+                    } else if set.contains(&b_keys.row(at)) {
+                        return Some(true);
+                    }
+                }
+                if has_null { None } else { Some(false) }
+            })
+            .collect())
+    }
+
+    /// `array_join` of each row's array of strings with its delimiter, nulls skipped or (with
+    /// a third argument) replaced; null where an argument is null.
+    fn join(args: &[ArrayRef]) -> Result<StringArray> {
+        let list = args[0].as_list::<i32>();
+        let strings = list.values().as_string::<i32>();
+        let delimiter = args[1].as_string::<i32>();
+        let replacement = args.get(2).map(|r| r.as_string::<i32>());
+        let mut out = StringBuilder::with_capacity(list.len(), strings.values().len());
+        let mut text = String::new();
+        for row in 0..list.len() {
+            let replacement = match replacement {
+                Some(r) if r.is_null(row) => {
+                    out.append_null();
+                    continue;
+                }
+                Some(r) => Some(r.value(row)),
+                None => None,
+            };
+            if list.is_null(row) || delimiter.is_null(row) {
+                out.append_null();
+                continue;
+            }
+            text.clear();
+            let mut first = true;
+            for at in range(list.value_offsets(), row) {
+                let Some(item) = strings
+                    .is_valid(at)
+                    .then(|| strings.value(at))
+                    .or(replacement)
+                else {
+                    continue;
+                };
+                if !first {
+                    text.push_str(delimiter.value(row));
+                }
+                text.push_str(item);
+                first = false;
+            }
+            out.append_value(&text);
+        }
+        Ok(out.finish())
+    }
+}
+
 impl fmt::Display for SparkArrayFunction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "spark_array_{:?}(", self.function)?;
@@ -233,9 +728,14 @@ impl fmt::Display for SparkArrayFunction {
 
 impl PhysicalExpr for SparkArrayFunction {
     fn data_type(&self, input_schema: &Schema) -> Result<DataType> {
+        if let Some(result) = &self.result {
+            return Ok(result.clone());
+        }
         Ok(match self.function {
             ArrayFunction::Size { .. } => DataType::Int32,
-            ArrayFunction::Contains => DataType::Boolean,
+            ArrayFunction::Contains | ArrayFunction::Overlap => DataType::Boolean,
+            ArrayFunction::Position => DataType::Int64,
+            ArrayFunction::Join => DataType::Utf8,
             ArrayFunction::GetItem { .. }
             | ArrayFunction::ElementAt { .. }
             | ArrayFunction::Max
@@ -243,6 +743,7 @@ impl PhysicalExpr for SparkArrayFunction {
                 DataType::List(element) => element.data_type().clone(),
                 other => return internal_err!("{self} of {other}"),
             },
+            _ => return internal_err!("{self} has no result type"),
         })
     }
 
@@ -257,6 +758,9 @@ impl PhysicalExpr for SparkArrayFunction {
             .iter()
             .map(|a| a.evaluate(batch)?.into_array(rows))
             .collect::<Result<Vec<_>>>()?;
+        if self.result.is_some() {
+            return Ok(ColumnarValue::Array(self.make_array(&args, rows)?));
+        }
         let Some(DataType::List(_)) = args.first().map(|a| a.data_type()) else {
             return internal_err!("{self} of a non-list");
         };
@@ -281,11 +785,15 @@ impl PhysicalExpr for SparkArrayFunction {
                 take(args[0].as_list::<i32>().values().as_ref(), &indices, None)?
             }
             ArrayFunction::Contains => Arc::new(Self::contains(&args[0], &args[1])?),
+            ArrayFunction::Position => Arc::new(Self::position(&args[0], &args[1])?),
+            ArrayFunction::Overlap => Arc::new(Self::overlap(&args[0], &args[1])?),
+            ArrayFunction::Join => Arc::new(Self::join(&args)?),
             ArrayFunction::Max | ArrayFunction::Min => {
                 let largest = self.function == ArrayFunction::Max;
                 let indices = Self::extreme_indices(&args[0], largest)?;
                 take(args[0].as_list::<i32>().values().as_ref(), &indices, None)?
             }
+            _ => return internal_err!("{self} makes an array but has no array type"),
         };
         Ok(ColumnarValue::Array(out))
     }
@@ -304,6 +812,7 @@ impl PhysicalExpr for SparkArrayFunction {
         Ok(Arc::new(Self {
             function: self.function,
             args: children,
+            result: self.result.clone(),
         }))
     }
 
@@ -316,8 +825,6 @@ impl PhysicalExpr for SparkArrayFunction {
 mod tests {
     use super::*;
     use datafusion::arrow::array::{Float64Builder, Int32Builder, ListBuilder};
-    use datafusion::arrow::datatypes::Field;
-    use datafusion::arrow::datatypes::Int32Type;
     use datafusion::physical_expr::expressions::Column;
 
     fn ints(rows: &[Option<Vec<Option<i32>>>]) -> ArrayRef {
@@ -337,6 +844,14 @@ mod tests {
     }
 
     fn run(function: ArrayFunction, columns: Vec<ArrayRef>) -> Result<ArrayRef> {
+        run_to(function, columns, None)
+    }
+
+    fn run_to(
+        function: ArrayFunction,
+        columns: Vec<ArrayRef>,
+        result: Option<DataType>,
+    ) -> Result<ArrayRef> {
         let fields = columns
             .iter()
             .enumerate()
@@ -346,7 +861,7 @@ mod tests {
         let args = (0..columns.len())
             .map(|i| Arc::new(Column::new(&format!("c{i}"), i)) as Arc<dyn PhysicalExpr>)
             .collect();
-        let f = SparkArrayFunction::try_new(function, args, &schema).unwrap();
+        let f = SparkArrayFunction::try_new(function, args, result, &schema).unwrap();
         let batch = RecordBatch::try_new(schema, columns).unwrap();
         f.evaluate(&batch)?.into_array(batch.num_rows())
     }
@@ -510,6 +1025,312 @@ mod tests {
         assert_eq!(
             got.as_boolean().iter().collect::<Vec<_>>(),
             [Some(true), Some(true), None, Some(false), None]
+        );
+    }
+
+    fn doubles(rows: &[Option<Vec<Option<f64>>>]) -> ArrayRef {
+        let mut b = ListBuilder::new(Float64Builder::new());
+        for row in rows {
+            match row {
+                Some(values) => {
+                    for v in values {
+                        b.values().append_option(*v);
+                    }
+                    b.append(true);
+                }
+                None => b.append(false),
+            }
+        }
+        Arc::new(b.finish())
+    }
+
+    fn list_of(element: DataType) -> Option<DataType> {
+        Some(DataType::List(Arc::new(Field::new(
+            "element", element, true,
+        ))))
+    }
+
+    /// Each row's elements as their bits (floats) or values, `None` for a null row.
+    fn rows_of(a: &ArrayRef) -> Vec<Option<Vec<Option<String>>>> {
+        let list = a.as_list::<i32>();
+        (0..list.len())
+            .map(|row| {
+                list.is_valid(row).then(|| {
+                    let values = list.value(row);
+                    (0..values.len())
+                        .map(|i| {
+                            values.is_valid(i).then(|| match values.data_type() {
+                                DataType::Float64 => {
+                                    let v = values.as_primitive::<Float64Type>().value(i);
+                                    if v.is_nan() {
+                                        "NaN".to_owned()
+                                    } else {
+                                        format!("{v:?}")
+                                    }
+                                }
+                                _ => datafusion::arrow::util::display::array_value_to_string(
+                                    &values, i,
+                                )
+                                .unwrap(),
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    }
+
+    fn strs(row: &[Option<&str>]) -> Option<Vec<Option<String>>> {
+        Some(row.iter().map(|v| v.map(str::to_owned)).collect())
+    }
+
+    #[test]
+    fn sort_is_stable_with_nulls_at_the_ends() {
+        let d = doubles(&[
+            Some(vec![
+                Some(1.0),
+                None,
+                Some(-0.0),
+                Some(0.0),
+                Some(f64::NAN),
+                None,
+                Some(2.0),
+                Some(-0.0),
+            ]),
+            Some(vec![]),
+            None,
+        ]);
+        let sort = |ascending, primitive| {
+            rows_of(
+                &run_to(
+                    ArrayFunction::Sort {
+                        ascending,
+                        primitive,
+                    },
+                    vec![Arc::clone(&d)],
+                    list_of(DataType::Float64),
+                )
+                .unwrap(),
+            )
+        };
+        let n = None;
+        let (z, m) = (Some("0.0"), Some("-0.0"));
+        assert_eq!(
+            sort(true, false),
+            [
+                strs(&[n, n, m, z, m, Some("1.0"), Some("2.0"), Some("NaN")]),
+                Some(vec![]),
+                None
+            ]
+        );
+        assert_eq!(
+            sort(false, false),
+            [
+                strs(&[Some("NaN"), Some("2.0"), Some("1.0"), m, z, m, n, n]),
+                Some(vec![]),
+                None
+            ]
+        );
+        // Java's sort of a double[]: -0.0 before 0.0.
+        assert_eq!(
+            sort(true, true)[0],
+            strs(&[n, n, m, m, z, Some("1.0"), Some("2.0"), Some("NaN")])
+        );
+    }
+
+    #[test]
+    fn distinct_remove_position_and_overlap_compare_floats_as_spark() {
+        let nan = -f64::NAN;
+        let d = doubles(&[
+            Some(vec![
+                Some(-0.0),
+                Some(0.0),
+                None,
+                Some(f64::NAN),
+                Some(nan),
+                None,
+                Some(0.0),
+            ]),
+            None,
+            Some(vec![]),
+        ]);
+        let t = list_of(DataType::Float64);
+        let distinct = run_to(ArrayFunction::Distinct, vec![Arc::clone(&d)], t.clone()).unwrap();
+        assert_eq!(
+            rows_of(&distinct),
+            [
+                strs(&[Some("-0.0"), Some("0.0"), None, Some("NaN")]),
+                None,
+                Some(vec![])
+            ]
+        );
+        let zero: ArrayRef = Arc::new(datafusion::arrow::array::Float64Array::from(vec![
+            Some(0.0),
+            Some(0.0),
+            None,
+        ]));
+        let removed = run_to(
+            ArrayFunction::Remove,
+            vec![Arc::clone(&d), Arc::clone(&zero)],
+            t,
+        )
+        .unwrap();
+        assert_eq!(
+            rows_of(&removed),
+            [strs(&[None, Some("NaN"), Some("NaN"), None]), None, None]
+        );
+        let nans: ArrayRef = Arc::new(datafusion::arrow::array::Float64Array::from(vec![
+            nan, nan, nan,
+        ]));
+        let position = run(ArrayFunction::Position, vec![Arc::clone(&d), nans]).unwrap();
+        assert_eq!(
+            position
+                .as_primitive::<Int64Type>()
+                .iter()
+                .collect::<Vec<_>>(),
+            [Some(4), None, Some(0)]
+        );
+        let position = run(ArrayFunction::Position, vec![Arc::clone(&d), zero]).unwrap();
+        assert_eq!(
+            position
+                .as_primitive::<Int64Type>()
+                .iter()
+                .collect::<Vec<_>>(),
+            [Some(1), None, None]
+        );
+        // -0.0 and 0.0 do not overlap (Java's Double.equals); NaNs do; an empty array never
+        // overlaps, even with a null; else a null makes false null.
+        let other = doubles(&[Some(vec![Some(0.0)]), Some(vec![]), Some(vec![None])]);
+        let plain = doubles(&[
+            Some(vec![Some(-0.0)]),
+            Some(vec![None]),
+            Some(vec![Some(f64::NAN), None]),
+        ]);
+        let nan_list = doubles(&[Some(vec![Some(nan)]), Some(vec![]), Some(vec![Some(1.0)])]);
+        let overlap = |a: &ArrayRef, b: &ArrayRef| {
+            run(ArrayFunction::Overlap, vec![Arc::clone(a), Arc::clone(b)])
+                .unwrap()
+                .as_boolean()
+                .iter()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(overlap(&plain, &other), [Some(false), Some(false), None]);
+        assert_eq!(overlap(&d, &nan_list), [Some(true), None, Some(false)]);
+    }
+
+    #[test]
+    fn slices_concats_flattens_and_joins() {
+        let a = ints(&[
+            Some(vec![Some(1), None, Some(3), Some(4)]),
+            None,
+            Some(vec![]),
+            Some(vec![Some(7)]),
+        ]);
+        let int = |v: Vec<Option<i32>>| -> ArrayRef { Arc::new(Int32Array::from(v)) };
+        let slice = |start: Vec<Option<i32>>, length: Vec<Option<i32>>| {
+            run_to(
+                ArrayFunction::Slice,
+                vec![Arc::clone(&a), int(start), int(length)],
+                list_of(DataType::Int32),
+            )
+            .map(|r| rows_of(&r))
+        };
+        assert_eq!(
+            slice(
+                vec![Some(2), Some(0), Some(1), Some(-2)],
+                vec![Some(i32::MAX), Some(-1), Some(1), Some(1)]
+            )
+            .unwrap(),
+            [
+                strs(&[None, Some("3"), Some("4")]),
+                None,
+                Some(vec![]),
+                Some(vec![])
+            ]
+        );
+        assert_eq!(
+            slice(
+                vec![Some(-4), None, None, Some(1)],
+                vec![Some(2), None, None, Some(0)]
+            )
+            .unwrap(),
+            [strs(&[Some("1"), None]), None, None, Some(vec![])]
+        );
+        let err = slice(
+            vec![Some(0), None, None, None],
+            vec![Some(-1), None, None, None],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("[INVALID_PARAMETER_VALUE.START] The value of parameter(s) `start` in `slice` is invalid: Expects a positive or a negative value for `start`, but got 0."),
+            "{err}"
+        );
+        let err = slice(
+            vec![Some(1), None, None, None],
+            vec![Some(-1), None, None, None],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("[INVALID_PARAMETER_VALUE.LENGTH]"),
+            "{err}"
+        );
+
+        let t = list_of(DataType::Int32);
+        let concat = run_to(
+            ArrayFunction::Concat,
+            vec![Arc::clone(&a), Arc::clone(&a)],
+            t.clone(),
+        )
+        .unwrap();
+        assert_eq!(rows_of(&concat)[1], None);
+        assert_eq!(rows_of(&concat)[3], strs(&[Some("7"), Some("7")]));
+        let created = run_to(
+            ArrayFunction::Create,
+            vec![Arc::clone(&a), Arc::clone(&a)],
+            list_of(a.data_type().clone()),
+        )
+        .unwrap();
+        let flat = run_to(ArrayFunction::Flatten, vec![created], t.clone()).unwrap();
+        assert_eq!(rows_of(&flat)[1], None, "a null inner array makes null");
+        assert_eq!(rows_of(&flat)[0], rows_of(&concat)[0]);
+        let reversed = run_to(ArrayFunction::Reverse, vec![Arc::clone(&a)], t).unwrap();
+        assert_eq!(
+            rows_of(&reversed)[0],
+            strs(&[Some("4"), Some("3"), None, Some("1")])
+        );
+
+        let mut b = ListBuilder::new(StringBuilder::new());
+        for row in [vec![None, Some("a"), None, Some("b")], vec![]] {
+            for v in row {
+                b.values().append_option(v);
+            }
+            b.append(true);
+        }
+        b.append(false);
+        let s: ArrayRef = Arc::new(b.finish());
+        let text = |v: Vec<Option<&str>>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+        let joined = run(
+            ArrayFunction::Join,
+            vec![Arc::clone(&s), text(vec![Some("|"), Some("|"), Some("|")])],
+        )
+        .unwrap();
+        assert_eq!(
+            joined.as_string::<i32>().iter().collect::<Vec<_>>(),
+            [Some("a|b"), Some(""), None]
+        );
+        let joined = run(
+            ArrayFunction::Join,
+            vec![
+                s,
+                text(vec![Some(", "), None, Some("|")]),
+                text(vec![Some("x"), Some("x"), Some("x")]),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            joined.as_string::<i32>().iter().collect::<Vec<_>>(),
+            [Some("x, a, x, b"), None, None]
         );
     }
 }

@@ -546,8 +546,13 @@ pub enum Expr {
     Array {
         /// Which function, and how it treats nulls and indices out of bounds.
         function: ArrayFunction,
-        /// The array, then the function's other arguments.
+        /// The array, then the function's other arguments (for [`ArrayFunction::Create`], the
+        /// elements).
         args: Vec<Expr>,
+        /// Spark's result type where it is an array (`array<T>` or `array<T not null>`): the
+        /// functions that make arrays need it.
+        #[serde(rename = "type", default)]
+        data_type: Option<String>,
     },
     /// `split(child, pattern, limit)` for a constant pattern and limit (see
     /// `crate::java_regex::SparkSplit`): an array of strings.
@@ -947,6 +952,43 @@ pub enum ArrayFunction {
     Max,
     /// `array_min(a)`: the smallest, likewise.
     Min,
+    /// `array(e1, e2, ...)` (`CreateArray`): the arguments, in order (never null).
+    Create,
+    /// `concat(a1, a2, ...)` of arrays: their elements in order; null where one is null.
+    Concat,
+    /// `reverse(a)` of an array.
+    Reverse,
+    /// `flatten(a)`: the elements of an array of arrays' arrays, in order; null where the array
+    /// or one of its arrays is null.
+    Flatten,
+    /// `slice(a, start, length)`: `length` elements from the 1-based `start` (negative counts
+    /// from the end); Spark's errors for a `start` of 0 and a negative `length`.
+    Slice,
+    /// `sort_array(a, ascending)`: the elements in Spark's order (floats: NaN largest,
+    /// `-0.0 = 0.0`), equal ones as they came (a stable sort), nulls first when ascending and
+    /// last when descending.
+    Sort {
+        /// The constant direction.
+        ascending: bool,
+        /// Whether Spark's generated code sorts a Java array of primitives instead (ascending,
+        /// elements that cannot be null): `-0.0` before `0.0` there.
+        primitive: bool,
+    },
+    /// `array_distinct(a)`: the first of each group of equal elements, in order (floats as
+    /// Spark's hash set compares them: `NaN = NaN`, `-0.0 != 0.0`; one null).
+    Distinct,
+    /// `array_remove(a, v)`: the elements that do not equal `v` (nulls stay); null where `v`
+    /// is null.
+    Remove,
+    /// `array_position(a, v)`: the 1-based position (a long) of the first element equal to
+    /// `v`, 0 where there is none.
+    Position,
+    /// `arrays_overlap(a, b)`: whether an element of `a` equals one of `b` (floats: `NaN = NaN`,
+    /// `-0.0 != 0.0`); null rather than false where either holds a null and neither is empty.
+    Overlap,
+    /// `array_join(a, delimiter[, null_replacement])` of an array of strings: the elements
+    /// with the delimiter between them, nulls skipped (or replaced).
+    Join,
 }
 
 /// The join types of [`Node::HashJoin`] (Spark's names).

@@ -17,12 +17,13 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Float32Array, Float64Array};
-use datafusion::arrow::compute::{CastOptions, SortOptions, can_cast_types};
+use datafusion::arrow::array::{ArrayRef, Float32Array, Float64Array, new_empty_array};
+use datafusion::arrow::compute::{CastOptions, SortOptions, can_cast_types, cast};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, TimeUnit, i256};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::FormatOptions;
 use datafusion::common::config::TableParquetOptions;
+use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{JoinType, NullEquality, ScalarValue};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::ParquetAccessPlan;
@@ -223,6 +224,33 @@ pub fn scalar(spark_type: &str, value: &serde_json::Value) -> Result<ScalarValue
         DataType::Decimal128(p, s) => {
             let text = value.as_str().ok_or_else(bad)?;
             ScalarValue::Decimal128(Some(parse_decimal(text, s).ok_or_else(bad)?), p, s)
+        }
+        // An array: its elements' JSON in a list.
+        DataType::List(field) => {
+            let inner = &spark_type["array<".len()..spark_type.len() - 1];
+            let element = inner.strip_suffix(" not null").unwrap_or(inner);
+            let items = value
+                .as_array()
+                .ok_or_else(bad)?
+                .iter()
+                .map(|v| scalar(element, v))
+                .collect::<Result<Vec<_>>>()?;
+            if !field.is_nullable() && items.iter().any(ScalarValue::is_null) {
+                return Err(bad());
+            }
+            let values = if items.is_empty() {
+                new_empty_array(field.data_type())
+            } else {
+                let values = ScalarValue::iter_to_array(items)
+                    .map_err(|e| NativeError::plan(e.to_string()))?;
+                cast(&values, field.data_type()).map_err(|e| NativeError::plan(e.to_string()))?
+            };
+            ScalarValue::List(Arc::new(
+                SingleRowListArrayBuilder::new(values)
+                    .with_nullable(field.is_nullable())
+                    .with_field_name(Some(field.name().clone()))
+                    .build_list_array(),
+            ))
         }
         _ => return Err(bad()),
     })
@@ -1398,12 +1426,19 @@ pub fn translate(expr: &Expr, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr
             expect_type(&child, schema, &DataType::Utf8, "RLIKE")?;
             Arc::new(SparkRLike::try_new(child, pattern)?)
         }
-        Expr::Array { function, args } => {
+        Expr::Array {
+            function,
+            args,
+            data_type,
+        } => {
             let args = args
                 .iter()
                 .map(|a| translate(a, schema))
                 .collect::<Result<Vec<_>>>()?;
-            Arc::new(SparkArrayFunction::try_new(*function, args, schema)?)
+            let result = data_type.as_deref().map(arrow_type).transpose()?;
+            Arc::new(SparkArrayFunction::try_new(
+                *function, args, result, schema,
+            )?)
         }
         Expr::Split {
             child,

@@ -1,6 +1,7 @@
 package org.apache.spark.sql.cinder
 
 import org.apache.spark.sql.catalyst.expressions.{Left => _, Right => _, _}
+import org.apache.spark.sql.catalyst.util.ArrayData
 import org.apache.spark.sql.internal.SQLConf
 import org.apache.spark.sql.types._
 import org.apache.spark.unsafe.types.{CalendarInterval, UTF8String}
@@ -45,9 +46,8 @@ object PlanJson {
     case TimestampNTZType => Right("timestamp_ntz")
     case a: ArrayType if columnType(a).isRight =>
       Left(s"${a.simpleString} values are native only as columns passed through operators and in " +
-        "IS [NOT] NULL, size, element_at, a[i], array_contains, array_max, array_min and explode (no other " +
-        "expression, key or " +
-        "aggregate of arrays is native yet)")
+        "the functions of arrays listed in docs/spark.md (not as keys, in CASE, coalesce or other expressions, " +
+        "or in aggregates other than collect_list yet)")
     case other => Left(s"type ${other.simpleString} is not supported natively yet")
   }
 
@@ -89,26 +89,72 @@ object PlanJson {
         if text.dataType == StringType =>
       expr(text, input).map(c =>
         s"""{"kind":"split","child":$c,"pattern":${str(pattern.toString)},"limit":$limit}""")
+    case Literal(v, at: ArrayType) =>
+      for (t <- columnType(at); j <- literalValue(v, at)) yield s"""{"kind":"literal","type":${str(t)},"value":$j}"""
+    case CreateArray(children, _) => arrayOfAll("create", children, e.dataType, input)
+    case Concat(children) if children.nonEmpty => arrayOfAll("concat", children, e.dataType, input)
+    case Reverse(child) => arrayFunction("""{"name":"reverse"}""", child, Nil, e.dataType, input, makesArray = true)
+    case Flatten(child) => arrayFunction("""{"name":"flatten"}""", child, Nil, e.dataType, input, makesArray = true)
+    case Slice(array, start, length) =>
+      arrayFunction("""{"name":"slice"}""", array, Seq(start, length), e.dataType, input, makesArray = true)
+    // Spark's generated code sorts a Java array of primitives where it can (ascending, no
+    // null possible): -0.0 before 0.0 there, equal otherwise.
+    case SortArray(array, Literal(ascending: Boolean, BooleanType)) if flat(array) =>
+      val primitive = array.dataType match {
+        case ArrayType(element, false) => ascending && element != BooleanType &&
+          org.apache.spark.sql.catalyst.expressions.codegen.CodeGenerator.isPrimitiveType(element)
+        case _ => false
+      }
+      arrayFunction(s"""{"name":"sort","ascending":$ascending,"primitive":$primitive}""", array, Nil,
+        e.dataType, input, makesArray = true)
+    case SortArray(array, order) if flat(array) =>
+      Left(s"sort_array with the direction ${order.sql} (not a constant true or false) is not native")
+    case ArrayDistinct(array) if flat(array) =>
+      arrayFunction("""{"name":"distinct"}""", array, Nil, e.dataType, input, makesArray = true)
+    case ArrayRemove(array, v) if flat(array) =>
+      arrayFunction("""{"name":"remove"}""", array, Seq(v), e.dataType, input, makesArray = true)
+    case other @ (_: SortArray | _: ArrayDistinct | _: ArrayRemove) =>
+      Left(s"${other.prettyName} of arrays of arrays is not native yet")
     case other if other.dataType.isInstanceOf[ArrayType] =>
       Left(s"${other.prettyName} (making an ${other.dataType.simpleString}) is not native yet")
     case other => Left(s"${other.prettyName} is not an array")
   }
 
+  /** `e`'s native form: [[arrayExpr]]'s for an array, else [[expr]]'s. */
+  private def value(e: Expression, input: Seq[Attribute]): Either[String, String] =
+    if (e.dataType.isInstanceOf[ArrayType]) arrayExpr(e, input) else expr(e, input)
+
   /**
-   * `function` (message.rs's ArrayFunction) of `array`, then `args`, giving `result`. Spark
-   * evaluates the other arguments only where the array is not null: where one can fail, CASE
-   * keeps it from the rows with a null array.
+   * `function` (message.rs's ArrayFunction) of `array`, then `args`, giving `result` (an array
+   * where it `makesArray`). Spark evaluates each argument only where those before it are not
+   * null: where one can fail, CASE keeps it from the rows Spark does not evaluate it on.
    */
   private def arrayFunction(function: String, array: Expression, args: Seq[Expression], result: DataType,
-      input: Seq[Attribute]): Either[String, String] =
+      input: Seq[Attribute], makesArray: Boolean = false): Either[String, String] =
     for {
-      a <- arrayExpr(array, input)
-      rest <- seq(args.map(expr(_, input)))
+      all <- seq((array +: args).map(value(_, input)))
       t <- columnType(result)
     } yield {
-      val call = s"""{"kind":"array","function":$function,"args":${(a +: rest).mkString("[", ",", "]")}}"""
-      if (args.exists(canFail)) nullWhereNull(a, call, t) else call
+      val resultType = if (makesArray) s""","type":${str(t)}""" else ""
+      val call = s"""{"kind":"array","function":$function,"args":${all.mkString("[", ",", "]")}$resultType}"""
+      val lastFailing = (array +: args).lastIndexWhere(canFail)
+      all.take(lastFailing).foldRight(call)((before, json) => nullWhereNull(before, json, t))
     }
+
+  /** Whether `array`'s elements are not arrays (the functions that compare elements take those). */
+  private def flat(array: Expression): Boolean = array.dataType match {
+    case ArrayType(_: ArrayType, _) => false
+    case _ => true
+  }
+
+  /** `function` of `args`, all evaluated (`array(...)`, `concat` of arrays), making `result`. */
+  private def arrayOfAll(function: String, args: Seq[Expression], result: DataType,
+      input: Seq[Attribute]): Either[String, String] =
+    for {
+      all <- seq(args.map(value(_, input)))
+      t <- columnType(result)
+    } yield s"""{"kind":"array","function":{"name":"$function"},"args":${all.mkString("[", ",", "]")},""" +
+      s""""type":${str(t)}}"""
 
   /** `a[i]` (GetArrayItem) or `element_at(a, i)` of an array. */
   private def arrayElement(e: Expression, input: Seq[Attribute]): Either[String, String] = e match {
@@ -142,6 +188,9 @@ object PlanJson {
     case (v: Decimal, _: DecimalType) => Right(str(v.toJavaBigDecimal.toPlainString))
     // Hexadecimal digits, two per byte.
     case (v: Array[Byte], BinaryType) => Right(str(v.map(b => f"${b & 0xff}%02x").mkString))
+    // An array: its elements' JSON in a list.
+    case (a: ArrayData, ArrayType(element, _)) =>
+      seq(a.toSeq[Any](element).map(literalValue(_, element))).map(_.mkString("[", ",", "]"))
     case (v, t) => Left(s"literal $v of type ${t.simpleString} is not supported natively")
   }
 
@@ -974,6 +1023,12 @@ object PlanJson {
       arrayFunction("""{"name":"max"}""", m.child, Nil, m.dataType, input)
     case m: ArrayMin if typeName(m.dataType).isRight =>
       arrayFunction("""{"name":"min"}""", m.child, Nil, m.dataType, input)
+    case ArrayPosition(array, v) if flat(array) =>
+      arrayFunction("""{"name":"position"}""", array, Seq(v), LongType, input)
+    case ArraysOverlap(a, b) if flat(a) => arrayFunction("""{"name":"overlap"}""", a, Seq(b), BooleanType, input)
+    case f @ (_: ArrayPosition | _: ArraysOverlap) => Left(s"${f.prettyName} of arrays of arrays is not native yet")
+    case ArrayJoin(array, delimiter, replacement) =>
+      arrayFunction("""{"name":"join"}""", array, delimiter +: replacement.toSeq, StringType, input)
     case StartsWith(child, Literal(prefix: UTF8String, _: StringType)) =>
       like(child, escapeLike(prefix.toString) + "%", input)
     case EndsWith(child, Literal(suffix: UTF8String, _: StringType)) =>
