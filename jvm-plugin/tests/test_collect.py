@@ -1,5 +1,8 @@
-"""collect_list (array_agg) runs natively: Spark's buffer (the list serialized as an UnsafeRow of
-one array) between the stages, the values in the order Spark reads them."""
+"""collect_list (array_agg) and collect_set run natively: Spark's buffer (the list, or the Scala
+HashSet in its iteration order, serialized as an UnsafeRow of one array) between the stages, the
+values in the order Spark's gives them."""
+
+import os
 
 import pytest
 
@@ -97,3 +100,65 @@ def test_either_stage_can_stay_on_spark(spark, table):
 def test_what_stays_on_spark_says_why(spark, table):
     ordered(spark, "SELECT collect_list(array(i)) FROM t")
     assert any("collect_list" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    ordered(spark, "SELECT collect_set(p) FROM t")
+    assert any("collect_set of decimal(15,2) is not native" in r for r in fallback_reasons(spark)), \
+        fallback_reasons(spark)
+
+
+# The set's order is Scala's HashSet's: by each value's hash (boxed numbers', UTF8String's
+# Murmur3), the table's size following how the set was filled (adds, merges); NaN never equals
+# another, -0.0 equals 0.0 (the first kept).
+SETS = ("collect_set(i), collect_set(l), collect_set(x), collect_set(f), collect_set(s), collect_set(b), "
+        "collect_set(t), collect_set(sm), collect_set(d), collect_set(CAST(id AS TIMESTAMP)), "
+        "collect_set(id * 1000003), collect_set(x * 1e10), collect_set(CAST(f * 3 AS FLOAT) / 7), "
+        "collect_set(concat(s, id % 50)), collect_set(i) FILTER (WHERE b), count(*)")
+
+
+@pytest.mark.parametrize("group_by", ["", "b", "id % 7", "s", "id % 400"])
+def test_collect_set_is_sparks(spark, table, group_by):
+    keys = f"{group_by}, " if group_by else ""
+    tail = f" GROUP BY {group_by}" if group_by else ""
+    ordered(spark, f"SELECT {keys}{SETS} FROM t{tail}")
+    assert _stages(spark) == {"partial", "final"}, (native_subtrees(spark), fallback_reasons(spark))
+    # Several map tasks, each group's buffers merged in the final stage.
+    conf = {"spark.sql.files.maxPartitionBytes": "16k", "spark.sql.shuffle.partitions": "2",
+            "spark.sql.adaptive.coalescePartitions.enabled": "false"}
+    ordered(spark, f"SELECT {keys}{SETS} FROM t{tail}", conf)
+
+
+@pytest.mark.parametrize("threshold", ["1", "3", "10"])
+def test_collect_set_past_the_sort_based_fallback(spark, table, threshold):
+    # Past the threshold, every group of the task goes through Spark's sort-based aggregation:
+    # a new set (of the later rows), into which the earlier one is merged, which sizes the
+    # table by the earlier set.
+    for files in ("1g", "16k"):
+        conf = {"spark.sql.objectHashAggregate.sortBased.fallbackThreshold": threshold,
+                "spark.sql.files.maxPartitionBytes": files, "spark.sql.files.minPartitionNum": "1",
+                "spark.sql.shuffle.partitions": "2", "spark.sql.adaptive.coalescePartitions.enabled": "false"}
+        ordered(spark, "SELECT id % 13, collect_set(id), collect_set(s), collect_set(x), collect_set(id % 40) "
+                       "FROM t GROUP BY id % 13", conf)
+        ordered(spark, "SELECT s, collect_set(id % 100), collect_list(i) FROM t GROUP BY s", conf)
+
+
+def test_collect_set_either_stage_can_stay_on_spark(spark, table):
+    sql = "SELECT id % 4, collect_set(i), collect_set(s), collect_set(x), collect_set(id) FROM t GROUP BY id % 4"
+    for switch in ("spark.cinder.shuffle.enabled", "spark.cinder.aggregate.enabled"):
+        ordered(spark, sql, {switch: "false", "spark.sql.files.maxPartitionBytes": "16k"})
+
+
+def test_collect_set_final_stage_fallback_resizes_every_group(spark, data_dir):
+    # Group 0's two buffers (0..5 and 16..21) both reach the final stage before it falls back
+    # (at its 2nd group): merged, its set holds 12 values in a table of 16. Past the switch,
+    # Spark's sort-based aggregation merges it into a new set sized for 12 (32), although no
+    # later buffer of group 0 came: the order differs (0, 16, 1, 17, ... in 16 buckets).
+    path = os.path.join(data_dir, "set_fallback")
+    spark.createDataFrame([(0, v) for v in range(6)] * 2000, "k INT, v INT").coalesce(1) \
+        .write.mode("overwrite").parquet(path)
+    spark.createDataFrame([(0, v) for v in range(16, 22)] + [(1, 1), (2, 2)], "k INT, v INT").coalesce(1) \
+        .write.mode("append").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView("set_fallback")
+    conf = {"spark.sql.objectHashAggregate.sortBased.fallbackThreshold": "2",
+            "spark.sql.files.maxPartitionBytes": "1k", "spark.sql.shuffle.partitions": "1",
+            "spark.sql.adaptive.enabled": "false"}
+    ordered(spark, "SELECT k, collect_set(v) FROM set_fallback GROUP BY k", conf)
+    assert _stages(spark) == {"partial", "final"}, (native_subtrees(spark), fallback_reasons(spark))

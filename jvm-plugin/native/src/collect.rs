@@ -17,6 +17,7 @@
 //! list, into which the earlier one is then merged (appended), as Spark's `SortBasedAggregator`
 //! merges the hash map's buffer into the new one ([`SortFallback`]).
 
+use std::collections::HashSet;
 use std::mem::size_of;
 use std::sync::Arc;
 
@@ -40,10 +41,11 @@ use datafusion::logical_expr::{
 use crate::moments::selected;
 use crate::percentile::{binary_column, binary_values};
 use crate::sort_fallback::SortFallback;
+use crate::spark_hash::murmur3;
 
 /// One value of a list: a fixed-width value's bits (booleans as 0 and 1, floats as their IEEE
 /// bits, decimals unscaled), or a string's or binary value's bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Value {
     Fixed(i128),
     Bytes(Box<[u8]>),
@@ -84,6 +86,93 @@ impl ElementType {
             | DataType::Utf8
             | DataType::Binary => Ok(Self(data_type.clone())),
             other => internal_err!("collect_list of {other} is not native"),
+        }
+    }
+
+    /// The types `collect_set` takes natively (those whose Scala hash [`Self::scala_hash`]
+    /// gives).
+    pub fn of_set(data_type: &DataType) -> Result<Self> {
+        match data_type {
+            DataType::Decimal128(..) | DataType::Binary => {
+                internal_err!("collect_set of {data_type} is not native")
+            }
+            other => Self::of(other),
+        }
+    }
+
+    /// Scala's `##` of the value as Spark's buffer holds it (`Statics.anyHash`: a boxed
+    /// number's, numerically equal ones alike, or the object's `hashCode`; a string's
+    /// `UTF8String.hashCode`, Murmur3 of its bytes).
+    fn scala_hash(&self, value: &Value) -> i32 {
+        fn long_hash(v: i64) -> i32 {
+            if v as i32 as i64 == v {
+                v as i32
+            } else {
+                (v ^ (v as u64 >> 32) as i64) as i32
+            }
+        }
+        fn float_bits(f: f32) -> i32 {
+            if f.is_nan() {
+                0x7fc0_0000
+            } else {
+                f.to_bits() as i32
+            }
+        }
+        fn double_hash(d: f64) -> i32 {
+            // Rust's casts saturate and take NaN to 0, as Java's.
+            if f64::from(d as i32) == d {
+                d as i32
+            } else if d as i64 as f64 == d {
+                long_hash(d as i64)
+            } else if f64::from(d as f32) == d {
+                float_bits(d as f32)
+            } else {
+                let bits = if d.is_nan() {
+                    0x7ff8_0000_0000_0000
+                } else {
+                    d.to_bits()
+                };
+                (bits ^ (bits >> 32)) as i32
+            }
+        }
+        match (&self.0, value) {
+            (DataType::Boolean, Value::Fixed(v)) => {
+                if *v != 0 {
+                    1231
+                } else {
+                    1237
+                }
+            }
+            (DataType::Int64 | DataType::Timestamp(..), Value::Fixed(v)) => long_hash(*v as i64),
+            (DataType::Float32, Value::Fixed(v)) => {
+                let f = f32::from_bits(*v as u32);
+                if f64::from(f as i32) == f64::from(f) {
+                    f as i32
+                } else if f as i64 as f64 == f64::from(f) {
+                    long_hash(f as i64)
+                } else {
+                    float_bits(f)
+                }
+            }
+            (DataType::Float64, Value::Fixed(v)) => double_hash(f64::from_bits(*v as u64)),
+            (_, Value::Fixed(v)) => *v as i32,
+            (_, Value::Bytes(b)) => murmur3::hash_bytes(b, murmur3::SEED),
+        }
+    }
+
+    /// What Scala's `==` finds equal to the value in a set: floats' zeros as one; `None` for
+    /// NaN, equal to nothing (not even itself); other values as they are.
+    fn scala_key(&self, value: &Value) -> Option<Value> {
+        match (&self.0, value) {
+            (DataType::Float32, Value::Fixed(v)) => {
+                let f = f32::from_bits(*v as u32);
+                (!f.is_nan()).then(|| Value::Fixed(i128::from((f + 0.0).to_bits())))
+            }
+            (DataType::Float64, Value::Fixed(v)) => {
+                let d = f64::from_bits(*v as u64);
+                (!d.is_nan()).then(|| Value::Fixed(i128::from((d + 0.0).to_bits())))
+            }
+            _ => Some(value.clone()),
         }
     }
 
@@ -341,11 +430,147 @@ impl ElementType {
     }
 }
 
+/// A group's values: `collect_list`'s list, or `collect_set`'s set (with its [`SetIndex`]).
+#[derive(Debug, Clone, Default)]
+struct Bag {
+    /// The values in the order they came (a set's: the first of equal ones).
+    values: Vec<Value>,
+    set: Option<Box<SetIndex>>,
+}
+
+/// What Scala 2.13's `mutable.HashSet` (Spark's buffer of `collect_set`) knows of its values,
+/// whose order (its iteration's, which Spark's result and serialized buffer keep) follows from
+/// it: the table's buckets in order (a value's bucket: its improved hash's low bits), in a
+/// bucket the values by improved hash (as signed ints), equal hashes in the order they came.
+/// The table's length depends on how the set was filled: `add` doubles it before the size
+/// reaches 3/4 of it, a merge (`++=`, `sizeHint` of the other set's size) grows it once to fit
+/// the other set alone and then adds without growing.
+#[derive(Debug, Clone)]
+struct SetIndex {
+    /// The table's length (a power of two).
+    table: u32,
+    /// `add` grows the table where the size reaches this less one (3/4 of the table).
+    threshold: u32,
+    /// Each value's improved hash (`h ^ (h >>> 16)` of its `##`).
+    hashes: Vec<i32>,
+    /// The values' equality keys (see [`ElementType::scala_key`]).
+    members: HashSet<Value>,
+}
+
+impl SetIndex {
+    fn new() -> Self {
+        // `mutable.HashSet.empty`: 16 buckets, load factor 0.75.
+        Self {
+            table: 16,
+            threshold: 12,
+            hashes: Vec::new(),
+            members: HashSet::new(),
+        }
+    }
+
+    fn grow(&mut self, table: u32) {
+        self.table = table;
+        self.threshold = (f64::from(table) * 0.75) as u32;
+    }
+
+    /// Scala's `sizeHint(size)`: a table for `size` values alone, where it is larger.
+    fn size_hint(&mut self, size: usize) {
+        let capacity = ((size as f64 + 1.0) / 0.75).min(f64::from(i32::MAX)) as u32;
+        let target = (capacity.saturating_sub(1).max(4).ilog2() + 1).min(30);
+        if 1 << target > self.table {
+            self.grow(1 << target);
+        }
+    }
+}
+
+impl Bag {
+    fn new(set: bool) -> Self {
+        Self {
+            values: Vec::new(),
+            set: set.then(|| Box::new(SetIndex::new())),
+        }
+    }
+
+    /// Spark's `buffer += value`; the bytes it adds.
+    fn add(&mut self, element: &ElementType, value: Value) -> usize {
+        if let Some(set) = &mut self.set
+            && self.values.len() + 1 >= set.threshold as usize
+        {
+            set.grow(set.table.saturating_mul(2).min(1 << 30));
+        }
+        self.insert(element, value)
+    }
+
+    /// Adds `value` unless the set holds one equal to it (Scala's `addElem`, which never
+    /// grows the table); the bytes it adds.
+    fn insert(&mut self, element: &ElementType, value: Value) -> usize {
+        let mut bytes = value.bytes();
+        if let Some(set) = &mut self.set {
+            let key = element.scala_key(&value);
+            if let Some(key) = key {
+                if set.members.contains(&key) {
+                    return 0;
+                }
+                bytes += key.bytes();
+                set.members.insert(key);
+            }
+            let h = element.scala_hash(&value);
+            set.hashes.push(h ^ (h as u32 >> 16) as i32);
+            bytes += size_of::<i32>();
+        }
+        self.values.push(value);
+        bytes
+    }
+
+    /// Spark's `buffer ++= other` of the values of another list or set (in its order); the
+    /// bytes it adds.
+    fn merge(&mut self, element: &ElementType, other: Vec<Value>) -> usize {
+        if let Some(set) = &mut self.set {
+            set.size_hint(other.len());
+        }
+        other.into_iter().map(|v| self.insert(element, v)).sum()
+    }
+
+    /// The bytes the bag counts.
+    fn bytes(&self, element: &ElementType) -> usize {
+        let values: usize = self.values.iter().map(Value::bytes).sum();
+        match &self.set {
+            None => values,
+            Some(_) => {
+                let keys: usize = self
+                    .values
+                    .iter()
+                    .filter_map(|v| element.scala_key(v))
+                    .map(|k| k.bytes())
+                    .sum();
+                values + keys + self.values.len() * size_of::<i32>()
+            }
+        }
+    }
+
+    /// The values in the order Spark's buffer iterates them.
+    fn into_values(self) -> Vec<Value> {
+        let Some(set) = self.set else {
+            return self.values;
+        };
+        let mask = set.table - 1;
+        let mut order: Vec<usize> = (0..self.values.len()).collect();
+        order.sort_by_key(|&i| (set.hashes[i] as u32 & mask, set.hashes[i], i));
+        let mut values: Vec<Option<Value>> = self.values.into_iter().map(Some).collect();
+        order
+            .into_iter()
+            .map(|i| values[i].take().expect("each value once"))
+            .collect()
+    }
+}
+
 /// `collect_list_buffer` (of values), `merge_collect_list` (of buffers): Spark's buffer, or with
 /// `evaluate` the list as an array.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct SparkCollectList {
     element: ElementType,
+    /// `collect_set` rather than `collect_list`.
+    set: bool,
     merge: bool,
     evaluate: bool,
     /// Spark's `spark.sql.objectHashAggregate.sortBased.fallbackThreshold`, where the aggregate
@@ -360,12 +585,18 @@ impl SparkCollectList {
     /// `fallback_threshold` groups.
     pub fn udaf(
         element: &DataType,
+        set: bool,
         merge: bool,
         evaluate: bool,
         fallback_threshold: Option<usize>,
     ) -> Result<Arc<AggregateUDF>> {
         Ok(Arc::new(AggregateUDF::new_from_impl(Self {
-            element: ElementType::of(element)?,
+            element: if set {
+                ElementType::of_set(element)?
+            } else {
+                ElementType::of(element)?
+            },
+            set,
             merge,
             evaluate,
             fallback_threshold,
@@ -376,6 +607,7 @@ impl SparkCollectList {
     fn groups(&self) -> Lists {
         Lists {
             element: self.element.clone(),
+            set: self.set,
             merge: self.merge,
             evaluate: self.evaluate,
             lists: Vec::new(),
@@ -387,10 +619,11 @@ impl SparkCollectList {
 
 impl AggregateUDFImpl for SparkCollectList {
     fn name(&self) -> &str {
-        if self.merge {
-            "spark_merge_collect_list"
-        } else {
-            "spark_collect_list_buffer"
+        match (self.set, self.merge) {
+            (false, true) => "spark_merge_collect_list",
+            (false, false) => "spark_collect_list_buffer",
+            (true, true) => "spark_merge_collect_set",
+            (true, false) => "spark_collect_set_buffer",
         }
     }
 
@@ -449,22 +682,24 @@ impl AggregateUDFImpl for SparkCollectList {
     }
 }
 
-/// Each group's list.
+/// Each group's list (or set).
 #[derive(Debug)]
 struct Lists {
     element: ElementType,
+    set: bool,
     merge: bool,
     evaluate: bool,
-    lists: Vec<Vec<Value>>,
+    lists: Vec<Bag>,
     /// The bytes the lists' values hold.
     bytes: usize,
-    fallback: Option<SortFallback<Vec<Value>>>,
+    fallback: Option<SortFallback<Bag>>,
 }
 
 impl Lists {
     fn resize(&mut self, groups: usize) {
         if groups > self.lists.len() {
-            self.lists.resize(groups, Vec::new());
+            let set = self.set;
+            self.lists.resize_with(groups, || Bag::new(set));
         }
         if let Some(f) = &mut self.fallback {
             f.resize(groups);
@@ -472,9 +707,10 @@ impl Lists {
     }
 
     /// The list row `i` of `n` (of group `g`) goes to (see [`SortFallback::target`]).
-    fn list(&mut self, i: usize, n: usize, g: usize, read: bool) -> Option<&mut Vec<Value>> {
+    fn list(&mut self, i: usize, n: usize, g: usize, read: bool) -> Option<&mut Bag> {
+        let set = self.set;
         match &mut self.fallback {
-            Some(fallback) => fallback.target(&mut self.lists, i, n, g, read, Vec::new),
+            Some(fallback) => fallback.target(&mut self.lists, i, n, g, read, || Bag::new(set)),
             None => read.then(|| &mut self.lists[g]),
         }
     }
@@ -505,8 +741,7 @@ impl Lists {
             let mut added = 0;
             if let Some(list) = self.list(i, n, group(i), read) {
                 let value = value.expect("read only where there is a value");
-                added = value.bytes();
-                list.push(value);
+                added = list.add(&element, value);
             }
             self.bytes += added;
         }
@@ -529,9 +764,8 @@ impl Lists {
             if let Some(buffer) = buffer {
                 element.deserialize(buffer, &mut values)?;
             }
-            let added: usize = values.iter().map(Value::bytes).sum();
             if let Some(list) = self.list(i, n, group(i), buffer.is_some()) {
-                list.append(&mut values);
+                let added = list.merge(&element, std::mem::take(&mut values));
                 self.bytes += added;
             }
         }
@@ -547,23 +781,33 @@ impl Lists {
             .fallback
             .as_mut()
             .and_then(|f| f.take(emit_to, taken.len()));
-        let out: Vec<Vec<Value>> = match later {
-            None => taken,
-            Some(later) => taken
-                .into_iter()
-                .zip(later)
-                .map(|(mut earlier, later)| match later {
-                    Some(mut later) => {
-                        later.append(&mut earlier);
-                        later
-                    }
-                    None => earlier,
-                })
-                .collect(),
-        };
         // (What leaves is no longer counted; the groups that stay are not walked again.)
-        self.bytes -= out.iter().flatten().map(Value::bytes).sum::<usize>();
-        out
+        let element = &self.element;
+        let leaving = taken.iter().map(|b| b.bytes(element)).sum::<usize>()
+            + later
+                .iter()
+                .flatten()
+                .flatten()
+                .map(|b| b.bytes(element))
+                .sum::<usize>();
+        self.bytes -= leaving;
+        match later {
+            None => taken.into_iter().map(Bag::into_values).collect(),
+            // Past the switch every group goes through Spark's sort-based aggregation: a new
+            // buffer (with the group's later rows), into which its earlier one is merged.
+            Some(later) => {
+                let set = self.set;
+                taken
+                    .into_iter()
+                    .zip(later)
+                    .map(|(earlier, later)| {
+                        let mut later = later.unwrap_or_else(|| Bag::new(set));
+                        later.merge(element, earlier.into_values());
+                        later.into_values()
+                    })
+                    .collect()
+            }
+        }
     }
 
     fn emit(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
@@ -635,6 +879,7 @@ impl GroupsAccumulator for Lists {
     ) -> Result<Vec<ArrayRef>> {
         let mut rows = Lists {
             element: self.element.clone(),
+            set: self.set,
             merge: self.merge,
             evaluate: false,
             lists: Vec::new(),
@@ -644,15 +889,16 @@ impl GroupsAccumulator for Lists {
         let n = values.first().map_or(0, |v| v.len());
         rows.resize(n);
         rows.update(values, opt_filter, |i| i)?;
-        Ok(vec![serialize(&self.element, &rows.lists, true)?])
+        let lists = rows.take(EmitTo::All);
+        Ok(vec![serialize(&self.element, &lists, true)?])
     }
 
     fn size(&self) -> usize {
         let later = self
             .fallback
             .as_ref()
-            .map_or(0, |f| f.capacity() * size_of::<Option<Vec<Value>>>());
-        self.bytes + self.lists.capacity() * size_of::<Vec<Value>>() + later + size_of::<Self>()
+            .map_or(0, |f| f.capacity() * size_of::<Option<Bag>>());
+        self.bytes + self.lists.capacity() * size_of::<Bag>() + later + size_of::<Self>()
     }
 }
 
@@ -676,16 +922,18 @@ impl Accumulator for ListAccumulator {
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         self.0.resize(1);
-        let state = serialize(&self.0.element, &self.0.lists[..1], true)?;
+        let values = [self.0.lists[0].clone().into_values()];
+        let state = serialize(&self.0.element, &values, true)?;
         Ok(vec![ScalarValue::try_from_array(&state, 0)?])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
         self.0.resize(1);
+        let values = [self.0.lists[0].clone().into_values()];
         let out = if self.0.evaluate {
-            self.0.element.lists(&self.0.lists[..1])?
+            self.0.element.lists(&values)?
         } else {
-            serialize(&self.0.element, &self.0.lists[..1], false)?
+            serialize(&self.0.element, &values, false)?
         };
         ScalarValue::try_from_array(&out, 0)
     }
@@ -705,6 +953,7 @@ mod tests {
     fn fallback_puts_later_rows_first() {
         let udaf = SparkCollectList {
             element: ElementType::of(&DataType::Int64).unwrap(),
+            set: false,
             merge: false,
             evaluate: true,
             fallback_threshold: Some(2),
@@ -798,5 +1047,87 @@ mod tests {
             assert_eq!(list.len(), 1);
         }
         assert!(ints.deserialize(&out[..20], &mut Vec::new()).is_err());
+    }
+
+    /// Scala's `##` of the values Spark's set holds (from Scala 2.13 and Spark 4.0).
+    #[test]
+    fn scala_hashes_are_scalas() {
+        let hash = |t: DataType, v: Value| ElementType::of_set(&t).unwrap().scala_hash(&v);
+        let double = |d: f64| hash(DataType::Float64, Value::Fixed(i128::from(d.to_bits())));
+        assert_eq!(double(f64::NAN), 2_146_959_360);
+        assert_eq!(double(-f64::NAN), 2_146_959_360);
+        assert_eq!(double(-0.0), 0);
+        assert_eq!(double(7.0), 7);
+        assert_eq!(double(1.5), 1_069_547_520, "as the float 1.5f");
+        assert_eq!(double(2.0_f64.powi(40) + 0.5), 1_114_638_336);
+        assert_eq!(double(1e300), -164_130_400);
+        assert_eq!(double(2.0_f64.powi(40)), 256, "as the long 2^40");
+        assert_eq!(hash(DataType::Int64, Value::Fixed(1 << 40)), 256);
+        assert_eq!(hash(DataType::Int64, Value::Fixed(-5)), -5);
+        let float = |f: f32| hash(DataType::Float32, Value::Fixed(i128::from(f.to_bits())));
+        assert_eq!(float(1.5), 1_069_547_520);
+        assert_eq!(float(-3.0), -3);
+        assert_eq!(hash(DataType::Boolean, Value::Fixed(1)), 1231);
+        assert_eq!(hash(DataType::Boolean, Value::Fixed(0)), 1237);
+        assert_eq!(hash(DataType::Int16, Value::Fixed(-300)), -300);
+        let string = |s: &str| hash(DataType::Utf8, Value::Bytes(s.as_bytes().into()));
+        assert_eq!(string("a"), 1_485_273_170);
+        assert_eq!(string("h\u{e9}llo"), 1_212_979_866);
+        assert!(ElementType::of_set(&DataType::Decimal128(10, 2)).is_err());
+        assert!(ElementType::of_set(&DataType::Binary).is_err());
+    }
+
+    /// A set's order: by bucket, then hash; the table's size as Scala's adds and merges grow it.
+    #[test]
+    fn sets_iterate_in_scalas_order() {
+        let ints = ElementType::of_set(&DataType::Int32).unwrap();
+        let values = |v: &[i128]| v.iter().map(|x| Value::Fixed(*x)).collect::<Vec<_>>();
+        let mut set = Bag::new(true);
+        set.merge(&ints, values(&[0, 1, 2, 3, 4, 5]));
+        set.merge(&ints, values(&[16, 17, 18, 19, 20, 21, 3]));
+        // Two merges of 6 (7) values: still 16 buckets for 12 values.
+        assert_eq!(set.set.as_ref().unwrap().table, 16);
+        let order = set.clone().into_values();
+        assert_eq!(order, values(&[0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21]));
+        // Merged into a new set, sized for 12: 32 buckets.
+        let mut fresh = Bag::new(true);
+        fresh.merge(&ints, order);
+        assert_eq!(fresh.set.as_ref().unwrap().table, 32);
+        assert_eq!(
+            fresh.into_values(),
+            values(&[0, 1, 2, 3, 4, 5, 16, 17, 18, 19, 20, 21])
+        );
+        // Adds grow at 3/4 of the table, counting adds of values already there.
+        let mut added = Bag::new(true);
+        for v in 0..11 {
+            added.add(&ints, Value::Fixed(v));
+        }
+        assert_eq!(added.set.as_ref().unwrap().table, 16);
+        added.add(&ints, Value::Fixed(3));
+        assert_eq!(added.set.as_ref().unwrap().table, 32);
+        assert_eq!(added.values.len(), 11);
+        // NaN equals nothing, -0.0 equals 0.0 (the first kept).
+        let doubles = ElementType::of_set(&DataType::Float64).unwrap();
+        let mut d = Bag::new(true);
+        for x in [-0.0, f64::NAN, 0.0, f64::NAN, 1.0] {
+            d.add(&doubles, Value::Fixed(i128::from(f64::to_bits(x))));
+        }
+        let bits: Vec<u64> = d
+            .into_values()
+            .iter()
+            .map(|v| match v {
+                Value::Fixed(b) => *b as u64,
+                Value::Bytes(_) => unreachable!(),
+            })
+            .collect();
+        assert_eq!(
+            bits,
+            [
+                (-0.0_f64).to_bits(),
+                1.0_f64.to_bits(),
+                f64::NAN.to_bits(),
+                f64::NAN.to_bits()
+            ]
+        );
     }
 }

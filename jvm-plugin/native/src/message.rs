@@ -1057,6 +1057,10 @@ pub struct AggregateCall {
 pub struct CollectSpec {
     /// Spark's type of the values (`simpleString`).
     pub value_type: String,
+    /// `collect_set` (Scala's `mutable.HashSet` of the values, in its order) rather than
+    /// `collect_list`.
+    #[serde(default)]
+    pub set: bool,
     /// Whether the aggregate gives the array (the final stage), not Spark's buffer.
     #[serde(default)]
     pub evaluate: bool,

@@ -949,6 +949,7 @@ pub(crate) fn aggregate_expr(
         AggregateFunc::CollectList | AggregateFunc::MergeCollectList => {
             let Some(CollectSpec {
                 value_type,
+                set,
                 evaluate,
                 fallback_threshold,
             }) = call.collect.as_deref()
@@ -961,6 +962,7 @@ pub(crate) fn aggregate_expr(
             let merge = call.func == AggregateFunc::MergeCollectList;
             let udaf = SparkCollectList::udaf(
                 &arrow_type(value_type)?,
+                *set,
                 merge,
                 *evaluate,
                 *fallback_threshold,

@@ -132,7 +132,7 @@ pub mod murmur3 {
 
     /// Whole 4-byte little-endian words, then each remaining byte alone, sign-extended
     /// (Spark's tail, not the reference Murmur3's).
-    pub(super) fn hash_bytes(bytes: &[u8], seed: i32) -> i32 {
+    pub(crate) fn hash_bytes(bytes: &[u8], seed: i32) -> i32 {
         let mut h1 = seed as u32;
         let mut words = bytes.chunks_exact(4);
         for word in &mut words {

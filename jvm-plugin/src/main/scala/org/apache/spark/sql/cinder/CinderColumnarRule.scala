@@ -6,7 +6,7 @@ import org.apache.spark.internal.Logging
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.catalyst.expressions.aggregate.{AggregateFunction, ApproximatePercentile, Average, BitAndAgg, BitOrAgg,
-  BitXorAgg, CollectList, Corr, Count, CovPopulation, CovSample, DeclarativeAggregate, Final, First, HyperLogLogPlusPlus, Kurtosis,
+  BitXorAgg, Collect, CollectList, CollectSet, Corr, Count, CovPopulation, CovSample, DeclarativeAggregate, Final, First, HyperLogLogPlusPlus, Kurtosis,
   Last, Max, MaxBy, Min, MinBy, Mode, Partial, PartialMerge, Percentile, PercentileBase, PercentileDisc,
   RegrIntercept, RegrR2, RegrReplacement, RegrSXY, RegrSlope, Skewness, StddevPop,
   StddevSamp, Sum, VariancePop, VarianceSamp}
@@ -748,7 +748,7 @@ private object AggregateConversion {
         case m: Mode =>
           for (spec <- Percentiles.mode(m, evaluate = true); counts <- buffer(ae, 0))
             yield add(callJson("merge_percentile_counts", counts, percentile = Some(spec)))
-        case c: CollectList =>
+        case c: Collect[_] =>
           for (spec <- Collects.spec(c, agg, evaluate = true); list <- buffer(ae, 0))
             yield add(callJson("merge_collect_list", list, collect = Some(spec)))
         case other => Left(s"aggregate ${other.prettyName} is not native yet")
@@ -1018,13 +1018,23 @@ private object AggregateConversion {
   }
 
   /**
-   * collect_list (array_agg; Spark runs it in ObjectHashAggregateExec): Spark's buffer is one
-   * binary value, the list of the values serialized (an UnsafeRow of one array); natively
-   * `collect_list` (of values) and `merge_collect_list` (of buffers) give that buffer, or with
-   * `evaluate` the array.
+   * collect_list (array_agg) and collect_set (Spark runs them in ObjectHashAggregateExec): Spark's
+   * buffer is one binary value, the list (or Scala HashSet, in its iteration order) of the values
+   * serialized (an UnsafeRow of one array); natively `collect_list` (of values) and
+   * `merge_collect_list` (of buffers) give that buffer, or with `evaluate` the array.
    */
   private object Collects {
-    def spec(c: CollectList, agg: BaseAggregateExec, evaluate: Boolean): Either[String, String] = {
+    def spec(c: Collect[_], agg: BaseAggregateExec, evaluate: Boolean): Either[String, String] = {
+      val set = c match {
+        case s: CollectSet => s.child.dataType match {
+          // The set's order follows Scala's hash of each value: boxed numbers', UTF8String's.
+          case t @ (_: DecimalType | BinaryType) =>
+            return Left(s"collect_set of ${t.simpleString} is not native yet")
+          case _ => true
+        }
+        case _: CollectList => false
+        case other => return Left(s"aggregate ${other.prettyName} is not native yet")
+      }
       // Spark's ObjectHashAggregateExec with keys reads the rows past this many groups a task
       // sorted by their keys; each group's list follows that order.
       val fallback = agg match {
@@ -1033,7 +1043,7 @@ private object AggregateConversion {
         case _ => ""
       }
       typeName(c.child.dataType).left.map(r => s"${c.prettyName}: $r")
-        .map(t => s"""{"value_type":${str(t)},"evaluate":$evaluate$fallback}""")
+        .map(t => s"""{"value_type":${str(t)},"set":$set,"evaluate":$evaluate$fallback}""")
     }
   }
 
@@ -1217,7 +1227,7 @@ private object AggregateConversion {
       case m: Mode =>
         for (spec <- Percentiles.mode(m, evaluate = false); counts <- buffer(0))
           yield Seq(add(callJson("merge_percentile_counts", counts, percentile = Some(spec))) -> BinaryType)
-      case c: CollectList =>
+      case c: Collect[_] =>
         for (spec <- Collects.spec(c, agg, evaluate = false); list <- buffer(0))
           yield Seq(add(callJson("merge_collect_list", list, collect = Some(spec))) -> BinaryType)
       case other => Left(s"aggregate ${other.prettyName} is not native yet")
@@ -1352,7 +1362,7 @@ private object AggregateConversion {
         case m: Mode =>
           for (spec <- Percentiles.mode(m, evaluate = false); x <- argument(m.child, m.child.dataType))
             yield buffers += add(callJson("percentile_counts", x, percentile = Some(spec))) -> BinaryType
-        case c: CollectList =>
+        case c: Collect[_] =>
           // (Nulls are skipped, as where a FILTER does not hold.)
           for (spec <- Collects.spec(c, agg, evaluate = false); x <- argument(c.child, c.child.dataType))
             yield buffers += add(callJson("collect_list", x, collect = Some(spec))) -> BinaryType
@@ -1414,7 +1424,7 @@ private object AggregateConversion {
     // and the buffers whose merge depends on order (collect_list, percentile_approx) see them
     // in that order.
     val orderedBuffers = exprs.exists(_.aggregateFunction match {
-      case _: CollectList | _: ApproximatePercentile => true
+      case _: Collect[_] | _: ApproximatePercentile => true
       case _ => false
     })
     val buffered = agg match {

@@ -51,8 +51,12 @@ object CinderDocs {
       "dates and timestamps: percentile's buffer of counts, and the value counted most often; collect_list " +
       "(array_agg) of the supported types: Spark's buffer (the non-null values in the order they come, " +
       "serialized as an UnsafeRow of one array), and the array; past Spark's sort-based fallback threshold " +
-      "of groups, a group's later rows first, as Spark's sort-based aggregation appends the earlier list",
-      "collect_set and the other object-buffer functions, collect_list of arrays, percentiles at an array of " +
+      "of groups, a group's later rows first, as Spark's sort-based aggregation appends the earlier list; " +
+      "collect_set of the supported types but decimals and binary: Spark's Scala HashSet, in its order (by " +
+      "each value's Scala hash, the table sized as Spark's adds and merges size it, also past the sort-based " +
+      "fallback; NaN never equal to another, -0.0 equal to 0.0, the first kept)",
+      "collect_set of decimals or binary values and the other object-buffer functions, collect_list and " +
+        "collect_set of arrays, percentiles at an array of " +
         "percentages or of intervals, percentile_approx of wider decimals or intervals, mode of strings, " +
         "binary or nested values"),
     ("BroadcastHashJoinExec", "inner, left/right outer, left semi, left anti equi-joins with an optional " +
