@@ -92,8 +92,62 @@ def random_tables(spark, data_dir):
 HASHED = ["i", "sm", "l", "x", "f", "d", "q", "s", "dt", "flag", "ts", "w"]
 
 
+def int_array(r, a, depth=1):
+    """An array of ints made from the row's columns, or one of the functions of arrays over one."""
+    base = [
+        lambda: f"array({a}.i, {a}.sm, CAST({a}.k % 5 AS INT))",
+        lambda: f"array({a}.i, NULL, {a}.i % 3, {a}.i)",
+        lambda: f"array({a}.sm % 4, CAST({a}.k % 3 AS INT), -1)",
+        lambda: f"IF({a}.flag, array({a}.i), CAST(NULL AS array<int>))",
+    ]
+    if depth == 0:
+        return r.choice(base)()
+    inner = lambda: int_array(r, a, depth - 1)  # noqa: E731
+    return r.choice(base + [
+        lambda: f"sort_array({inner()}{r.choice(['', ', false'])})",
+        lambda: f"array_distinct({inner()})",
+        # (A start of 0 fails, in either mode.)
+        lambda: f"slice({inner()}, {r.choice([1, 2, -1, -2, 3, 0])}, {r.randrange(0, 4)})",
+        lambda: f"concat({inner()}, {inner()})",
+        lambda: f"reverse({inner()})",
+        lambda: f"array_remove({inner()}, {r.choice([f'{a}.i', '-1', '0'])})",
+        lambda: f"flatten(array({inner()}, {inner()}))",
+    ])()
+
+
+JOIN_REPLACEMENTS = ["", ", ''", ", 'N'"]
+
+
+def string_array(r, a):
+    return r.choice([
+        lambda: f"split({a}.s, '{r.choice(['1', 's', 'ß', ',', ''])}')",
+        lambda: f"array({a}.s, upper({a}.s), NULL)",
+        lambda: f"sort_array(array({a}.s, lower({a}.s), 's1'){r.choice(['', ', false'])})",
+        lambda: f"array_distinct(concat(split({a}.s, '1'), array({a}.s)))",
+    ])()
+
+
+def double_array(r, a):
+    return r.choice([
+        lambda: f"array({a}.x, {a}.f, -0.0D)",
+        lambda: f"sort_array(array({a}.x, 0.0D, {a}.f){r.choice(['', ', false'])})",
+        lambda: f"array_distinct(array({a}.x, -{a}.x, 0.0D, {a}.f))",
+        lambda: f"array_remove(array({a}.x, {a}.f, 0.0D), {r.choice(['0.0D', '-0.0D', f'{a}.x'])})",
+    ])()
+
+
+def any_array(r, a):
+    return r.choice([int_array, string_array, double_array])(r, a)
+
+
 def int_expr(r, a):
     return r.choice([
+        lambda: f"size({any_array(r, a)})",
+        lambda: f"array_position({int_array(r, a)}, {a}.i)",
+        # Out of bounds: null, or an error in ANSI mode (index 0 in either mode).
+        lambda: f"{r.choice(['element_at', 'try_element_at'])}({int_array(r, a)}, {r.choice([1, 2, -1, 4, 0])})",
+        lambda: f"{int_array(r, a)}[{r.randrange(0, 3)}]",
+        lambda: f"{r.choice(['array_max', 'array_min'])}({int_array(r, a)})",
         lambda: f"{a}.k", lambda: f"{a}.i", lambda: f"{a}.sm",
         lambda: f"({a}.i + {r.randrange(100)})",
         lambda: f"({a}.i * {r.randrange(1, 6)} - {a}.k)",
@@ -204,6 +258,9 @@ def string_expr(r, a):
         lambda: f"reverse({a}.s)",
         lambda: f"replace({a}.s, '{r.choice(['s', '1', '', 'ß', 'S1'])}', '{r.choice(['', '-', 'xy'])}')",
         lambda: f"concat_ws('{r.choice([',', '', 'ß'])}', {a}.s, {string_expr(r, a)})",
+        lambda: f"array_join({string_array(r, a)}, '{r.choice([',', '', 'ß'])}'{r.choice(JOIN_REPLACEMENTS)})",
+        lambda: f"element_at({string_array(r, a)}, {r.choice([1, -1])})",
+        lambda: f"{r.choice(['array_max', 'array_min'])}({string_array(r, a)})",
     ])()
 
 
@@ -282,6 +339,10 @@ def predicate(r, a, depth):
             lambda: f"{decimal_expr(r, a)} BETWEEN {r.randrange(-50000, 0)} AND {r.randrange(50000)}",
             lambda: f"{a}.dt BETWEEN {date_literal(r)} AND {date_literal(r)}",
             lambda: f"{timestamp_expr(r, a)} {cmp} TIMESTAMP '{r.choice(INSTANTS)}'",
+            lambda: f"array_contains({int_array(r, a)}, {r.choice([f'{a}.i', '0', f'{a}.sm % 4'])})",
+            lambda: f"array_contains({double_array(r, a)}, {r.choice(['0.0D', 'CAST(NULL AS DOUBLE)', f'{a}.f'])})",
+            lambda: f"arrays_overlap({int_array(r, a)}, {int_array(r, a)})",
+            lambda: f"{any_array(r, a)} IS {r.choice(['', 'NOT '])}NULL",
         ])()
 
     if depth == 0 or r.randrange(100) < 40:
@@ -302,7 +363,8 @@ def any_expr(r, a):
 def projection(r, a):
     exprs = [f"{a}.k"]
     for j in range(r.randrange(1, 4)):
-        e = r.choice([any_expr, any_expr, lambda r, a: f"CASE WHEN {predicate(r, a, 1)} THEN 1 ELSE 0 END"])(r, a)
+        e = r.choice([any_expr, any_expr, lambda r, a: f"CASE WHEN {predicate(r, a, 1)} THEN 1 ELSE 0 END",
+                      any_array])(r, a)
         exprs.append(f"{e} AS c{j}")
     return ", ".join(exprs)
 
@@ -355,6 +417,9 @@ def aggregates(r, a):
             # (Ties go to one end of the WITHIN GROUP order: plain mode(x) takes Spark's hash order.)
             lambda: f"mode() WITHIN GROUP (ORDER BY {r.choice([int_expr, decimal_expr, float_expr])(r, a)}"
                     f"{r.choice(['', ' DESC'])})",
+            # (Sorted or counted: their order follows the order rows come in.)
+            lambda: f"{r.choice(['sort_array', 'size'])}({r.choice(['collect_list', 'collect_set'])}"
+                    f"({r.choice([int_expr, string_expr, date_expr])(r, a)}))",
         ])()
         if "DISTINCT" not in e and not r.randrange(4):
             e += f" FILTER (WHERE {predicate(r, a, 1)})"
@@ -384,7 +449,13 @@ def join_condition(r):
 
 
 def query(r):
-    kind = r.randrange(14)
+    kind = r.randrange(15)
+    if kind == 14:
+        # Generators: each row's elements, in order.
+        generator = r.choice(["explode", "explode_outer", "posexplode", "posexplode_outer"])
+        cols = "p, x" if "pos" in generator else "x"
+        return f"SELECT a.k, {cols} FROM rt a LATERAL VIEW {generator}({any_array(r, 'a')}) t AS {cols} " \
+               f"WHERE {predicate(r, 'a', 1)}"
     if kind in (0, 1):
         return f"SELECT {projection(r, 'a')} FROM rt a WHERE {predicate(r, 'a', 2)}"
     if kind in (2, 3):
