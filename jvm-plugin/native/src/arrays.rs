@@ -26,7 +26,7 @@ use datafusion::arrow::datatypes::{
     DataType, Field, FieldRef, Float32Type, Float64Type, Int32Type, Int64Type, Schema,
 };
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::common::{Result, exec_err, internal_err};
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
@@ -142,6 +142,9 @@ impl SparkArrayFunction {
             }
             (ArrayFunction::Position, [a, value]) => flat(a) && element_type(a) == Some(value),
             (ArrayFunction::Overlap, [a, b]) => flat(a) && element_type(a) == element_type(b),
+            (ArrayFunction::Union | ArrayFunction::Intersect | ArrayFunction::Except, [a, b]) => {
+                flat(a) && same_elements(a) && same_elements(b)
+            }
             (ArrayFunction::Join, [a, DataType::Utf8, rest @ ..]) => {
                 element_type(a) == Some(&DataType::Utf8) && matches!(rest, [] | [DataType::Utf8])
             }
@@ -176,6 +179,9 @@ impl SparkArrayFunction {
                 | ArrayFunction::Sort { .. }
                 | ArrayFunction::Distinct
                 | ArrayFunction::Remove
+                | ArrayFunction::Union
+                | ArrayFunction::Intersect
+                | ArrayFunction::Except
         )
     }
 
@@ -290,8 +296,10 @@ impl SparkArrayFunction {
             .collect())
     }
 
-    /// `array_contains` of each row's array and value.
-    fn contains(list: &ArrayRef, value: &ArrayRef) -> Result<BooleanArray> {
+    /// Per row of a list and a value (`None` where either is null): the 0-based position of
+    /// the first element equal to the value (floats as Spark's ordering compares them: `-0.0 =
+    /// 0.0`, `NaN = NaN`), and whether an element is null.
+    fn find(list: &ArrayRef, value: &ArrayRef) -> Result<Vec<Option<Found>>> {
         let list = list.as_list::<i32>();
         let values = normalize(list.values())?;
         let value = normalize(value)?;
@@ -302,19 +310,43 @@ impl SparkArrayFunction {
                 if list.is_null(row) || value.is_null(row) {
                     return None;
                 }
-                let mut has_null = false;
-                for at in offsets[row] as usize..offsets[row + 1] as usize {
-                    if values.is_null(at) {
-                        has_null = true;
-                    } else if equal(at, row).is_eq() {
-                        return Some(true);
-                    }
-                }
-                if has_null { None } else { Some(false) }
+                let r = range(offsets, row);
+                let start = r.start;
+                let has_null = r.clone().any(|at| values.is_null(at));
+                let first = r
+                    .filter(|at| values.is_valid(*at) && equal(*at, row).is_eq())
+                    .map(|at| at - start)
+                    .next();
+                Some((first, has_null))
             })
             .collect())
     }
+
+    /// `array_contains` of each row's array and value: null rather than false where an
+    /// element is null.
+    fn contains(list: &ArrayRef, value: &ArrayRef) -> Result<BooleanArray> {
+        Ok(Self::find(list, value)?
+            .into_iter()
+            .map(|found| match found? {
+                (Some(_), _) => Some(true),
+                (None, true) => None,
+                (None, false) => Some(false),
+            })
+            .collect())
+    }
+
+    /// `array_position` of each row's array and value: from 1, 0 where none is equal.
+    fn position(list: &ArrayRef, value: &ArrayRef) -> Result<Int64Array> {
+        Ok(Self::find(list, value)?
+            .into_iter()
+            .map(|found| found.map(|(first, _)| first.map_or(0, |at| at as i64 + 1)))
+            .collect())
+    }
 }
+
+/// Where an array holds a value: the 0-based position of the first element equal to it, and
+/// whether an element is null.
+type Found = (Option<usize>, bool);
 
 /// The rows of a list made of elements picked from a values array: per row the indices of its
 /// elements there, or null.
@@ -403,6 +435,14 @@ fn chain(parts: &[ArrayRef], t: &DataType) -> Result<(ArrayRef, Vec<usize>)> {
     Ok((values, starts))
 }
 
+/// Keys of `values` equal where Spark's hash sets find the values equal (Java's `equals`: floats'
+/// NaNs alike, `-0.0` apart from `0.0`; nulls alike).
+fn hash_keys(values: &ArrayRef) -> Result<Rows> {
+    let values = canonical_nan(values);
+    let converter = RowConverter::new(vec![SortField::new(values.data_type().clone())])?;
+    Ok(converter.convert_columns(&[values])?)
+}
+
 /// Each row's range of elements in its list's values.
 fn range(offsets: &[i32], row: usize) -> std::ops::Range<usize> {
     offsets[row] as usize..offsets[row + 1] as usize
@@ -420,38 +460,57 @@ impl SparkArrayFunction {
     /// The array made by a function that makes one.
     fn make_array(&self, args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
         let field = self.result_field()?;
+        match self.function {
+            ArrayFunction::Create => Self::create(args, rows, field),
+            ArrayFunction::Concat => Self::concat(args, rows, field),
+            ArrayFunction::Union | ArrayFunction::Intersect | ArrayFunction::Except => {
+                self.set_operation(args, rows, field)
+            }
+            _ => self.pick(args, rows, field),
+        }
+    }
+
+    /// `array(...)` of each row's arguments.
+    fn create(args: &[ArrayRef], rows: usize, field: FieldRef) -> Result<ArrayRef> {
         let mut picks = Picks::with_capacity(rows);
-        if self.function == ArrayFunction::Create {
-            let (values, starts) = chain(args, field.data_type())?;
-            for row in 0..rows {
-                for start in &starts {
-                    picks.push(start + row);
-                }
-                picks.row()?;
+        let (values, starts) = chain(args, field.data_type())?;
+        for row in 0..rows {
+            for start in &starts {
+                picks.push(start + row);
             }
-            return picks.finish(&values, field);
+            picks.row()?;
         }
-        if self.function == ArrayFunction::Concat {
-            let lists = args.iter().map(|a| a.as_list::<i32>()).collect::<Vec<_>>();
-            let parts = lists
-                .iter()
-                .map(|l| Arc::clone(l.values()))
-                .collect::<Vec<_>>();
-            let (values, starts) = chain(&parts, field.data_type())?;
-            for row in 0..rows {
-                if lists.iter().any(|l| l.is_null(row)) {
-                    picks.null();
-                    continue;
-                }
-                for (list, start) in lists.iter().zip(&starts) {
-                    for at in range(list.value_offsets(), row) {
-                        picks.push(start + at);
-                    }
-                }
-                picks.row()?;
+        picks.finish(&values, field)
+    }
+
+    /// `concat` of each row's arrays.
+    fn concat(args: &[ArrayRef], rows: usize, field: FieldRef) -> Result<ArrayRef> {
+        let mut picks = Picks::with_capacity(rows);
+        let lists = args.iter().map(|a| a.as_list::<i32>()).collect::<Vec<_>>();
+        let parts = lists
+            .iter()
+            .map(|l| Arc::clone(l.values()))
+            .collect::<Vec<_>>();
+        let (values, starts) = chain(&parts, field.data_type())?;
+        for row in 0..rows {
+            if lists.iter().any(|l| l.is_null(row)) {
+                picks.null();
+                continue;
             }
-            return picks.finish(&values, field);
+            for (list, start) in lists.iter().zip(&starts) {
+                for at in range(list.value_offsets(), row) {
+                    picks.push(start + at);
+                }
+            }
+            picks.row()?;
         }
+        picks.finish(&values, field)
+    }
+
+    /// The functions that pick elements of one array (`reverse`, `flatten`, `slice`,
+    /// `sort_array`, `array_distinct`, `array_remove`).
+    fn pick(&self, args: &[ArrayRef], rows: usize, field: FieldRef) -> Result<ArrayRef> {
+        let mut picks = Picks::with_capacity(rows);
         let list = args[0].as_list::<i32>();
         let offsets = list.value_offsets();
         let mut values = Arc::clone(list.values());
@@ -562,10 +621,7 @@ impl SparkArrayFunction {
                 }
             }
             ArrayFunction::Distinct => {
-                let normalized = canonical_nan(&values);
-                let converter =
-                    RowConverter::new(vec![SortField::new(normalized.data_type().clone())])?;
-                let keys = converter.convert_columns(&[normalized])?;
+                let keys = hash_keys(&values)?;
                 let mut seen = HashSet::new();
                 for row in 0..rows {
                     if list.is_null(row) {
@@ -604,28 +660,48 @@ impl SparkArrayFunction {
         picks.finish(&values, field)
     }
 
-    /// `array_position` of each row's array and value.
-    fn position(list: &ArrayRef, value: &ArrayRef) -> Result<Int64Array> {
-        let list = list.as_list::<i32>();
-        let values = normalize(list.values())?;
-        let value = normalize(value)?;
-        let equal = make_comparator(values.as_ref(), value.as_ref(), SortOptions::default())?;
-        let offsets = list.value_offsets();
-        Ok((0..list.len())
-            .map(|row| {
-                if list.is_null(row) || value.is_null(row) {
-                    return None;
+    /// `array_union`, `array_intersect` or `array_except` of each row's two arrays: the
+    /// distinct elements each keeps, where they first come (floats as Spark's hash sets compare
+    /// them: `NaN = NaN`, `-0.0 != 0.0`; nulls as one value).
+    fn set_operation(&self, args: &[ArrayRef], rows: usize, field: FieldRef) -> Result<ArrayRef> {
+        let (a, b) = (args[0].as_list::<i32>(), args[1].as_list::<i32>());
+        let parts = [Arc::clone(a.values()), Arc::clone(b.values())];
+        let (values, starts) = chain(&parts, field.data_type())?;
+        // (Nulls have a key of their own.)
+        let keys = hash_keys(&values)?;
+        let mut picks = Picks::with_capacity(rows);
+        let (mut seen, mut other) = (HashSet::new(), HashSet::new());
+        for row in 0..rows {
+            if a.is_null(row) || b.is_null(row) {
+                picks.null();
+                continue;
+            }
+            let ra = range(a.value_offsets(), row).map(|at| at + starts[0]);
+            let rb = range(b.value_offsets(), row).map(|at| at + starts[1]);
+            seen.clear();
+            other.clear();
+            if self.function != ArrayFunction::Union {
+                other.extend(rb.clone().map(|at| keys.row(at)));
+            }
+            let wanted = |key| match self.function {
+                ArrayFunction::Intersect => other.contains(&key),
+                ArrayFunction::Except => !other.contains(&key),
+                _ => true,
+            };
+            let tail = if self.function == ArrayFunction::Union {
+                Some(rb)
+            } else {
+                None
+            };
+            for at in ra.chain(tail.into_iter().flatten()) {
+                let key = keys.row(at);
+                if wanted(key) && seen.insert(key) {
+                    picks.push(at);
                 }
-                let r = range(offsets, row);
-                let start = r.start;
-                Some(
-                    r.filter(|at| values.is_valid(*at) && equal(*at, row).is_eq())
-                        .map(|at| (at - start + 1) as i64)
-                        .next()
-                        .unwrap_or(0),
-                )
-            })
-            .collect())
+            }
+            picks.row()?;
+        }
+        picks.finish(&values, field)
     }
 
     /// `arrays_overlap` of each row's arrays, as Spark's: false where either is empty (Spark
@@ -634,10 +710,11 @@ impl SparkArrayFunction {
     /// else null where either holds a null.
     fn overlap(a: &ArrayRef, b: &ArrayRef) -> Result<BooleanArray> {
         let (a, b) = (a.as_list::<i32>(), b.as_list::<i32>());
-        let (a_values, b_values) = (canonical_nan(a.values()), canonical_nan(b.values()));
-        let converter = RowConverter::new(vec![SortField::new(a_values.data_type().clone())])?;
-        let a_keys = converter.convert_columns(&[a_values])?;
-        let b_keys = converter.convert_columns(&[b_values])?;
+        let (values, starts) = chain(
+            &[Arc::clone(a.values()), Arc::clone(b.values())],
+            a.values().data_type(),
+        )?;
+        let keys = hash_keys(&values)?;
         let mut set = HashSet::new();
         Ok((0..a.len())
             .map(|row| {
@@ -654,13 +731,13 @@ impl SparkArrayFunction {
                     if a.values().is_null(at) {
                         has_null = true;
                     } else {
-                        set.insert(a_keys.row(at));
+                        set.insert(keys.row(at + starts[0]));
                     }
                 }
                 for at in rb {
                     if b.values().is_null(at) {
                         has_null = true;
-                    } else if set.contains(&b_keys.row(at)) {
+                    } else if set.contains(&keys.row(at + starts[1])) {
                         return Some(true);
                     }
                 }
@@ -728,8 +805,11 @@ impl fmt::Display for SparkArrayFunction {
 
 impl PhysicalExpr for SparkArrayFunction {
     fn data_type(&self, input_schema: &Schema) -> Result<DataType> {
-        if let Some(result) = &self.result {
-            return Ok(result.clone());
+        if Self::makes_array(self.function) {
+            return match &self.result {
+                Some(result) => Ok(result.clone()),
+                None => internal_err!("{self} has no array type"),
+            };
         }
         Ok(match self.function {
             ArrayFunction::Size { .. } => DataType::Int32,
@@ -758,7 +838,7 @@ impl PhysicalExpr for SparkArrayFunction {
             .iter()
             .map(|a| a.evaluate(batch)?.into_array(rows))
             .collect::<Result<Vec<_>>>()?;
-        if self.result.is_some() {
+        if Self::makes_array(self.function) {
             return Ok(ColumnarValue::Array(self.make_array(&args, rows)?));
         }
         let Some(DataType::List(_)) = args.first().map(|a| a.data_type()) else {

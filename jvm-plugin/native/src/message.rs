@@ -989,6 +989,14 @@ pub enum ArrayFunction {
     /// `array_join(a, delimiter[, null_replacement])` of an array of strings: the elements
     /// with the delimiter between them, nulls skipped (or replaced).
     Join,
+    /// `array_union(a, b)`: the distinct elements of `a`, then of `b`, each where it first
+    /// comes (compared as [`ArrayFunction::Distinct`] compares them; one null).
+    Union,
+    /// `array_intersect(a, b)`: the distinct elements of `a` that `b` holds, in `a`'s order.
+    Intersect,
+    /// `array_except(a, b)`: the distinct elements of `a` that `b` does not hold, in `a`'s
+    /// order.
+    Except,
 }
 
 /// The join types of [`Node::HashJoin`] (Spark's names).

@@ -185,7 +185,9 @@ object CinderDocs {
       "(floats as Spark compares them, `-0.0 = 0.0`, `NaN = NaN`), else null where an element is null, else " +
       "false; null for a null array or value"),
     ("`array`", "values of one supported type (arrays too), all evaluated: an array of them in order"),
-    ("`concat` of arrays", "arrays of one element type: their elements in order; null where one is null"),
+    ("CASE, IF, `coalesce` of arrays", "as of other values: each branch evaluated only where Spark evaluates it"),
+    ("`concat` of arrays", "arrays of one element type: their elements in order; null where one is null (the " +
+      "arrays after it not evaluated, as in Spark)"),
     ("`reverse` of an array, `flatten`", "the elements in reverse order; the elements of an array's arrays in " +
       "order, null where the array or one of its arrays is null"),
     ("`slice`", "an array, a start and a length: `length` elements from `start` (from 1, or from the end where " +
@@ -198,6 +200,9 @@ object CinderDocs {
       "cannot be null) `-0.0` comes before `0.0`, as there"),
     ("`array_distinct`", "arrays of the supported types (not of arrays): the first of equal elements in order, " +
       "one null; floats as Spark's hash set compares them (`NaN = NaN`, but `-0.0` and `0.0` both kept)"),
+    ("`array_union`, `array_intersect`, `array_except`", "two arrays of one supported type (not of arrays): " +
+      "the distinct elements of the first (and for `array_union` then of the second) that each keeps, where " +
+      "they first come, as `array_distinct` compares them (one null); null where either array is null"),
     ("`array_remove`, `array_position`", "an array of the supported types (not of arrays) and a value: the " +
       "elements that do not equal it (nulls kept), or the 1-based position of the first that does (0 where " +
       "none does); floats as `array_contains` compares them; null for a null array or value"),
@@ -205,7 +210,8 @@ object CinderDocs {
       "where they share a non-null element (floats: `NaN = NaN`, `-0.0` and `0.0` apart, as Spark's hash set " +
       "of doubles), else null where either holds a null, else false"),
     ("`array_join`", "arrays of strings, a delimiter and an optional null replacement: the elements with the " +
-      "delimiter between them, null elements skipped (or replaced); null where an argument is null"),
+      "delimiter between them, null elements skipped (or replaced); null where an argument is null (evaluated " +
+      "in Spark's order: the replacement first)"),
     ("`translate`", "strings, with constant characters and replacements, code point by code point as Spark's " +
       "`UTF8String.translate`: the first mapping of a character wins, and one past the replacements' end (or " +
       "to `\\u0000`) drops it"),

@@ -1,6 +1,7 @@
 package org.apache.spark.sql.cinder
 
 import org.apache.spark.sql.catalyst.expressions.{Left => _, Right => _, _}
+import org.apache.spark.sql.catalyst.expressions.codegen.CodeGenerator
 import org.apache.spark.sql.catalyst.util.ArrayData
 import org.apache.spark.sql.internal.SQLConf
 import org.apache.spark.sql.types._
@@ -46,8 +47,8 @@ object PlanJson {
     case TimestampNTZType => Right("timestamp_ntz")
     case a: ArrayType if columnType(a).isRight =>
       Left(s"${a.simpleString} values are native only as columns passed through operators and in " +
-        "the functions of arrays listed in docs/spark.md (not as keys, in CASE, coalesce or other expressions, " +
-        "or in aggregates other than collect_list yet)")
+        "the functions of arrays listed in docs/spark.md, CASE, IF and coalesce (not as keys, in other " +
+        "expressions, or in aggregates yet)")
     case other => Left(s"type ${other.simpleString} is not supported natively yet")
   }
 
@@ -91,8 +92,27 @@ object PlanJson {
         s"""{"kind":"split","child":$c,"pattern":${str(pattern.toString)},"limit":$limit}""")
     case Literal(v, at: ArrayType) =>
       for (t <- columnType(at); j <- literalValue(v, at)) yield s"""{"kind":"literal","type":${str(t)},"value":$j}"""
-    case CreateArray(children, _) => arrayOfAll("create", children, e.dataType, input)
-    case Concat(children) if children.nonEmpty => arrayOfAll("concat", children, e.dataType, input)
+    // Arrays chosen by a condition: each branch cast to Spark's result type natively.
+    case CaseWhen(branches, elseValue) =>
+      for {
+        t <- columnType(e.dataType)
+        pairs <- seq(branches.map { case (w, th) =>
+          for (wj <- expr(w, input); tj <- arrayExpr(th, input)) yield s"[$wj,$tj]"
+        })
+        otherwise <- elseValue.map(x => arrayExpr(x, input).map(Some(_))).getOrElse(Right(None))
+      } yield {
+        val other = otherwise.map(o => s""","otherwise":$o""").getOrElse("")
+        s"""{"kind":"case","type":${str(t)},"branches":${pairs.mkString("[", ",", "]")}$other}"""
+      }
+    case If(predicate, t, f) => arrayExpr(CaseWhen(Seq(predicate -> t), Some(f)), input)
+    // Spark evaluates each argument only where those before it are null; so does a CASE.
+    case Coalesce(children) if children.nonEmpty =>
+      for (cs <- seq(children.map(arrayExpr(_, input))); t <- columnType(e.dataType)) yield
+        cs.init.foldRight(cs.last)((c, rest) => caseWhen(s"""{"kind":"is_not_null","child":$c}""", c, rest, t))
+    case CreateArray(children, _) => createArray(children, e.dataType, input)
+    // (Spark evaluates the arrays in turn up to the first null one.)
+    case Concat(children) if children.nonEmpty =>
+      arrayFunction("""{"name":"concat"}""", children.head, children.tail, e.dataType, input, makesArray = true)
     case Reverse(child) => arrayFunction("""{"name":"reverse"}""", child, Nil, e.dataType, input, makesArray = true)
     case Flatten(child) => arrayFunction("""{"name":"flatten"}""", child, Nil, e.dataType, input, makesArray = true)
     case Slice(array, start, length) =>
@@ -101,8 +121,7 @@ object PlanJson {
     // null possible): -0.0 before 0.0 there, equal otherwise.
     case SortArray(array, Literal(ascending: Boolean, BooleanType)) if flat(array) =>
       val primitive = array.dataType match {
-        case ArrayType(element, false) => ascending && element != BooleanType &&
-          org.apache.spark.sql.catalyst.expressions.codegen.CodeGenerator.isPrimitiveType(element)
+        case ArrayType(element, false) => ascending && element != BooleanType && CodeGenerator.isPrimitiveType(element)
         case _ => false
       }
       arrayFunction(s"""{"name":"sort","ascending":$ascending,"primitive":$primitive}""", array, Nil,
@@ -111,9 +130,16 @@ object PlanJson {
       Left(s"sort_array with the direction ${order.sql} (not a constant true or false) is not native")
     case ArrayDistinct(array) if flat(array) =>
       arrayFunction("""{"name":"distinct"}""", array, Nil, e.dataType, input, makesArray = true)
+    case ArrayUnion(l, r) if flat(l) => arrayFunction("""{"name":"union"}""", l, Seq(r), e.dataType, input,
+      makesArray = true)
+    case ArrayIntersect(l, r) if flat(l) => arrayFunction("""{"name":"intersect"}""", l, Seq(r), e.dataType, input,
+      makesArray = true)
+    case ArrayExcept(l, r) if flat(l) => arrayFunction("""{"name":"except"}""", l, Seq(r), e.dataType, input,
+      makesArray = true)
     case ArrayRemove(array, v) if flat(array) =>
       arrayFunction("""{"name":"remove"}""", array, Seq(v), e.dataType, input, makesArray = true)
-    case other @ (_: SortArray | _: ArrayDistinct | _: ArrayRemove) =>
+    case other @ (_: SortArray | _: ArrayDistinct | _: ArrayRemove | _: ArrayUnion | _: ArrayIntersect |
+        _: ArrayExcept) =>
       Left(s"${other.prettyName} of arrays of arrays is not native yet")
     case other if other.dataType.isInstanceOf[ArrayType] =>
       Left(s"${other.prettyName} (making an ${other.dataType.simpleString}) is not native yet")
@@ -126,19 +152,22 @@ object PlanJson {
 
   /**
    * `function` (message.rs's ArrayFunction) of `array`, then `args`, giving `result` (an array
-   * where it `makesArray`). Spark evaluates each argument only where those before it are not
+   * where it `makesArray`). Spark evaluates each argument only where those it evaluates before
+   * it (in the order `evaluation` lists their positions, by default the arguments' own) are not
    * null: where one can fail, CASE keeps it from the rows Spark does not evaluate it on.
    */
   private def arrayFunction(function: String, array: Expression, args: Seq[Expression], result: DataType,
-      input: Seq[Attribute], makesArray: Boolean = false): Either[String, String] =
+      input: Seq[Attribute], makesArray: Boolean = false,
+      evaluation: Option[Seq[Int]] = None): Either[String, String] =
     for {
       all <- seq((array +: args).map(value(_, input)))
       t <- columnType(result)
     } yield {
       val resultType = if (makesArray) s""","type":${str(t)}""" else ""
       val call = s"""{"kind":"array","function":$function,"args":${all.mkString("[", ",", "]")}$resultType}"""
-      val lastFailing = (array +: args).lastIndexWhere(canFail)
-      all.take(lastFailing).foldRight(call)((before, json) => nullWhereNull(before, json, t))
+      val order = evaluation.getOrElse(all.indices)
+      val lastFailing = order.lastIndexWhere(i => canFail((array +: args)(i)))
+      order.take(lastFailing).foldRight(call)((before, json) => nullWhereNull(all(before), json, t))
     }
 
   /** Whether `array`'s elements are not arrays (the functions that compare elements take those). */
@@ -147,13 +176,12 @@ object PlanJson {
     case _ => true
   }
 
-  /** `function` of `args`, all evaluated (`array(...)`, `concat` of arrays), making `result`. */
-  private def arrayOfAll(function: String, args: Seq[Expression], result: DataType,
-      input: Seq[Attribute]): Either[String, String] =
+  /** `array(...)` of `args`, all evaluated, making `result`. */
+  private def createArray(args: Seq[Expression], result: DataType, input: Seq[Attribute]): Either[String, String] =
     for {
       all <- seq(args.map(value(_, input)))
       t <- columnType(result)
-    } yield s"""{"kind":"array","function":{"name":"$function"},"args":${all.mkString("[", ",", "]")},""" +
+    } yield s"""{"kind":"array","function":{"name":"create"},"args":${all.mkString("[", ",", "]")},""" +
       s""""type":${str(t)}}"""
 
   /** `a[i]` (GetArrayItem) or `element_at(a, i)` of an array. */
@@ -260,6 +288,11 @@ object PlanJson {
         case Literal(i: Int, IntegerType) => i == 0 || i == Int.MinValue
         case _ => true
       })
+    // A start of 0 or a negative length, in either mode.
+    case Slice(_, start, length) => (start, length) match {
+      case (Literal(s: Int, IntegerType), Literal(l: Int, IntegerType)) => s == 0 || l < 0
+      case _ => true
+    }
     case _ => false
   }
 
@@ -1027,8 +1060,11 @@ object PlanJson {
       arrayFunction("""{"name":"position"}""", array, Seq(v), LongType, input)
     case ArraysOverlap(a, b) if flat(a) => arrayFunction("""{"name":"overlap"}""", a, Seq(b), BooleanType, input)
     case f @ (_: ArrayPosition | _: ArraysOverlap) => Left(s"${f.prettyName} of arrays of arrays is not native yet")
+    // Spark evaluates the null replacement first (on every row), then the array, then the
+    // delimiter.
     case ArrayJoin(array, delimiter, replacement) =>
-      arrayFunction("""{"name":"join"}""", array, delimiter +: replacement.toSeq, StringType, input)
+      arrayFunction("""{"name":"join"}""", array, delimiter +: replacement.toSeq, StringType, input,
+        evaluation = replacement.map(_ => Seq(2, 0, 1)))
     case StartsWith(child, Literal(prefix: UTF8String, _: StringType)) =>
       like(child, escapeLike(prefix.toString) + "%", input)
     case EndsWith(child, Literal(suffix: UTF8String, _: StringType)) =>
