@@ -110,6 +110,8 @@ def test_what_stays_on_spark_says_why(spark, arrays):
     assert any("values are native only as columns" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
     compare(spark, "SELECT id, array_repeat(a, 2) FROM arr WHERE k = 3", native=None)
     assert any("array_repeat" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    compare(spark, "SELECT id, filter(a, x -> x > 1) FROM arr WHERE k = 3", native=None)
+    assert any("filter" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
     compare(spark, "SELECT id, sort_array(n) FROM arr WHERE k = 3", native=None)
     assert any("sort_array of arrays of arrays" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
     compare(spark, "SELECT id, array_contains(a, 3L) FROM arr WHERE k = 3", native=None)
@@ -291,7 +293,8 @@ def test_functions_that_make_arrays(spark, arrays, conf):
                    "concat(a, a), concat(s, split(str, ','), s), concat(n, n), concat(a, CAST(NULL AS array<int>)), "
                    "concat(a, array(1, 2)), concat(d, array(CAST('NaN' AS DOUBLE))), "
                    "reverse(a), reverse(s), reverse(n), reverse(dec), flatten(n), flatten(array(a, a)), "
-                   "flatten(array(n[0], NULL)), array(1, 2, id) AS lit FROM arr", conf=conf)
+                   "flatten(array(n[0], NULL)), array(1, 2, id) AS lit, array_compact(a), array_compact(n), "
+                   "array_compact(d), array_compact(array(NULL, s[0], NULL)) FROM arr", conf=conf)
     _everything_native(spark)
 
 

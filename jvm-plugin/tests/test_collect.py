@@ -109,6 +109,8 @@ def test_what_stays_on_spark_says_why(spark, table):
 # Murmur3), the table's size following how the set was filled (adds, merges); NaN never equals
 # another, -0.0 equals 0.0 (the first kept).
 SETS = ("collect_set(i), collect_set(l), collect_set(x), collect_set(f), collect_set(s), collect_set(b), "
+        # Floats around 2^31, whose Scala hash is the int 2^31 - 1's (Java compares as floats).
+        "collect_set(CAST(i AS FLOAT)), collect_set(CAST(2147483000 + id % 1000 AS FLOAT)), "
         "collect_set(t), collect_set(sm), collect_set(d), collect_set(CAST(id AS TIMESTAMP)), "
         "collect_set(id * 1000003), collect_set(x * 1e10), collect_set(CAST(f * 3 AS FLOAT) / 7), "
         "collect_set(concat(s, id % 50)), collect_set(i) FILTER (WHERE b), count(*)")

@@ -131,7 +131,7 @@ impl SparkArrayFunction {
         let fits = match (function, types.as_slice()) {
             (ArrayFunction::Create, ts) => ts.iter().all(|t| Some(shape(t)) == out_element),
             (ArrayFunction::Concat, ts) => !ts.is_empty() && ts.iter().all(same_elements),
-            (ArrayFunction::Reverse, [a]) => same_elements(a),
+            (ArrayFunction::Reverse | ArrayFunction::Compact, [a]) => same_elements(a),
             (ArrayFunction::Flatten, [a]) => element_type(a).is_some_and(same_elements),
             (ArrayFunction::Slice, [a, DataType::Int32, DataType::Int32]) => same_elements(a),
             (ArrayFunction::Sort { .. } | ArrayFunction::Distinct, [a]) => {
@@ -174,6 +174,7 @@ impl SparkArrayFunction {
             ArrayFunction::Create
                 | ArrayFunction::Concat
                 | ArrayFunction::Reverse
+                | ArrayFunction::Compact
                 | ArrayFunction::Flatten
                 | ArrayFunction::Slice
                 | ArrayFunction::Sort { .. }
@@ -507,7 +508,7 @@ impl SparkArrayFunction {
         picks.finish(&values, field)
     }
 
-    /// The functions that pick elements of one array (`reverse`, `flatten`, `slice`,
+    /// The functions that pick elements of one array (`reverse`, `array_compact`, `flatten`, `slice`,
     /// `sort_array`, `array_distinct`, `array_remove`).
     fn pick(&self, args: &[ArrayRef], rows: usize, field: FieldRef) -> Result<ArrayRef> {
         let mut picks = Picks::with_capacity(rows);
@@ -522,6 +523,18 @@ impl SparkArrayFunction {
                         continue;
                     }
                     for at in range(offsets, row).rev() {
+                        picks.push(at);
+                    }
+                    picks.row()?;
+                }
+            }
+            ArrayFunction::Compact => {
+                for row in 0..rows {
+                    if list.is_null(row) {
+                        picks.null();
+                        continue;
+                    }
+                    for at in range(offsets, row).filter(|at| values.is_valid(*at)) {
                         picks.push(at);
                     }
                     picks.row()?;

@@ -144,11 +144,13 @@ impl ElementType {
                 }
             }
             (DataType::Int64 | DataType::Timestamp(..), Value::Fixed(v)) => long_hash(*v as i64),
+            // (Compared as floats, as Java promotes the int and the long: 2^31 is the int
+            // 2^31 - 1's float.)
             (DataType::Float32, Value::Fixed(v)) => {
                 let f = f32::from_bits(*v as u32);
-                if f64::from(f as i32) == f64::from(f) {
+                if f as i32 as f32 == f {
                     f as i32
-                } else if f as i64 as f64 == f64::from(f) {
+                } else if f as i64 as f32 == f {
                     long_hash(f as i64)
                 } else {
                     float_bits(f)
@@ -157,6 +159,15 @@ impl ElementType {
             (DataType::Float64, Value::Fixed(v)) => double_hash(f64::from_bits(*v as u64)),
             (_, Value::Fixed(v)) => *v as i32,
             (_, Value::Bytes(b)) => murmur3::hash_bytes(b, murmur3::SEED),
+        }
+    }
+
+    /// Whether the value equals itself under Scala's `==` (all but NaN).
+    fn has_key(&self, value: &Value) -> bool {
+        match (&self.0, value) {
+            (DataType::Float32, Value::Fixed(v)) => !f32::from_bits(*v as u32).is_nan(),
+            (DataType::Float64, Value::Fixed(v)) => !f64::from_bits(*v as u64).is_nan(),
+            _ => true,
         }
     }
 
@@ -536,12 +547,13 @@ impl Bag {
         let values: usize = self.values.iter().map(Value::bytes).sum();
         match &self.set {
             None => values,
+            // (A key takes what its value takes.)
             Some(_) => {
                 let keys: usize = self
                     .values
                     .iter()
-                    .filter_map(|v| element.scala_key(v))
-                    .map(|k| k.bytes())
+                    .filter(|v| element.has_key(v))
+                    .map(Value::bytes)
                     .sum();
                 values + keys + self.values.len() * size_of::<i32>()
             }
@@ -1049,6 +1061,10 @@ mod tests {
         assert!(ints.deserialize(&out[..20], &mut Vec::new()).is_err());
     }
 
+    fn long_hash_of(v: i64) -> i32 {
+        (v ^ (v as u64 >> 32) as i64) as i32
+    }
+
     /// Scala's `##` of the values Spark's set holds (from Scala 2.13 and Spark 4.0).
     #[test]
     fn scala_hashes_are_scalas() {
@@ -1066,6 +1082,13 @@ mod tests {
         assert_eq!(hash(DataType::Int64, Value::Fixed(-5)), -5);
         let float = |f: f32| hash(DataType::Float32, Value::Fixed(i128::from(f.to_bits())));
         assert_eq!(float(1.5), 1_069_547_520);
+        assert_eq!(
+            float(2_147_483_648.0),
+            2_147_483_647,
+            "as the int 2^31 - 1's float"
+        );
+        assert_eq!(float(-2_147_483_648.0), -2_147_483_648);
+        assert_eq!(float(1e10), long_hash_of(10_000_000_000));
         assert_eq!(float(-3.0), -3);
         assert_eq!(hash(DataType::Boolean, Value::Fixed(1)), 1231);
         assert_eq!(hash(DataType::Boolean, Value::Fixed(0)), 1237);

@@ -989,6 +989,9 @@ pub enum ArrayFunction {
     /// `array_join(a, delimiter[, null_replacement])` of an array of strings: the elements
     /// with the delimiter between them, nulls skipped (or replaced).
     Join,
+    /// `array_compact(a)` (Spark's `filter(a, x -> x IS NOT NULL)`): the elements that are not
+    /// null.
+    Compact,
     /// `array_union(a, b)`: the distinct elements of `a`, then of `b`, each where it first
     /// comes (compared as [`ArrayFunction::Distinct`] compares them; one null).
     Union,

@@ -188,8 +188,9 @@ object CinderDocs {
     ("CASE, IF, `coalesce` of arrays", "as of other values: each branch evaluated only where Spark evaluates it"),
     ("`concat` of arrays", "arrays of one element type: their elements in order; null where one is null (the " +
       "arrays after it not evaluated, as in Spark)"),
-    ("`reverse` of an array, `flatten`", "the elements in reverse order; the elements of an array's arrays in " +
-      "order, null where the array or one of its arrays is null"),
+    ("`reverse` of an array, `flatten`, `array_compact`", "the elements in reverse order; the elements of an " +
+      "array's arrays in order, null where the array or one of its arrays is null; the elements that are not " +
+      "null (Spark's `filter(a, x -> x IS NOT NULL)`)"),
     ("`slice`", "an array, a start and a length: `length` elements from `start` (from 1, or from the end where " +
       "negative; an empty array where it is out of bounds), as Spark's generated code (no wrap-around where " +
       "start + length passes `Int.MaxValue`); Spark's `INVALID_PARAMETER_VALUE.START` for a start of 0 and " +

@@ -114,6 +114,11 @@ object PlanJson {
     case Concat(children) if children.nonEmpty =>
       arrayFunction("""{"name":"concat"}""", children.head, children.tail, e.dataType, input, makesArray = true)
     case Reverse(child) => arrayFunction("""{"name":"reverse"}""", child, Nil, e.dataType, input, makesArray = true)
+    // array_compact: Spark's filter(a, x -> x IS NOT NULL), known to hold no null.
+    case KnownNotContainsNull(ArrayFilter(array, lambda)) if keepsNotNull(lambda) =>
+      arrayFunction("""{"name":"compact"}""", array, Nil, e.dataType, input, makesArray = true)
+    case ArrayFilter(array, lambda) if keepsNotNull(lambda) =>
+      arrayFunction("""{"name":"compact"}""", array, Nil, e.dataType, input, makesArray = true)
     case Flatten(child) => arrayFunction("""{"name":"flatten"}""", child, Nil, e.dataType, input, makesArray = true)
     case Slice(array, start, length) =>
       arrayFunction("""{"name":"slice"}""", array, Seq(start, length), e.dataType, input, makesArray = true)
@@ -169,6 +174,12 @@ object PlanJson {
       val lastFailing = order.lastIndexWhere(i => canFail((array +: args)(i)))
       order.take(lastFailing).foldRight(call)((before, json) => nullWhereNull(all(before), json, t))
     }
+
+  /** Whether `lambda` is `x -> x IS NOT NULL` (array_compact's filter). */
+  private def keepsNotNull(lambda: Expression): Boolean = lambda match {
+    case LambdaFunction(IsNotNull(v: NamedLambdaVariable), Seq(arg: NamedLambdaVariable), _) => v.exprId == arg.exprId
+    case _ => false
+  }
 
   /** Whether `array`'s elements are not arrays (the functions that compare elements take those). */
   private def flat(array: Expression): Boolean = array.dataType match {
