@@ -199,8 +199,8 @@ def test_lateral_views_and_generate_order(spark, arrays):
 
 
 def test_generators_that_stay_on_spark_say_why(spark, arrays):
-    compare(spark, "SELECT id, explode(sequence(1, k)) FROM arr", native=None)
-    assert any("sequence" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
+    compare(spark, "SELECT id, explode(array_repeat(id, k)) FROM arr", native=None)
+    assert any("array_repeat" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
     compare(spark, "SELECT id, stack(2, id, CAST(k AS BIGINT)) FROM arr", native=None)
     assert any("generator stack" in r for r in fallback_reasons(spark)), fallback_reasons(spark)
     compare(spark, "SELECT id, explode(a) FROM arr", conf={"spark.cinder.generate.enabled": "false"})
@@ -401,3 +401,24 @@ def test_array_arguments_are_evaluated_where_spark_evaluates_them(spark, arrays)
     fails_alike(spark, "SELECT id, array_join(s, ',', CAST(1 div IF(s IS NULL, 0, 1) AS STRING)) FROM arr",
                 "DIVIDE_BY_ZERO", conf=ANSI)
     compare(spark, "SELECT id, element_at(a, size(slice(s, IF(a IS NULL, 0, 1), 1))) FROM arr", conf=LEGACY)
+
+
+@pytest.mark.parametrize("conf", [ANSI, LEGACY], ids=["ansi", "legacy"])
+def test_sequence(spark, arrays, conf):
+    compare(spark, "SELECT id, sequence(0, k), sequence(k, 0), sequence(0, CAST(id % 7 AS INT), 2), sequence(k, k), "
+                   "sequence(CAST(k AS SMALLINT), CAST(-3 AS SMALLINT)), sequence(CAST(k AS TINYINT), 120Y, 50Y), "
+                   "sequence(id, id + 3), sequence(-id, id, greatest(id, 1)), sequence(CAST(NULL AS INT), 3), "
+                   "sequence(1, 5, CAST(NULL AS INT)), sequence(9223372036854775800L, 9223372036854775807L, 3L), "
+                   "sequence(-9223372036854775807L - 1, -9223372036854775806L), size(sequence(1, k * 100)) FROM arr",
+            conf=conf)
+    _everything_native(spark)
+    compare(spark, "SELECT id, x FROM arr LATERAL VIEW explode(sequence(1, k)) t AS x WHERE id % 5 = 0", conf=conf)
+    _everything_native(spark)
+    fails_alike(spark, "SELECT id, sequence(5, k, 1) FROM arr", "Illegal sequence boundaries", conf=conf)
+    fails_alike(spark, "SELECT id, sequence(k, 5, 0) FROM arr", "Illegal sequence boundaries", conf=conf)
+    fails_alike(spark, "SELECT id, sequence(0L, 3000000000L + id) FROM arr", "COLLECTION_SIZE_LIMIT_EXCEEDED",
+                conf=conf)
+    fails_alike(spark, "SELECT id, sequence(-9223372036854775807L - 1 + id * 0, 9223372036854775807L) FROM arr",
+                "COLLECTION_SIZE_LIMIT_EXCEEDED", conf=conf)
+    # Only where Spark evaluates it.
+    compare(spark, "SELECT id, IF(k < 5, sequence(5, k, -1), NULL) FROM arr", conf=conf)

@@ -132,6 +132,13 @@ impl SparkArrayFunction {
             (ArrayFunction::Create, ts) => ts.iter().all(|t| Some(shape(t)) == out_element),
             (ArrayFunction::Concat, ts) => !ts.is_empty() && ts.iter().all(same_elements),
             (ArrayFunction::Reverse | ArrayFunction::Compact, [a]) => same_elements(a),
+            (ArrayFunction::Sequence, [start, stop, step @ ..]) => {
+                start.is_integer()
+                    && Some(start) == out_element.as_ref()
+                    && stop == start
+                    && matches!(step, [] | [_])
+                    && step.iter().all(|s| s == start)
+            }
             (ArrayFunction::Flatten, [a]) => element_type(a).is_some_and(same_elements),
             (ArrayFunction::Slice, [a, DataType::Int32, DataType::Int32]) => same_elements(a),
             (ArrayFunction::Sort { .. } | ArrayFunction::Distinct, [a]) => {
@@ -175,6 +182,7 @@ impl SparkArrayFunction {
                 | ArrayFunction::Concat
                 | ArrayFunction::Reverse
                 | ArrayFunction::Compact
+                | ArrayFunction::Sequence
                 | ArrayFunction::Flatten
                 | ArrayFunction::Slice
                 | ArrayFunction::Sort { .. }
@@ -464,6 +472,7 @@ impl SparkArrayFunction {
         match self.function {
             ArrayFunction::Create => Self::create(args, rows, field),
             ArrayFunction::Concat => Self::concat(args, rows, field),
+            ArrayFunction::Sequence => Self::sequence(args, rows, field),
             ArrayFunction::Union | ArrayFunction::Intersect | ArrayFunction::Except => {
                 self.set_operation(args, rows, field)
             }
@@ -482,6 +491,74 @@ impl SparkArrayFunction {
             picks.row()?;
         }
         picks.finish(&values, field)
+    }
+
+    /// `sequence` of each row's integers, as Spark's generated code computes it (the start, the
+    /// stop and the step read as longs).
+    fn sequence(args: &[ArrayRef], rows: usize, field: FieldRef) -> Result<ArrayRef> {
+        /// `ByteArrayMethods.MAX_ROUNDED_ARRAY_LENGTH`.
+        const MAX_LENGTH: i128 = 2_147_483_632;
+        let longs = args
+            .iter()
+            .map(|a| {
+                Ok(cast(a, &DataType::Int64)?
+                    .as_primitive::<Int64Type>()
+                    .clone())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (start, stop, step) = (&longs[0], &longs[1], longs.get(2));
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0_i32);
+        let mut values: Vec<i64> = Vec::new();
+        let mut nulls = NullBufferBuilder::new(rows);
+        for row in 0..rows {
+            if start.is_null(row) || stop.is_null(row) || step.is_some_and(|s| s.is_null(row)) {
+                offsets.push(values.len() as i32);
+                nulls.append_null();
+                continue;
+            }
+            let (a, b) = (start.value(row), stop.value(row));
+            let by = match step {
+                Some(s) => s.value(row),
+                None if a <= b => 1,
+                None => -1,
+            };
+            if !((by > 0 && a <= b) || (by < 0 && a >= b) || (by == 0 && a == b)) {
+                // (Spark's SparkIllegalArgumentException.)
+                return exec_err!(
+                    "[_LEGACY_ERROR_TEMP_3243] Illegal sequence boundaries: {a} to {b} by {by}"
+                );
+            }
+            let length = if a == b {
+                1
+            } else {
+                1 + (i128::from(b) - i128::from(a)) / i128::from(by)
+            };
+            if length > MAX_LENGTH {
+                return exec_err!(
+                    "[COLLECTION_SIZE_LIMIT_EXCEEDED.PARAMETER] Can't create array with {length} \
+                     elements which exceeding the array size limit {MAX_LENGTH}, the value of \
+                     parameter(s) `count` in the function `sequence` is invalid. SQLSTATE: 54000"
+                );
+            }
+            // (Each element lies between the start and the stop.)
+            values.extend((0..length).map(|i| (i128::from(a) + i128::from(by) * i) as i64));
+            let Ok(end) = i32::try_from(values.len()) else {
+                return exec_err!(
+                    "sequence's results hold more than {} elements in one batch",
+                    i32::MAX
+                );
+            };
+            offsets.push(end);
+            nulls.append_non_null();
+        }
+        let values: ArrayRef = Arc::new(Int64Array::from(values));
+        Ok(Arc::new(ListArray::try_new(
+            Arc::clone(&field),
+            OffsetBuffer::new(offsets.into()),
+            cast(&values, field.data_type())?,
+            nulls.finish(),
+        )?))
     }
 
     /// `concat` of each row's arrays.
@@ -917,11 +994,14 @@ impl PhysicalExpr for SparkArrayFunction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Float64Builder, Int32Builder, ListBuilder};
+    use datafusion::arrow::array::{Float64Builder, ListBuilder};
     use datafusion::physical_expr::expressions::Column;
 
-    fn ints(rows: &[Option<Vec<Option<i32>>>]) -> ArrayRef {
-        let mut b = ListBuilder::new(Int32Builder::new());
+    /// A list array of `rows` (`None` a null list).
+    fn lists<T: datafusion::arrow::datatypes::ArrowPrimitiveType>(
+        rows: &[Option<Vec<Option<T::Native>>>],
+    ) -> ArrayRef {
+        let mut b = ListBuilder::new(datafusion::arrow::array::PrimitiveBuilder::<T>::new());
         for row in rows {
             match row {
                 Some(values) => {
@@ -1121,20 +1201,12 @@ mod tests {
         );
     }
 
+    fn ints(rows: &[Option<Vec<Option<i32>>>]) -> ArrayRef {
+        lists::<Int32Type>(rows)
+    }
+
     fn doubles(rows: &[Option<Vec<Option<f64>>>]) -> ArrayRef {
-        let mut b = ListBuilder::new(Float64Builder::new());
-        for row in rows {
-            match row {
-                Some(values) => {
-                    for v in values {
-                        b.values().append_option(*v);
-                    }
-                    b.append(true);
-                }
-                None => b.append(false),
-            }
-        }
-        Arc::new(b.finish())
+        lists::<Float64Type>(rows)
     }
 
     fn list_of(element: DataType) -> Option<DataType> {
@@ -1424,6 +1496,58 @@ mod tests {
         assert_eq!(
             joined.as_string::<i32>().iter().collect::<Vec<_>>(),
             [Some("x, a, x, b"), None, None]
+        );
+    }
+
+    #[test]
+    fn sequences_follow_sparks_generated_code() {
+        let long = |v: Vec<Option<i64>>| -> ArrayRef {
+            Arc::new(datafusion::arrow::array::Int64Array::from(v))
+        };
+        let sequence = |args: Vec<ArrayRef>| {
+            run_to(ArrayFunction::Sequence, args, list_of(DataType::Int64)).map(|r| rows_of(&r))
+        };
+        let got = sequence(vec![
+            long(vec![Some(1), Some(3), Some(i64::MIN), None]),
+            long(vec![Some(3), Some(1), Some(i64::MIN + 1), Some(1)]),
+        ])
+        .unwrap();
+        assert_eq!(
+            got,
+            [
+                strs(&[Some("1"), Some("2"), Some("3")]),
+                strs(&[Some("3"), Some("2"), Some("1")]),
+                strs(&[Some("-9223372036854775808"), Some("-9223372036854775807")]),
+                None
+            ]
+        );
+        // By a step whose multiples pass i64 before the start is added.
+        let got = sequence(vec![
+            long(vec![Some(i64::MIN)]),
+            long(vec![Some(i64::MAX)]),
+            long(vec![Some(1 << 62)]),
+        ])
+        .unwrap();
+        assert_eq!(got[0].as_ref().map(Vec::len), Some(4));
+        let err = sequence(vec![
+            long(vec![Some(5)]),
+            long(vec![Some(1)]),
+            long(vec![Some(1)]),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("[_LEGACY_ERROR_TEMP_3243] Illegal sequence boundaries: 5 to 1 by 1"),
+            "{err}"
+        );
+        let err =
+            sequence(vec![long(vec![Some(i64::MIN)]), long(vec![Some(i64::MAX)])]).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "[COLLECTION_SIZE_LIMIT_EXCEEDED.PARAMETER] Can't create array with \
+                 18446744073709551616 elements"
+            ),
+            "{err}"
         );
     }
 }

@@ -992,6 +992,10 @@ pub enum ArrayFunction {
     /// `array_compact(a)` (Spark's `filter(a, x -> x IS NOT NULL)`): the elements that are not
     /// null.
     Compact,
+    /// `sequence(start, stop[, step])` of integers: from `start` to `stop` by `step` (by 1 or
+    /// -1 without one); Spark's errors for boundaries the step cannot reach and for sequences
+    /// over Spark's array size limit.
+    Sequence,
     /// `array_union(a, b)`: the distinct elements of `a`, then of `b`, each where it first
     /// comes (compared as [`ArrayFunction::Distinct`] compares them; one null).
     Union,

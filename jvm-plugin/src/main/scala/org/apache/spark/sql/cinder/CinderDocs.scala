@@ -201,6 +201,10 @@ object CinderDocs {
       "cannot be null) `-0.0` comes before `0.0`, as there"),
     ("`array_distinct`", "arrays of the supported types (not of arrays): the first of equal elements in order, " +
       "one null; floats as Spark's hash set compares them (`NaN = NaN`, but `-0.0` and `0.0` both kept)"),
+    ("`sequence`", "integers (a start, a stop and an optional step, all of one integer type): from the start to " +
+      "the stop by the step (by 1 or -1 without one); Spark's `SparkIllegalArgumentException` " +
+      "(`_LEGACY_ERROR_TEMP_3243`) for boundaries the step " +
+      "cannot reach and `COLLECTION_SIZE_LIMIT_EXCEEDED` past its array size limit"),
     ("`array_union`, `array_intersect`, `array_except`", "two arrays of one supported type (not of arrays): " +
       "the distinct elements of the first (and for `array_union` then of the second) that each keeps, where " +
       "they first come, as `array_distinct` compares them (one null); null where either array is null"),

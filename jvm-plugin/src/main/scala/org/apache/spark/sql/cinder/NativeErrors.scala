@@ -26,7 +26,7 @@ import org.apache.spark.sql.errors.QueryExecutionErrors
  */
 private[cinder] object NativeErrors {
   private val Execution = "cinder: execution failed: "
-  private val ErrorClass = Pattern.compile("""\[([A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)*)\] """)
+  private val ErrorClass = Pattern.compile("""\[(_?[A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)*)\] """)
   private val Parameter = Pattern.compile("<([a-zA-Z0-9_-]+)>")
   /** A timestampadd that overflows (interval.rs): the timestamp's micros, the quantity, the unit. */
   private val TimestampAddOverflow = Pattern.compile("cinder-timestampadd-overflow:(-?[0-9]+):(-?[0-9]+):([A-Za-z]+)")
@@ -160,6 +160,8 @@ private[cinder] object NativeErrors {
         new SparkArrayIndexOutOfBoundsException(errorClass, params, context, "")
       // negativeValueUnexpectedError (percentile's frequency)
       case "NEGATIVE_VALUES_IN_FREQUENCY_EXPRESSION" => new SparkIllegalArgumentException(errorClass, params)
+      // sequence's boundaries (Sequence.sequenceLength's check).
+      case "_LEGACY_ERROR_TEMP_3243" => new SparkIllegalArgumentException(errorClass, params)
       case _ => new SparkRuntimeException(errorClass, params, null, context, "")
     }
   }

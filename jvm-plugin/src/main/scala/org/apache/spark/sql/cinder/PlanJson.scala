@@ -93,17 +93,7 @@ object PlanJson {
     case Literal(v, at: ArrayType) =>
       for (t <- columnType(at); j <- literalValue(v, at)) yield s"""{"kind":"literal","type":${str(t)},"value":$j}"""
     // Arrays chosen by a condition: each branch cast to Spark's result type natively.
-    case CaseWhen(branches, elseValue) =>
-      for {
-        t <- columnType(e.dataType)
-        pairs <- seq(branches.map { case (w, th) =>
-          for (wj <- expr(w, input); tj <- arrayExpr(th, input)) yield s"[$wj,$tj]"
-        })
-        otherwise <- elseValue.map(x => arrayExpr(x, input).map(Some(_))).getOrElse(Right(None))
-      } yield {
-        val other = otherwise.map(o => s""","otherwise":$o""").getOrElse("")
-        s"""{"kind":"case","type":${str(t)},"branches":${pairs.mkString("[", ",", "]")}$other}"""
-      }
+    case CaseWhen(branches, elseValue) => caseJson(branches, elseValue, columnType(e.dataType), arrayExpr(_, input), input)
     case If(predicate, t, f) => arrayExpr(CaseWhen(Seq(predicate -> t), Some(f)), input)
     // Spark evaluates each argument only where those before it are null; so does a CASE.
     case Coalesce(children) if children.nonEmpty =>
@@ -114,6 +104,8 @@ object PlanJson {
     case Concat(children) if children.nonEmpty =>
       arrayFunction("""{"name":"concat"}""", children.head, children.tail, e.dataType, input, makesArray = true)
     case Reverse(child) => arrayFunction("""{"name":"reverse"}""", child, Nil, e.dataType, input, makesArray = true)
+    case Sequence(start, stop, step, _) if isIntegral(start.dataType) =>
+      arrayFunction("""{"name":"sequence"}""", start, stop +: step.toSeq, e.dataType, input, makesArray = true)
     // array_compact: Spark's filter(a, x -> x IS NOT NULL), known to hold no null.
     case KnownNotContainsNull(ArrayFilter(array, lambda)) if keepsNotNull(lambda) =>
       arrayFunction("""{"name":"compact"}""", array, Nil, e.dataType, input, makesArray = true)
@@ -173,6 +165,21 @@ object PlanJson {
       val order = evaluation.getOrElse(all.indices)
       val lastFailing = order.lastIndexWhere(i => canFail((array +: args)(i)))
       order.take(lastFailing).foldRight(call)((before, json) => nullWhereNull(all(before), json, t))
+    }
+
+  /** A CASE of type `t`: its conditions by [[expr]], its values by `value`. */
+  private def caseJson(branches: Seq[(Expression, Expression)], elseValue: Option[Expression],
+      t: Either[String, String], value: Expression => Either[String, String],
+      input: Seq[Attribute]): Either[String, String] =
+    for {
+      t <- t
+      pairs <- seq(branches.map { case (w, th) =>
+        for (wj <- expr(w, input); tj <- value(th)) yield s"[$wj,$tj]"
+      })
+      otherwise <- elseValue.map(x => value(x).map(Some(_))).getOrElse(Right(None))
+    } yield {
+      val other = otherwise.map(o => s""","otherwise":$o""").getOrElse("")
+      s"""{"kind":"case","type":${str(t)},"branches":${pairs.mkString("[", ",", "]")}$other}"""
     }
 
   /** Whether `lambda` is `x -> x IS NOT NULL` (array_compact's filter). */
@@ -299,6 +306,8 @@ object PlanJson {
         case Literal(i: Int, IntegerType) => i == 0 || i == Int.MinValue
         case _ => true
       })
+    // Boundaries the step cannot reach, or too many elements.
+    case _: Sequence => true
     // A start of 0 or a negative length, in either mode.
     case Slice(_, start, length) => (start, length) match {
       case (Literal(s: Int, IntegerType), Literal(l: Int, IntegerType)) => s == 0 || l < 0
@@ -1009,17 +1018,7 @@ object PlanJson {
       val items = set.toSeq.map(v => Literal(v, value.dataType)).map(expr(_, input))
       for (v <- expr(value, input); is <- seq(items))
         yield s"""{"kind":"in","child":$v,"list":${is.mkString("[", ",", "]")}}"""
-    case CaseWhen(branches, elseValue) =>
-      for {
-        t <- typeName(e.dataType)
-        pairs <- seq(branches.map { case (w, th) =>
-          for (wj <- expr(w, input); tj <- expr(th, input)) yield s"[$wj,$tj]"
-        })
-        otherwise <- elseValue.map(x => expr(x, input).map(Some(_))).getOrElse(Right(None))
-      } yield {
-        val other = otherwise.map(o => s""","otherwise":$o""").getOrElse("")
-        s"""{"kind":"case","type":${str(t)},"branches":${pairs.mkString("[", ",", "]")}$other}"""
-      }
+    case CaseWhen(branches, elseValue) => caseJson(branches, elseValue, typeName(e.dataType), expr(_, input), input)
     case If(predicate, t, f) => expr(CaseWhen(Seq(predicate -> t), Some(f)), input)
 
     case Like(child, Literal(pattern: UTF8String, _: StringType), escape) =>
@@ -1071,8 +1070,9 @@ object PlanJson {
       arrayFunction("""{"name":"position"}""", array, Seq(v), LongType, input)
     case ArraysOverlap(a, b) if flat(a) => arrayFunction("""{"name":"overlap"}""", a, Seq(b), BooleanType, input)
     case f @ (_: ArrayPosition | _: ArraysOverlap) => Left(s"${f.prettyName} of arrays of arrays is not native yet")
-    // Spark evaluates the null replacement first (on every row), then the array, then the
-    // delimiter.
+    // Spark's generated code evaluates the null replacement first (on every row), then the
+    // array, then the delimiter. (Its interpreted eval, where code generation fails, reads the
+    // array first.)
     case ArrayJoin(array, delimiter, replacement) =>
       arrayFunction("""{"name":"join"}""", array, delimiter +: replacement.toSeq, StringType, input,
         evaluation = replacement.map(_ => Seq(2, 0, 1)))
