@@ -1,8 +1,9 @@
 //! Spark's functions of arrays ([`SparkArrayFunction`]) over Arrow lists (Spark's
 //! `ArrayType`): `size`, `a[i]` (`GetArrayItem`), `element_at`, `array_contains`,
 //! `array_max`, `array_min`, `array_position`, `arrays_overlap` and `array_join`, and those that
-//! make arrays: `array(...)`, `concat`, `reverse`, `flatten`, `slice`, `sort_array`,
-//! `array_distinct` and `array_remove` (which pick elements of their arguments: one `take`
+//! make arrays: `sequence` of integers, and `array(...)`, `concat`, `reverse`, `array_compact`,
+//! `flatten`, `slice`, `sort_array`, `array_distinct`, `array_remove`, `array_union`,
+//! `array_intersect` and `array_except` (which pick elements of their arguments: one `take`
 //! of the values per batch, see [`Picks`]).
 //!
 //! Each follows Spark 4.0's `nullSafeEval` (and its generated code, which agrees): a null
@@ -10,11 +11,10 @@
 //! and an index out of bounds gives null or, where Spark's expression has `failOnError`
 //! (ANSI mode), Spark's error, worded as Spark words it.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
-
-use std::collections::HashSet;
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, ListArray, NullBufferBuilder,
@@ -32,6 +32,7 @@ use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 
 use crate::error::NativeError;
+use crate::message::ArrayFunction;
 use crate::planner::normalize_array;
 
 /// Floats with `-0.0` as `0.0` and every NaN the canonical one (Spark's `equiv` of doubles:
@@ -40,7 +41,6 @@ use crate::planner::normalize_array;
 fn normalize(a: &ArrayRef) -> Result<ArrayRef> {
     normalize_array(a).map_err(|e| datafusion::error::DataFusionError::Execution(e.to_string()))
 }
-use crate::message::ArrayFunction;
 
 /// Floats with every NaN the canonical one but zeros as they are (Java's `Double.equals`:
 /// `NaN = NaN`, `-0.0 != 0.0`, as Spark's hash sets of doubles and its sort of a primitive
@@ -287,7 +287,7 @@ impl SparkArrayFunction {
                     return None;
                 }
                 let mut best: Option<usize> = None;
-                for at in offsets[row] as usize..offsets[row + 1] as usize {
+                for at in range(offsets, row) {
                     if values.is_null(at) {
                         continue;
                     }
@@ -366,14 +366,28 @@ struct Picks {
 }
 
 impl Picks {
-    fn with_capacity(rows: usize) -> Self {
+    /// `rows` rows: null where `null(row)`, else the elements `pick` picks for the row.
+    fn build(
+        rows: usize,
+        null: impl Fn(usize) -> bool,
+        mut pick: impl FnMut(&mut Self, usize) -> Result<()>,
+    ) -> Result<Self> {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
-        Self {
+        let mut picks = Self {
             offsets,
             indices: Vec::new(),
             nulls: NullBufferBuilder::new(rows),
+        };
+        for row in 0..rows {
+            if null(row) {
+                picks.null();
+            } else {
+                pick(&mut picks, row)?;
+                picks.row()?;
+            }
         }
+        Ok(picks)
     }
 
     /// Picks the element at `at` for the row being built.
@@ -394,10 +408,9 @@ impl Picks {
         Ok(())
     }
 
-    /// Ends a null row (dropping what was picked for it).
+    /// Ends a null row.
     fn null(&mut self) {
         let end = *self.offsets.last().unwrap_or(&0);
-        self.indices.truncate(end as usize);
         self.offsets.push(end);
         self.nulls.append_null();
     }
@@ -452,6 +465,14 @@ fn hash_keys(values: &ArrayRef) -> Result<Rows> {
     Ok(converter.convert_columns(&[values])?)
 }
 
+/// Two lists' values one after the other (as `t`), their [`hash_keys`], and where each list's
+/// values start.
+fn pair_keys(a: &ListArray, b: &ListArray, t: &DataType) -> Result<(ArrayRef, Rows, Vec<usize>)> {
+    let (values, starts) = chain(&[Arc::clone(a.values()), Arc::clone(b.values())], t)?;
+    let keys = hash_keys(&values)?;
+    Ok((values, keys, starts))
+}
+
 /// Each row's range of elements in its list's values.
 fn range(offsets: &[i32], row: usize) -> std::ops::Range<usize> {
     offsets[row] as usize..offsets[row + 1] as usize
@@ -482,15 +503,16 @@ impl SparkArrayFunction {
 
     /// `array(...)` of each row's arguments.
     fn create(args: &[ArrayRef], rows: usize, field: FieldRef) -> Result<ArrayRef> {
-        let mut picks = Picks::with_capacity(rows);
         let (values, starts) = chain(args, field.data_type())?;
-        for row in 0..rows {
-            for start in &starts {
-                picks.push(start + row);
-            }
-            picks.row()?;
-        }
-        picks.finish(&values, field)
+        Picks::build(
+            rows,
+            |_| false,
+            |picks, row| {
+                starts.iter().for_each(|start| picks.push(start + row));
+                Ok(())
+            },
+        )?
+        .finish(&values, field)
     }
 
     /// `sequence` of each row's integers, as Spark's generated code computes it (the start, the
@@ -563,114 +585,94 @@ impl SparkArrayFunction {
 
     /// `concat` of each row's arrays.
     fn concat(args: &[ArrayRef], rows: usize, field: FieldRef) -> Result<ArrayRef> {
-        let mut picks = Picks::with_capacity(rows);
         let lists = args.iter().map(|a| a.as_list::<i32>()).collect::<Vec<_>>();
         let parts = lists
             .iter()
             .map(|l| Arc::clone(l.values()))
             .collect::<Vec<_>>();
         let (values, starts) = chain(&parts, field.data_type())?;
-        for row in 0..rows {
-            if lists.iter().any(|l| l.is_null(row)) {
-                picks.null();
-                continue;
-            }
-            for (list, start) in lists.iter().zip(&starts) {
-                for at in range(list.value_offsets(), row) {
-                    picks.push(start + at);
+        Picks::build(
+            rows,
+            |row| lists.iter().any(|l| l.is_null(row)),
+            |picks, row| {
+                for (list, start) in lists.iter().zip(&starts) {
+                    range(list.value_offsets(), row).for_each(|at| picks.push(start + at));
                 }
-            }
-            picks.row()?;
-        }
-        picks.finish(&values, field)
+                Ok(())
+            },
+        )?
+        .finish(&values, field)
     }
 
-    /// The functions that pick elements of one array (`reverse`, `array_compact`, `flatten`, `slice`,
-    /// `sort_array`, `array_distinct`, `array_remove`).
+    /// The functions that pick elements of one array (`reverse`, `array_compact`, `flatten`,
+    /// `slice`, `sort_array`, `array_distinct`, `array_remove`).
     fn pick(&self, args: &[ArrayRef], rows: usize, field: FieldRef) -> Result<ArrayRef> {
-        let mut picks = Picks::with_capacity(rows);
         let list = args[0].as_list::<i32>();
         let offsets = list.value_offsets();
-        let mut values = Arc::clone(list.values());
-        match self.function {
-            ArrayFunction::Reverse => {
-                for row in 0..rows {
-                    if list.is_null(row) {
-                        picks.null();
-                        continue;
-                    }
-                    for at in range(offsets, row).rev() {
-                        picks.push(at);
-                    }
-                    picks.row()?;
-                }
-            }
-            ArrayFunction::Compact => {
-                for row in 0..rows {
-                    if list.is_null(row) {
-                        picks.null();
-                        continue;
-                    }
-                    for at in range(offsets, row).filter(|at| values.is_valid(*at)) {
-                        picks.push(at);
-                    }
-                    picks.row()?;
-                }
-            }
+        let values = list.values();
+        let null = |row| list.is_null(row);
+        let picks = match self.function {
+            ArrayFunction::Reverse => Picks::build(rows, null, |picks, row| {
+                range(offsets, row).rev().for_each(|at| picks.push(at));
+                Ok(())
+            })?,
+            ArrayFunction::Compact => Picks::build(rows, null, |picks, row| {
+                range(offsets, row)
+                    .filter(|at| values.is_valid(*at))
+                    .for_each(|at| picks.push(at));
+                Ok(())
+            })?,
             ArrayFunction::Flatten => {
-                let inner = list.values().as_list::<i32>();
+                let inner = values.as_list::<i32>();
                 let inner_offsets = inner.value_offsets();
-                for row in 0..rows {
-                    if list.is_null(row) || range(offsets, row).any(|i| inner.is_null(i)) {
-                        picks.null();
-                        continue;
-                    }
-                    for i in range(offsets, row) {
-                        for at in range(inner_offsets, i) {
-                            picks.push(at);
+                let picks = Picks::build(
+                    rows,
+                    |row| list.is_null(row) || range(offsets, row).any(|i| inner.is_null(i)),
+                    |picks, row| {
+                        for i in range(offsets, row) {
+                            range(inner_offsets, i).for_each(|at| picks.push(at));
                         }
-                    }
-                    picks.row()?;
-                }
-                values = Arc::clone(inner.values());
+                        Ok(())
+                    },
+                )?;
+                return picks.finish(inner.values(), field);
             }
             ArrayFunction::Slice => {
                 let start = args[1].as_primitive::<Int32Type>();
                 let length = args[2].as_primitive::<Int32Type>();
-                for row in 0..rows {
-                    if list.is_null(row) || start.is_null(row) || length.is_null(row) {
-                        picks.null();
-                        continue;
-                    }
-                    let r = range(offsets, row);
-                    let (start, length) = (start.value(row), length.value(row));
-                    let n = r.len() as i64;
-                    let from = match start {
-                        0 => {
+                Picks::build(
+                    rows,
+                    |row| list.is_null(row) || start.is_null(row) || length.is_null(row),
+                    |picks, row| {
+                        let r = range(offsets, row);
+                        let (start, length) = (start.value(row), length.value(row));
+                        let n = r.len() as i64;
+                        let from = match start {
+                            0 => {
+                                return exec_err!(
+                                    "[INVALID_PARAMETER_VALUE.START] The value of parameter(s) \
+                                     `start` in `slice` is invalid: Expects a positive or a \
+                                     negative value for `start`, but got 0. SQLSTATE: 22023"
+                                );
+                            }
+                            s if s < 0 => i64::from(s) + n,
+                            s => i64::from(s) - 1,
+                        };
+                        if length < 0 {
                             return exec_err!(
-                                "[INVALID_PARAMETER_VALUE.START] The value of parameter(s) \
-                                 `start` in `slice` is invalid: Expects a positive or a negative \
-                                 value for `start`, but got 0. SQLSTATE: 22023"
+                                "[INVALID_PARAMETER_VALUE.LENGTH] The value of parameter(s) \
+                                 `length` in `slice` is invalid: Expects `length` greater than \
+                                 or equal to 0, but got {length}. SQLSTATE: 22023"
                             );
                         }
-                        s if s < 0 => i64::from(s) + n,
-                        s => i64::from(s) - 1,
-                    };
-                    if length < 0 {
-                        return exec_err!(
-                            "[INVALID_PARAMETER_VALUE.LENGTH] The value of parameter(s) \
-                             `length` in `slice` is invalid: Expects `length` greater than or \
-                             equal to 0, but got {length}. SQLSTATE: 22023"
-                        );
-                    }
-                    if (0..n).contains(&from) {
-                        let to = (from + i64::from(length)).min(n);
-                        for at in r.start + from as usize..r.start + to as usize {
-                            picks.push(at);
+                        if (0..n).contains(&from) {
+                            let to = (from + i64::from(length)).min(n);
+                            (r.start + from as usize..r.start + to as usize)
+                                .for_each(|at| picks.push(at));
                         }
-                    }
-                    picks.row()?;
-                }
+                        Ok(())
+                    },
+                )?
             }
             ArrayFunction::Sort {
                 ascending,
@@ -679,9 +681,9 @@ impl SparkArrayFunction {
                 // Java's sort of a primitive array orders -0.0 before 0.0; Spark's comparator
                 // finds them equal.
                 let normalized = if primitive {
-                    canonical_nan(&values)
+                    canonical_nan(values)
                 } else {
-                    normalize(&values)?
+                    normalize(values)?
                 };
                 let order = make_comparator(
                     normalized.as_ref(),
@@ -689,11 +691,7 @@ impl SparkArrayFunction {
                     SortOptions::default(),
                 )?;
                 let mut sorted = Vec::new();
-                for row in 0..rows {
-                    if list.is_null(row) {
-                        picks.null();
-                        continue;
-                    }
+                Picks::build(rows, null, |picks, row| {
                     sorted.clear();
                     sorted.extend(range(offsets, row).filter(|at| values.is_valid(*at)));
                     let nulls = range(offsets, row).filter(|at| values.is_null(*at));
@@ -707,47 +705,41 @@ impl SparkArrayFunction {
                         sorted.iter().for_each(|at| picks.push(*at));
                         nulls.for_each(|at| picks.push(at));
                     }
-                    picks.row()?;
-                }
+                    Ok(())
+                })?
             }
             ArrayFunction::Distinct => {
-                let keys = hash_keys(&values)?;
+                let keys = hash_keys(values)?;
                 let mut seen = HashSet::new();
-                for row in 0..rows {
-                    if list.is_null(row) {
-                        picks.null();
-                        continue;
-                    }
+                Picks::build(rows, null, |picks, row| {
                     seen.clear();
                     for at in range(offsets, row) {
                         if seen.insert(keys.row(at)) {
                             picks.push(at);
                         }
                     }
-                    picks.row()?;
-                }
+                    Ok(())
+                })?
             }
             ArrayFunction::Remove => {
-                let normalized = normalize(&values)?;
+                let normalized = normalize(values)?;
                 let value = normalize(&args[1])?;
                 let equal =
                     make_comparator(normalized.as_ref(), value.as_ref(), SortOptions::default())?;
-                for row in 0..rows {
-                    if list.is_null(row) || value.is_null(row) {
-                        picks.null();
-                        continue;
-                    }
-                    for at in range(offsets, row) {
-                        if values.is_null(at) || !equal(at, row).is_eq() {
-                            picks.push(at);
-                        }
-                    }
-                    picks.row()?;
-                }
+                Picks::build(
+                    rows,
+                    |row| list.is_null(row) || value.is_null(row),
+                    |picks, row| {
+                        range(offsets, row)
+                            .filter(|at| values.is_null(*at) || !equal(*at, row).is_eq())
+                            .for_each(|at| picks.push(at));
+                        Ok(())
+                    },
+                )?
             }
             _ => return internal_err!("{self} makes no array"),
-        }
-        picks.finish(&values, field)
+        };
+        picks.finish(values, field)
     }
 
     /// `array_union`, `array_intersect` or `array_except` of each row's two arrays: the
@@ -755,43 +747,40 @@ impl SparkArrayFunction {
     /// them: `NaN = NaN`, `-0.0 != 0.0`; nulls as one value).
     fn set_operation(&self, args: &[ArrayRef], rows: usize, field: FieldRef) -> Result<ArrayRef> {
         let (a, b) = (args[0].as_list::<i32>(), args[1].as_list::<i32>());
-        let parts = [Arc::clone(a.values()), Arc::clone(b.values())];
-        let (values, starts) = chain(&parts, field.data_type())?;
         // (Nulls have a key of their own.)
-        let keys = hash_keys(&values)?;
-        let mut picks = Picks::with_capacity(rows);
+        let (values, keys, starts) = pair_keys(a, b, field.data_type())?;
         let (mut seen, mut other) = (HashSet::new(), HashSet::new());
-        for row in 0..rows {
-            if a.is_null(row) || b.is_null(row) {
-                picks.null();
-                continue;
-            }
-            let ra = range(a.value_offsets(), row).map(|at| at + starts[0]);
-            let rb = range(b.value_offsets(), row).map(|at| at + starts[1]);
-            seen.clear();
-            other.clear();
-            if self.function != ArrayFunction::Union {
-                other.extend(rb.clone().map(|at| keys.row(at)));
-            }
-            let wanted = |key| match self.function {
-                ArrayFunction::Intersect => other.contains(&key),
-                ArrayFunction::Except => !other.contains(&key),
-                _ => true,
-            };
-            let tail = if self.function == ArrayFunction::Union {
-                Some(rb)
-            } else {
-                None
-            };
-            for at in ra.chain(tail.into_iter().flatten()) {
-                let key = keys.row(at);
-                if wanted(key) && seen.insert(key) {
-                    picks.push(at);
+        Picks::build(
+            rows,
+            |row| a.is_null(row) || b.is_null(row),
+            |picks, row| {
+                let ra = range(a.value_offsets(), row).map(|at| at + starts[0]);
+                let rb = range(b.value_offsets(), row).map(|at| at + starts[1]);
+                seen.clear();
+                other.clear();
+                if self.function != ArrayFunction::Union {
+                    other.extend(rb.clone().map(|at| keys.row(at)));
                 }
-            }
-            picks.row()?;
-        }
-        picks.finish(&values, field)
+                let wanted = |key| match self.function {
+                    ArrayFunction::Intersect => other.contains(&key),
+                    ArrayFunction::Except => !other.contains(&key),
+                    _ => true,
+                };
+                let tail = if self.function == ArrayFunction::Union {
+                    Some(rb)
+                } else {
+                    None
+                };
+                for at in ra.chain(tail.into_iter().flatten()) {
+                    let key = keys.row(at);
+                    if wanted(key) && seen.insert(key) {
+                        picks.push(at);
+                    }
+                }
+                Ok(())
+            },
+        )?
+        .finish(&values, field)
     }
 
     /// `arrays_overlap` of each row's arrays, as Spark's: false where either is empty (Spark
@@ -800,11 +789,7 @@ impl SparkArrayFunction {
     /// else null where either holds a null.
     fn overlap(a: &ArrayRef, b: &ArrayRef) -> Result<BooleanArray> {
         let (a, b) = (a.as_list::<i32>(), b.as_list::<i32>());
-        let (values, starts) = chain(
-            &[Arc::clone(a.values()), Arc::clone(b.values())],
-            a.values().data_type(),
-        )?;
-        let keys = hash_keys(&values)?;
+        let (_, keys, starts) = pair_keys(a, b, a.values().data_type())?;
         let mut set = HashSet::new();
         Ok((0..a.len())
             .map(|row| {
@@ -994,7 +979,7 @@ impl PhysicalExpr for SparkArrayFunction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Float64Builder, ListBuilder};
+    use datafusion::arrow::array::ListBuilder;
     use datafusion::physical_expr::expressions::Column;
 
     /// A list array of `rows` (`None` a null list).
@@ -1120,20 +1105,13 @@ mod tests {
 
     #[test]
     fn max_and_min_skip_nulls_and_keep_the_first_of_equals() {
-        let mut b = ListBuilder::new(Float64Builder::new());
-        for row in [
-            vec![Some(-0.0), None, Some(0.0), Some(-1.0)],
-            vec![Some(1.0), Some(f64::NAN), Some(f64::INFINITY)],
-            vec![None],
-            vec![],
-        ] {
-            for v in row {
-                b.values().append_option(v);
-            }
-            b.append(true);
-        }
-        b.append(false);
-        let a: ArrayRef = Arc::new(b.finish());
+        let a = doubles(&[
+            Some(vec![Some(-0.0), None, Some(0.0), Some(-1.0)]),
+            Some(vec![Some(1.0), Some(f64::NAN), Some(f64::INFINITY)]),
+            Some(vec![None]),
+            Some(vec![]),
+            None,
+        ]);
         let max = run(ArrayFunction::Max, vec![Arc::clone(&a)]).unwrap();
         let max: Vec<Option<u64>> = max
             .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
@@ -1161,20 +1139,13 @@ mod tests {
 
     #[test]
     fn contains_is_null_where_a_null_element_could_have_matched() {
-        let mut b = ListBuilder::new(Float64Builder::new());
-        for row in [
-            vec![Some(-0.0), Some(f64::NAN)],
-            vec![None, Some(1.0)],
-            vec![Some(2.0)],
-            vec![],
-        ] {
-            for v in row {
-                b.values().append_option(v);
-            }
-            b.append(true);
-        }
-        b.append(false);
-        let a: ArrayRef = Arc::new(b.finish());
+        let a = doubles(&[
+            Some(vec![Some(-0.0), Some(f64::NAN)]),
+            Some(vec![None, Some(1.0)]),
+            Some(vec![Some(2.0)]),
+            Some(vec![]),
+            None,
+        ]);
         let v: ArrayRef = Arc::new(datafusion::arrow::array::Float64Array::from(vec![
             Some(0.0),
             Some(3.0),

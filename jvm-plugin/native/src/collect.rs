@@ -104,13 +104,6 @@ impl ElementType {
     /// number's, numerically equal ones alike, or the object's `hashCode`; a string's
     /// `UTF8String.hashCode`, Murmur3 of its bytes).
     fn scala_hash(&self, value: &Value) -> i32 {
-        fn long_hash(v: i64) -> i32 {
-            if v as i32 as i64 == v {
-                v as i32
-            } else {
-                (v ^ (v as u64 >> 32) as i64) as i32
-            }
-        }
         fn float_bits(f: f32) -> i32 {
             if f.is_nan() {
                 0x7fc0_0000
@@ -438,6 +431,16 @@ impl ElementType {
     /// The result's element field (Spark's `containsNull = false`).
     fn field(&self) -> FieldRef {
         Arc::new(Field::new("element", self.0.clone(), false))
+    }
+}
+
+/// Scala's `##` of a long (`Statics.longHash`): the int where it is one, else Java's
+/// `Long.hashCode`.
+fn long_hash(v: i64) -> i32 {
+    if v as i32 as i64 == v {
+        v as i32
+    } else {
+        (v ^ (v as u64 >> 32) as i64) as i32
     }
 }
 
@@ -1061,10 +1064,6 @@ mod tests {
         assert!(ints.deserialize(&out[..20], &mut Vec::new()).is_err());
     }
 
-    fn long_hash_of(v: i64) -> i32 {
-        (v ^ (v as u64 >> 32) as i64) as i32
-    }
-
     /// Scala's `##` of the values Spark's set holds (from Scala 2.13 and Spark 4.0).
     #[test]
     fn scala_hashes_are_scalas() {
@@ -1088,7 +1087,7 @@ mod tests {
             "as the int 2^31 - 1's float"
         );
         assert_eq!(float(-2_147_483_648.0), -2_147_483_648);
-        assert_eq!(float(1e10), long_hash_of(10_000_000_000));
+        assert_eq!(float(1e10), long_hash(10_000_000_000));
         assert_eq!(float(-3.0), -3);
         assert_eq!(hash(DataType::Boolean, Value::Fixed(1)), 1231);
         assert_eq!(hash(DataType::Boolean, Value::Fixed(0)), 1237);
